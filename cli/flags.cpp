@@ -1,0 +1,188 @@
+#include "flags.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <memory>
+
+#include "attnio/model/errors.hpp"
+#include "attnio/model/record.hpp"
+
+namespace attnio::cli {
+
+namespace {
+
+using Setter = std::function<void(Workload&)>;
+
+struct UintFlag {
+  const char* name;
+  std::uint64_t Workload::*member;
+  const char* help;
+};
+
+constexpr UintFlag kUintFlags[] = {
+    {"batch", &Workload::batch, "batch size B (default 1)"},
+    {"seq", &Workload::seq, "query length N (default 4096); in decode, the cache length unless --kv-len"},
+    {"kv-len", &Workload::kv_len, "key/value length N_kv (default: --seq)"},
+    {"heads", &Workload::heads, "query heads H (default 32)"},
+    {"kv-heads", &Workload::kv_heads, "K/V heads H_kv (default: --heads; 1 = MQA, a divisor = GQA)"},
+    {"head-dim", &Workload::head_dim, "head dimension d (default 128)"},
+    {"v-head-dim", &Workload::v_head_dim, "value head dimension (default: --head-dim)"},
+    {"layers", &Workload::layers, "layers L (default 1)"},
+    {"sram-bytes", &Workload::sram_bytes, "on-chip capacity M per SM in bytes (default: the device's shared memory)"},
+    {"block-m", &Workload::block_m, "flash Q block rows Br (default: FlashAttention Alg. 1 from M)"},
+    {"block-n", &Workload::block_n, "flash K/V block columns Bc (default: Alg. 1 from M)"},
+    {"window", &Workload::window, "sliding-window: window W (default 4096)"},
+    {"chunk", &Workload::chunk, "chunked: chunk size (default 1024); linear: chunk (default 64)"},
+    {"splits", &Workload::splits, "flash-decoding/mla: KV splits (default: enough to fill the SMs)"},
+    {"page-size", &Workload::page_size, "paged: tokens per page (default 16)"},
+    {"latent-dim", &Workload::latent_dim, "mla: latent dimension d_c (default 512)"},
+    {"rope-dim", &Workload::rope_dim, "mla: rope dimension d_h^R (default 64)"},
+    {"feature-dim", &Workload::feature_dim, "linear: feature dimension F (default: --head-dim)"},
+    {"features", &Workload::features, "performer: random features r (default 256)"},
+    {"state-dim", &Workload::state_dim, "mamba: state dimension N (default 16)"},
+    {"d-inner", &Workload::d_inner, "mamba: channels D (default: heads x head-dim)"},
+    {"gpus", &Workload::gpus, "ring: GPUs P (default 8)"},
+    {"segment", &Workload::segment, "dilated: segment length w (default 2048)"},
+    {"dilation", &Workload::dilation, "dilated: dilation r (default 2)"},
+    {"cla-share", &Workload::cla_share, "cross-layer attention: one K/V per k layers (default 1)"},
+};
+
+std::vector<std::string> split_words(const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (true) {
+    const auto comma = text.find(',', start);
+    out.push_back(text.substr(start, comma - start));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+bool parse_switch(const std::string& flag, const std::string& s) {
+  if (s == "on" || s == "true" || s == "1") return true;
+  if (s == "off" || s == "false" || s == "0") return false;
+  throw InputError("--" + flag + ": '" + s + "' is not on or off");
+}
+
+double parse_density(const std::string& s) {
+  double v = 0;
+  const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (s.empty() || ec != std::errc() || ptr != s.data() + s.size() || !std::isfinite(v)) {
+    throw InputError("--block-density: '" + s + "' is not a number");
+  }
+  return v;
+}
+
+}  // namespace
+
+void add_workload_options(po::options_description& d) {
+  auto o = d.add_options();
+  o("device", po::value<std::string>(), "built-in device (default h100-sxm; see attnio devices)");
+  o("device-file", po::value<std::string>(), "load the device from a JSON file");
+  o("variant", po::value<std::string>(), "variant name or 'all' (default flash2)");
+  o("dtype", po::value<std::string>(), "fp32|fp16|bf16|fp8 (default bf16)");
+  o("phase", po::value<std::string>(), "prefill|decode (default prefill)");
+  o("pass", po::value<std::string>(), "fwd|bwd|fwdbwd (default fwd)");
+  o("causal", po::value<std::string>()->implicit_value("on"), "causal mask: --causal, or --causal on|off (default off)");
+  o("l2", po::value<std::string>(), "model L2 reuse: on|off (default on)");
+  o("block-density", po::value<std::string>(), "block-sparse: fraction of blocks visited (default 0.25)");
+  for (const auto& f : kUintFlags) o(f.name, po::value<std::string>(), f.help);
+}
+
+std::vector<Point> expand(const po::variables_map& vm, const Workload& base, bool allow_lists,
+                          std::vector<Device>& storage) {
+  // Each axis is a list of setters; the cross product applies one setter from each.
+  std::vector<std::vector<Setter>> axes;
+  auto values = [&](const char* flag) -> std::vector<std::string> {
+    if (!vm.count(flag)) return {};
+    auto words = split_words(vm[flag].as<std::string>());
+    if (!allow_lists && words.size() > 1 && std::string(flag) != "variant") {
+      throw InputError("--" + std::string(flag) + " takes one value here; use 'attnio sweep' for lists");
+    }
+    return words;
+  };
+
+  // Devices.
+  std::vector<const Device*> devices;
+  if (vm.count("device") && vm.count("device-file")) {
+    throw InputError("give --device or --device-file, not both");
+  }
+  if (vm.count("device-file")) {
+    storage.reserve(16);
+    for (const auto& path : values("device-file")) {
+      if (storage.size() == storage.capacity()) throw InputError("--device-file: at most 16 files");
+      storage.push_back(load_device_file(path));
+      devices.push_back(&storage.back());
+    }
+  } else if (vm.count("device")) {
+    for (const auto& name : values("device")) devices.push_back(&find_device(name));
+  } else {
+    devices.push_back(&default_device());
+  }
+
+  // Variants, with 'all' remembered so inapplicable combinations are skipped, not errors.
+  std::vector<std::pair<Variant, bool>> variants;
+  for (const auto& name : values("variant")) {
+    if (name == "all") {
+      for (Variant v : all_variants()) variants.emplace_back(v, true);
+    } else {
+      variants.emplace_back(parse_variant(name), false);
+    }
+  }
+  if (variants.empty()) variants.emplace_back(base.variant, false);
+  if (!allow_lists && variants.size() > 1 && !(vm.count("variant") && vm["variant"].as<std::string>() == "all")) {
+    throw InputError("--variant takes one name or 'all' here; use 'attnio sweep' for lists");
+  }
+
+  auto word_axis = [&](const char* flag, auto apply) {
+    std::vector<Setter> axis;
+    for (const auto& s : values(flag)) axis.push_back(apply(s));
+    if (!axis.empty()) axes.push_back(std::move(axis));
+  };
+  word_axis("phase", [](const std::string& s) { Phase p = parse_phase(s); return Setter([p](Workload& w) { w.phase = p; }); });
+  word_axis("pass", [](const std::string& s) { Pass p = parse_pass(s); return Setter([p](Workload& w) { w.pass = p; }); });
+  word_axis("dtype", [](const std::string& s) { Dtype d = parse_dtype(s); return Setter([d](Workload& w) { w.dtype = d; }); });
+  word_axis("causal", [](const std::string& s) { bool c = parse_switch("causal", s); return Setter([c](Workload& w) { w.causal = c; }); });
+  word_axis("l2", [](const std::string& s) { bool c = parse_switch("l2", s); return Setter([c](Workload& w) { w.l2 = c; }); });
+  word_axis("block-density", [](const std::string& s) { double v = parse_density(s); return Setter([v](Workload& w) { w.block_density = v; }); });
+  for (const auto& f : kUintFlags) {
+    if (!vm.count(f.name)) continue;
+    const auto list = parse_uint_list(f.name, vm[f.name].as<std::string>());
+    if (!allow_lists && list.size() > 1) {
+      throw InputError("--" + std::string(f.name) + " takes one value here; use 'attnio sweep' for lists");
+    }
+    std::vector<Setter> axis;
+    for (std::uint64_t v : list) axis.push_back([m = f.member, v](Workload& w) { w.*m = v; });
+    axes.push_back(std::move(axis));
+  }
+
+  double total = static_cast<double>(devices.size() * variants.size());
+  for (const auto& a : axes) total *= static_cast<double>(a.size());
+  if (total > 1e6) throw InputError("sweep of " + std::to_string(static_cast<long long>(total)) + " points is larger than 1,000,000");
+
+  std::vector<Point> points;
+  std::vector<std::size_t> idx(axes.size(), 0);
+  for (const Device* dev : devices) {
+    for (const auto& [variant, from_all] : variants) {
+      std::fill(idx.begin(), idx.end(), 0);
+      while (true) {
+        Workload w = base;
+        w.variant = variant;
+        for (std::size_t a = 0; a < axes.size(); ++a) axes[a][idx[a]](w);
+        points.push_back({dev, w, from_all});
+        std::size_t a = axes.size();
+        while (a > 0) {
+          --a;
+          if (++idx[a] < axes[a].size()) break;
+          idx[a] = 0;
+          if (a == 0) { a = SIZE_MAX; break; }
+        }
+        if (axes.empty() || a == SIZE_MAX) break;
+      }
+    }
+  }
+  return points;
+}
+
+}  // namespace attnio::cli

@@ -1,0 +1,422 @@
+// attnio: the command-line front end. Every command validates its input, calls the model, prints.
+// Bad input ends with one line on stderr and exit code 2.
+#include <boost/program_options.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <sstream>
+
+#include "attnio/model/device.hpp"
+#include "attnio/model/errors.hpp"
+#include "attnio/model/explain.hpp"
+#include "attnio/model/hf_config.hpp"
+#include "attnio/model/predict.hpp"
+#include "attnio/model/record.hpp"
+#include "flags.hpp"
+#include "output.hpp"
+
+namespace attnio::cli {
+namespace {
+
+constexpr int kExitBadInput = 2;
+
+struct Command {
+  const char* name;
+  const char* summary;
+  int (*run)(const std::vector<std::string>& args);
+};
+
+// Parses `args` against `desc`; returns false (after printing help) when --help was given.
+bool parse(const std::string& cmd, const char* usage, po::options_description& desc,
+           const std::vector<std::string>& args, po::variables_map& vm) {
+  desc.add_options()("help,h", "show this help");
+  desc.add_options()("format", po::value<std::string>()->default_value("table"), "table|csv|json");
+  po::store(po::command_line_parser(args).options(desc).run(), vm);
+  po::notify(vm);
+  if (vm.count("help")) {
+    std::cout << "usage: attnio " << cmd << " " << usage << "\n\n" << desc << "\n";
+    return false;
+  }
+  return true;
+}
+
+Format format_of(const po::variables_map& vm) { return parse_format(vm["format"].as<std::string>()); }
+
+// Evaluates points and prints them as they finish. Inapplicable combinations that came from a list
+// (--variant all, or a sweep over phases) are skipped and counted on stderr; a single requested
+// combination that does not apply is an error.
+int evaluate_and_print(const std::vector<Point>& points, Format format, bool single_object) {
+  auto printer = make_printer(format, std::cout, prediction_columns(), single_object);
+  std::size_t printed = 0, skipped = 0;
+  std::string first_reason;
+  for (const Point& pt : points) {
+    const Workload w = resolve(pt.workload, *pt.device);
+    if (points.size() > 1) {
+      if (auto why = not_applicable(w)) {
+        if (first_reason.empty()) first_reason = *why;
+        ++skipped;
+        continue;
+      }
+    }
+    const Prediction p = predict(*pt.device, pt.workload);
+    printer->row(to_record(*pt.device, p));
+    ++printed;
+  }
+  if (printed == 0) throw InputError("no combination applies: " + first_reason);
+  printer->end();
+  if (skipped > 0) {
+    std::cerr << "note: skipped " << skipped << " combination(s) that do not apply (e.g. " << first_reason << ")\n";
+  }
+  return 0;
+}
+
+int cmd_predict(const std::vector<std::string>& args) {
+  po::options_description desc("predict options");
+  add_workload_options(desc);
+  po::variables_map vm;
+  if (!parse("predict", "[--variant V|all] [shape flags]", desc, args, vm)) return 0;
+  std::vector<Device> storage;
+  const auto points = expand(vm, Workload{}, false, storage);
+  return evaluate_and_print(points, format_of(vm), points.size() == 1);
+}
+
+int cmd_sweep(const std::vector<std::string>& args) {
+  po::options_description desc("sweep options (any flag takes a list a,b,c or a range 1024:65536:x2 / 64:512:+64)");
+  add_workload_options(desc);
+  po::variables_map vm;
+  if (!parse("sweep", "[flags with lists or ranges]", desc, args, vm)) return 0;
+  std::vector<Device> storage;
+  return evaluate_and_print(expand(vm, Workload{}, true, storage), format_of(vm), false);
+}
+
+int cmd_explain(const std::vector<std::string>& args) {
+  po::options_description desc("explain options");
+  add_workload_options(desc);
+  po::variables_map vm;
+  if (!parse("explain", "--variant V [shape flags]", desc, args, vm)) return 0;
+  std::vector<Device> storage;
+  if (vm.count("variant") && vm["variant"].as<std::string>() == "all") {
+    throw InputError("explain takes one --variant, not 'all'");
+  }
+  const auto points = expand(vm, Workload{}, false, storage);
+  const Prediction p = predict(*points[0].device, points[0].workload);
+  if (format_of(vm) != Format::table) {
+    auto printer = make_printer(format_of(vm), std::cout, prediction_columns(), true);
+    Record r = to_record(*points[0].device, p);
+    r.emplace_back("explanation", explain(*points[0].device, p));
+    printer->row(r);
+    printer->end();
+    return 0;
+  }
+  std::cout << explain(*points[0].device, p);
+  return 0;
+}
+
+Record device_record(const Device& d) {
+  Record r;
+  r.emplace_back("key", d.key);
+  r.emplace_back("name", d.name);
+  r.emplace_back("sm_count", static_cast<std::uint64_t>(d.sm_count));
+  r.emplace_back("clock_hz", d.clock_hz);
+  r.emplace_back("hbm_bytes_per_s", d.hbm_bytes_per_s);
+  r.emplace_back("hbm_capacity_bytes", d.hbm_capacity_bytes);
+  r.emplace_back("l2_bytes", d.l2_bytes);
+  r.emplace_back("l2_bytes_per_s", d.l2_bytes_per_s);
+  r.emplace_back("smem_bytes_per_sm", d.smem_bytes_per_sm);
+  r.emplace_back("sram_bytes_per_s", d.sram_bytes_per_s);
+  r.emplace_back("register_file_bytes_per_sm", d.register_file_bytes_per_sm);
+  r.emplace_back("bf16_tensor_flops_per_s", d.bf16_tensor_flops_per_s);
+  r.emplace_back("fp16_tensor_flops_per_s", d.fp16_tensor_flops_per_s);
+  r.emplace_back("fp8_tensor_flops_per_s", d.fp8_tensor_flops_per_s);
+  r.emplace_back("tf32_tensor_flops_per_s", d.tf32_tensor_flops_per_s);
+  r.emplace_back("fp32_flops_per_s", d.fp32_flops_per_s);
+  r.emplace_back("sfu_ops_per_s", d.sfu_ops_per_s);
+  r.emplace_back("nvlink_bytes_per_s", d.nvlink_bytes_per_s);
+  r.emplace_back("launch_overhead_s", d.launch_overhead_s);
+  r.emplace_back("measured_hbm_bytes_per_s", d.measured.hbm_bytes_per_s.value_or(0.0));
+  r.emplace_back("measured_bf16_tensor_flops_per_s", d.measured.bf16_tensor_flops_per_s.value_or(0.0));
+  r.emplace_back("sources", d.sources);
+  return r;
+}
+
+int cmd_devices(const std::vector<std::string>& args) {
+  po::options_description desc("devices options");
+  desc.add_options()("device-file", po::value<std::string>(), "also show a device loaded from a JSON file");
+  po::variables_map vm;
+  if (!parse("devices", "[--format table|csv|json] [--device-file F]", desc, args, vm)) return 0;
+  std::vector<Device> devices = builtin_devices();
+  if (vm.count("device-file")) devices.push_back(load_device_file(vm["device-file"].as<std::string>()));
+  const Format f = format_of(vm);
+  if (f == Format::json) {
+    // The device-file schema itself, so any entry can be saved and edited as a --device-file.
+    std::cout << devices_to_json(devices) << "\n";
+    return 0;
+  }
+  auto printer = make_printer(f, std::cout,
+                              {{"key", "key", 10, Kind::text},
+                               {"name", "name", 29, Kind::text},
+                               {"SMs", "sm_count", 4, Kind::count},
+                               {"HBM", "hbm_bytes_per_s", 10, Kind::rate_bytes},
+                               {"capacity", "hbm_capacity_bytes", 8, Kind::bytes},
+                               {"L2", "l2_bytes", 7, Kind::bytes},
+                               {"smem/SM", "smem_bytes_per_sm", 7, Kind::bytes},
+                               {"bf16 tensor", "bf16_tensor_flops_per_s", 14, Kind::rate_flops},
+                               {"fp32", "fp32_flops_per_s", 13, Kind::rate_flops},
+                               {"SFU", "sfu_ops_per_s", 13, Kind::rate_flops},
+                               {"NVLink", "nvlink_bytes_per_s", 10, Kind::rate_bytes}},
+                              false);
+  for (const auto& d : devices) printer->row(device_record(d));
+  printer->end();
+  return 0;
+}
+
+int cmd_models(const std::vector<std::string>& args) {
+  po::options_description desc("models options");
+  po::variables_map vm;
+  if (!parse("models", "[--format table|csv|json]", desc, args, vm)) return 0;
+  auto printer = make_printer(format_of(vm), std::cout,
+                              {{"name", "name", 12, Kind::text},
+                               {"attention", "variant", 14, Kind::text},
+                               {"layers", "layers", 6, Kind::count},
+                               {"H", "heads", 4, Kind::count},
+                               {"Hkv", "kv_heads", 4, Kind::count},
+                               {"d", "head_dim", 4, Kind::count},
+                               {"description", "description", 0, Kind::text}},
+                              false);
+  for (const auto& s : shipped_configs()) {
+    const ModelConfig c = find_config(std::string(s.name));
+    Record r;
+    r.emplace_back("name", std::string(s.name));
+    r.emplace_back("variant", std::string(to_string(c.native_variant)));
+    r.emplace_back("layers", c.layers);
+    r.emplace_back("heads", c.heads);
+    r.emplace_back("kv_heads", c.kv_heads);
+    r.emplace_back("head_dim", c.head_dim);
+    r.emplace_back("description", std::string(s.description));
+    printer->row(r);
+  }
+  printer->end();
+  return 0;
+}
+
+int cmd_model(const std::vector<std::string>& args) {
+  po::options_description desc("model options");
+  desc.add_options()("config", po::value<std::string>(), "shipped model name (attnio models) or path to a config.json");
+  add_workload_options(desc);
+  po::variables_map vm;
+  if (!parse("model", "--config NAME|PATH [--seq N] [--batch B] [--device D]", desc, args, vm)) return 0;
+  if (!vm.count("config")) throw InputError("model: --config NAME|PATH is required");
+  for (const char* f : {"heads", "kv-heads", "head-dim", "v-head-dim", "layers", "phase"}) {
+    if (vm.count(f)) throw InputError("model: --" + std::string(f) + " comes from the config; drop it");
+  }
+  const ModelConfig cfg = find_config(vm["config"].as<std::string>());
+  Workload base = cfg.apply(Workload{});
+  base.causal = true;
+  if (cfg.max_positions != 0 && !vm.count("seq")) base.seq = std::min<std::uint64_t>(4096, cfg.max_positions);
+  std::vector<Device> storage;
+  auto printer = make_printer(format_of(vm), std::cout,
+                              {{"model", "model", 11, Kind::text},
+                               {"variant", "variant", 14, Kind::text},
+                               {"phase", "phase", 7, Kind::text},
+                               {"B", "batch", 3, Kind::count},
+                               {"N", "seq", 6, Kind::count},
+                               {"Nk", "kv_len", 6, Kind::count},
+                               {"layer time", "per_layer_time_s", 10, Kind::time},
+                               {"model time", "predicted_time_s", 10, Kind::time},
+                               {"model HBM", "hbm_bytes", 9, Kind::bytes},
+                               {"AI", "arithmetic_intensity", 7, Kind::ratio},
+                               {"bound", "bound", 7, Kind::text},
+                               {"ceiling", "binding_ceiling", 7, Kind::text},
+                               {"KV cache", "kv_cache_bytes", 9, Kind::bytes}},
+                              false);
+  for (Phase phase : {Phase::prefill, Phase::decode}) {
+    Workload w = base;
+    w.phase = phase;
+    const auto points = expand(vm, w, false, storage);
+    for (const Point& pt : points) {
+      const Prediction p = predict(*pt.device, pt.workload);
+      Record r = to_record(*pt.device, p);
+      r.insert(r.begin(), {"model", cfg.name});
+      r.emplace_back("per_layer_time_s", p.predicted_time_s / static_cast<double>(p.workload.layers));
+      printer->row(r);
+    }
+  }
+  printer->end();
+  return 0;
+}
+
+std::vector<Column> report_columns() {
+  return {{"variant", "variant", 14, Kind::text},       {"time", "predicted_time_s", 9, Kind::time},
+          {"FLOPs", "flops", 11, Kind::flops},          {"HBM", "hbm_bytes", 9, Kind::bytes},
+          {"L2", "l2_bytes", 9, Kind::bytes},           {"AI", "arithmetic_intensity", 7, Kind::ratio},
+          {"bound", "bound", 7, Kind::text},            {"ceiling", "binding_ceiling", 7, Kind::text},
+          {"KV cache", "kv_cache_bytes", 9, Kind::bytes}, {"extra", "extra_memory_bytes", 9, Kind::bytes}};
+}
+
+std::string join(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+  return s.empty() ? std::string("none") : s;
+}
+
+// The main job: every variant, prefill and decode, on a Llama-3-8B-like attention layer (batch 8,
+// 4096 tokens, 32 query heads over 8 K/V heads of 128, bf16, causal prefill). Flags override it.
+int cmd_report(const std::vector<std::string>& args) {
+  po::options_description desc("report options (defaults: a Llama-3-8B attention layer, batch 8, 4096 tokens)");
+  add_workload_options(desc);
+  po::variables_map vm;
+  if (!parse("report", "[--device D] [shape flags]", desc, args, vm)) return 0;
+  if (vm.count("variant") || vm.count("phase")) throw InputError("report runs every variant in both phases; use predict for one");
+  Workload base;
+  base.batch = 8;
+  base.seq = 4096;
+  base.heads = 32;
+  base.kv_heads = 8;
+  base.head_dim = 128;
+  base.causal = true;
+  std::vector<Device> storage;
+  const Format f = format_of(vm);
+  const bool table = f == Format::table;
+  // CSV and JSON get one stream of records over both phases; the table gets a section per phase.
+  std::unique_ptr<Printer> printer;
+  for (Phase phase : {Phase::prefill, Phase::decode}) {
+    Workload phase_base = base;
+    phase_base.phase = phase;
+    if (!printer || table) printer = make_printer(f, std::cout, report_columns(), false);
+    std::vector<std::string> memory, compute, skipped;
+    const Device* dev = nullptr;
+    for (Variant v : all_variants()) {
+      Workload one = phase_base;
+      one.variant = v;
+      const Point pt = expand(vm, one, false, storage).front();
+      if (!dev) {
+        dev = pt.device;
+        const Workload shown = resolve(pt.workload, *dev);
+        if (table) {
+          std::cout << (phase == Phase::prefill ? "" : "\n") << "== " << to_string(phase) << " on " << dev->name
+                    << ": batch " << shown.batch << ", "
+                    << (phase == Phase::prefill ? std::to_string(shown.seq) + " query tokens over " : "1 new token over ")
+                    << shown.kv_len << " keys, " << shown.heads << " heads (" << shown.kv_heads << " K/V) of "
+                    << shown.head_dim << ", " << to_string(shown.dtype)
+                    << (phase == Phase::prefill && shown.causal ? ", causal" : "") << " ==\n";
+        }
+      }
+      if (not_applicable(resolve(pt.workload, *dev))) {
+        skipped.push_back(std::string(to_string(v)));
+        continue;
+      }
+      const Prediction p = predict(*dev, pt.workload);
+      printer->row(to_record(*dev, p));
+      (p.memory_bound() ? memory : compute).push_back(std::string(to_string(v)));
+    }
+    if (table) {
+      printer->end();
+      const Workload shown = resolve(phase_base, *dev);
+      std::cout << "memory-bound:  " << join(memory) << "\n"
+                << "compute-bound: " << join(compute) << "\n"
+                << "not applicable in " << to_string(phase) << ": " << join(skipped) << "\n"
+                << "ridge point: " << static_cast<int>(dev->tensor_rate(shown.dtype) / dev->hbm_rate())
+                << " FLOP/byte (tensor " << human_flops(dev->tensor_rate(shown.dtype)) << "/s over HBM "
+                << human_bytes(dev->hbm_rate()) << "/s)\n";
+    }
+  }
+  if (!table) printer->end();
+  if (table) {
+    std::cout << "\nAI = FLOPs per HBM byte. HBM counts L2 reuse; L2 = bytes crossing the SM-L2 boundary"
+                 " (the papers' two-level count).\n'attnio explain --variant V' derives one variant's numbers.\n";
+  }
+  return 0;
+}
+
+int cmd_bench(const std::vector<std::string>& args) {
+  po::options_description desc("bench options");
+  desc.add_options()("seconds", po::value<double>()->default_value(1.0), "time to run each variant");
+  add_workload_options(desc);
+  po::variables_map vm;
+  if (!parse("bench", "[--seconds S] [--variant V|all] [shape flags]", desc, args, vm)) return 0;
+  const double seconds = vm["seconds"].as<double>();
+  if (!(seconds > 0 && seconds <= 600)) throw InputError("--seconds must be in (0, 600]");
+  std::vector<Device> storage;
+  const auto points = expand(vm, Workload{}, false, storage);
+  auto printer = make_printer(format_of(vm), std::cout,
+                              {{"variant", "variant", 14, Kind::text},
+                               {"evaluations", "evaluations", 11, Kind::count},
+                               {"seconds", "seconds", 7, Kind::ratio},
+                               {"per second", "evaluations_per_s", 12, Kind::count}},
+                              points.size() == 1);
+  for (const Point& pt : points) {
+    if (pt.variant_from_all && not_applicable(resolve(pt.workload, *pt.device))) continue;
+    using clock = std::chrono::steady_clock;
+    std::uint64_t n = 0;
+    double sink = 0;
+    const auto start = clock::now();
+    double elapsed = 0;
+    while (elapsed < seconds) {
+      for (int i = 0; i < 1000; ++i) sink += predict(*pt.device, pt.workload).predicted_time_s;
+      n += 1000;
+      elapsed = std::chrono::duration<double>(clock::now() - start).count();
+    }
+    if (sink < 0) std::cerr << "";  // keeps the evaluations from being optimized away
+    Record r;
+    r.emplace_back("variant", std::string(to_string(pt.workload.variant)));
+    r.emplace_back("evaluations", n);
+    r.emplace_back("seconds", elapsed);
+    r.emplace_back("evaluations_per_s", static_cast<std::uint64_t>(static_cast<double>(n) / elapsed));
+    printer->row(r);
+  }
+  printer->end();
+  return 0;
+}
+
+const Command kCommands[] = {
+    {"predict", "predict one workload (or --variant all)", cmd_predict},
+    {"sweep", "predict the cross product of lists and ranges", cmd_sweep},
+    {"report", "every variant on the default device and a Llama-like workload (the main job)", cmd_report},
+    {"explain", "the IO derivation of one variant with the numbers substituted", cmd_explain},
+    {"devices", "list the built-in devices (--format json prints the device-file schema)", cmd_devices},
+    {"models", "list the shipped model configs", cmd_models},
+    {"model", "attention cost and KV cache of a Hugging Face config.json", cmd_model},
+    {"bench", "evaluations per second of the model", cmd_bench},
+};
+
+void usage(std::ostream& out) {
+  out << "attnio: why an attention variant is fast or slow (IO, FLOPs, roofline)\n\nusage: attnio COMMAND [options]\n\ncommands:\n";
+  for (const auto& c : kCommands) {
+    char line[160];
+    std::snprintf(line, sizeof line, "  %-9s %s\n", c.name, c.summary);
+    out << line;
+  }
+  out << "\n'attnio COMMAND --help' lists a command's options.\n";
+}
+
+}  // namespace
+}  // namespace attnio::cli
+
+int main(int argc, char** argv) {
+  using namespace attnio::cli;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    usage(args.empty() ? std::cerr : std::cout);
+    return args.empty() ? kExitBadInput : 0;
+  }
+  const std::string cmd = args[0];
+  args.erase(args.begin());
+  for (const auto& c : kCommands) {
+    if (cmd != c.name) continue;
+    try {
+      return c.run(args);
+    } catch (const attnio::InputError& e) {
+      std::cerr << "attnio " << cmd << ": " << e.what() << "\n";
+    } catch (const boost::program_options::error& e) {
+      std::cerr << "attnio " << cmd << ": " << e.what() << "\n";
+    } catch (const std::exception& e) {
+      std::cerr << "attnio " << cmd << ": internal error: " << e.what() << "\n";
+      return 1;
+    }
+    return kExitBadInput;
+  }
+  std::cerr << "attnio: unknown command '" << cmd << "' (see attnio --help)\n";
+  return kExitBadInput;
+}

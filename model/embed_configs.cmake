@@ -1,0 +1,13 @@
+# Writes the shipped model configs into a C++ include as raw string literals, so `attnio models`
+# works from any directory. Run at build time with -DOUT=... -DDIR=...
+set(_names llama-3-8b:kLlama3_8b mistral-7b:kMistral7b deepseek-v2:kDeepseekV2 gpt2-medium:kGpt2Medium mamba-2.8b:kMamba2_8b)
+set(_text "// Generated from model/configs/*.json by model/embed_configs.cmake; do not edit.\n")
+foreach(_pair ${_names})
+  string(REPLACE ":" ";" _parts ${_pair})
+  list(GET _parts 0 _file)
+  list(GET _parts 1 _var)
+  file(READ ${DIR}/${_file}.json _json)
+  string(APPEND _text "constexpr std::string_view ${_var} = R\"attnio(${_json})attnio\";\n")
+endforeach()
+file(WRITE ${OUT}.tmp "${_text}")
+file(COPY_FILE ${OUT}.tmp ${OUT} ONLY_IF_DIFFERENT)

@@ -1,0 +1,75 @@
+// Device specification: what a GPU has. SI units throughout (bytes, bytes/s, FLOP/s, Hz, s).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace attnio {
+
+enum class Dtype { fp32, fp16, bf16, fp8 };
+
+// Ceilings that `attnio ceilings` measures on a real GPU. When present they replace the datasheet
+// figure for time prediction; the datasheet figure stays in the record for reference.
+struct MeasuredCeilings {
+  std::optional<double> hbm_bytes_per_s;
+  std::optional<double> l2_bytes_per_s;
+  std::optional<double> bf16_tensor_flops_per_s;
+  std::optional<double> fp16_tensor_flops_per_s;
+  std::optional<double> fp8_tensor_flops_per_s;
+  std::optional<double> tf32_tensor_flops_per_s;
+  std::optional<double> fp32_flops_per_s;
+  std::optional<double> sfu_ops_per_s;
+  bool operator==(const MeasuredCeilings&) const = default;
+};
+
+struct Device {
+  std::string key;   // short name for --device, e.g. "h100-sxm"
+  std::string name;  // marketing name
+  int sm_count = 0;
+  double clock_hz = 0;  // boost clock the peak rates are quoted at
+  double hbm_bytes_per_s = 0;
+  double hbm_capacity_bytes = 0;
+  double l2_bytes = 0;
+  double l2_bytes_per_s = 0;
+  double smem_bytes_per_sm = 0;     // largest shared memory one SM can give its CTAs
+  double sram_bytes_per_s = 0;      // aggregate shared-memory bandwidth over all SMs
+  double register_file_bytes_per_sm = 0;
+  double bf16_tensor_flops_per_s = 0;  // dense, FP32 accumulate
+  double fp16_tensor_flops_per_s = 0;
+  double fp8_tensor_flops_per_s = 0;   // 0 where the chip has no FP8 tensor path
+  double tf32_tensor_flops_per_s = 0;
+  double fp32_flops_per_s = 0;         // CUDA-core FMA rate, an FMA counted as 2
+  double sfu_ops_per_s = 0;            // MUFU (exp2, rcp, tanh) results per second
+  double nvlink_bytes_per_s = 0;       // per direction per GPU; 0 where absent
+  double launch_overhead_s = 0;        // per kernel launch
+  MeasuredCeilings measured;
+  std::string sources;                 // where the figures come from
+
+  bool operator==(const Device&) const = default;
+
+  // Rates for time prediction: the measured ceiling where one exists, else the datasheet.
+  double hbm_rate() const { return measured.hbm_bytes_per_s.value_or(hbm_bytes_per_s); }
+  double l2_rate() const { return measured.l2_bytes_per_s.value_or(l2_bytes_per_s); }
+  double fp32_rate() const { return measured.fp32_flops_per_s.value_or(fp32_flops_per_s); }
+  double sfu_rate() const { return measured.sfu_ops_per_s.value_or(sfu_ops_per_s); }
+  // Tensor-core rate for matmuls whose inputs have this dtype (fp32 inputs run as TF32).
+  double tensor_rate(Dtype dtype) const;
+};
+
+// The built-in devices, in a fixed order; the first is the default.
+const std::vector<Device>& builtin_devices();
+const Device& default_device();
+// Looks a built-in device up by key; throws InputError naming the unknown key and the known ones.
+const Device& find_device(std::string_view key);
+
+// Device JSON: the keys of Device, plus an optional "measured" object with the MeasuredCeilings keys.
+// Parsing checks every required key, its type and its range and throws InputError on the first
+// problem (one line, naming the key).
+Device device_from_json(std::string_view json_text, std::string_view origin);
+Device load_device_file(const std::string& path);
+std::string device_to_json(const Device& device);
+std::string devices_to_json(const std::vector<Device>& devices);
+
+}  // namespace attnio

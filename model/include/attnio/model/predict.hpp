@@ -1,0 +1,91 @@
+// Evaluation: a device and a workload in, a Prediction out: FLOPs per execution unit, bytes per
+// memory level, arithmetic intensity, the binding roofline ceiling and the predicted time.
+//
+// Memory levels, and which count is which:
+//   l2_*   bytes crossing the SM <-> L2 boundary: every tile a kernel loads or stores. This is what
+//          the FlashAttention papers call "HBM accesses" (their two-level SRAM/HBM model).
+//   hbm_*  DRAM bytes: the l2 traffic after L2 reuse. Compulsory traffic always reaches DRAM;
+//          re-reads (and re-writes) hit in L2 when the working set of the CTAs resident at the same
+//          time fits in L2, and miss in proportion to the excess when it does not
+//          (PHYSICS.md, "The L2 trap"). With Workload::l2 = false, hbm_* equals l2_*.
+//   sram_* shared-memory traffic: tiles staged in (writes) and read out by the warps that use them.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "attnio/model/count.hpp"
+#include "attnio/model/device.hpp"
+#include "attnio/model/workload.hpp"
+
+namespace attnio {
+
+enum class Ceiling { tensor, fp32, sfu, hbm, l2, sram, link };
+inline constexpr int kCeilingCount = 7;
+std::string_view to_string(Ceiling c);
+inline bool is_memory_ceiling(Ceiling c) { return c >= Ceiling::hbm; }
+
+// The cost of one kernel launch (or of `launches` identical ones) for one layer.
+// The cost of one kernel for one layer, summed over its `launches` (chunked attention launches one
+// kernel per chunk pair; ring attention one per step).
+struct KernelCost {
+  std::string_view name;
+  Count tensor_flops, fp32_flops, sfu_ops;
+  Count hbm_read, hbm_write, l2_read, l2_write, sram_read, sram_write, link_bytes;
+  Count ctas = 1;
+  std::uint64_t ctas_per_sm = 1;
+  std::uint64_t launches = 1;
+};
+
+struct Prediction {
+  Workload workload;  // resolved: every default filled in
+
+  Count tensor_flops, fp32_flops, sfu_flops;
+  Count hbm_read_bytes, hbm_write_bytes;
+  Count l2_read_bytes, l2_write_bytes;
+  Count sram_read_bytes, sram_write_bytes;
+  Count link_bytes;
+  Count extra_memory_bytes;  // materialized intermediates: S and P, statistics, partial outputs, states
+  Count kv_cache_bytes;      // K/V (or state) cache held for batch x kv-len tokens over all layers
+
+  Count flops() const { return tensor_flops + fp32_flops + sfu_flops; }
+  Count hbm_bytes() const { return hbm_read_bytes + hbm_write_bytes; }
+  Count l2_bytes() const { return l2_read_bytes + l2_write_bytes; }
+  Count sram_bytes() const { return sram_read_bytes + sram_write_bytes; }
+
+  double arithmetic_intensity = 0;  // FLOPs per HBM byte
+  Ceiling binding_ceiling = Ceiling::hbm;
+  bool memory_bound() const { return is_memory_ceiling(binding_ceiling); }
+  double predicted_time_s = 0;
+  std::array<double, kCeilingCount> ceiling_time_s{};  // summed over kernels and layers
+  double launch_time_s = 0;
+  Count launches;
+  Count ctas;
+  double wave_efficiency = 1;  // of the kernel that takes longest
+
+  std::uint64_t block_m = 0, block_n = 0, splits = 0;
+  std::string_view io_complexity;
+  std::string params;  // the variant's own parameters, "key=value" words
+
+  static constexpr int kMaxKernels = 10;
+  std::array<KernelCost, kMaxKernels> kernels{};
+  int kernel_count = 0;
+};
+
+// Resolves, validates (InputError on bad input) and evaluates.
+Prediction predict(const Device& device, const Workload& workload);
+
+// Σ_{r=0}^{n-1} clamp(r + c, 0, k): the number of (query, key) pairs a banded mask allows, summed in
+// O(1). Exposed for tests.
+Count sum_clamped(std::uint64_t n, std::int64_t c, std::uint64_t k);
+
+// FlashAttention Alg. 1 block sizes: Bc = ceil(M / 4d), Br = min(ceil(M / 4d), d), with M the
+// on-chip memory in elements (FlashAttention §3.1, Algorithm 1 line 1).
+struct BlockSizes {
+  std::uint64_t br, bc;
+};
+BlockSizes flash_block_sizes(std::uint64_t sram_bytes, std::uint64_t elem_bytes, std::uint64_t head_dim);
+
+}  // namespace attnio
