@@ -397,9 +397,13 @@ void usage(std::ostream& out) {
 int main(int argc, char** argv) {
   using namespace attnio::cli;
   std::vector<std::string> args(argv + 1, argv + argc);
-  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
-    usage(args.empty() ? std::cerr : std::cout);
-    return args.empty() ? kExitBadInput : 0;
+  if (args.empty()) {
+    std::cerr << "attnio: no command given (see attnio --help)\n";
+    return kExitBadInput;
+  }
+  if (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    usage(std::cout);
+    return 0;
   }
   const std::string cmd = args[0];
   args.erase(args.begin());

@@ -1,0 +1,184 @@
+// The attnio command as a user runs it: exit codes, one-line errors on stderr, and the machine
+// interface (JSON keys, CSV header) that scripts rely on.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <sys/wait.h>
+
+namespace {
+
+struct Result {
+  int code;
+  std::string out, err;
+};
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+Result run(const std::string& args) {
+  const std::string base = ::testing::TempDir() + "attnio_cli_" +
+                           ::testing::UnitTest::GetInstance()->current_test_info()->name();
+  const std::string cmd = std::string(ATTNIO_CLI) + " " + args + " >" + base + ".out 2>" + base + ".err";
+  const int status = std::system(cmd.c_str());
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(base + ".out"), slurp(base + ".err")};
+}
+
+std::string write_temp(const std::string& name, const std::string& text) {
+  const std::string path = ::testing::TempDir() + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+// A bad-input run: exit code 2, exactly one line on stderr containing `needle`, nothing on stdout.
+void expect_bad_input(const std::string& args, const std::string& needle) {
+  const Result r = run(args);
+  EXPECT_EQ(r.code, 2) << args << "\n" << r.err;
+  EXPECT_NE(r.err.find(needle), std::string::npos) << args << "\nstderr: " << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << args << "\nstderr: " << r.err;
+  EXPECT_TRUE(r.out.empty()) << args << "\nstdout: " << r.out;
+}
+
+}  // namespace
+
+TEST(Cli, PredictJsonHasTheContractKeys) {
+  const Result r = run("predict --variant flash2 --seq 2048 --format json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto v = boost::json::parse(r.out);
+  ASSERT_TRUE(v.is_object());
+  for (const char* key :
+       {"device", "variant", "phase", "batch", "seq", "kv_len", "heads", "kv_heads", "head_dim", "dtype", "flops",
+        "tensor_flops", "fp32_flops", "sfu_flops", "hbm_read_bytes", "hbm_write_bytes", "hbm_bytes", "l2_bytes",
+        "sram_bytes", "arithmetic_intensity", "bound", "binding_ceiling", "predicted_time_s", "kv_cache_bytes",
+        "io_complexity"}) {
+    EXPECT_TRUE(v.as_object().contains(key)) << key;
+  }
+  EXPECT_EQ(v.at("seq").to_number<std::uint64_t>(), 2048u);
+  EXPECT_EQ(v.at("device").as_string(), "h100-sxm");
+}
+
+TEST(Cli, PredictAllIsAnArrayWithoutInapplicableVariants) {
+  const Result r = run("predict --variant all --format json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto v = boost::json::parse(r.out);
+  ASSERT_TRUE(v.is_array());
+  EXPECT_EQ(v.as_array().size(), 15u);  // 17 variants less the two decode-only ones
+  EXPECT_NE(r.err.find("skipped 2"), std::string::npos);
+}
+
+TEST(Cli, SweepRangesMakeTheCrossProductAsCsv) {
+  const Result r = run("sweep --variant flash2,standard --seq 1024:8192:x2 --format csv");
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::istringstream lines(r.out);
+  std::string header;
+  std::getline(lines, header);
+  EXPECT_EQ(header.rfind("device,variant,phase,pass,batch,seq,", 0), 0u);
+  int rows = 0;
+  for (std::string line; std::getline(lines, line);) ++rows;
+  EXPECT_EQ(rows, 2 * 4);
+}
+
+TEST(Cli, DevicesJsonRoundTripsAsADeviceFile) {
+  const Result r = run("devices --format json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto all = boost::json::parse(r.out);
+  ASSERT_EQ(all.as_array().size(), 7u);
+  const std::string path = write_temp("a100.json", boost::json::serialize(all.as_array()[4]));
+  const Result p = run("predict --device-file " + path + " --format json");
+  ASSERT_EQ(p.code, 0) << p.err;
+  EXPECT_EQ(boost::json::parse(p.out).at("device").as_string(), "a100-80gb");
+}
+
+TEST(Cli, ReportShowsBothPhasesAndVerdicts) {
+  const Result r = run("report");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("== prefill on NVIDIA H100 SXM5 80GB"), std::string::npos);
+  EXPECT_NE(r.out.find("== decode on"), std::string::npos);
+  EXPECT_NE(r.out.find("memory-bound:"), std::string::npos);
+  EXPECT_NE(r.out.find("compute-bound:"), std::string::npos);
+  EXPECT_NE(r.out.find("flash-decoding"), std::string::npos);
+  EXPECT_NE(r.out.find("mamba-naive"), std::string::npos);
+}
+
+TEST(Cli, ModelImportsShippedAndUserConfigs) {
+  Result r = run("model --config llama-3-8b --format json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto v = boost::json::parse(r.out);
+  ASSERT_EQ(v.as_array().size(), 2u);  // prefill and decode
+  EXPECT_EQ(v.as_array()[0].at("layers").to_number<std::uint64_t>(), 32u);
+  EXPECT_EQ(v.as_array()[0].at("kv_cache_bytes").to_number<std::uint64_t>(), 4096u * 131072);
+  const std::string path = write_temp("tiny_config.json",
+                                      R"({"num_hidden_layers":2,"hidden_size":256,"num_attention_heads":4})");
+  r = run("model --config " + path + " --seq 128 --format json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(boost::json::parse(r.out).as_array()[0].at("head_dim").to_number<std::uint64_t>(), 64u);
+  r = run("models");
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.out.find("deepseek-v2"), std::string::npos);
+}
+
+TEST(Cli, ExplainSubstitutesTheNumbers) {
+  const Result r = run("explain --variant flash1 --head-dim 64 --sram-bytes 32768");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("Bc = ⌈M/4d⌉ = 64"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("verdict:"), std::string::npos);
+}
+
+TEST(Cli, BenchPrintsAFigure) {
+  const Result r = run("bench --seconds 0.05 --format json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_GT(boost::json::parse(r.out).at("evaluations_per_s").to_number<std::uint64_t>(), 0u);
+}
+
+TEST(Cli, HelpExitsZero) {
+  EXPECT_EQ(run("--help").code, 0);
+  EXPECT_EQ(run("predict --help").code, 0);
+  EXPECT_EQ(run("sweep --help").code, 0);
+}
+
+TEST(Cli, BadInputIsOneLineAndExitCodeTwo) {
+  expect_bad_input("", "no command given");
+  expect_bad_input("frobnicate", "unknown command 'frobnicate'");
+  expect_bad_input("predict --seq 0", "--seq must be at least 1");
+  expect_bad_input("predict --seq -5", "seq");
+  expect_bad_input("predict --seq abc", "'abc' is not a whole number");
+  expect_bad_input("predict --heads 32 --kv-heads 6", "not divisible by --kv-heads 6");
+  expect_bad_input("predict --variant flash3", "unknown variant 'flash3'");
+  expect_bad_input("predict --device b200", "unknown device 'b200'");
+  expect_bad_input("predict --dtype int4", "unknown dtype 'int4'");
+  expect_bad_input("predict --phase train", "unknown phase 'train'");
+  expect_bad_input("predict --format yaml", "unknown format 'yaml'");
+  expect_bad_input("predict --wat 3", "wat");
+  expect_bad_input("predict --seq 1,2", "use 'attnio sweep' for lists");
+  expect_bad_input("predict --variant paged", "use --phase decode");
+  expect_bad_input("predict --variant linear --pass bwd", "only the forward pass is modeled");
+  expect_bad_input("predict --variant standard --seq 16777216 --batch 1024 --heads 64 --head-dim 512",
+                   "overflows 64 bits");
+  expect_bad_input("predict --device h100-sxm --device-file x.json", "not both");
+  expect_bad_input("predict --device-file /nonexistent.json", "cannot open");
+  expect_bad_input("predict --device-file " + write_temp("broken.json", "{\"name\": \"x\", "), "not valid JSON");
+  expect_bad_input("predict --device-file " + write_temp("partial.json", R"({"name":"x","sm_count":10})"),
+                   "missing key 'clock_hz'");
+  expect_bad_input("model --config /nonexistent/config.json", "cannot open");
+  expect_bad_input("model --config " + write_temp("badcfg.json", R"({"num_hidden_layers":2,"hidden_size":64})"),
+                   "missing key 'num_attention_heads'");
+  expect_bad_input("model", "--config NAME|PATH is required");
+  expect_bad_input("sweep --seq 1024:512:x2", "runs backwards");
+  expect_bad_input("sweep --seq 1024:4096:x1", "at least x2");
+  expect_bad_input("sweep --seq 1:100000000:+1", "more than 100000 values");
+  expect_bad_input("sweep --variant paged,flash-decoding", "no combination applies");
+  expect_bad_input("predict --variant block-sparse --block-density 1.5", "--block-density must be in (0, 1]");
+  expect_bad_input("predict --variant ring --seq 1000 --gpus 3", "divisible by --gpus 3");
+  expect_bad_input("predict --variant ring --device rtx4090", "no NVLink");
+  expect_bad_input("predict --dtype fp8 --device a100-80gb", "no FP8 tensor cores");
+  expect_bad_input("predict --block-m 1024 --block-n 1024", "bytes of SRAM");
+  expect_bad_input("bench --seconds -1", "--seconds");
+}

@@ -1,0 +1,339 @@
+// Hand-derived counts for small shapes, one or more per variant. Each expected number is worked out
+// in the comment above it from the formula the model cites, not from the model's code.
+#include <gtest/gtest.h>
+
+#include "attnio/model/predict.hpp"
+
+using namespace attnio;
+
+namespace {
+
+const Device& h100() { return find_device("h100-sxm"); }
+
+// B=1, H=2, Hkv=1 (g=2), N=Nk=256, d=dv=64, bf16; M = 32 KiB = 16384 elements so that
+// Alg. 1 gives Bc = ceil(16384/256) = 64 and Br = min(64, 64) = 64: Tr = Tc = 4.
+Workload small(Variant v) {
+  Workload w;
+  w.variant = v;
+  w.batch = 1;
+  w.seq = 256;
+  w.heads = 2;
+  w.kv_heads = 1;
+  w.head_dim = 64;
+  w.sram_bytes = 32768;
+  w.l2 = false;
+  return w;
+}
+
+std::uint64_t kernel_count_named(const Prediction& p, std::string_view name) {
+  std::uint64_t n = 0;
+  for (int i = 0; i < p.kernel_count; ++i) n += p.kernels[i].name == name;
+  return n;
+}
+
+}  // namespace
+
+TEST(Flash2, NonCausalSmallShape) {
+  const Prediction p = predict(h100(), small(Variant::flash2));
+  EXPECT_EQ(p.block_m, 64u);
+  EXPECT_EQ(p.block_n, 64u);
+  // FLOPs: 2·B·H·N·Nk·(d+dv) = 2·2·65536·128.
+  EXPECT_EQ(p.tensor_flops.v, 33554432u);
+  EXPECT_EQ(p.sfu_flops.v, 131072u);  // one exp per score
+  // fp32: per head 3·N·Nk + rows_sum·dv + N·dv, rows_sum = 16 pairs · 64 = 1024:
+  // 2·(196608 + 65536 + 16384) = 557056.
+  EXPECT_EQ(p.fp32_flops.v, 557056u);
+  // Reads: Q 2·256·64·2 = 65536; K/V once per Q block per head: 2 heads · 16 pairs · 64 cols · 128 · 2
+  // = 524288. Writes: O 65536 and the log-sum-exp 2·256·4 = 2048.
+  EXPECT_EQ(p.hbm_read_bytes.v, 65536u + 524288u);
+  EXPECT_EQ(p.hbm_write_bytes.v, 65536u + 2048u);
+  EXPECT_EQ(p.l2_bytes(), p.hbm_bytes());  // --l2 off
+}
+
+TEST(Flash2, L2ServesTheKVReReadsOfResidentCtas) {
+  Workload w = small(Variant::flash2);
+  w.l2 = true;
+  const Prediction p = predict(h100(), w);
+  // 8 CTAs, all resident: the 4 Q blocks of both heads of the group share one fetch of K/V,
+  // 1 kv head · 256 · 128 · 2 = 65536 bytes, plus Q 65536.
+  EXPECT_EQ(p.hbm_read_bytes.v, 65536u + 65536u);
+  EXPECT_EQ(p.l2_read_bytes.v, 65536u + 524288u);
+}
+
+TEST(Flash2, CausalSkipsBlocksAboveTheDiagonal) {
+  Workload w = small(Variant::flash2);
+  w.causal = true;
+  const Prediction p = predict(h100(), w);
+  // Allowed pairs per head N(N+1)/2 = 32896; FLOPs 2·2·32896·128.
+  EXPECT_EQ(p.tensor_flops.v, 2u * 2 * 32896 * 128);
+  // Q block i visits K/V blocks 0..i: 1+2+3+4 = 10 pairs, 640 columns per head:
+  // K/V bytes 2·640·128·2 = 327680.
+  EXPECT_EQ(p.hbm_read_bytes.v, 65536u + 327680u);
+}
+
+TEST(Flash2, BackwardIsTwoAndAHalfTimesTheForwardFlops) {
+  Workload w = small(Variant::flash2);
+  w.kv_heads = 2;
+  w.pass = Pass::bwd;
+  const Prediction bwd = predict(h100(), w);
+  // FlashAttention-2 §4.1: 5 matmuls of 2·N·Nk·d each per head against the forward's 2.
+  EXPECT_EQ(bwd.tensor_flops.v, 33554432u * 5 / 2);
+  EXPECT_EQ(kernel_count_named(bwd, "flash2_bwd_preprocess"), 1u);
+  EXPECT_EQ(kernel_count_named(bwd, "gqa_reduce_dkdv"), 0u);
+  w.pass = Pass::fwdbwd;
+  EXPECT_EQ(predict(h100(), w).tensor_flops.v, 33554432u * 7 / 2);
+}
+
+TEST(Flash1, NonCausalSmallShapeFollowsAlgorithm1) {
+  const Prediction p = predict(h100(), small(Variant::flash1));
+  // K/V once per head: 2·256·128·2 = 131072. Per visited pair (16 per head) Q_i: 64·64·2, and
+  // O_i (64·64·2) + l_i, m_i (64·8): rows_sum 1024 per head: Q 2·1024·128 = 262144,
+  // O/l/m 2·1024·136 = 278528.
+  EXPECT_EQ(p.hbm_read_bytes.v, 131072u + 262144u + 278528u);
+  // Writes: line 2 initialization 2·256·136 = 69632 plus per-pair O/l/m 278528.
+  EXPECT_EQ(p.hbm_write_bytes.v, 69632u + 278528u);
+  EXPECT_EQ(p.tensor_flops.v, 33554432u);
+}
+
+TEST(Standard, MaterializesSAndPInHbm) {
+  const Prediction p = predict(h100(), small(Variant::standard));
+  // GQA as one GEMM per kv head with g·N = 512 rows. QK^T (512x256x64): A = 512·64·2 = 65536 read
+  // ceil(256/128) = 2 times, B = 64·256·2 = 32768 read ceil(512/128) = 4 times; S = 512·256·2 = 262144.
+  // softmax reads S and writes P. PV (512x64x256): P 262144 once, V 32768 four times; O 65536.
+  EXPECT_EQ(p.hbm_read_bytes.v, 131072u + 131072u + 262144u + 262144u + 131072u);
+  EXPECT_EQ(p.hbm_write_bytes.v, 262144u + 262144u + 65536u);
+  EXPECT_EQ(p.tensor_flops.v, 33554432u);
+  EXPECT_EQ(p.extra_memory_bytes.v, 2u * 262144);  // S and P
+  Workload w = small(Variant::standard);
+  w.l2 = true;  // GEMM tile re-reads come from L2: only the compulsory bytes reach DRAM
+  EXPECT_EQ(predict(h100(), w).hbm_read_bytes.v, 65536u + 32768u + 262144u + 262144u + 32768u);
+}
+
+TEST(Standard, BackwardFollowsAlgorithm3) {
+  Workload w = small(Variant::standard);
+  w.pass = Pass::bwd;
+  const Prediction p = predict(h100(), w);
+  // Four GEMMs of 2·N·Nk·d per head (dV, dP, dQ, dK): twice the forward.
+  EXPECT_EQ(p.tensor_flops.v, 2u * 33554432);
+  EXPECT_EQ(kernel_count_named(p, "softmax_bwd"), 1u);
+  EXPECT_EQ(p.extra_memory_bytes.v, 2u * 262144);  // dP and dS
+}
+
+TEST(FlashDecoding, SplitKvReadsTheCacheOncePerGroup) {
+  Workload w = small(Variant::flash_decoding);
+  w.phase = Phase::decode;
+  w.batch = 2;
+  w.heads = 8;
+  w.kv_heads = 2;
+  w.kv_len = 1000;
+  w.splits = 2;
+  const Prediction p = predict(h100(), w);
+  EXPECT_EQ(p.splits, 2u);
+  // 16 query heads · 1000 keys · 2 · 128.
+  EXPECT_EQ(p.tensor_flops.v, 4096000u);
+  // Cache 2·2·1000·(64+64)·2 = 1024000; Q read by both splits 16·64·2·2 = 4096; the combine reads
+  // the partials 16·2·(64+1)·4 = 8320 that the split kernel wrote; O 16·64·2 = 2048.
+  EXPECT_EQ(p.hbm_read_bytes.v, 1024000u + 4096u + 8320u);
+  EXPECT_EQ(p.hbm_write_bytes.v, 8320u + 2048u);
+  // Arithmetic intensity ≈ 2·g/e = 4 FLOP/byte (PHYSICS.md, decode).
+  EXPECT_NEAR(p.tensor_flops.d() / p.hbm_bytes().d(), 4.0, 0.1);
+}
+
+TEST(Paged, ReadsWholePagesAndTheBlockTable) {
+  Workload w = small(Variant::paged);
+  w.phase = Phase::decode;
+  w.batch = 2;
+  w.heads = 8;
+  w.kv_heads = 2;
+  w.kv_len = 1000;
+  const Prediction p = predict(h100(), w);
+  // 63 pages of 16 = 1008 tokens per sequence. Table 63·4 = 252 bytes per CTA, 16 CTAs: 4032.
+  // K/V per query head (vLLM v1): 16 · 1008 · 128 · 2 = 4128768. Q 2048.
+  EXPECT_EQ(p.hbm_read_bytes.v, 4032u + 4128768u + 2048u);
+  EXPECT_EQ(p.hbm_write_bytes.v, 2048u);
+  EXPECT_EQ(p.kv_cache_bytes.v, 2u * 2 * 1008 * 128 * 2);
+  EXPECT_NE(p.params.find("page_waste_bytes=8192"), std::string::npos);  // 2·2·8 tokens·256
+  w.l2 = true;  // the 4 heads of a group are adjacent: one fetch of each page; table once
+  EXPECT_EQ(predict(h100(), w).hbm_read_bytes.v, 504u + 1032192u + 2048u);
+}
+
+TEST(Mla, AbsorbedDecodeReadsTheLatentCacheOnce) {
+  Workload w = small(Variant::mla);
+  w.phase = Phase::decode;
+  w.heads = 16;
+  w.kv_heads = 16;
+  w.kv_len = 100;
+  w.splits = 1;
+  const Prediction p = predict(h100(), w);
+  // FLOPs 2·B·H·Nk·(2·d_c + d_r) = 2·16·100·1088 (DeepSeek-V2 §2.1.2, PHYSICS.md).
+  EXPECT_EQ(p.tensor_flops.v, 3481600u);
+  // Cache 100·(512+64)·2 = 115200 once; Q 16·576·2 = 18432; O 16·512·2 = 16384.
+  EXPECT_EQ(p.hbm_read_bytes.v, 115200u + 18432u);
+  EXPECT_EQ(p.hbm_write_bytes.v, 16384u);
+  EXPECT_EQ(p.kv_cache_bytes.v, 115200u);
+}
+
+TEST(Linear, CausalChunkedForm) {
+  Workload w = small(Variant::linear);
+  w.heads = w.kv_heads = 1;
+  w.seq = 128;
+  w.head_dim = 16;
+  w.chunk = 64;
+  w.causal = true;
+  const Prediction p = predict(h100(), w);
+  // Two chunks of 64: Σ C_t² = 8192. Tensor 2·8192·(16+16) + 4·128·16·16 = 524288 + 131072.
+  EXPECT_EQ(p.tensor_flops.v, 655360u);
+  // fp32: row sums 8192 + 128·(3·16 + 16) = 8192 + 8192, elu+1 on Q and K: 256 tokens·16·2 = 8192.
+  EXPECT_EQ(p.fp32_flops.v, 24576u);
+  EXPECT_EQ(p.sfu_flops.v, 4096u);  // exp of elu: 256·16
+  // Q, K, V read once (128·16·2 each), O written once.
+  EXPECT_EQ(p.hbm_read_bytes.v, 3u * 4096);
+  EXPECT_EQ(p.hbm_write_bytes.v, 4096u);
+  EXPECT_EQ(p.kv_cache_bytes.v, 16u * 16 * 4 + 16 * 4);  // S and z, fp32
+}
+
+TEST(Performer, FeaturesThenLinearAttention) {
+  Workload w = small(Variant::performer);
+  w.heads = w.kv_heads = 1;
+  w.seq = 64;
+  w.head_dim = 16;
+  w.features = 32;
+  const Prediction p = predict(h100(), w);
+  // Features of Q and K: 128 rows · 2·16·32 = 131072; state 64·2·32·16 = 65536; output the same.
+  EXPECT_EQ(p.tensor_flops.v, 131072u + 65536u + 65536u);
+  EXPECT_EQ(p.extra_memory_bytes.v, 128u * 32 * 2 + (32u * 16 + 32) * 4);  // phi(Q), phi(K); state
+}
+
+TEST(Mamba, FusedScanReadsInputsOnce) {
+  Workload w = small(Variant::mamba);
+  w.seq = 64;
+  w.d_inner = 32;
+  w.state_dim = 4;
+  w.l2 = true;
+  const Prediction p = predict(h100(), w);
+  // B·L·D·N = 8192: 6 FP32 FLOPs and one exp each (Mamba App. D).
+  EXPECT_EQ(p.fp32_flops.v, 6u * 8192);
+  EXPECT_EQ(p.sfu_flops.v, 8192u);
+  // x, Δ 64·32·2 each; B, C 64·4·2 each (from DRAM once, 32 times across L2); A 32·4·4; y 4096.
+  EXPECT_EQ(p.hbm_read_bytes.v, 8192u + 1024u + 512u);
+  EXPECT_EQ(p.l2_read_bytes.v, 8192u + 32u * 1024 + 512u);
+  EXPECT_EQ(p.hbm_write_bytes.v, 4096u);
+  EXPECT_EQ(p.kv_cache_bytes.v, 32u * 4 * 4);
+}
+
+TEST(Mamba, NaiveMaterializesTheBLDNTensors) {
+  Workload w = small(Variant::mamba_naive);
+  w.seq = 64;
+  w.d_inner = 32;
+  w.state_dim = 4;
+  const Prediction p = predict(h100(), w);
+  // BLDN·4 = 32768. discretize: reads x, Δ (4096 each), B (512), A (512); writes A_bar, B_bar x.
+  // scan: reads both, writes h. contract: reads h and C (512), writes y (4096).
+  EXPECT_EQ(p.hbm_read_bytes.v, 9216u + 65536u + 33280u);
+  EXPECT_EQ(p.hbm_write_bytes.v, 65536u + 32768u + 4096u);
+  EXPECT_EQ(p.extra_memory_bytes.v, 3u * 32768);
+}
+
+TEST(Fnet, TwoFftsAndTheRealPart) {
+  Workload w = small(Variant::fnet);
+  w.heads = w.kv_heads = 2;
+  w.head_dim = 32;  // hidden 64
+  const Prediction p = predict(h100(), w);
+  // R2C over 64: 256 rows · 2.5·64·log2(64) = 245760; C2C over 256: 33 columns · 5·256·8 = 337920.
+  EXPECT_EQ(p.fp32_flops.v, 245760u + 337920u);
+  // cast (read 16384·2, write 16384·4), R2C (read 65536, write 256·33·8 = 67584),
+  // C2C (read and write 67584), real part (read 67584, write 16384·2).
+  EXPECT_EQ(p.hbm_read_bytes.v, 32768u + 65536u + 67584u + 67584u);
+  EXPECT_EQ(p.hbm_write_bytes.v, 65536u + 67584u + 67584u + 32768u);
+  EXPECT_EQ(p.kv_cache_bytes.v, 0u);
+}
+
+TEST(Chunked, EveryChunkPairGoesThroughHbm) {
+  Workload w = small(Variant::chunked);
+  w.heads = w.kv_heads = 1;
+  w.chunk = 128;
+  const Prediction p = predict(h100(), w);
+  // 2x2 chunk pairs. Scores kernel: Q chunk and K chunk per pair (4·128·64·2 each = 65536),
+  // writes 4·128·128·4 = 262144 of scores and 512·4 of maxima. PV kernel: reads the scores and
+  // 4 V chunks (65536), writes partials 512·65·4 = 133120. Combine: reads them and the maxima
+  // (2048), writes O 256·64·2 = 32768.
+  EXPECT_EQ(p.hbm_read_bytes.v, 131072u + 327680u + 135168u);
+  EXPECT_EQ(p.hbm_write_bytes.v, 264192u + 133120u + 32768u);
+  EXPECT_EQ(p.launches.v, 4u + 4u + 2u);
+}
+
+TEST(SlidingWindow, WindowBoundsWorkAndCache) {
+  Workload w = small(Variant::sliding_window);
+  w.causal = true;
+  w.window = 64;
+  const Prediction p = predict(h100(), w);
+  // Allowed pairs per head Σ min(r+1, 64) = 2080 + 192·64 = 14368.
+  EXPECT_EQ(p.tensor_flops.v, 2u * 14368 * 2 * 128);
+  // Q block 0 visits block 0; blocks 1..3 visit i-1 and i: 7 pairs, 448 columns per head.
+  EXPECT_EQ(p.hbm_read_bytes.v, 65536u + 2u * 448 * 128 * 2);
+  // Rolling buffer: min(256, 64) tokens of 1 kv head (Mistral 7B §2).
+  EXPECT_EQ(p.kv_cache_bytes.v, 64u * 128 * 2);
+  w.causal = false;  // a centred window of 64 keys (Longformer)
+  EXPECT_EQ(predict(h100(), w).tensor_flops.v,
+            2u * 2 * 128 * (sum_clamped(256, 33, 256) - sum_clamped(256, -31, 256)).v);
+}
+
+TEST(BlockSparse, VisitsAFractionOfTheBlocks) {
+  Workload w = small(Variant::block_sparse);
+  w.block_density = 0.5;
+  const Prediction p = predict(h100(), w);
+  EXPECT_EQ(p.tensor_flops.v, 33554432u / 2);
+  EXPECT_EQ(p.hbm_read_bytes.v, 65536u + 524288u / 2);
+}
+
+TEST(Sigmoid, WritesNoStatistics) {
+  const Prediction p = predict(h100(), small(Variant::sigmoid));
+  EXPECT_EQ(p.hbm_write_bytes.v, 65536u);  // O only
+  EXPECT_EQ(p.fp32_flops.v, 2u * 65536 * 4);
+}
+
+TEST(Ring, EachGpuComputesPBlocksAndPassesKv) {
+  Workload w = small(Variant::ring);
+  w.heads = w.kv_heads = 1;
+  w.seq = 512;
+  w.gpus = 4;
+  const Prediction p = predict(h100(), w);
+  // Blocks of 128x128: 4 per GPU, 2·128·128·128 FLOPs each.
+  EXPECT_EQ(p.tensor_flops.v, 4u * 2 * 128 * 128 * 128);
+  // 3 hops of one K/V block, 128·128·2 bytes.
+  EXPECT_EQ(p.link_bytes.v, 3u * 128 * 128 * 2);
+}
+
+TEST(Dilated, SegmentsOfDilatedTokens) {
+  Workload w = small(Variant::dilated);
+  w.heads = w.kv_heads = 1;
+  w.seq = 4096;
+  w.segment = 2048;
+  w.dilation = 2;
+  const Prediction p = predict(h100(), w);
+  // 2 segments of 1024 kept tokens each: 2 · 1024² · 2 · 128 (LongNet §2.2).
+  EXPECT_EQ(p.tensor_flops.v, 2u * 1024 * 1024 * 2 * 128);
+}
+
+TEST(CrossLayer, SharingKvAcrossLayersDividesTheCache) {
+  Workload w = small(Variant::flash2);
+  w.layers = 32;
+  const Count one = predict(h100(), w).kv_cache_bytes;
+  w.cla_share = 2;
+  const Prediction shared = predict(h100(), w);
+  EXPECT_EQ(shared.kv_cache_bytes.v, one.v / 2);  // Brandon et al. 2024 §2: ceil(L/k) caches
+  w.cla_share = 3;
+  EXPECT_EQ(predict(h100(), w).kv_cache_bytes.v, one.v / 32 * 11);
+  w.variant = Variant::mamba;
+  EXPECT_THROW(predict(h100(), w), InputError);
+}
+
+TEST(Layers, MultiplyEveryCount) {
+  Workload w = small(Variant::flash2);
+  const Prediction one = predict(h100(), w);
+  w.layers = 3;
+  const Prediction three = predict(h100(), w);
+  EXPECT_EQ(three.flops().v, 3 * one.flops().v);
+  EXPECT_EQ(three.hbm_bytes().v, 3 * one.hbm_bytes().v);
+  EXPECT_NEAR(three.predicted_time_s, 3 * one.predicted_time_s, 1e-12);
+}

@@ -84,7 +84,7 @@ Device make_h200() {
   d.key = "h200";
   d.name = "NVIDIA H200 SXM 141GB";
   d.hbm_bytes_per_s = 4.8e12;              // H200 datasheet: HBM3e 4.8 TB/s
-  d.hbm_capacity_bytes = 141e9;            // H200 datasheet: 141 GB
+  d.hbm_capacity_bytes = 141 * GiB;        // H200 datasheet: 141 GB (binary, as H100's 80 GB; nvidia-smi shows 143771 MiB)
   d.sources = "NVIDIA H200 Tensor Core GPU datasheet (memory, NVLink); compute, L2 and SM figures "
               "as H100 SXM5 (same GH100 die); L2 bandwidth estimated as for H100 SXM5";
   return d;

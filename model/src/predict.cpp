@@ -182,10 +182,11 @@ public:
                double working_set) const {
     if (unique > total) unique = total;
     if (!w_.l2 || unique.v == 0) return total;
+    // Each resident window holds the readers of one span of the grid: the data is fetched once per
+    // window its readers fall in, and at most once per run of readers per window the run spans.
     const u64 window = max_u(1, resident(k));
-    const bool together = stride * (clusters - 1) + cluster <= window;
-    const double fetches = static_cast<double>(together ? 1 : clusters) *
-                           static_cast<double>(ceil_div(together ? stride * (clusters - 1) + cluster : cluster, window));
+    const u64 span = stride * (clusters - 1) + cluster;
+    const double fetches = static_cast<double>(min_u(clusters * ceil_div(cluster, window), ceil_div(span, window)));
     const double most = total.d() / unique.d();
     const double refetches = std::min(fetches, most) - 1;
     return unique + scaled(unique, refetches * miss_fraction(working_set));
