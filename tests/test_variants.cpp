@@ -152,7 +152,7 @@ TEST(Paged, ReadsWholePagesAndTheBlockTable) {
   EXPECT_EQ(p.hbm_read_bytes.v, 4032u + 4128768u + 2048u);
   EXPECT_EQ(p.hbm_write_bytes.v, 2048u);
   EXPECT_EQ(p.kv_cache_bytes.v, 2u * 2 * 1008 * 128 * 2);
-  EXPECT_NE(p.params.find("page_waste_bytes=8192"), std::string::npos);  // 2·2·8 tokens·256
+  EXPECT_NE(params_text(p).find("page_waste_bytes=8192"), std::string::npos);  // 2·2·8 tokens·256
   w.l2 = true;  // the 4 heads of a group are adjacent: one fetch of each page; table once
   EXPECT_EQ(predict(h100(), w).hbm_read_bytes.v, 504u + 1032192u + 2048u);
 }

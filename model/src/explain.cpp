@@ -92,7 +92,7 @@ std::string derivation(const Prediction& p) {
              "back: Θ(B·L·D·N) bytes, N = " + num(w.state_dim) + " times the fused kernel's.\n";
     case Variant::fnet:
       return "FNet §3.1: FFT over the hidden size, then over the sequence, real part kept: a few passes over the "
-             "activations (" + p.params + "), O(N·d·log(N·d)) FLOPs on CUDA cores.\n";
+             "activations (" + params_text(p) + "), O(N·d·log(N·d)) FLOPs on CUDA cores.\n";
     case Variant::ring:
       return "Ring attention (Liu et al. §3): " + num(w.gpus) + " GPUs hold N/P tokens each; each of P steps computes "
              "one block while passing K/V to the next GPU over NVLink; the transfer hides when a block's compute takes "
@@ -126,7 +126,7 @@ std::string explain(const Device& dev, const Prediction& p) {
   out += "workload: B=" + num(w.batch) + " N=" + num(w.query_len()) + " Nk=" + num(w.kv_len) + " H=" + num(w.heads) +
          " Hkv=" + num(w.kv_heads) + " d=" + num(w.head_dim) + " dv=" + num(w.v_head_dim) + " " +
          std::string(to_string(w.dtype)) + " " + std::string(to_string(w.phase)) + " " + std::string(to_string(w.pass)) +
-         (w.causal ? " causal" : "") + " layers=" + num(w.layers) + (p.params.empty() ? "" : " " + p.params) + "\n";
+         (w.causal ? " causal" : "") + " layers=" + num(w.layers) + (params_text(p).empty() ? "" : " " + params_text(p)) + "\n";
   out += "device: " + dev.name + "\n\n";
   out += derivation(p);
   out += "IO complexity: " + std::string(p.io_complexity) + "\n\n";

@@ -98,6 +98,14 @@ Plan make_plan(u64 n, u64 nk, u64 br, u64 bc, const Mask& m) {
   p.tr = ceil_div(n, br);
   p.tc = ceil_div(nk, bc);
   p.allowed = allowed_pairs(m, n, nk);
+  if (m.kind == MaskKind::none) {  // every block pair: closed form
+    p.pairs = Count(p.tr) * p.tc;
+    p.rows_sum = Count(n) * p.tc;
+    p.cols_sum = Count(nk) * p.tr;
+    p.area = Count(n) * nk;
+    p.touched = nk;
+    return p;
+  }
   std::int64_t first = -1, last = -1;
   for (u64 i = 0; i < p.tr; ++i) {
     const u64 r0 = i * br, r1 = min_u(n, r0 + br);
@@ -138,7 +146,8 @@ struct Shape {
 
 class Evaluator {
 public:
-  Evaluator(const Device& dev, const Workload& w) : dev_(dev), w_(w), e_(dtype_bytes(w.dtype)) {}
+  Evaluator(const Device& dev, const Workload& w, Prediction& out)
+      : dev_(dev), w_(w), e_(dtype_bytes(w.dtype)), out_(out) {}
 
   const Device& dev() const { return dev_; }
   const Workload& w() const { return w_; }
@@ -215,9 +224,9 @@ public:
 
 private:
   const Device& dev_;
-  Workload w_;
+  const Workload& w_;
   u64 e_;
-  Prediction out_;
+  Prediction& out_;
 };
 
 Mask attention_mask(const Workload& w, u64 n, u64 nk) {
@@ -586,8 +595,8 @@ void paged_decode(Evaluator& ev, const Shape& s) {
   Evaluator::read_direct(k, bh * s.d * e * parts);
   ev.out().block_n = w.page_size;
   ev.out().splits = parts;
-  ev.out().params += " pages_per_seq=" + std::to_string(pages) +
-                     " page_waste_bytes=" + std::to_string(kv_heads_bytes(s, padded - s.nk, e).v * w.layers);
+  ev.out().extras.pages_per_seq = pages;
+  ev.out().extras.page_waste_bytes = kv_heads_bytes(s, padded - s.nk, e) * w.layers;
   if (v1) {
     Evaluator::write_direct(k, bh * s.dv * e);
     return;
@@ -680,7 +689,7 @@ void linear_core(Evaluator& ev, const Shape& s, u64 f, u64 qk_in_dim, bool map_o
     k.l2_write += spill;
     k.hbm_read += ev.filtered(0, spill, ws);
     k.hbm_write += ev.filtered(bh * state, spill, ws);
-    ev.out().params += " state_spills=1";
+    ev.out().extras.state_spills = true;
   }
 }
 
@@ -804,7 +813,8 @@ void fnet(Evaluator& ev) {
   Evaluator::read_direct(re, cplx);
   Evaluator::write_direct(re, real * e);
   ev.out().extra_memory_bytes += cplx;
-  ev.out().params += " fft_passes=" + std::to_string(p1) + "+" + std::to_string(p2);
+  ev.out().extras.fft_passes_hidden = p1;
+  ev.out().extras.fft_passes_seq = p2;
 }
 
 // ---- chunked (memory-efficient) attention ---------------------------------------------------
@@ -872,7 +882,7 @@ void ring(Evaluator& ev, const Shape& s) {
   const Count block_kv = kv_heads_bytes(blk, blk.nk, ev.e());
   const u64 hops = ev.w().pass == Pass::fwdbwd ? 2 : 1;  // bwd passes K/V and dK/dV around again
   last.link_bytes = block_kv * (gpus - 1) * hops;
-  ev.out().params += " link_bytes_per_step=" + std::to_string(block_kv.v);
+  ev.out().extras.link_bytes_per_step = block_kv;
 }
 
 // ---- MLA ------------------------------------------------------------------------------------
@@ -949,23 +959,6 @@ std::string_view io_complexity(const Workload& w) {
   return "";
 }
 
-std::string base_params(const Workload& w) {
-  switch (w.variant) {
-    case Variant::block_sparse: return "block_density=" + std::to_string(w.block_density).substr(0, 6);
-    case Variant::sliding_window: return "window=" + std::to_string(w.window);
-    case Variant::chunked:
-    case Variant::linear: return "chunk=" + std::to_string(w.chunk) + (w.variant == Variant::linear ? " feature_dim=" + std::to_string(w.feature_dim) : "");
-    case Variant::paged: return "page_size=" + std::to_string(w.page_size);
-    case Variant::mla: return "latent_dim=" + std::to_string(w.latent_dim) + " rope_dim=" + std::to_string(w.rope_dim);
-    case Variant::performer: return "features=" + std::to_string(w.features);
-    case Variant::mamba:
-    case Variant::mamba_naive: return "state_dim=" + std::to_string(w.state_dim) + " d_inner=" + std::to_string(w.d_inner);
-    case Variant::ring: return "gpus=" + std::to_string(w.gpus);
-    case Variant::dilated: return "segment=" + std::to_string(w.segment) + " dilation=" + std::to_string(w.dilation);
-    default: return "";
-  }
-}
-
 // ---- roofline and time ----------------------------------------------------------------------
 
 // Roofline (Williams, Waterman & Patterson 2009), one ceiling per unit and memory level (hierarchical
@@ -1040,16 +1033,60 @@ BlockSizes flash_block_sizes(std::uint64_t sram_bytes, std::uint64_t elem_bytes,
   return {min_u(bc, head_dim), bc};
 }
 
+std::string params_text(const Prediction& p) {
+  const Workload& w = p.workload;
+  std::string s;
+  auto put = [&s](const std::string& key, const std::string& value) { s += (s.empty() ? "" : " ") + key + "=" + value; };
+  switch (w.variant) {
+    case Variant::block_sparse: put("block_density", std::to_string(w.block_density).substr(0, 6)); break;
+    case Variant::sliding_window: put("window", std::to_string(w.window)); break;
+    case Variant::chunked: put("chunk", std::to_string(w.chunk)); break;
+    case Variant::linear:
+      put("chunk", std::to_string(w.chunk));
+      put("feature_dim", std::to_string(w.feature_dim));
+      if (p.extras.state_spills) put("state_spills", "1");
+      break;
+    case Variant::paged:
+      put("page_size", std::to_string(w.page_size));
+      put("pages_per_seq", std::to_string(p.extras.pages_per_seq));
+      put("page_waste_bytes", std::to_string(p.extras.page_waste_bytes.v));
+      break;
+    case Variant::mla:
+      put("latent_dim", std::to_string(w.latent_dim));
+      put("rope_dim", std::to_string(w.rope_dim));
+      break;
+    case Variant::performer: put("features", std::to_string(w.features)); break;
+    case Variant::mamba:
+    case Variant::mamba_naive:
+      put("state_dim", std::to_string(w.state_dim));
+      put("d_inner", std::to_string(w.d_inner));
+      break;
+    case Variant::fnet:
+      put("fft_passes", std::to_string(p.extras.fft_passes_hidden) + "+" + std::to_string(p.extras.fft_passes_seq));
+      break;
+    case Variant::ring:
+      put("gpus", std::to_string(w.gpus));
+      put("link_bytes_per_step", std::to_string(p.extras.link_bytes_per_step.v));
+      break;
+    case Variant::dilated:
+      put("segment", std::to_string(w.segment));
+      put("dilation", std::to_string(w.dilation));
+      break;
+    default: break;
+  }
+  if (p.splits != 0 && w.variant != Variant::paged) put("splits", std::to_string(p.splits));
+  return s;
+}
+
 Prediction predict(const Device& device, const Workload& input) {
   const Workload w = resolve(input, device);
   validate(w, device);
-  Evaluator ev(device, w);
-  Prediction& out = ev.out();
+  Prediction out;
   out.workload = w;
+  Evaluator ev(device, out.workload, out);
   const u64 e = dtype_bytes(w.dtype);
   const Shape s{w.batch, w.heads, w.kv_heads, w.query_len(), w.kv_len, w.head_dim, w.v_head_dim};
   const Mask mask = attention_mask(w, s.n, s.nk);
-  out.params = base_params(w);
 
   switch (w.variant) {
     case Variant::standard:
@@ -1086,8 +1123,6 @@ Prediction predict(const Device& device, const Workload& input) {
     case Variant::fnet: fnet(ev); break;
     case Variant::ring: ring(ev, s); break;
   }
-  if (w.variant != Variant::ring) out.params += out.splits != 0 && w.variant != Variant::paged ? " splits=" + std::to_string(out.splits) : "";
-  if (!out.params.empty() && out.params.front() == ' ') out.params.erase(0, 1);
 
   for (int i = 0; i < out.kernel_count; ++i) {
     const KernelCost& k = out.kernels[i];

@@ -48,8 +48,10 @@ const VariantInfo& info(Variant v) {
   throw InputError("unknown variant id (a bug in attnio)");
 }
 
-void require(bool ok, const std::string& message) {
-  if (!ok) throw InputError(message);
+// The message is built only when the check fails: validation runs on every evaluation.
+template <typename Message>
+void require(bool ok, Message&& message) {
+  if (!ok) throw InputError(message());
 }
 
 // Sizes are bounded so that every single dimension and their sums stay far from 2^64; products are
@@ -57,8 +59,8 @@ void require(bool ok, const std::string& message) {
 constexpr std::uint64_t kMaxDim = std::uint64_t{1} << 40;
 
 void check_size(std::string_view flag, std::uint64_t v) {
-  require(v >= 1, "--" + std::string(flag) + " must be at least 1");
-  require(v <= kMaxDim, "--" + std::string(flag) + " " + std::to_string(v) + " is larger than 2^40");
+  require(v >= 1, [&] { return std::string("--" + std::string(flag) + " must be at least 1"); });
+  require(v <= kMaxDim, [&] { return std::string("--" + std::string(flag) + " " + std::to_string(v) + " is larger than 2^40"); });
 }
 
 bool is_softmax_family(Variant v) {
@@ -154,32 +156,29 @@ void validate(const Workload& w, const Device& device) {
   check_size("v-head-dim", w.v_head_dim);
   check_size("layers", w.layers);
   check_size("sram-bytes", w.sram_bytes);
-  require(w.heads % w.kv_heads == 0, "--heads " + std::to_string(w.heads) +
-                                         " is not divisible by --kv-heads " + std::to_string(w.kv_heads));
-  require(w.head_dim <= 1024 && w.v_head_dim <= 1024, "--head-dim and --v-head-dim must be at most 1024");
-  require(w.dtype != Dtype::fp8 || device.fp8_tensor_flops_per_s > 0,
-          "--dtype fp8: device '" + device.key + "' has no FP8 tensor cores");
-  require(w.block_m == 0 || w.block_m <= (1u << 16), "--block-m must be at most 65536");
-  require(w.block_n == 0 || w.block_n <= (1u << 16), "--block-n must be at most 65536");
-  require(w.cla_share >= 1 && w.cla_share <= kMaxDim, "--cla-share must be at least 1");
-  require(w.cla_share == 1 || is_softmax_family(w.variant),
-          "--cla-share applies to softmax attention variants, not " + std::string(to_string(w.variant)));
+  require(w.heads % w.kv_heads == 0, [&] { return std::string("--heads " + std::to_string(w.heads) +
+                                         " is not divisible by --kv-heads " + std::to_string(w.kv_heads)); });
+  require(w.head_dim <= 1024 && w.v_head_dim <= 1024, [&] { return std::string("--head-dim and --v-head-dim must be at most 1024"); });
+  require(w.dtype != Dtype::fp8 || device.fp8_tensor_flops_per_s > 0, [&] { return std::string("--dtype fp8: device '" + device.key + "' has no FP8 tensor cores"); });
+  require(w.block_m == 0 || w.block_m <= (1u << 16), [&] { return std::string("--block-m must be at most 65536"); });
+  require(w.block_n == 0 || w.block_n <= (1u << 16), [&] { return std::string("--block-n must be at most 65536"); });
+  require(w.cla_share >= 1 && w.cla_share <= kMaxDim, [&] { return std::string("--cla-share must be at least 1"); });
+  require(w.cla_share == 1 || is_softmax_family(w.variant), [&] { return std::string("--cla-share applies to softmax attention variants, not " + std::string(to_string(w.variant))); });
 
   const std::uint64_t e = dtype_bytes(w.dtype);
   if (w.block_m != 0 || w.block_n != 0) {
-    require(w.block_m != 0 && w.block_n != 0, "--block-m and --block-n must be given together");
+    require(w.block_m != 0 && w.block_n != 0, [&] { return std::string("--block-m and --block-n must be given together"); });
     // FA2 keeps the Q tile and the K and V tiles in shared memory (O stays in registers).
     const std::uint64_t need = (w.block_m * w.head_dim + w.block_n * (w.head_dim + w.v_head_dim)) * e;
-    require(need <= w.sram_bytes, "--block-m " + std::to_string(w.block_m) + " x --block-n " +
+    require(need <= w.sram_bytes, [&] { return std::string("--block-m " + std::to_string(w.block_m) + " x --block-n " +
                                       std::to_string(w.block_n) + " tiles need " + std::to_string(need) +
                                       " bytes of SRAM, more than the " + std::to_string(w.sram_bytes) +
-                                      " available");
+                                      " available"); });
   }
 
   switch (w.variant) {
     case Variant::block_sparse:
-      require(std::isfinite(w.block_density) && w.block_density > 0 && w.block_density <= 1,
-              "--block-density must be in (0, 1]");
+      require(std::isfinite(w.block_density) && w.block_density > 0 && w.block_density <= 1, [&] { return std::string("--block-density must be in (0, 1]"); });
       break;
     case Variant::sliding_window: check_size("window", w.window); break;
     case Variant::chunked:
@@ -188,10 +187,10 @@ void validate(const Workload& w, const Device& device) {
     case Variant::mla:
       check_size("latent-dim", w.latent_dim);
       check_size("rope-dim", w.rope_dim);
-      require(w.latent_dim <= 4096 && w.rope_dim <= 1024, "--latent-dim must be at most 4096 and --rope-dim at most 1024");
+      require(w.latent_dim <= 4096 && w.rope_dim <= 1024, [&] { return std::string("--latent-dim must be at most 4096 and --rope-dim at most 1024"); });
       break;
     case Variant::performer: check_size("features", w.features);
-      require(w.features <= 65536, "--features must be at most 65536");
+      require(w.features <= 65536, [&] { return std::string("--features must be at most 65536"); });
       break;
     case Variant::mamba:
     case Variant::mamba_naive:
@@ -200,27 +199,26 @@ void validate(const Workload& w, const Device& device) {
       break;
     case Variant::ring:
       check_size("gpus", w.gpus);
-      require(device.nvlink_bytes_per_s > 0, "ring: device '" + device.key + "' has no NVLink bandwidth");
-      require(w.seq % w.gpus == 0 && w.kv_len % w.gpus == 0,
-              "ring: --seq and --kv-len must be divisible by --gpus " + std::to_string(w.gpus));
+      require(device.nvlink_bytes_per_s > 0, [&] { return std::string("ring: device '" + device.key + "' has no NVLink bandwidth"); });
+      require(w.seq % w.gpus == 0 && w.kv_len % w.gpus == 0, [&] { return std::string("ring: --seq and --kv-len must be divisible by --gpus " + std::to_string(w.gpus)); });
       break;
     case Variant::dilated:
       check_size("segment", w.segment);
       check_size("dilation", w.dilation);
-      require(w.segment % w.dilation == 0, "dilated: --segment must be divisible by --dilation");
-      require(w.seq % w.segment == 0, "dilated: --seq must be divisible by --segment");
-      require(w.kv_len == w.seq, "dilated: --kv-len must equal --seq (self-attention within segments)");
+      require(w.segment % w.dilation == 0, [&] { return std::string("dilated: --segment must be divisible by --dilation"); });
+      require(w.seq % w.segment == 0, [&] { return std::string("dilated: --seq must be divisible by --segment"); });
+      require(w.kv_len == w.seq, [&] { return std::string("dilated: --kv-len must equal --seq (self-attention within segments)"); });
       break;
     default: break;
   }
   if (w.variant == Variant::linear) {
     check_size("feature-dim", w.feature_dim);
-    require(w.feature_dim <= 4096, "--feature-dim must be at most 4096");
+    require(w.feature_dim <= 4096, [&] { return std::string("--feature-dim must be at most 4096"); });
   }
   if (w.variant == Variant::fnet) {
-    require(w.kv_len == w.seq, "fnet: --kv-len must equal --seq (token mixing within one sequence)");
+    require(w.kv_len == w.seq, [&] { return std::string("fnet: --kv-len must equal --seq (token mixing within one sequence)"); });
   }
-  if (w.splits != 0) require(w.splits <= 1024, "--splits must be at most 1024");
+  if (w.splits != 0) require(w.splits <= 1024, [&] { return std::string("--splits must be at most 1024"); });
   if (auto why = not_applicable(w)) throw InputError(*why);
 }
 

@@ -67,7 +67,14 @@ struct Prediction {
 
   std::uint64_t block_m = 0, block_n = 0, splits = 0;
   std::string_view io_complexity;
-  std::string params;  // the variant's own parameters, "key=value" words
+  // Variant-specific results shown in params_text().
+  struct Extras {
+    std::uint64_t pages_per_seq = 0;
+    Count page_waste_bytes;  // paged: empty tails of last pages, all layers
+    std::uint64_t fft_passes_hidden = 0, fft_passes_seq = 0;
+    Count link_bytes_per_step;  // ring
+    bool state_spills = false;  // linear: state does not fit in M
+  } extras;
 
   static constexpr int kMaxKernels = 10;
   std::array<KernelCost, kMaxKernels> kernels{};
@@ -76,6 +83,9 @@ struct Prediction {
 
 // Resolves, validates (InputError on bad input) and evaluates.
 Prediction predict(const Device& device, const Workload& workload);
+
+// The variant's own parameters and results as "key=value" words, e.g. "window=4096".
+std::string params_text(const Prediction& p);
 
 // Σ_{r=0}^{n-1} clamp(r + c, 0, k): the number of (query, key) pairs a banded mask allows, summed in
 // O(1). Exposed for tests.
