@@ -285,7 +285,7 @@ int cmd_report(const std::vector<std::string>& args) {
     Workload phase_base = base;
     phase_base.phase = phase;
     if (!printer || table) printer = make_printer(f, std::cout, report_columns(), false);
-    std::vector<std::string> memory, compute, skipped;
+    std::vector<std::string> dram, on_chip, compute, skipped;
     const Device* dev = nullptr;
     for (Variant v : all_variants()) {
       Workload one = phase_base;
@@ -309,13 +309,15 @@ int cmd_report(const std::vector<std::string>& args) {
       }
       const Prediction p = predict(*dev, pt.workload);
       printer->row(to_record(*dev, p));
-      (p.memory_bound() ? memory : compute).push_back(std::string(to_string(v)));
+      const bool chip = p.binding_ceiling == Ceiling::l2 || p.binding_ceiling == Ceiling::sram;
+      (!p.memory_bound() ? compute : chip ? on_chip : dram).push_back(std::string(to_string(v)));
     }
     if (table) {
       printer->end();
       const Workload shown = resolve(phase_base, *dev);
-      std::cout << "memory-bound:  " << join(memory) << "\n"
-                << "compute-bound: " << join(compute) << "\n"
+      std::cout << "memory-bound on HBM:             " << join(dram) << "\n"
+                << "memory-bound on chip (L2/SRAM): " << join(on_chip) << "\n"
+                << "compute-bound:                   " << join(compute) << "\n"
                 << "not applicable in " << to_string(phase) << ": " << join(skipped) << "\n"
                 << "ridge point: " << static_cast<int>(dev->tensor_rate(shown.dtype) / dev->hbm_rate())
                 << " FLOP/byte (tensor " << human_flops(dev->tensor_rate(shown.dtype)) << "/s over HBM "
@@ -325,7 +327,8 @@ int cmd_report(const std::vector<std::string>& args) {
   if (!table) printer->end();
   if (table) {
     std::cout << "\nAI = FLOPs per HBM byte. HBM counts L2 reuse; L2 = bytes crossing the SM-L2 boundary"
-                 " (the papers' two-level count).\n'attnio explain --variant V' derives one variant's numbers.\n";
+                 " (the papers' two-level count).\nTimes use datasheet peaks (no measured ceilings yet)."
+                 " 'attnio explain --variant V' derives one variant's numbers.\n";
   }
   return 0;
 }

@@ -102,7 +102,7 @@ TEST(Cli, ReportShowsBothPhasesAndVerdicts) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("== prefill on NVIDIA H100 SXM5 80GB"), std::string::npos);
   EXPECT_NE(r.out.find("== decode on"), std::string::npos);
-  EXPECT_NE(r.out.find("memory-bound:"), std::string::npos);
+  EXPECT_NE(r.out.find("memory-bound on HBM:"), std::string::npos);
   EXPECT_NE(r.out.find("compute-bound:"), std::string::npos);
   EXPECT_NE(r.out.find("flash-decoding"), std::string::npos);
   EXPECT_NE(r.out.find("mamba-naive"), std::string::npos);

@@ -586,13 +586,21 @@ void paged_decode(Evaluator& ev, const Shape& s) {
   // Block table: every CTA reads its sequence's entries (int32).
   const Count table = Count(s.batch) * pages * 4;
   const Count table_total = table * s.heads;
-  Evaluator::read_stream(k, table_total, ev.shared(k, table, table_total, s.heads * parts, 1, 1, 0), 1);
+  // Threads load keys, values, the query and the table straight into registers (vLLM
+  // paged_attention_kernel: k_vecs, v_vecs); only the logits go through shared memory.
+  auto direct = [&k](Count l2, Count hbm) {
+    k.l2_read += l2;
+    k.hbm_read += hbm;
+  };
+  direct(table_total, ev.shared(k, table, table_total, s.heads * parts, 1, 1, 0));
   // K/V pages: the g query heads of a group are adjacent in the grid (grid.x = head) and read the
   // group's pages together.
   const Count kv_unique = kv_heads_bytes(s, padded, e);
   const Count kv_total = kv_unique * s.group();
-  Evaluator::read_stream(k, kv_total, ev.shared(k, kv_unique, kv_total, s.group() * parts, 1, 1, 0), kFlashWarps);
+  direct(kv_total, ev.shared(k, kv_unique, kv_total, s.group() * parts, 1, 1, 0));
   Evaluator::read_direct(k, bh * s.d * e * parts);
+  k.sram_write += bh * padded * kStatBytes;  // logits, then the softmax reads them back
+  k.sram_read += bh * padded * kStatBytes;
   ev.out().block_n = w.page_size;
   ev.out().splits = parts;
   ev.out().extras.pages_per_seq = pages;
