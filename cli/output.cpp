@@ -43,6 +43,17 @@ std::string cell(const Value& v, Kind kind) {
     case Kind::text:
     case Kind::count: return plain(v);
     case Kind::bytes: return human_bytes(as_double(v));
+    case Kind::binary_bytes: {
+      static const char* const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+      double x = as_double(v);
+      int i = 0;
+      while (x >= 1024 && i < 4) {
+        x /= 1024;
+        ++i;
+      }
+      std::snprintf(buf, sizeof buf, x == static_cast<long long>(x) ? "%.0f %s" : "%.1f %s", x, units[i]);
+      return buf;
+    }
     case Kind::flops: return human_flops(as_double(v));
     case Kind::time: return human_time(as_double(v));
     case Kind::ratio: std::snprintf(buf, sizeof buf, "%.1f", as_double(v)); return buf;

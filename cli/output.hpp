@@ -14,7 +14,8 @@ namespace attnio::cli {
 enum class Format { table, csv, json };
 Format parse_format(const std::string& s);
 
-enum class Kind { text, count, bytes, flops, time, ratio, rate_bytes, rate_flops };
+// bytes: SI (kB = 1000 B) for traffic; binary_bytes: KiB/MiB/GiB for capacities.
+enum class Kind { text, count, bytes, binary_bytes, flops, time, ratio, rate_bytes, rate_flops };
 struct Column {
   std::string title;
   std::string key;
