@@ -211,6 +211,7 @@ std::vector<Column> prediction_columns() {
       {"L2", "l2_bytes", 9, Kind::bytes},      {"AI", "arithmetic_intensity", 7, Kind::ratio},
       {"bound", "bound", 7, Kind::text},       {"ceiling", "binding_ceiling", 7, Kind::text},
       {"time", "predicted_time_s", 9, Kind::time}, {"KV cache", "kv_cache_bytes", 9, Kind::bytes},
+      {"causal", "causal", 6, Kind::text},     {"params", "params", 0, Kind::text},
   };
 }
 

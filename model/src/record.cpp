@@ -25,7 +25,6 @@ Record to_record(const Device& device, const Prediction& p) {
   put("dtype", std::string(to_string(w.dtype)));
   put("causal", w.causal);
   put("layers", w.layers);
-  put("sram_bytes", p.sram_bytes().v);
   put("flops", p.flops().v);
   put("tensor_flops", p.tensor_flops.v);
   put("fp32_flops", p.fp32_flops.v);
@@ -38,6 +37,7 @@ Record to_record(const Device& device, const Prediction& p) {
   put("l2_bytes", p.l2_bytes().v);
   put("sram_read_bytes", p.sram_read_bytes.v);
   put("sram_write_bytes", p.sram_write_bytes.v);
+  put("sram_bytes", p.sram_bytes().v);
   put("link_bytes", p.link_bytes.v);
   put("extra_memory_bytes", p.extra_memory_bytes.v);
   put("kv_cache_bytes", p.kv_cache_bytes.v);
