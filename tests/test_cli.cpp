@@ -58,7 +58,7 @@ TEST(Cli, PredictJsonHasTheContractKeys) {
        {"device", "variant", "phase", "batch", "seq", "kv_len", "heads", "kv_heads", "head_dim", "dtype", "flops",
         "tensor_flops", "fp32_flops", "sfu_flops", "hbm_read_bytes", "hbm_write_bytes", "hbm_bytes", "l2_bytes",
         "sram_bytes", "arithmetic_intensity", "bound", "binding_ceiling", "predicted_time_s", "kv_cache_bytes",
-        "io_complexity"}) {
+        "io_complexity", "latency_bound"}) {
     EXPECT_TRUE(v.as_object().contains(key)) << key;
   }
   EXPECT_EQ(v.at("seq").to_number<std::uint64_t>(), 2048u);

@@ -139,7 +139,26 @@ TEST(FlashDecoding, SplitKvReadsTheCacheOncePerGroup) {
   EXPECT_NEAR(p.tensor_flops.d() / p.hbm_bytes().d(), 4.0, 0.1);
 }
 
-TEST(Paged, ReadsWholePagesAndTheBlockTable) {
+TEST(Paged, V1ReadsWholePagesAndTheBlockTable) {
+  Workload w = small(Variant::paged);
+  w.phase = Phase::decode;
+  w.batch = 2;
+  w.heads = 8;
+  w.kv_heads = 2;
+  w.kv_len = 500;
+  const Prediction p = predict(h100(), w);
+  EXPECT_EQ(kernel_count_named(p, "paged_attention_v1"), 1u);  // one 512-token partition
+  // 32 pages of 16 = 512 tokens per sequence. Table 32·4 = 128 bytes per CTA, 16 CTAs: 2048.
+  // K/V per query head (one CTA per head): 16 · 512 · 128 · 2 = 2097152. Q 16·64·2 = 2048.
+  EXPECT_EQ(p.hbm_read_bytes.v, 2048u + 2097152u + 2048u);
+  EXPECT_EQ(p.hbm_write_bytes.v, 2048u);
+  EXPECT_EQ(p.kv_cache_bytes.v, 2u * 2 * 512 * 128 * 2);
+  EXPECT_NE(params_text(p).find("page_waste_bytes=12288"), std::string::npos);  // 2·2·12 tokens·256
+  w.l2 = true;  // the 4 heads of a group are adjacent: one fetch of each page; table once
+  EXPECT_EQ(predict(h100(), w).hbm_read_bytes.v, 256u + 524288u + 2048u);
+}
+
+TEST(Paged, V2SplitsLongContextsIntoPartitions) {
   Workload w = small(Variant::paged);
   w.phase = Phase::decode;
   w.batch = 2;
@@ -147,14 +166,13 @@ TEST(Paged, ReadsWholePagesAndTheBlockTable) {
   w.kv_heads = 2;
   w.kv_len = 1000;
   const Prediction p = predict(h100(), w);
-  // 63 pages of 16 = 1008 tokens per sequence. Table 63·4 = 252 bytes per CTA, 16 CTAs: 4032.
-  // K/V per query head (vLLM v1): 16 · 1008 · 128 · 2 = 4128768. Q 2048.
-  EXPECT_EQ(p.hbm_read_bytes.v, 4032u + 4128768u + 2048u);
-  EXPECT_EQ(p.hbm_write_bytes.v, 2048u);
-  EXPECT_EQ(p.kv_cache_bytes.v, 2u * 2 * 1008 * 128 * 2);
-  EXPECT_NE(params_text(p).find("page_waste_bytes=8192"), std::string::npos);  // 2·2·8 tokens·256
-  w.l2 = true;  // the 4 heads of a group are adjacent: one fetch of each page; table once
-  EXPECT_EQ(predict(h100(), w).hbm_read_bytes.v, 504u + 1032192u + 2048u);
+  // 1008 tokens = 2 partitions and only 16 (b, h) pairs: vLLM picks v2.
+  EXPECT_EQ(kernel_count_named(p, "paged_attention_v2"), 1u);
+  EXPECT_EQ(kernel_count_named(p, "paged_attention_v2_reduce"), 1u);
+  // Table 63·4 per (b, h): 4032; K/V 16 · 1008 · 256 = 4128768; Q per partition 2·2048;
+  // partials 16·2·(64·2 + 8) = 4352 written, then read by the reduce, which writes O (2048).
+  EXPECT_EQ(p.hbm_read_bytes.v, 4032u + 4128768u + 4096u + 4352u);
+  EXPECT_EQ(p.hbm_write_bytes.v, 4352u + 2048u);
 }
 
 TEST(Mla, AbsorbedDecodeReadsTheLatentCacheOnce) {
@@ -273,9 +291,15 @@ TEST(SlidingWindow, WindowBoundsWorkAndCache) {
   EXPECT_EQ(p.hbm_read_bytes.v, 65536u + 2u * 448 * 128 * 2);
   // Rolling buffer: min(256, 64) tokens of 1 kv head (Mistral 7B §2).
   EXPECT_EQ(p.kv_cache_bytes.v, 64u * 128 * 2);
-  w.causal = false;  // a centred window of 64 keys (Longformer)
-  EXPECT_EQ(predict(h100(), w).tensor_flops.v,
-            2u * 2 * 128 * (sum_clamped(256, 33, 256) - sum_clamped(256, -31, 256)).v);
+  // Non-causal: a centred window of 64 keys (Longformer §3.1), keys r-31 .. r+32 clipped to
+  // [0, 256): 256·64 minus the clipped ends Σ_{k=1}^{31} k = 496 and Σ_{k=1}^{32} k = 528: 15360.
+  w.causal = false;
+  EXPECT_EQ(predict(h100(), w).tensor_flops.v, 2u * 15360 * 2 * 128);
+  // Decode is causal whatever --causal says: the new token sees the last 64 keys.
+  w.phase = Phase::decode;
+  w.batch = 1;
+  w.kv_len = 1000;
+  EXPECT_EQ(predict(h100(), w).tensor_flops.v, 2u * 64 * 2 * 128);
 }
 
 TEST(BlockSparse, VisitsAFractionOfTheBlocks) {
@@ -286,10 +310,33 @@ TEST(BlockSparse, VisitsAFractionOfTheBlocks) {
   EXPECT_EQ(p.hbm_read_bytes.v, 65536u + 524288u / 2);
 }
 
+TEST(BlockSparse, DecodeReadsOnlyTheVisitedBlocks) {
+  Workload w = small(Variant::block_sparse);
+  w.phase = Phase::decode;
+  w.kv_len = 1024;  // 16 key blocks of 64; a single query row visits half of them
+  w.block_density = 0.5;
+  w.l2 = true;
+  const Prediction p = predict(h100(), w);
+  // K/V touched: 512 of the 1024 keys of the one kv head, 512·128·2 = 131072; Q 2·64·2.
+  EXPECT_EQ(p.hbm_read_bytes.v, 131072u + 256u);
+}
+
 TEST(Sigmoid, WritesNoStatistics) {
   const Prediction p = predict(h100(), small(Variant::sigmoid));
   EXPECT_EQ(p.hbm_write_bytes.v, 65536u);  // O only
   EXPECT_EQ(p.fp32_flops.v, 2u * 65536 * 4);
+}
+
+TEST(Sigmoid, BackwardNeedsNoStatistics) {
+  Workload w = small(Variant::sigmoid);
+  w.kv_heads = 2;
+  w.pass = Pass::bwd;
+  const Prediction sig = predict(h100(), w);
+  w.variant = Variant::flash2;
+  const Prediction soft = predict(h100(), w);
+  // Softmax backward also reads dO and O for D, writes D (2·256·4), and reads LSE_i, D_i per pair.
+  EXPECT_EQ(soft.hbm_read_bytes.v - sig.hbm_read_bytes.v, 2u * 2 * 256 * 64 * 2 + 2u * 16 * 64 * 8);
+  EXPECT_EQ(soft.hbm_write_bytes.v - sig.hbm_write_bytes.v, 2u * 256 * 4);
 }
 
 TEST(Ring, EachGpuComputesPBlocksAndPassesKv) {
@@ -302,6 +349,30 @@ TEST(Ring, EachGpuComputesPBlocksAndPassesKv) {
   EXPECT_EQ(p.tensor_flops.v, 4u * 2 * 128 * 128 * 128);
   // 3 hops of one K/V block, 128·128·2 bytes.
   EXPECT_EQ(p.link_bytes.v, 3u * 128 * 128 * 2);
+  // This GPU's share of the cache.
+  EXPECT_EQ(p.kv_cache_bytes.v, 128u * 128 * 2);
+  // The 3 full steps hide the transfer when a block computes longer than its K/V takes over
+  // NVLink: 32768 bytes at 450 GB/s is 73 ns, far below a block's compute.
+  const double link = p.ceiling_time_s[static_cast<int>(Ceiling::link)];
+  EXPECT_NEAR(link, 3 * 32768 / 450e9, 1e-12);
+  EXPECT_NE(p.binding_ceiling, Ceiling::link);
+  w.causal = true;  // the busiest GPU still computes 3 full blocks and a causal diagonal one
+  EXPECT_EQ(predict(h100(), w).tensor_flops.v, 3u * 2 * 128 * 128 * 128 + 2u * (128 * 129 / 2) * 128);
+}
+
+TEST(Linear, GqaSharesOneStatePerGroup) {
+  Workload w = small(Variant::linear);  // H = 2 over Hkv = 1
+  w.seq = 128;
+  w.head_dim = 16;
+  w.chunk = 64;
+  w.causal = true;
+  const Prediction p = predict(h100(), w);
+  // Per query head: 2·8192·32 + 2·128·16·16 = 589824; the state update once: 2·128·16·16 = 65536.
+  EXPECT_EQ(p.tensor_flops.v, 2u * 589824 + 65536u);
+  // Q of both heads (2·4096), K and V once (8192); O of both heads (8192).
+  EXPECT_EQ(p.hbm_read_bytes.v, 8192u + 8192u);
+  EXPECT_EQ(p.hbm_write_bytes.v, 8192u);
+  EXPECT_EQ(p.kv_cache_bytes.v, 16u * 16 * 4 + 16 * 4);  // one state for the group
 }
 
 TEST(Dilated, SegmentsOfDilatedTokens) {

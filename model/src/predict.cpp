@@ -106,6 +106,11 @@ Plan make_plan(u64 n, u64 nk, u64 br, u64 bc, const Mask& m) {
     p.touched = nk;
     return p;
   }
+  // Masked plans walk the Q blocks one by one; past 2^24 blocks that walk would take seconds.
+  if (p.tr > (u64{1} << 24)) {
+    throw InputError("masked attention with " + std::to_string(p.tr) + " query blocks (N / block-m) is too long to plan; "
+                     "raise --block-m or lower --seq");
+  }
   std::int64_t first = -1, last = -1;
   for (u64 i = 0; i < p.tr; ++i) {
     const u64 r0 = i * br, r1 = min_u(n, r0 + br);
@@ -126,7 +131,11 @@ Plan make_plan(u64 n, u64 nk, u64 br, u64 bc, const Mask& m) {
   return p;
 }
 
-Count scaled(Count c, double s) { return static_cast<u64>(std::llround(c.d() * s)); }
+Count scaled(Count c, double s) {
+  const double x = std::round(c.d() * s);
+  if (!(x < 18446744073709551616.0)) Count::overflow();
+  return static_cast<u64>(x);
+}
 
 // `times` identical launches of a kernel.
 void scale_kernel(KernelCost& k, u64 times) {
@@ -229,11 +238,14 @@ private:
   Prediction& out_;
 };
 
+// A decoded token is the newest position: it attends to the past only, whatever --causal says.
+bool causal_effective(const Workload& w) { return w.causal || w.phase == Phase::decode; }
+
 Mask attention_mask(const Workload& w, u64 n, u64 nk) {
   Mask m;
   m.offset = static_cast<std::int64_t>(nk) - static_cast<std::int64_t>(n);
   if (w.variant == Variant::sliding_window) {
-    m.kind = w.causal ? MaskKind::window_causal : MaskKind::band;
+    m.kind = causal_effective(w) ? MaskKind::window_causal : MaskKind::band;
     m.window = w.window;
   } else if (w.causal) {
     m.kind = MaskKind::causal;
@@ -283,14 +295,15 @@ void standard_fwd(Evaluator& ev, const Shape& s, const Mask& mask) {
   const u64 g = s.group();
   const Count scores = Count(s.batch) * s.heads * s.n * s.nk;
   const Count allowed = Count(s.batch) * s.heads * allowed_pairs(mask, s.n, s.nk);
-  gemm(ev, "gemm_qk", s.batch * s.kv_heads, g * s.n, s.nk, s.d, e);
+  const u64 bk = (Count(s.batch) * s.kv_heads).v, gn = (Count(g) * s.n).v;
+  gemm(ev, "gemm_qk", bk, gn, s.nk, s.d, e);
   KernelCost& sm = rowwise(ev, "softmax", scores);
   Evaluator::read_direct(sm, scores * e);
   Evaluator::write_direct(sm, scores * e);
   sm.sfu_ops = allowed;  // one exp per unmasked score (FlashAttention-3 §3)
   // Per score: scale-and-subtract-max FFMA (2), row-sum add (1), normalize multiply (1).
   sm.fp32_flops = allowed * 4;
-  gemm(ev, "gemm_pv", s.batch * s.kv_heads, g * s.n, s.dv, s.nk, e);
+  gemm(ev, "gemm_pv", bk, gn, s.dv, s.nk, e);
   ev.out().extra_memory_bytes += scores * e * 2;  // S and P
 }
 
@@ -298,16 +311,16 @@ void standard_fwd(Evaluator& ev, const Shape& s, const Mask& mask) {
 // dQ = dS K, dK = dS^T Q, with dP and dS written to and read from HBM.
 void standard_bwd(Evaluator& ev, const Shape& s) {
   const u64 e = ev.e();
-  const u64 g = s.group(), bk = s.batch * s.kv_heads;
+  const u64 bk = (Count(s.batch) * s.kv_heads).v, gn = (Count(s.group()) * s.n).v;
   const Count scores = Count(s.batch) * s.heads * s.n * s.nk;
-  gemm(ev, "gemm_dv", bk, s.nk, s.dv, g * s.n, e);
-  gemm(ev, "gemm_dp", bk, g * s.n, s.nk, s.dv, e);
+  gemm(ev, "gemm_dv", bk, s.nk, s.dv, gn, e);
+  gemm(ev, "gemm_dp", bk, gn, s.nk, s.dv, e);
   KernelCost& sb = rowwise(ev, "softmax_bwd", scores);
   Evaluator::read_direct(sb, scores * e * 2);  // P, dP
   Evaluator::write_direct(sb, scores * e);     // dS
   sb.fp32_flops = scores * 4;                  // rowsum(dP o P) FFMA, then (dP - D) * P
-  gemm(ev, "gemm_dq", bk, g * s.n, s.d, s.nk, e);
-  gemm(ev, "gemm_dk", bk, s.nk, s.d, g * s.n, e);
+  gemm(ev, "gemm_dq", bk, gn, s.d, s.nk, e);
+  gemm(ev, "gemm_dk", bk, s.nk, s.d, gn, e);
   ev.out().extra_memory_bytes += scores * e * 2;  // dP and dS
 }
 
@@ -329,6 +342,8 @@ Plan flash_plan(const Evaluator& ev, const Shape& s, const Mask& mask, const Fla
     p.cols_sum = scaled(p.cols_sum, opt.density);
     p.allowed = scaled(p.allowed, opt.density);
     p.area = scaled(p.area, opt.density);
+    // A key block is touched by one of the Tr Q blocks with probability 1 - (1 - s)^Tr.
+    p.touched = scaled(p.touched, 1.0 - std::pow(1.0 - opt.density, static_cast<double>(p.tr)));
   }
   return p;
 }
@@ -386,11 +401,13 @@ void flash2_bwd(Evaluator& ev, const Shape& s, const Plan& p, const FlashOptions
   const u64 e = ev.e();
   const Count bh = Count(s.batch) * s.heads;
   const Count rows = bh * s.n;
-  KernelCost& pre = ev.add("flash2_bwd_preprocess", bh * p.tr, kSmallCtasPerSm);
-  Evaluator::read_direct(pre, rows * s.dv * e * 2);     // dO, O
-  Evaluator::write_direct(pre, rows * kStatBytes);      // D
+  KernelCost& pre = ev.add(opt.sigmoid ? "flash_sigmoid_bwd_zero_dq" : "flash2_bwd_preprocess", bh * p.tr, kSmallCtasPerSm);
   Evaluator::write_direct(pre, rows * s.d * kStatBytes);  // dQ accumulator zeroed
-  pre.fp32_flops = rows * s.dv * 2;
+  if (!opt.sigmoid) {  // sigmoid's derivative sigma(1 - sigma) needs no row statistics
+    Evaluator::read_direct(pre, rows * s.dv * e * 2);  // dO, O
+    Evaluator::write_direct(pre, rows * kStatBytes);   // D = rowsum(dO o O)
+    pre.fp32_flops = rows * s.dv * 2;
+  }
 
   const Count smem = Count(e) * (min_u(p.bc, s.nk) * (s.d + s.dv) + min_u(p.br, s.n) * (s.d + s.dv));
   KernelCost& k = ev.add(opt.sigmoid ? "flash_sigmoid_bwd" : "flash2_bwd", bh * p.tc, ev.ctas_per_sm(smem));
@@ -402,8 +419,8 @@ void flash2_bwd(Evaluator& ev, const Shape& s, const Plan& p, const FlashOptions
   const Count kv = bh * p.touched * (s.d + s.dv) * e;
   Evaluator::read_stream(k, kv, ev.shared(k, kv_heads_bytes(s, p.touched, e), kv, 1, s.batch * p.tc, s.group(),
                                           kv_between(p, s, e)), kFlashWarps);
-  // Per visited pair: Q_i, dO_i, LSE_i, D_i.
-  const u64 q_row = (s.d + s.dv) * e + 2 * kStatBytes;
+  // Per visited pair: Q_i, dO_i, and for softmax LSE_i, D_i.
+  const u64 q_row = (s.d + s.dv) * e + (opt.sigmoid ? 0 : 2 * kStatBytes);
   const Count q_total = bh * p.rows_sum * q_row;
   // Q_i, dO_i are shared by the Tc CTAs of one head, which run next to each other.
   const double q_ws = std::min(std::ceil(static_cast<double>(ev.resident(k)) / static_cast<double>(p.tc)) + 1,
@@ -427,7 +444,7 @@ void flash2_bwd(Evaluator& ev, const Shape& s, const Plan& p, const FlashOptions
     Evaluator::write_direct(red, kv_heads_bytes(s, s.nk, e));
     red.fp32_flops = bh * p.touched * (s.d + s.dv);
   }
-  ev.out().extra_memory_bytes += rows * (s.d + 1) * kStatBytes;  // dQ accumulator and D
+  ev.out().extra_memory_bytes += rows * (s.d + (opt.sigmoid ? 0 : 1)) * kStatBytes;  // dQ accumulator and D
 }
 
 // ---- FlashAttention, FA1 loop order ---------------------------------------------------------
@@ -511,12 +528,25 @@ void flash_passes(Evaluator& ev, const Shape& s, const Mask& mask, const FlashOp
 
 // ---- decode kernels -------------------------------------------------------------------------
 
-// Splits chosen to fill the SMs with one wave, at most 128 and at most one per key block
-// (after flash-attention's num_splits_heuristic, which targets full waves).
-u64 auto_splits(const Evaluator& ev, Count ctas_without_split, u64 key_blocks, u64 per_sm) {
-  const u64 slots = static_cast<u64>(ev.dev().sm_count) * per_sm;
-  const u64 want = ceil_div(slots, max_u(1, ctas_without_split.v));
-  return std::clamp<u64>(want, 1, min_u(128, key_blocks));
+// flash-attention's num_splits_heuristic (csrc/flash_attn/flash_api.cpp), called with twice the SM
+// count: no split when the grid already fills 80% of the slots; otherwise the fewest splits whose
+// wave efficiency reaches 85% of the best, skipping split counts that give the same blocks per split.
+u64 auto_splits(const Evaluator& ev, Count ctas_without_split, u64 key_blocks) {
+  const double slots = 2.0 * ev.dev().sm_count;
+  const double base = ctas_without_split.d();
+  if (base >= 0.8 * slots) return 1;
+  const u64 most = min_u(min_u(128, static_cast<u64>(slots)), key_blocks);
+  auto efficiency = [&](u64 splits) {
+    const double waves = base * static_cast<double>(splits) / slots;
+    return waves / std::ceil(waves);
+  };
+  double best = 0;
+  for (u64 n = 1; n <= most; ++n) best = std::max(best, efficiency(n));
+  for (u64 n = 1; n <= most; ++n) {
+    const bool eligible = n == 1 || ceil_div(key_blocks, n) != ceil_div(key_blocks, n - 1);
+    if (eligible && efficiency(n) >= 0.85 * best) return n;
+  }
+  return 1;
 }
 
 // Split-KV decode (Flash-Decoding, Dao et al. 2023; flash-attention flash_fwd_splitkv_kernel): the
@@ -533,7 +563,7 @@ void split_kv_decode(Evaluator& ev, std::string_view name, u64 batch, u64 sets, 
   const Count smem = Count(e) * (min_u(rows, kDecodeRowTile) * qk_dim + min_u(bs.bc, nk) * (qk_dim + v_dim));
   const u64 per_sm = ev.ctas_per_sm(smem);
   const Count base_ctas = Count(batch) * sets * row_tiles;
-  const u64 splits = ev.w().splits != 0 ? min_u(ev.w().splits, key_blocks) : auto_splits(ev, base_ctas, key_blocks, per_sm);
+  const u64 splits = ev.w().splits != 0 ? min_u(ev.w().splits, key_blocks) : auto_splits(ev, base_ctas, key_blocks);
   ev.out().splits = splits;
   ev.out().block_n = bs.bc;
   ev.out().block_m = min_u(rows, kDecodeRowTile);
@@ -565,19 +595,20 @@ void split_kv_decode(Evaluator& ev, std::string_view name, u64 batch, u64 sets, 
 
 // vLLM PagedAttention (Kwon et al. 2023 §4): K/V live in pages of `page_size` tokens reached
 // through a per-sequence block table. Kernel v1 runs one CTA per (query head, sequence) and holds the
-// logits of the whole context in shared memory; longer contexts use v2, which splits the context
-// into 512-token partitions and reduces them (vLLM csrc/attention, PARTITION_SIZE = 512). Whole pages
-// are read, so the empty tail of the last page costs bandwidth too.
+// logits of the whole context in shared memory; v2 splits the context into 512-token partitions
+// and reduces them. vLLM picks v1 when the context is at most 8192 tokens and either fits one
+// partition or the grid has more than 512 CTAs (vllm/attention/ops/paged_attn.py). Whole pages are
+// read, so the empty tail of the last page costs bandwidth too.
 void paged_decode(Evaluator& ev, const Shape& s) {
   const Workload& w = ev.w();
   const u64 e = ev.e();
   const u64 pages = ceil_div(s.nk, w.page_size);
   const u64 padded = pages * w.page_size;
   const Count logits_smem = Count(padded) * kStatBytes + Count(s.d) * e;
-  const bool v1 = logits_smem.d() <= ev.dev().smem_bytes_per_sm;
   const u64 partition = 512;
-  const u64 parts = v1 ? 1 : ceil_div(padded, partition);
   const Count bh = Count(s.batch) * s.heads;
+  const bool v1 = s.nk <= 8192 && (ceil_div(padded, partition) == 1 || bh.v > 512);
+  const u64 parts = v1 ? 1 : ceil_div(padded, partition);
   KernelCost& k = ev.add(v1 ? "paged_attention_v1" : "paged_attention_v2", bh * parts,
                          v1 ? ev.ctas_per_sm(logits_smem) : ev.ctas_per_sm(Count(partition) * kStatBytes));
   k.tensor_flops = bh * s.nk * 2 * (s.d + s.dv);
@@ -601,6 +632,7 @@ void paged_decode(Evaluator& ev, const Shape& s) {
   Evaluator::read_direct(k, bh * s.d * e * parts);
   k.sram_write += bh * padded * kStatBytes;  // logits, then the softmax reads them back
   k.sram_read += bh * padded * kStatBytes;
+  (void)logits_smem;
   ev.out().block_n = w.page_size;
   ev.out().splits = parts;
   ev.out().extras.pages_per_seq = pages;
@@ -609,7 +641,8 @@ void paged_decode(Evaluator& ev, const Shape& s) {
     Evaluator::write_direct(k, bh * s.dv * e);
     return;
   }
-  const Count partial = bh * parts * (s.dv * kStatBytes + 2 * kStatBytes);
+  // tmp_out in the output dtype, exp_sums and max_logits in fp32.
+  const Count partial = bh * parts * (s.dv * e + 2 * kStatBytes);
   Evaluator::write_direct(k, partial);
   KernelCost& r = rowwise(ev, "paged_attention_v2_reduce", bh * s.dv);
   Evaluator::read_direct(r, partial);
@@ -621,21 +654,23 @@ void paged_decode(Evaluator& ev, const Shape& s) {
 
 // ---- linear attention and Performer ---------------------------------------------------------
 
-// Katharopoulos et al. 2020 §3.2 with phi = elu + 1 (eq. 7). Causal, chunked form (as in
-// flash-linear-attention): inside a chunk of C tokens the masked C x C product phi(Q)phi(K)^T V,
-// between chunks a running F x dv state S and normalizer z. Non-causal: S = phi(K)^T V once, then
-// O = phi(Q) S. `feature_bytes` is bytes per token of a q/k input (head_dim x e for the raw Q/K, or
-// the precomputed features); `map_on_the_fly` adds the elu+1 map (or a d x F projection if F != d).
+// Katharopoulos et al. 2020 §3.2 with phi = elu + 1 (eq. 7). The state S = Σ phi(k) v^T and the
+// normalizer z = Σ phi(k) depend on K and V only, so with GQA one state serves the g query heads of a
+// group: one CTA per (sequence, K/V head) carries it. Causal, chunked form (as in
+// flash-linear-attention): inside a chunk of C tokens the masked C x C product phi(Q)phi(K)^T V per
+// query head, between chunks the running F x dv state. Non-causal: S = phi(K)^T V once per K/V head,
+// then O = phi(Q) S. `qk_in_dim` is the width of a q/k input per token (head_dim for raw Q/K, r for
+// Performer's features); `map_on_the_fly` adds the elu+1 map (or a d x F projection if F != d).
 void linear_core(Evaluator& ev, const Shape& s, u64 f, u64 qk_in_dim, bool map_on_the_fly) {
   const Workload& w = ev.w();
   const u64 e = ev.e();
-  const Count bh = Count(s.batch) * s.heads;
-  const Count state = Count(f) * s.dv * kStatBytes + Count(f) * kStatBytes;  // S and z per head
-  const Count q_in = bh * s.n * qk_in_dim * e;
-  const Count k_in_unique = Count(s.batch) * s.kv_heads * s.n * qk_in_dim * e;
-  const Count v_unique = Count(s.batch) * s.kv_heads * s.n * s.dv * e;
-  const Count kv_total = bh * s.n * (qk_in_dim + s.dv) * e;
-  const Count n = s.n;
+  const Count bh = Count(s.batch) * s.heads, bkv = Count(s.batch) * s.kv_heads;
+  const Count state = Count(f) * s.dv * kStatBytes + Count(f) * kStatBytes;  // S and z of one K/V head
+  const bool decode = w.phase == Phase::decode;
+  const Count n = decode ? 1 : s.n;
+  const Count q_in = bh * n * qk_in_dim * e;
+  const Count kv_in = bkv * n * (qk_in_dim + s.dv) * e;
+  const Count o_out = bh * n * s.dv * e;
 
   auto feature_map = [&](KernelCost& k, Count tokens) {
     if (!map_on_the_fly) return;
@@ -644,35 +679,35 @@ void linear_core(Evaluator& ev, const Shape& s, u64 f, u64 qk_in_dim, bool map_o
     k.fp32_flops += tokens * f * 2;                        // select and +1
   };
 
-  if (w.phase == Phase::decode) {
-    // The recurrent form (Katharopoulos §3.4, eq. 18-20): S += phi(k) v^T, z += phi(k),
-    // o = phi(q)^T S / phi(q)^T z; matrix-vector work on CUDA cores.
-    KernelCost& k = ev.add("linear_decode_step", bh, ev.ctas_per_sm(state));
-    k.fp32_flops = bh * (Count(f) * s.dv * 4 + Count(f) * 4 + s.dv);
-    feature_map(k, bh * 2);
-    Evaluator::read_direct(k, bh * state);
-    Evaluator::write_direct(k, bh * state);
-    Evaluator::read_direct(k, bh * (2 * qk_in_dim + s.dv) * e);
-    Evaluator::write_direct(k, bh * s.dv * e);
+  if (decode) {
+    // The recurrent form (Katharopoulos §3.4, eq. 18-20): S += phi(k) v^T, z += phi(k) per K/V head,
+    // o = phi(q)^T S / phi(q)^T z per query head; matrix-vector work on CUDA cores.
+    KernelCost& k = ev.add("linear_decode_step", bkv, ev.ctas_per_sm(state));
+    k.fp32_flops = bkv * (Count(f) * s.dv * 2 + f) + bh * (Count(f) * s.dv * 2 + Count(f) * 2 + s.dv);
+    feature_map(k, bh + bkv);
+    Evaluator::read_direct(k, bkv * state + q_in + kv_in);
+    Evaluator::write_direct(k, bkv * state + o_out);
     return;
   }
 
   if (!w.causal) {
-    KernelCost& k1 = ev.add("linear_state", bh, ev.ctas_per_sm(state));
-    k1.tensor_flops = bh * n * 2 * f * s.dv;
-    k1.fp32_flops = bh * n * f;
-    feature_map(k1, bh * n);
-    Evaluator::read_stream(k1, kv_total, ev.shared(k1, k_in_unique + v_unique, kv_total, s.group(), 1, 1, 0), 1);
-    Evaluator::write_direct(k1, bh * state);
-    KernelCost& k2 = ev.add("linear_output", bh * ceil_div(s.n, w.chunk), ev.ctas_per_sm(state));
+    KernelCost& k1 = ev.add("linear_state", bkv, ev.ctas_per_sm(state));
+    k1.tensor_flops = bkv * n * 2 * f * s.dv;
+    k1.fp32_flops = bkv * n * f;
+    feature_map(k1, bkv * n);
+    Evaluator::read_stream(k1, kv_in, kv_in, 1);
+    Evaluator::write_direct(k1, bkv * state);
+    const u64 chunks = ceil_div(s.n, w.chunk);
+    KernelCost& k2 = ev.add("linear_output", bh * chunks, ev.ctas_per_sm(state));
     k2.tensor_flops = bh * n * 2 * f * s.dv;
     k2.fp32_flops = bh * n * (Count(f) * 2 + s.dv);
     feature_map(k2, bh * n);
     Evaluator::read_stream(k2, q_in, q_in, 1);
-    const Count state_total = bh * state * ceil_div(s.n, w.chunk);
-    Evaluator::read_stream(k2, state_total, ev.filtered(bh * state, state_total, state.d() * 2), 1);
-    Evaluator::write_direct(k2, bh * s.n * s.dv * e);
-    ev.out().extra_memory_bytes += bh * state;
+    // Every output CTA reads its group's state; the chunks and heads of a group are adjacent.
+    const Count state_total = bh * chunks * state;
+    Evaluator::read_stream(k2, state_total, ev.shared(k2, bkv * state, state_total, s.group() * chunks, 1, 1, 0), 1);
+    Evaluator::write_direct(k2, o_out);
+    ev.out().extra_memory_bytes += bkv * state;
     return;
   }
 
@@ -680,23 +715,25 @@ void linear_core(Evaluator& ev, const Shape& s, u64 f, u64 qk_in_dim, bool map_o
   const u64 chunks = ceil_div(s.n, c), last = s.n - (chunks - 1) * c;
   const Count sq = Count(chunks - 1) * c * c + Count(last) * last;  // Σ over chunks of C_t²
   const bool state_fits = state.d() * 2 <= static_cast<double>(w.sram_bytes);
-  KernelCost& k = ev.add("linear_causal_chunked", bh, ev.ctas_per_sm(state));
-  // Per chunk: phi(Q)phi(K)^T (2C²F), times V (2C²dv), phi(Q) S (2CF·dv), S += phi(K)^T V (2CF·dv).
-  k.tensor_flops = bh * (sq * 2 * (f + s.dv) + n * 4 * f * s.dv);
-  k.fp32_flops = bh * (sq + n * (Count(f) * 3 + s.dv));  // normalizer row sums, z, division
-  feature_map(k, bh * n * 2);
+  KernelCost& k = ev.add("linear_causal_chunked", bkv, ev.ctas_per_sm(state));
+  // Per chunk and query head: phi(Q)phi(K)^T (2C²F), times V (2C²dv), phi(Q) S (2CF·dv); per chunk
+  // and K/V head: S += phi(K)^T V (2CF·dv).
+  k.tensor_flops = bh * (sq * 2 * (f + s.dv) + n * 2 * f * s.dv) + bkv * n * 2 * f * s.dv;
+  // Normalizer row sums (C² per chunk) and phi(q)·z (2F) and the division (dv) per query head;
+  // the z update (F) per K/V head.
+  k.fp32_flops = bh * (sq + n * (Count(f) * 2 + s.dv)) + bkv * n * f;
+  feature_map(k, bh * n + bkv * n);
   Evaluator::read_stream(k, q_in, q_in, 1);
-  // One CTA per head, heads of a group adjacent: they stream the group's K/V together.
-  Evaluator::read_stream(k, kv_total, ev.shared(k, k_in_unique + v_unique, kv_total, s.group(), 1, 1, 0), kFlashWarps);
-  Evaluator::write_direct(k, bh * s.n * s.dv * e);
+  Evaluator::read_stream(k, kv_in, kv_in, kFlashWarps);
+  Evaluator::write_direct(k, o_out);
   if (!state_fits) {
     // The state does not fit beside the tiles in M: it is read and written back every chunk.
-    const Count spill = bh * state * chunks;
+    const Count spill = bkv * state * chunks;
     const double ws = static_cast<double>(ev.resident(k)) * state.d();
     k.l2_read += spill;
     k.l2_write += spill;
     k.hbm_read += ev.filtered(0, spill, ws);
-    k.hbm_write += ev.filtered(bh * state, spill, ws);
+    k.hbm_write += ev.filtered(bkv * state, spill, ws);
     ev.out().extras.state_spills = true;
   }
 }
@@ -867,30 +904,32 @@ void chunked(Evaluator& ev, const Shape& s, const Mask& mask) {
 // ---- ring attention -------------------------------------------------------------------------
 
 // Liu et al. 2023 §3: P devices each hold N/P queries and N/P keys; in each of P steps a device
-// computes one block with the flash2 kernel while sending its current K/V block to the next device.
-// Counts are for one device, the busiest: with a causal mask the last device computes P blocks while
-// the first computes one, so causal ring attention is not faster than non-causal.
+// computes one block with the flash2 kernel while sending its current K/V block to the next device,
+// and merges the block's output into its running O and log-sum-exp (kept in fp32). The P - 1 full
+// steps overlap compute with the transfer, so they form one kernel whose time is the larger of the
+// two. Counts are for one device, the busiest: with a causal mask the last device computes P
+// blocks while the first computes one, so causal ring attention is not faster than non-causal.
 void ring(Evaluator& ev, const Shape& s) {
   const u64 gpus = ev.w().gpus;
   Shape blk = s;
   blk.n = s.n / gpus;
   blk.nk = s.nk / gpus;
-  const int first = ev.out().kernel_count;
-  // Full blocks, then the diagonal block (causal or full).
-  Mask full;
+  const Count block_kv = kv_heads_bytes(blk, blk.nk, ev.e());
+  const Count merge = Count(s.batch) * s.heads * blk.n * (s.dv + 1) * kStatBytes;
   if (gpus > 1) {
-    flash_passes(ev, blk, full, {}, false);
+    const int first = ev.out().kernel_count;
+    flash_passes(ev, blk, Mask{}, {}, false);
+    KernelCost& step = ev.out().kernels[first];
+    step.link_bytes = block_kv;
+    Evaluator::read_direct(step, merge);
+    Evaluator::write_direct(step, merge);
     for (int i = first; i < ev.out().kernel_count; ++i) scale_kernel(ev.out().kernels[i], gpus - 1);
   }
-  const int diag_first = ev.out().kernel_count;
-  Mask diag;
+  Mask diag;  // the device's own block: square, so the causal diagonal has offset 0
   if (ev.w().causal) diag.kind = MaskKind::causal;
   flash_passes(ev, blk, diag, {}, false);
-  KernelCost& last = ev.out().kernels[diag_first];
-  const Count block_kv = kv_heads_bytes(blk, blk.nk, ev.e());
-  const u64 hops = ev.w().pass == Pass::fwdbwd ? 2 : 1;  // bwd passes K/V and dK/dV around again
-  last.link_bytes = block_kv * (gpus - 1) * hops;
   ev.out().extras.link_bytes_per_step = block_kv;
+  ev.out().extra_memory_bytes += merge + block_kv;  // running output and the K/V block in flight
 }
 
 // ---- MLA ------------------------------------------------------------------------------------
@@ -907,7 +946,7 @@ void mla(Evaluator& ev, const Shape& s) {
     split_kv_decode(ev, "mla_decode_splitkv", s.batch, 1, s.heads, s.nk, (dc + dr) * e, dc + dr, dc);
     return;
   }
-  const u64 tokens = s.batch * s.nk;
+  const u64 tokens = (Count(s.batch) * s.nk).v;
   gemm(ev, "mla_up_project", 1, tokens, s.heads * (s.d + s.dv), dc, e);
   KernelCost& rope = rowwise(ev, "mla_broadcast_rope", Count(tokens) * s.heads * dr);
   Evaluator::read_direct(rope, Count(tokens) * dr * e);
@@ -925,20 +964,21 @@ Count kv_cache(const Workload& w, const Shape& s, u64 e) {
   const Count cached_layers = ceil_div(w.layers, w.cla_share);  // Brandon et al. 2024 §2
   switch (w.variant) {
     case Variant::sliding_window:
-      if (!w.causal) break;
+      if (!causal_effective(w)) break;
       return kv_heads_bytes(s, min_u(s.nk, w.window), e) * cached_layers;  // rolling buffer, Mistral §2
     case Variant::paged:
       return kv_heads_bytes(s, ceil_div(s.nk, w.page_size) * w.page_size, e) * cached_layers;
     case Variant::mla:
       return Count(s.batch) * s.nk * (w.latent_dim + w.rope_dim) * e * cached_layers;
-    case Variant::linear:
-      return Count(s.batch) * s.heads * (Count(w.feature_dim) * s.dv + w.feature_dim) * kStatBytes * w.layers;
+    case Variant::linear:  // one state per K/V head (Katharopoulos §3.4)
+      return Count(s.batch) * s.kv_heads * (Count(w.feature_dim) * s.dv + w.feature_dim) * kStatBytes * w.layers;
     case Variant::performer:
-      return Count(s.batch) * s.heads * (Count(w.features) * s.dv + w.features) * kStatBytes * w.layers;
+      return Count(s.batch) * s.kv_heads * (Count(w.features) * s.dv + w.features) * kStatBytes * w.layers;
     case Variant::mamba:
     case Variant::mamba_naive:
       return Count(w.batch) * w.d_inner * w.state_dim * kStatBytes * w.layers;
     case Variant::fnet: return 0;
+    case Variant::ring: return kv_heads_bytes(s, s.nk / w.gpus, e) * cached_layers;  // this device's share
     default: break;
   }
   return kv_heads_bytes(s, s.nk, e) * cached_layers;
@@ -981,7 +1021,7 @@ void apply_roofline(Prediction& pr, const Device& dev, u64 layers) {
   double longest = -1;
   for (int i = 0; i < pr.kernel_count; ++i) {
     KernelCost& k = pr.kernels[i];
-    const double per_sm = k.ctas.d() / static_cast<double>(dev.sm_count);
+    const double per_sm = k.ctas.d() / static_cast<double>(k.launches) / static_cast<double>(dev.sm_count);
     const double eff = per_sm / std::ceil(per_sm);
     const double work[kCeilingCount] = {k.tensor_flops.d(), k.fp32_flops.d(), k.sfu_ops.d(),
                                         (k.hbm_read + k.hbm_write).d(), (k.l2_read + k.l2_write).d(),
@@ -1110,7 +1150,7 @@ Prediction predict(const Device& device, const Workload& input) {
       // LongNet §2.2: each segment of w tokens keeps every r-th token, so attention runs over
       // N/w independent sequences of w/r tokens; heads take different offsets.
       Shape seg = s;
-      seg.batch = s.batch * (w.seq / w.segment);
+      seg.batch = (Count(s.batch) * (w.seq / w.segment)).v;
       seg.n = seg.nk = w.segment / w.dilation;
       Mask m;
       if (w.causal) m.kind = MaskKind::causal;

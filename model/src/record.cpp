@@ -49,6 +49,8 @@ Record to_record(const Device& device, const Prediction& p) {
     r.emplace_back("time_" + std::string(to_string(static_cast<Ceiling>(c))) + "_s", p.ceiling_time_s[c]);
   }
   put("time_launch_s", p.launch_time_s);
+  // Launch overhead outweighs every roofline ceiling: tiny grids (decode at batch 1) live here.
+  put("latency_bound", p.launch_time_s > p.ceiling_time_s[static_cast<int>(p.binding_ceiling)]);
   put("launches", p.launches.v);
   put("ctas", p.ctas.v);
   put("wave_efficiency", p.wave_efficiency);

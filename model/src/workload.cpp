@@ -1,5 +1,6 @@
 #include "attnio/model/workload.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 
@@ -142,7 +143,9 @@ Workload resolve(Workload w, const Device& device) {
   if (w.sram_bytes == 0) w.sram_bytes = static_cast<std::uint64_t>(device.smem_bytes_per_sm);
   if (w.feature_dim == 0) w.feature_dim = w.head_dim;
   if (w.d_inner == 0 && w.heads <= kMaxDim && w.head_dim <= kMaxDim) w.d_inner = w.heads * w.head_dim;
-  if (w.chunk == 0) w.chunk = w.variant == Variant::linear ? 64 : 1024;
+  // Chunk defaults: 64 tokens for linear attention and Performer (flash-linear-attention's chunk),
+  // 1024 for memory-efficient attention (Rabe & Staats §3 use 1024-query chunks).
+  if (w.chunk == 0) w.chunk = (w.variant == Variant::linear || w.variant == Variant::performer) ? 64 : 1024;
   return w;
 }
 
@@ -182,13 +185,17 @@ void validate(const Workload& w, const Device& device) {
       break;
     case Variant::sliding_window: check_size("window", w.window); break;
     case Variant::chunked:
-    case Variant::linear: check_size("chunk", w.chunk); break;
+    case Variant::linear:
+    case Variant::performer: check_size("chunk", w.chunk); break;
     case Variant::paged: check_size("page-size", w.page_size); break;
     case Variant::mla:
       check_size("latent-dim", w.latent_dim);
       check_size("rope-dim", w.rope_dim);
       require(w.latent_dim <= 4096 && w.rope_dim <= 1024, [&] { return std::string("--latent-dim must be at most 4096 and --rope-dim at most 1024"); });
       break;
+    default: break;
+  }
+  switch (w.variant) {
     case Variant::performer: check_size("features", w.features);
       require(w.features <= 65536, [&] { return std::string("--features must be at most 65536"); });
       break;
@@ -217,6 +224,20 @@ void validate(const Workload& w, const Device& device) {
   }
   if (w.variant == Variant::fnet) {
     require(w.kv_len == w.seq, [&] { return std::string("fnet: --kv-len must equal --seq (token mixing within one sequence)"); });
+  }
+  // Alg. 1 needs room for Q, K, V and O tiles of at least one row: M >= 4·d elements.
+  require(w.sram_bytes / e >= 4 * std::max(w.head_dim, w.v_head_dim), [&] {
+    return "--sram-bytes " + std::to_string(w.sram_bytes) + " holds fewer than 4 x head-dim elements (FlashAttention Alg. 1 tiles)";
+  });
+  if (w.phase == Phase::prefill && w.kv_len != w.seq) {
+    switch (w.variant) {
+      case Variant::linear:
+      case Variant::performer:
+      case Variant::mamba:
+      case Variant::mamba_naive:
+        throw InputError(std::string(to_string(w.variant)) + " mixes one sequence with itself in prefill: --kv-len must equal --seq");
+      default: break;
+    }
   }
   if (w.splits != 0) require(w.splits <= 1024, [&] { return std::string("--splits must be at most 1024"); });
   if (auto why = not_applicable(w)) throw InputError(*why);
