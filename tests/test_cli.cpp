@@ -181,4 +181,9 @@ TEST(Cli, BadInputIsOneLineAndExitCodeTwo) {
   expect_bad_input("predict --dtype fp8 --device a100-80gb", "no FP8 tensor cores");
   expect_bad_input("predict --block-m 1024 --block-n 1024", "bytes of SRAM");
   expect_bad_input("bench --seconds -1", "--seconds");
+  expect_bad_input("predict --sram-bytes 1", "fewer than 4 x head-dim elements");
+  expect_bad_input("predict --variant flash-decoding --phase decode --dtype fp32 --sram-bytes 3", "fewer than 4 x head-dim");
+  expect_bad_input("predict --variant linear --kv-len 8192", "--kv-len must equal --seq");
+  expect_bad_input("predict --causal --seq 1073741824 --heads 1 --head-dim 4 --sram-bytes 64",
+                   "too long to plan");
 }

@@ -408,3 +408,24 @@ TEST(Layers, MultiplyEveryCount) {
   EXPECT_EQ(three.hbm_bytes().v, 3 * one.hbm_bytes().v);
   EXPECT_NEAR(three.predicted_time_s, 3 * one.predicted_time_s, 1e-12);
 }
+
+// flash-attention's num_splits_heuristic with 2 x 132 = 264 slots. MLA decode at batch 8 packs all
+// 32 heads into one row tile: 8 CTAs before splitting, 81 key blocks of 51 (Bc = ceil(116736 / 2304)).
+// Split counts that change the blocks per split: 1..9, 10, 11, 12, 14, 17, 21, 27, 41, 81; their
+// wave efficiency 8n/264 / ceil(8n/264) peaks at 0.818 (n = 27 and 81), and the first to reach 85%
+// of it (0.695) is 27.
+TEST(FlashDecoding, SplitHeuristicFollowsFlashAttention) {
+  Workload w;
+  w.variant = Variant::mla;
+  w.phase = Phase::decode;
+  w.batch = 8;
+  EXPECT_EQ(predict(h100(), w).splits, 27u);
+  w.variant = Variant::flash_decoding;
+  w.kv_heads = 32;  // 256 CTAs already fill 80% of the slots: no split
+  EXPECT_EQ(predict(h100(), w).splits, 1u);
+  w.batch = 1;
+  // 8 CTAs and 18 key blocks of 228: the best efficiency is 8·18/264 = 0.545 at n = 18; 16 and 17
+  // reach 85% of it but give 2 blocks per split like 15, so they are not eligible: 18.
+  w.kv_heads = 8;
+  EXPECT_EQ(predict(h100(), w).splits, 18u);
+}

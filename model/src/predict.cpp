@@ -540,11 +540,13 @@ u64 auto_splits(const Evaluator& ev, Count ctas_without_split, u64 key_blocks) {
     const double waves = base * static_cast<double>(splits) / slots;
     return waves / std::ceil(waves);
   };
+  auto eligible = [&](u64 n) { return n == 1 || ceil_div(key_blocks, n) != ceil_div(key_blocks, n - 1); };
   double best = 0;
-  for (u64 n = 1; n <= most; ++n) best = std::max(best, efficiency(n));
   for (u64 n = 1; n <= most; ++n) {
-    const bool eligible = n == 1 || ceil_div(key_blocks, n) != ceil_div(key_blocks, n - 1);
-    if (eligible && efficiency(n) >= 0.85 * best) return n;
+    if (eligible(n)) best = std::max(best, efficiency(n));
+  }
+  for (u64 n = 1; n <= most; ++n) {
+    if (eligible(n) && efficiency(n) >= 0.85 * best) return n;
   }
   return 1;
 }
