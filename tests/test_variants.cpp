@@ -245,11 +245,15 @@ TEST(Mamba, NaiveMaterializesTheBLDNTensors) {
   w.d_inner = 32;
   w.state_dim = 4;
   const Prediction p = predict(h100(), w);
-  // BLDN·4 = 32768. discretize: reads x, Δ (4096 each), B (512), A (512); writes A_bar, B_bar x.
-  // scan: reads both, writes h. contract: reads h and C (512), writes y (4096).
-  EXPECT_EQ(p.hbm_read_bytes.v, 9216u + 65536u + 33280u);
+  // BLDN·4 = 32768. One CTA per 1024 outputs = 256 tokens of a channel: one per channel here.
+  // discretize: x, Δ (64·32·2 each), B per channel (32 · 64·4·2 = 16384 across L2), A rows
+  // (32·4·4 = 512); writes A_bar and B_bar x. scan: reads both, writes h. contract: reads h and C
+  // per channel (16384), writes y (4096).
+  EXPECT_EQ(p.hbm_read_bytes.v, 8192u + 16384u + 512u + 65536u + 32768u + 16384u);
   EXPECT_EQ(p.hbm_write_bytes.v, 65536u + 32768u + 4096u);
   EXPECT_EQ(p.extra_memory_bytes.v, 3u * 32768);
+  w.l2 = true;  // B and C come from DRAM once: 512 bytes each
+  EXPECT_EQ(predict(h100(), w).hbm_read_bytes.v, 8192u + 512u + 512u + 65536u + 32768u + 512u);
 }
 
 TEST(Fnet, TwoFftsAndTheRealPart) {

@@ -5,6 +5,9 @@
 // FLOPs count a multiply-add as 2.
 #include "attnio/model/predict.hpp"
 
+#include "attnio/model/tile_traits.hpp"
+#include "plan.hpp"
+
 #include <algorithm>
 #include <cmath>
 
@@ -12,124 +15,19 @@ namespace attnio {
 
 namespace {
 
+using namespace detail;
 using u64 = std::uint64_t;
 __extension__ typedef __int128 i128;  // GCC/Clang extension: exact sums before the 64-bit check
 
 constexpr u64 kStatBytes = 4;  // softmax statistics, partial outputs and accumulators are fp32
-// FA2 forward uses 4 warps per CTA (flash-attention kernel_traits: kNWarps = 4); each warp reads
-// the whole K and V tile from shared memory.
-constexpr u64 kFlashWarps = 4;
-// A cuBLAS-like GEMM: 128x128 output tile, 32-deep K slices, 3 pipeline stages, 2x2 warps, so each
-// A tile is read by 2 warps and each B tile by 2 warps. A model of a typical tile, not of cuBLAS's
-// heuristics.
-constexpr u64 kGemmTile = 128, kGemmTileK = 32, kGemmStages = 3, kGemmWarpsPerOperand = 2;
-// Elementwise and row-wise kernels: 256 threads x 4 elements per CTA, up to 8 CTAs per SM.
-constexpr u64 kElemsPerCta = 1024, kSmallCtasPerSm = 8;
-// Row tile of split-KV decode kernels: query rows (packed heads) per CTA.
-constexpr u64 kDecodeRowTile = 64;
-
-// ---- masks and block plans -----------------------------------------------------------------
-
-enum class MaskKind { none, causal, window_causal, band };
-
-struct Mask {
-  MaskKind kind = MaskKind::none;
-  u64 window = 0;
-  std::int64_t offset = 0;  // Nk - N: queries are the last N positions (bottom-right alignment)
-};
-
-// Allowed keys of query row r: [lo(r), hi(r)).
-struct KeyRange {
-  std::int64_t lo, hi;
-};
-std::int64_t clamp_i(std::int64_t x, u64 k) {
-  return std::clamp<std::int64_t>(x, 0, static_cast<std::int64_t>(k));
-}
-KeyRange key_range(const Mask& m, std::int64_t r, u64 nk) {
-  const std::int64_t p = r + m.offset;  // absolute position of query r among the keys
-  const auto w = static_cast<std::int64_t>(m.window);
-  switch (m.kind) {
-    case MaskKind::none: return {0, static_cast<std::int64_t>(nk)};
-    case MaskKind::causal: return {0, clamp_i(p + 1, nk)};
-    // Mistral 7B §2: position p attends p-W+1 .. p.
-    case MaskKind::window_causal: return {clamp_i(p + 1 - w, nk), clamp_i(p + 1, nk)};
-    // Longformer §3.1: a non-causal window of W keys centred on p.
-    case MaskKind::band: {
-      const std::int64_t before = (w - 1) / 2, after = w - 1 - before;
-      return {clamp_i(p - before, nk), clamp_i(p + after + 1, nk)};
-    }
-  }
-  return {0, 0};
-}
-
-// Allowed (query, key) pairs of one head: the work the mask leaves, independent of tiling.
-Count allowed_pairs(const Mask& m, u64 n, u64 nk) {
-  const auto w = static_cast<std::int64_t>(m.window);
-  switch (m.kind) {
-    case MaskKind::none: return Count(n) * nk;
-    case MaskKind::causal: return sum_clamped(n, m.offset + 1, nk);
-    case MaskKind::window_causal:
-      return sum_clamped(n, m.offset + 1, nk) - sum_clamped(n, m.offset + 1 - w, nk);
-    case MaskKind::band: {
-      const std::int64_t before = (w - 1) / 2, after = w - 1 - before;
-      return sum_clamped(n, m.offset + after + 1, nk) - sum_clamped(n, m.offset - before, nk);
-    }
-  }
-  return 0;
-}
-
-// The (Q block, K/V block) pairs a FlashAttention kernel visits for one head, with the sums the
-// byte counts need. Causal and window masks skip blocks with no allowed pair
-// (FlashAttention-2 §3.1.1 "Causal masking").
-struct Plan {
-  u64 br = 0, bc = 0, tr = 0, tc = 0;
-  Count pairs;     // visited block pairs
-  Count rows_sum;  // Σ over visited pairs of the Q block's rows
-  Count cols_sum;  // Σ over visited pairs of the K/V block's columns
-  Count touched;   // keys in at least one visited block
-  Count allowed;   // allowed (query, key) pairs
-  Count area;      // Σ rows x cols over visited pairs: scores the kernel computes (incl. masked)
-};
-
-Plan make_plan(u64 n, u64 nk, u64 br, u64 bc, const Mask& m) {
-  Plan p;
-  p.br = br;
-  p.bc = bc;
-  p.tr = ceil_div(n, br);
-  p.tc = ceil_div(nk, bc);
-  p.allowed = allowed_pairs(m, n, nk);
-  if (m.kind == MaskKind::none) {  // every block pair: closed form
-    p.pairs = Count(p.tr) * p.tc;
-    p.rows_sum = Count(n) * p.tc;
-    p.cols_sum = Count(nk) * p.tr;
-    p.area = Count(n) * nk;
-    p.touched = nk;
-    return p;
-  }
-  // Masked plans walk the Q blocks one by one; past 2^24 blocks that walk would take seconds.
-  if (p.tr > (u64{1} << 24)) {
-    throw InputError("masked attention with " + std::to_string(p.tr) + " query blocks (N / block-m) is too long to plan; "
-                     "raise --block-m or lower --seq");
-  }
-  std::int64_t first = -1, last = -1;
-  for (u64 i = 0; i < p.tr; ++i) {
-    const u64 r0 = i * br, r1 = min_u(n, r0 + br);
-    const std::int64_t lo = key_range(m, static_cast<std::int64_t>(r0), nk).lo;
-    const std::int64_t hi = key_range(m, static_cast<std::int64_t>(r1 - 1), nk).hi;
-    if (hi <= lo) continue;
-    const u64 jlo = static_cast<u64>(lo) / bc, jhi = static_cast<u64>(hi - 1) / bc;
-    const u64 cols = min_u(nk, (jhi + 1) * bc) - jlo * bc;
-    const u64 count = jhi - jlo + 1;
-    p.pairs += count;
-    p.rows_sum += Count(count) * (r1 - r0);
-    p.cols_sum += cols;
-    p.area += Count(r1 - r0) * cols;
-    if (first < 0) first = static_cast<std::int64_t>(jlo * bc);
-    last = static_cast<std::int64_t>(min_u(nk, (jhi + 1) * bc));
-  }
-  if (first >= 0) p.touched = static_cast<u64>(last - first);
-  return p;
-}
+using traits::kFlashWarps;
+using traits::kGemmTile;
+using traits::kGemmTileK;
+using traits::kGemmStages;
+using traits::kGemmWarpsPerOperand;
+using traits::kElemsPerCta;
+using traits::kSmallCtasPerSm;
+using traits::kDecodeRowTile;
 
 Count scaled(Count c, double s) {
   const double x = std::round(c.d() * s);
@@ -237,21 +135,6 @@ private:
   u64 e_;
   Prediction& out_;
 };
-
-// A decoded token is the newest position: it attends to the past only, whatever --causal says.
-bool causal_effective(const Workload& w) { return w.causal || w.phase == Phase::decode; }
-
-Mask attention_mask(const Workload& w, u64 n, u64 nk) {
-  Mask m;
-  m.offset = static_cast<std::int64_t>(nk) - static_cast<std::int64_t>(n);
-  if (w.variant == Variant::sliding_window) {
-    m.kind = causal_effective(w) ? MaskKind::window_causal : MaskKind::band;
-    m.window = w.window;
-  } else if (w.causal) {
-    m.kind = MaskKind::causal;
-  }
-  return m;
-}
 
 BlockSizes blocks_for(const Evaluator& ev, u64 d) {
   const Workload& w = ev.w();
@@ -607,9 +490,9 @@ void paged_decode(Evaluator& ev, const Shape& s) {
   const u64 pages = ceil_div(s.nk, w.page_size);
   const u64 padded = pages * w.page_size;
   const Count logits_smem = Count(padded) * kStatBytes + Count(s.d) * e;
-  const u64 partition = 512;
+  const u64 partition = traits::kPagedPartition;
   const Count bh = Count(s.batch) * s.heads;
-  const bool v1 = s.nk <= 8192 && (ceil_div(padded, partition) == 1 || bh.v > 512);
+  const bool v1 = s.nk <= traits::kPagedV1MaxContext && (ceil_div(padded, partition) == 1 || bh.v > 512);
   const u64 parts = v1 ? 1 : ceil_div(padded, partition);
   KernelCost& k = ev.add(v1 ? "paged_attention_v1" : "paged_attention_v2", bh * parts,
                          v1 ? ev.ctas_per_sm(logits_smem) : ev.ctas_per_sm(Count(partition) * kStatBytes));
@@ -749,7 +632,7 @@ void performer(Evaluator& ev, const Shape& s) {
   const u64 n = w.phase == Phase::decode ? 1 : s.n;
   const Count rows_q = Count(s.batch) * s.heads * n, rows_k = Count(s.batch) * s.kv_heads * n;
   const Count rows = rows_q + rows_k;
-  KernelCost& k = ev.add("favor_features", ceil_div(rows.v, 64), kSmallCtasPerSm);
+  KernelCost& k = ev.add("favor_features", ceil_div(rows.v, traits::kFeatureRowsPerCta), kSmallCtasPerSm);
   k.tensor_flops = rows * 2 * s.d * r;           // x Omega^T
   k.sfu_ops = rows * r;                          // exp per feature
   k.fp32_flops = rows * (Count(s.d) * 2 + r * 2);  // |x|², subtract and scale
@@ -777,18 +660,24 @@ void mamba_fused(Evaluator& ev) {
   const u64 L = w.phase == Phase::decode ? 1 : w.seq;
   const Count blds = Count(w.batch) * L * D * N;
   if (w.phase == Phase::decode) {
-    // One step of the recurrence: the state h (B·D·N, fp32) is read and written.
-    KernelCost& k = ev.add("mamba_decode_step", ceil_div((Count(w.batch) * D).v, 128), kSmallCtasPerSm);
+    // One step of the recurrence: the state h (B·D·N, fp32) is read and written. CTAs of 128
+    // channels each read x and delta of their channels, their rows of A, and the step's B and C.
+    const u64 tiles = ceil_div(D, traits::kScanStepChannelsPerCta);
+    KernelCost& k = ev.add("mamba_decode_step", Count(w.batch) * tiles, kSmallCtasPerSm);
     k.fp32_flops = blds * kScanFlopsPerState;
     k.sfu_ops = blds;
     const Count state = Count(w.batch) * D * N * kStatBytes;
     Evaluator::read_direct(k, state);
     Evaluator::write_direct(k, state);
-    Evaluator::read_direct(k, Count(w.batch) * (2 * D + 2 * N) * e + Count(D) * N * kStatBytes);
+    Evaluator::read_direct(k, Count(w.batch) * 2 * D * e);
+    const Count bc = Count(w.batch) * 2 * N * e, bc_total = bc * tiles;
+    Evaluator::read_stream(k, bc_total, ev.shared(k, bc, bc_total, tiles, 1, 1, 0), 1);
+    const Count a = Count(D) * N * kStatBytes, a_total = a * w.batch;
+    Evaluator::read_stream(k, a_total, ev.shared(k, a, a_total, 1, tiles, w.batch, a.d()), 1);
     Evaluator::write_direct(k, Count(w.batch) * D * e);
     return;
   }
-  KernelCost& k = ev.add("selective_scan_fused", Count(w.batch) * D, kSmallCtasPerSm);
+  KernelCost& k = ev.add("selective_scan_fused", Count(w.batch) * ceil_div(D, traits::kScanChannelsPerCta), kSmallCtasPerSm);
   k.fp32_flops = blds * kScanFlopsPerState;
   k.sfu_ops = blds;
   const Count x_delta = Count(w.batch) * L * D * e * 2;
@@ -802,26 +691,36 @@ void mamba_fused(Evaluator& ev) {
 }
 
 // The same math with the discretized (B,L,D,N) tensors in HBM (App. D, "standard implementation"):
-// discretize (write A_bar, B_bar·x), scan (write h), contract with C.
+// discretize (write A_bar, B_bar·x), scan (write h), contract with C. The elementwise kernels run
+// one CTA per 1024 outputs: a run of 1024/N tokens of one (batch, channel), which reads its tokens
+// of B (or C) and its channel's row of A; the D channels of a batch share B and C through L2.
 void mamba_naive(Evaluator& ev) {
   const Workload& w = ev.w();
   const u64 e = ev.e(), D = w.d_inner, N = w.state_dim;
   const u64 L = w.phase == Phase::decode ? 1 : w.seq;
-  const Count blds = Count(w.batch) * L * D * N;
+  const u64 tokens_per_cta = max_u(1, kElemsPerCta / N);
+  const u64 runs = ceil_div(L, tokens_per_cta);  // CTAs per (batch, channel)
+  const Count rows = Count(w.batch) * D;          // (batch, channel) rows
+  const Count blds = rows * L * N;
   const Count big = blds * kStatBytes;
-  const Count bld = Count(w.batch) * L * D * e, bln = Count(w.batch) * L * N * e;
-  KernelCost& k1 = rowwise(ev, "discretize", blds);
+  const Count bld = rows * L * e, bln = Count(w.batch) * L * N * e;
+  const Count bln_total = bln * D;
+  const Count a = Count(D) * N * kStatBytes, a_total = rows * runs * N * kStatBytes;
+  KernelCost& k1 = ev.add("discretize", rows * runs, kSmallCtasPerSm);
   k1.sfu_ops = blds;
   k1.fp32_flops = blds * 2;
-  Evaluator::read_direct(k1, bld * 2 + bln + Count(D) * N * kStatBytes);
+  Evaluator::read_direct(k1, bld * 2);
+  Evaluator::read_stream(k1, bln_total, ev.shared(k1, bln, bln_total, runs, runs, D, static_cast<double>(L * N * e)), 1);
+  Evaluator::read_stream(k1, a_total, ev.shared(k1, a, a_total, runs, runs * D, w.batch, a.d()), 1);
   Evaluator::write_direct(k1, big * 2);
-  KernelCost& k2 = rowwise(ev, "scan", blds);
+  KernelCost& k2 = ev.add("scan", rows, kSmallCtasPerSm);  // one (batch, channel) per CTA
   k2.fp32_flops = blds * 2;
   Evaluator::read_direct(k2, big * 2);
   Evaluator::write_direct(k2, big);
-  KernelCost& k3 = rowwise(ev, "contract_c", blds);
+  KernelCost& k3 = ev.add("contract_c", rows * runs, kSmallCtasPerSm);
   k3.fp32_flops = blds * 2;
-  Evaluator::read_direct(k3, big + bln);
+  Evaluator::read_direct(k3, big);
+  Evaluator::read_stream(k3, bln_total, ev.shared(k3, bln, bln_total, runs, runs, D, static_cast<double>(L * N * e)), 1);
   Evaluator::write_direct(k3, bld);
   ev.out().extra_memory_bytes += big * 3;
 }

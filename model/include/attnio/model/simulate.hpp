@@ -1,0 +1,49 @@
+// The tile-level simulator: replays each kernel's tile schedule (the loop nest over tiles, with
+// addresses) through per-SM SRAM, a shared L2 (L2Cache) and HBM.
+//
+// CTAs are issued to SMs in grid order, as many at a time as occupancy allows (SMs x CTAs per SM);
+// the resident CTAs advance one step each in turn, which approximates concurrent execution closely
+// enough for the L2 to see the sharing between them. When a CTA finishes, the next one in grid
+// order takes its slot. A step is one iteration of the kernel's loop: the tiles it loads and stores
+// and the FLOPs it does. Each SM's clock advances by the step's roofline time at that SM's share of
+// every ceiling; the kernel ends when its last SM does.
+//
+// With the L2 off every request goes to DRAM, byte for byte, so the simulated HBM bytes equal the
+// closed form's l2 bytes (tests/test_simulate.cpp checks every variant).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "attnio/model/predict.hpp"
+
+namespace attnio {
+
+struct SimOptions {
+  std::uint32_t l2_ways = 16;
+  std::uint32_t l2_sample = 0;  // set sampling; 0 chooses one that keeps the run near a second
+  std::string trace_out;        // per-step events (CSV), sampled by CTA when large
+  std::string chrome_trace;     // CTAs on SMs, Chrome trace JSON for Perfetto
+};
+
+struct SimResult {
+  Prediction formula;  // the closed form for the same workload and tiles
+  Count hbm_read_bytes, hbm_write_bytes;
+  Count l2_read_bytes, l2_write_bytes;  // requests reaching L2 (equal the formula's l2_* bytes)
+  double l2_hit_rate = 0;               // of requested sectors, reads and writes
+  double time_s = 0;
+  std::uint64_t ctas = 0, steps = 0;
+  std::uint32_t l2_sample = 1;
+  Count hbm_bytes() const { return hbm_read_bytes + hbm_write_bytes; }
+};
+
+// The simulator runs the kernels' real tiles (tile_traits.hpp) unless the workload gives
+// --block-m/--block-n; the formula in the result uses the same tiles. Throws InputError for
+// variants without a tile schedule (fnet, ring), tiles that do not fit in SRAM (naming the tile),
+// a bad L2 shape, or an unwritable trace path.
+SimResult simulate(const Device& device, const Workload& workload, const SimOptions& options);
+
+// The workload simulate() evaluates: the kernel tiles filled in where the flash family needs them.
+Workload with_kernel_tiles(Workload w);
+
+}  // namespace attnio

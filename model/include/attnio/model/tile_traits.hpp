@@ -1,0 +1,47 @@
+// Tile sizes and launch shapes of attnio's kernels, in one place for the analytic model, the tile
+// simulator and the CUDA kernels (kernels/, which include this header too). Plain constexpr C++:
+// no CUDA include, so model/ stays buildable anywhere. After flash-attention's kernel_traits.h:
+// derived constants plus static_asserts.
+#pragma once
+
+#include <cstdint>
+
+namespace attnio::traits {
+
+// FlashAttention-2 forward (kernels/flash2): 4 warps per CTA, each warp owns Br/4 query rows and
+// reads every K and V tile from shared memory (flash-attention kernel_traits: kNWarps = 4).
+inline constexpr std::uint64_t kFlashWarps = 4;
+// Real kernel tiles (flash-attention's sm80 forward choices): Br = 128 query rows; Bc = 128 keys
+// for head dims up to 64, 64 keys above (the K and V tiles grow with d, and must share the SM).
+constexpr std::uint64_t flash_block_m(std::uint64_t /*head_dim*/) { return 128; }
+constexpr std::uint64_t flash_block_n(std::uint64_t head_dim) { return head_dim <= 64 ? 128 : 64; }
+static_assert(flash_block_m(128) % (16 * kFlashWarps) == 0, "each warp owns whole m16 MMA row tiles");
+static_assert(flash_block_n(128) % 16 == 0 && flash_block_n(64) % 16 == 0, "K/V tiles are whole k16 MMA steps");
+
+// GEMM (cuBLAS-like, used by standard attention and MLA's up-projection): 128 x 128 output tile,
+// 32-deep K slices, 3 pipeline stages, 2 x 2 warps: each A and B tile is read by 2 warps.
+inline constexpr std::uint64_t kGemmTile = 128;
+inline constexpr std::uint64_t kGemmTileK = 32;
+inline constexpr std::uint64_t kGemmStages = 3;
+inline constexpr std::uint64_t kGemmWarpsPerOperand = 2;
+
+// Elementwise and row-wise kernels (softmax, scans, conversions): 256 threads x 4 elements.
+inline constexpr std::uint64_t kElemsPerCta = 1024;
+inline constexpr std::uint64_t kSmallCtasPerSm = 8;
+
+// Split-KV decode: query rows (packed GQA heads, or MLA's heads) per CTA.
+inline constexpr std::uint64_t kDecodeRowTile = 64;
+
+// PagedAttention v2 partition (vLLM PARTITION_SIZE) and its v1/v2 switch.
+inline constexpr std::uint64_t kPagedPartition = 512;
+inline constexpr std::uint64_t kPagedV1MaxContext = 8192;
+
+// FAVOR+ feature kernel: rows (tokens x heads) per CTA.
+inline constexpr std::uint64_t kFeatureRowsPerCta = 64;
+
+// Mamba selective scan: channels per CTA (mamba selective_scan_fwd: kNRows = 1).
+inline constexpr std::uint64_t kScanChannelsPerCta = 1;
+// Mamba decode step: channels per CTA.
+inline constexpr std::uint64_t kScanStepChannelsPerCta = 128;
+
+}  // namespace attnio::traits

@@ -1,0 +1,146 @@
+// Attention masks and FlashAttention block plans, shared by the closed form (predict.cpp) and the
+// tile simulator (simulate.cpp) so that both visit exactly the same blocks. Internal to model/.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+
+#include "attnio/model/count.hpp"
+#include "attnio/model/predict.hpp"
+
+namespace attnio::detail {
+
+using u64 = std::uint64_t;
+
+// ---- masks and block plans -----------------------------------------------------------------
+
+enum class MaskKind { none, causal, window_causal, band };
+
+struct Mask {
+  MaskKind kind = MaskKind::none;
+  u64 window = 0;
+  std::int64_t offset = 0;  // Nk - N: queries are the last N positions (bottom-right alignment)
+};
+
+// Allowed keys of query row r: [lo(r), hi(r)).
+struct KeyRange {
+  std::int64_t lo, hi;
+};
+inline std::int64_t clamp_i(std::int64_t x, u64 k) {
+  return std::clamp<std::int64_t>(x, 0, static_cast<std::int64_t>(k));
+}
+inline KeyRange key_range(const Mask& m, std::int64_t r, u64 nk) {
+  const std::int64_t p = r + m.offset;  // absolute position of query r among the keys
+  const auto w = static_cast<std::int64_t>(m.window);
+  switch (m.kind) {
+    case MaskKind::none: return {0, static_cast<std::int64_t>(nk)};
+    case MaskKind::causal: return {0, clamp_i(p + 1, nk)};
+    // Mistral 7B §2: position p attends p-W+1 .. p.
+    case MaskKind::window_causal: return {clamp_i(p + 1 - w, nk), clamp_i(p + 1, nk)};
+    // Longformer §3.1: a non-causal window of W keys centred on p.
+    case MaskKind::band: {
+      const std::int64_t before = (w - 1) / 2, after = w - 1 - before;
+      return {clamp_i(p - before, nk), clamp_i(p + after + 1, nk)};
+    }
+  }
+  return {0, 0};
+}
+
+// Allowed (query, key) pairs of one head: the work the mask leaves, independent of tiling.
+inline Count allowed_pairs(const Mask& m, u64 n, u64 nk) {
+  const auto w = static_cast<std::int64_t>(m.window);
+  switch (m.kind) {
+    case MaskKind::none: return Count(n) * nk;
+    case MaskKind::causal: return sum_clamped(n, m.offset + 1, nk);
+    case MaskKind::window_causal:
+      return sum_clamped(n, m.offset + 1, nk) - sum_clamped(n, m.offset + 1 - w, nk);
+    case MaskKind::band: {
+      const std::int64_t before = (w - 1) / 2, after = w - 1 - before;
+      return sum_clamped(n, m.offset + after + 1, nk) - sum_clamped(n, m.offset - before, nk);
+    }
+  }
+  return 0;
+}
+
+// The K/V blocks [first, last] that Q rows [r0, r1) visit: those holding at least one allowed key.
+struct BlockRange {
+  u64 first = 1, last = 0;
+  bool empty() const { return first > last; }
+};
+inline BlockRange visited_blocks(const Mask& m, u64 r0, u64 r1, u64 nk, u64 bc) {
+  const std::int64_t lo = key_range(m, static_cast<std::int64_t>(r0), nk).lo;
+  const std::int64_t hi = key_range(m, static_cast<std::int64_t>(r1 - 1), nk).hi;
+  if (hi <= lo) return {};
+  return {static_cast<u64>(lo) / bc, static_cast<u64>(hi - 1) / bc};
+}
+
+// The (Q block, K/V block) pairs a FlashAttention kernel visits for one head, with the sums the
+// byte counts need. Causal and window masks skip blocks with no allowed pair
+// (FlashAttention-2 §3.1.1 "Causal masking").
+struct Plan {
+  u64 br = 0, bc = 0, tr = 0, tc = 0;
+  Count pairs;     // visited block pairs
+  Count rows_sum;  // Σ over visited pairs of the Q block's rows
+  Count cols_sum;  // Σ over visited pairs of the K/V block's columns
+  Count touched;   // keys in at least one visited block
+  Count allowed;   // allowed (query, key) pairs
+  Count area;      // Σ rows x cols over visited pairs: scores the kernel computes (incl. masked)
+};
+
+inline Plan make_plan(u64 n, u64 nk, u64 br, u64 bc, const Mask& m) {
+  Plan p;
+  p.br = br;
+  p.bc = bc;
+  p.tr = ceil_div(n, br);
+  p.tc = ceil_div(nk, bc);
+  p.allowed = allowed_pairs(m, n, nk);
+  if (m.kind == MaskKind::none) {  // every block pair: closed form
+    p.pairs = Count(p.tr) * p.tc;
+    p.rows_sum = Count(n) * p.tc;
+    p.cols_sum = Count(nk) * p.tr;
+    p.area = Count(n) * nk;
+    p.touched = nk;
+    return p;
+  }
+  // Masked plans walk the Q blocks one by one; past 2^24 blocks that walk would take seconds.
+  if (p.tr > (u64{1} << 24)) {
+    throw InputError("masked attention with " + std::to_string(p.tr) + " query blocks (N / block-m) is too long to plan; "
+                     "raise --block-m or lower --seq");
+  }
+  std::int64_t first = -1, last = -1;
+  for (u64 i = 0; i < p.tr; ++i) {
+    const u64 r0 = i * br, r1 = min_u(n, r0 + br);
+    const BlockRange range = visited_blocks(m, r0, r1, nk, bc);
+    if (range.empty()) continue;
+    const u64 jlo = range.first, jhi = range.last;
+    const u64 cols = min_u(nk, (jhi + 1) * bc) - jlo * bc;
+    const u64 count = jhi - jlo + 1;
+    p.pairs += count;
+    p.rows_sum += Count(count) * (r1 - r0);
+    p.cols_sum += cols;
+    p.area += Count(r1 - r0) * cols;
+    if (first < 0) first = static_cast<std::int64_t>(jlo * bc);
+    last = static_cast<std::int64_t>(min_u(nk, (jhi + 1) * bc));
+  }
+  if (first >= 0) p.touched = static_cast<u64>(last - first);
+  return p;
+}
+
+// A decoded token is the newest position: it attends to the past only, whatever --causal says.
+inline bool causal_effective(const Workload& w) { return w.causal || w.phase == Phase::decode; }
+
+inline Mask attention_mask(const Workload& w, u64 n, u64 nk) {
+  Mask m;
+  m.offset = static_cast<std::int64_t>(nk) - static_cast<std::int64_t>(n);
+  if (w.variant == Variant::sliding_window) {
+    m.kind = causal_effective(w) ? MaskKind::window_causal : MaskKind::band;
+    m.window = w.window;
+  } else if (w.causal) {
+    m.kind = MaskKind::causal;
+  }
+  return m;
+}
+
+
+}  // namespace attnio::detail
