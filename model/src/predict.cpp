@@ -685,8 +685,9 @@ void mamba_fused(Evaluator& ev) {
   const Count bc = Count(w.batch) * L * N * e * 2;
   const Count bc_total = bc * D;
   Evaluator::read_stream(k, bc_total, ev.shared(k, bc, bc_total, D, 1, 1, 2.0 * static_cast<double>(L * N * e * 2)), 1);
-  const Count a = Count(D) * N * kStatBytes;
-  Evaluator::read_direct(k, a);
+  // Each channel's CTA reads its row of A; the batch entries share it.
+  const Count a = Count(D) * N * kStatBytes, a_total = a * w.batch;
+  Evaluator::read_stream(k, a_total, ev.shared(k, a, a_total, 1, D, w.batch, a.d()), 1);
   Evaluator::write_direct(k, Count(w.batch) * L * D * e);
 }
 

@@ -1,0 +1,235 @@
+// The tile simulator against the closed form and against hand-worked cache behaviour.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+
+#include "attnio/model/l2cache.hpp"
+#include "attnio/model/simulate.hpp"
+
+using namespace attnio;
+
+namespace {
+
+const Device& h100() { return find_device("h100-sxm"); }
+
+struct Case {
+  const char* label;
+  Workload w;
+};
+
+Workload base(Variant v, Phase phase = Phase::prefill) {
+  Workload w;
+  w.variant = v;
+  w.phase = phase;
+  w.batch = 2;
+  w.seq = 520;  // not a multiple of any block size
+  w.heads = 4;
+  w.kv_heads = 2;
+  w.head_dim = 64;
+  w.l2 = false;
+  return w;
+}
+
+// Several shapes per variant: causal and not, GQA and MHA, ragged lengths, decode where it applies.
+std::vector<Case> cases() {
+  std::vector<Case> out;
+  for (Variant v : all_variants()) {
+    if (v == Variant::fnet || v == Variant::ring) continue;
+    const bool decode_only = v == Variant::flash_decoding || v == Variant::paged;
+    const bool prefill_only = v == Variant::chunked || v == Variant::dilated;
+    for (int shape = 0; shape < 3; ++shape) {
+      Workload w = base(v, decode_only ? Phase::decode : Phase::prefill);
+      if (shape == 1) {
+        w.causal = true;
+        w.kv_heads = 4;
+        w.seq = 300;
+        w.kv_len = v == Variant::linear || v == Variant::performer || v == Variant::mamba || v == Variant::mamba_naive ||
+                           v == Variant::dilated
+                       ? 300
+                       : 700;
+      }
+      if (shape == 2) {
+        if (!prefill_only) w.phase = Phase::decode;
+        w.heads = 8;
+        w.kv_heads = 1;
+        w.kv_len = 1000;
+        w.seq = v == Variant::dilated ? 1024 : 257;
+        if (v == Variant::linear || v == Variant::performer || v == Variant::mamba || v == Variant::mamba_naive) w.kv_len = 0;
+        if (v == Variant::dilated || v == Variant::chunked) w.kv_len = 0;
+      }
+      if (v == Variant::dilated) {
+        w.kv_len = 0;
+        w.seq = 1024;
+        w.segment = 256;
+        w.dilation = 2;
+      }
+      if (v == Variant::sliding_window) w.window = 100;
+      if (v == Variant::chunked) w.chunk = 128;
+      if (v == Variant::linear || v == Variant::performer) w.chunk = 64;
+      if (v == Variant::mamba || v == Variant::mamba_naive) w.d_inner = 96;
+      if (v == Variant::performer) w.features = 48;
+      if (v == Variant::mla) w.heads = w.kv_heads = 16;
+      out.push_back({"", w});
+    }
+    if (v == Variant::flash1 || v == Variant::flash2 || v == Variant::standard || v == Variant::sigmoid) {
+      Workload w = base(v);
+      w.pass = Pass::fwdbwd;
+      w.causal = true;
+      out.push_back({"fwdbwd", w});
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+// With the L2 off every request goes to DRAM: the simulated bytes must equal the closed form's
+// two-level count exactly, kernel schedule for kernel schedule.
+TEST(Simulate, MatchesTheClosedFormExactlyWithL2Off) {
+  for (const Case& c : cases()) {
+    const SimResult r = simulate(h100(), c.w, {});
+    const std::string what = std::string(to_string(c.w.variant)) + " " + std::string(to_string(c.w.phase)) + " " +
+                             (c.w.causal ? "causal " : "") + c.label + " N=" + std::to_string(c.w.seq);
+    if (c.w.variant == Variant::block_sparse) continue;  // checked below: a concrete layout vs an expectation
+    EXPECT_EQ(r.hbm_read_bytes.v, r.formula.hbm_read_bytes.v) << what;
+    EXPECT_EQ(r.hbm_write_bytes.v, r.formula.hbm_write_bytes.v) << what;
+    EXPECT_EQ(r.l2_read_bytes.v, r.formula.l2_read_bytes.v) << what;
+  }
+}
+
+// Block-sparse: the closed form counts the expectation over layouts of density s; the simulator
+// runs one concrete layout of floor(s·Tr·Tc) blocks. They differ by less than one K/V block per
+// Q block and head (rounding of the per-row counts).
+TEST(Simulate, BlockSparseLayoutIsWithinOneBlockPerRowOfTheExpectation) {
+  Workload w = base(Variant::block_sparse);
+  w.block_density = 0.3;
+  const SimResult r = simulate(h100(), w, {});
+  const double block = 64.0 * 128 * 2;  // Bc x (d + dv) x e
+  const double rows = 2.0 * 4 * std::ceil(520.0 / 128);
+  EXPECT_LT(std::fabs(r.hbm_read_bytes.d() - r.formula.hbm_read_bytes.d()), rows * block);
+}
+
+TEST(Simulate, UsesTheKernelTiles) {
+  const SimResult r = simulate(h100(), base(Variant::flash2), {});
+  EXPECT_EQ(r.formula.block_m, 128u);
+  EXPECT_EQ(r.formula.block_n, 128u);  // d = 64
+  Workload w = base(Variant::flash2);
+  w.head_dim = 128;
+  EXPECT_EQ(simulate(h100(), w, {}).formula.block_n, 64u);
+}
+
+// GQA: the 8 query heads of a group read the same K/V. Their CTAs are co-resident (all 4 x 8
+// CTAs fit on the SMs at once), so with the L2 on the K/V bytes reach DRAM once per group instead
+// of once per query head: about 8x fewer.
+TEST(Simulate, GqaGroupSharesKvThroughL2) {
+  Workload w = base(Variant::flash2);
+  w.batch = 1;
+  w.seq = 512;
+  w.heads = 8;
+  w.kv_heads = 1;
+  w.l2 = true;
+  const SimResult on = simulate(h100(), w, {});
+  w.l2 = false;
+  const SimResult off = simulate(h100(), w, {});
+  // Q (8 heads x 512 x 64 x 2) is read once either way; K/V: 8 x 4 Q blocks re-read it without L2.
+  const double q = 8.0 * 512 * 64 * 2, kv = 512.0 * 128 * 2;
+  EXPECT_DOUBLE_EQ(off.hbm_read_bytes.d(), q + 8 * 4 * kv);
+  EXPECT_DOUBLE_EQ(on.hbm_read_bytes.d(), q + kv);
+  EXPECT_GT(on.l2_hit_rate, 0.5);
+}
+
+// A small L2 (2 sets x 2 ways of 128-byte lines) and a hand-written access sequence.
+TEST(L2Cache, LruEvictionOnAHandWrittenSequence) {
+  L2Cache c(512, 2);
+  ASSERT_EQ(c.sets(), 2u);
+  // Lines 0, 2, 4 map to set 0. Read 0, 2 (2 misses), 0 again (hit), then 4 evicts 2 (the LRU),
+  // so 0 still hits and 2 misses.
+  EXPECT_EQ(c.read(0, 128).miss_sectors, 4u);
+  EXPECT_EQ(c.read(256, 128).miss_sectors, 4u);
+  EXPECT_EQ(c.read(0, 128).hit_sectors, 4u);
+  EXPECT_EQ(c.read(512, 128).miss_sectors, 4u);
+  EXPECT_EQ(c.read(0, 128).hit_sectors, 4u);
+  EXPECT_EQ(c.read(256, 128).miss_sectors, 4u);
+  EXPECT_EQ(c.dram_read_bytes(), 4u * 128);
+  // Sectors: a 32-byte read of line 1 (set 1) misses one sector; the rest of the line then misses 3.
+  EXPECT_EQ(c.read(128, 32).miss_sectors, 1u);
+  const auto t = c.read(128, 128);
+  EXPECT_EQ(t.hit_sectors, 1u);
+  EXPECT_EQ(t.miss_sectors, 3u);
+  // Write-back: a write allocates without reading; evicting it writes its dirty sectors once.
+  L2Cache w(512, 2);
+  w.write(0, 64);
+  EXPECT_EQ(w.dram_read_bytes(), 0u);
+  w.read(256, 128);
+  w.read(512, 128);  // evicts line 0 with 2 dirty sectors
+  EXPECT_EQ(w.dram_write_bytes(), 64u);
+  w.flush();
+  EXPECT_EQ(w.dram_write_bytes(), 64u);
+}
+
+TEST(L2Cache, BadShapesAreRefused) {
+  EXPECT_THROW(L2Cache(1 << 20, 0), InputError);
+  EXPECT_THROW(L2Cache(64, 1), InputError);  // smaller than a line
+}
+
+TEST(Simulate, SramOverflowNamesTheTile) {
+  Workload w = base(Variant::flash2);
+  w.block_m = 64;
+  w.block_n = 64;
+  w.sram_bytes = 16384;  // Q 64x64x2 = 8192, K 8192: V does not fit
+  try {
+    simulate(h100(), w, {});
+    FAIL();
+  } catch (const InputError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("bytes of SRAM"), std::string::npos) << msg;  // validate() catches it first
+  }
+  w = base(Variant::paged, Phase::decode);
+  w.kv_len = 8000;
+  w.batch = 64;
+  w.heads = w.kv_heads = 16;  // v1: 8000 tokens of fp32 logits = 32 KB
+  w.sram_bytes = 16384;
+  try {
+    simulate(h100(), w, {});
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("tile logits"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Simulate, UnsupportedVariantsAndBadPathsAreInputErrors) {
+  EXPECT_THROW(simulate(h100(), base(Variant::fnet), {}), InputError);
+  Workload ring = base(Variant::ring);
+  ring.gpus = 2;
+  EXPECT_THROW(simulate(h100(), ring, {}), InputError);
+  SimOptions o;
+  o.trace_out = "/nonexistent/dir/trace.csv";
+  EXPECT_THROW(simulate(h100(), base(Variant::flash2), o), InputError);
+  SimOptions ways;
+  ways.l2_ways = 0;
+  Workload on = base(Variant::flash2);
+  on.l2 = true;
+  EXPECT_THROW(simulate(h100(), on, ways), InputError);
+}
+
+TEST(Simulate, WritesTraces) {
+  SimOptions o;
+  o.trace_out = ::testing::TempDir() + "sim_trace.csv";
+  o.chrome_trace = ::testing::TempDir() + "sim_chrome.json";
+  Workload w = base(Variant::flash2);
+  w.l2 = true;
+  const SimResult r = simulate(h100(), w, o);
+  std::ifstream csv(o.trace_out);
+  std::string header, line;
+  std::getline(csv, header);
+  EXPECT_EQ(header.rfind("kernel,cta,sm,step,tile", 0), 0u);
+  int lines = 0;
+  while (std::getline(csv, line)) ++lines;
+  EXPECT_GT(lines, static_cast<int>(r.ctas));
+  std::ifstream json(o.chrome_trace);
+  std::string text((std::istreambuf_iterator<char>(json)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text.rfind("{\"traceEvents\":[", 0), 0u);
+  EXPECT_NE(text.find("\"ph\":\"X\""), std::string::npos);
+}
