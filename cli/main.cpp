@@ -14,6 +14,7 @@
 #include "attnio/model/hf_config.hpp"
 #include "attnio/model/predict.hpp"
 #include "attnio/model/record.hpp"
+#include "attnio/model/simulate.hpp"
 #include "flags.hpp"
 #include "output.hpp"
 
@@ -44,11 +45,59 @@ bool parse(const std::string& cmd, const char* usage, po::options_description& d
 
 Format format_of(const po::variables_map& vm) { return parse_format(vm["format"].as<std::string>()); }
 
-// Evaluates points and prints them as they finish. Inapplicable combinations that came from a list
-// (--variant all, or a sweep over phases) are skipped and counted on stderr; a single requested
-// combination that does not apply is an error.
-int evaluate_and_print(const std::vector<Point>& points, Format format, bool single_object) {
-  auto printer = make_printer(format, std::cout, prediction_columns(), single_object);
+void add_sim_options(po::options_description& desc) {
+  desc.add_options()("l2-ways", po::value<std::uint32_t>()->default_value(16), "simulate: L2 associativity");
+  desc.add_options()("l2-sample", po::value<std::uint32_t>()->default_value(0),
+                     "simulate: simulate every k-th L2 set (1 = all; 0 = chosen to keep a run near a second)");
+  desc.add_options()("trace-out", po::value<std::string>(), "simulate: per-step events as CSV (sampled by CTA when large)");
+  desc.add_options()("chrome-trace", po::value<std::string>(), "simulate: CTAs on SMs as Chrome trace JSON (Perfetto)");
+}
+
+SimOptions sim_options(const po::variables_map& vm) {
+  SimOptions o;
+  o.l2_ways = vm["l2-ways"].as<std::uint32_t>();
+  o.l2_sample = vm["l2-sample"].as<std::uint32_t>();
+  if (vm.count("trace-out")) o.trace_out = vm["trace-out"].as<std::string>();
+  if (vm.count("chrome-trace")) o.chrome_trace = vm["chrome-trace"].as<std::string>();
+  if (o.l2_ways == 0) throw InputError("--l2-ways must be at least 1");
+  if (o.l2_sample != 0 && (o.l2_sample & (o.l2_sample - 1)) != 0) throw InputError("--l2-sample must be a power of two");
+  return o;
+}
+
+// The prediction's record plus the simulator's figures beside the formula's.
+Record simulation_record(const Device& dev, const SimResult& r) {
+  Record rec = to_record(dev, r.formula);
+  rec.emplace_back("sim_hbm_read_bytes", r.hbm_read_bytes.v);
+  rec.emplace_back("sim_hbm_write_bytes", r.hbm_write_bytes.v);
+  rec.emplace_back("sim_hbm_bytes", r.hbm_bytes().v);
+  rec.emplace_back("sim_l2_read_bytes", r.l2_read_bytes.v);
+  rec.emplace_back("sim_l2_write_bytes", r.l2_write_bytes.v);
+  rec.emplace_back("sim_l2_hit_rate", r.l2_hit_rate);
+  rec.emplace_back("sim_time_s", r.time_s);
+  rec.emplace_back("sim_ctas", r.ctas);
+  rec.emplace_back("sim_steps", r.steps);
+  rec.emplace_back("sim_l2_sample", static_cast<std::uint64_t>(r.l2_sample));
+  return rec;
+}
+
+std::vector<Column> simulation_columns() {
+  return {{"variant", "variant", 14, Kind::text},      {"phase", "phase", 7, Kind::text},
+          {"B", "batch", 3, Kind::count},             {"N", "seq", 6, Kind::count},
+          {"Nk", "kv_len", 6, Kind::count},           {"H", "heads", 3, Kind::count},
+          {"Hkv", "kv_heads", 3, Kind::count},        {"Br", "block_m", 4, Kind::count},
+          {"Bc", "block_n", 4, Kind::count},          {"L2 (formula)", "l2_bytes", 12, Kind::bytes},
+          {"HBM (formula)", "hbm_bytes", 13, Kind::bytes}, {"HBM (sim)", "sim_hbm_bytes", 10, Kind::bytes},
+          {"L2 hits", "sim_l2_hit_rate", 7, Kind::ratio_percent}, {"time (formula)", "predicted_time_s", 14, Kind::time},
+          {"time (sim)", "sim_time_s", 10, Kind::time}};
+}
+
+// Evaluates points and prints them as they finish. In a list of several points, combinations that
+// do not apply or cannot run (a variant outside its phase, tiles that overflow SRAM, heads not
+// divisible by kv-heads) are skipped and counted on stderr, with the first reason; a single
+// requested point that cannot run is an error.
+int evaluate_and_print(const std::vector<Point>& points, Format format, bool single_object,
+                       const SimOptions* sim = nullptr) {
+  auto printer = make_printer(format, std::cout, sim ? simulation_columns() : prediction_columns(), single_object);
   std::size_t printed = 0, skipped = 0;
   std::string first_reason;
   for (const Point& pt : points) {
@@ -60,14 +109,24 @@ int evaluate_and_print(const std::vector<Point>& points, Format format, bool sin
         continue;
       }
     }
-    const Prediction p = predict(*pt.device, pt.workload);
-    printer->row(to_record(*pt.device, p));
+    try {
+      if (sim) {
+        printer->row(simulation_record(*pt.device, simulate(*pt.device, pt.workload, *sim)));
+      } else {
+        printer->row(to_record(*pt.device, predict(*pt.device, pt.workload)));
+      }
+    } catch (const InputError& e) {
+      if (points.size() == 1) throw;
+      if (first_reason.empty()) first_reason = e.what();
+      ++skipped;
+      continue;
+    }
     ++printed;
   }
   if (printed == 0) throw InputError("no combination applies: " + first_reason);
   printer->end();
   if (skipped > 0) {
-    std::cerr << "note: skipped " << skipped << " combination(s) that do not apply (e.g. " << first_reason << ")\n";
+    std::cerr << "note: skipped " << skipped << " combination(s) that cannot run (e.g. " << first_reason << ")\n";
   }
   return 0;
 }
@@ -85,10 +144,34 @@ int cmd_predict(const std::vector<std::string>& args) {
 int cmd_sweep(const std::vector<std::string>& args) {
   po::options_description desc("sweep options (any flag takes a list a,b,c or a range 1024:65536:x2 / 64:512:+64)");
   add_workload_options(desc);
+  desc.add_options()("simulate", "run the tile simulator for every point (see attnio simulate)");
+  add_sim_options(desc);
   po::variables_map vm;
-  if (!parse("sweep", "[flags with lists or ranges]", desc, args, vm)) return 0;
+  if (!parse("sweep", "[flags with lists or ranges] [--simulate]", desc, args, vm)) return 0;
   std::vector<Device> storage;
-  return evaluate_and_print(expand(vm, Workload{}, true, storage), format_of(vm), false);
+  const auto points = expand(vm, Workload{}, true, storage);
+  if (!vm.count("simulate")) return evaluate_and_print(points, format_of(vm), false);
+  const SimOptions opt = sim_options(vm);
+  if (!opt.trace_out.empty() || !opt.chrome_trace.empty()) throw InputError("sweep --simulate writes no traces; use simulate");
+  return evaluate_and_print(points, format_of(vm), false, &opt);
+}
+
+int cmd_simulate(const std::vector<std::string>& args) {
+  po::options_description desc("simulate options (the predict flags, plus)");
+  add_workload_options(desc);
+  add_sim_options(desc);
+  po::variables_map vm;
+  if (!parse("simulate", "[--variant V] [shape flags] [--l2 on|off] [--l2-ways W] [--trace-out F] [--chrome-trace F]",
+             desc, args, vm)) {
+    return 0;
+  }
+  const SimOptions opt = sim_options(vm);
+  std::vector<Device> storage;
+  const auto points = expand(vm, Workload{}, false, storage);
+  if (points.size() > 1 && (!opt.trace_out.empty() || !opt.chrome_trace.empty())) {
+    throw InputError("--trace-out and --chrome-trace take one variant, not 'all'");
+  }
+  return evaluate_and_print(points, format_of(vm), points.size() == 1, &opt);
 }
 
 int cmd_explain(const std::vector<std::string>& args) {
@@ -336,13 +419,46 @@ int cmd_report(const std::vector<std::string>& args) {
 int cmd_bench(const std::vector<std::string>& args) {
   po::options_description desc("bench options");
   desc.add_options()("seconds", po::value<double>()->default_value(1.0), "time to run each variant");
+  desc.add_options()("simulate", "time the tile simulator instead (default workload: flash2, N=16384, d=128, batch x heads = 32)");
   add_workload_options(desc);
+  add_sim_options(desc);
   po::variables_map vm;
   if (!parse("bench", "[--seconds S] [--variant V|all] [shape flags]", desc, args, vm)) return 0;
   const double seconds = vm["seconds"].as<double>();
   if (!(seconds > 0 && seconds <= 600)) throw InputError("--seconds must be in (0, 600]");
   std::vector<Device> storage;
-  const auto points = expand(vm, Workload{}, false, storage);
+  const bool sim = vm.count("simulate") != 0;
+  Workload base;
+  if (sim) {
+    base.seq = 16384;
+    base.heads = 32;
+  }
+  const auto points = expand(vm, base, false, storage);
+  if (sim) {
+    const SimOptions opt = sim_options(vm);
+    auto printer = make_printer(format_of(vm), std::cout,
+                                {{"variant", "variant", 14, Kind::text}, {"N", "seq", 6, Kind::count},
+                                 {"CTAs", "ctas", 8, Kind::count},        {"steps", "steps", 9, Kind::count},
+                                 {"L2 sample", "l2_sample", 9, Kind::count}, {"seconds", "seconds_per_simulation", 9, Kind::ratio3}},
+                                points.size() == 1);
+    for (const Point& pt : points) {
+      if (pt.variant_from_all && not_applicable(resolve(pt.workload, *pt.device))) continue;
+      if (pt.variant_from_all && (pt.workload.variant == Variant::fnet || pt.workload.variant == Variant::ring)) continue;
+      const auto start = std::chrono::steady_clock::now();
+      const SimResult r = simulate(*pt.device, pt.workload, opt);
+      const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      Record rec;
+      rec.emplace_back("variant", std::string(to_string(pt.workload.variant)));
+      rec.emplace_back("seq", r.formula.workload.query_len());
+      rec.emplace_back("ctas", r.ctas);
+      rec.emplace_back("steps", r.steps);
+      rec.emplace_back("l2_sample", static_cast<std::uint64_t>(r.l2_sample));
+      rec.emplace_back("seconds_per_simulation", elapsed);
+      printer->row(rec);
+    }
+    printer->end();
+    return 0;
+  }
   auto printer = make_printer(format_of(vm), std::cout,
                               {{"variant", "variant", 14, Kind::text},
                                {"evaluations", "evaluations", 11, Kind::count},
@@ -377,6 +493,7 @@ const Command kCommands[] = {
     {"predict", "predict one workload (or --variant all)", cmd_predict},
     {"sweep", "predict the cross product of lists and ranges", cmd_sweep},
     {"report", "every variant on the default device and a Llama-like workload (the main job)", cmd_report},
+    {"simulate", "replay the kernels' tile schedules through SRAM, L2 and HBM", cmd_simulate},
     {"explain", "the IO derivation of one variant with the numbers substituted", cmd_explain},
     {"devices", "list the built-in devices (--format json prints the device-file schema)", cmd_devices},
     {"models", "list the shipped model configs", cmd_models},

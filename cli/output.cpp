@@ -57,6 +57,8 @@ std::string cell(const Value& v, Kind kind) {
     case Kind::flops: return human_flops(as_double(v));
     case Kind::time: return human_time(as_double(v));
     case Kind::ratio: std::snprintf(buf, sizeof buf, "%.1f", as_double(v)); return buf;
+    case Kind::ratio3: std::snprintf(buf, sizeof buf, "%.3f", as_double(v)); return buf;
+    case Kind::ratio_percent: std::snprintf(buf, sizeof buf, "%.1f%%", 100 * as_double(v)); return buf;
     case Kind::rate_bytes: return human_bytes(as_double(v)) + "/s";
     case Kind::rate_flops: return human_flops(as_double(v)) + "/s";
   }

@@ -15,7 +15,7 @@ enum class Format { table, csv, json };
 Format parse_format(const std::string& s);
 
 // bytes: SI (kB = 1000 B) for traffic; binary_bytes: KiB/MiB/GiB for capacities.
-enum class Kind { text, count, bytes, binary_bytes, flops, time, ratio, rate_bytes, rate_flops };
+enum class Kind { text, count, bytes, binary_bytes, flops, time, ratio, ratio3, ratio_percent, rate_bytes, rate_flops };
 struct Column {
   std::string title;
   std::string key;

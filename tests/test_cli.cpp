@@ -138,6 +138,28 @@ TEST(Cli, BenchPrintsAFigure) {
   EXPECT_GT(boost::json::parse(r.out).at("evaluations_per_s").to_number<std::uint64_t>(), 0u);
 }
 
+TEST(Cli, SimulateReportsTheFormulaAndTheSimulation) {
+  const Result r = run("simulate --seq 1024 --kv-heads 8 --causal --format json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto v = boost::json::parse(r.out);
+  for (const char* key : {"hbm_bytes", "l2_bytes", "sim_hbm_read_bytes", "sim_hbm_write_bytes", "sim_hbm_bytes",
+                          "sim_l2_hit_rate", "sim_time_s", "block_m", "block_n"}) {
+    EXPECT_TRUE(v.as_object().contains(key)) << key;
+  }
+  EXPECT_EQ(v.at("block_m").to_number<std::uint64_t>(), 128u);  // the kernel's tiles
+  const Result off = run("simulate --seq 1024 --l2 off --format json");
+  ASSERT_EQ(off.code, 0) << off.err;
+  const auto o = boost::json::parse(off.out);
+  EXPECT_EQ(o.at("sim_hbm_bytes").to_number<std::uint64_t>(), o.at("l2_bytes").to_number<std::uint64_t>());
+}
+
+TEST(Cli, SweepSimulatesABlockSizeSweep) {
+  const Result r = run("sweep --simulate --variant flash1,flash2 --seq 2048 --block-m 64 --block-n 32,64,128,256 --format csv");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("sim_hbm_bytes"), std::string::npos);
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1 + 2 * 4);
+}
+
 TEST(Cli, HelpExitsZero) {
   EXPECT_EQ(run("--help").code, 0);
   EXPECT_EQ(run("predict --help").code, 0);
@@ -181,6 +203,19 @@ TEST(Cli, BadInputIsOneLineAndExitCodeTwo) {
   expect_bad_input("predict --dtype fp8 --device a100-80gb", "no FP8 tensor cores");
   expect_bad_input("predict --block-m 1024 --block-n 1024", "bytes of SRAM");
   expect_bad_input("bench --seconds -1", "--seconds");
+  expect_bad_input("simulate --l2-ways 0", "--l2-ways must be at least 1");
+  expect_bad_input("simulate --l2-sample 3", "power of two");
+  expect_bad_input("simulate --seq 512 --trace-out /nonexistent/dir/t.csv", "cannot write");
+  expect_bad_input("simulate --seq 512 --chrome-trace /nonexistent/dir/t.json", "cannot write");
+  expect_bad_input("simulate --block-m 512 --block-n 512", "bytes of SRAM");
+  expect_bad_input("simulate --variant fnet", "no tile schedule");
+  expect_bad_input("simulate --variant all --trace-out x.csv", "one variant");
+  {
+    boost::json::value dev = boost::json::parse(run("devices --format json").out).as_array()[0];
+    dev.as_object()["l2_bytes"] = 64;
+    expect_bad_input("simulate --seq 512 --device-file " + write_temp("tiny_l2.json", boost::json::serialize(dev)),
+                     "holds less than one set");
+  }
   expect_bad_input("predict --sram-bytes 1", "fewer than 4 x head-dim elements");
   expect_bad_input("predict --variant flash-decoding --phase decode --dtype fp32 --sram-bytes 3", "fewer than 4 x head-dim");
   expect_bad_input("predict --variant linear --kv-len 8192", "--kv-len must equal --seq");
