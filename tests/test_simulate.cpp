@@ -233,3 +233,44 @@ TEST(Simulate, WritesTraces) {
   EXPECT_EQ(text.rfind("{\"traceEvents\":[", 0), 0u);
   EXPECT_NE(text.find("\"ph\":\"X\""), std::string::npos);
 }
+
+// Hand-computed GQA sharing on a small L2. flash2 with kernel tiles 128 x 128 (d = 64): B = 1,
+// H = 4 query heads over one K/V head, N = 512, so 4 Q blocks per head and 16 CTAs; K and V of the
+// head are 512 x 128 x 2 = 128 KiB, Q is 4 x 512 x 64 x 2 = 256 KiB.
+namespace {
+Workload gqa_case() {
+  Workload w;
+  w.batch = 1;
+  w.seq = 512;
+  w.heads = 4;
+  w.kv_heads = 1;
+  w.head_dim = 64;
+  w.l2 = true;
+  return w;
+}
+}  // namespace
+
+TEST(Simulate, SmallL2GroupCoResidentReadsKvOnce) {
+  // All 16 CTAs are resident at once (132 SMs) and read K_j, V_j in step: one fetch of each tile.
+  Device dev = h100();
+  dev.l2_bytes = 256 * 1024;
+  const SimResult r = simulate(dev, gqa_case(), {});
+  EXPECT_EQ(r.hbm_read_bytes.v, 256u * 1024 + 128u * 1024);
+  Workload off = gqa_case();
+  off.l2 = false;  // every CTA reads the whole K/V: 16 x 128 KiB
+  EXPECT_EQ(simulate(dev, off, {}).hbm_read_bytes.v, 256u * 1024 + 16u * 128 * 1024);
+}
+
+TEST(Simulate, SmallL2GroupNotCoResidentRefetches) {
+  // Two SMs with room for one 48 KiB CTA each: CTAs run in pairs. A 64 KiB L2 cannot keep the
+  // 128 KiB K/V between pairs, so each of the 8 pairs fetches it once (the pair shares that fetch).
+  Device dev = h100();
+  dev.sm_count = 2;
+  dev.smem_bytes_per_sm = 64 * 1024;
+  dev.l2_bytes = 64 * 1024;
+  const SimResult r = simulate(dev, gqa_case(), {});
+  EXPECT_EQ(r.hbm_read_bytes.v, 256u * 1024 + 8u * 128 * 1024);
+  // With a 1 MiB L2 the K/V stays between pairs: fetched once.
+  dev.l2_bytes = 1024 * 1024;
+  EXPECT_EQ(simulate(dev, gqa_case(), {}).hbm_read_bytes.v, 256u * 1024 + 128u * 1024);
+}
