@@ -153,11 +153,20 @@ TEST(Cli, SimulateReportsTheFormulaAndTheSimulation) {
   EXPECT_EQ(o.at("sim_hbm_bytes").to_number<std::uint64_t>(), o.at("l2_bytes").to_number<std::uint64_t>());
 }
 
+// FlashAttention Fig. 2 (middle): in the FA1 loop order, bigger K/V blocks mean fewer passes over
+// Q and O, so the simulated DRAM bytes fall as --block-n grows (L2 off: every pass reaches DRAM).
 TEST(Cli, SweepSimulatesABlockSizeSweep) {
-  const Result r = run("sweep --simulate --variant flash1,flash2 --seq 2048 --block-m 64 --block-n 32,64,128,256 --format csv");
+  const Result r = run("sweep --simulate --variant flash1 --seq 2048 --l2 off --block-n 32,64,128,256 --format json");
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_NE(r.out.find("sim_hbm_bytes"), std::string::npos);
-  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1 + 2 * 4);
+  const auto rows = boost::json::parse(r.out).as_array();
+  ASSERT_EQ(rows.size(), 4u);
+  for (std::size_t i = 1; i < rows.size(); ++i) {
+    EXPECT_LT(rows[i].at("sim_hbm_bytes").to_number<double>(), 0.6 * rows[i - 1].at("sim_hbm_bytes").to_number<double>());
+  }
+  // Past the SRAM: the point is skipped with a note naming the tiles.
+  const Result big = run("sweep --simulate --variant flash1 --seq 2048 --block-n 256,1024 --format csv");
+  ASSERT_EQ(big.code, 0) << big.err;
+  EXPECT_NE(big.err.find("bytes of SRAM"), std::string::npos);
 }
 
 TEST(Cli, HelpExitsZero) {
@@ -202,6 +211,7 @@ TEST(Cli, BadInputIsOneLineAndExitCodeTwo) {
   expect_bad_input("predict --variant ring --device rtx4090", "no NVLink");
   expect_bad_input("predict --dtype fp8 --device a100-80gb", "no FP8 tensor cores");
   expect_bad_input("predict --block-m 1024 --block-n 1024", "bytes of SRAM");
+  expect_bad_input("predict --variant paged --phase decode --page-size 48", "must divide 512");
   expect_bad_input("bench --seconds -1", "--seconds");
   expect_bad_input("simulate --l2-ways 0", "--l2-ways must be at least 1");
   expect_bad_input("simulate --l2-sample 3", "power of two");

@@ -1,7 +1,11 @@
 // The tile simulator against the closed form and against hand-worked cache behaviour.
 #include <gtest/gtest.h>
 
+#include <boost/json.hpp>
+
+#include <algorithm>
 #include <cmath>
+#include <map>
 #include <cstdio>
 #include <fstream>
 
@@ -220,18 +224,77 @@ TEST(Simulate, WritesTraces) {
   o.chrome_trace = ::testing::TempDir() + "sim_chrome.json";
   Workload w = base(Variant::flash2);
   w.l2 = true;
+  w.causal = true;
   const SimResult r = simulate(h100(), w, o);
   std::ifstream csv(o.trace_out);
-  std::string header, line;
+  std::string comment, header, line;
+  std::getline(csv, comment);
   std::getline(csv, header);
-  EXPECT_EQ(header.rfind("kernel,cta,sm,step,tile", 0), 0u);
-  int lines = 0;
-  while (std::getline(csv, line)) ++lines;
-  EXPECT_GT(lines, static_cast<int>(r.ctas));
+  EXPECT_EQ(comment.rfind("# attnio simulate", 0), 0u);
+  EXPECT_EQ(header, "kernel,cta,sm,step,tile,addr,bytes,rows,write,hit_sectors,miss_sectors");
+  std::uint64_t accesses = 0;
+  while (std::getline(csv, line)) ++accesses;
+  // Every CTA reads Q, K and V per visited block and writes O and the LSE: at least 4 per CTA.
+  EXPECT_GE(accesses, 4 * r.ctas);
+  // The Chrome trace parses, has one event per CTA, and the CTAs of one slot (tid) do not overlap.
   std::ifstream json(o.chrome_trace);
-  std::string text((std::istreambuf_iterator<char>(json)), std::istreambuf_iterator<char>());
-  EXPECT_EQ(text.rfind("{\"traceEvents\":[", 0), 0u);
-  EXPECT_NE(text.find("\"ph\":\"X\""), std::string::npos);
+  const std::string text((std::istreambuf_iterator<char>(json)), std::istreambuf_iterator<char>());
+  const boost::json::value doc = boost::json::parse(text);
+  const auto& events = doc.at("traceEvents").as_array();
+  EXPECT_EQ(events.size(), r.ctas);
+  std::map<std::int64_t, std::vector<std::pair<double, double>>> by_tid;
+  for (const auto& ev : events) {
+    by_tid[ev.at("tid").to_number<std::int64_t>()].emplace_back(ev.at("ts").to_number<double>(), ev.at("dur").to_number<double>());
+  }
+  for (auto& [tid, spans] : by_tid) {
+    std::sort(spans.begin(), spans.end());
+    for (std::size_t i = 1; i < spans.size(); ++i) {
+      EXPECT_GE(spans[i].first + 1e-3, spans[i - 1].first + spans[i - 1].second) << "tid " << tid;
+    }
+  }
+  EXPECT_GT(r.time_s, 0);
+}
+
+// Every tile every schedule touches lies inside one tensor (addresses, strides, tile edges).
+TEST(Simulate, TilesStayInsideTheirTensors) {
+  SimOptions o;
+  o.check_bounds = true;
+  for (const Case& c : cases()) {
+    Workload w = c.w;
+    w.l2 = true;
+    EXPECT_NO_THROW(simulate(h100(), w, o)) << to_string(w.variant) << " " << to_string(w.phase);
+  }
+}
+
+// Set sampling estimates the full simulation: within 2% on a kernel with heavy L2 traffic.
+TEST(Simulate, SetSamplingEstimatesTheExactRun) {
+  Workload w;
+  w.seq = 2048;
+  w.heads = 8;
+  w.head_dim = 64;
+  w.causal = true;
+  SimOptions exact, sampled;
+  exact.l2_sample = 1;
+  sampled.l2_sample = 16;
+  const SimResult a = simulate(h100(), w, exact), b = simulate(h100(), w, sampled);
+  EXPECT_EQ(b.l2_sample, 16u);
+  EXPECT_NEAR(b.hbm_read_bytes.d(), a.hbm_read_bytes.d(), 0.02 * a.hbm_read_bytes.d());
+  EXPECT_NEAR(b.l2_hit_rate, a.l2_hit_rate, 0.02);
+}
+
+// Time: the L2 off moves every re-read through DRAM, so it cannot be faster; and no kernel beats
+// its DRAM bytes over the HBM bandwidth.
+TEST(Simulate, TimeChargesDramTraffic) {
+  Workload w = base(Variant::flash2);
+  w.seq = 2048;
+  w.heads = w.kv_heads = 8;
+  w.l2 = true;
+  const SimResult on = simulate(h100(), w, {});
+  w.l2 = false;
+  const SimResult off = simulate(h100(), w, {});
+  EXPECT_GT(off.hbm_bytes(), on.hbm_bytes());
+  EXPECT_GE(off.time_s, on.time_s);
+  EXPECT_GE(off.time_s, off.hbm_bytes().d() / h100().hbm_rate());
 }
 
 // Hand-computed GQA sharing on a small L2. flash2 with kernel tiles 128 x 128 (d = 64): B = 1,
@@ -262,15 +325,18 @@ TEST(Simulate, SmallL2GroupCoResidentReadsKvOnce) {
 }
 
 TEST(Simulate, SmallL2GroupNotCoResidentRefetches) {
-  // Two SMs with room for one 48 KiB CTA each: CTAs run in pairs. A 64 KiB L2 cannot keep the
-  // 128 KiB K/V between pairs, so each of the 8 pairs fetches it once (the pair shares that fetch).
+  // Two SMs with room for one 48 KiB CTA each: CTAs run in pairs. A 64 KiB fully associative L2
+  // (512 ways: capacity misses only) cannot keep the 128 KiB K/V between pairs, so each of the 8
+  // pairs fetches it once (the two CTAs of a pair share that fetch).
   Device dev = h100();
   dev.sm_count = 2;
   dev.smem_bytes_per_sm = 64 * 1024;
   dev.l2_bytes = 64 * 1024;
-  const SimResult r = simulate(dev, gqa_case(), {});
+  SimOptions full;
+  full.l2_ways = 512;
+  const SimResult r = simulate(dev, gqa_case(), full);
   EXPECT_EQ(r.hbm_read_bytes.v, 256u * 1024 + 8u * 128 * 1024);
   // With a 1 MiB L2 the K/V stays between pairs: fetched once.
   dev.l2_bytes = 1024 * 1024;
-  EXPECT_EQ(simulate(dev, gqa_case(), {}).hbm_read_bytes.v, 256u * 1024 + 128u * 1024);
+  EXPECT_EQ(simulate(dev, gqa_case(), full).hbm_read_bytes.v, 256u * 1024 + 128u * 1024);
 }

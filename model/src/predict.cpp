@@ -138,8 +138,8 @@ private:
 
 BlockSizes blocks_for(const Evaluator& ev, u64 d) {
   const Workload& w = ev.w();
-  if (w.block_m != 0) return {w.block_m, w.block_n};
-  return flash_block_sizes(w.sram_bytes, ev.e(), d);
+  const BlockSizes alg1 = flash_block_sizes(w.sram_bytes, ev.e(), d);
+  return {w.block_m != 0 ? w.block_m : alg1.br, w.block_n != 0 ? w.block_n : alg1.bc};
 }
 
 Count kv_heads_bytes(const Shape& s, Count tokens, u64 e) {
@@ -332,8 +332,8 @@ void flash2_bwd(Evaluator& ev, const Shape& s, const Plan& p, const FlashOptions
 
 // ---- FlashAttention, FA1 loop order ---------------------------------------------------------
 
-// FlashAttention Alg. 1: one CTA per head (FlashAttention-2 §3.2: "parallelize over batch size and
-// number of heads"); the outer loop over K/V blocks loads K_j, V_j once (line 6); the inner loop over
+// FlashAttention Alg. 1: one CTA per head, grid (batch, heads) (FlashAttention-2 §3.2: "parallelize
+// over batch size and number of heads"); the outer loop over K/V blocks loads K_j, V_j once (line 6); the inner loop over
 // Q blocks loads Q_i, O_i, l_i, m_i (line 8) and writes O_i, l_i, m_i back (lines 12-13); line 2
 // initializes O, l, m in HBM. Total Θ(N²d²/M) (Theorem 2).
 void flash1_fwd(Evaluator& ev, const Shape& s, const Plan& p) {
@@ -345,9 +345,10 @@ void flash1_fwd(Evaluator& ev, const Shape& s, const Plan& p) {
   k.sfu_ops = bh * p.allowed;
   // Per score as FA2 (3); per visited pair the O_i update rescales and adds (2 per element).
   k.fp32_flops = bh * (p.allowed * 3 + p.rows_sum * s.dv * 2);
-  // Grid (heads, batch): the g heads of a group are adjacent and read K/V together.
+  // Grid (batch, heads): the g heads of a group are B CTAs apart.
   const Count kv = bh * p.touched * (s.d + s.dv) * e;
-  Evaluator::read_stream(k, kv, ev.shared(k, kv_heads_bytes(s, p.touched, e), kv, s.group(), 1, 1, 0), kFlashWarps);
+  Evaluator::read_stream(k, kv, ev.shared(k, kv_heads_bytes(s, p.touched, e), kv, 1, s.batch, s.group(), kv_between(p, s, e)),
+                         kFlashWarps);
   // Q_i, O_i, l_i, m_i per visited pair; the per-head working set is Q, O, l, m of the whole head.
   const u64 row_state = s.dv * e + 2 * kStatBytes;
   const double ws = std::min<double>(ev.resident(k), bh.d()) * static_cast<double>(s.n * (s.d * e + row_state));
@@ -374,7 +375,8 @@ void flash1_bwd(Evaluator& ev, const Shape& s, const Plan& p) {
   k.sfu_ops = bh * p.allowed;
   k.fp32_flops = bh * (p.allowed * 4 + p.rows_sum * s.dv * 2);  // + D_i = rowsum(dO_i o O_i) per pair
   const Count kv = bh * p.touched * (s.d + s.dv) * e;
-  Evaluator::read_stream(k, kv, ev.shared(k, kv_heads_bytes(s, p.touched, e), kv, s.group(), 1, 1, 0), kFlashWarps);
+  Evaluator::read_stream(k, kv, ev.shared(k, kv_heads_bytes(s, p.touched, e), kv, 1, s.batch, s.group(), kv_between(p, s, e)),
+                         kFlashWarps);
   const u64 row_in = (s.d + 2 * s.dv) * e + 2 * kStatBytes;  // Q_i, O_i, dO_i, l_i, m_i
   const u64 row_dq = s.d * kStatBytes;
   const double ws = std::min<double>(ev.resident(k), bh.d()) * static_cast<double>(s.n * (row_in + row_dq));
@@ -652,8 +654,9 @@ void performer(Evaluator& ev, const Shape& s) {
 constexpr u64 kScanFlopsPerState = 6;
 
 // Fused kernel: reads x, delta (B·L·D), B, C (B·L·N), A (D·N) and writes y (B·L·D); the state stays
-// in registers (App. D). Grid (batch, D) with one channel per CTA (mamba selective_scan_fwd launch),
-// so every channel's CTA reads the batch's B and C: D times across L2, once from DRAM.
+// in registers (App. D). Grid (batch, D), batch fastest, one channel per CTA (mamba
+// selective_scan_fwd launch), so every channel's CTA reads its batch entry's B and C: D times
+// across L2, once from DRAM.
 void mamba_fused(Evaluator& ev) {
   const Workload& w = ev.w();
   const u64 e = ev.e(), D = w.d_inner, N = w.state_dim;
@@ -684,10 +687,10 @@ void mamba_fused(Evaluator& ev) {
   Evaluator::read_stream(k, x_delta, x_delta, 1);
   const Count bc = Count(w.batch) * L * N * e * 2;
   const Count bc_total = bc * D;
-  Evaluator::read_stream(k, bc_total, ev.shared(k, bc, bc_total, D, 1, 1, 2.0 * static_cast<double>(L * N * e * 2)), 1);
+  Evaluator::read_stream(k, bc_total, ev.shared(k, bc, bc_total, 1, w.batch, D, 2.0 * static_cast<double>(w.batch * L * N * e * 2)), 1);
   // Each channel's CTA reads its row of A; the batch entries share it.
   const Count a = Count(D) * N * kStatBytes, a_total = a * w.batch;
-  Evaluator::read_stream(k, a_total, ev.shared(k, a, a_total, 1, D, w.batch, a.d()), 1);
+  Evaluator::read_stream(k, a_total, ev.shared(k, a, a_total, w.batch, 1, 1, a.d()), 1);
   Evaluator::write_direct(k, Count(w.batch) * L * D * e);
 }
 

@@ -9,6 +9,7 @@
 #include <array>
 #include <cmath>
 #include <fstream>
+#include <sstream>
 #include <functional>
 #include <vector>
 
@@ -61,26 +62,40 @@ struct SimKernel {
 };
 
 // Tensors get disjoint address ranges; bases are staggered by a few lines so that equally sized
-// tensors do not all start in L2 set 0.
+// tensors do not all start in L2 set 0. The ranges are kept so that tests can check that every
+// tile a schedule touches lies inside one tensor.
 class AddressSpace {
 public:
   u64 alloc(Count bytes) {
     const u64 base = next_;
-    next_ = ((next_ + bytes.v + 4095) / 4096) * 4096 + 128 * (5 + 3 * count_++ % 29);
+    ranges_.push_back({base, base + bytes.v});
+    next_ = ((next_ + bytes.v + 4095) / 4096) * 4096 + 128 * (5 + 3 * ranges_.size() % 29);
     return base;
+  }
+  bool inside_one(u64 addr, u64 bytes) const {
+    for (const auto& [lo, hi] : ranges_) {
+      if (addr >= lo && addr + bytes <= hi) return true;
+    }
+    return false;
   }
 
 private:
   u64 next_ = u64{1} << 20;
-  u64 count_ = 0;
+  std::vector<std::pair<u64, u64>> ranges_;
 };
 
 // ---- the engine -----------------------------------------------------------------------------
 
+// Time: each SM's clock advances by its steps' on-chip work (tensor, FP32, SFU, shared memory) at
+// its 1/SMs share of the device, and by the step's L2 and DRAM bytes at the same share. The SM
+// with the smallest clock steps next, so CTAs interleave in time order and a slow CTA falls
+// behind. L2 and DRAM bandwidth are shared by all SMs: a kernel takes at least its L2 bytes over
+// the L2 bandwidth and its DRAM bytes over the HBM bandwidth, whatever the SMs' clocks say.
 class Engine {
 public:
-  Engine(const Device& dev, const Workload& w, const SimOptions& opt, u64 est_lines)
-      : dev_(dev), w_(w), opt_(opt) {
+  Engine(const Device& dev, const Workload& w, const SimOptions& opt, const AddressSpace& as, u64 est_lines)
+      : dev_(dev), w_(w), opt_(opt), as_(as) {
+    if (opt.l2_ways == 0) throw InputError("--l2-ways must be at least 1");
     if (w.l2) {
       std::uint32_t sample = opt.l2_sample;
       if (sample == 0) {  // keep the sampled line visits near 2^24
@@ -88,19 +103,25 @@ public:
         while (est_lines / sample > (u64{1} << 24) && sample < 1024) sample *= 2;
       }
       l2_.emplace_back(static_cast<u64>(dev.l2_bytes), opt.l2_ways, sample);
-    } else if (opt.l2_ways == 0) {
-      throw InputError("--l2-ways must be at least 1");
     }
     if (!opt.trace_out.empty()) {
       trace_.open(opt.trace_out);
       if (!trace_) throw InputError("--trace-out '" + opt.trace_out + "': cannot write");
+      trace_ << "# attnio simulate: one line per tile access; CTAs sampled (every k-th, per kernel) and at most "
+             << kMaxTraceEvents << " lines; hit/miss in 32-byte sectors, scaled by the L2 set sample "
+             << (l2_.empty() ? 1 : l2_[0].sample()) << "\n";
       trace_ << "kernel,cta,sm,step,tile,addr,bytes,rows,write,hit_sectors,miss_sectors\n";
     }
     if (!opt.chrome_trace.empty()) {
       chrome_.open(opt.chrome_trace);
       if (!chrome_) throw InputError("--chrome-trace '" + opt.chrome_trace + "': cannot write");
-      chrome_ << "{\"traceEvents\":[\n";
+      chrome_ << "{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n";
+      chrome_.setf(std::ios::fixed);
+      chrome_.precision(3);
     }
+  }
+  ~Engine() {
+    if (chrome_.is_open()) chrome_ << "\n]}\n";  // valid JSON even when a schedule threw
   }
 
   void check_sram(const SimKernel& k) const {
@@ -118,91 +139,132 @@ public:
     check_sram(k);
     u64 smem = 0;
     for (const auto& t : k.smem) smem += t.second;
-    const u64 per_sm = std::clamp<u64>(static_cast<u64>(dev_.smem_bytes_per_sm / std::max<double>(1.0, static_cast<double>(smem))), 1, 32);
+    // Occupancy: shared memory per SM over the CTA's tiles; kernels without tiles in shared memory
+    // run 8 CTAs of 256 threads per SM (tile_traits.hpp).
+    const u64 per_sm = smem == 0 ? traits::kSmallCtasPerSm
+                                 : std::clamp<u64>(static_cast<u64>(dev_.smem_bytes_per_sm / static_cast<double>(smem)), 1, 32);
     const u64 sms = static_cast<u64>(dev_.sm_count);
     const u64 slots = min_u(sms * per_sm, k.ctas);
     const u64 trace_every = ceil_div(k.ctas, 4096);
 
     struct Slot {
       u64 cta = 0, step = 0, sm = 0;
-      double start = 0;
+      double busy = 0;  // the CTA's own time so far
       bool active = false;
       std::vector<Step> steps;
     };
     std::vector<Slot> slot(slots);
     std::vector<double> clock(sms, 0.0);
+    std::vector<std::vector<u64>> on_sm(sms);
+    std::vector<u64> turn(sms, 0);
     u64 next = 0;
     auto issue = [&](Slot& s) {
       s.active = next < k.ctas;
       if (!s.active) return;
       s.cta = next++;
       s.step = 0;
+      s.busy = 0;
       s.steps.clear();
       k.program(s.cta, s.steps);
-      s.start = clock[s.sm];
       ++ctas_;
     };
     for (u64 i = 0; i < slots; ++i) {
       slot[i].sm = i % sms;
+      on_sm[i % sms].push_back(i);
       issue(slot[i]);
     }
     const double share = 1.0 / static_cast<double>(sms);
     const double rate[6] = {dev_.tensor_rate(w_.dtype) * share, dev_.fp32_rate() * share, dev_.sfu_rate() * share,
-                            dev_.l2_rate() * share, dev_.hbm_rate() * share, dev_.sram_bytes_per_s * share};
-    bool any = true;
-    while (any) {
-      any = false;
-      for (Slot& s : slot) {
-        if (!s.active) continue;
-        any = true;
-        if (s.step < s.steps.size()) {
-          const Step& st = s.steps[s.step];
-          const bool traced = trace_.is_open() && s.cta % trace_every == 0;
-          double l2_bytes = 0;
-          const u64 dram_before = dram();
-          for (int a = 0; a < st.n; ++a) {
-            const Access& ac = st.acc[a];
-            L2Cache::Traffic t;
-            for (u64 r = 0; r < ac.rows; ++r) {
-              const u64 addr = ac.addr + r * ac.stride;
-              if (l2_.empty()) {
-                (ac.write ? direct_write_ : direct_read_) += ac.bytes;
-              } else {
-                const L2Cache::Traffic x = ac.write ? l2_[0].write(addr, ac.bytes) : l2_[0].read(addr, ac.bytes);
-                t.hit_sectors += x.hit_sectors;
-                t.miss_sectors += x.miss_sectors;
-              }
+                            dev_.sram_bytes_per_s * share, dev_.l2_rate() * share, dev_.hbm_rate() * share};
+    std::vector<std::pair<double, u64>> heap;  // (clock, sm), smallest first
+    for (u64 m = 0; m < min_u(sms, slots); ++m) heap.emplace_back(0.0, m);
+    auto later = [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second > b.second); };
+    std::make_heap(heap.begin(), heap.end(), later);
+    double kernel_l2 = 0, kernel_dram = 0;
+    std::vector<std::string> events;
+
+    while (!heap.empty()) {
+      std::pop_heap(heap.begin(), heap.end(), later);
+      const u64 m = heap.back().second;
+      heap.pop_back();
+      // The SM's resident CTAs take turns.
+      Slot* s = nullptr;
+      for (u64 tries = 0; tries < on_sm[m].size() && !s; ++tries) {
+        Slot& c = slot[on_sm[m][turn[m]++ % on_sm[m].size()]];
+        if (c.active) s = &c;
+      }
+      if (!s) continue;  // the SM has no work left
+      double t = 0;
+      if (s->step < s->steps.size()) {
+        const Step& st = s->steps[s->step];
+        const bool traced = trace_.is_open() && s->cta % trace_every == 0 && trace_events_ < kMaxTraceEvents;
+        double l2_bytes = 0, requested = 0;
+        const u64 dram_before = dram();
+        for (int a = 0; a < st.n; ++a) {
+          const Access& ac = st.acc[a];
+          L2Cache::Traffic tr;
+          for (u64 r = 0; r < ac.rows; ++r) {
+            const u64 addr = ac.addr + r * ac.stride;
+            if (opt_.check_bounds && !as_.inside_one(addr, ac.bytes)) {
+              throw InputError("internal: " + k.name + " tile " + ac.tile + " at " + std::to_string(addr) +
+                               " (+" + std::to_string(ac.bytes) + ") leaves its tensor (a bug in attnio)");
             }
-            const u64 bytes = ac.bytes * ac.rows;
-            (ac.write ? l2_write_ : l2_read_) += bytes;
-            hit_sectors_ += t.hit_sectors;
-            requested_sectors_ += t.hit_sectors + t.miss_sectors;
-            l2_bytes += static_cast<double>(bytes);
-            if (traced) {
-              trace_ << k.name << ',' << s.cta << ',' << s.sm << ',' << s.step << ',' << ac.tile << ',' << ac.addr << ','
-                     << ac.bytes << ',' << ac.rows << ',' << (ac.write ? 1 : 0) << ',' << t.hit_sectors << ','
-                     << t.miss_sectors << '\n';
+            if (!l2_.empty()) {
+              const L2Cache::Traffic x = ac.write ? l2_[0].write(addr, ac.bytes) : l2_[0].read(addr, ac.bytes);
+              tr.hit_sectors += x.hit_sectors;
+              tr.miss_sectors += x.miss_sectors;
             }
           }
-          const double hbm = static_cast<double>(dram() - dram_before);
-          const double work[6] = {st.tensor, st.fp32, st.sfu, l2_bytes, hbm, st.sram};
-          double t = 0;
-          for (int c = 0; c < 6; ++c) t = std::max(t, work[c] / rate[c]);
-          clock[s.sm] += t;
-          ++steps_;
-          ++s.step;
-        }
-        if (s.step >= s.steps.size()) {
-          if (chrome_.is_open() && s.cta % trace_every == 0) {
-            chrome_ << (chrome_events_++ ? ",\n" : "") << "{\"name\":\"" << k.name << " cta " << s.cta
-                    << "\",\"ph\":\"X\",\"pid\":" << kernel_index_ << ",\"tid\":" << s.sm << ",\"ts\":"
-                    << (time_ + s.start) * 1e6 << ",\"dur\":" << (clock[s.sm] - s.start) * 1e6 << "}";
+          const u64 bytes = ac.bytes * ac.rows;
+          if (l2_.empty()) (ac.write ? direct_write_ : direct_read_) += bytes;
+          (ac.write ? l2_write_ : l2_read_) += bytes;
+          if (!ac.write) {
+            hit_sectors_ += tr.hit_sectors;
+            read_sectors_ += tr.hit_sectors + tr.miss_sectors;
           }
-          issue(s);
+          l2_bytes += static_cast<double>(bytes);
+          requested += static_cast<double>(bytes);
+          if (traced) {
+            trace_ << k.name << ',' << s->cta << ',' << s->sm << ',' << s->step << ',' << ac.tile << ',' << ac.addr << ','
+                   << ac.bytes << ',' << ac.rows << ',' << (ac.write ? 1 : 0) << ',' << tr.hit_sectors << ','
+                   << tr.miss_sectors << '\n';
+            ++trace_events_;
+          }
         }
+        // With the L2 off every requested byte is a DRAM byte.
+        const double dram_bytes = l2_.empty() ? requested : static_cast<double>(dram() - dram_before);
+        kernel_l2 += l2_bytes;
+        kernel_dram += dram_bytes;
+        const double work[6] = {st.tensor, st.fp32, st.sfu, st.sram, l2_bytes, dram_bytes};
+        for (int c = 0; c < 6; ++c) t = std::max(t, work[c] / rate[c]);
+        ++steps_;
+        ++s->step;
+      }
+      clock[m] += t;
+      s->busy += t;
+      if (s->step >= s->steps.size()) {
+        if (chrome_.is_open() && s->cta % trace_every == 0 && chrome_events_ < kMaxTraceEvents) {
+          std::ostringstream ev;
+          ev.setf(std::ios::fixed);
+          ev.precision(3);
+          ev << "{\"name\":\"" << k.name << " cta " << s->cta << "\",\"ph\":\"X\",\"pid\":" << kernel_index_
+             << ",\"tid\":" << (s - slot.data()) << ",\"ts\":" << (clock[m] - s->busy) * 1e6 << ",\"dur\":" << s->busy * 1e6
+             << ",\"args\":{\"sm\":" << s->sm << "}}";
+          events.push_back(ev.str());
+          ++chrome_events_;
+        }
+        issue(*s);
+      }
+      if (std::any_of(on_sm[m].begin(), on_sm[m].end(), [&](u64 i) { return slot[i].active; })) {
+        heap.emplace_back(clock[m], m);
+        std::push_heap(heap.begin(), heap.end(), later);
       }
     }
-    const double kernel_time = *std::max_element(clock.begin(), clock.end());
+    const double sm_time = *std::max_element(clock.begin(), clock.end());
+    const double kernel_time = std::max({sm_time, kernel_l2 / dev_.l2_rate(), kernel_dram / dev_.hbm_rate()});
+    // The chrome timeline stretches when the shared L2 or DRAM bandwidth, not the SMs, set the pace.
+    const double stretch = sm_time > 0 ? kernel_time / sm_time : 1.0;
+    for (const std::string& ev : events) chrome_ << (chrome_written_++ ? ",\n" : "") << rescale(ev, stretch, time_);
     time_ += kernel_time + static_cast<double>(k.launches) * dev_.launch_overhead_s;
     ++kernel_index_;
   }
@@ -214,25 +276,42 @@ public:
     r.hbm_write_bytes = Count(l2_.empty() ? direct_write_ : l2_[0].dram_write_bytes()) * layers;
     r.l2_read_bytes = Count(l2_read_) * layers;
     r.l2_write_bytes = Count(l2_write_) * layers;
-    r.l2_hit_rate = requested_sectors_ == 0 ? 0.0 : static_cast<double>(hit_sectors_) / static_cast<double>(requested_sectors_);
+    r.l2_hit_rate = read_sectors_ == 0 ? 0.0 : static_cast<double>(hit_sectors_) / static_cast<double>(read_sectors_);
     r.time_s = time_ * static_cast<double>(layers);
     r.ctas = ctas_;
     r.steps = steps_;
     r.l2_sample = l2_.empty() ? 1 : l2_[0].sample();
-    if (chrome_.is_open()) chrome_ << "\n]}\n";
   }
 
 private:
+  static constexpr u64 kMaxTraceEvents = 2'000'000;
+
   u64 dram() const { return l2_.empty() ? 0 : l2_[0].dram_read_bytes() + l2_[0].dram_write_bytes(); }
+
+  // An event recorded in SM time, moved to the kernel's place on the timeline and stretched.
+  static std::string rescale(const std::string& ev, double stretch, double offset) {
+    auto number_after = [&](const char* key) {
+      const auto p = ev.find(key) + std::string(key).size();
+      return std::pair<std::size_t, double>{p, std::stod(ev.substr(p))};
+    };
+    const auto [ts_at, ts] = number_after("\"ts\":");
+    const auto [dur_at, dur] = number_after("\"dur\":");
+    std::ostringstream out;
+    out.setf(std::ios::fixed);
+    out.precision(3);
+    out << ev.substr(0, ts_at) << ts * stretch + offset * 1e6 << ",\"dur\":" << dur * stretch << ev.substr(ev.find(',', dur_at));
+    return out.str();
+  }
 
   const Device& dev_;
   const Workload& w_;
   const SimOptions& opt_;
+  const AddressSpace& as_;
   std::vector<L2Cache> l2_;  // empty with the L2 off
   std::ofstream trace_, chrome_;
-  u64 chrome_events_ = 0;
+  u64 chrome_events_ = 0, chrome_written_ = 0, trace_events_ = 0;
   u64 direct_read_ = 0, direct_write_ = 0, l2_read_ = 0, l2_write_ = 0;
-  u64 hit_sectors_ = 0, requested_sectors_ = 0, ctas_ = 0, steps_ = 0;
+  u64 hit_sectors_ = 0, read_sectors_ = 0, ctas_ = 0, steps_ = 0;
   int kernel_index_ = 0;
   double time_ = 0;
 };
@@ -345,9 +424,28 @@ struct FlashGeometry {
     }
     return all;
   }
-  u64 q_addr(u64 base, u64 b, u64 h, u64 r, u64 width) const { return base + ((b * s.heads + h) * s.n + r) * width * e; }
-  u64 kv_addr(u64 base, u64 b, u64 kvh, u64 key, u64 width) const { return base + ((b * s.kv_heads + kvh) * s.nk + key) * width * e; }
+  // flash-attention's layouts: Q, O [B][N][H][width] and K, V [B][Nk][Hkv][width], so a tile of
+  // rows is `rows` segments of width·e bytes, H·width·e apart; statistics are [B][H][N] fp32.
+  u64 q_addr(u64 base, u64 b, u64 h, u64 r, u64 width) const { return base + ((b * s.n + r) * s.heads + h) * width * e; }
+  u64 kv_addr(u64 base, u64 b, u64 kvh, u64 key, u64 width) const { return base + ((b * s.nk + key) * s.kv_heads + kvh) * width * e; }
+  u64 q_stride(u64 width) const { return s.heads * width * e; }
+  u64 kv_stride(u64 width) const { return s.kv_heads * width * e; }
   u64 stat_addr(u64 base, u64 b, u64 h, u64 r) const { return base + ((b * s.heads + h) * s.n + r) * kStat; }
+  void q_tile(Step& st, const char* name, u64 base, u64 b, u64 h, u64 r0, u64 rows, u64 width, bool write) const {
+    st.add(name, q_addr(base, b, h, r0, width), width * e, rows, q_stride(width), write);
+  }
+  void kv_tile(Step& st, const char* name, u64 base, u64 b, u64 kvh, u64 k0, u64 keys, u64 width, bool write) const {
+    st.add(name, kv_addr(base, b, kvh, k0, width), width * e, keys, kv_stride(width), write);
+  }
+  // dK/dV of query head h: with GQA into the expanded [B][Nk][H][width] buffers (flash-attention's
+  // dk_expanded), else straight into dK/dV.
+  void dkv_tile(Step& st, const char* name, u64 expanded, u64 direct, u64 b, u64 h, u64 k0, u64 keys, u64 width) const {
+    if (s.group() == 1) {
+      kv_tile(st, name, direct, b, h, k0, keys, width, true);
+    } else {
+      st.add(name, expanded + ((b * s.nk + k0) * s.heads + h) * width * e, width * e, keys, s.heads * width * e, true);
+    }
+  }
 };
 
 void flash2_forward(std::vector<SimKernel>& out, const FlashGeometry& g, const FlashBuffers& buf) {
@@ -361,15 +459,18 @@ void flash2_forward(std::vector<SimKernel>& out, const FlashGeometry& g, const F
     const u64 i = cta % g.tr, b = (cta / g.tr) % s.batch, h = cta / (g.tr * s.batch), kvh = h / s.group();
     const u64 rows = g.rows(i);
     Step first;
-    first.read("Q", g.q_addr(buf.q, b, h, i * g.br, s.d), rows * s.d * g.e);
+    g.q_tile(first, "Q", buf.q, b, h, i * g.br, rows, s.d, false);
     steps.push_back(first);
     const BlockRange r = visited_blocks(g.mask, i * g.br, i * g.br + rows, s.nk, g.bc);
-    for (u64 j = r.first; !r.empty() && j <= r.last; ++j) {
+    // flash-attention walks the K/V blocks from the last down ("we iterate over the blocks in
+    // reverse order"), so the masked diagonal block comes first.
+    for (u64 jj = r.last + 1; !r.empty() && jj > r.first; --jj) {
+      const u64 j = jj - 1;
       if (!sparse_keep(g.density, i, j, g.tc)) continue;
       const u64 cols = g.cols(j);
       Step st;
-      st.read("K", g.kv_addr(buf.k, b, kvh, j * g.bc, s.d), cols * s.d * g.e);
-      st.read("V", g.kv_addr(buf.v, b, kvh, j * g.bc, s.dv), cols * s.dv * g.e);
+      g.kv_tile(st, "K", buf.k, b, kvh, j * g.bc, cols, s.d, false);
+      g.kv_tile(st, "V", buf.v, b, kvh, j * g.bc, cols, s.dv, false);
       const double area = static_cast<double>(rows * cols);
       st.tensor = 2 * area * static_cast<double>(s.d + s.dv);
       st.sfu = area;
@@ -378,7 +479,7 @@ void flash2_forward(std::vector<SimKernel>& out, const FlashGeometry& g, const F
       steps.push_back(st);
     }
     Step last;
-    last.write("O", g.q_addr(buf.o, b, h, i * g.br, s.dv), rows * s.dv * g.e);
+    g.q_tile(last, "O", buf.o, b, h, i * g.br, rows, s.dv, true);
     if (!g.sigmoid) last.write("LSE", g.stat_addr(buf.lse, b, h, i * g.br), rows * kStat);
     steps.push_back(last);
   };
@@ -406,16 +507,16 @@ void flash_backward_tail(std::vector<SimKernel>& out, const FlashGeometry& g, co
     const u64 r0 = std::max(k0, t0), r1 = std::min(k1, t1);
     Step st;
     for (u64 h = kvh * s.group(); r0 < r1 && h < (kvh + 1) * s.group(); ++h) {
-      const u64 row = (b * s.heads + h) * s.nk + r0;
-      st.read("dK per head", buf.dk_exp + row * s.d * g.e, (r1 - r0) * s.d * g.e);
-      st.read("dV per head", buf.dv_exp + row * s.dv * g.e, (r1 - r0) * s.dv * g.e);
+      const u64 row = (b * s.nk + r0) * s.heads + h;
+      st.read("dK per head", buf.dk_exp + row * s.d * g.e, s.d * g.e, r1 - r0, s.heads * s.d * g.e);
+      st.read("dV per head", buf.dv_exp + row * s.dv * g.e, s.dv * g.e, r1 - r0, s.heads * s.dv * g.e);
       if (st.n >= 6) {
         steps.push_back(st);
         st = Step{};
       }
     }
-    st.write("dK", g.kv_addr(buf.dk, b, kvh, k0, s.d), (k1 - k0) * s.d * g.e);
-    st.write("dV", g.kv_addr(buf.dv, b, kvh, k0, s.dv), (k1 - k0) * s.dv * g.e);
+    g.kv_tile(st, "dK", buf.dk, b, kvh, k0, k1 - k0, s.d, true);
+    g.kv_tile(st, "dV", buf.dv, b, kvh, k0, k1 - k0, s.dv, true);
     st.fp32 = static_cast<double>((r1 > r0 ? r1 - r0 : 0) * (s.d + s.dv) * s.group());
     steps.push_back(st);
   };
@@ -434,8 +535,8 @@ void flash2_backward(std::vector<SimKernel>& out, const FlashGeometry& g, const 
     const u64 rows = g.rows(i);
     Step st;
     if (!sig) {
-      st.read("dO", g.q_addr(buf.dout, b, h, i * g.br, s.dv), rows * s.dv * g.e);
-      st.read("O", g.q_addr(buf.o, b, h, i * g.br, s.dv), rows * s.dv * g.e);
+      g.q_tile(st, "dO", buf.dout, b, h, i * g.br, rows, s.dv, false);
+      g.q_tile(st, "O", buf.o, b, h, i * g.br, rows, s.dv, false);
       st.write("D", g.stat_addr(buf.delta, b, h, i * g.br), rows * kStat);
     }
     st.write("dQacc", buf.dq_acc + ((b * s.heads + h) * s.n + i * g.br) * s.d * kStat, rows * s.d * kStat);
@@ -455,15 +556,16 @@ void flash2_backward(std::vector<SimKernel>& out, const FlashGeometry& g, const 
     if (t.empty() || j < t.first || j > t.last) return;
     const u64 cols = g.cols(j);
     Step first;
-    first.read("K", g.kv_addr(buf.k, b, kvh, j * g.bc, s.d), cols * s.d * g.e);
-    first.read("V", g.kv_addr(buf.v, b, kvh, j * g.bc, s.dv), cols * s.dv * g.e);
+    g.kv_tile(first, "K", buf.k, b, kvh, j * g.bc, cols, s.d, false);
+    g.kv_tile(first, "V", buf.v, b, kvh, j * g.bc, cols, s.dv, false);
     steps.push_back(first);
-    for (u64 i = 0; i < g.tr; ++i) {
+    for (u64 ii = g.tr; ii > 0; --ii) {  // m blocks from the last down, as flash-attention's backward
+      const u64 i = ii - 1;
       if (!g.visited(i, j)) continue;
       const u64 rows = g.rows(i);
       Step st;
-      st.read("Q", g.q_addr(buf.q, b, h, i * g.br, s.d), rows * s.d * g.e);
-      st.read("dO", g.q_addr(buf.dout, b, h, i * g.br, s.dv), rows * s.dv * g.e);
+      g.q_tile(st, "Q", buf.q, b, h, i * g.br, rows, s.d, false);
+      g.q_tile(st, "dO", buf.dout, b, h, i * g.br, rows, s.dv, false);
       if (!sig) {
         st.read("LSE", g.stat_addr(buf.lse, b, h, i * g.br), rows * kStat);
         st.read("D", g.stat_addr(buf.delta, b, h, i * g.br), rows * kStat);
@@ -478,19 +580,15 @@ void flash2_backward(std::vector<SimKernel>& out, const FlashGeometry& g, const 
       steps.push_back(st);
     }
     Step last;
-    const u64 dk = s.group() > 1 ? buf.dk_exp + ((b * s.heads + h) * s.nk + j * g.bc) * s.d * g.e
-                                 : g.kv_addr(buf.dk, b, kvh, j * g.bc, s.d);
-    const u64 dv = s.group() > 1 ? buf.dv_exp + ((b * s.heads + h) * s.nk + j * g.bc) * s.dv * g.e
-                                 : g.kv_addr(buf.dv, b, kvh, j * g.bc, s.dv);
-    last.write("dK", dk, cols * s.d * g.e);
-    last.write("dV", dv, cols * s.dv * g.e);
+    g.dkv_tile(last, "dK", buf.dk_exp, buf.dk, b, h, j * g.bc, cols, s.d);
+    g.dkv_tile(last, "dV", buf.dv_exp, buf.dv, b, h, j * g.bc, cols, s.dv);
     steps.push_back(last);
   };
   out.push_back(std::move(k));
   flash_backward_tail(out, g, buf, "flash2");
 }
 
-// FlashAttention Alg. 1: one CTA per head, grid (heads, batch).
+// FlashAttention Alg. 1: one CTA per head, grid (batch, heads) as flash-attention v1 launches it.
 void flash1_forward(std::vector<SimKernel>& out, const FlashGeometry& g, const FlashBuffers& buf) {
   const Shape& s = g.s;
   const BlockRange t = g.touched();
@@ -501,27 +599,27 @@ void flash1_forward(std::vector<SimKernel>& out, const FlashGeometry& g, const F
             {"Q", min_u(g.br, s.n) * s.d * g.e}, {"O", min_u(g.br, s.n) * s.dv * g.e}};
   k.program = [g, buf, t](u64 cta, std::vector<Step>& steps) {
     const Shape& s = g.s;
-    const u64 h = cta % s.heads, b = cta / s.heads, kvh = h / s.group();
+    const u64 b = cta % s.batch, h = cta / s.batch, kvh = h / s.group();  // grid (batch, heads)
     Step init;  // Alg. 1 line 2: O = 0, l = 0, m = -inf in HBM
-    init.write("O", g.q_addr(buf.o, b, h, 0, s.dv), s.n * s.dv * g.e);
+    g.q_tile(init, "O", buf.o, b, h, 0, s.n, s.dv, true);
     init.write("l", g.stat_addr(buf.l, b, h, 0), s.n * kStat);
     init.write("m", g.stat_addr(buf.m, b, h, 0), s.n * kStat);
     steps.push_back(init);
     for (u64 j = t.first; !t.empty() && j <= t.last; ++j) {
       const u64 cols = g.cols(j);
       Step kv;
-      kv.read("K", g.kv_addr(buf.k, b, kvh, j * g.bc, s.d), cols * s.d * g.e);
-      kv.read("V", g.kv_addr(buf.v, b, kvh, j * g.bc, s.dv), cols * s.dv * g.e);
+      g.kv_tile(kv, "K", buf.k, b, kvh, j * g.bc, cols, s.d, false);
+      g.kv_tile(kv, "V", buf.v, b, kvh, j * g.bc, cols, s.dv, false);
       steps.push_back(kv);
       for (u64 i = 0; i < g.tr; ++i) {
         if (!g.visited(i, j)) continue;
         const u64 rows = g.rows(i), r0 = i * g.br;
         Step st;
-        st.read("Q", g.q_addr(buf.q, b, h, r0, s.d), rows * s.d * g.e);
-        st.read("O", g.q_addr(buf.o, b, h, r0, s.dv), rows * s.dv * g.e);
+        g.q_tile(st, "Q", buf.q, b, h, r0, rows, s.d, false);
+        g.q_tile(st, "O", buf.o, b, h, r0, rows, s.dv, false);
         st.read("l", g.stat_addr(buf.l, b, h, r0), rows * kStat);
         st.read("m", g.stat_addr(buf.m, b, h, r0), rows * kStat);
-        st.write("O", g.q_addr(buf.o, b, h, r0, s.dv), rows * s.dv * g.e);
+        g.q_tile(st, "O", buf.o, b, h, r0, rows, s.dv, true);
         st.write("l", g.stat_addr(buf.l, b, h, r0), rows * kStat);
         st.write("m", g.stat_addr(buf.m, b, h, r0), rows * kStat);
         const double area = static_cast<double>(rows * cols);
@@ -546,7 +644,7 @@ void flash1_backward(std::vector<SimKernel>& out, const FlashGeometry& g, const 
             {"Q, O, dO", min_u(g.br, s.n) * (s.d + 2 * s.dv) * g.e}};
   k.program = [g, buf, t](u64 cta, std::vector<Step>& steps) {
     const Shape& s = g.s;
-    const u64 h = cta % s.heads, b = cta / s.heads, kvh = h / s.group();
+    const u64 b = cta % s.batch, h = cta / s.batch, kvh = h / s.group();  // grid (batch, heads)
     const u64 dq_base = buf.dq_acc + (b * s.heads + h) * s.n * s.d * kStat;
     Step init;
     init.write("dQacc", dq_base, s.n * s.d * kStat);
@@ -554,16 +652,16 @@ void flash1_backward(std::vector<SimKernel>& out, const FlashGeometry& g, const 
     for (u64 j = t.first; !t.empty() && j <= t.last; ++j) {
       const u64 cols = g.cols(j);
       Step kv;
-      kv.read("K", g.kv_addr(buf.k, b, kvh, j * g.bc, s.d), cols * s.d * g.e);
-      kv.read("V", g.kv_addr(buf.v, b, kvh, j * g.bc, s.dv), cols * s.dv * g.e);
+      g.kv_tile(kv, "K", buf.k, b, kvh, j * g.bc, cols, s.d, false);
+      g.kv_tile(kv, "V", buf.v, b, kvh, j * g.bc, cols, s.dv, false);
       steps.push_back(kv);
       for (u64 i = 0; i < g.tr; ++i) {
         if (!g.visited(i, j)) continue;
         const u64 rows = g.rows(i), r0 = i * g.br;
         Step st;
-        st.read("Q", g.q_addr(buf.q, b, h, r0, s.d), rows * s.d * g.e);
-        st.read("O", g.q_addr(buf.o, b, h, r0, s.dv), rows * s.dv * g.e);
-        st.read("dO", g.q_addr(buf.dout, b, h, r0, s.dv), rows * s.dv * g.e);
+        g.q_tile(st, "Q", buf.q, b, h, r0, rows, s.d, false);
+        g.q_tile(st, "O", buf.o, b, h, r0, rows, s.dv, false);
+        g.q_tile(st, "dO", buf.dout, b, h, r0, rows, s.dv, false);
         st.read("l", g.stat_addr(buf.l, b, h, r0), rows * kStat);
         st.read("m", g.stat_addr(buf.m, b, h, r0), rows * kStat);
         st.read("dQacc", dq_base + r0 * s.d * kStat, rows * s.d * kStat);
@@ -575,12 +673,8 @@ void flash1_backward(std::vector<SimKernel>& out, const FlashGeometry& g, const 
         steps.push_back(st);
       }
       Step wr;
-      const u64 dk = s.group() > 1 ? buf.dk_exp + ((b * s.heads + h) * s.nk + j * g.bc) * s.d * g.e
-                                   : g.kv_addr(buf.dk, b, kvh, j * g.bc, s.d);
-      const u64 dv = s.group() > 1 ? buf.dv_exp + ((b * s.heads + h) * s.nk + j * g.bc) * s.dv * g.e
-                                   : g.kv_addr(buf.dv, b, kvh, j * g.bc, s.dv);
-      wr.write("dK", dk, cols * s.d * g.e);
-      wr.write("dV", dv, cols * s.dv * g.e);
+      g.dkv_tile(wr, "dK", buf.dk_exp, buf.dk, b, h, j * g.bc, cols, s.d);
+      g.dkv_tile(wr, "dV", buf.dv_exp, buf.dv, b, h, j * g.bc, cols, s.dv);
       steps.push_back(wr);
     }
   };
@@ -809,8 +903,8 @@ void chunked(std::vector<SimKernel>& out, AddressSpace& as, const Workload& w, c
       k1.program = [=](u64 cta, std::vector<Step>& steps) {
         const u64 hb = cta, hh = hb % s.heads, bb = hb / s.heads, kvh = hh / s.group();
         Step st;
-        st.read("Q chunk", g.q_addr(b.q, bb, hh, i * c, s.d), rows * s.d * e);
-        st.read("K chunk", g.kv_addr(b.k, bb, kvh, j * c, s.d), cols * s.d * e);
+        g.q_tile(st, "Q chunk", b.q, bb, hh, i * c, rows, s.d, false);
+        g.kv_tile(st, "K chunk", b.k, bb, kvh, j * c, cols, s.d, false);
         st.write("scores", scores + hb * c * c * kStat, rows * cols * kStat);
         st.write("max", maxima + (hb * tc + j) * c * kStat, rows * kStat);
         st.tensor = 2.0 * static_cast<double>(rows * cols * s.d);
@@ -824,7 +918,7 @@ void chunked(std::vector<SimKernel>& out, AddressSpace& as, const Workload& w, c
         const u64 hb = cta, hh = hb % s.heads, bb = hb / s.heads, kvh = hh / s.group();
         Step st;
         st.read("scores", scores + hb * c * c * kStat, rows * cols * kStat);
-        st.read("V chunk", g.kv_addr(b.v, bb, kvh, j * c, s.dv), cols * s.dv * e);
+        g.kv_tile(st, "V chunk", b.v, bb, kvh, j * c, cols, s.dv, false);
         st.write("partial", partial + (hb * tc + j) * c * (s.dv + 1) * kStat, rows * (s.dv + 1) * kStat);
         st.tensor = 2.0 * static_cast<double>(rows * cols * s.dv);
         steps.push_back(st);
@@ -846,7 +940,7 @@ void chunked(std::vector<SimKernel>& out, AddressSpace& as, const Workload& w, c
         steps.push_back(st);
       }
       Step last;
-      last.write("O", g.q_addr(b.o, bb, hh, i * c, s.dv), rows * s.dv * e);
+      g.q_tile(last, "O", b.o, bb, hh, i * c, rows, s.dv, true);
       steps.push_back(last);
     };
     out.push_back(std::move(k3));
@@ -994,7 +1088,7 @@ void mamba(std::vector<SimKernel>& out, AddressSpace& as, const Workload& w) {
   k.name = "selective_scan_fused";
   k.ctas = (Count(B) * D).v;
   k.program = [=](u64 cta, std::vector<Step>& steps) {
-    const u64 b = cta / D, d = cta % D;
+    const u64 b = cta % B, d = cta / B;  // grid (batch, dim): batch fastest
     for (u64 l0 = 0; l0 < L; l0 += chunk) {
       const u64 len = min_u(L, l0 + chunk) - l0;
       Step st;
@@ -1147,7 +1241,8 @@ void build_schedules(std::vector<SimKernel>& out, AddressSpace& as, const Predic
 }  // namespace
 
 Workload with_kernel_tiles(Workload w) {
-  bool flash_tiles = false;
+  const u64 d = std::max(w.head_dim, w.v_head_dim == 0 ? w.head_dim : w.v_head_dim);
+  u64 bm = 0, bn = 0;
   switch (w.variant) {
     case Variant::flash1:
     case Variant::flash2:
@@ -1155,16 +1250,27 @@ Workload with_kernel_tiles(Workload w) {
     case Variant::sliding_window:
     case Variant::sigmoid:
     case Variant::dilated:
-    case Variant::flash_decoding:
+    case Variant::ring:
+      bm = traits::flash_block_m(d);
+      bn = traits::flash_block_n(d);
+      break;
     case Variant::mla:
-    case Variant::ring: flash_tiles = true; break;
-    default: break;
+      if (w.phase == Phase::prefill) {
+        bm = traits::flash_block_m(d + w.rope_dim);
+        bn = traits::flash_block_n(d + w.rope_dim);
+        break;
+      }
+      bm = traits::flash_block_m(d);
+      bn = traits::splitkv_block_n(w.latent_dim + w.rope_dim);
+      break;
+    case Variant::flash_decoding:
+      bm = traits::flash_block_m(d);
+      bn = traits::splitkv_block_n(d);
+      break;
+    default: return w;
   }
-  if (flash_tiles && w.block_m == 0 && w.block_n == 0) {
-    const u64 d = std::max(w.head_dim, w.v_head_dim == 0 ? w.head_dim : w.v_head_dim);
-    w.block_m = traits::flash_block_m(d);
-    w.block_n = traits::flash_block_n(d);
-  }
+  if (w.block_m == 0) w.block_m = bm;
+  if (w.block_n == 0) w.block_n = bn;
   return w;
 }
 
@@ -1175,7 +1281,7 @@ SimResult simulate(const Device& device, const Workload& input, const SimOptions
   std::vector<SimKernel> kernels;
   AddressSpace as;
   build_schedules(kernels, as, r.formula, device);
-  Engine engine(device, w, options, r.formula.l2_bytes().v / w.layers / L2Cache::kLineBytes);
+  Engine engine(device, w, options, as, r.formula.l2_bytes().v / w.layers / L2Cache::kLineBytes);
   for (const SimKernel& k : kernels) engine.run(k);
   engine.finish(r);
   return r;

@@ -170,13 +170,16 @@ void validate(const Workload& w, const Device& device) {
 
   const std::uint64_t e = dtype_bytes(w.dtype);
   if (w.block_m != 0 || w.block_n != 0) {
-    require(w.block_m != 0 && w.block_n != 0, [&] { return std::string("--block-m and --block-n must be given together"); });
-    // FA2 keeps the Q tile and the K and V tiles in shared memory (O stays in registers).
-    const std::uint64_t need = (w.block_m * w.head_dim + w.block_n * (w.head_dim + w.v_head_dim)) * e;
-    require(need <= w.sram_bytes, [&] { return std::string("--block-m " + std::to_string(w.block_m) + " x --block-n " +
-                                      std::to_string(w.block_n) + " tiles need " + std::to_string(need) +
-                                      " bytes of SRAM, more than the " + std::to_string(w.sram_bytes) +
-                                      " available"); });
+    // A block size given alone pairs with the other from FlashAttention Alg. 1. FA2 keeps the Q tile
+    // and the K and V tiles in shared memory (O stays in registers).
+    const std::uint64_t d = std::max(w.head_dim, w.v_head_dim);
+    const std::uint64_t m = w.sram_bytes / e, bc = (m + 4 * d - 1) / (4 * d);
+    const std::uint64_t bm = w.block_m != 0 ? w.block_m : std::min(bc, d), bn = w.block_n != 0 ? w.block_n : bc;
+    const std::uint64_t need = (bm * w.head_dim + bn * (w.head_dim + w.v_head_dim)) * e;
+    require(need <= w.sram_bytes, [&] {
+      return "--block-m " + std::to_string(bm) + " x --block-n " + std::to_string(bn) + " tiles need " +
+             std::to_string(need) + " bytes of SRAM, more than the " + std::to_string(w.sram_bytes) + " available";
+    });
   }
 
   switch (w.variant) {
@@ -187,7 +190,13 @@ void validate(const Workload& w, const Device& device) {
     case Variant::chunked:
     case Variant::linear:
     case Variant::performer: check_size("chunk", w.chunk); break;
-    case Variant::paged: check_size("page-size", w.page_size); break;
+    case Variant::paged:
+      check_size("page-size", w.page_size);
+      // vLLM splits long contexts into 512-token partitions of whole pages.
+      require(w.page_size <= 512 && 512 % w.page_size == 0, [&] {
+        return "--page-size " + std::to_string(w.page_size) + " must divide 512 (vLLM's partition size)";
+      });
+      break;
     case Variant::mla:
       check_size("latent-dim", w.latent_dim);
       check_size("rope-dim", w.rope_dim);

@@ -2,11 +2,12 @@
 // addresses) through per-SM SRAM, a shared L2 (L2Cache) and HBM.
 //
 // CTAs are issued to SMs in grid order, as many at a time as occupancy allows (SMs x CTAs per SM);
-// the resident CTAs advance one step each in turn, which approximates concurrent execution closely
-// enough for the L2 to see the sharing between them. When a CTA finishes, the next one in grid
-// order takes its slot. A step is one iteration of the kernel's loop: the tiles it loads and stores
-// and the FLOPs it does. Each SM's clock advances by the step's roofline time at that SM's share of
-// every ceiling; the kernel ends when its last SM does.
+// the SM whose clock is furthest behind runs the next step of one of its CTAs, so CTAs interleave
+// in time order and the L2 sees the sharing between the CTAs that are resident together. When a
+// CTA finishes, the next one in grid order takes its slot. A step is one iteration of the kernel's
+// loop: the tiles it loads and stores and the FLOPs it does; it costs its roofline time at the SM's
+// share of every ceiling. A kernel ends when its last SM does, and no sooner than its L2 and DRAM
+// bytes take at the device's full bandwidths (shared by all SMs).
 //
 // With the L2 off every request goes to DRAM, byte for byte, so the simulated HBM bytes equal the
 // closed form's l2 bytes (tests/test_simulate.cpp checks every variant).
@@ -24,13 +25,14 @@ struct SimOptions {
   std::uint32_t l2_sample = 0;  // set sampling; 0 chooses one that keeps the run near a second
   std::string trace_out;        // per-step events (CSV), sampled by CTA when large
   std::string chrome_trace;     // CTAs on SMs, Chrome trace JSON for Perfetto
+  bool check_bounds = false;    // tests: every tile must lie inside one tensor
 };
 
 struct SimResult {
   Prediction formula;  // the closed form for the same workload and tiles
   Count hbm_read_bytes, hbm_write_bytes;
   Count l2_read_bytes, l2_write_bytes;  // requests reaching L2 (equal the formula's l2_* bytes)
-  double l2_hit_rate = 0;               // of requested sectors, reads and writes
+  double l2_hit_rate = 0;               // of requested read sectors (writes allocate without a read)
   double time_s = 0;
   std::uint64_t ctas = 0, steps = 0;
   std::uint32_t l2_sample = 1;

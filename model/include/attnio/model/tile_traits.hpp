@@ -15,6 +15,11 @@ inline constexpr std::uint64_t kFlashWarps = 4;
 // for head dims up to 64, 64 keys above (the K and V tiles grow with d, and must share the SM).
 constexpr std::uint64_t flash_block_m(std::uint64_t /*head_dim*/) { return 128; }
 constexpr std::uint64_t flash_block_n(std::uint64_t head_dim) { return head_dim <= 64 ? 128 : 64; }
+// Split-KV decode kernel (flash-attention run_mha_fwd_splitkv_dispatch): longer K/V blocks, since
+// only a few query rows share them.
+constexpr std::uint64_t splitkv_block_n(std::uint64_t head_dim) {
+  return head_dim <= 64 ? 256 : head_dim <= 128 ? 128 : 64;
+}
 static_assert(flash_block_m(128) % (16 * kFlashWarps) == 0, "each warp owns whole m16 MMA row tiles");
 static_assert(flash_block_n(128) % 16 == 0 && flash_block_n(64) % 16 == 0, "K/V tiles are whole k16 MMA steps");
 
