@@ -214,7 +214,7 @@ TEST(Cli, BadInputIsOneLineAndExitCodeTwo) {
   expect_bad_input("predict --variant paged --phase decode --page-size 48", "must divide 512");
   expect_bad_input("bench --seconds -1", "--seconds");
   expect_bad_input("simulate --l2-ways 0", "--l2-ways must be at least 1");
-  expect_bad_input("simulate --l2-sample 3", "power of two");
+  expect_bad_input("simulate --l2-sample 100000", "--l2-sample must be between 1 and 65536");
   expect_bad_input("simulate --seq 512 --trace-out /nonexistent/dir/t.csv", "cannot write");
   expect_bad_input("simulate --seq 512 --chrome-trace /nonexistent/dir/t.json", "cannot write");
   expect_bad_input("simulate --block-m 512 --block-n 512", "bytes of SRAM");

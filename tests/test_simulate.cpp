@@ -275,9 +275,9 @@ TEST(Simulate, SetSamplingEstimatesTheExactRun) {
   w.causal = true;
   SimOptions exact, sampled;
   exact.l2_sample = 1;
-  sampled.l2_sample = 16;
+  sampled.l2_sample = 31;
   const SimResult a = simulate(h100(), w, exact), b = simulate(h100(), w, sampled);
-  EXPECT_EQ(b.l2_sample, 16u);
+  EXPECT_EQ(b.l2_sample, 31u);
   EXPECT_NEAR(b.hbm_read_bytes.d(), a.hbm_read_bytes.d(), 0.02 * a.hbm_read_bytes.d());
   EXPECT_NEAR(b.l2_hit_rate, a.l2_hit_rate, 0.02);
 }

@@ -10,30 +10,36 @@ namespace attnio {
 L2Cache::L2Cache(std::uint64_t capacity_bytes, std::uint32_t ways, std::uint32_t sample)
     : ways_(ways), sample_(sample) {
   if (ways == 0) throw InputError("--l2-ways must be at least 1");
-  if (sample == 0 || !std::has_single_bit(sample)) throw InputError("L2 set sample must be a power of two");
+  if (sample == 0 || sample > 65536) throw InputError("--l2-sample must be between 1 and 65536");
   sets_ = capacity_bytes / (kLineBytes * ways);
   if (sets_ == 0) {
     throw InputError("L2 of " + std::to_string(capacity_bytes) + " bytes holds less than one set of " +
                      std::to_string(ways) + " 128-byte lines");
   }
-  // Sampling keeps sets whose index is a multiple of `sample`; lines map to sets by their address
-  // modulo the set count, so the sampled lines of a range are every `sample`-th line when the set
-  // count is a multiple of it. Fall back to fewer samples otherwise.
-  while (sample_ > 1 && sets_ % sample_ != 0) sample_ /= 2;
-  ways_of_sampled_sets_.resize((sets_ / sample_) * ways_);
+  // Sampling keeps the lines whose number is a multiple of `sample` in a cache scaled down by the
+  // same factor (as SHARDS, Waldspurger et al. 2015, scales its cache to its sampling rate). A prime
+  // sample does not alias with the power-of-two strides of tensor rows.
+  sampled_sets_ = std::max<std::uint64_t>(1, sets_ / sample_);
+  ways_of_sampled_sets_.resize(sampled_sets_ * ways_);
 }
 
-void L2Cache::touch_line(std::uint64_t line, std::uint8_t sectors, bool write, Traffic& t) {
-  const std::uint64_t set = line % sets_;
-  const std::uint64_t tag = line / sets_;
-  Way* w = &ways_of_sampled_sets_[(set / sample_) * ways_];
+namespace {
+// Sector counts of a 4-bit mask (the build targets no particular x86 level, so no popcnt).
+constexpr int kSectors[16] = {0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4};
+}  // namespace
+
+// `set` is the line's set among the simulated ones, kept incrementally by the caller; the tag is the
+// whole line number.
+void L2Cache::touch_line(std::uint64_t line, std::uint64_t set, std::uint8_t sectors, bool write, Traffic& t) {
+  const std::uint64_t tag = line;
+  Way* w = &ways_of_sampled_sets_[set * ways_];
   ++clock_;
   Way* victim = w;
   for (std::uint32_t i = 0; i < ways_; ++i) {
     if (w[i].stamp != 0 && w[i].tag == tag) {
       const std::uint8_t missing = sectors & ~w[i].valid;
-      const int requested = std::popcount(static_cast<unsigned>(sectors));
-      const int missed = write ? 0 : std::popcount(static_cast<unsigned>(missing));
+      const int requested = kSectors[sectors];
+      const int missed = write ? 0 : kSectors[missing];
       t.hit_sectors += static_cast<std::uint64_t>(requested - missed) * sample_;
       t.miss_sectors += static_cast<std::uint64_t>(missed) * sample_;
       if (!write) dram_read_bytes_ += static_cast<std::uint64_t>(missed) * kSectorBytes * sample_;
@@ -46,9 +52,9 @@ void L2Cache::touch_line(std::uint64_t line, std::uint8_t sectors, bool write, T
   }
   // Miss: replace the least recently used way (an invalid one first: its stamp is 0).
   if (victim->stamp != 0 && victim->dirty != 0) {
-    dram_write_bytes_ += static_cast<std::uint64_t>(std::popcount(static_cast<unsigned>(victim->dirty))) * kSectorBytes * sample_;
+    dram_write_bytes_ += static_cast<std::uint64_t>(kSectors[victim->dirty]) * kSectorBytes * sample_;
   }
-  const int requested = std::popcount(static_cast<unsigned>(sectors));
+  const int requested = kSectors[sectors];
   if (write) {
     t.hit_sectors += 0;
     t.miss_sectors += static_cast<std::uint64_t>(requested) * sample_;
@@ -64,13 +70,67 @@ L2Cache::Traffic L2Cache::access(std::uint64_t addr, std::uint64_t bytes, bool w
   if (bytes == 0) return t;
   const std::uint64_t end = addr + bytes;
   const std::uint64_t first = addr / kLineBytes, last = (end - 1) / kLineBytes;
-  // The first sampled line at or after `first`.
-  std::uint64_t line = first + (sample_ - first % sample_) % sample_;
+  // The first sampled line at or after `first`; sampled line l lives in set (l / sample) mod sets.
+  std::uint64_t line = (first + sample_ - 1) / sample_ * sample_;
+  if (line > last) return t;
+  std::uint64_t set = (line / sample_) % sampled_sets_;
   for (; line <= last; line += sample_) {
     const std::uint64_t lo = std::max(addr, line * kLineBytes), hi = std::min(end, (line + 1) * kLineBytes);
     const std::uint64_t s0 = (lo % kLineBytes) / kSectorBytes, s1 = ((hi - 1) % kLineBytes) / kSectorBytes;
     const auto sectors = static_cast<std::uint8_t>(((1u << (s1 + 1)) - 1) & ~((1u << s0) - 1));
-    touch_line(line, sectors, write, t);
+    touch_line(line, set, sectors, write, t);
+    if (++set == sampled_sets_) set = 0;
+  }
+  return t;
+}
+
+L2Cache::Traffic L2Cache::access_rows(std::uint64_t addr, std::uint64_t bytes, std::uint64_t rows, std::uint64_t stride,
+                                      bool write) {
+  Traffic t;
+  auto add = [&t](const Traffic& x) {
+    t.hit_sectors += x.hit_sectors;
+    t.miss_sectors += x.miss_sectors;
+  };
+  if (sample_ == 1 || stride % kLineBytes != 0) {
+    for (std::uint64_t r = 0; r < rows; ++r) add(access(addr + r * stride, bytes, write));
+    return t;
+  }
+  // Rows start at the same offset in their lines and move stride/128 lines apart. Row r holds a
+  // sampled line when its first line's residue modulo the sample, res0 + r·step, is 0 or within
+  // `span` of the sample: solve for r modulo the sample (step is invertible when coprime to it,
+  // always so for a prime sample unless step is a multiple) and visit just those rows.
+  const std::int64_t k = sample_;
+  const std::uint64_t span = (addr % kLineBytes + bytes - 1) / kLineBytes;  // lines past the first
+  const std::int64_t step = static_cast<std::int64_t>((stride / kLineBytes) % sample_);
+  const std::int64_t res0 = static_cast<std::int64_t>((addr / kLineBytes) % sample_);
+  // Extended Euclid: inv·step ≡ 1 (mod k), if gcd(step, k) = 1. Tiles of one tensor share a
+  // stride, so the last answer is kept.
+  if (step != inverse_of_) {
+    std::int64_t old_r = step, r = k, old_s = 1, s_ = 0;
+    while (r != 0) {
+      const std::int64_t q = old_r / r;
+      old_r -= q * r;
+      std::swap(old_r, r);
+      old_s -= q * s_;
+      std::swap(old_s, s_);
+    }
+    inverse_of_ = step;
+    inverse_ = (step != 0 && old_r == 1) ? ((old_s % k) + k) % k : -1;
+  }
+  if (inverse_ < 0 || span + 1 >= static_cast<std::uint64_t>(k)) {
+    std::uint64_t residue = static_cast<std::uint64_t>(res0);
+    for (std::uint64_t row = 0; row < rows; ++row) {
+      if (residue == 0 || residue + span >= sample_) add(access(addr + row * stride, bytes, write));
+      residue = (residue + static_cast<std::uint64_t>(step)) % sample_;
+    }
+    return t;
+  }
+  const std::int64_t inv = inverse_;
+  for (std::uint64_t j = 0; j <= span; ++j) {
+    // Target residue: 0, or k - j for the rows whose later lines reach a multiple of the sample.
+    const std::int64_t target = j == 0 ? 0 : k - static_cast<std::int64_t>(j);
+    const std::int64_t first = (((target - res0) % k + k) % k) * inv % k;
+    for (auto row = static_cast<std::uint64_t>(first); row < rows; row += sample_) add(access(addr + row * stride, bytes, write));
   }
   return t;
 }
@@ -81,7 +141,7 @@ L2Cache::Traffic L2Cache::write(std::uint64_t addr, std::uint64_t bytes) { retur
 void L2Cache::flush() {
   for (Way& w : ways_of_sampled_sets_) {
     if (w.stamp != 0 && w.dirty != 0) {
-      dram_write_bytes_ += static_cast<std::uint64_t>(std::popcount(static_cast<unsigned>(w.dirty))) * kSectorBytes * sample_;
+      dram_write_bytes_ += static_cast<std::uint64_t>(kSectors[w.dirty]) * kSectorBytes * sample_;
       w.dirty = 0;
     }
   }

@@ -33,21 +33,28 @@ constexpr u64 kStat = 4;
 
 // `rows` segments of `bytes`, `stride` apart (a 2D tile of a row-major tensor), read or written.
 struct Access {
-  u64 addr, bytes, rows, stride;
-  bool write;
+  u64 addr, stride;
+  std::uint32_t bytes, rows;
   const char* tile;
+  bool write;
 };
 
 // One iteration of a kernel's loop: the tiles it moves and the work it does.
 struct Step {
   Access acc[8];
   int n = 0;
-  double tensor = 0, fp32 = 0, sfu = 0, sram = 0;
+  float tensor = 0, fp32 = 0, sfu = 0, sram = 0;
   void read(const char* tile, u64 addr, u64 bytes, u64 rows = 1, u64 stride = 0) { add(tile, addr, bytes, rows, stride, false); }
   void write(const char* tile, u64 addr, u64 bytes, u64 rows = 1, u64 stride = 0) { add(tile, addr, bytes, rows, stride, true); }
   void add(const char* tile, u64 addr, u64 bytes, u64 rows, u64 stride, bool w) {
     if (n == 8) throw InputError("internal: too many tiles in one simulated step (a bug in attnio)");
-    if (bytes != 0 && rows != 0) acc[n++] = {addr, bytes, rows, stride, w, tile};
+    if (bytes >= (u64{1} << 32) || rows >= (u64{1} << 32)) {
+      throw InputError("simulate: a tile of " + std::to_string(bytes) + " bytes x " + std::to_string(rows) +
+                       " rows is too large to simulate; use predict");
+    }
+    if (bytes != 0 && rows != 0) {
+      acc[n++] = {addr, stride, static_cast<std::uint32_t>(bytes), static_cast<std::uint32_t>(rows), tile, w};
+    }
   }
 };
 
@@ -98,9 +105,12 @@ public:
     if (opt.l2_ways == 0) throw InputError("--l2-ways must be at least 1");
     if (w.l2) {
       std::uint32_t sample = opt.l2_sample;
-      if (sample == 0) {  // keep the sampled line visits near 2^24
+      if (sample == 0) {  // the smallest prime sample that keeps the simulated line visits near 2^23
         sample = 1;
-        while (est_lines / sample > (u64{1} << 24) && sample < 1024) sample *= 2;
+        for (std::uint32_t p : {7u, 13u, 31u, 61u, 127u, 251u, 509u, 1021u}) {
+          if (est_lines / sample <= (u64{1} << 23)) break;
+          sample = p;
+        }
       }
       l2_.emplace_back(static_cast<u64>(dev.l2_bytes), opt.l2_ways, sample);
     }
@@ -174,8 +184,9 @@ public:
       issue(slot[i]);
     }
     const double share = 1.0 / static_cast<double>(sms);
-    const double rate[6] = {dev_.tensor_rate(w_.dtype) * share, dev_.fp32_rate() * share, dev_.sfu_rate() * share,
-                            dev_.sram_bytes_per_s * share, dev_.l2_rate() * share, dev_.hbm_rate() * share};
+    const double seconds_per_unit[6] = {1 / (dev_.tensor_rate(w_.dtype) * share), 1 / (dev_.fp32_rate() * share),
+                                        1 / (dev_.sfu_rate() * share),          1 / (dev_.sram_bytes_per_s * share),
+                                        1 / (dev_.l2_rate() * share),           1 / (dev_.hbm_rate() * share)};
     std::vector<std::pair<double, u64>> heap;  // (clock, sm), smallest first
     for (u64 m = 0; m < min_u(sms, slots); ++m) heap.emplace_back(0.0, m);
     auto later = [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second > b.second); };
@@ -203,18 +214,14 @@ public:
         for (int a = 0; a < st.n; ++a) {
           const Access& ac = st.acc[a];
           L2Cache::Traffic tr;
-          for (u64 r = 0; r < ac.rows; ++r) {
+          for (u64 r = 0; opt_.check_bounds && r < ac.rows; ++r) {
             const u64 addr = ac.addr + r * ac.stride;
-            if (opt_.check_bounds && !as_.inside_one(addr, ac.bytes)) {
+            if (!as_.inside_one(addr, ac.bytes)) {
               throw InputError("internal: " + k.name + " tile " + ac.tile + " at " + std::to_string(addr) +
                                " (+" + std::to_string(ac.bytes) + ") leaves its tensor (a bug in attnio)");
             }
-            if (!l2_.empty()) {
-              const L2Cache::Traffic x = ac.write ? l2_[0].write(addr, ac.bytes) : l2_[0].read(addr, ac.bytes);
-              tr.hit_sectors += x.hit_sectors;
-              tr.miss_sectors += x.miss_sectors;
-            }
           }
+          if (!l2_.empty()) tr = l2_[0].access_rows(ac.addr, ac.bytes, ac.rows, ac.stride, ac.write);
           const u64 bytes = ac.bytes * ac.rows;
           if (l2_.empty()) (ac.write ? direct_write_ : direct_read_) += bytes;
           (ac.write ? l2_write_ : l2_read_) += bytes;
@@ -236,7 +243,7 @@ public:
         kernel_l2 += l2_bytes;
         kernel_dram += dram_bytes;
         const double work[6] = {st.tensor, st.fp32, st.sfu, st.sram, l2_bytes, dram_bytes};
-        for (int c = 0; c < 6; ++c) t = std::max(t, work[c] / rate[c]);
+        for (int c = 0; c < 6; ++c) t = std::max(t, work[c] * seconds_per_unit[c]);
         ++steps_;
         ++s->step;
       }

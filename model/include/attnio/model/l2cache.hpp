@@ -3,10 +3,11 @@
 // counted in sectors: a read fetches the requested sectors that are not valid, an eviction writes
 // back the dirty ones.
 //
-// Set sampling (Kessler, Hill & Wood 1991, "A comparison of trace-sampling techniques for
-// multi-megabyte caches"): with sample k > 1 only every k-th set is simulated and its traffic scaled
-// by k. Large kernels touch hundreds of millions of lines; the sampled sets see a representative
-// share of them at 1/k of the cost. sample = 1 is exact.
+// Sampling (set sampling, Kessler, Hill & Wood 1991; with the cache scaled to the sampling rate as
+// in SHARDS, Waldspurger et al. 2015): with sample k > 1 only the lines whose number is a multiple
+// of k are simulated, in a cache of 1/k the sets, and their traffic is scaled by k. Large kernels
+// touch hundreds of millions of lines; the sample sees a representative share at 1/k of the cost.
+// sample = 1 is exact (lines map to set line mod sets).
 #pragma once
 
 #include <cstdint>
@@ -28,6 +29,9 @@ public:
   // One contiguous range. Returns the requested sectors found and missed.
   Traffic read(std::uint64_t addr, std::uint64_t bytes);
   Traffic write(std::uint64_t addr, std::uint64_t bytes);
+  // `rows` ranges of `bytes`, `stride` apart (a tile of a row-major tensor). With set sampling,
+  // only the rows that hold a sampled line are visited.
+  Traffic access_rows(std::uint64_t addr, std::uint64_t bytes, std::uint64_t rows, std::uint64_t stride, bool write);
   // Writes every dirty sector back (end of a kernel sequence).
   void flush();
 
@@ -38,20 +42,22 @@ public:
   std::uint32_t sample() const { return sample_; }
 
 private:
+  Traffic access(std::uint64_t addr, std::uint64_t bytes, bool write);
   struct Way {
     std::uint64_t tag = 0;
     std::uint64_t stamp = 0;  // last use; 0 = invalid line
     std::uint8_t valid = 0;   // sector bits
     std::uint8_t dirty = 0;
   };
-  Traffic access(std::uint64_t addr, std::uint64_t bytes, bool write);
-  void touch_line(std::uint64_t line, std::uint8_t sectors, bool write, Traffic& t);
+  void touch_line(std::uint64_t line, std::uint64_t set, std::uint8_t sectors, bool write, Traffic& t);
 
   std::uint64_t sets_;
+  std::uint64_t sampled_sets_;
   std::uint32_t ways_;
   std::uint32_t sample_;
   std::vector<Way> ways_of_sampled_sets_;  // (sets / sample) x ways
   std::uint64_t clock_ = 0;
+  std::int64_t inverse_of_ = -1, inverse_ = -1;  // access_rows: the last row step and its inverse
   std::uint64_t dram_read_bytes_ = 0, dram_write_bytes_ = 0;
 };
 
