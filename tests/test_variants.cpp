@@ -275,13 +275,16 @@ TEST(Chunked, EveryChunkPairGoesThroughHbm) {
   w.heads = w.kv_heads = 1;
   w.chunk = 128;
   const Prediction p = predict(h100(), w);
-  // 2x2 chunk pairs. Scores kernel: Q chunk and K chunk per pair (4·128·64·2 each = 65536),
-  // writes 4·128·128·4 = 262144 of scores and 512·4 of maxima. PV kernel: reads the scores and
-  // 4 V chunks (65536), writes partials 512·65·4 = 133120. Combine: reads them and the maxima
+  // 2x2 chunk pairs, each launch one CTA per 64-row band (2 bands per chunk). Scores launch: the Q
+  // rows once (4 pairs x 128·64·2 = 65536), the K chunk per band (4 x 2 x 128·64·2 = 131072); writes
+  // 4·128·128·4 = 262144 of scores and 512·4 of maxima. PV launch: reads the scores and the V chunk
+  // per band (131072), writes partials 512·65·4 = 133120. Combine: reads them and the maxima
   // (2048), writes O 256·64·2 = 32768.
-  EXPECT_EQ(p.hbm_read_bytes.v, 131072u + 327680u + 135168u);
+  EXPECT_EQ(p.hbm_read_bytes.v, 65536u + 131072u + 262144u + 131072u + 135168u);
   EXPECT_EQ(p.hbm_write_bytes.v, 264192u + 133120u + 32768u);
   EXPECT_EQ(p.launches.v, 4u + 4u + 2u);
+  w.l2 = true;  // the two bands of a pair read the K and V chunks together: once from DRAM
+  EXPECT_EQ(predict(h100(), w).hbm_read_bytes.v, 65536u + 65536u + 262144u + 65536u + 135168u);
 }
 
 TEST(SlidingWindow, WindowBoundsWorkAndCache) {

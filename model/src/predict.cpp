@@ -778,23 +778,38 @@ void chunked(Evaluator& ev, const Shape& s, const Mask& mask) {
   const Plan p = make_plan(s.n, s.nk, c, c, mask);
   const Count bh = Count(s.batch) * s.heads;
   const Count chunk_scores = bh * p.area;  // every visited chunk pair materializes its scores
-  KernelCost& k1 = ev.add("chunk_scores_exp", ceil_div(chunk_scores.v, kElemsPerCta), kSmallCtasPerSm);
+  // The two launches of a chunk pair run one CTA per band of 64 query rows (traits), and each band
+  // reads the whole K (or V) chunk: Σ over visited pairs of bands x columns.
+  Count band_cols, bands;
+  for (u64 i = 0; i < p.tr; ++i) {
+    const u64 r0 = i * c, rows = min_u(s.n, r0 + c) - r0;
+    const BlockRange r = visited_blocks(mask, r0, r0 + rows, s.nk, c);
+    if (r.empty()) continue;
+    const u64 b = ceil_div(rows, traits::kChunkBandRows);
+    band_cols += Count(b) * (min_u(s.nk, (r.last + 1) * c) - r.first * c);
+    bands += Count(b) * (r.last - r.first + 1);
+  }
+  const u64 bands_per_chunk = ceil_div(min_u(c, s.n), traits::kChunkBandRows);
+  KernelCost& k1 = ev.add("chunk_scores_exp", bh * bands, kSmallCtasPerSm);
   k1.launches = p.pairs.v;
   k1.tensor_flops = bh * p.allowed * 2 * s.d;
   k1.sfu_ops = bh * p.allowed;
   k1.fp32_flops = bh * p.allowed * 2;
   const Count q_total = bh * p.rows_sum * s.d * e;
   Evaluator::read_direct(k1, q_total);
-  Evaluator::read_direct(k1, bh * p.cols_sum * s.d * e);
+  const Count k_total = bh * band_cols * s.d * e;
+  Evaluator::read_stream(k1, k_total, ev.shared(k1, bh * p.cols_sum * s.d * e, k_total, bands_per_chunk, 1, 1, 0), 1);
   Evaluator::write_direct(k1, chunk_scores * kStatBytes + bh * p.rows_sum * kStatBytes);
-  KernelCost& k2 = ev.add("chunk_pv", ceil_div(chunk_scores.v, kElemsPerCta), kSmallCtasPerSm);
+  KernelCost& k2 = ev.add("chunk_pv", bh * bands, kSmallCtasPerSm);
   k2.launches = p.pairs.v;
   k2.tensor_flops = bh * p.allowed * 2 * s.dv;
   k2.fp32_flops = bh * p.allowed;  // the chunk's row sum
-  Evaluator::read_direct(k2, chunk_scores * kStatBytes + bh * p.cols_sum * s.dv * e);
+  Evaluator::read_direct(k2, chunk_scores * kStatBytes);
+  const Count v_total = bh * band_cols * s.dv * e;
+  Evaluator::read_stream(k2, v_total, ev.shared(k2, bh * p.cols_sum * s.dv * e, v_total, bands_per_chunk, 1, 1, 0), 1);
   const Count partial = bh * p.rows_sum * (s.dv + 1) * kStatBytes;
   Evaluator::write_direct(k2, partial);
-  KernelCost& k3 = rowwise(ev, "chunk_combine", bh * s.n * s.dv);
+  KernelCost& k3 = ev.add("chunk_combine", bh * p.tr, kSmallCtasPerSm);  // one CTA per head and query chunk
   k3.launches = p.tr;
   k3.sfu_ops = bh * p.rows_sum;
   k3.fp32_flops = bh * p.rows_sum * (s.dv * 2 + 2);

@@ -904,30 +904,33 @@ void chunked(std::vector<SimKernel>& out, AddressSpace& as, const Workload& w, c
     const BlockRange r = visited_blocks(mask, i * c, i * c + rows, s.nk, c);
     for (u64 j = r.first; !r.empty() && j <= r.last; ++j) {
       const u64 cols = g.cols(j);
+      const u64 band = traits::kChunkBandRows, bands = ceil_div(rows, band);
       SimKernel k1;
       k1.name = "chunk_scores_exp";
-      k1.ctas = bh;
+      k1.ctas = bh * bands;  // grid (band, head)
       k1.program = [=](u64 cta, std::vector<Step>& steps) {
-        const u64 hb = cta, hh = hb % s.heads, bb = hb / s.heads, kvh = hh / s.group();
+        const u64 hb = cta / bands, r0 = (cta % bands) * band, nr = min_u(rows, r0 + band) - r0;
+        const u64 hh = hb % s.heads, bb = hb / s.heads, kvh = hh / s.group();
         Step st;
-        g.q_tile(st, "Q chunk", b.q, bb, hh, i * c, rows, s.d, false);
+        g.q_tile(st, "Q rows", b.q, bb, hh, i * c + r0, nr, s.d, false);
         g.kv_tile(st, "K chunk", b.k, bb, kvh, j * c, cols, s.d, false);
-        st.write("scores", scores + hb * c * c * kStat, rows * cols * kStat);
-        st.write("max", maxima + (hb * tc + j) * c * kStat, rows * kStat);
-        st.tensor = 2.0 * static_cast<double>(rows * cols * s.d);
-        st.sfu = static_cast<double>(rows * cols);
+        st.write("scores", scores + (hb * c + r0) * c * kStat, nr * cols * kStat);
+        st.write("max", maxima + (hb * tc + j) * c * kStat + r0 * kStat, nr * kStat);
+        st.tensor = 2.0f * static_cast<float>(nr * cols * s.d);
+        st.sfu = static_cast<float>(nr * cols);
         steps.push_back(st);
       };
       SimKernel k2;
       k2.name = "chunk_pv";
-      k2.ctas = bh;
+      k2.ctas = bh * bands;
       k2.program = [=](u64 cta, std::vector<Step>& steps) {
-        const u64 hb = cta, hh = hb % s.heads, bb = hb / s.heads, kvh = hh / s.group();
+        const u64 hb = cta / bands, r0 = (cta % bands) * band, nr = min_u(rows, r0 + band) - r0;
+        const u64 hh = hb % s.heads, bb = hb / s.heads, kvh = hh / s.group();
         Step st;
-        st.read("scores", scores + hb * c * c * kStat, rows * cols * kStat);
+        st.read("scores", scores + (hb * c + r0) * c * kStat, nr * cols * kStat);
         g.kv_tile(st, "V chunk", b.v, bb, kvh, j * c, cols, s.dv, false);
-        st.write("partial", partial + (hb * tc + j) * c * (s.dv + 1) * kStat, rows * (s.dv + 1) * kStat);
-        st.tensor = 2.0 * static_cast<double>(rows * cols * s.dv);
+        st.write("partial", partial + ((hb * tc + j) * c + r0) * (s.dv + 1) * kStat, nr * (s.dv + 1) * kStat);
+        st.tensor = 2.0f * static_cast<float>(nr * cols * s.dv);
         steps.push_back(st);
       };
       out.push_back(std::move(k1));

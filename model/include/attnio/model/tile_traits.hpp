@@ -41,6 +41,9 @@ inline constexpr std::uint64_t kDecodeRowTile = 64;
 inline constexpr std::uint64_t kPagedPartition = 512;
 inline constexpr std::uint64_t kPagedV1MaxContext = 8192;
 
+// Memory-efficient (chunked) attention: query rows per CTA in each chunk-pair launch.
+inline constexpr std::uint64_t kChunkBandRows = 64;
+
 // FAVOR+ feature kernel: rows (tokens x heads) per CTA.
 inline constexpr std::uint64_t kFeatureRowsPerCta = 64;
 
