@@ -436,3 +436,41 @@ TEST(FlashDecoding, SplitHeuristicFollowsFlashAttention) {
   w.kv_heads = 8;
   EXPECT_EQ(predict(h100(), w).splits, 18u);
 }
+
+// The roofline and wave quantization by hand, on a device with round rates. The small flash2 case
+// above: one kernel of B·H·Tr = 8 CTAs; tensor 33554432 FLOP, FP32 557056, SFU 131072; HBM 657408
+// bytes (L2 off, so L2 the same); SRAM: Q, K/V and O staged (655360 bytes written) and read back,
+// K/V by 4 warps (2228224 bytes read).
+TEST(Roofline, TimeIsTheSlowestCeilingPlusLaunch) {
+  Device d = h100();
+  d.sm_count = 4;
+  d.bf16_tensor_flops_per_s = 1e12;
+  d.fp32_flops_per_s = 1e11;
+  d.sfu_ops_per_s = 1e10;
+  d.hbm_bytes_per_s = 1e11;
+  d.l2_bytes_per_s = 1e12;
+  d.sram_bytes_per_s = 1e13;
+  d.launch_overhead_s = 1e-6;
+  const Prediction p = predict(d, small(Variant::flash2));
+  EXPECT_EQ(p.sram_write_bytes.v, 655360u);
+  EXPECT_EQ(p.sram_read_bytes.v, 2228224u);
+  // 8 CTAs on 4 SMs: two each, no idle SM. Tensor 33.554432 µs beats SFU 13.1072 µs, HBM
+  // 6.57408 µs, FP32 5.57056 µs, L2 0.657408 µs and SRAM 0.2883584 µs.
+  EXPECT_NEAR(p.ceiling_time_s[static_cast<int>(Ceiling::tensor)], 33.554432e-6, 1e-15);
+  EXPECT_NEAR(p.ceiling_time_s[static_cast<int>(Ceiling::hbm)], 6.57408e-6, 1e-15);
+  EXPECT_NEAR(p.ceiling_time_s[static_cast<int>(Ceiling::sram)], 0.2883584e-6, 1e-15);
+  EXPECT_NEAR(p.predicted_time_s, 34.554432e-6, 1e-15);
+  EXPECT_EQ(p.binding_ceiling, Ceiling::tensor);
+  EXPECT_FALSE(p.memory_bound());
+  EXPECT_NEAR(p.arithmetic_intensity, (33554432.0 + 557056 + 131072) / 657408, 1e-9);
+  // 3 SMs: the busiest runs 3 CTAs while the average runs 8/3, so every ceiling gets 8/9 of its rate.
+  d.sm_count = 3;
+  EXPECT_NEAR(predict(d, small(Variant::flash2)).predicted_time_s, 33.554432e-6 * 9 / 8 + 1e-6, 1e-15);
+  // Slow the HBM to 1e10: 65.7408 µs of DRAM time binds, and the verdict flips to memory.
+  d.sm_count = 4;
+  d.hbm_bytes_per_s = 1e10;
+  const Prediction slow = predict(d, small(Variant::flash2));
+  EXPECT_EQ(slow.binding_ceiling, Ceiling::hbm);
+  EXPECT_TRUE(slow.memory_bound());
+  EXPECT_NEAR(slow.predicted_time_s, 65.7408e-6 + 1e-6, 1e-15);
+}
