@@ -146,7 +146,7 @@ TEST(Cli, SimulateReportsTheFormulaAndTheSimulation) {
                           "sim_l2_hit_rate", "sim_time_s", "block_m", "block_n"}) {
     EXPECT_TRUE(v.as_object().contains(key)) << key;
   }
-  EXPECT_EQ(v.at("block_m").to_number<std::uint64_t>(), 128u);  // the kernel's tiles
+  EXPECT_EQ(v.at("block_m").to_number<std::uint64_t>(), 64u);  // the kernel's tiles
   const Result off = run("simulate --seq 1024 --l2 off --format json");
   ASSERT_EQ(off.code, 0) << off.err;
   const auto o = boost::json::parse(off.out);

@@ -117,16 +117,16 @@ TEST(Simulate, BlockSparseLayoutIsWithinOneBlockPerRowOfTheExpectation) {
 
 TEST(Simulate, UsesTheKernelTiles) {
   const SimResult r = simulate(h100(), base(Variant::flash2), {});
-  EXPECT_EQ(r.formula.block_m, 128u);
+  EXPECT_EQ(r.formula.block_m, 64u);
   EXPECT_EQ(r.formula.block_n, 128u);  // d = 64
   Workload w = base(Variant::flash2);
   w.head_dim = 128;
   EXPECT_EQ(simulate(h100(), w, {}).formula.block_n, 64u);
 }
 
-// GQA: the 8 query heads of a group read the same K/V. Their CTAs are co-resident (all 4 x 8
+// GQA: the 8 query heads of a group read the same K/V. Their CTAs are co-resident (all 8 x 8
 // CTAs fit on the SMs at once), so with the L2 on the K/V bytes reach DRAM once per group instead
-// of once per query head: about 8x fewer.
+// of once per query head and Q block.
 TEST(Simulate, GqaGroupSharesKvThroughL2) {
   Workload w = base(Variant::flash2);
   w.batch = 1;
@@ -137,9 +137,9 @@ TEST(Simulate, GqaGroupSharesKvThroughL2) {
   const SimResult on = simulate(h100(), w, {});
   w.l2 = false;
   const SimResult off = simulate(h100(), w, {});
-  // Q (8 heads x 512 x 64 x 2) is read once either way; K/V: 8 x 4 Q blocks re-read it without L2.
+  // Q (8 heads x 512 x 64 x 2) is read once either way; K/V: 8 heads x 8 Q blocks re-read it without L2.
   const double q = 8.0 * 512 * 64 * 2, kv = 512.0 * 128 * 2;
-  EXPECT_DOUBLE_EQ(off.hbm_read_bytes.d(), q + 8 * 4 * kv);
+  EXPECT_DOUBLE_EQ(off.hbm_read_bytes.d(), q + 8 * 8 * kv);
   EXPECT_DOUBLE_EQ(on.hbm_read_bytes.d(), q + kv);
   EXPECT_GT(on.l2_hit_rate, 0.5);
 }
@@ -297,8 +297,8 @@ TEST(Simulate, TimeChargesDramTraffic) {
   EXPECT_GE(off.time_s, off.hbm_bytes().d() / h100().hbm_rate());
 }
 
-// Hand-computed GQA sharing on a small L2. flash2 with kernel tiles 128 x 128 (d = 64): B = 1,
-// H = 4 query heads over one K/V head, N = 512, so 4 Q blocks per head and 16 CTAs; K and V of the
+// Hand-computed GQA sharing on a small L2. flash2 with kernel tiles 64 x 128 (d = 64): B = 1,
+// H = 4 query heads over one K/V head, N = 512, so 8 Q blocks per head and 32 CTAs; K and V of the
 // head are 512 x 128 x 2 = 128 KiB, Q is 4 x 512 x 64 x 2 = 256 KiB.
 namespace {
 Workload gqa_case() {
@@ -314,20 +314,20 @@ Workload gqa_case() {
 }  // namespace
 
 TEST(Simulate, SmallL2GroupCoResidentReadsKvOnce) {
-  // All 16 CTAs are resident at once (132 SMs) and read K_j, V_j in step: one fetch of each tile.
+  // All 32 CTAs are resident at once (132 SMs) and read K_j, V_j in step: one fetch of each tile.
   Device dev = h100();
   dev.l2_bytes = 256 * 1024;
   const SimResult r = simulate(dev, gqa_case(), {});
   EXPECT_EQ(r.hbm_read_bytes.v, 256u * 1024 + 128u * 1024);
   Workload off = gqa_case();
-  off.l2 = false;  // every CTA reads the whole K/V: 16 x 128 KiB
-  EXPECT_EQ(simulate(dev, off, {}).hbm_read_bytes.v, 256u * 1024 + 16u * 128 * 1024);
+  off.l2 = false;  // every CTA reads the whole K/V: 32 x 128 KiB
+  EXPECT_EQ(simulate(dev, off, {}).hbm_read_bytes.v, 256u * 1024 + 32u * 128 * 1024);
 }
 
 TEST(Simulate, SmallL2GroupNotCoResidentRefetches) {
-  // Two SMs with room for one 48 KiB CTA each: CTAs run in pairs. A 64 KiB fully associative L2
-  // (512 ways: capacity misses only) cannot keep the 128 KiB K/V between pairs, so each of the 8
-  // pairs fetches it once (the two CTAs of a pair share that fetch).
+  // Two SMs with room for one 40 KiB CTA each (Q 8 KiB, K and V 16 KiB): CTAs run in pairs. A 64 KiB
+  // fully associative L2 (512 ways: capacity misses only) cannot keep the 128 KiB K/V between
+  // pairs, so each of the 16 pairs fetches it once (the two CTAs of a pair share that fetch).
   Device dev = h100();
   dev.sm_count = 2;
   dev.smem_bytes_per_sm = 64 * 1024;
@@ -335,7 +335,7 @@ TEST(Simulate, SmallL2GroupNotCoResidentRefetches) {
   SimOptions full;
   full.l2_ways = 512;
   const SimResult r = simulate(dev, gqa_case(), full);
-  EXPECT_EQ(r.hbm_read_bytes.v, 256u * 1024 + 8u * 128 * 1024);
+  EXPECT_EQ(r.hbm_read_bytes.v, 256u * 1024 + 16u * 128 * 1024);
   // With a 1 MiB L2 the K/V stays between pairs: fetched once.
   dev.l2_bytes = 1024 * 1024;
   EXPECT_EQ(simulate(dev, gqa_case(), full).hbm_read_bytes.v, 256u * 1024 + 128u * 1024);

@@ -11,9 +11,10 @@ namespace attnio::traits {
 // FlashAttention-2 forward (kernels/flash2): 4 warps per CTA, each warp owns Br/4 query rows and
 // reads every K and V tile from shared memory (flash-attention kernel_traits: kNWarps = 4).
 inline constexpr std::uint64_t kFlashWarps = 4;
-// Real kernel tiles (flash-attention's sm80 forward choices): Br = 128 query rows; Bc = 128 keys
-// for head dims up to 64, 64 keys above (the K and V tiles grow with d, and must share the SM).
-constexpr std::uint64_t flash_block_m(std::uint64_t /*head_dim*/) { return 128; }
+// attnio's FlashAttention-2 kernel (kernels/flash2.cu): Br = 64 query rows, 16 per warp; Bc = 128
+// keys for head dims up to 64, 64 above. It keeps Q, K, V, the S and P tiles and the fp32 O
+// accumulator in shared memory (104 KiB at d = 128), which fits the A100's 163 KiB.
+constexpr std::uint64_t flash_block_m(std::uint64_t /*head_dim*/) { return 64; }
 constexpr std::uint64_t flash_block_n(std::uint64_t head_dim) { return head_dim <= 64 ? 128 : 64; }
 // Split-KV decode kernel (flash-attention run_mha_fwd_splitkv_dispatch): longer K/V blocks, since
 // only a few query rows share them.
