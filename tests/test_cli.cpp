@@ -169,6 +169,14 @@ TEST(Cli, SweepSimulatesABlockSizeSweep) {
   EXPECT_NE(big.err.find("bytes of SRAM"), std::string::npos);
 }
 
+// Without a GPU (CI), `attnio kernels` says why in one line and exits 2; with one it checks.
+TEST(Cli, KernelsNeedAGpu) {
+  const Result r = run("kernels --check --kernel flash2 --dtype bf16");
+  if (r.code == 0) GTEST_SKIP() << "a GPU is present: the kernel checks ran and passed";
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_TRUE(r.err.find("no CUDA device") != std::string::npos || r.err.find("built without CUDA") != std::string::npos) << r.err;
+}
+
 TEST(Cli, HelpExitsZero) {
   EXPECT_EQ(run("--help").code, 0);
   EXPECT_EQ(run("predict --help").code, 0);
@@ -213,6 +221,8 @@ TEST(Cli, BadInputIsOneLineAndExitCodeTwo) {
   expect_bad_input("predict --block-m 1024 --block-n 1024", "bytes of SRAM");
   expect_bad_input("predict --variant paged --phase decode --page-size 48", "must divide 512");
   expect_bad_input("bench --seconds -1", "--seconds");
+  expect_bad_input("kernels --kernel flash9", "unknown kernel 'flash9'");
+  expect_bad_input("kernels --dtype fp8", "--dtype takes bf16 and fp16");
   expect_bad_input("simulate --l2-ways 0", "--l2-ways must be at least 1");
   expect_bad_input("simulate --l2-sample 100000", "--l2-sample must be between 1 and 65536");
   expect_bad_input("simulate --seq 512 --trace-out /nonexistent/dir/t.csv", "cannot write");

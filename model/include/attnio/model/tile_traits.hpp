@@ -35,8 +35,8 @@ inline constexpr std::uint64_t kGemmWarpsPerOperand = 2;
 inline constexpr std::uint64_t kElemsPerCta = 1024;
 inline constexpr std::uint64_t kSmallCtasPerSm = 8;
 
-// Split-KV decode: query rows (packed GQA heads, or MLA's heads) per CTA.
-inline constexpr std::uint64_t kDecodeRowTile = 64;
+// Split-KV decode (kernels/decoding.cu): query rows (packed GQA heads, or MLA's heads) per CTA.
+inline constexpr std::uint64_t kDecodeRowTile = 16;
 
 // PagedAttention v2 partition (vLLM PARTITION_SIZE) and its v1/v2 switch.
 inline constexpr std::uint64_t kPagedPartition = 512;

@@ -1,0 +1,83 @@
+// Launchers of attnio's CUDA attention kernels: one plain params struct per family, filled by the
+// caller (front ends only validate -> fill params -> call). No CUDA types here, so plain C++ code can
+// include it; pointers are device pointers. Every launcher returns an empty string on success or a
+// one-line error (never exits).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace attnio::kernels {
+
+enum class Elem { bf16, fp16 };
+
+// Whether a CUDA device can run the kernels; `why` says why not.
+bool cuda_device_available(std::string* why);
+
+// FlashAttention-2 forward (kernels/flash2.cu). Q, O [B][N][H][d], K, V [B][Nk][Hkv][d] (d = dv),
+// LSE [B][H][N] fp32 (may be null). Queries are the last N of the Nk positions (causal masks are
+// bottom-right aligned). `block_layout`: Tr x Tc bytes on the device, nonzero = visit (null:
+// dense). Head dims 64 and 128.
+struct Flash2Params {
+  const void* q = nullptr;
+  const void* k = nullptr;
+  const void* v = nullptr;
+  void* o = nullptr;
+  float* lse = nullptr;
+  int batch = 1, heads = 1, kv_heads = 1, n = 1, nk = 1, head_dim = 128;
+  bool causal = false;
+  int window = 0;  // > 0: causal window of this many keys
+  bool sigmoid = false;
+  float sigmoid_bias = 0;
+  float scale = 0;  // 0: 1/sqrt(d)
+  const std::uint8_t* block_layout = nullptr;
+  Elem elem = Elem::bf16;
+};
+std::string flash2_forward(const Flash2Params& p, void* stream);
+
+// Split-KV decode over a key cache, one query token per sequence (kernels/decoding.cu). Three
+// sources share one kernel:
+//  - contiguous: K, V [B][Nk][Hkv][d] (flash-decoding): the g query heads of a K/V head are packed
+//    into a CTA's rows;
+//  - paged: K, V caches [pages][Hkv][page][d] with block_table [B][pages per sequence] (vLLM): one
+//    CTA per query head, `splits` partitions of whole pages;
+//  - latent: MLA's cache [B][Nk][dc + dr] (K = the whole row, V = its first dc elements), all heads
+//    of a sequence packed; q is the absorbed query [B][H][dc + dr], o the latent output [B][H][dc].
+// Q, O [B][H][d]. With splits > 1, partial outputs (fp32) and log-sum-exps go to `workspace` (size
+// from decode_workspace_bytes) and a combine kernel writes O.
+enum class KeySource { contiguous, paged, latent };
+struct DecodeParams {
+  KeySource source = KeySource::contiguous;
+  const void* q = nullptr;
+  const void* k = nullptr;  // K cache, or the latent cache
+  const void* v = nullptr;  // V cache; unused for latent
+  void* o = nullptr;
+  const int* block_table = nullptr;
+  int page_size = 16;
+  int batch = 1, heads = 1, kv_heads = 1, nk = 1, head_dim = 128, v_head_dim = 128;
+  int splits = 1;
+  float scale = 0;
+  void* workspace = nullptr;
+  Elem elem = Elem::bf16;
+};
+std::size_t decode_workspace_bytes(const DecodeParams& p);
+std::string decode_attention(const DecodeParams& p, void* stream);
+
+// Standard attention (kernels/standard.cu): S = scale·QK^T with cuBLAS into `s` [B][H][N][Nk], a
+// softmax kernel (causal mask) writing P into `p` (same shape), and O = PV with cuBLAS. Layouts as
+// Flash2Params.
+struct StandardParams {
+  const void* q = nullptr;
+  const void* k = nullptr;
+  const void* v = nullptr;
+  void* o = nullptr;
+  void* s = nullptr;
+  void* p = nullptr;
+  int batch = 1, heads = 1, kv_heads = 1, n = 1, nk = 1, head_dim = 128;
+  bool causal = false;
+  float scale = 0;
+  Elem elem = Elem::bf16;
+};
+std::string standard_attention(const StandardParams& p, void* stream);
+
+}  // namespace attnio::kernels

@@ -1,0 +1,396 @@
+#include "attnio/kernels/runner.hpp"
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <numeric>
+#include <random>
+#include <sstream>
+
+#include "attnio/kernels/attention_kernels.hpp"
+#include "attnio/model/predict.hpp"
+#include "attnio/model/tile_traits.hpp"
+#include "cuda/common.cuh"
+#include "reference/attention_ref.hpp"
+#include "reference/validate.hpp"
+
+namespace attnio::kernels {
+
+namespace {
+
+// A device buffer that frees itself.
+struct DeviceBuffer {
+  void* ptr = nullptr;
+  std::size_t bytes = 0;
+  explicit DeviceBuffer(std::size_t n) : bytes(n) {
+    if (n != 0 && cudaMalloc(&ptr, n) != cudaSuccess) ptr = nullptr;
+  }
+  ~DeviceBuffer() {
+    if (ptr) cudaFree(ptr);
+  }
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  void poison() const { cudaMemset(ptr, 0xff, bytes); }  // all-ones bytes: NaN in bf16, fp16 and fp32
+};
+
+std::vector<std::uint16_t> to_16bit(const std::vector<float>& x, const std::string& dtype) {
+  std::vector<std::uint16_t> out(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    if (dtype == "bf16") {
+      const __nv_bfloat16 v = __float2bfloat16(x[i]);
+      out[i] = *reinterpret_cast<const std::uint16_t*>(&v);
+    } else {
+      const __half v = __float2half(x[i]);
+      out[i] = *reinterpret_cast<const std::uint16_t*>(&v);
+    }
+  }
+  return out;
+}
+
+std::vector<float> from_16bit(const std::vector<std::uint16_t>& x, const std::string& dtype) {
+  std::vector<float> out(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    if (dtype == "bf16") out[i] = __bfloat162float(*reinterpret_cast<const __nv_bfloat16*>(&x[i]));
+    else out[i] = __half2float(*reinterpret_cast<const __half*>(&x[i]));
+  }
+  return out;
+}
+
+std::unique_ptr<DeviceBuffer> upload(const std::vector<float>& x, const std::string& dtype) {
+  auto buf = std::make_unique<DeviceBuffer>(x.size() * 2);
+  const auto h = to_16bit(x, dtype);
+  cudaMemcpy(buf->ptr, h.data(), buf->bytes, cudaMemcpyHostToDevice);
+  return buf;
+}
+
+std::vector<float> download(const DeviceBuffer& b, const std::string& dtype) {
+  std::vector<std::uint16_t> h(b.bytes / 2);
+  cudaMemcpy(h.data(), b.ptr, b.bytes, cudaMemcpyDeviceToHost);
+  return from_16bit(h, dtype);
+}
+
+Elem elem_of(const std::string& dtype) { return dtype == "bf16" ? Elem::bf16 : Elem::fp16; }
+
+// One kernel run to check or time: launches it, returns "" or an error.
+using Launch = std::function<std::string()>;
+
+struct Timing {
+  double median_s = 0;
+  std::string error;
+};
+
+// Median of `repeats` runs, each after flushing the L2 by writing a buffer twice its size.
+Timing time_kernel(const Launch& launch, int repeats, const Device& dev) {
+  Timing t;
+  DeviceBuffer flush(static_cast<std::size_t>(2 * dev.l2_bytes));
+  cudaEvent_t start, stop;
+  cudaEventCreate(&start);
+  cudaEventCreate(&stop);
+  std::vector<double> times;
+  for (int r = 0; r < repeats + 1 && t.error.empty(); ++r) {
+    if (flush.ptr) cudaMemset(flush.ptr, r & 0xff, flush.bytes);
+    cudaEventRecord(start);
+    t.error = launch();
+    cudaEventRecord(stop);
+    cudaEventSynchronize(stop);
+    float ms = 0;
+    cudaEventElapsedTime(&ms, start, stop);
+    if (r > 0) times.push_back(ms * 1e-3);  // the first run warms up
+  }
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  if (!times.empty()) {
+    std::nth_element(times.begin(), times.begin() + times.size() / 2, times.end());
+    t.median_s = times[times.size() / 2];
+  }
+  return t;
+}
+
+struct Job {
+  std::string family, shape, dtype, launch_config;
+  Workload workload;  // the model's view of the same run, for FLOP and byte counts
+};
+
+class Runner {
+public:
+  Runner(const RunnerOptions& o, const Device& d, const std::function<void(const Record&)>& emit)
+      : opt_(o), dev_(d), emit_(emit) {}
+
+  void report(const Job& job, const ref::Validation* check, const Timing* timing) {
+    Record r;
+    r.emplace_back("kernel", job.family);
+    r.emplace_back("shape", job.shape);
+    r.emplace_back("dtype", job.dtype);
+    r.emplace_back("launch", job.launch_config);
+    if (check) {
+      r.emplace_back("check", std::string(check->ok ? "pass" : "FAIL"));
+      r.emplace_back("max_abs_error", check->max_abs_error);
+      r.emplace_back("mismatches", static_cast<std::uint64_t>(check->mismatches));
+      if (!check->ok) failures_ << job.family << " " << job.shape << " " << job.dtype << ": " << check->report;
+    }
+    if (timing) {
+      r.emplace_back("time_s", timing->median_s);
+      if (timing->error.empty() && timing->median_s > 0) {
+        const Prediction p = predict(dev_, job.workload);
+        r.emplace_back("tflop_per_s", p.flops().d() / timing->median_s / 1e12);
+        r.emplace_back("hbm_gb_per_s", p.hbm_bytes().d() / timing->median_s / 1e9);
+        r.emplace_back("pct_tensor_peak", 100 * p.tensor_flops.d() / timing->median_s / dev_.tensor_rate(job.workload.dtype));
+        r.emplace_back("pct_hbm_peak", 100 * p.hbm_bytes().d() / timing->median_s / dev_.hbm_rate());
+        r.emplace_back("predicted_time_s", p.predicted_time_s);
+      } else {
+        failures_ << job.family << " " << job.shape << ": " << timing->error << "\n";
+      }
+    }
+    emit_(r);
+  }
+
+  bool wants(const std::string& family) const {
+    return opt_.families.empty() || std::find(opt_.families.begin(), opt_.families.end(), family) != opt_.families.end();
+  }
+
+  void flash2(const std::string& dtype);
+  void decode(const std::string& dtype, KeySource source);
+  void standard(const std::string& dtype);
+  std::string failures() const { return failures_.str(); }
+
+private:
+  const RunnerOptions& opt_;
+  const Device& dev_;
+  const std::function<void(const Record&)>& emit_;
+  std::ostringstream failures_;
+  std::uint64_t seed_ = 1;
+  std::uint64_t next_seed() { return seed_ += 7; }
+};
+
+void Runner::flash2(const std::string& dtype) {
+  struct Case {
+    const char* name;
+    int b, h, hkv, n, nk, d;
+    bool causal;
+    int window;
+    bool sigmoid, sparse;
+  };
+  const std::vector<Case> checks = {
+      {"gqa", 2, 4, 2, 200, 200, 64, false, 0, false, false},   {"causal-ragged", 2, 4, 2, 77, 300, 128, true, 0, false, false},
+      {"window", 1, 4, 4, 333, 333, 128, false, 100, false, false}, {"sigmoid", 1, 2, 1, 150, 150, 64, true, 0, true, false},
+      {"sparse", 1, 2, 2, 260, 260, 128, false, 0, false, true},  {"mqa", 2, 8, 1, 129, 129, 64, false, 0, false, false}};
+  for (const Case& c : checks) {
+    if (!opt_.check) break;
+    ref::Attn a;
+    a.batch = c.b; a.heads = c.h; a.kv_heads = c.hkv; a.n = c.n; a.nk = c.nk; a.d = a.dv = c.d;
+    a.causal = c.causal; a.window = c.window; a.sigmoid = c.sigmoid;
+    a.sigmoid_bias = c.sigmoid ? -std::log(static_cast<double>(c.nk)) : 0;
+    a.br = static_cast<int>(traits::flash_block_m(c.d));
+    a.bc = static_cast<int>(traits::flash_block_n(c.d));
+    const int tr = (c.n + a.br - 1) / a.br, tc = (c.nk + a.bc - 1) / a.bc;
+    std::vector<std::uint8_t> layout;
+    if (c.sparse) {
+      for (int i = 0; i < tr; ++i) {
+        for (int j = 0; j < tc; ++j) layout.push_back((i + 2 * j) % 3 != 1);
+      }
+      a.block_keep = [layout, tc](int i, int j) { return layout[static_cast<std::size_t>(i) * tc + j] != 0; };
+    }
+    const auto q = ref::random_inputs(static_cast<std::size_t>(c.b) * c.n * c.h * c.d, next_seed(), dtype);
+    const auto k = ref::random_inputs(static_cast<std::size_t>(c.b) * c.nk * c.hkv * c.d, next_seed(), dtype);
+    const auto v = ref::random_inputs(static_cast<std::size_t>(c.b) * c.nk * c.hkv * c.d, next_seed(), dtype);
+    const auto dq = upload(q, dtype), dk = upload(k, dtype), dv = upload(v, dtype);
+    DeviceBuffer o(q.size() * 2), lay(layout.size());
+    if (!layout.empty()) cudaMemcpy(lay.ptr, layout.data(), layout.size(), cudaMemcpyHostToDevice);
+    o.poison();
+    Flash2Params p;
+    p.q = dq->ptr; p.k = dk->ptr; p.v = dv->ptr; p.o = o.ptr;
+    p.batch = c.b; p.heads = c.h; p.kv_heads = c.hkv; p.n = c.n; p.nk = c.nk; p.head_dim = c.d;
+    p.causal = c.causal; p.window = c.window; p.sigmoid = c.sigmoid; p.sigmoid_bias = static_cast<float>(a.sigmoid_bias);
+    p.block_layout = layout.empty() ? nullptr : static_cast<const std::uint8_t*>(lay.ptr);
+    p.elem = elem_of(dtype);
+    Job job{"flash2", c.name, dtype, "grid (" + std::to_string(tr) + "," + std::to_string(c.b) + "," + std::to_string(c.h) + ") x 128", {}};
+    std::string err = flash2_forward(p, nullptr);
+    if (err.empty()) err = cudaDeviceSynchronize() == cudaSuccess ? "" : launch_error("flash2_fwd");
+    ref::Validation val;
+    if (!err.empty()) {
+      val.ok = false;
+      val.report = err + "\n";
+    } else {
+      val = ref::validate("O", download(o, dtype), ref::flash2(a, q, k, v).o, ref::tolerance_for(dtype));
+    }
+    report(job, &val, nullptr);
+  }
+  if (!opt_.bench) return;
+  // FlashAttention-2's benchmark shape: batch x heads = 64, N = 8192, d = 128, no mask.
+  const int b = 4, h = 16, n = 8192, d = 128;
+  const std::size_t elems = static_cast<std::size_t>(b) * n * h * d;
+  const auto q = upload(ref::random_inputs(elems, next_seed(), dtype), dtype);
+  const auto k = upload(ref::random_inputs(elems, next_seed(), dtype), dtype);
+  const auto v = upload(ref::random_inputs(elems, next_seed(), dtype), dtype);
+  DeviceBuffer o(elems * 2);
+  Flash2Params p;
+  p.q = q->ptr; p.k = k->ptr; p.v = v->ptr; p.o = o.ptr;
+  p.batch = b; p.heads = h; p.kv_heads = h; p.n = n; p.nk = n; p.head_dim = d; p.elem = elem_of(dtype);
+  Workload w;
+  w.variant = Variant::flash2; w.batch = b; w.heads = h; w.seq = n; w.head_dim = d;
+  w.dtype = dtype == "bf16" ? Dtype::bf16 : Dtype::fp16;
+  w.block_m = traits::flash_block_m(d); w.block_n = traits::flash_block_n(d);
+  const Timing t = time_kernel([&] { return flash2_forward(p, nullptr); }, opt_.repeats, dev_);
+  report({"flash2", "bench b4 h16 n8192 d128", dtype, "grid (128,4,16) x 128", w}, nullptr, &t);
+}
+
+void Runner::decode(const std::string& dtype, KeySource source) {
+  const std::string family = source == KeySource::contiguous ? "flash-decoding" : source == KeySource::paged ? "paged" : "mla";
+  struct Case {
+    const char* name;
+    int b, h, hkv, nk, splits;
+  };
+  std::vector<Case> cases;
+  if (opt_.check) {
+    if (source == KeySource::latent) cases = {{"h16 nk300", 2, 16, 1, 300, 1}, {"h16 nk300 split3", 2, 16, 1, 300, 3}};
+    else if (source == KeySource::paged) cases = {{"gqa nk1000 v1", 3, 8, 2, 1000, 1}, {"gqa nk1000 v2", 3, 8, 2, 1000, 2}};
+    else cases = {{"gqa nk1000", 3, 8, 2, 1000, 1}, {"gqa nk1000 split4", 3, 8, 2, 1000, 4}, {"mqa nk777 split3", 2, 16, 1, 777, 3}};
+  }
+  const int page = 16;
+  for (const Case& c : cases) {
+    const int d = source == KeySource::latent ? 576 : 128, dvw = source == KeySource::latent ? 512 : 128;
+    ref::Attn a;
+    a.batch = c.b; a.heads = c.h; a.kv_heads = source == KeySource::latent ? 1 : c.hkv; a.n = 1; a.nk = c.nk;
+    a.d = d; a.dv = dvw;
+    const auto q = ref::random_inputs(static_cast<std::size_t>(c.b) * c.h * d, next_seed(), dtype);
+    const auto kc = ref::random_inputs(static_cast<std::size_t>(c.b) * c.nk * a.kv_heads * d, next_seed(), dtype);
+    auto vc = source == KeySource::latent ? std::vector<float>() : ref::random_inputs(static_cast<std::size_t>(c.b) * c.nk * a.kv_heads * dvw, next_seed(), dtype);
+    if (source == KeySource::latent) {  // values are the latent part of each cache row
+      vc.resize(static_cast<std::size_t>(c.b) * c.nk * dvw);
+      for (std::size_t t = 0; t < static_cast<std::size_t>(c.b) * c.nk; ++t) std::copy_n(&kc[t * d], dvw, &vc[t * dvw]);
+    }
+    DecodeParams p;
+    p.source = source; p.batch = c.b; p.heads = c.h; p.kv_heads = a.kv_heads; p.nk = c.nk; p.head_dim = d; p.v_head_dim = dvw;
+    p.splits = c.splits; p.page_size = page; p.elem = elem_of(dtype);
+    const auto dq = upload(q, dtype);
+    std::unique_ptr<DeviceBuffer> dk, dv;
+    std::unique_ptr<DeviceBuffer> table;
+    std::vector<int> block_table;
+    if (source == KeySource::paged) {
+      // Whole pages in a shuffled physical order, with spare pages full of garbage.
+      const int pages = (c.nk + page - 1) / page, physical = c.b * pages + 5;
+      std::vector<int> perm(physical);
+      std::iota(perm.begin(), perm.end(), 0);
+      std::shuffle(perm.begin(), perm.end(), std::mt19937(static_cast<unsigned>(next_seed())));
+      block_table.assign(perm.begin(), perm.begin() + c.b * pages);
+      std::vector<float> kp(static_cast<std::size_t>(physical) * a.kv_heads * page * d, 1e4f), vp(static_cast<std::size_t>(physical) * a.kv_heads * page * dvw, 1e4f);
+      for (int b = 0; b < c.b; ++b) {
+        for (int j = 0; j < c.nk; ++j) {
+          const int phys = block_table[static_cast<std::size_t>(b) * pages + j / page];
+          for (int hh = 0; hh < a.kv_heads; ++hh) {
+            const std::size_t base = (static_cast<std::size_t>(phys) * a.kv_heads + hh) * page + j % page;
+            std::copy_n(&kc[a.k_index(b, j, hh, 0)], d, &kp[base * d]);
+            std::copy_n(&vc[a.v_index(b, j, hh, 0)], dvw, &vp[base * dvw]);
+          }
+        }
+      }
+      dk = upload(kp, dtype);
+      dv = upload(vp, dtype);
+      table = std::make_unique<DeviceBuffer>(block_table.size() * sizeof(int));
+      cudaMemcpy(table->ptr, block_table.data(), table->bytes, cudaMemcpyHostToDevice);
+      p.block_table = static_cast<const int*>(table->ptr);
+    } else {
+      dk = upload(kc, dtype);
+      if (source == KeySource::contiguous) dv = upload(vc, dtype);
+    }
+    DeviceBuffer o(static_cast<std::size_t>(c.b) * c.h * dvw * 2), ws(decode_workspace_bytes(p));
+    o.poison();
+    p.q = dq->ptr; p.k = dk->ptr; p.v = dv ? dv->ptr : nullptr; p.o = o.ptr; p.workspace = ws.ptr;
+    std::string err = decode_attention(p, nullptr);
+    if (err.empty()) err = cudaDeviceSynchronize() == cudaSuccess ? "" : launch_error("decode_attention");
+    ref::Validation val;
+    if (!err.empty()) {
+      val.ok = false;
+      val.report = err + "\n";
+    } else {
+      // Q [B][H][d] is the N = 1 case of the reference's [B][N][H][d].
+      val = ref::validate("O", download(o, dtype), ref::direct(a, q, kc, vc).o, ref::tolerance_for(dtype));
+    }
+    report({family, c.name, dtype, "grid (" + std::to_string(c.b) + " x sets," + std::to_string(c.splits) + ") x 128", {}}, &val, nullptr);
+  }
+  if (!opt_.bench) return;
+  // Decode over an 8192-token cache: Llama-like GQA (32/8) at batch 16, MLA with 128 heads.
+  const int b = 16, nk = 8192, h = source == KeySource::latent ? 128 : 32, hkv = source == KeySource::latent ? 1 : 8;
+  const int d = source == KeySource::latent ? 576 : 128, dvw = source == KeySource::latent ? 512 : 128;
+  Workload w;
+  w.variant = source == KeySource::contiguous ? Variant::flash_decoding : source == KeySource::paged ? Variant::paged : Variant::mla;
+  w.phase = Phase::decode; w.batch = b; w.kv_len = nk; w.heads = h; w.kv_heads = source == KeySource::latent ? h : hkv;
+  w.dtype = dtype == "bf16" ? Dtype::bf16 : Dtype::fp16;
+  const Prediction plan = predict(dev_, w);
+  DecodeParams p;
+  p.source = source; p.batch = b; p.heads = h; p.kv_heads = hkv; p.nk = nk; p.head_dim = d; p.v_head_dim = dvw;
+  p.splits = static_cast<int>(std::max<std::uint64_t>(1, plan.splits)); p.page_size = page; p.elem = elem_of(dtype);
+  const std::size_t cache = static_cast<std::size_t>(b) * nk * hkv;
+  const auto dq = upload(ref::random_inputs(static_cast<std::size_t>(b) * h * d, next_seed(), dtype), dtype);
+  const auto dk = upload(ref::random_inputs(cache * d, next_seed(), dtype), dtype);
+  std::unique_ptr<DeviceBuffer> dv;
+  if (source != KeySource::latent) dv = upload(ref::random_inputs(cache * dvw, next_seed(), dtype), dtype);
+  std::vector<int> block_table(static_cast<std::size_t>(b) * ((nk + page - 1) / page));
+  std::iota(block_table.begin(), block_table.end(), 0);
+  std::shuffle(block_table.begin(), block_table.end(), std::mt19937(7));
+  DeviceBuffer table(block_table.size() * sizeof(int));
+  cudaMemcpy(table.ptr, block_table.data(), table.bytes, cudaMemcpyHostToDevice);
+  DeviceBuffer o(static_cast<std::size_t>(b) * h * dvw * 2), ws(decode_workspace_bytes(p));
+  p.q = dq->ptr; p.k = dk->ptr; p.v = dv ? dv->ptr : nullptr; p.o = o.ptr; p.workspace = ws.ptr;
+  p.block_table = static_cast<const int*>(table.ptr);
+  const Timing t = time_kernel([&] { return decode_attention(p, nullptr); }, opt_.repeats, dev_);
+  report({family, "bench b16 nk8192", dtype, "splits " + std::to_string(p.splits), w}, nullptr, &t);
+}
+
+void Runner::standard(const std::string& dtype) {
+  struct Case {
+    const char* name;
+    int b, h, hkv, n, d;
+    bool causal;
+  };
+  const std::vector<Case> cases = {{"gqa n130", 2, 4, 2, 130, 64, false}, {"causal n257", 1, 4, 4, 257, 128, true}};
+  for (const Case& c : cases) {
+    if (!opt_.check) break;
+    ref::Attn a;
+    a.batch = c.b; a.heads = c.h; a.kv_heads = c.hkv; a.n = a.nk = c.n; a.d = a.dv = c.d; a.causal = c.causal;
+    const auto q = ref::random_inputs(static_cast<std::size_t>(c.b) * c.n * c.h * c.d, next_seed(), dtype);
+    const auto k = ref::random_inputs(static_cast<std::size_t>(c.b) * c.n * c.hkv * c.d, next_seed(), dtype);
+    const auto v = ref::random_inputs(static_cast<std::size_t>(c.b) * c.n * c.hkv * c.d, next_seed(), dtype);
+    const auto dq = upload(q, dtype), dk = upload(k, dtype), dv = upload(v, dtype);
+    const std::size_t scores = static_cast<std::size_t>(c.b) * c.h * c.n * c.n;
+    DeviceBuffer o(q.size() * 2), s(scores * 2), pb(scores * 2);
+    o.poison();
+    StandardParams p;
+    p.q = dq->ptr; p.k = dk->ptr; p.v = dv->ptr; p.o = o.ptr; p.s = s.ptr; p.p = pb.ptr;
+    p.batch = c.b; p.heads = c.h; p.kv_heads = c.hkv; p.n = p.nk = c.n; p.head_dim = c.d; p.causal = c.causal; p.elem = elem_of(dtype);
+    std::string err = standard_attention(p, nullptr);
+    if (err.empty()) err = cudaDeviceSynchronize() == cudaSuccess ? "" : launch_error("standard_attention");
+    ref::Validation val;
+    if (!err.empty()) {
+      val.ok = false;
+      val.report = err + "\n";
+    } else {
+      val = ref::validate("O", download(o, dtype), ref::standard(a, q, k, v).o, ref::tolerance_for(dtype));
+    }
+    report({"standard", c.name, dtype, "cuBLAS + softmax", {}}, &val, nullptr);
+  }
+}
+
+}  // namespace
+
+std::string run_kernels(const RunnerOptions& options, const Device& device, const std::function<void(const Record&)>& emit) {
+  std::string why;
+  if (!cuda_device_available(&why)) return "no CUDA device (" + why + ")";
+  Runner r(options, device, emit);
+  for (const std::string& dtype : options.dtypes) {
+    if (r.wants("flash2")) r.flash2(dtype);
+    if (r.wants("flash-decoding")) r.decode(dtype, KeySource::contiguous);
+    if (r.wants("paged")) r.decode(dtype, KeySource::paged);
+    if (r.wants("mla")) r.decode(dtype, KeySource::latent);
+    if (r.wants("standard")) r.standard(dtype);
+  }
+  const std::string f = r.failures();
+  if (f.empty()) return {};
+  return "kernel checks failed: " + f.substr(0, f.find('\n'));
+}
+
+}  // namespace attnio::kernels
