@@ -152,7 +152,8 @@ public:
     return opt_.families.empty() || std::find(opt_.families.begin(), opt_.families.end(), family) != opt_.families.end();
   }
 
-  void flash2(const std::string& dtype);
+  void flash(const std::string& dtype, bool fa1);
+  void chunked(const std::string& dtype);
   void decode(const std::string& dtype, KeySource source);
   void standard(const std::string& dtype);
   std::string failures() const { return failures_.str(); }
@@ -166,7 +167,8 @@ private:
   std::uint64_t next_seed() { return seed_ += 7; }
 };
 
-void Runner::flash2(const std::string& dtype) {
+void Runner::flash(const std::string& dtype, bool fa1) {
+  const std::string family = fa1 ? "flash1" : "flash2";
   struct Case {
     const char* name;
     int b, h, hkv, n, nk, d;
@@ -207,19 +209,23 @@ void Runner::flash2(const std::string& dtype) {
     p.causal = c.causal; p.window = c.window; p.sigmoid = c.sigmoid; p.sigmoid_bias = static_cast<float>(a.sigmoid_bias);
     p.block_layout = layout.empty() ? nullptr : static_cast<const std::uint8_t*>(lay.ptr);
     p.elem = elem_of(dtype);
-    Job job{"flash2", c.name, dtype, "grid (" + std::to_string(tr) + "," + std::to_string(c.b) + "," + std::to_string(c.h) + ") x 128", {}};
-    std::string err = flash2_forward(p, nullptr);
-    if (err.empty()) err = cudaDeviceSynchronize() == cudaSuccess ? "" : launch_error("flash2_fwd");
+    const std::string grid = fa1 ? "(" + std::to_string(c.b) + "," + std::to_string(c.h) + ")"
+                                 : "(" + std::to_string(tr) + "," + std::to_string(c.b) + "," + std::to_string(c.h) + ")";
+    Job job{family, c.name, dtype, "grid " + grid + " x 128", {}};
+    DeviceBuffer ws(fa1 ? flash1_workspace_bytes(p) : 0);
+    std::string err = fa1 ? flash1_forward(p, static_cast<float*>(ws.ptr), nullptr) : flash2_forward(p, nullptr);
+    if (err.empty()) err = cudaDeviceSynchronize() == cudaSuccess ? "" : launch_error(family.c_str());
     ref::Validation val;
     if (!err.empty()) {
       val.ok = false;
       val.report = err + "\n";
     } else {
-      val = ref::validate("O", download(o, dtype), ref::flash2(a, q, k, v).o, ref::tolerance_for(dtype));
+      val = ref::validate("O", download(o, dtype), (fa1 ? ref::flash1(a, q, k, v) : ref::flash2(a, q, k, v)).o,
+                          ref::tolerance_for(dtype));
     }
     report(job, &val, nullptr);
   }
-  if (!opt_.bench) return;
+  if (!opt_.bench || fa1) return;  // FA1 order is a teaching kernel: checked, not raced
   // FlashAttention-2's benchmark shape: batch x heads = 64, N = 8192, d = 128, no mask.
   const int b = 4, h = 16, n = 8192, d = 128;
   const std::size_t elems = static_cast<std::size_t>(b) * n * h * d;
@@ -341,6 +347,42 @@ void Runner::decode(const std::string& dtype, KeySource source) {
   report({family, "bench b16 nk8192", dtype, "splits " + std::to_string(p.splits), w}, nullptr, &t);
 }
 
+void Runner::chunked(const std::string& dtype) {
+  struct Case {
+    const char* name;
+    int b, h, hkv, n, nk, d, chunk;
+    bool causal;
+  };
+  const std::vector<Case> cases = {{"gqa n200 c64", 2, 4, 2, 200, 200, 64, 64, false},
+                                   {"causal n150 nk230 c64", 1, 4, 4, 150, 230, 128, 64, true}};
+  for (const Case& c : cases) {
+    if (!opt_.check) break;
+    ref::Attn a;
+    a.batch = c.b; a.heads = c.h; a.kv_heads = c.hkv; a.n = c.n; a.nk = c.nk; a.d = a.dv = c.d; a.causal = c.causal;
+    const auto q = ref::random_inputs(static_cast<std::size_t>(c.b) * c.n * c.h * c.d, next_seed(), dtype);
+    const auto k = ref::random_inputs(static_cast<std::size_t>(c.b) * c.nk * c.hkv * c.d, next_seed(), dtype);
+    const auto v = ref::random_inputs(static_cast<std::size_t>(c.b) * c.nk * c.hkv * c.d, next_seed(), dtype);
+    const auto dq = upload(q, dtype), dk = upload(k, dtype), dv = upload(v, dtype);
+    DeviceBuffer o(q.size() * 2);
+    o.poison();
+    ChunkedParams p;
+    p.q = dq->ptr; p.k = dk->ptr; p.v = dv->ptr; p.o = o.ptr;
+    p.batch = c.b; p.heads = c.h; p.kv_heads = c.hkv; p.n = c.n; p.nk = c.nk; p.head_dim = c.d; p.chunk = c.chunk;
+    p.causal = c.causal; p.elem = elem_of(dtype);
+    DeviceBuffer ws(chunked_workspace_bytes(p));
+    std::string err = chunked_attention(p, ws.ptr, nullptr);
+    if (err.empty()) err = cudaDeviceSynchronize() == cudaSuccess ? "" : launch_error("chunked_attention");
+    ref::Validation val;
+    if (!err.empty()) {
+      val.ok = false;
+      val.report = err + "\n";
+    } else {
+      val = ref::validate("O", download(o, dtype), ref::chunked(a, c.chunk, q, k, v).o, ref::tolerance_for(dtype));
+    }
+    report({"chunked", c.name, dtype, "launches per chunk pair: 2 x (bands, B*H) x 128", {}}, &val, nullptr);
+  }
+}
+
 void Runner::standard(const std::string& dtype) {
   struct Case {
     const char* name;
@@ -382,7 +424,9 @@ std::string run_kernels(const RunnerOptions& options, const Device& device, cons
   if (!cuda_device_available(&why)) return "no CUDA device (" + why + ")";
   Runner r(options, device, emit);
   for (const std::string& dtype : options.dtypes) {
-    if (r.wants("flash2")) r.flash2(dtype);
+    if (r.wants("flash2")) r.flash(dtype, false);
+    if (r.wants("flash1")) r.flash(dtype, true);
+    if (r.wants("chunked")) r.chunked(dtype);
     if (r.wants("flash-decoding")) r.decode(dtype, KeySource::contiguous);
     if (r.wants("paged")) r.decode(dtype, KeySource::paged);
     if (r.wants("mla")) r.decode(dtype, KeySource::latent);

@@ -35,6 +35,11 @@ struct Flash2Params {
 };
 std::string flash2_forward(const Flash2Params& p, void* stream);
 
+// FlashAttention Alg. 1 (FA1 loop order, kernels/flash1.cu): same parameters and result; l and m
+// live in `workspace` (flash1_workspace_bytes) between K/V blocks, as Alg. 1 keeps them in HBM.
+std::size_t flash1_workspace_bytes(const Flash2Params& p);
+std::string flash1_forward(const Flash2Params& p, float* workspace, void* stream);
+
 // Split-KV decode over a key cache, one query token per sequence (kernels/decoding.cu). Three
 // sources share one kernel:
 //  - contiguous: K, V [B][Nk][Hkv][d] (flash-decoding): the g query heads of a K/V head are packed
@@ -79,5 +84,21 @@ struct StandardParams {
   Elem elem = Elem::bf16;
 };
 std::string standard_attention(const StandardParams& p, void* stream);
+
+// Memory-efficient attention (Rabe & Staats 2021, kernels/chunked.cu): query and key chunks of
+// `chunk` tokens, scores and partial outputs in `workspace` (chunked_workspace_bytes). d = dv.
+struct ChunkedParams {
+  const void* q = nullptr;
+  const void* k = nullptr;
+  const void* v = nullptr;
+  void* o = nullptr;
+  int batch = 1, heads = 1, kv_heads = 1, n = 1, nk = 1, head_dim = 128;
+  int chunk = 1024;
+  bool causal = false;
+  float scale = 0;
+  Elem elem = Elem::bf16;
+};
+std::size_t chunked_workspace_bytes(const ChunkedParams& p);
+std::string chunked_attention(const ChunkedParams& p, void* workspace, void* stream);
 
 }  // namespace attnio::kernels
