@@ -222,6 +222,10 @@ std::string decode_attention(const DecodeParams& p, void* stream) {
   if (p.head_dim > kMaxDim || p.v_head_dim > kMaxDim) return "decode_attention: head dim above " + std::to_string(kMaxDim);
   if (p.source == KeySource::paged && (p.block_table == nullptr || p.page_size < 1)) return "decode_attention: paged needs a block table";
   if (p.splits > 1 && p.workspace == nullptr) return "decode_attention: splits need a workspace";
+  if (p.source == KeySource::paged && p.splits > 1 && p.splits != ceil_div(p.nk, static_cast<int>(traits::kPagedPartition))) {
+    return "decode_attention: paged splits must be 1 or one per 512-token partition";
+  }
+  if (p.source == KeySource::latent && p.scale == 0) return "decode_attention: the latent (MLA) source needs an explicit scale";
   static_assert(kMaxRows >= 16, "row tiles of up to 16 rows");
   const auto s = static_cast<cudaStream_t>(stream);
   return p.elem == Elem::bf16 ? launch<__nv_bfloat16>(p, s) : launch<__half>(p, s);

@@ -75,6 +75,11 @@ std::vector<float> download(const DeviceBuffer& b, const std::string& dtype) {
 
 Elem elem_of(const std::string& dtype) { return dtype == "bf16" ? Elem::bf16 : Elem::fp16; }
 
+// Checks use a sharp softmax (4/sqrt(d) instead of 1/sqrt(d)): with inputs in [-1, 1) the scores
+// then spread over several units and block maxima differ, so a missing rescale or a dropped key
+// changes the output by much more than the tolerance.
+float check_scale(int d) { return 4.0f / std::sqrt(static_cast<float>(d)); }
+
 // One kernel run to check or time: launches it, returns "" or an error.
 using Launch = std::function<std::string()>;
 
@@ -154,6 +159,7 @@ public:
 
   void flash(const std::string& dtype, bool fa1);
   void chunked(const std::string& dtype);
+  void backward(const std::string& dtype);
   void decode(const std::string& dtype, KeySource source);
   void standard(const std::string& dtype);
   std::string failures() const { return failures_.str(); }
@@ -186,6 +192,7 @@ void Runner::flash(const std::string& dtype, bool fa1) {
     a.batch = c.b; a.heads = c.h; a.kv_heads = c.hkv; a.n = c.n; a.nk = c.nk; a.d = a.dv = c.d;
     a.causal = c.causal; a.window = c.window; a.sigmoid = c.sigmoid;
     a.sigmoid_bias = c.sigmoid ? -std::log(static_cast<double>(c.nk)) : 0;
+    a.scale = check_scale(c.d);
     a.br = static_cast<int>(traits::flash_block_m(c.d));
     a.bc = static_cast<int>(traits::flash_block_n(c.d));
     const int tr = (c.n + a.br - 1) / a.br, tc = (c.nk + a.bc - 1) / a.bc;
@@ -200,13 +207,16 @@ void Runner::flash(const std::string& dtype, bool fa1) {
     const auto k = ref::random_inputs(static_cast<std::size_t>(c.b) * c.nk * c.hkv * c.d, next_seed(), dtype);
     const auto v = ref::random_inputs(static_cast<std::size_t>(c.b) * c.nk * c.hkv * c.d, next_seed(), dtype);
     const auto dq = upload(q, dtype), dk = upload(k, dtype), dv = upload(v, dtype);
-    DeviceBuffer o(q.size() * 2), lay(layout.size());
+    DeviceBuffer o(q.size() * 2), lay(layout.size()), lse(sizeof(float) * c.b * c.h * c.n);
     if (!layout.empty()) cudaMemcpy(lay.ptr, layout.data(), layout.size(), cudaMemcpyHostToDevice);
     o.poison();
+    lse.poison();
     Flash2Params p;
     p.q = dq->ptr; p.k = dk->ptr; p.v = dv->ptr; p.o = o.ptr;
     p.batch = c.b; p.heads = c.h; p.kv_heads = c.hkv; p.n = c.n; p.nk = c.nk; p.head_dim = c.d;
     p.causal = c.causal; p.window = c.window; p.sigmoid = c.sigmoid; p.sigmoid_bias = static_cast<float>(a.sigmoid_bias);
+    p.scale = static_cast<float>(a.scale);
+    p.lse = static_cast<float*>(lse.ptr);
     p.block_layout = layout.empty() ? nullptr : static_cast<const std::uint8_t*>(lay.ptr);
     p.elem = elem_of(dtype);
     const std::string grid = fa1 ? "(" + std::to_string(c.b) + "," + std::to_string(c.h) + ")"
@@ -220,8 +230,21 @@ void Runner::flash(const std::string& dtype, bool fa1) {
       val.ok = false;
       val.report = err + "\n";
     } else {
-      val = ref::validate("O", download(o, dtype), (fa1 ? ref::flash1(a, q, k, v) : ref::flash2(a, q, k, v)).o,
-                          ref::tolerance_for(dtype));
+      const ref::Output want = fa1 ? ref::flash1(a, q, k, v) : ref::flash2(a, q, k, v);
+      val = ref::validate("O", download(o, dtype), want.o, ref::tolerance_for(dtype));
+      // The log-sum-exp: fp32 throughout, so a tight tolerance; -inf rows compare as equal.
+      std::vector<float> got_lse(want.lse.size());
+      cudaMemcpy(got_lse.data(), lse.ptr, got_lse.size() * sizeof(float), cudaMemcpyDeviceToHost);
+      std::vector<double> want_lse = want.lse;
+      for (std::size_t t = 0; t < want_lse.size(); ++t) {
+        if (std::isinf(want_lse[t]) && std::isinf(got_lse[t]) && got_lse[t] < 0) got_lse[t] = 0, want_lse[t] = 0;
+      }
+      const ref::Validation l = ref::validate("LSE", got_lse, want_lse, {1e-3, 1e-3});
+      if (!l.ok) {
+        val.ok = false;
+        val.mismatches += l.mismatches;
+        val.report += l.report;
+      }
     }
     report(job, &val, nullptr);
   }
@@ -262,6 +285,8 @@ void Runner::decode(const std::string& dtype, KeySource source) {
     ref::Attn a;
     a.batch = c.b; a.heads = c.h; a.kv_heads = source == KeySource::latent ? 1 : c.hkv; a.n = 1; a.nk = c.nk;
     a.d = d; a.dv = dvw;
+    // MLA's softmax scale is 1/sqrt(dn + dr) = 1/sqrt(128 + 64); the others use the sharp check scale.
+    a.scale = source == KeySource::latent ? 1.0 / std::sqrt(192.0) : check_scale(d);
     const auto q = ref::random_inputs(static_cast<std::size_t>(c.b) * c.h * d, next_seed(), dtype);
     const auto kc = ref::random_inputs(static_cast<std::size_t>(c.b) * c.nk * a.kv_heads * d, next_seed(), dtype);
     auto vc = source == KeySource::latent ? std::vector<float>() : ref::random_inputs(static_cast<std::size_t>(c.b) * c.nk * a.kv_heads * dvw, next_seed(), dtype);
@@ -272,6 +297,7 @@ void Runner::decode(const std::string& dtype, KeySource source) {
     DecodeParams p;
     p.source = source; p.batch = c.b; p.heads = c.h; p.kv_heads = a.kv_heads; p.nk = c.nk; p.head_dim = d; p.v_head_dim = dvw;
     p.splits = c.splits; p.page_size = page; p.elem = elem_of(dtype);
+    p.scale = static_cast<float>(a.scale);
     const auto dq = upload(q, dtype);
     std::unique_ptr<DeviceBuffer> dk, dv;
     std::unique_ptr<DeviceBuffer> table;
@@ -330,6 +356,8 @@ void Runner::decode(const std::string& dtype, KeySource source) {
   DecodeParams p;
   p.source = source; p.batch = b; p.heads = h; p.kv_heads = hkv; p.nk = nk; p.head_dim = d; p.v_head_dim = dvw;
   p.splits = static_cast<int>(std::max<std::uint64_t>(1, plan.splits)); p.page_size = page; p.elem = elem_of(dtype);
+  if (source == KeySource::paged && p.splits > 1) p.splits = (nk + 511) / 512;
+  p.scale = source == KeySource::latent ? 1.f / std::sqrt(192.f) : 1.f / std::sqrt(static_cast<float>(d));
   const std::size_t cache = static_cast<std::size_t>(b) * nk * hkv;
   const auto dq = upload(ref::random_inputs(static_cast<std::size_t>(b) * h * d, next_seed(), dtype), dtype);
   const auto dk = upload(ref::random_inputs(cache * d, next_seed(), dtype), dtype);
@@ -359,6 +387,7 @@ void Runner::chunked(const std::string& dtype) {
     if (!opt_.check) break;
     ref::Attn a;
     a.batch = c.b; a.heads = c.h; a.kv_heads = c.hkv; a.n = c.n; a.nk = c.nk; a.d = a.dv = c.d; a.causal = c.causal;
+    a.scale = check_scale(c.d);
     const auto q = ref::random_inputs(static_cast<std::size_t>(c.b) * c.n * c.h * c.d, next_seed(), dtype);
     const auto k = ref::random_inputs(static_cast<std::size_t>(c.b) * c.nk * c.hkv * c.d, next_seed(), dtype);
     const auto v = ref::random_inputs(static_cast<std::size_t>(c.b) * c.nk * c.hkv * c.d, next_seed(), dtype);
@@ -368,7 +397,7 @@ void Runner::chunked(const std::string& dtype) {
     ChunkedParams p;
     p.q = dq->ptr; p.k = dk->ptr; p.v = dv->ptr; p.o = o.ptr;
     p.batch = c.b; p.heads = c.h; p.kv_heads = c.hkv; p.n = c.n; p.nk = c.nk; p.head_dim = c.d; p.chunk = c.chunk;
-    p.causal = c.causal; p.elem = elem_of(dtype);
+    p.causal = c.causal; p.elem = elem_of(dtype); p.scale = static_cast<float>(a.scale);
     DeviceBuffer ws(chunked_workspace_bytes(p));
     std::string err = chunked_attention(p, ws.ptr, nullptr);
     if (err.empty()) err = cudaDeviceSynchronize() == cudaSuccess ? "" : launch_error("chunked_attention");
@@ -383,6 +412,69 @@ void Runner::chunked(const std::string& dtype) {
   }
 }
 
+// The backward pass: the forward kernel for O and the LSE, then the backward kernels, against the
+// gradients by the definition. Gradients are sums over many products, so the tolerance scales with
+// the largest gradient.
+void Runner::backward(const std::string& dtype) {
+  struct Case {
+    const char* name;
+    int b, h, hkv, n, nk, d;
+    bool causal, sigmoid;
+  };
+  const std::vector<Case> cases = {{"gqa causal n130", 1, 4, 2, 130, 130, 64, true, false},
+                                   {"mha n100 nk160 d128", 2, 2, 2, 100, 160, 128, false, false},
+                                   {"sigmoid causal n90", 1, 2, 1, 90, 90, 64, true, true}};
+  for (const Case& c : cases) {
+    if (!opt_.check) break;
+    ref::Attn a;
+    a.batch = c.b; a.heads = c.h; a.kv_heads = c.hkv; a.n = c.n; a.nk = c.nk; a.d = a.dv = c.d;
+    a.causal = c.causal; a.sigmoid = c.sigmoid; a.sigmoid_bias = c.sigmoid ? -std::log(static_cast<double>(c.nk)) : 0;
+    a.scale = check_scale(c.d);
+    const std::size_t nq = static_cast<std::size_t>(c.b) * c.n * c.h * c.d, nkv = static_cast<std::size_t>(c.b) * c.nk * c.hkv * c.d;
+    const auto q = ref::random_inputs(nq, next_seed(), dtype), k = ref::random_inputs(nkv, next_seed(), dtype);
+    const auto v = ref::random_inputs(nkv, next_seed(), dtype), dout = ref::random_inputs(nq, next_seed(), dtype);
+    const auto dq_in = upload(q, dtype), dk_in = upload(k, dtype), dv_in = upload(v, dtype), ddo = upload(dout, dtype);
+    DeviceBuffer o(nq * 2), lse(sizeof(float) * c.b * c.h * c.n), gq(nq * 2), gk(nkv * 2), gv(nkv * 2);
+    DeviceBuffer gk_exp(static_cast<std::size_t>(c.b) * c.nk * c.h * c.d * 2), gv_exp(gk_exp.bytes);
+    gq.poison(); gk.poison(); gv.poison();
+    Flash2Params f;
+    f.q = dq_in->ptr; f.k = dk_in->ptr; f.v = dv_in->ptr; f.o = o.ptr; f.lse = static_cast<float*>(lse.ptr);
+    f.batch = c.b; f.heads = c.h; f.kv_heads = c.hkv; f.n = c.n; f.nk = c.nk; f.head_dim = c.d;
+    f.causal = c.causal; f.sigmoid = c.sigmoid; f.sigmoid_bias = static_cast<float>(a.sigmoid_bias);
+    f.scale = static_cast<float>(a.scale); f.elem = elem_of(dtype);
+    BackwardParams p;
+    p.q = f.q; p.k = f.k; p.v = f.v; p.o = o.ptr; p.dout = ddo->ptr; p.lse = f.lse;
+    p.dq = gq.ptr; p.dk = gk.ptr; p.dv = gv.ptr; p.dk_expanded = gk_exp.ptr; p.dv_expanded = gv_exp.ptr;
+    p.batch = c.b; p.heads = c.h; p.kv_heads = c.hkv; p.n = c.n; p.nk = c.nk; p.head_dim = c.d;
+    p.causal = c.causal; p.sigmoid = c.sigmoid; p.sigmoid_bias = f.sigmoid_bias; p.scale = f.scale; p.elem = f.elem;
+    DeviceBuffer ws(backward_workspace_bytes(p));
+    std::string err = flash2_forward(f, nullptr);
+    if (err.empty()) err = flash2_backward(p, ws.ptr, nullptr);
+    if (err.empty()) err = cudaDeviceSynchronize() == cudaSuccess ? "" : launch_error("flash2_bwd");
+    ref::Validation val;
+    if (!err.empty()) {
+      val.ok = false;
+      val.report = err + "\n";
+    } else {
+      const ref::Grads want = ref::backward_direct(a, q, k, v, dout);
+      const std::pair<const char*, std::pair<const DeviceBuffer*, const std::vector<double>*>> grads[] = {
+          {"dQ", {&gq, &want.dq}}, {"dK", {&gk, &want.dk}}, {"dV", {&gv, &want.dv}}};
+      for (const auto& [name, bufs] : grads) {
+        double top = 0;
+        for (double x : *bufs.second) top = std::max(top, std::fabs(x));
+        ref::Tolerance tol = ref::tolerance_for(dtype);
+        tol.atol *= std::max(1.0, top);
+        const ref::Validation one = ref::validate(name, download(*bufs.first, dtype), *bufs.second, tol);
+        val.ok = val.ok && one.ok;
+        val.mismatches += one.mismatches;
+        val.max_abs_error = std::max(val.max_abs_error, one.max_abs_error);
+        val.report += one.report;
+      }
+    }
+    report({"flash2-bwd", c.name, dtype, "grid (Tc, B, H) x 128 + preprocess, convert, GQA reduce", {}}, &val, nullptr);
+  }
+}
+
 void Runner::standard(const std::string& dtype) {
   struct Case {
     const char* name;
@@ -394,16 +486,18 @@ void Runner::standard(const std::string& dtype) {
     if (!opt_.check) break;
     ref::Attn a;
     a.batch = c.b; a.heads = c.h; a.kv_heads = c.hkv; a.n = a.nk = c.n; a.d = a.dv = c.d; a.causal = c.causal;
+    a.scale = check_scale(c.d);
     const auto q = ref::random_inputs(static_cast<std::size_t>(c.b) * c.n * c.h * c.d, next_seed(), dtype);
     const auto k = ref::random_inputs(static_cast<std::size_t>(c.b) * c.n * c.hkv * c.d, next_seed(), dtype);
     const auto v = ref::random_inputs(static_cast<std::size_t>(c.b) * c.n * c.hkv * c.d, next_seed(), dtype);
     const auto dq = upload(q, dtype), dk = upload(k, dtype), dv = upload(v, dtype);
-    const std::size_t scores = static_cast<std::size_t>(c.b) * c.h * c.n * c.n;
+    const std::size_t scores = static_cast<std::size_t>(c.b) * c.h * c.n * standard_row_stride(c.n);
     DeviceBuffer o(q.size() * 2), s(scores * 2), pb(scores * 2);
     o.poison();
     StandardParams p;
     p.q = dq->ptr; p.k = dk->ptr; p.v = dv->ptr; p.o = o.ptr; p.s = s.ptr; p.p = pb.ptr;
     p.batch = c.b; p.heads = c.h; p.kv_heads = c.hkv; p.n = p.nk = c.n; p.head_dim = c.d; p.causal = c.causal; p.elem = elem_of(dtype);
+    p.scale = static_cast<float>(a.scale);
     std::string err = standard_attention(p, nullptr);
     if (err.empty()) err = cudaDeviceSynchronize() == cudaSuccess ? "" : launch_error("standard_attention");
     ref::Validation val;
@@ -427,6 +521,7 @@ std::string run_kernels(const RunnerOptions& options, const Device& device, cons
     if (r.wants("flash2")) r.flash(dtype, false);
     if (r.wants("flash1")) r.flash(dtype, true);
     if (r.wants("chunked")) r.chunked(dtype);
+    if (r.wants("flash2-bwd")) r.backward(dtype);
     if (r.wants("flash-decoding")) r.decode(dtype, KeySource::contiguous);
     if (r.wants("paged")) r.decode(dtype, KeySource::paged);
     if (r.wants("mla")) r.decode(dtype, KeySource::latent);

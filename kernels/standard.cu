@@ -18,13 +18,13 @@ namespace {
 
 // One CTA per row of S: mask (bottom-right causal), max, exp, sum, normalize into P.
 template <typename T>
-__global__ void softmax_kernel(const T* S, T* P, int n, int nk, bool causal) {
+__global__ void softmax_kernel(const T* S, T* P, int n, int nk, int lds, bool causal) {
   const long row = blockIdx.x;
   const int i = static_cast<int>(row % n);
   const int limit = causal ? min(nk, i + (nk - n) + 1) : nk;  // keys allowed: [0, limit)
   __shared__ float red[32];
-  const T* s = S + row * nk;
-  T* p = P + row * nk;
+  const T* s = S + row * lds;
+  T* p = P + row * lds;
   float mx = -INFINITY;
   for (int j = threadIdx.x; j < limit; j += blockDim.x) mx = fmaxf(mx, to_float(s[j]));
   mx = warp_max(mx);
@@ -59,6 +59,8 @@ std::string standard_attention(const StandardParams& p, void* stream) {
   const cudaDataType_t type = p.elem == Elem::bf16 ? CUDA_R_16BF : CUDA_R_16F;
   const std::size_t e = 2;
   const int d = p.head_dim, g = p.heads / p.kv_heads, bh = p.batch * p.heads;
+  // S and P rows padded to a multiple of 8 elements: cuBLAS wants 16-byte aligned matrices.
+  const int lds = standard_row_stride(p.nk);
   const float scale = p.scale != 0 ? p.scale : 1.f / std::sqrt(static_cast<float>(d));
   const float one = 1.f, zero = 0.f;
 
@@ -72,8 +74,8 @@ std::string standard_attention(const StandardParams& p, void* stream) {
       k[i] = static_cast<const char*>(p.k) + (static_cast<std::size_t>(b) * p.nk * p.kv_heads + kvh) * d * e;
       v[i] = static_cast<const char*>(p.v) + (static_cast<std::size_t>(b) * p.nk * p.kv_heads + kvh) * d * e;
       o[i] = static_cast<char*>(p.o) + (static_cast<std::size_t>(b) * p.n * p.heads + h) * d * e;
-      sc[i] = static_cast<char*>(p.s) + static_cast<std::size_t>(i) * p.n * p.nk * e;
-      pw[i] = static_cast<char*>(p.p) + static_cast<std::size_t>(i) * p.n * p.nk * e;
+      sc[i] = static_cast<char*>(p.s) + static_cast<std::size_t>(i) * p.n * lds * e;
+      pw[i] = static_cast<char*>(p.p) + static_cast<std::size_t>(i) * p.n * lds * e;
       pp[i] = pw[i];
     }
   }
@@ -82,7 +84,12 @@ std::string standard_attention(const StandardParams& p, void* stream) {
   if (cudaMallocAsync(&dev, 7 * bytes, s) != cudaSuccess) return launch_error("standard_attention (pointer arrays)");
   auto at = [&](int slot) { return static_cast<char*>(dev) + slot * bytes; };
   const void* host[7] = {q.data(), k.data(), v.data(), o.data(), sc.data(), pw.data(), pp.data()};
-  for (int slot = 0; slot < 7; ++slot) cudaMemcpyAsync(at(slot), host[slot], bytes, cudaMemcpyHostToDevice, s);
+  for (int slot = 0; slot < 7; ++slot) {
+    if (cudaMemcpyAsync(at(slot), host[slot], bytes, cudaMemcpyHostToDevice, s) != cudaSuccess) {
+      cudaFreeAsync(dev, s);
+      return launch_error("standard_attention (pointer arrays)");
+    }
+  }
 
   cublasHandle_t handle;
   cublasStatus_t st = cublasCreate(&handle);
@@ -97,15 +104,15 @@ std::string standard_attention(const StandardParams& p, void* stream) {
   st = cublasGemmBatchedEx(handle, CUBLAS_OP_T, CUBLAS_OP_N, p.nk, p.n, d, &scale,
                            reinterpret_cast<const void* const*>(at(1)), type, p.kv_heads * d,
                            reinterpret_cast<const void* const*>(at(0)), type, p.heads * d, &zero,
-                           reinterpret_cast<void* const*>(at(4)), type, p.nk, bh, CUBLAS_COMPUTE_32F,
+                           reinterpret_cast<void* const*>(at(4)), type, lds, bh, CUBLAS_COMPUTE_32F,
                            CUBLAS_GEMM_DEFAULT);
   if (st != CUBLAS_STATUS_SUCCESS) err = cublas_error("gemm_qk", st);
   if (err.empty()) {
     const long rows = static_cast<long>(bh) * p.n;
     if (p.elem == Elem::bf16) {
-      softmax_kernel<__nv_bfloat16><<<rows, 256, 0, s>>>(static_cast<const __nv_bfloat16*>(p.s), static_cast<__nv_bfloat16*>(p.p), p.n, p.nk, p.causal);
+      softmax_kernel<__nv_bfloat16><<<rows, 256, 0, s>>>(static_cast<const __nv_bfloat16*>(p.s), static_cast<__nv_bfloat16*>(p.p), p.n, p.nk, lds, p.causal);
     } else {
-      softmax_kernel<__half><<<rows, 256, 0, s>>>(static_cast<const __half*>(p.s), static_cast<__half*>(p.p), p.n, p.nk, p.causal);
+      softmax_kernel<__half><<<rows, 256, 0, s>>>(static_cast<const __half*>(p.s), static_cast<__half*>(p.p), p.n, p.nk, lds, p.causal);
     }
     err = launch_error("softmax");
   }
@@ -113,7 +120,7 @@ std::string standard_attention(const StandardParams& p, void* stream) {
   if (err.empty()) {
     st = cublasGemmBatchedEx(handle, CUBLAS_OP_N, CUBLAS_OP_N, d, p.n, p.nk, &one,
                              reinterpret_cast<const void* const*>(at(2)), type, p.kv_heads * d,
-                             reinterpret_cast<const void* const*>(at(6)), type, p.nk, &zero,
+                             reinterpret_cast<const void* const*>(at(6)), type, lds, &zero,
                              reinterpret_cast<void* const*>(at(3)), type, p.heads * d, bh, CUBLAS_COMPUTE_32F,
                              CUBLAS_GEMM_DEFAULT);
     if (st != CUBLAS_STATUS_SUCCESS) err = cublas_error("gemm_pv", st);

@@ -9,8 +9,9 @@
 namespace attnio::ref {
 
 Tolerance tolerance_for(const std::string& dtype) {
-  if (dtype == "bf16") return {2e-2, 2e-2};
-  if (dtype == "fp16") return {5e-3, 5e-3};
+  // The kernels accumulate in fp32 and round only P (and O at the end) to the input type.
+  if (dtype == "bf16") return {1e-2, 5e-3};
+  if (dtype == "fp16") return {2e-3, 1e-3};
   if (dtype == "fp32") return {1e-4, 1e-5};
   throw std::invalid_argument("no tolerance for dtype '" + dtype + "'");
 }

@@ -48,7 +48,9 @@ std::string flash1_forward(const Flash2Params& p, float* workspace, void* stream
 //    CTA per query head, `splits` partitions of whole pages;
 //  - latent: MLA's cache [B][Nk][dc + dr] (K = the whole row, V = its first dc elements), all heads
 //    of a sequence packed; q is the absorbed query [B][H][dc + dr], o the latent output [B][H][dc].
-// Q, O [B][H][d]. With splits > 1, partial outputs (fp32) and log-sum-exps go to `workspace` (size
+// Q, O [B][H][d]. The paged source splits into vLLM's 512-token partitions: splits is 1 or
+// ceil(nk / 512). The latent source needs an explicit scale (MLA's is 1/sqrt(dn + dr), not the
+// cache width). With splits > 1, partial outputs (fp32) and log-sum-exps go to `workspace` (size
 // from decode_workspace_bytes) and a combine kernel writes O.
 enum class KeySource { contiguous, paged, latent };
 struct DecodeParams {
@@ -84,6 +86,36 @@ struct StandardParams {
   Elem elem = Elem::bf16;
 };
 std::string standard_attention(const StandardParams& p, void* stream);
+// Row stride (elements) of S and P: nk rounded up to 8, as cuBLAS wants 16-byte aligned matrices;
+// `s` and `p` hold B·H·N rows of it.
+inline int standard_row_stride(int nk) { return (nk + 7) / 8 * 8; }
+
+// FlashAttention-2 backward (kernels/flash_bwd.cu): dQ, dK, dV from Q, K, V, O, dO and the
+// forward's LSE (softmax; unused for sigmoid). Layouts as Flash2Params; with GQA, dK and dV are
+// first written per query head into dk_expanded, dv_expanded [B][Nk][H][d], then summed per group.
+// `workspace`: backward_workspace_bytes (D and the fp32 dQ accumulator). No block-sparse layout.
+struct BackwardParams {
+  const void* q = nullptr;
+  const void* k = nullptr;
+  const void* v = nullptr;
+  const void* o = nullptr;
+  const void* dout = nullptr;
+  const float* lse = nullptr;
+  void* dq = nullptr;
+  void* dk = nullptr;
+  void* dv = nullptr;
+  void* dk_expanded = nullptr;
+  void* dv_expanded = nullptr;
+  int batch = 1, heads = 1, kv_heads = 1, n = 1, nk = 1, head_dim = 128;
+  bool causal = false;
+  int window = 0;
+  bool sigmoid = false;
+  float sigmoid_bias = 0;
+  float scale = 0;
+  Elem elem = Elem::bf16;
+};
+std::size_t backward_workspace_bytes(const BackwardParams& p);
+std::string flash2_backward(const BackwardParams& p, void* workspace, void* stream);
 
 // Memory-efficient attention (Rabe & Staats 2021, kernels/chunked.cu): query and key chunks of
 // `chunk` tokens, scores and partial outputs in `workspace` (chunked_workspace_bytes). d = dv.

@@ -16,6 +16,12 @@ inline constexpr std::uint64_t kFlashWarps = 4;
 // accumulator in shared memory (104 KiB at d = 128), which fits the A100's 163 KiB.
 constexpr std::uint64_t flash_block_m(std::uint64_t /*head_dim*/) { return 64; }
 constexpr std::uint64_t flash_block_n(std::uint64_t head_dim) { return head_dim <= 64 ? 128 : 64; }
+// attnio's FlashAttention-2 backward (kernels/flash_bwd.cu): one CTA per K/V block of Bc keys
+// walking Q blocks of 64 rows; Bc = 64 for head dims up to 64, 32 above, so K, V, dK, dV, Q, dO and
+// the S/dP/P tiles fit an A100's shared memory (132 KiB at d = 128).
+constexpr std::uint64_t flash_bwd_block_m(std::uint64_t /*head_dim*/) { return 64; }
+constexpr std::uint64_t flash_bwd_block_n(std::uint64_t head_dim) { return head_dim <= 64 ? 64 : 32; }
+
 // Split-KV decode kernel (flash-attention run_mha_fwd_splitkv_dispatch): longer K/V blocks, since
 // only a few query rows share them.
 constexpr std::uint64_t splitkv_block_n(std::uint64_t head_dim) {
