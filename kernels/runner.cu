@@ -12,10 +12,12 @@
 #include <sstream>
 
 #include "attnio/kernels/attention_kernels.hpp"
+#include "attnio/kernels/subquadratic_kernels.hpp"
 #include "attnio/model/predict.hpp"
 #include "attnio/model/tile_traits.hpp"
 #include "cuda/common.cuh"
 #include "reference/attention_ref.hpp"
+#include "reference/subquadratic_ref.hpp"
 #include "reference/validate.hpp"
 
 namespace attnio::kernels {
@@ -160,6 +162,24 @@ public:
   void flash(const std::string& dtype, bool fa1);
   void chunked(const std::string& dtype);
   void backward(const std::string& dtype);
+  void linear(const std::string& dtype, bool performer);
+  void mamba(const std::string& dtype);
+  void fnet(const std::string& dtype);
+  // Validation with the absolute tolerance scaled by the largest expected value (sums of many terms).
+  static ref::Validation scaled_check(const char* what, const std::vector<float>& got, const std::vector<double>& want,
+                                      const std::string& dtype) {
+    double top = 0;
+    for (double x : want) top = std::max(top, std::fabs(x));
+    ref::Tolerance tol = ref::tolerance_for(dtype);
+    tol.atol *= std::max(1.0, top);
+    return ref::validate(what, got, want, tol);
+  }
+  static ref::Validation failed(const std::string& err) {
+    ref::Validation v;
+    v.ok = false;
+    v.report = err + "\n";
+    return v;
+  }
   void decode(const std::string& dtype, KeySource source);
   void standard(const std::string& dtype);
   std::string failures() const { return failures_.str(); }
@@ -475,6 +495,151 @@ void Runner::backward(const std::string& dtype) {
   }
 }
 
+void Runner::linear(const std::string& dtype, bool performer) {
+  const std::string family = performer ? "performer" : "linear";
+  struct Case {
+    const char* name;
+    int b, h, hkv, n, d, dv;
+    bool causal;
+  };
+  const std::vector<Case> cases = {{"causal gqa n200", 2, 4, 2, 200, 64, 64, true},
+                                   {"noncausal n150", 1, 2, 2, 150, 128, 96, false}};
+  for (const Case& c : cases) {
+    if (!opt_.check) break;
+    const int r = performer ? 256 : c.d;
+    ref::Linear a;
+    a.batch = c.b; a.heads = c.h; a.kv_heads = c.hkv; a.n = c.n; a.d = c.d; a.dv = c.dv; a.causal = c.causal;
+    const auto q = ref::random_inputs(static_cast<std::size_t>(c.b) * c.n * c.h * c.d, next_seed(), dtype);
+    const auto k = ref::random_inputs(static_cast<std::size_t>(c.b) * c.n * c.hkv * c.d, next_seed(), dtype);
+    const auto v = ref::random_inputs(static_cast<std::size_t>(c.b) * c.n * c.hkv * c.dv, next_seed(), dtype);
+    const auto dq = upload(q, dtype), dk = upload(k, dtype), dv = upload(v, dtype);
+    DeviceBuffer o(static_cast<std::size_t>(c.b) * c.n * c.h * c.dv * 2);
+    o.poison();
+    LinearParams p;
+    p.v = dv->ptr; p.o = o.ptr; p.batch = c.b; p.heads = c.h; p.kv_heads = c.hkv; p.n = c.n; p.dv = c.dv;
+    p.causal = c.causal; p.elem = elem_of(dtype);
+    std::vector<double> want;
+    std::unique_ptr<DeviceBuffer> omega, phi_q, phi_k;
+    std::string err;
+    if (performer) {
+      // Seeded orthogonal random features, computed on the GPU for Q and K, then linear attention.
+      const std::vector<double> w = ref::favor_projection(r, c.d, 42);
+      std::vector<float> wf(w.begin(), w.end());
+      omega = std::make_unique<DeviceBuffer>(wf.size() * sizeof(float));
+      cudaMemcpy(omega->ptr, wf.data(), omega->bytes, cudaMemcpyHostToDevice);
+      phi_q = std::make_unique<DeviceBuffer>(static_cast<std::size_t>(c.b) * c.n * c.h * r * 2);
+      phi_k = std::make_unique<DeviceBuffer>(static_cast<std::size_t>(c.b) * c.n * c.hkv * r * 2);
+      FavorParams fq{dq->ptr, phi_q->ptr, static_cast<const float*>(omega->ptr), c.b * c.n * c.h, c.d, r, elem_of(dtype)};
+      FavorParams fk{dk->ptr, phi_k->ptr, static_cast<const float*>(omega->ptr), c.b * c.n * c.hkv, c.d, r, elem_of(dtype)};
+      err = favor_features(fq, nullptr);
+      if (err.empty()) err = favor_features(fk, nullptr);
+      p.q = phi_q->ptr; p.k = phi_k->ptr; p.features = r; p.elu = false;
+      // The reference computes the FAVOR+ features in double on the same projection; the kernel's
+      // are rounded to the dtype, which the tolerance absorbs.
+      const auto pq_ref = ref::favor_features(q, c.b * c.n * c.h, c.d, w, r);
+      const auto pk_ref = ref::favor_features(k, c.b * c.n * c.hkv, c.d, w, r);
+      want = ref::linear_features(a, r, pq_ref, pk_ref, v);
+    } else {
+      p.q = dq->ptr; p.k = dk->ptr; p.features = c.d; p.elu = true;
+      want = ref::linear_direct(a, q, k, v);
+    }
+    DeviceBuffer ws(linear_workspace_bytes(p));
+    p.workspace = ws.ptr;
+    if (err.empty()) err = linear_attention(p, nullptr);
+    if (err.empty()) err = cudaDeviceSynchronize() == cudaSuccess ? "" : launch_error(family.c_str());
+    const ref::Validation val = err.empty() ? scaled_check("O", download(o, dtype), want, dtype) : failed(err);
+    report({family, c.name, dtype, performer ? "favor_features (rows) + linear" : "grid (B*Hkv, dv/32) x 128", {}}, &val, nullptr);
+  }
+  if (!opt_.bench || performer) return;
+  // Causal linear attention at L = 16384 (issue target: within 2x of its roofline time).
+  const int b = 1, h = 32, n = 16384, d = 128;
+  const std::size_t elems = static_cast<std::size_t>(b) * n * h * d;
+  const auto q = upload(ref::random_inputs(elems, next_seed(), dtype), dtype);
+  const auto k = upload(ref::random_inputs(elems, next_seed(), dtype), dtype);
+  const auto v = upload(ref::random_inputs(elems, next_seed(), dtype), dtype);
+  DeviceBuffer o(elems * 2);
+  LinearParams p;
+  p.q = q->ptr; p.k = k->ptr; p.v = v->ptr; p.o = o.ptr; p.batch = b; p.heads = h; p.kv_heads = h; p.n = n;
+  p.features = d; p.dv = d; p.causal = true; p.elem = elem_of(dtype);
+  Workload w;
+  w.variant = Variant::linear; w.batch = b; w.heads = h; w.seq = n; w.head_dim = d; w.causal = true;
+  w.dtype = dtype == "bf16" ? Dtype::bf16 : Dtype::fp16;
+  const Timing t = time_kernel([&] { return linear_attention(p, nullptr); }, opt_.repeats, dev_);
+  report({"linear", "bench causal b1 h32 n16384 d128", dtype, "grid (32, 4) x 128", w}, nullptr, &t);
+}
+
+void Runner::mamba(const std::string& dtype) {
+  struct Case {
+    const char* name;
+    int b, d, l, n;
+  };
+  const std::vector<Case> cases = {{"d48 l700 n16", 2, 48, 700, 16}, {"d8 l3000 n4", 1, 8, 3000, 4}};
+  for (const Case& c : cases) {
+    if (!opt_.check) break;
+    ref::Scan s;
+    s.batch = c.b; s.channels = c.d; s.length = c.l; s.states = c.n;
+    const std::size_t bdl = static_cast<std::size_t>(c.b) * c.d * c.l, bnl = static_cast<std::size_t>(c.b) * c.n * c.l;
+    const auto x = ref::random_inputs(bdl, next_seed(), dtype);
+    auto delta = ref::random_inputs(bdl, next_seed(), "fp32");
+    for (float& v : delta) v = dtype == "bf16" ? ref::round_to_bf16(0.05f + 0.3f * std::fabs(v)) : ref::round_to_fp16(0.05f + 0.3f * std::fabs(v));
+    auto a = ref::random_inputs(static_cast<std::size_t>(c.d) * c.n, next_seed(), "fp32");
+    for (float& v : a) v = -0.2f - std::fabs(v);
+    const auto bm = ref::random_inputs(bnl, next_seed(), dtype), cm = ref::random_inputs(bnl, next_seed(), dtype);
+    const std::vector<double> want = ref::scan_sequential(s, x, delta, a, bm, cm);
+    const auto dx = upload(x, dtype), ddt = upload(delta, dtype), dbm = upload(bm, dtype), dcm = upload(cm, dtype);
+    DeviceBuffer da(a.size() * sizeof(float)), y(bdl * 2);
+    cudaMemcpy(da.ptr, a.data(), da.bytes, cudaMemcpyHostToDevice);
+    ScanParams p;
+    p.x = dx->ptr; p.delta = ddt->ptr; p.a = static_cast<const float*>(da.ptr); p.b = dbm->ptr; p.c = dcm->ptr; p.y = y.ptr;
+    p.batch = c.b; p.channels = c.d; p.length = c.l; p.states = c.n; p.elem = elem_of(dtype);
+    for (bool naive : {false, true}) {
+      y.poison();
+      DeviceBuffer ws(naive ? scan_naive_workspace_bytes(p) : 0);
+      std::string err = naive ? selective_scan_naive(p, ws.ptr, nullptr) : selective_scan(p, nullptr);
+      if (err.empty()) err = cudaDeviceSynchronize() == cudaSuccess ? "" : launch_error("selective_scan");
+      const ref::Validation val = err.empty() ? scaled_check("y", download(y, dtype), want, dtype) : failed(err);
+      report({naive ? "mamba-naive" : "mamba", c.name, dtype, naive ? "3 elementwise/scan kernels" : "grid (B, D) x 128", {}}, &val, nullptr);
+    }
+  }
+  if (!opt_.bench) return;
+  // Issue target: fused >= 10x faster than naive at L = 8192, D = 2048, N = 16.
+  const int b = 1, d = 2048, l = 8192, n = 16;
+  const std::size_t bdl = static_cast<std::size_t>(b) * d * l, bnl = static_cast<std::size_t>(b) * n * l;
+  const auto x = upload(ref::random_inputs(bdl, next_seed(), dtype), dtype);
+  const auto dt = upload(ref::random_inputs(bdl, next_seed(), dtype), dtype);
+  const auto bm = upload(ref::random_inputs(bnl, next_seed(), dtype), dtype), cm = upload(ref::random_inputs(bnl, next_seed(), dtype), dtype);
+  std::vector<float> a(static_cast<std::size_t>(d) * n, -0.5f);
+  DeviceBuffer da(a.size() * sizeof(float)), y(bdl * 2);
+  cudaMemcpy(da.ptr, a.data(), da.bytes, cudaMemcpyHostToDevice);
+  ScanParams p;
+  p.x = x->ptr; p.delta = dt->ptr; p.a = static_cast<const float*>(da.ptr); p.b = bm->ptr; p.c = cm->ptr; p.y = y.ptr;
+  p.batch = b; p.channels = d; p.length = l; p.states = n; p.elem = elem_of(dtype);
+  DeviceBuffer ws(scan_naive_workspace_bytes(p));
+  for (bool naive : {false, true}) {
+    Workload w;
+    w.variant = naive ? Variant::mamba_naive : Variant::mamba; w.batch = b; w.seq = l; w.d_inner = d; w.state_dim = n;
+    w.dtype = dtype == "bf16" ? Dtype::bf16 : Dtype::fp16;
+    const Timing t = time_kernel([&] { return naive ? selective_scan_naive(p, ws.ptr, nullptr) : selective_scan(p, nullptr); }, opt_.repeats, dev_);
+    report({naive ? "mamba-naive" : "mamba", "bench l8192 d2048 n16", dtype, naive ? "3 kernels" : "grid (1, 2048) x 128", w}, nullptr, &t);
+  }
+}
+
+void Runner::fnet(const std::string& dtype) {
+  if (!opt_.check) return;
+  const int b = 2, n = 24, hidden = 40;
+  const auto x = ref::random_inputs(static_cast<std::size_t>(b) * n * hidden, next_seed(), dtype);
+  const auto dx = upload(x, dtype);
+  DeviceBuffer y(x.size() * 2);
+  y.poison();
+  FnetParams p;
+  p.x = dx->ptr; p.y = y.ptr; p.batch = b; p.n = n; p.hidden = hidden; p.elem = elem_of(dtype);
+  DeviceBuffer ws(fnet_workspace_bytes(p));
+  std::string err = fnet_mixing(p, ws.ptr, nullptr);
+  if (err.empty()) err = cudaDeviceSynchronize() == cudaSuccess ? "" : launch_error("fnet");
+  const ref::Validation val = err.empty() ? scaled_check("y", download(y, dtype), ref::fnet_direct(b, n, hidden, x), dtype) : failed(err);
+  report({"fnet", "b2 n24 d40", dtype, "cuFFT R2C + C2C + real part", {}}, &val, nullptr);
+}
+
 void Runner::standard(const std::string& dtype) {
   struct Case {
     const char* name;
@@ -522,6 +687,10 @@ std::string run_kernels(const RunnerOptions& options, const Device& device, cons
     if (r.wants("flash1")) r.flash(dtype, true);
     if (r.wants("chunked")) r.chunked(dtype);
     if (r.wants("flash2-bwd")) r.backward(dtype);
+    if (r.wants("linear")) r.linear(dtype, false);
+    if (r.wants("performer")) r.linear(dtype, true);
+    if (r.wants("mamba")) r.mamba(dtype);
+    if (r.wants("fnet")) r.fnet(dtype);
     if (r.wants("flash-decoding")) r.decode(dtype, KeySource::contiguous);
     if (r.wants("paged")) r.decode(dtype, KeySource::paged);
     if (r.wants("mla")) r.decode(dtype, KeySource::latent);

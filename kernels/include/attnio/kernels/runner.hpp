@@ -17,7 +17,8 @@ struct RunnerOptions {
   bool check = true;
   bool bench = false;
   int repeats = 10;
-  std::vector<std::string> families;  // empty: all (flash2, flash1, chunked, flash2-bwd, flash-decoding, paged, mla, standard)
+  std::vector<std::string> families;  // empty: all (flash2, flash1, chunked, flash2-bwd, flash-decoding, paged, mla, standard,
+                                      // linear, performer, mamba (with mamba-naive), fnet)
   std::vector<std::string> dtypes = {"bf16", "fp16"};
 };
 
