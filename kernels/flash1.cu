@@ -13,6 +13,7 @@
 #include "attnio/kernels/attention_kernels.hpp"
 #include "attnio/model/tile_traits.hpp"
 #include "cuda/common.cuh"
+#include "cuda/flash_tiles.cuh"
 
 namespace attnio::kernels {
 
@@ -59,7 +60,7 @@ __global__ void __launch_bounds__(kThreads) flash1_fwd_kernel(Flash2Params p, fl
   const T* K = static_cast<const T*>(p.k);
   const T* V = static_cast<const T*>(p.v);
   T* O = static_cast<T*>(p.o);
-  const long q_stride = static_cast<long>(p.heads) * D, kv_stride = static_cast<long>(p.kv_heads) * D;
+  const long q_stride = static_cast<long>(p.heads) * D;
   const long stat = (static_cast<long>(b) * p.heads + h) * p.n;
   const float scale = p.scale != 0 ? p.scale : rsqrtf(static_cast<float>(D));
   const T zero = from_float<T>(0.f);
@@ -76,12 +77,8 @@ __global__ void __launch_bounds__(kThreads) flash1_fwd_kernel(Flash2Params p, fl
   const int tr = ceil_div(p.n, BR), tc = ceil_div(p.nk, BC);
   for (int jb = 0; jb < tc; ++jb) {
     const int c0 = jb * BC, c1 = min(p.nk, c0 + BC);
-    for (int idx = tid; idx < BC * D; idx += kThreads) {
-      const int r = idx / D, c = idx % D, j = c0 + r;
-      const long a = (static_cast<long>(b) * p.nk + j) * kv_stride + static_cast<long>(kvh) * D + c;
-      sK[idx] = j < p.nk ? K[a] : zero;
-      sV[idx] = j < p.nk ? V[a] : zero;
-    }
+    load_rows<T, D, BC>(sK, K, b, c0, p.nk, p.kv_heads, kvh, tid, kThreads);
+    load_rows<T, D, BC>(sV, V, b, c0, p.nk, p.kv_heads, kvh, tid, kThreads);
     __syncthreads();
     for (int ib = 0; ib < tr; ++ib) {
       const int r0 = ib * BR, r1 = min(p.n, r0 + BR);
@@ -98,18 +95,7 @@ __global__ void __launch_bounds__(kThreads) flash1_fwd_kernel(Flash2Params p, fl
         sL[r] = r0 + r < p.n ? l_hbm[stat + r0 + r] : 0.f;
       }
       __syncthreads();
-      for (int n = 0; n < BC / 16; ++n) {
-        wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
-        wmma::fill_fragment(acc, 0.f);
-        for (int k = 0; k < D / 16; ++k) {
-          wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> a;
-          wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::col_major> bk;
-          wmma::load_matrix_sync(a, sQ + warp * 16 * D + k * 16, D);
-          wmma::load_matrix_sync(bk, sK + n * 16 * D + k * 16, D);
-          wmma::mma_sync(acc, a, bk, acc);
-        }
-        wmma::store_matrix_sync(sS + warp * 16 * BC + n * 16, acc, BC, wmma::mem_row_major);
-      }
+      warp_abt<T, D, BC>(sQ + warp * 16 * D, sK, sS + warp * 16 * BC);  // S = Q_i K_j^T
       __syncwarp();
       // Lines 9-12: block statistics m_ij, l_ij, then the running ones; O_i rescaled in place and
       // P scaled so that O_i += P V lands normalized.
@@ -153,18 +139,7 @@ __global__ void __launch_bounds__(kThreads) flash1_fwd_kernel(Flash2Params p, fl
         }
       }
       __syncwarp();
-      for (int n = 0; n < D / 16; ++n) {
-        wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
-        wmma::load_matrix_sync(acc, sO + warp * 16 * D + n * 16, D, wmma::mem_row_major);
-        for (int k = 0; k < BC / 16; ++k) {
-          wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> a;
-          wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::row_major> bv;
-          wmma::load_matrix_sync(a, sP + warp * 16 * BC + k * 16, BC);
-          wmma::load_matrix_sync(bv, sV + k * 16 * D + n * 16, D);
-          wmma::mma_sync(acc, a, bv, acc);
-        }
-        wmma::store_matrix_sync(sO + warp * 16 * D + n * 16, acc, D, wmma::mem_row_major);
-      }
+      warp_ab_accumulate<T, BC, D>(sP + warp * 16 * BC, sV, sO + warp * 16 * D);  // O_i += P V_j
       __syncthreads();
       // Line 13: O_i, l_i, m_i back to HBM.
       for (int idx = tid; idx < BR * D; idx += kThreads) {

@@ -15,6 +15,7 @@
 #include "attnio/kernels/attention_kernels.hpp"
 #include "attnio/model/tile_traits.hpp"
 #include "cuda/common.cuh"
+#include "cuda/flash_tiles.cuh"
 
 namespace attnio::kernels {
 
@@ -66,15 +67,11 @@ __global__ void __launch_bounds__(kThreads) flash2_fwd_kernel(Flash2Params p) {
   const T* K = static_cast<const T*>(p.k);
   const T* V = static_cast<const T*>(p.v);
   T* O = static_cast<T*>(p.o);
-  const long q_stride = static_cast<long>(p.heads) * D, kv_stride = static_cast<long>(p.kv_heads) * D;
+  const long q_stride = static_cast<long>(p.heads) * D;
   const float scale = p.scale != 0 ? p.scale : rsqrtf(static_cast<float>(D));
-  const T zero = from_float<T>(0.f);
 
-  for (int idx = tid; idx < BR * D; idx += kThreads) {
-    const int r = idx / D, c = idx % D, i = r0 + r;
-    sQ[idx] = i < p.n ? Q[(static_cast<long>(b) * p.n + i) * q_stride + static_cast<long>(h) * D + c] : zero;
-    sO[idx] = 0.f;
-  }
+  load_rows<T, D, BR>(sQ, Q, b, r0, p.n, p.heads, h, tid, kThreads);
+  for (int idx = tid; idx < BR * D; idx += kThreads) sO[idx] = 0.f;
   for (int r = tid; r < BR; r += kThreads) {
     sM[r] = -INFINITY;
     sL[r] = 0.f;
@@ -92,27 +89,11 @@ __global__ void __launch_bounds__(kThreads) flash2_fwd_kernel(Flash2Params p) {
   for (int jb = jb_last; jb >= jb_first; --jb) {  // from the last block down, as flash-attention
     if (p.block_layout && !p.block_layout[static_cast<long>(iblk) * tc + jb]) continue;
     const int c0 = jb * BC;
-    for (int idx = tid; idx < BC * D; idx += kThreads) {
-      const int r = idx / D, c = idx % D, j = c0 + r;
-      const long a = (static_cast<long>(b) * p.nk + j) * kv_stride + static_cast<long>(kvh) * D + c;
-      sK[idx] = j < p.nk ? K[a] : zero;
-      sV[idx] = j < p.nk ? V[a] : zero;
-    }
+    load_rows<T, D, BC>(sK, K, b, c0, p.nk, p.kv_heads, kvh, tid, kThreads);
+    load_rows<T, D, BC>(sV, V, b, c0, p.nk, p.kv_heads, kvh, tid, kThreads);
     __syncthreads();
 
-    // S = Q K^T for the warp's 16 rows.
-    for (int n = 0; n < BC / 16; ++n) {
-      wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
-      wmma::fill_fragment(acc, 0.f);
-      for (int k = 0; k < D / 16; ++k) {
-        wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> a;
-        wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::col_major> bk;
-        wmma::load_matrix_sync(a, sQ + warp * 16 * D + k * 16, D);
-        wmma::load_matrix_sync(bk, sK + n * 16 * D + k * 16, D);
-        wmma::mma_sync(acc, a, bk, acc);
-      }
-      wmma::store_matrix_sync(sS + warp * 16 * BC + n * 16, acc, BC, wmma::mem_row_major);
-    }
+    warp_abt<T, D, BC>(sQ + warp * 16 * D, sK, sS + warp * 16 * BC);  // S = Q K^T, the warp's rows
     __syncwarp();
 
     // Online softmax of the warp's rows: mask, row max, exponentials, rescale O and l.
@@ -153,19 +134,7 @@ __global__ void __launch_bounds__(kThreads) flash2_fwd_kernel(Flash2Params p) {
     }
     __syncwarp();
 
-    // O += P V for the warp's rows.
-    for (int n = 0; n < D / 16; ++n) {
-      wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
-      wmma::load_matrix_sync(acc, sO + warp * 16 * D + n * 16, D, wmma::mem_row_major);
-      for (int k = 0; k < BC / 16; ++k) {
-        wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> a;
-        wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::row_major> bv;
-        wmma::load_matrix_sync(a, sP + warp * 16 * BC + k * 16, BC);
-        wmma::load_matrix_sync(bv, sV + k * 16 * D + n * 16, D);
-        wmma::mma_sync(acc, a, bv, acc);
-      }
-      wmma::store_matrix_sync(sO + warp * 16 * D + n * 16, acc, D, wmma::mem_row_major);
-    }
+    warp_ab_accumulate<T, BC, D>(sP + warp * 16 * BC, sV, sO + warp * 16 * D);  // O += P V
     __syncthreads();  // K and V are overwritten next
   }
 

@@ -15,6 +15,7 @@
 #include "attnio/kernels/attention_kernels.hpp"
 #include "attnio/model/tile_traits.hpp"
 #include "cuda/common.cuh"
+#include "cuda/flash_tiles.cuh"
 
 namespace attnio::kernels {
 
@@ -81,17 +82,14 @@ __global__ void __launch_bounds__(kThreads) bwd_kernel(BackwardParams p, const f
   const int c0 = jb * BC;
   const long q_stride = static_cast<long>(p.heads) * D, kv_stride = static_cast<long>(p.kv_heads) * D;
   const float scale = p.scale != 0 ? p.scale : rsqrtf(static_cast<float>(D));
-  const T zero = from_float<T>(0.f);
   const T* Q = static_cast<const T*>(p.q);
   const T* K = static_cast<const T*>(p.k);
   const T* V = static_cast<const T*>(p.v);
   const T* dO = static_cast<const T*>(p.dout);
 
+  load_rows<T, D, BC>(sK, K, b, c0, p.nk, p.kv_heads, kvh, tid, kThreads);
+  load_rows<T, D, BC>(sV, V, b, c0, p.nk, p.kv_heads, kvh, tid, kThreads);
   for (int idx = tid; idx < BC * D; idx += kThreads) {
-    const int r = idx / D, c = idx % D, j = c0 + r;
-    const long a = (static_cast<long>(b) * p.nk + j) * kv_stride + static_cast<long>(kvh) * D + c;
-    sK[idx] = j < p.nk ? K[a] : zero;
-    sV[idx] = j < p.nk ? V[a] : zero;
     sdK[idx] = 0.f;
     sdV[idx] = 0.f;
   }
@@ -105,12 +103,8 @@ __global__ void __launch_bounds__(kThreads) bwd_kernel(BackwardParams p, const f
     const int first_key = p.window > 0 ? max(0, r0 + off + 1 - p.window) : 0;
     const int last_key = (p.causal || p.window > 0) ? min(p.nk, r1 - 1 + off + 1) : p.nk;
     if (max(c0, first_key) >= min(min(p.nk, c0 + BC), last_key)) continue;
-    for (int idx = tid; idx < BR * D; idx += kThreads) {
-      const int r = idx / D, c = idx % D, i = r0 + r;
-      const long a = (static_cast<long>(b) * p.n + i) * q_stride + static_cast<long>(h) * D + c;
-      sQ[idx] = i < p.n ? Q[a] : zero;
-      sdO[idx] = i < p.n ? dO[a] : zero;
-    }
+    load_rows<T, D, BR>(sQ, Q, b, r0, p.n, p.heads, h, tid, kThreads);
+    load_rows<T, D, BR>(sdO, dO, b, r0, p.n, p.heads, h, tid, kThreads);
     for (int r = tid; r < BR; r += kThreads) {
       const long row = (static_cast<long>(b) * p.heads + h) * p.n + r0 + r;
       sLse[r] = r0 + r < p.n && p.lse != nullptr ? p.lse[row] : 0.f;
@@ -119,18 +113,7 @@ __global__ void __launch_bounds__(kThreads) bwd_kernel(BackwardParams p, const f
     __syncthreads();
 
     // S = Q K^T (warp rows), then P recomputed from the LSE (or the sigmoid), masked to 0.
-    for (int n = 0; n < BC / 16; ++n) {
-      wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
-      wmma::fill_fragment(acc, 0.f);
-      for (int k = 0; k < D / 16; ++k) {
-        wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> a;
-        wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::col_major> bk;
-        wmma::load_matrix_sync(a, sQ + warp * 16 * D + k * 16, D);
-        wmma::load_matrix_sync(bk, sK + n * 16 * D + k * 16, D);
-        wmma::mma_sync(acc, a, bk, acc);
-      }
-      wmma::store_matrix_sync(sS + warp * 16 * BC + n * 16, acc, BC, wmma::mem_row_major);
-    }
+    warp_abt<T, D, BC>(sQ + warp * 16 * D, sK, sS + warp * 16 * BC);
     __syncwarp();
     for (int idx = lane; idx < 16 * BC; idx += 32) {
       const int r = warp * 16 + idx / BC, c = idx % BC;
@@ -157,19 +140,7 @@ __global__ void __launch_bounds__(kThreads) bwd_kernel(BackwardParams p, const f
         wmma::store_matrix_sync(sdV + m * 16 * D + n * 16, acc, D, wmma::mem_row_major);
       }
     }
-    // dP = dO V^T (warp rows).
-    for (int n = 0; n < BC / 16; ++n) {
-      wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
-      wmma::fill_fragment(acc, 0.f);
-      for (int k = 0; k < D / 16; ++k) {
-        wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> a;
-        wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::col_major> bv;
-        wmma::load_matrix_sync(a, sdO + warp * 16 * D + k * 16, D);
-        wmma::load_matrix_sync(bv, sV + n * 16 * D + k * 16, D);
-        wmma::mma_sync(acc, a, bv, acc);
-      }
-      wmma::store_matrix_sync(sdP + warp * 16 * BC + n * 16, acc, BC, wmma::mem_row_major);
-    }
+    warp_abt<T, D, BC>(sdO + warp * 16 * D, sV, sdP + warp * 16 * BC);  // dP = dO V^T (warp rows)
     __syncthreads();  // every warp has read P for dV before it becomes dS
     // dS = P ∘ (dP - D) (softmax) or dP ∘ sigma (1 - sigma) (sigmoid), times the scale.
     for (int idx = tid; idx < BR * BC; idx += kThreads) {
@@ -195,18 +166,9 @@ __global__ void __launch_bounds__(kThreads) bwd_kernel(BackwardParams p, const f
       }
     }
     // dQ_i += dS K_j (warp rows), into the fp32 accumulator with atomics.
-    for (int n = 0; n < D / 16; ++n) {
-      wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
-      wmma::fill_fragment(acc, 0.f);
-      for (int k = 0; k < BC / 16; ++k) {
-        wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> a;
-        wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::row_major> bk;
-        wmma::load_matrix_sync(a, sP + warp * 16 * BC + k * 16, BC);
-        wmma::load_matrix_sync(bk, sK + k * 16 * D + n * 16, D);
-        wmma::mma_sync(acc, a, bk, acc);
-      }
-      wmma::store_matrix_sync(sdQ + warp * 16 * D + n * 16, acc, D, wmma::mem_row_major);
-    }
+    for (int idx = lane; idx < 16 * D; idx += 32) sdQ[warp * 16 * D + idx] = 0.f;
+    __syncwarp();
+    warp_ab_accumulate<T, BC, D>(sP + warp * 16 * BC, sK, sdQ + warp * 16 * D);
     __syncwarp();
     for (int idx = lane; idx < 16 * D; idx += 32) {
       const int r = warp * 16 + idx / D, c = idx % D, i = r0 + r;
