@@ -16,6 +16,8 @@
 #include "attnio/model/predict.hpp"
 #include "attnio/model/record.hpp"
 #include "attnio/model/simulate.hpp"
+#include "attnio/traces/compare.hpp"
+#include "attnio/traces/trace.hpp"
 #ifdef ATTNIO_HAVE_KERNELS
 #include "attnio/kernels/runner.hpp"
 #endif
@@ -562,6 +564,86 @@ int cmd_kernels(const std::vector<std::string>& args) {
 #endif
 }
 
+// `attnio compare TRACE...`: the current model against what the traces measured.
+int cmd_compare(const std::vector<std::string>& args) {
+  po::options_description desc("compare options");
+  desc.add_options()("trace", po::value<std::vector<std::string>>()->multitoken(), "trace files (also positional)");
+  po::positional_options_description pos;
+  pos.add("trace", -1);
+  desc.add_options()("help,h", "show this help");
+  desc.add_options()("format", po::value<std::string>()->default_value("table"), "table|csv|json");
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(desc).positional(pos).run(), vm);
+  po::notify(vm);
+  if (vm.count("help")) {
+    std::cout << "usage: attnio compare TRACE... [--format table|csv|json]\n\n" << desc << "\n";
+    return 0;
+  }
+  if (!vm.count("trace")) throw InputError("compare: give one or more trace files");
+  std::vector<traces::Trace> all;
+  for (const auto& path : vm["trace"].as<std::vector<std::string>>()) all.push_back(traces::read_trace(path));
+  const traces::Trace t = traces::merge(all);
+  const auto rows = traces::compare_rows(t);
+  const auto summary = traces::compare_summary(t, rows);
+  const Format f = format_of(vm);
+  if (f == Format::csv) {
+    auto printer = make_printer(f, std::cout, {}, false);
+    for (const auto& r : rows) printer->row(r);
+    printer->end();
+    return 0;
+  }
+  if (f == Format::json) {
+    std::cout << "{\"records\": ";
+    auto a = make_printer(f, std::cout, {}, false);
+    for (const auto& r : rows) a->row(r);
+    a->end();
+    std::cout << ", \"summary\": ";
+    auto b = make_printer(f, std::cout, {}, false);
+    for (const auto& r : summary) b->row(r);
+    b->end();
+    std::cout << "}\n";
+    return 0;
+  }
+  auto records = make_printer(f, std::cout,
+                              {{"variant", "variant", 14, Kind::text},    {"phase", "phase", 7, Kind::text},
+                               {"N", "seq", 6, Kind::count},              {"Nk", "kv_len", 6, Kind::count},
+                               {"HBM pred", "predicted_hbm_bytes", 9, Kind::bytes}, {"HBM meas", "measured_hbm_bytes", 9, Kind::bytes},
+                               {"err %", "hbm_bytes_error_pct", 7, Kind::ratio}, {"time pred", "predicted_time_s", 9, Kind::time},
+                               {"time meas", "measured_time_s", 9, Kind::time}, {"err %", "time_error_pct", 7, Kind::ratio},
+                               {"bound pred", "predicted_bound", 10, Kind::text}, {"meas", "measured_bound", 7, Kind::text}},
+                              false);
+  for (const auto& r : rows) records->row(r);
+  records->end();
+  std::cout << "\n";
+  auto sums = make_printer(f, std::cout,
+                           {{"variant", "variant", 14, Kind::text}, {"records", "records", 7, Kind::count},
+                            {"bytes err median %", "median_hbm_bytes_error_pct", 18, Kind::ratio},
+                            {"max %", "max_hbm_bytes_error_pct", 7, Kind::ratio},
+                            {"time err median %", "median_time_error_pct", 17, Kind::ratio},
+                            {"max %", "max_time_error_pct", 7, Kind::ratio},
+                            {"bound agrees %", "bound_agreement_pct", 14, Kind::ratio}, {"skipped", "skipped", 7, Kind::count}},
+                           false);
+  for (const auto& r : summary) sums->row(r);
+  sums->end();
+  if (!t.header.note.empty()) std::cout << "note: " << t.header.note << "\n";
+  return 0;
+}
+
+// `attnio merge OUT IN...`: shards of one sweep into one trace.
+int cmd_merge(const std::vector<std::string>& args) {
+  if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
+    std::cout << "usage: attnio merge OUT.jsonl SHARD.jsonl...\n";
+    return 0;
+  }
+  if (args.size() < 2) throw InputError("merge: give the output file and at least one shard");
+  std::vector<traces::Trace> shards;
+  for (std::size_t i = 1; i < args.size(); ++i) shards.push_back(traces::read_trace(args[i]));
+  const traces::Trace t = traces::merge(shards);
+  traces::write_trace(args[0], t);
+  std::cout << "merged " << t.records.size() << " records from " << shards.size() << " shards into " << args[0] << "\n";
+  return 0;
+}
+
 const Command kCommands[] = {
     {"predict", "predict one workload (or --variant all)", cmd_predict},
     {"sweep", "predict the cross product of lists and ranges", cmd_sweep},
@@ -572,6 +654,8 @@ const Command kCommands[] = {
     {"models", "list the shipped model configs", cmd_models},
     {"model", "attention cost and KV cache of a Hugging Face config.json", cmd_model},
     {"bench", "evaluations per second of the model", cmd_bench},
+    {"compare", "predictions against the measurements in trace files", cmd_compare},
+    {"merge", "join trace shards of one sweep", cmd_merge},
     {"kernels", "run the CUDA kernels against their CPU references, or time them (GPU)", cmd_kernels},
 };
 

@@ -177,6 +177,23 @@ TEST(Cli, KernelsNeedAGpu) {
   EXPECT_TRUE(r.err.find("no CUDA device") != std::string::npos || r.err.find("built without CUDA") != std::string::npos) << r.err;
 }
 
+TEST(Cli, CompareAndMergeTraces) {
+  const std::string fixture = std::string(ATTNIO_SOURCE_DIR) + "/traces/fixtures/handmade-h100.jsonl";
+  Result r = run("compare " + fixture);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("flash-decoding"), std::string::npos);
+  EXPECT_NE(r.out.find("HAND-MADE"), std::string::npos);
+  r = run("compare " + fixture + " --format json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto v = boost::json::parse(r.out);
+  EXPECT_EQ(v.at("records").as_array().size(), 2u);
+  const std::string out = ::testing::TempDir() + "merged_cli.jsonl";
+  std::remove(out.c_str());
+  r = run("merge " + out + " " + fixture);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(run("compare " + out + " --format csv").code, 0);
+}
+
 TEST(Cli, HelpExitsZero) {
   EXPECT_EQ(run("--help").code, 0);
   EXPECT_EQ(run("predict --help").code, 0);
@@ -222,6 +239,9 @@ TEST(Cli, BadInputIsOneLineAndExitCodeTwo) {
   expect_bad_input("predict --variant paged --phase decode --page-size 48", "must divide 512");
   expect_bad_input("bench --seconds -1", "--seconds");
   expect_bad_input("kernels --kernel flash9", "unknown kernel 'flash9'");
+  expect_bad_input("compare /nonexistent/trace.jsonl", "cannot open");
+  expect_bad_input("compare", "give one or more trace files");
+  expect_bad_input("merge out.jsonl", "at least one shard");
   expect_bad_input("kernels --dtype fp8", "--dtype takes bf16 and fp16");
   expect_bad_input("simulate --l2-ways 0", "--l2-ways must be at least 1");
   expect_bad_input("simulate --l2-sample 100000", "--l2-sample must be between 1 and 65536");

@@ -1,0 +1,21 @@
+// Predictions held against measurements: every ok record of a trace re-predicted with the current
+// model on the trace's device, beside the measured DRAM bytes and time.
+#pragma once
+
+#include <vector>
+
+#include "attnio/model/record.hpp"
+#include "attnio/traces/trace.hpp"
+
+namespace attnio::traces {
+
+// Measured DRAM bytes: dram__bytes_read.sum + dram__bytes_write.sum; time: gpu__time_duration.sum
+// (ns). The measured verdict is "memory" when the achieved DRAM bandwidth is a larger fraction of
+// its ceiling than the achieved tensor rate (the model's FLOPs over the measured time) of its own.
+// Rows: one per ok record with both metrics; failed records and records lacking them are counted in
+// the summary's "skipped".
+std::vector<attnio::Record> compare_rows(const Trace& t);
+// Per variant: records, median and max |error| of bytes and time (%), bound agreement (%), skipped.
+std::vector<attnio::Record> compare_summary(const Trace& t, const std::vector<attnio::Record>& rows);
+
+}  // namespace attnio::traces

@@ -1,0 +1,109 @@
+#include "attnio/traces/compare.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "attnio/model/predict.hpp"
+
+namespace attnio::traces {
+
+namespace {
+
+double number(const attnio::Record& r, const std::string& key) {
+  for (const auto& [k, v] : r) {
+    if (k != key) continue;
+    if (const double* d = std::get_if<double>(&v)) return *d;
+    if (const std::uint64_t* u = std::get_if<std::uint64_t>(&v)) return static_cast<double>(*u);
+  }
+  return 0;
+}
+
+std::string text(const attnio::Record& r, const std::string& key) {
+  for (const auto& [k, v] : r) {
+    if (k == key) {
+      if (const std::string* s = std::get_if<std::string>(&v)) return *s;
+    }
+  }
+  return {};
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const std::size_t m = v.size() / 2;
+  return v.size() % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
+
+}  // namespace
+
+std::vector<attnio::Record> compare_rows(const Trace& t) {
+  std::vector<attnio::Record> rows;
+  const Device& dev = t.header.device;
+  for (const Record& r : t.records) {
+    if (r.status != "ok") continue;
+    const auto rd = r.metric("dram__bytes_read.sum"), wr = r.metric("dram__bytes_write.sum");
+    const auto ns = r.metric("gpu__time_duration.sum");
+    if (!rd || !wr || !ns || *ns <= 0) continue;
+    const Prediction p = predict(dev, r.workload);
+    const double bytes = *rd + *wr, time = *ns * 1e-9;
+    const double dram_share = bytes / time / dev.hbm_rate();
+    const double tensor_share = p.tensor_flops.d() / time / dev.tensor_rate(r.workload.dtype);
+    const std::string measured_bound = dram_share >= tensor_share ? "memory" : "compute";
+    const std::string predicted_bound = p.memory_bound() ? "memory" : "compute";
+    attnio::Record row;
+    row.emplace_back("variant", std::string(to_string(r.workload.variant)));
+    row.emplace_back("phase", std::string(to_string(r.workload.phase)));
+    row.emplace_back("kernel", r.kernel);
+    row.emplace_back("seq", r.workload.query_len());
+    row.emplace_back("kv_len", r.workload.kv_len == 0 ? r.workload.seq : r.workload.kv_len);
+    row.emplace_back("predicted_hbm_bytes", p.hbm_bytes().v);
+    row.emplace_back("measured_hbm_bytes", bytes);
+    row.emplace_back("hbm_bytes_error_pct", 100 * (p.hbm_bytes().d() - bytes) / bytes);
+    row.emplace_back("predicted_time_s", p.predicted_time_s);
+    row.emplace_back("measured_time_s", time);
+    row.emplace_back("time_error_pct", 100 * (p.predicted_time_s - time) / time);
+    row.emplace_back("predicted_bound", predicted_bound);
+    row.emplace_back("measured_bound", measured_bound);
+    row.emplace_back("bound_agrees", predicted_bound == measured_bound);
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+std::vector<attnio::Record> compare_summary(const Trace& t, const std::vector<attnio::Record>& rows) {
+  struct Acc {
+    std::vector<double> bytes, time;
+    std::uint64_t agree = 0, skipped = 0;
+  };
+  std::map<std::string, Acc> by;
+  for (const attnio::Record& row : rows) {
+    Acc& a = by[text(row, "variant")];
+    a.bytes.push_back(std::fabs(number(row, "hbm_bytes_error_pct")));
+    a.time.push_back(std::fabs(number(row, "time_error_pct")));
+    for (const auto& [k, v] : row) {
+      if (k == "bound_agrees" && std::get<bool>(v)) ++a.agree;
+    }
+  }
+  for (const Record& r : t.records) {
+    const bool ok = r.status == "ok" && r.metric("dram__bytes_read.sum") && r.metric("dram__bytes_write.sum") &&
+                    r.metric("gpu__time_duration.sum");
+    if (!ok) ++by[std::string(to_string(r.workload.variant))].skipped;
+  }
+  std::vector<attnio::Record> out;
+  for (const auto& [variant, a] : by) {
+    attnio::Record s;
+    s.emplace_back("variant", variant);
+    s.emplace_back("records", static_cast<std::uint64_t>(a.bytes.size()));
+    s.emplace_back("median_hbm_bytes_error_pct", median(a.bytes));
+    s.emplace_back("max_hbm_bytes_error_pct", a.bytes.empty() ? 0.0 : *std::max_element(a.bytes.begin(), a.bytes.end()));
+    s.emplace_back("median_time_error_pct", median(a.time));
+    s.emplace_back("max_time_error_pct", a.time.empty() ? 0.0 : *std::max_element(a.time.begin(), a.time.end()));
+    s.emplace_back("bound_agreement_pct", a.bytes.empty() ? 0.0 : 100.0 * static_cast<double>(a.agree) / static_cast<double>(a.bytes.size()));
+    s.emplace_back("skipped", a.skipped);
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+}  // namespace attnio::traces
