@@ -17,6 +17,9 @@
 #include "attnio/model/record.hpp"
 #include "attnio/model/simulate.hpp"
 #include "attnio/traces/compare.hpp"
+#ifdef ATTNIO_HAVE_CUPTI
+#include "attnio/profiler/host.hpp"
+#endif
 #include "attnio/traces/trace.hpp"
 #ifdef ATTNIO_HAVE_KERNELS
 #include "attnio/kernels/runner.hpp"
@@ -629,6 +632,56 @@ int cmd_compare(const std::vector<std::string>& args) {
   return 0;
 }
 
+// `attnio metrics --chip GH100`: what CUPTI can measure on a chip, offline (no GPU needed).
+int cmd_metrics(const std::vector<std::string>& args) {
+  po::options_description desc("metrics options");
+  desc.add_options()("chip", po::value<std::string>()->default_value("GH100"), "CUPTI chip name (GH100, GA100, AD102, ...)");
+  desc.add_options()("type", po::value<std::string>()->default_value("counter"), "counter|ratio|throughput");
+  desc.add_options()("grep", po::value<std::string>(), "only metrics whose name contains this text");
+  desc.add_options()("check", po::value<std::string>(), "check metrics (comma list, or 'default') and show their properties");
+  po::variables_map vm;
+  if (!parse("metrics", "[--chip GH100] [--type counter|ratio|throughput] [--grep TEXT] [--check m1,m2|default]", desc, args, vm)) return 0;
+#ifndef ATTNIO_HAVE_CUPTI
+  throw InputError("attnio was built without CUPTI (ATTNIO_CUPTI=OFF)");
+#else
+  std::unique_ptr<profiler::HostProfiler> host;
+  if (std::string e = profiler::HostProfiler::create(vm["chip"].as<std::string>(), &host); !e.empty()) throw InputError(e);
+  const Format f = format_of(vm);
+  if (vm.count("check")) {
+    std::vector<std::string> names;
+    const std::string list = vm["check"].as<std::string>();
+    if (list == "default") {
+      names = profiler::default_metrics();
+    } else {
+      std::stringstream in(list);
+      for (std::string w; std::getline(in, w, ',');) names.push_back(w);
+    }
+    if (std::string e = host->check(names); !e.empty()) throw InputError(e);
+    auto printer = make_printer(f, std::cout,
+                                {{"metric", "metric", 50, Kind::text}, {"type", "type", 10, Kind::text},
+                                 {"unit", "unit", 8, Kind::text}, {"description", "description", 0, Kind::text}},
+                                false);
+    for (const auto& n : names) {
+      profiler::MetricInfo info;
+      host->properties(n, &info);
+      printer->row({{"metric", n}, {"type", info.type}, {"unit", info.dim_unit}, {"description", info.description}});
+    }
+    printer->end();
+    return 0;
+  }
+  const std::string type = vm["type"].as<std::string>();
+  const int t = type == "counter" ? 0 : type == "ratio" ? 1 : type == "throughput" ? 2 : -1;
+  if (t < 0) throw InputError("--type must be counter, ratio or throughput, not '" + type + "'");
+  auto printer = make_printer(f, std::cout, {{"metric", "metric", 0, Kind::text}}, false);
+  for (const auto& m : host->base_metrics(t)) {
+    if (vm.count("grep") && m.find(vm["grep"].as<std::string>()) == std::string::npos) continue;
+    printer->row({{"metric", m}});
+  }
+  printer->end();
+  return 0;
+#endif
+}
+
 // `attnio merge OUT IN...`: shards of one sweep into one trace.
 int cmd_merge(const std::vector<std::string>& args) {
   if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
@@ -656,6 +709,7 @@ const Command kCommands[] = {
     {"bench", "evaluations per second of the model", cmd_bench},
     {"compare", "predictions against the measurements in trace files", cmd_compare},
     {"merge", "join trace shards of one sweep", cmd_merge},
+    {"metrics", "CUPTI metrics of a chip, listed or checked offline", cmd_metrics},
     {"kernels", "run the CUDA kernels against their CPU references, or time them (GPU)", cmd_kernels},
 };
 

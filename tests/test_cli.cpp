@@ -194,6 +194,17 @@ TEST(Cli, CompareAndMergeTraces) {
   EXPECT_EQ(run("compare " + out + " --format csv").code, 0);
 }
 
+// CUPTI's host side works without a GPU: metrics are listed and checked offline.
+TEST(Cli, MetricsOffline) {
+  const Result r = run("metrics --chip GH100 --check default --format json");
+  if (r.code == 2 && r.err.find("built without CUPTI") != std::string::npos) GTEST_SKIP() << r.err;
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(boost::json::parse(r.out).as_array().size(), 12u);
+  expect_bad_input("metrics --check dram__bytez.sum", "'dram__bytez.sum' is not available on GH100");
+  expect_bad_input("metrics --chip GX999", "not supported");
+  expect_bad_input("metrics --type speed", "--type must be counter, ratio or throughput");
+}
+
 TEST(Cli, HelpExitsZero) {
   EXPECT_EQ(run("--help").code, 0);
   EXPECT_EQ(run("predict --help").code, 0);
