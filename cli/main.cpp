@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <sstream>
@@ -16,6 +17,7 @@
 #include "attnio/model/predict.hpp"
 #include "attnio/model/record.hpp"
 #include "attnio/model/simulate.hpp"
+#include "attnio/traces/chrome.hpp"
 #include "attnio/traces/compare.hpp"
 #ifdef ATTNIO_HAVE_CUPTI
 #include "attnio/profiler/host.hpp"
@@ -682,6 +684,36 @@ int cmd_metrics(const std::vector<std::string>& args) {
 #endif
 }
 
+// `attnio export --chrome OUT.json TRACE...`: measured and predicted kernel times for Perfetto.
+int cmd_export(const std::vector<std::string>& args) {
+  po::options_description desc("export options");
+  desc.add_options()("help,h", "show this help");
+  desc.add_options()("chrome", po::value<std::string>(), "write Chrome trace-event JSON to this file (Perfetto, chrome://tracing)");
+  desc.add_options()("trace", po::value<std::vector<std::string>>()->multitoken(), "trace files (also positional)");
+  po::positional_options_description pos;
+  pos.add("trace", -1);
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(desc).positional(pos).run(), vm);
+  po::notify(vm);
+  if (vm.count("help")) {
+    std::cout << "usage: attnio export --chrome OUT.json TRACE...\n\n" << desc << "\n";
+    return 0;
+  }
+  if (!vm.count("chrome")) throw InputError("export: give --chrome OUT.json (the only export format)");
+  if (!vm.count("trace")) throw InputError("export: give one or more trace files");
+  std::vector<traces::Trace> all;
+  for (const auto& path : vm["trace"].as<std::vector<std::string>>()) all.push_back(traces::read_trace(path));
+  const traces::Trace t = traces::merge(all);
+  const std::string out_path = vm["chrome"].as<std::string>();
+  std::ofstream out(out_path);
+  if (!out) throw InputError("export: cannot write " + out_path);
+  traces::write_chrome(t, out);
+  out.close();
+  if (!out) throw InputError("export: writing " + out_path + " failed");
+  std::cout << "wrote " << t.records.size() << " records to " << out_path << " (open in https://ui.perfetto.dev)\n";
+  return 0;
+}
+
 // `attnio merge OUT IN...`: shards of one sweep into one trace.
 int cmd_merge(const std::vector<std::string>& args) {
   if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
@@ -709,6 +741,7 @@ const Command kCommands[] = {
     {"bench", "evaluations per second of the model", cmd_bench},
     {"compare", "predictions against the measurements in trace files", cmd_compare},
     {"merge", "join trace shards of one sweep", cmd_merge},
+    {"export", "a trace as Chrome trace JSON (measured vs predicted, for Perfetto)", cmd_export},
     {"metrics", "CUPTI metrics of a chip, listed or checked offline", cmd_metrics},
     {"kernels", "run the CUDA kernels against their CPU references, or time them (GPU)", cmd_kernels},
 };

@@ -192,6 +192,12 @@ TEST(Cli, CompareAndMergeTraces) {
   r = run("merge " + out + " " + fixture);
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(run("compare " + out + " --format csv").code, 0);
+  const std::string chrome = ::testing::TempDir() + "fixture_chrome.json";
+  r = run("export --chrome " + chrome + " " + fixture);
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::ifstream in(chrome);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_GE(boost::json::parse(text).at("traceEvents").as_array().size(), 5u);
 }
 
 // CUPTI's host side works without a GPU: metrics are listed and checked offline.
@@ -253,6 +259,9 @@ TEST(Cli, BadInputIsOneLineAndExitCodeTwo) {
   expect_bad_input("compare /nonexistent/trace.jsonl", "cannot open");
   expect_bad_input("compare", "give one or more trace files");
   expect_bad_input("merge out.jsonl", "at least one shard");
+  expect_bad_input("export /nonexistent/trace.jsonl --chrome x.json", "cannot open");
+  expect_bad_input("export trace.jsonl", "give --chrome");
+  expect_bad_input("export --chrome /nonexistent/dir/x.json " + std::string(ATTNIO_SOURCE_DIR) + "/traces/fixtures/handmade-h100.jsonl", "cannot write");
   expect_bad_input("kernels --dtype fp8", "--dtype takes bf16 and fp16");
   expect_bad_input("simulate --l2-ways 0", "--l2-ways must be at least 1");
   expect_bad_input("simulate --l2-sample 100000", "--l2-sample must be between 1 and 65536");

@@ -4,8 +4,14 @@
 
 #include <cmath>
 #include <fstream>
+#include <map>
 
 #include "attnio/model/predict.hpp"
+#include <sstream>
+
+#include <boost/json.hpp>
+
+#include "attnio/traces/chrome.hpp"
 #include "attnio/traces/compare.hpp"
 #include "attnio/traces/trace.hpp"
 
@@ -202,4 +208,69 @@ TEST(Traces, CompareOnTheHandMadeFixture) {
       if (k == "records") EXPECT_EQ(std::get<std::uint64_t>(v), 0u);
     }
   }
+}
+
+// Chrome export: slots laid end to end in file order, each as wide as the longer of measured and
+// predicted time plus a 1 µs gap; hand-computed positions for a three-record trace.
+TEST(Traces, ChromeExportLaysOutMeasuredBesidePredicted) {
+  Trace t = read_trace(std::string(ATTNIO_SOURCE_DIR) + "/traces/fixtures/handmade-h100.jsonl");
+  // Record 0 (flash2, 2500 µs measured) gets a stored prediction of 1000 µs; record 1
+  // (flash-decoding, 50 µs) has none and is re-predicted; record 2 (paged) failed.
+  t.records[0].prediction["predicted_time_s"] = 1e-3;
+  t.records[0].prediction["hbm_bytes"] = 3e8;
+  std::ostringstream out;
+  write_chrome(t, out);
+  const auto doc = boost::json::parse(out.str()).as_object();
+  EXPECT_NE(doc.at("otherData").at("note").as_string().find("HAND-MADE"), std::string::npos);
+
+  Workload w;
+  w.variant = Variant::flash_decoding;
+  w.phase = Phase::decode;
+  w.batch = 8;
+  w.kv_heads = 8;
+  const double decode_pred_us = predict(t.header.device, w).predicted_time_s * 1e6;
+
+  struct Ev { std::string ph; std::int64_t pid, tid; double ts, dur; std::string source; };
+  std::vector<Ev> xs;
+  std::vector<Ev> instants;
+  std::map<std::int64_t, std::string> names;  // tid -> thread name on pid 1
+  for (const auto& v : doc.at("traceEvents").as_array()) {
+    const auto& e = v.as_object();
+    const std::string ph(e.at("ph").as_string());
+    if (ph == "M") {
+      if (e.at("name").as_string() == "thread_name" && e.at("pid").as_int64() == 1)
+        names[e.at("tid").as_int64()] = std::string(e.at("args").at("name").as_string());
+      continue;
+    }
+    Ev ev{ph, e.at("pid").as_int64(), e.at("tid").as_int64(), boost::json::value_to<double>(e.at("ts")), 0, ""};
+    if (ph == "X") {
+      ev.dur = boost::json::value_to<double>(e.at("dur"));
+      ev.source = std::string(e.at("args").at("prediction_source").as_string());
+      xs.push_back(ev);
+    } else {
+      EXPECT_NE(e.at("args").at("error").as_string().find("cudaErrorLaunchFailure"), std::string::npos);
+      instants.push_back(ev);
+    }
+  }
+  ASSERT_EQ(xs.size(), 4u);  // measured + predicted for each ok record
+  // flash2: slot at 0, measured 2500 µs on pid 1, stored prediction 1000 µs on pid 2.
+  EXPECT_EQ(xs[0].pid, 1);
+  EXPECT_DOUBLE_EQ(xs[0].ts, 0);
+  EXPECT_DOUBLE_EQ(xs[0].dur, 2500);
+  EXPECT_EQ(xs[1].pid, 2);
+  EXPECT_DOUBLE_EQ(xs[1].ts, 0);
+  EXPECT_DOUBLE_EQ(xs[1].dur, 1000);
+  EXPECT_EQ(xs[1].source, "record");
+  // flash-decoding: next slot at 2500 + 1; predicted by the current model.
+  EXPECT_DOUBLE_EQ(xs[2].ts, 2501);
+  EXPECT_DOUBLE_EQ(xs[2].dur, 50);
+  EXPECT_NEAR(xs[3].dur, decode_pred_us, 1e-9);
+  EXPECT_EQ(xs[3].source, "current model");
+  // The failed paged record: an instant after the decode slot.
+  ASSERT_EQ(instants.size(), 1u);
+  EXPECT_DOUBLE_EQ(instants[0].ts, 2501 + std::max(50.0, decode_pred_us) + 1);
+  // One named row per variant.
+  EXPECT_EQ(names.size(), 3u);
+  EXPECT_EQ(names[xs[0].tid], "flash2");
+  EXPECT_EQ(names[instants[0].tid], "paged");
 }
