@@ -14,11 +14,13 @@ std::string failed(const char* call, CUptiResult r) {
   return std::string(call) + ": " + (text ? text : "CUPTI error " + std::to_string(static_cast<int>(r)));
 }
 
-CUpti_Profiler_Host_Object* make_object(const std::string& chip, CUptiResult* r) {
+CUpti_Profiler_Host_Object* make_object(const std::string& chip, CUptiResult* r,
+                                        const std::uint8_t* availability = nullptr) {
   CUpti_Profiler_Host_Initialize_Params p{};
   p.structSize = CUpti_Profiler_Host_Initialize_Params_STRUCT_SIZE;
   p.profilerType = CUPTI_PROFILER_TYPE_RANGE_PROFILER;
   p.pChipName = chip.c_str();
+  p.pCounterAvailabilityImage = availability;
   *r = cuptiProfilerHostInitialize(&p);
   return *r == CUPTI_SUCCESS ? p.pHostObject : nullptr;
 }
@@ -64,7 +66,53 @@ std::string HostProfiler::create(const std::string& chip, std::unique_ptr<HostPr
   return {};
 }
 
+std::string HostProfiler::create(const std::string& chip, const std::vector<std::uint8_t>& counter_availability,
+                                 std::unique_ptr<HostProfiler>* out) {
+  CUptiResult r;
+  CUpti_Profiler_Host_Object* obj =
+      make_object(chip, &r, counter_availability.empty() ? nullptr : counter_availability.data());
+  if (!obj) return "chip '" + chip + "': " + failed("cuptiProfilerHostInitialize", r);
+  out->reset(new HostProfiler(chip, obj));
+  return {};
+}
+
 HostProfiler::~HostProfiler() { destroy(obj_); }
+
+std::string HostProfiler::configure(const std::vector<std::string>& metrics, std::vector<std::uint8_t>* config_image,
+                                    std::size_t* passes) {
+  for (const auto& m : metrics) {
+    MetricInfo info;
+    if (std::string e = properties(m, &info); !e.empty()) return e;
+  }
+  std::vector<const char*> names;
+  for (const auto& m : metrics) names.push_back(m.c_str());
+  CUpti_Profiler_Host_ConfigAddMetrics_Params add{};
+  add.structSize = CUpti_Profiler_Host_ConfigAddMetrics_Params_STRUCT_SIZE;
+  add.pHostObject = obj_;
+  add.ppMetricNames = names.data();
+  add.numMetrics = names.size();
+  if (CUptiResult r = cuptiProfilerHostConfigAddMetrics(&add); r != CUPTI_SUCCESS) return failed("ConfigAddMetrics", r);
+  CUpti_Profiler_Host_GetConfigImageSize_Params size{};
+  size.structSize = CUpti_Profiler_Host_GetConfigImageSize_Params_STRUCT_SIZE;
+  size.pHostObject = obj_;
+  if (CUptiResult r = cuptiProfilerHostGetConfigImageSize(&size); r != CUPTI_SUCCESS) return failed("GetConfigImageSize", r);
+  // Offline (no counter-availability image) CUPTI 13 reports size 0 for GH100; say so plainly.
+  if (size.configImageSize == 0) return "CUPTI produced an empty config image for " + chip_ + " (it needs the device's counter availability)";
+  config_image->assign(size.configImageSize, 0);
+  CUpti_Profiler_Host_GetConfigImage_Params img{};
+  img.structSize = CUpti_Profiler_Host_GetConfigImage_Params_STRUCT_SIZE;
+  img.pHostObject = obj_;
+  img.configImageSize = config_image->size();
+  img.pConfigImage = config_image->data();
+  if (CUptiResult r = cuptiProfilerHostGetConfigImage(&img); r != CUPTI_SUCCESS) return failed("GetConfigImage", r);
+  CUpti_Profiler_Host_GetNumOfPasses_Params np{};
+  np.structSize = CUpti_Profiler_Host_GetNumOfPasses_Params_STRUCT_SIZE;
+  np.configImageSize = config_image->size();
+  np.pConfigImage = config_image->data();
+  if (CUptiResult r = cuptiProfilerHostGetNumOfPasses(&np); r != CUPTI_SUCCESS) return failed("GetNumOfPasses", r);
+  *passes = np.numOfPasses;
+  return {};
+}
 
 std::vector<std::string> HostProfiler::supported_chips() {
   CUpti_Profiler_Host_GetSupportedChips_Params p{};

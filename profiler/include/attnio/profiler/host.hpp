@@ -26,6 +26,9 @@ class HostProfiler {
 public:
   // "" on success; the object is returned in `out`.
   static std::string create(const std::string& chip, std::unique_ptr<HostProfiler>* out);
+  // For configuring a live device: the counter-availability image read from it (RangeProfiler).
+  static std::string create(const std::string& chip, const std::vector<std::uint8_t>& counter_availability,
+                            std::unique_ptr<HostProfiler>* out);
   ~HostProfiler();
   HostProfiler(const HostProfiler&) = delete;
   HostProfiler& operator=(const HostProfiler&) = delete;
@@ -38,6 +41,9 @@ public:
   std::string properties(const std::string& metric, MetricInfo* out) const;
   // Checks every name, then adds them to a configuration; "" or the first bad metric named.
   std::string check(const std::vector<std::string>& metrics) const;
+  // Adds `metrics` to this object's configuration and returns its config image and pass count.
+  std::string configure(const std::vector<std::string>& metrics, std::vector<std::uint8_t>* config_image,
+                        std::size_t* passes);
   // Values of `metrics` for range `range` of a counter-data image recorded on this chip.
   std::string evaluate(const std::vector<std::uint8_t>& counter_data, std::size_t range,
                        const std::vector<std::string>& metrics, std::vector<double>* values) const;
