@@ -11,6 +11,7 @@
 
 #include <boost/json.hpp>
 
+#include "attnio/traces/campaign.hpp"
 #include "attnio/traces/chrome.hpp"
 #include "attnio/traces/compare.hpp"
 #include "attnio/traces/trace.hpp"
@@ -273,4 +274,120 @@ TEST(Traces, ChromeExportLaysOutMeasuredBesidePredicted) {
   EXPECT_EQ(names.size(), 3u);
   EXPECT_EQ(names[xs[0].tid], "flash2");
   EXPECT_EQ(names[instants[0].tid], "paged");
+}
+
+// The profile driver with a fake measurer (the real one needs a GPU): DRAM bytes = 1000 x seq,
+// seq 300 fails with an error, seq 400 throws, fnet has no kernel.
+namespace {
+
+struct Fake {
+  std::vector<std::uint64_t> measured;  // seq of every point measured, in order
+  std::uint64_t die_at = 0;             // simulate the process dying mid-sweep at this seq
+
+  Measurer measurer() {
+    Measurer m;
+    m.kernel = [](const Workload& w) { return w.variant == Variant::fnet ? std::string() : "fake_" + std::string(to_string(w.variant)); };
+    m.measure = [this](const Workload& w, Measurement* out) -> std::string {
+      if (w.seq == die_at) throw 42;  // not a std::exception: escapes like a kill would
+      measured.push_back(w.seq);
+      if (w.seq == 300) return "kernel failed: an illegal memory access was encountered";
+      if (w.seq == 400) throw std::runtime_error("cudaMalloc: out of memory");
+      out->launch["grid_x"] = static_cast<std::int64_t>(w.seq / 100);
+      out->metrics = {{"dram__bytes_read.sum", "byte", 1000.0 * static_cast<double>(w.seq)},
+                      {"gpu__time_duration.sum", "nsecond", 1e4}};
+      return "";
+    };
+    return m;
+  }
+};
+
+std::vector<Workload> sweep_points() {
+  std::vector<Workload> pts;
+  for (std::uint64_t s : {100, 200, 300, 400, 500, 600}) {
+    Workload w;
+    w.seq = s;
+    pts.push_back(w);
+  }
+  Workload f;
+  f.variant = Variant::fnet;
+  pts.push_back(f);
+  return pts;
+}
+
+}  // namespace
+
+TEST(Campaign, ShardSpecs) {
+  EXPECT_EQ(parse_shard("2/4").index, 2u);
+  EXPECT_EQ(parse_shard("2/4").count, 4u);
+  for (const char* bad : {"4/4", "1/0", "a/2", "1", "1/2/3", "-1/2", ""}) {
+    EXPECT_THROW(parse_shard(bad), InputError) << bad;
+  }
+  try {
+    parse_shard("4/4");
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("below n"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Campaign, FailuresAreRecordedAndTheSweepGoesOn) {
+  const std::string path = temp("campaign_all.jsonl");
+  std::remove(path.c_str());
+  Fake fake;
+  Writer w(path, header(), false);
+  const auto stats = run_campaign(sweep_points(), {}, header().device, fake.measurer(), w, nullptr);
+  EXPECT_EQ(stats.in_shard, 7u);
+  EXPECT_EQ(stats.ok, 4u);
+  EXPECT_EQ(stats.failed, 3u);  // seq 300 (error), seq 400 (threw), fnet (no kernel)
+  const Trace t = read_trace(path);
+  ASSERT_EQ(t.records.size(), 7u);
+  EXPECT_EQ(t.records[2].status, "failed");
+  EXPECT_NE(t.records[2].error.find("illegal memory access"), std::string::npos);
+  EXPECT_NE(t.records[3].error.find("out of memory"), std::string::npos);
+  EXPECT_NE(t.records[6].error.find("no kernel runs variant fnet"), std::string::npos);
+  EXPECT_EQ(*t.records[4].metric("dram__bytes_read.sum"), 500000.0);
+  EXPECT_EQ(t.records[4].launch.at("grid_x"), 5);
+  // The prediction at record time is the model's for that workload.
+  EXPECT_DOUBLE_EQ(t.records[0].prediction.at("predicted_time_s"), predict(header().device, t.records[0].workload).predicted_time_s);
+}
+
+TEST(Campaign, ShardsPartitionTheSweepAndMerge) {
+  const auto pts = sweep_points();
+  std::vector<Trace> shards;
+  std::size_t total = 0;
+  for (std::size_t i = 0; i < 3; ++i) {
+    const std::string path = temp("campaign_shard" + std::to_string(i) + ".jsonl");
+    std::remove(path.c_str());
+    Fake fake;
+    Writer w(path, header(), false);
+    const auto stats = run_campaign(pts, {i, 3}, header().device, fake.measurer(), w, nullptr);
+    total += stats.in_shard;
+    shards.push_back(read_trace(path));
+  }
+  EXPECT_EQ(total, pts.size());
+  // Shard 1 of 3 holds points 1 and 4: seq 200 and 500.
+  ASSERT_EQ(shards[1].records.size(), 2u);
+  EXPECT_EQ(shards[1].records[0].workload.seq, 200u);
+  EXPECT_EQ(shards[1].records[1].workload.seq, 500u);
+  EXPECT_EQ(merge(shards).records.size(), pts.size());
+}
+
+TEST(Campaign, ResumeAfterADeathMeasuresOnlyWhatIsMissing) {
+  const std::string path = temp("campaign_resume.jsonl");
+  std::remove(path.c_str());
+  Fake first;
+  first.die_at = 500;
+  {
+    Writer w(path, header(), false);
+    EXPECT_THROW(run_campaign(sweep_points(), {}, header().device, first.measurer(), w, nullptr), int);
+  }
+  EXPECT_EQ(read_trace(path).records.size(), 4u);  // 100..400 were written before the death
+  Fake second;
+  Writer w(path, header(), true);
+  std::size_t last_total = 0;
+  const auto stats = run_campaign(sweep_points(), {}, header().device, second.measurer(), w,
+                                  [&](std::size_t, std::size_t total, const traces::Record&) { last_total = total; });
+  EXPECT_EQ(stats.already_done, 4u);
+  EXPECT_EQ(last_total, 3u);
+  EXPECT_EQ(second.measured, (std::vector<std::uint64_t>{500, 600}));  // fnet has no kernel to measure
+  EXPECT_EQ(read_trace(path).records.size(), 7u);
 }
