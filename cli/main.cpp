@@ -17,15 +17,19 @@
 #include "attnio/model/predict.hpp"
 #include "attnio/model/record.hpp"
 #include "attnio/model/simulate.hpp"
+#include "attnio/traces/campaign.hpp"
 #include "attnio/traces/chrome.hpp"
 #include "attnio/traces/compare.hpp"
 #ifdef ATTNIO_HAVE_CUPTI
 #include "attnio/profiler/host.hpp"
+#include "attnio/profiler/range.hpp"
 #endif
 #include "attnio/traces/trace.hpp"
 #ifdef ATTNIO_HAVE_KERNELS
+#include "attnio/kernels/bind.hpp"
 #include "attnio/kernels/runner.hpp"
 #endif
+#include <unistd.h>
 #include "flags.hpp"
 #include "output.hpp"
 
@@ -714,6 +718,103 @@ int cmd_export(const std::vector<std::string>& args) {
   return 0;
 }
 
+// `attnio profile`: every point of a sweep run on the GPU under the CUPTI range profiler, one
+// record appended and flushed per point (traces/README.md). Exit 3 without a GPU.
+constexpr int kExitNoDevice = 3;
+
+int cmd_profile(const std::vector<std::string>& args) {
+  po::options_description desc("profile options (sweep flags take lists and ranges, as in sweep)");
+  add_workload_options(desc);
+  desc.add_options()("out,o", po::value<std::string>(), "trace file to write (JSON Lines; required)");
+  desc.add_options()("resume", "continue an existing trace: points already in it are skipped");
+  desc.add_options()("shard", po::value<std::string>()->default_value("0/1"), "run shard i of n (0-based), e.g. $SLURM_ARRAY_TASK_ID/4");
+  desc.add_options()("metrics", po::value<std::string>(), "extra metrics beyond the defaults (comma list; see attnio metrics)");
+  po::variables_map vm;
+  if (!parse("profile", "--out FILE.jsonl [sweep flags] [--resume] [--shard i/n] [--metrics a,b]", desc, args, vm)) return 0;
+  if (!vm.count("out")) throw InputError("give --out FILE.jsonl (the trace to write)");
+  const std::string out_path = vm["out"].as<std::string>();
+  const traces::Shard shard = traces::parse_shard(vm["shard"].as<std::string>());
+  std::vector<Device> storage;
+  const auto points = expand(vm, Workload{}, true, storage);
+  const Device* device = points.front().device;
+  for (const auto& pt : points) {
+    if (pt.device->key != device->key) throw InputError("profile measures one GPU: give a single --device");
+  }
+  std::vector<Workload> workloads;
+  for (const auto& pt : points) workloads.push_back(pt.workload);
+#if !defined(ATTNIO_HAVE_KERNELS) || !defined(ATTNIO_HAVE_CUPTI)
+  (void)shard;
+  (void)device;
+  throw InputError("attnio was built without CUDA kernels or CUPTI (ATTNIO_CUDA / ATTNIO_CUPTI OFF)");
+#else
+  if (std::string e = profiler::require_device(); !e.empty()) {
+    std::cerr << "attnio: " << e << "\n";
+    return kExitNoDevice;
+  }
+  std::vector<std::string> metrics = profiler::default_metrics();
+  if (vm.count("metrics")) {
+    std::stringstream in(vm["metrics"].as<std::string>());
+    for (std::string m; std::getline(in, m, ',');) {
+      if (m.empty()) throw InputError("--metrics: empty metric name");
+      if (std::find(metrics.begin(), metrics.end(), m) == metrics.end()) metrics.push_back(m);
+    }
+  }
+  std::unique_ptr<profiler::RangeProfiler> prof;
+  if (std::string e = profiler::RangeProfiler::create(metrics, &prof); !e.empty()) throw InputError(e);
+  std::unique_ptr<profiler::HostProfiler> host;
+  if (std::string e = profiler::HostProfiler::create(prof->chip(), &host); !e.empty()) throw InputError(e);
+  std::vector<std::string> units;
+  for (const auto& m : metrics) {
+    profiler::MetricInfo info;
+    host->properties(m, &info);
+    units.push_back(info.dim_unit);
+  }
+
+  traces::Header header;
+  header.tool_version = ATTNIO_VERSION;
+  header.command = "attnio profile";
+  for (const auto& a : args) header.command += " " + a;
+  header.device = *device;
+  header.chip = prof->chip();
+  const profiler::MachineInfo mi = profiler::machine_info();
+  header.driver_version = mi.driver_version;
+  header.cuda_version = mi.cuda_version;
+  header.cupti_version = mi.cupti_version;
+  header.clocks["sm_clock_hz"] = mi.sm_clock_hz;
+  header.clocks["memory_clock_hz"] = mi.memory_clock_hz;
+  header.note = "measured on " + mi.device_name + "; " + std::to_string(prof->passes()) + " replay passes per kernel";
+  traces::Writer writer(out_path, header, vm.count("resume") > 0);
+  const std::string config_b64 = traces::base64_encode(prof->config_image());
+
+  traces::Measurer measurer;
+  measurer.kernel = [](const Workload& w) { return kernels::bound_kernel_name(w); };
+  measurer.measure = [&](const Workload& w, traces::Measurement* m) -> std::string {
+    kernels::BoundKernel bound;
+    if (std::string e = kernels::bind_kernel(w, *device, &bound); !e.empty()) return e;
+    profiler::RangeResult res;
+    if (std::string e = prof->profile(bound.kernel, bound.run, &res); !e.empty()) return e;
+    m->launch = bound.launch;
+    m->launch["replay_passes"] = static_cast<std::int64_t>(res.passes);
+    for (std::size_t i = 0; i < metrics.size(); ++i) m->metrics.push_back({metrics[i], units[i], res.values[i]});
+    m->counter_data = traces::base64_encode(res.counter_data);
+    m->config_image = config_b64;
+    return "";
+  };
+  const bool tty = isatty(2);
+  const auto stats = traces::run_campaign(workloads, shard, *device, measurer, writer,
+                                          [&](std::size_t done, std::size_t total, const traces::Record& r) {
+    const std::string what = r.kernel.empty() ? std::string(to_string(r.workload.variant)) : r.kernel;
+    std::cerr << (tty ? "\r\033[K" : "") << "[" << done << "/" << total << "] " << what << " seq " << r.workload.seq
+              << (r.status == "ok" ? " ok" : " FAILED: " + r.error) << (tty && r.status == "ok" ? "" : "\n");
+  });
+  if (tty) std::cerr << "\n";
+  std::cout << "profiled " << stats.ok << " ok, " << stats.failed << " failed, " << stats.already_done
+            << " already in " << out_path << " (shard " << shard.index << "/" << shard.count << ", "
+            << stats.in_shard << " points)\n";
+  return 0;
+#endif
+}
+
 // `attnio merge OUT IN...`: shards of one sweep into one trace.
 int cmd_merge(const std::vector<std::string>& args) {
   if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
@@ -740,6 +841,7 @@ const Command kCommands[] = {
     {"model", "attention cost and KV cache of a Hugging Face config.json", cmd_model},
     {"bench", "evaluations per second of the model", cmd_bench},
     {"compare", "predictions against the measurements in trace files", cmd_compare},
+    {"profile", "run a sweep on the GPU under CUPTI, one trace record per kernel (GPU)", cmd_profile},
     {"merge", "join trace shards of one sweep", cmd_merge},
     {"export", "a trace as Chrome trace JSON (measured vs predicted, for Perfetto)", cmd_export},
     {"metrics", "CUPTI metrics of a chip, listed or checked offline", cmd_metrics},

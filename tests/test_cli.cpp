@@ -177,6 +177,31 @@ TEST(Cli, KernelsNeedAGpu) {
   EXPECT_TRUE(r.err.find("no CUDA device") != std::string::npos || r.err.find("built without CUDA") != std::string::npos) << r.err;
 }
 
+// `attnio profile`: without a GPU, exit 3 with "no CUDA device" and no trace file; with one, a
+// small flash2 point is profiled and its record carries DRAM bytes.
+TEST(Cli, ProfileNeedsAGpuAndLosesNothing) {
+  const std::string out = ::testing::TempDir() + "profile_cli.jsonl";
+  std::remove(out.c_str());
+  const Result r = run("profile --out " + out + " --variant flash2 --seq 256 --heads 4 --batch 1");
+  if (r.code == 2 && r.err.find("built without") != std::string::npos) GTEST_SKIP() << r.err;
+  if (r.code == 3) {
+    EXPECT_NE(r.err.find("no CUDA device: "), std::string::npos) << r.err;
+    EXPECT_FALSE(std::ifstream(out).good()) << "no trace may be started without a device";
+    return;
+  }
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::ifstream in(out);
+  std::string header, record;
+  std::getline(in, header);
+  std::getline(in, record);
+  const auto rec = boost::json::parse(record).as_object();
+  if (rec.at("status").as_string() != "ok") GTEST_SKIP() << "profiling refused here: " << rec.at("error").as_string();
+  EXPECT_EQ(rec.at("kernel").as_string(), "flash2_fwd");
+  bool dram = false;
+  for (const auto& m : rec.at("metrics").as_array()) dram |= m.at("name").as_string() == "dram__bytes_read.sum" && m.at("value").to_number<double>() > 0;
+  EXPECT_TRUE(dram) << record;
+}
+
 TEST(Cli, CompareAndMergeTraces) {
   const std::string fixture = std::string(ATTNIO_SOURCE_DIR) + "/traces/fixtures/handmade-h100.jsonl";
   Result r = run("compare " + fixture);
@@ -259,6 +284,10 @@ TEST(Cli, BadInputIsOneLineAndExitCodeTwo) {
   expect_bad_input("compare /nonexistent/trace.jsonl", "cannot open");
   expect_bad_input("compare", "give one or more trace files");
   expect_bad_input("merge out.jsonl", "at least one shard");
+  expect_bad_input("profile --variant flash2", "give --out");
+  expect_bad_input("profile --out x.jsonl --shard 4/4", "below n");
+  expect_bad_input("profile --out x.jsonl --shard two/4", "expected i/n");
+  expect_bad_input("profile --out x.jsonl --seq 0", "seq");
   expect_bad_input("export /nonexistent/trace.jsonl --chrome x.json", "cannot open");
   expect_bad_input("export trace.jsonl", "give --chrome");
   expect_bad_input("export --chrome /nonexistent/dir/x.json " + std::string(ATTNIO_SOURCE_DIR) + "/traces/fixtures/handmade-h100.jsonl", "cannot write");

@@ -5,6 +5,7 @@
 #include <cupti_profiler_target.h>
 #include <cupti_range_profiler.h>
 #include <cupti_target.h>
+#include <cupti_version.h>
 
 namespace attnio::profiler {
 
@@ -48,6 +49,23 @@ std::string require_device() {
   if (e != cudaSuccess) return std::string("no CUDA device: ") + cudaGetErrorString(e);
   if (n == 0) return "no CUDA device: cudaGetDeviceCount returned 0";
   return {};
+}
+
+MachineInfo machine_info() {
+  MachineInfo m;
+  auto version = [](int v) { return std::to_string(v / 1000) + "." + std::to_string(v % 1000 / 10); };
+  int v = 0;
+  if (cudaDriverGetVersion(&v) == cudaSuccess) m.driver_version = version(v);
+  if (cudaRuntimeGetVersion(&v) == cudaSuccess) m.cuda_version = version(v);
+  std::uint32_t api = 0;
+  if (cuptiGetVersion(&api) == CUPTI_SUCCESS) m.cupti_version = "API " + std::to_string(api);
+  int device = 0;
+  cudaDeviceProp prop{};
+  if (cudaGetDevice(&device) == cudaSuccess && cudaGetDeviceProperties(&prop, device) == cudaSuccess) m.device_name = prop.name;
+  int khz = 0;
+  if (cudaDeviceGetAttribute(&khz, cudaDevAttrClockRate, device) == cudaSuccess) m.sm_clock_hz = khz * 1e3;
+  if (cudaDeviceGetAttribute(&khz, cudaDevAttrMemoryClockRate, device) == cudaSuccess) m.memory_clock_hz = khz * 1e3;
+  return m;
 }
 
 std::string RangeProfiler::create(const std::vector<std::string>& metrics, std::unique_ptr<RangeProfiler>* out) {

@@ -52,6 +52,14 @@ private:
   bool initialized_ = false;
 };
 
+// What a trace header records of the machine: driver, runtime and CUPTI versions, the current
+// device's name and SM/memory clocks (Hz). Call after require_device().
+struct MachineInfo {
+  std::string driver_version, cuda_version, cupti_version, device_name;
+  double sm_clock_hz = 0, memory_clock_hz = 0;
+};
+MachineInfo machine_info();
+
 // "" when a CUDA device is present, else "no CUDA device: <cuda error>".
 std::string require_device();
 
