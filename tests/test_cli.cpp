@@ -202,6 +202,23 @@ TEST(Cli, ProfileNeedsAGpuAndLosesNothing) {
   EXPECT_TRUE(dram) << record;
 }
 
+// `attnio ceilings`: exit 3 without a GPU; with one, the device file it writes loads as a device
+// whose measured ceilings the model then uses.
+TEST(Cli, CeilingsNeedAGpuAndWriteADeviceFile) {
+  const std::string out = ::testing::TempDir() + "ceilings_device.json";
+  std::remove(out.c_str());
+  const Result r = run("ceilings --repeats 1 --out-device " + out);
+  if (r.code == 2 && r.err.find("built without") != std::string::npos) GTEST_SKIP() << r.err;
+  if (r.code == 3) {
+    EXPECT_NE(r.err.find("no CUDA device: "), std::string::npos) << r.err;
+    EXPECT_FALSE(std::ifstream(out).good());
+    return;
+  }
+  ASSERT_EQ(r.code, 0) << r.err;
+  const Result p = run("predict --device-file " + out + " --format json");
+  ASSERT_EQ(p.code, 0) << p.err;
+}
+
 TEST(Cli, CompareAndMergeTraces) {
   const std::string fixture = std::string(ATTNIO_SOURCE_DIR) + "/traces/fixtures/handmade-h100.jsonl";
   Result r = run("compare " + fixture);
@@ -285,6 +302,8 @@ TEST(Cli, BadInputIsOneLineAndExitCodeTwo) {
   expect_bad_input("compare", "give one or more trace files");
   expect_bad_input("merge out.jsonl", "at least one shard");
   expect_bad_input("profile --variant flash2", "give --out");
+  expect_bad_input("ceilings --repeats 0", "--repeats");
+  expect_bad_input("ceilings --device h100-sxm --device-file x.json", "not both");
   expect_bad_input("profile --out x.jsonl --shard 4/4", "below n");
   expect_bad_input("profile --out x.jsonl --shard two/4", "expected i/n");
   expect_bad_input("profile --out x.jsonl --seq 0", "seq");
