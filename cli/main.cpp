@@ -583,18 +583,19 @@ int cmd_compare(const std::vector<std::string>& args) {
   pos.add("trace", -1);
   desc.add_options()("help,h", "show this help");
   desc.add_options()("format", po::value<std::string>()->default_value("table"), "table|csv|json");
+  desc.add_options()("simulate", "also hold the tile simulator's DRAM bytes and time against the measurements");
   po::variables_map vm;
   po::store(po::command_line_parser(args).options(desc).positional(pos).run(), vm);
   po::notify(vm);
   if (vm.count("help")) {
-    std::cout << "usage: attnio compare TRACE... [--format table|csv|json]\n\n" << desc << "\n";
+    std::cout << "usage: attnio compare TRACE... [--simulate] [--format table|csv|json]\n\n" << desc << "\n";
     return 0;
   }
   if (!vm.count("trace")) throw InputError("compare: give one or more trace files");
   std::vector<traces::Trace> all;
   for (const auto& path : vm["trace"].as<std::vector<std::string>>()) all.push_back(traces::read_trace(path));
   const traces::Trace t = traces::merge(all);
-  const auto rows = traces::compare_rows(t);
+  const auto rows = traces::compare_rows(t, vm.count("simulate") > 0);
   const auto summary = traces::compare_summary(t, rows);
   const Format f = format_of(vm);
   if (f == Format::csv) {
@@ -615,14 +616,16 @@ int cmd_compare(const std::vector<std::string>& args) {
     std::cout << "}\n";
     return 0;
   }
-  auto records = make_printer(f, std::cout,
-                              {{"variant", "variant", 14, Kind::text},    {"phase", "phase", 7, Kind::text},
-                               {"N", "seq", 6, Kind::count},              {"Nk", "kv_len", 6, Kind::count},
-                               {"HBM pred", "predicted_hbm_bytes", 9, Kind::bytes}, {"HBM meas", "measured_hbm_bytes", 9, Kind::bytes},
-                               {"err %", "hbm_bytes_error_pct", 7, Kind::ratio}, {"time pred", "predicted_time_s", 9, Kind::time},
-                               {"time meas", "measured_time_s", 9, Kind::time}, {"err %", "time_error_pct", 7, Kind::ratio},
-                               {"bound pred", "predicted_bound", 10, Kind::text}, {"meas", "measured_bound", 7, Kind::text}},
-                              false);
+  std::vector<Column> columns = {{"variant", "variant", 14, Kind::text},    {"phase", "phase", 7, Kind::text},
+                                 {"N", "seq", 6, Kind::count},              {"Nk", "kv_len", 6, Kind::count},
+                                 {"HBM pred", "predicted_hbm_bytes", 9, Kind::bytes}, {"HBM meas", "measured_hbm_bytes", 9, Kind::bytes},
+                                 {"err %", "hbm_bytes_error_pct", 7, Kind::ratio}, {"time pred", "predicted_time_s", 9, Kind::time},
+                                 {"time meas", "measured_time_s", 9, Kind::time}, {"err %", "time_error_pct", 7, Kind::ratio},
+                                 {"bound pred", "predicted_bound", 10, Kind::text}, {"meas", "measured_bound", 7, Kind::text}};
+  if (vm.count("simulate")) {
+    columns.insert(columns.begin() + 7, {{"HBM sim", "simulated_hbm_bytes", 9, Kind::bytes}, {"sim err %", "sim_hbm_bytes_error_pct", 9, Kind::ratio}});
+  }
+  auto records = make_printer(f, std::cout, columns, false);
   for (const auto& r : rows) records->row(r);
   records->end();
   std::cout << "\n";
@@ -634,6 +637,15 @@ int cmd_compare(const std::vector<std::string>& args) {
                             {"max %", "max_time_error_pct", 7, Kind::ratio},
                             {"bound agrees %", "bound_agreement_pct", 14, Kind::ratio}, {"skipped", "skipped", 7, Kind::count}},
                            false);
+  if (vm.count("simulate")) {
+    sums = make_printer(f, std::cout,
+                        {{"variant", "variant", 14, Kind::text}, {"records", "records", 7, Kind::count},
+                         {"bytes err median %", "median_hbm_bytes_error_pct", 18, Kind::ratio},
+                         {"sim bytes err median %", "median_sim_hbm_bytes_error_pct", 22, Kind::ratio},
+                         {"time err median %", "median_time_error_pct", 17, Kind::ratio},
+                         {"bound agrees %", "bound_agreement_pct", 14, Kind::ratio}, {"skipped", "skipped", 7, Kind::count}},
+                        false);
+  }
   for (const auto& r : summary) sums->row(r);
   sums->end();
   if (!t.header.note.empty()) std::cout << "note: " << t.header.note << "\n";

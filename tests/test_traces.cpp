@@ -7,6 +7,7 @@
 #include <map>
 
 #include "attnio/model/predict.hpp"
+#include "attnio/model/simulate.hpp"
 #include <sstream>
 
 #include <boost/json.hpp>
@@ -200,6 +201,15 @@ TEST(Traces, CompareOnTheHandMadeFixture) {
   }
   EXPECT_NEAR(err, 100 * (p.hbm_bytes().d() - 1.31e8) / 1.31e8, 1e-9);
   EXPECT_NEAR(time_err, 100 * (p.predicted_time_s - 5e-5) / 5e-5, 1e-9);
+  // With the simulator: its DRAM bytes for the same workload, and its error against the measurement.
+  const auto sim_rows = compare_rows(t, true);
+  ASSERT_EQ(sim_rows.size(), 2u);
+  const double sim_bytes = simulate(t.header.device, w, SimOptions{}).hbm_bytes().d();
+  double sim_err = -1e9;
+  for (const auto& [k, v] : sim_rows[1]) {
+    if (k == "sim_hbm_bytes_error_pct") sim_err = std::get<double>(v);
+  }
+  EXPECT_NEAR(sim_err, 100 * (sim_bytes - 1.31e8) / 1.31e8, 1e-9);
   const auto summary = compare_summary(t, rows);
   ASSERT_EQ(summary.size(), 3u);
   for (const auto& s : summary) {

@@ -4,7 +4,9 @@
 #include <cmath>
 #include <map>
 
+#include "attnio/model/errors.hpp"
 #include "attnio/model/predict.hpp"
+#include "attnio/model/simulate.hpp"
 
 namespace attnio::traces {
 
@@ -37,7 +39,7 @@ double median(std::vector<double> v) {
 
 }  // namespace
 
-std::vector<attnio::Record> compare_rows(const Trace& t) {
+std::vector<attnio::Record> compare_rows(const Trace& t, bool simulate) {
   std::vector<attnio::Record> rows;
   const Device& dev = t.header.device;
   for (const Record& r : t.records) {
@@ -66,6 +68,17 @@ std::vector<attnio::Record> compare_rows(const Trace& t) {
     row.emplace_back("predicted_bound", predicted_bound);
     row.emplace_back("measured_bound", measured_bound);
     row.emplace_back("bound_agrees", predicted_bound == measured_bound);
+    if (simulate) {
+      try {
+        const SimResult sim = attnio::simulate(dev, r.workload, SimOptions{});
+        row.emplace_back("simulated_hbm_bytes", sim.hbm_bytes().d());
+        row.emplace_back("sim_hbm_bytes_error_pct", 100 * (sim.hbm_bytes().d() - bytes) / bytes);
+        row.emplace_back("simulated_time_s", sim.time_s);
+        row.emplace_back("sim_time_error_pct", 100 * (sim.time_s - time) / time);
+      } catch (const InputError& e) {
+        row.emplace_back("sim_note", std::string(e.what()));
+      }
+    }
     rows.push_back(std::move(row));
   }
   return rows;
@@ -73,7 +86,7 @@ std::vector<attnio::Record> compare_rows(const Trace& t) {
 
 std::vector<attnio::Record> compare_summary(const Trace& t, const std::vector<attnio::Record>& rows) {
   struct Acc {
-    std::vector<double> bytes, time;
+    std::vector<double> bytes, time, sim_bytes;
     std::uint64_t agree = 0, skipped = 0;
   };
   std::map<std::string, Acc> by;
@@ -81,6 +94,9 @@ std::vector<attnio::Record> compare_summary(const Trace& t, const std::vector<at
     Acc& a = by[text(row, "variant")];
     a.bytes.push_back(std::fabs(number(row, "hbm_bytes_error_pct")));
     a.time.push_back(std::fabs(number(row, "time_error_pct")));
+    for (const auto& [k, v] : row) {
+      if (k == "sim_hbm_bytes_error_pct") a.sim_bytes.push_back(std::fabs(std::get<double>(v)));
+    }
     for (const auto& [k, v] : row) {
       if (k == "bound_agrees" && std::get<bool>(v)) ++a.agree;
     }
@@ -100,6 +116,7 @@ std::vector<attnio::Record> compare_summary(const Trace& t, const std::vector<at
     s.emplace_back("median_time_error_pct", median(a.time));
     s.emplace_back("max_time_error_pct", a.time.empty() ? 0.0 : *std::max_element(a.time.begin(), a.time.end()));
     s.emplace_back("bound_agreement_pct", a.bytes.empty() ? 0.0 : 100.0 * static_cast<double>(a.agree) / static_cast<double>(a.bytes.size()));
+    if (!a.sim_bytes.empty()) s.emplace_back("median_sim_hbm_bytes_error_pct", median(a.sim_bytes));
     s.emplace_back("skipped", a.skipped);
     out.push_back(std::move(s));
   }

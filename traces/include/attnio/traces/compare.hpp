@@ -14,7 +14,10 @@ namespace attnio::traces {
 // its ceiling than the achieved tensor rate (the model's FLOPs over the measured time) of its own.
 // Rows: one per ok record with both metrics; failed records and records lacking them are counted in
 // the summary's "skipped".
-std::vector<attnio::Record> compare_rows(const Trace& t);
+// With `simulate`, each row also holds the tile simulator's DRAM bytes and time and their errors
+// (sim_hbm_bytes_error_pct, sim_time_error_pct); a variant the simulator cannot schedule gets a
+// sim_note instead. The summary then adds the simulator's median byte error per variant.
+std::vector<attnio::Record> compare_rows(const Trace& t, bool simulate = false);
 // Per variant: records, median and max |error| of bytes and time (%), bound agreement (%), skipped.
 std::vector<attnio::Record> compare_summary(const Trace& t, const std::vector<attnio::Record>& rows);
 
