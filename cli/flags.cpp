@@ -1,7 +1,11 @@
 #include "flags.hpp"
 
+#include <boost/json.hpp>
+
 #include <charconv>
 #include <cmath>
+#include <fstream>
+#include <iterator>
 #include <memory>
 
 #include "attnio/model/errors.hpp"
@@ -183,6 +187,66 @@ std::vector<Point> expand(const po::variables_map& vm, const Workload& base, boo
     }
   }
   return points;
+}
+
+std::vector<Point> expand_spec(const std::string& path, std::vector<Device>& storage) {
+  namespace json = boost::json;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError("spec '" + path + "': cannot open");
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  json::error_code ec;
+  const json::value doc = json::parse(text, ec);
+  if (ec) throw InputError("spec '" + path + "': not valid JSON (" + ec.message() + ")");
+  if (!doc.is_object()) throw InputError("spec '" + path + "': expected an object with a \"sweeps\" array");
+  for (const auto& kv : doc.as_object()) {
+    if (kv.key() != "sweeps" && kv.key() != "description") {
+      throw InputError("spec '" + path + "': unknown key '" + std::string(kv.key()) + "' (expected description, sweeps)");
+    }
+  }
+  const json::value* sweeps = doc.as_object().if_contains("sweeps");
+  if (!sweeps || !sweeps->is_array() || sweeps->as_array().empty()) {
+    throw InputError("spec '" + path + "': \"sweeps\" must be a non-empty array of objects");
+  }
+  std::vector<Point> points;
+  std::size_t index = 0;
+  for (const json::value& sweep : sweeps->as_array()) {
+    const std::string where = "spec '" + path + "' sweep " + std::to_string(++index);
+    if (!sweep.is_object()) throw InputError(where + ": expected an object of flags");
+    std::vector<std::string> args;
+    for (const auto& kv : sweep.as_object()) {
+      const std::string key(kv.key());
+      std::string value;
+      if (kv.value().is_string()) value = std::string(kv.value().as_string());
+      else if (kv.value().is_bool()) value = kv.value().as_bool() ? "on" : "off";
+      else if (kv.value().is_int64() || kv.value().is_uint64() || kv.value().is_double()) value = json::serialize(kv.value());
+      else throw InputError(where + ": key '" + key + "' must be a string, number or boolean");
+      args.push_back("--" + key);
+      args.push_back(value);
+    }
+    po::options_description desc;
+    add_workload_options(desc);
+    po::variables_map vm;
+    try {
+      po::store(po::command_line_parser(args).options(desc).run(), vm);
+      po::notify(vm);
+    } catch (const po::error& e) {
+      throw InputError(where + ": " + e.what());
+    }
+    try {
+      for (Point& p : expand(vm, Workload{}, true, storage)) points.push_back(std::move(p));
+    } catch (const InputError& e) {
+      throw InputError(where + ": " + e.what());
+    }
+  }
+  return points;
+}
+
+void refuse_flags_with_spec(const po::variables_map& vm) {
+  po::options_description desc;
+  add_workload_options(desc);
+  for (const auto& opt : desc.options()) {
+    if (vm.count(opt->long_name())) throw InputError("give --spec or workload flags (--" + opt->long_name() + "), not both");
+  }
 }
 
 }  // namespace attnio::cli

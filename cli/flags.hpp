@@ -31,4 +31,14 @@ struct Point {
 std::vector<Point> expand(const po::variables_map& vm, const Workload& base, bool allow_lists,
                           std::vector<Device>& storage);
 
+// A sweep spec file: {"description": "...", "sweeps": [{"variant": "flash2,standard", "seq":
+// "1024:16384:x2", "causal": "on"}, ...]}. Each sweep object holds workload flags without their
+// dashes, with the same lists and ranges as on the command line (numbers and booleans may be
+// JSON numbers and booleans); the points of all sweeps are concatenated in file order. Throws
+// InputError naming the file, the sweep and the key for anything malformed.
+std::vector<Point> expand_spec(const std::string& path, std::vector<Device>& storage);
+
+// Throws when `vm` holds workload flags beside --spec (one or the other).
+void refuse_flags_with_spec(const po::variables_map& vm);
+
 }  // namespace attnio::cli

@@ -163,10 +163,12 @@ int cmd_sweep(const std::vector<std::string>& args) {
   add_workload_options(desc);
   desc.add_options()("simulate", "run the tile simulator for every point (see attnio simulate)");
   add_sim_options(desc);
+  desc.add_options()("spec", po::value<std::string>(), "take the sweeps from a JSON spec file instead of flags (README)");
   po::variables_map vm;
-  if (!parse("sweep", "[flags with lists or ranges] [--simulate]", desc, args, vm)) return 0;
+  if (!parse("sweep", "[flags with lists or ranges | --spec FILE.json] [--simulate]", desc, args, vm)) return 0;
   std::vector<Device> storage;
-  const auto points = expand(vm, Workload{}, true, storage);
+  if (vm.count("spec")) refuse_flags_with_spec(vm);
+  const auto points = vm.count("spec") ? expand_spec(vm["spec"].as<std::string>(), storage) : expand(vm, Workload{}, true, storage);
   if (!vm.count("simulate")) return evaluate_and_print(points, format_of(vm), false);
   const SimOptions opt = sim_options(vm);
   if (!opt.trace_out.empty() || !opt.chrome_trace.empty()) throw InputError("sweep --simulate writes no traces; use simulate");
@@ -743,22 +745,54 @@ int cmd_profile(const std::vector<std::string>& args) {
   desc.add_options()("resume", "continue an existing trace: points already in it are skipped");
   desc.add_options()("shard", po::value<std::string>()->default_value("0/1"), "run shard i of n (0-based), e.g. $SLURM_ARRAY_TASK_ID/4");
   desc.add_options()("metrics", po::value<std::string>(), "extra metrics beyond the defaults (comma list; see attnio metrics)");
+  desc.add_options()("spec", po::value<std::string>(), "take the sweeps from a JSON spec file instead of flags (e.g. traces/specs/suite.json)");
+  desc.add_options()("dry-run", "list this shard's points and the kernel each runs, without a GPU");
   po::variables_map vm;
-  if (!parse("profile", "--out FILE.jsonl [sweep flags] [--resume] [--shard i/n] [--metrics a,b]", desc, args, vm)) return 0;
-  if (!vm.count("out")) throw InputError("give --out FILE.jsonl (the trace to write)");
-  const std::string out_path = vm["out"].as<std::string>();
+  if (!parse("profile", "--out FILE.jsonl [sweep flags | --spec FILE.json] [--resume] [--shard i/n] [--metrics a,b]", desc, args, vm)) return 0;
   const traces::Shard shard = traces::parse_shard(vm["shard"].as<std::string>());
   std::vector<Device> storage;
-  const auto points = expand(vm, Workload{}, true, storage);
+  if (vm.count("spec")) refuse_flags_with_spec(vm);
+  const auto points = vm.count("spec") ? expand_spec(vm["spec"].as<std::string>(), storage) : expand(vm, Workload{}, true, storage);
   const Device* device = points.front().device;
   for (const auto& pt : points) {
     if (pt.device->key != device->key) throw InputError("profile measures one GPU: give a single --device");
   }
   std::vector<Workload> workloads;
   for (const auto& pt : points) workloads.push_back(pt.workload);
+#ifdef ATTNIO_HAVE_KERNELS
+  if (vm.count("dry-run")) {
+    auto printer = make_printer(format_of(vm), std::cout,
+                                {{"#", "index", 5, Kind::count}, {"variant", "variant", 15, Kind::text},
+                                 {"phase", "phase", 8, Kind::text}, {"B", "batch", 4, Kind::count},
+                                 {"N", "seq", 7, Kind::count}, {"Hkv", "kv_heads", 4, Kind::count},
+                                 {"d", "head_dim", 4, Kind::count}, {"causal", "causal", 6, Kind::text},
+                                 {"kernel", "kernel", 24, Kind::text}},
+                                false);
+    for (std::size_t i = shard.index; i < workloads.size(); i += shard.count) {
+      const Workload w = resolve(workloads[i], *device);
+      const std::string k = kernels::bound_kernel_name(w);
+      attnio::Record r;
+      r.emplace_back("index", static_cast<std::uint64_t>(i));
+      r.emplace_back("variant", std::string(to_string(w.variant)));
+      r.emplace_back("phase", std::string(to_string(w.phase)));
+      r.emplace_back("batch", w.batch);
+      r.emplace_back("seq", w.seq);
+      r.emplace_back("kv_heads", w.kv_heads);
+      r.emplace_back("head_dim", w.head_dim);
+      r.emplace_back("causal", std::string(w.causal ? "on" : "off"));
+      r.emplace_back("kernel", k.empty() ? std::string("(none: recorded as failed)") : k);
+      printer->row(r);
+    }
+    printer->end();
+    return 0;
+  }
+#endif
+  if (!vm.count("out")) throw InputError("give --out FILE.jsonl (the trace to write)");
+  const std::string out_path = vm["out"].as<std::string>();
 #if !defined(ATTNIO_HAVE_KERNELS) || !defined(ATTNIO_HAVE_CUPTI)
   (void)shard;
   (void)device;
+  (void)out_path;
   throw InputError("attnio was built without CUDA kernels or CUPTI (ATTNIO_CUDA / ATTNIO_CUPTI OFF)");
 #else
   if (std::string e = profiler::require_device(); !e.empty()) {

@@ -219,6 +219,47 @@ TEST(Cli, CeilingsNeedAGpuAndWriteADeviceFile) {
   ASSERT_EQ(p.code, 0) << p.err;
 }
 
+// The shipped profiling suite (traces/specs/suite.json): 81 points by hand (flash2 5 lengths x 2
+// head layouts x 2 masks x 2 head dims = 40; sliding-window 4; sigmoid 2; flash1 3; standard 6;
+// chunked 2; decode 2 variants x 3 batches x 4 cache lengths = 24), every one bound to a kernel;
+// shards of 8 partition it. Needs no GPU (--dry-run).
+TEST(Cli, ProfileSuiteSpecIsFullyBound) {
+  const std::string spec = std::string(ATTNIO_SOURCE_DIR) + "/traces/specs/suite.json";
+  const Result sweep = run("sweep --spec " + spec + " --format json");
+  ASSERT_EQ(sweep.code, 0) << sweep.err;
+  EXPECT_EQ(boost::json::parse(sweep.out).as_array().size(), 81u);
+  std::size_t total = 0;
+  for (int i = 0; i < 8; ++i) {
+    const Result r = run("profile --spec " + spec + " --dry-run --format json --shard " + std::to_string(i) + "/8");
+    if (r.code == 2 && r.err.find("built without") != std::string::npos) GTEST_SKIP() << r.err;
+    ASSERT_EQ(r.code, 0) << r.err;
+    const auto rows = boost::json::parse(r.out).as_array();
+    total += rows.size();
+    for (const auto& row : rows) EXPECT_EQ(row.at("kernel").as_string().find("(none"), std::string::npos) << boost::json::serialize(row);
+  }
+  EXPECT_EQ(total, 81u);
+}
+
+TEST(Cli, SpecFilesAreCheckedStrictly) {
+  const std::string dir = ::testing::TempDir();
+  auto spec = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir + name) << text;
+    return dir + name;
+  };
+  const Result ok = run("sweep --format json --spec " + spec("ok.json", R"({"sweeps": [{"variant": "flash2", "seq": "1024,2048", "causal": true}, {"seq": 512}]})"));
+  ASSERT_EQ(ok.code, 0) << ok.err;
+  const auto rows = boost::json::parse(ok.out).as_array();
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[2].at("seq").to_number<double>(), 512);
+  expect_bad_input("sweep --spec " + spec("bad1.json", "{"), "not valid JSON");
+  expect_bad_input("sweep --spec " + spec("bad2.json", R"({"sweep": []})"), "unknown key 'sweep'");
+  expect_bad_input("sweep --spec " + spec("bad3.json", R"({"sweeps": []})"), "non-empty array");
+  expect_bad_input("sweep --spec " + spec("bad4.json", R"({"sweeps": [{"sequence": 5}]})"), "sweep 1");
+  expect_bad_input("sweep --spec " + spec("bad5.json", R"({"sweeps": [{"seq": 1024}, {"seq": 0}]})"), "sweep 2");
+  expect_bad_input("sweep --spec " + spec("bad6.json", R"({"sweeps": [{"seq": [1, 2]}]})"), "string, number or boolean");
+  expect_bad_input("sweep --spec /nonexistent/spec.json", "cannot open");
+}
+
 TEST(Cli, CompareAndMergeTraces) {
   const std::string fixture = std::string(ATTNIO_SOURCE_DIR) + "/traces/fixtures/handmade-h100.jsonl";
   Result r = run("compare " + fixture);
