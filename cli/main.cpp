@@ -30,6 +30,7 @@
 #include "attnio/kernels/bind.hpp"
 #include "attnio/kernels/ceilings.hpp"
 #include "attnio/kernels/runner.hpp"
+#include <cuda_runtime.h>
 #endif
 #include <unistd.h>
 #include "flags.hpp"
@@ -753,6 +754,7 @@ int cmd_profile(const std::vector<std::string>& args) {
   std::vector<Device> storage;
   if (vm.count("spec")) refuse_flags_with_spec(vm);
   const auto points = vm.count("spec") ? expand_spec(vm["spec"].as<std::string>(), storage) : expand(vm, Workload{}, true, storage);
+  if (points.empty()) throw InputError("the sweep has no points");
   const Device* device = points.front().device;
   for (const auto& pt : points) {
     if (pt.device->key != device->key) throw InputError("profile measures one GPU: give a single --device");
@@ -834,13 +836,25 @@ int cmd_profile(const std::vector<std::string>& args) {
   traces::Writer writer(out_path, header, vm.count("resume") > 0);
   const std::string config_b64 = traces::base64_encode(prof->config_image());
 
+  // A sticky CUDA error (e.g. an illegal address) leaves the context unusable: stop the sweep.
+  auto device_fault = [](const std::string& after) -> std::string {
+    const cudaError_t e = cudaGetLastError();
+    throw traces::CampaignAbort("the GPU is in an error state after " + after + " (" + cudaGetErrorString(e) +
+                                "); finished records are kept: fix the cause and rerun with --resume");
+  };
   traces::Measurer measurer;
   measurer.kernel = [](const Workload& w) { return kernels::bound_kernel_name(w); };
   measurer.measure = [&](const Workload& w, traces::Measurement* m) -> std::string {
     kernels::BoundKernel bound;
     if (std::string e = kernels::bind_kernel(w, *device, &bound); !e.empty()) return e;
+    // One unprofiled run first: lazy module loading and first-touch costs stay out of the range.
+    if (std::string e = bound.run(); !e.empty()) return e;
+    if (cudaDeviceSynchronize() != cudaSuccess) return device_fault("warm-up run");
     profiler::RangeResult res;
-    if (std::string e = prof->profile(bound.kernel, bound.run, &res); !e.empty()) return e;
+    if (std::string e = prof->profile(bound.kernel, bound.flush_l2, bound.run, &res); !e.empty()) {
+      if (cudaDeviceSynchronize() != cudaSuccess) return device_fault(e);
+      return e;
+    }
     m->launch = bound.launch;
     m->launch["replay_passes"] = static_cast<std::int64_t>(res.passes);
     for (std::size_t i = 0; i < metrics.size(); ++i) m->metrics.push_back({metrics[i], units[i], res.values[i]});
@@ -849,12 +863,18 @@ int cmd_profile(const std::vector<std::string>& args) {
     return "";
   };
   const bool tty = isatty(2);
-  const auto stats = traces::run_campaign(workloads, shard, *device, measurer, writer,
-                                          [&](std::size_t done, std::size_t total, const traces::Record& r) {
-    const std::string what = r.kernel.empty() ? std::string(to_string(r.workload.variant)) : r.kernel;
-    std::cerr << (tty ? "\r\033[K" : "") << "[" << done << "/" << total << "] " << what << " seq " << r.workload.seq
-              << (r.status == "ok" ? " ok" : " FAILED: " + r.error) << (tty && r.status == "ok" ? "" : "\n");
-  });
+  traces::CampaignStats stats;
+  try {
+    auto progress = [&](std::size_t done, std::size_t total, const traces::Record& r) {
+      const std::string what = r.kernel.empty() ? std::string(to_string(r.workload.variant)) : r.kernel;
+      std::cerr << (tty ? "\r\033[K" : "") << "[" << done << "/" << total << "] " << what << " seq " << r.workload.seq
+                << (r.status == "ok" ? " ok" : " FAILED: " + r.error) << (tty && r.status == "ok" ? "" : "\n");
+    };
+    stats = traces::run_campaign(workloads, shard, *device, measurer, writer, progress);
+  } catch (const traces::CampaignAbort& e) {
+    std::cerr << (tty ? "\n" : "") << "attnio profile: " << e.what() << "\n";
+    return 1;
+  }
   if (tty) std::cerr << "\n";
   std::cout << "profiled " << stats.ok << " ok, " << stats.failed << " failed, " << stats.already_done
             << " already in " << out_path << " (shard " << shard.index << "/" << shard.count << ", "
@@ -889,8 +909,8 @@ int cmd_ceilings(const std::vector<std::string>& args) {
     return 3;
   }
   if (!out_path.empty()) {
-    file.open(out_path);
-    if (!file) throw InputError("ceilings: cannot write " + out_path);
+    // Checked now without truncating an existing file; written after the measurements.
+    if (!std::ofstream(out_path, std::ios::app)) throw InputError("ceilings: cannot write " + out_path);
   }
   const std::map<std::string, double> datasheet = {
       {"hbm_bytes_per_s", dev.hbm_bytes_per_s}, {"l2_bytes_per_s", dev.l2_bytes_per_s},
@@ -925,6 +945,7 @@ int cmd_ceilings(const std::vector<std::string>& args) {
   // What was measured is kept even when a later ceiling failed.
   if (!out_path.empty()) {
     dev.sources += "; measured ceilings: attnio ceilings --repeats " + std::to_string(repeats);
+    file.open(out_path, std::ios::trunc);
     file << device_to_json(dev) << "\n";
     file.close();
     std::cerr << "wrote " << out_path << " (use it with --device-file)\n";

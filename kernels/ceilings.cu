@@ -6,6 +6,8 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <type_traits>
 #include <vector>
 
 namespace attnio::kernels {
@@ -28,10 +30,33 @@ __global__ void l2_read_kernel(const float4* __restrict__ x, std::size_t n, int 
   if (acc == 12345.678f) sink[0] = acc;  // practically never true; the compiler cannot know
 }
 
+// Uniform values in [-1, 1) from a hash of the index (splitmix64): GEMM power, and so the clock
+// the tensor cores sustain, depends on the data, and zeros would overstate the rate.
+template <typename T>
+__global__ void random_fill_kernel(T* x, std::size_t n, std::uint64_t seed) {
+  for (std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<std::size_t>(gridDim.x) * blockDim.x) {
+    std::uint64_t z = seed + 0x9E3779B97F4A7C15ull * (i + 1);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    const float u = static_cast<float>(z >> 40) * (1.0f / 16777216.0f) * 2.0f - 1.0f;
+    if constexpr (std::is_same_v<T, __nv_bfloat16>) x[i] = __float2bfloat16(u);
+    else if constexpr (std::is_same_v<T, __half>) x[i] = __float2half(u);
+    else x[i] = u;
+  }
+}
+
+template <typename T>
+void random_fill(void* x, std::size_t n, std::uint64_t seed) {
+  random_fill_kernel<<<1024, 256>>>(static_cast<T*>(x), n, seed);
+}
+
 __global__ void fma_kernel(int iters, float seed, float* sink) {
   float a[kChains];
   for (int c = 0; c < kChains; ++c) a[c] = seed + c + threadIdx.x;
   const float m = 0.999999f, b = 1e-7f;
+#pragma unroll 16
   for (int i = 0; i < iters; ++i) {
 #pragma unroll
     for (int c = 0; c < kChains; ++c) a[c] = fmaf(a[c], m, b);
@@ -104,8 +129,11 @@ std::string gemm_rate(cublasHandle_t h, cudaDataType_t in, cublasComputeType_t c
   const std::size_t elem = in == CUDA_R_32F ? 4 : 2;
   DeviceMemory a(elem * n * n), b(elem * n * n), c(elem * n * n);
   if (!a.p || !b.p || !c.p) return "gemm: out of device memory";
-  cudaMemset(a.p, 0, elem * n * n);  // zeros: the rate of tensor cores does not depend on values
-  cudaMemset(b.p, 0, elem * n * n);
+  const std::size_t count = static_cast<std::size_t>(n) * n;
+  if (in == CUDA_R_16BF) random_fill<__nv_bfloat16>(a.p, count, 1), random_fill<__nv_bfloat16>(b.p, count, 2);
+  else if (in == CUDA_R_16F) random_fill<__half>(a.p, count, 1), random_fill<__half>(b.p, count, 2);
+  else random_fill<float>(a.p, count, 1), random_fill<float>(b.p, count, 2);
+  if (cudaDeviceSynchronize() != cudaSuccess) return launched("random_fill");
   const float one = 1, zero = 0;
   double t = 0;
   const std::string e = best_time(repeats, [&]() -> std::string {

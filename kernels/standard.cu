@@ -51,20 +51,12 @@ std::string cublas_error(const char* what, cublasStatus_t st) {
 
 }  // namespace
 
-std::string standard_attention(const StandardParams& p, void* stream) {
-  if (p.batch < 1 || p.heads < 1 || p.kv_heads < 1 || p.n < 1 || p.nk < 1 || p.heads % p.kv_heads != 0) {
-    return "standard_attention: bad shape";
-  }
-  const auto s = static_cast<cudaStream_t>(stream);
-  const cudaDataType_t type = p.elem == Elem::bf16 ? CUDA_R_16BF : CUDA_R_16F;
+// Pointer arrays for the batched GEMMs, 7 slots of B·H pointers: per (b, h) the strided Q, K, V, O
+// heads and the contiguous S, P blocks (P twice: written by the softmax, read by PV).
+static std::string upload_pointer_arrays(const StandardParams& p, void* dev, cudaStream_t s) {
   const std::size_t e = 2;
   const int d = p.head_dim, g = p.heads / p.kv_heads, bh = p.batch * p.heads;
-  // S and P rows padded to a multiple of 8 elements: cuBLAS wants 16-byte aligned matrices.
   const int lds = standard_row_stride(p.nk);
-  const float scale = p.scale != 0 ? p.scale : 1.f / std::sqrt(static_cast<float>(d));
-  const float one = 1.f, zero = 0.f;
-
-  // Pointer arrays: per (b, h) the strided Q, K, V, O heads and the contiguous S, P blocks.
   std::vector<const void*> q(bh), k(bh), v(bh), pp(bh);
   std::vector<void*> o(bh), sc(bh), pw(bh);
   for (int b = 0; b < p.batch; ++b) {
@@ -80,22 +72,50 @@ std::string standard_attention(const StandardParams& p, void* stream) {
     }
   }
   const std::size_t bytes = sizeof(void*) * static_cast<std::size_t>(bh);
-  void* dev = nullptr;
-  if (cudaMallocAsync(&dev, 7 * bytes, s) != cudaSuccess) return launch_error("standard_attention (pointer arrays)");
-  auto at = [&](int slot) { return static_cast<char*>(dev) + slot * bytes; };
   const void* host[7] = {q.data(), k.data(), v.data(), o.data(), sc.data(), pw.data(), pp.data()};
   for (int slot = 0; slot < 7; ++slot) {
-    if (cudaMemcpyAsync(at(slot), host[slot], bytes, cudaMemcpyHostToDevice, s) != cudaSuccess) {
-      cudaFreeAsync(dev, s);
+    // Synchronous copies: the host vectors die with this function.
+    if (cudaMemcpyAsync(static_cast<char*>(dev) + slot * bytes, host[slot], bytes, cudaMemcpyHostToDevice, s) != cudaSuccess ||
+        cudaStreamSynchronize(s) != cudaSuccess) {
       return launch_error("standard_attention (pointer arrays)");
     }
   }
+  return {};
+}
 
-  cublasHandle_t handle;
-  cublasStatus_t st = cublasCreate(&handle);
-  if (st != CUBLAS_STATUS_SUCCESS) {
-    cudaFreeAsync(dev, s);
-    return cublas_error("cublasCreate", st);
+std::string standard_attention(const StandardParams& p, void* stream) {
+  if (p.batch < 1 || p.heads < 1 || p.kv_heads < 1 || p.n < 1 || p.nk < 1 || p.heads % p.kv_heads != 0) {
+    return "standard_attention: bad shape";
+  }
+  const auto s = static_cast<cudaStream_t>(stream);
+  const cudaDataType_t type = p.elem == Elem::bf16 ? CUDA_R_16BF : CUDA_R_16F;
+  const int d = p.head_dim, bh = p.batch * p.heads;
+  // S and P rows padded to a multiple of 8 elements: cuBLAS wants 16-byte aligned matrices.
+  const int lds = standard_row_stride(p.nk);
+  const float scale = p.scale != 0 ? p.scale : 1.f / std::sqrt(static_cast<float>(d));
+  const float one = 1.f, zero = 0.f;
+
+  const std::size_t bytes = sizeof(void*) * static_cast<std::size_t>(bh);
+  // Prepared (standard_prepare): the handle and pointer arrays exist, and only the GEMMs and the
+  // softmax are enqueued. Otherwise they are built and released around this call.
+  const bool prepared = p.cublas_handle && p.pointer_arrays;
+  void* dev = p.pointer_arrays;
+  if (!prepared) {
+    if (cudaMallocAsync(&dev, 7 * bytes, s) != cudaSuccess) return launch_error("standard_attention (pointer arrays)");
+    if (std::string e = upload_pointer_arrays(p, dev, s); !e.empty()) {
+      cudaFreeAsync(dev, s);
+      return e;
+    }
+  }
+  auto at = [&](int slot) { return static_cast<char*>(dev) + slot * bytes; };
+  cublasHandle_t handle = static_cast<cublasHandle_t>(p.cublas_handle);
+  cublasStatus_t st = CUBLAS_STATUS_SUCCESS;
+  if (!prepared) {
+    st = cublasCreate(&handle);
+    if (st != CUBLAS_STATUS_SUCCESS) {
+      cudaFreeAsync(dev, s);
+      return cublas_error("cublasCreate", st);
+    }
   }
   cublasSetStream(handle, s);
   std::string err;
@@ -125,9 +145,31 @@ std::string standard_attention(const StandardParams& p, void* stream) {
                              CUBLAS_GEMM_DEFAULT);
     if (st != CUBLAS_STATUS_SUCCESS) err = cublas_error("gemm_pv", st);
   }
-  cublasDestroy(handle);
-  cudaFreeAsync(dev, s);
+  if (!prepared) {
+    cublasDestroy(handle);
+    cudaFreeAsync(dev, s);
+  }
   return err;
+}
+
+std::string standard_prepare(StandardParams* p) {
+  const std::size_t bytes = sizeof(void*) * static_cast<std::size_t>(p->batch) * p->heads * 7;
+  if (cudaMalloc(&p->pointer_arrays, bytes) != cudaSuccess) {
+    p->pointer_arrays = nullptr;
+    return launch_error("standard_prepare (pointer arrays)");
+  }
+  if (std::string e = upload_pointer_arrays(*p, p->pointer_arrays, nullptr); !e.empty()) return e;
+  if (cudaStreamSynchronize(nullptr) != cudaSuccess) return launch_error("standard_prepare");
+  cublasHandle_t h;
+  if (cublasStatus_t st = cublasCreate(&h); st != CUBLAS_STATUS_SUCCESS) return cublas_error("cublasCreate", st);
+  p->cublas_handle = h;
+  return {};
+}
+
+void standard_release(StandardParams* p) {
+  if (p->cublas_handle) cublasDestroy(static_cast<cublasHandle_t>(p->cublas_handle));
+  if (p->pointer_arrays) cudaFree(p->pointer_arrays);
+  p->cublas_handle = p->pointer_arrays = nullptr;
 }
 
 }  // namespace attnio::kernels

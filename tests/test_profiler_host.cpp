@@ -63,7 +63,7 @@ TEST(ProfilerRange, RangeMeasuresAMemset) {
   void* buf = nullptr;
   ASSERT_EQ(cudaMalloc(&buf, kBytes), cudaSuccess);
   RangeResult r;
-  const std::string pe = p->profile("memset", [&] {
+  const std::string pe = p->profile("memset", nullptr, [&] {
     return cudaMemsetAsync(buf, 1, kBytes) == cudaSuccess ? std::string() : std::string("memset failed");
   }, &r);
   cudaFree(buf);

@@ -401,3 +401,23 @@ TEST(Campaign, ResumeAfterADeathMeasuresOnlyWhatIsMissing) {
   EXPECT_EQ(second.measured, (std::vector<std::uint64_t>{500, 600}));  // fnet has no kernel to measure
   EXPECT_EQ(read_trace(path).records.size(), 7u);
 }
+
+TEST(Campaign, ADeviceFaultStopsTheSweepAfterRecordingThePoint) {
+  const std::string path = temp("campaign_abort.jsonl");
+  std::remove(path.c_str());
+  Fake fake;
+  Measurer m = fake.measurer();
+  const auto inner = m.measure;
+  m.measure = [inner](const Workload& w, Measurement* out) -> std::string {
+    if (w.seq == 300) throw CampaignAbort("the GPU is in an error state after flash2 (illegal address)");
+    return inner(w, out);
+  };
+  {
+    Writer w(path, header(), false);
+    EXPECT_THROW(run_campaign(sweep_points(), {}, header().device, m, w, nullptr), CampaignAbort);
+  }
+  const Trace t = read_trace(path);
+  ASSERT_EQ(t.records.size(), 3u);  // 100, 200 ok; 300 failed with the reason; nothing after it
+  EXPECT_EQ(t.records[2].status, "failed");
+  EXPECT_NE(t.records[2].error.find("error state"), std::string::npos);
+}

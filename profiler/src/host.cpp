@@ -170,6 +170,25 @@ std::string HostProfiler::check(const std::vector<std::string>& metrics) const {
   return r == CUPTI_SUCCESS ? std::string() : failed("ConfigAddMetrics", r);
 }
 
+std::string HostProfiler::evaluate_own(const std::vector<std::uint8_t>& counter_data, std::size_t range,
+                                       const std::vector<std::string>& metrics, std::vector<double>* values) const {
+  if (counter_data.empty()) return "no counter data to evaluate";
+  std::vector<const char*> names;
+  for (const auto& m : metrics) names.push_back(m.c_str());
+  values->assign(metrics.size(), 0.0);
+  CUpti_Profiler_Host_EvaluateToGpuValues_Params p{};
+  p.structSize = CUpti_Profiler_Host_EvaluateToGpuValues_Params_STRUCT_SIZE;
+  p.pHostObject = obj_;
+  p.pCounterDataImage = counter_data.data();
+  p.counterDataImageSize = counter_data.size();
+  p.rangeIndex = range;
+  p.ppMetricNames = names.data();
+  p.numMetrics = names.size();
+  p.pMetricValues = values->data();
+  const CUptiResult r = cuptiProfilerHostEvaluateToGpuValues(&p);
+  return r == CUPTI_SUCCESS ? std::string() : failed("EvaluateToGpuValues", r);
+}
+
 // libnvperf_host crashes on a malformed counter-data image (seen: a 4-byte image segfaults inside
 // EvaluateToGpuValues), and trace files come from other machines. So the evaluation runs in a child
 // process: a crash there becomes an error here, never a crash of attnio.

@@ -106,6 +106,7 @@ std::string RangeProfiler::create(const std::vector<std::string>& metrics, std::
   enable.ctx = ctx;
   ATTNIO_CUPTI_TRY(cuptiRangeProfilerEnable, enable);
   p->object_ = enable.pRangeProfilerObject;
+  p->ctx_ = ctx;
   *out = std::move(p);
   return {};
 }
@@ -125,8 +126,37 @@ RangeProfiler::~RangeProfiler() {
   }
 }
 
-std::string RangeProfiler::profile(const std::string& range_name, const std::function<std::string()>& launch,
-                                   RangeResult* out) {
+std::string RangeProfiler::restart() {
+  if (object_) {
+    CUpti_RangeProfiler_Disable_Params d{};
+    d.structSize = CUpti_RangeProfiler_Disable_Params_STRUCT_SIZE;
+    d.pRangeProfilerObject = object_;
+    cuptiRangeProfilerDisable(&d);
+    object_ = nullptr;
+  }
+  CUpti_RangeProfiler_Enable_Params enable{};
+  enable.structSize = CUpti_RangeProfiler_Enable_Params_STRUCT_SIZE;
+  enable.ctx = static_cast<CUcontext>(ctx_);
+  ATTNIO_CUPTI_TRY(cuptiRangeProfilerEnable, enable);
+  object_ = enable.pRangeProfilerObject;
+  return {};
+}
+
+std::string RangeProfiler::profile(const std::string& range_name, const std::function<std::string()>& prepare,
+                                   const std::function<std::string()>& launch, RangeResult* out) {
+  if (!object_) {
+    if (std::string e = restart(); !e.empty()) return "range profiler unavailable: " + e;
+  }
+  std::string e = run_passes(range_name, prepare, launch, out);
+  if (!e.empty()) {
+    // A half-finished replay would make the next SetConfig fail: start the next run clean.
+    if (std::string r = restart(); !r.empty()) e += "; restarting the range profiler failed: " + r;
+  }
+  return e;
+}
+
+std::string RangeProfiler::run_passes(const std::string& range_name, const std::function<std::string()>& prepare,
+                                      const std::function<std::string()>& launch, RangeResult* out) {
   std::vector<const char*> names;
   for (const auto& m : metrics_) names.push_back(m.c_str());
 
@@ -168,6 +198,9 @@ std::string RangeProfiler::profile(const std::string& range_name, const std::fun
   out->passes = 0;
   for (bool all_submitted = false; !all_submitted;) {
     if (out->passes > passes_ + 2) return "range profiler did not finish after " + std::to_string(out->passes) + " passes";
+    if (prepare) {
+      if (std::string e = prepare(); !e.empty()) return e;
+    }
     CUpti_RangeProfiler_Start_Params start{};
     start.structSize = CUpti_RangeProfiler_Start_Params_STRUCT_SIZE;
     start.pRangeProfilerObject = object_;
@@ -198,7 +231,7 @@ std::string RangeProfiler::profile(const std::string& range_name, const std::fun
   decode.pRangeProfilerObject = object_;
   ATTNIO_CUPTI_TRY(cuptiRangeProfilerDecodeData, decode);
   if (decode.numOfRangeDropped != 0) return std::to_string(decode.numOfRangeDropped) + " range(s) dropped while decoding";
-  return host_->evaluate(out->counter_data, 0, metrics_, &out->values);
+  return host_->evaluate_own(out->counter_data, 0, metrics_, &out->values);
 }
 
 }  // namespace attnio::profiler

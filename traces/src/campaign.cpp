@@ -79,6 +79,11 @@ CampaignStats run_campaign(const std::vector<Workload>& points, const Shard& sha
     } else {
       try {
         error = measurer.measure(*w, &m);
+      } catch (const CampaignAbort& e) {
+        r.status = "failed";
+        r.error = e.what();
+        writer.append(r);
+        throw;
       } catch (const std::exception& e) {
         error = e.what();
       }

@@ -84,8 +84,14 @@ struct StandardParams {
   bool causal = false;
   float scale = 0;
   Elem elem = Elem::bf16;
+  // Set by standard_prepare: a cuBLAS handle and the device pointer arrays, so that a call only
+  // enqueues the two GEMMs and the softmax (what a profiler range or a timing should see).
+  void* cublas_handle = nullptr;
+  void* pointer_arrays = nullptr;
 };
 std::string standard_attention(const StandardParams& p, void* stream);
+std::string standard_prepare(StandardParams* p);
+void standard_release(StandardParams* p);
 // Row stride (elements) of S and P: nk rounded up to 8, as cuBLAS wants 16-byte aligned matrices;
 // `s` and `p` hold B·H·N rows of it.
 inline int standard_row_stride(int nk) { return (nk + 7) / 8 * 8; }

@@ -18,6 +18,9 @@ struct BoundKernel {
   std::string kernel;                           // e.g. flash2_fwd
   std::map<std::string, std::int64_t> launch;  // grid_x, grid_y, grid_z, block_x, shared_bytes, splits, ...
   std::function<std::string()> run;             // enqueues the kernel(s); "" or the launch error
+  // Evicts the inputs from L2 (reads a buffer of twice its size through L2 and waits), so every
+  // replay pass starts cold, as the model assumes. Runs outside the profiled range.
+  std::function<std::string()> flush_l2;
   std::shared_ptr<void> buffers;                // owns the device memory
 };
 

@@ -47,6 +47,9 @@ public:
   // Values of `metrics` for range `range` of a counter-data image recorded on this chip.
   std::string evaluate(const std::vector<std::uint8_t>& counter_data, std::size_t range,
                        const std::vector<std::string>& metrics, std::vector<double>* values) const;
+  // The same in this process, for an image this process just recorded (no fork after CUDA init).
+  std::string evaluate_own(const std::vector<std::uint8_t>& counter_data, std::size_t range,
+                           const std::vector<std::string>& metrics, std::vector<double>* values) const;
 
 private:
   HostProfiler(std::string chip, CUpti_Profiler_Host_Object* obj) : chip_(std::move(chip)), obj_(obj) {}

@@ -39,10 +39,18 @@ public:
   // Runs `launch` inside one user range once per replay pass. `launch` must enqueue the same work
   // each time from the same inputs (the kernels' launches are: outputs are overwritten, and the
   // backward's accumulator is zeroed by its own preprocess kernel) and returns "" or its error.
-  std::string profile(const std::string& range_name, const std::function<std::string()>& launch, RangeResult* out);
+  // `prepare` (may be empty) runs before every pass, outside the range: e.g. an L2 flush, so each
+  // pass starts from the same cold cache. After an error the session is restarted (Disable, Enable)
+  // so the next run starts clean.
+  std::string profile(const std::string& range_name, const std::function<std::string()>& prepare,
+                      const std::function<std::string()>& launch, RangeResult* out);
 
 private:
   RangeProfiler() = default;
+  std::string run_passes(const std::string& range_name, const std::function<std::string()>& prepare,
+                         const std::function<std::string()>& launch, RangeResult* out);
+  std::string restart();  // Disable and Enable again after a failed run
+  void* ctx_ = nullptr;   // CUcontext
   std::string chip_;
   std::vector<std::string> metrics_;
   std::vector<std::uint8_t> config_, availability_;

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <functional>
 #include <map>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,13 @@ struct Measurer {
   std::function<std::string(const Workload&)> kernel;
   // Runs and measures it: "" or the error (the record is then marked failed, the sweep goes on).
   std::function<std::string(const Workload&, Measurement*)> measure;
+};
+
+// Thrown by a measurer when the GPU can no longer run anything (a sticky CUDA error): the point's
+// record is written as failed with this message, then the campaign stops so the rest are not all
+// recorded as failed; --resume continues after a restart.
+struct CampaignAbort : std::runtime_error {
+  using std::runtime_error::runtime_error;
 };
 
 struct CampaignStats {
