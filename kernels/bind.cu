@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "attnio/kernels/attention_kernels.hpp"
+#include "cuda/common.cuh"
 #include "attnio/model/predict.hpp"
 #include "attnio/model/tile_traits.hpp"
 
@@ -38,27 +39,11 @@ struct Buffers {
   }
 };
 
-// Values in [-1, 1) from a hash of the index and seed (splitmix64), written on the device: fast
-// for the gigabyte inputs of a sweep, and the same for every run.
-template <typename T>
-__global__ void fill_kernel(T* x, std::size_t n, std::uint64_t seed) {
-  for (std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<std::size_t>(gridDim.x) * blockDim.x) {
-    std::uint64_t z = seed + 0x9E3779B97F4A7C15ull * (i + 1);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    z ^= z >> 31;
-    const float u = static_cast<float>(z >> 40) * (1.0f / 16777216.0f) * 2.0f - 1.0f;
-    if constexpr (std::is_same_v<T, __nv_bfloat16>) x[i] = __float2bfloat16(u);
-    else x[i] = __float2half(u);
-  }
-}
-
 std::string fill(void* x, std::size_t elems, Elem e, std::uint64_t seed) {
   if (elems == 0) return {};
   const int blocks = static_cast<int>(std::min<std::size_t>((elems + 255) / 256, 65535));
-  if (e == Elem::bf16) fill_kernel<<<blocks, 256>>>(static_cast<__nv_bfloat16*>(x), elems, seed);
-  else fill_kernel<<<blocks, 256>>>(static_cast<__half*>(x), elems, seed);
+  if (e == Elem::bf16) hash_fill_kernel<<<blocks, 256>>>(static_cast<__nv_bfloat16*>(x), elems, seed);
+  else hash_fill_kernel<<<blocks, 256>>>(static_cast<__half*>(x), elems, seed);
   const cudaError_t err = cudaDeviceSynchronize();
   return err == cudaSuccess ? std::string() : std::string("filling inputs: ") + cudaGetErrorString(err);
 }

@@ -10,6 +10,8 @@
 #include <type_traits>
 #include <vector>
 
+#include "cuda/common.cuh"
+
 namespace attnio::kernels {
 
 namespace {
@@ -30,26 +32,11 @@ __global__ void l2_read_kernel(const float4* __restrict__ x, std::size_t n, int 
   if (acc == 12345.678f) sink[0] = acc;  // practically never true; the compiler cannot know
 }
 
-// Uniform values in [-1, 1) from a hash of the index (splitmix64): GEMM power, and so the clock
-// the tensor cores sustain, depends on the data, and zeros would overstate the rate.
-template <typename T>
-__global__ void random_fill_kernel(T* x, std::size_t n, std::uint64_t seed) {
-  for (std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<std::size_t>(gridDim.x) * blockDim.x) {
-    std::uint64_t z = seed + 0x9E3779B97F4A7C15ull * (i + 1);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    z ^= z >> 31;
-    const float u = static_cast<float>(z >> 40) * (1.0f / 16777216.0f) * 2.0f - 1.0f;
-    if constexpr (std::is_same_v<T, __nv_bfloat16>) x[i] = __float2bfloat16(u);
-    else if constexpr (std::is_same_v<T, __half>) x[i] = __float2half(u);
-    else x[i] = u;
-  }
-}
-
+// GEMM inputs are random (hash_uniform): tensor-core power, and so the clock they sustain, depends
+// on the data, and zeros would overstate the rate.
 template <typename T>
 void random_fill(void* x, std::size_t n, std::uint64_t seed) {
-  random_fill_kernel<<<1024, 256>>>(static_cast<T*>(x), n, seed);
+  hash_fill_kernel<<<1024, 256>>>(static_cast<T*>(x), n, seed);
 }
 
 __global__ void fma_kernel(int iters, float seed, float* sink) {

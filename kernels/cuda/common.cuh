@@ -6,7 +6,9 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <cstdint>
 #include <string>
+#include <type_traits>
 
 namespace attnio::kernels {
 
@@ -31,6 +33,27 @@ __device__ __forceinline__ float warp_max(float x) {
 __device__ __forceinline__ float warp_sum(float x) {
   for (int o = 16; o > 0; o >>= 1) x += __shfl_xor_sync(0xffffffffu, x, o);
   return x;
+}
+
+// A uniform value in [-1, 1) from a hash of (index, seed) (splitmix64's finalizer): inputs filled
+// on the device, the same on every run, with no host-side generation for gigabyte tensors.
+__device__ __forceinline__ float hash_uniform(std::size_t i, std::uint64_t seed) {
+  std::uint64_t z = seed + 0x9E3779B97F4A7C15ull * (i + 1);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  z ^= z >> 31;
+  return static_cast<float>(z >> 40) * (1.0f / 16777216.0f) * 2.0f - 1.0f;
+}
+
+// Fills n values of T (bf16, fp16 or fp32) with hash_uniform.
+template <typename T>
+__global__ void hash_fill_kernel(T* x, std::size_t n, std::uint64_t seed) {
+  for (std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<std::size_t>(gridDim.x) * blockDim.x) {
+    const float u = hash_uniform(i, seed);
+    if constexpr (std::is_same_v<T, float>) x[i] = u;
+    else x[i] = from_float<T>(u);
+  }
 }
 
 __host__ __device__ constexpr int ceil_div(int a, int b) { return (a + b - 1) / b; }
