@@ -788,6 +788,8 @@ int cmd_profile(const std::vector<std::string>& args) {
     printer->end();
     return 0;
   }
+#else
+  if (vm.count("dry-run")) throw InputError("attnio was built without CUDA kernels (ATTNIO_CUDA=OFF): no kernels to list");
 #endif
   if (!vm.count("out")) throw InputError("give --out FILE.jsonl (the trace to write)");
   const std::string out_path = vm["out"].as<std::string>();
