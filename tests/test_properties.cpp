@@ -2,6 +2,8 @@
 // literature state, checked over sweeps rather than single points.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "attnio/model/predict.hpp"
 
 using namespace attnio;
@@ -190,6 +192,37 @@ TEST(Properties, OverflowingWorkloadsAreRefused) {
   w.batch = 4;
   w.head_dim = 128;
   EXPECT_NO_THROW(predict(h100(), w));
+}
+
+// Every variant, phase and pass at the edges (N = 2^24, batch x heads = 2^16, d = 512): either
+// counted with finite, non-negative results or refused with an InputError; nothing else escapes.
+TEST(Properties, EdgeSizesAreCountedOrRefusedNeverWrapped) {
+  int counted = 0, refused = 0;
+  for (Variant v : all_variants()) {
+    for (Phase ph : {Phase::prefill, Phase::decode}) {
+      for (Pass pass : {Pass::fwd, Pass::bwd, Pass::fwdbwd}) {
+        Workload w;
+        w.variant = v;
+        w.phase = ph;
+        w.pass = pass;
+        w.seq = std::uint64_t{1} << 24;
+        w.batch = 256;
+        w.heads = w.kv_heads = 256;
+        w.head_dim = 512;
+        try {
+          const Prediction p = predict(h100(), w);
+          EXPECT_TRUE(std::isfinite(p.predicted_time_s) && p.predicted_time_s > 0) << to_string(v);
+          EXPECT_GT(p.hbm_bytes().d(), 0) << to_string(v);
+          EXPECT_GE(p.flops().d(), p.tensor_flops.d()) << to_string(v);
+          ++counted;
+        } catch (const InputError&) {
+          ++refused;
+        }
+      }
+    }
+  }
+  EXPECT_GT(counted, 0);  // decode and the linear-time variants fit in 64 bits even here
+  EXPECT_GT(refused, 0);  // the quadratic prefills do not
 }
 
 TEST(Properties, BadShapesAreRefused) {
