@@ -813,12 +813,10 @@ int cmd_profile(const std::vector<std::string>& args) {
   }
   std::unique_ptr<profiler::RangeProfiler> prof;
   if (std::string e = profiler::RangeProfiler::create(metrics, &prof); !e.empty()) throw InputError(e);
-  std::unique_ptr<profiler::HostProfiler> host;
-  if (std::string e = profiler::HostProfiler::create(prof->chip(), &host); !e.empty()) throw InputError(e);
   std::vector<std::string> units;
   for (const auto& m : metrics) {
     profiler::MetricInfo info;
-    host->properties(m, &info);
+    prof->host().properties(m, &info);
     units.push_back(info.dim_unit);
   }
 

@@ -48,18 +48,6 @@ std::string fill(void* x, std::size_t elems, Elem e, std::uint64_t seed) {
   return err == cudaSuccess ? std::string() : std::string("filling inputs: ") + cudaGetErrorString(err);
 }
 
-// Reads every 16 bytes of the buffer through L2 (ld.global.cg); one store that never happens keeps
-// the loads.
-__global__ void l2_evict_kernel(const float4* __restrict__ x, std::size_t n, float* sink) {
-  float acc = 0;
-  for (std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<std::size_t>(gridDim.x) * blockDim.x) {
-    const float4 v = __ldcg(&x[i]);
-    acc += v.x + v.y + v.z + v.w;
-  }
-  if (acc == 12345.678f) sink[0] = acc;
-}
-
 int as_int(std::uint64_t v) { return static_cast<int>(std::min<std::uint64_t>(v, 0x7fffffff)); }
 
 }  // namespace
@@ -122,7 +110,7 @@ std::string bind_kernel(const Workload& given, const Device& device, BoundKernel
   if (std::string err = bufs->alloc(sizeof(float), &sink); !err.empty()) return err;
   cudaMemset(evict, 0, evict_bytes);
   out->flush_l2 = [evict, sink, evict_bytes]() -> std::string {
-    l2_evict_kernel<<<1024, 256>>>(static_cast<const float4*>(evict), evict_bytes / 16, static_cast<float*>(sink));
+    l2_read_kernel<<<1024, 256>>>(static_cast<const float4*>(evict), evict_bytes / 16, 1, static_cast<float*>(sink));
     const cudaError_t e = cudaDeviceSynchronize();
     return e == cudaSuccess ? std::string() : std::string("L2 flush: ") + cudaGetErrorString(e);
   };

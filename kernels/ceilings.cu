@@ -18,20 +18,6 @@ namespace {
 
 constexpr int kChains = 8;
 
-// Sums a buffer of float4 `iters` times through L2 only (ld.global.cg). The one store per thread
-// keeps the loads alive.
-__global__ void l2_read_kernel(const float4* __restrict__ x, std::size_t n, int iters, float* sink) {
-  float acc = 0;
-  const std::size_t stride = static_cast<std::size_t>(gridDim.x) * blockDim.x;
-  for (int it = 0; it < iters; ++it) {
-    for (std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x; i < n; i += stride) {
-      const float4 v = __ldcg(&x[i]);
-      acc += v.x + v.y + v.z + v.w;
-    }
-  }
-  if (acc == 12345.678f) sink[0] = acc;  // practically never true; the compiler cannot know
-}
-
 // GEMM inputs are random (hash_uniform): tensor-core power, and so the clock they sustain, depends
 // on the data, and zeros would overstate the rate.
 template <typename T>

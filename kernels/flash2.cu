@@ -22,8 +22,8 @@ namespace attnio::kernels {
 namespace {
 
 using namespace nvcuda;
-constexpr int kWarps = static_cast<int>(traits::kFlashWarps);
-constexpr int kThreads = 32 * kWarps;
+constexpr int kWarps = kFlashWarps;
+constexpr int kThreads = kFlashThreads;
 
 template <typename T, int D>
 struct Tiles {

@@ -56,6 +56,22 @@ __global__ void hash_fill_kernel(T* x, std::size_t n, std::uint64_t seed) {
   }
 }
 
+// Reads a buffer of float4 `iters` times through L2 only (ld.global.cg, L1 bypassed): the L2
+// bandwidth microbenchmark, and with a buffer twice the L2 an eviction of everything else. Reads,
+// not writes, so no dirty lines are left to be written back later. The store that practically never
+// happens keeps the loads alive.
+__global__ inline void l2_read_kernel(const float4* __restrict__ x, std::size_t n, int iters, float* sink) {
+  float acc = 0;
+  const std::size_t stride = static_cast<std::size_t>(gridDim.x) * blockDim.x;
+  for (int it = 0; it < iters; ++it) {
+    for (std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x; i < n; i += stride) {
+      const float4 v = __ldcg(&x[i]);
+      acc += v.x + v.y + v.z + v.w;
+    }
+  }
+  if (acc == 12345.678f) sink[0] = acc;
+}
+
 __host__ __device__ constexpr int ceil_div(int a, int b) { return (a + b - 1) / b; }
 
 // "" when the last launch (and the call before it) succeeded, else the CUDA error named.

@@ -4,9 +4,14 @@
 
 #include <mma.h>
 
+#include "attnio/model/tile_traits.hpp"
 #include "cuda/common.cuh"
 
 namespace attnio::kernels {
+
+// Every flash kernel runs kFlashWarps warps per CTA, each owning 16 query (or key) rows of a tile.
+constexpr int kFlashWarps = static_cast<int>(traits::kFlashWarps);
+constexpr int kFlashThreads = 32 * kFlashWarps;
 
 // Rows [r0, r0 + ROWS) of a [B][len][heads][D] tensor's head into a ROWS x D tile, zero past `len`.
 template <typename T, int D, int ROWS>

@@ -33,6 +33,23 @@ void destroy(CUpti_Profiler_Host_Object* obj) {
   cuptiProfilerHostDeinitialize(&p);
 }
 
+// EvaluateToGpuValues for `metrics` of one range into `out` (metrics.size() values).
+CUptiResult evaluate_values(CUpti_Profiler_Host_Object* obj, const std::vector<std::uint8_t>& counter_data,
+                            std::size_t range, const std::vector<std::string>& metrics, double* out) {
+  std::vector<const char*> names;
+  for (const auto& m : metrics) names.push_back(m.c_str());
+  CUpti_Profiler_Host_EvaluateToGpuValues_Params p{};
+  p.structSize = CUpti_Profiler_Host_EvaluateToGpuValues_Params_STRUCT_SIZE;
+  p.pHostObject = obj;
+  p.pCounterDataImage = counter_data.data();
+  p.counterDataImageSize = counter_data.size();
+  p.rangeIndex = range;
+  p.ppMetricNames = names.data();
+  p.numMetrics = names.size();
+  p.pMetricValues = out;
+  return cuptiProfilerHostEvaluateToGpuValues(&p);
+}
+
 }  // namespace
 
 const std::vector<std::string>& default_metrics() {
@@ -173,19 +190,8 @@ std::string HostProfiler::check(const std::vector<std::string>& metrics) const {
 std::string HostProfiler::evaluate_own(const std::vector<std::uint8_t>& counter_data, std::size_t range,
                                        const std::vector<std::string>& metrics, std::vector<double>* values) const {
   if (counter_data.empty()) return "no counter data to evaluate";
-  std::vector<const char*> names;
-  for (const auto& m : metrics) names.push_back(m.c_str());
   values->assign(metrics.size(), 0.0);
-  CUpti_Profiler_Host_EvaluateToGpuValues_Params p{};
-  p.structSize = CUpti_Profiler_Host_EvaluateToGpuValues_Params_STRUCT_SIZE;
-  p.pHostObject = obj_;
-  p.pCounterDataImage = counter_data.data();
-  p.counterDataImageSize = counter_data.size();
-  p.rangeIndex = range;
-  p.ppMetricNames = names.data();
-  p.numMetrics = names.size();
-  p.pMetricValues = values->data();
-  const CUptiResult r = cuptiProfilerHostEvaluateToGpuValues(&p);
+  const CUptiResult r = evaluate_values(obj_, counter_data, range, metrics, values->data());
   return r == CUPTI_SUCCESS ? std::string() : failed("EvaluateToGpuValues", r);
 }
 
@@ -206,19 +212,8 @@ std::string HostProfiler::evaluate(const std::vector<std::uint8_t>& counter_data
   }
   if (pid == 0) {
     close(fds[0]);
-    std::vector<const char*> names;
-    for (const auto& m : metrics) names.push_back(m.c_str());
     std::vector<double> v(metrics.size(), 0.0);
-    CUpti_Profiler_Host_EvaluateToGpuValues_Params p{};
-    p.structSize = CUpti_Profiler_Host_EvaluateToGpuValues_Params_STRUCT_SIZE;
-    p.pHostObject = obj_;
-    p.pCounterDataImage = counter_data.data();
-    p.counterDataImageSize = counter_data.size();
-    p.rangeIndex = range;
-    p.ppMetricNames = names.data();
-    p.numMetrics = names.size();
-    p.pMetricValues = v.data();
-    const int status = static_cast<int>(cuptiProfilerHostEvaluateToGpuValues(&p));
+    const int status = static_cast<int>(evaluate_values(obj_, counter_data, range, metrics, v.data()));
     const bool ok = write(fds[1], &status, sizeof status) == sizeof status &&
                     write(fds[1], v.data(), v.size() * sizeof(double)) == static_cast<ssize_t>(v.size() * sizeof(double));
     _exit(ok ? 0 : 1);

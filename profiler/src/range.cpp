@@ -101,23 +101,23 @@ std::string RangeProfiler::create(const std::vector<std::string>& metrics, std::
   if (std::string e = HostProfiler::create(p->chip_, p->availability_, &p->host_); !e.empty()) return e;
   if (std::string e = p->host_->configure(metrics, &p->config_, &p->passes_); !e.empty()) return e;
 
-  CUpti_RangeProfiler_Enable_Params enable{};
-  enable.structSize = CUpti_RangeProfiler_Enable_Params_STRUCT_SIZE;
-  enable.ctx = ctx;
-  ATTNIO_CUPTI_TRY(cuptiRangeProfilerEnable, enable);
-  p->object_ = enable.pRangeProfilerObject;
   p->ctx_ = ctx;
+  if (std::string e = p->restart(); !e.empty()) return e;
   *out = std::move(p);
   return {};
 }
 
+void RangeProfiler::disable() {
+  if (!object_) return;
+  CUpti_RangeProfiler_Disable_Params d{};
+  d.structSize = CUpti_RangeProfiler_Disable_Params_STRUCT_SIZE;
+  d.pRangeProfilerObject = object_;
+  cuptiRangeProfilerDisable(&d);
+  object_ = nullptr;
+}
+
 RangeProfiler::~RangeProfiler() {
-  if (object_) {
-    CUpti_RangeProfiler_Disable_Params d{};
-    d.structSize = CUpti_RangeProfiler_Disable_Params_STRUCT_SIZE;
-    d.pRangeProfilerObject = object_;
-    cuptiRangeProfilerDisable(&d);
-  }
+  disable();
   host_.reset();
   if (initialized_) {
     CUpti_Profiler_DeInitialize_Params d{};
@@ -127,13 +127,7 @@ RangeProfiler::~RangeProfiler() {
 }
 
 std::string RangeProfiler::restart() {
-  if (object_) {
-    CUpti_RangeProfiler_Disable_Params d{};
-    d.structSize = CUpti_RangeProfiler_Disable_Params_STRUCT_SIZE;
-    d.pRangeProfilerObject = object_;
-    cuptiRangeProfilerDisable(&d);
-    object_ = nullptr;
-  }
+  disable();
   CUpti_RangeProfiler_Enable_Params enable{};
   enable.structSize = CUpti_RangeProfiler_Enable_Params_STRUCT_SIZE;
   enable.ctx = static_cast<CUcontext>(ctx_);

@@ -35,6 +35,7 @@ public:
   const std::string& chip() const { return chip_; }
   const std::vector<std::uint8_t>& config_image() const { return config_; }
   std::size_t passes() const { return passes_; }
+  const HostProfiler& host() const { return *host_; }  // the chip's host object (metric properties)
 
   // Runs `launch` inside one user range once per replay pass. `launch` must enqueue the same work
   // each time from the same inputs (the kernels' launches are: outputs are overwritten, and the
@@ -49,7 +50,8 @@ private:
   RangeProfiler() = default;
   std::string run_passes(const std::string& range_name, const std::function<std::string()>& prepare,
                          const std::function<std::string()>& launch, RangeResult* out);
-  std::string restart();  // Disable and Enable again after a failed run
+  std::string restart();  // (Re-)Enable on ctx_, first disabling any session (also after a failed run)
+  void disable();
   void* ctx_ = nullptr;   // CUcontext
   std::string chip_;
   std::vector<std::string> metrics_;
