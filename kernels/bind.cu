@@ -48,7 +48,8 @@ std::string fill(void* x, std::size_t elems, Elem e, std::uint64_t seed) {
   return err == cudaSuccess ? std::string() : std::string("filling inputs: ") + cudaGetErrorString(err);
 }
 
-int as_int(std::uint64_t v) { return static_cast<int>(std::min<std::uint64_t>(v, 0x7fffffff)); }
+// Shapes are checked against the launchers' int fields before any narrowing (bind_kernel).
+int as_int(std::uint64_t v) { return static_cast<int>(v); }
 
 }  // namespace
 
@@ -80,6 +81,9 @@ std::string bind_kernel(const Workload& given, const Device& device, BoundKernel
   if (out->kernel.empty()) {
     return "attnio profile has no kernel for " + std::string(to_string(w.variant)) + " " + std::string(to_string(w.phase)) +
            " " + std::string(to_string(w.pass)) + " " + std::string(to_string(w.dtype)) + " d=" + std::to_string(w.head_dim);
+  }
+  for (std::uint64_t v : {w.batch, w.heads, w.kv_heads, w.head_dim, w.seq, w.kv_len, w.window, w.chunk, w.page_size}) {
+    if (v > 0x7fffffffu) return "a dimension of " + std::to_string(v) + " does not fit the kernels' 32-bit shape fields";
   }
   auto bufs = std::make_shared<Buffers>();
   out->buffers = bufs;
