@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "attnio/model/errors.hpp"
+#include "attnio/model/files.hpp"
 #include "attnio/model/record.hpp"
 
 namespace attnio::cli {
@@ -190,10 +191,11 @@ std::vector<Point> expand(const po::variables_map& vm, const Workload& base, boo
 }
 
 std::vector<Point> expand_spec(const std::string& path, std::vector<Device>& storage) {
+  return expand_spec_text(read_input_file(path, "spec", 16u << 20), path, storage);
+}
+
+std::vector<Point> expand_spec_text(std::string_view text, const std::string& path, std::vector<Device>& storage) {
   namespace json = boost::json;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError("spec '" + path + "': cannot open");
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   json::error_code ec;
   const json::value doc = json::parse(text, ec);
   if (ec) throw InputError("spec '" + path + "': not valid JSON (" + ec.message() + ")");
@@ -234,6 +236,7 @@ std::vector<Point> expand_spec(const std::string& path, std::vector<Device>& sto
     }
     try {
       for (Point& p : expand(vm, Workload{}, true, storage)) points.push_back(std::move(p));
+      if (points.size() > 1000000) throw InputError("the spec's sweeps hold more than 1,000,000 points");
     } catch (const InputError& e) {
       throw InputError(where + ": " + e.what());
     }

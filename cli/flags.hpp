@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "attnio/model/device.hpp"
@@ -37,6 +38,8 @@ std::vector<Point> expand(const po::variables_map& vm, const Workload& base, boo
 // JSON numbers and booleans); the points of all sweeps are concatenated in file order. Throws
 // InputError naming the file, the sweep and the key for anything malformed.
 std::vector<Point> expand_spec(const std::string& path, std::vector<Device>& storage);
+// The same for a spec already read; `path` only names it in messages.
+std::vector<Point> expand_spec_text(std::string_view text, const std::string& path, std::vector<Device>& storage);
 
 // Throws when `vm` holds workload flags beside --spec (one or the other).
 void refuse_flags_with_spec(const po::variables_map& vm);

@@ -8,7 +8,11 @@
 #include <cstdio>
 #include <fstream>
 #include <sstream>
+#include <csignal>
+#include <string>
+#include <vector>
 #include <sys/wait.h>
+#include <unistd.h>
 
 namespace {
 
@@ -370,4 +374,77 @@ TEST(Cli, BadInputIsOneLineAndExitCodeTwo) {
   expect_bad_input("predict --variant linear --kv-len 8192", "--kv-len must equal --seq");
   expect_bad_input("predict --causal --seq 1073741824 --heads 1 --head-dim 4 --sram-bytes 64",
                    "too long to plan");
+  // Files that are not files: each would hang or fail late if read.
+  expect_bad_input("predict --device-file /dev/zero", "not a regular file");
+  expect_bad_input("predict --device-file " + ::testing::TempDir(), "not a regular file");
+  expect_bad_input("model --config /dev/zero", "not a regular file");
+  expect_bad_input("sweep --spec /dev/zero", "not a regular file");
+  expect_bad_input("compare /dev/zero", "not a regular file");
+  expect_bad_input("profile --runner tpu --out x.jsonl", "--runner: 'tpu' is not gpu or cpu");
+  expect_bad_input("profile --runner cpu --dry-run", "does not apply to --runner cpu");
+  expect_bad_input("profile --runner cpu --metrics dram__bytes_read.sum --out x.jsonl", "wall time only");
+  expect_bad_input("profile --runner cpu --variant flash2", "give --out");
+  {
+    std::string sweeps;
+    for (int i = 0; i < 3; ++i) sweeps += std::string(i ? "," : "") + R"({"seq":"1:100000:+1","batch":"1:8:+1"})";
+    expect_bad_input("sweep --spec " + write_temp("huge_spec.json", R"({"sweeps":[)" + sweeps + "]}"),
+                     "more than 1,000,000 points");
+  }
+}
+
+// Issue 8: `attnio profile` killed with SIGKILL in the middle of a sweep keeps every finished record
+// readable, and --resume measures only what is missing. The CPU runner stands in for the GPU, so
+// this runs in CI; each point is a float64 reference attention of 0.1-0.5 s, so the kill lands
+// mid-sweep.
+TEST(Cli, ProfileKilledMidSweepResumesWithEveryFinishedRecord) {
+  const std::string trace = ::testing::TempDir() + "attnio_killed.jsonl";
+  std::remove(trace.c_str());
+  const std::vector<std::string> argv_s = {ATTNIO_CLI, "profile", "--runner", "cpu", "--variant",
+                                           "standard,flash2,sigmoid,sliding-window", "--seq", "512",
+                                           "--batch", "1,2,3", "--heads", "4", "--head-dim", "64",
+                                           "--out", trace};
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    std::vector<char*> argv;
+    for (const auto& a : argv_s) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    std::freopen("/dev/null", "w", stdout);
+    std::freopen("/dev/null", "w", stderr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  // Wait for the header and three whole records, then kill without warning.
+  auto whole_lines = [&] {
+    const std::string text = slurp(trace);
+    return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+  };
+  for (int i = 0; i < 6000 && whole_lines() < 4; ++i) usleep(5000);
+  ASSERT_EQ(kill(pid, SIGKILL), 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "the sweep finished before the kill: make its points slower";
+
+  // Every whole line left behind is a record that reads back; at most the last line is unfinished.
+  const std::string before = slurp(trace);
+  const std::string kept = before.substr(0, before.rfind('\n') + 1);
+  std::istringstream lines(kept);
+  std::size_t records = 0;
+  for (std::string line; std::getline(lines, line);) {
+    const auto v = boost::json::parse(line);
+    ASSERT_TRUE(v.is_object());
+    if (v.as_object().contains("workload")) ++records;
+  }
+  EXPECT_GE(records, 3u);
+  EXPECT_LT(records, 12u);
+
+  const Result resumed = run("profile --runner cpu --variant standard,flash2,sigmoid,sliding-window --seq 512 "
+                             "--batch 1,2,3 --heads 4 --head-dim 64 --out " + trace + " --resume");
+  ASSERT_EQ(resumed.code, 0) << resumed.err;
+  EXPECT_NE(resumed.out.find(std::to_string(records) + " already in"), std::string::npos) << resumed.out;
+  const std::string after = slurp(trace);
+  EXPECT_EQ(after.compare(0, kept.size(), kept), 0) << "records written before the kill changed";
+  EXPECT_EQ(std::count(after.begin(), after.end(), '\n'), 13) << "header + 12 records, each once";
+  const Result cmp = run("compare " + trace + " --format json");
+  EXPECT_EQ(cmp.code, 0) << cmp.err;
 }

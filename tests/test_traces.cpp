@@ -421,3 +421,40 @@ TEST(Campaign, ADeviceFaultStopsTheSweepAfterRecordingThePoint) {
   EXPECT_EQ(t.records[2].status, "failed");
   EXPECT_NE(t.records[2].error.find("error state"), std::string::npos);
 }
+
+// A kill in the middle of a write leaves half a line: read_trace refuses it (truncated), and resume
+// cuts exactly that half line, says so, and keeps every whole record.
+TEST(Traces, ResumeCutsTheUnfinishedLineOfAKilledRun) {
+  const std::string path = temp("half_line.jsonl");
+  std::remove(path.c_str());
+  {
+    Writer w(path, header(), false);
+    w.append(record(100));
+    w.append(record(200));
+  }
+  std::string whole;
+  {
+    std::ifstream in(path, std::ios::binary);
+    whole.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  std::ofstream(path, std::ios::app | std::ios::binary) << "{\"id\":\"half a rec";
+  EXPECT_NE(error_of(whole + "{\"id\":\"half a rec").find("truncated"), std::string::npos);
+  {
+    Writer w(path, header(), true);
+    EXPECT_NE(w.repaired().find("unfinished last line (17 bytes)"), std::string::npos) << w.repaired();
+    EXPECT_EQ(w.done().size(), 2u);
+    w.append(record(300));
+  }
+  const Trace t = read_trace(path);
+  ASSERT_EQ(t.records.size(), 3u);
+  EXPECT_EQ(t.records[2].workload.seq, 300u);
+
+  // Killed while the header itself was half written: the file starts again from the header.
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << "{\"format\":";
+  {
+    Writer w(path, header(), true);
+    EXPECT_FALSE(w.repaired().empty());
+    EXPECT_TRUE(w.done().empty());
+  }
+  EXPECT_EQ(read_trace(path).records.size(), 0u);
+}

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "attnio/model/errors.hpp"
+#include "attnio/model/files.hpp"
 
 namespace attnio {
 
@@ -327,11 +328,7 @@ Device device_from_json(std::string_view text, std::string_view origin) {
 }
 
 Device load_device_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError("device file '" + path + "': cannot open");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return device_from_json(text.str(), "device file '" + path + "'");
+  return device_from_json(read_input_file(path, "device file", 16u << 20), "device file '" + path + "'");
 }
 
 std::string device_to_json(const Device& device) { return json::serialize(to_object(device)); }

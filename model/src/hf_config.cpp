@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "attnio/model/errors.hpp"
+#include "attnio/model/files.hpp"
 
 namespace attnio {
 
@@ -145,11 +146,7 @@ ModelConfig parse_hf_config(std::string_view text, std::string_view origin) {
 }
 
 ModelConfig load_hf_config(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError("config file '" + path + "': cannot open");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse_hf_config(text.str(), "config file '" + path + "'");
+  return parse_hf_config(read_input_file(path, "config file", 16u << 20), "config file '" + path + "'");
 }
 
 const std::vector<ShippedConfig>& shipped_configs() {

@@ -4,10 +4,14 @@
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <set>
 #include <sstream>
 
 #include "attnio/model/errors.hpp"
+#include "attnio/model/files.hpp"
 
 namespace attnio::traces {
 
@@ -273,9 +277,10 @@ std::string record_id(const Workload& w, const std::string& kernel) {
 }
 
 Trace read_trace(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError("trace '" + path + "': cannot open");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return parse_trace(read_input_file(path, "trace", std::uint64_t{64} << 30), path);
+}
+
+Trace parse_trace(const std::string& text, const std::string& path) {
   if (text.empty()) throw InputError("trace '" + path + "': empty file");
   if (text.back() != '\n') {
     const std::size_t lines = static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')) + 1;
@@ -310,20 +315,42 @@ Writer::Writer(const std::string& path, const Header& header, bool resume) : pat
   const bool exists = probe.good() && probe.peek() != std::ifstream::traits_type::eof();
   probe.close();
   if (exists && !resume) throw InputError("trace '" + path + "' exists; pass --resume to continue it or choose another file");
+  bool has_lines = exists;
   if (exists) {
+    // A run killed in the middle of a write leaves an unfinished last line: every line before it is
+    // a whole record (each is written and flushed as one piece), so cut the tail and go on.
+    std::ifstream in(path, std::ios::binary);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    in.close();
+    if (!text.empty() && text.back() != '\n') {
+      const std::size_t keep = text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1;
+      std::error_code ec;
+      std::filesystem::resize_file(path, keep, ec);
+      if (ec) throw InputError("trace '" + path + "': cannot cut its unfinished last line (" + ec.message() + ")");
+      repaired_ = "dropped an unfinished last line (" + std::to_string(text.size() - keep) +
+                  " bytes) left by an interrupted run; that point is measured again";
+      has_lines = keep > 0;
+    }
+  }
+  if (has_lines) {
     const Trace old = read_trace(path);
     same_machine(old.header, header, "resume '" + path + "'");
     for (const Record& r : old.records) done_.push_back(r.id);
   }
   out_.open(path, std::ios::app | std::ios::binary);
   if (!out_) throw InputError("trace '" + path + "': cannot write");
-  if (!exists) out_ << json::serialize(header_json(header)) << '\n' << std::flush;
+  if (!has_lines) write_line(json::serialize(header_json(header)));
 }
 
-void Writer::append(const Record& r) {
-  out_ << json::serialize(record_json(r)) << '\n' << std::flush;
+void Writer::write_line(std::string line) {
+  // One write of the whole line, then a flush: a kill leaves at most one unfinished line.
+  line.push_back('\n');
+  out_.write(line.data(), static_cast<std::streamsize>(line.size()));
+  out_.flush();
   if (!out_) throw InputError("trace '" + path_ + "': write failed");
 }
+
+void Writer::append(const Record& r) { write_line(json::serialize(record_json(r))); }
 
 Trace merge(const std::vector<Trace>& shards) {
   if (shards.empty()) throw InputError("merge: no traces given");

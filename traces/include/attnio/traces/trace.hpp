@@ -55,6 +55,8 @@ struct Trace {
 // Reads a whole trace. Throws InputError naming the file, the line and the field for malformed
 // JSON, missing or mistyped fields, a truncated last line, or a newer format version.
 Trace read_trace(const std::string& path);
+// The same for a trace already read; `path` only names it in messages.
+Trace parse_trace(const std::string& text, const std::string& path);
 
 // Appends records to a trace, one flushed line each. A new file gets the header first; an existing
 // one (resume) must carry the same device and chip, and its record ids are returned by `done()`.
@@ -63,11 +65,16 @@ public:
   Writer(const std::string& path, const Header& header, bool resume);
   void append(const Record& r);
   const std::vector<std::string>& done() const { return done_; }
+  // Non-empty when resume had to cut an unfinished last line (a killed run); says what was cut.
+  const std::string& repaired() const { return repaired_; }
 
 private:
+  void write_line(std::string line);
+
   std::string path_;
   std::ofstream out_;
   std::vector<std::string> done_;
+  std::string repaired_;
 };
 
 // Joins shards of one sweep: same device and chip; a record id present twice is an error.
