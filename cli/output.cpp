@@ -150,8 +150,9 @@ private:
 
 json::object to_json(const Record& r) {
   json::object o;
-  for (const auto& [k, v] : r) {
-    std::visit([&o, &k](const auto& x) { o[k] = x; }, v);
+  for (const auto& field : r) {
+    const std::string& k = field.first;
+    std::visit([&o, &k](const auto& x) { o[k] = x; }, field.second);
   }
   return o;
 }

@@ -22,13 +22,14 @@ bool parse_size(const std::string& s, std::size_t* out) {
 // The model's numeric outputs, as a trace keeps them (strings such as the bound are re-derived).
 std::map<std::string, double> prediction_numbers(const Device& device, const Workload& w) {
   std::map<std::string, double> out;
-  for (const auto& [key, value] : to_record(device, predict(device, w))) {
+  for (const auto& field : to_record(device, predict(device, w))) {
+    const std::string& key = field.first;
     std::visit(
         [&](const auto& v) {
           using T = std::decay_t<decltype(v)>;
           if constexpr (std::is_same_v<T, double> || std::is_same_v<T, std::uint64_t>) out[key] = static_cast<double>(v);
         },
-        value);
+        field.second);
   }
   return out;
 }
