@@ -97,6 +97,13 @@ TEST(Device, MalformedFilesGiveOneLineErrorsNamingTheProblem) {
   EXPECT_NE(error_of(with("measured", boost::json::object{{"hbm_bytes_per_s", -3}})).find("measured.hbm_bytes_per_s"),
             std::string::npos);
   EXPECT_NE(error_of(with("name", "")).find("'name' must be a non-empty string"), std::string::npos);
+  // Found by fuzz_device: 7.8e21 bytes of shared memory per SM overflowed a 64-bit cast in resolve().
+  EXPECT_NE(error_of(with("smem_bytes_per_sm", 7.77778e21)).find("'smem_bytes_per_sm' is"), std::string::npos);
+  EXPECT_NE(error_of(with("smem_bytes_per_sm", 7.77778e21)).find("above the"), std::string::npos);
+  EXPECT_NE(error_of(with("l2_bytes", 1000.5)).find("whole number of bytes"), std::string::npos);
+  EXPECT_NE(error_of(with("launch_overhead_s", 5.0)).find("'launch_overhead_s' is"), std::string::npos);
+  EXPECT_NE(error_of(with("measured", boost::json::object{{"hbm_bytes_per_s", 1e30}})).find("above the 1e20"),
+            std::string::npos);
   for (const std::string& msg : {error_of("{"), error_of(missing)}) {
     EXPECT_EQ(msg.find('\n'), std::string::npos);
   }

@@ -156,24 +156,27 @@ struct NumberField {
   double Device::*member;
   bool required;
   bool may_be_zero;
+  double max;   // beyond any real GPU by orders of magnitude; keeps later integer casts exact
+  bool whole;   // a byte count
 };
+constexpr double kMaxRate = 1e20;  // per second: 100 EFLOP/s or 100 EB/s
 constexpr NumberField kNumberFields[] = {
-    {"clock_hz", &Device::clock_hz, true, false},
-    {"hbm_bytes_per_s", &Device::hbm_bytes_per_s, true, false},
-    {"hbm_capacity_bytes", &Device::hbm_capacity_bytes, true, false},
-    {"l2_bytes", &Device::l2_bytes, true, false},
-    {"l2_bytes_per_s", &Device::l2_bytes_per_s, true, false},
-    {"smem_bytes_per_sm", &Device::smem_bytes_per_sm, true, false},
-    {"sram_bytes_per_s", &Device::sram_bytes_per_s, true, false},
-    {"register_file_bytes_per_sm", &Device::register_file_bytes_per_sm, true, false},
-    {"bf16_tensor_flops_per_s", &Device::bf16_tensor_flops_per_s, true, false},
-    {"fp16_tensor_flops_per_s", &Device::fp16_tensor_flops_per_s, true, false},
-    {"fp8_tensor_flops_per_s", &Device::fp8_tensor_flops_per_s, false, true},
-    {"tf32_tensor_flops_per_s", &Device::tf32_tensor_flops_per_s, true, false},
-    {"fp32_flops_per_s", &Device::fp32_flops_per_s, true, false},
-    {"sfu_ops_per_s", &Device::sfu_ops_per_s, true, false},
-    {"nvlink_bytes_per_s", &Device::nvlink_bytes_per_s, false, true},
-    {"launch_overhead_s", &Device::launch_overhead_s, true, true},
+    {"clock_hz", &Device::clock_hz, true, false, 1e11, false},
+    {"hbm_bytes_per_s", &Device::hbm_bytes_per_s, true, false, kMaxRate, false},
+    {"hbm_capacity_bytes", &Device::hbm_capacity_bytes, true, false, 0x1p50, true},
+    {"l2_bytes", &Device::l2_bytes, true, false, 0x1p40, true},
+    {"l2_bytes_per_s", &Device::l2_bytes_per_s, true, false, kMaxRate, false},
+    {"smem_bytes_per_sm", &Device::smem_bytes_per_sm, true, false, 0x1p32, true},
+    {"sram_bytes_per_s", &Device::sram_bytes_per_s, true, false, kMaxRate, false},
+    {"register_file_bytes_per_sm", &Device::register_file_bytes_per_sm, true, false, 0x1p32, true},
+    {"bf16_tensor_flops_per_s", &Device::bf16_tensor_flops_per_s, true, false, kMaxRate, false},
+    {"fp16_tensor_flops_per_s", &Device::fp16_tensor_flops_per_s, true, false, kMaxRate, false},
+    {"fp8_tensor_flops_per_s", &Device::fp8_tensor_flops_per_s, false, true, kMaxRate, false},
+    {"tf32_tensor_flops_per_s", &Device::tf32_tensor_flops_per_s, true, false, kMaxRate, false},
+    {"fp32_flops_per_s", &Device::fp32_flops_per_s, true, false, kMaxRate, false},
+    {"sfu_ops_per_s", &Device::sfu_ops_per_s, true, false, kMaxRate, false},
+    {"nvlink_bytes_per_s", &Device::nvlink_bytes_per_s, false, true, kMaxRate, false},
+    {"launch_overhead_s", &Device::launch_overhead_s, true, true, 1.0, false},
 };
 
 struct MeasuredField {
@@ -303,7 +306,15 @@ Device device_from_json(std::string_view text, std::string_view origin) {
       if (f.required) throw InputError(std::string(origin) + ": missing key '" + f.key + "'");
       continue;
     }
-    d.*f.member = positive_number(*v, origin, f.key, f.may_be_zero);
+    const double x = positive_number(*v, origin, f.key, f.may_be_zero);
+    if (x > f.max) {
+      throw InputError(std::string(origin) + ": key '" + f.key + "' is " + json::serialize(*v) + ", above the " +
+                       json::serialize(json::value(f.max)) + " attnio accepts");
+    }
+    if (f.whole && x != std::floor(x)) {
+      throw InputError(std::string(origin) + ": key '" + f.key + "' must be a whole number of bytes");
+    }
+    d.*f.member = x;
   }
 
   if (const auto* m = o.if_contains("measured")) {
@@ -316,8 +327,11 @@ Device device_from_json(std::string_view text, std::string_view origin) {
       if (!field) {
         throw InputError(std::string(origin) + ": unknown key 'measured." + std::string(kv.key()) + "'");
       }
-      d.measured.*field->member =
-          positive_number(kv.value(), origin, std::string("measured.") + field->key, false);
+      const double x = positive_number(kv.value(), origin, std::string("measured.") + field->key, false);
+      if (x > kMaxRate) {
+        throw InputError(std::string(origin) + ": key 'measured." + field->key + "' is above the 1e20 per second attnio accepts");
+      }
+      d.measured.*field->member = x;
     }
   }
   if (const auto* s = o.if_contains("sources")) {

@@ -231,6 +231,10 @@ public:
           }
           l2_bytes += static_cast<double>(bytes);
           requested += static_cast<double>(bytes);
+          if (opt_.on_access) {
+            opt_.on_access({k.name, ac.tile, s->cta, s->sm, s->step, ac.addr, ac.bytes, ac.rows, ac.stride, ac.write,
+                            tr.hit_sectors, tr.miss_sectors, clock[m]});
+          }
           if (traced) {
             trace_ << k.name << ',' << s->cta << ',' << s->sm << ',' << s->step << ',' << ac.tile << ',' << ac.addr << ','
                    << ac.bytes << ',' << ac.rows << ',' << (ac.write ? 1 : 0) << ',' << tr.hit_sectors << ','

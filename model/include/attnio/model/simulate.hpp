@@ -14,11 +14,23 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <string_view>
 
 #include "attnio/model/predict.hpp"
 
 namespace attnio {
+
+// One tile access as the simulator replays it (SimOptions::on_access).
+struct SimAccess {
+  std::string_view kernel, tile;  // kernel name; tile name as the schedule gives it ("Q", "K", "O"...)
+  std::uint64_t cta, sm, step;    // grid index, SM, loop iteration of that CTA
+  std::uint64_t addr, bytes, rows, stride;  // rows of `bytes`, `stride` apart
+  bool write;
+  std::uint64_t hit_sectors, miss_sectors;  // L2 sectors (32 B) that hit / went to DRAM
+  double sm_time_s;               // the SM's clock before the step
+};
 
 struct SimOptions {
   std::uint32_t l2_ways = 16;
@@ -26,6 +38,8 @@ struct SimOptions {
   std::string trace_out;        // per-step events (CSV), sampled by CTA when large
   std::string chrome_trace;     // CTAs on SMs, Chrome trace JSON for Perfetto
   bool check_bounds = false;    // tests: every tile must lie inside one tensor
+  // Called for every tile access, unsampled, in simulated time order (the GUI's step-through).
+  std::function<void(const SimAccess&)> on_access;
 };
 
 struct SimResult {
