@@ -78,4 +78,11 @@ TEST(Config, BadConfigsNameTheProblem) {
   EXPECT_NE(error_of(R"({"num_hidden_layers":-2,"hidden_size":64,"num_attention_heads":4})").find("whole number"),
             std::string::npos);
   EXPECT_THROW(find_config("/nonexistent/config.json"), InputError);
+  // Found by fuzz_hf_config: a Mamba config narrower than 64 channels divided by zero heads.
+  const ModelConfig narrow = parse_hf_config(R"({"hidden_size":4,"intermediate_size":2,"num_hidden_layers":33,"state_size":32000})", "cfg.json");
+  EXPECT_EQ(narrow.heads, 1u);
+  EXPECT_EQ(narrow.head_dim, 4u);
+  EXPECT_NE(error_of(R"({"hidden_size":1000000,"expand":999999999999,"num_hidden_layers":1,"state_size":16})")
+                .find("more than 1e12 channels"),
+            std::string::npos);
 }

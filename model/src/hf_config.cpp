@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <sstream>
@@ -104,9 +105,16 @@ ModelConfig parse_hf_config(std::string_view text, std::string_view origin) {
     c.hidden_size = r.required({"hidden_size", "d_model"});
     c.state_dim = r.required({"state_size", "d_state"});
     c.d_inner = r.count({"intermediate_size", "d_inner"});
-    if (c.d_inner == 0) c.d_inner = r.required({"expand"}) * c.hidden_size;
-    // The attention shape of a model of matched width, so attention variants can be compared.
-    c.heads = c.hidden_size % 128 == 0 ? c.hidden_size / 128 : c.hidden_size / 64;
+    if (c.d_inner == 0) {
+      const std::uint64_t expand = r.required({"expand"});
+      if (expand > 1000000000000ull / c.hidden_size) {
+        throw InputError(r.origin() + ": expand x hidden_size is more than 1e12 channels");
+      }
+      c.d_inner = expand * c.hidden_size;
+    }
+    // The attention shape of a model of matched width, so attention variants can be compared: heads
+    // of 128 (or 64) channels; a model narrower than 64 gets one head of its full width.
+    c.heads = c.hidden_size % 128 == 0 ? c.hidden_size / 128 : std::max<std::uint64_t>(1, c.hidden_size / 64);
     c.head_dim = c.hidden_size / c.heads;
     c.kv_heads = c.heads;
     c.v_head_dim = c.head_dim;
