@@ -1109,6 +1109,7 @@ int run(std::vector<std::string> args) {
   for (const auto& c : kCommands) {
     if (cmd != c.name) continue;
     try {
+      refuse_unparseable_options(args);
       return c.run(args);
     } catch (const attnio::InputError& e) {
       std::cerr << "attnio " << cmd << ": " << e.what() << "\n";

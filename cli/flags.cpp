@@ -229,6 +229,7 @@ std::vector<Point> expand_spec_text(std::string_view text, const std::string& pa
     add_workload_options(desc);
     po::variables_map vm;
     try {
+      refuse_unparseable_options(args);
       po::store(po::command_line_parser(args).options(desc).run(), vm);
       po::notify(vm);
     } catch (const po::error& e) {
@@ -242,6 +243,14 @@ std::vector<Point> expand_spec_text(std::string_view text, const std::string& pa
     }
   }
   return points;
+}
+
+void refuse_unparseable_options(const std::vector<std::string>& args) {
+  for (const std::string& a : args) {
+    if (a.size() < 2 || a[0] != '-') continue;
+    const std::string name = a.substr(0, a.find('='));
+    if (name.find('%') != std::string::npos) throw InputError("unknown option '" + name + "'");
+  }
 }
 
 void refuse_flags_with_spec(const po::variables_map& vm) {

@@ -41,6 +41,11 @@ std::vector<Point> expand_spec(const std::string& path, std::vector<Device>& sto
 // The same for a spec already read; `path` only names it in messages.
 std::vector<Point> expand_spec_text(std::string_view text, const std::string& path, std::vector<Device>& storage);
 
+// Boost.ProgramOptions 1.81 loops forever building the message for an unknown option whose name
+// holds "%...%" (its placeholder syntax; found by fuzz_spec). Throws InputError for any option name
+// with a '%' before the parser sees it.
+void refuse_unparseable_options(const std::vector<std::string>& args);
+
 // Throws when `vm` holds workload flags beside --spec (one or the other).
 void refuse_flags_with_spec(const po::variables_map& vm);
 

@@ -380,6 +380,10 @@ TEST(Cli, BadInputIsOneLineAndExitCodeTwo) {
   expect_bad_input("model --config /dev/zero", "not a regular file");
   expect_bad_input("sweep --spec /dev/zero", "not a regular file");
   expect_bad_input("compare /dev/zero", "not a regular file");
+  // Found by fuzz_spec: Boost.ProgramOptions hangs formatting an unknown option named with %...%.
+  expect_bad_input("predict --s%original_token%eq 4", "unknown option '--s%original_token%eq'");
+  expect_bad_input("sweep --spec " + write_temp("percent_spec.json", R"({"sweeps":[{"s%canonical_option%":"1"}]})"),
+                   "unknown option '--s%canonical_option%'");
   expect_bad_input("profile --runner tpu --out x.jsonl", "--runner: 'tpu' is not gpu or cpu");
   expect_bad_input("profile --runner cpu --dry-run", "does not apply to --runner cpu");
   expect_bad_input("profile --runner cpu --metrics dram__bytes_read.sum --out x.jsonl", "wall time only");

@@ -1,0 +1,397 @@
+#include "main_window.hpp"
+
+#include <QApplication>
+#include <QFile>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QFormLayout>
+#include <QGroupBox>
+#include <QHeaderView>
+#include <QLabel>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QPainter>
+#include <QPushButton>
+#include <QScrollArea>
+#include <QSettings>
+#include <QSplitter>
+#include <QStatusBar>
+#include <QSvgGenerator>
+#include <QTextStream>
+#include <QVBoxLayout>
+
+#include "attnio/model/hf_config.hpp"
+
+namespace attnio::gui {
+
+namespace {
+
+struct SpinSpec {
+  const char* key;   // workload flag
+  const char* label;
+  int lo, hi;
+  std::uint64_t Workload::*member;
+  const char* zero_text;  // shown for 0 when 0 means "default"
+};
+
+// Every shape flag with the range a spin box allows; kv-heads is a combo of the divisors of heads.
+const SpinSpec kSpins[] = {
+    {"batch", "batch", 1, 4096, &Workload::batch, nullptr},
+    {"seq", "seq (N)", 1, 1 << 24, &Workload::seq, nullptr},
+    {"kv-len", "kv-len", 0, 1 << 24, &Workload::kv_len, "= seq"},
+    {"heads", "heads", 1, 1024, &Workload::heads, nullptr},
+    {"head-dim", "head-dim (d)", 8, 512, &Workload::head_dim, nullptr},
+    {"layers", "layers", 1, 256, &Workload::layers, nullptr},
+    {"window", "window", 1, 1 << 24, &Workload::window, nullptr},
+    {"chunk", "chunk", 0, 1 << 20, &Workload::chunk, "default"},
+    {"splits", "splits", 0, 4096, &Workload::splits, "auto"},
+    {"page-size", "page-size", 1, 512, &Workload::page_size, nullptr},
+    {"latent-dim", "latent-dim", 1, 4096, &Workload::latent_dim, nullptr},
+    {"rope-dim", "rope-dim", 1, 512, &Workload::rope_dim, nullptr},
+    {"features", "features", 1, 8192, &Workload::features, nullptr},
+    {"state-dim", "state-dim", 1, 1024, &Workload::state_dim, nullptr},
+    {"sram-bytes", "sram-bytes", 0, 1 << 22, &Workload::sram_bytes, "device"},
+};
+
+}  // namespace
+
+MainWindow::MainWindow(Session* s, bool use_settings, QWidget* parent)
+    : QMainWindow(parent), s_(s), use_settings_(use_settings) {
+  setWindowTitle(tr("attnio: why an attention variant is fast or slow"));
+  error_handler = [this](const QString& m) { QMessageBox::warning(this, tr("attnio"), m); };
+  variants_ = new VariantListModel(s_, this);
+  predictions_ = new PredictionModel(s_, this);
+  sweep_ = new SweepModel(s_, this);
+  sorted_ = new QSortFilterProxyModel(this);
+  sorted_->setSourceModel(predictions_);
+  sorted_->setSortRole(kRawRole);
+
+  tabs_ = new QTabWidget;
+  roofline_ = new RooflineView(s_);
+  sweep_view_ = new SweepView(s_, sweep_);
+  table_ = new QTableView;
+  table_->setModel(sorted_);
+  table_->setSortingEnabled(true);
+  table_->setSelectionBehavior(QAbstractItemView::SelectRows);
+  table_->setSelectionMode(QAbstractItemView::SingleSelection);
+  table_->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+  table_->setObjectName("predictionTable");
+  teach_ = new TeachView(s_);
+  tabs_->addTab(roofline_, tr("Roofline"));
+  tabs_->addTab(sweep_view_, tr("Sweep"));
+  tabs_->addTab(table_, tr("Table"));
+  tabs_->addTab(teach_, tr("Teach"));
+
+  auto* split = new QSplitter;
+  split->addWidget(build_inputs());
+  split->addWidget(tabs_);
+  split->setStretchFactor(1, 1);
+  setCentralWidget(split);
+  build_menu();
+
+  // Selection: a click in any view makes the variant current everywhere.
+  connect(table_->selectionModel(), &QItemSelectionModel::currentRowChanged, this, [this](const QModelIndex& i) {
+    if (i.isValid()) s_->set_current(static_cast<Variant>(sorted_->data(i, kVariantRole).toInt()));
+  });
+  connect(variant_list_->selectionModel(), &QItemSelectionModel::currentRowChanged, this, [this](const QModelIndex& i) {
+    if (i.isValid()) s_->set_current(static_cast<Variant>(variants_->data(i, kVariantRole).toInt()));
+  });
+  auto follow_current = [this](Variant v) {
+    const int row = predictions_->row_of(v);
+    if (row >= 0) {
+      const QModelIndex i = sorted_->mapFromSource(predictions_->index(row, 0));
+      if (table_->currentIndex().row() != i.row()) table_->setCurrentIndex(i);
+    }
+    const auto all = all_variants();
+    const int vrow = static_cast<int>(std::find(all.begin(), all.end(), v) - all.begin());
+    if (variant_list_->currentIndex().row() != vrow) variant_list_->setCurrentIndex(variants_->index(vrow));
+    statusBar()->showMessage(tr("%1: %2").arg(QString::fromUtf8(to_string(v).data()), QString::fromUtf8(variant_summary(v).data())));
+  };
+  connect(s_, &Session::current_changed, this, follow_current);
+  connect(s_, &Session::changed, this, [this] { sync_inputs(); });
+  if (use_settings_) load_settings();
+  sync_inputs();
+  resize(1500, 920);
+}
+
+MainWindow::~MainWindow() {
+  if (use_settings_) save_settings();
+}
+
+QWidget* MainWindow::build_inputs() {
+  auto* box = new QWidget;
+  auto* layout = new QVBoxLayout(box);
+
+  auto* dev = new QGroupBox(tr("Device"));
+  auto* dl = new QVBoxLayout(dev);
+  device_ = new QComboBox;
+  device_->setObjectName("device");
+  auto* load_dev = new QPushButton(tr("Load device file..."));
+  dl->addWidget(device_);
+  dl->addWidget(load_dev);
+  layout->addWidget(dev);
+
+  auto* pre = new QGroupBox(tr("Model preset"));
+  auto* pl = new QVBoxLayout(pre);
+  preset_ = new QComboBox;
+  preset_->setObjectName("preset");
+  preset_->addItem(tr("(choose a shipped config)"));
+  for (const auto& c : shipped_configs()) preset_->addItem(QString::fromUtf8(c.name.data(), static_cast<int>(c.name.size())));
+  auto* open_cfg = new QPushButton(tr("Open config.json..."));
+  pl->addWidget(preset_);
+  pl->addWidget(open_cfg);
+  layout->addWidget(pre);
+
+  auto* wl = new QGroupBox(tr("Workload"));
+  auto* form = new QFormLayout(wl);
+  dtype_ = new QComboBox;
+  dtype_->addItems({"bf16", "fp16", "fp32", "fp8"});
+  phase_ = new QComboBox;
+  phase_->addItems({"prefill", "decode"});
+  phase_->setObjectName("phase");
+  pass_ = new QComboBox;
+  pass_->addItems({"fwd", "bwd", "fwdbwd"});
+  causal_ = new QCheckBox(tr("causal mask"));
+  form->addRow(tr("dtype"), dtype_);
+  form->addRow(tr("phase"), phase_);
+  form->addRow(tr("pass"), pass_);
+  form->addRow(QString(), causal_);
+  kv_heads_ = new QComboBox;
+  kv_heads_->setObjectName("kv-heads");
+  for (const auto& sp : kSpins) {
+    auto* spin = new QSpinBox;
+    spin->setObjectName(sp.key);
+    spin->setRange(sp.lo, sp.hi);
+    spin->setKeyboardTracking(false);  // one change per finished edit, not per digit
+    spin->setAccelerated(true);
+    if (sp.zero_text) spin->setSpecialValueText(sp.zero_text);
+    spins_[sp.key] = spin;
+    form->addRow(sp.label, spin);
+    if (std::string(sp.key) == "heads") form->addRow(tr("kv-heads"), kv_heads_);
+    connect(spin, &QSpinBox::valueChanged, this, [this] { apply_inputs(); });
+  }
+  layout->addWidget(wl);
+
+  auto* vl = new QGroupBox(tr("Variants"));
+  auto* vll = new QVBoxLayout(vl);
+  variant_list_ = new QListView;
+  variant_list_->setObjectName("variants");
+  variant_list_->setModel(variants_);
+  variant_list_->setMinimumHeight(200);
+  vll->addWidget(variant_list_);
+  layout->addWidget(vl);
+  layout->addStretch(1);
+
+  connect(device_, &QComboBox::currentIndexChanged, this, [this](int i) {
+    if (!syncing_ && i >= 0) s_->set_device_index(i);
+  });
+  connect(load_dev, &QPushButton::clicked, this, [this] {
+    const QString f = QFileDialog::getOpenFileName(this, tr("Load device file"), last_dir_, tr("Device JSON (*.json)"));
+    if (f.isEmpty()) return;
+    last_dir_ = QFileInfo(f).absolutePath();
+    if (const QString e = s_->load_device_file(f); !e.isEmpty()) error(e);
+  });
+  connect(preset_, &QComboBox::activated, this, [this](int i) {
+    if (i <= 0) return;
+    if (const QString e = s_->apply_config(preset_->itemText(i)); !e.isEmpty()) error(e);
+  });
+  connect(open_cfg, &QPushButton::clicked, this, [this] {
+    const QString f = QFileDialog::getOpenFileName(this, tr("Open config.json"), last_dir_, tr("JSON (*.json)"));
+    if (f.isEmpty()) return;
+    last_dir_ = QFileInfo(f).absolutePath();
+    if (const QString e = s_->apply_config(f); !e.isEmpty()) error(e);
+  });
+  for (QComboBox* c : {dtype_, phase_, pass_, kv_heads_}) {
+    connect(c, &QComboBox::currentIndexChanged, this, [this] { apply_inputs(); });
+  }
+  connect(causal_, &QCheckBox::toggled, this, [this] { apply_inputs(); });
+
+  auto* scroll = new QScrollArea;
+  scroll->setWidget(box);
+  scroll->setWidgetResizable(true);
+  scroll->setMinimumWidth(300);
+  return scroll;
+}
+
+void MainWindow::build_menu() {
+  QMenu* file = menuBar()->addMenu(tr("&File"));
+  file->addAction(tr("&Open trace..."), QKeySequence::Open, this, [this] {
+    const QString f = QFileDialog::getOpenFileName(this, tr("Open trace"), last_dir_, tr("attnio traces (*.jsonl *.json)"));
+    if (f.isEmpty()) return;
+    last_dir_ = QFileInfo(f).absolutePath();
+    open_trace(f);
+  });
+  file->addAction(tr("Export chart as &PNG or SVG..."), this, [this] {
+    const QString f = QFileDialog::getSaveFileName(this, tr("Export chart"), last_dir_, tr("PNG (*.png);;SVG (*.svg)"));
+    if (!f.isEmpty()) export_chart(f);
+  });
+  file->addAction(tr("Export table as &CSV..."), this, [this] {
+    const QString f = QFileDialog::getSaveFileName(this, tr("Export CSV"), last_dir_, tr("CSV (*.csv)"));
+    if (!f.isEmpty()) export_csv(f);
+  });
+  file->addSeparator();
+  file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
+}
+
+void MainWindow::error(const QString& message) {
+  statusBar()->showMessage(message, 10000);
+  if (error_handler) error_handler(message);
+}
+
+void MainWindow::refresh_kv_heads() {
+  const std::uint64_t heads = s_->workload().heads;
+  const std::uint64_t want = s_->workload().kv_heads == 0 ? heads : s_->workload().kv_heads;
+  kv_heads_->clear();
+  for (std::uint64_t k = 1; k <= heads; ++k) {
+    if (heads % k != 0) continue;
+    QString label = QString::number(k);
+    if (k == 1) label += tr(" (MQA)");
+    else if (k == heads) label += tr(" (MHA)");
+    else label += tr(" (GQA-%1)").arg(heads / k);
+    kv_heads_->addItem(label, QVariant::fromValue<qulonglong>(k));
+    if (k == want) kv_heads_->setCurrentIndex(kv_heads_->count() - 1);
+  }
+}
+
+void MainWindow::sync_inputs() {
+  syncing_ = true;
+  const Workload& w = s_->workload();
+  device_->clear();
+  for (const auto& d : s_->devices()) device_->addItem(QString::fromStdString(d.key + "  (" + d.name + ")"));
+  device_->setCurrentIndex(s_->device_index());
+  dtype_->setCurrentText(QString::fromUtf8(to_string(w.dtype).data()));
+  phase_->setCurrentText(QString::fromUtf8(to_string(w.phase).data()));
+  pass_->setCurrentText(QString::fromUtf8(to_string(w.pass).data()));
+  causal_->setChecked(w.causal);
+  for (const auto& sp : kSpins) spins_[sp.key]->setValue(static_cast<int>(std::min<std::uint64_t>(w.*sp.member, static_cast<std::uint64_t>(sp.hi))));
+  refresh_kv_heads();
+  syncing_ = false;
+}
+
+void MainWindow::apply_inputs() {
+  if (syncing_) return;
+  Workload w = s_->workload();
+  w.dtype = parse_dtype(dtype_->currentText().toStdString());
+  w.phase = parse_phase(phase_->currentText().toStdString());
+  w.pass = parse_pass(pass_->currentText().toStdString());
+  w.causal = causal_->isChecked();
+  for (const auto& sp : kSpins) w.*sp.member = static_cast<std::uint64_t>(spins_[sp.key]->value());
+  // kv-heads stays a divisor of heads: when heads changes, keep the group size if it still divides.
+  const std::uint64_t kv = kv_heads_->currentData().toULongLong();
+  w.kv_heads = (kv != 0 && w.heads % kv == 0) ? kv : w.heads;
+  if (const QString e = s_->set_workload(w); !e.isEmpty()) {
+    error(e);
+    sync_inputs();
+  }
+}
+
+void MainWindow::show_view(View v) { tabs_->setCurrentIndex(static_cast<int>(v)); }
+
+QWidget* MainWindow::view_widget(View v) const { return tabs_->widget(static_cast<int>(v)); }
+
+bool MainWindow::open_trace(const QString& path) {
+  if (const QString e = s_->open_trace(path); !e.isEmpty()) {
+    error(e);
+    return false;
+  }
+  statusBar()->showMessage(tr("Opened %1: %2 measured points").arg(path).arg(s_->trace_points().size()), 10000);
+  return true;
+}
+
+bool MainWindow::export_chart(const QString& path) {
+  QWidget* w = tabs_->currentWidget();
+  if (w == sweep_view_) w = sweep_view_->chart_view();
+  if (path.endsWith(".svg", Qt::CaseInsensitive)) {
+    QSvgGenerator gen;
+    gen.setFileName(path);
+    gen.setSize(w->size());
+    gen.setViewBox(w->rect());
+    gen.setTitle(windowTitle());
+    QPainter p;
+    if (!p.begin(&gen)) {
+      error(tr("cannot write %1").arg(path));
+      return false;
+    }
+    w->render(&p);
+    p.end();
+    if (!QFileInfo(path).exists()) {
+      error(tr("cannot write %1").arg(path));
+      return false;
+    }
+    return true;
+  }
+  if (!w->grab().save(path, "PNG")) {
+    error(tr("cannot write %1 (PNG)").arg(path));
+    return false;
+  }
+  return true;
+}
+
+bool MainWindow::export_csv(const QString& path) {
+  QFile f(path);
+  if (!f.open(QIODevice::WriteOnly | QIODevice::Truncate | QIODevice::Text)) {
+    error(tr("cannot write %1: %2").arg(path, f.errorString()));
+    return false;
+  }
+  QTextStream(&f) << predictions_->to_csv();
+  return true;
+}
+
+bool MainWindow::save_screenshot(const QString& path) {
+  if (!grab().save(path, "PNG")) {
+    error(tr("cannot write %1 (PNG)").arg(path));
+    return false;
+  }
+  return true;
+}
+
+void MainWindow::load_settings() {
+  QSettings st;
+  last_dir_ = st.value("lastDir").toString();
+  const QString dev = st.value("device").toString();
+  for (std::size_t i = 0; i < s_->devices().size(); ++i) {
+    if (QString::fromStdString(s_->devices()[i].key) == dev) s_->set_device_index(static_cast<int>(i));
+  }
+  if (st.contains("workload/seq")) {
+    Workload w = s_->workload();
+    for (const auto& sp : kSpins) w.*sp.member = st.value(QString("workload/") + sp.key, qulonglong(w.*sp.member)).toULongLong();
+    w.kv_heads = st.value("workload/kv-heads", qulonglong(w.kv_heads)).toULongLong();
+    try {
+      w.dtype = parse_dtype(st.value("workload/dtype", "bf16").toString().toStdString());
+      w.phase = parse_phase(st.value("workload/phase", "prefill").toString().toStdString());
+      w.pass = parse_pass(st.value("workload/pass", "fwd").toString().toStdString());
+    } catch (const std::exception&) {
+      // A settings file from another version: keep the defaults for these.
+    }
+    w.causal = st.value("workload/causal", false).toBool();
+    (void)s_->set_workload(w);  // refused (stale or edited settings): the defaults stay
+  }
+  if (st.contains("variants")) {
+    std::vector<Variant> vs;
+    for (const QString& name : st.value("variants").toStringList()) {
+      try {
+        vs.push_back(parse_variant(name.toStdString()));
+      } catch (const std::exception&) {
+      }
+    }
+    s_->set_selection(vs);
+  }
+}
+
+void MainWindow::save_settings() {
+  QSettings st;
+  st.setValue("lastDir", last_dir_);
+  st.setValue("device", QString::fromStdString(s_->device().key));
+  const Workload& w = s_->workload();
+  for (const auto& sp : kSpins) st.setValue(QString("workload/") + sp.key, qulonglong(w.*sp.member));
+  st.setValue("workload/kv-heads", qulonglong(w.kv_heads));
+  st.setValue("workload/dtype", QString::fromUtf8(to_string(w.dtype).data()));
+  st.setValue("workload/phase", QString::fromUtf8(to_string(w.phase).data()));
+  st.setValue("workload/pass", QString::fromUtf8(to_string(w.pass).data()));
+  st.setValue("workload/causal", w.causal);
+  QStringList vs;
+  for (Variant v : s_->selection()) vs << QString::fromUtf8(to_string(v).data());
+  st.setValue("variants", vs);
+}
+
+}  // namespace attnio::gui

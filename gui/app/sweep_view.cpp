@@ -1,0 +1,122 @@
+#include "sweep_view.hpp"
+
+#include <QChart>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QLegendMarker>
+#include <QLineSeries>
+#include <QLogValueAxis>
+#include <QScatterSeries>
+#include <QToolTip>
+#include <QVBoxLayout>
+
+#include <cmath>
+
+namespace attnio::gui {
+
+SweepView::SweepView(Session* s, SweepModel* model, QWidget* parent) : QWidget(parent), s_(s), model_(model) {
+  auto* top = new QHBoxLayout;
+  axis_ = new QComboBox;
+  axis_->addItems(SweepModel::axis_names());
+  axis_->setObjectName("sweepAxis");
+  quantity_ = new QComboBox;
+  quantity_->addItems(SweepModel::quantity_names());
+  quantity_->setObjectName("sweepQuantity");
+  top->addWidget(new QLabel(tr("Axis")));
+  top->addWidget(axis_);
+  top->addWidget(new QLabel(tr("Plot")));
+  top->addWidget(quantity_);
+  top->addStretch(1);
+  view_ = new QChartView(new QChart);
+  view_->setRenderHint(QPainter::Antialiasing);
+  auto* layout = new QVBoxLayout(this);
+  layout->addLayout(top);
+  layout->addWidget(view_, 1);
+  connect(axis_, &QComboBox::currentIndexChanged, this,
+          [this](int i) { model_->set_axis(static_cast<SweepModel::Axis>(i)); });
+  connect(quantity_, &QComboBox::currentIndexChanged, this,
+          [this](int i) { model_->set_quantity(static_cast<SweepModel::Quantity>(i)); });
+  connect(model_, &QAbstractItemModel::modelReset, this, &SweepView::rebuild);
+  connect(s_, &Session::current_changed, this, &SweepView::rebuild);
+  rebuild();
+}
+
+void SweepView::rebuild() {
+  QChart* c = view_->chart();
+  c->removeAllSeries();
+  for (QAbstractAxis* a : c->axes()) {
+    c->removeAxis(a);
+    delete a;
+  }
+  axis_->setCurrentIndex(static_cast<int>(model_->axis()));
+  quantity_->setCurrentIndex(static_cast<int>(model_->quantity()));
+  const QString axis_name = SweepModel::axis_names()[static_cast<int>(model_->axis())];
+  const QString quantity_name = SweepModel::quantity_names()[static_cast<int>(model_->quantity())];
+  c->setTitle(tr("%1 against %2 on %3 (diamonds: the verdict changes between memory- and compute-bound)")
+                  .arg(quantity_name, axis_name, QString::fromStdString(s_->device().name)));
+  const auto& xs = model_->axis_values();
+  double y_lo = 1e300, y_hi = 0;
+  for (int col = 0; col < model_->columnCount(); ++col) {
+    for (int row = 0; row < model_->rowCount(); ++row) {
+      const double y = model_->value(row, col);
+      if (model_->data(model_->index(row, col), kRawRole).toDouble() > 0) y_lo = std::min(y_lo, y), y_hi = std::max(y_hi, y);
+    }
+  }
+  if (y_hi <= 0 || xs.empty()) {
+    c->setTitle(tr("No checked variant applies along %1").arg(axis_name));
+    return;
+  }
+  auto* ax = new QLogValueAxis;
+  ax->setBase(xs.size() > 1 && xs[1] / xs[0] == 2 ? 2 : 10);
+  ax->setLabelFormat("%g");
+  ax->setTitleText(axis_name);
+  ax->setRange(xs.front() / 1.2, xs.back() * 1.2);
+  auto* ay = new QLogValueAxis;
+  ay->setLabelFormat("%.1e");
+  ay->setTitleText(quantity_name);
+  ay->setRange(std::pow(10, std::floor(std::log10(y_lo))), std::pow(10, std::ceil(std::log10(y_hi))));
+  c->addAxis(ax, Qt::AlignBottom);
+  c->addAxis(ay, Qt::AlignLeft);
+  auto* cross = new QScatterSeries;
+  cross->setName(tr("memory/compute crossing"));
+  cross->setMarkerShape(QScatterSeries::MarkerShapeRotatedRectangle);
+  cross->setMarkerSize(12);
+  cross->setColor(Qt::black);
+  for (int col = 0; col < model_->columnCount(); ++col) {
+    const Variant v = model_->variants()[static_cast<std::size_t>(col)];
+    auto* line = new QLineSeries;
+    line->setName(QString::fromUtf8(to_string(v).data()));
+    line->setPen(QPen(variant_color(v), v == s_->current() ? 4 : 2));
+    line->setPointsVisible(true);
+    for (int row = 0; row < model_->rowCount(); ++row) {
+      const double y = model_->data(model_->index(row, col), kRawRole).toDouble();
+      if (y > 0) line->append(xs[static_cast<std::size_t>(row)], y);
+    }
+    if (line->count() == 0) {
+      delete line;
+      continue;
+    }
+    c->addSeries(line);
+    line->attachAxis(ax);
+    line->attachAxis(ay);
+    connect(line, &QLineSeries::clicked, this, [this, v](const QPointF&) { s_->set_current(v); });
+    connect(line, &QLineSeries::hovered, this, [v, axis_name](const QPointF& p, bool on) {
+      if (on) QToolTip::showText(QCursor::pos(), QStringLiteral("%1 at %2 = %3: %4").arg(QString::fromUtf8(to_string(v).data()), axis_name).arg(p.x(), 0, 'g', 6).arg(p.y(), 0, 'g', 4));
+    });
+    // Crossings: on the line, interpolated in log space between the two sweep points.
+    for (const auto& k : model_->crossings(col)) {
+      const auto pts = line->points();
+      for (int i = 1; i < pts.size(); ++i) {
+        if (pts[i - 1].x() <= k.at && k.at <= pts[i].x()) {
+          const double t = std::log(k.at / pts[i - 1].x()) / std::log(pts[i].x() / pts[i - 1].x());
+          cross->append(k.at, std::exp(std::log(pts[i - 1].y()) * (1 - t) + std::log(pts[i].y()) * t));
+        }
+      }
+    }
+  }
+  c->addSeries(cross);
+  cross->attachAxis(ax);
+  cross->attachAxis(ay);
+}
+
+}  // namespace attnio::gui

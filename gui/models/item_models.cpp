@@ -1,0 +1,286 @@
+#include "item_models.hpp"
+
+#include <cmath>
+#include <limits>
+
+#include "attnio/model/errors.hpp"
+#include "attnio/model/explain.hpp"
+
+namespace attnio::gui {
+
+namespace {
+
+QString qs(std::string_view s) { return QString::fromUtf8(s.data(), static_cast<int>(s.size())); }
+
+}  // namespace
+
+// ---- VariantListModel ------------------------------------------------------------------------
+
+VariantListModel::VariantListModel(Session* s, QObject* parent) : QAbstractListModel(parent), s_(s) {
+  connect(s_, &Session::changed, this, [this] {
+    if (rowCount() > 0) emit dataChanged(index(0), index(rowCount() - 1));
+  });
+}
+
+int VariantListModel::rowCount(const QModelIndex& parent) const {
+  return parent.isValid() ? 0 : static_cast<int>(all_variants().size());
+}
+
+QVariant VariantListModel::data(const QModelIndex& index, int role) const {
+  if (!index.isValid() || index.row() >= rowCount()) return {};
+  const Variant v = all_variants()[static_cast<std::size_t>(index.row())];
+  switch (role) {
+    case Qt::DisplayRole: return qs(to_string(v));
+    case Qt::DecorationRole: return variant_color(v);
+    case Qt::CheckStateRole: return s_->selected(v) ? Qt::Checked : Qt::Unchecked;
+    case Qt::ToolTipRole: {
+      const Entry& e = s_->entry(v);
+      return qs(variant_summary(v)) + (e.ok ? QString() : QStringLiteral("\nNot for this workload: ") + e.error);
+    }
+    case Qt::ForegroundRole:
+      return s_->entry(v).ok ? QVariant() : QVariant(QColor(Qt::gray));
+    case kVariantRole: return static_cast<int>(v);
+    default: return {};
+  }
+}
+
+bool VariantListModel::setData(const QModelIndex& index, const QVariant& value, int role) {
+  if (!index.isValid() || role != Qt::CheckStateRole) return false;
+  const Variant v = all_variants()[static_cast<std::size_t>(index.row())];
+  s_->set_selected(v, value.toInt() == Qt::Checked);
+  emit dataChanged(index, index, {Qt::CheckStateRole});
+  return true;
+}
+
+Qt::ItemFlags VariantListModel::flags(const QModelIndex& index) const {
+  if (!index.isValid()) return Qt::NoItemFlags;
+  return Qt::ItemIsEnabled | Qt::ItemIsSelectable | Qt::ItemIsUserCheckable;
+}
+
+// ---- PredictionModel -------------------------------------------------------------------------
+
+PredictionModel::PredictionModel(Session* s, QObject* parent) : QAbstractTableModel(parent), s_(s) {
+  connect(s_, &Session::changed, this, &PredictionModel::reset);
+  connect(s_, &Session::trace_changed, this, &PredictionModel::reset);
+  reset();
+}
+
+void PredictionModel::reset() {
+  beginResetModel();
+  rows_ = s_->selection();
+  endResetModel();
+}
+
+int PredictionModel::rowCount(const QModelIndex& parent) const { return parent.isValid() ? 0 : static_cast<int>(rows_.size()); }
+int PredictionModel::columnCount(const QModelIndex& parent) const { return parent.isValid() ? 0 : kColumnCount; }
+
+int PredictionModel::row_of(Variant v) const {
+  for (std::size_t i = 0; i < rows_.size(); ++i) {
+    if (rows_[i] == v) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+QVariant PredictionModel::headerData(int section, Qt::Orientation o, int role) const {
+  if (o != Qt::Horizontal || role != Qt::DisplayRole) return QAbstractTableModel::headerData(section, o, role);
+  static const char* const names[kColumnCount] = {
+      "variant", "bound", "binding ceiling", "time", "FLOPs", "tensor FLOPs", "FP32 FLOPs", "SFU ops", "HBM bytes",
+      "HBM read", "HBM write", "L2 bytes", "SRAM bytes", "FLOP/HBM byte", "KV cache", "extra memory", "launches",
+      "wave efficiency", "parameters", "measured HBM", "HBM error %", "measured time", "time error %"};
+  return section >= 0 && section < kColumnCount ? QString(names[section]) : QVariant();
+}
+
+QVariant PredictionModel::data(const QModelIndex& index, int role) const {
+  if (!index.isValid() || index.row() >= rowCount() || index.column() >= kColumnCount) return {};
+  const Variant v = rows_[static_cast<std::size_t>(index.row())];
+  const Entry& e = s_->entry(v);
+  if (role == kVariantRole) return static_cast<int>(v);
+  if (role == Qt::DecorationRole && index.column() == kVariantCol) return variant_color(v);
+  if (role == Qt::TextAlignmentRole && index.column() > kParams) return int(Qt::AlignRight | Qt::AlignVCenter);
+  if (role != Qt::DisplayRole && role != kRawRole && role != Qt::ToolTipRole) return {};
+  const bool raw = role == kRawRole;
+  if (index.column() == kVariantCol) return qs(to_string(v));
+  if (!e.ok) {
+    if (index.column() == kBound) return raw ? QVariant(QString("n/a")) : QVariant(QStringLiteral("n/a"));
+    if (index.column() == kParams || role == Qt::ToolTipRole) return e.error;
+    return raw ? QVariant(std::numeric_limits<double>::quiet_NaN()) : QVariant();
+  }
+  const Prediction& p = e.prediction;
+  const std::optional<Measured> m = index.column() >= kMeasuredHbm ? s_->measured(v) : std::nullopt;
+  auto num = [&](double x, QString text) -> QVariant { return raw ? QVariant(x) : QVariant(text); };
+  auto bytes = [&](double x) { return num(x, qs(human_bytes(x))); };
+  auto flops = [&](double x) { return num(x, qs(human_flops(x))); };
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  switch (index.column()) {
+    case kBound: return p.memory_bound() ? QStringLiteral("memory") : QStringLiteral("compute");
+    case kCeiling: return qs(to_string(p.binding_ceiling));
+    case kTime: return num(p.predicted_time_s, qs(human_time(p.predicted_time_s)));
+    case kFlops: return flops(p.flops().d());
+    case kTensorFlops: return flops(p.tensor_flops.d());
+    case kFp32Flops: return flops(p.fp32_flops.d());
+    case kSfuOps: return flops(p.sfu_flops.d());
+    case kHbmBytes: return bytes(p.hbm_bytes().d());
+    case kHbmRead: return bytes(p.hbm_read_bytes.d());
+    case kHbmWrite: return bytes(p.hbm_write_bytes.d());
+    case kL2Bytes: return bytes(p.l2_bytes().d());
+    case kSramBytes: return bytes(p.sram_bytes().d());
+    case kIntensity: return num(p.arithmetic_intensity, QString::number(p.arithmetic_intensity, 'g', 4));
+    case kKvCache: return bytes(p.kv_cache_bytes.d());
+    case kExtraMemory: return bytes(p.extra_memory_bytes.d());
+    case kLaunches: return num(p.launches.d(), QString::number(p.launches.v));
+    case kWaveEfficiency: return num(p.wave_efficiency, QString::number(100 * p.wave_efficiency, 'f', 1) + "%");
+    case kParams: return QString::fromStdString(params_text(p));
+    case kMeasuredHbm: return m ? bytes(m->hbm_bytes) : num(nan, {});
+    case kHbmError: {
+      if (!m) return num(nan, {});
+      const double err = 100 * (p.hbm_bytes().d() - m->hbm_bytes) / m->hbm_bytes;
+      return num(err, QString::number(err, 'f', 1));
+    }
+    case kMeasuredTime: return m ? num(m->time_s, qs(human_time(m->time_s))) : num(nan, {});
+    case kTimeError: {
+      if (!m) return num(nan, {});
+      const double err = 100 * (p.predicted_time_s - m->time_s) / m->time_s;
+      return num(err, QString::number(err, 'f', 1));
+    }
+    default: return {};
+  }
+}
+
+QString PredictionModel::to_csv() const {
+  auto cell = [](QString s) {
+    if (s.contains(',') || s.contains('"') || s.contains('\n')) s = '"' + s.replace("\"", "\"\"") + '"';
+    return s;
+  };
+  QString out;
+  for (int c = 0; c < kColumnCount; ++c) out += (c ? "," : "") + cell(headerData(c, Qt::Horizontal, Qt::DisplayRole).toString());
+  out += '\n';
+  for (int r = 0; r < rowCount(); ++r) {
+    for (int c = 0; c < kColumnCount; ++c) {
+      const QVariant v = data(index(r, c), kRawRole);
+      QString text;
+      if (v.typeId() == QMetaType::Double) {
+        text = std::isnan(v.toDouble()) ? QString() : QString::number(v.toDouble(), 'g', 12);
+      } else {
+        text = v.toString();
+      }
+      out += (c ? "," : "") + cell(text);
+    }
+    out += '\n';
+  }
+  return out;
+}
+
+// ---- SweepModel ------------------------------------------------------------------------------
+
+QStringList SweepModel::axis_names() {
+  return {"seq", "kv-len", "batch", "head-dim", "kv-heads", "sram-bytes", "window"};
+}
+QStringList SweepModel::quantity_names() { return {"time (s)", "HBM bytes", "FLOP per HBM byte"}; }
+
+SweepModel::SweepModel(Session* s, QObject* parent) : QAbstractTableModel(parent), s_(s) {
+  connect(s_, &Session::changed, this, &SweepModel::rebuild);
+  rebuild();
+}
+
+void SweepModel::set_axis(Axis a) {
+  if (a == axis_) return;
+  axis_ = a;
+  rebuild();
+}
+
+void SweepModel::set_quantity(Quantity q) {
+  if (q == quantity_) return;
+  quantity_ = q;
+  rebuild();
+}
+
+void SweepModel::rebuild() {
+  beginResetModel();
+  const Workload base = s_->workload();
+  xs_.clear();
+  auto doubling = [&](double lo, double hi) {
+    for (double x = lo; x <= hi; x *= 2) xs_.push_back(x);
+  };
+  switch (axis_) {
+    case Axis::seq: doubling(256, 262144); break;
+    case Axis::kv_len: doubling(512, 524288); break;
+    case Axis::batch: doubling(1, 512); break;
+    case Axis::head_dim: xs_ = {32, 64, 96, 128, 192, 256}; break;
+    case Axis::kv_heads:
+      for (std::uint64_t k = 1; k <= base.heads; ++k) {
+        if (base.heads % k == 0) xs_.push_back(static_cast<double>(k));
+      }
+      break;
+    case Axis::sram_bytes: doubling(16384, 262144); break;
+    case Axis::window: doubling(128, 65536); break;
+  }
+  cols_ = s_->selection();
+  cells_.assign(xs_.size(), std::vector<Cell>(cols_.size()));
+  for (std::size_t r = 0; r < xs_.size(); ++r) {
+    Workload w = base;
+    const auto x = static_cast<std::uint64_t>(xs_[r]);
+    switch (axis_) {
+      case Axis::seq: w.seq = x; break;
+      case Axis::kv_len: w.kv_len = x; break;
+      case Axis::batch: w.batch = x; break;
+      case Axis::head_dim: w.head_dim = x; w.v_head_dim = 0; break;
+      case Axis::kv_heads: w.kv_heads = x; break;
+      case Axis::sram_bytes: w.sram_bytes = x; break;
+      case Axis::window: w.window = x; break;
+    }
+    for (std::size_t c = 0; c < cols_.size(); ++c) {
+      w.variant = cols_[c];
+      Cell& cell = cells_[r][c];
+      try {
+        const Prediction p = predict(s_->device(), w);
+        cell.ok = true;
+        cell.memory = p.memory_bound();
+        cell.value = quantity_ == Quantity::time        ? p.predicted_time_s
+                     : quantity_ == Quantity::hbm_bytes ? p.hbm_bytes().d()
+                                                        : p.arithmetic_intensity;
+      } catch (const InputError&) {
+        cell.ok = false;
+      }
+    }
+  }
+  endResetModel();
+}
+
+int SweepModel::rowCount(const QModelIndex& parent) const { return parent.isValid() ? 0 : static_cast<int>(xs_.size()); }
+int SweepModel::columnCount(const QModelIndex& parent) const { return parent.isValid() ? 0 : static_cast<int>(cols_.size()); }
+
+QVariant SweepModel::data(const QModelIndex& index, int role) const {
+  if (!index.isValid() || index.row() >= rowCount() || index.column() >= columnCount()) return {};
+  const Cell& c = cells_[static_cast<std::size_t>(index.row())][static_cast<std::size_t>(index.column())];
+  switch (role) {
+    case Qt::DisplayRole: return c.ok ? QVariant(QString::number(c.value, 'g', 4)) : QVariant(QStringLiteral("n/a"));
+    case kRawRole: return c.ok ? c.value : std::numeric_limits<double>::quiet_NaN();
+    case kMemoryBoundRole: return c.ok ? QVariant(c.memory) : QVariant();
+    case kVariantRole: return static_cast<int>(cols_[static_cast<std::size_t>(index.column())]);
+    default: return {};
+  }
+}
+
+QVariant SweepModel::headerData(int section, Qt::Orientation o, int role) const {
+  if (role != Qt::DisplayRole) return QAbstractTableModel::headerData(section, o, role);
+  if (o == Qt::Horizontal) {
+    return section >= 0 && section < columnCount() ? qs(to_string(cols_[static_cast<std::size_t>(section)])) : QVariant();
+  }
+  return section >= 0 && section < rowCount() ? QVariant(QString::number(xs_[static_cast<std::size_t>(section)], 'g', 10)) : QVariant();
+}
+
+std::vector<SweepModel::Crossing> SweepModel::crossings(int col) const {
+  std::vector<Crossing> out;
+  const Cell* prev = nullptr;
+  double prev_x = 0;
+  for (std::size_t r = 0; r < xs_.size(); ++r) {
+    const Cell& c = cells_[r][static_cast<std::size_t>(col)];
+    if (!c.ok) continue;
+    if (prev && prev->memory != c.memory) out.push_back({std::sqrt(prev_x * xs_[r]), !c.memory});
+    prev = &c;
+    prev_x = xs_[r];
+  }
+  return out;
+}
+
+}  // namespace attnio::gui

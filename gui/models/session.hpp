@@ -1,0 +1,103 @@
+// The state every view shows: the device, the workload, the variants checked, the variant in
+// focus and an optional trace. Views read it and call its setters; it recomputes the predictions
+// once per change and emits changed(). No widgets here (Hotspot's split of models and views).
+#pragma once
+
+#include <QColor>
+#include <QObject>
+#include <QString>
+
+#include <optional>
+#include <vector>
+
+#include "attnio/model/device.hpp"
+#include "attnio/model/predict.hpp"
+#include "attnio/model/workload.hpp"
+#include "attnio/traces/trace.hpp"
+
+namespace attnio::gui {
+
+// A fixed colour per variant, the same in every view and every run.
+QColor variant_color(Variant v);
+
+struct Entry {
+  Variant variant;
+  bool ok = false;
+  Prediction prediction;  // when ok
+  QString error;          // why the variant does not apply to this workload, when !ok
+};
+
+// A trace record matched to the current workload (same shape, phase, pass and dtype).
+struct Measured {
+  double hbm_bytes = 0, time_s = 0;
+  QString kernel;
+};
+
+// Every record of the open trace with its re-prediction (for the roofline's hollow markers).
+struct TracePoint {
+  Variant variant;
+  Prediction prediction;
+  double hbm_bytes = 0, time_s = 0;
+  QString label;
+};
+
+class Session : public QObject {
+  Q_OBJECT
+public:
+  explicit Session(QObject* parent = nullptr);
+
+  const std::vector<Device>& devices() const { return devices_; }
+  int device_index() const { return device_index_; }
+  const Device& device() const { return devices_[static_cast<std::size_t>(device_index_)]; }
+  void set_device_index(int i);
+  void set_device_key(const QString& key);  // InputError for an unknown key
+  // Loads a device file, adds it to devices() and selects it; "" or the one-line error.
+  QString load_device_file(const QString& path);
+
+  const Workload& workload() const { return workload_; }
+  // Takes every field but the variant; refuses (returns the error, keeps the old workload) a
+  // workload no variant could accept, e.g. kv-heads not dividing heads.
+  QString set_workload(const Workload& w);
+  // Applies a shipped config name or a config.json path (shape, dtype); "" or the error.
+  QString apply_config(const QString& name_or_path);
+
+  bool selected(Variant v) const;
+  void set_selected(Variant v, bool on);
+  void set_selection(const std::vector<Variant>& vs);
+  std::vector<Variant> selection() const;
+
+  Variant current() const { return current_; }
+  void set_current(Variant v);
+
+  // Predictions for every variant (selected or not), in all_variants() order.
+  const std::vector<Entry>& entries() const { return entries_; }
+  const Entry& entry(Variant v) const;
+
+  // Opens a trace: its device joins devices() and is selected. "" or the one-line error; on error
+  // nothing changes.
+  QString open_trace(const QString& path);
+  bool has_trace() const { return trace_.has_value(); }
+  QString trace_path() const { return trace_path_; }
+  std::optional<Measured> measured(Variant v) const;
+  const std::vector<TracePoint>& trace_points() const { return trace_points_; }
+
+signals:
+  void changed();                 // predictions recomputed (device, workload or selection)
+  void current_changed(attnio::Variant v);
+  void trace_changed();
+
+private:
+  void recompute();
+
+  std::vector<Device> devices_;
+  int device_index_ = 0;
+  Workload workload_;
+  std::vector<bool> selected_;
+  Variant current_ = Variant::flash2;
+  std::vector<Entry> entries_;
+  std::optional<traces::Trace> trace_;
+  QString trace_path_;
+  std::vector<TracePoint> trace_points_;
+};
+
+}  // namespace attnio::gui
