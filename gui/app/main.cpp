@@ -28,20 +28,36 @@ int bench_redraw(MainWindow& w, Session& s, int changes) {
   w.show();
   QApplication::processEvents();
   std::vector<double> ms;
+  // Per stage: models and charts rebuilt (the signal), teaching trace, painting each view.
+  std::vector<double> stage[6];
   Workload base = s.workload();
   for (int i = 0; i < changes; ++i) {
     Workload next = base;
     next.seq = (i % 2 == 0) ? base.seq * 2 : base.seq;
     QElapsedTimer t;
     t.start();
+    QElapsedTimer part;
+    part.start();
     (void)s.set_workload(next);  // every model and chart rebuilds on the signal
+    stage[0].push_back(static_cast<double>(part.nsecsElapsed()) / 1e6);
+    part.restart();
     w.teach_view()->rebuild();   // the teaching view rebuilds lazily; count it as if shown
+    stage[1].push_back(static_cast<double>(part.nsecsElapsed()) / 1e6);
+    int k = 2;
     for (auto v : {MainWindow::View::roofline, MainWindow::View::sweep, MainWindow::View::table, MainWindow::View::teach}) {
+      part.restart();
       (void)w.view_widget(v)->grab();  // paint each view once
+      stage[k++].push_back(static_cast<double>(part.nsecsElapsed()) / 1e6);
     }
     ms.push_back(static_cast<double>(t.nsecsElapsed()) / 1e6);
   }
   std::sort(ms.begin(), ms.end());
+  const char* names[6] = {"models+charts", "teach trace", "paint roofline", "paint sweep", "paint table", "paint teach"};
+  std::printf("median per stage:");
+  for (int i = 0; i < 6; ++i) {
+    std::sort(stage[i].begin(), stage[i].end());
+    std::printf(" %s %.1f ms%s", names[i], stage[i][stage[i].size() / 2], i < 5 ? "," : "\n");
+  }
   std::printf("redraw after a parameter change, %zu variants x 4 views (%d changes): median %.1f ms, p90 %.1f ms, max %.1f ms\n",
               all_variants().size(), changes, ms[ms.size() / 2], ms[ms.size() * 9 / 10], ms.back());
   return 0;

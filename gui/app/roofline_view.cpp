@@ -70,6 +70,11 @@ void RooflineView::rebuild() {
     points.emplace_back(&e, p);
     x_lo = std::min(x_lo, p.intensity), x_hi = std::max(x_hi, p.intensity);
     y_lo = std::min(y_lo, p.flops_per_s), y_hi = std::max(y_hi, p.flops_per_s);
+    if (v == s_->current()) {
+      for (double bytes : {e.prediction.l2_bytes().d(), e.prediction.sram_bytes().d()}) {
+        if (bytes > 0) x_lo = std::min(x_lo, e.prediction.flops().d() / bytes);
+      }
+    }
   }
   for (const auto& tp : s_->trace_points()) {
     const RoofPoint m = measured_point(tp.prediction, tp.hbm_bytes, tp.time_s);
@@ -113,7 +118,7 @@ void RooflineView::rebuild() {
   // Ceilings: roofs are horizontal lines, bandwidths diagonals y = B x AI (Williams et al. §2).
   static const QColor ceiling_colors[] = {QColor("#444444"), QColor("#777777"), QColor("#9467bd"),
                                           QColor("#d62728"), QColor("#ff7f0e"), QColor("#2ca02c")};
-  int ci = 0;
+  int ci = 0, diagonal_index = 0;
   for (const auto& ce : ceilings) {
     auto* line = new QLineSeries;
     line->setName(q(ce.name) + " " + rate_text(ce));
@@ -130,14 +135,16 @@ void RooflineView::rebuild() {
       }
       line->append(x0, ce.value * x0);
       line->append(x1, ce.value * x1);
-      end = QPointF(x0 * 1.15, ce.value * x0 * 1.15);
+      // Near the top end, each diagonal a little lower than the last so the labels stay apart.
+      const double back = 1.3 * std::pow(4.0, diagonal_index++);
+      end = QPointF(x1 / back, ce.value * x1 / back);
     } else {
       line->append(x_lo, ce.value);
       line->append(x_hi, ce.value);
       end = QPointF(x_lo * 1.2, ce.value);
     }
     attach(line);
-    label(q(ce.name) + "  " + rate_text(ce), end, QPointF(0, -16), pen.color());
+    label(q(ce.name) + "  " + rate_text(ce), end, ce.diagonal ? QPointF(6, -4) : QPointF(0, -16), pen.color());
   }
 
   // Ridge points.
@@ -219,6 +226,27 @@ void RooflineView::rebuild() {
       else QToolTip::hideText();
     });
     connect(s, &QScatterSeries::clicked, this, [this, v](const QPointF&) { s_->set_current(v); });
+  }
+  // Hierarchical roofline (Yang et al. 2020, §2): the current variant's work also placed at its
+  // FLOPs per L2 byte and per SRAM byte, at the same attained rate, so the diagonal that binds it
+  // is the one its point reaches.
+  for (const auto& [e, p] : points) {
+    if (e->variant != s_->current()) continue;
+    const Prediction& pr = e->prediction;
+    auto* levels = new QLineSeries;
+    levels->setName(QStringLiteral("%1 per L2 / SRAM byte").arg(QString::fromUtf8(to_string(e->variant).data())));
+    QPen pen(variant_color(e->variant), 1.5, Qt::DashDotLine);
+    levels->setPen(pen);
+    levels->setPointsVisible(true);
+    levels->append(p.intensity, p.flops_per_s);
+    const double flops = pr.flops().d();
+    const std::pair<const char*, double> per_level[] = {{"L2", pr.l2_bytes().d()}, {"SRAM", pr.sram_bytes().d()}};
+    for (const auto& [name, bytes] : per_level) {
+      if (bytes <= 0) continue;
+      levels->append(flops / bytes, p.flops_per_s);
+      label(name, QPointF(flops / bytes, p.flops_per_s), QPointF(-8, 6), pen.color().darker(140));
+    }
+    attach(levels);
   }
   for (auto* mk : c->legend()->markers(ridges)) mk->setVisible(true);
   place_labels();

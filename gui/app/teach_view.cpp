@@ -55,7 +55,8 @@ void TileCanvas::paintEvent(QPaintEvent*) {
     }
   };
   int row = 0;
-  for (const auto& [name, extent] : tensors) {
+  for (const std::string& name : t_->tensor_order()) {
+    const TensorExtent& extent = tensors.at(name);
     const int y = top + row * lane;
     p.setPen(Qt::black);
     p.drawText(QRect(4, y, left - 8, bar), Qt::AlignVCenter | Qt::AlignRight, QString::fromStdString(name));
@@ -158,7 +159,8 @@ void TeachView::rebuild() {
   const Entry& e = s_->entry(s_->current());
   QString text = QStringLiteral("<h3>%1</h3>").arg(QString::fromUtf8(to_string(s_->current()).data()).toHtmlEscaped());
   if (e.ok) {
-    text += "<pre>" + QString::fromStdString(explain(s_->device(), e.prediction)).toHtmlEscaped() + "</pre>";
+    text += "<pre style=\"white-space: pre-wrap\">" +
+            QString::fromStdString(explain(s_->device(), e.prediction)).toHtmlEscaped() + "</pre>";
   } else {
     text += "<p>" + e.error.toHtmlEscaped() + "</p>";
   }

@@ -33,6 +33,7 @@ QString TeachTrace::build(const Device& d, const Workload& w, std::size_t max_fr
   w_ = small_shape(w);
   frames_.clear();
   tensors_.clear();
+  order_.clear();
   truncated_ = false;
   // Frames are keyed by (kernel, CTA, step); accesses of one step arrive together.
   SimOptions o;
@@ -63,6 +64,7 @@ QString TeachTrace::build(const Device& d, const Workload& w, std::size_t max_fr
     f->hit_bytes += static_cast<double>(t.hit_bytes);
     auto [it, fresh] = tensors_.try_emplace(t.tile, TensorExtent{a.addr, a.addr});
     const std::uint64_t end = a.addr + (a.rows == 0 ? 0 : (a.rows - 1) * a.stride) + a.bytes;
+    if (fresh) order_.push_back(t.tile);
     if (!fresh) it->second.lo = std::min(it->second.lo, a.addr);
     it->second.hi = std::max(it->second.hi, end);
     f->accesses.push_back(std::move(t));
@@ -72,6 +74,7 @@ QString TeachTrace::build(const Device& d, const Workload& w, std::size_t max_fr
   } catch (const InputError& e) {
     frames_.clear();
     tensors_.clear();
+    order_.clear();
     return QString::fromStdString(e.what());
   }
   return {};

@@ -45,6 +45,8 @@ public:
 
   const std::vector<TeachFrame>& frames() const { return frames_; }
   const std::map<std::string, TensorExtent>& tensors() const { return tensors_; }
+  // Tile names in the order the schedule first touches them (Q before K and V, O last).
+  const std::vector<std::string>& tensor_order() const { return order_; }
   const Workload& workload() const { return w_; }
   bool truncated() const { return truncated_; }
   // The tiles resident in the SRAM of frame i's CTA: the latest access under each tile name made
@@ -55,6 +57,7 @@ private:
   Workload w_;
   std::vector<TeachFrame> frames_;
   std::map<std::string, TensorExtent> tensors_;
+  std::vector<std::string> order_;
   bool truncated_ = false;
 };
 
