@@ -179,6 +179,10 @@ TEST(Traces, MalformedFilesNameTheLineAndField) {
   EXPECT_NE(error_of(h + "\n" + replace(r, "\"seq\":4096", "\"seq\":-1") + "\n").find("'workload.seq' must be a whole number"),
             std::string::npos);
   EXPECT_NE(error_of(h + "\n" + r + "\n" + r + "\n").find("line 3: record id repeats"), std::string::npos);
+  // Found by fuzz_trace: a launch figure past 64 bits was cast to int64 (undefined behaviour).
+  EXPECT_NE(error_of(h + "\n" + replace(r, "\"grid_x\":64", "\"grid_x\":2.2446e86") + "\n").find("'launch.grid_x' must be a whole number within 64 bits"),
+            std::string::npos);
+  EXPECT_NE(error_of(h + "\n" + replace(r, "\"grid_x\":64", "\"grid_x\":1.5") + "\n").find("launch.grid_x"), std::string::npos);
   EXPECT_THROW(read_trace("/nonexistent/trace.jsonl"), InputError);
 }
 

@@ -5,7 +5,11 @@
 
 #include <QChartView>
 #include <QGraphicsSimpleTextItem>
+#include <QLineSeries>
+#include <QLogValueAxis>
+#include <QScatterSeries>
 
+#include <map>
 #include <vector>
 
 #include "session.hpp"
@@ -20,13 +24,26 @@ public:
 
 private:
   void place_labels();
+  void add_label(const QString& text, QPointF at, QPointF offset, QColor color);
   struct Label {
     QGraphicsSimpleTextItem* item;
     QPointF value;
     QPointF offset;
   };
+  // Series, axes and labels are made once and refilled on every change: QtCharts takes far longer
+  // to add and remove series than to replace their points (issue 7's 50 ms redraw budget).
   Session* s_;
+  QLogValueAxis* ax_;
+  QLogValueAxis* ay_;
+  std::vector<QLineSeries*> ceiling_lines_;
+  QScatterSeries* ridges_;
+  QLineSeries* levels_;
+  QScatterSeries* hollow_;
+  std::vector<QLineSeries*> joins_;
+  std::map<Variant, QScatterSeries*> points_;
+  std::map<Variant, QString> tips_;
   std::vector<Label> labels_;
+  std::size_t labels_used_ = 0;
 };
 
 }  // namespace attnio::gui

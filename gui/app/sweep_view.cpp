@@ -32,6 +32,39 @@ SweepView::SweepView(Session* s, SweepModel* model, QWidget* parent) : QWidget(p
   auto* layout = new QVBoxLayout(this);
   layout->addLayout(top);
   layout->addWidget(view_, 1);
+  QChart* c = view_->chart();
+  ax_ = new QLogValueAxis;
+  ax_->setLabelFormat("%g");
+  ay_ = new QLogValueAxis;
+  ay_->setLabelFormat("%.1e");
+  c->addAxis(ax_, Qt::AlignBottom);
+  c->addAxis(ay_, Qt::AlignLeft);
+  for (Variant v : all_variants()) {
+    auto* line = new QLineSeries;
+    line->setName(QString::fromUtf8(to_string(v).data()));
+    line->setPointsVisible(true);
+    c->addSeries(line);
+    line->attachAxis(ax_);
+    line->attachAxis(ay_);
+    lines_[v] = line;
+    connect(line, &QLineSeries::clicked, this, [this, v](const QPointF&) { s_->set_current(v); });
+    connect(line, &QLineSeries::hovered, this, [this, v](const QPointF& p, bool on) {
+      if (!on) return;
+      const QString axis_name = SweepModel::axis_names()[static_cast<int>(model_->axis())];
+      QToolTip::showText(QCursor::pos(), QStringLiteral("%1 at %2 = %3: %4")
+                                             .arg(QString::fromUtf8(to_string(v).data()), axis_name)
+                                             .arg(p.x(), 0, 'g', 6)
+                                             .arg(p.y(), 0, 'g', 4));
+    });
+  }
+  cross_ = new QScatterSeries;
+  cross_->setName(tr("memory/compute crossing"));
+  cross_->setMarkerShape(QScatterSeries::MarkerShapeRotatedRectangle);
+  cross_->setMarkerSize(12);
+  cross_->setColor(Qt::black);
+  c->addSeries(cross_);
+  cross_->attachAxis(ax_);
+  cross_->attachAxis(ay_);
   connect(axis_, &QComboBox::currentIndexChanged, this,
           [this](int i) { model_->set_axis(static_cast<SweepModel::Axis>(i)); });
   connect(quantity_, &QComboBox::currentIndexChanged, this,
@@ -43,80 +76,63 @@ SweepView::SweepView(Session* s, SweepModel* model, QWidget* parent) : QWidget(p
 
 void SweepView::rebuild() {
   QChart* c = view_->chart();
-  c->removeAllSeries();
-  for (QAbstractAxis* a : c->axes()) {
-    c->removeAxis(a);
-    delete a;
-  }
+  axis_->blockSignals(true);
+  quantity_->blockSignals(true);
   axis_->setCurrentIndex(static_cast<int>(model_->axis()));
   quantity_->setCurrentIndex(static_cast<int>(model_->quantity()));
+  axis_->blockSignals(false);
+  quantity_->blockSignals(false);
   const QString axis_name = SweepModel::axis_names()[static_cast<int>(model_->axis())];
   const QString quantity_name = SweepModel::quantity_names()[static_cast<int>(model_->quantity())];
   c->setTitle(tr("%1 against %2 on %3 (diamonds: the verdict changes between memory- and compute-bound)")
                   .arg(quantity_name, axis_name, QString::fromStdString(s_->device().name)));
+  for (auto& [v, line] : lines_) {
+    line->setVisible(false);
+    for (auto* mk : c->legend()->markers(line)) mk->setVisible(false);
+  }
   const auto& xs = model_->axis_values();
   double y_lo = 1e300, y_hi = 0;
   for (int col = 0; col < model_->columnCount(); ++col) {
     for (int row = 0; row < model_->rowCount(); ++row) {
-      const double y = model_->value(row, col);
-      if (model_->data(model_->index(row, col), kRawRole).toDouble() > 0) y_lo = std::min(y_lo, y), y_hi = std::max(y_hi, y);
+      const double y = model_->data(model_->index(row, col), kRawRole).toDouble();
+      if (y > 0) y_lo = std::min(y_lo, y), y_hi = std::max(y_hi, y);
     }
   }
   if (y_hi <= 0 || xs.empty()) {
     c->setTitle(tr("No checked variant applies along %1").arg(axis_name));
+    cross_->clear();
     return;
   }
-  auto* ax = new QLogValueAxis;
-  ax->setBase(xs.size() > 1 && xs[1] / xs[0] == 2 ? 2 : 10);
-  ax->setLabelFormat("%g");
-  ax->setTitleText(axis_name);
-  ax->setRange(xs.front() / 1.2, xs.back() * 1.2);
-  auto* ay = new QLogValueAxis;
-  ay->setLabelFormat("%.1e");
-  ay->setTitleText(quantity_name);
-  ay->setRange(std::pow(10, std::floor(std::log10(y_lo))), std::pow(10, std::ceil(std::log10(y_hi))));
-  c->addAxis(ax, Qt::AlignBottom);
-  c->addAxis(ay, Qt::AlignLeft);
-  auto* cross = new QScatterSeries;
-  cross->setName(tr("memory/compute crossing"));
-  cross->setMarkerShape(QScatterSeries::MarkerShapeRotatedRectangle);
-  cross->setMarkerSize(12);
-  cross->setColor(Qt::black);
+  ax_->setBase(xs.size() > 1 && xs[1] / xs[0] == 2 ? 2 : 10);
+  ax_->setTitleText(axis_name);
+  ax_->setRange(xs.front() / 1.2, xs.back() * 1.2);
+  ay_->setTitleText(quantity_name);
+  ay_->setRange(std::pow(10, std::floor(std::log10(y_lo))), std::pow(10, std::ceil(std::log10(y_hi))));
+  QList<QPointF> crossings;
   for (int col = 0; col < model_->columnCount(); ++col) {
     const Variant v = model_->variants()[static_cast<std::size_t>(col)];
-    auto* line = new QLineSeries;
-    line->setName(QString::fromUtf8(to_string(v).data()));
-    line->setPen(QPen(variant_color(v), v == s_->current() ? 4 : 2));
-    line->setPointsVisible(true);
+    QLineSeries* line = lines_[v];
+    QList<QPointF> pts;
     for (int row = 0; row < model_->rowCount(); ++row) {
       const double y = model_->data(model_->index(row, col), kRawRole).toDouble();
-      if (y > 0) line->append(xs[static_cast<std::size_t>(row)], y);
+      if (y > 0) pts.append(QPointF(xs[static_cast<std::size_t>(row)], y));
     }
-    if (line->count() == 0) {
-      delete line;
-      continue;
-    }
-    c->addSeries(line);
-    line->attachAxis(ax);
-    line->attachAxis(ay);
-    connect(line, &QLineSeries::clicked, this, [this, v](const QPointF&) { s_->set_current(v); });
-    connect(line, &QLineSeries::hovered, this, [v, axis_name](const QPointF& p, bool on) {
-      if (on) QToolTip::showText(QCursor::pos(), QStringLiteral("%1 at %2 = %3: %4").arg(QString::fromUtf8(to_string(v).data()), axis_name).arg(p.x(), 0, 'g', 6).arg(p.y(), 0, 'g', 4));
-    });
+    if (pts.isEmpty()) continue;
+    line->setPen(QPen(variant_color(v), v == s_->current() ? 4 : 2));
+    line->replace(pts);
+    line->setVisible(true);
+    for (auto* mk : c->legend()->markers(line)) mk->setVisible(true);
     // Crossings: on the line, interpolated in log space between the two sweep points.
     for (const auto& k : model_->crossings(col)) {
-      const auto pts = line->points();
       for (int i = 1; i < pts.size(); ++i) {
         if (pts[i - 1].x() <= k.at && k.at <= pts[i].x()) {
           const double t = std::log(k.at / pts[i - 1].x()) / std::log(pts[i].x() / pts[i - 1].x());
-          cross->append(k.at, std::exp(std::log(pts[i - 1].y()) * (1 - t) + std::log(pts[i].y()) * t));
+          crossings.append(QPointF(k.at, std::exp(std::log(pts[i - 1].y()) * (1 - t) + std::log(pts[i].y()) * t)));
         }
       }
     }
   }
-  c->addSeries(cross);
-  cross->attachAxis(ax);
-  cross->attachAxis(ay);
+  cross_->replace(crossings);
 }
 
 }  // namespace attnio::gui

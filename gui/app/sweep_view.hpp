@@ -4,7 +4,12 @@
 
 #include <QChartView>
 #include <QComboBox>
+#include <QLineSeries>
+#include <QLogValueAxis>
+#include <QScatterSeries>
 #include <QWidget>
+
+#include <map>
 
 #include "item_models.hpp"
 
@@ -23,6 +28,11 @@ private:
   QComboBox* axis_;
   QComboBox* quantity_;
   QChartView* view_;
+  // Made once, refilled on change (adding series to a QChart is the slow part of a redraw).
+  QLogValueAxis* ax_;
+  QLogValueAxis* ay_;
+  std::map<Variant, QLineSeries*> lines_;
+  QScatterSeries* cross_;
 };
 
 }  // namespace attnio::gui

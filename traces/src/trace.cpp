@@ -3,6 +3,8 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <climits>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -61,6 +63,14 @@ public:
     if (v.is_int64()) return static_cast<double>(v.get_int64());
     if (v.is_uint64()) return static_cast<double>(v.get_uint64());
     fail("field '" + key + "' must be a number");
+  }
+  std::int64_t integer(const json::value& v, const std::string& key) const {
+    if (v.is_int64()) return v.get_int64();
+    if (v.is_uint64() && v.get_uint64() <= static_cast<std::uint64_t>(INT64_MAX)) return static_cast<std::int64_t>(v.get_uint64());
+    if (v.is_double() && v.get_double() == std::floor(v.get_double()) && std::fabs(v.get_double()) < 9.2e18) {
+      return static_cast<std::int64_t>(v.get_double());
+    }
+    fail("field '" + key + "' must be a whole number within 64 bits");
   }
   std::uint64_t whole(const json::value& v, const std::string& key) const {
     if (v.is_uint64()) return v.get_uint64();
@@ -185,8 +195,7 @@ Record record_from(const json::object& o, const Where& at) {
   r.kernel = at.string(o, "kernel");
   r.workload = workload_from(at.object(at.at(o, "workload"), "workload"), at);
   for (const auto& kv : at.object(at.at(o, "launch"), "launch")) {
-    const double v = at.number(kv.value(), "launch." + std::string(kv.key()));
-    r.launch[std::string(kv.key())] = static_cast<std::int64_t>(v);
+    r.launch[std::string(kv.key())] = at.integer(kv.value(), "launch." + std::string(kv.key()));
   }
   const json::value& metrics = at.at(o, "metrics");
   if (!metrics.is_array()) at.fail("field 'metrics' must be an array");
