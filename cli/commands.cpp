@@ -375,13 +375,7 @@ int cmd_report(const std::vector<std::string>& args) {
   po::variables_map vm;
   if (!parse("report", "[--device D] [shape flags]", desc, args, vm)) return 0;
   if (vm.count("variant") || vm.count("phase")) throw InputError("report runs every variant in both phases; use predict for one");
-  Workload base;
-  base.batch = 8;
-  base.seq = 4096;
-  base.heads = 32;
-  base.kv_heads = 8;
-  base.head_dim = 128;
-  base.causal = true;
+  const Workload base = llama_like_workload();
   std::vector<Device> storage;
   const Format f = format_of(vm);
   const bool table = f == Format::table;

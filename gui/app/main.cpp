@@ -100,7 +100,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     std::vector<Device> storage;
-    const auto points = cli::expand(vm, Workload{}, false, storage);
+    const auto points = cli::expand(vm, llama_like_workload(), false, storage);
     if (points.empty()) throw InputError("no workload");
     const cli::Point& pt = points.front();
     if (vm.count("device-file")) {

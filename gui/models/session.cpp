@@ -33,7 +33,7 @@ QColor variant_color(Variant v) {
   return QColor(palette[index_of(v) % (sizeof palette / sizeof *palette)]);
 }
 
-Session::Session(QObject* parent) : QObject(parent), devices_(builtin_devices()) {
+Session::Session(QObject* parent) : QObject(parent), devices_(builtin_devices()), workload_(llama_like_workload()) {
   selected_.assign(all_variants().size(), true);
   recompute();
 }

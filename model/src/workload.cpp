@@ -136,6 +136,17 @@ std::uint64_t dtype_bytes(Dtype d) {
   return 0;
 }
 
+Workload llama_like_workload() {
+  Workload w;
+  w.batch = 8;
+  w.seq = 4096;
+  w.heads = 32;
+  w.kv_heads = 8;
+  w.head_dim = 128;
+  w.causal = true;
+  return w;
+}
+
 Workload resolve(Workload w, const Device& device) {
   if (w.kv_len == 0) w.kv_len = w.seq;
   if (w.kv_heads == 0) w.kv_heads = w.heads;

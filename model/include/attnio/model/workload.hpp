@@ -92,6 +92,10 @@ struct Workload {
 
 // Fills the 0 = default fields from the shape and the device. Idempotent.
 Workload resolve(Workload w, const Device& device);
+
+// The built-in default of `attnio report`, `scripts/run` and attnio-gui: one Llama-3-8B attention
+// layer (32 query heads, 8 K/V heads of 128, causal) over a batch of 8 sequences of 4096 tokens.
+Workload llama_like_workload();
 // Throws InputError for shapes and parameters the model cannot evaluate. Expects resolve()d input.
 void validate(const Workload& w, const Device& device);
 // Why this variant does not apply to this phase/pass, or nullopt when it does.
