@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "attnio/kernels/attention_kernels.hpp"
+#include "attnio/kernels/subquadratic_kernels.hpp"
 #include "cuda/common.cuh"
 #include "attnio/model/predict.hpp"
 #include "attnio/model/tile_traits.hpp"
@@ -51,26 +52,245 @@ std::string fill(void* x, std::size_t elems, Elem e, std::uint64_t seed) {
 // Shapes are checked against the launchers' int fields before any narrowing (bind_kernel).
 int as_int(std::uint64_t v) { return static_cast<int>(v); }
 
+// L2 eviction between replay passes: reads (not writes, which would leave dirty lines to be
+// written back inside the next range) of a clean buffer twice the L2.
+std::string setup_l2_flush(Buffers& bufs, BoundKernel* out) {
+  int l2 = 0, dev = 0;
+  cudaGetDevice(&dev);
+  cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, dev);
+  const std::size_t evict_bytes = std::max<std::size_t>(2 * static_cast<std::size_t>(l2), 1 << 20) / 16 * 16;
+  void *evict, *sink;
+  if (std::string err = bufs.alloc(evict_bytes, &evict); !err.empty()) return err;
+  if (std::string err = bufs.alloc(sizeof(float), &sink); !err.empty()) return err;
+  cudaMemset(evict, 0, evict_bytes);
+  out->flush_l2 = [evict, sink, evict_bytes]() -> std::string {
+    l2_read_kernel<<<1024, 256>>>(static_cast<const float4*>(evict), evict_bytes / 16, 1, static_cast<float*>(sink));
+    const cudaError_t e = cudaDeviceSynchronize();
+    return e == cudaSuccess ? std::string() : std::string("L2 flush: ") + cudaGetErrorString(e);
+  };
+  return {};
+}
+
+// Allocates and fills a bf16/fp16 tensor of `elems` elements.
+std::string input(Buffers& bufs, std::size_t elems, Elem e, std::uint64_t seed, void** out) {
+  if (std::string err = bufs.alloc(elems * 2, out); !err.empty()) return err;
+  return fill(*out, elems, e, seed);
+}
+
+// Linear attention (elu + 1 features) and Performer (FAVOR+ features of Q and K, then the same
+// linear kernel), [B][N][H][F] layouts as the kernels' checks use.
+std::string bind_linear(const Workload& w, Elem e, Buffers& bufs, BoundKernel* out) {
+  const bool performer = w.variant == Variant::performer;
+  const int b = as_int(w.batch), h = as_int(w.heads), hkv = as_int(w.kv_heads), n = as_int(w.seq);
+  const int d = as_int(w.head_dim), dv = as_int(w.v_head_dim), r = performer ? as_int(w.features) : d;
+  void *q, *k, *v, *o;
+  const std::size_t rows_q = static_cast<std::size_t>(b) * n * h, rows_k = static_cast<std::size_t>(b) * n * hkv;
+  if (std::string err = input(bufs, rows_q * d, e, 11, &q); !err.empty()) return err;
+  if (std::string err = input(bufs, rows_k * d, e, 13, &k); !err.empty()) return err;
+  if (std::string err = input(bufs, rows_k * dv, e, 17, &v); !err.empty()) return err;
+  if (std::string err = bufs.alloc(rows_q * dv * 2, &o); !err.empty()) return err;
+  LinearParams p;
+  p.q = q; p.k = k; p.v = v; p.o = o;
+  p.batch = b; p.heads = h; p.kv_heads = hkv; p.n = n; p.features = r; p.dv = dv; p.causal = w.causal;
+  p.elu = !performer; p.chunk = as_int(w.chunk); p.elem = e;
+  FavorParams fq, fk;
+  if (performer) {
+    // A fixed Gaussian projection: the kernels' cost does not depend on its values.
+    std::vector<float> omega(static_cast<std::size_t>(r) * d);
+    std::mt19937 rng(42);
+    std::normal_distribution<float> g;
+    for (float& x : omega) x = g(rng);
+    void *om, *pq, *pk;
+    if (std::string err = bufs.alloc(omega.size() * sizeof(float), &om); !err.empty()) return err;
+    if (cudaMemcpy(om, omega.data(), omega.size() * sizeof(float), cudaMemcpyHostToDevice) != cudaSuccess) {
+      return std::string("projection upload: ") + cudaGetErrorString(cudaGetLastError());
+    }
+    if (std::string err = bufs.alloc(rows_q * r * 2, &pq); !err.empty()) return err;
+    if (std::string err = bufs.alloc(rows_k * r * 2, &pk); !err.empty()) return err;
+    fq = {q, pq, static_cast<const float*>(om), static_cast<int>(rows_q), d, r, e};
+    fk = {k, pk, static_cast<const float*>(om), static_cast<int>(rows_k), d, r, e};
+    p.q = pq;
+    p.k = pk;
+  }
+  void* ws;
+  if (std::string err = bufs.alloc(linear_workspace_bytes(p), &ws); !err.empty()) return err;
+  p.workspace = ws;
+  out->launch = {{"grid_x", static_cast<std::int64_t>(b) * hkv}, {"block_x", 128}, {"features", r}, {"chunk", p.chunk}};
+  if (performer) {
+    out->run = [p, fq, fk] {
+      std::string err = favor_features(fq, nullptr);
+      if (err.empty()) err = favor_features(fk, nullptr);
+      return err.empty() ? linear_attention(p, nullptr) : err;
+    };
+  } else {
+    out->run = [p] { return linear_attention(p, nullptr); };
+  }
+  return {};
+}
+
+// Mamba's selective scan, fused or with its intermediates in HBM (x, delta [B][D][L]; B, C
+// [B][N][L]; A [D][N] negative, as the kernels' checks).
+std::string bind_scan(const Workload& w, Elem e, Buffers& bufs, BoundKernel* out) {
+  const int b = as_int(w.batch), ch = as_int(w.d_inner), l = as_int(w.seq), ns = as_int(w.state_dim);
+  if (ch > 65535) return "selective_scan launches one CTA row per channel: at most 65535 channels";
+  const std::size_t bdl = static_cast<std::size_t>(b) * ch * l, bnl = static_cast<std::size_t>(b) * ns * l;
+  void *x, *dt, *bm, *cm, *y, *a;
+  if (std::string err = input(bufs, bdl, e, 21, &x); !err.empty()) return err;
+  if (std::string err = input(bufs, bdl, e, 23, &dt); !err.empty()) return err;
+  if (std::string err = input(bufs, bnl, e, 27, &bm); !err.empty()) return err;
+  if (std::string err = input(bufs, bnl, e, 29, &cm); !err.empty()) return err;
+  if (std::string err = bufs.alloc(bdl * 2, &y); !err.empty()) return err;
+  std::vector<float> av(static_cast<std::size_t>(ch) * ns, -0.5f);
+  if (std::string err = bufs.alloc(av.size() * sizeof(float), &a); !err.empty()) return err;
+  if (cudaMemcpy(a, av.data(), av.size() * sizeof(float), cudaMemcpyHostToDevice) != cudaSuccess) {
+    return std::string("A upload: ") + cudaGetErrorString(cudaGetLastError());
+  }
+  ScanParams p;
+  p.x = x; p.delta = dt; p.a = static_cast<const float*>(a); p.b = bm; p.c = cm; p.y = y;
+  p.batch = b; p.channels = ch; p.length = l; p.states = ns; p.elem = e;
+  out->launch = {{"grid_x", b}, {"grid_y", ch}, {"block_x", 128}, {"states", ns}};
+  if (w.variant == Variant::mamba_naive) {
+    void* ws;
+    if (std::string err = bufs.alloc(scan_naive_workspace_bytes(p), &ws); !err.empty()) return err;
+    out->run = [p, ws] { return selective_scan_naive(p, ws, nullptr); };
+  } else {
+    out->run = [p] { return selective_scan(p, nullptr); };
+  }
+  return {};
+}
+
+// FNet token mixing over the hidden size H x d (cuFFT; its plans are made inside each call).
+std::string bind_fnet(const Workload& w, Elem e, Buffers& bufs, BoundKernel* out) {
+  FnetParams p;
+  p.batch = as_int(w.batch);
+  p.n = as_int(w.seq);
+  const std::uint64_t hidden = w.heads * w.head_dim;
+  if (hidden > 0x7fffffffu) return "fnet: hidden size past 32 bits";
+  p.hidden = as_int(hidden);
+  p.elem = e;
+  const std::size_t elems = static_cast<std::size_t>(p.batch) * p.n * p.hidden;
+  void *x, *y, *ws;
+  if (std::string err = input(bufs, elems, e, 31, &x); !err.empty()) return err;
+  if (std::string err = bufs.alloc(elems * 2, &y); !err.empty()) return err;
+  p.x = x;
+  p.y = y;
+  if (std::string err = bufs.alloc(fnet_workspace_bytes(p), &ws); !err.empty()) return err;
+  out->launch = {{"hidden", p.hidden}, {"seq", p.n}};
+  out->run = [p, ws] { return fnet_mixing(p, ws, nullptr); };
+  return {};
+}
+
+// Absorbed MLA decode: every head's query against one shared latent + rope cache per sequence, the
+// values being the cache's latent part (DeepSeek-V2 §2.1.2); the split-KV kernel with one K/V set.
+std::string bind_mla(const Workload& w, const Device& device, Elem e, Buffers& bufs, BoundKernel* out) {
+  if (w.phase != Phase::decode) return "mla prefill is not bound (up-projection GEMM + flash2): profile flash2";
+  DecodeParams p;
+  p.source = KeySource::latent;
+  p.batch = as_int(w.batch); p.heads = as_int(w.heads); p.kv_heads = 1;
+  p.nk = as_int(w.kv_len == 0 ? w.seq : w.kv_len);
+  p.head_dim = as_int(w.latent_dim + w.rope_dim); p.v_head_dim = as_int(w.latent_dim);
+  p.scale = 1.0f / std::sqrt(static_cast<float>(w.head_dim + w.rope_dim));
+  p.splits = static_cast<int>(std::max<std::uint64_t>(1, predict(device, w).splits));
+  p.elem = e;
+  void *q, *kc, *o, *ws;
+  if (std::string err = input(bufs, static_cast<std::size_t>(p.batch) * p.heads * p.head_dim, e, 41, &q); !err.empty()) return err;
+  if (std::string err = input(bufs, static_cast<std::size_t>(p.batch) * p.nk * p.head_dim, e, 43, &kc); !err.empty()) return err;
+  if (std::string err = bufs.alloc(static_cast<std::size_t>(p.batch) * p.heads * p.v_head_dim * 2, &o); !err.empty()) return err;
+  p.q = q; p.k = kc; p.o = o;
+  if (std::string err = bufs.alloc(decode_workspace_bytes(p), &ws); !err.empty()) return err;
+  p.workspace = ws;
+  out->launch = {{"grid_x", p.batch}, {"grid_y", p.splits}, {"block_x", 128}, {"splits", p.splits}};
+  out->run = [p] { return decode_attention(p, nullptr); };
+  return {};
+}
+
+// FlashAttention-2 backward. The forward runs once here for O and the LSE; the profiled range
+// holds the backward's preprocess, main kernel and (GQA) dK/dV reduction.
+std::string bind_backward(const Workload& w, Elem e, Buffers& bufs, BoundKernel* out) {
+  const int b = as_int(w.batch), h = as_int(w.heads), hkv = as_int(w.kv_heads), d = as_int(w.head_dim);
+  const int n = as_int(w.seq), nk = as_int(w.kv_len == 0 ? w.seq : w.kv_len);
+  const std::size_t q_elems = static_cast<std::size_t>(b) * n * h * d, kv_elems = static_cast<std::size_t>(b) * nk * hkv * d;
+  const std::size_t exp_elems = static_cast<std::size_t>(b) * nk * h * d;
+  void *q, *k, *v, *o, *dout, *lse, *dq, *dk, *dv, *dke = nullptr, *dve = nullptr, *ws;
+  if (std::string err = input(bufs, q_elems, e, 51, &q); !err.empty()) return err;
+  if (std::string err = input(bufs, kv_elems, e, 53, &k); !err.empty()) return err;
+  if (std::string err = input(bufs, kv_elems, e, 57, &v); !err.empty()) return err;
+  if (std::string err = input(bufs, q_elems, e, 59, &dout); !err.empty()) return err;
+  if (std::string err = bufs.alloc(q_elems * 2, &o); !err.empty()) return err;
+  if (std::string err = bufs.alloc(sizeof(float) * b * h * n, &lse); !err.empty()) return err;
+  for (auto [ptr, elems] : {std::pair{&dq, q_elems}, {&dk, kv_elems}, {&dv, kv_elems}}) {
+    if (std::string err = bufs.alloc(elems * 2, ptr); !err.empty()) return err;
+  }
+  if (hkv != h) {
+    if (std::string err = bufs.alloc(exp_elems * 2, &dke); !err.empty()) return err;
+    if (std::string err = bufs.alloc(exp_elems * 2, &dve); !err.empty()) return err;
+  }
+  Flash2Params f;
+  f.q = q; f.k = k; f.v = v; f.o = o; f.lse = static_cast<float*>(lse);
+  f.batch = b; f.heads = h; f.kv_heads = hkv; f.n = n; f.nk = nk; f.head_dim = d; f.elem = e;
+  f.scale = 1.0f / std::sqrt(static_cast<float>(d));
+  f.causal = w.causal || w.variant == Variant::sliding_window;
+  if (w.variant == Variant::sliding_window) f.window = as_int(w.window);
+  if (w.variant == Variant::sigmoid) {
+    f.sigmoid = true;
+    f.sigmoid_bias = -std::log(static_cast<float>(nk));
+  }
+  if (std::string err = flash2_forward(f, nullptr); !err.empty()) return err;
+  if (cudaDeviceSynchronize() != cudaSuccess) return std::string("forward before backward: ") + cudaGetErrorString(cudaGetLastError());
+  BackwardParams p;
+  p.q = q; p.k = k; p.v = v; p.o = o; p.dout = dout; p.lse = f.lse;
+  p.dq = dq; p.dk = dk; p.dv = dv; p.dk_expanded = dke; p.dv_expanded = dve;
+  p.batch = b; p.heads = h; p.kv_heads = hkv; p.n = n; p.nk = nk; p.head_dim = d;
+  p.causal = f.causal; p.window = f.window; p.sigmoid = f.sigmoid; p.sigmoid_bias = f.sigmoid_bias; p.scale = f.scale; p.elem = e;
+  if (std::string err = bufs.alloc(backward_workspace_bytes(p), &ws); !err.empty()) return err;
+  const std::int64_t bc = static_cast<std::int64_t>(traits::flash_bwd_block_n(w.head_dim));
+  out->launch = {{"grid_x", (nk + bc - 1) / bc}, {"grid_y", b}, {"grid_z", h}, {"block_x", 128},
+                 {"block_m", static_cast<std::int64_t>(traits::flash_bwd_block_m(w.head_dim))}, {"block_n", bc}};
+  out->run = [p, ws] { return flash2_backward(p, ws, nullptr); };
+  return {};
+}
+
 }  // namespace
 
 std::string bound_kernel_name(const Workload& w) {
-  if (w.pass != Pass::fwd || w.dtype == Dtype::fp32 || w.dtype == Dtype::fp8) return "";
+  if (w.dtype == Dtype::fp32 || w.dtype == Dtype::fp8) return "";
   const bool same_v = w.v_head_dim == 0 || w.v_head_dim == w.head_dim;
   const bool tc = (w.head_dim == 64 || w.head_dim == 128) && same_v;
+  if (w.pass == Pass::bwd) {
+    // FlashAttention-2 backward (forward first, outside the profiled range, for O and the LSE).
+    if (w.phase != Phase::prefill || !tc) return "";
+    switch (w.variant) {
+      case Variant::flash2: return "flash2_bwd";
+      case Variant::sliding_window: return "flash2_bwd_window";
+      case Variant::sigmoid: return "flash2_bwd_sigmoid";
+      default: return "";
+    }
+  }
+  if (w.pass != Pass::fwd) return "";
+  const std::uint64_t dv = w.v_head_dim == 0 ? w.head_dim : w.v_head_dim;
   if (w.phase == Phase::prefill) {
     switch (w.variant) {
       case Variant::flash2: return tc ? "flash2_fwd" : "";
       case Variant::sliding_window: return tc ? "flash2_fwd_window" : "";
       case Variant::sigmoid: return tc ? "flash2_fwd_sigmoid" : "";
+      case Variant::block_sparse: return tc ? "flash2_fwd_block_sparse" : "";
       case Variant::flash1: return tc ? "flash1_fwd" : "";
       case Variant::standard: return same_v ? "standard_cublas" : "";
       case Variant::chunked: return same_v && w.head_dim <= 256 ? "chunked_rabe_staats" : "";
+      // Linear attention with phi = elu + 1 keeps F = d (Katharopoulos et al. §3.2).
+      case Variant::linear: return (w.feature_dim == 0 || w.feature_dim == w.head_dim) && w.head_dim <= 256 && dv % 32 == 0 ? "linear_attention" : "";
+      case Variant::performer: return w.features <= 256 && w.head_dim <= 512 && dv % 32 == 0 ? "performer_favor_linear" : "";
+      case Variant::mamba: return w.state_dim <= 64 ? "selective_scan" : "";
+      case Variant::mamba_naive: return w.state_dim <= 64 ? "selective_scan_naive" : "";
+      case Variant::fnet: return "fnet_cufft";
       default: return "";
     }
   }
   switch (w.variant) {
     case Variant::flash_decoding: return same_v && w.head_dim <= 256 ? "flash_decoding_splitkv" : "";
     case Variant::paged: return same_v && w.head_dim <= 256 ? "paged_attention" : "";
+    // Absorbed MLA decode: scores over latent + rope, values over the latent (DeepSeek-V2 §2.1.2).
+    case Variant::mla: return w.latent_dim + w.rope_dim <= 576 ? "mla_absorbed_decode" : "";
     default: return "";
   }
 }
@@ -82,12 +302,22 @@ std::string bind_kernel(const Workload& given, const Device& device, BoundKernel
     return "attnio profile has no kernel for " + std::string(to_string(w.variant)) + " " + std::string(to_string(w.phase)) +
            " " + std::string(to_string(w.pass)) + " " + std::string(to_string(w.dtype)) + " d=" + std::to_string(w.head_dim);
   }
-  for (std::uint64_t v : {w.batch, w.heads, w.kv_heads, w.head_dim, w.seq, w.kv_len, w.window, w.chunk, w.page_size}) {
+  for (std::uint64_t v : {w.batch, w.heads, w.kv_heads, w.head_dim, w.v_head_dim, w.seq, w.kv_len, w.window, w.chunk,
+                          w.page_size, w.d_inner, w.state_dim, w.features, w.latent_dim, w.rope_dim}) {
     if (v > 0x7fffffffu) return "a dimension of " + std::to_string(v) + " does not fit the kernels' 32-bit shape fields";
   }
   auto bufs = std::make_shared<Buffers>();
   out->buffers = bufs;
   const Elem e = w.dtype == Dtype::bf16 ? Elem::bf16 : Elem::fp16;
+  if (std::string err = setup_l2_flush(*bufs, out); !err.empty()) return err;
+  switch (w.variant) {
+    case Variant::linear: case Variant::performer: return bind_linear(w, e, *bufs, out);
+    case Variant::mamba: case Variant::mamba_naive: return bind_scan(w, e, *bufs, out);
+    case Variant::fnet: return bind_fnet(w, e, *bufs, out);
+    case Variant::mla: return bind_mla(w, device, e, *bufs, out);
+    default: break;
+  }
+  if (w.pass == Pass::bwd) return bind_backward(w, e, *bufs, out);
   const int b = as_int(w.batch), h = as_int(w.heads), hkv = as_int(w.kv_heads), d = as_int(w.head_dim);
   const int n = as_int(w.query_len()), nk = as_int(w.kv_len == 0 ? w.seq : w.kv_len);
   const std::size_t q_elems = static_cast<std::size_t>(b) * n * h * d, kv_elems =
@@ -103,24 +333,10 @@ std::string bind_kernel(const Workload& given, const Device& device, BoundKernel
   const float scale = 1.0f / std::sqrt(static_cast<float>(d));
   constexpr int kThreads = 128;
 
-  // L2 eviction between replay passes: reads (not writes, which would leave dirty lines to be
-  // written back inside the next range) of a clean buffer twice the L2.
-  int l2 = 0, dev = 0;
-  cudaGetDevice(&dev);
-  cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, dev);
-  const std::size_t evict_bytes = std::max<std::size_t>(2 * static_cast<std::size_t>(l2), 1 << 20) / 16 * 16;
-  void *evict, *sink;
-  if (std::string err = bufs->alloc(evict_bytes, &evict); !err.empty()) return err;
-  if (std::string err = bufs->alloc(sizeof(float), &sink); !err.empty()) return err;
-  cudaMemset(evict, 0, evict_bytes);
-  out->flush_l2 = [evict, sink, evict_bytes]() -> std::string {
-    l2_read_kernel<<<1024, 256>>>(static_cast<const float4*>(evict), evict_bytes / 16, 1, static_cast<float*>(sink));
-    const cudaError_t e = cudaDeviceSynchronize();
-    return e == cudaSuccess ? std::string() : std::string("L2 flush: ") + cudaGetErrorString(e);
-  };
 
   if (w.phase == Phase::prefill && (w.variant == Variant::flash2 || w.variant == Variant::sliding_window ||
-                                    w.variant == Variant::sigmoid || w.variant == Variant::flash1)) {
+                                    w.variant == Variant::sigmoid || w.variant == Variant::flash1 ||
+                                    w.variant == Variant::block_sparse)) {
     Flash2Params p;
     p.q = q; p.k = k; p.v = v; p.o = o;
     p.batch = b; p.heads = h; p.kv_heads = hkv; p.n = n; p.nk = nk; p.head_dim = d; p.elem = e; p.scale = scale;
@@ -133,6 +349,21 @@ std::string bind_kernel(const Workload& given, const Device& device, BoundKernel
     void* lse;
     if (std::string err = bufs->alloc(sizeof(float) * b * h * n, &lse); !err.empty()) return err;
     p.lse = static_cast<float*>(lse);
+    if (w.variant == Variant::block_sparse) {
+      // The model's layout (tile_traits.hpp) over the kernel's Br x Bc grid, as a byte mask.
+      const std::uint64_t br = traits::flash_block_m(w.head_dim), bc = traits::flash_block_n(w.head_dim);
+      const std::uint64_t tr = (static_cast<std::uint64_t>(n) + br - 1) / br, tcn = (static_cast<std::uint64_t>(nk) + bc - 1) / bc;
+      std::vector<std::uint8_t> layout(tr * tcn);
+      for (std::uint64_t i = 0; i < tr; ++i) {
+        for (std::uint64_t j = 0; j < tcn; ++j) layout[i * tcn + j] = traits::block_sparse_keep(w.block_density, i, j, tcn) ? 1 : 0;
+      }
+      void* dl;
+      if (std::string err = bufs->alloc(layout.size(), &dl); !err.empty()) return err;
+      if (cudaMemcpy(dl, layout.data(), layout.size(), cudaMemcpyHostToDevice) != cudaSuccess) {
+        return std::string("block layout upload: ") + cudaGetErrorString(cudaGetLastError());
+      }
+      p.block_layout = static_cast<const std::uint8_t*>(dl);
+    }
     if (w.variant == Variant::flash1) {
       void* ws;
       if (std::string err = bufs->alloc(flash1_workspace_bytes(p), &ws); !err.empty()) return err;

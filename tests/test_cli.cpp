@@ -231,7 +231,7 @@ TEST(Cli, ProfileSuiteSpecIsFullyBound) {
   const std::string spec = std::string(ATTNIO_SOURCE_DIR) + "/traces/specs/suite.json";
   const Result sweep = run("sweep --spec " + spec + " --format json");
   ASSERT_EQ(sweep.code, 0) << sweep.err;
-  EXPECT_EQ(boost::json::parse(sweep.out).as_array().size(), 81u);
+  EXPECT_EQ(boost::json::parse(sweep.out).as_array().size(), 176u);
   std::size_t total = 0;
   for (int i = 0; i < 8; ++i) {
     const Result r = run("profile --spec " + spec + " --dry-run --format json --shard " + std::to_string(i) + "/8");
@@ -241,7 +241,7 @@ TEST(Cli, ProfileSuiteSpecIsFullyBound) {
     total += rows.size();
     for (const auto& row : rows) EXPECT_EQ(row.at("kernel").as_string().find("(none"), std::string::npos) << boost::json::serialize(row);
   }
-  EXPECT_EQ(total, 81u);
+  EXPECT_EQ(total, 176u);
 }
 
 TEST(Cli, SpecFilesAreCheckedStrictly) {

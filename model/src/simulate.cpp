@@ -402,13 +402,7 @@ struct FlashBuffers {
   u64 dout, dq_acc, delta, dq, dk_exp, dv_exp, dk, dv, l, m;
 };
 
-// The block layout of block-sparse attention: pair (i, j) is kept when its index in the dense
-// Tr x Tc grid crosses a multiple of 1/s, so exactly floor(s * Tr * Tc) pairs spread evenly.
-bool sparse_keep(double density, u64 i, u64 j, u64 tc) {
-  if (density >= 1.0) return true;
-  const double idx = static_cast<double>(i * tc + j);
-  return std::floor((idx + 1) * density) > std::floor(idx * density);
-}
+bool sparse_keep(double density, u64 i, u64 j, u64 tc) { return traits::block_sparse_keep(density, i, j, tc); }
 
 struct FlashGeometry {
   Shape s;

@@ -59,4 +59,13 @@ inline constexpr std::uint64_t kScanChannelsPerCta = 1;
 // Mamba decode step: channels per CTA.
 inline constexpr std::uint64_t kScanStepChannelsPerCta = 128;
 
+// The block layout of block-sparse attention (the model's, the simulator's and the profiled
+// kernel's): pair (i, j) of the dense Tr x Tc grid is kept when its row-major index crosses a
+// multiple of 1/s, so exactly floor(s * Tr * Tc) pairs are kept, spread evenly.
+inline bool block_sparse_keep(double density, std::uint64_t i, std::uint64_t j, std::uint64_t tc) {
+  if (density >= 1.0) return true;
+  const double idx = static_cast<double>(i * tc + j);
+  return static_cast<std::uint64_t>((idx + 1) * density) > static_cast<std::uint64_t>(idx * density);
+}
+
 }  // namespace attnio::traits
