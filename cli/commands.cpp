@@ -55,7 +55,9 @@ bool parse(const std::string& cmd, const char* usage, po::options_description& d
            const std::vector<std::string>& args, po::variables_map& vm) {
   desc.add_options()("help,h", "show this help");
   desc.add_options()("format", po::value<std::string>()->default_value("table"), "table|csv|json");
-  po::store(po::command_line_parser(args).options(desc).run(), vm);
+  const po::parsed_options parsed = po::command_line_parser(args).options(desc).run();
+  refuse_positional(parsed);
+  po::store(parsed, vm);
   po::notify(vm);
   if (vm.count("help")) {
     std::cout << "usage: attnio " << cmd << " " << usage << "\n\n" << desc << "\n";

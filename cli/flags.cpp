@@ -253,6 +253,14 @@ void refuse_unparseable_options(const std::vector<std::string>& args) {
   }
 }
 
+void refuse_positional(const po::parsed_options& parsed) {
+  for (const auto& o : parsed.options) {
+    if (o.position_key >= 0) {
+      throw InputError("unexpected argument '" + (o.value.empty() ? o.string_key : o.value.front()) + "' (options start with --)");
+    }
+  }
+}
+
 void refuse_flags_with_spec(const po::variables_map& vm) {
   po::options_description desc;
   add_workload_options(desc);

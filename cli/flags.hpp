@@ -46,6 +46,10 @@ std::vector<Point> expand_spec_text(std::string_view text, const std::string& pa
 // with a '%' before the parser sees it.
 void refuse_unparseable_options(const std::vector<std::string>& args);
 
+// A word that is no option would otherwise be dropped silently (Boost keeps positional tokens out of
+// the map when no positional description is given): throws InputError naming it.
+void refuse_positional(const po::parsed_options& parsed);
+
 // Throws when `vm` holds workload flags beside --spec (one or the other).
 void refuse_flags_with_spec(const po::variables_map& vm);
 

@@ -452,3 +452,94 @@ TEST(Cli, ProfileKilledMidSweepResumesWithEveryFinishedRecord) {
   const Result cmp = run("compare " + trace + " --format json");
   EXPECT_EQ(cmp.code, 0) << cmp.err;
 }
+
+// Issue 8: every other error path of the CLI (an audit of cli/, and of the library checks a flag
+// reaches), each one line on stderr naming the problem, exit code 2.
+TEST(Cli, EveryOtherErrorPathIsOneLineAndExitCodeTwo) {
+  const std::string fix = std::string(ATTNIO_SOURCE_DIR) + "/traces/fixtures/handmade-h100.jsonl";
+  // Boost.ProgramOptions' own messages, passed through.
+  expect_bad_input("predict --seq", "the required argument for option '--seq' is missing");
+  expect_bad_input("bench --seconds abc", "'abc'");
+  expect_bad_input("predict --seq 1 --seq 2", "cannot be specified more than once");
+  expect_bad_input("predict foo", "unexpected argument 'foo'");
+  expect_bad_input("sweep --seq 1024 2048", "unexpected argument '2048'");
+  // Commands.
+  expect_bad_input("sweep --simulate --trace-out t.csv", "writes no traces");
+  expect_bad_input("explain --variant all", "explain takes one --variant");
+  expect_bad_input("model --config llama-3-8b --heads 8", "comes from the config");
+  expect_bad_input("report --variant flash2", "report runs every variant");
+  expect_bad_input("kernels --repeats 0", "between 1 and 1000");
+  expect_bad_input("kernels --device h100-sxm --device-file x.json", "not both");
+  expect_bad_input("export --chrome x.json", "give one or more trace files");
+  expect_bad_input("profile --out x.jsonl --device h100-sxm,a100-80gb", "give a single --device");
+  expect_bad_input("profile --out x.jsonl --shard 0/0", "at least 1");
+  // Flags and lists.
+  expect_bad_input("predict --l2 maybe", "'maybe' is not on or off");
+  expect_bad_input("predict --causal=maybe", "'maybe' is not on or off");
+  expect_bad_input("predict --variant block-sparse --block-density abc", "--block-density: 'abc' is not a number");
+  expect_bad_input("predict --dtype bf16,fp16", "--dtype takes one value here");
+  expect_bad_input("predict --variant flash2,standard", "takes one name or 'all'");
+  expect_bad_input("sweep --seq 1:100000:+1 --batch 1:11:+1", "is larger than 1,000,000");
+  {
+    const std::string dev = write_temp("one_device.json", boost::json::serialize(boost::json::parse(run("devices --format json").out).as_array()[0]));
+    std::string many = dev;
+    for (int i = 0; i < 16; ++i) many += "," + dev;
+    expect_bad_input("sweep --device-file " + many, "at most 16 files");
+  }
+  expect_bad_input("sweep --spec " + write_temp("array_spec.json", "[]"), "expected an object with a \"sweeps\" array");
+  expect_bad_input("sweep --spec " + write_temp("number_sweep.json", R"({"sweeps":[1]})"), "sweep 1: expected an object of flags");
+  expect_bad_input("sweep --spec " + write_temp("empty_seq.json", R"({"sweeps":[{"seq":""}]})"), "--seq: empty value");
+  expect_bad_input("sweep --spec /nonexistent.json --seq 1024", "give --spec or workload flags (--seq), not both");
+  expect_bad_input("sweep --seq 1024:4096", "needs start:end:step");
+  expect_bad_input("sweep --seq 1024:4096:2", "must be xK (multiply) or +K (add)");
+  // Workload checks.
+  expect_bad_input("predict --seq 2000000000000", "is larger than 2^40");
+  expect_bad_input("predict --cla-share 2000000000000", "--cla-share 2000000000000 is larger than 2^40");
+  expect_bad_input("predict --pass sideways", "unknown pass 'sideways'");
+  expect_bad_input("predict --head-dim 2048", "at most 1024");
+  expect_bad_input("predict --block-m 70000", "--block-m must be at most 65536");
+  expect_bad_input("predict --variant mla --latent-dim 5000", "--latent-dim");
+  expect_bad_input("predict --variant performer --features 100000", "--features must be at most 65536");
+  expect_bad_input("predict --variant dilated --segment 2048 --dilation 3", "divisible by --dilation");
+  expect_bad_input("predict --variant dilated --seq 1000", "divisible by --segment");
+  expect_bad_input("predict --variant dilated --kv-len 2048", "--kv-len must equal --seq");
+  expect_bad_input("predict --variant linear --feature-dim 5000", "--feature-dim must be at most 4096");
+  expect_bad_input("predict --variant fnet --kv-len 2048", "--kv-len must equal --seq");
+  expect_bad_input("predict --splits 2000", "--splits must be at most 1024");
+  expect_bad_input("predict --variant chunked --phase decode", "not modeled for --phase decode");
+  expect_bad_input("predict --variant fnet --causal", "has no causal form");
+  expect_bad_input("predict --phase decode --pass bwd", "decode is inference only");
+  expect_bad_input("simulate --variant ring", "ring");
+  // Device files and configs.
+  expect_bad_input("predict --device-file " + write_temp("no_name.json", R"({"sm_count":1})"), "missing key 'name'");
+  {
+    auto dev_with = [&](const char* key, boost::json::value v) {
+      boost::json::value dev = boost::json::parse(run("devices --format json").out).as_array()[0];
+      dev.as_object()[key] = std::move(v);
+      return write_temp(std::string("dev_") + key + ".json", boost::json::serialize(dev));
+    };
+    expect_bad_input("predict --device-file " + dev_with("nvlink_bytes_per_s", -1), "must be zero or positive");
+    expect_bad_input("predict --device-file " + dev_with("measured", 1), "'measured' must be an object");
+    expect_bad_input("predict --device-file " + dev_with("sources", 1), "'sources' must be a string");
+  }
+  {
+    const std::string big = ::testing::TempDir() + "big_device.json";
+    std::ofstream(big) << std::string((16u << 20) + 1, ' ');
+    expect_bad_input("predict --device-file " + big, "more than the 16777216");
+  }
+  expect_bad_input("model --config " + write_temp("array_config.json", "[]"), "top level must be a JSON object");
+  // Traces: writing, resuming, merging.
+  {
+    const std::string existing = write_temp("existing.jsonl", "not empty\n");
+    expect_bad_input("profile --runner cpu --variant flash2 --seq 128 --heads 2 --head-dim 64 --out " + existing,
+                     "exists; pass --resume");
+    const std::string gpu_trace = ::testing::TempDir() + "gpu_copy.jsonl";
+    std::ofstream(gpu_trace) << slurp(fix);
+    expect_bad_input("profile --runner cpu --variant flash2 --seq 128 --heads 2 --head-dim 64 --resume --out " + gpu_trace,
+                     "differs");
+    expect_bad_input("profile --runner cpu --variant flash2 --seq 128 --out /nonexistent/dir/x.jsonl", "cannot write");
+  }
+  expect_bad_input("merge " + ::testing::TempDir() + "merged.jsonl " + fix + " " + fix, "appears twice");
+  expect_bad_input("merge /nonexistent/dir/out.jsonl " + fix, "cannot write");
+  expect_bad_input("compare " + write_temp("array_line.jsonl", "[]\n"), "a line must be a JSON object");
+}

@@ -93,7 +93,9 @@ int main(int argc, char** argv) {
   Variant current = Variant::flash2;
   try {
     cli::refuse_unparseable_options(args);
-    po::store(po::command_line_parser(args).options(desc).run(), vm);
+    const po::parsed_options parsed = po::command_line_parser(args).options(desc).run();
+    cli::refuse_positional(parsed);
+    po::store(parsed, vm);
     po::notify(vm);
     if (vm.count("help")) {
       std::cout << "usage: attnio-gui [--screenshot FILE.png [--view V]] [--trace T.jsonl] [predict flags]\n\n" << desc << "\n";

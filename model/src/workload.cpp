@@ -176,7 +176,7 @@ void validate(const Workload& w, const Device& device) {
   require(w.dtype != Dtype::fp8 || device.fp8_tensor_flops_per_s > 0, [&] { return std::string("--dtype fp8: device '" + device.key + "' has no FP8 tensor cores"); });
   require(w.block_m == 0 || w.block_m <= (1u << 16), [&] { return std::string("--block-m must be at most 65536"); });
   require(w.block_n == 0 || w.block_n <= (1u << 16), [&] { return std::string("--block-n must be at most 65536"); });
-  require(w.cla_share >= 1 && w.cla_share <= kMaxDim, [&] { return std::string("--cla-share must be at least 1"); });
+  check_size("cla-share", w.cla_share);
   require(w.cla_share == 1 || is_softmax_family(w.variant), [&] { return std::string("--cla-share applies to softmax attention variants, not " + std::string(to_string(w.variant))); });
 
   const std::uint64_t e = dtype_bytes(w.dtype);
