@@ -40,17 +40,26 @@ const SpinSpec kSpins[] = {
     {"seq", "seq (N)", 1, 1 << 24, &Workload::seq, nullptr},
     {"kv-len", "kv-len", 0, 1 << 24, &Workload::kv_len, "= seq"},
     {"heads", "heads", 1, 1024, &Workload::heads, nullptr},
-    {"head-dim", "head-dim (d)", 8, 512, &Workload::head_dim, nullptr},
+    {"head-dim", "head-dim (d)", 8, 1024, &Workload::head_dim, nullptr},
+    {"v-head-dim", "v-head-dim", 0, 1024, &Workload::v_head_dim, "= head-dim"},
     {"layers", "layers", 1, 256, &Workload::layers, nullptr},
+    {"sram-bytes", "sram-bytes (M)", 0, 1 << 22, &Workload::sram_bytes, "device"},
+    {"block-m", "block-m (Br)", 0, 65536, &Workload::block_m, "Alg. 1"},
+    {"block-n", "block-n (Bc)", 0, 65536, &Workload::block_n, "Alg. 1"},
     {"window", "window", 1, 1 << 24, &Workload::window, nullptr},
     {"chunk", "chunk", 0, 1 << 20, &Workload::chunk, "default"},
-    {"splits", "splits", 0, 4096, &Workload::splits, "auto"},
+    {"splits", "splits", 0, 1024, &Workload::splits, "auto"},
     {"page-size", "page-size", 1, 512, &Workload::page_size, nullptr},
     {"latent-dim", "latent-dim", 1, 4096, &Workload::latent_dim, nullptr},
-    {"rope-dim", "rope-dim", 1, 512, &Workload::rope_dim, nullptr},
-    {"features", "features", 1, 8192, &Workload::features, nullptr},
+    {"rope-dim", "rope-dim", 1, 1024, &Workload::rope_dim, nullptr},
+    {"feature-dim", "feature-dim", 0, 4096, &Workload::feature_dim, "= head-dim"},
+    {"features", "features", 1, 65536, &Workload::features, nullptr},
     {"state-dim", "state-dim", 1, 1024, &Workload::state_dim, nullptr},
-    {"sram-bytes", "sram-bytes", 0, 1 << 22, &Workload::sram_bytes, "device"},
+    {"d-inner", "d-inner", 0, 1 << 20, &Workload::d_inner, "heads x d"},
+    {"gpus", "gpus", 1, 1024, &Workload::gpus, nullptr},
+    {"segment", "segment", 1, 1 << 24, &Workload::segment, nullptr},
+    {"dilation", "dilation", 1, 1024, &Workload::dilation, nullptr},
+    {"cla-share", "cla-share", 1, 64, &Workload::cla_share, nullptr},
 };
 
 }  // namespace
@@ -154,10 +163,20 @@ QWidget* MainWindow::build_inputs() {
   pass_ = new QComboBox;
   pass_->addItems({"fwd", "bwd", "fwdbwd"});
   causal_ = new QCheckBox(tr("causal mask"));
+  l2_ = new QCheckBox(tr("model L2 reuse"));
+  l2_->setObjectName("l2");
+  density_ = new QDoubleSpinBox;
+  density_->setObjectName("block-density");
+  density_->setRange(0.01, 1.0);
+  density_->setSingleStep(0.05);
+  density_->setDecimals(2);
+  density_->setKeyboardTracking(false);
   form->addRow(tr("dtype"), dtype_);
   form->addRow(tr("phase"), phase_);
   form->addRow(tr("pass"), pass_);
   form->addRow(QString(), causal_);
+  form->addRow(QString(), l2_);
+  form->addRow(tr("block-density"), density_);
   kv_heads_ = new QComboBox;
   kv_heads_->setObjectName("kv-heads");
   for (const auto& sp : kSpins) {
@@ -207,6 +226,8 @@ QWidget* MainWindow::build_inputs() {
     connect(c, &QComboBox::currentIndexChanged, this, [this] { apply_inputs(); });
   }
   connect(causal_, &QCheckBox::toggled, this, [this] { apply_inputs(); });
+  connect(l2_, &QCheckBox::toggled, this, [this] { apply_inputs(); });
+  connect(density_, &QDoubleSpinBox::valueChanged, this, [this] { apply_inputs(); });
 
   auto* scroll = new QScrollArea;
   scroll->setWidget(box);
@@ -267,6 +288,8 @@ void MainWindow::sync_inputs() {
   phase_->setCurrentText(QString::fromUtf8(to_string(w.phase).data()));
   pass_->setCurrentText(QString::fromUtf8(to_string(w.pass).data()));
   causal_->setChecked(w.causal);
+  l2_->setChecked(w.l2);
+  density_->setValue(w.block_density);
   for (const auto& sp : kSpins) spins_[sp.key]->setValue(static_cast<int>(std::min<std::uint64_t>(w.*sp.member, static_cast<std::uint64_t>(sp.hi))));
   const std::uint64_t kv = w.kv_heads == 0 ? w.heads : w.kv_heads;
   if (kv_heads_->count() == 0 || kv_heads_->itemData(kv_heads_->count() - 1).toULongLong() != w.heads ||
@@ -283,6 +306,8 @@ void MainWindow::apply_inputs() {
   w.phase = parse_phase(phase_->currentText().toStdString());
   w.pass = parse_pass(pass_->currentText().toStdString());
   w.causal = causal_->isChecked();
+  w.l2 = l2_->isChecked();
+  w.block_density = density_->value();
   for (const auto& sp : kSpins) w.*sp.member = static_cast<std::uint64_t>(spins_[sp.key]->value());
   // kv-heads stays a divisor of heads: when heads changes, keep the group size if it still divides.
   const std::uint64_t kv = kv_heads_->currentData().toULongLong();
@@ -372,6 +397,8 @@ void MainWindow::load_settings() {
       // A settings file from another version: keep the defaults for these.
     }
     w.causal = st.value("workload/causal", false).toBool();
+    w.l2 = st.value("workload/l2", true).toBool();
+    w.block_density = st.value("workload/block-density", 0.25).toDouble();
     (void)s_->set_workload(w);  // refused (stale or edited settings): the defaults stay
   }
   if (st.contains("variants")) {
@@ -397,6 +424,8 @@ void MainWindow::save_settings() {
   st.setValue("workload/phase", QString::fromUtf8(to_string(w.phase).data()));
   st.setValue("workload/pass", QString::fromUtf8(to_string(w.pass).data()));
   st.setValue("workload/causal", w.causal);
+  st.setValue("workload/l2", w.l2);
+  st.setValue("workload/block-density", w.block_density);
   QStringList vs;
   for (Variant v : s_->selection()) vs << QString::fromUtf8(to_string(v).data());
   st.setValue("variants", vs);

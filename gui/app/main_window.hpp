@@ -3,6 +3,7 @@
 #pragma once
 
 #include <QCheckBox>
+#include <QDoubleSpinBox>
 #include <QComboBox>
 #include <QListView>
 #include <QMainWindow>
@@ -75,6 +76,8 @@ private:
   QComboBox* phase_;
   QComboBox* pass_;
   QCheckBox* causal_;
+  QCheckBox* l2_;
+  QDoubleSpinBox* density_;
   QComboBox* kv_heads_;
   std::map<std::string, QSpinBox*> spins_;
   QListView* variant_list_;

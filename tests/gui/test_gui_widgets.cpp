@@ -13,6 +13,12 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <QCheckBox>
+#include <QDoubleSpinBox>
+
+#include <boost/program_options.hpp>
+
+#include "flags.hpp"
 #include "main_window.hpp"
 
 using namespace attnio;
@@ -135,6 +141,32 @@ private slots:
     QCOMPARE(offered, (QStringList{"1", "2", "3", "4", "6", "12"}));
     kv->setCurrentIndex(3);  // 4 K/V heads: GQA-3
     QCOMPARE(s.workload().kv_heads, std::uint64_t{4});
+  }
+
+  void theEditorHasEveryWorkloadFlagOfTheCli() {
+    Session s;
+    MainWindow w(&s, false);
+    boost::program_options::options_description desc;
+    cli::add_workload_options(desc);
+    const QStringList combos{"device", "variant", "dtype", "phase", "pass", "kv-heads"};
+    for (const auto& opt : desc.options()) {
+      const QString name = QString::fromStdString(opt->long_name());
+      if (name == "device-file" || name == "variant") continue;  // a button; the variant list
+      if (name == "causal" || name == "l2") {
+        QVERIFY2(w.findChild<QCheckBox*>(name) || name == "causal", qPrintable(name));
+      } else if (name == "block-density") {
+        QVERIFY(w.findChild<QDoubleSpinBox*>(name));
+      } else if (combos.contains(name)) {
+        QVERIFY2(name != "kv-heads" || w.findChild<QComboBox*>(name), qPrintable(name));
+      } else {
+        QVERIFY2(w.findChild<QSpinBox*>(name), qPrintable("no spin box for --" + name));
+      }
+    }
+    // A spin box drives the session, and the session's value comes back.
+    w.findChild<QSpinBox*>("dilation")->setValue(4);
+    QCOMPARE(s.workload().dilation, std::uint64_t{4});
+    w.findChild<QDoubleSpinBox*>("block-density")->setValue(0.5);
+    QCOMPARE(s.workload().block_density, 0.5);
   }
 
   void settingsPersistBetweenRuns() {
