@@ -462,3 +462,29 @@ TEST(Traces, ResumeCutsTheUnfinishedLineOfAKilledRun) {
   }
   EXPECT_EQ(read_trace(path).records.size(), 0u);
 }
+
+// attnio profile records the kernels' own span from the Activity API beside the range profiler's
+// gpu__time_duration; compare holds the model against the span when it is there.
+TEST(Traces, CompareTakesTheActivitySpanOverTheReplayedRange) {
+  Trace t;
+  t.header = header();
+  traces::Record with = record(4096), without = record(8192);
+  with.metrics.push_back({kActivitySpan, "nsecond", 5e4});
+  with.metrics.push_back({kActivitySum, "nsecond", 4.8e4});
+  t.records = {with, without};
+  EXPECT_EQ(measured_time_ns(with), 5e4);
+  EXPECT_EQ(measured_time_ns(without), 1e5);  // record()'s gpu__time_duration.sum
+  const auto rows = compare_rows(t);
+  ASSERT_EQ(rows.size(), 2u);
+  auto field = [](const attnio::Record& row, const std::string& key) {
+    for (const auto& [k, v] : row) {
+      if (k == key) return v;
+    }
+    ADD_FAILURE() << "no " << key;
+    return attnio::Record::value_type::second_type{};
+  };
+  EXPECT_EQ(std::get<double>(field(rows[0], "measured_time_s")), 5e-5);
+  EXPECT_EQ(std::get<std::string>(field(rows[0], "time_source")), "activity");
+  EXPECT_EQ(std::get<double>(field(rows[1], "measured_time_s")), 1e-4);
+  EXPECT_EQ(std::get<std::string>(field(rows[1], "time_source")), "range profiler");
+}

@@ -4,6 +4,7 @@
 
 #include "attnio/model/errors.hpp"
 #include "attnio/model/hf_config.hpp"
+#include "attnio/traces/compare.hpp"
 
 namespace attnio::gui {
 
@@ -153,7 +154,7 @@ QString Session::open_trace(const QString& path) {
     for (const auto& r : t.records) {
       if (r.status != "ok") continue;
       const double rd = metric(r, "dram__bytes_read.sum"), wr = metric(r, "dram__bytes_write.sum");
-      const double ns = metric(r, "gpu__time_duration.sum");
+      const double ns = traces::measured_time_ns(r).value_or(-1);
       if (rd < 0 || wr < 0 || ns <= 0) continue;
       TracePoint p;
       p.variant = r.workload.variant;
@@ -194,7 +195,7 @@ std::optional<Measured> Session::measured(Variant v) const {
     if (r.status != "ok" || r.workload.variant != v) continue;
     if (!same_point(resolve(r.workload, trace_->header.device), want)) continue;
     const double rd = metric(r, "dram__bytes_read.sum"), wr = metric(r, "dram__bytes_write.sum");
-    const double ns = metric(r, "gpu__time_duration.sum");
+    const double ns = traces::measured_time_ns(r).value_or(-1);
     if (rd < 0 || wr < 0 || ns <= 0) continue;
     return Measured{rd + wr, ns * 1e-9, QString::fromStdString(r.kernel)};
   }

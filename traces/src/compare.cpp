@@ -39,13 +39,24 @@ double median(std::vector<double> v) {
 
 }  // namespace
 
+bool time_from_activity(const Record& r) {
+  const auto span = r.metric(kActivitySpan);
+  return span && *span > 0;
+}
+
+// The kernels' own span from the Activity API when the record has it (no replay, no counters
+// armed), else the range profiler's gpu__time_duration.
+std::optional<double> measured_time_ns(const Record& r) {
+  return time_from_activity(r) ? r.metric(kActivitySpan) : r.metric("gpu__time_duration.sum");
+}
+
 std::vector<attnio::Record> compare_rows(const Trace& t, bool simulate) {
   std::vector<attnio::Record> rows;
   const Device& dev = t.header.device;
   for (const Record& r : t.records) {
     if (r.status != "ok") continue;
     const auto rd = r.metric("dram__bytes_read.sum"), wr = r.metric("dram__bytes_write.sum");
-    const auto ns = r.metric("gpu__time_duration.sum");
+    const auto ns = measured_time_ns(r);
     if (!rd || !wr || !ns || *ns <= 0) continue;
     const Prediction p = predict(dev, r.workload);
     const double bytes = *rd + *wr, time = *ns * 1e-9;
@@ -64,6 +75,7 @@ std::vector<attnio::Record> compare_rows(const Trace& t, bool simulate) {
     row.emplace_back("hbm_bytes_error_pct", 100 * (p.hbm_bytes().d() - bytes) / bytes);
     row.emplace_back("predicted_time_s", p.predicted_time_s);
     row.emplace_back("measured_time_s", time);
+    row.emplace_back("time_source", std::string(time_from_activity(r) ? "activity" : "range profiler"));
     row.emplace_back("time_error_pct", 100 * (p.predicted_time_s - time) / time);
     row.emplace_back("predicted_bound", predicted_bound);
     row.emplace_back("measured_bound", measured_bound);

@@ -2,6 +2,7 @@
 // model on the trace's device, beside the measured DRAM bytes and time.
 #pragma once
 
+#include <optional>
 #include <vector>
 
 #include "attnio/model/record.hpp"
@@ -9,8 +10,18 @@
 
 namespace attnio::traces {
 
-// Measured DRAM bytes: dram__bytes_read.sum + dram__bytes_write.sum; time: gpu__time_duration.sum
-// (ns). The measured verdict is "memory" when the achieved DRAM bandwidth is a larger fraction of
+// The Activity API's kernel figures in a record (attnio profile, profiler/activity.hpp), in ns.
+inline constexpr const char* kActivitySpan = "cupti_activity__kernel_span";
+inline constexpr const char* kActivitySum = "cupti_activity__kernel_duration.sum";
+
+// A record's measured time in ns: the Activity API's span, else gpu__time_duration.sum; nullopt
+// (or <= 0) when it has neither.
+std::optional<double> measured_time_ns(const Record& r);
+// True when that time comes from the Activity API.
+bool time_from_activity(const Record& r);
+
+// Measured DRAM bytes: dram__bytes_read.sum + dram__bytes_write.sum; time: the Activity API's
+// kernel span (kActivitySpan) when present, else gpu__time_duration.sum (ns). The measured verdict is "memory" when the achieved DRAM bandwidth is a larger fraction of
 // its ceiling than the achieved tensor rate (the model's FLOPs over the measured time) of its own.
 // Rows: one per ok record with both metrics; failed records and records lacking them are counted in
 // the summary's "skipped".
