@@ -80,6 +80,8 @@ MainWindow::MainWindow(Session* s, bool use_settings, QWidget* parent)
   sweep_view_ = new SweepView(s_, sweep_);
   table_ = new QTableView;
   table_->setModel(sorted_);
+  // The variants' own order until a header is clicked (Qt would start sorted by column 0, descending).
+  table_->horizontalHeader()->setSortIndicator(-1, Qt::AscendingOrder);
   table_->setSortingEnabled(true);
   table_->setSelectionBehavior(QAbstractItemView::SelectRows);
   table_->setSelectionMode(QAbstractItemView::SingleSelection);

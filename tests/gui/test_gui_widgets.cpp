@@ -132,6 +132,8 @@ private slots:
     s.set_current(Variant::mla);
     auto* table = w.findChild<QTableView*>("predictionTable");
     QVERIFY(table);
+    // Unsorted at first: the variants in their own order.
+    QCOMPARE(table->model()->data(table->model()->index(0, 0)).toString(), QString("standard"));
     QCOMPARE(table->model()->data(table->currentIndex().siblingAtColumn(0)).toString(), QString("mla"));
     auto* heads = w.findChild<QSpinBox*>("heads");
     heads->setValue(12);
