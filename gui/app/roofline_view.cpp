@@ -226,6 +226,7 @@ void RooflineView::rebuild() {
     join->setPen(QPen(variant_color(tp.variant), 1.2, Qt::DotLine));
     join->replace({QPointF(p.intensity, p.flops_per_s), QPointF(m.intensity, m.flops_per_s)});
     join->setVisible(true);
+    for (auto* mk : c->legend()->markers(join)) mk->setVisible(false);
     hollow_list.append(QPointF(m.intensity, m.flops_per_s));
   }
   for (std::size_t i = joins_used; i < joins_.size(); ++i) joins_[i]->setVisible(false);
@@ -245,6 +246,7 @@ void RooflineView::rebuild() {
     series->setPen(QPen(variant_color(e->variant), current ? 4 : 3));
     series->replace({QPointF(p.intensity, p.flops_per_s)});
     series->setVisible(true);
+    for (auto* mk : c->legend()->markers(series)) mk->setVisible(false);  // showing a series shows its marker
     add_label(QString::fromUtf8(to_string(e->variant).data()), QPointF(p.intensity, p.flops_per_s), QPointF(9, -7),
               current ? QColor(Qt::black) : QColor("#333333"));
     tips_[e->variant] =

@@ -13,7 +13,9 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <QChartView>
 #include <QCheckBox>
+#include <QLegendMarker>
 #include <QDoubleSpinBox>
 
 #include <boost/program_options.hpp>
@@ -52,6 +54,23 @@ private slots:
       const QImage img = w.view_widget(v)->grab().toImage();
       QVERIFY(img.width() > 200 && img.height() > 200);
       QVERIFY2(colours(img) > 20, qPrintable(QString("view %1: %2 colours").arg(static_cast<int>(v)).arg(colours(img))));
+    }
+  }
+
+  void rooflineLegendHoldsTheCeilingsNotTheVariants() {
+    Session s;
+    MainWindow w(&s, false);
+    w.show();
+    auto* view = qobject_cast<QChartView*>(w.view_widget(MainWindow::View::roofline));
+    QVERIFY(view);
+    for (int round = 0; round < 2; ++round) {  // after a rebuild too
+      int shown = 0;
+      for (auto* mk : view->chart()->legend()->markers()) shown += mk->isVisible() ? 1 : 0;
+      // Six ceilings, the ridge points and the focused variant's L2/SRAM line.
+      QCOMPARE(shown, 8);
+      Workload next = s.workload();
+      next.seq *= 2;
+      QVERIFY(s.set_workload(next).isEmpty());
     }
   }
 
