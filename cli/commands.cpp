@@ -628,6 +628,10 @@ int cmd_compare(const std::vector<std::string>& args) {
   if (vm.count("simulate")) {
     columns.insert(columns.begin() + 7, {{"HBM sim", "simulated_hbm_bytes", 9, Kind::bytes}, {"sim err %", "sim_hbm_bytes_error_pct", 9, Kind::ratio}});
   }
+  if (rows.empty()) {
+    std::cout << "no record holds DRAM bytes (dram__bytes_read.sum, dram__bytes_write.sum) and a time: nothing to "
+                 "compare; the summary below counts them as skipped\n";
+  }
   auto records = make_printer(f, std::cout, columns, false);
   for (const auto& r : rows) records->row(r);
   records->end();
