@@ -179,6 +179,31 @@ private slots:
     QVERIFY(s.has_trace());
     QVERIFY(!s.trace_points().empty());
   }
+
+  void theTableShowsTheMeasurementOfTheSameWorkload() {
+    Session s;
+    PredictionModel m(&s);
+    QVERIFY(s.open_trace(QString(ATTNIO_SOURCE_DIR) + "/traces/fixtures/handmade-h100.jsonl").isEmpty());
+    // The fixture's first record: flash2, one sequence of 4096, 32 heads of 128, causal, bf16.
+    Workload w;
+    w.batch = 1;
+    w.seq = 4096;
+    w.heads = 32;
+    w.head_dim = 128;
+    w.causal = true;
+    QVERIFY(s.set_workload(w).isEmpty());
+    const int row = m.row_of(Variant::flash2);
+    const double measured = m.data(m.index(row, PredictionModel::kMeasuredHbm), kRawRole).toDouble();
+    const double predicted = m.data(m.index(row, PredictionModel::kHbmBytes), kRawRole).toDouble();
+    const double err = m.data(m.index(row, PredictionModel::kHbmError), kRawRole).toDouble();
+    QVERIFY(measured > 0);
+    QVERIFY(std::abs(err - 100 * (predicted - measured) / measured) < 1e-9);
+    QVERIFY(m.data(m.index(row, PredictionModel::kMeasuredTime), kRawRole).toDouble() > 0);
+    // Another shape has no measurement: the cells stay empty rather than borrowing one.
+    w.seq = 8192;
+    QVERIFY(s.set_workload(w).isEmpty());
+    QVERIFY(std::isnan(m.data(m.index(row, PredictionModel::kMeasuredHbm), kRawRole).toDouble()));
+  }
 };
 
 QTEST_GUILESS_MAIN(GuiModels)

@@ -16,6 +16,7 @@
 #include <QChartView>
 #include <QCheckBox>
 #include <QLegendMarker>
+#include <QScatterSeries>
 #include <QDoubleSpinBox>
 
 #include <boost/program_options.hpp>
@@ -154,6 +155,16 @@ private slots:
     // Unsorted at first: the variants in their own order.
     QCOMPARE(table->model()->data(table->model()->index(0, 0)).toString(), QString("standard"));
     QCOMPARE(table->model()->data(table->currentIndex().siblingAtColumn(0)).toString(), QString("mla"));
+    // A click on a roofline point focuses its variant everywhere.
+    auto* roof = qobject_cast<QChartView*>(w.view_widget(MainWindow::View::roofline));
+    QScatterSeries* linear = nullptr;
+    for (auto* series : roof->chart()->series()) {
+      if (series->name() == "linear") linear = qobject_cast<QScatterSeries*>(series);
+    }
+    QVERIFY(linear && linear->isVisible() && linear->count() == 1);
+    emit linear->clicked(linear->at(0));
+    QCOMPARE(s.current(), Variant::linear);
+    QCOMPARE(table->model()->data(table->currentIndex().siblingAtColumn(0)).toString(), QString("linear"));
     auto* heads = w.findChild<QSpinBox*>("heads");
     heads->setValue(12);
     auto* kv = w.findChild<QComboBox*>("kv-heads");
