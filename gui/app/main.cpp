@@ -91,6 +91,7 @@ int main(int argc, char** argv) {
 
   Session session;
   Variant current = Variant::flash2;
+  bool workload_flags = false;  // any device or workload flag given: it wins over saved settings
   try {
     cli::refuse_unparseable_options(args);
     const po::parsed_options parsed = po::command_line_parser(args).options(desc).run();
@@ -102,18 +103,13 @@ int main(int argc, char** argv) {
       return 0;
     }
     std::vector<Device> storage;
-    const auto points = cli::expand(vm, llama_like_workload(), false, storage);
-    if (points.empty()) throw InputError("no workload");
-    const cli::Point& pt = points.front();
-    if (vm.count("device-file")) {
-      if (const QString e = session.load_device_file(QString::fromStdString(vm["device-file"].as<std::string>())); !e.isEmpty()) {
-        throw InputError(e.toStdString());
-      }
-    } else {
-      session.set_device_key(QString::fromStdString(pt.device->key));
-    }
+    const cli::Point pt = cli::expand(vm, llama_like_workload(), false, storage).front();
+    session.select_device(*pt.device);
     if (const QString e = session.set_workload(pt.workload); !e.isEmpty()) throw InputError(e.toStdString());
     if (vm.count("variant") && vm["variant"].as<std::string>() != "all") current = pt.workload.variant;
+    po::options_description workload_desc;
+    cli::add_workload_options(workload_desc);
+    for (const auto& opt : workload_desc.options()) workload_flags = workload_flags || vm.count(opt->long_name());
   } catch (const InputError& e) {
     std::cerr << "attnio-gui: " << e.what() << "\n";
     return kExitBadInput;
@@ -122,7 +118,14 @@ int main(int argc, char** argv) {
     return kExitBadInput;
   }
   const bool headless = vm.count("screenshot") || vm.count("bench-redraw");
+  // The window restores the last session's settings; flags given on this command line win.
+  const Device flag_device = session.device();
+  const Workload flag_workload = session.workload();
   MainWindow w(&session, !headless);
+  if (workload_flags) {
+    session.select_device(flag_device);
+    (void)session.set_workload(flag_workload);  // accepted above on this device
+  }
   session.set_current(current);
   bool ok = true;
   w.error_handler = headless ? std::function<void(const QString&)>([&ok](const QString& m) {

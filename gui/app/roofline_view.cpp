@@ -70,17 +70,9 @@ RooflineView::RooflineView(Session* s, QWidget* parent) : QChartView(parent), s_
   hollow_->setPen(QPen(QColor("#111111"), 1.6));
   attach(hollow_, true);
   connect(hollow_, &QScatterSeries::hovered, this, [this](const QPointF& pt, bool on) {
-    if (!on) return QToolTip::hideText();
-    for (const auto& tp : s_->trace_points()) {
-      const RoofPoint m = measured_point(tp.prediction, tp.hbm_bytes, tp.time_s);
-      if (std::abs(m.intensity / pt.x() - 1) < 1e-9 && std::abs(m.flops_per_s / pt.y() - 1) < 1e-9) {
-        QToolTip::showText(QCursor::pos(), QStringLiteral("measured %1\nHBM %2 (predicted %3)\ntime %4 (predicted %5)")
-                                               .arg(tp.label, q(human_bytes(tp.hbm_bytes)),
-                                                    q(human_bytes(tp.prediction.hbm_bytes().d())), q(human_time(tp.time_s)),
-                                                    q(human_time(tp.prediction.predicted_time_s))));
-        return;
-      }
-    }
+    const auto i = hollow_->points().indexOf(pt);
+    if (on && i >= 0 && i < hollow_tips_.size()) QToolTip::showText(QCursor::pos(), hollow_tips_[i]);
+    else QToolTip::hideText();
   });
   // One series per variant, so hover and click know which it is.
   for (Variant v : all_variants()) {
@@ -126,38 +118,36 @@ void RooflineView::rebuild() {
                   .arg(q(dev.name), QString::fromUtf8(to_string(w.phase).data()),
                        QString::fromUtf8(to_string(w.pass).data()), QString::fromUtf8(to_string(w.dtype).data())));
 
-  // Axes span the ceilings and every point, in whole decades.
+  // Axes span the ceilings and every point shown, in whole decades.
   const auto ceilings = roof_ceilings(dev, w.dtype);
-  double x_lo = 1e-2, x_hi = 1e4, y_hi = 0, y_lo = 1e30;
-  for (const auto& ce : ceilings) {
-    if (!ce.diagonal) y_hi = std::max(y_hi, ce.value), y_lo = std::min(y_lo, ce.value);
-  }
   std::vector<std::pair<const Entry*, RoofPoint>> points;
+  std::vector<RoofPoint> shown;
   for (Variant v : s_->selection()) {
     const Entry& e = s_->entry(v);
     if (!e.ok) continue;
     const RoofPoint p = roof_point(e.prediction);
     if (p.intensity <= 0 || p.flops_per_s <= 0) continue;
     points.emplace_back(&e, p);
-    x_lo = std::min(x_lo, p.intensity), x_hi = std::max(x_hi, p.intensity);
-    y_lo = std::min(y_lo, p.flops_per_s), y_hi = std::max(y_hi, p.flops_per_s);
+    shown.push_back(p);
     if (v == s_->current()) {
-      for (double bytes : {e.prediction.l2_bytes().d(), e.prediction.sram_bytes().d()}) {
-        if (bytes > 0) x_lo = std::min(x_lo, e.prediction.flops().d() / bytes);
-      }
+      for (const LevelPoint& l : level_points(e.prediction)) shown.push_back(l.point);
     }
   }
+  // Measured points of the checked variants, joined to their predictions.
+  struct Measured {
+    const TracePoint* trace;
+    RoofPoint measured, predicted;
+  };
+  std::vector<Measured> measured;
   for (const auto& tp : s_->trace_points()) {
-    const RoofPoint m = measured_point(tp.prediction, tp.hbm_bytes, tp.time_s);
-    if (m.intensity > 0 && m.flops_per_s > 0) {
-      x_lo = std::min(x_lo, m.intensity), x_hi = std::max(x_hi, m.intensity);
-      y_lo = std::min(y_lo, m.flops_per_s), y_hi = std::max(y_hi, m.flops_per_s);
-    }
+    if (!s_->selected(tp.variant)) continue;
+    const Measured m{&tp, measured_point(tp.prediction, tp.measured.hbm_bytes, tp.measured.time_s), roof_point(tp.prediction)};
+    if (m.measured.intensity <= 0 || m.measured.flops_per_s <= 0 || m.predicted.intensity <= 0 || m.predicted.flops_per_s <= 0) continue;
+    measured.push_back(m);
+    shown.push_back(m.measured);
   }
-  x_lo = std::pow(10, std::floor(std::log10(x_lo)));
-  x_hi = std::pow(10, std::ceil(std::log10(x_hi * 1.5)));
-  y_lo = std::pow(10, std::floor(std::log10(std::max(y_lo, 1.0) / 3)));
-  y_hi = std::pow(10, std::ceil(std::log10(y_hi * 1.5)));
+  const RoofRange range = roof_range(ceilings, shown);
+  const double x_lo = range.x_lo, x_hi = range.x_hi, y_lo = range.y_lo, y_hi = range.y_hi;
   ax_->setRange(x_lo, x_hi);
   ay_->setRange(y_lo, y_hi);
 
@@ -208,12 +198,11 @@ void RooflineView::rebuild() {
 
   // Measured points (hollow) joined to their predictions.
   QList<QPointF> hollow_list;
+  hollow_tips_.clear();
   std::size_t joins_used = 0;
-  for (const auto& tp : s_->trace_points()) {
-    if (!s_->selected(tp.variant)) continue;
-    const RoofPoint m = measured_point(tp.prediction, tp.hbm_bytes, tp.time_s);
-    const RoofPoint p = roof_point(tp.prediction);
-    if (m.intensity <= 0 || m.flops_per_s <= 0 || p.intensity <= 0 || p.flops_per_s <= 0) continue;
+  for (const Measured& mp : measured) {
+    const TracePoint& tp = *mp.trace;
+    const RoofPoint &m = mp.measured, &p = mp.predicted;
     if (joins_used == joins_.size()) {
       auto* join = new QLineSeries;
       c->addSeries(join);
@@ -228,6 +217,9 @@ void RooflineView::rebuild() {
     join->setVisible(true);
     for (auto* mk : c->legend()->markers(join)) mk->setVisible(false);
     hollow_list.append(QPointF(m.intensity, m.flops_per_s));
+    hollow_tips_.append(QStringLiteral("measured %1\nHBM %2 (predicted %3)\ntime %4 (predicted %5)")
+                            .arg(tp.label, q(human_bytes(tp.measured.hbm_bytes)), q(human_bytes(tp.prediction.hbm_bytes().d())),
+                                 q(human_time(tp.measured.time_s)), q(human_time(tp.prediction.predicted_time_s))));
   }
   for (std::size_t i = joins_used; i < joins_.size(); ++i) joins_[i]->setVisible(false);
   hollow_->replace(hollow_list);
@@ -257,24 +249,20 @@ void RooflineView::rebuild() {
                  q(human_bytes(pr.sram_bytes().d())), QString::number(p.intensity, 'g', 4), q(human_flops(p.flops_per_s)));
   }
 
-  // Hierarchical roofline (Yang et al. 2020, §2): the current variant's work also placed at its
-  // FLOPs per L2 byte and per SRAM byte, at the same attained rate, so the diagonal that binds it
-  // is the one its point reaches.
+  // Hierarchical roofline (level_points): the current variant's work also placed at its FLOPs per
+  // L2 byte and per SRAM byte, so the diagonal that binds it is the one its point reaches.
   levels_->setVisible(false);
   for (auto* mk : c->legend()->markers(levels_)) mk->setVisible(false);
   for (const auto& [e, p] : points) {
     if (e->variant != s_->current()) continue;
-    const Prediction& pr = e->prediction;
     levels_->setName(QStringLiteral("%1 per L2 / SRAM byte").arg(QString::fromUtf8(to_string(e->variant).data())));
     QPen pen(variant_color(e->variant), 1.5, Qt::DashDotLine);
     levels_->setPen(pen);
     QList<QPointF> pts{QPointF(p.intensity, p.flops_per_s)};
-    const double flops = pr.flops().d();
-    const std::pair<const char*, double> per_level[] = {{"L2", pr.l2_bytes().d()}, {"SRAM", pr.sram_bytes().d()}};
-    for (const auto& [name, bytes] : per_level) {
-      if (bytes <= 0) continue;
-      pts.append(QPointF(flops / bytes, p.flops_per_s));
-      add_label(name, QPointF(flops / bytes, p.flops_per_s), QPointF(-8, 6), pen.color().darker(140));
+    for (const LevelPoint& l : level_points(e->prediction)) {
+      const QPointF at(l.point.intensity, l.point.flops_per_s);
+      pts.append(at);
+      add_label(l.level, at, QPointF(-8, 6), pen.color().darker(140));
     }
     levels_->replace(pts);
     levels_->setVisible(true);

@@ -42,6 +42,7 @@ private:
   std::vector<QLineSeries*> joins_;
   std::map<Variant, QScatterSeries*> points_;
   std::map<Variant, QString> tips_;
+  QStringList hollow_tips_;  // one per point of hollow_, in order
   std::vector<Label> labels_;
   std::size_t labels_used_ = 0;
 };

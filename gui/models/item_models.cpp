@@ -101,12 +101,12 @@ QVariant PredictionModel::data(const QModelIndex& index, int role) const {
   const bool raw = role == kRawRole;
   if (index.column() == kVariantCol) return qs(to_string(v));
   if (!e.ok) {
-    if (index.column() == kBound) return raw ? QVariant(QString("n/a")) : QVariant(QStringLiteral("n/a"));
+    if (index.column() == kBound) return QStringLiteral("n/a");
     if (index.column() == kParams || role == Qt::ToolTipRole) return e.error;
     return raw ? QVariant(std::numeric_limits<double>::quiet_NaN()) : QVariant();
   }
   const Prediction& p = e.prediction;
-  const std::optional<Measured> m = index.column() >= kMeasuredHbm ? s_->measured(v) : std::nullopt;
+  const std::optional<traces::MeasuredPoint>& m = s_->measured(v);
   auto num = [&](double x, QString text) -> QVariant { return raw ? QVariant(x) : QVariant(text); };
   auto bytes = [&](double x) { return num(x, qs(human_bytes(x))); };
   auto flops = [&](double x) { return num(x, qs(human_flops(x))); };

@@ -1,5 +1,8 @@
 #include "roofline.hpp"
 
+#include <algorithm>
+#include <cmath>
+
 namespace attnio::gui {
 
 std::vector<RoofCeiling> roof_ceilings(const Device& d, Dtype dtype) {
@@ -41,6 +44,30 @@ RoofPoint roof_point(const Prediction& p) {
 RoofPoint measured_point(const Prediction& p, double measured_hbm_bytes, double measured_time_s) {
   const double flops = p.flops().d();
   return {measured_hbm_bytes > 0 ? flops / measured_hbm_bytes : 0, measured_time_s > 0 ? flops / measured_time_s : 0};
+}
+
+std::vector<LevelPoint> level_points(const Prediction& p) {
+  std::vector<LevelPoint> out;
+  const double flops = p.flops().d(), rate = roof_point(p).flops_per_s;
+  const std::pair<const char*, double> levels[] = {{"L2", p.l2_bytes().d()}, {"SRAM", p.sram_bytes().d()}};
+  for (const auto& [name, bytes] : levels) {
+    if (bytes > 0) out.push_back({name, {flops / bytes, rate}});
+  }
+  return out;
+}
+
+RoofRange roof_range(const std::vector<RoofCeiling>& ceilings, const std::vector<RoofPoint>& points) {
+  double x_lo = 1e-2, x_hi = 1e4, y_lo = 1e30, y_hi = 0;
+  for (const auto& c : ceilings) {
+    if (!c.diagonal) y_lo = std::min(y_lo, c.value), y_hi = std::max(y_hi, c.value);
+  }
+  for (const auto& p : points) {
+    if (p.intensity <= 0 || p.flops_per_s <= 0) continue;
+    x_lo = std::min(x_lo, p.intensity), x_hi = std::max(x_hi, p.intensity);
+    y_lo = std::min(y_lo, p.flops_per_s), y_hi = std::max(y_hi, p.flops_per_s);
+  }
+  return {std::pow(10, std::floor(std::log10(x_lo))), std::pow(10, std::ceil(std::log10(x_hi * 1.5))),
+          std::pow(10, std::floor(std::log10(std::max(y_lo, 1.0) / 3))), std::pow(10, std::ceil(std::log10(std::max(y_hi, 1.0) * 1.5)))};
 }
 
 }  // namespace attnio::gui

@@ -43,4 +43,20 @@ RoofPoint roof_point(const Prediction& p);
 // the model's).
 RoofPoint measured_point(const Prediction& p, double measured_hbm_bytes, double measured_time_s);
 
+// The same work per L2 byte and per SRAM byte, at the prediction's attained rate (hierarchical
+// roofline, Yang et al. 2020 §2): where the point meets its binding diagonal. Levels with no bytes
+// are left out.
+struct LevelPoint {
+  const char* level;  // "L2", "SRAM"
+  RoofPoint point;
+};
+std::vector<LevelPoint> level_points(const Prediction& p);
+
+// Axis ranges in whole decades spanning the roofs and every point (x = FLOP/byte, y = FLOP/s), with
+// at least 1e-2..1e4 FLOP/byte and a little headroom above the highest roof.
+struct RoofRange {
+  double x_lo, x_hi, y_lo, y_hi;
+};
+RoofRange roof_range(const std::vector<RoofCeiling>& ceilings, const std::vector<RoofPoint>& points);
+
 }  // namespace attnio::gui

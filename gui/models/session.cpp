@@ -15,14 +15,13 @@ std::size_t index_of(Variant v) {
   return static_cast<std::size_t>(std::find(all.begin(), all.end(), v) - all.begin());
 }
 
-// Shape fields that make two workloads the same point (variant aside), after defaults.
-bool same_point(const Workload& a, const Workload& b) {
-  return a.phase == b.phase && a.pass == b.pass && a.dtype == b.dtype && a.causal == b.causal && a.batch == b.batch &&
-         a.query_len() == b.query_len() && a.kv_len == b.kv_len && a.heads == b.heads && a.kv_heads == b.kv_heads &&
-         a.head_dim == b.head_dim && a.v_head_dim == b.v_head_dim;
+// The identity of a measured point: every workload field with the defaults filled in on the device
+// the trace ran on. L2 reuse is a model option, not part of the workload measured.
+std::string point_key(Workload w, const Device& trace_device) {
+  w = resolve(w, trace_device);
+  w.l2 = true;
+  return traces::record_id(w, "");
 }
-
-double metric(const traces::Record& r, const char* name) { return r.metric(name).value_or(-1); }
 
 }  // namespace
 
@@ -45,6 +44,16 @@ void Session::set_device_index(int i) {
   recompute();
 }
 
+void Session::select_device(const Device& d) {
+  auto same = std::find(devices_.begin(), devices_.end(), d);
+  if (same == devices_.end()) {
+    devices_.push_back(d);
+    same = devices_.end() - 1;
+  }
+  device_index_ = -1;  // recompute even when it was already selected (a new trace may match now)
+  set_device_index(static_cast<int>(same - devices_.begin()));
+}
+
 void Session::set_device_key(const QString& key) {
   for (std::size_t i = 0; i < devices_.size(); ++i) {
     if (QString::fromStdString(devices_[i].key) == key) {
@@ -57,44 +66,43 @@ void Session::set_device_key(const QString& key) {
 
 QString Session::load_device_file(const QString& path) {
   try {
-    devices_.push_back(attnio::load_device_file(path.toStdString()));
+    select_device(attnio::load_device_file(path.toStdString()));
   } catch (const InputError& e) {
     return QString::fromStdString(e.what());
   }
-  device_index_ = static_cast<int>(devices_.size()) - 1;
-  recompute();
   return {};
 }
 
 QString Session::set_workload(const Workload& w) {
   Workload next = w;
-  next.variant = Variant::flash2;
-  try {
-    (void)resolve(next, device());
-    if (next.heads == 0 || (next.kv_heads != 0 && next.heads % next.kv_heads != 0)) {
-      throw InputError("--heads " + std::to_string(next.heads) + " is not divisible by --kv-heads " +
-                       std::to_string(next.kv_heads));
+  QString first_error;
+  bool any = false;
+  for (Variant v : all_variants()) {
+    next.variant = v;
+    try {
+      validate(resolve(next, device()), device());
+      any = true;
+      break;
+    } catch (const InputError& e) {
+      if (first_error.isEmpty() || v == Variant::flash2) first_error = QString::fromStdString(e.what());
     }
-  } catch (const InputError& e) {
-    return QString::fromStdString(e.what());
   }
+  if (!any) return first_error;
+  next.variant = Variant::flash2;
   workload_ = next;
   recompute();
   return {};
 }
 
 QString Session::apply_config(const QString& name_or_path) {
+  ModelConfig c;
   try {
-    const ModelConfig c = find_config(name_or_path.toStdString());
-    Workload w = c.apply(workload_);
-    w.variant = Variant::flash2;
-    workload_ = w;
-    current_ = c.native_variant;
+    c = find_config(name_or_path.toStdString());
   } catch (const InputError& e) {
     return QString::fromStdString(e.what());
   }
-  recompute();
-  emit current_changed(current_);
+  if (const QString e = set_workload(c.apply(workload_)); !e.isEmpty()) return e;
+  set_current(c.native_variant);
   return {};
 }
 
@@ -141,6 +149,15 @@ void Session::recompute() {
     } catch (const InputError& err) {
       e.error = QString::fromStdString(err.what());
     }
+    if (trace_device_) {
+      const std::string key = point_key(w, *trace_device_);
+      for (const TracePoint& p : trace_points_) {
+        if (p.key == key) {
+          e.measured = p.measured;
+          break;
+        }
+      }
+    }
     entries_.push_back(std::move(e));
   }
   emit changed();
@@ -152,10 +169,8 @@ QString Session::open_trace(const QString& path) {
   try {
     t = traces::read_trace(path.toStdString());
     for (const auto& r : t.records) {
-      if (r.status != "ok") continue;
-      const double rd = metric(r, "dram__bytes_read.sum"), wr = metric(r, "dram__bytes_write.sum");
-      const double ns = traces::measured_time_ns(r).value_or(-1);
-      if (rd < 0 || wr < 0 || ns <= 0) continue;
+      const auto m = traces::measurement(r);
+      if (!m) continue;
       TracePoint p;
       p.variant = r.workload.variant;
       try {
@@ -163,43 +178,20 @@ QString Session::open_trace(const QString& path) {
       } catch (const InputError&) {
         continue;  // a record the current model refuses has no prediction to join
       }
-      p.hbm_bytes = rd + wr;
-      p.time_s = ns * 1e-9;
+      p.measured = *m;
       p.label = QString::fromStdString(r.kernel) + QStringLiteral(" N=%1").arg(r.workload.seq);
+      p.key = point_key(r.workload, t.header.device);
       points.push_back(std::move(p));
     }
   } catch (const InputError& e) {
     return QString::fromStdString(e.what());
   }
-  trace_ = std::move(t);
-  trace_path_ = path;
+  trace_device_ = t.header.device;
   trace_points_ = std::move(points);
   // The trace's device (with its measured ceilings) is the one its records ran on.
-  auto same = std::find(devices_.begin(), devices_.end(), trace_->header.device);
-  if (same == devices_.end()) {
-    devices_.push_back(trace_->header.device);
-    same = devices_.end() - 1;
-  }
-  device_index_ = static_cast<int>(same - devices_.begin());
-  recompute();
+  select_device(t.header.device);
   emit trace_changed();
   return {};
-}
-
-std::optional<Measured> Session::measured(Variant v) const {
-  if (!trace_) return std::nullopt;
-  Workload want = workload_;
-  want.variant = v;
-  want = resolve(want, device());
-  for (const auto& r : trace_->records) {
-    if (r.status != "ok" || r.workload.variant != v) continue;
-    if (!same_point(resolve(r.workload, trace_->header.device), want)) continue;
-    const double rd = metric(r, "dram__bytes_read.sum"), wr = metric(r, "dram__bytes_write.sum");
-    const double ns = traces::measured_time_ns(r).value_or(-1);
-    if (rd < 0 || wr < 0 || ns <= 0) continue;
-    return Measured{rd + wr, ns * 1e-9, QString::fromStdString(r.kernel)};
-  }
-  return std::nullopt;
 }
 
 }  // namespace attnio::gui

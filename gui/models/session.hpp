@@ -13,6 +13,7 @@
 #include "attnio/model/device.hpp"
 #include "attnio/model/predict.hpp"
 #include "attnio/model/workload.hpp"
+#include "attnio/traces/compare.hpp"
 #include "attnio/traces/trace.hpp"
 
 namespace attnio::gui {
@@ -25,20 +26,18 @@ struct Entry {
   bool ok = false;
   Prediction prediction;  // when ok
   QString error;          // why the variant does not apply to this workload, when !ok
+  // The open trace's measurement of exactly this workload (every field, defaults filled in on the
+  // trace's device), when it has one.
+  std::optional<traces::MeasuredPoint> measured;
 };
 
-// A trace record matched to the current workload (same shape, phase, pass and dtype).
-struct Measured {
-  double hbm_bytes = 0, time_s = 0;
-  QString kernel;
-};
-
-// Every record of the open trace with its re-prediction (for the roofline's hollow markers).
+// Every measured record of the open trace with its re-prediction (the roofline's hollow markers).
 struct TracePoint {
   Variant variant;
   Prediction prediction;
-  double hbm_bytes = 0, time_s = 0;
+  traces::MeasuredPoint measured;
   QString label;
+  std::string key;  // the resolved workload's record id, to match it to the session's workload
 };
 
 class Session : public QObject {
@@ -51,12 +50,14 @@ public:
   const Device& device() const { return devices_[static_cast<std::size_t>(device_index_)]; }
   void set_device_index(int i);
   void set_device_key(const QString& key);  // InputError for an unknown key
+  // Selects `d`, adding it to devices() unless an equal one is there.
+  void select_device(const Device& d);
   // Loads a device file, adds it to devices() and selects it; "" or the one-line error.
   QString load_device_file(const QString& path);
 
   const Workload& workload() const { return workload_; }
-  // Takes every field but the variant; refuses (returns the error, keeps the old workload) a
-  // workload no variant could accept, e.g. kv-heads not dividing heads.
+  // Takes every field but the variant; refuses (returns flash2's error, keeps the old workload) a
+  // workload no variant accepts, e.g. kv-heads not dividing heads.
   QString set_workload(const Workload& w);
   // Applies a shipped config name or a config.json path (shape, dtype); "" or the error.
   QString apply_config(const QString& name_or_path);
@@ -76,9 +77,8 @@ public:
   // Opens a trace: its device joins devices() and is selected. "" or the one-line error; on error
   // nothing changes.
   QString open_trace(const QString& path);
-  bool has_trace() const { return trace_.has_value(); }
-  QString trace_path() const { return trace_path_; }
-  std::optional<Measured> measured(Variant v) const;
+  bool has_trace() const { return trace_device_.has_value(); }
+  const std::optional<traces::MeasuredPoint>& measured(Variant v) const { return entry(v).measured; }
   const std::vector<TracePoint>& trace_points() const { return trace_points_; }
 
 signals:
@@ -95,8 +95,7 @@ private:
   std::vector<bool> selected_;
   Variant current_ = Variant::flash2;
   std::vector<Entry> entries_;
-  std::optional<traces::Trace> trace_;
-  QString trace_path_;
+  std::optional<Device> trace_device_;  // the device the open trace ran on
   std::vector<TracePoint> trace_points_;
 };
 

@@ -1,4 +1,5 @@
 #include "attnio/traces/chrome.hpp"
+#include "attnio/traces/compare.hpp"
 
 #include <algorithm>
 #include <map>
@@ -25,7 +26,7 @@ json::object process_name(int pid, const std::string& name) {
 
 void write_chrome(const Trace& t, std::ostream& out) {
   json::array events;
-  events.push_back(process_name(1, "measured (gpu__time_duration.sum) on " + t.header.device.name));
+  events.push_back(process_name(1, "measured (Activity API kernel span, else gpu__time_duration.sum) on " + t.header.device.name));
   events.push_back(process_name(2, "predicted (attnio model)"));
 
   std::map<std::string, int> tid_of;  // variant -> row
@@ -87,7 +88,7 @@ void write_chrome(const Trace& t, std::ostream& out) {
     }
     args["prediction"] = std::move(prediction);
 
-    const auto ns = r.metric("gpu__time_duration.sum");
+    const auto ns = measured_time_ns(r);  // as compare: the Activity span, else gpu__time_duration
     const double measured_us = ns && *ns > 0 ? *ns * 1e-3 : 0;
     const double predicted_us = predicted_s * 1e6;
     if (measured_us > 0) {

@@ -50,16 +50,21 @@ std::optional<double> measured_time_ns(const Record& r) {
   return time_from_activity(r) ? r.metric(kActivitySpan) : r.metric("gpu__time_duration.sum");
 }
 
+std::optional<MeasuredPoint> measurement(const Record& r) {
+  const auto rd = r.metric("dram__bytes_read.sum"), wr = r.metric("dram__bytes_write.sum");
+  const auto ns = measured_time_ns(r);
+  if (r.status != "ok" || !rd || !wr || !ns || *ns <= 0) return std::nullopt;
+  return MeasuredPoint{*rd + *wr, *ns * 1e-9, time_from_activity(r)};
+}
+
 std::vector<attnio::Record> compare_rows(const Trace& t, bool simulate) {
   std::vector<attnio::Record> rows;
   const Device& dev = t.header.device;
   for (const Record& r : t.records) {
-    if (r.status != "ok") continue;
-    const auto rd = r.metric("dram__bytes_read.sum"), wr = r.metric("dram__bytes_write.sum");
-    const auto ns = measured_time_ns(r);
-    if (!rd || !wr || !ns || *ns <= 0) continue;
+    const auto m = measurement(r);
+    if (!m) continue;
     const Prediction p = predict(dev, r.workload);
-    const double bytes = *rd + *wr, time = *ns * 1e-9;
+    const double bytes = m->hbm_bytes, time = m->time_s;
     const double dram_share = bytes / time / dev.hbm_rate();
     const double tensor_share = p.tensor_flops.d() / time / dev.tensor_rate(r.workload.dtype);
     const std::string measured_bound = dram_share >= tensor_share ? "memory" : "compute";
@@ -75,7 +80,7 @@ std::vector<attnio::Record> compare_rows(const Trace& t, bool simulate) {
     row.emplace_back("hbm_bytes_error_pct", 100 * (p.hbm_bytes().d() - bytes) / bytes);
     row.emplace_back("predicted_time_s", p.predicted_time_s);
     row.emplace_back("measured_time_s", time);
-    row.emplace_back("time_source", std::string(time_from_activity(r) ? "activity" : "range profiler"));
+    row.emplace_back("time_source", std::string(m->time_from_activity ? "activity" : "range profiler"));
     row.emplace_back("time_error_pct", 100 * (p.predicted_time_s - time) / time);
     row.emplace_back("predicted_bound", predicted_bound);
     row.emplace_back("measured_bound", measured_bound);
@@ -114,9 +119,7 @@ std::vector<attnio::Record> compare_summary(const Trace& t, const std::vector<at
     }
   }
   for (const Record& r : t.records) {
-    const auto ns = measured_time_ns(r);
-    const bool ok = r.status == "ok" && r.metric("dram__bytes_read.sum") && r.metric("dram__bytes_write.sum") && ns && *ns > 0;
-    if (!ok) ++by[std::string(to_string(r.workload.variant))].skipped;
+    if (!measurement(r)) ++by[std::string(to_string(r.workload.variant))].skipped;
   }
   std::vector<attnio::Record> out;
   for (const auto& [variant, a] : by) {

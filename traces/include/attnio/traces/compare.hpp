@@ -20,6 +20,15 @@ std::optional<double> measured_time_ns(const Record& r);
 // True when that time comes from the Activity API.
 bool time_from_activity(const Record& r);
 
+// What compare, export and the GUI hold a prediction against: an ok record's DRAM bytes
+// (dram__bytes_read.sum + dram__bytes_write.sum) and its measured time. nullopt when the record
+// failed or lacks either.
+struct MeasuredPoint {
+  double hbm_bytes = 0, time_s = 0;
+  bool time_from_activity = false;
+};
+std::optional<MeasuredPoint> measurement(const Record& r);
+
 // Measured DRAM bytes: dram__bytes_read.sum + dram__bytes_write.sum; time: the Activity API's
 // kernel span (kActivitySpan) when present, else gpu__time_duration.sum (ns). The measured verdict is "memory" when the achieved DRAM bandwidth is a larger fraction of
 // its ceiling than the achieved tensor rate (the model's FLOPs over the measured time) of its own.
