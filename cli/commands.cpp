@@ -389,35 +389,33 @@ int cmd_report(const std::vector<std::string>& args) {
     phase_base.phase = phase;
     if (!printer || table) printer = make_printer(f, std::cout, report_columns(), false);
     std::vector<std::string> dram, on_chip, compute, skipped;
-    const Device* dev = nullptr;
+    // The flags once per phase (a --device-file is read once); each variant takes that workload.
+    storage.clear();
+    const Point pt = expand(vm, phase_base, false, storage).front();
+    const Device* dev = pt.device;
+    const Workload shown = resolve(pt.workload, *dev);
+    if (table) {
+      std::cout << (phase == Phase::prefill ? "" : "\n") << "== " << to_string(phase) << " on " << dev->name
+                << ": batch " << shown.batch << ", "
+                << (phase == Phase::prefill ? std::to_string(shown.seq) + " query tokens over " : "1 new token over ")
+                << shown.kv_len << " keys, " << shown.heads << " heads (" << shown.kv_heads << " K/V) of "
+                << shown.head_dim << ", " << to_string(shown.dtype)
+                << (phase == Phase::prefill && shown.causal ? ", causal" : "") << " ==\n";
+    }
     for (Variant v : all_variants()) {
-      Workload one = phase_base;
+      Workload one = pt.workload;
       one.variant = v;
-      const Point pt = expand(vm, one, false, storage).front();
-      if (!dev) {
-        dev = pt.device;
-        const Workload shown = resolve(pt.workload, *dev);
-        if (table) {
-          std::cout << (phase == Phase::prefill ? "" : "\n") << "== " << to_string(phase) << " on " << dev->name
-                    << ": batch " << shown.batch << ", "
-                    << (phase == Phase::prefill ? std::to_string(shown.seq) + " query tokens over " : "1 new token over ")
-                    << shown.kv_len << " keys, " << shown.heads << " heads (" << shown.kv_heads << " K/V) of "
-                    << shown.head_dim << ", " << to_string(shown.dtype)
-                    << (phase == Phase::prefill && shown.causal ? ", causal" : "") << " ==\n";
-        }
-      }
-      if (not_applicable(resolve(pt.workload, *dev))) {
+      if (not_applicable(resolve(one, *dev))) {
         skipped.push_back(std::string(to_string(v)));
         continue;
       }
-      const Prediction p = predict(*dev, pt.workload);
+      const Prediction p = predict(*dev, one);
       printer->row(to_record(*dev, p));
       const bool chip = p.binding_ceiling == Ceiling::l2 || p.binding_ceiling == Ceiling::sram;
       (!p.memory_bound() ? compute : chip ? on_chip : dram).push_back(std::string(to_string(v)));
     }
     if (table) {
       printer->end();
-      const Workload shown = resolve(phase_base, *dev);
       std::cout << "memory-bound on HBM:             " << join(dram) << "\n"
                 << "memory-bound on chip (L2/SRAM): " << join(on_chip) << "\n"
                 << "compute-bound:                   " << join(compute) << "\n"
@@ -429,9 +427,12 @@ int cmd_report(const std::vector<std::string>& args) {
   }
   if (!table) printer->end();
   if (table) {
+    const bool measured = storage.empty() ? false : storage.front().measured != MeasuredCeilings{};
     std::cout << "\nAI = FLOPs per HBM byte. HBM counts L2 reuse; L2 = bytes crossing the SM-L2 boundary"
-                 " (the papers' two-level count).\nTimes use datasheet peaks (no measured ceilings yet)."
-                 " 'attnio explain --variant V' derives one variant's numbers.\n";
+                 " (the papers' two-level count).\n"
+              << (measured ? "Times use the device file's measured ceilings where it has them."
+                           : "Times use datasheet peaks (no measured ceilings).")
+              << " 'attnio explain --variant V' derives one variant's numbers.\n";
   }
   return 0;
 }

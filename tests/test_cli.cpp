@@ -543,3 +543,15 @@ TEST(Cli, EveryOtherErrorPathIsOneLineAndExitCodeTwo) {
   expect_bad_input("merge /nonexistent/dir/out.jsonl " + fix, "cannot write");
   expect_bad_input("compare " + write_temp("array_line.jsonl", "[]\n"), "a line must be a JSON object");
 }
+
+// report reads its flags once per phase: a device file works (it was re-read per variant, and the
+// 17th read hit the 16-file limit), and the ridge line follows --dtype (1978.9 / 3.35 = 590.7).
+TEST(Cli, ReportTakesADeviceFileAndTheDtypeOfItsFlags) {
+  const std::string dev = write_temp("report_device.json", boost::json::serialize(boost::json::parse(run("devices --format json").out).as_array()[0]));
+  const Result r = run("report --device-file " + dev);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("== decode on"), std::string::npos);
+  const Result fp8 = run("report --dtype fp8");
+  ASSERT_EQ(fp8.code, 0) << fp8.err;
+  EXPECT_NE(fp8.out.find("ridge point: 590 FLOP/byte"), std::string::npos) << fp8.out;
+}
