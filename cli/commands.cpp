@@ -744,17 +744,23 @@ int cmd_export(const std::vector<std::string>& args) {
 // record appended and flushed per point (traces/README.md). Exit 3 without a GPU.
 constexpr int kExitNoDevice = 3;
 
-// Runs a profiling campaign into `out_path` (opening the writer unless one is given) with a
-// progress line per record on stderr; returns the exit status.
+// The header fields every profile trace has: tool, the exact command line, the device.
+traces::Header profile_header(const std::vector<std::string>& args, const Device& device) {
+  traces::Header header;
+  header.tool_version = ATTNIO_VERSION;
+  header.command = "attnio profile";
+  for (const auto& a : args) header.command += " " + a;
+  header.device = device;
+  return header;
+}
+
+// Runs a profiling campaign into `out_path` (the writer is opened, and a resumed file checked,
+// before the first point runs) with a progress line per record on stderr; returns the exit status.
 int run_profile_campaign(const std::vector<Workload>& workloads, const traces::Shard& shard, const Device& device,
                          const traces::Measurer& measurer, const traces::Header& header, const std::string& out_path,
-                         bool resume, traces::Writer* open_writer = nullptr) {
-  std::unique_ptr<traces::Writer> own;
-  if (!open_writer) {
-    own = std::make_unique<traces::Writer>(out_path, header, resume);
-    if (!own->repaired().empty()) std::cerr << "attnio profile: " << out_path << ": " << own->repaired() << "\n";
-  }
-  traces::Writer& writer = open_writer ? *open_writer : *own;
+                         bool resume) {
+  traces::Writer writer(out_path, header, resume);
+  if (!writer.repaired().empty()) std::cerr << "attnio profile: " << out_path << ": " << writer.repaired() << "\n";
   const bool tty = isatty(2);
   traces::CampaignStats stats;
   try {
@@ -779,7 +785,7 @@ int run_profile_campaign(const std::vector<Workload>& workloads, const traces::S
 // (kernels/reference, the same code the CUDA kernels are checked against) on seeded inputs, timed
 // with the host's steady clock. Other variants, and shapes past 2^31 multiply-adds, are recorded
 // as failed with the reason, as a GPU sweep records a kernel it cannot run.
-traces::Measurer cpu_reference_measurer() {
+traces::Measurer cpu_reference_measurer(const Device& device) {
   traces::Measurer m;
   auto supported = [](const Workload& w) {
     switch (w.variant) {
@@ -791,8 +797,8 @@ traces::Measurer cpu_reference_measurer() {
     }
   };
   m.kernel = [supported](const Workload& w) { return supported(w) ? std::string("cpu-reference:direct") : std::string(); };
-  m.measure = [](const Workload& raw, traces::Measurement* out) -> std::string {
-    const Workload w = resolve(raw, default_device());
+  m.measure = [device](const Workload& raw, traces::Measurement* out) -> std::string {
+    const Workload w = resolve(raw, device);
     ref::Attn a;
     const bool decode = w.phase == Phase::decode;
     const double n = decode ? 1.0 : static_cast<double>(w.seq), nk = static_cast<double>(w.kv_len);
@@ -843,7 +849,6 @@ int cmd_profile(const std::vector<std::string>& args) {
   std::vector<Device> storage;
   if (vm.count("spec")) refuse_flags_with_spec(vm);
   const auto points = vm.count("spec") ? expand_spec(vm["spec"].as<std::string>(), storage) : expand(vm, Workload{}, true, storage);
-  if (points.empty()) throw InputError("the sweep has no points");
   const Device* device = points.front().device;
   for (const auto& pt : points) {
     if (pt.device->key != device->key) throw InputError("profile measures one GPU: give a single --device");
@@ -856,16 +861,12 @@ int cmd_profile(const std::vector<std::string>& args) {
     if (vm.count("dry-run")) throw InputError("--dry-run lists GPU kernels; it does not apply to --runner cpu");
     if (vm.count("metrics")) throw InputError("--metrics names GPU counters; the cpu runner measures wall time only");
     if (!vm.count("out")) throw InputError("give --out FILE.jsonl (the trace to write)");
-    traces::Header header;
-    header.tool_version = ATTNIO_VERSION;
-    header.command = "attnio profile";
-    for (const auto& a : args) header.command += " " + a;
-    header.device = *device;
+    traces::Header header = profile_header(args, *device);
     header.chip = "CPU";
     header.driver_version = header.cuda_version = header.cupti_version = "none";
     header.note = "CPU reference runner (--runner cpu): host wall time of the float64 reference, not a GPU "
                   "measurement; predictions are for " + device->key;
-    return run_profile_campaign(workloads, shard, *device, cpu_reference_measurer(), header,
+    return run_profile_campaign(workloads, shard, *device, cpu_reference_measurer(*device), header,
                                 vm["out"].as<std::string>(), vm.count("resume") > 0);
   }
 #ifdef ATTNIO_HAVE_KERNELS
@@ -927,11 +928,7 @@ int cmd_profile(const std::vector<std::string>& args) {
     units.push_back(info.dim_unit);
   }
 
-  traces::Header header;
-  header.tool_version = ATTNIO_VERSION;
-  header.command = "attnio profile";
-  for (const auto& a : args) header.command += " " + a;
-  header.device = *device;
+  traces::Header header = profile_header(args, *device);
   header.chip = prof->chip();
   const profiler::MachineInfo mi = profiler::machine_info();
   header.driver_version = mi.driver_version;
@@ -940,9 +937,6 @@ int cmd_profile(const std::vector<std::string>& args) {
   header.clocks["sm_clock_hz"] = mi.sm_clock_hz;
   header.clocks["memory_clock_hz"] = mi.memory_clock_hz;
   header.note = "measured on " + mi.device_name + "; " + std::to_string(prof->passes()) + " replay passes per kernel";
-  // Opened (and a resumed file checked) before any kernel runs.
-  traces::Writer writer(out_path, header, vm.count("resume") > 0);
-  if (!writer.repaired().empty()) std::cerr << "attnio profile: " << out_path << ": " << writer.repaired() << "\n";
   const std::string config_b64 = traces::base64_encode(prof->config_image());
 
   // A sticky CUDA error (e.g. an illegal address) leaves the context unusable: stop the sweep.
@@ -987,8 +981,7 @@ int cmd_profile(const std::vector<std::string>& args) {
     m->config_image = config_b64;
     return "";
   };
-  return run_profile_campaign(workloads, shard, *device, measurer, header, out_path, vm.count("resume") > 0,
-                              &writer);
+  return run_profile_campaign(workloads, shard, *device, measurer, header, out_path, vm.count("resume") > 0);
 #endif
 }
 

@@ -79,11 +79,6 @@ std::string best_time(int repeats, const std::function<std::string()>& run, doub
   return *seconds > 0 ? std::string() : "timing: zero elapsed time";
 }
 
-std::string launched(const char* what) {
-  const cudaError_t e = cudaGetLastError();
-  return e == cudaSuccess ? std::string() : std::string(what) + ": " + cudaGetErrorString(e);
-}
-
 struct DeviceMemory {
   void* p = nullptr;
   explicit DeviceMemory(std::size_t bytes) {
@@ -106,7 +101,7 @@ std::string gemm_rate(cublasHandle_t h, cudaDataType_t in, cublasComputeType_t c
   if (in == CUDA_R_16BF) random_fill<__nv_bfloat16>(a.p, count, 1), random_fill<__nv_bfloat16>(b.p, count, 2);
   else if (in == CUDA_R_16F) random_fill<__half>(a.p, count, 1), random_fill<__half>(b.p, count, 2);
   else random_fill<float>(a.p, count, 1), random_fill<float>(b.p, count, 2);
-  if (cudaDeviceSynchronize() != cudaSuccess) return launched("random_fill");
+  if (cudaDeviceSynchronize() != cudaSuccess) return launch_error("random_fill");
   const float one = 1, zero = 0;
   double t = 0;
   const std::string e = best_time(repeats, [&]() -> std::string {
@@ -136,7 +131,7 @@ std::string measure_ceilings(const CeilingsOptions& opt, MeasuredCeilings* out,
     if (!src.p || !dst.p) return "hbm: out of device memory";
     double t = 0;
     if (std::string e = best_time(opt.repeats, [&] {
-          return cudaMemcpyAsync(dst.p, src.p, bytes, cudaMemcpyDeviceToDevice) == cudaSuccess ? std::string() : launched("memcpy");
+          return cudaMemcpyAsync(dst.p, src.p, bytes, cudaMemcpyDeviceToDevice) == cudaSuccess ? std::string() : launch_error("memcpy");
         }, &t); !e.empty()) return e;
     out->hbm_bytes_per_s = 2.0 * bytes / t;
     report("hbm_bytes_per_s", *out->hbm_bytes_per_s);
@@ -150,7 +145,7 @@ std::string measure_ceilings(const CeilingsOptions& opt, MeasuredCeilings* out,
     double t = 0;
     if (std::string e = best_time(opt.repeats, [&] {
           l2_read_kernel<<<sms * 8, 256>>>(static_cast<const float4*>(buf.p), bytes / 16, iters, static_cast<float*>(sink.p));
-          return launched("l2_read_kernel");
+          return launch_error("l2_read_kernel");
         }, &t); !e.empty()) return e;
     out->l2_bytes_per_s = static_cast<double>(bytes) * iters / t;
     report("l2_bytes_per_s", *out->l2_bytes_per_s);
@@ -162,13 +157,13 @@ std::string measure_ceilings(const CeilingsOptions& opt, MeasuredCeilings* out,
     double t = 0;
     if (std::string e = best_time(opt.repeats, [&] {
           fma_kernel<<<blocks, threads>>>(iters, 1.0f, static_cast<float*>(sink.p));
-          return launched("fma_kernel");
+          return launch_error("fma_kernel");
         }, &t); !e.empty()) return e;
     out->fp32_flops_per_s = 2.0 * per_launch / t;
     report("fp32_flops_per_s", *out->fp32_flops_per_s);
     if (std::string e = best_time(opt.repeats, [&] {
           exp_kernel<<<blocks, threads>>>(iters / 4, 1.0f, static_cast<float*>(sink.p));
-          return launched("exp_kernel");
+          return launch_error("exp_kernel");
         }, &t); !e.empty()) return e;
     out->sfu_ops_per_s = per_launch / 4 / t;
     report("sfu_ops_per_s", *out->sfu_ops_per_s);

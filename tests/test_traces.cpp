@@ -48,7 +48,8 @@ traces::Record record(std::uint64_t seq) {
 }
 
 std::string error_of(const std::string& text) {
-  const std::string path = temp("bad.jsonl");
+  // One file per test: ctest runs the tests of this file in parallel processes.
+  const std::string path = temp(std::string("bad_") + ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".jsonl");
   std::ofstream(path, std::ios::binary) << text;
   try {
     read_trace(path);

@@ -90,12 +90,27 @@ void SweepView::rebuild() {
     line->setVisible(false);
     for (auto* mk : c->legend()->markers(line)) mk->setVisible(false);
   }
+  // One pass: each variant's positive values become its line; the y range spans them all.
   const auto& xs = model_->axis_values();
   double y_lo = 1e300, y_hi = 0;
+  QList<QPointF> crossings;
   for (int col = 0; col < model_->columnCount(); ++col) {
+    const Variant v = model_->variants()[static_cast<std::size_t>(col)];
+    QList<QPointF> pts;
     for (int row = 0; row < model_->rowCount(); ++row) {
-      const double y = model_->data(model_->index(row, col), kRawRole).toDouble();
-      if (y > 0) y_lo = std::min(y_lo, y), y_hi = std::max(y_hi, y);
+      const double y = model_->data(model_->index(row, col), kRawRole).toDouble();  // NaN where n/a
+      if (!(y > 0)) continue;
+      pts.append(QPointF(xs[static_cast<std::size_t>(row)], y));
+      y_lo = std::min(y_lo, y), y_hi = std::max(y_hi, y);
+    }
+    if (pts.isEmpty()) continue;
+    QLineSeries* line = lines_[v];
+    line->setPen(QPen(variant_color(v), v == s_->current() ? 4 : 2));
+    line->replace(pts);
+    line->setVisible(true);
+    for (auto* mk : c->legend()->markers(line)) mk->setVisible(true);
+    for (const auto& k : model_->crossings(col)) {
+      if (k.value > 0) crossings.append(QPointF(k.at, k.value));
     }
   }
   if (y_hi <= 0 || xs.empty()) {
@@ -108,30 +123,6 @@ void SweepView::rebuild() {
   ax_->setRange(xs.front() / 1.2, xs.back() * 1.2);
   ay_->setTitleText(quantity_name);
   ay_->setRange(std::pow(10, std::floor(std::log10(y_lo))), std::pow(10, std::ceil(std::log10(y_hi))));
-  QList<QPointF> crossings;
-  for (int col = 0; col < model_->columnCount(); ++col) {
-    const Variant v = model_->variants()[static_cast<std::size_t>(col)];
-    QLineSeries* line = lines_[v];
-    QList<QPointF> pts;
-    for (int row = 0; row < model_->rowCount(); ++row) {
-      const double y = model_->data(model_->index(row, col), kRawRole).toDouble();
-      if (y > 0) pts.append(QPointF(xs[static_cast<std::size_t>(row)], y));
-    }
-    if (pts.isEmpty()) continue;
-    line->setPen(QPen(variant_color(v), v == s_->current() ? 4 : 2));
-    line->replace(pts);
-    line->setVisible(true);
-    for (auto* mk : c->legend()->markers(line)) mk->setVisible(true);
-    // Crossings: on the line, interpolated in log space between the two sweep points.
-    for (const auto& k : model_->crossings(col)) {
-      for (int i = 1; i < pts.size(); ++i) {
-        if (pts[i - 1].x() <= k.at && k.at <= pts[i].x()) {
-          const double t = std::log(k.at / pts[i - 1].x()) / std::log(pts[i].x() / pts[i - 1].x());
-          crossings.append(QPointF(k.at, std::exp(std::log(pts[i - 1].y()) * (1 - t) + std::log(pts[i].y()) * t)));
-        }
-      }
-    }
-  }
   cross_->replace(crossings);
 }
 

@@ -276,7 +276,9 @@ std::vector<SweepModel::Crossing> SweepModel::crossings(int col) const {
   for (std::size_t r = 0; r < xs_.size(); ++r) {
     const Cell& c = cells_[r][static_cast<std::size_t>(col)];
     if (!c.ok) continue;
-    if (prev && prev->memory != c.memory) out.push_back({std::sqrt(prev_x * xs_[r]), !c.memory});
+    if (prev && prev->memory != c.memory) {
+      out.push_back({std::sqrt(prev_x * xs_[r]), std::sqrt(std::max(0.0, prev->value * c.value)), !c.memory});
+    }
     prev = &c;
     prev_x = xs_[r];
   }

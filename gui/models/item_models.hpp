@@ -81,9 +81,10 @@ public:
   const std::vector<Variant>& variants() const { return cols_; }
   double value(int row, int col) const { return cells_[static_cast<std::size_t>(row)][static_cast<std::size_t>(col)].value; }
   // Axis values where a variant's verdict turns from memory- to compute-bound (or back), taken
-  // between the two sweep points (geometric mean); with the direction.
+  // between the two sweep points (geometric mean), with the quantity there (the geometric mean of
+  // the two values: the midpoint of the segment on log axes) and the direction.
   struct Crossing {
-    double at;
+    double at, value;
     bool to_compute;
   };
   std::vector<Crossing> crossings(int col) const;

@@ -402,7 +402,6 @@ struct FlashBuffers {
   u64 dout, dq_acc, delta, dq, dk_exp, dv_exp, dk, dv, l, m;
 };
 
-bool sparse_keep(double density, u64 i, u64 j, u64 tc) { return traits::block_sparse_keep(density, i, j, tc); }
 
 struct FlashGeometry {
   Shape s;
@@ -414,7 +413,7 @@ struct FlashGeometry {
   u64 cols(u64 j) const { return min_u(s.nk, (j + 1) * bc) - j * bc; }
   bool visited(u64 i, u64 j) const {
     const BlockRange r = visited_blocks(mask, i * br, i * br + rows(i), s.nk, bc);
-    return !r.empty() && j >= r.first && j <= r.last && sparse_keep(density, i, j, tc);
+    return !r.empty() && j >= r.first && j <= r.last && traits::block_sparse_keep(density, i, j, tc);
   }
   // Keys in at least one visited block (as make_plan's `touched`): the blocks from the first to the
   // last visited one.
@@ -471,7 +470,7 @@ void flash2_forward(std::vector<SimKernel>& out, const FlashGeometry& g, const F
     // reverse order"), so the masked diagonal block comes first.
     for (u64 jj = r.last + 1; !r.empty() && jj > r.first; --jj) {
       const u64 j = jj - 1;
-      if (!sparse_keep(g.density, i, j, g.tc)) continue;
+      if (!traits::block_sparse_keep(g.density, i, j, g.tc)) continue;
       const u64 cols = g.cols(j);
       Step st;
       g.kv_tile(st, "K", buf.k, b, kvh, j * g.bc, cols, s.d, false);

@@ -10,6 +10,7 @@
 #include <mutex>
 
 #include "attnio/profiler/range.hpp"
+#include "cupti_error.hpp"
 
 namespace attnio::profiler {
 
@@ -38,7 +39,7 @@ void CUPTIAPI buffer_completed(CUcontext ctx, uint32_t stream_id, uint8_t* buffe
   CUpti_Activity* record = nullptr;
   std::lock_guard<std::mutex> lock(g_mutex);
   while (cuptiActivityGetNextRecord(buffer, valid, &record) == CUPTI_SUCCESS) {
-    if (record->kind != CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL && record->kind != CUPTI_ACTIVITY_KIND_KERNEL) continue;
+    if (record->kind != CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL) continue;
     // CUDA 13's kernel record (CUpti_ActivityKernel10): start/end in ns of the GPU timestamp.
     const auto* k = reinterpret_cast<const CUpti_ActivityKernel10*>(record);
     g_records.push_back({k->start, k->end, k->name ? k->name : ""});
@@ -46,12 +47,6 @@ void CUPTIAPI buffer_completed(CUcontext ctx, uint32_t stream_id, uint8_t* buffe
   size_t dropped = 0;
   if (cuptiActivityGetNumDroppedRecords(ctx, stream_id, &dropped) == CUPTI_SUCCESS) g_dropped += dropped;
   std::free(buffer);
-}
-
-std::string cupti_error(const char* call, CUptiResult r) {
-  const char* text = nullptr;
-  cuptiGetResultString(r, &text);
-  return std::string(call) + ": " + (text ? text : "CUPTI error " + std::to_string(static_cast<int>(r)));
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "attnio/profiler/host.hpp"
 
+#include "cupti_error.hpp"
+
 #include <cupti_profiler_host.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -7,12 +9,6 @@
 namespace attnio::profiler {
 
 namespace {
-
-std::string failed(const char* call, CUptiResult r) {
-  const char* text = nullptr;
-  cuptiGetResultString(r, &text);
-  return std::string(call) + ": " + (text ? text : "CUPTI error " + std::to_string(static_cast<int>(r)));
-}
 
 CUpti_Profiler_Host_Object* make_object(const std::string& chip, CUptiResult* r,
                                         const std::uint8_t* availability = nullptr) {
@@ -76,7 +72,7 @@ std::string HostProfiler::create(const std::string& chip, std::unique_ptr<HostPr
   if (!obj) {
     std::string known;
     for (const auto& c : supported_chips()) known += (known.empty() ? "" : ", ") + c;
-    return "chip '" + chip + "' is not supported by this CUPTI (" + failed("cuptiProfilerHostInitialize", r) +
+    return "chip '" + chip + "' is not supported by this CUPTI (" + cupti_error("cuptiProfilerHostInitialize", r) +
            "; known: " + known + ")";
   }
   out->reset(new HostProfiler(chip, obj));
@@ -88,7 +84,7 @@ std::string HostProfiler::create(const std::string& chip, const std::vector<std:
   CUptiResult r;
   CUpti_Profiler_Host_Object* obj =
       make_object(chip, &r, counter_availability.empty() ? nullptr : counter_availability.data());
-  if (!obj) return "chip '" + chip + "': " + failed("cuptiProfilerHostInitialize", r);
+  if (!obj) return "chip '" + chip + "': " + cupti_error("cuptiProfilerHostInitialize", r);
   out->reset(new HostProfiler(chip, obj));
   return {};
 }
@@ -108,11 +104,11 @@ std::string HostProfiler::configure(const std::vector<std::string>& metrics, std
   add.pHostObject = obj_;
   add.ppMetricNames = names.data();
   add.numMetrics = names.size();
-  if (CUptiResult r = cuptiProfilerHostConfigAddMetrics(&add); r != CUPTI_SUCCESS) return failed("ConfigAddMetrics", r);
+  if (CUptiResult r = cuptiProfilerHostConfigAddMetrics(&add); r != CUPTI_SUCCESS) return cupti_error("ConfigAddMetrics", r);
   CUpti_Profiler_Host_GetConfigImageSize_Params size{};
   size.structSize = CUpti_Profiler_Host_GetConfigImageSize_Params_STRUCT_SIZE;
   size.pHostObject = obj_;
-  if (CUptiResult r = cuptiProfilerHostGetConfigImageSize(&size); r != CUPTI_SUCCESS) return failed("GetConfigImageSize", r);
+  if (CUptiResult r = cuptiProfilerHostGetConfigImageSize(&size); r != CUPTI_SUCCESS) return cupti_error("GetConfigImageSize", r);
   // Offline (no counter-availability image) CUPTI 13 reports size 0 for GH100; say so plainly.
   if (size.configImageSize == 0) return "CUPTI produced an empty config image for " + chip_ + " (it needs the device's counter availability)";
   config_image->assign(size.configImageSize, 0);
@@ -121,12 +117,12 @@ std::string HostProfiler::configure(const std::vector<std::string>& metrics, std
   img.pHostObject = obj_;
   img.configImageSize = config_image->size();
   img.pConfigImage = config_image->data();
-  if (CUptiResult r = cuptiProfilerHostGetConfigImage(&img); r != CUPTI_SUCCESS) return failed("GetConfigImage", r);
+  if (CUptiResult r = cuptiProfilerHostGetConfigImage(&img); r != CUPTI_SUCCESS) return cupti_error("GetConfigImage", r);
   CUpti_Profiler_Host_GetNumOfPasses_Params np{};
   np.structSize = CUpti_Profiler_Host_GetNumOfPasses_Params_STRUCT_SIZE;
   np.configImageSize = config_image->size();
   np.pConfigImage = config_image->data();
-  if (CUptiResult r = cuptiProfilerHostGetNumOfPasses(&np); r != CUPTI_SUCCESS) return failed("GetNumOfPasses", r);
+  if (CUptiResult r = cuptiProfilerHostGetNumOfPasses(&np); r != CUPTI_SUCCESS) return cupti_error("GetNumOfPasses", r);
   *passes = np.numOfPasses;
   return {};
 }
@@ -159,7 +155,7 @@ std::string HostProfiler::properties(const std::string& metric, MetricInfo* out)
   p.pHostObject = obj_;
   p.pMetricName = metric.c_str();
   const CUptiResult r = cuptiProfilerHostGetMetricProperties(&p);
-  if (r != CUPTI_SUCCESS) return "metric '" + metric + "' is not available on " + chip_ + " (" + failed("GetMetricProperties", r) + ")";
+  if (r != CUPTI_SUCCESS) return "metric '" + metric + "' is not available on " + chip_ + " (" + cupti_error("GetMetricProperties", r) + ")";
   static const char* const kTypes[] = {"counter", "ratio", "throughput"};
   *out = {metric, p.pDescription ? p.pDescription : "", p.pHwUnit ? p.pHwUnit : "", p.pDimUnit ? p.pDimUnit : "",
           p.metricType < CUPTI_METRIC_TYPE__COUNT ? kTypes[p.metricType] : "?"};
@@ -174,7 +170,7 @@ std::string HostProfiler::check(const std::vector<std::string>& metrics) const {
   // A fresh object, so that checks do not accumulate into one configuration.
   CUptiResult r;
   CUpti_Profiler_Host_Object* obj = make_object(chip_, &r);
-  if (!obj) return failed("cuptiProfilerHostInitialize", r);
+  if (!obj) return cupti_error("cuptiProfilerHostInitialize", r);
   std::vector<const char*> names;
   for (const auto& m : metrics) names.push_back(m.c_str());
   CUpti_Profiler_Host_ConfigAddMetrics_Params p{};
@@ -184,7 +180,7 @@ std::string HostProfiler::check(const std::vector<std::string>& metrics) const {
   p.numMetrics = names.size();
   r = cuptiProfilerHostConfigAddMetrics(&p);
   destroy(obj);
-  return r == CUPTI_SUCCESS ? std::string() : failed("ConfigAddMetrics", r);
+  return r == CUPTI_SUCCESS ? std::string() : cupti_error("ConfigAddMetrics", r);
 }
 
 std::string HostProfiler::evaluate_own(const std::vector<std::uint8_t>& counter_data, std::size_t range,
@@ -192,7 +188,7 @@ std::string HostProfiler::evaluate_own(const std::vector<std::uint8_t>& counter_
   if (counter_data.empty()) return "no counter data to evaluate";
   values->assign(metrics.size(), 0.0);
   const CUptiResult r = evaluate_values(obj_, counter_data, range, metrics, values->data());
-  return r == CUPTI_SUCCESS ? std::string() : failed("EvaluateToGpuValues", r);
+  return r == CUPTI_SUCCESS ? std::string() : cupti_error("EvaluateToGpuValues", r);
 }
 
 // libnvperf_host crashes on a malformed counter-data image (seen: a 4-byte image segfaults inside
@@ -226,7 +222,7 @@ std::string HostProfiler::evaluate(const std::vector<std::uint8_t>& counter_data
   int wstatus = 0;
   waitpid(pid, &wstatus, 0);
   if (!got || !WIFEXITED(wstatus)) return "counter data image is malformed (CUPTI failed while evaluating it)";
-  if (status != CUPTI_SUCCESS) return failed("EvaluateToGpuValues", static_cast<CUptiResult>(status));
+  if (status != CUPTI_SUCCESS) return cupti_error("EvaluateToGpuValues", static_cast<CUptiResult>(status));
   return {};
 }
 

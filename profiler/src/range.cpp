@@ -7,20 +7,11 @@
 #include <cupti_target.h>
 #include <cupti_version.h>
 
+#include "cupti_error.hpp"
+
 namespace attnio::profiler {
 
 namespace {
-
-std::string cupti_error(const char* call, CUptiResult r) {
-  if (r == CUPTI_ERROR_INSUFFICIENT_PRIVILEGES) {
-    return std::string(call) +
-           ": counter access denied (CUPTI_ERROR_INSUFFICIENT_PRIVILEGES); run as root, or load the nvidia module "
-           "with NVreg_RestrictProfilingToAdminUsers=0 (e.g. in /etc/modprobe.d) and reboot";
-  }
-  const char* text = nullptr;
-  cuptiGetResultString(r, &text);
-  return std::string(call) + ": " + (text ? text : "CUPTI error " + std::to_string(static_cast<int>(r)));
-}
 
 #define ATTNIO_CUPTI_TRY(call, params)                                      \
   do {                                                                      \

@@ -24,8 +24,9 @@ inline std::string_view text(const std::uint8_t* data, std::size_t size) {
 // 2^24 tokens are left out: a masked plan walks up to 2^24 query blocks (0.3 s at N = 1.8e9 in a
 // Release build, over 10 s under the sanitizers: fuzz_spec's second finding, a slow input, not a
 // fault); tests/test_properties.cpp covers those sizes.
+inline bool too_long(const Workload& w) { return w.seq > (1u << 24) || w.kv_len > (1u << 24); }
 inline void try_predict(const Device& d, const Workload& w) {
-  if (w.seq > (1u << 24) || w.kv_len > (1u << 24)) return;
+  if (too_long(w)) return;
   try {
     (void)predict(d, w);
   } catch (const InputError&) {

@@ -320,29 +320,23 @@ Trace parse_trace(const std::string& text, const std::string& path) {
 }
 
 Writer::Writer(const std::string& path, const Header& header, bool resume) : path_(path) {
-  std::ifstream probe(path);
-  const bool exists = probe.good() && probe.peek() != std::ifstream::traits_type::eof();
-  probe.close();
-  if (exists && !resume) throw InputError("trace '" + path + "' exists; pass --resume to continue it or choose another file");
-  bool has_lines = exists;
-  if (exists) {
+  std::string text;  // the existing file, read once
+  if (std::ifstream in(path, std::ios::binary); in) text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  if (!text.empty() && !resume) throw InputError("trace '" + path + "' exists; pass --resume to continue it or choose another file");
+  if (!text.empty() && text.back() != '\n') {
     // A run killed in the middle of a write leaves an unfinished last line: every line before it is
     // a whole record (each is written and flushed as one piece), so cut the tail and go on.
-    std::ifstream in(path, std::ios::binary);
-    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    in.close();
-    if (!text.empty() && text.back() != '\n') {
-      const std::size_t keep = text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1;
-      std::error_code ec;
-      std::filesystem::resize_file(path, keep, ec);
-      if (ec) throw InputError("trace '" + path + "': cannot cut its unfinished last line (" + ec.message() + ")");
-      repaired_ = "dropped an unfinished last line (" + std::to_string(text.size() - keep) +
-                  " bytes) left by an interrupted run; that point is measured again";
-      has_lines = keep > 0;
-    }
+    const std::size_t keep = text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1;
+    std::error_code ec;
+    std::filesystem::resize_file(path, keep, ec);
+    if (ec) throw InputError("trace '" + path + "': cannot cut its unfinished last line (" + ec.message() + ")");
+    repaired_ = "dropped an unfinished last line (" + std::to_string(text.size() - keep) +
+                " bytes) left by an interrupted run; that point is measured again";
+    text.resize(keep);
   }
+  const bool has_lines = !text.empty();
   if (has_lines) {
-    const Trace old = read_trace(path);
+    const Trace old = parse_trace(text, path);
     same_machine(old.header, header, "resume '" + path + "'");
     for (const Record& r : old.records) done_.push_back(r.id);
   }
