@@ -71,6 +71,24 @@ std::string setup_l2_flush(Buffers& bufs, BoundKernel* out) {
   return {};
 }
 
+// FlashAttention-2 parameters of a prefill workload (flash2, sliding-window, sigmoid, block-sparse,
+// flash1), inputs and outputs given; the causal, window and FlashSigmoid rules in one place.
+Flash2Params flash2_params(const Workload& w, Elem e, const void* q, const void* k, const void* v, void* o, float* lse) {
+  Flash2Params p;
+  p.q = q; p.k = k; p.v = v; p.o = o; p.lse = lse;
+  p.batch = as_int(w.batch); p.heads = as_int(w.heads); p.kv_heads = as_int(w.kv_heads);
+  p.n = as_int(w.seq); p.nk = as_int(w.kv_len == 0 ? w.seq : w.kv_len); p.head_dim = as_int(w.head_dim);
+  p.elem = e;
+  p.scale = 1.0f / std::sqrt(static_cast<float>(p.head_dim));
+  p.causal = w.causal || w.variant == Variant::sliding_window;
+  if (w.variant == Variant::sliding_window) p.window = as_int(w.window);
+  if (w.variant == Variant::sigmoid) {
+    p.sigmoid = true;
+    p.sigmoid_bias = -std::log(static_cast<float>(p.nk));  // FlashSigmoid's b = -log(n) (Ramapuram et al. 2024, Sec. 3)
+  }
+  return p;
+}
+
 // Allocates and fills a bf16/fp16 tensor of `elems` elements.
 std::string input(Buffers& bufs, std::size_t elems, Elem e, std::uint64_t seed, void** out) {
   if (std::string err = bufs.alloc(elems * 2, out); !err.empty()) return err;
@@ -225,16 +243,7 @@ std::string bind_backward(const Workload& w, Elem e, Buffers& bufs, BoundKernel*
     if (std::string err = bufs.alloc(exp_elems * 2, &dke); !err.empty()) return err;
     if (std::string err = bufs.alloc(exp_elems * 2, &dve); !err.empty()) return err;
   }
-  Flash2Params f;
-  f.q = q; f.k = k; f.v = v; f.o = o; f.lse = static_cast<float*>(lse);
-  f.batch = b; f.heads = h; f.kv_heads = hkv; f.n = n; f.nk = nk; f.head_dim = d; f.elem = e;
-  f.scale = 1.0f / std::sqrt(static_cast<float>(d));
-  f.causal = w.causal || w.variant == Variant::sliding_window;
-  if (w.variant == Variant::sliding_window) f.window = as_int(w.window);
-  if (w.variant == Variant::sigmoid) {
-    f.sigmoid = true;
-    f.sigmoid_bias = -std::log(static_cast<float>(nk));
-  }
+  const Flash2Params f = flash2_params(w, e, q, k, v, o, static_cast<float*>(lse));
   if (std::string err = flash2_forward(f, nullptr); !err.empty()) return err;
   if (cudaDeviceSynchronize() != cudaSuccess) return std::string("forward before backward: ") + cudaGetErrorString(cudaGetLastError());
   BackwardParams p;
@@ -337,18 +346,9 @@ std::string bind_kernel(const Workload& given, const Device& device, BoundKernel
   if (w.phase == Phase::prefill && (w.variant == Variant::flash2 || w.variant == Variant::sliding_window ||
                                     w.variant == Variant::sigmoid || w.variant == Variant::flash1 ||
                                     w.variant == Variant::block_sparse)) {
-    Flash2Params p;
-    p.q = q; p.k = k; p.v = v; p.o = o;
-    p.batch = b; p.heads = h; p.kv_heads = hkv; p.n = n; p.nk = nk; p.head_dim = d; p.elem = e; p.scale = scale;
-    p.causal = w.causal || w.variant == Variant::sliding_window;
-    if (w.variant == Variant::sliding_window) p.window = as_int(w.window);
-    if (w.variant == Variant::sigmoid) {
-      p.sigmoid = true;
-      p.sigmoid_bias = -std::log(static_cast<float>(nk));  // FlashSigmoid's b = -log(n) (Ramapuram et al. 2024, Sec. 3)
-    }
     void* lse;
     if (std::string err = bufs->alloc(sizeof(float) * b * h * n, &lse); !err.empty()) return err;
-    p.lse = static_cast<float*>(lse);
+    Flash2Params p = flash2_params(w, e, q, k, v, o, static_cast<float*>(lse));
     if (w.variant == Variant::block_sparse) {
       // The model's layout (tile_traits.hpp) over the kernel's Br x Bc grid, as a byte mask.
       const std::uint64_t br = traits::flash_block_m(w.head_dim), bc = traits::flash_block_n(w.head_dim);
