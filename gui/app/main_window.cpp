@@ -117,7 +117,7 @@ MainWindow::MainWindow(Session* s, bool use_settings, QWidget* parent)
     const auto all = all_variants();
     const int vrow = static_cast<int>(std::find(all.begin(), all.end(), v) - all.begin());
     if (variant_list_->currentIndex().row() != vrow) variant_list_->setCurrentIndex(variants_->index(vrow));
-    statusBar()->showMessage(tr("%1: %2").arg(QString::fromUtf8(to_string(v).data()), QString::fromUtf8(variant_summary(v).data())));
+    statusBar()->showMessage(tr("%1: %2").arg(qs(to_string(v)), QString::fromUtf8(variant_summary(v).data())));
   };
   connect(s_, &Session::current_changed, this, follow_current);
   connect(s_, &Session::changed, this, [this] { sync_inputs(); });
@@ -149,7 +149,7 @@ QWidget* MainWindow::build_inputs() {
   preset_ = new QComboBox;
   preset_->setObjectName("preset");
   preset_->addItem(tr("(choose a shipped config)"));
-  for (const auto& c : shipped_configs()) preset_->addItem(QString::fromUtf8(c.name.data(), static_cast<int>(c.name.size())));
+  for (const auto& c : shipped_configs()) preset_->addItem(qs(c.name));
   auto* open_cfg = new QPushButton(tr("Open config.json..."));
   pl->addWidget(preset_);
   pl->addWidget(open_cfg);
@@ -286,9 +286,9 @@ void MainWindow::sync_inputs() {
     for (const auto& d : s_->devices()) device_->addItem(QString::fromStdString(d.key + "  (" + d.name + ")"));
   }
   device_->setCurrentIndex(s_->device_index());
-  dtype_->setCurrentText(QString::fromUtf8(to_string(w.dtype).data()));
-  phase_->setCurrentText(QString::fromUtf8(to_string(w.phase).data()));
-  pass_->setCurrentText(QString::fromUtf8(to_string(w.pass).data()));
+  dtype_->setCurrentText(qs(to_string(w.dtype)));
+  phase_->setCurrentText(qs(to_string(w.phase)));
+  pass_->setCurrentText(qs(to_string(w.pass)));
   causal_->setChecked(w.causal);
   l2_->setChecked(w.l2);
   density_->setValue(w.block_density);
@@ -422,14 +422,14 @@ void MainWindow::save_settings() {
   const Workload& w = s_->workload();
   for (const auto& sp : kSpins) st.setValue(QString("workload/") + sp.key, qulonglong(w.*sp.member));
   st.setValue("workload/kv-heads", qulonglong(w.kv_heads));
-  st.setValue("workload/dtype", QString::fromUtf8(to_string(w.dtype).data()));
-  st.setValue("workload/phase", QString::fromUtf8(to_string(w.phase).data()));
-  st.setValue("workload/pass", QString::fromUtf8(to_string(w.pass).data()));
+  st.setValue("workload/dtype", qs(to_string(w.dtype)));
+  st.setValue("workload/phase", qs(to_string(w.phase)));
+  st.setValue("workload/pass", qs(to_string(w.pass)));
   st.setValue("workload/causal", w.causal);
   st.setValue("workload/l2", w.l2);
   st.setValue("workload/block-density", w.block_density);
   QStringList vs;
-  for (Variant v : s_->selection()) vs << QString::fromUtf8(to_string(v).data());
+  for (Variant v : s_->selection()) vs << qs(to_string(v));
   st.setValue("variants", vs);
 }
 

@@ -77,7 +77,7 @@ RooflineView::RooflineView(Session* s, QWidget* parent) : QChartView(parent), s_
   // One series per variant, so hover and click know which it is.
   for (Variant v : all_variants()) {
     auto* series = new QScatterSeries;
-    series->setName(QString::fromUtf8(to_string(v).data()));
+    series->setName(qs(to_string(v)));
     attach(series, false);
     points_[v] = series;
     connect(series, &QScatterSeries::hovered, this, [this, v](const QPointF&, bool on) {
@@ -115,8 +115,8 @@ void RooflineView::rebuild() {
   const Device& dev = s_->device();
   const Workload& w = s_->workload();
   c->setTitle(QStringLiteral("Roofline: %1, %2 %3, %4 (point fill: red memory-bound, blue compute-bound)")
-                  .arg(q(dev.name), QString::fromUtf8(to_string(w.phase).data()),
-                       QString::fromUtf8(to_string(w.pass).data()), QString::fromUtf8(to_string(w.dtype).data())));
+                  .arg(q(dev.name), qs(to_string(w.phase)),
+                       qs(to_string(w.pass)), qs(to_string(w.dtype))));
 
   // Axes span the ceilings and every point shown, in whole decades.
   const auto ceilings = roof_ceilings(dev, w.dtype);
@@ -239,12 +239,12 @@ void RooflineView::rebuild() {
     series->replace({QPointF(p.intensity, p.flops_per_s)});
     series->setVisible(true);
     for (auto* mk : c->legend()->markers(series)) mk->setVisible(false);  // showing a series shows its marker
-    add_label(QString::fromUtf8(to_string(e->variant).data()), QPointF(p.intensity, p.flops_per_s), QPointF(9, -7),
+    add_label(qs(to_string(e->variant)), QPointF(p.intensity, p.flops_per_s), QPointF(9, -7),
               current ? QColor(Qt::black) : QColor("#333333"));
     tips_[e->variant] =
         QStringLiteral("%1: %2-bound (%3)\ntime %4\nFLOPs %5\nHBM %6 (L2 %7, SRAM %8)\nintensity %9 FLOP/B\nattained %10/s")
-            .arg(QString::fromUtf8(to_string(e->variant).data()), pr.memory_bound() ? "memory" : "compute",
-                 QString::fromUtf8(to_string(pr.binding_ceiling).data()), q(human_time(pr.predicted_time_s)),
+            .arg(qs(to_string(e->variant)), pr.memory_bound() ? "memory" : "compute",
+                 qs(to_string(pr.binding_ceiling)), q(human_time(pr.predicted_time_s)),
                  q(human_flops(pr.flops().d())), q(human_bytes(pr.hbm_bytes().d())), q(human_bytes(pr.l2_bytes().d())),
                  q(human_bytes(pr.sram_bytes().d())), QString::number(p.intensity, 'g', 4), q(human_flops(p.flops_per_s)));
   }
@@ -255,7 +255,7 @@ void RooflineView::rebuild() {
   for (auto* mk : c->legend()->markers(levels_)) mk->setVisible(false);
   for (const auto& [e, p] : points) {
     if (e->variant != s_->current()) continue;
-    levels_->setName(QStringLiteral("%1 per L2 / SRAM byte").arg(QString::fromUtf8(to_string(e->variant).data())));
+    levels_->setName(QStringLiteral("%1 per L2 / SRAM byte").arg(qs(to_string(e->variant))));
     QPen pen(variant_color(e->variant), 1.5, Qt::DashDotLine);
     levels_->setPen(pen);
     QList<QPointF> pts{QPointF(p.intensity, p.flops_per_s)};

@@ -41,7 +41,7 @@ SweepView::SweepView(Session* s, SweepModel* model, QWidget* parent) : QWidget(p
   c->addAxis(ay_, Qt::AlignLeft);
   for (Variant v : all_variants()) {
     auto* line = new QLineSeries;
-    line->setName(QString::fromUtf8(to_string(v).data()));
+    line->setName(qs(to_string(v)));
     line->setPointsVisible(true);
     c->addSeries(line);
     line->attachAxis(ax_);
@@ -52,7 +52,7 @@ SweepView::SweepView(Session* s, SweepModel* model, QWidget* parent) : QWidget(p
       if (!on) return;
       const QString axis_name = SweepModel::axis_names()[static_cast<int>(model_->axis())];
       QToolTip::showText(QCursor::pos(), QStringLiteral("%1 at %2 = %3: %4")
-                                             .arg(QString::fromUtf8(to_string(v).data()), axis_name)
+                                             .arg(qs(to_string(v)), axis_name)
                                              .arg(p.x(), 0, 'g', 6)
                                              .arg(p.y(), 0, 'g', 4));
     });

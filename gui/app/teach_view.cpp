@@ -157,7 +157,7 @@ void TeachView::rebuild() {
   dirty_ = false;
   play(false);
   const Entry& e = s_->entry(s_->current());
-  QString text = QStringLiteral("<h3>%1</h3>").arg(QString::fromUtf8(to_string(s_->current()).data()).toHtmlEscaped());
+  QString text = QStringLiteral("<h3>%1</h3>").arg(qs(to_string(s_->current())).toHtmlEscaped());
   if (e.ok) {
     text += "<pre style=\"white-space: pre-wrap\">" +
             QString::fromStdString(explain(s_->device(), e.prediction)).toHtmlEscaped() + "</pre>";
@@ -190,7 +190,7 @@ void TeachView::set_frame(int f) {
   status_->setText(tr("Small shape: B=%1 H=%2 Hkv=%3 d=%4 N=%5 (%6).  Step %7 of %8%9: kernel %10, CTA %11 on SM %12, loop step %13.\n"
                       "So far: %14 requested from L2, %15 from HBM, %16 L2 hits (%17% of reads and writes).")
                       .arg(w.batch).arg(w.heads).arg(w.kv_heads ? w.kv_heads : w.heads).arg(w.head_dim).arg(w.seq)
-                      .arg(QString::fromUtf8(to_string(w.phase).data()))
+                      .arg(qs(to_string(w.phase)))
                       .arg(frame_ + 1).arg(frame_count()).arg(trace_.truncated() ? tr(" (first steps only)") : QString())
                       .arg(QString::fromStdString(fr.kernel)).arg(fr.cta).arg(fr.sm).arg(fr.step)
                       .arg(QString::fromStdString(human_bytes(fr.l2_bytes)), QString::fromStdString(human_bytes(fr.hbm_bytes)),

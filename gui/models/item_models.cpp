@@ -8,12 +8,6 @@
 
 namespace attnio::gui {
 
-namespace {
-
-QString qs(std::string_view s) { return QString::fromUtf8(s.data(), static_cast<int>(s.size())); }
-
-}  // namespace
-
 // ---- VariantListModel ------------------------------------------------------------------------
 
 VariantListModel::VariantListModel(Session* s, QObject* parent) : QAbstractListModel(parent), s_(s) {

@@ -8,6 +8,7 @@
 #include <QString>
 
 #include <optional>
+#include <string_view>
 #include <vector>
 
 #include "attnio/model/device.hpp"
@@ -17,6 +18,9 @@
 #include "attnio/traces/trace.hpp"
 
 namespace attnio::gui {
+
+// A name from the model library (variant, phase, dtype, ceiling...) as a QString.
+inline QString qs(std::string_view s) { return QString::fromUtf8(s.data(), static_cast<int>(s.size())); }
 
 // A fixed colour per variant, the same in every view and every run.
 QColor variant_color(Variant v);
