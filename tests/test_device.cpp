@@ -2,7 +2,9 @@
 
 #include <boost/json.hpp>
 
+#include <filesystem>
 #include <fstream>
+#include <vector>
 
 #include "attnio/model/device.hpp"
 #include "attnio/model/errors.hpp"
@@ -22,12 +24,62 @@ std::string error_of(const std::string& json) {
 }  // namespace
 
 TEST(Device, BuiltinsAreTheSevenNamedOnesWithH100First) {
-  const auto& d = builtin_devices();
-  ASSERT_EQ(d.size(), 7u);
+  std::vector<std::string> keys;
+  for (const Device& d : builtin_devices()) keys.push_back(d.key);
+  EXPECT_EQ(keys, (std::vector<std::string>{"h100-sxm", "h100-pcie", "h200", "a100-40gb", "a100-80gb", "l40s", "rtx4090"}));
   EXPECT_EQ(default_device().key, "h100-sxm");
-  for (const char* key : {"h100-sxm", "h100-pcie", "h200", "a100-40gb", "a100-80gb", "l40s", "rtx4090"}) {
-    EXPECT_EQ(find_device(key).key, key);
+  for (const std::string& key : keys) EXPECT_EQ(find_device(key).key, key);
+}
+
+TEST(Device, EveryShippedFileIsTheBuiltinOfItsName) {
+  std::size_t files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(std::string(ATTNIO_SOURCE_DIR) + "/model/devices")) {
+    ++files;
+    ASSERT_EQ(entry.path().extension(), ".json") << entry.path();
+    const Device d = load_device_file(entry.path().string());  // device_from_json over the file
+    EXPECT_EQ(d.key, entry.path().stem().string());
+    EXPECT_EQ(d, find_device(d.key)) << entry.path();
   }
+  EXPECT_EQ(files, builtin_devices().size());
+}
+
+TEST(Device, EveryBuiltinFigureHasASource) {
+  for (const Device& d : builtin_devices()) {
+    EXPECT_FALSE(d.sources.empty()) << d.key;
+    const boost::json::object o = boost::json::parse(device_to_json(d)).as_object();
+    std::size_t figures = 0;
+    for (const auto& kv : o) {
+      if (!kv.value().is_number()) continue;
+      ++figures;
+      const auto source = d.field_sources.find(std::string(kv.key()));
+      ASSERT_NE(source, d.field_sources.end()) << d.key << ": no source for " << kv.key();
+      EXPECT_FALSE(source->second.empty()) << d.key << "." << kv.key();
+    }
+    EXPECT_EQ(figures, 17u) << d.key;  // sm_count and the 16 number keys
+    EXPECT_EQ(d.field_sources.size(), figures) << d.key;
+  }
+}
+
+TEST(Device, DerivedFiguresFollowFromSmsAndClock) {
+  const Device& h = find_device("h100-sxm");
+  // By hand: 132 SMs x 128 shared-memory bytes per clock x 1.83 GHz, and 16 MUFU results per clock.
+  EXPECT_EQ(h.sram_bytes_per_s, 132 * 128 * 1.83e9);
+  EXPECT_EQ(h.sram_bytes_per_s, 30.91968e12);
+  EXPECT_EQ(h.sfu_ops_per_s, 132 * 16 * 1.83e9);
+  EXPECT_NEAR(h.sfu_ops_per_s, 3.9e12, 0.05e12);  // FlashAttention-3 §3 rounds it to 3.9 TFLOPS
+  for (const Device& d : builtin_devices()) {
+    EXPECT_EQ(d.sram_bytes_per_s, d.sm_count * 128 * d.clock_hz) << d.key;
+    EXPECT_EQ(d.sfu_ops_per_s, d.sm_count * 16 * d.clock_hz) << d.key;
+  }
+  // H200 is the H100 SXM5 die with more and faster memory: only HBM, its sources and names differ.
+  Device h200 = find_device("h200");
+  h200.key = h.key;
+  h200.name = h.name;
+  h200.hbm_bytes_per_s = h.hbm_bytes_per_s;
+  h200.hbm_capacity_bytes = h.hbm_capacity_bytes;
+  h200.sources = h.sources;
+  h200.field_sources = h.field_sources;
+  EXPECT_EQ(h200, h);
 }
 
 TEST(Device, H100FiguresMatchTheDatasheet) {
@@ -107,6 +159,34 @@ TEST(Device, MalformedFilesGiveOneLineErrorsNamingTheProblem) {
   for (const std::string& msg : {error_of("{"), error_of(missing)}) {
     EXPECT_EQ(msg.find('\n'), std::string::npos);
   }
+}
+
+TEST(Device, BadFieldSourcesGiveOneLineErrorsNamingTheKey) {
+  auto with_sources = [](boost::json::value sources) {
+    boost::json::value doc = boost::json::parse(device_to_json(find_device("h100-sxm")));
+    doc.as_object()["field_sources"] = std::move(sources);
+    return error_of(boost::json::serialize(doc));
+  };
+  const std::string not_object = with_sources("H100 datasheet");
+  const std::string unknown = with_sources(boost::json::object{{"hbm_bandwith", "H100 datasheet"}});
+  const std::string not_string = with_sources(boost::json::object{{"clock_hz", 1.83e9}});
+  const std::string empty = with_sources(boost::json::object{{"l2_bytes", ""}});
+  const std::string measured = with_sources(boost::json::object{{"measured", "attnio ceilings"}});
+  EXPECT_NE(not_object.find("key 'field_sources' must be an object"), std::string::npos) << not_object;
+  EXPECT_NE(unknown.find("unknown key 'field_sources.hbm_bandwith'"), std::string::npos) << unknown;
+  EXPECT_NE(not_string.find("key 'field_sources.clock_hz' must be a non-empty string"), std::string::npos) << not_string;
+  EXPECT_NE(empty.find("key 'field_sources.l2_bytes' must be a non-empty string"), std::string::npos) << empty;
+  EXPECT_NE(measured.find("unknown key 'field_sources.measured'"), std::string::npos) << measured;
+  for (const std::string& msg : {not_object, unknown, not_string, empty, measured}) {
+    EXPECT_EQ(msg.rfind("dev.json: ", 0), 0u) << msg;
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+  }
+  // A file without field_sources is still a device file; what it has round-trips.
+  Device d = find_device("a100-80gb");
+  d.field_sources.clear();
+  EXPECT_EQ(device_from_json(device_to_json(d), "no sources"), d);
+  d.field_sources = {{"sm_count", "counted"}};
+  EXPECT_EQ(device_from_json(device_to_json(d), "one source"), d);
 }
 
 TEST(Device, MissingFileIsAnInputError) {

@@ -1,6 +1,7 @@
 // Device specification: what a GPU has. SI units throughout (bytes, bytes/s, FLOP/s, Hz, s).
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -46,6 +47,8 @@ struct Device {
   double launch_overhead_s = 0;        // per kernel launch
   MeasuredCeilings measured;
   std::string sources;                 // where the figures come from
+  // Per figure: key ("sm_count" or a number key such as "clock_hz") -> where that figure comes from.
+  std::map<std::string, std::string> field_sources;
 
   bool operator==(const Device&) const = default;
 
@@ -58,13 +61,15 @@ struct Device {
   double tensor_rate(Dtype dtype) const;
 };
 
-// The built-in devices, in a fixed order; the first is the default.
+// The built-in devices, in a fixed order; the first is the default. They are data: model/devices/
+// <key>.json, embedded at build time and parsed by device_from_json.
 const std::vector<Device>& builtin_devices();
 const Device& default_device();
 // Looks a built-in device up by key; throws InputError naming the unknown key and the known ones.
 const Device& find_device(std::string_view key);
 
-// Device JSON: the keys of Device, plus an optional "measured" object with the MeasuredCeilings keys.
+// Device JSON: the keys of Device, plus an optional "measured" object with the MeasuredCeilings keys
+// and an optional "field_sources" object (figure key -> non-empty source text).
 // Parsing checks every required key, its type and its range and throws InputError on the first
 // problem (one line, naming the key).
 Device device_from_json(std::string_view json_text, std::string_view origin);
