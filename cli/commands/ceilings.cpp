@@ -1,0 +1,92 @@
+// `attnio ceilings`: measured rates of the GPU at hand beside the datasheet, written as a device
+// file whose `measured` ceilings the model then uses (--device-file). Exit 3 without a GPU.
+#include "commands/commands.hpp"
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
+
+#include "attnio/model/device.hpp"
+#include "attnio/model/errors.hpp"
+#include "attnio/model/record.hpp"
+#include "command_util.hpp"
+#include "output.hpp"
+#ifdef ATTNIO_HAVE_KERNELS
+#include "attnio/kernels/attention_kernels.hpp"
+#include "attnio/kernels/ceilings.hpp"
+#endif
+
+namespace attnio::cli {
+
+int cmd_ceilings(const std::vector<std::string>& args) {
+  po::options_description desc("ceilings options (needs a CUDA GPU)");
+  desc.add_options()("device", po::value<std::string>(), "the built-in device the GPU is: datasheet column and device-file base (default h100-sxm)");
+  desc.add_options()("device-file", po::value<std::string>(), "or a device file to compare against and extend");
+  desc.add_options()("out-device", po::value<std::string>(), "write the device with its measured ceilings to this JSON file");
+  desc.add_options()("repeats", po::value<int>()->default_value(5), "timed runs per ceiling (the best is kept)");
+  po::variables_map vm;
+  if (!parse("ceilings", "[--device h100-sxm | --device-file F] [--out-device FILE.json] [--repeats N]", desc, args, vm)) return 0;
+  if (vm.count("device") && vm.count("device-file")) throw InputError("give --device or --device-file, not both");
+  Device dev = vm.count("device-file") ? load_device_file(vm["device-file"].as<std::string>())
+                                       : find_device(vm.count("device") ? vm["device"].as<std::string>() : "h100-sxm");
+  const int repeats = vm["repeats"].as<int>();
+  if (repeats < 1 || repeats > 100) throw InputError("--repeats must be between 1 and 100");
+  std::ofstream file;
+  const std::string out_path = vm.count("out-device") ? vm["out-device"].as<std::string>() : "";
+#ifndef ATTNIO_HAVE_KERNELS
+  throw InputError("attnio was built without CUDA (ATTNIO_CUDA=OFF)");
+#else
+  std::string why;
+  if (!kernels::cuda_device_available(&why)) {
+    std::cerr << "attnio: no CUDA device: " << why << "\n";
+    return kExitNoDevice;
+  }
+  if (!out_path.empty()) {
+    // Checked now without truncating an existing file; written after the measurements.
+    if (!std::ofstream(out_path, std::ios::app)) throw InputError("ceilings: cannot write " + out_path);
+  }
+  const std::map<std::string, double> datasheet = {
+      {"hbm_bytes_per_s", dev.hbm_bytes_per_s}, {"l2_bytes_per_s", dev.l2_bytes_per_s},
+      {"fp32_flops_per_s", dev.fp32_flops_per_s}, {"sfu_ops_per_s", dev.sfu_ops_per_s},
+      {"bf16_tensor_flops_per_s", dev.bf16_tensor_flops_per_s}, {"fp16_tensor_flops_per_s", dev.fp16_tensor_flops_per_s},
+      {"tf32_tensor_flops_per_s", dev.tf32_tensor_flops_per_s}};
+  // Table: figures with their units; CSV/JSON: the plain numbers (per second) as well.
+  auto printer = make_printer(format_of(vm), std::cout,
+                              {{"ceiling", "ceiling", 24, Kind::text}, {"measured", "measured_text", 16, Kind::text},
+                               {"datasheet", "datasheet_text", 16, Kind::text}, {"% of datasheet", "pct_of_datasheet", 14, Kind::ratio}},
+                              false);
+  auto with_unit = [](const std::string& key, double v) {
+    char buf[64];
+    const bool bytes = key.find("bytes") != std::string::npos, ops = key.find("sfu") != std::string::npos;
+    std::snprintf(buf, sizeof buf, "%.3g %s", v / 1e12, bytes ? "TB/s" : ops ? "Tops/s" : "TFLOP/s");
+    return std::string(buf);
+  };
+  kernels::CeilingsOptions opt;
+  opt.repeats = repeats;
+  const std::string err = kernels::measure_ceilings(opt, &dev.measured, [&](const std::string& key, double v) {
+    attnio::Record r;
+    r.emplace_back("ceiling", key);
+    r.emplace_back("measured", v);
+    const double ds = datasheet.count(key) ? datasheet.at(key) : 0;
+    r.emplace_back("datasheet", ds);
+    r.emplace_back("measured_text", with_unit(key, v));
+    r.emplace_back("datasheet_text", with_unit(key, ds));
+    r.emplace_back("pct_of_datasheet", ds > 0 ? 100 * v / ds : 0.0);
+    printer->row(r);
+  });
+  printer->end();
+  // What was measured is kept even when a later ceiling failed.
+  if (!out_path.empty()) {
+    dev.sources += "; measured ceilings: attnio ceilings --repeats " + std::to_string(repeats);
+    file.open(out_path, std::ios::trunc);
+    file << device_to_json(dev) << "\n";
+    file.close();
+    std::cerr << "wrote " << out_path << " (use it with --device-file)\n";
+  }
+  if (!err.empty()) throw InputError("ceilings: " + err);
+  return 0;
+#endif
+}
+
+}  // namespace attnio::cli

@@ -1,0 +1,102 @@
+// `attnio report`, the main job: every variant, prefill and decode, on a Llama-3-8B-like attention
+// layer (batch 8, 4096 tokens, 32 query heads over 8 K/V heads of 128, bf16, causal prefill). Flags
+// override it.
+#include "commands/commands.hpp"
+
+#include <iostream>
+#include <memory>
+
+#include "attnio/model/device.hpp"
+#include "attnio/model/errors.hpp"
+#include "attnio/model/explain.hpp"
+#include "attnio/model/predict.hpp"
+#include "attnio/model/record.hpp"
+#include "command_util.hpp"
+#include "flags.hpp"
+#include "output.hpp"
+
+namespace attnio::cli {
+namespace {
+
+std::vector<Column> report_columns() {
+  return {{"variant", "variant", 14, Kind::text},       {"time", "predicted_time_s", 9, Kind::time},
+          {"FLOPs", "flops", 11, Kind::flops},          {"HBM", "hbm_bytes", 9, Kind::bytes},
+          {"L2", "l2_bytes", 9, Kind::bytes},           {"AI", "arithmetic_intensity", 7, Kind::ratio},
+          {"bound", "bound", 7, Kind::text},            {"ceiling", "binding_ceiling", 7, Kind::text},
+          {"KV cache", "kv_cache_bytes", 9, Kind::bytes}, {"extra", "extra_memory_bytes", 9, Kind::bytes}};
+}
+
+std::string join(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+  return s.empty() ? std::string("none") : s;
+}
+
+}  // namespace
+
+int cmd_report(const std::vector<std::string>& args) {
+  po::options_description desc("report options (defaults: a Llama-3-8B attention layer, batch 8, 4096 tokens)");
+  add_workload_options(desc);
+  po::variables_map vm;
+  if (!parse("report", "[--device D] [shape flags]", desc, args, vm)) return 0;
+  if (vm.count("variant") || vm.count("phase")) throw InputError("report runs every variant in both phases; use predict for one");
+  const Workload base = llama_like_workload();
+  std::vector<Device> storage;
+  const Format f = format_of(vm);
+  const bool table = f == Format::table;
+  // CSV and JSON get one stream of records over both phases; the table gets a section per phase.
+  std::unique_ptr<Printer> printer;
+  for (Phase phase : {Phase::prefill, Phase::decode}) {
+    Workload phase_base = base;
+    phase_base.phase = phase;
+    if (!printer || table) printer = make_printer(f, std::cout, report_columns(), false);
+    std::vector<std::string> dram, on_chip, compute, skipped;
+    // The flags once per phase (a --device-file is read once); each variant takes that workload.
+    storage.clear();
+    const Point pt = expand(vm, phase_base, false, storage).front();
+    const Device* dev = pt.device;
+    const Workload shown = resolve(pt.workload, *dev);
+    if (table) {
+      std::cout << (phase == Phase::prefill ? "" : "\n") << "== " << to_string(phase) << " on " << dev->name
+                << ": batch " << shown.batch << ", "
+                << (phase == Phase::prefill ? std::to_string(shown.seq) + " query tokens over " : "1 new token over ")
+                << shown.kv_len << " keys, " << shown.heads << " heads (" << shown.kv_heads << " K/V) of "
+                << shown.head_dim << ", " << to_string(shown.dtype)
+                << (phase == Phase::prefill && shown.causal ? ", causal" : "") << " ==\n";
+    }
+    for (Variant v : all_variants()) {
+      Workload one = pt.workload;
+      one.variant = v;
+      if (not_applicable(resolve(one, *dev))) {
+        skipped.push_back(std::string(to_string(v)));
+        continue;
+      }
+      const Prediction p = predict(*dev, one);
+      printer->row(to_record(*dev, p));
+      const bool chip = p.binding_ceiling == Ceiling::l2 || p.binding_ceiling == Ceiling::sram;
+      (!p.memory_bound() ? compute : chip ? on_chip : dram).push_back(std::string(to_string(v)));
+    }
+    if (table) {
+      printer->end();
+      std::cout << "memory-bound on HBM:             " << join(dram) << "\n"
+                << "memory-bound on chip (L2/SRAM): " << join(on_chip) << "\n"
+                << "compute-bound:                   " << join(compute) << "\n"
+                << "not applicable in " << to_string(phase) << ": " << join(skipped) << "\n"
+                << "ridge point: " << static_cast<int>(dev->tensor_rate(shown.dtype) / dev->hbm_rate())
+                << " FLOP/byte (tensor " << human_flops(dev->tensor_rate(shown.dtype)) << "/s over HBM "
+                << human_bytes(dev->hbm_rate()) << "/s)\n";
+    }
+  }
+  if (!table) printer->end();
+  if (table) {
+    const bool measured = storage.empty() ? false : storage.front().measured != MeasuredCeilings{};
+    std::cout << "\nAI = FLOPs per HBM byte. HBM counts L2 reuse; L2 = bytes crossing the SM-L2 boundary"
+                 " (the papers' two-level count).\n"
+              << (measured ? "Times use the device file's measured ceilings where it has them."
+                           : "Times use datasheet peaks (no measured ceilings).")
+              << " 'attnio explain --variant V' derives one variant's numbers.\n";
+  }
+  return 0;
+}
+
+}  // namespace attnio::cli
