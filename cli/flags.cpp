@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <fstream>
@@ -34,22 +35,6 @@ constexpr UintFlag kUintFlags[] = {
     {"v-head-dim", &Workload::v_head_dim, "value head dimension (default: --head-dim)"},
     {"layers", &Workload::layers, "layers L (default 1)"},
     {"sram-bytes", &Workload::sram_bytes, "on-chip capacity M per SM in bytes (default: the device's shared memory)"},
-    {"block-m", &Workload::block_m, "flash Q block rows Br (default: FlashAttention Alg. 1 from M)"},
-    {"block-n", &Workload::block_n, "flash K/V block columns Bc (default: Alg. 1 from M)"},
-    {"window", &Workload::window, "sliding-window: window W (default 4096)"},
-    {"chunk", &Workload::chunk, "chunked: chunk size (default 1024); linear: chunk (default 64)"},
-    {"splits", &Workload::splits, "flash-decoding/mla: KV splits (default: enough to fill the SMs)"},
-    {"page-size", &Workload::page_size, "paged: tokens per page (default 16)"},
-    {"latent-dim", &Workload::latent_dim, "mla: latent dimension d_c (default 512)"},
-    {"rope-dim", &Workload::rope_dim, "mla: rope dimension d_h^R (default 64)"},
-    {"feature-dim", &Workload::feature_dim, "linear: feature dimension F (default: --head-dim)"},
-    {"features", &Workload::features, "performer: random features r (default 256)"},
-    {"state-dim", &Workload::state_dim, "mamba: state dimension N (default 16)"},
-    {"d-inner", &Workload::d_inner, "mamba: channels D (default: heads x head-dim)"},
-    {"gpus", &Workload::gpus, "ring: GPUs P (default 8)"},
-    {"segment", &Workload::segment, "dilated: segment length w (default 2048)"},
-    {"dilation", &Workload::dilation, "dilated: dilation r (default 2)"},
-    {"cla-share", &Workload::cla_share, "cross-layer attention: one K/V per k layers (default 1)"},
 };
 
 std::vector<std::string> split_words(const std::string& text) {
@@ -70,11 +55,11 @@ bool parse_switch(const std::string& flag, const std::string& s) {
   throw InputError("--" + flag + ": '" + s + "' is not on or off");
 }
 
-double parse_density(const std::string& s) {
+double parse_real(const std::string& flag, const std::string& s) {
   double v = 0;
   const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (s.empty() || ec != std::errc() || ptr != s.data() + s.size() || !std::isfinite(v)) {
-    throw InputError("--block-density: '" + s + "' is not a number");
+    throw InputError("--" + flag + ": '" + s + "' is not a number");
   }
   return v;
 }
@@ -91,8 +76,10 @@ void add_workload_options(po::options_description& d) {
   o("pass", po::value<std::string>(), "fwd|bwd|fwdbwd (default fwd)");
   o("causal", po::value<std::string>()->implicit_value("on"), "causal mask: --causal, or --causal on|off (default off)");
   o("l2", po::value<std::string>(), "model L2 reuse: on|off (default on)");
-  o("block-density", po::value<std::string>(), "block-sparse: fraction of blocks visited (default 0.25)");
   for (const auto& f : kUintFlags) o(f.name, po::value<std::string>(), f.help);
+  // Every variant parameter, from its declaration (model/src/variants/); `attnio variants` lists
+  // which variant takes which.
+  for (const ParamSpec* p : all_params()) o(flag_name(*p).c_str(), po::value<std::string>(), std::string(p->help).c_str());
 }
 
 std::vector<Point> expand(const po::variables_map& vm, const Workload& base, bool allow_lists,
@@ -150,7 +137,6 @@ std::vector<Point> expand(const po::variables_map& vm, const Workload& base, boo
   word_axis("dtype", [](const std::string& s) { Dtype d = parse_dtype(s); return Setter([d](Workload& w) { w.dtype = d; }); });
   word_axis("causal", [](const std::string& s) { bool c = parse_switch("causal", s); return Setter([c](Workload& w) { w.causal = c; }); });
   word_axis("l2", [](const std::string& s) { bool c = parse_switch("l2", s); return Setter([c](Workload& w) { w.l2 = c; }); });
-  word_axis("block-density", [](const std::string& s) { double v = parse_density(s); return Setter([v](Workload& w) { w.block_density = v; }); });
   for (const auto& f : kUintFlags) {
     if (!vm.count(f.name)) continue;
     const auto list = parse_uint_list(f.name, vm[f.name].as<std::string>());
@@ -159,6 +145,34 @@ std::vector<Point> expand(const po::variables_map& vm, const Workload& base, boo
     }
     std::vector<Setter> axis;
     for (std::uint64_t v : list) axis.push_back([m = f.member, v](Workload& w) { w.*m = v; });
+    axes.push_back(std::move(axis));
+  }
+
+  // Variant parameters: each applies to the variants that declare it; one that no variant of the
+  // expansion declares is refused, naming them.
+  for (const ParamSpec* p : all_params()) {
+    const std::string flag = flag_name(*p);
+    if (!vm.count(flag)) continue;
+    const bool used = std::any_of(variants.begin(), variants.end(),
+                                  [&](const auto& v) { return variant_param(v.first, p->key) != nullptr; });
+    if (!used) {
+      std::string names;
+      for (const auto& v : variants) names += (names.empty() ? "" : ", ") + std::string(v.first.name());
+      throw InputError("--" + flag + " does not apply to " + names);
+    }
+    std::vector<Setter> axis;
+    if (p->type == ParamType::real) {
+      for (const auto& word : values(flag.c_str())) {
+        const double v = parse_real(flag, word);
+        axis.push_back([key = p->key, v](Workload& w) { w.set_real(key, v); });
+      }
+    } else {
+      const auto list = parse_uint_list(flag, vm[flag].as<std::string>());
+      if (!allow_lists && list.size() > 1) {
+        throw InputError("--" + flag + " takes one value here; use 'attnio sweep' for lists");
+      }
+      for (std::uint64_t v : list) axis.push_back([key = p->key, v](Workload& w) { w.set(key, v); });
+    }
     axes.push_back(std::move(axis));
   }
 
@@ -173,8 +187,8 @@ std::vector<Point> expand(const po::variables_map& vm, const Workload& base, boo
       std::fill(idx.begin(), idx.end(), 0);
       while (true) {
         Workload w = base;
-        w.variant = variant;
         for (std::size_t a = 0; a < axes.size(); ++a) axes[a][idx[a]](w);
+        w = for_variant(w, variant);
         points.push_back({dev, w, from_all});
         std::size_t a = axes.size();
         while (a > 0) {

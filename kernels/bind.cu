@@ -80,9 +80,11 @@ Flash2Params flash2_params(const Workload& w, Elem e, const void* q, const void*
   p.n = as_int(w.seq); p.nk = as_int(w.kv_len == 0 ? w.seq : w.kv_len); p.head_dim = as_int(w.head_dim);
   p.elem = e;
   p.scale = 1.0f / std::sqrt(static_cast<float>(p.head_dim));
-  p.causal = w.causal || w.variant == Variant::sliding_window;
-  if (w.variant == Variant::sliding_window) p.window = as_int(w.window);
-  if (w.variant == Variant::sigmoid) {
+  // Only sliding-window declares a window (model/src/variants/flash.cpp); its mask is causal.
+  const bool window = w.params.has("window");
+  p.causal = w.causal || window;
+  if (window) p.window = as_int(w.count("window"));
+  if (w.variant->sigmoid_scores) {
     p.sigmoid = true;
     p.sigmoid_bias = -std::log(static_cast<float>(p.nk));  // FlashSigmoid's b = -log(n) (Ramapuram et al. 2024, Sec. 3)
   }
@@ -97,10 +99,10 @@ std::string input(Buffers& bufs, std::size_t elems, Elem e, std::uint64_t seed, 
 
 // Linear attention (elu + 1 features) and Performer (FAVOR+ features of Q and K, then the same
 // linear kernel), [B][N][H][F] layouts as the kernels' checks use.
-std::string bind_linear(const Workload& w, Elem e, Buffers& bufs, BoundKernel* out) {
-  const bool performer = w.variant == Variant::performer;
+std::string bind_linear(const Workload& w, const Device&, std::string_view kernel, Elem e, Buffers& bufs, BoundKernel* out) {
+  const bool performer = kernel == "performer_favor_linear";
   const int b = as_int(w.batch), h = as_int(w.heads), hkv = as_int(w.kv_heads), n = as_int(w.seq);
-  const int d = as_int(w.head_dim), dv = as_int(w.v_head_dim), r = performer ? as_int(w.features) : d;
+  const int d = as_int(w.head_dim), dv = as_int(w.v_head_dim), r = performer ? as_int(w.count("features")) : d;
   void *q, *k, *v, *o;
   const std::size_t rows_q = static_cast<std::size_t>(b) * n * h, rows_k = static_cast<std::size_t>(b) * n * hkv;
   if (std::string err = input(bufs, rows_q * d, e, 11, &q); !err.empty()) return err;
@@ -110,7 +112,7 @@ std::string bind_linear(const Workload& w, Elem e, Buffers& bufs, BoundKernel* o
   LinearParams p;
   p.q = q; p.k = k; p.v = v; p.o = o;
   p.batch = b; p.heads = h; p.kv_heads = hkv; p.n = n; p.features = r; p.dv = dv; p.causal = w.causal;
-  p.elu = !performer; p.chunk = as_int(w.chunk); p.elem = e;
+  p.elu = !performer; p.chunk = as_int(w.count("chunk")); p.elem = e;
   FavorParams fq, fk;
   if (performer) {
     // A fixed Gaussian projection: the kernels' cost does not depend on its values.
@@ -148,8 +150,8 @@ std::string bind_linear(const Workload& w, Elem e, Buffers& bufs, BoundKernel* o
 
 // Mamba's selective scan, fused or with its intermediates in HBM (x, delta [B][D][L]; B, C
 // [B][N][L]; A [D][N] negative, as the kernels' checks).
-std::string bind_scan(const Workload& w, Elem e, Buffers& bufs, BoundKernel* out) {
-  const int b = as_int(w.batch), ch = as_int(w.d_inner), l = as_int(w.seq), ns = as_int(w.state_dim);
+std::string bind_scan(const Workload& w, const Device&, std::string_view kernel, Elem e, Buffers& bufs, BoundKernel* out) {
+  const int b = as_int(w.batch), ch = as_int(w.count("d_inner")), l = as_int(w.seq), ns = as_int(w.count("state_dim"));
   if (ch > 65535) return "selective_scan launches one CTA row per channel: at most 65535 channels";
   const std::size_t bdl = static_cast<std::size_t>(b) * ch * l, bnl = static_cast<std::size_t>(b) * ns * l;
   void *x, *dt, *bm, *cm, *y, *a;
@@ -167,7 +169,7 @@ std::string bind_scan(const Workload& w, Elem e, Buffers& bufs, BoundKernel* out
   p.x = x; p.delta = dt; p.a = static_cast<const float*>(a); p.b = bm; p.c = cm; p.y = y;
   p.batch = b; p.channels = ch; p.length = l; p.states = ns; p.elem = e;
   out->launch = {{"grid_x", b}, {"grid_y", ch}, {"block_x", 128}, {"states", ns}};
-  if (w.variant == Variant::mamba_naive) {
+  if (kernel == "selective_scan_naive") {
     void* ws;
     if (std::string err = bufs.alloc(scan_naive_workspace_bytes(p), &ws); !err.empty()) return err;
     out->run = [p, ws] { return selective_scan_naive(p, ws, nullptr); };
@@ -178,7 +180,7 @@ std::string bind_scan(const Workload& w, Elem e, Buffers& bufs, BoundKernel* out
 }
 
 // FNet token mixing over the hidden size H x d (cuFFT; its plans are made inside each call).
-std::string bind_fnet(const Workload& w, Elem e, Buffers& bufs, BoundKernel* out) {
+std::string bind_fnet(const Workload& w, const Device&, std::string_view, Elem e, Buffers& bufs, BoundKernel* out) {
   FnetParams p;
   p.batch = as_int(w.batch);
   p.n = as_int(w.seq);
@@ -200,14 +202,14 @@ std::string bind_fnet(const Workload& w, Elem e, Buffers& bufs, BoundKernel* out
 
 // Absorbed MLA decode: every head's query against one shared latent + rope cache per sequence, the
 // values being the cache's latent part (DeepSeek-V2 §2.1.2); the split-KV kernel with one K/V set.
-std::string bind_mla(const Workload& w, const Device& device, Elem e, Buffers& bufs, BoundKernel* out) {
-  if (w.phase != Phase::decode) return "mla prefill is not bound (up-projection GEMM + flash2): profile flash2";
+std::string bind_mla(const Workload& w, const Device& device, std::string_view, Elem e, Buffers& bufs, BoundKernel* out) {
+  const int latent = as_int(w.count("latent_dim")), rope = as_int(w.count("rope_dim"));
   DecodeParams p;
   p.source = KeySource::latent;
   p.batch = as_int(w.batch); p.heads = as_int(w.heads); p.kv_heads = 1;
   p.nk = as_int(w.kv_len == 0 ? w.seq : w.kv_len);
-  p.head_dim = as_int(w.latent_dim + w.rope_dim); p.v_head_dim = as_int(w.latent_dim);
-  p.scale = 1.0f / std::sqrt(static_cast<float>(w.head_dim + w.rope_dim));
+  p.head_dim = latent + rope; p.v_head_dim = latent;
+  p.scale = 1.0f / std::sqrt(static_cast<float>(w.head_dim + w.count("rope_dim")));
   p.splits = static_cast<int>(std::max<std::uint64_t>(1, predict(device, w).splits));
   p.elem = e;
   void *q, *kc, *o, *ws;
@@ -224,7 +226,7 @@ std::string bind_mla(const Workload& w, const Device& device, Elem e, Buffers& b
 
 // FlashAttention-2 backward. The forward runs once here for O and the LSE; the profiled range
 // holds the backward's preprocess, main kernel and (GQA) dK/dV reduction.
-std::string bind_backward(const Workload& w, Elem e, Buffers& bufs, BoundKernel* out) {
+std::string bind_backward(const Workload& w, const Device&, std::string_view, Elem e, Buffers& bufs, BoundKernel* out) {
   const int b = as_int(w.batch), h = as_int(w.heads), hkv = as_int(w.kv_heads), d = as_int(w.head_dim);
   const int n = as_int(w.seq), nk = as_int(w.kv_len == 0 ? w.seq : w.kv_len);
   const std::size_t q_elems = static_cast<std::size_t>(b) * n * h * d, kv_elems = static_cast<std::size_t>(b) * nk * hkv * d;
@@ -259,81 +261,19 @@ std::string bind_backward(const Workload& w, Elem e, Buffers& bufs, BoundKernel*
   return {};
 }
 
-}  // namespace
 
-std::string bound_kernel_name(const Workload& w) {
-  if (w.dtype == Dtype::fp32 || w.dtype == Dtype::fp8) return "";
-  const bool same_v = w.v_head_dim == 0 || w.v_head_dim == w.head_dim;
-  const bool tc = (w.head_dim == 64 || w.head_dim == 128) && same_v;
-  if (w.pass == Pass::bwd) {
-    // FlashAttention-2 backward (forward first, outside the profiled range, for O and the LSE).
-    if (w.phase != Phase::prefill || !tc) return "";
-    switch (w.variant) {
-      case Variant::flash2: return "flash2_bwd";
-      case Variant::sliding_window: return "flash2_bwd_window";
-      case Variant::sigmoid: return "flash2_bwd_sigmoid";
-      default: return "";
-    }
-  }
-  if (w.pass != Pass::fwd) return "";
-  const std::uint64_t dv = w.v_head_dim == 0 ? w.head_dim : w.v_head_dim;
-  if (w.phase == Phase::prefill) {
-    switch (w.variant) {
-      case Variant::flash2: return tc ? "flash2_fwd" : "";
-      case Variant::sliding_window: return tc ? "flash2_fwd_window" : "";
-      case Variant::sigmoid: return tc ? "flash2_fwd_sigmoid" : "";
-      case Variant::block_sparse: return tc ? "flash2_fwd_block_sparse" : "";
-      case Variant::flash1: return tc ? "flash1_fwd" : "";
-      case Variant::standard: return same_v ? "standard_cublas" : "";
-      case Variant::chunked: return same_v && w.head_dim <= 256 ? "chunked_rabe_staats" : "";
-      // Linear attention with phi = elu + 1 keeps F = d (Katharopoulos et al. §3.2).
-      case Variant::linear: return (w.feature_dim == 0 || w.feature_dim == w.head_dim) && w.head_dim <= 256 && dv % 32 == 0 ? "linear_attention" : "";
-      case Variant::performer: return w.features <= 256 && w.head_dim <= 512 && dv % 32 == 0 ? "performer_favor_linear" : "";
-      case Variant::mamba: return w.state_dim <= 64 ? "selective_scan" : "";
-      case Variant::mamba_naive: return w.state_dim <= 64 ? "selective_scan_naive" : "";
-      case Variant::fnet: return "fnet_cufft";
-      default: return "";
-    }
-  }
-  switch (w.variant) {
-    case Variant::flash_decoding: return same_v && w.head_dim <= 256 ? "flash_decoding_splitkv" : "";
-    case Variant::paged: return same_v && w.head_dim <= 256 ? "paged_attention" : "";
-    // Absorbed MLA decode: scores over latent + rope, values over the latent (DeepSeek-V2 §2.1.2).
-    case Variant::mla: return w.latent_dim + w.rope_dim <= 576 ? "mla_absorbed_decode" : "";
-    default: return "";
-  }
-}
-
-std::string bind_kernel(const Workload& given, const Device& device, BoundKernel* out) {
-  const Workload w = resolve(given, device);
-  out->kernel = bound_kernel_name(w);
-  if (out->kernel.empty()) {
-    return "attnio profile has no kernel for " + std::string(to_string(w.variant)) + " " + std::string(to_string(w.phase)) +
-           " " + std::string(to_string(w.pass)) + " " + std::string(to_string(w.dtype)) + " d=" + std::to_string(w.head_dim);
-  }
-  for (std::uint64_t v : {w.batch, w.heads, w.kv_heads, w.head_dim, w.v_head_dim, w.seq, w.kv_len, w.window, w.chunk,
-                          w.page_size, w.d_inner, w.state_dim, w.features, w.latent_dim, w.rope_dim}) {
-    if (v > 0x7fffffffu) return "a dimension of " + std::to_string(v) + " does not fit the kernels' 32-bit shape fields";
-  }
-  auto bufs = std::make_shared<Buffers>();
-  out->buffers = bufs;
-  const Elem e = w.dtype == Dtype::bf16 ? Elem::bf16 : Elem::fp16;
-  if (std::string err = setup_l2_flush(*bufs, out); !err.empty()) return err;
-  switch (w.variant) {
-    case Variant::linear: case Variant::performer: return bind_linear(w, e, *bufs, out);
-    case Variant::mamba: case Variant::mamba_naive: return bind_scan(w, e, *bufs, out);
-    case Variant::fnet: return bind_fnet(w, e, *bufs, out);
-    case Variant::mla: return bind_mla(w, device, e, *bufs, out);
-    default: break;
-  }
-  if (w.pass == Pass::bwd) return bind_backward(w, e, *bufs, out);
+// The attention kernels over dense Q, K, V, O ([B][N][H][d], [B][Nk][Hkv][d]): the FlashAttention
+// family's forward, standard attention, chunked attention and the decode kernels (split-KV, paged).
+std::string bind_attention(const Workload& w, const Device& device, std::string_view kernel, Elem e, Buffers& bufs,
+                           BoundKernel* out) {
+  Buffers* const bufs_ptr = &bufs;
   const int b = as_int(w.batch), h = as_int(w.heads), hkv = as_int(w.kv_heads), d = as_int(w.head_dim);
   const int n = as_int(w.query_len()), nk = as_int(w.kv_len == 0 ? w.seq : w.kv_len);
   const std::size_t q_elems = static_cast<std::size_t>(b) * n * h * d, kv_elems =
-      w.variant == Variant::paged ? 0 : static_cast<std::size_t>(b) * nk * hkv * d;  // paged: its own cache below
+      kernel == "paged_attention" ? 0 : static_cast<std::size_t>(b) * nk * hkv * d;  // paged: its own cache below
   void *q, *k, *v, *o;
   for (auto [ptr, elems] : {std::pair{&q, q_elems}, {&k, kv_elems}, {&v, kv_elems}, {&o, q_elems}}) {
-    if (std::string err = bufs->alloc(elems * 2, ptr); !err.empty()) return err;
+    if (std::string err = bufs_ptr->alloc(elems * 2, ptr); !err.empty()) return err;
   }
   std::uint64_t seed = 1;
   for (auto [ptr, elems] : {std::pair{q, q_elems}, {k, kv_elems}, {v, kv_elems}}) {
@@ -343,30 +283,28 @@ std::string bind_kernel(const Workload& given, const Device& device, BoundKernel
   constexpr int kThreads = 128;
 
 
-  if (w.phase == Phase::prefill && (w.variant == Variant::flash2 || w.variant == Variant::sliding_window ||
-                                    w.variant == Variant::sigmoid || w.variant == Variant::flash1 ||
-                                    w.variant == Variant::block_sparse)) {
+  if (kernel.starts_with("flash1_fwd") || kernel.starts_with("flash2_fwd")) {
     void* lse;
-    if (std::string err = bufs->alloc(sizeof(float) * b * h * n, &lse); !err.empty()) return err;
+    if (std::string err = bufs_ptr->alloc(sizeof(float) * b * h * n, &lse); !err.empty()) return err;
     Flash2Params p = flash2_params(w, e, q, k, v, o, static_cast<float*>(lse));
-    if (w.variant == Variant::block_sparse) {
+    if (kernel == "flash2_fwd_block_sparse") {
       // The model's layout (tile_traits.hpp) over the kernel's Br x Bc grid, as a byte mask.
       const std::uint64_t br = traits::flash_block_m(w.head_dim), bc = traits::flash_block_n(w.head_dim);
       const std::uint64_t tr = (static_cast<std::uint64_t>(n) + br - 1) / br, tcn = (static_cast<std::uint64_t>(nk) + bc - 1) / bc;
       std::vector<std::uint8_t> layout(tr * tcn);
       for (std::uint64_t i = 0; i < tr; ++i) {
-        for (std::uint64_t j = 0; j < tcn; ++j) layout[i * tcn + j] = traits::block_sparse_keep(w.block_density, i, j, tcn) ? 1 : 0;
+        for (std::uint64_t j = 0; j < tcn; ++j) layout[i * tcn + j] = traits::block_sparse_keep(w.real("block_density"), i, j, tcn) ? 1 : 0;
       }
       void* dl;
-      if (std::string err = bufs->alloc(layout.size(), &dl); !err.empty()) return err;
+      if (std::string err = bufs_ptr->alloc(layout.size(), &dl); !err.empty()) return err;
       if (cudaMemcpy(dl, layout.data(), layout.size(), cudaMemcpyHostToDevice) != cudaSuccess) {
         return std::string("block layout upload: ") + cudaGetErrorString(cudaGetLastError());
       }
       p.block_layout = static_cast<const std::uint8_t*>(dl);
     }
-    if (w.variant == Variant::flash1) {
+    if (kernel == "flash1_fwd") {
       void* ws;
-      if (std::string err = bufs->alloc(flash1_workspace_bytes(p), &ws); !err.empty()) return err;
+      if (std::string err = bufs_ptr->alloc(flash1_workspace_bytes(p), &ws); !err.empty()) return err;
       out->launch = {{"grid_x", b}, {"grid_y", h}, {"block_x", kThreads}};
       out->run = [p, ws] { return flash1_forward(p, static_cast<float*>(ws), nullptr); };
     } else {
@@ -377,33 +315,33 @@ std::string bind_kernel(const Workload& given, const Device& device, BoundKernel
     }
     return {};
   }
-  if (w.variant == Variant::standard) {
+  if (kernel == "standard_cublas") {
     StandardParams p;
     p.q = q; p.k = k; p.v = v; p.o = o;
     p.batch = b; p.heads = h; p.kv_heads = hkv; p.n = n; p.nk = nk; p.head_dim = d; p.elem = e; p.scale = scale;
     p.causal = w.causal;
     const std::size_t sp = static_cast<std::size_t>(b) * h * n * standard_row_stride(nk) * 2;
-    if (std::string err = bufs->alloc(sp, &p.s); !err.empty()) return err;
-    if (std::string err = bufs->alloc(sp, &p.p); !err.empty()) return err;
+    if (std::string err = bufs_ptr->alloc(sp, &p.s); !err.empty()) return err;
+    if (std::string err = bufs_ptr->alloc(sp, &p.p); !err.empty()) return err;
     // The cuBLAS handle and pointer arrays are made here, so the profiled range holds only the
     // two GEMMs and the softmax.
     if (std::string err = standard_prepare(&p); !err.empty()) {
       standard_release(&p);
       return err;
     }
-    bufs->cleanups.push_back([p]() mutable { standard_release(&p); });
+    bufs_ptr->cleanups.push_back([p]() mutable { standard_release(&p); });
     out->launch = {{"softmax_rows", static_cast<std::int64_t>(b) * h * n}, {"block_x", 256}};
     out->run = [p] { return standard_attention(p, nullptr); };
     return {};
   }
-  if (w.variant == Variant::chunked) {
+  if (kernel == "chunked_rabe_staats") {
     ChunkedParams p;
     p.q = q; p.k = k; p.v = v; p.o = o;
     p.batch = b; p.heads = h; p.kv_heads = hkv; p.n = n; p.nk = nk; p.head_dim = d; p.elem = e; p.scale = scale;
     p.causal = w.causal;
-    p.chunk = as_int(w.chunk);
+    p.chunk = as_int(w.count("chunk"));
     void* ws;
-    if (std::string err = bufs->alloc(chunked_workspace_bytes(p), &ws); !err.empty()) return err;
+    if (std::string err = bufs_ptr->alloc(chunked_workspace_bytes(p), &ws); !err.empty()) return err;
     out->launch = {{"chunk", p.chunk}, {"block_x", kThreads}};
     out->run = [p, ws] { return chunked_attention(p, ws, nullptr); };
     return {};
@@ -413,10 +351,10 @@ std::string bind_kernel(const Workload& given, const Device& device, BoundKernel
   p.q = q; p.o = o;
   p.batch = b; p.heads = h; p.kv_heads = hkv; p.nk = nk; p.head_dim = d; p.v_head_dim = d; p.elem = e; p.scale = scale;
   p.splits = static_cast<int>(std::max<std::uint64_t>(1, predict(device, w).splits));
-  if (w.variant == Variant::paged) {
+  if (kernel == "paged_attention") {
     // vLLM: v1 (one partition) or v2 with 512-token partitions; pages in a shuffled physical order.
     p.source = KeySource::paged;
-    p.page_size = as_int(w.page_size);
+    p.page_size = as_int(w.count("page_size"));
     if (p.splits > 1) p.splits = (nk + 511) / 512;
     const int pages = (nk + p.page_size - 1) / p.page_size;
     std::vector<int> table(static_cast<std::size_t>(b) * pages);
@@ -425,11 +363,11 @@ std::string bind_kernel(const Workload& given, const Device& device, BoundKernel
     const std::size_t cache = static_cast<std::size_t>(b) * pages * p.page_size * hkv * d;
     void *kc, *vc, *bt;
     for (auto ptr : {&kc, &vc}) {
-      if (std::string err = bufs->alloc(cache * 2, ptr); !err.empty()) return err;
+      if (std::string err = bufs_ptr->alloc(cache * 2, ptr); !err.empty()) return err;
     }
     if (std::string err = fill(kc, cache, e, 101); !err.empty()) return err;
     if (std::string err = fill(vc, cache, e, 103); !err.empty()) return err;
-    if (std::string err = bufs->alloc(table.size() * sizeof(int), &bt); !err.empty()) return err;
+    if (std::string err = bufs_ptr->alloc(table.size() * sizeof(int), &bt); !err.empty()) return err;
     if (cudaMemcpy(bt, table.data(), table.size() * sizeof(int), cudaMemcpyHostToDevice) != cudaSuccess) {
       return std::string("block table upload: ") + cudaGetErrorString(cudaGetLastError());
     }
@@ -443,10 +381,98 @@ std::string bind_kernel(const Workload& given, const Device& device, BoundKernel
   }
   out->launch["splits"] = p.splits;
   void* ws;
-  if (std::string err = bufs->alloc(decode_workspace_bytes(p), &ws); !err.empty()) return err;
+  if (std::string err = bufs_ptr->alloc(decode_workspace_bytes(p), &ws); !err.empty()) return err;
   p.workspace = ws;
   out->run = [p] { return decode_attention(p, nullptr); };
   return {};
+}
+
+using Binder = std::string (*)(const Workload&, const Device&, std::string_view, Elem, Buffers&, BoundKernel*);
+
+// The kernels attnio can profile, by the names the variants declare (VariantDescriptor::kernel_fwd,
+// kernel_bwd, kernel_decode): the shapes each takes and the function that binds it. The
+// tensor-core kernels (flash-attention style) take head dims 64 and 128 with dv = d.
+struct Binding {
+  std::string_view kernel;
+  bool (*fits)(const Workload&);
+  Binder bind;
+};
+bool same_v(const Workload& w) { return w.v_head_dim == 0 || w.v_head_dim == w.head_dim; }
+bool tensor_core(const Workload& w) { return (w.head_dim == 64 || w.head_dim == 128) && same_v(w); }
+bool up_to_256(const Workload& w) { return same_v(w) && w.head_dim <= 256; }
+std::uint64_t dv_of(const Workload& w) { return w.v_head_dim == 0 ? w.head_dim : w.v_head_dim; }
+constexpr Binding kBindings[] = {
+    {"flash2_fwd", tensor_core, bind_attention},
+    {"flash2_fwd_window", tensor_core, bind_attention},
+    {"flash2_fwd_sigmoid", tensor_core, bind_attention},
+    {"flash2_fwd_block_sparse", tensor_core, bind_attention},
+    {"flash1_fwd", tensor_core, bind_attention},
+    // FlashAttention-2 backward (forward first, outside the profiled range, for O and the LSE).
+    {"flash2_bwd", tensor_core, bind_backward},
+    {"flash2_bwd_window", tensor_core, bind_backward},
+    {"flash2_bwd_sigmoid", tensor_core, bind_backward},
+    {"standard_cublas", same_v, bind_attention},
+    {"chunked_rabe_staats", up_to_256, bind_attention},
+    // Linear attention with phi = elu + 1 keeps F = d (Katharopoulos et al. §3.2).
+    {"linear_attention", [](const Workload& w) {
+       return (w.count("feature_dim") == 0 || w.count("feature_dim") == w.head_dim) && w.head_dim <= 256 && dv_of(w) % 32 == 0;
+     }, bind_linear},
+    {"performer_favor_linear", [](const Workload& w) {
+       return w.count("features") <= 256 && w.head_dim <= 512 && dv_of(w) % 32 == 0;
+     }, bind_linear},
+    {"selective_scan", [](const Workload& w) { return w.count("state_dim") <= 64; }, bind_scan},
+    {"selective_scan_naive", [](const Workload& w) { return w.count("state_dim") <= 64; }, bind_scan},
+    {"fnet_cufft", [](const Workload&) { return true; }, bind_fnet},
+    {"flash_decoding_splitkv", up_to_256, bind_attention},
+    {"paged_attention", up_to_256, bind_attention},
+    // Absorbed MLA decode: scores over latent + rope, values over the latent (DeepSeek-V2 §2.1.2).
+    {"mla_absorbed_decode", [](const Workload& w) { return w.count("latent_dim") + w.count("rope_dim") <= 576; }, bind_mla},
+};
+
+// The kernel the variant declares for this phase and pass, with its binding.
+const Binding* binding_for(const Workload& w) {
+  if (w.dtype == Dtype::fp32 || w.dtype == Dtype::fp8) return nullptr;
+  const VariantDescriptor& v = *w.variant;
+  const std::string_view name = w.phase == Phase::decode ? (w.pass == Pass::fwd ? v.kernel_decode : std::string_view())
+                                : w.pass == Pass::fwd    ? v.kernel_fwd
+                                : w.pass == Pass::bwd    ? v.kernel_bwd
+                                                         : std::string_view();
+  if (name.empty()) return nullptr;
+  for (const Binding& b : kBindings) {
+    if (b.kernel == name) return b.fits(w) ? &b : nullptr;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+bool has_binding(std::string_view kernel) {
+  return std::any_of(std::begin(kBindings), std::end(kBindings), [&](const Binding& b) { return b.kernel == kernel; });
+}
+
+std::string bound_kernel_name(const Workload& w) {
+  const Binding* b = binding_for(w);
+  return b ? std::string(b->kernel) : std::string();
+}
+
+std::string bind_kernel(const Workload& given, const Device& device, BoundKernel* out) {
+  const Workload w = resolve(given, device);
+  const Binding* binding = binding_for(w);
+  if (!binding) {
+    return "attnio profile has no kernel for " + std::string(to_string(w.variant)) + " " + std::string(to_string(w.phase)) +
+           " " + std::string(to_string(w.pass)) + " " + std::string(to_string(w.dtype)) + " d=" + std::to_string(w.head_dim);
+  }
+  out->kernel = std::string(binding->kernel);
+  std::vector<std::uint64_t> dims = {w.batch, w.heads, w.kv_heads, w.head_dim, w.v_head_dim, w.seq, w.kv_len};
+  for (const ParamSet::Entry& e : w.params.entries()) dims.push_back(e.count);
+  for (std::uint64_t v : dims) {
+    if (v > 0x7fffffffu) return "a dimension of " + std::to_string(v) + " does not fit the kernels' 32-bit shape fields";
+  }
+  auto bufs = std::make_shared<Buffers>();
+  out->buffers = bufs;
+  const Elem e = w.dtype == Dtype::bf16 ? Elem::bf16 : Elem::fp16;
+  if (std::string err = setup_l2_flush(*bufs, out); !err.empty()) return err;
+  return binding->bind(w, device, binding->kernel, e, *bufs, out);
 }
 
 }  // namespace attnio::kernels

@@ -285,9 +285,9 @@ void Runner::flash(const std::string& dtype, bool fa1) {
   p.q = q->ptr; p.k = k->ptr; p.v = v->ptr; p.o = o.ptr;
   p.batch = b; p.heads = h; p.kv_heads = h; p.n = n; p.nk = n; p.head_dim = d; p.elem = elem_of(dtype);
   Workload w;
-  w.variant = Variant::flash2; w.batch = b; w.heads = h; w.seq = n; w.head_dim = d;
+  w.variant = parse_variant("flash2"); w.batch = b; w.heads = h; w.seq = n; w.head_dim = d;
   w.dtype = dtype == "bf16" ? Dtype::bf16 : Dtype::fp16;
-  w.block_m = traits::flash_block_m(d); w.block_n = traits::flash_block_n(d);
+  w.set("block_m", traits::flash_block_m(d)).set("block_n", traits::flash_block_n(d));
   const Timing t = time_kernel([&] { return flash2_forward(p, nullptr); }, opt_.repeats, dev_);
   report({"flash2", "bench b4 h16 n8192 d128", dtype, "grid (128,4,16) x 128", w}, nullptr, &t);
 }
@@ -374,7 +374,7 @@ void Runner::decode(const std::string& dtype, KeySource source) {
   const int b = 16, nk = 8192, h = source == KeySource::latent ? 128 : 32, hkv = source == KeySource::latent ? 1 : 8;
   const int d = source == KeySource::latent ? 576 : 128, dvw = source == KeySource::latent ? 512 : 128;
   Workload w;
-  w.variant = source == KeySource::contiguous ? Variant::flash_decoding : source == KeySource::paged ? Variant::paged : Variant::mla;
+  w.variant = parse_variant(source == KeySource::contiguous ? "flash-decoding" : source == KeySource::paged ? "paged" : "mla");
   w.phase = Phase::decode; w.batch = b; w.kv_len = nk; w.heads = h; w.kv_heads = source == KeySource::latent ? h : hkv;
   w.dtype = dtype == "bf16" ? Dtype::bf16 : Dtype::fp16;
   const Prediction plan = predict(dev_, w);
@@ -567,7 +567,7 @@ void Runner::linear(const std::string& dtype, bool performer) {
   p.q = q->ptr; p.k = k->ptr; p.v = v->ptr; p.o = o.ptr; p.batch = b; p.heads = h; p.kv_heads = h; p.n = n;
   p.features = d; p.dv = d; p.causal = true; p.elem = elem_of(dtype);
   Workload w;
-  w.variant = Variant::linear; w.batch = b; w.heads = h; w.seq = n; w.head_dim = d; w.causal = true;
+  w.variant = parse_variant("linear"); w.batch = b; w.heads = h; w.seq = n; w.head_dim = d; w.causal = true;
   w.dtype = dtype == "bf16" ? Dtype::bf16 : Dtype::fp16;
   const Timing t = time_kernel([&] { return linear_attention(p, nullptr); }, opt_.repeats, dev_);
   report({"linear", "bench causal b1 h32 n16384 d128", dtype, "grid (32, 4) x 128", w}, nullptr, &t);
@@ -622,7 +622,8 @@ void Runner::mamba(const std::string& dtype) {
   DeviceBuffer ws(scan_naive_workspace_bytes(p));
   for (bool naive : {false, true}) {
     Workload w;
-    w.variant = naive ? Variant::mamba_naive : Variant::mamba; w.batch = b; w.seq = l; w.d_inner = d; w.state_dim = n;
+    w.variant = parse_variant(naive ? "mamba-naive" : "mamba"); w.batch = b; w.seq = l;
+    w.set("d_inner", d).set("state_dim", n);
     w.dtype = dtype == "bf16" ? Dtype::bf16 : Dtype::fp16;
     const Timing t = time_kernel([&] { return naive ? selective_scan_naive(p, ws.ptr, nullptr) : selective_scan(p, nullptr); }, opt_.repeats, dev_);
     report({naive ? "mamba-naive" : "mamba", "bench l8192 d2048 n16", dtype, naive ? "3 kernels" : "grid (1, 2048) x 128", w}, nullptr, &t);

@@ -505,7 +505,9 @@ TEST(Cli, EveryOtherErrorPathIsOneLineAndExitCodeTwo) {
   expect_bad_input("predict --variant dilated --kv-len 2048", "--kv-len must equal --seq");
   expect_bad_input("predict --variant linear --feature-dim 5000", "--feature-dim must be at most 4096");
   expect_bad_input("predict --variant fnet --kv-len 2048", "--kv-len must equal --seq");
-  expect_bad_input("predict --splits 2000", "--splits must be at most 1024");
+  expect_bad_input("predict --variant flash-decoding --phase decode --splits 2000", "--splits must be at most 1024");
+  expect_bad_input("predict --variant flash2 --splits 4", "--splits does not apply to flash2");
+  expect_bad_input("sweep --variant flash2,standard --window 64", "--window does not apply to flash2, standard");
   expect_bad_input("predict --variant chunked --phase decode", "not modeled for --phase decode");
   expect_bad_input("predict --variant fnet --causal", "has no causal form");
   expect_bad_input("predict --phase decode --pass bwd", "decode is inference only");

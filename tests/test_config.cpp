@@ -8,18 +8,18 @@ using namespace attnio;
 TEST(Config, ShippedConfigsParse) {
   ASSERT_EQ(shipped_configs().size(), 5u);
   const ModelConfig llama = find_config("llama-3-8b");
-  EXPECT_EQ(llama.native_variant, Variant::flash2);
+  EXPECT_EQ(llama.native_variant, parse_variant("flash2"));
   EXPECT_EQ(llama.layers, 32u);
   EXPECT_EQ(llama.heads, 32u);
   EXPECT_EQ(llama.kv_heads, 8u);
   EXPECT_EQ(llama.head_dim, 128u);  // hidden 4096 / 32 heads
 
   const ModelConfig mistral = find_config("mistral-7b");
-  EXPECT_EQ(mistral.native_variant, Variant::sliding_window);
+  EXPECT_EQ(mistral.native_variant, parse_variant("sliding-window"));
   EXPECT_EQ(mistral.sliding_window, 4096u);
 
   const ModelConfig ds = find_config("deepseek-v2");
-  EXPECT_EQ(ds.native_variant, Variant::mla);
+  EXPECT_EQ(ds.native_variant, parse_variant("mla"));
   EXPECT_EQ(ds.latent_dim, 512u);
   EXPECT_EQ(ds.rope_dim, 64u);
   EXPECT_EQ(ds.heads, 128u);
@@ -33,7 +33,7 @@ TEST(Config, ShippedConfigsParse) {
   EXPECT_EQ(gpt2.max_positions, 1024u);
 
   const ModelConfig mamba = find_config("mamba-2.8b");
-  EXPECT_EQ(mamba.native_variant, Variant::mamba);
+  EXPECT_EQ(mamba.native_variant, parse_variant("mamba"));
   EXPECT_EQ(mamba.d_inner, 5120u);
   EXPECT_EQ(mamba.state_dim, 16u);
   EXPECT_EQ(mamba.layers, 64u);

@@ -122,7 +122,7 @@ TEST(Device, MeasuredCeilingsOverrideTheDatasheetForTime) {
   EXPECT_DOUBLE_EQ(back.tensor_rate(Dtype::fp16), 989.4e12);  // not measured: datasheet
 
   Workload w;
-  w.variant = Variant::standard;  // HBM-bound: the measured bandwidth sets its time
+  w.variant = parse_variant("standard");  // HBM-bound: the measured bandwidth sets its time
   w.seq = 8192;
   const double datasheet = predict(find_device("h100-sxm"), w).predicted_time_s;
   const double measured = predict(back, w).predicted_time_s;

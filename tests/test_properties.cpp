@@ -20,8 +20,8 @@ TEST(Properties, MatmulFlopsDoNotDependOnSram) {
     Workload w;
     w.variant = v;
     w.seq = 4096;
-    w.causal = v != Variant::fnet;
-    if (v == Variant::flash_decoding || v == Variant::paged) w.phase = Phase::decode;
+    w.causal = v != parse_variant("fnet");
+    if (v == parse_variant("flash-decoding") || v == parse_variant("paged")) w.phase = Phase::decode;
     w.sram_bytes = 48 * 1024;
     const Prediction small = predict(h100(), w);
     w.sram_bytes = 192 * 1024;
@@ -32,7 +32,7 @@ TEST(Properties, MatmulFlopsDoNotDependOnSram) {
     EXPECT_LE(big.fp32_flops, small.fp32_flops) << to_string(v);
   }
   Workload w;
-  w.variant = Variant::standard;
+  w.variant = parse_variant("standard");
   w.sram_bytes = 48 * 1024;
   const Count a = predict(h100(), w).flops();
   w.sram_bytes = 192 * 1024;
@@ -43,7 +43,7 @@ TEST(Properties, MatmulFlopsDoNotDependOnSram) {
 // passes with Bc = ceil(M/4d): doubling M halves it (K/V, read once, stay a small constant).
 TEST(Properties, Flash1BytesHalveWhenSramDoubles) {
   Workload w;
-  w.variant = Variant::flash1;
+  w.variant = parse_variant("flash1");
   w.seq = 16384;
   w.heads = w.kv_heads = 16;
   w.head_dim = 64;
@@ -67,7 +67,7 @@ TEST(Properties, Flash1BytesHalveWhenSramDoubles) {
 // FlashAttention Alg. 0 moves Θ(N²) bytes: doubling N quadruples them at large N.
 TEST(Properties, StandardMovesQuadraticBytes) {
   Workload w;
-  w.variant = Variant::standard;
+  w.variant = parse_variant("standard");
   w.seq = 8192;
   const double a = predict(h100(), w).hbm_bytes().d();
   w.seq = 16384;
@@ -77,7 +77,7 @@ TEST(Properties, StandardMovesQuadraticBytes) {
 // Decode reads the K/V cache once, so arithmetic intensity ≈ 2·g/e grows with heads / kv-heads
 // (PHYSICS.md, MQA paper §2.4.1 vs §3.1).
 TEST(Properties, DecodeIntensityGrowsWithGroupSize) {
-  for (Variant v : {Variant::flash_decoding, Variant::flash2, Variant::paged}) {
+  for (Variant v : {parse_variant("flash-decoding"), parse_variant("flash2"), parse_variant("paged")}) {
     double previous = 0;
     for (std::uint64_t kv : {32u, 8u, 4u, 1u}) {
       Workload w;
@@ -98,13 +98,13 @@ TEST(Properties, DecodeIsLeftOfTheRidgeAndLongPrefillRightOfIt) {
   const double ridge = h100().tensor_rate(Dtype::bf16) / h100().hbm_rate();
   Workload w;
   w.phase = Phase::decode;
-  w.variant = Variant::flash_decoding;
+  w.variant = parse_variant("flash-decoding");
   const Prediction decode = predict(h100(), w);
   EXPECT_TRUE(decode.memory_bound());
   EXPECT_EQ(decode.binding_ceiling, Ceiling::hbm);
   EXPECT_LT(decode.arithmetic_intensity, ridge / 10);
   w.phase = Phase::prefill;
-  w.variant = Variant::flash2;
+  w.variant = parse_variant("flash2");
   w.seq = 16384;
   EXPECT_GT(predict(h100(), w).arithmetic_intensity, ridge * 3);
   // On an A100 the tensor cores are slow enough next to shared memory (312 TFLOP/s against
@@ -136,18 +136,18 @@ TEST(Properties, L2ReuseBringsFlash2DramTowardCompulsory) {
 
 TEST(Properties, MambaNaiveMovesAboutStateDimTimesMore) {
   Workload w;
-  w.variant = Variant::mamba;
+  w.variant = parse_variant("mamba");
   w.seq = 8192;
-  w.d_inner = 2048;
+  w.set("d_inner", 2048);
   const double fused = predict(h100(), w).hbm_bytes().d();
-  w.variant = Variant::mamba_naive;
+  w.variant = parse_variant("mamba-naive");
   const double naive = predict(h100(), w).hbm_bytes().d();
   EXPECT_GT(naive / fused, 16.0);  // N = 16 states, each fp32, several passes
 }
 
 TEST(Properties, TimeGrowsWithSequence) {
   for (Variant v : all_variants()) {
-    if (v == Variant::flash_decoding || v == Variant::paged) continue;
+    if (v == parse_variant("flash-decoding") || v == parse_variant("paged")) continue;
     Workload w;
     w.variant = v;
     double previous = 0;
@@ -164,7 +164,7 @@ TEST(Properties, BindingCeilingTakesTheLongestTime) {
   Workload w;
   for (Variant v : all_variants()) {
     w.variant = v;
-    w.phase = (v == Variant::flash_decoding || v == Variant::paged) ? Phase::decode : Phase::prefill;
+    w.phase = (v == parse_variant("flash-decoding") || v == parse_variant("paged")) ? Phase::decode : Phase::prefill;
     const Prediction p = predict(h100(), w);
     for (double t : p.ceiling_time_s) EXPECT_LE(t, p.ceiling_time_s[static_cast<int>(p.binding_ceiling)]);
     EXPECT_GE(p.predicted_time_s, p.ceiling_time_s[static_cast<int>(p.binding_ceiling)]);
@@ -175,7 +175,7 @@ TEST(Properties, BindingCeilingTakesTheLongestTime) {
 // counts: refused with an InputError, never wrapped.
 TEST(Properties, OverflowingWorkloadsAreRefused) {
   Workload w;
-  w.variant = Variant::standard;
+  w.variant = parse_variant("standard");
   w.seq = std::uint64_t{1} << 24;
   w.batch = 1024;
   w.heads = w.kv_heads = 64;
@@ -187,7 +187,7 @@ TEST(Properties, OverflowingWorkloadsAreRefused) {
     EXPECT_NE(std::string(e.what()).find("overflows 64 bits"), std::string::npos);
   }
   // A long but countable workload evaluates: 2^20 tokens, 256 heads, d = 128.
-  w.variant = Variant::flash2;
+  w.variant = parse_variant("flash2");
   w.seq = std::uint64_t{1} << 20;
   w.batch = 4;
   w.head_dim = 128;
@@ -235,11 +235,11 @@ TEST(Properties, BadShapesAreRefused) {
   w.seq = 0;
   EXPECT_THROW(predict(h100(), w), InputError);
   w = Workload{};
-  w.block_m = 1024;
-  w.block_n = 1024;
+  w.set("block_m", 1024);
+  w.set("block_n", 1024);
   EXPECT_THROW(predict(h100(), w), InputError);  // tiles larger than M
   w = Workload{};
-  w.variant = Variant::paged;  // decode only
+  w.variant = parse_variant("paged");  // decode only
   EXPECT_THROW(predict(h100(), w), InputError);
   w.phase = Phase::decode;
   w.pass = Pass::bwd;

@@ -40,17 +40,17 @@ Workload base(Variant v, Phase phase = Phase::prefill) {
 std::vector<Case> cases() {
   std::vector<Case> out;
   for (Variant v : all_variants()) {
-    if (v == Variant::fnet || v == Variant::ring) continue;
-    const bool decode_only = v == Variant::flash_decoding || v == Variant::paged;
-    const bool prefill_only = v == Variant::chunked || v == Variant::dilated;
+    if (v == parse_variant("fnet") || v == parse_variant("ring")) continue;
+    const bool decode_only = v == parse_variant("flash-decoding") || v == parse_variant("paged");
+    const bool prefill_only = v == parse_variant("chunked") || v == parse_variant("dilated");
     for (int shape = 0; shape < 3; ++shape) {
       Workload w = base(v, decode_only ? Phase::decode : Phase::prefill);
       if (shape == 1) {
         w.causal = true;
         w.kv_heads = 4;
         w.seq = 300;
-        w.kv_len = v == Variant::linear || v == Variant::performer || v == Variant::mamba || v == Variant::mamba_naive ||
-                           v == Variant::dilated
+        w.kv_len = v == parse_variant("linear") || v == parse_variant("performer") || v == parse_variant("mamba") || v == parse_variant("mamba-naive") ||
+                           v == parse_variant("dilated")
                        ? 300
                        : 700;
       }
@@ -59,25 +59,25 @@ std::vector<Case> cases() {
         w.heads = 8;
         w.kv_heads = 1;
         w.kv_len = 1000;
-        w.seq = v == Variant::dilated ? 1024 : 257;
-        if (v == Variant::linear || v == Variant::performer || v == Variant::mamba || v == Variant::mamba_naive) w.kv_len = 0;
-        if (v == Variant::dilated || v == Variant::chunked) w.kv_len = 0;
+        w.seq = v == parse_variant("dilated") ? 1024 : 257;
+        if (v == parse_variant("linear") || v == parse_variant("performer") || v == parse_variant("mamba") || v == parse_variant("mamba-naive")) w.kv_len = 0;
+        if (v == parse_variant("dilated") || v == parse_variant("chunked")) w.kv_len = 0;
       }
-      if (v == Variant::dilated) {
+      if (v == parse_variant("dilated")) {
         w.kv_len = 0;
         w.seq = 1024;
-        w.segment = 256;
-        w.dilation = 2;
+        w.set("segment", 256);
+        w.set("dilation", 2);
       }
-      if (v == Variant::sliding_window) w.window = 100;
-      if (v == Variant::chunked) w.chunk = 128;
-      if (v == Variant::linear || v == Variant::performer) w.chunk = 64;
-      if (v == Variant::mamba || v == Variant::mamba_naive) w.d_inner = 96;
-      if (v == Variant::performer) w.features = 48;
-      if (v == Variant::mla) w.heads = w.kv_heads = 16;
+      if (v == parse_variant("sliding-window")) w.set("window", 100);
+      if (v == parse_variant("chunked")) w.set("chunk", 128);
+      if (v == parse_variant("linear") || v == parse_variant("performer")) w.set("chunk", 64);
+      if (v == parse_variant("mamba") || v == parse_variant("mamba-naive")) w.set("d_inner", 96);
+      if (v == parse_variant("performer")) w.set("features", 48);
+      if (v == parse_variant("mla")) w.heads = w.kv_heads = 16;
       out.push_back({"", w});
     }
-    if (v == Variant::flash1 || v == Variant::flash2 || v == Variant::standard || v == Variant::sigmoid) {
+    if (v == parse_variant("flash1") || v == parse_variant("flash2") || v == parse_variant("standard") || v == parse_variant("sigmoid")) {
       Workload w = base(v);
       w.pass = Pass::fwdbwd;
       w.causal = true;
@@ -96,7 +96,7 @@ TEST(Simulate, MatchesTheClosedFormExactlyWithL2Off) {
     const SimResult r = simulate(h100(), c.w, {});
     const std::string what = std::string(to_string(c.w.variant)) + " " + std::string(to_string(c.w.phase)) + " " +
                              (c.w.causal ? "causal " : "") + c.label + " N=" + std::to_string(c.w.seq);
-    if (c.w.variant == Variant::block_sparse) continue;  // checked below: a concrete layout vs an expectation
+    if (c.w.variant == parse_variant("block-sparse")) continue;  // checked below: a concrete layout vs an expectation
     EXPECT_EQ(r.hbm_read_bytes.v, r.formula.hbm_read_bytes.v) << what;
     EXPECT_EQ(r.hbm_write_bytes.v, r.formula.hbm_write_bytes.v) << what;
     EXPECT_EQ(r.l2_read_bytes.v, r.formula.l2_read_bytes.v) << what;
@@ -107,8 +107,8 @@ TEST(Simulate, MatchesTheClosedFormExactlyWithL2Off) {
 // runs one concrete layout of floor(s·Tr·Tc) blocks. They differ by less than one K/V block per
 // Q block and head (rounding of the per-row counts).
 TEST(Simulate, BlockSparseLayoutIsWithinOneBlockPerRowOfTheExpectation) {
-  Workload w = base(Variant::block_sparse);
-  w.block_density = 0.3;
+  Workload w = base(parse_variant("block-sparse"));
+  w.set_real("block_density", 0.3);
   const SimResult r = simulate(h100(), w, {});
   const double block = 64.0 * 128 * 2;  // Bc x (d + dv) x e
   const double rows = 2.0 * 4 * std::ceil(520.0 / 128);
@@ -116,10 +116,10 @@ TEST(Simulate, BlockSparseLayoutIsWithinOneBlockPerRowOfTheExpectation) {
 }
 
 TEST(Simulate, UsesTheKernelTiles) {
-  const SimResult r = simulate(h100(), base(Variant::flash2), {});
+  const SimResult r = simulate(h100(), base(parse_variant("flash2")), {});
   EXPECT_EQ(r.formula.block_m, 64u);
   EXPECT_EQ(r.formula.block_n, 128u);  // d = 64
-  Workload w = base(Variant::flash2);
+  Workload w = base(parse_variant("flash2"));
   w.head_dim = 128;
   EXPECT_EQ(simulate(h100(), w, {}).formula.block_n, 64u);
 }
@@ -128,7 +128,7 @@ TEST(Simulate, UsesTheKernelTiles) {
 // CTAs fit on the SMs at once), so with the L2 on the K/V bytes reach DRAM once per group instead
 // of once per query head and Q block.
 TEST(Simulate, GqaGroupSharesKvThroughL2) {
-  Workload w = base(Variant::flash2);
+  Workload w = base(parse_variant("flash2"));
   w.batch = 1;
   w.seq = 512;
   w.heads = 8;
@@ -179,9 +179,9 @@ TEST(L2Cache, BadShapesAreRefused) {
 }
 
 TEST(Simulate, SramOverflowNamesTheTile) {
-  Workload w = base(Variant::flash2);
-  w.block_m = 64;
-  w.block_n = 64;
+  Workload w = base(parse_variant("flash2"));
+  w.set("block_m", 64);
+  w.set("block_n", 64);
   w.sram_bytes = 16384;  // Q 64x64x2 = 8192, K 8192: V does not fit
   try {
     simulate(h100(), w, {});
@@ -190,7 +190,7 @@ TEST(Simulate, SramOverflowNamesTheTile) {
     const std::string msg = e.what();
     EXPECT_NE(msg.find("bytes of SRAM"), std::string::npos) << msg;  // validate() catches it first
   }
-  w = base(Variant::paged, Phase::decode);
+  w = base(parse_variant("paged"), Phase::decode);
   w.kv_len = 8000;
   w.batch = 64;
   w.heads = w.kv_heads = 16;  // v1: 8000 tokens of fp32 logits = 32 KB
@@ -204,16 +204,16 @@ TEST(Simulate, SramOverflowNamesTheTile) {
 }
 
 TEST(Simulate, UnsupportedVariantsAndBadPathsAreInputErrors) {
-  EXPECT_THROW(simulate(h100(), base(Variant::fnet), {}), InputError);
-  Workload ring = base(Variant::ring);
-  ring.gpus = 2;
+  EXPECT_THROW(simulate(h100(), base(parse_variant("fnet")), {}), InputError);
+  Workload ring = base(parse_variant("ring"));
+  ring.set("gpus", 2);
   EXPECT_THROW(simulate(h100(), ring, {}), InputError);
   SimOptions o;
   o.trace_out = "/nonexistent/dir/trace.csv";
-  EXPECT_THROW(simulate(h100(), base(Variant::flash2), o), InputError);
+  EXPECT_THROW(simulate(h100(), base(parse_variant("flash2")), o), InputError);
   SimOptions ways;
   ways.l2_ways = 0;
-  Workload on = base(Variant::flash2);
+  Workload on = base(parse_variant("flash2"));
   on.l2 = true;
   EXPECT_THROW(simulate(h100(), on, ways), InputError);
 }
@@ -222,7 +222,7 @@ TEST(Simulate, WritesTraces) {
   SimOptions o;
   o.trace_out = ::testing::TempDir() + "sim_trace.csv";
   o.chrome_trace = ::testing::TempDir() + "sim_chrome.json";
-  Workload w = base(Variant::flash2);
+  Workload w = base(parse_variant("flash2"));
   w.l2 = true;
   w.causal = true;
   const SimResult r = simulate(h100(), w, o);
@@ -285,7 +285,7 @@ TEST(Simulate, SetSamplingEstimatesTheExactRun) {
 // Time: the L2 off moves every re-read through DRAM, so it cannot be faster; and no kernel beats
 // its DRAM bytes over the HBM bandwidth.
 TEST(Simulate, TimeChargesDramTraffic) {
-  Workload w = base(Variant::flash2);
+  Workload w = base(parse_variant("flash2"));
   w.seq = 2048;
   w.heads = w.kv_heads = 8;
   w.l2 = true;

@@ -166,7 +166,7 @@ TEST(Traces, MalformedFilesNameTheLineAndField) {
   EXPECT_NE(error_of("").find("empty file"), std::string::npos);
   EXPECT_NE(error_of(h + "\n" + r).find("line 2: truncated"), std::string::npos);
   EXPECT_NE(error_of(h + "\n{oops\n").find("line 2: not valid JSON"), std::string::npos);
-  EXPECT_NE(error_of(replace(h, "\"version\":1", "\"version\":2") + "\n").find("newer than this attnio reads"), std::string::npos);
+  EXPECT_NE(error_of(replace(h, "\"version\":2", "\"version\":3") + "\n").find("newer than this attnio reads"), std::string::npos);
   EXPECT_NE(error_of(replace(h, "\"attnio-trace\"", "\"other\"") + "\n").find("not an attnio trace header"), std::string::npos);
   EXPECT_NE(error_of(h + "\n" + replace(r, "\"kernel\":", "\"kernal\":") + "\n").find("line 2: missing field 'kernel'"),
             std::string::npos);
@@ -194,7 +194,7 @@ TEST(Traces, CompareOnTheHandMadeFixture) {
   ASSERT_EQ(rows.size(), 2u);  // the failed paged record is skipped
   // flash-decoding: measured 1.3e8 + 1e6 bytes in 50 µs; the error is the current model's.
   Workload w;
-  w.variant = Variant::flash_decoding;
+  w.variant = parse_variant("flash-decoding");
   w.phase = Phase::decode;
   w.batch = 8;
   w.kv_heads = 8;
@@ -240,7 +240,7 @@ TEST(Traces, ChromeExportLaysOutMeasuredBesidePredicted) {
   EXPECT_NE(doc.at("otherData").at("note").as_string().find("HAND-MADE"), std::string::npos);
 
   Workload w;
-  w.variant = Variant::flash_decoding;
+  w.variant = parse_variant("flash-decoding");
   w.phase = Phase::decode;
   w.batch = 8;
   w.kv_heads = 8;
@@ -301,7 +301,7 @@ struct Fake {
 
   Measurer measurer() {
     Measurer m;
-    m.kernel = [](const Workload& w) { return w.variant == Variant::fnet ? std::string() : "fake_" + std::string(to_string(w.variant)); };
+    m.kernel = [](const Workload& w) { return w.variant == parse_variant("fnet") ? std::string() : "fake_" + std::string(to_string(w.variant)); };
     m.measure = [this](const Workload& w, Measurement* out) -> std::string {
       if (w.seq == die_at) throw 42;  // not a std::exception: escapes like a kill would
       measured.push_back(w.seq);
@@ -324,7 +324,7 @@ std::vector<Workload> sweep_points() {
     pts.push_back(w);
   }
   Workload f;
-  f.variant = Variant::fnet;
+  f.variant = parse_variant("fnet");
   pts.push_back(f);
   return pts;
 }

@@ -34,7 +34,7 @@ std::uint64_t kernel_count_named(const Prediction& p, std::string_view name) {
 }  // namespace
 
 TEST(Flash2, NonCausalSmallShape) {
-  const Prediction p = predict(h100(), small(Variant::flash2));
+  const Prediction p = predict(h100(), small(parse_variant("flash2")));
   EXPECT_EQ(p.block_m, 64u);
   EXPECT_EQ(p.block_n, 64u);
   // FLOPs: 2·B·H·N·Nk·(d+dv) = 2·2·65536·128.
@@ -51,7 +51,7 @@ TEST(Flash2, NonCausalSmallShape) {
 }
 
 TEST(Flash2, L2ServesTheKVReReadsOfResidentCtas) {
-  Workload w = small(Variant::flash2);
+  Workload w = small(parse_variant("flash2"));
   w.l2 = true;
   const Prediction p = predict(h100(), w);
   // 8 CTAs, all resident: the 4 Q blocks of both heads of the group share one fetch of K/V,
@@ -61,7 +61,7 @@ TEST(Flash2, L2ServesTheKVReReadsOfResidentCtas) {
 }
 
 TEST(Flash2, CausalSkipsBlocksAboveTheDiagonal) {
-  Workload w = small(Variant::flash2);
+  Workload w = small(parse_variant("flash2"));
   w.causal = true;
   const Prediction p = predict(h100(), w);
   // Allowed pairs per head N(N+1)/2 = 32896; FLOPs 2·2·32896·128.
@@ -72,7 +72,7 @@ TEST(Flash2, CausalSkipsBlocksAboveTheDiagonal) {
 }
 
 TEST(Flash2, BackwardIsTwoAndAHalfTimesTheForwardFlops) {
-  Workload w = small(Variant::flash2);
+  Workload w = small(parse_variant("flash2"));
   w.kv_heads = 2;
   w.pass = Pass::bwd;
   const Prediction bwd = predict(h100(), w);
@@ -85,7 +85,7 @@ TEST(Flash2, BackwardIsTwoAndAHalfTimesTheForwardFlops) {
 }
 
 TEST(Flash1, NonCausalSmallShapeFollowsAlgorithm1) {
-  const Prediction p = predict(h100(), small(Variant::flash1));
+  const Prediction p = predict(h100(), small(parse_variant("flash1")));
   // K/V once per head: 2·256·128·2 = 131072. Per visited pair (16 per head) Q_i: 64·64·2, and
   // O_i (64·64·2) + l_i, m_i (64·8): rows_sum 1024 per head: Q 2·1024·128 = 262144,
   // O/l/m 2·1024·136 = 278528.
@@ -96,7 +96,7 @@ TEST(Flash1, NonCausalSmallShapeFollowsAlgorithm1) {
 }
 
 TEST(Standard, MaterializesSAndPInHbm) {
-  const Prediction p = predict(h100(), small(Variant::standard));
+  const Prediction p = predict(h100(), small(parse_variant("standard")));
   // GQA as one GEMM per kv head with g·N = 512 rows. QK^T (512x256x64): A = 512·64·2 = 65536 read
   // ceil(256/128) = 2 times, B = 64·256·2 = 32768 read ceil(512/128) = 4 times; S = 512·256·2 = 262144.
   // softmax reads S and writes P. PV (512x64x256): P 262144 once, V 32768 four times; O 65536.
@@ -104,13 +104,13 @@ TEST(Standard, MaterializesSAndPInHbm) {
   EXPECT_EQ(p.hbm_write_bytes.v, 262144u + 262144u + 65536u);
   EXPECT_EQ(p.tensor_flops.v, 33554432u);
   EXPECT_EQ(p.extra_memory_bytes.v, 2u * 262144);  // S and P
-  Workload w = small(Variant::standard);
+  Workload w = small(parse_variant("standard"));
   w.l2 = true;  // GEMM tile re-reads come from L2: only the compulsory bytes reach DRAM
   EXPECT_EQ(predict(h100(), w).hbm_read_bytes.v, 65536u + 32768u + 262144u + 262144u + 32768u);
 }
 
 TEST(Standard, BackwardFollowsAlgorithm3) {
-  Workload w = small(Variant::standard);
+  Workload w = small(parse_variant("standard"));
   w.pass = Pass::bwd;
   const Prediction p = predict(h100(), w);
   // Four GEMMs of 2·N·Nk·d per head (dV, dP, dQ, dK): twice the forward.
@@ -120,13 +120,13 @@ TEST(Standard, BackwardFollowsAlgorithm3) {
 }
 
 TEST(FlashDecoding, SplitKvReadsTheCacheOncePerGroup) {
-  Workload w = small(Variant::flash_decoding);
+  Workload w = small(parse_variant("flash-decoding"));
   w.phase = Phase::decode;
   w.batch = 2;
   w.heads = 8;
   w.kv_heads = 2;
   w.kv_len = 1000;
-  w.splits = 2;
+  w.set("splits", 2);
   const Prediction p = predict(h100(), w);
   EXPECT_EQ(p.splits, 2u);
   // 16 query heads · 1000 keys · 2 · 128.
@@ -140,7 +140,7 @@ TEST(FlashDecoding, SplitKvReadsTheCacheOncePerGroup) {
 }
 
 TEST(Paged, V1ReadsWholePagesAndTheBlockTable) {
-  Workload w = small(Variant::paged);
+  Workload w = small(parse_variant("paged"));
   w.phase = Phase::decode;
   w.batch = 2;
   w.heads = 8;
@@ -159,7 +159,7 @@ TEST(Paged, V1ReadsWholePagesAndTheBlockTable) {
 }
 
 TEST(Paged, V2SplitsLongContextsIntoPartitions) {
-  Workload w = small(Variant::paged);
+  Workload w = small(parse_variant("paged"));
   w.phase = Phase::decode;
   w.batch = 2;
   w.heads = 8;
@@ -176,12 +176,12 @@ TEST(Paged, V2SplitsLongContextsIntoPartitions) {
 }
 
 TEST(Mla, AbsorbedDecodeReadsTheLatentCacheOnce) {
-  Workload w = small(Variant::mla);
+  Workload w = small(parse_variant("mla"));
   w.phase = Phase::decode;
   w.heads = 16;
   w.kv_heads = 16;
   w.kv_len = 100;
-  w.splits = 1;
+  w.set("splits", 1);
   const Prediction p = predict(h100(), w);
   // FLOPs 2·B·H·Nk·(2·d_c + d_r) = 2·16·100·1088 (DeepSeek-V2 §2.1.2, PHYSICS.md).
   EXPECT_EQ(p.tensor_flops.v, 3481600u);
@@ -192,11 +192,11 @@ TEST(Mla, AbsorbedDecodeReadsTheLatentCacheOnce) {
 }
 
 TEST(Linear, CausalChunkedForm) {
-  Workload w = small(Variant::linear);
+  Workload w = small(parse_variant("linear"));
   w.heads = w.kv_heads = 1;
   w.seq = 128;
   w.head_dim = 16;
-  w.chunk = 64;
+  w.set("chunk", 64);
   w.causal = true;
   const Prediction p = predict(h100(), w);
   // Two chunks of 64: Σ C_t² = 8192. Tensor 2·8192·(16+16) + 4·128·16·16 = 524288 + 131072.
@@ -211,11 +211,11 @@ TEST(Linear, CausalChunkedForm) {
 }
 
 TEST(Performer, FeaturesThenLinearAttention) {
-  Workload w = small(Variant::performer);
+  Workload w = small(parse_variant("performer"));
   w.heads = w.kv_heads = 1;
   w.seq = 64;
   w.head_dim = 16;
-  w.features = 32;
+  w.set("features", 32);
   const Prediction p = predict(h100(), w);
   // Features of Q and K: 128 rows · 2·16·32 = 131072; state 64·2·32·16 = 65536; output the same.
   EXPECT_EQ(p.tensor_flops.v, 131072u + 65536u + 65536u);
@@ -223,10 +223,10 @@ TEST(Performer, FeaturesThenLinearAttention) {
 }
 
 TEST(Mamba, FusedScanReadsInputsOnce) {
-  Workload w = small(Variant::mamba);
+  Workload w = small(parse_variant("mamba"));
   w.seq = 64;
-  w.d_inner = 32;
-  w.state_dim = 4;
+  w.set("d_inner", 32);
+  w.set("state_dim", 4);
   w.l2 = true;
   const Prediction p = predict(h100(), w);
   // B·L·D·N = 8192: 6 FP32 FLOPs and one exp each (Mamba App. D).
@@ -240,10 +240,10 @@ TEST(Mamba, FusedScanReadsInputsOnce) {
 }
 
 TEST(Mamba, NaiveMaterializesTheBLDNTensors) {
-  Workload w = small(Variant::mamba_naive);
+  Workload w = small(parse_variant("mamba-naive"));
   w.seq = 64;
-  w.d_inner = 32;
-  w.state_dim = 4;
+  w.set("d_inner", 32);
+  w.set("state_dim", 4);
   const Prediction p = predict(h100(), w);
   // BLDN·4 = 32768. One CTA per 1024 outputs = 256 tokens of a channel: one per channel here.
   // discretize: x, Δ (64·32·2 each), B per channel (32 · 64·4·2 = 16384 across L2), A rows
@@ -257,7 +257,7 @@ TEST(Mamba, NaiveMaterializesTheBLDNTensors) {
 }
 
 TEST(Fnet, TwoFftsAndTheRealPart) {
-  Workload w = small(Variant::fnet);
+  Workload w = small(parse_variant("fnet"));
   w.heads = w.kv_heads = 2;
   w.head_dim = 32;  // hidden 64
   const Prediction p = predict(h100(), w);
@@ -271,9 +271,9 @@ TEST(Fnet, TwoFftsAndTheRealPart) {
 }
 
 TEST(Chunked, EveryChunkPairGoesThroughHbm) {
-  Workload w = small(Variant::chunked);
+  Workload w = small(parse_variant("chunked"));
   w.heads = w.kv_heads = 1;
-  w.chunk = 128;
+  w.set("chunk", 128);
   const Prediction p = predict(h100(), w);
   // 2x2 chunk pairs, each launch one CTA per 64-row band (2 bands per chunk). Scores launch: the Q
   // rows once (4 pairs x 128·64·2 = 65536), the K chunk per band (4 x 2 x 128·64·2 = 131072); writes
@@ -288,9 +288,9 @@ TEST(Chunked, EveryChunkPairGoesThroughHbm) {
 }
 
 TEST(SlidingWindow, WindowBoundsWorkAndCache) {
-  Workload w = small(Variant::sliding_window);
+  Workload w = small(parse_variant("sliding-window"));
   w.causal = true;
-  w.window = 64;
+  w.set("window", 64);
   const Prediction p = predict(h100(), w);
   // Allowed pairs per head Σ min(r+1, 64) = 2080 + 192·64 = 14368.
   EXPECT_EQ(p.tensor_flops.v, 2u * 14368 * 2 * 128);
@@ -310,18 +310,18 @@ TEST(SlidingWindow, WindowBoundsWorkAndCache) {
 }
 
 TEST(BlockSparse, VisitsAFractionOfTheBlocks) {
-  Workload w = small(Variant::block_sparse);
-  w.block_density = 0.5;
+  Workload w = small(parse_variant("block-sparse"));
+  w.set_real("block_density", 0.5);
   const Prediction p = predict(h100(), w);
   EXPECT_EQ(p.tensor_flops.v, 33554432u / 2);
   EXPECT_EQ(p.hbm_read_bytes.v, 65536u + 524288u / 2);
 }
 
 TEST(BlockSparse, DecodeReadsOnlyTheVisitedBlocks) {
-  Workload w = small(Variant::block_sparse);
+  Workload w = small(parse_variant("block-sparse"));
   w.phase = Phase::decode;
   w.kv_len = 1024;  // 16 key blocks of 64; a single query row visits half of them
-  w.block_density = 0.5;
+  w.set_real("block_density", 0.5);
   w.l2 = true;
   const Prediction p = predict(h100(), w);
   // K/V touched: 512 of the 1024 keys of the one kv head, 512·128·2 = 131072; Q 2·64·2.
@@ -329,17 +329,17 @@ TEST(BlockSparse, DecodeReadsOnlyTheVisitedBlocks) {
 }
 
 TEST(Sigmoid, WritesNoStatistics) {
-  const Prediction p = predict(h100(), small(Variant::sigmoid));
+  const Prediction p = predict(h100(), small(parse_variant("sigmoid")));
   EXPECT_EQ(p.hbm_write_bytes.v, 65536u);  // O only
   EXPECT_EQ(p.fp32_flops.v, 2u * 65536 * 4);
 }
 
 TEST(Sigmoid, BackwardNeedsNoStatistics) {
-  Workload w = small(Variant::sigmoid);
+  Workload w = small(parse_variant("sigmoid"));
   w.kv_heads = 2;
   w.pass = Pass::bwd;
   const Prediction sig = predict(h100(), w);
-  w.variant = Variant::flash2;
+  w.variant = parse_variant("flash2");
   const Prediction soft = predict(h100(), w);
   // Softmax backward also reads dO and O for D, writes D (2·256·4), and reads LSE_i, D_i per pair.
   EXPECT_EQ(soft.hbm_read_bytes.v - sig.hbm_read_bytes.v, 2u * 2 * 256 * 64 * 2 + 2u * 16 * 64 * 8);
@@ -347,10 +347,10 @@ TEST(Sigmoid, BackwardNeedsNoStatistics) {
 }
 
 TEST(Ring, EachGpuComputesPBlocksAndPassesKv) {
-  Workload w = small(Variant::ring);
+  Workload w = small(parse_variant("ring"));
   w.heads = w.kv_heads = 1;
   w.seq = 512;
-  w.gpus = 4;
+  w.set("gpus", 4);
   const Prediction p = predict(h100(), w);
   // Blocks of 128x128: 4 per GPU, 2·128·128·128 FLOPs each.
   EXPECT_EQ(p.tensor_flops.v, 4u * 2 * 128 * 128 * 128);
@@ -368,10 +368,10 @@ TEST(Ring, EachGpuComputesPBlocksAndPassesKv) {
 }
 
 TEST(Linear, GqaSharesOneStatePerGroup) {
-  Workload w = small(Variant::linear);  // H = 2 over Hkv = 1
+  Workload w = small(parse_variant("linear"));  // H = 2 over Hkv = 1
   w.seq = 128;
   w.head_dim = 16;
-  w.chunk = 64;
+  w.set("chunk", 64);
   w.causal = true;
   const Prediction p = predict(h100(), w);
   // Per query head: 2·8192·32 + 2·128·16·16 = 589824; the state update once: 2·128·16·16 = 65536.
@@ -383,31 +383,31 @@ TEST(Linear, GqaSharesOneStatePerGroup) {
 }
 
 TEST(Dilated, SegmentsOfDilatedTokens) {
-  Workload w = small(Variant::dilated);
+  Workload w = small(parse_variant("dilated"));
   w.heads = w.kv_heads = 1;
   w.seq = 4096;
-  w.segment = 2048;
-  w.dilation = 2;
+  w.set("segment", 2048);
+  w.set("dilation", 2);
   const Prediction p = predict(h100(), w);
   // 2 segments of 1024 kept tokens each: 2 · 1024² · 2 · 128 (LongNet §2.2).
   EXPECT_EQ(p.tensor_flops.v, 2u * 1024 * 1024 * 2 * 128);
 }
 
 TEST(CrossLayer, SharingKvAcrossLayersDividesTheCache) {
-  Workload w = small(Variant::flash2);
+  Workload w = small(parse_variant("flash2"));
   w.layers = 32;
   const Count one = predict(h100(), w).kv_cache_bytes;
-  w.cla_share = 2;
+  w.set("cla_share", 2);
   const Prediction shared = predict(h100(), w);
   EXPECT_EQ(shared.kv_cache_bytes.v, one.v / 2);  // Brandon et al. 2024 §2: ceil(L/k) caches
-  w.cla_share = 3;
+  w.set("cla_share", 3);
   EXPECT_EQ(predict(h100(), w).kv_cache_bytes.v, one.v / 32 * 11);
-  w.variant = Variant::mamba;
+  w.variant = parse_variant("mamba");
   EXPECT_THROW(predict(h100(), w), InputError);
 }
 
 TEST(Layers, MultiplyEveryCount) {
-  Workload w = small(Variant::flash2);
+  Workload w = small(parse_variant("flash2"));
   const Prediction one = predict(h100(), w);
   w.layers = 3;
   const Prediction three = predict(h100(), w);
@@ -423,11 +423,11 @@ TEST(Layers, MultiplyEveryCount) {
 // the first to reach 85% of it (0.834) is 14 (0.848).
 TEST(FlashDecoding, SplitHeuristicFollowsFlashAttention) {
   Workload w;
-  w.variant = Variant::mla;
+  w.variant = parse_variant("mla");
   w.phase = Phase::decode;
   w.batch = 8;
   EXPECT_EQ(predict(h100(), w).splits, 14u);
-  w.variant = Variant::flash_decoding;
+  w.variant = parse_variant("flash-decoding");
   w.kv_heads = 32;  // 256 CTAs already fill 80% of the slots: no split
   EXPECT_EQ(predict(h100(), w).splits, 1u);
   w.batch = 1;
@@ -451,7 +451,7 @@ TEST(Roofline, TimeIsTheSlowestCeilingPlusLaunch) {
   d.l2_bytes_per_s = 1e12;
   d.sram_bytes_per_s = 1e13;
   d.launch_overhead_s = 1e-6;
-  const Prediction p = predict(d, small(Variant::flash2));
+  const Prediction p = predict(d, small(parse_variant("flash2")));
   EXPECT_EQ(p.sram_write_bytes.v, 655360u);
   EXPECT_EQ(p.sram_read_bytes.v, 2228224u);
   // 8 CTAs on 4 SMs: two each, no idle SM. Tensor 33.554432 µs beats SFU 13.1072 µs, HBM
@@ -465,11 +465,11 @@ TEST(Roofline, TimeIsTheSlowestCeilingPlusLaunch) {
   EXPECT_NEAR(p.arithmetic_intensity, (33554432.0 + 557056 + 131072) / 657408, 1e-9);
   // 3 SMs: the busiest runs 3 CTAs while the average runs 8/3, so every ceiling gets 8/9 of its rate.
   d.sm_count = 3;
-  EXPECT_NEAR(predict(d, small(Variant::flash2)).predicted_time_s, 33.554432e-6 * 9 / 8 + 1e-6, 1e-15);
+  EXPECT_NEAR(predict(d, small(parse_variant("flash2"))).predicted_time_s, 33.554432e-6 * 9 / 8 + 1e-6, 1e-15);
   // Slow the HBM to 1e10: 65.7408 µs of DRAM time binds, and the verdict flips to memory.
   d.sm_count = 4;
   d.hbm_bytes_per_s = 1e10;
-  const Prediction slow = predict(d, small(Variant::flash2));
+  const Prediction slow = predict(d, small(parse_variant("flash2")));
   EXPECT_EQ(slow.binding_ceiling, Ceiling::hbm);
   EXPECT_TRUE(slow.memory_bound());
   EXPECT_NEAR(slow.predicted_time_s, 65.7408e-6 + 1e-6, 1e-15);

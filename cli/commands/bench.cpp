@@ -43,7 +43,7 @@ int cmd_bench(const std::vector<std::string>& args) {
                                 points.size() == 1);
     for (const Point& pt : points) {
       if (pt.variant_from_all && not_applicable(resolve(pt.workload, *pt.device))) continue;
-      if (pt.variant_from_all && (pt.workload.variant == Variant::fnet || pt.workload.variant == Variant::ring)) continue;
+      if (pt.variant_from_all && !pt.workload.variant->schedule) continue;
       const auto start = std::chrono::steady_clock::now();
       const SimResult r = simulate(*pt.device, pt.workload, opt);
       const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

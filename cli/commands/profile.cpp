@@ -75,15 +75,7 @@ int run_profile_campaign(const std::vector<Workload>& workloads, const traces::S
 // as failed with the reason, as a GPU sweep records a kernel it cannot run.
 traces::Measurer cpu_reference_measurer(const Device& device) {
   traces::Measurer m;
-  auto supported = [](const Workload& w) {
-    switch (w.variant) {
-      case Variant::standard: case Variant::flash1: case Variant::flash2: case Variant::sliding_window:
-      case Variant::sigmoid: case Variant::flash_decoding: case Variant::paged:
-        return w.pass == Pass::fwd;
-      default:
-        return false;
-    }
-  };
+  auto supported = [](const Workload& w) { return w.variant->cpu_reference && w.pass == Pass::fwd; };
   m.kernel = [supported](const Workload& w) { return supported(w) ? std::string("cpu-reference:direct") : std::string(); };
   m.measure = [device](const Workload& raw, traces::Measurement* out) -> std::string {
     const Workload w = resolve(raw, device);
@@ -101,8 +93,8 @@ traces::Measurer cpu_reference_measurer(const Device& device) {
     a.d = static_cast<int>(w.head_dim);
     a.dv = static_cast<int>(w.v_head_dim);
     a.causal = w.causal;
-    if (w.variant == Variant::sliding_window) a.window = static_cast<int>(w.window);
-    a.sigmoid = w.variant == Variant::sigmoid;
+    if (w.params.has("window")) a.window = static_cast<int>(w.count("window"));
+    a.sigmoid = w.variant->sigmoid_scores;
     const std::string dtype(to_string(w.dtype));
     const auto q = ref::random_inputs(static_cast<std::size_t>(a.batch) * a.n * a.heads * a.d, 1, dtype);
     const auto k = ref::random_inputs(static_cast<std::size_t>(a.batch) * a.nk * a.kv_heads * a.d, 2, dtype);

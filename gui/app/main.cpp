@@ -90,7 +90,7 @@ int main(int argc, char** argv) {
   for (const QString& a : QApplication::arguments().mid(1)) args.push_back(a.toStdString());
 
   Session session;
-  Variant current = Variant::flash2;
+  Variant current = default_variant();
   bool workload_flags = false;  // any device or workload flag given: it wins over saved settings
   try {
     cli::refuse_unparseable_options(args);

@@ -35,6 +35,7 @@ struct SpinSpec {
 };
 
 // Every shape flag with the range a spin box allows; kv-heads is a combo of the divisors of heads.
+// The variants' parameters come from their declarations (param_rows()).
 const SpinSpec kSpins[] = {
     {"batch", "batch", 1, 4096, &Workload::batch, nullptr},
     {"seq", "seq (N)", 1, 1 << 24, &Workload::seq, nullptr},
@@ -44,22 +45,6 @@ const SpinSpec kSpins[] = {
     {"v-head-dim", "v-head-dim", 0, 1024, &Workload::v_head_dim, "= head-dim"},
     {"layers", "layers", 1, 256, &Workload::layers, nullptr},
     {"sram-bytes", "sram-bytes (M)", 0, 1 << 22, &Workload::sram_bytes, "device"},
-    {"block-m", "block-m (Br)", 0, 65536, &Workload::block_m, "Alg. 1"},
-    {"block-n", "block-n (Bc)", 0, 65536, &Workload::block_n, "Alg. 1"},
-    {"window", "window", 1, 1 << 24, &Workload::window, nullptr},
-    {"chunk", "chunk", 0, 1 << 20, &Workload::chunk, "default"},
-    {"splits", "splits", 0, 1024, &Workload::splits, "auto"},
-    {"page-size", "page-size", 1, 512, &Workload::page_size, nullptr},
-    {"latent-dim", "latent-dim", 1, 4096, &Workload::latent_dim, nullptr},
-    {"rope-dim", "rope-dim", 1, 1024, &Workload::rope_dim, nullptr},
-    {"feature-dim", "feature-dim", 0, 4096, &Workload::feature_dim, "= head-dim"},
-    {"features", "features", 1, 65536, &Workload::features, nullptr},
-    {"state-dim", "state-dim", 1, 1024, &Workload::state_dim, nullptr},
-    {"d-inner", "d-inner", 0, 1 << 20, &Workload::d_inner, "heads x d"},
-    {"gpus", "gpus", 1, 1024, &Workload::gpus, nullptr},
-    {"segment", "segment", 1, 1 << 24, &Workload::segment, nullptr},
-    {"dilation", "dilation", 1, 1024, &Workload::dilation, nullptr},
-    {"cla-share", "cla-share", 1, 64, &Workload::cla_share, nullptr},
 };
 
 }  // namespace
@@ -103,10 +88,10 @@ MainWindow::MainWindow(Session* s, bool use_settings, QWidget* parent)
 
   // Selection: a click in any view makes the variant current everywhere.
   connect(table_->selectionModel(), &QItemSelectionModel::currentRowChanged, this, [this](const QModelIndex& i) {
-    if (i.isValid()) s_->set_current(static_cast<Variant>(sorted_->data(i, kVariantRole).toInt()));
+    if (i.isValid()) s_->set_current(all_variants()[static_cast<std::size_t>(sorted_->data(i, kVariantRole).toInt())]);
   });
   connect(variant_list_->selectionModel(), &QItemSelectionModel::currentRowChanged, this, [this](const QModelIndex& i) {
-    if (i.isValid()) s_->set_current(static_cast<Variant>(variants_->data(i, kVariantRole).toInt()));
+    if (i.isValid()) s_->set_current(all_variants()[static_cast<std::size_t>(variants_->data(i, kVariantRole).toInt())]);
   });
   auto follow_current = [this](Variant v) {
     const int row = predictions_->row_of(v);
@@ -167,18 +152,11 @@ QWidget* MainWindow::build_inputs() {
   causal_ = new QCheckBox(tr("causal mask"));
   l2_ = new QCheckBox(tr("model L2 reuse"));
   l2_->setObjectName("l2");
-  density_ = new QDoubleSpinBox;
-  density_->setObjectName("block-density");
-  density_->setRange(0.01, 1.0);
-  density_->setSingleStep(0.05);
-  density_->setDecimals(2);
-  density_->setKeyboardTracking(false);
   form->addRow(tr("dtype"), dtype_);
   form->addRow(tr("phase"), phase_);
   form->addRow(tr("pass"), pass_);
   form->addRow(QString(), causal_);
   form->addRow(QString(), l2_);
-  form->addRow(tr("block-density"), density_);
   kv_heads_ = new QComboBox;
   kv_heads_->setObjectName("kv-heads");
   for (const auto& sp : kSpins) {
@@ -194,6 +172,41 @@ QWidget* MainWindow::build_inputs() {
     connect(spin, &QSpinBox::valueChanged, this, [this] { apply_inputs(); });
   }
   layout->addWidget(wl);
+
+  // One row per variant parameter (model/src/variants/), shown while a checked variant declares it:
+  // the declared range on the box, the help line, unit and source as its tooltip. A count shows 0 as
+  // "default", which leaves the parameter to each variant's own default.
+  auto* pg = new QGroupBox(tr("Variant parameters"));
+  params_form_ = new QFormLayout(pg);
+  for (const ParamSpec* p : all_params()) {
+    const QString name = qs(flag_name(*p));
+    const QString tip = qs(p->help) + (p->unit.empty() ? QString() : "\n" + tr("unit: ") + qs(p->unit)) +
+                        "\n" + tr("default: ") + qs(p->default_text) + "\n" + tr("source: ") + qs(p->source);
+    QWidget* box;
+    if (p->type == ParamType::real) {
+      auto* spin = new QDoubleSpinBox;
+      spin->setDecimals(3);
+      spin->setSingleStep(0.05);
+      spin->setRange(p->min_exclusive ? p->min + 0.001 : p->min, p->max);
+      spin->setKeyboardTracking(false);
+      connect(spin, &QDoubleSpinBox::valueChanged, this, [this] { apply_inputs(); });
+      box = spin;
+    } else {
+      auto* spin = new QSpinBox;
+      spin->setRange(0, static_cast<int>(std::min(p->max, 2147483647.0)));
+      spin->setSpecialValueText(tr("default (%1)").arg(qs(p->default_text)));
+      spin->setKeyboardTracking(false);
+      spin->setAccelerated(true);
+      connect(spin, &QSpinBox::valueChanged, this, [this] { apply_inputs(); });
+      box = spin;
+    }
+    box->setObjectName(name);
+    box->setToolTip(tip);
+    params_form_->addRow(name, box);
+    params_form_->labelForField(box)->setToolTip(tip);
+    param_boxes_.emplace_back(p, box);
+  }
+  layout->addWidget(pg);
 
   auto* vl = new QGroupBox(tr("Variants"));
   auto* vll = new QVBoxLayout(vl);
@@ -229,7 +242,6 @@ QWidget* MainWindow::build_inputs() {
   }
   connect(causal_, &QCheckBox::toggled, this, [this] { apply_inputs(); });
   connect(l2_, &QCheckBox::toggled, this, [this] { apply_inputs(); });
-  connect(density_, &QDoubleSpinBox::valueChanged, this, [this] { apply_inputs(); });
 
   auto* scroll = new QScrollArea;
   scroll->setWidget(box);
@@ -291,7 +303,15 @@ void MainWindow::sync_inputs() {
   pass_->setCurrentText(qs(to_string(w.pass)));
   causal_->setChecked(w.causal);
   l2_->setChecked(w.l2);
-  density_->setValue(w.block_density);
+  // Parameters: the rows the checked variants use, each showing the workload's value or "default".
+  const std::vector<Variant> checked = s_->selection();
+  for (const auto& [p, box] : param_boxes_) {
+    const bool used = std::any_of(checked.begin(), checked.end(), [p = p](Variant v) { return variant_param(v, p->key) != nullptr; });
+    params_form_->setRowVisible(box, used);
+    const ParamSet::Entry* e = w.params.find(p->key);
+    if (auto* real = qobject_cast<QDoubleSpinBox*>(box)) real->setValue(e ? e->real : p->default_value);
+    else static_cast<QSpinBox*>(box)->setValue(e ? static_cast<int>(std::min<std::uint64_t>(e->count, 2147483647u)) : 0);
+  }
   for (const auto& sp : kSpins) spins_[sp.key]->setValue(static_cast<int>(std::min<std::uint64_t>(w.*sp.member, static_cast<std::uint64_t>(sp.hi))));
   const std::uint64_t kv = w.kv_heads == 0 ? w.heads : w.kv_heads;
   if (kv_heads_->count() == 0 || kv_heads_->itemData(kv_heads_->count() - 1).toULongLong() != w.heads ||
@@ -309,8 +329,17 @@ void MainWindow::apply_inputs() {
   w.pass = parse_pass(pass_->currentText().toStdString());
   w.causal = causal_->isChecked();
   w.l2 = l2_->isChecked();
-  w.block_density = density_->value();
   for (const auto& sp : kSpins) w.*sp.member = static_cast<std::uint64_t>(spins_[sp.key]->value());
+  for (const auto& [p, box] : param_boxes_) {
+    if (auto* real = qobject_cast<QDoubleSpinBox*>(box)) {
+      if (real->value() == p->default_value) w.params.erase(p->key);
+      else w.set_real(p->key, real->value());
+    } else if (const int v = static_cast<QSpinBox*>(box)->value(); v == 0) {
+      w.params.erase(p->key);
+    } else {
+      w.set(p->key, static_cast<std::uint64_t>(v));
+    }
+  }
   // kv-heads stays a divisor of heads: when heads changes, keep the group size if it still divides.
   const std::uint64_t kv = kv_heads_->currentData().toULongLong();
   w.kv_heads = (kv != 0 && w.heads % kv == 0) ? kv : w.heads;
@@ -400,7 +429,12 @@ void MainWindow::load_settings() {
     }
     w.causal = st.value("workload/causal", false).toBool();
     w.l2 = st.value("workload/l2", true).toBool();
-    w.block_density = st.value("workload/block-density", 0.25).toDouble();
+    for (const ParamSpec* p : all_params()) {
+      const QString key = QString("workload/") + qs(flag_name(*p));
+      if (!st.contains(key)) continue;
+      if (p->type == ParamType::real) w.set_real(p->key, st.value(key).toDouble());
+      else w.set(p->key, st.value(key).toULongLong());
+    }
     (void)s_->set_workload(w);  // refused (stale or edited settings): the defaults stay
   }
   if (st.contains("variants")) {
@@ -427,7 +461,12 @@ void MainWindow::save_settings() {
   st.setValue("workload/pass", qs(to_string(w.pass)));
   st.setValue("workload/causal", w.causal);
   st.setValue("workload/l2", w.l2);
-  st.setValue("workload/block-density", w.block_density);
+  for (const ParamSpec* p : all_params()) st.remove(QString("workload/") + qs(flag_name(*p)));
+  for (const ParamSet::Entry& e : w.params.entries()) {
+    const ParamSpec* p = find_param(e.key);
+    if (p->type == ParamType::real) st.setValue(QString("workload/") + qs(flag_name(*p)), e.real);
+    else st.setValue(QString("workload/") + qs(flag_name(*p)), qulonglong(e.count));
+  }
   QStringList vs;
   for (Variant v : s_->selection()) vs << qs(to_string(v));
   st.setValue("variants", vs);

@@ -4,6 +4,7 @@
 
 #include <QCheckBox>
 #include <QDoubleSpinBox>
+#include <QFormLayout>
 #include <QComboBox>
 #include <QListView>
 #include <QMainWindow>
@@ -77,7 +78,8 @@ private:
   QComboBox* pass_;
   QCheckBox* causal_;
   QCheckBox* l2_;
-  QDoubleSpinBox* density_;
+  QFormLayout* params_form_;
+  std::vector<std::pair<const ParamSpec*, QWidget*>> param_boxes_;  // variant parameters, registry order
   QComboBox* kv_heads_;
   std::map<std::string, QSpinBox*> spins_;
   QListView* variant_list_;

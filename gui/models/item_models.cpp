@@ -33,7 +33,7 @@ QVariant VariantListModel::data(const QModelIndex& index, int role) const {
     }
     case Qt::ForegroundRole:
       return s_->entry(v).ok ? QVariant() : QVariant(QColor(Qt::gray));
-    case kVariantRole: return static_cast<int>(v);
+    case kVariantRole: return static_cast<int>(variant_index(v));
     default: return {};
   }
 }
@@ -88,7 +88,7 @@ QVariant PredictionModel::data(const QModelIndex& index, int role) const {
   if (!index.isValid() || index.row() >= rowCount() || index.column() >= kColumnCount) return {};
   const Variant v = rows_[static_cast<std::size_t>(index.row())];
   const Entry& e = s_->entry(v);
-  if (role == kVariantRole) return static_cast<int>(v);
+  if (role == kVariantRole) return static_cast<int>(variant_index(v));
   if (role == Qt::DecorationRole && index.column() == kVariantCol) return variant_color(v);
   if (role == Qt::TextAlignmentRole && index.column() > kParams) return int(Qt::AlignRight | Qt::AlignVCenter);
   if (role != Qt::DisplayRole && role != kRawRole && role != Qt::ToolTipRole) return {};
@@ -220,13 +220,13 @@ void SweepModel::rebuild() {
       case Axis::head_dim: w.head_dim = x; w.v_head_dim = 0; break;
       case Axis::kv_heads: w.kv_heads = x; break;
       case Axis::sram_bytes: w.sram_bytes = x; break;
-      case Axis::window: w.window = x; break;
+      case Axis::window: w.set("window", x); break;
     }
     for (std::size_t c = 0; c < cols_.size(); ++c) {
-      w.variant = cols_[c];
+      const Workload wc = for_variant(w, cols_[c]);
       Cell& cell = cells_[r][c];
       try {
-        const Prediction p = predict(s_->device(), w);
+        const Prediction p = predict(s_->device(), wc);
         cell.ok = true;
         cell.memory = p.memory_bound();
         cell.value = quantity_ == Quantity::time        ? p.predicted_time_s
@@ -250,7 +250,7 @@ QVariant SweepModel::data(const QModelIndex& index, int role) const {
     case Qt::DisplayRole: return c.ok ? QVariant(QString::number(c.value, 'g', 4)) : QVariant(QStringLiteral("n/a"));
     case kRawRole: return c.ok ? c.value : std::numeric_limits<double>::quiet_NaN();
     case kMemoryBoundRole: return c.ok ? QVariant(c.memory) : QVariant();
-    case kVariantRole: return static_cast<int>(cols_[static_cast<std::size_t>(index.column())]);
+    case kVariantRole: return static_cast<int>(variant_index(cols_[static_cast<std::size_t>(index.column())]));
     default: return {};
   }
 }

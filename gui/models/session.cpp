@@ -10,10 +10,6 @@ namespace attnio::gui {
 
 namespace {
 
-std::size_t index_of(Variant v) {
-  const auto all = all_variants();
-  return static_cast<std::size_t>(std::find(all.begin(), all.end(), v) - all.begin());
-}
 
 // The identity of a measured point: every workload field with the defaults filled in on the device
 // the trace ran on. L2 reuse is a model option, not part of the workload measured.
@@ -30,7 +26,7 @@ QColor variant_color(Variant v) {
   static const char* const palette[] = {"#F3C300", "#875692", "#F38400", "#A1CAF1", "#BE0032", "#C2B280",
                                         "#848482", "#008856", "#E68FAC", "#0067A5", "#F99379", "#604E97",
                                         "#F6A600", "#B3446C", "#DCD300", "#882D17", "#8DB600"};
-  return QColor(palette[index_of(v) % (sizeof palette / sizeof *palette)]);
+  return QColor(palette[variant_index(v) % (sizeof palette / sizeof *palette)]);
 }
 
 Session::Session(QObject* parent) : QObject(parent), devices_(builtin_devices()), workload_(llama_like_workload()) {
@@ -78,17 +74,17 @@ QString Session::set_workload(const Workload& w) {
   QString first_error;
   bool any = false;
   for (Variant v : all_variants()) {
-    next.variant = v;
     try {
-      validate(resolve(next, device()), device());
+      const Workload wv = for_variant(next, v);
+      validate(resolve(wv, device()), device());
       any = true;
       break;
     } catch (const InputError& e) {
-      if (first_error.isEmpty() || v == Variant::flash2) first_error = QString::fromStdString(e.what());
+      if (first_error.isEmpty() || v == default_variant()) first_error = QString::fromStdString(e.what());
     }
   }
   if (!any) return first_error;
-  next.variant = Variant::flash2;
+  next.variant = default_variant();
   workload_ = next;
   recompute();
   return {};
@@ -106,17 +102,17 @@ QString Session::apply_config(const QString& name_or_path) {
   return {};
 }
 
-bool Session::selected(Variant v) const { return selected_[index_of(v)]; }
+bool Session::selected(Variant v) const { return selected_[variant_index(v)]; }
 
 void Session::set_selected(Variant v, bool on) {
-  if (selected_[index_of(v)] == on) return;
-  selected_[index_of(v)] = on;
+  if (selected_[variant_index(v)] == on) return;
+  selected_[variant_index(v)] = on;
   emit changed();  // predictions do not change, only what is shown
 }
 
 void Session::set_selection(const std::vector<Variant>& vs) {
   std::fill(selected_.begin(), selected_.end(), false);
-  for (Variant v : vs) selected_[index_of(v)] = true;
+  for (Variant v : vs) selected_[variant_index(v)] = true;
   emit changed();
 }
 
@@ -134,15 +130,14 @@ void Session::set_current(Variant v) {
   emit current_changed(v);
 }
 
-const Entry& Session::entry(Variant v) const { return entries_[index_of(v)]; }
+const Entry& Session::entry(Variant v) const { return entries_[variant_index(v)]; }
 
 void Session::recompute() {
   entries_.clear();
   for (Variant v : all_variants()) {
     Entry e;
     e.variant = v;
-    Workload w = workload_;
-    w.variant = v;
+    const Workload w = for_variant(workload_, v);
     try {
       e.prediction = predict(device(), w);
       e.ok = true;

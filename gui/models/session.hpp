@@ -26,7 +26,7 @@ inline QString qs(std::string_view s) { return QString::fromUtf8(s.data(), stati
 QColor variant_color(Variant v);
 
 struct Entry {
-  Variant variant;
+  Variant variant = default_variant();
   bool ok = false;
   Prediction prediction;  // when ok
   QString error;          // why the variant does not apply to this workload, when !ok
@@ -37,7 +37,7 @@ struct Entry {
 
 // Every measured record of the open trace with its re-prediction (the roofline's hollow markers).
 struct TracePoint {
-  Variant variant;
+  Variant variant = default_variant();
   Prediction prediction;
   traces::MeasuredPoint measured;
   QString label;
@@ -97,7 +97,7 @@ private:
   int device_index_ = 0;
   Workload workload_;
   std::vector<bool> selected_;
-  Variant current_ = Variant::flash2;
+  Variant current_ = default_variant();
   std::vector<Entry> entries_;
   std::optional<Device> trace_device_;  // the device the open trace ran on
   std::vector<TracePoint> trace_points_;

@@ -16,16 +16,16 @@ Workload TeachTrace::small_shape(const Workload& w) {
   s.seq = s.phase == Phase::decode ? 2048 : 512;
   s.kv_len = 0;
   s.layers = 1;
-  s.window = std::min<std::uint64_t>(w.window, 256);
-  s.chunk = 0;
-  s.splits = 0;
-  s.d_inner = 0;
-  s.feature_dim = 0;
-  s.latent_dim = std::min<std::uint64_t>(w.latent_dim, 128);
-  s.rope_dim = std::min<std::uint64_t>(w.rope_dim, 32);
-  s.features = std::min<std::uint64_t>(w.features, 64);
-  s.segment = std::min<std::uint64_t>(w.segment, 256);
-  s.block_m = s.block_n = 0;
+  // Parameters shrink with the shape; the ones derived from it go back to their defaults.
+  const auto shrink = [&s](std::string_view key, std::uint64_t most) {
+    if (variant_param(s.variant, key)) s.set(key, std::min(s.count(key), most));
+  };
+  shrink("window", 256);
+  shrink("latent_dim", 128);
+  shrink("rope_dim", 32);
+  shrink("features", 64);
+  shrink("segment", 256);
+  for (std::string_view key : {"chunk", "splits", "d_inner", "feature_dim", "block_m", "block_n"}) s.params.erase(key);
   return s;
 }
 

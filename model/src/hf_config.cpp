@@ -57,12 +57,12 @@ private:
 }  // namespace
 
 Workload ModelConfig::apply(Workload w) const {
-  w.variant = native_variant;
+  w = for_variant(w, native_variant);
   w.layers = layers;
   w.dtype = dtype;
-  if (native_variant == Variant::mamba) {
-    w.d_inner = d_inner;
-    w.state_dim = state_dim;
+  if (native_variant.is("mamba")) {
+    w.set("d_inner", d_inner);
+    w.set("state_dim", state_dim);
     w.heads = heads;
     w.kv_heads = kv_heads;
     w.head_dim = head_dim;
@@ -73,10 +73,10 @@ Workload ModelConfig::apply(Workload w) const {
   w.kv_heads = kv_heads;
   w.head_dim = head_dim;
   w.v_head_dim = v_head_dim;
-  if (sliding_window != 0) w.window = sliding_window;
+  if (sliding_window != 0) w.set("window", sliding_window);
   if (latent_dim != 0) {
-    w.latent_dim = latent_dim;
-    w.rope_dim = rope_dim;
+    w.set("latent_dim", latent_dim);
+    w.set("rope_dim", rope_dim);
   }
   return w;
 }
@@ -101,7 +101,7 @@ ModelConfig parse_hf_config(std::string_view text, std::string_view origin) {
 
   if (r.count({"state_size"}) != 0 || c.model_type == "mamba") {
     // Mamba (Gu & Dao 2023): D = expand x hidden_size channels, N = state_size.
-    c.native_variant = Variant::mamba;
+    c.native_variant = parse_variant("mamba");
     c.hidden_size = r.required({"hidden_size", "d_model"});
     c.state_dim = r.required({"state_size", "d_state"});
     c.d_inner = r.count({"intermediate_size", "d_inner"});
@@ -133,7 +133,7 @@ ModelConfig parse_hf_config(std::string_view text, std::string_view origin) {
   if (c.latent_dim != 0) {
     // DeepSeek-V2 §2.1: per-head query/key width qk_nope_head_dim (+ the shared rope part),
     // value width v_head_dim, cache of kv_lora_rank + qk_rope_head_dim per token.
-    c.native_variant = Variant::mla;
+    c.native_variant = parse_variant("mla");
     c.rope_dim = r.required({"qk_rope_head_dim"});
     c.head_dim = r.required({"qk_nope_head_dim"});
     c.v_head_dim = r.required({"v_head_dim"});
@@ -149,7 +149,7 @@ ModelConfig parse_hf_config(std::string_view text, std::string_view origin) {
   }
   c.v_head_dim = c.head_dim;
   c.sliding_window = r.count({"sliding_window"});
-  if (c.sliding_window != 0) c.native_variant = Variant::sliding_window;
+  if (c.sliding_window != 0) c.native_variant = parse_variant("sliding-window");
   return c;
 }
 

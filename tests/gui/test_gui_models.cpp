@@ -43,7 +43,7 @@ private slots:
     s.set_device_key("a100-80gb");
     w.phase = Phase::decode;
     QVERIFY(s.set_workload(w).isEmpty());
-    s.set_selection({Variant::paged, Variant::flash_decoding});
+    s.set_selection({parse_variant("paged"), parse_variant("flash-decoding")});
     QCOMPARE(predictions.rowCount(), 2);
   }
 
@@ -62,16 +62,16 @@ private slots:
   void predictionTableMatchesTheModelAndExportsCsv() {
     Session s;
     PredictionModel m(&s);
-    const int row = m.row_of(Variant::flash2);
+    const int row = m.row_of(parse_variant("flash2"));
     QVERIFY(row >= 0);
-    const Prediction& p = s.entry(Variant::flash2).prediction;
+    const Prediction& p = s.entry(parse_variant("flash2")).prediction;
     QCOMPARE(m.data(m.index(row, PredictionModel::kHbmBytes), kRawRole).toDouble(), p.hbm_bytes().d());
     QCOMPARE(m.data(m.index(row, PredictionModel::kTime), kRawRole).toDouble(), p.predicted_time_s);
     const QStringList lines = m.to_csv().split('\n', Qt::SkipEmptyParts);
     QCOMPARE(lines.size(), m.rowCount() + 1);
     QVERIFY(lines[0].startsWith("variant,bound,binding ceiling,time"));
     // A variant that does not apply (paged needs decode) shows why, and no numbers.
-    const int paged = m.row_of(Variant::paged);
+    const int paged = m.row_of(parse_variant("paged"));
     QCOMPARE(m.data(m.index(paged, PredictionModel::kBound), Qt::DisplayRole).toString(), QString("n/a"));
     QVERIFY(m.data(m.index(paged, PredictionModel::kParams), Qt::DisplayRole).toString().contains("decode"));
     QVERIFY(std::isnan(m.data(m.index(paged, PredictionModel::kHbmBytes), kRawRole).toDouble()));
@@ -136,7 +136,7 @@ private slots:
   void teachingTraceAddsUpToTheSimulator() {
     Session s;
     Workload w = s.workload();
-    w.variant = Variant::flash2;
+    w.variant = parse_variant("flash2");
     w.causal = true;
     TeachTrace t;
     QVERIFY(t.build(s.device(), w, 1000000).isEmpty());
@@ -155,7 +155,7 @@ private slots:
     QCOMPARE(small.frames().size(), std::size_t{10});
     QVERIFY(small.truncated());
     // A variant without a tile schedule gives the simulator's reason.
-    w.variant = Variant::fnet;
+    w.variant = parse_variant("fnet");
     w.causal = false;
     const QString why = t.build(s.device(), w);
     QVERIFY2(why.contains("no tile schedule"), qPrintable(why));
@@ -192,7 +192,7 @@ private slots:
     w.head_dim = 128;
     w.causal = true;
     QVERIFY(s.set_workload(w).isEmpty());
-    const int row = m.row_of(Variant::flash2);
+    const int row = m.row_of(parse_variant("flash2"));
     const double measured = m.data(m.index(row, PredictionModel::kMeasuredHbm), kRawRole).toDouble();
     const double predicted = m.data(m.index(row, PredictionModel::kHbmBytes), kRawRole).toDouble();
     const double err = m.data(m.index(row, PredictionModel::kHbmError), kRawRole).toDouble();

@@ -140,7 +140,7 @@ private slots:
     const int at = t->frame();
     QTest::qWait(300);
     QCOMPARE(t->frame(), at);
-    s.set_current(Variant::fnet);  // no schedule: the view says so instead of failing
+    s.set_current(parse_variant("fnet"));  // no schedule: the view says so instead of failing
     QApplication::processEvents();
     QCOMPARE(t->frame_count(), 0);
   }
@@ -149,7 +149,7 @@ private slots:
     Session s;
     MainWindow w(&s, false);
     w.show();
-    s.set_current(Variant::mla);
+    s.set_current(parse_variant("mla"));
     auto* table = w.findChild<QTableView*>("predictionTable");
     QVERIFY(table);
     // Unsorted at first: the variants in their own order.
@@ -163,7 +163,7 @@ private slots:
     }
     QVERIFY(linear && linear->isVisible() && linear->count() == 1);
     emit linear->clicked(linear->at(0));
-    QCOMPARE(s.current(), Variant::linear);
+    QCOMPARE(s.current(), parse_variant("linear"));
     QCOMPARE(table->model()->data(table->currentIndex().siblingAtColumn(0)).toString(), QString("linear"));
     auto* heads = w.findChild<QSpinBox*>("heads");
     heads->setValue(12);
@@ -196,9 +196,36 @@ private slots:
     }
     // A spin box drives the session, and the session's value comes back.
     w.findChild<QSpinBox*>("dilation")->setValue(4);
-    QCOMPARE(s.workload().dilation, std::uint64_t{4});
+    QCOMPARE(s.workload().params.find("dilation")->count, std::uint64_t{4});
     w.findChild<QDoubleSpinBox*>("block-density")->setValue(0.5);
-    QCOMPARE(s.workload().block_density, 0.5);
+    QCOMPARE(s.workload().params.find("block_density")->real, 0.5);
+    // 0 shows "default" and leaves the parameter to each variant.
+    w.findChild<QSpinBox*>("dilation")->setValue(0);
+    QVERIFY(!s.workload().params.has("dilation"));
+  }
+
+  // The editor shows the shape and only the parameters that the checked variants declare, each with
+  // its declared range and its help line as the tooltip.
+  void theEditorShowsOnlyTheCheckedVariantsParameters() {
+    Session s;
+    MainWindow w(&s, false);
+    auto shown = [&](const char* name) {
+      QWidget* box = w.findChild<QWidget*>(name);
+      return box && box->isVisibleTo(&w);
+    };
+    s.set_selection({parse_variant("flash2")});
+    QVERIFY(shown("seq") && shown("heads"));
+    QVERIFY(shown("block-m") && shown("block-n") && shown("cla-share"));
+    QVERIFY(!shown("window") && !shown("page-size") && !shown("state-dim") && !shown("block-density"));
+    s.set_selection({parse_variant("paged"), parse_variant("mamba")});
+    QVERIFY(shown("page-size") && shown("cla-share") && shown("state-dim") && shown("d-inner"));
+    QVERIFY(!shown("block-m") && !shown("window") && !shown("latent-dim") && !shown("block-density"));
+    auto* page = w.findChild<QSpinBox*>("page-size");
+    QCOMPARE(page->maximum(), 512);
+    QVERIFY(page->toolTip().startsWith(QString::fromUtf8(find_param("page_size")->help.data(),
+                                                         static_cast<int>(find_param("page_size")->help.size()))));
+    s.set_selection({parse_variant("block-sparse")});
+    QVERIFY(shown("block-density") && !shown("page-size"));
   }
 
   void settingsPersistBetweenRuns() {
@@ -207,7 +234,7 @@ private slots:
       MainWindow w(&s, true);
       w.findChild<QSpinBox*>("seq")->setValue(12345);
       s.set_device_key("a100-80gb");
-      s.set_selection({Variant::flash2, Variant::mla});
+      s.set_selection({parse_variant("flash2"), parse_variant("mla")});
     }
     Session s;
     MainWindow w(&s, true);

@@ -30,15 +30,7 @@ constexpr UintField kWorkloadFields[] = {
     {"kv_len", &Workload::kv_len},         {"heads", &Workload::heads},
     {"kv_heads", &Workload::kv_heads},     {"head_dim", &Workload::head_dim},
     {"v_head_dim", &Workload::v_head_dim}, {"layers", &Workload::layers},
-    {"sram_bytes", &Workload::sram_bytes}, {"block_m", &Workload::block_m},
-    {"block_n", &Workload::block_n},       {"window", &Workload::window},
-    {"chunk", &Workload::chunk},           {"splits", &Workload::splits},
-    {"page_size", &Workload::page_size},   {"latent_dim", &Workload::latent_dim},
-    {"rope_dim", &Workload::rope_dim},     {"feature_dim", &Workload::feature_dim},
-    {"features", &Workload::features},     {"state_dim", &Workload::state_dim},
-    {"d_inner", &Workload::d_inner},       {"gpus", &Workload::gpus},
-    {"segment", &Workload::segment},       {"dilation", &Workload::dilation},
-    {"cla_share", &Workload::cla_share},
+    {"sram_bytes", &Workload::sram_bytes},
 };
 
 // Errors name the file, the line and the field.
@@ -87,6 +79,8 @@ private:
   std::size_t line_;
 };
 
+// The shape fields, then every parameter the variant declares (model/src/variants/) with its
+// value or its default, so equal workloads write equal objects (record_id relies on it).
 json::object workload_json(const Workload& w) {
   json::object o;
   o["variant"] = to_string(w.variant);
@@ -95,8 +89,11 @@ json::object workload_json(const Workload& w) {
   o["dtype"] = to_string(w.dtype);
   o["causal"] = w.causal;
   o["l2"] = w.l2;
-  o["block_density"] = w.block_density;
   for (const auto& f : kWorkloadFields) o[f.key] = w.*f.member;
+  for (const ParamSpec* p : w.variant->params) {
+    if (p->type == ParamType::real) o[p->key] = w.real(p->key);
+    else o[p->key] = w.count(p->key);
+  }
   return o;
 }
 
@@ -114,8 +111,26 @@ Workload workload_from(const json::object& o, const Where& at) {
   if (!causal.is_bool()) at.fail("field 'workload.causal' must be true or false");
   w.causal = causal.get_bool();
   if (const json::value* l2 = o.if_contains("l2"); l2 && l2->is_bool()) w.l2 = l2->get_bool();
-  if (const json::value* d = o.if_contains("block_density")) w.block_density = at.number(*d, "workload.block_density");
   for (const auto& f : kWorkloadFields) w.*f.member = at.whole(at.at(o, f.key), std::string("workload.") + f.key);
+  // Variant parameters: any key some variant declares; the variant's own are kept. Version-1 traces
+  // hold every parameter of every variant, with 0 for "the default".
+  for (const auto& kv : o) {
+    const std::string key(kv.key());
+    const bool known = key == "variant" || key == "phase" || key == "pass" || key == "dtype" || key == "causal" ||
+                       key == "l2" || std::any_of(std::begin(kWorkloadFields), std::end(kWorkloadFields),
+                                                   [&](const UintField& f) { return key == f.key; });
+    if (known) continue;
+    const ParamSpec* any = find_param(key);
+    if (!any) at.fail("unknown workload field '" + key + "'");
+    const ParamSpec* own = variant_param(w.variant, key);
+    if (any->type == ParamType::real) {
+      const double v = at.number(kv.value(), "workload." + key);
+      if (own) w.set_real(key, v);
+    } else {
+      const std::uint64_t v = at.whole(kv.value(), "workload." + key);
+      if (own && (v != 0 || own->zero_is_auto)) w.set(key, v);
+    }
+  }
   return w;
 }
 
@@ -185,7 +200,7 @@ json::object record_json(const Record& r) {
   return o;
 }
 
-Record record_from(const json::object& o, const Where& at) {
+Record record_from(const json::object& o, const Where& at, std::uint64_t version) {
   if (at.string(o, "type") != "record") at.fail("field 'type' must be \"record\"");
   Record r;
   r.id = at.string(o, "id");
@@ -194,6 +209,8 @@ Record record_from(const json::object& o, const Where& at) {
   if (const json::value* e = o.if_contains("error"); e && e->is_string()) r.error = std::string(e->get_string());
   r.kernel = at.string(o, "kernel");
   r.workload = workload_from(at.object(at.at(o, "workload"), "workload"), at);
+  // Version 1 ids serialized every parameter of every variant; ids are now canonical per variant.
+  if (version < 2) r.id = record_id(r.workload, r.kernel);
   for (const auto& kv : at.object(at.at(o, "launch"), "launch")) {
     r.launch[std::string(kv.key())] = at.integer(kv.value(), "launch." + std::string(kv.key()));
   }
@@ -300,6 +317,7 @@ Trace parse_trace(const std::string& text, const std::string& path) {
   std::string line;
   std::size_t n = 0;
   std::set<std::string> ids;
+  std::uint64_t version = 0;
   while (std::getline(lines, line)) {
     ++n;
     const Where at(path, n);
@@ -310,9 +328,10 @@ Trace parse_trace(const std::string& text, const std::string& path) {
     if (!v.is_object()) at.fail("a line must be a JSON object");
     if (n == 1) {
       t.header = header_from(v.get_object(), at);
+      version = at.whole(at.at(v.get_object(), "version"), "version");
       continue;
     }
-    Record r = record_from(v.get_object(), at);
+    Record r = record_from(v.get_object(), at, version);
     if (!ids.insert(r.id).second) at.fail("record id repeats an earlier record");
     t.records.push_back(std::move(r));
   }

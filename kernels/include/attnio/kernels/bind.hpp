@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "attnio/model/device.hpp"
 #include "attnio/model/workload.hpp"
@@ -24,10 +25,12 @@ struct BoundKernel {
   std::shared_ptr<void> buffers;                // owns the device memory
 };
 
-// The kernel `attnio profile` runs for a workload, or "" when none is bound (today: the forward
-// softmax family in prefill: standard, flash1, flash2, sliding-window, sigmoid, chunked; and
-// flash-decoding and paged in decode; head dims 64 and 128 for the tensor-core kernels).
+// The kernel `attnio profile` runs for a workload: the one its variant declares for the phase and
+// pass (VariantDescriptor::kernel_fwd, kernel_bwd, kernel_decode), when the shape fits it (head dims
+// 64 and 128 for the tensor-core kernels); "" when none is bound.
 std::string bound_kernel_name(const Workload& w);
+// Whether bind.cu can bind a kernel of this name (every name a variant declares must be).
+bool has_binding(std::string_view kernel);
 
 // Allocates and fills the inputs for `w` (resolved against `device`) and returns the launch. ""
 // or the error (no kernel bound, out of device memory, ...).

@@ -17,7 +17,7 @@ namespace attnio {
 struct ModelConfig {
   std::string name;  // shipped name or the file path
   std::string model_type;
-  Variant native_variant = Variant::flash2;  // what the model's own attention is
+  Variant native_variant = default_variant();  // what the model's own attention is
   std::uint64_t layers = 0;
   std::uint64_t hidden_size = 0;
   std::uint64_t heads = 0, kv_heads = 0, head_dim = 0, v_head_dim = 0;

@@ -1,4 +1,4 @@
-// attnio trace files (format version 1): JSON Lines. The first line is the header, every later
+// attnio trace files (format version 2; version 1 is read too): JSON Lines. The first line is the header, every later
 // line one record, written and flushed as its run finishes, so a sweep killed midway keeps every
 // finished record and --resume can skip them. Schema: traces/README.md. Depends on model/ only.
 #pragma once
@@ -15,7 +15,8 @@
 
 namespace attnio::traces {
 
-inline constexpr int kFormatVersion = 1;
+// 2: a record's workload holds the parameters its variant declares (1: every variant's).
+inline constexpr int kFormatVersion = 2;
 
 struct Header {
   std::string tool_version;

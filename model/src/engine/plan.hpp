@@ -1,5 +1,5 @@
-// Attention masks and FlashAttention block plans, shared by the closed form (predict.cpp) and the
-// tile simulator (simulate.cpp) so that both visit exactly the same blocks. Internal to model/.
+// Attention masks and FlashAttention block plans, shared by the closed form and the tile simulator
+// (engine/, variants/) so that both visit exactly the same blocks. Internal to model/.
 #pragma once
 
 #include <algorithm>
@@ -130,16 +130,22 @@ inline Plan make_plan(u64 n, u64 nk, u64 br, u64 bc, const Mask& m) {
 // A decoded token is the newest position: it attends to the past only, whatever --causal says.
 inline bool causal_effective(const Workload& w) { return w.causal || w.phase == Phase::decode; }
 
+// The causal mask when --causal is on, else none; queries are the last n of nk positions.
+// Variants with masks of their own (sliding-window) build them from this.
 inline Mask attention_mask(const Workload& w, u64 n, u64 nk) {
   Mask m;
   m.offset = static_cast<std::int64_t>(nk) - static_cast<std::int64_t>(n);
-  if (w.variant == Variant::sliding_window) {
-    m.kind = causal_effective(w) ? MaskKind::window_causal : MaskKind::band;
-    m.window = w.window;
-  } else if (w.causal) {
-    m.kind = MaskKind::causal;
-  }
+  if (w.causal) m.kind = MaskKind::causal;
   return m;
+}
+
+// The attention shape every variant starts from.
+struct Shape {
+  u64 batch, heads, kv_heads, n, nk, d, dv;
+  u64 group() const { return heads / kv_heads; }
+};
+inline Shape shape_of(const Workload& w) {
+  return {w.batch, w.heads, w.kv_heads, w.query_len(), w.kv_len, w.head_dim, w.v_head_dim};
 }
 
 

@@ -1,0 +1,46 @@
+// What several variant files share: the parameters declared once for a family (flash tiles,
+// split-KV splits, cross-layer K/V sharing), the default K/V cache, and the small formatting helpers
+// of params_text and explain. Internal to model/.
+#pragma once
+
+#include <cstdio>
+#include <string>
+
+#include "attnio/model/variant.hpp"
+#include "attnio/model/workload.hpp"
+#include "../engine/evaluator.hpp"
+#include "../engine/schedule.hpp"
+
+namespace attnio::detail {
+
+// Flash tiles Br x Bc (FlashAttention Alg. 1 line 1 when not given) and GQA-packed split-KV.
+extern const ParamSpec kBlockM, kBlockN, kSplits;
+// Cross-layer attention (Brandon et al. 2024 §2): one K/V cache per k consecutive layers.
+extern const ParamSpec kClaShare;
+
+// Given block sizes must fit with their Q, K and V tiles in SRAM (InputError naming both flags).
+void check_block_tiles(const Workload& w);
+
+// The K/V cache of batch x kv-len tokens of every K/V head, for ceil(layers / cla-share) layers.
+Count kv_cache_bytes(const Workload& w);
+Count kv_cache_tokens(const Workload& w, u64 tokens);
+
+// "key=value" words of params_text.
+inline void put(std::string& s, const std::string& key, const std::string& value) {
+  s += (s.empty() ? "" : " ") + key + "=" + value;
+}
+// params_text's trailing split count of split-KV kernels.
+inline std::string splits_text(const Prediction& p) {
+  std::string s;
+  if (p.splits != 0) put(s, "splits", std::to_string(p.splits));
+  return s;
+}
+
+inline std::string num(u64 v) { return std::to_string(v); }
+inline std::string fmt(const char* f, double x) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, x);
+  return buf;
+}
+
+}  // namespace attnio::detail

@@ -1,0 +1,703 @@
+// FlashAttention's family: fused tiled attention that never writes the N x Nk scores to HBM.
+//   flash1          FA1 loop order, outer loop over K/V blocks (FlashAttention, Dao et al. 2022, Alg. 1;
+//                   backward App. B.4 Alg. 4)
+//   flash2          FA2 loop order, Q blocks the outer (parallel) loop (FlashAttention-2, Dao 2023, §3.1,
+//                   Alg. 1; backward §3.1.2 Alg. 2)
+//   block-sparse    flash2 over a fraction s of the blocks (FlashAttention §3.3, Prop. 4)
+//   sliding-window  flash2 over a window of W keys; rolling-buffer cache (Mistral 7B, Jiang et al. 2023, §2)
+//   sigmoid         flash2 with sigmoid for softmax: no row statistics (FlashSigmoid, Ramapuram et al. 2024)
+//   dilated         flash2 within segments of every r-th token (LongNet, Ding et al. 2023, §2.2)
+// One closed form and one tile schedule serve all six; each variant picks its mask, density, score
+// function and shape. The simulator's --l2 off DRAM bytes equal the closed form's L2 bytes.
+#include "flash.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace attnio::detail {
+
+// ---- parameters ---------------------------------------------------------------------------------
+
+const ParamSpec kBlockDensity{
+    .key = "block_density", .type = ParamType::real, .default_value = 0.25, .default_text = "0.25", .min = 0,
+    .max = 1, .min_exclusive = true, .unit = "fraction", .help = "block-sparse: fraction of blocks visited (default 0.25)",
+    .source = "FlashAttention §3.3 (Prop. 4: IO scales with the non-zero fraction s)"};
+const ParamSpec kWindow{
+    .key = "window", .default_value = 4096, .default_text = "4096", .unit = "tokens",
+    .help = "sliding-window: window W (default 4096)", .source = "Mistral 7B §2 (W = 4096)"};
+const ParamSpec kSegment{
+    .key = "segment", .default_value = 2048, .default_text = "2048", .unit = "tokens",
+    .help = "dilated: segment length w (default 2048)", .source = "LongNet §2.2"};
+const ParamSpec kDilation{
+    .key = "dilation", .default_value = 2, .default_text = "2", .unit = "tokens",
+    .help = "dilated: dilation r (default 2)", .source = "LongNet §2.2"};
+
+namespace {
+
+// ---- closed form --------------------------------------------------------------------------------
+
+// ---- FlashAttention, FA2 loop order ---------------------------------------------------------
+
+
+Plan flash_plan(const Evaluator& ev, const Shape& s, const Mask& mask, const FlashOptions& opt) {
+  const BlockSizes bs = blocks_for(ev, std::max(s.d, s.dv));
+  Plan p = make_plan(s.n, s.nk, bs.br, bs.bc, mask);
+  if (opt.density < 1.0) {
+    // FlashAttention Prop. 4: a block-sparse layout visits a fraction s of the blocks. Counts are
+    // the expectation over a layout of that density (the sparse blocks spread evenly).
+    p.pairs = scaled(p.pairs, opt.density);
+    p.rows_sum = scaled(p.rows_sum, opt.density);
+    p.cols_sum = scaled(p.cols_sum, opt.density);
+    p.allowed = scaled(p.allowed, opt.density);
+    p.area = scaled(p.area, opt.density);
+    // A key block is touched by one of the Tr Q blocks with probability 1 - (1 - s)^Tr.
+    p.touched = scaled(p.touched, 1.0 - std::pow(1.0 - opt.density, static_cast<double>(p.tr)));
+  }
+  return p;
+}
+
+Count flash_smem(const Plan& p, const Shape& s, u64 e) {
+  return Count(e) * (min_u(p.br, s.n) * s.d + min_u(p.bc, s.nk) * (s.d + s.dv));
+}
+
+// K/V bytes touched between two fetches of one K/V set by the query heads of a GQA group: in the
+// FA2 grid (m_block fastest, then batch, then head) the heads of a group are B heads apart, so the
+// sets of the other batch entries pass through L2 in between.
+double kv_between(const Plan& p, const Shape& s, u64 e) {
+  const double sets = static_cast<double>(std::min(s.batch * s.kv_heads, s.batch + 1));
+  return sets * p.touched.d() * static_cast<double>((s.d + s.dv) * e);
+}
+
+// FlashAttention-2 §3.1 forward: each CTA owns one Q block of one head, reads Q once, loops over the
+// K/V blocks it needs, writes O and the log-sum-exp once. K and V cross L2 once per Q block.
+void flash2_fwd(Evaluator& ev, const Shape& s, const Plan& p, const FlashOptions& opt) {
+  const u64 e = ev.e();
+  const Count bh = Count(s.batch) * s.heads;
+  KernelCost& k = ev.add(opt.sigmoid ? "flash_sigmoid_fwd" : "flash2_fwd", bh * p.tr,
+                         ev.ctas_per_sm(flash_smem(p, s, e)));
+  k.tensor_flops = bh * p.allowed * 2 * (s.d + s.dv);  // QK^T and PV: 2·N·Nk·(d+dv) per head
+  k.sfu_ops = bh * p.allowed;
+  if (opt.sigmoid) {
+    // sigma(x) = (1 + tanh(x/2)) / 2 with MUFU.TANH: scale+bias FFMA (2) and the affine FFMA (2).
+    k.fp32_flops = bh * p.allowed * 4;
+  } else {
+    // Online softmax (FlashAttention-2 §3.1.1): FFMA for scale and max (2) and the row-sum add (1)
+    // per score, a rescale of O per visited block row, and the final 1/l scaling.
+    k.fp32_flops = bh * (p.allowed * 3 + p.rows_sum * s.dv + Count(s.n) * s.dv);
+  }
+  const Count q = bh * s.n * s.d * e;
+  Evaluator::read_stream(k, q, q, 1);
+  const Count kv_total = bh * p.cols_sum * (s.d + s.dv) * e;
+  const Count kv_unique = kv_heads_bytes(s, p.touched, e);
+  Evaluator::read_stream(k, kv_total, ev.shared(k, kv_unique, kv_total, p.tr, s.batch * p.tr, s.group(), kv_between(p, s, e)),
+                         kFlashWarps);
+  const Count o = bh * s.n * s.dv * e;
+  Evaluator::write_direct(k, o);
+  k.sram_write += o;  // the epilogue stages O through shared memory
+  k.sram_read += o;
+  if (!opt.sigmoid) {
+    Evaluator::write_direct(k, bh * s.n * kStatBytes);  // log-sum-exp, kept for the backward pass
+    ev.out().extra_memory_bytes += bh * s.n * kStatBytes;
+  }
+}
+
+// FlashAttention-2 §3.1.2 / Alg. 2 backward: a preprocessing kernel computes D = rowsum(dO o O);
+// the main kernel parallelizes over K/V blocks, reads K_j, V_j once and loops over Q blocks,
+// accumulating dQ in fp32 with atomic adds; a last kernel converts dQ. For GQA, dK and dV are
+// written per query head and summed over each group.
+void flash2_bwd(Evaluator& ev, const Shape& s, const Plan& p, const FlashOptions& opt) {
+  const u64 e = ev.e();
+  const Count bh = Count(s.batch) * s.heads;
+  const Count rows = bh * s.n;
+  KernelCost& pre = ev.add(opt.sigmoid ? "flash_sigmoid_bwd_zero_dq" : "flash2_bwd_preprocess", bh * p.tr, kSmallCtasPerSm);
+  Evaluator::write_direct(pre, rows * s.d * kStatBytes);  // dQ accumulator zeroed
+  if (!opt.sigmoid) {  // sigmoid's derivative sigma(1 - sigma) needs no row statistics
+    Evaluator::read_direct(pre, rows * s.dv * e * 2);  // dO, O
+    Evaluator::write_direct(pre, rows * kStatBytes);   // D = rowsum(dO o O)
+    pre.fp32_flops = rows * s.dv * 2;
+  }
+
+  const Count smem = Count(e) * (min_u(p.bc, s.nk) * (s.d + s.dv) + min_u(p.br, s.n) * (s.d + s.dv));
+  KernelCost& k = ev.add(opt.sigmoid ? "flash_sigmoid_bwd" : "flash2_bwd", bh * p.tc, ev.ctas_per_sm(smem));
+  // Recompute S (2d), dP = dO V^T (2dv), dV += P^T dO (2dv), dQ += dS K (2d), dK += dS^T Q (2d):
+  // 2.5x the forward FLOPs when d = dv (FlashAttention-2 §4.1).
+  k.tensor_flops = bh * p.allowed * 2 * (3 * s.d + 2 * s.dv);
+  k.sfu_ops = bh * p.allowed;
+  k.fp32_flops = bh * p.allowed * 4;  // P recompute FFMA (2), dS = P o (dP - D): sub + mul (2)
+  const Count kv = bh * p.touched * (s.d + s.dv) * e;
+  Evaluator::read_stream(k, kv, ev.shared(k, kv_heads_bytes(s, p.touched, e), kv, 1, s.batch * p.tc, s.group(),
+                                          kv_between(p, s, e)), kFlashWarps);
+  // Per visited pair: Q_i, dO_i, and for softmax LSE_i, D_i.
+  const u64 q_row = (s.d + s.dv) * e + (opt.sigmoid ? 0 : 2 * kStatBytes);
+  const Count q_total = bh * p.rows_sum * q_row;
+  // Q_i, dO_i are shared by the Tc CTAs of one head, which run next to each other.
+  const double q_ws = std::min(std::ceil(static_cast<double>(ev.resident(k)) / static_cast<double>(p.tc)) + 1,
+                               static_cast<double>(bh.v)) * static_cast<double>(s.n * q_row);
+  Evaluator::read_stream(k, q_total, ev.shared(k, rows * q_row, q_total, p.tc, p.tc, 1, q_ws), kFlashWarps);
+  // dQ_i atomic read-modify-write in fp32, performed in L2.
+  const Count dq_total = bh * p.rows_sum * s.d * kStatBytes;
+  const Count dq_unique = rows * s.d * kStatBytes;
+  k.l2_read += dq_total;
+  k.l2_write += dq_total;
+  k.hbm_read += ev.shared(k, dq_unique, dq_total, p.tc, p.tc, 1, q_ws);
+  k.hbm_write += ev.shared(k, dq_unique, dq_total, p.tc, p.tc, 1, q_ws);
+  Evaluator::write_direct(k, bh * p.touched * (s.d + s.dv) * e);  // dK_j, dV_j
+
+  KernelCost& conv = rowwise(ev, "flash2_bwd_convert_dq", rows * s.d);
+  Evaluator::read_direct(conv, rows * s.d * kStatBytes);
+  Evaluator::write_direct(conv, rows * s.d * e);
+  if (s.group() > 1) {
+    KernelCost& red = rowwise(ev, "gqa_reduce_dkdv", bh * p.touched * (s.d + s.dv));
+    Evaluator::read_direct(red, bh * p.touched * (s.d + s.dv) * e);
+    Evaluator::write_direct(red, kv_heads_bytes(s, s.nk, e));
+    red.fp32_flops = bh * p.touched * (s.d + s.dv);
+  }
+  ev.out().extra_memory_bytes += rows * (s.d + (opt.sigmoid ? 0 : 1)) * kStatBytes;  // dQ accumulator and D
+}
+
+// ---- FlashAttention, FA1 loop order ---------------------------------------------------------
+
+// FlashAttention Alg. 1: one CTA per head, grid (batch, heads) (FlashAttention-2 §3.2: "parallelize
+// over batch size and number of heads"); the outer loop over K/V blocks loads K_j, V_j once (line 6); the inner loop over
+// Q blocks loads Q_i, O_i, l_i, m_i (line 8) and writes O_i, l_i, m_i back (lines 12-13); line 2
+// initializes O, l, m in HBM. Total Θ(N²d²/M) (Theorem 2).
+void flash1_fwd(Evaluator& ev, const Shape& s, const Plan& p) {
+  const u64 e = ev.e();
+  const Count bh = Count(s.batch) * s.heads;
+  const Count smem = Count(e) * (min_u(p.bc, s.nk) * (s.d + s.dv) + min_u(p.br, s.n) * (s.d + s.dv));
+  KernelCost& k = ev.add("flash1_fwd", bh, ev.ctas_per_sm(smem));
+  k.tensor_flops = bh * p.allowed * 2 * (s.d + s.dv);
+  k.sfu_ops = bh * p.allowed;
+  // Per score as FA2 (3); per visited pair the O_i update rescales and adds (2 per element).
+  k.fp32_flops = bh * (p.allowed * 3 + p.rows_sum * s.dv * 2);
+  // Grid (batch, heads): the g heads of a group are B CTAs apart.
+  const Count kv = bh * p.touched * (s.d + s.dv) * e;
+  Evaluator::read_stream(k, kv, ev.shared(k, kv_heads_bytes(s, p.touched, e), kv, 1, s.batch, s.group(), kv_between(p, s, e)),
+                         kFlashWarps);
+  // Q_i, O_i, l_i, m_i per visited pair; the per-head working set is Q, O, l, m of the whole head.
+  const u64 row_state = s.dv * e + 2 * kStatBytes;
+  const double ws = std::min<double>(ev.resident(k), bh.d()) * static_cast<double>(s.n * (s.d * e + row_state));
+  const Count q_total = bh * p.rows_sum * s.d * e;
+  Evaluator::read_stream(k, q_total, ev.filtered(bh * s.n * s.d * e, q_total, ws), 1);
+  const Count o_total = bh * p.rows_sum * row_state;
+  Evaluator::read_stream(k, o_total, ev.filtered(0, o_total, ws), 1);
+  const Count w_total = bh * s.n * row_state + o_total;  // line 2 initialization + per-pair writes
+  k.l2_write += w_total;
+  k.hbm_write += ev.filtered(bh * s.n * row_state, w_total, ws);
+  ev.out().extra_memory_bytes += bh * s.n * 2 * kStatBytes;  // l and m
+}
+
+// FlashAttention App. B.4, Algorithm 4: outer loop over K/V blocks (load K_j, V_j; write dK_j, dV_j),
+// inner loop over Q blocks loading Q_i, O_i, dO_i, dQ_i, l_i, m_i and writing dQ_i (fp32 here, as
+// implementations accumulate it); dQ is initialized in HBM and converted at the end.
+void flash1_bwd(Evaluator& ev, const Shape& s, const Plan& p) {
+  const u64 e = ev.e();
+  const Count bh = Count(s.batch) * s.heads;
+  const Count rows = bh * s.n;
+  const Count smem = Count(e) * (min_u(p.bc, s.nk) * (s.d + s.dv) + min_u(p.br, s.n) * (s.d + 2 * s.dv));
+  KernelCost& k = ev.add("flash1_bwd", bh, ev.ctas_per_sm(smem));
+  k.tensor_flops = bh * p.allowed * 2 * (3 * s.d + 2 * s.dv);
+  k.sfu_ops = bh * p.allowed;
+  k.fp32_flops = bh * (p.allowed * 4 + p.rows_sum * s.dv * 2);  // + D_i = rowsum(dO_i o O_i) per pair
+  const Count kv = bh * p.touched * (s.d + s.dv) * e;
+  Evaluator::read_stream(k, kv, ev.shared(k, kv_heads_bytes(s, p.touched, e), kv, 1, s.batch, s.group(), kv_between(p, s, e)),
+                         kFlashWarps);
+  const u64 row_in = (s.d + 2 * s.dv) * e + 2 * kStatBytes;  // Q_i, O_i, dO_i, l_i, m_i
+  const u64 row_dq = s.d * kStatBytes;
+  const double ws = std::min<double>(ev.resident(k), bh.d()) * static_cast<double>(s.n * (row_in + row_dq));
+  const Count in_total = bh * p.rows_sum * row_in;
+  Evaluator::read_stream(k, in_total, ev.filtered(rows * row_in, in_total, ws), 1);
+  const Count dq_total = bh * p.rows_sum * row_dq;
+  Evaluator::read_stream(k, dq_total, ev.filtered(0, dq_total, ws), 1);
+  const Count dq_writes = rows * row_dq + dq_total;  // initialization + per-pair writes
+  k.l2_write += dq_writes;
+  k.hbm_write += ev.filtered(rows * row_dq, dq_writes, ws);
+  Evaluator::write_direct(k, kv);  // dK_j, dV_j per query head
+
+  KernelCost& conv = rowwise(ev, "flash1_bwd_convert_dq", rows * s.d);
+  Evaluator::read_direct(conv, rows * row_dq);
+  Evaluator::write_direct(conv, rows * s.d * e);
+  if (s.group() > 1) {
+    KernelCost& red = rowwise(ev, "gqa_reduce_dkdv", bh * p.touched * (s.d + s.dv));
+    Evaluator::read_direct(red, kv);
+    Evaluator::write_direct(red, kv_heads_bytes(s, s.nk, e));
+    red.fp32_flops = bh * p.touched * (s.d + s.dv);
+  }
+  ev.out().extra_memory_bytes += rows * row_dq;
+}
+
+}  // namespace
+
+void flash_passes(Evaluator& ev, const Shape& s, const Mask& mask, const FlashOptions& opt, bool fa1) {
+  const Plan p = flash_plan(ev, s, mask, opt);
+  ev.out().block_m = p.br;
+  ev.out().block_n = p.bc;
+  const Pass pass = ev.w().pass;
+  if (pass != Pass::bwd) fa1 ? flash1_fwd(ev, s, p) : flash2_fwd(ev, s, p, opt);
+  if (pass != Pass::fwd) fa1 ? flash1_bwd(ev, s, p) : flash2_bwd(ev, s, p, opt);
+}
+
+FlashBuffers flash_buffers(AddressSpace& as, const Shape& s, u64 e) {
+  const Count q = Count(s.batch) * s.heads * s.n, kv = Count(s.batch) * s.kv_heads * s.nk;
+  const Count kv_exp = Count(s.batch) * s.heads * s.nk;
+  FlashBuffers b{};
+  b.q = as.alloc(q * s.d * e);
+  b.k = as.alloc(kv * s.d * e);
+  b.v = as.alloc(kv * s.dv * e);
+  b.o = as.alloc(q * s.dv * e);
+  b.lse = as.alloc(q * kStat);
+  b.l = as.alloc(q * kStat);
+  b.m = as.alloc(q * kStat);
+  b.dout = as.alloc(q * s.dv * e);
+  b.dq_acc = as.alloc(q * s.d * kStat);
+  b.delta = as.alloc(q * kStat);
+  b.dq = as.alloc(q * s.d * e);
+  b.dk_exp = as.alloc(kv_exp * s.d * e);
+  b.dv_exp = as.alloc(kv_exp * s.dv * e);
+  b.dk = as.alloc(kv * s.d * e);
+  b.dv = as.alloc(kv * s.dv * e);
+  return b;
+}
+
+void flash_kernel_tiles(Workload& w, u64 d) {
+  if (w.count("block_m") == 0) w.set("block_m", traits::flash_block_m(d));
+  if (w.count("block_n") == 0) w.set("block_n", traits::flash_block_n(d));
+}
+
+namespace {
+
+// ---- tile schedule ------------------------------------------------------------------------------
+
+// ---- FlashAttention -------------------------------------------------------------------------
+
+
+
+
+void flash2_forward(std::vector<SimKernel>& out, const FlashGeometry& g, const FlashBuffers& buf) {
+  const Shape& s = g.s;
+  SimKernel k;
+  k.name = g.sigmoid ? "flash_sigmoid_fwd" : "flash2_fwd";
+  k.ctas = (Count(s.batch) * s.heads * g.tr).v;
+  k.smem = {{"Q", min_u(g.br, s.n) * s.d * g.e}, {"K", min_u(g.bc, s.nk) * s.d * g.e}, {"V", min_u(g.bc, s.nk) * s.dv * g.e}};
+  k.program = [g, buf](u64 cta, std::vector<Step>& steps) {
+    const Shape& s = g.s;
+    const u64 i = cta % g.tr, b = (cta / g.tr) % s.batch, h = cta / (g.tr * s.batch), kvh = h / s.group();
+    const u64 rows = g.rows(i);
+    Step first;
+    g.q_tile(first, "Q", buf.q, b, h, i * g.br, rows, s.d, false);
+    steps.push_back(first);
+    const BlockRange r = visited_blocks(g.mask, i * g.br, i * g.br + rows, s.nk, g.bc);
+    // flash-attention walks the K/V blocks from the last down ("we iterate over the blocks in
+    // reverse order"), so the masked diagonal block comes first.
+    for (u64 jj = r.last + 1; !r.empty() && jj > r.first; --jj) {
+      const u64 j = jj - 1;
+      if (!traits::block_sparse_keep(g.density, i, j, g.tc)) continue;
+      const u64 cols = g.cols(j);
+      Step st;
+      g.kv_tile(st, "K", buf.k, b, kvh, j * g.bc, cols, s.d, false);
+      g.kv_tile(st, "V", buf.v, b, kvh, j * g.bc, cols, s.dv, false);
+      const double area = static_cast<double>(rows * cols);
+      st.tensor = 2 * area * static_cast<double>(s.d + s.dv);
+      st.sfu = area;
+      st.fp32 = 3 * area + static_cast<double>(rows * s.dv);
+      st.sram = static_cast<double>(cols * (s.d + s.dv) * g.e * (1 + traits::kFlashWarps));
+      steps.push_back(st);
+    }
+    Step last;
+    g.q_tile(last, "O", buf.o, b, h, i * g.br, rows, s.dv, true);
+    if (!g.sigmoid) last.write("LSE", g.stat_addr(buf.lse, b, h, i * g.br), rows * kStat);
+    steps.push_back(last);
+  };
+  out.push_back(std::move(k));
+}
+
+// dQ conversion and, for GQA, the reduction of per-query-head dK/dV into the K/V heads.
+void flash_backward_tail(std::vector<SimKernel>& out, const FlashGeometry& g, const FlashBuffers& buf, const std::string& prefix) {
+  const Shape& s = g.s;
+  const Count rows = Count(s.batch) * s.heads * s.n;
+  out.push_back(elementwise(prefix + "_bwd_convert_dq", rows * s.d,
+                            {{buf.dq_acc, kStat, false, "dQacc"}, {buf.dq, g.e, true, "dQ"}}, 1, 0));
+  if (s.group() == 1) return;
+  const BlockRange t = g.touched();
+  const u64 t0 = t.empty() ? 0 : t.first * g.bc, t1 = t.empty() ? 0 : min_u(s.nk, (t.last + 1) * g.bc);
+  SimKernel red;
+  red.name = "gqa_reduce_dkdv";
+  const u64 key_tile = 64;
+  red.ctas = (Count(s.batch) * s.kv_heads * ceil_div(s.nk, key_tile)).v;
+  red.program = [g, buf, t0, t1, key_tile](u64 cta, std::vector<Step>& steps) {
+    const Shape& s = g.s;
+    const u64 tiles = ceil_div(s.nk, key_tile);
+    const u64 kt = cta % tiles, bkv = cta / tiles, b = bkv / s.kv_heads, kvh = bkv % s.kv_heads;
+    const u64 k0 = kt * key_tile, k1 = min_u(s.nk, k0 + key_tile);
+    const u64 r0 = std::max(k0, t0), r1 = std::min(k1, t1);
+    Step st;
+    for (u64 h = kvh * s.group(); r0 < r1 && h < (kvh + 1) * s.group(); ++h) {
+      const u64 row = (b * s.nk + r0) * s.heads + h;
+      st.read("dK per head", buf.dk_exp + row * s.d * g.e, s.d * g.e, r1 - r0, s.heads * s.d * g.e);
+      st.read("dV per head", buf.dv_exp + row * s.dv * g.e, s.dv * g.e, r1 - r0, s.heads * s.dv * g.e);
+      if (st.n >= 6) {
+        steps.push_back(st);
+        st = Step{};
+      }
+    }
+    g.kv_tile(st, "dK", buf.dk, b, kvh, k0, k1 - k0, s.d, true);
+    g.kv_tile(st, "dV", buf.dv, b, kvh, k0, k1 - k0, s.dv, true);
+    st.fp32 = static_cast<double>((r1 > r0 ? r1 - r0 : 0) * (s.d + s.dv) * s.group());
+    steps.push_back(st);
+  };
+  out.push_back(std::move(red));
+}
+
+void flash2_backward(std::vector<SimKernel>& out, const FlashGeometry& g, const FlashBuffers& buf) {
+  const Shape& s = g.s;
+  const bool sig = g.sigmoid;
+  SimKernel pre;
+  pre.name = sig ? "flash_sigmoid_bwd_zero_dq" : "flash2_bwd_preprocess";
+  pre.ctas = (Count(s.batch) * s.heads * g.tr).v;
+  pre.program = [g, buf, sig](u64 cta, std::vector<Step>& steps) {
+    const Shape& s = g.s;
+    const u64 i = cta % g.tr, b = (cta / g.tr) % s.batch, h = cta / (g.tr * s.batch);
+    const u64 rows = g.rows(i);
+    Step st;
+    if (!sig) {
+      g.q_tile(st, "dO", buf.dout, b, h, i * g.br, rows, s.dv, false);
+      g.q_tile(st, "O", buf.o, b, h, i * g.br, rows, s.dv, false);
+      st.write("D", g.stat_addr(buf.delta, b, h, i * g.br), rows * kStat);
+    }
+    st.write("dQacc", buf.dq_acc + ((b * s.heads + h) * s.n + i * g.br) * s.d * kStat, rows * s.d * kStat);
+    steps.push_back(st);
+  };
+  out.push_back(std::move(pre));
+
+  const BlockRange t = g.touched();
+  SimKernel k;
+  k.name = sig ? "flash_sigmoid_bwd" : "flash2_bwd";
+  k.ctas = (Count(s.batch) * s.heads * g.tc).v;
+  k.smem = {{"K", min_u(g.bc, s.nk) * s.d * g.e}, {"V", min_u(g.bc, s.nk) * s.dv * g.e},
+            {"Q", min_u(g.br, s.n) * s.d * g.e}, {"dO", min_u(g.br, s.n) * s.dv * g.e}};
+  k.program = [g, buf, sig, t](u64 cta, std::vector<Step>& steps) {
+    const Shape& s = g.s;
+    const u64 j = cta % g.tc, b = (cta / g.tc) % s.batch, h = cta / (g.tc * s.batch), kvh = h / s.group();
+    if (t.empty() || j < t.first || j > t.last) return;
+    const u64 cols = g.cols(j);
+    Step first;
+    g.kv_tile(first, "K", buf.k, b, kvh, j * g.bc, cols, s.d, false);
+    g.kv_tile(first, "V", buf.v, b, kvh, j * g.bc, cols, s.dv, false);
+    steps.push_back(first);
+    for (u64 ii = g.tr; ii > 0; --ii) {  // m blocks from the last down, as flash-attention's backward
+      const u64 i = ii - 1;
+      if (!g.visited(i, j)) continue;
+      const u64 rows = g.rows(i);
+      Step st;
+      g.q_tile(st, "Q", buf.q, b, h, i * g.br, rows, s.d, false);
+      g.q_tile(st, "dO", buf.dout, b, h, i * g.br, rows, s.dv, false);
+      if (!sig) {
+        st.read("LSE", g.stat_addr(buf.lse, b, h, i * g.br), rows * kStat);
+        st.read("D", g.stat_addr(buf.delta, b, h, i * g.br), rows * kStat);
+      }
+      const u64 dq = buf.dq_acc + ((b * s.heads + h) * s.n + i * g.br) * s.d * kStat;
+      st.read("dQacc", dq, rows * s.d * kStat);  // atomic add: read-modify-write in L2
+      st.write("dQacc", dq, rows * s.d * kStat);
+      const double area = static_cast<double>(rows * cols);
+      st.tensor = 2 * area * static_cast<double>(3 * s.d + 2 * s.dv);
+      st.sfu = area;
+      st.fp32 = 4 * area;
+      steps.push_back(st);
+    }
+    Step last;
+    g.dkv_tile(last, "dK", buf.dk_exp, buf.dk, b, h, j * g.bc, cols, s.d);
+    g.dkv_tile(last, "dV", buf.dv_exp, buf.dv, b, h, j * g.bc, cols, s.dv);
+    steps.push_back(last);
+  };
+  out.push_back(std::move(k));
+  flash_backward_tail(out, g, buf, "flash2");
+}
+
+// FlashAttention Alg. 1: one CTA per head, grid (batch, heads) as flash-attention v1 launches it.
+void flash1_forward(std::vector<SimKernel>& out, const FlashGeometry& g, const FlashBuffers& buf) {
+  const Shape& s = g.s;
+  const BlockRange t = g.touched();
+  SimKernel k;
+  k.name = "flash1_fwd";
+  k.ctas = (Count(s.batch) * s.heads).v;
+  k.smem = {{"K", min_u(g.bc, s.nk) * s.d * g.e}, {"V", min_u(g.bc, s.nk) * s.dv * g.e},
+            {"Q", min_u(g.br, s.n) * s.d * g.e}, {"O", min_u(g.br, s.n) * s.dv * g.e}};
+  k.program = [g, buf, t](u64 cta, std::vector<Step>& steps) {
+    const Shape& s = g.s;
+    const u64 b = cta % s.batch, h = cta / s.batch, kvh = h / s.group();  // grid (batch, heads)
+    Step init;  // Alg. 1 line 2: O = 0, l = 0, m = -inf in HBM
+    g.q_tile(init, "O", buf.o, b, h, 0, s.n, s.dv, true);
+    init.write("l", g.stat_addr(buf.l, b, h, 0), s.n * kStat);
+    init.write("m", g.stat_addr(buf.m, b, h, 0), s.n * kStat);
+    steps.push_back(init);
+    for (u64 j = t.first; !t.empty() && j <= t.last; ++j) {
+      const u64 cols = g.cols(j);
+      Step kv;
+      g.kv_tile(kv, "K", buf.k, b, kvh, j * g.bc, cols, s.d, false);
+      g.kv_tile(kv, "V", buf.v, b, kvh, j * g.bc, cols, s.dv, false);
+      steps.push_back(kv);
+      for (u64 i = 0; i < g.tr; ++i) {
+        if (!g.visited(i, j)) continue;
+        const u64 rows = g.rows(i), r0 = i * g.br;
+        Step st;
+        g.q_tile(st, "Q", buf.q, b, h, r0, rows, s.d, false);
+        g.q_tile(st, "O", buf.o, b, h, r0, rows, s.dv, false);
+        st.read("l", g.stat_addr(buf.l, b, h, r0), rows * kStat);
+        st.read("m", g.stat_addr(buf.m, b, h, r0), rows * kStat);
+        g.q_tile(st, "O", buf.o, b, h, r0, rows, s.dv, true);
+        st.write("l", g.stat_addr(buf.l, b, h, r0), rows * kStat);
+        st.write("m", g.stat_addr(buf.m, b, h, r0), rows * kStat);
+        const double area = static_cast<double>(rows * cols);
+        st.tensor = 2 * area * static_cast<double>(s.d + s.dv);
+        st.sfu = area;
+        st.fp32 = 3 * area + 2.0 * static_cast<double>(rows * s.dv);
+        steps.push_back(st);
+      }
+    }
+  };
+  out.push_back(std::move(k));
+}
+
+// FlashAttention App. B, Alg. 4.
+void flash1_backward(std::vector<SimKernel>& out, const FlashGeometry& g, const FlashBuffers& buf) {
+  const Shape& s = g.s;
+  const BlockRange t = g.touched();
+  SimKernel k;
+  k.name = "flash1_bwd";
+  k.ctas = (Count(s.batch) * s.heads).v;
+  k.smem = {{"K", min_u(g.bc, s.nk) * s.d * g.e}, {"V", min_u(g.bc, s.nk) * s.dv * g.e},
+            {"Q, O, dO", min_u(g.br, s.n) * (s.d + 2 * s.dv) * g.e}};
+  k.program = [g, buf, t](u64 cta, std::vector<Step>& steps) {
+    const Shape& s = g.s;
+    const u64 b = cta % s.batch, h = cta / s.batch, kvh = h / s.group();  // grid (batch, heads)
+    const u64 dq_base = buf.dq_acc + (b * s.heads + h) * s.n * s.d * kStat;
+    Step init;
+    init.write("dQacc", dq_base, s.n * s.d * kStat);
+    steps.push_back(init);
+    for (u64 j = t.first; !t.empty() && j <= t.last; ++j) {
+      const u64 cols = g.cols(j);
+      Step kv;
+      g.kv_tile(kv, "K", buf.k, b, kvh, j * g.bc, cols, s.d, false);
+      g.kv_tile(kv, "V", buf.v, b, kvh, j * g.bc, cols, s.dv, false);
+      steps.push_back(kv);
+      for (u64 i = 0; i < g.tr; ++i) {
+        if (!g.visited(i, j)) continue;
+        const u64 rows = g.rows(i), r0 = i * g.br;
+        Step st;
+        g.q_tile(st, "Q", buf.q, b, h, r0, rows, s.d, false);
+        g.q_tile(st, "O", buf.o, b, h, r0, rows, s.dv, false);
+        g.q_tile(st, "dO", buf.dout, b, h, r0, rows, s.dv, false);
+        st.read("l", g.stat_addr(buf.l, b, h, r0), rows * kStat);
+        st.read("m", g.stat_addr(buf.m, b, h, r0), rows * kStat);
+        st.read("dQacc", dq_base + r0 * s.d * kStat, rows * s.d * kStat);
+        st.write("dQacc", dq_base + r0 * s.d * kStat, rows * s.d * kStat);
+        const double area = static_cast<double>(rows * cols);
+        st.tensor = 2 * area * static_cast<double>(3 * s.d + 2 * s.dv);
+        st.sfu = area;
+        st.fp32 = 4 * area + 2.0 * static_cast<double>(rows * s.dv);
+        steps.push_back(st);
+      }
+      Step wr;
+      g.dkv_tile(wr, "dK", buf.dk_exp, buf.dk, b, h, j * g.bc, cols, s.d);
+      g.dkv_tile(wr, "dV", buf.dv_exp, buf.dv, b, h, j * g.bc, cols, s.dv);
+      steps.push_back(wr);
+    }
+  };
+  out.push_back(std::move(k));
+  flash_backward_tail(out, g, buf, "flash1");
+}
+
+
+}  // namespace
+
+void flash_family(Scheduler& sc, const Shape& s, const Mask& mask, const FlashOptions& opt, bool fa1) {
+  const Workload& w = sc.w();
+  std::vector<SimKernel>& out = sc.out();
+  const u64 e = sc.e(), bm = w.count("block_m"), bn = w.count("block_n");
+  FlashGeometry g{s, mask, bm, bn, ceil_div(s.n, bm), ceil_div(s.nk, bn), e, opt.density, opt.sigmoid};
+  const FlashBuffers buf = flash_buffers(sc.as(), s, e);
+  if (w.pass != Pass::bwd) fa1 ? flash1_forward(out, g, buf) : flash2_forward(out, g, buf);
+  if (w.pass != Pass::fwd) fa1 ? flash1_backward(out, g, buf) : flash2_backward(out, g, buf);
+}
+
+// ---- the variants -------------------------------------------------------------------------------
+
+namespace {
+
+Mask window_mask(const Workload& w, const Shape& s) {
+  Mask m = attention_mask(w, s.n, s.nk);
+  m.kind = causal_effective(w) ? MaskKind::window_causal : MaskKind::band;
+  m.window = w.count("window");
+  return m;
+}
+
+// LongNet §2.2: each segment of w tokens keeps every r-th token, so attention runs over N/w
+// independent sequences of w/r tokens; heads take different offsets.
+Shape dilated_shape(const Workload& w) {
+  Shape seg = shape_of(w);
+  seg.batch = (Count(seg.batch) * (w.seq / w.count("segment"))).v;
+  seg.n = seg.nk = w.count("segment") / w.count("dilation");
+  return seg;
+}
+Mask dilated_mask(const Workload& w) {
+  Mask m;
+  if (w.causal) m.kind = MaskKind::causal;
+  return m;
+}
+
+void check_flash(const Workload& w, const Device&) { check_block_tiles(w); }
+void check_dilated(const Workload& w, const Device&) {
+  check_block_tiles(w);
+  if (w.count("segment") % w.count("dilation") != 0) throw InputError("dilated: --segment must be divisible by --dilation");
+  if (w.seq % w.count("segment") != 0) throw InputError("dilated: --seq must be divisible by --segment");
+  if (w.kv_len != w.seq) throw InputError("dilated: --kv-len must equal --seq (self-attention within segments)");
+}
+
+void tiles(Workload& w) { flash_kernel_tiles(w, std::max(w.head_dim, w.v_head_dim == 0 ? w.head_dim : w.v_head_dim)); }
+
+std::string_view io_flash(const Workload& w) {
+  return w.phase == Phase::decode ? "Θ(N_kv·d) per head" : "Θ(N²·d²/M) per head";
+}
+
+std::string fa2_text(const Prediction& p, const std::string& extra) {
+  const Workload& w = p.workload;
+  const u64 e = dtype_bytes(w.dtype);
+  return "FlashAttention-2 §3.1 (FA2 loop order): block sizes Br = " + num(p.block_m) + ", Bc = " + num(p.block_n) +
+         " (Alg. 1 from M = " + num(w.sram_bytes / e) +
+         " elements unless given). Q is read once and O written once; each of the ⌈N/Br⌉ Q-block CTAs of a head "
+         "reads the K/V blocks it needs, so K/V cross L2 ⌈N/Br⌉ times per head: 2·N·d·e + ⌈N/Br⌉·2·Nk·d·e. Those "
+         "re-reads hit L2 when the K/V of the heads resident together fit (" +
+         (w.l2 ? std::string("modeled") : std::string("turned off with --l2 off")) + ")." + extra + "\n";
+}
+
+// flash1 ---------------------------------------------------------------------------------------------
+constexpr const ParamSpec* kFlashParams[] = {&kBlockM, &kBlockN, &kClaShare};
+const VariantDescriptor kFlash1Desc{
+    .name = "flash1",
+    .summary = "fused tiled attention, FA1 loop order: outer loop over K/V blocks (FlashAttention Alg. 1)",
+    .sources = "Dao et al. 2022, FlashAttention, Alg. 1, Thm 2; backward App. B.4 Alg. 4",
+    .params = kFlashParams, .backward = true, .cpu_reference = true, .kernel_fwd = "flash1_fwd",
+    .check = check_flash,
+    .evaluate = [](Evaluator& ev) { flash_passes(ev, ev.shape(), attention_mask(ev.w(), ev.shape().n, ev.shape().nk), {}, true); },
+    .io_complexity = io_flash,
+    .schedule = [](Scheduler& sc) { flash_family(sc, sc.shape(), attention_mask(sc.w(), sc.shape().n, sc.shape().nk), {}, true); },
+    .kernel_tiles = tiles,
+    .derivation = [](const Prediction& p) -> std::string {
+      const Workload& w = p.workload;
+      return "FlashAttention Alg. 1 (FA1 loop order): block sizes Bc = ⌈M/4d⌉ = " + num(p.block_n) +
+             ", Br = min(⌈M/4d⌉, d) = " + num(p.block_m) + " with M = " + num(w.sram_bytes / dtype_bytes(w.dtype)) +
+             " elements. K_j, V_j are read once; for each of the Tc = ⌈Nk/Bc⌉ K/V blocks every Q block "
+             "reads Q_i, O_i, l_i, m_i and writes O_i, l_i, m_i: Θ(N²d²/M) (Theorem 2). Doubling M halves Tc and so the "
+             "Q/O traffic.\n";
+    }};
+
+// flash2 ---------------------------------------------------------------------------------------------
+const VariantDescriptor kFlash2Desc{
+    .name = "flash2",
+    .summary = "fused tiled attention, FA2 loop order: outer loop over Q blocks (FlashAttention-2 Alg. 1)",
+    .sources = "Dao 2023, FlashAttention-2, §3.1 Alg. 1, backward §3.1.2 Alg. 2",
+    .params = kFlashParams, .backward = true, .cpu_reference = true, .kernel_fwd = "flash2_fwd", .kernel_bwd = "flash2_bwd",
+    .check = check_flash,
+    .evaluate = [](Evaluator& ev) { flash_passes(ev, ev.shape(), attention_mask(ev.w(), ev.shape().n, ev.shape().nk), {}, false); },
+    .io_complexity = io_flash,
+    .schedule = [](Scheduler& sc) { flash_family(sc, sc.shape(), attention_mask(sc.w(), sc.shape().n, sc.shape().nk), {}, false); },
+    .kernel_tiles = tiles,
+    .derivation = [](const Prediction& p) { return fa2_text(p, ""); }};
+
+// block-sparse ---------------------------------------------------------------------------------------
+constexpr const ParamSpec* kBlockSparseParams[] = {&kBlockM, &kBlockN, &kClaShare, &kBlockDensity};
+FlashOptions sparse(const Workload& w) { return {w.real("block_density"), false}; }
+const VariantDescriptor kBlockSparseDesc{
+    .name = "block-sparse",
+    .summary = "flash2 visiting only a fraction s of the blocks (FlashAttention §3.3)",
+    .sources = "Dao et al. 2022, FlashAttention, §3.3 and Prop. 4",
+    .params = kBlockSparseParams, .backward = true, .kernel_fwd = "flash2_fwd_block_sparse",
+    .check = check_flash,
+    .evaluate = [](Evaluator& ev) { flash_passes(ev, ev.shape(), attention_mask(ev.w(), ev.shape().n, ev.shape().nk), sparse(ev.w()), false); },
+    .io_complexity = [](const Workload&) -> std::string_view { return "Θ(N·d + N²·d²·s/M) per head"; },
+    .params_text = [](const Prediction& p) {
+      std::string s;
+      put(s, "block_density", std::to_string(p.workload.real("block_density")).substr(0, 6));
+      return s;
+    },
+    .schedule = [](Scheduler& sc) { flash_family(sc, sc.shape(), attention_mask(sc.w(), sc.shape().n, sc.shape().nk), sparse(sc.w()), false); },
+    .kernel_tiles = tiles,
+    .derivation = [](const Prediction& p) {
+      return fa2_text(p, " Only a fraction s = " + fmt("%.3g", p.workload.real("block_density")) +
+                             " of the blocks is visited (FlashAttention Prop. 4).");
+    }};
+
+// sliding-window -------------------------------------------------------------------------------------
+constexpr const ParamSpec* kWindowParams[] = {&kBlockM, &kBlockN, &kClaShare, &kWindow};
+const VariantDescriptor kSlidingWindowDesc{
+    .name = "sliding-window",
+    .summary = "flash2 over a window of W keys, rolling-buffer KV cache (Mistral 7B §2)",
+    .sources = "Jiang et al. 2023, Mistral 7B, §2; Beltagy et al. 2020, Longformer, §3.1 (non-causal band)",
+    .params = kWindowParams, .backward = true, .cpu_reference = true, .kernel_fwd = "flash2_fwd_window", .kernel_bwd = "flash2_bwd_window",
+    .check = check_flash,
+    .evaluate = [](Evaluator& ev) { flash_passes(ev, ev.shape(), window_mask(ev.w(), ev.shape()), {}, false); },
+    // Rolling buffer (Mistral §2): position i is stored at slot i mod W, so the cache holds min(Nk, W).
+    .cache_bytes = [](const Workload& w) {
+      return causal_effective(w) ? kv_cache_tokens(w, min_u(w.kv_len, w.count("window"))) : kv_cache_bytes(w);
+    },
+    .io_complexity = [](const Workload&) -> std::string_view { return "Θ(N·W·d²/M) per head"; },
+    .params_text = [](const Prediction& p) {
+      std::string s;
+      put(s, "window", std::to_string(p.workload.count("window")));
+      return s;
+    },
+    .schedule = [](Scheduler& sc) { flash_family(sc, sc.shape(), window_mask(sc.w(), sc.shape()), {}, false); },
+    .kernel_tiles = tiles,
+    .derivation = [](const Prediction& p) {
+      return fa2_text(p, " The window W = " + num(p.workload.count("window")) +
+                             " bounds the K/V each Q block visits (Mistral 7B §2).");
+    }};
+
+// sigmoid --------------------------------------------------------------------------------------------
+const VariantDescriptor kSigmoidDesc{
+    .name = "sigmoid",
+    .summary = "flash2 with sigmoid instead of softmax: no row max or sum (FlashSigmoid)",
+    .sources = "Ramapuram et al. 2024, Theory, Analysis, and Best Practices for Sigmoid Self-Attention (FlashSigmoid)",
+    .params = kFlashParams, .backward = true, .sigmoid_scores = true, .cpu_reference = true, .kernel_fwd = "flash2_fwd_sigmoid", .kernel_bwd = "flash2_bwd_sigmoid",
+    .check = check_flash,
+    .evaluate = [](Evaluator& ev) { flash_passes(ev, ev.shape(), attention_mask(ev.w(), ev.shape().n, ev.shape().nk), {1.0, true}, false); },
+    .io_complexity = io_flash,
+    .schedule = [](Scheduler& sc) { flash_family(sc, sc.shape(), attention_mask(sc.w(), sc.shape().n, sc.shape().nk), {1.0, true}, false); },
+    .kernel_tiles = tiles,
+    .derivation = [](const Prediction& p) {
+      return fa2_text(p, " Sigmoid needs no row max or sum: no statistics written, no rescaling (FlashSigmoid).");
+    }};
+
+// dilated --------------------------------------------------------------------------------------------
+constexpr const ParamSpec* kDilatedParams[] = {&kBlockM, &kBlockN, &kClaShare, &kSegment, &kDilation};
+const VariantDescriptor kDilatedDesc{
+    .name = "dilated",
+    .summary = "dilated attention within segments (LongNet §2.2)",
+    .sources = "Ding et al. 2023, LongNet, §2.2",
+    .params = kDilatedParams, .decode = false, .backward = true,
+    .check = check_dilated,
+    .evaluate = [](Evaluator& ev) { flash_passes(ev, dilated_shape(ev.w()), dilated_mask(ev.w()), {}, false); },
+    .io_complexity = [](const Workload&) -> std::string_view { return "Θ(N·w·d²/(r²·M)) per head"; },
+    .params_text = [](const Prediction& p) {
+      std::string s;
+      put(s, "segment", std::to_string(p.workload.count("segment")));
+      put(s, "dilation", std::to_string(p.workload.count("dilation")));
+      return s;
+    },
+    .schedule = [](Scheduler& sc) { flash_family(sc, dilated_shape(sc.w()), dilated_mask(sc.w()), {}, false); },
+    .kernel_tiles = tiles,
+    .derivation = [](const Prediction& p) {
+      return fa2_text(p, " Dilated: segments of w = " + num(p.workload.count("segment")) + " keep every r = " +
+                             num(p.workload.count("dilation")) + "th token (LongNet §2.2).");
+    }};
+
+}  // namespace
+
+const VariantDescriptor& flash1_variant() { return kFlash1Desc; }
+const VariantDescriptor& flash2_variant() { return kFlash2Desc; }
+const VariantDescriptor& block_sparse_variant() { return kBlockSparseDesc; }
+const VariantDescriptor& sliding_window_variant() { return kSlidingWindowDesc; }
+const VariantDescriptor& sigmoid_variant() { return kSigmoidDesc; }
+const VariantDescriptor& dilated_variant() { return kDilatedDesc; }
+
+}  // namespace attnio::detail

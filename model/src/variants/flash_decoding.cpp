@@ -1,0 +1,196 @@
+// Flash-Decoding (Dao, Haziza, Massa, Sizov 2023, "Flash-Decoding for long-context inference";
+// flash-attention flash_fwd_splitkv_kernel and num_splits_heuristic): one query token per sequence,
+// the g query heads of a GQA group packed as the rows of one CTA so each split reads its slice of
+// the group's K/V once, the keys split so that all SMs stream, and a combine kernel that reduces the
+// fp32 partial outputs and log-sum-exps.
+#include "split_kv.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace attnio::detail {
+
+namespace {
+
+// ---- closed form --------------------------------------------------------------------------------
+
+
+// flash-attention's num_splits_heuristic (csrc/flash_attn/flash_api.cpp), called with twice the SM
+// count: no split when the grid already fills 80% of the slots; otherwise the fewest splits whose
+// wave efficiency reaches 85% of the best, skipping split counts that give the same blocks per split.
+u64 auto_splits(const Evaluator& ev, Count ctas_without_split, u64 key_blocks) {
+  const double slots = 2.0 * ev.dev().sm_count;
+  const double base = ctas_without_split.d();
+  if (base >= 0.8 * slots) return 1;
+  const u64 most = min_u(min_u(128, static_cast<u64>(slots)), key_blocks);
+  auto efficiency = [&](u64 splits) {
+    const double waves = base * static_cast<double>(splits) / slots;
+    return waves / std::ceil(waves);
+  };
+  auto eligible = [&](u64 n) { return n == 1 || ceil_div(key_blocks, n) != ceil_div(key_blocks, n - 1); };
+  double best = 0;
+  for (u64 n = 1; n <= most; ++n) {
+    if (eligible(n)) best = std::max(best, efficiency(n));
+  }
+  for (u64 n = 1; n <= most; ++n) {
+    if (eligible(n) && efficiency(n) >= 0.85 * best) return n;
+  }
+  return 1;
+}
+
+// Split-KV decode (Flash-Decoding, Dao et al. 2023; flash-attention flash_fwd_splitkv_kernel): the
+// `rows` query heads sharing one K/V set are packed into one CTA's rows, so each split reads its
+// slice of the set once; each split writes a partial O and log-sum-exp in fp32 and a combine kernel
+// reduces them. `token_bytes` is the cache bytes per token of one set; `qk_dim` and `v_dim` the
+// score and value widths.
+}  // namespace
+
+void split_kv_decode(Evaluator& ev, std::string_view name, u64 batch, u64 sets, u64 rows, u64 nk,
+                     u64 token_bytes, u64 qk_dim, u64 v_dim) {
+  const u64 e = ev.e();
+  const BlockSizes bs = blocks_for(ev, std::max(qk_dim, v_dim));
+  const u64 key_blocks = ceil_div(nk, bs.bc);
+  const u64 row_tiles = ceil_div(rows, kDecodeRowTile);
+  const Count smem = Count(e) * (min_u(rows, kDecodeRowTile) * qk_dim + min_u(bs.bc, nk) * (qk_dim + v_dim));
+  const u64 per_sm = ev.ctas_per_sm(smem);
+  const Count base_ctas = Count(batch) * sets * row_tiles;
+  const u64 splits = ev.w().count("splits") != 0 ? min_u(ev.w().count("splits"), key_blocks) : auto_splits(ev, base_ctas, key_blocks);
+  ev.out().splits = splits;
+  ev.out().block_n = bs.bc;
+  ev.out().block_m = min_u(rows, kDecodeRowTile);
+
+  KernelCost& k = ev.add(name, base_ctas * splits, per_sm);
+  const Count heads = Count(batch) * sets * rows;
+  k.tensor_flops = heads * nk * 2 * (qk_dim + v_dim);
+  k.sfu_ops = heads * nk;
+  k.fp32_flops = heads * (Count(nk) * 3 + Count(key_blocks) * v_dim);
+  const Count cache = Count(batch) * sets * nk * token_bytes;
+  const Count cache_total = cache * row_tiles;
+  // Row tiles of one set are adjacent in the grid and read its slice together.
+  Evaluator::read_stream(k, cache_total, ev.shared(k, cache, cache_total, row_tiles, 1, 1, 0), kFlashWarps);
+  const Count q = heads * qk_dim * e * splits;  // every split reads the query rows
+  Evaluator::read_stream(k, q, ev.shared(k, heads * qk_dim * e, q, splits, 1, 1, 0), 1);
+  if (splits == 1) {
+    Evaluator::write_direct(k, heads * v_dim * e);
+    return;
+  }
+  const Count partial = heads * splits * (v_dim + 1) * kStatBytes;
+  Evaluator::write_direct(k, partial);
+  KernelCost& c = rowwise(ev, "combine_splits", heads * v_dim);
+  Evaluator::read_direct(c, partial);
+  Evaluator::write_direct(c, heads * v_dim * e);
+  c.sfu_ops = heads * splits;
+  c.fp32_flops = heads * splits * (v_dim * 2 + 2);
+  ev.out().extra_memory_bytes += partial;
+}
+
+
+// ---- tile schedule ------------------------------------------------------------------------------
+
+
+// Split-KV decode (flash-attention's flash_fwd_splitkv_kernel; grid: row tile fastest, then split,
+// then (batch, set)). `separate_v`: K and V are separate arrays (flash-decoding); otherwise one
+// cache row per token holds both (MLA's latent + rope, values = the latent part).
+void split_kv(Scheduler& sc, std::string name, u64 batch, u64 sets,
+              u64 rows, u64 nk, u64 qk, u64 vd, bool separate_v) {
+  const Prediction& f = sc.formula();
+  std::vector<SimKernel>& out = sc.out();
+  AddressSpace& as = sc.as();
+  const u64 e = sc.e();
+  const u64 bc = f.block_n, splits = f.splits;
+  const u64 key_blocks = ceil_div(nk, bc), per_split = ceil_div(key_blocks, splits);
+  const u64 row_tiles = ceil_div(rows, kDecodeRowTile);
+  const u64 token = separate_v ? (qk + vd) * e : qk * e;
+  const u64 q = as.alloc(Count(batch) * sets * rows * qk * e);
+  const u64 kc = as.alloc(Count(batch) * sets * nk * (separate_v ? qk : qk) * e);
+  const u64 vc = separate_v ? as.alloc(Count(batch) * sets * nk * vd * e) : 0;
+  const u64 part = as.alloc(Count(batch) * sets * splits * rows * (vd + 1) * kStat);
+  const u64 o = as.alloc(Count(batch) * sets * rows * vd * e);
+  SimKernel k;
+  k.name = std::move(name);
+  k.ctas = (Count(batch) * sets * row_tiles * splits).v;
+  k.smem = {{"Q rows", min_u(rows, kDecodeRowTile) * qk * e}, {"K/V block", min_u(bc, nk) * token}};
+  k.program = [=](u64 cta, std::vector<Step>& steps) {
+    const u64 rt = cta % row_tiles, sp = (cta / row_tiles) % splits, bs = cta / (row_tiles * splits);
+    const u64 r0 = rt * kDecodeRowTile, nr = min_u(rows, r0 + kDecodeRowTile) - r0;
+    Step first;
+    first.read("Q", q + (bs * rows + r0) * qk * e, nr * qk * e);
+    steps.push_back(first);
+    for (u64 j = sp * per_split; j < min_u(key_blocks, (sp + 1) * per_split); ++j) {
+      const u64 k0 = j * bc, cols = min_u(nk, k0 + bc) - k0;
+      Step st;
+      if (separate_v) {
+        st.read("K", kc + (bs * nk + k0) * qk * e, cols * qk * e);
+        st.read("V", vc + (bs * nk + k0) * vd * e, cols * vd * e);
+      } else {
+        st.read("latent", kc + (bs * nk + k0) * qk * e, cols * qk * e);
+      }
+      const double area = static_cast<double>(nr * cols);
+      st.tensor = 2 * area * static_cast<double>(qk + vd);
+      st.sfu = area;
+      st.fp32 = 3 * area;
+      st.sram = static_cast<double>(cols * token * (1 + traits::kFlashWarps));
+      steps.push_back(st);
+    }
+    Step last;
+    if (splits == 1) last.write("O", o + (bs * rows + r0) * vd * e, nr * vd * e);
+    else last.write("partial O", part + ((bs * splits + sp) * rows + r0) * (vd + 1) * kStat, nr * (vd + 1) * kStat);
+    steps.push_back(last);
+  };
+  out.push_back(std::move(k));
+  if (splits == 1) return;
+  SimKernel c;
+  c.name = "combine_splits";
+  c.ctas = (Count(batch) * sets * rows).v;
+  c.program = [=](u64 cta, std::vector<Step>& steps) {
+    const u64 r = cta % rows, bs = cta / rows;
+    Step st;
+    st.read("partial O", part + (bs * splits * rows + r) * (vd + 1) * kStat, (vd + 1) * kStat, splits, rows * (vd + 1) * kStat);
+    st.write("O", o + (bs * rows + r) * vd * e, vd * e);
+    st.fp32 = static_cast<double>(splits * (2 * vd + 2));
+    st.sfu = static_cast<double>(splits);
+    steps.push_back(st);
+  };
+  out.push_back(std::move(c));
+}
+
+namespace {
+
+void tiles(Workload& w) {
+  const u64 d = std::max(w.head_dim, w.v_head_dim == 0 ? w.head_dim : w.v_head_dim);
+  if (w.count("block_m") == 0) w.set("block_m", traits::flash_block_m(d));
+  if (w.count("block_n") == 0) w.set("block_n", traits::splitkv_block_n(d));
+}
+
+constexpr const ParamSpec* kParams[] = {&kBlockM, &kBlockN, &kClaShare, &kSplits};
+const VariantDescriptor kDesc{
+    .name = "flash-decoding",
+    .summary = "decode with split-KV and a combine kernel, GQA heads packed (Flash-Decoding)",
+    .sources = "Dao et al. 2023, Flash-Decoding for long-context inference; flash-attention flash_api.cpp",
+    .params = kParams, .prefill = false, .cpu_reference = true, .kernel_decode = "flash_decoding_splitkv",
+    .check = [](const Workload& w, const Device&) { check_block_tiles(w); },
+    .evaluate = [](Evaluator& ev) {
+      const Shape s = ev.shape();
+      split_kv_decode(ev, "flash_decoding_splitkv", s.batch, s.kv_heads, s.group(), s.nk, (s.d + s.dv) * ev.e(), s.d, s.dv);
+    },
+    .io_complexity = [](const Workload&) -> std::string_view { return "Θ(N_kv·d) per K/V head"; },
+    .params_text = splits_text,
+    .schedule = [](Scheduler& sc) {
+      const Shape s = sc.shape();
+      split_kv(sc, "flash_decoding_splitkv", s.batch, s.kv_heads, s.group(), s.nk, s.d, s.dv, true);
+    },
+    .kernel_tiles = tiles,
+    .derivation = [](const Prediction& p) -> std::string {
+      const Workload& w = p.workload;
+      return "Flash-Decoding: one query token per sequence, so the K/V cache (2·B·Nk·Hkv·d·e = 2·" + num(w.batch) + "·" +
+             num(w.kv_len) + "·" + num(w.kv_heads) + "·" + num(w.head_dim) + "·" + num(dtype_bytes(w.dtype)) +
+             " bytes) dominates; the " + num(w.heads / w.kv_heads) +
+             " query heads of a group share one read, and the keys are split " + num(p.splits) +
+             " ways so that all SMs stream. Arithmetic intensity ≈ 2·g/e FLOP/byte: memory-bound.\n";
+    }};
+
+}  // namespace
+
+const VariantDescriptor& flash_decoding_variant() { return kDesc; }
+
+}  // namespace attnio::detail

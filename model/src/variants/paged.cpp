@@ -1,0 +1,186 @@
+// vLLM PagedAttention (Kwon et al. 2023, "Efficient Memory Management for Large Language Model
+// Serving with PagedAttention", §4; vllm/attention/ops/paged_attn.py, csrc/attention): decode reading
+// K/V page by page through a per-sequence block table.
+#include "common.hpp"
+
+namespace attnio::detail {
+
+const ParamSpec kPageSize{
+    .key = "page_size", .default_value = 16, .default_text = "16", .max = 512, .unit = "tokens",
+    .help = "paged: tokens per page (default 16)", .source = "vLLM default block size 16 (vllm/config.py)"};
+
+namespace {
+
+// ---- closed form --------------------------------------------------------------------------------
+
+// vLLM PagedAttention (Kwon et al. 2023 §4): K/V live in pages of `page_size` tokens reached
+// through a per-sequence block table. Kernel v1 runs one CTA per (query head, sequence) and holds the
+// logits of the whole context in shared memory; v2 splits the context into 512-token partitions
+// and reduces them. vLLM picks v1 when the context is at most 8192 tokens and either fits one
+// partition or the grid has more than 512 CTAs (vllm/attention/ops/paged_attn.py). Whole pages are
+// read, so the empty tail of the last page costs bandwidth too.
+void paged_decode(Evaluator& ev) {
+  const Shape s = ev.shape();
+  const Workload& w = ev.w();
+  const u64 e = ev.e();
+  const u64 pages = ceil_div(s.nk, w.count("page_size"));
+  const u64 padded = pages * w.count("page_size");
+  const Count logits_smem = Count(padded) * kStatBytes + Count(s.d) * e;
+  const u64 partition = traits::kPagedPartition;
+  const Count bh = Count(s.batch) * s.heads;
+  const bool v1 = s.nk <= traits::kPagedV1MaxContext && (ceil_div(padded, partition) == 1 || bh.v > 512);
+  const u64 parts = v1 ? 1 : ceil_div(padded, partition);
+  KernelCost& k = ev.add(v1 ? "paged_attention_v1" : "paged_attention_v2", bh * parts,
+                         v1 ? ev.ctas_per_sm(logits_smem) : ev.ctas_per_sm(Count(partition) * kStatBytes));
+  k.tensor_flops = bh * s.nk * 2 * (s.d + s.dv);
+  k.sfu_ops = bh * s.nk;
+  k.fp32_flops = bh * s.nk * 4;
+  // Block table: every CTA reads its sequence's entries (int32).
+  const Count table = Count(s.batch) * pages * 4;
+  const Count table_total = table * s.heads;
+  // Threads load keys, values, the query and the table straight into registers (vLLM
+  // paged_attention_kernel: k_vecs, v_vecs); only the logits go through shared memory.
+  auto direct = [&k](Count l2, Count hbm) {
+    k.l2_read += l2;
+    k.hbm_read += hbm;
+  };
+  direct(table_total, ev.shared(k, table, table_total, s.heads * parts, 1, 1, 0));
+  // K/V pages: the g query heads of a group are adjacent in the grid (grid.x = head) and read the
+  // group's pages together.
+  const Count kv_unique = kv_heads_bytes(s, padded, e);
+  const Count kv_total = kv_unique * s.group();
+  direct(kv_total, ev.shared(k, kv_unique, kv_total, s.group() * parts, 1, 1, 0));
+  Evaluator::read_direct(k, bh * s.d * e * parts);
+  k.sram_write += bh * padded * kStatBytes;  // logits, then the softmax reads them back
+  k.sram_read += bh * padded * kStatBytes;
+  (void)logits_smem;
+  ev.out().block_n = w.count("page_size");
+  ev.out().splits = parts;
+  ev.out().extras.pages_per_seq = pages;
+  ev.out().extras.page_waste_bytes = kv_heads_bytes(s, padded - s.nk, e) * w.layers;
+  if (v1) {
+    Evaluator::write_direct(k, bh * s.dv * e);
+    return;
+  }
+  // tmp_out in the output dtype, exp_sums and max_logits in fp32.
+  const Count partial = bh * parts * (s.dv * e + 2 * kStatBytes);
+  Evaluator::write_direct(k, partial);
+  KernelCost& r = rowwise(ev, "paged_attention_v2_reduce", bh * s.dv);
+  Evaluator::read_direct(r, partial);
+  Evaluator::write_direct(r, bh * s.dv * e);
+  r.fp32_flops = bh * parts * (s.dv * 2 + 2);
+  r.sfu_ops = bh * parts;
+  ev.out().extra_memory_bytes += partial;
+}
+
+// ---- tile schedule ------------------------------------------------------------------------------
+
+// vLLM PagedAttention: grid (heads, sequences, partitions). The block table maps each sequence's
+// logical pages to physical pages scattered over the cache (a fixed permutation here).
+void paged_schedule(Scheduler& sc) {
+  const Workload& w = sc.w();
+  const Shape s = sc.shape();
+  std::vector<SimKernel>& out = sc.out();
+  AddressSpace& as = sc.as();
+  const u64 e = sc.e(), P = w.count("page_size");
+  const u64 pages = ceil_div(s.nk, P), padded = pages * P;
+  const u64 pages_per_part = max_u(1, traits::kPagedPartition / P);
+  const u64 bh = (Count(s.batch) * s.heads).v;
+  const bool v1 = s.nk <= traits::kPagedV1MaxContext && (ceil_div(pages, pages_per_part) == 1 || bh > 512);
+  const u64 parts = v1 ? 1 : ceil_div(pages, pages_per_part);
+  const u64 slots = (Count(s.batch) * pages).v;
+  u64 stride = 2654435761u % slots;
+  auto gcd = [](u64 a, u64 b) { while (b) { a %= b; std::swap(a, b); } return a; };
+  if (stride == 0) stride = 1;
+  while (gcd(stride, slots) != 1) ++stride;
+  const u64 table = as.alloc(Count(slots) * 4);
+  const u64 kc = as.alloc(Count(slots) * s.kv_heads * P * s.d * e), vc = as.alloc(Count(slots) * s.kv_heads * P * s.dv * e);
+  const u64 q = as.alloc(Count(bh) * s.d * e), o = as.alloc(Count(bh) * s.dv * e);
+  const u64 tmp = as.alloc(Count(bh) * parts * (s.dv * e + 2 * kStat));
+  SimKernel k;
+  k.name = v1 ? "paged_attention_v1" : "paged_attention_v2";
+  k.ctas = (Count(bh) * parts).v;
+  k.smem = {{"logits", (v1 ? padded : pages_per_part * P) * kStat}, {"q", s.d * e}};
+  k.program = [=](u64 cta, std::vector<Step>& steps) {
+    const u64 h = cta % s.heads, b = (cta / s.heads) % s.batch, part = cta / bh, kvh = h / s.group();
+    const u64 p0 = part * pages_per_part, p1 = v1 ? pages : min_u(pages, p0 + pages_per_part);
+    Step first;
+    first.read("block table", table + (b * pages + p0) * 4, (p1 - p0) * 4);
+    first.read("q", q + (b * s.heads + h) * s.d * e, s.d * e);
+    steps.push_back(first);
+    for (u64 pg = p0; pg < p1; ++pg) {
+      const u64 phys = ((b * pages + pg) * stride) % slots;
+      Step st;
+      st.read("K page", kc + (phys * s.kv_heads + kvh) * P * s.d * e, P * s.d * e);
+      st.read("V page", vc + (phys * s.kv_heads + kvh) * P * s.dv * e, P * s.dv * e);
+      st.tensor = 2.0 * static_cast<double>(P * (s.d + s.dv));
+      st.fp32 = 4.0 * static_cast<double>(P);
+      st.sfu = static_cast<double>(P);
+      st.sram = 2.0 * static_cast<double>(P * kStat);
+      steps.push_back(st);
+    }
+    Step last;
+    if (v1) {
+      last.write("out", o + (b * s.heads + h) * s.dv * e, s.dv * e);
+    } else {
+      const u64 row = (b * s.heads + h) * parts + part;
+      last.write("tmp_out", tmp + row * s.dv * e, s.dv * e);
+      last.write("exp_sums, max_logits", tmp + bh * parts * s.dv * e + row * 2 * kStat, 2 * kStat);
+    }
+    steps.push_back(last);
+  };
+  out.push_back(std::move(k));
+  if (v1) return;
+  SimKernel r;
+  r.name = "paged_attention_v2_reduce";
+  r.ctas = bh;
+  r.program = [=](u64 cta, std::vector<Step>& steps) {
+    Step st;
+    st.read("tmp_out", tmp + cta * parts * s.dv * e, parts * s.dv * e);
+    st.read("exp_sums, max_logits", tmp + bh * parts * s.dv * e + cta * parts * 2 * kStat, parts * 2 * kStat);
+    st.write("out", o + cta * s.dv * e, s.dv * e);
+    st.fp32 = static_cast<double>(parts * (2 * s.dv + 2));
+    st.sfu = static_cast<double>(parts);
+    steps.push_back(st);
+  };
+  out.push_back(std::move(r));
+}
+
+Count padded_cache(const Workload& w) {
+  const u64 P = w.count("page_size");
+  return kv_cache_tokens(w, ceil_div(w.kv_len, P) * P);
+}
+
+constexpr const ParamSpec* kParams[] = {&kClaShare, &kPageSize};
+const VariantDescriptor kDesc{
+    .name = "paged",
+    .summary = "decode reading K/V page by page through a block table (vLLM PagedAttention)",
+    .sources = "Kwon et al. 2023, PagedAttention (vLLM) §4; vllm paged_attn.py (v1/v2 choice, 512-token partitions)",
+    .params = kParams, .prefill = false, .cpu_reference = true, .kernel_decode = "paged_attention",
+    .check = [](const Workload& w, const Device&) {
+      // vLLM splits long contexts into 512-token partitions of whole pages.
+      const u64 P = w.count("page_size");
+      if (512 % P != 0) throw InputError("--page-size " + std::to_string(P) + " must divide 512 (vLLM's partition size)");
+    },
+    .evaluate = paged_decode,
+    .cache_bytes = padded_cache,
+    .io_complexity = [](const Workload&) -> std::string_view { return "Θ(⌈N_kv/page⌉·page·d) per K/V head"; },
+    .params_text = [](const Prediction& p) {
+      std::string s;
+      put(s, "page_size", std::to_string(p.workload.count("page_size")));
+      put(s, "pages_per_seq", std::to_string(p.extras.pages_per_seq));
+      put(s, "page_waste_bytes", std::to_string(p.extras.page_waste_bytes.v));
+      return s;
+    },
+    .schedule = paged_schedule,
+    .derivation = [](const Prediction& p) -> std::string {
+      return "PagedAttention (vLLM §4): the cache is read page by page (" + num(p.workload.count("page_size")) +
+             " tokens) through a block table; the last page of each sequence is partly empty and still read. One CTA "
+             "per query head: the g heads of a group re-read the same pages, mostly from L2.\n";
+    }};
+
+}  // namespace
+
+const VariantDescriptor& paged_variant() { return kDesc; }
+
+}  // namespace attnio::detail

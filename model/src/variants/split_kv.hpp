@@ -1,0 +1,20 @@
+// Split-KV decode (Flash-Decoding, Dao et al. 2023; flash-attention flash_fwd_splitkv_kernel): the
+// closed form and the tile schedule, used by flash-decoding and by MLA's absorbed decode.
+// Internal to model/.
+#pragma once
+
+#include <string>
+
+#include "common.hpp"
+
+namespace attnio::detail {
+
+// `rows` query heads sharing one K/V set are packed into a CTA's rows; `token_bytes` is the cache
+// bytes per token of one set, `qk_dim` and `v_dim` the score and value widths.
+void split_kv_decode(Evaluator& ev, std::string_view name, u64 batch, u64 sets, u64 rows, u64 nk,
+                     u64 token_bytes, u64 qk_dim, u64 v_dim);
+// The same kernel as a tile schedule, with the formula's split count and K/V block. `separate_v`:
+// K and V are separate arrays; otherwise one cache row per token holds both (MLA's latent + rope).
+void split_kv(Scheduler& sc, std::string name, u64 batch, u64 sets, u64 rows, u64 nk, u64 qk, u64 vd, bool separate_v);
+
+}  // namespace attnio::detail

@@ -1,0 +1,117 @@
+// Standard (unfused) attention: S = QK^T, P = softmax(S), O = PV, with S and P materialized in HBM
+// (FlashAttention, Dao et al. 2022, Alg. 0; backward App. B.1 Alg. 3). cuBLAS-like GEMMs and a
+// row-wise softmax; GQA without copying K/V.
+#include "common.hpp"
+
+namespace attnio::detail {
+
+namespace {
+
+// ---- closed form --------------------------------------------------------------------------------
+
+// ---- standard attention ---------------------------------------------------------------------
+
+// FlashAttention Alg. 0: S = QK^T (write S), P = softmax(S) (read S, write P), O = PV (read P, V).
+// GQA without copying K/V: the g query heads of a group are stacked as g*N GEMM rows.
+void standard_fwd(Evaluator& ev, const Shape& s, const Mask& mask) {
+  const u64 e = ev.e();
+  const u64 g = s.group();
+  const Count scores = Count(s.batch) * s.heads * s.n * s.nk;
+  const Count allowed = Count(s.batch) * s.heads * allowed_pairs(mask, s.n, s.nk);
+  const u64 bk = (Count(s.batch) * s.kv_heads).v, gn = (Count(g) * s.n).v;
+  gemm(ev, "gemm_qk", bk, gn, s.nk, s.d, e);
+  KernelCost& sm = rowwise(ev, "softmax", scores);
+  Evaluator::read_direct(sm, scores * e);
+  Evaluator::write_direct(sm, scores * e);
+  sm.sfu_ops = allowed;  // one exp per unmasked score (FlashAttention-3 §3)
+  // Per score: scale-and-subtract-max FFMA (2), row-sum add (1), normalize multiply (1).
+  sm.fp32_flops = allowed * 4;
+  gemm(ev, "gemm_pv", bk, gn, s.dv, s.nk, e);
+  ev.out().extra_memory_bytes += scores * e * 2;  // S and P
+}
+
+// FlashAttention App. B.1, Algorithm 3: dV = P^T dO, dP = dO V^T, dS = P o (dP - rowsum(dO o O)),
+// dQ = dS K, dK = dS^T Q, with dP and dS written to and read from HBM.
+void standard_bwd(Evaluator& ev, const Shape& s) {
+  const u64 e = ev.e();
+  const u64 bk = (Count(s.batch) * s.kv_heads).v, gn = (Count(s.group()) * s.n).v;
+  const Count scores = Count(s.batch) * s.heads * s.n * s.nk;
+  gemm(ev, "gemm_dv", bk, s.nk, s.dv, gn, e);
+  gemm(ev, "gemm_dp", bk, gn, s.nk, s.dv, e);
+  KernelCost& sb = rowwise(ev, "softmax_bwd", scores);
+  Evaluator::read_direct(sb, scores * e * 2);  // P, dP
+  Evaluator::write_direct(sb, scores * e);     // dS
+  sb.fp32_flops = scores * 4;                  // rowsum(dP o P) FFMA, then (dP - D) * P
+  gemm(ev, "gemm_dq", bk, gn, s.d, s.nk, e);
+  gemm(ev, "gemm_dk", bk, s.nk, s.d, gn, e);
+  ev.out().extra_memory_bytes += scores * e * 2;  // dP and dS
+}
+
+void standard(Evaluator& ev) {
+  const Shape s = ev.shape();
+  if (ev.w().pass != Pass::bwd) standard_fwd(ev, s, attention_mask(ev.w(), s.n, s.nk));
+  if (ev.w().pass != Pass::fwd) standard_bwd(ev, s);
+}
+
+// ---- tile schedule ------------------------------------------------------------------------------
+
+// ---- standard attention ---------------------------------------------------------------------
+
+void standard_schedule(Scheduler& sched) {
+  const Workload& w = sched.w();
+  const Shape s = sched.shape();
+  const Mask mask = attention_mask(w, s.n, s.nk);
+  std::vector<SimKernel>& out = sched.out();
+  AddressSpace& as = sched.as();
+  const u64 e = sched.e();
+  const u64 bk = (Count(s.batch) * s.kv_heads).v, gn = (Count(s.group()) * s.n).v;
+  const Count qn = Count(bk) * gn;  // query rows
+  const Count scores = qn * s.nk;
+  const u64 q = as.alloc(qn * s.d * e), k = as.alloc(Count(bk) * s.nk * s.d * e), v = as.alloc(Count(bk) * s.nk * s.dv * e);
+  const u64 sc = as.alloc(scores * e), p = as.alloc(scores * e), o = as.alloc(qn * s.dv * e);
+  const u64 gnk = gn * s.nk;
+  if (w.pass != Pass::bwd) {
+    out.push_back(gemm("gemm_qk", bk, gn, s.nk, s.d, e, e, {q, gn, s.d, gn * s.d * e, false},
+                       {k, s.d, s.nk, s.nk * s.d * e, true}, {sc, gn, s.nk, gnk * e, false}));
+    const double allowed = static_cast<double>(allowed_pairs(mask, s.n, s.nk).v) / static_cast<double>(s.n * s.nk);
+    out.push_back(elementwise("softmax", scores, {{sc, e, false, "S"}, {p, e, true, "P"}}, 4 * allowed, allowed));
+    out.push_back(gemm("gemm_pv", bk, gn, s.dv, s.nk, e, e, {p, gn, s.nk, gnk * e, false},
+                       {v, s.nk, s.dv, s.nk * s.dv * e, false}, {o, gn, s.dv, gn * s.dv * e, false}));
+  }
+  if (w.pass != Pass::fwd) {
+    const u64 dout = as.alloc(qn * s.dv * e), dp = as.alloc(scores * e), ds = as.alloc(scores * e);
+    const u64 dq = as.alloc(qn * s.d * e), dk = as.alloc(Count(bk) * s.nk * s.d * e), dv = as.alloc(Count(bk) * s.nk * s.dv * e);
+    out.push_back(gemm("gemm_dv", bk, s.nk, s.dv, gn, e, e, {p, s.nk, gn, gnk * e, true},
+                       {dout, gn, s.dv, gn * s.dv * e, false}, {dv, s.nk, s.dv, s.nk * s.dv * e, false}));
+    out.push_back(gemm("gemm_dp", bk, gn, s.nk, s.dv, e, e, {dout, gn, s.dv, gn * s.dv * e, false},
+                       {v, s.dv, s.nk, s.nk * s.dv * e, true}, {dp, gn, s.nk, gnk * e, false}));
+    out.push_back(elementwise("softmax_bwd", scores, {{p, e, false, "P"}, {dp, e, false, "dP"}, {ds, e, true, "dS"}}, 4, 0));
+    out.push_back(gemm("gemm_dq", bk, gn, s.d, s.nk, e, e, {ds, gn, s.nk, gnk * e, false},
+                       {k, s.nk, s.d, s.nk * s.d * e, false}, {dq, gn, s.d, gn * s.d * e, false}));
+    out.push_back(gemm("gemm_dk", bk, s.nk, s.d, gn, e, e, {ds, s.nk, gn, gnk * e, true},
+                       {q, gn, s.d, gn * s.d * e, false}, {dk, s.nk, s.d, s.nk * s.d * e, false}));
+  }
+}
+
+constexpr const ParamSpec* kParams[] = {&kClaShare};
+const VariantDescriptor kDesc{
+    .name = "standard",
+    .summary = "unfused S=QK^T, softmax, O=PV with S and P in HBM (FlashAttention Alg. 0)",
+    .sources = "Dao et al. 2022, FlashAttention, Alg. 0 and App. B.1 Alg. 3",
+    .params = kParams, .backward = true, .cpu_reference = true, .kernel_fwd = "standard_cublas",
+    .evaluate = standard,
+    .io_complexity = [](const Workload&) -> std::string_view { return "Θ(N·d + N²) per head"; },
+    .schedule = standard_schedule,
+    .derivation = [](const Prediction& p) -> std::string {
+      const Workload& w = p.workload;
+      return "FlashAttention Alg. 0: S = QK^T is written to HBM (B·H·N·Nk·e = " + num(w.batch) + "·" + num(w.heads) +
+             "·" + num(w.query_len()) + "·" + num(w.kv_len) + "·" + num(dtype_bytes(w.dtype)) +
+             " bytes), read back by the softmax, which writes P of the same size, which the PV GEMM reads "
+             "again: four N×Nk passes, Θ(N·d + N²) per head. GEMM tiles re-read Q, K, V through L2.\n";
+    }};
+
+}  // namespace
+
+const VariantDescriptor& standard_variant() { return kDesc; }
+
+}  // namespace attnio::detail
