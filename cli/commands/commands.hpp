@@ -24,5 +24,6 @@ int cmd_profile(const std::vector<std::string>& args);
 int cmd_report(const std::vector<std::string>& args);
 int cmd_simulate(const std::vector<std::string>& args);
 int cmd_sweep(const std::vector<std::string>& args);
+int cmd_variants(const std::vector<std::string>& args);
 
 }  // namespace attnio::cli
