@@ -40,19 +40,15 @@ Workload base(Variant v, Phase phase = Phase::prefill) {
 std::vector<Case> cases() {
   std::vector<Case> out;
   for (Variant v : all_variants()) {
-    if (v == parse_variant("fnet") || v == parse_variant("ring")) continue;
-    const bool decode_only = v == parse_variant("flash-decoding") || v == parse_variant("paged");
-    const bool prefill_only = v == parse_variant("chunked") || v == parse_variant("dilated");
+    if (!v->schedule) continue;  // fnet, ring: no tile schedule
+    const bool decode_only = !v->prefill, prefill_only = !v->decode;
     for (int shape = 0; shape < 3; ++shape) {
       Workload w = base(v, decode_only ? Phase::decode : Phase::prefill);
       if (shape == 1) {
         w.causal = true;
         w.kv_heads = 4;
         w.seq = 300;
-        w.kv_len = v == parse_variant("linear") || v == parse_variant("performer") || v == parse_variant("mamba") || v == parse_variant("mamba-naive") ||
-                           v == parse_variant("dilated")
-                       ? 300
-                       : 700;
+        w.kv_len = v->self_only || v == parse_variant("dilated") ? 300 : 700;
       }
       if (shape == 2) {
         if (!prefill_only) w.phase = Phase::decode;
@@ -60,8 +56,7 @@ std::vector<Case> cases() {
         w.kv_heads = 1;
         w.kv_len = 1000;
         w.seq = v == parse_variant("dilated") ? 1024 : 257;
-        if (v == parse_variant("linear") || v == parse_variant("performer") || v == parse_variant("mamba") || v == parse_variant("mamba-naive")) w.kv_len = 0;
-        if (v == parse_variant("dilated") || v == parse_variant("chunked")) w.kv_len = 0;
+        if (v->self_only || v == parse_variant("dilated") || v == parse_variant("chunked")) w.kv_len = 0;
       }
       if (v == parse_variant("dilated")) {
         w.kv_len = 0;
