@@ -1,5 +1,5 @@
 // The registry: every variant attnio models, in the report's order. Adding a variant is one file
-// under model/src/variants/ and one line in each list below.
+// under model/src/variants/ and one line in ATTNIO_VARIANTS below.
 #include <algorithm>
 #include <vector>
 
@@ -8,37 +8,38 @@
 
 namespace attnio {
 
+// The variants in the report's order, one line each: NAME is the file's NAME_variant() accessor.
+#define ATTNIO_VARIANTS(X) \
+  X(standard)              \
+  X(flash1)                \
+  X(flash2)                \
+  X(block_sparse)          \
+  X(sliding_window)        \
+  X(sigmoid)               \
+  X(chunked)               \
+  X(flash_decoding)        \
+  X(paged)                 \
+  X(mla)                   \
+  X(linear)                \
+  X(performer)             \
+  X(mamba)                 \
+  X(mamba_naive)           \
+  X(fnet)                  \
+  X(ring)                  \
+  X(dilated)
+
 namespace detail {
-const VariantDescriptor& standard_variant();
-const VariantDescriptor& flash1_variant();
-const VariantDescriptor& flash2_variant();
-const VariantDescriptor& block_sparse_variant();
-const VariantDescriptor& sliding_window_variant();
-const VariantDescriptor& sigmoid_variant();
-const VariantDescriptor& chunked_variant();
-const VariantDescriptor& flash_decoding_variant();
-const VariantDescriptor& paged_variant();
-const VariantDescriptor& mla_variant();
-const VariantDescriptor& linear_variant();
-const VariantDescriptor& performer_variant();
-const VariantDescriptor& mamba_variant();
-const VariantDescriptor& mamba_naive_variant();
-const VariantDescriptor& fnet_variant();
-const VariantDescriptor& ring_variant();
-const VariantDescriptor& dilated_variant();
+#define ATTNIO_DECLARE(name) const VariantDescriptor& name##_variant();
+ATTNIO_VARIANTS(ATTNIO_DECLARE)
+#undef ATTNIO_DECLARE
 }  // namespace detail
 
 namespace {
 
 const std::vector<Variant>& registry() {
-  using namespace detail;
-  static const std::vector<Variant> variants = {
-      standard_variant(),       flash1_variant(),      flash2_variant(),         block_sparse_variant(),
-      sliding_window_variant(), sigmoid_variant(),     chunked_variant(),        flash_decoding_variant(),
-      paged_variant(),          mla_variant(),         linear_variant(),         performer_variant(),
-      mamba_variant(),          mamba_naive_variant(), fnet_variant(),           ring_variant(),
-      dilated_variant(),
-  };
+#define ATTNIO_LIST(name) detail::name##_variant(),
+  static const std::vector<Variant> variants = {ATTNIO_VARIANTS(ATTNIO_LIST)};
+#undef ATTNIO_LIST
   return variants;
 }
 
