@@ -474,3 +474,30 @@ TEST(Roofline, TimeIsTheSlowestCeilingPlusLaunch) {
   EXPECT_TRUE(slow.memory_bound());
   EXPECT_NEAR(slow.predicted_time_s, 65.7408e-6 + 1e-6, 1e-15);
 }
+
+// Gated attention (Qiu et al. 2025 §2, G1) on the small shape: flash2 plus a gate projection GEMM
+// and a gate pass. d_model = H·d = 128; B·N = 256 tokens; H·dv = 128 gates per token.
+TEST(Gated, AddsTheGateProjectionAndTheGatePassToFlash2) {
+  const Prediction f = predict(h100(), small(parse_variant("flash2")));
+  const Prediction g = predict(h100(), small(parse_variant("gated")));
+  EXPECT_EQ(g.kernel_count, f.kernel_count + 2);
+  // GEMM 2·m·n·k = 2·256·128·128 = 8388608 tensor FLOPs.
+  EXPECT_EQ(g.tensor_flops.v - f.tensor_flops.v, 8388608u);
+  // Gate pass over 256·128 = 32768 gates: one tanh each, 4 FP32 FLOPs each.
+  EXPECT_EQ(g.sfu_flops.v - f.sfu_flops.v, 32768u);
+  EXPECT_EQ(g.fp32_flops.v - f.fp32_flops.v, 131072u);
+  // Reads: GEMM A = 256·128·2 = 65536 once (one 128-wide column tile), B = 128·128·2 = 32768 twice
+  // (two 128-row tiles) = 65536; gate pass Y and G, 2·32768·2 = 131072. Total 262144.
+  EXPECT_EQ(g.l2_read_bytes.v - f.l2_read_bytes.v, 262144u);
+  // Writes: G = 65536 and Y' = 65536.
+  EXPECT_EQ(g.l2_write_bytes.v - f.l2_write_bytes.v, 131072u);
+  EXPECT_EQ(g.hbm_bytes().v - f.hbm_bytes().v, 393216u);  // --l2 off: DRAM = L2 traffic
+  EXPECT_EQ(g.extra_memory_bytes.v - f.extra_memory_bytes.v, 65536u);
+  EXPECT_EQ(g.kv_cache_bytes.v, f.kv_cache_bytes.v);
+  EXPECT_EQ(params_text(g), "model_dim=128");
+  // A wider model input only grows the GEMM: 2·256·128·256.
+  Workload w = small(parse_variant("gated"));
+  w.set("model_dim", 256);
+  EXPECT_EQ(predict(h100(), w).tensor_flops.v - f.tensor_flops.v, 16777216u);
+  EXPECT_THROW(predict(h100(), small(parse_variant("gated")).set("window", 64)), InputError);
+}

@@ -16,6 +16,7 @@ namespace attnio {
   X(block_sparse)          \
   X(sliding_window)        \
   X(sigmoid)               \
+  X(gated)                 \
   X(chunked)               \
   X(flash_decoding)        \
   X(paged)                 \
