@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "attnio/kernels/attention_kernels.hpp"
+#include "attnio/kernels/bind.hpp"
 #include "attnio/kernels/runner.hpp"
 
 using namespace attnio;
@@ -14,4 +15,33 @@ TEST(KernelsGpu, EveryKernelMatchesItsReference) {
   const std::string failures = kernels::run_kernels(opt, default_device(), [&](const Record&) { ++rows; });
   EXPECT_EQ(failures, "");
   EXPECT_GT(rows, 10);
+}
+
+// Host side only (runs without a GPU): every kernel a variant declares is bound by kernels/bind.cu,
+// and a workload of each such variant in its phase names that kernel.
+TEST(KernelBindings, EveryDeclaredKernelIsBound) {
+  int declared = 0;
+  for (Variant v : all_variants()) {
+    for (std::string_view k : {v->kernel_fwd, v->kernel_bwd, v->kernel_decode}) {
+      if (k.empty()) continue;
+      ++declared;
+      EXPECT_TRUE(kernels::has_binding(k)) << v.name() << ": " << k;
+    }
+    Workload w;
+    w.variant = v;
+    w.seq = 1024;
+    w.heads = 8;
+    w.kv_heads = 8;
+    w.head_dim = 64;
+    w.dtype = Dtype::bf16;
+    if (!v->kernel_fwd.empty()) EXPECT_EQ(kernels::bound_kernel_name(w), v->kernel_fwd) << v.name();
+    w.phase = Phase::decode;
+    if (!v->kernel_decode.empty()) EXPECT_EQ(kernels::bound_kernel_name(w), v->kernel_decode) << v.name();
+    if (v->kernel_decode.empty()) EXPECT_EQ(kernels::bound_kernel_name(w), "") << v.name();
+  }
+  EXPECT_GE(declared, 17);
+  EXPECT_FALSE(kernels::has_binding("no_such_kernel"));
+  Workload fp32;
+  fp32.dtype = Dtype::fp32;
+  EXPECT_EQ(kernels::bound_kernel_name(fp32), "");  // the kernels take 16-bit inputs
 }
