@@ -194,7 +194,12 @@ QWidget* MainWindow::build_inputs() {
     } else {
       auto* spin = new QSpinBox;
       spin->setRange(0, static_cast<int>(std::min(p->max, 2147483647.0)));
-      spin->setSpecialValueText(tr("default (%1)").arg(qs(p->default_text)));
+      // A key whose variants default differently (chunk: 1024 chunked, 64 linear) says so.
+      bool one_default = true;
+      for (Variant v : all_variants()) {
+        if (const ParamSpec* own = variant_param(v, p->key)) one_default = one_default && own->default_text == p->default_text;
+      }
+      spin->setSpecialValueText(one_default ? tr("default (%1)").arg(qs(p->default_text)) : tr("default (per variant)"));
       spin->setKeyboardTracking(false);
       spin->setAccelerated(true);
       connect(spin, &QSpinBox::valueChanged, this, [this] { apply_inputs(); });
