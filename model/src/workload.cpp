@@ -104,16 +104,16 @@ double default_of(const ParamSpec& p, const Workload& w) { return p.default_rule
 
 }  // namespace
 
+// A set value first: predict() has resolved every declared parameter (and validate() refused any
+// other), so the declaration is looked up only for a default.
 std::uint64_t Workload::count(std::string_view key) const {
-  const ParamSpec& p = declared(*this, key);
   if (const ParamSet::Entry* e = params.find(key)) return e->count;
-  return static_cast<std::uint64_t>(default_of(p, *this));
+  return static_cast<std::uint64_t>(default_of(declared(*this, key), *this));
 }
 
 double Workload::real(std::string_view key) const {
-  const ParamSpec& p = declared(*this, key);
   if (const ParamSet::Entry* e = params.find(key)) return e->real;
-  return default_of(p, *this);
+  return default_of(declared(*this, key), *this);
 }
 
 Workload for_variant(Workload w, Variant v) {
@@ -136,8 +136,8 @@ Workload resolve(Workload w, const Device& device) {
   if (w.sram_bytes == 0) w.sram_bytes = static_cast<std::uint64_t>(device.smem_bytes_per_sm);
   for (const ParamSpec* p : w.variant->params) {
     if (w.params.has(p->key)) continue;
-    if (p->type == ParamType::real) w.set_real(p->key, default_of(*p, w));
-    else w.set(p->key, static_cast<std::uint64_t>(default_of(*p, w)));
+    if (p->type == ParamType::real) w.params.set_real(*p, default_of(*p, w));
+    else w.params.set_count(*p, static_cast<std::uint64_t>(default_of(*p, w)));
   }
   return w;
 }
@@ -159,21 +159,21 @@ void validate(const Workload& w, const Device& device) {
   // Each parameter against its declaration; one the variant does not declare is refused.
   for (const ParamSet::Entry& e : w.params.entries()) {
     const ParamSpec* p = variant_param(w.variant, e.key);
-    const std::string flag = "--" + flag_name(*find_param(e.key));
-    require(p != nullptr, [&] { return flag + " does not apply to " + std::string(w.variant.name()); });
+    const auto flag = [&] { return "--" + flag_name(*find_param(e.key)); };  // built only for a message
+    require(p != nullptr, [&] { return flag() + " does not apply to " + std::string(w.variant.name()); });
     if (p->type == ParamType::real) {
       const bool ok = std::isfinite(e.real) && (p->min_exclusive ? e.real > p->min : e.real >= p->min) && e.real <= p->max;
       require(ok, [&] {
-        return flag + " must be in " + (p->min_exclusive ? "(" : "[") + fmt_bound(p->min) + ", " + fmt_bound(p->max) + "]";
+        return flag() + " must be in " + (p->min_exclusive ? "(" : "[") + fmt_bound(p->min) + ", " + fmt_bound(p->max) + "]";
       });
       continue;
     }
     if (e.count == 0 && p->zero_is_auto) continue;
-    require(static_cast<double>(e.count) >= p->min, [&] { return flag + " must be at least " + fmt_bound(p->min); });
+    require(static_cast<double>(e.count) >= p->min, [&] { return flag() + " must be at least " + fmt_bound(p->min); });
     if (p->max == static_cast<double>(kMaxDim)) {
-      require(e.count <= kMaxDim, [&] { return flag + " " + std::to_string(e.count) + " is larger than 2^40"; });
+      require(e.count <= kMaxDim, [&] { return flag() + " " + std::to_string(e.count) + " is larger than 2^40"; });
     } else {
-      require(static_cast<double>(e.count) <= p->max, [&] { return flag + " must be at most " + fmt_bound(p->max); });
+      require(static_cast<double>(e.count) <= p->max, [&] { return flag() + " must be at most " + fmt_bound(p->max); });
     }
   }
   if (w.variant->check) w.variant->check(w, device);

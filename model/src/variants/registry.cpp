@@ -110,7 +110,8 @@ std::string flag_name(const ParamSpec& p) {
 
 const ParamSet::Entry* ParamSet::find(std::string_view key) const {
   for (int i = 0; i < size_; ++i) {
-    if (entries_[i].key == key) return &entries_[i];
+    // Keys view the declarations' strings, so the same pointer usually means the same key.
+    if (entries_[i].key.data() == key.data() || entries_[i].key == key) return &entries_[i];
   }
   return nullptr;
 }
@@ -118,8 +119,13 @@ const ParamSet::Entry* ParamSet::find(std::string_view key) const {
 ParamSet::Entry& ParamSet::slot(std::string_view key) {
   const ParamSpec* spec = find_param(key);
   if (!spec) throw InputError("unknown variant parameter '" + std::string(key) + "'");
+  return slot(*spec);
+}
+
+ParamSet::Entry& ParamSet::slot(const ParamSpec& p) {
+  const ParamSpec* spec = &p;
   for (int i = 0; i < size_; ++i) {
-    if (entries_[i].key == key) return entries_[i];
+    if (entries_[i].key == spec->key) return entries_[i];
   }
   if (size_ == kCapacity) throw InputError("internal: too many variant parameters (a bug in attnio)");
   // Keep the entries sorted by key so that equal sets compare equal.
@@ -140,6 +146,16 @@ void ParamSet::set_count(std::string_view key, std::uint64_t v) {
 }
 void ParamSet::set_real(std::string_view key, double v) {
   Entry& e = slot(key);
+  e.real = v;
+  e.count = 0;
+}
+void ParamSet::set_count(const ParamSpec& p, std::uint64_t v) {
+  Entry& e = slot(p);
+  e.count = v;
+  e.real = 0;
+}
+void ParamSet::set_real(const ParamSpec& p, double v) {
+  Entry& e = slot(p);
   e.real = v;
   e.count = 0;
 }

@@ -63,12 +63,16 @@ public:
   // Throws InputError for a key no registered variant declares.
   void set_count(std::string_view key, std::uint64_t v);
   void set_real(std::string_view key, double v);
+  // The same for a registered declaration (no lookup by key).
+  void set_count(const ParamSpec& p, std::uint64_t v);
+  void set_real(const ParamSpec& p, double v);
   void erase(std::string_view key);
   std::span<const Entry> entries() const { return {entries_.data(), static_cast<std::size_t>(size_)}; }
   bool operator==(const ParamSet& o) const;
 
 private:
   Entry& slot(std::string_view key);
+  Entry& slot(const ParamSpec& spec);
   std::array<Entry, kCapacity> entries_{};
   int size_ = 0;  // entries_ [0, size_) sorted by key
 };

@@ -45,8 +45,8 @@ struct Workload {
   // The variant's parameters that are set; resolve() fills the rest from their declarations.
   ParamSet params;
 
-  // A parameter of the variant: its value, or its declared default. Throws InputError when the
-  // variant declares no such parameter (a bug in the caller).
+  // A parameter of the variant: its value when set, else its declared default. Throws InputError
+  // when it is not set and the variant declares no such parameter (a bug in the caller).
   std::uint64_t count(std::string_view key) const;
   double real(std::string_view key) const;
   // Sets a parameter; throws InputError for a key that no variant declares.
