@@ -489,3 +489,40 @@ TEST(Traces, CompareTakesTheActivitySpanOverTheReplayedRange) {
   EXPECT_EQ(std::get<double>(field(rows[1], "measured_time_s")), 1e-4);
   EXPECT_EQ(std::get<std::string>(field(rows[1], "time_source")), "range profiler");
 }
+
+// Format 2: a record's workload holds the shape and exactly the parameters its variant declares,
+// with their values or defaults; an unknown key is refused; a version-1 record (every variant's
+// parameters, 0 for "the default") reads to the same workload and the same id.
+TEST(Traces, WorkloadHoldsTheParametersItsVariantDeclares) {
+  traces::Record r = record(2048);
+  r.workload.variant = parse_variant("sliding-window");
+  r.workload.set("window", 512);
+  r.id = record_id(r.workload, r.kernel);
+  const std::string line = boost::json::serialize(boost::json::parse(r.id));
+  EXPECT_NE(line.find("\"window\":512"), std::string::npos) << line;
+  EXPECT_NE(line.find("\"cla_share\":1"), std::string::npos) << line;  // the default, written out
+  EXPECT_EQ(line.find("page_size"), std::string::npos) << line;
+  const std::string path = temp("format2.jsonl");
+  std::remove(path.c_str());
+  {
+    Writer w(path, header(), false);
+    w.append(r);
+  }
+  const Trace t = read_trace(path);
+  ASSERT_EQ(t.records.size(), 1u);
+  EXPECT_EQ(t.records[0].workload.count("window"), 512u);
+  EXPECT_EQ(t.records[0].id, r.id);
+
+  const std::string h = good_header_line(), good = good_record_line();
+  EXPECT_NE(error_of(h + "\n" + replace(good, "\"kv_len\":", "\"windw\":0,\"kv_len\":") + "\n").find("unknown workload field 'windw'"),
+            std::string::npos);
+  // Version 1: every parameter of every variant, 0 meaning the default.
+  const std::string v1_header = replace(h, "\"version\":2", "\"version\":1");
+  const std::string v1_record = replace(good, "\"kv_len\":", "\"window\":4096,\"page_size\":16,\"feature_dim\":0,\"block_density\":0.25,\"kv_len\":");
+  std::string v1_path = temp("format1.jsonl");
+  std::ofstream(v1_path, std::ios::binary) << v1_header << "\n" << v1_record << "\n";
+  const Trace old = read_trace(v1_path);
+  ASSERT_EQ(old.records.size(), 1u);
+  EXPECT_FALSE(old.records[0].workload.params.has("window"));  // flash2 declares no window
+  EXPECT_EQ(old.records[0].id, record_id(old.records[0].workload, old.records[0].kernel));
+}
