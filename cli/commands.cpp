@@ -33,6 +33,7 @@ const Command kCommands[] = {
     {"models", "list the shipped model configs", cmd_models},
     {"model", "attention cost and KV cache of a Hugging Face config.json", cmd_model},
     {"bench", "evaluations per second of the model", cmd_bench},
+    {"validate", "the model's times against the published measurements (validation/published.csv)", cmd_validate},
     {"compare", "predictions against the measurements in trace files", cmd_compare},
     {"profile", "run a sweep on the GPU under CUPTI, one trace record per kernel (GPU)", cmd_profile},
     {"ceilings", "measure the GPU's HBM, L2, tensor, FP32 and exp rates into a device file (GPU)", cmd_ceilings},

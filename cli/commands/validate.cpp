@@ -1,0 +1,148 @@
+// `attnio validate`: the model's time against every published measurement in the shipped table
+// (validation/published.csv) or a given one: each row's published and predicted time and the error,
+// then the median, p90 and max |error| per implementation and overall. Exits 1 when the overall
+// median is worse than the table's ratchet (or --max-median).
+#include "commands/commands.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <iostream>
+#include <map>
+
+#include "attnio/model/errors.hpp"
+#include "attnio/model/predict.hpp"
+#include "attnio/model/record.hpp"
+#include "attnio/traces/published.hpp"
+#include "command_util.hpp"
+#include "output.hpp"
+
+namespace attnio::cli {
+
+namespace {
+
+// The q-th quantile (0..1) of |errors|, nearest rank.
+double quantile(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size())));
+  return v[std::min(v.size() - 1, rank == 0 ? 0 : rank - 1)];
+}
+
+}  // namespace
+
+int cmd_validate(const std::vector<std::string>& args) {
+  po::options_description desc("validate options");
+  desc.add_options()("table", po::value<std::string>(), "a published-measurements CSV (default: the shipped validation/published.csv)")(
+      "impl", po::value<std::string>(), "only the rows of this implementation (e.g. fa2, fa3)")(
+      "max-median", po::value<double>(), "exit 1 when the overall median |time error| (%) exceeds this (default: the table's ratchet)")(
+      "summary", "print only the summary");
+  po::variables_map vm;
+  if (!parse("validate", "[--table F.csv] [--impl NAME] [--max-median PCT] [--summary]", desc, args, vm)) return 0;
+  const traces::PublishedTable table = vm.count("table") ? traces::read_published(vm["table"].as<std::string>())
+                                                         : traces::parse_published(traces::shipped_published_csv(), "validation/published.csv");
+  const std::string only = vm.count("impl") ? vm["impl"].as<std::string>() : std::string();
+  std::optional<double> limit = table.ratchet_median_pct;
+  if (vm.count("max-median")) limit = vm["max-median"].as<double>();
+
+  const Format format = format_of(vm);
+  std::unique_ptr<Printer> rows;
+  if (!vm.count("summary")) {
+    rows = make_printer(format, std::cout,
+                        {{"impl", "impl", 10, Kind::text},        {"gpu", "gpu", 10, Kind::text},
+                         {"variant", "variant", 14, Kind::text},  {"pass", "pass", 6, Kind::text},
+                         {"causal", "causal", 6, Kind::text},     {"B", "batch", 4, Kind::count},
+                         {"H", "heads", 4, Kind::count},          {"N", "seq", 6, Kind::count},
+                         {"Nk", "kv_len", 6, Kind::count},        {"d", "head_dim", 4, Kind::count},
+                         {"published", "published_time_s", 10, Kind::time},
+                         {"predicted", "predicted_time_s", 10, Kind::time},
+                         {"error %", "time_error_pct", 8, Kind::ratio},
+                         {"source", "source", 0, Kind::text}},
+                        false);
+  }
+  std::map<std::string, std::vector<double>> errors;  // impl -> |error| %
+  std::vector<double> all;
+  std::map<std::string, std::size_t> skipped;          // reason -> rows
+  for (const traces::PublishedRow& r : table.rows) {
+    if (!only.empty() && r.impl != only) continue;
+    std::string why;
+    const std::optional<double> published = traces::published_time_s(r, &why);
+    const Device* dev = nullptr;
+    try {
+      dev = &find_device(r.gpu);
+    } catch (const InputError&) {
+      why = "no built-in device '" + r.gpu + "'";
+    }
+    if (!published || !dev) {
+      ++skipped[why];
+      continue;
+    }
+    Prediction p;
+    try {
+      p = predict(*dev, r.workload);
+    } catch (const InputError& e) {
+      ++skipped[std::string("the model refuses the shape: ") + e.what()];
+      continue;
+    }
+    const double err = (p.predicted_time_s - *published) / *published * 100.0;
+    errors[r.impl].push_back(std::fabs(err));
+    all.push_back(std::fabs(err));
+    if (rows) {
+      Record rec;
+      rec.emplace_back("impl", r.impl);
+      rec.emplace_back("gpu", r.gpu);
+      rec.emplace_back("variant", std::string(r.workload.variant.name()));
+      rec.emplace_back("dtype", std::string(to_string(r.workload.dtype)));
+      rec.emplace_back("pass", std::string(to_string(r.workload.pass)));
+      rec.emplace_back("phase", std::string(to_string(r.workload.phase)));
+      rec.emplace_back("causal", std::string(r.workload.causal ? "yes" : "no"));
+      rec.emplace_back("batch", r.workload.batch);
+      rec.emplace_back("heads", r.workload.heads);
+      rec.emplace_back("kv_heads", r.workload.kv_heads);
+      rec.emplace_back("seq", r.workload.query_len());
+      rec.emplace_back("kv_len", r.workload.kv_len);
+      rec.emplace_back("head_dim", r.workload.head_dim);
+      rec.emplace_back("published_value", r.value);
+      rec.emplace_back("published_metric", r.metric);
+      rec.emplace_back("published_time_s", *published);
+      rec.emplace_back("predicted_time_s", p.predicted_time_s);
+      rec.emplace_back("time_error_pct", err);
+      rec.emplace_back("bound", std::string(to_string(p.binding_ceiling)));
+      rec.emplace_back("read", r.read);
+      rec.emplace_back("source", r.source + ", " + r.locator);
+      rows->row(rec);
+    }
+  }
+  if (rows) rows->end();
+
+  auto summary = make_printer(format == Format::table ? Format::table : format, std::cout,
+                              {{"impl", "impl", 10, Kind::text},           {"rows", "rows", 5, Kind::count},
+                               {"median |err| %", "median_abs_error_pct", 15, Kind::ratio},
+                               {"p90 |err| %", "p90_abs_error_pct", 12, Kind::ratio},
+                               {"max |err| %", "max_abs_error_pct", 12, Kind::ratio}},
+                              false);
+  if (format == Format::table && rows) std::cout << "\n";
+  auto line = [&](const std::string& name, const std::vector<double>& v) {
+    Record s;
+    s.emplace_back("impl", name);
+    s.emplace_back("rows", static_cast<std::uint64_t>(v.size()));
+    s.emplace_back("median_abs_error_pct", quantile(v, 0.5));
+    s.emplace_back("p90_abs_error_pct", quantile(v, 0.9));
+    s.emplace_back("max_abs_error_pct", quantile(v, 1.0));
+    summary->row(s);
+  };
+  for (const auto& [impl, v] : errors) line(impl, v);
+  if (!all.empty()) line("all", all);
+  summary->end();
+  for (const auto& [why, n] : skipped) std::cerr << "note: skipped " << n << " row(s): " << why << "\n";
+  if (all.empty()) {
+    std::cerr << "attnio validate: no row could be compared\n";
+    return 1;
+  }
+  const double median = quantile(all, 0.5);
+  if (limit && median > *limit) {
+    std::cerr << "attnio validate: overall median |time error| " << median << " % is worse than the ratchet " << *limit << " %\n";
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace attnio::cli

@@ -1,0 +1,83 @@
+// The published-measurements table behind `attnio validate`: parsing, errors that name the line and
+// field, and the FLOP convention that turns a TFLOP/s figure back into the time the source measured.
+// The rows here are hand-made test data, not measurements.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "attnio/model/errors.hpp"
+#include "attnio/traces/published.hpp"
+
+using namespace attnio;
+using namespace attnio::traces;
+
+namespace {
+
+const std::string kHeader =
+    "source,locator,read,gpu,impl,variant,dtype,pass,phase,batch,heads,kv_heads,seq,kv_len,head_dim,causal,metric,value,"
+    "flop_convention,notes\n";
+
+std::string error_of(const std::string& text) {
+  try {
+    parse_published(text, "t.csv");
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST(Published, FlashAttentionConventionGivesTheMeasuredTime) {
+  const PublishedTable t = parse_published(
+      "# ratchet: median <= 12.5\n" + kHeader +
+          "test,Fig. 1,bar-label,a100-80gb,fa2,flash2,fp16,fwd,prefill,2,16,16,8192,8192,128,0,tflops,100,fa,\n"
+          "test,Fig. 1,bar-label,a100-80gb,fa2,flash2,fp16,bwd,prefill,2,16,16,8192,8192,128,1,tflops,100,fa,\n"
+          "test,\"Table 2, row 3\",table,h100-sxm,fa2-splitkv,flash-decoding,fp16,fwd,decode,4,32,8,1,4096,128,0,time_us,55.5,time,\"a, b\"\n",
+      "t.csv");
+  ASSERT_EQ(t.rows.size(), 3u);
+  EXPECT_EQ(t.ratchet_median_pct, 12.5);
+  // 4·B·H·N²·d = 4·2·16·8192²·128 = 1.099511627776e12 FLOP at 100 TFLOP/s: 10.99511627776 ms.
+  EXPECT_DOUBLE_EQ(*published_time_s(t.rows[0], nullptr), 1.099511627776e12 / 1e14);
+  // Backward, causal: x2.5, /2.
+  EXPECT_DOUBLE_EQ(*published_time_s(t.rows[1], nullptr), 1.099511627776e12 * 2.5 / 2 / 1e14);
+  EXPECT_DOUBLE_EQ(*published_time_s(t.rows[2], nullptr), 55.5e-6);
+  EXPECT_EQ(t.rows[2].locator, "Table 2, row 3");
+  EXPECT_EQ(t.rows[2].notes, "a, b");
+  EXPECT_EQ(t.rows[2].workload.seq, 4096u);  // decode: the cache length is attnio's --seq
+  EXPECT_EQ(t.rows[2].workload.query_len(), 1u);
+  EXPECT_EQ(t.rows[2].workload.kv_heads, 8u);
+}
+
+TEST(Published, MalformedRowsNameTheLineAndField) {
+  EXPECT_NE(error_of("a,b\n").find("line 1: header"), std::string::npos);
+  EXPECT_NE(error_of("").find("no header line"), std::string::npos);
+  const std::string good = "s,l,text,a100-80gb,fa2,flash2,fp16,fwd,prefill,1,1,1,64,64,64,0,tflops,1,fa,\n";
+  EXPECT_EQ(error_of(kHeader + good), "");
+  auto with = [&](const std::string& from, const std::string& to) {
+    std::string row = good;
+    row.replace(row.find(from), from.size(), to);
+    return error_of(kHeader + row);
+  };
+  EXPECT_NE(with("flash2", "flash9").find("line 2: unknown variant 'flash9'"), std::string::npos);
+  EXPECT_NE(with("text", "guess").find("field 'read'"), std::string::npos);
+  EXPECT_NE(with("tflops", "furlongs").find("field 'metric'"), std::string::npos);
+  EXPECT_NE(with(",0,tflops", ",2,tflops").find("field 'causal'"), std::string::npos);
+  EXPECT_NE(with("tflops,1,", "tflops,-1,").find("field 'value'"), std::string::npos);
+  EXPECT_NE(with(",1,1,1,64", ",x,1,1,64").find("field 'batch'"), std::string::npos);
+  EXPECT_NE(with("s,l,", "\"s,l,").find("unterminated"), std::string::npos);
+  EXPECT_NE(error_of(kHeader + "a,b,c\n").find("3 fields, expected 20"), std::string::npos);
+  // A TFLOP/s figure without a convention attnio knows cannot become a time.
+  const PublishedTable t = parse_published(kHeader + "s,l,text,a100-80gb,x,flash2,fp16,fwd,prefill,1,1,1,64,64,64,0,tflops,1,other,\n", "t.csv");
+  std::string why;
+  EXPECT_FALSE(published_time_s(t.rows[0], &why));
+  EXPECT_NE(why.find("no time conversion"), std::string::npos);
+}
+
+TEST(Published, ShippedTableParses) {
+  const PublishedTable t = parse_published(shipped_published_csv(), "validation/published.csv");
+  for (const PublishedRow& r : t.rows) {
+    EXPECT_FALSE(r.source.empty()) << r.line;
+    EXPECT_TRUE(published_time_s(r, nullptr).has_value()) << "line " << r.line << ": no time conversion";
+  }
+}

@@ -1,0 +1,49 @@
+// Published measurements (validation/published.csv): one row per number a paper, blog or repository
+// printed for a kernel on a GPU, with where it was read. `attnio validate` holds the model's time
+// against each. Rows state the source's own metric; time_s converts it with the source's own FLOP or
+// byte convention, so a TFLOP/s figure becomes the time the source measured.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "attnio/model/workload.hpp"
+
+namespace attnio::traces {
+
+// The columns, in file order (the header line must be exactly these, comma-separated).
+inline constexpr const char* kPublishedColumns[] = {
+    "source", "locator", "read",    "gpu",    "impl",     "variant", "dtype", "pass",  "phase",           "batch",
+    "heads",  "kv_heads", "seq",    "kv_len", "head_dim", "causal",  "metric", "value", "flop_convention", "notes"};
+
+struct PublishedRow {
+  std::size_t line = 0;  // in the file, for messages
+  std::string source, locator, read, gpu, impl, variant, metric, flop_convention, notes;
+  Workload workload;     // variant, dtype, pass, phase, shape, causal
+  double value = 0;      // as printed, in `metric`
+};
+
+// How a source counts, named in the flop_convention column:
+//   fa        FlashAttention papers and benchmarks (FlashAttention-2 §4.1): 4·B·H·N·N_kv·d for the
+//             forward pass, halved when causal, x2.5 for the backward pass, x3.5 for fwd+bwd.
+//   time      the metric is a time already (time_us, time_ms, time_s).
+// Returns the time in seconds the row states, or nullopt with `why` filled when it cannot.
+std::optional<double> published_time_s(const PublishedRow& r, std::string* why);
+
+struct PublishedTable {
+  std::vector<PublishedRow> rows;
+  // "# ratchet: median <= P" in the file: the overall median |time error| (%) `attnio validate`
+  // may not exceed (it exits 1 past it). A model change that improves the median lowers it.
+  std::optional<double> ratchet_median_pct;
+};
+
+// Parses the CSV (RFC 4180 quoting; '#' lines are comments, one may be the ratchet). Throws
+// InputError naming the file, the line and the field for anything malformed: a wrong header, a bad
+// number, an unknown variant, dtype, pass, phase, read kind or metric.
+PublishedTable parse_published(const std::string& text, const std::string& path);
+PublishedTable read_published(const std::string& path);
+// The table shipped with attnio (validation/published.csv, compiled in).
+const std::string& shipped_published_csv();
+
+}  // namespace attnio::traces

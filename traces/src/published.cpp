@@ -1,0 +1,178 @@
+#include "attnio/traces/published.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <iterator>
+#include <string_view>
+#include <sstream>
+
+#include "attnio/model/errors.hpp"
+#include "attnio/model/files.hpp"
+
+namespace attnio::traces {
+
+namespace {
+
+#include "published_csv.inc"
+
+constexpr std::size_t kColumns = std::size(kPublishedColumns);
+
+class Where {
+public:
+  Where(const std::string& path, std::size_t line) : path_(path), line_(line) {}
+  [[noreturn]] void fail(const std::string& what) const {
+    throw InputError("published table '" + path_ + "' line " + std::to_string(line_) + ": " + what);
+  }
+
+private:
+  const std::string& path_;
+  std::size_t line_;
+};
+
+// One CSV record (RFC 4180: fields in double quotes may hold commas; "" is a quote).
+std::vector<std::string> split_csv(const std::string& line, const Where& at) {
+  std::vector<std::string> out(1);
+  bool quoted = false;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+        out.back() += '"';
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        out.back() += c;
+      }
+    } else if (c == '"' && out.back().empty()) {
+      quoted = true;
+    } else if (c == ',') {
+      out.emplace_back();
+    } else {
+      out.back() += c;
+    }
+  }
+  if (quoted) at.fail("unterminated quoted field");
+  return out;
+}
+
+std::uint64_t whole(const std::string& s, const char* field, const Where& at) {
+  std::uint64_t v = 0;
+  const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (s.empty() || ec != std::errc() || ptr != s.data() + s.size()) at.fail("field '" + std::string(field) + "': '" + s + "' is not a whole number");
+  return v;
+}
+
+double number(const std::string& s, const char* field, const Where& at) {
+  double v = 0;
+  const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (s.empty() || ec != std::errc() || ptr != s.data() + s.size() || !std::isfinite(v) || v <= 0) {
+    at.fail("field '" + std::string(field) + "': '" + s + "' is not a positive number");
+  }
+  return v;
+}
+
+bool known_metric(const std::string& m) {
+  return m == "tflops" || m == "time_us" || m == "time_ms" || m == "time_s" || m == "gbps";
+}
+
+}  // namespace
+
+std::optional<double> published_time_s(const PublishedRow& r, std::string* why) {
+  if (r.metric == "time_s") return r.value;
+  if (r.metric == "time_ms") return r.value * 1e-3;
+  if (r.metric == "time_us") return r.value * 1e-6;
+  const Workload& w = r.workload;
+  if (r.metric == "tflops" && r.flop_convention == "fa") {
+    // FlashAttention-2 §4.1: 4·seqlen²·head_dim·heads·batch for the forward pass, halved for
+    // causal, 2.5x for the backward pass (fwd+bwd: 3.5x).
+    const double n = static_cast<double>(w.phase == Phase::decode ? 1 : w.seq);
+    const double nk = static_cast<double>(w.kv_len == 0 ? w.seq : w.kv_len);
+    double flops = 4.0 * static_cast<double>(w.batch) * static_cast<double>(w.heads) * n * nk * static_cast<double>(w.head_dim);
+    if (w.causal) flops /= 2;
+    if (w.pass == Pass::bwd) flops *= 2.5;
+    if (w.pass == Pass::fwdbwd) flops *= 3.5;
+    return flops / (r.value * 1e12);
+  }
+  if (why) *why = "metric '" + r.metric + "' with convention '" + r.flop_convention + "' has no time conversion";
+  return std::nullopt;
+}
+
+PublishedTable parse_published(const std::string& text, const std::string& path) {
+  PublishedTable table;
+  std::vector<PublishedRow>& rows = table.rows;
+  std::istringstream in(text);
+  std::string line;
+  std::size_t n = 0;
+  bool header = false;
+  while (std::getline(in, line)) {
+    ++n;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    const Where at(path, n);
+    if (line.rfind("# ratchet: median <= ", 0) == 0) {
+      table.ratchet_median_pct = number(line.substr(21), "ratchet", at);
+      continue;
+    }
+    if (line.empty() || line[0] == '#') continue;
+    const std::vector<std::string> f = split_csv(line, at);
+    if (!header) {
+      if (f.size() != kColumns) at.fail("header must be the " + std::to_string(kColumns) + " columns of traces/published.hpp");
+      for (std::size_t i = 0; i < kColumns; ++i) {
+        if (f[i] != kPublishedColumns[i]) at.fail("header column " + std::to_string(i + 1) + " is '" + f[i] + "', expected '" + kPublishedColumns[i] + "'");
+      }
+      header = true;
+      continue;
+    }
+    if (f.size() != kColumns) at.fail(std::to_string(f.size()) + " fields, expected " + std::to_string(kColumns));
+    PublishedRow r;
+    r.line = n;
+    r.source = f[0];
+    r.locator = f[1];
+    r.read = f[2];
+    r.gpu = f[3];
+    r.impl = f[4];
+    r.variant = f[5];
+    r.metric = f[16];
+    r.flop_convention = f[18];
+    r.notes = f[19];
+    if (r.source.empty() || r.locator.empty()) at.fail("every row names its source and where in it");
+    if (r.read != "text" && r.read != "table" && r.read != "bar-label" && r.read != "plot-by-eye") {
+      at.fail("field 'read': '" + r.read + "' (known: text, table, bar-label, plot-by-eye)");
+    }
+    if (!known_metric(r.metric)) at.fail("field 'metric': '" + r.metric + "' (known: tflops, time_us, time_ms, time_s, gbps)");
+    Workload& w = r.workload;
+    try {
+      w.variant = parse_variant(f[5]);
+      w.dtype = parse_dtype(f[6]);
+      w.pass = parse_pass(f[7]);
+      w.phase = parse_phase(f[8]);
+    } catch (const InputError& e) {
+      at.fail(e.what());
+    }
+    w.batch = whole(f[9], "batch", at);
+    w.heads = whole(f[10], "heads", at);
+    w.kv_heads = whole(f[11], "kv_heads", at);
+    w.seq = whole(f[12], "seq", at);
+    w.kv_len = whole(f[13], "kv_len", at);
+    w.head_dim = whole(f[14], "head_dim", at);
+    if (f[15] != "0" && f[15] != "1") at.fail("field 'causal': '" + f[15] + "' is not 0 or 1");
+    w.causal = f[15] == "1";
+    // In decode the cache length is the workload's sequence (attnio's --seq in decode).
+    if (w.phase == Phase::decode) w.seq = w.kv_len;
+    r.value = number(f[17], "value", at);
+    rows.push_back(std::move(r));
+  }
+  if (!header) throw InputError("published table '" + path + "': no header line");
+  return table;
+}
+
+PublishedTable read_published(const std::string& path) {
+  return parse_published(read_input_file(path, "published table", 16u << 20), path);
+}
+
+const std::string& shipped_published_csv() {
+  static const std::string text(kPublishedCsv);
+  return text;
+}
+
+}  // namespace attnio::traces
