@@ -75,7 +75,7 @@ TEST(Properties, StandardMovesQuadraticBytes) {
 }
 
 // Decode reads the K/V cache once, so arithmetic intensity ≈ 2·g/e grows with heads / kv-heads
-// (PHYSICS.md, MQA paper §2.4.1 vs §3.1).
+// (MQA paper §2.4.1 vs §3.1).
 TEST(Properties, DecodeIntensityGrowsWithGroupSize) {
   for (Variant v : {parse_variant("flash-decoding"), parse_variant("flash2"), parse_variant("paged")}) {
     double previous = 0;
@@ -122,7 +122,7 @@ TEST(Properties, CausalRoughlyHalvesFlashFlops) {
   EXPECT_NEAR(predict(h100(), w).tensor_flops.d() / full, 0.5, 0.001);
 }
 
-// The L2 trap (PHYSICS.md): the two-level count overstates DRAM traffic for GQA prefill, where the
+// The L2 trap (docs/model.md, "Bytes per memory level"): the two-level count overstates DRAM traffic for GQA prefill, where the
 // K/V re-reads of co-resident CTAs hit L2; DRAM falls toward the compulsory Q + K + V + O.
 TEST(Properties, L2ReuseBringsFlash2DramTowardCompulsory) {
   Workload w;

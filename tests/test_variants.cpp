@@ -135,7 +135,7 @@ TEST(FlashDecoding, SplitKvReadsTheCacheOncePerGroup) {
   // the partials 16·2·(64+1)·4 = 8320 that the split kernel wrote; O 16·64·2 = 2048.
   EXPECT_EQ(p.hbm_read_bytes.v, 1024000u + 4096u + 8320u);
   EXPECT_EQ(p.hbm_write_bytes.v, 8320u + 2048u);
-  // Arithmetic intensity ≈ 2·g/e = 4 FLOP/byte (PHYSICS.md, decode).
+  // Arithmetic intensity ≈ 2·g/e = 4 FLOP/byte (MQA paper §2.4.1 vs §3.1: decode reads the cache once).
   EXPECT_NEAR(p.tensor_flops.d() / p.hbm_bytes().d(), 4.0, 0.1);
 }
 
@@ -183,7 +183,7 @@ TEST(Mla, AbsorbedDecodeReadsTheLatentCacheOnce) {
   w.kv_len = 100;
   w.set("splits", 1);
   const Prediction p = predict(h100(), w);
-  // FLOPs 2·B·H·Nk·(2·d_c + d_r) = 2·16·100·1088 (DeepSeek-V2 §2.1.2, PHYSICS.md).
+  // FLOPs 2·B·H·Nk·(2·d_c + d_r) = 2·16·100·1088 (DeepSeek-V2 §2.1.2).
   EXPECT_EQ(p.tensor_flops.v, 3481600u);
   // Cache 100·(512+64)·2 = 115200 once; Q 16·576·2 = 18432; O 16·512·2 = 16384.
   EXPECT_EQ(p.hbm_read_bytes.v, 115200u + 18432u);

@@ -21,8 +21,8 @@ __extension__ typedef __int128 i128;  // GCC/Clang extension: exact sums before 
 // Roofline (Williams, Waterman & Patterson 2009), one ceiling per unit and memory level (hierarchical
 // roofline, Yang et al. 2020): a kernel takes as long as its slowest ceiling. Wave quantization at SM
 // granularity: the busiest SM runs ceil(CTAs / SMs) CTAs while the average runs CTAs / SMs, so the
-// per-SM ceilings deliver that fraction (a grid smaller than the SM count leaves SMs idle, PHYSICS.md
-// "Wave quantization"). Each launch adds the device's launch overhead.
+// per-SM ceilings deliver that fraction (a grid smaller than the SM count leaves SMs idle, docs/model.md
+// "Time"). Each launch adds the device's launch overhead.
 void apply_roofline(Prediction& pr, const Device& dev, u64 layers) {
   const Dtype dtype = pr.workload.dtype;
   const double rates[kCeilingCount] = {dev.tensor_rate(dtype), dev.fp32_rate(), dev.sfu_rate(), dev.hbm_rate(),

@@ -1,7 +1,7 @@
 // The closed form's engine, shared by the variant files (model/src/variants/): an Evaluator
 // collects the kernels one layer launches (FLOPs per unit, bytes per memory level, CTAs), with the
 // L2 filter that turns SM<->L2 traffic into DRAM traffic, and the GEMM and row-wise building
-// blocks. Internal to model/. Notation as in PHYSICS.md: B batch, H query heads, Hkv K/V heads,
+// blocks. Internal to model/. Notation as in docs/model.md: B batch, H query heads, Hkv K/V heads,
 // g = H/Hkv, N query length, Nk key length, d head dim, dv value head dim, e bytes per element,
 // M on-chip SRAM per SM. FLOPs count a multiply-add as 2.
 #pragma once

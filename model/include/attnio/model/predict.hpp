@@ -7,7 +7,7 @@
 //   hbm_*  DRAM bytes: the l2 traffic after L2 reuse. Compulsory traffic always reaches DRAM;
 //          re-reads (and re-writes) hit in L2 when the working set of the CTAs resident at the same
 //          time fits in L2, and miss in proportion to the excess when it does not
-//          (PHYSICS.md, "The L2 trap"). With Workload::l2 = false, hbm_* equals l2_*.
+//          (docs/model.md, "Bytes per memory level"). With Workload::l2 = false, hbm_* equals l2_*.
 //   sram_* shared-memory traffic: tiles staged in (writes) and read out by the warps that use them.
 #pragma once
 
