@@ -562,3 +562,20 @@ TEST(Cli, ReportTakesADeviceFileAndTheDtypeOfItsFlags) {
   ASSERT_EQ(fp8.code, 0) << fp8.err;
   EXPECT_NE(fp8.out.find("ridge point: 590 FLOP/byte"), std::string::npos) << fp8.out;
 }
+
+// `attnio validate` over the shipped table: every row converts, the overall median |time error|
+// holds the table's ratchet (a model change that worsens it fails here), and a tighter limit
+// exits 1 saying so.
+TEST(Cli, ValidateHoldsTheRatchet) {
+  const Result r = run("validate --summary --format json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto v = boost::json::parse(r.out);
+  ASSERT_TRUE(v.is_array());
+  const auto& all = v.as_array().back().as_object();
+  EXPECT_EQ(all.at("impl").as_string(), "all");
+  EXPECT_GE(all.at("rows").to_number<double>(), 80);
+  const Result tight = run("validate --summary --max-median 1");
+  EXPECT_EQ(tight.code, 1);
+  EXPECT_NE(tight.err.find("worse than the ratchet 1 %"), std::string::npos) << tight.err;
+  expect_bad_input("validate --table /nonexistent.csv", "cannot open");
+}

@@ -47,7 +47,7 @@ int cmd_validate(const std::vector<std::string>& args) {
   std::unique_ptr<Printer> rows;
   if (!vm.count("summary")) {
     rows = make_printer(format, std::cout,
-                        {{"impl", "impl", 10, Kind::text},        {"gpu", "gpu", 10, Kind::text},
+                        {{"impl", "impl", 16, Kind::text},        {"gpu", "gpu", 10, Kind::text},
                          {"variant", "variant", 14, Kind::text},  {"pass", "pass", 6, Kind::text},
                          {"causal", "causal", 6, Kind::text},     {"B", "batch", 4, Kind::count},
                          {"H", "heads", 4, Kind::count},          {"N", "seq", 6, Kind::count},
@@ -114,7 +114,7 @@ int cmd_validate(const std::vector<std::string>& args) {
   if (rows) rows->end();
 
   auto summary = make_printer(format == Format::table ? Format::table : format, std::cout,
-                              {{"impl", "impl", 10, Kind::text},           {"rows", "rows", 5, Kind::count},
+                              {{"impl", "impl", 16, Kind::text},           {"rows", "rows", 5, Kind::count},
                                {"median |err| %", "median_abs_error_pct", 15, Kind::ratio},
                                {"p90 |err| %", "p90_abs_error_pct", 12, Kind::ratio},
                                {"max |err| %", "max_abs_error_pct", 12, Kind::ratio}},

@@ -171,7 +171,7 @@ PublishedTable read_published(const std::string& path) {
 }
 
 const std::string& shipped_published_csv() {
-  static const std::string text(kPublishedCsv);
+  static const std::string text(kPublishedCsv, sizeof kPublishedCsv - 1);
   return text;
 }
 
