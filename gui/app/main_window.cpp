@@ -56,9 +56,8 @@ MainWindow::MainWindow(Session* s, bool use_settings, QWidget* parent)
   variants_ = new VariantListModel(s_, this);
   predictions_ = new PredictionModel(s_, this);
   sweep_ = new SweepModel(s_, this);
-  sorted_ = new QSortFilterProxyModel(this);
+  sorted_ = new PredictionSortProxy(this);
   sorted_->setSourceModel(predictions_);
-  sorted_->setSortRole(kRawRole);
 
   tabs_ = new QTabWidget;
   roofline_ = new RooflineView(s_);

@@ -95,6 +95,7 @@ QVariant PredictionModel::data(const QModelIndex& index, int role) const {
   const bool raw = role == kRawRole;
   if (index.column() == kVariantCol) return qs(to_string(v));
   if (!e.ok) {
+    if (raw) return std::numeric_limits<double>::quiet_NaN();  // no value: sorts last (PredictionSortProxy)
     if (index.column() == kBound) return QStringLiteral("n/a");
     if (index.column() == kParams || role == Qt::ToolTipRole) return e.error;
     return raw ? QVariant(std::numeric_limits<double>::quiet_NaN()) : QVariant();
@@ -153,7 +154,8 @@ QString PredictionModel::to_csv() const {
       const QVariant v = data(index(r, c), kRawRole);
       QString text;
       if (v.typeId() == QMetaType::Double) {
-        text = std::isnan(v.toDouble()) ? QString() : QString::number(v.toDouble(), 'g', 12);
+        // No number: the cell's text, if any ("n/a", why the variant does not apply).
+        text = std::isnan(v.toDouble()) ? data(index(r, c), Qt::DisplayRole).toString() : QString::number(v.toDouble(), 'g', 12);
       } else {
         text = v.toString();
       }
@@ -162,6 +164,22 @@ QString PredictionModel::to_csv() const {
     out += '\n';
   }
   return out;
+}
+
+// ---- PredictionSortProxy ---------------------------------------------------------------------
+
+PredictionSortProxy::PredictionSortProxy(QObject* parent) : QSortFilterProxyModel(parent) { setSortRole(kRawRole); }
+
+bool PredictionSortProxy::lessThan(const QModelIndex& left, const QModelIndex& right) const {
+  const QVariant a = left.data(kRawRole), b = right.data(kRawRole);
+  const bool a_num = a.typeId() == QMetaType::Double, b_num = b.typeId() == QMetaType::Double;
+  const bool a_none = !a.isValid() || (a_num && std::isnan(a.toDouble()));
+  const bool b_none = !b.isValid() || (b_num && std::isnan(b.toDouble()));
+  // Qt reverses lessThan for a descending sort; "no value" must stay last either way.
+  const bool ascending = sortOrder() == Qt::AscendingOrder;
+  if (a_none || b_none) return a_none == b_none ? left.row() < right.row() : (ascending ? b_none : a_none);
+  if (a_num && b_num) return a.toDouble() < b.toDouble();
+  return QString::localeAwareCompare(a.toString(), b.toString()) < 0;
 }
 
 // ---- SweepModel ------------------------------------------------------------------------------

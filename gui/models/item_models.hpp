@@ -4,6 +4,7 @@
 
 #include <QAbstractListModel>
 #include <QAbstractTableModel>
+#include <QSortFilterProxyModel>
 
 #include <vector>
 
@@ -55,6 +56,17 @@ private:
   void reset();
   Session* s_;
   std::vector<Variant> rows_;
+};
+
+// The prediction table's sort order: numbers by value (kRawRole), text as text, and cells without a
+// value (a variant that does not apply: NaN) last in both directions.
+class PredictionSortProxy : public QSortFilterProxyModel {
+  Q_OBJECT
+public:
+  explicit PredictionSortProxy(QObject* parent = nullptr);
+
+protected:
+  bool lessThan(const QModelIndex& left, const QModelIndex& right) const override;
 };
 
 // A sweep along one axis: rows are the axis values, columns the checked variants; a cell is the
