@@ -83,6 +83,9 @@ MainWindow::MainWindow(Session* s, bool use_settings, QWidget* parent)
   split->addWidget(tabs_);
   split->setStretchFactor(1, 1);
   setCentralWidget(split);
+  trace_label_ = new QLabel;
+  trace_label_->setObjectName("trace-label");
+  statusBar()->addPermanentWidget(trace_label_);
   build_menu();
 
   // Selection: a click in any view makes the variant current everywhere.
@@ -262,6 +265,12 @@ void MainWindow::build_menu() {
     last_dir_ = QFileInfo(f).absolutePath();
     open_trace(f);
   });
+  close_trace_ = file->addAction(tr("&Close trace"), this, [this] {
+    s_->close_trace();
+    trace_label_->clear();
+    close_trace_->setEnabled(false);
+  });
+  close_trace_->setEnabled(false);
   file->addAction(tr("Export chart as &PNG or SVG..."), this, [this] {
     const QString f = QFileDialog::getSaveFileName(this, tr("Export chart"), last_dir_, tr("PNG (*.png);;SVG (*.svg)"));
     if (!f.isEmpty()) export_chart(f);
@@ -363,6 +372,13 @@ bool MainWindow::open_trace(const QString& path) {
     return false;
   }
   statusBar()->showMessage(tr("Opened %1: %2 measured points").arg(path).arg(s_->trace_points().size()), 10000);
+  // The header's note (e.g. that a fixture is hand-made) stays in view while the trace is open.
+  trace_label_->setText(tr("trace: %1 (%2 points, %3)%4")
+                            .arg(QFileInfo(path).fileName())
+                            .arg(s_->trace_points().size())
+                            .arg(s_->trace_device_key())
+                            .arg(s_->trace_note().isEmpty() ? QString() : " - " + s_->trace_note()));
+  close_trace_->setEnabled(true);
   return true;
 }
 

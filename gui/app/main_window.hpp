@@ -5,6 +5,7 @@
 #include <QCheckBox>
 #include <QDoubleSpinBox>
 #include <QFormLayout>
+#include <QLabel>
 #include <QComboBox>
 #include <QListView>
 #include <QMainWindow>
@@ -79,6 +80,8 @@ private:
   QCheckBox* causal_;
   QCheckBox* l2_;
   QFormLayout* params_form_;
+  QLabel* trace_label_;    // the open trace, its device and its header note (status bar)
+  QAction* close_trace_;
   std::vector<std::pair<const ParamSpec*, QWidget*>> param_boxes_;  // variant parameters, registry order
   QComboBox* kv_heads_;
   std::map<std::string, QSpinBox*> spins_;

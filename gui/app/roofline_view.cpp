@@ -139,7 +139,8 @@ void RooflineView::rebuild() {
     RoofPoint measured, predicted;
   };
   std::vector<Measured> measured;
-  for (const auto& tp : s_->trace_points()) {
+  for (const TracePoint* tpp : s_->visible_trace_points()) {
+    const TracePoint& tp = *tpp;
     if (!s_->selected(tp.variant)) continue;
     const Measured m{&tp, measured_point(tp.prediction, tp.measured.hbm_bytes, tp.measured.time_s), roof_point(tp.prediction)};
     if (m.measured.intensity <= 0 || m.measured.flops_per_s <= 0 || m.predicted.intensity <= 0 || m.predicted.flops_per_s <= 0) continue;

@@ -11,12 +11,27 @@ namespace attnio::gui {
 namespace {
 
 
-// The identity of a measured point: every workload field with the defaults filled in on the device
-// the trace ran on. L2 reuse is a model option, not part of the workload measured.
+// The identity of a measured point, derived from the model: the variant and everything the model
+// computes for it on the trace's device (FLOPs per unit, bytes per level, kernels, CTAs, tiles,
+// splits). A workload field that does not change the prediction of that variant in that phase
+// (causal in decode, a parameter the variant ignores) does not change the key either. L2 reuse is a
+// model option, not part of the workload measured. "" when the model refuses the workload.
 std::string point_key(Workload w, const Device& trace_device) {
-  w = resolve(w, trace_device);
   w.l2 = true;
-  return traces::record_id(w, "");
+  Prediction p;
+  try {
+    p = predict(trace_device, w);
+  } catch (const InputError&) {
+    return {};
+  }
+  std::string key(w.variant.name());
+  for (Count c : {p.tensor_flops, p.fp32_flops, p.sfu_flops, p.hbm_read_bytes, p.hbm_write_bytes, p.l2_read_bytes,
+                  p.l2_write_bytes, p.sram_read_bytes, p.sram_write_bytes, p.link_bytes, p.extra_memory_bytes,
+                  p.kv_cache_bytes, p.launches, p.ctas}) {
+    key += ' ' + std::to_string(c.v);
+  }
+  for (std::uint64_t x : {p.block_m, p.block_n, p.splits}) key += ' ' + std::to_string(x);
+  return key;
 }
 
 }  // namespace
@@ -144,7 +159,8 @@ void Session::recompute() {
     } catch (const InputError& err) {
       e.error = QString::fromStdString(err.what());
     }
-    if (trace_device_) {
+    // A measurement is shown only beside a prediction for the GPU it ran on.
+    if (trace_device_ && trace_device_->key == device().key) {
       const std::string key = point_key(w, *trace_device_);
       for (const TracePoint& p : trace_points_) {
         if (p.key == key) {
@@ -176,6 +192,7 @@ QString Session::open_trace(const QString& path) {
       p.measured = *m;
       p.label = QString::fromStdString(r.kernel) + QStringLiteral(" N=%1").arg(r.workload.seq);
       p.key = point_key(r.workload, t.header.device);
+      p.phase = r.workload.phase;
       points.push_back(std::move(p));
     }
   } catch (const InputError& e) {
@@ -183,10 +200,29 @@ QString Session::open_trace(const QString& path) {
   }
   trace_device_ = t.header.device;
   trace_points_ = std::move(points);
+  trace_note_ = QString::fromStdString(t.header.note);
   // The trace's device (with its measured ceilings) is the one its records ran on.
   select_device(t.header.device);
   emit trace_changed();
   return {};
+}
+
+void Session::close_trace() {
+  if (!trace_device_) return;
+  trace_device_.reset();
+  trace_points_.clear();
+  trace_note_.clear();
+  emit trace_changed();
+  recompute();
+}
+
+std::vector<const TracePoint*> Session::visible_trace_points() const {
+  std::vector<const TracePoint*> out;
+  if (!trace_device_ || trace_device_->key != device().key) return out;
+  for (const TracePoint& p : trace_points_) {
+    if (p.phase == workload_.phase) out.push_back(&p);
+  }
+  return out;
 }
 
 }  // namespace attnio::gui

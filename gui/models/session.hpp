@@ -41,7 +41,8 @@ struct TracePoint {
   Prediction prediction;
   traces::MeasuredPoint measured;
   QString label;
-  std::string key;  // the resolved workload's record id, to match it to the session's workload
+  Phase phase = Phase::prefill;
+  std::string key;  // the model's figures for its workload on the trace's device (session.cpp point_key)
 };
 
 class Session : public QObject {
@@ -84,6 +85,12 @@ public:
   bool has_trace() const { return trace_device_.has_value(); }
   const std::optional<traces::MeasuredPoint>& measured(Variant v) const { return entry(v).measured; }
   const std::vector<TracePoint>& trace_points() const { return trace_points_; }
+  // The trace's points for the current device and phase (what the roofline shows).
+  std::vector<const TracePoint*> visible_trace_points() const;
+  // The trace header's note ("hand-made fixture", ...), "" when none or no trace.
+  const QString& trace_note() const { return trace_note_; }
+  QString trace_device_key() const { return trace_device_ ? QString::fromStdString(trace_device_->key) : QString(); }
+  void close_trace();
 
 signals:
   void changed();                 // predictions recomputed (device, workload or selection)
@@ -101,6 +108,7 @@ private:
   std::vector<Entry> entries_;
   std::optional<Device> trace_device_;  // the device the open trace ran on
   std::vector<TracePoint> trace_points_;
+  QString trace_note_;
 };
 
 }  // namespace attnio::gui

@@ -121,6 +121,46 @@ private slots:
     }
   }
 
+  // Issue 16: a measurement followed the table to another GPU (an H100 record beside an A100
+  // prediction), decode records stayed unmatched until "causal" was unticked though causal changes
+  // nothing in decode, trace points stayed on the chart across phases, and a trace could not be
+  // closed. The match is the model's own figures on the trace's device.
+  void traceMeasurementsMatchWhatChangesThePredictionOnTheirGpu() {
+    Session s;
+    PredictionModel m(&s);
+    ASSERT_EMPTY(s.open_trace(QString(ATTNIO_SOURCE_DIR) + "/traces/fixtures/handmade-h100.jsonl"));
+    QVERIFY(s.trace_note().contains("HAND-MADE"));
+    QCOMPARE(s.trace_device_key(), QString("h100-sxm"));
+    // The fixture's flash-decoding record: batch 8, 4096 cached tokens, 32 heads (8 K/V) of 128.
+    Workload w;
+    w.phase = Phase::decode;
+    w.batch = 8;
+    w.seq = 4096;
+    w.heads = 32;
+    w.kv_heads = 8;
+    w.head_dim = 128;
+    const Variant fd = parse_variant("flash-decoding");
+    auto measured = [&] { return m.data(m.index(m.row_of(fd), PredictionModel::kMeasuredTime), kRawRole).toDouble(); };
+    for (bool causal : {false, true}) {  // a decoded token attends to the past either way
+      w.causal = causal;
+      ASSERT_EMPTY(s.set_workload(w));
+      QVERIFY2(measured() > 0, causal ? "causal decode" : "decode");
+    }
+    // Only decode records show in decode; a prefill workload shows the prefill record only.
+    for (const TracePoint* p : s.visible_trace_points()) QCOMPARE(p->phase, Phase::decode);
+    QVERIFY(!s.visible_trace_points().empty());
+    // Another GPU: no H100 measurement beside an A100 prediction, and no points on its chart.
+    s.set_device_key("a100-80gb");
+    QVERIFY(std::isnan(measured()));
+    QVERIFY(s.visible_trace_points().empty());
+    s.set_device_key("h100-sxm");
+    QVERIFY(measured() > 0);
+    s.close_trace();
+    QVERIFY(!s.has_trace());
+    QVERIFY(std::isnan(measured()));
+    QVERIFY(s.trace_note().isEmpty());
+  }
+
   void ridgePointsAreTheHandNumbers() {
     // H100 SXM datasheet: 989.4 TFLOP/s bf16 dense, 3.35 TB/s HBM3, 66.9 TFLOP/s FP32.
     // Williams et al. §2: ridge = peak / bandwidth = 989.4e12 / 3.35e12 = 295.343 FLOP/byte, and
