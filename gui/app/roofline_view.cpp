@@ -240,8 +240,10 @@ void RooflineView::rebuild() {
     series->replace({QPointF(p.intensity, p.flops_per_s)});
     series->setVisible(true);
     for (auto* mk : c->legend()->markers(series)) mk->setVisible(false);  // showing a series shows its marker
-    add_label(qs(to_string(e->variant)), QPointF(p.intensity, p.flops_per_s), QPointF(9, -7),
-              current ? QColor(Qt::black) : QColor("#333333"));
+    // A workload the GPU cannot hold keeps its point, marked: the label says so in red.
+    const bool fits = fits_in_hbm(pr, s_->device());
+    add_label(qs(to_string(e->variant)) + (fits ? QString() : tr(" (exceeds HBM)")), QPointF(p.intensity, p.flops_per_s),
+              QPointF(9, -7), !fits ? QColor("#c00000") : current ? QColor(Qt::black) : QColor("#333333"));
     tips_[e->variant] =
         QStringLiteral("%1: %2-bound (%3)\ntime %4\nFLOPs %5\nHBM %6 (L2 %7, SRAM %8)\nintensity %9 FLOP/B\nattained %10/s")
             .arg(qs(to_string(e->variant)), pr.memory_bound() ? "memory" : "compute",

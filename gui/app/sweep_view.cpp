@@ -84,7 +84,8 @@ void SweepView::rebuild() {
   quantity_->blockSignals(false);
   const QString axis_name = SweepModel::axis_names()[static_cast<int>(model_->axis())];
   const QString quantity_name = SweepModel::quantity_names()[static_cast<int>(model_->quantity())];
-  c->setTitle(tr("%1 against %2 on %3 (diamonds: the verdict changes between memory- and compute-bound)")
+  c->setTitle(tr("%1 against %2 on %3 (diamonds: the verdict changes between memory- and compute-bound; "
+                 "points whose memory footprint exceeds the GPU's HBM are not drawn)")
                   .arg(quantity_name, axis_name, QString::fromStdString(s_->device().name)));
   for (auto& [v, line] : lines_) {
     line->setVisible(false);

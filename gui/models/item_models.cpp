@@ -79,7 +79,7 @@ QVariant PredictionModel::headerData(int section, Qt::Orientation o, int role) c
   if (o != Qt::Horizontal || role != Qt::DisplayRole) return QAbstractTableModel::headerData(section, o, role);
   static const char* const names[kColumnCount] = {
       "variant", "bound", "binding ceiling", "time", "FLOPs", "tensor FLOPs", "FP32 FLOPs", "SFU ops", "HBM bytes",
-      "HBM read", "HBM write", "L2 bytes", "SRAM bytes", "FLOP/HBM byte", "KV cache", "extra memory", "launches",
+      "HBM read", "HBM write", "L2 bytes", "SRAM bytes", "FLOP/HBM byte", "KV cache", "extra memory", "memory footprint", "launches",
       "wave efficiency", "parameters", "measured HBM", "HBM error %", "measured time", "time error %"};
   return section >= 0 && section < kColumnCount ? QString(names[section]) : QVariant();
 }
@@ -107,7 +107,13 @@ QVariant PredictionModel::data(const QModelIndex& index, int role) const {
   auto flops = [&](double x) { return num(x, qs(human_flops(x))); };
   const double nan = std::numeric_limits<double>::quiet_NaN();
   switch (index.column()) {
-    case kBound: return p.memory_bound() ? QStringLiteral("memory") : QStringLiteral("compute");
+    case kBound:
+      // A workload the GPU cannot hold is said so before any verdict about its speed.
+      if (!fits_in_hbm(p, s_->device())) {
+        return QStringLiteral("exceeds HBM (%1 > %2)").arg(qs(human_bytes(memory_footprint_bytes(p).d())),
+                                                         qs(human_bytes(s_->device().hbm_capacity_bytes)));
+      }
+      return p.memory_bound() ? QStringLiteral("memory") : QStringLiteral("compute");
     case kCeiling: return qs(to_string(p.binding_ceiling));
     case kTime: return num(p.predicted_time_s, qs(human_time(p.predicted_time_s)));
     case kFlops: return flops(p.flops().d());
@@ -122,6 +128,7 @@ QVariant PredictionModel::data(const QModelIndex& index, int role) const {
     case kIntensity: return num(p.arithmetic_intensity, QString::number(p.arithmetic_intensity, 'g', 4));
     case kKvCache: return bytes(p.kv_cache_bytes.d());
     case kExtraMemory: return bytes(p.extra_memory_bytes.d());
+    case kFootprint: return bytes(memory_footprint_bytes(p).d());
     case kLaunches: return num(p.launches.d(), QString::number(p.launches.v));
     case kWaveEfficiency: return num(p.wave_efficiency, QString::number(100 * p.wave_efficiency, 'f', 1) + "%");
     case kParams: return QString::fromStdString(params_text(p));
@@ -245,6 +252,7 @@ void SweepModel::rebuild() {
       Cell& cell = cells_[r][c];
       try {
         const Prediction p = predict(s_->device(), wc);
+        if (!fits_in_hbm(p, s_->device())) continue;  // cannot run on this GPU: not drawn (cell.ok stays false)
         cell.ok = true;
         cell.memory = p.memory_bound();
         cell.value = quantity_ == Quantity::time        ? p.predicted_time_s

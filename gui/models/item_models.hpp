@@ -40,7 +40,7 @@ class PredictionModel : public QAbstractTableModel {
 public:
   enum Column {
     kVariantCol, kBound, kCeiling, kTime, kFlops, kTensorFlops, kFp32Flops, kSfuOps, kHbmBytes, kHbmRead, kHbmWrite,
-    kL2Bytes, kSramBytes, kIntensity, kKvCache, kExtraMemory, kLaunches, kWaveEfficiency, kParams,
+    kL2Bytes, kSramBytes, kIntensity, kKvCache, kExtraMemory, kFootprint, kLaunches, kWaveEfficiency, kParams,
     kMeasuredHbm, kHbmError, kMeasuredTime, kTimeError, kColumnCount
   };
   explicit PredictionModel(Session* s, QObject* parent = nullptr);

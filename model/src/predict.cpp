@@ -91,6 +91,16 @@ BlockSizes flash_block_sizes(std::uint64_t sram_bytes, std::uint64_t elem_bytes,
 }
 
 
+Count memory_footprint_bytes(const Prediction& p) {
+  const Workload& w = p.workload;
+  const Count activations = Count(w.batch) * w.query_len() * w.heads * (w.head_dim + w.v_head_dim) * dtype_bytes(w.dtype);
+  return p.kv_cache_bytes + p.extra_memory_bytes + activations;
+}
+
+bool fits_in_hbm(const Prediction& p, const Device& device) {
+  return memory_footprint_bytes(p).d() <= device.hbm_capacity_bytes;
+}
+
 std::string params_text(const Prediction& p) {
   const VariantDescriptor& v = *p.workload.variant;
   return v.params_text ? v.params_text(p) : std::string();

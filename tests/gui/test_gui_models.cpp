@@ -161,6 +161,45 @@ private slots:
     QVERIFY(s.trace_note().isEmpty());
   }
 
+  // Issue 16: Llama-3-8B at batch 8 and 128k context showed a 137 GB KV cache on an 80 GB H100
+  // without a word, and the sweep drew standard attention at 262k tokens (S alone about 35 TB).
+  void workloadsTheGpuCannotHoldAreMarkedAndNotSwept() {
+    Session s;
+    ASSERT_EMPTY(s.apply_config("llama-3-8b"));
+    Workload w = s.workload();
+    w.phase = Phase::decode;
+    w.batch = 8;
+    w.seq = 131072;
+    ASSERT_EMPTY(s.set_workload(w));
+    s.set_selection({parse_variant("flash-decoding")});
+    PredictionModel m(&s);
+    const int row = m.row_of(parse_variant("flash-decoding"));
+    // 8 · 131072 tokens · 8 K/V heads · 256 · 2 bytes · 32 layers = 137,438,953,472 bytes of cache.
+    QCOMPARE(s.entry(parse_variant("flash-decoding")).prediction.kv_cache_bytes.v, std::uint64_t{137438953472});
+    QVERIFY(m.data(m.index(row, PredictionModel::kFootprint), kRawRole).toDouble() > 137e9);
+    const QString bound = m.data(m.index(row, PredictionModel::kBound), Qt::DisplayRole).toString();
+    QVERIFY2(bound.startsWith("exceeds HBM (137 GB > 85.9 GB)"), qPrintable(bound));
+    w.batch = 1;  // 17 GB: fits
+    ASSERT_EMPTY(s.set_workload(w));
+    QCOMPARE(m.data(m.index(row, PredictionModel::kBound), Qt::DisplayRole).toString(), QString("memory"));
+
+    Session t;
+    t.set_selection({parse_variant("standard"), parse_variant("flash2")});
+    SweepModel sweep(&t);
+    sweep.set_axis(SweepModel::Axis::seq);
+    const auto& xs = sweep.axis_values();
+    const int standard = 0, flash2 = 1;
+    QCOMPARE(sweep.variants()[standard], parse_variant("standard"));
+    for (int r = 0; r < sweep.rowCount(); ++r) {
+      const double x = xs[static_cast<std::size_t>(r)];
+      const bool standard_drawn = sweep.value(r, standard) > 0;
+      // Standard attention materializes S and P: 2 · B·H·N²·e grows past 80 GB long before 262k.
+      if (x >= 262144) QVERIFY2(!standard_drawn, qPrintable(QString("standard drawn at %1").arg(x)));
+      if (x <= 4096) QVERIFY(standard_drawn);
+    }
+    QVERIFY(sweep.value(sweep.rowCount() - 1, flash2) > 0);  // flash2 at 262k fits
+  }
+
   void ridgePointsAreTheHandNumbers() {
     // H100 SXM datasheet: 989.4 TFLOP/s bf16 dense, 3.35 TB/s HBM3, 66.9 TFLOP/s FP32.
     // Williams et al. §2: ridge = peak / bandwidth = 989.4e12 / 3.35e12 = 295.343 FLOP/byte, and

@@ -84,6 +84,13 @@ struct Prediction {
 // Resolves, validates (InputError on bad input) and evaluates.
 Prediction predict(const Device& device, const Workload& workload);
 
+// Device memory a workload needs at once: the K/V (or state) cache of every layer, what one layer
+// materializes (S and P, statistics, partials), and the layer's queries and outputs
+// (B·N·H·(d + dv)·e). Model weights are not part of a mixer's workload. A GPU whose HBM capacity is
+// smaller cannot run it (`fits_in_hbm`).
+Count memory_footprint_bytes(const Prediction& p);
+bool fits_in_hbm(const Prediction& p, const Device& device);
+
 // The variant's own parameters and results as "key=value" words, e.g. "window=4096".
 std::string params_text(const Prediction& p);
 
