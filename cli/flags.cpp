@@ -19,24 +19,6 @@ namespace {
 
 using Setter = std::function<void(Workload&)>;
 
-struct UintFlag {
-  const char* name;
-  std::uint64_t Workload::*member;
-  const char* help;
-};
-
-constexpr UintFlag kUintFlags[] = {
-    {"batch", &Workload::batch, "batch size B (default 1)"},
-    {"seq", &Workload::seq, "query length N (default 4096); in decode, the cache length unless --kv-len"},
-    {"kv-len", &Workload::kv_len, "key/value length N_kv (default: --seq)"},
-    {"heads", &Workload::heads, "query heads H (default 32)"},
-    {"kv-heads", &Workload::kv_heads, "K/V heads H_kv (default: --heads; 1 = MQA, a divisor = GQA)"},
-    {"head-dim", &Workload::head_dim, "head dimension d (default 128)"},
-    {"v-head-dim", &Workload::v_head_dim, "value head dimension (default: --head-dim)"},
-    {"layers", &Workload::layers, "layers L (default 1)"},
-    {"sram-bytes", &Workload::sram_bytes, "on-chip capacity M per SM in bytes (default: the device's shared memory)"},
-};
-
 std::vector<std::string> split_words(const std::string& text) {
   std::vector<std::string> out;
   std::size_t start = 0;
@@ -76,7 +58,7 @@ void add_workload_options(po::options_description& d) {
   o("pass", po::value<std::string>(), "fwd|bwd|fwdbwd (default fwd)");
   o("causal", po::value<std::string>()->implicit_value("on"), "causal mask: --causal, or --causal on|off (default off)");
   o("l2", po::value<std::string>(), "model L2 reuse: on|off (default on)");
-  for (const auto& f : kUintFlags) o(f.name, po::value<std::string>(), f.help);
+  for (const ShapeField& f : shape_fields()) o(f.flag, po::value<std::string>(), f.help);
   // Every variant parameter, from its declaration (model/src/variants/); `attnio variants` lists
   // which variant takes which.
   for (const ParamSpec* p : all_params()) o(flag_name(*p).c_str(), po::value<std::string>(), std::string(p->help).c_str());
@@ -137,11 +119,11 @@ std::vector<Point> expand(const po::variables_map& vm, const Workload& base, boo
   word_axis("dtype", [](const std::string& s) { Dtype d = parse_dtype(s); return Setter([d](Workload& w) { w.dtype = d; }); });
   word_axis("causal", [](const std::string& s) { bool c = parse_switch("causal", s); return Setter([c](Workload& w) { w.causal = c; }); });
   word_axis("l2", [](const std::string& s) { bool c = parse_switch("l2", s); return Setter([c](Workload& w) { w.l2 = c; }); });
-  for (const auto& f : kUintFlags) {
-    if (!vm.count(f.name)) continue;
-    const auto list = parse_uint_list(f.name, vm[f.name].as<std::string>());
+  for (const ShapeField& f : shape_fields()) {
+    if (!vm.count(f.flag)) continue;
+    const auto list = parse_uint_list(f.flag, vm[f.flag].as<std::string>());
     if (!allow_lists && list.size() > 1) {
-      throw InputError("--" + std::string(f.name) + " takes one value here; use 'attnio sweep' for lists");
+      throw InputError("--" + std::string(f.flag) + " takes one value here; use 'attnio sweep' for lists");
     }
     std::vector<Setter> axis;
     for (std::uint64_t v : list) axis.push_back([m = f.member, v](Workload& w) { w.*m = v; });

@@ -8,6 +8,10 @@
 #include <QGroupBox>
 #include <QHeaderView>
 #include <QLabel>
+#include <QScrollBar>
+#include <QStandardItemModel>
+#include <QWheelEvent>
+#include <QCoreApplication>
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QPainter>
@@ -25,6 +29,21 @@
 namespace attnio::gui {
 
 namespace {
+
+// Passes the wheel over an unfocused spin box or combo box to the scroll area around it.
+class WheelGuard : public QObject {
+public:
+  explicit WheelGuard(QScrollArea* area) : QObject(area), area_(area) {}
+  bool eventFilter(QObject* watched, QEvent* event) override {
+    auto* w = qobject_cast<QWidget*>(watched);
+    if (event->type() != QEvent::Wheel || !w || w->hasFocus()) return false;
+    QCoreApplication::sendEvent(area_->verticalScrollBar(), event);
+    return true;
+  }
+
+private:
+  QScrollArea* area_;
+};
 
 struct SpinSpec {
   const char* key;   // workload flag
@@ -131,6 +150,17 @@ QWidget* MainWindow::build_inputs() {
   dl->addWidget(load_dev);
   layout->addWidget(dev);
 
+  // The variants come right after the device: checking one should not take a scroll past every
+  // control below.
+  auto* vl = new QGroupBox(tr("Variants"));
+  auto* vll = new QVBoxLayout(vl);
+  variant_list_ = new QListView;
+  variant_list_->setObjectName("variants");
+  variant_list_->setModel(variants_);
+  variant_list_->setMinimumHeight(200);
+  vll->addWidget(variant_list_);
+  layout->addWidget(vl);
+
   auto* pre = new QGroupBox(tr("Model preset"));
   auto* pl = new QVBoxLayout(pre);
   preset_ = new QComboBox;
@@ -151,9 +181,15 @@ QWidget* MainWindow::build_inputs() {
   phase_->setObjectName("phase");
   pass_ = new QComboBox;
   pass_->addItems({"fwd", "bwd", "fwdbwd"});
+  pass_->setObjectName("pass");
   causal_ = new QCheckBox(tr("causal mask"));
   l2_ = new QCheckBox(tr("model L2 reuse"));
   l2_->setObjectName("l2");
+  dtype_->setToolTip(tr("element type of Q, K, V and O; fp32 matmuls run as TF32 (bytes per element: 4, 2, 2, 1)"));
+  phase_->setToolTip(tr("prefill: N query tokens at once; decode: one new token against a cache of kv-len tokens"));
+  pass_->setToolTip(tr("forward, backward, or both (training); only the passes the checked variants model are offered"));
+  causal_->setToolTip(tr("causal mask: a query attends to earlier keys only (a decoded token always does)"));
+  l2_->setToolTip(tr("model L2 reuse: re-reads that hit in L2 do not reach HBM (off: every L2 request counts as HBM traffic)"));
   form->addRow(tr("dtype"), dtype_);
   form->addRow(tr("phase"), phase_);
   form->addRow(tr("pass"), pass_);
@@ -161,6 +197,7 @@ QWidget* MainWindow::build_inputs() {
   form->addRow(QString(), l2_);
   kv_heads_ = new QComboBox;
   kv_heads_->setObjectName("kv-heads");
+  kv_heads_->setToolTip(tr("K/V heads: a divisor of heads (1 = MQA, heads = MHA, between = GQA)"));
   for (const auto& sp : kSpins) {
     auto* spin = new QSpinBox;
     spin->setObjectName(sp.key);
@@ -168,6 +205,9 @@ QWidget* MainWindow::build_inputs() {
     spin->setKeyboardTracking(false);  // one change per finished edit, not per digit
     spin->setAccelerated(true);
     if (sp.zero_text) spin->setSpecialValueText(sp.zero_text);
+    for (const ShapeField& f : shape_fields()) {
+      if (std::string(f.flag) == sp.key) spin->setToolTip(QString::fromUtf8(f.help));
+    }
     spins_[sp.key] = spin;
     form->addRow(sp.label, spin);
     if (std::string(sp.key) == "heads") form->addRow(tr("kv-heads"), kv_heads_);
@@ -215,14 +255,6 @@ QWidget* MainWindow::build_inputs() {
   }
   layout->addWidget(pg);
 
-  auto* vl = new QGroupBox(tr("Variants"));
-  auto* vll = new QVBoxLayout(vl);
-  variant_list_ = new QListView;
-  variant_list_->setObjectName("variants");
-  variant_list_->setModel(variants_);
-  variant_list_->setMinimumHeight(200);
-  vll->addWidget(variant_list_);
-  layout->addWidget(vl);
   layout->addStretch(1);
 
   connect(device_, &QComboBox::currentIndexChanged, this, [this](int i) {
@@ -254,6 +286,15 @@ QWidget* MainWindow::build_inputs() {
   scroll->setWidget(box);
   scroll->setWidgetResizable(true);
   scroll->setMinimumWidth(300);
+  // The wheel over an input scrolls the panel unless the input has the focus (a user scrolling to
+  // the variant list changed latent-dim from 512 to 532).
+  auto* guard = new WheelGuard(scroll);
+  for (QWidget* input : box->findChildren<QWidget*>()) {
+    if (qobject_cast<QAbstractSpinBox*>(input) || qobject_cast<QComboBox*>(input)) {
+      input->setFocusPolicy(Qt::StrongFocus);
+      input->installEventFilter(guard);
+    }
+  }
   return scroll;
 }
 
@@ -316,6 +357,14 @@ void MainWindow::sync_inputs() {
   pass_->setCurrentText(qs(to_string(w.pass)));
   causal_->setChecked(w.causal);
   l2_->setChecked(w.l2);
+  // Only what applies is enabled: in decode the query is one token (the cache length is kv-len)
+  // and there is no backward pass; bwd and fwdbwd need a checked variant that models them.
+  const bool decode = w.phase == Phase::decode;
+  spins_["seq"]->setEnabled(!decode);
+  const std::vector<Variant> on = s_->selection();
+  const bool backward = !decode && std::any_of(on.begin(), on.end(), [](Variant v) { return v->backward; });
+  auto* passes = qobject_cast<QStandardItemModel*>(pass_->model());
+  for (int i = 1; i < pass_->count(); ++i) passes->item(i)->setEnabled(backward);
   // Parameters: the rows the checked variants use, each showing the workload's value or "default".
   const std::vector<Variant> checked = s_->selection();
   for (const auto& [p, box] : param_boxes_) {
@@ -338,11 +387,16 @@ void MainWindow::apply_inputs() {
   if (syncing_) return;
   Workload w = s_->workload();
   w.dtype = parse_dtype(dtype_->currentText().toStdString());
+  const Phase before = w.phase;
   w.phase = parse_phase(phase_->currentText().toStdString());
   w.pass = parse_pass(pass_->currentText().toStdString());
   w.causal = causal_->isChecked();
   w.l2 = l2_->isChecked();
   for (const auto& sp : kSpins) w.*sp.member = static_cast<std::uint64_t>(spins_[sp.key]->value());
+  // Entering decode keeps the cache length on screen (kv-len takes seq's value when it was "= seq")
+  // and leaves the backward passes, which decode does not have.
+  if (w.phase == Phase::decode && before == Phase::prefill && w.kv_len == 0) w.kv_len = w.seq;
+  if (w.phase == Phase::decode) w.pass = Pass::fwd;
   for (const auto& [p, box] : param_boxes_) {
     if (auto* real = qobject_cast<QDoubleSpinBox*>(box)) {
       if (real->value() == p->default_value) w.params.erase(p->key);

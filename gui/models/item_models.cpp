@@ -76,6 +76,28 @@ int PredictionModel::row_of(Variant v) const {
 }
 
 QVariant PredictionModel::headerData(int section, Qt::Orientation o, int role) const {
+  if (o == Qt::Horizontal && role == Qt::ToolTipRole && section >= 0 && section < kColumnCount) {
+    // What each column holds, with its unit (README, "What the numbers mean").
+    static const char* const tips[kColumnCount] = {
+        "the variant (its colour in every view)",
+        "memory- or compute-bound: the kind of ceiling with the most time; 'exceeds HBM' when the GPU cannot hold the workload",
+        "the ceiling with the most time summed over the kernels: tensor, fp32, sfu (exp), hbm, l2, sram, nvlink",
+        "predicted time of all layers, seconds (roofline lower bound at the device's rates; attnio validate says how far from published runs)",
+        "all FLOPs (a multiply-add counts 2)", "matmul FLOPs on the tensor cores", "FP32 FLOPs on the CUDA cores (softmax arithmetic, scans, FFTs)",
+        "special-function results (exponentials, tanh) on the MUFU",
+        "DRAM bytes: L2 traffic after reuse", "DRAM bytes read", "DRAM bytes written",
+        "bytes crossing the SM-L2 boundary (what the FlashAttention papers call HBM accesses)",
+        "shared-memory bytes: tiles staged in and read by each warp", "FLOPs per DRAM byte",
+        "K/V (or recurrent state) cache for batch x kv-len tokens over all layers, bytes",
+        "what one layer materializes: S and P, statistics, partial outputs, bytes",
+        "device memory the workload needs at once: cache, materialized intermediates, queries and outputs, bytes",
+        "kernel launches over all layers", "CTAs per SM over its ceiling, for the longest kernel",
+        "the variant's own parameters and results",
+        "DRAM bytes the open trace measured for this workload on its GPU",
+        "(predicted - measured) / measured DRAM bytes, percent",
+        "time the open trace measured for this workload on its GPU", "(predicted - measured) / measured time, percent"};
+    return QString(tips[section]);
+  }
   if (o != Qt::Horizontal || role != Qt::DisplayRole) return QAbstractTableModel::headerData(section, o, role);
   static const char* const names[kColumnCount] = {
       "variant", "bound", "binding ceiling", "time", "FLOPs", "tensor FLOPs", "FP32 FLOPs", "SFU ops", "HBM bytes",
@@ -213,14 +235,19 @@ void SweepModel::set_quantity(Quantity q) {
   rebuild();
 }
 
+SweepModel::Axis SweepModel::axis() const {
+  return axis_ == Axis::seq && s_->workload().phase == Phase::decode ? Axis::kv_len : axis_;
+}
+
 void SweepModel::rebuild() {
   beginResetModel();
   const Workload base = s_->workload();
+  const Axis axis = this->axis();
   xs_.clear();
   auto doubling = [&](double lo, double hi) {
     for (double x = lo; x <= hi; x *= 2) xs_.push_back(x);
   };
-  switch (axis_) {
+  switch (axis) {
     case Axis::seq: doubling(256, 262144); break;
     case Axis::kv_len: doubling(512, 524288); break;
     case Axis::batch: doubling(1, 512); break;
@@ -238,7 +265,7 @@ void SweepModel::rebuild() {
   for (std::size_t r = 0; r < xs_.size(); ++r) {
     Workload w = base;
     const auto x = static_cast<std::uint64_t>(xs_[r]);
-    switch (axis_) {
+    switch (axis) {
       case Axis::seq: w.seq = x; break;
       case Axis::kv_len: w.kv_len = x; break;
       case Axis::batch: w.batch = x; break;

@@ -82,7 +82,9 @@ public:
   explicit SweepModel(Session* s, QObject* parent = nullptr);
   void set_axis(Axis a);
   void set_quantity(Quantity q);
-  Axis axis() const { return axis_; }
+  // The axis swept: the one asked for, except that seq becomes kv-len in decode (one query token;
+  // the cache length is what changes).
+  Axis axis() const;
   Quantity quantity() const { return quantity_; }
   int rowCount(const QModelIndex& parent = {}) const override;
   int columnCount(const QModelIndex& parent = {}) const override;

@@ -81,6 +81,21 @@ std::uint64_t dtype_bytes(Dtype d) {
   return 0;
 }
 
+std::span<const ShapeField> shape_fields() {
+  static constexpr ShapeField kFields[] = {
+      {"batch", &Workload::batch, "batch size B (default 1)"},
+      {"seq", &Workload::seq, "query length N in tokens (default 4096); in decode, the cache length unless --kv-len"},
+      {"kv-len", &Workload::kv_len, "key/value length N_kv in tokens (default: --seq)"},
+      {"heads", &Workload::heads, "query heads H (default 32)"},
+      {"kv-heads", &Workload::kv_heads, "K/V heads H_kv (default: --heads; 1 = MQA, a divisor = GQA)"},
+      {"head-dim", &Workload::head_dim, "head dimension d in elements (default 128)"},
+      {"v-head-dim", &Workload::v_head_dim, "value head dimension in elements (default: --head-dim)"},
+      {"layers", &Workload::layers, "layers L (default 1)"},
+      {"sram-bytes", &Workload::sram_bytes, "on-chip capacity M per SM in bytes (default: the device's shared memory)"},
+  };
+  return kFields;
+}
+
 Workload llama_like_workload() {
   Workload w;
   w.batch = 8;

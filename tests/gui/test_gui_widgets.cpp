@@ -18,6 +18,12 @@
 #include <QLegendMarker>
 #include <QScatterSeries>
 #include <QDoubleSpinBox>
+#include <QLabel>
+#include <QListView>
+#include <QScrollArea>
+#include <QScrollBar>
+#include <QStandardItemModel>
+#include <QWheelEvent>
 
 #include <boost/program_options.hpp>
 
@@ -226,6 +232,68 @@ private slots:
                                                          static_cast<int>(find_param("page_size")->help.size()))));
     s.set_selection({parse_variant("block-sparse")});
     QVERIFY(shown("block-density") && !shown("page-size"));
+  }
+
+  // Issue 16: the wheel over a spin box changed latent-dim from 512 to 532 while the user was only
+  // scrolling to reach the variant list, which sat below about 30 controls.
+  void theWheelScrollsThePanelUnlessAnInputHasTheFocus() {
+    Session s;
+    s.set_selection({parse_variant("mla")});
+    MainWindow w(&s, false);
+    w.resize(1280, 720);
+    w.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&w));
+    auto* latent = w.findChild<QSpinBox*>("latent-dim");
+    QVERIFY(latent && latent->isVisible());
+    const int before = latent->value();
+    const QPointF at(latent->width() / 2.0, latent->height() / 2.0);
+    QWheelEvent wheel(at, latent->mapToGlobal(at), QPoint(), QPoint(0, 120), Qt::NoButton, Qt::NoModifier, Qt::NoScrollPhase, false);
+    QApplication::sendEvent(latent, &wheel);
+    QCOMPARE(latent->value(), before);
+    latent->setFocus();
+    QApplication::sendEvent(latent, &wheel);
+    QVERIFY(latent->value() != before);  // focused: the wheel edits it
+    // The variant list sits above the workload inputs, reachable without scrolling.
+    auto* list = w.findChild<QListView*>("variants");
+    auto* seq = w.findChild<QSpinBox*>("seq");
+    QVERIFY(list->mapTo(&w, QPoint(0, 0)).y() < seq->mapTo(&w, QPoint(0, 0)).y());
+  }
+
+  // Issue 16: seq stayed active in decode, "bwd" was offered in decode and opened a modal error worded
+  // for the CLI, the sweep kept the seq axis in decode and drew flat lines, and no input or header had
+  // a tooltip.
+  void onlyApplicableControlsAreEnabledAndEveryInputExplainsItself() {
+    Session s;
+    MainWindow w(&s, false);
+    auto* phase = w.findChild<QComboBox*>("phase");
+    auto* pass = w.findChild<QComboBox*>("pass");
+    auto* seq = w.findChild<QSpinBox*>("seq");
+    QVERIFY(pass);
+    auto* items = qobject_cast<QStandardItemModel*>(pass->model());
+    QVERIFY(seq->isEnabled() && items->item(1)->isEnabled());
+    const std::uint64_t cache = s.workload().seq;
+    phase->setCurrentText("decode");
+    QCOMPARE(s.workload().phase, Phase::decode);
+    QVERIFY(!seq->isEnabled());
+    QCOMPARE(s.workload().kv_len, cache);  // the cache length stays what seq was
+    QVERIFY(!items->item(1)->isEnabled() && !items->item(2)->isEnabled());
+    SweepModel sweep(&s);
+    QCOMPARE(sweep.axis(), SweepModel::Axis::kv_len);  // seq asked; the cache length is what moves
+    QVERIFY(sweep.value(0, 0) != sweep.value(sweep.rowCount() - 1, 0));
+    phase->setCurrentText("prefill");
+    s.set_selection({parse_variant("linear")});  // no backward modeled
+    QVERIFY(!items->item(1)->isEnabled());
+    s.set_selection({parse_variant("linear"), parse_variant("flash2")});
+    QVERIFY(items->item(1)->isEnabled());
+    for (const char* name : {"batch", "seq", "kv-len", "heads", "head-dim", "sram-bytes", "phase", "pass", "kv-heads",
+                             "window", "latent-dim", "block-density"}) {
+      auto* input = w.findChild<QWidget*>(name);
+      QVERIFY2(input && !input->toolTip().isEmpty(), name);
+    }
+    PredictionModel m(&s);
+    for (int c = 0; c < m.columnCount(); ++c) {
+      QVERIFY(!m.headerData(c, Qt::Horizontal, Qt::ToolTipRole).toString().isEmpty());
+    }
   }
 
   void settingsPersistBetweenRuns() {

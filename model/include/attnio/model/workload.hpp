@@ -58,6 +58,14 @@ struct Workload {
   std::uint64_t group() const { return heads / kv_heads; }
 };
 
+// The whole-number shape fields, declared once for the CLI's flags, the GUI's inputs and their help.
+struct ShapeField {
+  const char* flag;  // --flag
+  std::uint64_t Workload::*member;
+  const char* help;  // one line, with the default and the unit
+};
+std::span<const ShapeField> shape_fields();
+
 // The workload with another variant: parameters that `v` does not declare are dropped (a sweep over
 // several variants gives each the parameters it has).
 Workload for_variant(Workload w, Variant v);
