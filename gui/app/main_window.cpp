@@ -22,7 +22,10 @@
 #include <QStatusBar>
 #include <QSvgGenerator>
 #include <QTextStream>
+#include <QTimer>
 #include <QVBoxLayout>
+
+#include <utility>
 
 #include "attnio/model/hf_config.hpp"
 
@@ -128,6 +131,12 @@ MainWindow::MainWindow(Session* s, bool use_settings, QWidget* parent)
   connect(s_, &Session::current_changed, this, follow_current);
   connect(s_, &Session::changed, this, [this] { sync_inputs(); });
   if (use_settings_) load_settings();
+  // Reported from the event loop, once the caller could set error_handler (tests) and the window shows.
+  if (!pending_errors_.isEmpty()) {
+    QTimer::singleShot(0, this, [this] {
+      for (const QString& m : std::exchange(pending_errors_, {})) error(m);
+    });
+  }
   sync_inputs();
   table_->resizeColumnsToContents();
   resize(1500, 920);
@@ -264,21 +273,21 @@ QWidget* MainWindow::build_inputs() {
     const QString f = QFileDialog::getOpenFileName(this, tr("Load device file"), last_dir_, tr("Device JSON (*.json)"));
     if (f.isEmpty()) return;
     last_dir_ = QFileInfo(f).absolutePath();
-    if (const QString e = s_->load_device_file(f); !e.isEmpty()) error(e);
+    load_device_file(f);
   });
   connect(preset_, &QComboBox::activated, this, [this](int i) {
-    if (i <= 0) return;
-    if (const QString e = s_->apply_config(preset_->itemText(i)); !e.isEmpty()) error(e);
+    if (i > 0) apply_config(preset_->itemText(i));
   });
   connect(open_cfg, &QPushButton::clicked, this, [this] {
     const QString f = QFileDialog::getOpenFileName(this, tr("Open config.json"), last_dir_, tr("JSON (*.json)"));
     if (f.isEmpty()) return;
     last_dir_ = QFileInfo(f).absolutePath();
-    if (const QString e = s_->apply_config(f); !e.isEmpty()) error(e);
+    apply_config(f);
   });
   for (QComboBox* c : {dtype_, phase_, pass_, kv_heads_}) {
     connect(c, &QComboBox::currentIndexChanged, this, [this] { apply_inputs(); });
   }
+  connect(dtype_, &QComboBox::activated, this, [this] { dtype_from_config_ = false; });
   connect(causal_, &QCheckBox::toggled, this, [this] { apply_inputs(); });
   connect(l2_, &QCheckBox::toggled, this, [this] { apply_inputs(); });
 
@@ -322,6 +331,33 @@ void MainWindow::build_menu() {
   });
   file->addSeparator();
   file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
+}
+
+bool MainWindow::load_device_file(const QString& path) {
+  if (const QString e = s_->load_device_file(path); !e.isEmpty()) {
+    error(e);
+    return false;
+  }
+  device_file_ = path;
+  return true;
+}
+
+bool MainWindow::apply_config(const QString& name_or_path) {
+  const Dtype before = s_->workload().dtype;
+  if (const QString e = s_->apply_config(name_or_path); !e.isEmpty()) {
+    error(e);
+    return false;
+  }
+  // A config's dtype (its torch_dtype) changes every number: say so where the user looks, and do
+  // not keep it for the next run unless the user picks it (save_settings).
+  const Dtype now = s_->workload().dtype;
+  dtype_from_config_ = now != before;
+  const QString note = dtype_from_config_ ? tr("%1: dtype %2 from its config (was %3)")
+                                                .arg(name_or_path, qs(to_string(now)), qs(to_string(before)))
+                                          : tr("%1 applied").arg(name_or_path);
+  statusBar()->showMessage(note, 15000);
+  dtype_->setToolTip(dtype_from_config_ ? note : QString());
+  return true;
 }
 
 void MainWindow::error(const QString& message) {
@@ -465,7 +501,8 @@ bool MainWindow::export_chart(const QString& path) {
   return true;
 }
 
-bool MainWindow::export_csv(const QString& path) {
+bool MainWindow::export_csv(const QString& given) {
+  const QString path = given.endsWith(".csv", Qt::CaseInsensitive) ? given : given + ".csv";
   QFile f(path);
   if (!f.open(QIODevice::WriteOnly | QIODevice::Truncate | QIODevice::Text)) {
     error(tr("cannot write %1: %2").arg(path, f.errorString()));
@@ -487,8 +524,24 @@ void MainWindow::load_settings() {
   QSettings st;
   last_dir_ = st.value("lastDir").toString();
   const QString dev = st.value("device").toString();
+  const QString dev_file = st.value("deviceFile").toString();
+  bool found = dev.isEmpty();
   for (std::size_t i = 0; i < s_->devices().size(); ++i) {
-    if (QString::fromStdString(s_->devices()[i].key) == dev) s_->set_device_index(static_cast<int>(i));
+    if (QString::fromStdString(s_->devices()[i].key) == dev) {
+      s_->set_device_index(static_cast<int>(i));
+      found = true;
+    }
+  }
+  // The last run's device came from a file: load it again, or say why not (never a silent fallback).
+  if (!found) {
+    const QString e = dev_file.isEmpty() ? tr("device '%1' of the last session is not built in").arg(dev)
+                                         : s_->load_device_file(dev_file);
+    if (!e.isEmpty()) {
+      pending_errors_ << tr("the last session's device could not be restored (%1); using %2")
+                             .arg(e, QString::fromStdString(s_->device().key));
+    } else {
+      device_file_ = dev_file;
+    }
   }
   if (st.contains("workload/seq")) {
     Workload w = s_->workload();
@@ -527,10 +580,14 @@ void MainWindow::save_settings() {
   QSettings st;
   st.setValue("lastDir", last_dir_);
   st.setValue("device", QString::fromStdString(s_->device().key));
+  const bool builtin = std::any_of(builtin_devices().begin(), builtin_devices().end(),
+                                   [&](const Device& d) { return d.key == s_->device().key; });
+  if (builtin || device_file_.isEmpty()) st.remove("deviceFile");
+  else st.setValue("deviceFile", device_file_);
   const Workload& w = s_->workload();
   for (const auto& sp : kSpins) st.setValue(QString("workload/") + sp.key, qulonglong(w.*sp.member));
   st.setValue("workload/kv-heads", qulonglong(w.kv_heads));
-  st.setValue("workload/dtype", qs(to_string(w.dtype)));
+  if (!dtype_from_config_) st.setValue("workload/dtype", qs(to_string(w.dtype)));
   st.setValue("workload/phase", qs(to_string(w.phase)));
   st.setValue("workload/pass", qs(to_string(w.pass)));
   st.setValue("workload/causal", w.causal);

@@ -39,7 +39,12 @@ public:
   // File actions, callable directly (tests, --screenshot); errors go to error_handler.
   bool open_trace(const QString& path);
   bool export_chart(const QString& path);  // .png or .svg of the current view
-  bool export_csv(const QString& path);
+  bool export_csv(const QString& path);  // adds .csv when the name has no suffix
+  // Applies a shipped config or a config.json (shape, dtype, layers, variant); a dtype it changes is
+  // said in the status bar and not saved for the next run.
+  bool apply_config(const QString& name_or_path);
+  // Loads a device file and selects it; the next run reloads it (or says why it cannot).
+  bool load_device_file(const QString& path);
   // Renders the whole window to a PNG.
   bool save_screenshot(const QString& path);
   // Where errors go: a warning dialog by default; tests capture them instead.
@@ -80,7 +85,10 @@ private:
   QCheckBox* causal_;
   QCheckBox* l2_;
   QFormLayout* params_form_;
-  QLabel* trace_label_;    // the open trace, its device and its header note (status bar)
+  QLabel* trace_label_;
+  bool dtype_from_config_ = false;  // the dtype came from a config, not from the user
+  QString device_file_;             // where the selected device came from, when a file
+  QStringList pending_errors_;      // found while restoring settings, reported once the window exists    // the open trace, its device and its header note (status bar)
   QAction* close_trace_;
   std::vector<std::pair<const ParamSpec*, QWidget*>> param_boxes_;  // variant parameters, registry order
   QComboBox* kv_heads_;

@@ -175,10 +175,25 @@ QString PredictionModel::to_csv() const {
     if (s.contains(',') || s.contains('"') || s.contains('\n')) s = '"' + s.replace("\"", "\"\"") + '"';
     return s;
   };
-  QString out;
-  for (int c = 0; c < kColumnCount; ++c) out += (c ? "," : "") + cell(headerData(c, Qt::Horizontal, Qt::DisplayRole).toString());
+  // The unit of each column's raw number, in the header ("" for text).
+  static const char* const units[kColumnCount] = {"", "", "", "s", "FLOP", "FLOP", "FLOP", "ops", "B", "B", "B", "B", "B",
+                                                  "FLOP/B", "B", "B", "B", "", "", "", "B", "%", "s", "%"};
+  // Each row says which device and workload it is, so a CSV stands on its own.
+  const Device& dev = s_->device();
+  const Workload& w = s_->workload();
+  const QString context = cell(QString::fromStdString(dev.key)) + "," + qs(to_string(w.phase)) + "," + qs(to_string(w.pass)) + "," +
+                          qs(to_string(w.dtype)) + "," + QString::number(w.batch) + "," + QString::number(w.query_len()) + "," +
+                          QString::number(w.kv_len == 0 ? w.seq : w.kv_len) + "," + QString::number(w.heads) + "," +
+                          QString::number(w.kv_heads == 0 ? w.heads : w.kv_heads) + "," + QString::number(w.head_dim) + "," +
+                          (w.causal ? "1" : "0") + "," + QString::number(w.layers) + ",";
+  QString out = "device,phase,pass,dtype,batch,seq (tokens),kv_len (tokens),heads,kv_heads,head_dim,causal,layers,";
+  for (int c = 0; c < kColumnCount; ++c) {
+    const QString name = headerData(c, Qt::Horizontal, Qt::DisplayRole).toString();
+    out += (c ? "," : "") + cell(*units[c] ? name + " (" + units[c] + ")" : name);
+  }
   out += '\n';
   for (int r = 0; r < rowCount(); ++r) {
+    out += context;
     for (int c = 0; c < kColumnCount; ++c) {
       const QVariant v = data(index(r, c), kRawRole);
       QString text;

@@ -113,6 +113,7 @@ QString Session::apply_config(const QString& name_or_path) {
     return QString::fromStdString(e.what());
   }
   if (const QString e = set_workload(c.apply(workload_)); !e.isEmpty()) return e;
+  set_selected(c.native_variant, true);  // the variant the preset focuses is shown in every view
   set_current(c.native_variant);
   return {};
 }

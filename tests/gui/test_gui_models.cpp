@@ -72,7 +72,11 @@ private slots:
     QCOMPARE(m.data(m.index(row, PredictionModel::kTime), kRawRole).toDouble(), p.predicted_time_s);
     const QStringList lines = m.to_csv().split('\n', Qt::SkipEmptyParts);
     QCOMPARE(lines.size(), m.rowCount() + 1);
-    QVERIFY(lines[0].startsWith("variant,bound,binding ceiling,time"));
+    // Issue 16: the export had no device or workload columns and no units in its headers.
+    QVERIFY2(lines[0].startsWith("device,phase,pass,dtype,batch,seq (tokens),kv_len (tokens),heads,kv_heads,head_dim,causal,"
+                                 "layers,variant,bound,binding ceiling,time (s),FLOPs (FLOP)"),
+             qPrintable(lines[0]));
+    QVERIFY(lines[1].startsWith("h100-sxm,prefill,fwd,bf16,8,4096,4096,32,8,128,1,1,"));
     // A variant that does not apply (paged needs decode) shows why, and no numbers.
     const int paged = m.row_of(parse_variant("paged"));
     QCOMPARE(m.data(m.index(paged, PredictionModel::kBound), Qt::DisplayRole).toString(), QString("n/a"));
@@ -198,6 +202,16 @@ private slots:
       if (x <= 4096) QVERIFY(standard_drawn);
     }
     QVERIFY(sweep.value(sweep.rowCount() - 1, flash2) > 0);  // flash2 at 262k fits
+  }
+
+  // Issue 16: the mamba-2.8b preset focused mamba without ticking it, so it appeared in no view.
+  void aPresetTicksTheVariantItFocuses() {
+    Session s;
+    s.set_selection({parse_variant("flash2")});
+    ASSERT_EMPTY(s.apply_config("mamba-2.8b"));
+    QCOMPARE(s.current(), parse_variant("mamba"));
+    QVERIFY(s.selected(parse_variant("mamba")));
+    QVERIFY(s.selected(parse_variant("flash2")));  // what was ticked stays ticked
   }
 
   void ridgePointsAreTheHandNumbers() {

@@ -7,6 +7,8 @@
 #include <QImage>
 #include <QProcess>
 #include <QSet>
+#include <QSettings>
+#include <QStatusBar>
 #include <QSpinBox>
 #include <QStandardPaths>
 #include <QTableView>
@@ -122,7 +124,7 @@ private slots:
     QVERIFY(w.export_csv(dir.filePath("table.csv")));
     QFile csv(dir.filePath("table.csv"));
     QVERIFY(csv.open(QIODevice::ReadOnly));
-    QVERIFY(csv.readLine().startsWith("variant,bound"));
+    QVERIFY(csv.readLine().startsWith("device,phase,pass"));
     QStringList errors;
     w.error_handler = [&](const QString& m) { errors << m; };
     QVERIFY(!w.export_csv(dir.filePath("no/such/dir/table.csv")));
@@ -294,6 +296,59 @@ private slots:
     for (int c = 0; c < m.columnCount(); ++c) {
       QVERIFY(!m.headerData(c, Qt::Horizontal, Qt::ToolTipRole).toString().isEmpty());
     }
+  }
+
+  // Issue 16: a preset switched the dtype to its config's torch_dtype without a word and the change
+  // survived a restart; a loaded device file fell back to h100-sxm on restart silently; the CSV
+  // export did not add its suffix.
+  void presetsDeviceFilesAndExportsKeepTheirContext() {
+    QSettings().clear();
+    {
+      Session s;
+      MainWindow w(&s, true);
+      QVERIFY(w.apply_config("mamba-2.8b"));
+      QCOMPARE(s.workload().dtype, Dtype::fp32);
+      QVERIFY2(w.statusBar()->currentMessage().contains("dtype fp32 from its config"), qPrintable(w.statusBar()->currentMessage()));
+      QTemporaryDir dir;
+      QVERIFY(w.export_csv(dir.filePath("table")));
+      QVERIFY(QFile::exists(dir.filePath("table.csv")));
+    }
+    {
+      Session s;
+      MainWindow w(&s, true);
+      QCOMPARE(s.workload().dtype, Dtype::bf16);  // the config's dtype was not kept silently
+    }
+    // A device file from the last run that is gone: the restart says so and names the fallback.
+    QTemporaryDir dir;
+    const QString path = dir.filePath("my-gpu.json");
+    {
+      std::string json = device_to_json(find_device("a100-80gb"));
+      json.replace(json.find("a100-80gb"), 9, "my-gpu");
+      QFile f(path);
+      QVERIFY(f.open(QIODevice::WriteOnly));
+      f.write(json.c_str());
+    }
+    {
+      Session s;
+      MainWindow w(&s, true);
+      QVERIFY(w.load_device_file(path));
+      QCOMPARE(s.device().key, std::string("my-gpu"));
+    }
+    auto restart = [&](QStringList& errors) {
+      Session s;
+      MainWindow w(&s, true);
+      w.error_handler = [&](const QString& m) { errors << m; };
+      QCoreApplication::processEvents();
+      return s.device().key;
+    };
+    QStringList errors;
+    QCOMPARE(restart(errors), std::string("my-gpu"));  // reloaded from its file
+    QVERIFY(errors.isEmpty());
+    QFile::remove(path);
+    QCOMPARE(restart(errors), std::string("h100-sxm"));
+    QCOMPARE(errors.size(), 1);
+    QVERIFY2(errors[0].contains("could not be restored") && errors[0].contains("using h100-sxm"), qPrintable(errors[0]));
+    QSettings().clear();
   }
 
   void settingsPersistBetweenRuns() {
