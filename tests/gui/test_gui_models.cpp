@@ -214,6 +214,38 @@ private slots:
     QVERIFY(s.selected(parse_variant("flash2")));  // what was ticked stays ticked
   }
 
+  // Issue 16: the Teach view of standard attention wrote a tensor labelled "C" (A and B unnamed),
+  // left S empty, and then read an S it never showed written. Tensors carry the kernels' names, and
+  // S and P make their HBM round trip on screen (written by one kernel, read by the next); the same
+  // names in chunked attention.
+  void teachingNamesTheTensorsAndShowsTheirRoundTrip() {
+    Session s;
+    for (const char* name : {"standard", "chunked"}) {
+      Workload w = s.workload();
+      w.variant = parse_variant(name);
+      TeachTrace t;
+      ASSERT_EMPTY(t.build(s.device(), w, 1000000));
+      QVERIFY(!t.truncated());
+      const auto& order = t.tensor_order();
+      for (const char* tensor : {"Q", "K", "P", "V", "O"}) {
+        QVERIFY2(std::find(order.begin(), order.end(), tensor) != order.end(), qPrintable(QString("%1: no %2").arg(name, tensor)));
+      }
+      for (const char* generic : {"A", "B", "C"}) QVERIFY(std::find(order.begin(), order.end(), generic) == order.end());
+      for (const char* trip : std::string(name) == "standard" ? std::vector<const char*>{"S", "P"} : std::vector<const char*>{"P"}) {
+        std::size_t first_write = SIZE_MAX, first_read_after = SIZE_MAX;
+        for (std::size_t i = 0; i < t.frames().size(); ++i) {
+          for (const TeachAccess& a : t.frames()[i].accesses) {
+            if (a.tile != trip) continue;
+            if (a.write && first_write == SIZE_MAX) first_write = i;
+            if (!a.write && first_write != SIZE_MAX && first_read_after == SIZE_MAX) first_read_after = i;
+          }
+        }
+        QVERIFY2(first_write != SIZE_MAX && first_read_after != SIZE_MAX,
+                 qPrintable(QString("%1: %2 is not written then read back").arg(name, trip)));
+      }
+    }
+  }
+
   void ridgePointsAreTheHandNumbers() {
     // H100 SXM datasheet: 989.4 TFLOP/s bf16 dense, 3.35 TB/s HBM3, 66.9 TFLOP/s FP32.
     // Williams et al. §2: ridge = peak / bandwidth = 989.4e12 / 3.35e12 = 295.343 FLOP/byte, and

@@ -85,12 +85,13 @@ private:
   std::vector<std::pair<u64, u64>> ranges_;
 };
 
-// A matrix operand: element (r, c) of an R x C matrix at base + (r*C + c)*e (row-major) or
+// A matrix operand, named: element (r, c) of an R x C matrix at base + (r*C + c)*e (row-major) or
 // base + (c*R + r)*e (stored transposed). `batch_stride` separates the batch's problems.
 struct Operand {
   u64 base, rows, cols, batch_stride;
   bool transposed;
-  void tile(Step& st, const char* name, u64 batch, u64 r0, u64 r1, u64 c0, u64 c1, u64 e, bool write) const {
+  const char* name;  // the tensor as the kernel names it (Q, K, S, P, ...): traces and the teaching view
+  void tile(Step& st, u64 batch, u64 r0, u64 r1, u64 c0, u64 c1, u64 e, bool write) const {
     const u64 b = base + batch * batch_stride;
     if (!transposed) st.add(name, b + (r0 * cols + c0) * e, (c1 - c0) * e, r1 - r0, cols * e, write);
     else st.add(name, b + (c0 * rows + r0) * e, (r1 - r0) * e, c1 - c0, rows * e, write);
@@ -110,14 +111,14 @@ inline SimKernel gemm(std::string name, u64 batch, u64 m, u64 n, u64 k, u64 e, u
     for (u64 k0 = 0; k0 < k; k0 += kGemmTileK) {
       const u64 k1 = min_u(k, k0 + kGemmTileK);
       Step st;
-      a.tile(st, "A", p, r0, r1, k0, k1, e, false);
-      b.tile(st, "B", p, k0, k1, c0, c1, e, false);
+      a.tile(st, p, r0, r1, k0, k1, e, false);
+      b.tile(st, p, k0, k1, c0, c1, e, false);
       st.tensor = 2.0 * static_cast<double>((r1 - r0) * (c1 - c0) * (k1 - k0));
       st.sram = static_cast<double>(((r1 - r0) + (c1 - c0)) * (k1 - k0) * e) * (1 + traits::kGemmWarpsPerOperand);
       steps.push_back(st);
     }
     Step out;
-    c.tile(out, "C", p, r0, r1, c0, c1, c_bytes, true);
+    c.tile(out, p, r0, r1, c0, c1, c_bytes, true);
     steps.push_back(out);
   };
   return g;

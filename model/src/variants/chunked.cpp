@@ -95,14 +95,15 @@ void chunked_schedule(Scheduler& sc) {
       SimKernel k1;
       k1.name = "chunk_scores_exp";
       k1.ctas = bh * bands;  // grid (band, head)
+      // Tiles are named as in the other schedules: the chunk's exponentiated scores are P (unnormalized).
       k1.program = [=](u64 cta, std::vector<Step>& steps) {
         const u64 hb = cta / bands, r0 = (cta % bands) * band, nr = min_u(rows, r0 + band) - r0;
         const u64 hh = hb % s.heads, bb = hb / s.heads, kvh = hh / s.group();
         Step st;
-        g.q_tile(st, "Q rows", b.q, bb, hh, i * c + r0, nr, s.d, false);
-        g.kv_tile(st, "K chunk", b.k, bb, kvh, j * c, cols, s.d, false);
-        st.write("scores", scores + (hb * c + r0) * c * kStat, nr * cols * kStat);
-        st.write("max", maxima + (hb * tc + j) * c * kStat + r0 * kStat, nr * kStat);
+        g.q_tile(st, "Q", b.q, bb, hh, i * c + r0, nr, s.d, false);
+        g.kv_tile(st, "K", b.k, bb, kvh, j * c, cols, s.d, false);
+        st.write("P", scores + (hb * c + r0) * c * kStat, nr * cols * kStat);
+        st.write("row max", maxima + (hb * tc + j) * c * kStat + r0 * kStat, nr * kStat);
         st.tensor = 2.0f * static_cast<float>(nr * cols * s.d);
         st.sfu = static_cast<float>(nr * cols);
         steps.push_back(st);
@@ -114,9 +115,9 @@ void chunked_schedule(Scheduler& sc) {
         const u64 hb = cta / bands, r0 = (cta % bands) * band, nr = min_u(rows, r0 + band) - r0;
         const u64 hh = hb % s.heads, bb = hb / s.heads, kvh = hh / s.group();
         Step st;
-        st.read("scores", scores + (hb * c + r0) * c * kStat, nr * cols * kStat);
-        g.kv_tile(st, "V chunk", b.v, bb, kvh, j * c, cols, s.dv, false);
-        st.write("partial", partial + ((hb * tc + j) * c + r0) * (s.dv + 1) * kStat, nr * (s.dv + 1) * kStat);
+        st.read("P", scores + (hb * c + r0) * c * kStat, nr * cols * kStat);
+        g.kv_tile(st, "V", b.v, bb, kvh, j * c, cols, s.dv, false);
+        st.write("O partial", partial + ((hb * tc + j) * c + r0) * (s.dv + 1) * kStat, nr * (s.dv + 1) * kStat);
         st.tensor = 2.0f * static_cast<float>(nr * cols * s.dv);
         steps.push_back(st);
       };
@@ -130,8 +131,8 @@ void chunked_schedule(Scheduler& sc) {
       const u64 hb = cta, hh = hb % s.heads, bb = hb / s.heads;
       for (u64 j = r.first; !r.empty() && j <= r.last; ++j) {
         Step st;
-        st.read("partial", partial + (hb * tc + j) * c * (s.dv + 1) * kStat, rows * (s.dv + 1) * kStat);
-        st.read("max", maxima + (hb * tc + j) * c * kStat, rows * kStat);
+        st.read("O partial", partial + (hb * tc + j) * c * (s.dv + 1) * kStat, rows * (s.dv + 1) * kStat);
+        st.read("row max", maxima + (hb * tc + j) * c * kStat, rows * kStat);
         st.fp32 = static_cast<double>(rows * (2 * s.dv + 2));
         st.sfu = static_cast<double>(rows);
         steps.push_back(st);

@@ -54,8 +54,8 @@ void gated_schedule(Scheduler& sc) {
   AddressSpace& as = sc.as();
   const u64 x = as.alloc(Count(tokens) * dm * e), wt = as.alloc(Count(dm) * width * e);
   const u64 g = as.alloc(Count(tokens) * width * e);
-  sc.out().push_back(gemm("gate_project", 1, tokens, width, dm, e, e, {x, tokens, dm, 0, false},
-                          {wt, dm, width, 0, false}, {g, tokens, width, 0, false}));
+  sc.out().push_back(gemm("gate_project", 1, tokens, width, dm, e, e, {x, tokens, dm, 0, false, "X"},
+                          {wt, dm, width, 0, false, "W_gate"}, {g, tokens, width, 0, false, "G"}));
   flash_family(sc, s, attention_mask(w, s.n, s.nk), {}, false);
   // The gate pass reads Y as DRAM traffic, as the closed form counts it: a buffer of its own.
   const u64 y = as.alloc(Count(tokens) * width * e), out = as.alloc(Count(tokens) * width * e);

@@ -56,8 +56,8 @@ void mla_schedule(Scheduler& sc) {
   const u64 latent = as.alloc(Count(tokens) * dc * e), wup = as.alloc(Count(dc) * width * e);
   const u64 kv = as.alloc(Count(tokens) * width * e), rope = as.alloc(Count(tokens) * dr * e);
   const u64 rope_heads = as.alloc(Count(tokens) * s.heads * dr * e);
-  sc.out().push_back(gemm("mla_up_project", 1, tokens, width, dc, e, e, {latent, tokens, dc, 0, false},
-                          {wup, dc, width, 0, false}, {kv, tokens, width, 0, false}));
+  sc.out().push_back(gemm("mla_up_project", 1, tokens, width, dc, e, e, {latent, tokens, dc, 0, false, "latent"},
+                          {wup, dc, width, 0, false, "W_up"}, {kv, tokens, width, 0, false, "K/V per head"}));
   SimKernel r;
   r.name = "mla_broadcast_rope";
   r.ctas = tokens;

@@ -71,25 +71,25 @@ void standard_schedule(Scheduler& sched) {
   const u64 sc = as.alloc(scores * e), p = as.alloc(scores * e), o = as.alloc(qn * s.dv * e);
   const u64 gnk = gn * s.nk;
   if (w.pass != Pass::bwd) {
-    out.push_back(gemm("gemm_qk", bk, gn, s.nk, s.d, e, e, {q, gn, s.d, gn * s.d * e, false},
-                       {k, s.d, s.nk, s.nk * s.d * e, true}, {sc, gn, s.nk, gnk * e, false}));
+    out.push_back(gemm("gemm_qk", bk, gn, s.nk, s.d, e, e, {q, gn, s.d, gn * s.d * e, false, "Q"},
+                       {k, s.d, s.nk, s.nk * s.d * e, true, "K"}, {sc, gn, s.nk, gnk * e, false, "S"}));
     const double allowed = static_cast<double>(allowed_pairs(mask, s.n, s.nk).v) / static_cast<double>(s.n * s.nk);
     out.push_back(elementwise("softmax", scores, {{sc, e, false, "S"}, {p, e, true, "P"}}, 4 * allowed, allowed));
-    out.push_back(gemm("gemm_pv", bk, gn, s.dv, s.nk, e, e, {p, gn, s.nk, gnk * e, false},
-                       {v, s.nk, s.dv, s.nk * s.dv * e, false}, {o, gn, s.dv, gn * s.dv * e, false}));
+    out.push_back(gemm("gemm_pv", bk, gn, s.dv, s.nk, e, e, {p, gn, s.nk, gnk * e, false, "P"},
+                       {v, s.nk, s.dv, s.nk * s.dv * e, false, "V"}, {o, gn, s.dv, gn * s.dv * e, false, "O"}));
   }
   if (w.pass != Pass::fwd) {
     const u64 dout = as.alloc(qn * s.dv * e), dp = as.alloc(scores * e), ds = as.alloc(scores * e);
     const u64 dq = as.alloc(qn * s.d * e), dk = as.alloc(Count(bk) * s.nk * s.d * e), dv = as.alloc(Count(bk) * s.nk * s.dv * e);
-    out.push_back(gemm("gemm_dv", bk, s.nk, s.dv, gn, e, e, {p, s.nk, gn, gnk * e, true},
-                       {dout, gn, s.dv, gn * s.dv * e, false}, {dv, s.nk, s.dv, s.nk * s.dv * e, false}));
-    out.push_back(gemm("gemm_dp", bk, gn, s.nk, s.dv, e, e, {dout, gn, s.dv, gn * s.dv * e, false},
-                       {v, s.dv, s.nk, s.nk * s.dv * e, true}, {dp, gn, s.nk, gnk * e, false}));
+    out.push_back(gemm("gemm_dv", bk, s.nk, s.dv, gn, e, e, {p, s.nk, gn, gnk * e, true, "P"},
+                       {dout, gn, s.dv, gn * s.dv * e, false, "dO"}, {dv, s.nk, s.dv, s.nk * s.dv * e, false, "dV"}));
+    out.push_back(gemm("gemm_dp", bk, gn, s.nk, s.dv, e, e, {dout, gn, s.dv, gn * s.dv * e, false, "dO"},
+                       {v, s.dv, s.nk, s.nk * s.dv * e, true, "V"}, {dp, gn, s.nk, gnk * e, false, "dP"}));
     out.push_back(elementwise("softmax_bwd", scores, {{p, e, false, "P"}, {dp, e, false, "dP"}, {ds, e, true, "dS"}}, 4, 0));
-    out.push_back(gemm("gemm_dq", bk, gn, s.d, s.nk, e, e, {ds, gn, s.nk, gnk * e, false},
-                       {k, s.nk, s.d, s.nk * s.d * e, false}, {dq, gn, s.d, gn * s.d * e, false}));
-    out.push_back(gemm("gemm_dk", bk, s.nk, s.d, gn, e, e, {ds, s.nk, gn, gnk * e, true},
-                       {q, gn, s.d, gn * s.d * e, false}, {dk, s.nk, s.d, s.nk * s.d * e, false}));
+    out.push_back(gemm("gemm_dq", bk, gn, s.d, s.nk, e, e, {ds, gn, s.nk, gnk * e, false, "dS"},
+                       {k, s.nk, s.d, s.nk * s.d * e, false, "K"}, {dq, gn, s.d, gn * s.d * e, false, "dQ"}));
+    out.push_back(gemm("gemm_dk", bk, s.nk, s.d, gn, e, e, {ds, s.nk, gn, gnk * e, true, "dS"},
+                       {q, gn, s.d, gn * s.d * e, false, "Q"}, {dk, s.nk, s.d, s.nk * s.d * e, false, "dK"}));
   }
 }
 
