@@ -1,5 +1,10 @@
 #include "roofline_view.hpp"
 
+#include <QGraphicsLineItem>
+
+#include <algorithm>
+#include <cmath>
+
 #include <QChart>
 #include <QLegendMarker>
 #include <QLineSeries>
@@ -93,20 +98,41 @@ RooflineView::RooflineView(Session* s, QWidget* parent) : QChartView(parent), s_
   rebuild();
 }
 
-void RooflineView::add_label(const QString& text, QPointF at, QPointF offset, QColor color) {
+void RooflineView::add_label(const QString& text, QPointF at, QPointF offset, QColor color, bool point) {
   if (labels_used_ == labels_.size()) {
     auto* item = new QGraphicsSimpleTextItem(chart());
     QFont f = item->font();
     f.setPointSizeF(f.pointSizeF() * 0.85);
     item->setFont(f);
     item->setZValue(10);
-    labels_.push_back({item, {}, {}});
+    auto* leader = new QGraphicsLineItem(chart());
+    leader->setPen(QPen(QColor("#999999"), 0.8));
+    leader->setZValue(9);
+    labels_.push_back({item, leader, {}, {}, {}, false});
   }
   Label& l = labels_[labels_used_++];
   l.item->setText(text);
   l.item->setBrush(color);
   l.value = at;
   l.offset = offset;
+  l.text = text;
+  l.point = point;
+}
+
+std::vector<QRectF> RooflineView::label_rects() const {
+  std::vector<QRectF> out;
+  for (std::size_t i = 0; i < labels_used_; ++i) {
+    if (labels_[i].item->isVisible()) out.push_back(labels_[i].item->sceneBoundingRect());
+  }
+  return out;
+}
+
+std::vector<QString> RooflineView::label_texts() const {
+  std::vector<QString> out;
+  for (std::size_t i = 0; i < labels_used_; ++i) {
+    if (labels_[i].item->isVisible()) out.push_back(labels_[i].item->text());
+  }
+  return out;
 }
 
 void RooflineView::rebuild() {
@@ -163,7 +189,7 @@ void RooflineView::rebuild() {
       continue;
     }
     const RoofCeiling& ce = ceilings[i];
-    line->setName(q(ce.name) + " " + rate_text(ce));
+    line->setName(q(ce.name));  // the rate is on the chart beside the line; short legend entries do not elide
     QPen pen(ceiling_colors[i % 6]);
     pen.setWidthF(ce.diagonal ? 1.6 : 2.0);
     if (ce.ceiling == Ceiling::sfu || ce.ceiling == Ceiling::l2 || ce.ceiling == Ceiling::sram) pen.setStyle(Qt::DashLine);
@@ -243,7 +269,7 @@ void RooflineView::rebuild() {
     // A workload the GPU cannot hold keeps its point, marked: the label says so in red.
     const bool fits = fits_in_hbm(pr, s_->device());
     add_label(qs(to_string(e->variant)) + (fits ? QString() : tr(" (exceeds HBM)")), QPointF(p.intensity, p.flops_per_s),
-              QPointF(9, -7), !fits ? QColor("#c00000") : current ? QColor(Qt::black) : QColor("#333333"));
+              QPointF(9, -7), !fits ? QColor("#c00000") : current ? QColor(Qt::black) : QColor("#333333"), true);
     tips_[e->variant] =
         QStringLiteral("%1: %2-bound (%3)\ntime %4\nFLOPs %5\nHBM %6 (L2 %7, SRAM %8)\nintensity %9 FLOP/B\nattained %10/s")
             .arg(qs(to_string(e->variant)), pr.memory_bound() ? "memory" : "compute",
@@ -258,7 +284,7 @@ void RooflineView::rebuild() {
   for (auto* mk : c->legend()->markers(levels_)) mk->setVisible(false);
   for (const auto& [e, p] : points) {
     if (e->variant != s_->current()) continue;
-    levels_->setName(QStringLiteral("%1 per L2 / SRAM byte").arg(qs(to_string(e->variant))));
+    levels_->setName(QStringLiteral("%1 per L2, SRAM byte").arg(qs(to_string(e->variant))));
     QPen pen(variant_color(e->variant), 1.5, Qt::DashDotLine);
     levels_->setPen(pen);
     QList<QPointF> pts{QPointF(p.intensity, p.flops_per_s)};
@@ -271,16 +297,78 @@ void RooflineView::rebuild() {
     levels_->setVisible(true);
     for (auto* mk : c->legend()->markers(levels_)) mk->setVisible(true);
   }
-  for (std::size_t i = labels_used_; i < labels_.size(); ++i) labels_[i].item->setVisible(false);
+  for (std::size_t i = labels_used_; i < labels_.size(); ++i) {
+    labels_[i].item->setVisible(false);
+    labels_[i].leader->setVisible(false);
+  }
   place_labels();
 }
 
+// Greedy placement: labels in the order they were added (ceilings, ridge points, variants, levels),
+// each at the first spot around its anchor that overlaps no label placed before it, no further
+// than a few rings out; one moved away from its point gets a leader line. Variant labels whose
+// points coincide on screen become one label ("flash2, sigmoid, sliding-window").
 void RooflineView::place_labels() {
+  const QRectF area = chart()->plotArea().adjusted(-2, -20, 60, 2);
+  std::vector<QRectF> placed;
+  std::vector<bool> merged(labels_used_, false);
   for (std::size_t i = 0; i < labels_used_; ++i) {
     Label& l = labels_[i];
+    l.leader->setVisible(false);
     const QPointF at = chart()->mapToPosition(l.value);
-    l.item->setPos(at + l.offset);
-    l.item->setVisible(chart()->plotArea().adjusted(-2, -20, 60, 2).contains(at));
+    if (merged[i] || !area.contains(at)) {
+      l.item->setVisible(false);
+      continue;
+    }
+    if (l.point) {
+      QString text = l.text;
+      for (std::size_t j = i + 1; j < labels_used_; ++j) {
+        if (!labels_[j].point || merged[j]) continue;
+        const QPointF other = chart()->mapToPosition(labels_[j].value);
+        if (std::hypot(other.x() - at.x(), other.y() - at.y()) < 6) {
+          text += ", " + labels_[j].text;
+          merged[j] = true;
+        }
+      }
+      l.item->setText(text);
+    }
+    const QSizeF size = l.item->boundingRect().size();
+    auto overlaps = [&](const QRectF& r) {
+      return std::any_of(placed.begin(), placed.end(), [&](const QRectF& p) { return p.intersects(r); });
+    };
+    QPointF pos = at + l.offset;
+    bool moved = false;
+    if (overlaps(QRectF(pos, size))) {
+      // Rings of candidates around the anchor: right, left, above, below and the diagonals.
+      bool found = false;
+      for (int ring = 1; ring <= 8 && !found; ++ring) {
+        const double dx = 10 + 14.0 * ring, dy = 8 + 12.0 * ring;
+        for (QPointF off : {QPointF(dx, -size.height() / 2), QPointF(-dx - size.width(), -size.height() / 2),
+                            QPointF(-size.width() / 2, -dy - size.height()), QPointF(-size.width() / 2, dy),
+                            QPointF(dx, -dy - size.height()), QPointF(dx, dy), QPointF(-dx - size.width(), -dy - size.height()),
+                            QPointF(-dx - size.width(), dy)}) {
+          const QRectF r(at + off, size);
+          if (!overlaps(r) && chart()->rect().contains(r)) {
+            pos = at + off;
+            found = moved = true;
+            break;
+          }
+        }
+      }
+      if (!found) {  // nowhere free nearby: leave it out rather than pile it on another
+        l.item->setVisible(false);
+        continue;
+      }
+    }
+    l.item->setPos(pos);
+    l.item->setVisible(true);
+    placed.push_back(l.item->sceneBoundingRect());
+    if (moved && l.point) {
+      const QRectF r = l.item->sceneBoundingRect();
+      const QPointF end(std::clamp(at.x(), r.left(), r.right()), std::clamp(at.y(), r.top(), r.bottom()));
+      l.leader->setLine(QLineF(at, end));
+      l.leader->setVisible(true);
+    }
   }
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <QChartView>
+#include <QGraphicsLineItem>
 #include <QGraphicsSimpleTextItem>
 #include <QLineSeries>
 #include <QLogValueAxis>
@@ -24,11 +25,15 @@ public:
 
 private:
   void place_labels();
-  void add_label(const QString& text, QPointF at, QPointF offset, QColor color);
+  // `point`: a variant's label, which joins others at the same spot ("flash2, sigmoid").
+  void add_label(const QString& text, QPointF at, QPointF offset, QColor color, bool point = false);
   struct Label {
     QGraphicsSimpleTextItem* item;
+    QGraphicsLineItem* leader;  // from the point to a label placed away from it
     QPointF value;
     QPointF offset;
+    QString text;
+    bool point = false;
   };
   // Series, axes and labels are made once and refilled on every change: QtCharts takes far longer
   // to add and remove series than to replace their points (issue 7's 50 ms redraw budget).
@@ -44,6 +49,13 @@ private:
   std::map<Variant, QString> tips_;
   QStringList hollow_tips_;  // one per point of hollow_, in order
   std::vector<Label> labels_;
+
+public:
+  // The labels on screen, in scene coordinates (tests check that none overlap).
+  std::vector<QRectF> label_rects() const;
+  std::vector<QString> label_texts() const;
+
+private:
   std::size_t labels_used_ = 0;
 };
 
