@@ -139,6 +139,9 @@ MainWindow::MainWindow(Session* s, bool use_settings, QWidget* parent)
   }
   sync_inputs();
   table_->resizeColumnsToContents();
+  // Cells change width with the workload ("exceeds HBM (137 GB > 85.9 GB)"): fit them after each change.
+  connect(predictions_, &QAbstractItemModel::modelReset, table_, &QTableView::resizeColumnsToContents);
+  connect(s_, &Session::changed, table_, &QTableView::resizeColumnsToContents);
   resize(1500, 920);
 }
 
