@@ -237,6 +237,12 @@ void RooflineView::rebuild() {
       join->attachAxis(ay_);
       for (auto* mk : c->legend()->markers(join)) mk->setVisible(false);
       joins_.push_back(join);
+      // A series added later lies on top and takes the mouse: the hollow markers go back on top of
+      // their joins, or hovering them shows nothing.
+      c->removeSeries(hollow_);
+      c->addSeries(hollow_);
+      hollow_->attachAxis(ax_);
+      hollow_->attachAxis(ay_);
     }
     QLineSeries* join = joins_[joins_used++];
     join->setPen(QPen(variant_color(tp.variant), 1.2, Qt::DotLine));

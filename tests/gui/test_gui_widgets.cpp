@@ -25,6 +25,7 @@
 #include <QScrollArea>
 #include <QScrollBar>
 #include <QStandardItemModel>
+#include <QToolTip>
 #include <QWheelEvent>
 
 #include <boost/program_options.hpp>
@@ -390,6 +391,37 @@ private slots:
         }
       }
     }
+  }
+
+  // Issue 16: hovering a hollow marker (a trace measurement) showed nothing.
+  void hoveringAMeasuredPointShowsItsRecord() {
+    Session s;
+    MainWindow w(&s, false);
+    w.resize(1280, 720);
+    w.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&w));
+    QVERIFY(w.open_trace(QString(ATTNIO_SOURCE_DIR) + "/traces/fixtures/handmade-h100.jsonl"));
+    Workload wl = s.workload();
+    wl.phase = Phase::decode;
+    QVERIFY(s.set_workload(wl).isEmpty());
+    w.show_view(MainWindow::View::roofline);
+    auto* view = qobject_cast<RooflineView*>(w.view_widget(MainWindow::View::roofline));
+    view->rebuild();
+    QCoreApplication::processEvents();
+    QScatterSeries* hollow = nullptr;
+    for (QAbstractSeries* series : view->chart()->series()) {
+      if (series->name() == "measured (trace)") hollow = qobject_cast<QScatterSeries*>(series);
+    }
+    QVERIFY(hollow && hollow->count() > 0);
+    QString shown;
+    for (const QPointF& pt : hollow->points()) {
+      const QPoint at = view->mapFromScene(view->chart()->mapToPosition(pt, hollow));
+      QTest::mouseMove(view->viewport(), at);
+      QCoreApplication::processEvents();
+      if (QToolTip::isVisible()) shown = QToolTip::text();
+      if (!shown.isEmpty()) break;
+    }
+    QVERIFY2(shown.startsWith("measured"), qPrintable(shown));
   }
 
   void settingsPersistBetweenRuns() {
