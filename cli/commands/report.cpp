@@ -3,6 +3,7 @@
 // override it.
 #include "commands/commands.hpp"
 
+#include <cmath>
 #include <iostream>
 #include <memory>
 
@@ -11,6 +12,7 @@
 #include "attnio/model/explain.hpp"
 #include "attnio/model/predict.hpp"
 #include "attnio/model/record.hpp"
+#include "attnio/traces/published.hpp"
 #include "command_util.hpp"
 #include "flags.hpp"
 #include "output.hpp"
@@ -95,6 +97,16 @@ int cmd_report(const std::vector<std::string>& args) {
               << (measured ? "Times use the device file's measured ceilings where it has them."
                            : "Times use datasheet peaks (no measured ceilings).")
               << " 'attnio explain --variant V' derives one variant's numbers.\n";
+    // How far such times are from what kernels measured (README, "How far the numbers are checked").
+    const traces::PublishedTable published = traces::shipped_published();
+    std::vector<double> errors;
+    for (const traces::ValidatedRow& v : traces::validate_rows(published)) {
+      if (v.skipped_why.empty()) errors.push_back(std::fabs(v.error_pct));
+    }
+    const traces::ErrorSummary e = traces::summarize(errors);
+    std::cout << "Times are roofline lower bounds (perfect overlap, peak issue): against " << e.rows
+              << " published kernel measurements their median |error| is " << static_cast<int>(std::lround(e.median))
+              << " %, mostly too fast ('attnio validate').\n";
   }
   return 0;
 }

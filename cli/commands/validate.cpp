@@ -20,11 +20,10 @@ namespace attnio::cli {
 
 namespace {
 
-// The q-th quantile (0..1) of |errors|, nearest rank.
-double quantile(std::vector<double> v, double q) {
-  std::sort(v.begin(), v.end());
-  const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size())));
-  return v[std::min(v.size() - 1, rank == 0 ? 0 : rank - 1)];
+// Where a printer writes what is not wanted in this format.
+std::ostream& null_stream() {
+  static std::ostream none(nullptr);
+  return none;
 }
 
 }  // namespace
@@ -34,11 +33,11 @@ int cmd_validate(const std::vector<std::string>& args) {
   desc.add_options()("table", po::value<std::string>(), "a published-measurements CSV (default: the shipped validation/published.csv)")(
       "impl", po::value<std::string>(), "only the rows of this implementation (e.g. fa2, fa3)")(
       "max-median", po::value<double>(), "exit 1 when the overall median |time error| (%) exceeds this (default: the table's ratchet)")(
-      "summary", "print only the summary");
+      "summary", "print only the summary (CSV and JSON print the rows unless this is given)");
   po::variables_map vm;
   if (!parse("validate", "[--table F.csv] [--impl NAME] [--max-median PCT] [--summary]", desc, args, vm)) return 0;
   const traces::PublishedTable table = vm.count("table") ? traces::read_published(vm["table"].as<std::string>())
-                                                         : traces::parse_published(traces::shipped_published_csv(), "validation/published.csv");
+                                                         : traces::shipped_published();
   const std::string only = vm.count("impl") ? vm["impl"].as<std::string>() : std::string();
   std::optional<double> limit = table.ratchet_median_pct;
   if (vm.count("max-median")) limit = vm["max-median"].as<double>();
@@ -61,30 +60,14 @@ int cmd_validate(const std::vector<std::string>& args) {
   std::map<std::string, std::vector<double>> errors;  // impl -> |error| %
   std::vector<double> all;
   std::map<std::string, std::size_t> skipped;          // reason -> rows
-  for (const traces::PublishedRow& r : table.rows) {
-    if (!only.empty() && r.impl != only) continue;
-    std::string why;
-    const std::optional<double> published = traces::published_time_s(r, &why);
-    const Device* dev = nullptr;
-    try {
-      dev = &find_device(r.gpu);
-    } catch (const InputError&) {
-      why = "no built-in device '" + r.gpu + "'";
-    }
-    if (!published || !dev) {
-      ++skipped[why];
+  for (const traces::ValidatedRow& v : traces::validate_rows(table, only)) {
+    if (!v.skipped_why.empty()) {
+      ++skipped[v.skipped_why];
       continue;
     }
-    Prediction p;
-    try {
-      p = predict(*dev, r.workload);
-    } catch (const InputError& e) {
-      ++skipped[std::string("the model refuses the shape: ") + e.what()];
-      continue;
-    }
-    const double err = (p.predicted_time_s - *published) / *published * 100.0;
-    errors[r.impl].push_back(std::fabs(err));
-    all.push_back(std::fabs(err));
+    const traces::PublishedRow& r = *v.row;
+    errors[r.impl].push_back(std::fabs(v.error_pct));
+    all.push_back(std::fabs(v.error_pct));
     if (rows) {
       Record rec;
       rec.emplace_back("impl", r.impl);
@@ -102,10 +85,10 @@ int cmd_validate(const std::vector<std::string>& args) {
       rec.emplace_back("head_dim", r.workload.head_dim);
       rec.emplace_back("published_value", r.value);
       rec.emplace_back("published_metric", r.metric);
-      rec.emplace_back("published_time_s", *published);
-      rec.emplace_back("predicted_time_s", p.predicted_time_s);
-      rec.emplace_back("time_error_pct", err);
-      rec.emplace_back("bound", std::string(to_string(p.binding_ceiling)));
+      rec.emplace_back("published_time_s", v.published_s);
+      rec.emplace_back("predicted_time_s", v.predicted_s);
+      rec.emplace_back("time_error_pct", v.error_pct);
+      rec.emplace_back("bound", v.bound);
       rec.emplace_back("read", r.read);
       rec.emplace_back("source", r.source + ", " + r.locator);
       rows->row(rec);
@@ -113,7 +96,9 @@ int cmd_validate(const std::vector<std::string>& args) {
   }
   if (rows) rows->end();
 
-  auto summary = make_printer(format == Format::table ? Format::table : format, std::cout,
+  // CSV and JSON print one document: the rows, or with --summary the summary.
+  const bool print_summary = format == Format::table || vm.count("summary");
+  auto summary = make_printer(print_summary ? format : Format::table, print_summary ? std::cout : null_stream(),
                               {{"impl", "impl", 16, Kind::text},           {"rows", "rows", 5, Kind::count},
                                {"median |err| %", "median_abs_error_pct", 15, Kind::ratio},
                                {"p90 |err| %", "p90_abs_error_pct", 12, Kind::ratio},
@@ -121,12 +106,13 @@ int cmd_validate(const std::vector<std::string>& args) {
                               false);
   if (format == Format::table && rows) std::cout << "\n";
   auto line = [&](const std::string& name, const std::vector<double>& v) {
+    const traces::ErrorSummary e = traces::summarize(v);
     Record s;
     s.emplace_back("impl", name);
-    s.emplace_back("rows", static_cast<std::uint64_t>(v.size()));
-    s.emplace_back("median_abs_error_pct", quantile(v, 0.5));
-    s.emplace_back("p90_abs_error_pct", quantile(v, 0.9));
-    s.emplace_back("max_abs_error_pct", quantile(v, 1.0));
+    s.emplace_back("rows", static_cast<std::uint64_t>(e.rows));
+    s.emplace_back("median_abs_error_pct", e.median);
+    s.emplace_back("p90_abs_error_pct", e.p90);
+    s.emplace_back("max_abs_error_pct", e.max);
     summary->row(s);
   };
   for (const auto& [impl, v] : errors) line(impl, v);
@@ -137,7 +123,7 @@ int cmd_validate(const std::vector<std::string>& args) {
     std::cerr << "attnio validate: no row could be compared\n";
     return 1;
   }
-  const double median = quantile(all, 0.5);
+  const double median = traces::summarize(all).median;
   if (limit && median > *limit) {
     std::cerr << "attnio validate: overall median |time error| " << median << " % is worse than the ratchet " << *limit << " %\n";
     return 1;

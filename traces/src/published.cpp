@@ -1,5 +1,6 @@
 #include "attnio/traces/published.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <iterator>
@@ -8,6 +9,7 @@
 
 #include "attnio/model/errors.hpp"
 #include "attnio/model/files.hpp"
+#include "attnio/model/predict.hpp"
 
 namespace attnio::traces {
 
@@ -168,6 +170,53 @@ PublishedTable parse_published(const std::string& text, const std::string& path)
 
 PublishedTable read_published(const std::string& path) {
   return parse_published(read_input_file(path, "published table", 16u << 20), path);
+}
+
+PublishedTable shipped_published() { return parse_published(shipped_published_csv(), "validation/published.csv"); }
+
+std::vector<ValidatedRow> validate_rows(const PublishedTable& table, const std::string& only_impl) {
+  std::vector<ValidatedRow> out;
+  for (const PublishedRow& r : table.rows) {
+    if (!only_impl.empty() && r.impl != only_impl) continue;
+    ValidatedRow v;
+    v.row = &r;
+    const std::optional<double> published = published_time_s(r, &v.skipped_why);
+    const Device* dev = nullptr;
+    try {
+      dev = &find_device(r.gpu);
+    } catch (const InputError&) {
+      v.skipped_why = "no built-in device '" + r.gpu + "'";
+    }
+    if (published && dev) {
+      try {
+        const Prediction p = predict(*dev, r.workload);
+        v.published_s = *published;
+        v.predicted_s = p.predicted_time_s;
+        v.error_pct = (p.predicted_time_s - *published) / *published * 100.0;
+        v.bound = std::string(to_string(p.binding_ceiling));
+      } catch (const InputError& e) {
+        v.skipped_why = std::string("the model refuses the shape: ") + e.what();
+      }
+    }
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+ErrorSummary summarize(const std::vector<double>& abs_errors) {
+  ErrorSummary s;
+  s.rows = abs_errors.size();
+  if (abs_errors.empty()) return s;
+  std::vector<double> v = abs_errors;
+  std::sort(v.begin(), v.end());
+  auto rank = [&](double q) {
+    const auto k = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size())));
+    return v[std::min(v.size() - 1, k == 0 ? 0 : k - 1)];
+  };
+  s.median = rank(0.5);
+  s.p90 = rank(0.9);
+  s.max = v.back();
+  return s;
 }
 
 const std::string& shipped_published_csv() {

@@ -45,5 +45,23 @@ PublishedTable parse_published(const std::string& text, const std::string& path)
 PublishedTable read_published(const std::string& path);
 // The table shipped with attnio (validation/published.csv, compiled in).
 const std::string& shipped_published_csv();
+PublishedTable shipped_published();
+
+// One row held against the model: the published and predicted time, or why it was skipped (a
+// metric without a conversion, a GPU attnio has no device for, a shape the model refuses).
+struct ValidatedRow {
+  const PublishedRow* row = nullptr;
+  double published_s = 0, predicted_s = 0, error_pct = 0;
+  std::string bound;        // the model's binding ceiling
+  std::string skipped_why;  // non-empty: not compared
+};
+std::vector<ValidatedRow> validate_rows(const PublishedTable& table, const std::string& only_impl = "");
+
+// Median, p90 and max |time error| (%) over compared rows (nearest rank).
+struct ErrorSummary {
+  std::size_t rows = 0;
+  double median = 0, p90 = 0, max = 0;
+};
+ErrorSummary summarize(const std::vector<double>& abs_errors);
 
 }  // namespace attnio::traces
