@@ -18,16 +18,6 @@
 
 namespace attnio::cli {
 
-namespace {
-
-// Where a printer writes what is not wanted in this format.
-std::ostream& null_stream() {
-  static std::ostream none(nullptr);
-  return none;
-}
-
-}  // namespace
-
 int cmd_validate(const std::vector<std::string>& args) {
   po::options_description desc("validate options");
   desc.add_options()("table", po::value<std::string>(), "a published-measurements CSV (default: the shipped validation/published.csv)")(
@@ -97,27 +87,28 @@ int cmd_validate(const std::vector<std::string>& args) {
   if (rows) rows->end();
 
   // CSV and JSON print one document: the rows, or with --summary the summary.
-  const bool print_summary = format == Format::table || vm.count("summary");
-  auto summary = make_printer(print_summary ? format : Format::table, print_summary ? std::cout : null_stream(),
-                              {{"impl", "impl", 16, Kind::text},           {"rows", "rows", 5, Kind::count},
-                               {"median |err| %", "median_abs_error_pct", 15, Kind::ratio},
-                               {"p90 |err| %", "p90_abs_error_pct", 12, Kind::ratio},
-                               {"max |err| %", "max_abs_error_pct", 12, Kind::ratio}},
-                              false);
-  if (format == Format::table && rows) std::cout << "\n";
-  auto line = [&](const std::string& name, const std::vector<double>& v) {
-    const traces::ErrorSummary e = traces::summarize(v);
-    Record s;
-    s.emplace_back("impl", name);
-    s.emplace_back("rows", static_cast<std::uint64_t>(e.rows));
-    s.emplace_back("median_abs_error_pct", e.median);
-    s.emplace_back("p90_abs_error_pct", e.p90);
-    s.emplace_back("max_abs_error_pct", e.max);
-    summary->row(s);
-  };
-  for (const auto& [impl, v] : errors) line(impl, v);
-  if (!all.empty()) line("all", all);
-  summary->end();
+  if (format == Format::table || vm.count("summary")) {
+    if (format == Format::table && rows) std::cout << "\n";
+    auto summary = make_printer(format, std::cout,
+                                {{"impl", "impl", 16, Kind::text},           {"rows", "rows", 5, Kind::count},
+                                 {"median |err| %", "median_abs_error_pct", 15, Kind::ratio},
+                                 {"p90 |err| %", "p90_abs_error_pct", 12, Kind::ratio},
+                                 {"max |err| %", "max_abs_error_pct", 12, Kind::ratio}},
+                                false);
+    auto line = [&](const std::string& name, const std::vector<double>& v) {
+      const traces::ErrorSummary e = traces::summarize(v);
+      Record s;
+      s.emplace_back("impl", name);
+      s.emplace_back("rows", static_cast<std::uint64_t>(e.rows));
+      s.emplace_back("median_abs_error_pct", e.median);
+      s.emplace_back("p90_abs_error_pct", e.p90);
+      s.emplace_back("max_abs_error_pct", e.max);
+      summary->row(s);
+    };
+    for (const auto& [impl, v] : errors) line(impl, v);
+    if (!all.empty()) line("all", all);
+    summary->end();
+  }
   for (const auto& [why, n] : skipped) std::cerr << "note: skipped " << n << " row(s): " << why << "\n";
   if (all.empty()) {
     std::cerr << "attnio validate: no row could be compared\n";

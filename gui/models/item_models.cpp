@@ -180,11 +180,11 @@ QString PredictionModel::to_csv() const {
                                                   "FLOP/B", "B", "B", "B", "", "", "", "B", "%", "s", "%"};
   // Each row says which device and workload it is, so a CSV stands on its own.
   const Device& dev = s_->device();
-  const Workload& w = s_->workload();
+  const Workload w = resolve(s_->workload(), dev);
   const QString context = cell(QString::fromStdString(dev.key)) + "," + qs(to_string(w.phase)) + "," + qs(to_string(w.pass)) + "," +
                           qs(to_string(w.dtype)) + "," + QString::number(w.batch) + "," + QString::number(w.query_len()) + "," +
-                          QString::number(w.kv_len == 0 ? w.seq : w.kv_len) + "," + QString::number(w.heads) + "," +
-                          QString::number(w.kv_heads == 0 ? w.heads : w.kv_heads) + "," + QString::number(w.head_dim) + "," +
+                          QString::number(w.kv_len) + "," + QString::number(w.heads) + "," +
+                          QString::number(w.kv_heads) + "," + QString::number(w.head_dim) + "," +
                           (w.causal ? "1" : "0") + "," + QString::number(w.layers) + ",";
   QString out = "device,phase,pass,dtype,batch,seq (tokens),kv_len (tokens),heads,kv_heads,head_dim,causal,layers,";
   for (int c = 0; c < kColumnCount; ++c) {

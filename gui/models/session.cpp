@@ -16,15 +16,8 @@ namespace {
 // splits). A workload field that does not change the prediction of that variant in that phase
 // (causal in decode, a parameter the variant ignores) does not change the key either. L2 reuse is a
 // model option, not part of the workload measured. "" when the model refuses the workload.
-std::string point_key(Workload w, const Device& trace_device) {
-  w.l2 = true;
-  Prediction p;
-  try {
-    p = predict(trace_device, w);
-  } catch (const InputError&) {
-    return {};
-  }
-  std::string key(w.variant.name());
+std::string key_of(const Prediction& p) {
+  std::string key(p.workload.variant.name());
   for (Count c : {p.tensor_flops, p.fp32_flops, p.sfu_flops, p.hbm_read_bytes, p.hbm_write_bytes, p.l2_read_bytes,
                   p.l2_write_bytes, p.sram_read_bytes, p.sram_write_bytes, p.link_bytes, p.extra_memory_bytes,
                   p.kv_cache_bytes, p.launches, p.ctas}) {
@@ -32,6 +25,14 @@ std::string point_key(Workload w, const Device& trace_device) {
   }
   for (std::uint64_t x : {p.block_m, p.block_n, p.splits}) key += ' ' + std::to_string(x);
   return key;
+}
+std::string point_key(Workload w, const Device& trace_device) {
+  w.l2 = true;
+  try {
+    return key_of(predict(trace_device, w));
+  } catch (const InputError&) {
+    return {};
+  }
 }
 
 }  // namespace
@@ -162,7 +163,8 @@ void Session::recompute() {
     }
     // A measurement is shown only beside a prediction for the GPU it ran on.
     if (trace_device_ && trace_device_->key == device().key) {
-      const std::string key = point_key(w, *trace_device_);
+      // The row's own prediction is the key when it was made the same way (same device, L2 on).
+      const std::string key = e.ok && *trace_device_ == device() && w.l2 ? key_of(e.prediction) : point_key(w, *trace_device_);
       for (const TracePoint& p : trace_points_) {
         if (p.key == key) {
           e.measured = p.measured;

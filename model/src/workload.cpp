@@ -1,7 +1,6 @@
 #include "attnio/model/workload.hpp"
 
 #include <algorithm>
-#include <array>
 #include <cmath>
 
 #include "attnio/model/errors.hpp"
