@@ -29,6 +29,7 @@ const Command kCommands[] = {
     {"simulate", "replay the kernels' tile schedules through SRAM, L2 and HBM", cmd_simulate},
     {"explain", "the IO derivation of one variant with the numbers substituted", cmd_explain},
     {"variants", "list the variants: what each computes, its phases, parameters, kernels and sources", cmd_variants},
+    {"impls", "list the kernel implementation profiles: chips, variants, defaults, tiles and sources", cmd_impls},
     {"devices", "list the built-in devices (--format json prints the device-file schema)", cmd_devices},
     {"models", "list the shipped model configs", cmd_models},
     {"model", "attention cost and KV cache of a Hugging Face config.json", cmd_model},

@@ -58,6 +58,8 @@ void add_workload_options(po::options_description& d) {
   o("pass", po::value<std::string>(), "fwd|bwd|fwdbwd (default fwd)");
   o("causal", po::value<std::string>()->implicit_value("on"), "causal mask: --causal, or --causal on|off (default off)");
   o("l2", po::value<std::string>(), "model L2 reuse: on|off (default on)");
+  o("impl", po::value<std::string>(),
+    "kernel implementation whose time is predicted (default: what users of the device run; see attnio impls)");
   for (const ShapeField& f : shape_fields()) o(f.flag, po::value<std::string>(), f.help);
   // Every variant parameter, from its declaration (model/src/variants/); `attnio variants` lists
   // which variant takes which.
@@ -119,6 +121,7 @@ std::vector<Point> expand(const po::variables_map& vm, const Workload& base, boo
   word_axis("dtype", [](const std::string& s) { Dtype d = parse_dtype(s); return Setter([d](Workload& w) { w.dtype = d; }); });
   word_axis("causal", [](const std::string& s) { bool c = parse_switch("causal", s); return Setter([c](Workload& w) { w.causal = c; }); });
   word_axis("l2", [](const std::string& s) { bool c = parse_switch("l2", s); return Setter([c](Workload& w) { w.l2 = c; }); });
+  word_axis("impl", [](const std::string& s) { const ImplProfile* p = &find_impl(s); return Setter([p](Workload& w) { w.impl = p; }); });
   for (const ShapeField& f : shape_fields()) {
     if (!vm.count(f.flag)) continue;
     const auto list = parse_uint_list(f.flag, vm[f.flag].as<std::string>());

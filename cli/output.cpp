@@ -212,8 +212,8 @@ std::vector<Column> prediction_columns() {
       {"Hkv", "kv_heads", 3, Kind::count},     {"d", "head_dim", 4, Kind::count},
       {"FLOPs", "flops", 11, Kind::flops},     {"HBM", "hbm_bytes", 9, Kind::bytes},
       {"L2", "l2_bytes", 9, Kind::bytes},      {"AI", "arithmetic_intensity", 7, Kind::ratio},
-      {"bound", "bound", 7, Kind::text},       {"ceiling", "binding_ceiling", 7, Kind::text},
-      {"time", "predicted_time_s", 9, Kind::time}, {"KV cache", "kv_cache_bytes", 9, Kind::bytes},
+      {"bound", "bound", 7, Kind::text},       {"limited by", "limited_by", 10, Kind::text},
+      {"impl", "impl", 11, Kind::text},        {"time", "predicted_time_s", 9, Kind::time}, {"KV cache", "kv_cache_bytes", 9, Kind::bytes},
       {"causal", "causal", 6, Kind::text},     {"params", "params", 0, Kind::text},
   };
 }

@@ -155,7 +155,12 @@ TEST(Cli, SimulateReportsTheFormulaAndTheSimulation) {
                           "sim_l2_hit_rate", "sim_time_s", "block_m", "block_n"}) {
     EXPECT_TRUE(v.as_object().contains(key)) << key;
   }
-  EXPECT_EQ(v.at("block_m").to_number<std::uint64_t>(), 64u);  // the kernel's tiles
+  // The default implementation's tiles (flash-attention 2 at d = 128: 128 x 64), as predict uses.
+  EXPECT_EQ(v.at("block_m").to_number<std::uint64_t>(), 128u);
+  EXPECT_EQ(v.at("block_n").to_number<std::uint64_t>(), 64u);
+  const Result own = run("simulate --seq 1024 --impl attnio --format json");
+  ASSERT_EQ(own.code, 0) << own.err;
+  EXPECT_EQ(boost::json::parse(own.out).at("block_m").to_number<std::uint64_t>(), 64u);  // attnio's kernel
   const Result off = run("simulate --seq 1024 --l2 off --format json");
   ASSERT_EQ(off.code, 0) << off.err;
   const auto o = boost::json::parse(off.out);

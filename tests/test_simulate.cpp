@@ -33,6 +33,7 @@ Workload base(Variant v, Phase phase = Phase::prefill) {
   w.kv_heads = 2;
   w.head_dim = 64;
   w.l2 = false;
+  w.impl = &find_impl("attnio");  // the tiles of attnio's own kernels (tile_traits.hpp)
   return w;
 }
 
@@ -304,6 +305,7 @@ Workload gqa_case() {
   w.kv_heads = 1;
   w.head_dim = 64;
   w.l2 = true;
+  w.impl = &find_impl("attnio");  // 64-row Q blocks: 32 CTAs
   return w;
 }
 }  // namespace

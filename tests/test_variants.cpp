@@ -416,24 +416,35 @@ TEST(Layers, MultiplyEveryCount) {
   EXPECT_NEAR(three.predicted_time_s, 3 * one.predicted_time_s, 1e-12);
 }
 
-// flash-attention's num_splits_heuristic with 2 x 132 = 264 slots. MLA decode at batch 8 packs the
-// 32 heads into two row tiles of 16: 16 CTAs before splitting, 81 key blocks of 51
-// (Bc = ceil(116736 / 2304)). Split counts that change the blocks per split: 1..9, 10, 11, 12, 14,
-// 17, 21, 27, 41, 81; their wave efficiency 16n/264 / ceil(16n/264) peaks at 0.982 (n = 81), and
-// the first to reach 85% of it (0.834) is 14 (0.848).
+// flash-attention's num_splits_heuristic with 2 x 132 = 264 slots. MLA decode at batch 8 with
+// attnio's kernel packs the 32 heads into two row tiles of 16: 16 CTAs before splitting, 64 key
+// blocks of 64 (its split-KV kBlockN at d = 576). Split counts that change the blocks per split: 1..8, 10, 11, 13, 16, 22, 32, 64; their wave efficiency 16n/264 / ceil(16n/264)
+// peaks at 0.970 (n = 16 and 32: 256/264, and 64: 1024/1056), and the first to reach 85 % of it
+// (0.824) is 16.
 TEST(FlashDecoding, SplitHeuristicFollowsFlashAttention) {
   Workload w;
   w.variant = parse_variant("mla");
   w.phase = Phase::decode;
   w.batch = 8;
-  EXPECT_EQ(predict(h100(), w).splits, 14u);
+  w.impl = &find_impl("attnio");
+  EXPECT_EQ(predict(h100(), w).splits, 16u);
+  // FlashMLA deals the blocks over about one CTA per SM: 132 SMs over 8 CTAs (one 64-row tile
+  // per sequence) = 16 splits.
+  w.impl = &find_impl("flashmla");
+  EXPECT_EQ(predict(h100(), w).splits, 16u);
+  w.impl = nullptr;
   w.variant = parse_variant("flash-decoding");
   w.kv_heads = 32;  // 256 CTAs already fill 80% of the slots: no split
   EXPECT_EQ(predict(h100(), w).splits, 1u);
   w.batch = 1;
-  // 8 CTAs and 18 key blocks of 228: the best efficiency is 8·18/264 = 0.545 at n = 18; 16 and 17
-  // reach 85% of it but give 2 blocks per split like 15, so they are not eligible: 18.
+  // 8 CTAs and 32 key blocks of 128 (fa2-splitkv's kBlockN at d = 128): the best efficiency is
+  // 8·32/264 = 0.970 at n = 32; 28 to 31 reach 85% of it but give 2 blocks per split like 27, so
+  // they are not eligible: 32.
   w.kv_heads = 8;
+  EXPECT_EQ(predict(h100(), w).splits, 32u);
+  // The textbook tiles (Alg. 1, Bc = ceil(116736 / 512) = 228): 18 key blocks; the best efficiency
+  // is 8·18/264 = 0.545 at n = 18; 16 and 17 give 2 blocks per split like 15: 18.
+  w.impl = &ideal_impl();
   EXPECT_EQ(predict(h100(), w).splits, 18u);
 }
 
@@ -451,7 +462,12 @@ TEST(Roofline, TimeIsTheSlowestCeilingPlusLaunch) {
   d.l2_bytes_per_s = 1e12;
   d.sram_bytes_per_s = 1e13;
   d.launch_overhead_s = 1e-6;
-  const Prediction p = predict(d, small(parse_variant("flash2")));
+  const auto small_ideal = [] {  // the textbook roofline: `ideal`
+    Workload w = small(parse_variant("flash2"));
+    w.impl = &ideal_impl();
+    return w;
+  };
+  const Prediction p = predict(d, small_ideal());
   EXPECT_EQ(p.sram_write_bytes.v, 655360u);
   EXPECT_EQ(p.sram_read_bytes.v, 2228224u);
   // 8 CTAs on 4 SMs: two each, no idle SM. Tensor 33.554432 µs beats SFU 13.1072 µs, HBM
@@ -465,11 +481,11 @@ TEST(Roofline, TimeIsTheSlowestCeilingPlusLaunch) {
   EXPECT_NEAR(p.arithmetic_intensity, (33554432.0 + 557056 + 131072) / 657408, 1e-9);
   // 3 SMs: the busiest runs 3 CTAs while the average runs 8/3, so every ceiling gets 8/9 of its rate.
   d.sm_count = 3;
-  EXPECT_NEAR(predict(d, small(parse_variant("flash2"))).predicted_time_s, 33.554432e-6 * 9 / 8 + 1e-6, 1e-15);
+  EXPECT_NEAR(predict(d, small_ideal()).predicted_time_s, 33.554432e-6 * 9 / 8 + 1e-6, 1e-15);
   // Slow the HBM to 1e10: 65.7408 µs of DRAM time binds, and the verdict flips to memory.
   d.sm_count = 4;
   d.hbm_bytes_per_s = 1e10;
-  const Prediction slow = predict(d, small(parse_variant("flash2")));
+  const Prediction slow = predict(d, small_ideal());
   EXPECT_EQ(slow.binding_ceiling, Ceiling::hbm);
   EXPECT_TRUE(slow.memory_bound());
   EXPECT_NEAR(slow.predicted_time_s, 65.7408e-6 + 1e-6, 1e-15);

@@ -26,5 +26,6 @@ int cmd_simulate(const std::vector<std::string>& args);
 int cmd_sweep(const std::vector<std::string>& args);
 int cmd_validate(const std::vector<std::string>& args);
 int cmd_variants(const std::vector<std::string>& args);
+int cmd_impls(const std::vector<std::string>& args);
 
 }  // namespace attnio::cli

@@ -22,13 +22,16 @@ int cmd_validate(const std::vector<std::string>& args) {
   po::options_description desc("validate options");
   desc.add_options()("table", po::value<std::string>(), "a published-measurements CSV (default: the shipped validation/published.csv)")(
       "impl", po::value<std::string>(), "only the rows of this implementation (e.g. fa2, fa3)")(
+      "model-impl", po::value<std::string>(), "predict every row with this profile (e.g. ideal: the roofline at datasheet peaks) instead of the row's own")(
       "max-median", po::value<double>(), "exit 1 when the overall median |time error| (%) exceeds this (default: the table's ratchet)")(
       "summary", "print only the summary (CSV and JSON print the rows unless this is given)");
   po::variables_map vm;
-  if (!parse("validate", "[--table F.csv] [--impl NAME] [--max-median PCT] [--summary]", desc, args, vm)) return 0;
+  if (!parse("validate", "[--table F.csv] [--impl NAME] [--model-impl PROFILE] [--max-median PCT] [--summary]", desc, args, vm)) return 0;
   const traces::PublishedTable table = vm.count("table") ? traces::read_published(vm["table"].as<std::string>())
                                                          : traces::shipped_published();
   const std::string only = vm.count("impl") ? vm["impl"].as<std::string>() : std::string();
+  const std::string forced = vm.count("model-impl") ? vm["model-impl"].as<std::string>() : std::string();
+  if (!forced.empty()) find_impl(forced);  // an unknown profile is an error before any row
   std::optional<double> limit = table.ratchet_median_pct;
   if (vm.count("max-median")) limit = vm["max-median"].as<double>();
 
@@ -44,19 +47,22 @@ int cmd_validate(const std::vector<std::string>& args) {
                          {"published", "published_time_s", 10, Kind::time},
                          {"predicted", "predicted_time_s", 10, Kind::time},
                          {"error %", "time_error_pct", 8, Kind::ratio},
+                         {"profile", "profile", 11, Kind::text},  {"bound", "bound", 7, Kind::text},
                          {"source", "source", 0, Kind::text}},
                         false);
   }
   std::map<std::string, std::vector<double>> errors;  // impl -> |error| %
   std::vector<double> all;
   std::map<std::string, std::size_t> skipped;          // reason -> rows
-  for (const traces::ValidatedRow& v : traces::validate_rows(table, only)) {
+  std::map<std::pair<std::string, std::string>, std::size_t> unprofiled;  // (impl, stand-in profile) -> rows
+  for (const traces::ValidatedRow& v : traces::validate_rows(table, only, forced)) {
     if (!v.skipped_why.empty()) {
       ++skipped[v.skipped_why];
       continue;
     }
     const traces::PublishedRow& r = *v.row;
     errors[r.impl].push_back(std::fabs(v.error_pct));
+    if (!v.profile_matched && forced.empty()) ++unprofiled[{r.impl, v.profile}];
     all.push_back(std::fabs(v.error_pct));
     if (rows) {
       Record rec;
@@ -78,6 +84,7 @@ int cmd_validate(const std::vector<std::string>& args) {
       rec.emplace_back("published_time_s", v.published_s);
       rec.emplace_back("predicted_time_s", v.predicted_s);
       rec.emplace_back("time_error_pct", v.error_pct);
+      rec.emplace_back("profile", v.profile_matched || !forced.empty() ? v.profile : v.profile + " (no profile of its own)");
       rec.emplace_back("bound", v.bound);
       rec.emplace_back("read", r.read);
       rec.emplace_back("source", r.source + ", " + r.locator);
@@ -108,6 +115,10 @@ int cmd_validate(const std::vector<std::string>& args) {
     for (const auto& [impl, v] : errors) line(impl, v);
     if (!all.empty()) line("all", all);
     summary->end();
+  }
+  for (const auto& [key, n] : unprofiled) {
+    std::cerr << "note: " << n << " '" << key.first << "' row(s) have no profile of their own for their variant; predicted with "
+              << key.second << "\n";
   }
   for (const auto& [why, n] : skipped) std::cerr << "note: skipped " << n << " row(s): " << why << "\n";
   if (all.empty()) {

@@ -202,7 +202,21 @@ QWidget* MainWindow::build_inputs() {
   pass_->setToolTip(tr("forward, backward, or both (training); only the passes the checked variants model are offered"));
   causal_->setToolTip(tr("causal mask: a query attends to earlier keys only (a decoded token always does)"));
   l2_->setToolTip(tr("model L2 reuse: re-reads that hit in L2 do not reach HBM (off: every L2 request counts as HBM traffic)"));
+  // The implementation whose time is predicted (attnio impls): by default what users of the device
+  // run for each variant; a profile that does not implement a checked variant greys that variant.
+  impl_ = new QComboBox;
+  impl_->setObjectName("impl");
+  impl_->addItem(tr("default (per variant)"));
+  impl_->setItemData(0, tr("what users of this GPU run for each variant (fa2 for the flash family, fa2-splitkv, flashmla, vllm-paged, pytorch...)"),
+                     Qt::ToolTipRole);
+  for (const ImplProfile* p : all_impls()) {
+    impl_->addItem(qs(p->key));
+    impl_->setItemData(impl_->count() - 1, qs(std::string(p->name) + ": " + std::string(p->summary) + "\nsources: " + std::string(p->sources)),
+                       Qt::ToolTipRole);
+  }
+  impl_->setToolTip(tr("kernel implementation whose time is predicted: its tiles, MMA path and softmax overlap (attnio impls)"));
   form->addRow(tr("dtype"), dtype_);
+  form->addRow(tr("impl"), impl_);
   form->addRow(tr("phase"), phase_);
   form->addRow(tr("pass"), pass_);
   form->addRow(QString(), causal_);
@@ -287,7 +301,7 @@ QWidget* MainWindow::build_inputs() {
     last_dir_ = QFileInfo(f).absolutePath();
     apply_config(f);
   });
-  for (QComboBox* c : {dtype_, phase_, pass_, kv_heads_}) {
+  for (QComboBox* c : {dtype_, impl_, phase_, pass_, kv_heads_}) {
     connect(c, &QComboBox::currentIndexChanged, this, [this] { apply_inputs(); });
   }
   connect(dtype_, &QComboBox::activated, this, [this] { dtype_from_config_ = false; });
@@ -392,6 +406,8 @@ void MainWindow::sync_inputs() {
   }
   device_->setCurrentIndex(s_->device_index());
   dtype_->setCurrentText(qs(to_string(w.dtype)));
+  if (w.impl == nullptr) impl_->setCurrentIndex(0);
+  else impl_->setCurrentText(qs(w.impl->key));
   phase_->setCurrentText(qs(to_string(w.phase)));
   pass_->setCurrentText(qs(to_string(w.pass)));
   causal_->setChecked(w.causal);
@@ -426,6 +442,7 @@ void MainWindow::apply_inputs() {
   if (syncing_) return;
   Workload w = s_->workload();
   w.dtype = parse_dtype(dtype_->currentText().toStdString());
+  w.impl = impl_->currentIndex() <= 0 ? nullptr : &find_impl(impl_->currentText().toStdString());
   const Phase before = w.phase;
   w.phase = parse_phase(phase_->currentText().toStdString());
   w.pass = parse_pass(pass_->currentText().toStdString());

@@ -80,6 +80,7 @@ private:
   QComboBox* device_;
   QComboBox* preset_;
   QComboBox* dtype_;
+  QComboBox* impl_;  // kernel implementation profile: "default (per variant)" or one of all_impls()
   QComboBox* phase_;
   QComboBox* pass_;
   QCheckBox* causal_;

@@ -23,6 +23,7 @@ struct NumberField {
   bool may_be_zero;
   double max;   // beyond any real GPU by orders of magnitude; keeps later integer casts exact
   bool whole;   // a byte count
+  bool omit_zero = false;  // an optional execution-model figure: written only when a source gives it
 };
 constexpr double kMaxRate = 1e20;  // per second: 100 EFLOP/s or 100 EB/s
 constexpr NumberField kNumberFields[] = {
@@ -42,6 +43,13 @@ constexpr NumberField kNumberFields[] = {
     {"sfu_ops_per_s", &Device::sfu_ops_per_s, true, false, kMaxRate, false},
     {"nvlink_bytes_per_s", &Device::nvlink_bytes_per_s, false, true, kMaxRate, false},
     {"launch_overhead_s", &Device::launch_overhead_s, true, true, 1.0, false},
+    {"compute_capability", &Device::compute_capability, false, true, 200, true, true},
+    {"achievable_hbm_bytes_per_s", &Device::achievable_hbm_bytes_per_s, false, true, kMaxRate, false, true},
+    {"dram_latency_s", &Device::dram_latency_s, false, true, 1e-3, false, true},
+    {"mma_sync_fraction", &Device::mma_sync_fraction, false, true, 1.0, false, true},
+    {"wgmma_fraction", &Device::wgmma_fraction, false, true, 1.0, false, true},
+    {"fp8_mma_fraction", &Device::fp8_mma_fraction, false, true, 1.0, false, true},
+    {"sustained_clock_fraction", &Device::sustained_clock_fraction, false, true, 1.0, false, true},
 };
 
 struct MeasuredField {
@@ -101,7 +109,10 @@ json::object to_object(const Device& d) {
   o["key"] = d.key;
   o["name"] = d.name;
   o["sm_count"] = d.sm_count;
-  for (const auto& f : kNumberFields) o[f.key] = d.*f.member;
+  for (const auto& f : kNumberFields) {
+    if (f.omit_zero && d.*f.member == 0) continue;
+    o[f.key] = d.*f.member;
+  }
   json::object m;
   for (const auto& f : kMeasuredFields) {
     if (const auto& x = d.measured.*f.member) m[f.key] = *x;
@@ -132,6 +143,16 @@ double Device::tensor_rate(Dtype dtype) const {
     case Dtype::fp8: return measured.fp8_tensor_flops_per_s.value_or(fp8_tensor_flops_per_s);
   }
   return 0;
+}
+
+bool Device::tensor_rate_measured(Dtype dtype) const {
+  switch (dtype) {
+    case Dtype::fp32: return measured.tf32_tensor_flops_per_s.has_value();
+    case Dtype::fp16: return measured.fp16_tensor_flops_per_s.has_value();
+    case Dtype::bf16: return measured.bf16_tensor_flops_per_s.has_value();
+    case Dtype::fp8: return measured.fp8_tensor_flops_per_s.has_value();
+  }
+  return false;
 }
 
 const std::vector<Device>& builtin_devices() {
@@ -199,7 +220,7 @@ Device device_from_json(std::string_view text, std::string_view origin) {
                        json::serialize(json::value(f.max)) + " attnio accepts");
     }
     if (f.whole && x != std::floor(x)) {
-      throw InputError(std::string(origin) + ": key '" + f.key + "' must be a whole number of bytes");
+      throw InputError(std::string(origin) + ": key '" + f.key + "' must be a whole number");
     }
     d.*f.member = x;
   }

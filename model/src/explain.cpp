@@ -45,6 +45,47 @@ std::string human_time(double s) {
   return buf;
 }
 
+std::string exec_text(const Device& dev, const Prediction& p) {
+  const ImplProfile* impl = p.impl;
+  std::string out;
+  if (impl == nullptr) return out;
+  out += "\nimplementation: " + std::string(impl->key) + " (" + std::string(impl->name) + "): " + std::string(impl->summary) +
+         "\n  sources: " + std::string(impl->sources) + "\n";
+  if (impl->ideal) {
+    out += "  rule: roofline: each kernel takes its slowest ceiling at datasheet peak (perfect overlap, peak issue)\n\n";
+    return out;
+  }
+  out += "  rule: per kernel, GEMM phase x1 = max(tensor, smem) and softmax phase x2 = MUFU + FP32 (they serialize in a\n"
+         "  warp); k independent warps per SM sub-partition overlap them as a closed queue, U = 1 - r^k / sum_{n=0..k} r^n\n"
+         "  with r = x2/x1; compute = x1/U + pipeline fill, over the wave efficiency; time = max(compute, HBM, L2, link,\n"
+         "  bytes in flight / latency) + launch (docs/model.md, \"Time\")\n";
+  const auto src = [&](double f, const char* key) {
+    return f > 0 ? fmt("%.3f", f) + " (" + key + ")" : std::string("1 (no ") + key + " in the device file: datasheet)";
+  };
+  const bool fp8 = p.workload.dtype == Dtype::fp8;
+  out += "  rates: tensor x " + (fp8 ? src(dev.fp8_mma_fraction, "fp8_mma_fraction") : "mma.sync " + src(dev.mma_sync_fraction, "mma_sync_fraction") +
+         ", wgmma " + src(dev.wgmma_fraction, "wgmma_fraction")) + "; SM clock x " +
+         src(dev.sustained_clock_fraction, "sustained_clock_fraction") + "; HBM " +
+         (dev.measured.hbm_bytes_per_s ? human_bytes(*dev.measured.hbm_bytes_per_s) + "/s (measured)"
+          : dev.achievable_hbm_bytes_per_s > 0 ? human_bytes(dev.achievable_hbm_bytes_per_s) + "/s (STREAM)"
+                                                : human_bytes(dev.hbm_bytes_per_s) + "/s (datasheet)") +
+         "; DRAM latency " + (dev.dram_latency_s > 0 ? human_time(dev.dram_latency_s) : std::string("not given")) + "\n";
+  for (int i = 0; i < p.kernel_count; ++i) {
+    const KernelCost& k = p.kernels[i];
+    const KernelCost::Exec& x = k.exec;
+    out += "  " + std::string(k.name) + " [" + std::string(to_string(k.mma)) + ", " + num(k.mma_warps) + " warps, " +
+           num(k.ctas_per_sm) + " CTA/SM]: tensor " + human_time(x.tensor_s) + ", smem " + human_time(x.smem_s) +
+           ", MUFU " + human_time(x.mufu_s) + ", FP32 " + human_time(x.fp32_s) + "; k = " + fmt("%.0f", x.overlap_jobs) +
+           ", U = " + fmt("%.2f", x.utilization) + ", fill " + human_time(x.fill_s) + ", waves " +
+           fmt("%.2f", x.wave_efficiency) + " -> compute " + human_time(x.compute_s) + "; HBM " + human_time(x.hbm_s) +
+           ", L2 " + human_time(x.l2_s) + (x.link_s > 0 ? ", link " + human_time(x.link_s) : "") +
+           (x.latency_s > 0 ? ", in-flight " + human_time(x.latency_s) : "") + ", launch " + human_time(x.launch_s) +
+           " => " + human_time(x.time_s) + " (" + std::string(to_string(x.bound)) + ")\n";
+  }
+  out += "\n";
+  return out;
+}
+
 std::string explain(const Device& dev, const Prediction& p) {
   const Workload& w = p.workload;
   std::string out;
@@ -70,14 +111,15 @@ std::string explain(const Device& dev, const Prediction& p) {
          human_bytes(p.sram_bytes().d()) + "\n";
   out += "arithmetic intensity: " + fmt("%.1f", p.arithmetic_intensity) + " FLOP/byte of HBM; ridge point " +
          fmt("%.0f", dev.tensor_rate(w.dtype) / dev.hbm_rate()) + " FLOP/byte for tensor math\n";
-  out += "time by ceiling:";
+  out += "roofline at datasheet peaks (ideal), time by ceiling:";
   for (int c = 0; c < kCeilingCount; ++c) {
     if (p.ceiling_time_s[c] > 0) out += " " + std::string(to_string(static_cast<Ceiling>(c))) + " " + human_time(p.ceiling_time_s[c]);
   }
-  out += "; launches " + human_time(p.launch_time_s) + "\n";
-  out += "verdict: " + std::string(p.memory_bound() ? "memory" : "compute") + "-bound on " +
-         std::string(to_string(p.binding_ceiling)) + ", predicted " + human_time(p.predicted_time_s) +
-         ", KV cache " + human_bytes(p.kv_cache_bytes.d()) + "\n";
+  out += "; launches " + human_time(p.launch_time_s) + "; roofline time " + human_time(p.roofline_time_s) + "\n";
+  out += exec_text(dev, p);
+  out += "verdict: " + std::string(p.memory_bound() ? "memory" : "compute") + "-bound, limited by " +
+         std::string(to_string(p.bound)) + " under " + std::string(p.impl ? p.impl->key : "?") + ", predicted " +
+         human_time(p.predicted_time_s) + ", KV cache " + human_bytes(p.kv_cache_bytes.d()) + "\n";
   return out;
 }
 

@@ -19,37 +19,37 @@ __extension__ typedef __int128 i128;  // GCC/Clang extension: exact sums before 
 // ---- roofline and time ----------------------------------------------------------------------
 
 // Roofline (Williams, Waterman & Patterson 2009), one ceiling per unit and memory level (hierarchical
-// roofline, Yang et al. 2020): a kernel takes as long as its slowest ceiling. Wave quantization at SM
-// granularity: the busiest SM runs ceil(CTAs / SMs) CTAs while the average runs CTAs / SMs, so the
-// per-SM ceilings deliver that fraction (a grid smaller than the SM count leaves SMs idle, docs/model.md
-// "Time"). Each launch adds the device's launch overhead.
+// roofline, Yang et al. 2020): a kernel takes as long as its slowest ceiling at datasheet peak. Wave
+// quantization at SM granularity scales the per-SM ceilings only: the busiest SM runs
+// ceil(CTAs / SMs) CTAs while the average runs CTAs / SMs. HBM, L2 and the link are shared by the
+// chip, so a small grid does not slow them (it may lack bytes in flight: the execution model's
+// Little's-law term). Each launch adds the device's launch overhead.
+double wave_efficiency(const KernelCost& k, const Device& dev) {
+  const double per_sm = k.ctas.d() / static_cast<double>(k.launches) / static_cast<double>(dev.sm_count);
+  return per_sm / std::ceil(per_sm);
+}
+
 void apply_roofline(Prediction& pr, const Device& dev, u64 layers) {
   const Dtype dtype = pr.workload.dtype;
   const double rates[kCeilingCount] = {dev.tensor_rate(dtype), dev.fp32_rate(), dev.sfu_rate(), dev.hbm_rate(),
                                        dev.l2_rate(), dev.sram_bytes_per_s, dev.nvlink_bytes_per_s};
-  double longest = -1;
   for (int i = 0; i < pr.kernel_count; ++i) {
     KernelCost& k = pr.kernels[i];
-    const double per_sm = k.ctas.d() / static_cast<double>(k.launches) / static_cast<double>(dev.sm_count);
-    const double eff = per_sm / std::ceil(per_sm);
+    const double eff = wave_efficiency(k, dev);
     const double work[kCeilingCount] = {k.tensor_flops.d(), k.fp32_flops.d(), k.sfu_ops.d(),
                                         (k.hbm_read + k.hbm_write).d(), (k.l2_read + k.l2_write).d(),
                                         (k.sram_read + k.sram_write).d(), k.link_bytes.d()};
     double t = 0;
     for (int c = 0; c < kCeilingCount; ++c) {
       if (work[c] == 0) continue;
-      const bool per_sm = static_cast<Ceiling>(c) != Ceiling::link;
+      const bool per_sm = c <= static_cast<int>(Ceiling::fp32) || c == static_cast<int>(Ceiling::sfu) ||
+                          c == static_cast<int>(Ceiling::sram);
       const double tc = work[c] / (rates[c] * (per_sm ? eff : 1.0));
       pr.ceiling_time_s[c] += tc * static_cast<double>(layers);
       t = std::max(t, tc);
     }
     const double launch = static_cast<double>(k.launches) * dev.launch_overhead_s;
-    pr.launch_time_s += launch * static_cast<double>(layers);
-    pr.predicted_time_s += (t + launch) * static_cast<double>(layers);
-    if (t > longest) {
-      longest = t;
-      pr.wave_efficiency = eff;
-    }
+    pr.roofline_time_s += (t + launch) * static_cast<double>(layers);
   }
   int best = 0;
   for (int c = 1; c < kCeilingCount; ++c) {
@@ -58,7 +58,179 @@ void apply_roofline(Prediction& pr, const Device& dev, u64 layers) {
   pr.binding_ceiling = static_cast<Ceiling>(best);
 }
 
+// ---- the execution model ----------------------------------------------------------------------
+
+// Sustained tensor rate of an MMA path over the datasheet peak, from the device file's
+// microbenchmark figures (model/devices/*.json field_sources); 1 where the file gives none.
+double tensor_fraction(const Device& dev, MmaPath path, Dtype dtype) {
+  if (dev.tensor_rate_measured(dtype)) return 1.0;  // `attnio ceilings` measured the sustained rate
+  const auto or1 = [](double f) { return f > 0 ? f : 1.0; };
+  if (dtype == Dtype::fp8) return or1(dev.fp8_mma_fraction);
+  const bool hopper = dev.compute_capability >= 90;
+  if (path == MmaPath::native) path = hopper && dev.wgmma_fraction > 0 ? MmaPath::wgmma : MmaPath::mma_sync;
+  return or1(path == MmaPath::wgmma ? dev.wgmma_fraction : dev.mma_sync_fraction);
+}
+
+// Utilization of the GEMM phase when `k` independent jobs (warps, or FA3's consumer warpgroups) each
+// alternate between a GEMM phase of mean length x1 on the tensor pipe and a softmax phase of mean
+// length x2 on the MUFU/FP32 pipes: a closed queueing network of two single-server stations with k
+// customers, whose product-form solution (Gordon & Newell 1967; Lazowska et al., Quantitative System
+// Performance, 1984, §8) gives P(tensor idle) = x2^k / Σ_{n=0..k} x1^n x2^(k-n). k = 1 is a plain
+// sum (the phases serialize); k -> ∞ the larger phase hides the other.
+double gemm_utilization(double x1, double x2, double k) {
+  if (x1 <= 0) return 1;
+  if (x2 <= 0) return 1;
+  const int jobs = std::max(1, static_cast<int>(std::floor(k)));
+  const double r = x2 / x1;  // work in ratios: Σ x1^n x2^(k-n) / x1^k = Σ r^(k-n)
+  double sum = 0, term = 1;  // r^0 .. r^k
+  for (int n = 0; n <= jobs; ++n) {
+    sum += term;
+    term *= r;
+  }
+  const double idle = term / r / sum;  // r^k / Σ
+  return 1.0 - idle;
+}
+
+void exec_kernel(KernelCost& k, const Device& dev, const Workload& w) {
+  KernelCost::Exec& x = k.exec;
+  const double tensor_rate = dev.tensor_rate(w.dtype) * tensor_fraction(dev, k.mma, w.dtype);
+  const double fp32_instr = k.fp32_instr.v != 0 ? k.fp32_instr.d() : k.fp32_flops.d() / 2;
+  const double tensor = k.tensor_issue.v != 0 ? k.tensor_issue.d() : k.tensor_flops.d();
+  const double sfu = k.sfu_issue.v != 0 ? k.sfu_issue.d() : k.sfu_ops.d();
+  // A kernel that keeps the tensor cores busy runs at the clock the power limit allows: the SM's
+  // other pipes slow with it (model/devices/*.json sustained_clock_fraction; 1 where not given).
+  const double clock = tensor > 0 && dev.sustained_clock_fraction > 0 ? dev.sustained_clock_fraction : 1.0;
+  x.tensor_s = tensor / tensor_rate;
+  x.smem_s = (k.sram_read + k.sram_write).d() / (dev.sram_bytes_per_s * clock);
+  x.mufu_s = sfu / (dev.sfu_rate() * clock);
+  x.fp32_s = fp32_instr / (dev.fp32_rate() / 2 * clock);  // fp32_flops_per_s counts an FMA lane-op as 2
+  x.gemm_s = std::max(x.tensor_s, x.smem_s);
+  x.softmax_s = x.mufu_s + x.fp32_s;
+  // Independent jobs per SM sub-partition (4 per SM): the warps of the CTAs resident on an SM. An
+  // mma.sync on Hopper sustains about 2/3 of the tensor core (Luo et al. 2402.13499 Table VII;
+  // FlashAttention-3 blog footnote 1): its issue and operand delivery hold the sub-partition, so
+  // no other warp's softmax fills that time (one job).
+  const double per_sm_ctas = std::min(static_cast<double>(k.ctas_per_sm),
+                                      std::ceil(k.ctas.d() / static_cast<double>(k.launches) / dev.sm_count));
+  x.overlap_jobs = std::max(1.0, per_sm_ctas * static_cast<double>(k.mma_warps) / 4.0);
+  if (k.mma == MmaPath::mma_sync && dev.compute_capability >= 90) x.overlap_jobs = 1;
+  x.utilization = gemm_utilization(x.gemm_s, x.softmax_s, x.overlap_jobs);
+  x.wave_efficiency = wave_efficiency(k, dev);
+  const double busy = x.gemm_s > 0 ? x.gemm_s / x.utilization : x.softmax_s;
+  // Pipeline fill (FlashAttention-3 Alg. 2 lines 3-6, FlashAttention-2 Alg. 1 lines 4-10): each CTA
+  // waits for its first tiles (the DRAM latency) and runs its first softmax with no GEMM of its own
+  // to overlap; the other CTAs resident on the SM run meanwhile, so an SM pays it per CTA over its
+  // resident CTAs.
+  if (k.block_iters.v != 0 && k.ctas.v != 0) {
+    const double ctas = k.ctas.d();
+    const double first_softmax = x.softmax_s * dev.sm_count / k.block_iters.d();
+    const double per_cta = first_softmax + dev.dram_latency_s;
+    x.fill_s = ctas / dev.sm_count * per_cta / std::max<double>(1.0, per_sm_ctas);
+  }
+  x.compute_s = (busy + x.fill_s) / x.wave_efficiency;
+  // Chip-wide levels at their sustained rates.
+  const double hbm_rate = dev.sustained_hbm_rate();
+  const double hbm_bytes = (k.hbm_read + k.hbm_write).d();
+  x.hbm_s = hbm_bytes / hbm_rate;
+  x.l2_s = (k.l2_read + k.l2_write).d() / dev.l2_rate();
+  x.link_s = dev.nvlink_bytes_per_s > 0 ? k.link_bytes.d() / dev.nvlink_bytes_per_s : 0;
+  // Little's law: resident CTAs x bytes each keeps in flight / DRAM latency caps the bandwidth.
+  if (k.inflight_bytes.v != 0 && dev.dram_latency_s > 0 && hbm_bytes > 0) {
+    const double resident = std::min(k.ctas.d() / static_cast<double>(k.launches),
+                                     static_cast<double>(dev.sm_count) * static_cast<double>(k.ctas_per_sm));
+    const double bw = resident * k.inflight_bytes.d() / dev.dram_latency_s;
+    x.latency_s = hbm_bytes / bw;
+  }
+  x.launch_s = static_cast<double>(k.launches) * dev.launch_overhead_s;
+  struct Term { double t; Bound b; };
+  const Bound sm_pipe = x.gemm_s >= x.softmax_s ? (x.tensor_s >= x.smem_s ? Bound::tensor : Bound::smem)
+                                                 : (x.mufu_s >= x.fp32_s ? Bound::mufu : Bound::fp32);
+  const Term terms[] = {{x.compute_s, sm_pipe}, {x.hbm_s, Bound::hbm}, {x.l2_s, Bound::l2}, {x.link_s, Bound::link},
+                        {x.latency_s, Bound::latency}};
+  Term top = terms[0];
+  for (const Term& t : terms) {
+    if (t.t > top.t) top = t;
+  }
+  x.time_s = top.t + x.launch_s;
+  x.bound = x.launch_s > top.t ? Bound::launch : top.b;
+}
+
+void apply_exec(Prediction& pr, const Device& dev, u64 layers) {
+  const Workload& w = pr.workload;
+  const double n = static_cast<double>(layers);
+  double longest = -1;
+  for (int i = 0; i < pr.kernel_count; ++i) {
+    KernelCost& k = pr.kernels[i];
+    if (w.impl->ideal) {
+      // The roofline per kernel, recorded in the same fields.
+      k.exec = {};
+      k.exec.wave_efficiency = wave_efficiency(k, dev);
+      k.exec.launch_s = static_cast<double>(k.launches) * dev.launch_overhead_s;
+      const double eff = k.exec.wave_efficiency;
+      const struct { double t; Bound b; } terms[] = {
+          {k.tensor_flops.d() / (dev.tensor_rate(w.dtype) * eff), Bound::tensor},
+          {k.fp32_flops.d() / (dev.fp32_rate() * eff), Bound::fp32},
+          {k.sfu_ops.d() / (dev.sfu_rate() * eff), Bound::mufu},
+          {(k.sram_read + k.sram_write).d() / (dev.sram_bytes_per_s * eff), Bound::smem},
+          {(k.hbm_read + k.hbm_write).d() / dev.hbm_rate(), Bound::hbm},
+          {(k.l2_read + k.l2_write).d() / dev.l2_rate(), Bound::l2},
+          {dev.nvlink_bytes_per_s > 0 ? k.link_bytes.d() / dev.nvlink_bytes_per_s : 0, Bound::link}};
+      double t = 0;
+      Bound b = Bound::tensor;
+      for (const auto& term : terms) {
+        if (term.t > t) t = term.t, b = term.b;
+      }
+      k.exec.compute_s = t;
+      k.exec.time_s = t + k.exec.launch_s;
+      k.exec.bound = k.exec.launch_s > t ? Bound::launch : b;
+    } else {
+      exec_kernel(k, dev, w);
+    }
+    pr.predicted_time_s += k.exec.time_s * n;
+    pr.launch_time_s += k.exec.launch_s * n;
+    pr.bound_time_s[static_cast<int>(k.exec.bound)] += k.exec.time_s * n;
+    if (k.exec.time_s > longest) {
+      longest = k.exec.time_s;
+      pr.wave_efficiency = k.exec.wave_efficiency;
+    }
+  }
+  int best = 0;
+  for (int b = 1; b < static_cast<int>(pr.bound_time_s.size()); ++b) {
+    if (pr.bound_time_s[b] > pr.bound_time_s[best]) best = b;
+  }
+  pr.bound = static_cast<Bound>(best);
+}
+
 }  // namespace
+
+std::string_view to_string(Bound b) {
+  switch (b) {
+    case Bound::tensor: return "tensor";
+    case Bound::mufu: return "mufu";
+    case Bound::fp32: return "fp32";
+    case Bound::smem: return "smem";
+    case Bound::l2: return "l2";
+    case Bound::hbm: return "hbm";
+    case Bound::link: return "nvlink";
+    case Bound::latency: return "latency";
+    case Bound::launch: return "launch";
+  }
+  return "?";
+}
+
+Ceiling ceiling_of(Bound b, Ceiling otherwise) {
+  switch (b) {
+    case Bound::tensor: return Ceiling::tensor;
+    case Bound::mufu: return Ceiling::sfu;
+    case Bound::fp32: return Ceiling::fp32;
+    case Bound::smem: return Ceiling::sram;
+    case Bound::l2: return Ceiling::l2;
+    case Bound::hbm: case Bound::latency: return Ceiling::hbm;
+    case Bound::link: return Ceiling::link;
+    case Bound::launch: return otherwise;
+  }
+  return otherwise;
+}
 
 std::string_view to_string(Ceiling c) {
   switch (c) {
@@ -90,6 +262,14 @@ BlockSizes flash_block_sizes(std::uint64_t sram_bytes, std::uint64_t elem_bytes,
   return {min_u(bc, head_dim), bc};
 }
 
+
+bool Prediction::memory_bound() const {
+  switch (bound) {
+    case Bound::smem: case Bound::l2: case Bound::hbm: case Bound::link: case Bound::latency: return true;
+    case Bound::tensor: case Bound::mufu: case Bound::fp32: case Bound::launch: return false;
+  }
+  return false;
+}
 
 Count memory_footprint_bytes(const Prediction& p) {
   const Workload& w = p.workload;
@@ -134,7 +314,9 @@ Prediction predict(const Device& device, const Workload& input) {
   out.io_complexity = w.variant->io_complexity(w);
   const Count hbm = out.hbm_bytes();
   out.arithmetic_intensity = hbm.v == 0 ? 0.0 : out.flops().d() / hbm.d();
+  out.impl = w.impl;
   apply_roofline(out, device, w.layers);
+  apply_exec(out, device, w.layers);
   return out;
 }
 

@@ -45,12 +45,15 @@ Record to_record(const Device& device, const Prediction& p) {
   put("bound", std::string(p.memory_bound() ? "memory" : "compute"));
   put("binding_ceiling", std::string(to_string(p.binding_ceiling)));
   put("predicted_time_s", p.predicted_time_s);
+  put("impl", std::string(p.impl ? p.impl->key : ""));
+  put("limited_by", std::string(to_string(p.bound)));
+  put("roofline_time_s", p.roofline_time_s);
   for (int c = 0; c < kCeilingCount; ++c) {
     r.emplace_back("time_" + std::string(to_string(static_cast<Ceiling>(c))) + "_s", p.ceiling_time_s[c]);
   }
   put("time_launch_s", p.launch_time_s);
   // Launch overhead outweighs every roofline ceiling: tiny grids (decode at batch 1) live here.
-  put("latency_bound", p.launch_time_s > p.ceiling_time_s[static_cast<int>(p.binding_ceiling)]);
+  put("latency_bound", p.bound == Bound::launch || p.bound == Bound::latency);
   put("launches", p.launches.v);
   put("ctas", p.ctas.v);
   put("wave_efficiency", p.wave_efficiency);

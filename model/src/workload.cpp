@@ -153,6 +153,10 @@ Workload resolve(Workload w, const Device& device) {
     if (p->type == ParamType::real) w.params.set_real(*p, default_of(*p, w));
     else w.params.set_count(*p, static_cast<std::uint64_t>(default_of(*p, w)));
   }
+  if (w.impl == nullptr) w.impl = &default_impl(w.variant.name(), device);
+  w.compute_capability = static_cast<int>(device.compute_capability);
+  // The implementation's own tiles, so predict, simulate and explain agree on them.
+  if (w.variant->kernel_tiles) w.variant->kernel_tiles(w);
   return w;
 }
 
@@ -169,6 +173,10 @@ void validate(const Workload& w, const Device& device) {
   require(w.heads % w.kv_heads == 0, [&] { return std::string("--heads " + std::to_string(w.heads) +
                                          " is not divisible by --kv-heads " + std::to_string(w.kv_heads)); });
   require(w.head_dim <= 1024 && w.v_head_dim <= 1024, [&] { return std::string("--head-dim and --v-head-dim must be at most 1024"); });
+  if (w.impl != nullptr) {
+    const std::string why = impl_mismatch(*w.impl, w.variant.name(), device);
+    require(why.empty(), [&] { return why; });
+  }
   require(w.dtype != Dtype::fp8 || device.fp8_tensor_flops_per_s > 0, [&] { return std::string("--dtype fp8: device '" + device.key + "' has no FP8 tensor cores"); });
   // Each parameter against its declaration; one the variant does not declare is refused.
   for (const ParamSet::Entry& e : w.params.entries()) {
@@ -208,6 +216,7 @@ std::optional<std::string> not_applicable(const Workload& w) {
   const bool decode = w.phase == Phase::decode;
   if (!decode && !w.variant->prefill) return name + " is a decode kernel: use --phase decode";
   if (decode && !w.variant->decode) return name + " is not modeled for --phase decode (prefill only)";
+  if (w.impl != nullptr && !w.impl->implements(name)) return impl_mismatch(*w.impl, name, default_device());
   if (!w.variant->masked && w.causal) return name + " mixes every token with every other: it has no causal form";
   if (w.pass != Pass::fwd) {
     if (decode) return "--pass " + std::string(to_string(w.pass)) + ": decode is inference only (use --pass fwd)";

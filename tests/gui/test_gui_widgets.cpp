@@ -190,7 +190,7 @@ private slots:
     MainWindow w(&s, false);
     boost::program_options::options_description desc;
     cli::add_workload_options(desc);
-    const QStringList combos{"device", "variant", "dtype", "phase", "pass", "kv-heads"};
+    const QStringList combos{"device", "variant", "dtype", "phase", "pass", "kv-heads", "impl"};
     for (const auto& opt : desc.options()) {
       const QString name = QString::fromStdString(opt->long_name());
       if (name == "device-file" || name == "variant") continue;  // a button; the variant list
@@ -199,7 +199,7 @@ private slots:
       } else if (name == "block-density") {
         QVERIFY(w.findChild<QDoubleSpinBox*>(name));
       } else if (combos.contains(name)) {
-        QVERIFY2(name != "kv-heads" || w.findChild<QComboBox*>(name), qPrintable(name));
+        QVERIFY2((name != "kv-heads" && name != "impl") || w.findChild<QComboBox*>(name), qPrintable(name));
       } else {
         QVERIFY2(w.findChild<QSpinBox*>(name), qPrintable("no spin box for --" + name));
       }

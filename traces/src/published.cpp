@@ -174,7 +174,21 @@ PublishedTable read_published(const std::string& path) {
 
 PublishedTable shipped_published() { return parse_published(shipped_published_csv(), "validation/published.csv"); }
 
-std::vector<ValidatedRow> validate_rows(const PublishedTable& table, const std::string& only_impl) {
+const ImplProfile* profile_for(const std::string& impl) {
+  static const std::pair<std::string_view, std::string_view> kMap[] = {
+      {"fa1", "fa1"},         {"fa2", "fa2"},           {"fa2-v2.0", "fa2-v2.0"},     {"fa2-splitkv", "fa2-splitkv"},
+      {"fa3", "fa3"},         {"fa3-fp8", "fa3"},       {"cudnn", "cudnn"},       {"triton", "triton"},
+      {"xformers", "xformers"}, {"pytorch", "pytorch"}, {"flashmla", "flashmla"}, {"vllm-paged-v1", "vllm-paged"},
+      {"vllm-paged-v2", "vllm-paged"}};
+  for (const auto& [row, key] : kMap) {
+    if (row == impl) return find_impl_or_null(key);
+  }
+  return nullptr;
+}
+
+std::vector<ValidatedRow> validate_rows(const PublishedTable& table, const std::string& only_impl,
+                                        const std::string& force_profile) {
+  const ImplProfile* forced = force_profile.empty() ? nullptr : &find_impl(force_profile);
   std::vector<ValidatedRow> out;
   for (const PublishedRow& r : table.rows) {
     if (!only_impl.empty() && r.impl != only_impl) continue;
@@ -189,11 +203,17 @@ std::vector<ValidatedRow> validate_rows(const PublishedTable& table, const std::
     }
     if (published && dev) {
       try {
-        const Prediction p = predict(*dev, r.workload);
+        Workload w = r.workload;
+        const ImplProfile* profile = forced ? forced : profile_for(r.impl);
+        v.profile_matched = profile != nullptr && forced == nullptr;
+        if (profile && impl_mismatch(*profile, w.variant.name(), *dev).empty()) w.impl = profile;
+        else v.profile_matched = false;
+        const Prediction p = predict(*dev, w);
         v.published_s = *published;
         v.predicted_s = p.predicted_time_s;
         v.error_pct = (p.predicted_time_s - *published) / *published * 100.0;
-        v.bound = std::string(to_string(p.binding_ceiling));
+        v.bound = std::string(to_string(p.bound));
+        v.profile = std::string(p.impl->key);
       } catch (const InputError& e) {
         v.skipped_why = std::string("the model refuses the shape: ") + e.what();
       }

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <algorithm>
+#include <optional>
 #include <cmath>
 #include <string_view>
 
@@ -64,6 +65,31 @@ public:
     k.ctas = ctas.v == 0 ? Count(1) : ctas;
     k.ctas_per_sm = std::clamp<u64>(ctas_per_sm, 1, 32);
     return k;
+  }
+
+  // An attention kernel of the workload's implementation: its MMA path, its MMA warps and, where
+  // the profile fixes it, its CTAs per SM (impl.hpp).
+  void attention_kernel(KernelCost& k, KernelRole role, u64 head_dim) const {
+    const ImplProfile* impl = w_.impl;
+    if (impl == nullptr || impl->ideal) return;
+    const KernelTraits t = impl->traits(role, head_dim, w_.causal, w_.dtype, static_cast<double>(w_.sram_bytes),
+                                        w_.compute_capability);
+    k.mma = t.mma;
+    k.mma_warps = t.mma_warps;
+    if (t.ctas_per_sm != 0) k.ctas_per_sm = t.ctas_per_sm;
+  }
+
+  // The implementation's traits for one of its kernels; nullopt for `ideal` (the textbook kernel:
+  // 4 warps, Q held on chip).
+  std::optional<KernelTraits> traits(KernelRole role, u64 head_dim) const {
+    const ImplProfile* impl = w_.impl;
+    if (impl == nullptr || impl->ideal) return std::nullopt;
+    return impl->traits(role, head_dim, w_.causal, w_.dtype, static_cast<double>(w_.sram_bytes), w_.compute_capability);
+  }
+  // Warps (or warpgroups) that read each staged K/V tile out of shared memory.
+  u64 tile_readers(KernelRole role, u64 head_dim) const {
+    const auto t = traits(role, head_dim);
+    return t ? t->readers() : traits::kFlashWarps;
   }
 
   // CTAs of `smem_bytes` shared memory each that fit on one SM.

@@ -37,6 +37,32 @@ void check_block_tiles(const Workload& w) {
   }
 }
 
+BlockSizes impl_tiles(const Workload& w, KernelRole role, u64 d) {
+  // Alg. 1 needs M >= 4d elements; validate() refuses smaller, and no tile is filled before it does.
+  if (w.sram_bytes / dtype_bytes(w.dtype) < 4 * d) return {0, 0};
+  if (d == 0 || w.sram_bytes == 0) return {0, 0};
+  if (w.impl != nullptr && !w.impl->ideal) {
+    const KernelTraits t = w.impl->traits(role, d, w.causal, w.dtype, static_cast<double>(w.sram_bytes), w.compute_capability);
+    // The library's tiles where they fit the on-chip memory the workload gives (--sram-bytes may
+    // shrink it for a what-if); Alg. 1 sizes otherwise, as for `ideal`.
+    const u64 e = dtype_bytes(w.dtype);
+    const u64 need = (t.block_m * d + t.block_n * 2 * d) * e;  // Q tile, K and V tiles at the widest dim
+    if (t.block_m != 0 && t.block_n != 0 && need <= w.sram_bytes) return {t.block_m, t.block_n};
+  }
+  BlockSizes alg1 = flash_block_sizes(w.sram_bytes, dtype_bytes(w.dtype), d);
+  // Alg. 1 sizes no decode row tile: split-KV packs the query rows of a K/V set into one m16 MMA
+  // tile (attnio's decoding kernel, tile_traits.hpp kDecodeRowTile).
+  if (role == KernelRole::splitkv) alg1.br = traits::kDecodeRowTile;
+  return alg1;
+}
+
+void fill_tiles(Workload& w, KernelRole role, u64 d) {
+  const BlockSizes b = impl_tiles(w, role, d);
+  if (b.br == 0) return;
+  if (w.count("block_m") == 0) w.set("block_m", b.br);
+  if (w.count("block_n") == 0) w.set("block_n", b.bc);
+}
+
 Count kv_cache_tokens(const Workload& w, u64 tokens) {
   const Count cached_layers = ceil_div(w.layers, w.count("cla_share"));  // Brandon et al. 2024 §2
   return kv_heads_bytes(shape_of(w), tokens, dtype_bytes(w.dtype)) * cached_layers;

@@ -21,6 +21,14 @@ extern const ParamSpec kClaShare;
 // Given block sizes must fit with their Q, K and V tiles in SRAM (InputError naming both flags).
 void check_block_tiles(const Workload& w);
 
+// The tiles Br x Bc of the workload's implementation for one of its kernels at head dim `d`:
+// the profile's own (impl.cpp), or FlashAttention Alg. 1 from M for `ideal`, for profiles that
+// name no tile for that head dim, and where the profile's tiles do not fit the workload's
+// --sram-bytes. {0, 0} for d = 0.
+BlockSizes impl_tiles(const Workload& w, KernelRole role, u64 d);
+// Fills block_m / block_n that are not set with impl_tiles().
+void fill_tiles(Workload& w, KernelRole role, u64 d);
+
 // The K/V cache of batch x kv-len tokens of every K/V head, for ceil(layers / cla-share) layers.
 Count kv_cache_bytes(const Workload& w);
 Count kv_cache_tokens(const Workload& w, u64 tokens);

@@ -10,6 +10,7 @@
 // One closed form and one tile schedule serve all six; each variant picks its mask, density, score
 // function and shape. The simulator's --l2 off DRAM bytes equal the closed form's L2 bytes.
 #include "flash.hpp"
+#include "split_kv.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -77,20 +78,40 @@ void flash2_fwd(Evaluator& ev, const Shape& s, const Plan& p, const FlashOptions
                          ev.ctas_per_sm(flash_smem(p, s, e)));
   k.tensor_flops = bh * p.allowed * 2 * (s.d + s.dv);  // QK^T and PV: 2·N·Nk·(d+dv) per head
   k.sfu_ops = bh * p.allowed;
+  ev.attention_kernel(k, KernelRole::fwd, std::max(s.d, s.dv));
+  // The warps evaluate every score of a visited block, masked or not (area, not allowed), and every
+  // row of the Q block: a block of Br rows computes Br rows even where N < Br (decode: N = 1).
+  const Count scores = scaled(bh * p.area, static_cast<double>(p.tr * p.br) / static_cast<double>(s.n));
+  k.tensor_issue = scores * 2 * (s.d + s.dv);
+  k.sfu_issue = scores;
+  k.block_iters = bh * p.pairs;
   if (opt.sigmoid) {
     // sigma(x) = (1 + tanh(x/2)) / 2 with MUFU.TANH: scale+bias FFMA (2) and the affine FFMA (2).
     k.fp32_flops = bh * p.allowed * 4;
+    k.fp32_instr = Count(scores.v / 2) + scores * 2;  // two FFMA, half a pack to 16 bits
   } else {
     // Online softmax (FlashAttention-2 §3.1.1): FFMA for scale and max (2) and the row-sum add (1)
     // per score, a rescale of O per visited block row, and the final 1/l scaling.
     k.fp32_flops = bh * (p.allowed * 3 + p.rows_sum * s.dv + Count(s.n) * s.dv);
+    // Issued instructions (flash-attention softmax.h:137-165, @0251105): per score a max
+    // (reduce_max), an FFMA of scale and max (scale_apply_exp2), an add (reduce_sum) and half a
+    // pack to 16 bits (convert_type); per visited block row a multiply of O's dv columns.
+    k.fp32_instr = Count(scores.v / 2) + scores * 3 + bh * (p.rows_sum * s.dv + Count(s.n) * s.dv);
   }
+  // cp.async (FA2) or TMA (FA3) keeps one K/V tile in flight per CTA.
+  k.inflight_bytes = Count(min_u(p.bc, s.nk)) * (s.d + s.dv) * e;
   const Count q = bh * s.n * s.d * e;
   Evaluator::read_stream(k, q, q, 1);
+  const u64 dmax = std::max(s.d, s.dv);
+  if (const auto t = ev.traits(KernelRole::fwd, dmax); t && t->q_from_smem) {
+    // Q_i is read again from shared memory for every visited K/V block.
+    const Count every_block = bh * p.rows_sum * s.d * e;
+    if (every_block > q) k.sram_read += every_block - q;
+  }
   const Count kv_total = bh * p.cols_sum * (s.d + s.dv) * e;
   const Count kv_unique = kv_heads_bytes(s, p.touched, e);
   Evaluator::read_stream(k, kv_total, ev.shared(k, kv_unique, kv_total, p.tr, s.batch * p.tr, s.group(), kv_between(p, s, e)),
-                         kFlashWarps);
+                         ev.tile_readers(KernelRole::fwd, dmax));
   const Count o = bh * s.n * s.dv * e;
   Evaluator::write_direct(k, o);
   k.sram_write += o;  // the epilogue stages O through shared memory
@@ -124,6 +145,11 @@ void flash2_bwd(Evaluator& ev, const Shape& s, const Plan& p, const FlashOptions
   k.tensor_flops = bh * p.allowed * 2 * (3 * s.d + 2 * s.dv);
   k.sfu_ops = bh * p.allowed;
   k.fp32_flops = bh * p.allowed * 4;  // P recompute FFMA (2), dS = P o (dP - D): sub + mul (2)
+  ev.attention_kernel(k, KernelRole::bwd, std::max(s.d, s.dv));
+  // Per evaluated score: FFMA (P recompute), FSUB and FMUL (dS), a pack of P and of dS to 16 bits.
+  k.fp32_instr = bh * p.area * 4;
+  k.block_iters = bh * p.pairs;
+  k.inflight_bytes = Count(min_u(p.br, s.n)) * (s.d + s.dv) * e;  // the next Q_i, dO_i tiles
   const Count kv = bh * p.touched * (s.d + s.dv) * e;
   Evaluator::read_stream(k, kv, ev.shared(k, kv_heads_bytes(s, p.touched, e), kv, 1, s.batch * p.tc, s.group(),
                                           kv_between(p, s, e)), kFlashWarps);
@@ -168,6 +194,8 @@ void flash1_fwd(Evaluator& ev, const Shape& s, const Plan& p) {
   KernelCost& k = ev.add("flash1_fwd", bh, ev.ctas_per_sm(smem));
   k.tensor_flops = bh * p.allowed * 2 * (s.d + s.dv);
   k.sfu_ops = bh * p.allowed;
+  ev.attention_kernel(k, KernelRole::fwd, std::max(s.d, s.dv));
+  k.inflight_bytes = Count(min_u(p.br, s.n)) * (s.d + s.dv) * e;
   // Per score as FA2 (3); per visited pair the O_i update rescales and adds (2 per element).
   k.fp32_flops = bh * (p.allowed * 3 + p.rows_sum * s.dv * 2);
   // Grid (batch, heads): the g heads of a group are B CTAs apart.
@@ -199,6 +227,8 @@ void flash1_bwd(Evaluator& ev, const Shape& s, const Plan& p) {
   k.tensor_flops = bh * p.allowed * 2 * (3 * s.d + 2 * s.dv);
   k.sfu_ops = bh * p.allowed;
   k.fp32_flops = bh * (p.allowed * 4 + p.rows_sum * s.dv * 2);  // + D_i = rowsum(dO_i o O_i) per pair
+  ev.attention_kernel(k, KernelRole::bwd, std::max(s.d, s.dv));
+  k.inflight_bytes = Count(min_u(p.br, s.n)) * (s.d + 2 * s.dv) * e;
   const Count kv = bh * p.touched * (s.d + s.dv) * e;
   Evaluator::read_stream(k, kv, ev.shared(k, kv_heads_bytes(s, p.touched, e), kv, 1, s.batch, s.group(), kv_between(p, s, e)),
                          kFlashWarps);
@@ -228,7 +258,22 @@ void flash1_bwd(Evaluator& ev, const Shape& s, const Plan& p) {
 
 }  // namespace
 
+// flash-attention >= 2.2 in decode (flash_api.cpp:431-437, 1319-1325): with one query token and
+// GQA, q is reshaped so the group's heads become the query rows of one K/V head
+// (seqlenq_ngroups_swapped), and set_params_splitkv splits the keys when the grid is small. Not for
+// windowed, sparse or sigmoid kernels.
+bool library_decode_splits(const Evaluator& ev, const Mask& mask, const FlashOptions& opt, bool fa1) {
+  if (fa1 || ev.w().phase != Phase::decode || opt.density < 1.0 || opt.sigmoid) return false;
+  if (mask.kind != MaskKind::none && mask.kind != MaskKind::causal) return false;
+  const auto t = ev.traits(KernelRole::fwd, std::max(ev.w().head_dim, ev.w().v_head_dim));
+  return t && t->decode_splitkv;
+}
+
 void flash_passes(Evaluator& ev, const Shape& s, const Mask& mask, const FlashOptions& opt, bool fa1) {
+  if (library_decode_splits(ev, mask, opt, fa1)) {
+    split_kv_decode(ev, "flash2_fwd_splitkv", s.batch, s.kv_heads, s.group(), s.nk, (s.d + s.dv) * ev.e(), s.d, s.dv);
+    return;
+  }
   const Plan p = flash_plan(ev, s, mask, opt);
   ev.out().block_m = p.br;
   ev.out().block_n = p.bc;
@@ -259,10 +304,7 @@ FlashBuffers flash_buffers(AddressSpace& as, const Shape& s, u64 e) {
   return b;
 }
 
-void flash_kernel_tiles(Workload& w, u64 d) {
-  if (w.count("block_m") == 0) w.set("block_m", traits::flash_block_m(d));
-  if (w.count("block_n") == 0) w.set("block_n", traits::flash_block_n(d));
-}
+void flash_kernel_tiles(Workload& w, u64 d) { fill_tiles(w, KernelRole::fwd, d); }
 
 namespace {
 
@@ -512,6 +554,10 @@ void flash1_backward(std::vector<SimKernel>& out, const FlashGeometry& g, const 
 
 void flash_family(Scheduler& sc, const Shape& s, const Mask& mask, const FlashOptions& opt, bool fa1) {
   const Workload& w = sc.w();
+  if (sc.formula().kernel_count > 0 && sc.formula().kernels[0].name == "flash2_fwd_splitkv") {  // as predict chose
+    split_kv(sc, "flash2_fwd_splitkv", s.batch, s.kv_heads, s.group(), s.nk, s.d, s.dv, true);
+    return;
+  }
   std::vector<SimKernel>& out = sc.out();
   const u64 e = sc.e(), bm = w.count("block_m"), bn = w.count("block_n");
   FlashGeometry g{s, mask, bm, bn, ceil_div(s.n, bm), ceil_div(s.nk, bn), e, opt.density, opt.sigmoid};

@@ -45,25 +45,51 @@ u64 auto_splits(const Evaluator& ev, Count ctas_without_split, u64 key_blocks) {
 // score and value widths.
 }  // namespace
 
+// Query rows per CTA: the implementation's block_m (FlashMLA and Flash-Decoding pack up to 64
+// heads, attnio's kernel 16).
+u64 decode_row_tile(const Workload& w) {
+  const u64 bm = w.count("block_m");
+  return bm != 0 ? bm : kDecodeRowTile;
+}
+
 void split_kv_decode(Evaluator& ev, std::string_view name, u64 batch, u64 sets, u64 rows, u64 nk,
                      u64 token_bytes, u64 qk_dim, u64 v_dim) {
   const u64 e = ev.e();
   const BlockSizes bs = blocks_for(ev, std::max(qk_dim, v_dim));
   const u64 key_blocks = ceil_div(nk, bs.bc);
-  const u64 row_tiles = ceil_div(rows, kDecodeRowTile);
-  const Count smem = Count(e) * (min_u(rows, kDecodeRowTile) * qk_dim + min_u(bs.bc, nk) * (qk_dim + v_dim));
+  const u64 row_tiles = ceil_div(rows, decode_row_tile(ev.w()));
+  const Count smem = Count(e) * (min_u(rows, decode_row_tile(ev.w())) * qk_dim + min_u(bs.bc, nk) * (qk_dim + v_dim));
   const u64 per_sm = ev.ctas_per_sm(smem);
   const Count base_ctas = Count(batch) * sets * row_tiles;
-  const u64 splits = ev.w().count("splits") != 0 ? min_u(ev.w().count("splits"), key_blocks) : auto_splits(ev, base_ctas, key_blocks);
+  const auto traits = ev.traits(KernelRole::splitkv, std::max(qk_dim, v_dim));
+  u64 splits = 0;
+  // --splits where the variant declares it (flash2's decode through the library chooses its own).
+  const u64 given = variant_param(ev.w().variant, "splits") != nullptr ? ev.w().count("splits") : 0;
+  if (given != 0) {
+    splits = min_u(given, key_blocks);
+  } else if (traits && traits->sm_parts_splits) {
+    // FlashMLA: about one CTA per SM over the whole batch (dense_decode.h:78).
+    splits = std::clamp<u64>(static_cast<u64>(ev.dev().sm_count) / max_u(1, base_ctas.v), 1, key_blocks);
+  } else {
+    splits = auto_splits(ev, base_ctas, key_blocks);
+  }
   ev.out().splits = splits;
   ev.out().block_n = bs.bc;
-  ev.out().block_m = min_u(rows, kDecodeRowTile);
+  ev.out().block_m = min_u(rows, decode_row_tile(ev.w()));
 
   KernelCost& k = ev.add(name, base_ctas * splits, per_sm);
   const Count heads = Count(batch) * sets * rows;
   k.tensor_flops = heads * nk * 2 * (qk_dim + v_dim);
   k.sfu_ops = heads * nk;
   k.fp32_flops = heads * (Count(nk) * 3 + Count(key_blocks) * v_dim);
+  ev.attention_kernel(k, KernelRole::splitkv, std::max(qk_dim, v_dim));
+  // Every row of a CTA's row tile is evaluated, padding rows included (FA2 pads the m-block).
+  const Count rows_evaluated = Count(batch) * sets * row_tiles * decode_row_tile(ev.w());
+  k.fp32_instr = rows_evaluated * nk * 3 + Count((rows_evaluated * nk).v / 2) + heads * Count(key_blocks) * v_dim;
+  k.tensor_issue = rows_evaluated * nk * 2 * (qk_dim + v_dim);
+  k.sfu_issue = rows_evaluated * nk;
+  k.block_iters = base_ctas * key_blocks;
+  k.inflight_bytes = Count(min_u(bs.bc, nk)) * token_bytes;
   const Count cache = Count(batch) * sets * nk * token_bytes;
   const Count cache_total = cache * row_tiles;
   // Row tiles of one set are adjacent in the grid and read its slice together.
@@ -99,7 +125,8 @@ void split_kv(Scheduler& sc, std::string name, u64 batch, u64 sets,
   const u64 e = sc.e();
   const u64 bc = f.block_n, splits = f.splits;
   const u64 key_blocks = ceil_div(nk, bc), per_split = ceil_div(key_blocks, splits);
-  const u64 row_tiles = ceil_div(rows, kDecodeRowTile);
+  const u64 rtile = decode_row_tile(f.workload);
+  const u64 row_tiles = ceil_div(rows, rtile);
   const u64 token = separate_v ? (qk + vd) * e : qk * e;
   const u64 q = as.alloc(Count(batch) * sets * rows * qk * e);
   const u64 kc = as.alloc(Count(batch) * sets * nk * (separate_v ? qk : qk) * e);
@@ -109,10 +136,10 @@ void split_kv(Scheduler& sc, std::string name, u64 batch, u64 sets,
   SimKernel k;
   k.name = std::move(name);
   k.ctas = (Count(batch) * sets * row_tiles * splits).v;
-  k.smem = {{"Q rows", min_u(rows, kDecodeRowTile) * qk * e}, {"K/V block", min_u(bc, nk) * token}};
+  k.smem = {{"Q rows", min_u(rows, rtile) * qk * e}, {"K/V block", min_u(bc, nk) * token}};
   k.program = [=](u64 cta, std::vector<Step>& steps) {
     const u64 rt = cta % row_tiles, sp = (cta / row_tiles) % splits, bs = cta / (row_tiles * splits);
-    const u64 r0 = rt * kDecodeRowTile, nr = min_u(rows, r0 + kDecodeRowTile) - r0;
+    const u64 r0 = rt * rtile, nr = min_u(rows, r0 + rtile) - r0;
     Step first;
     first.read("Q", q + (bs * rows + r0) * qk * e, nr * qk * e);
     steps.push_back(first);
@@ -158,8 +185,7 @@ namespace {
 
 void tiles(Workload& w) {
   const u64 d = std::max(w.head_dim, w.v_head_dim == 0 ? w.head_dim : w.v_head_dim);
-  if (w.count("block_m") == 0) w.set("block_m", traits::flash_block_m(d));
-  if (w.count("block_n") == 0) w.set("block_n", traits::splitkv_block_n(d));
+  fill_tiles(w, KernelRole::splitkv, d);
 }
 
 constexpr const ParamSpec* kParams[] = {&kBlockM, &kBlockN, &kClaShare, &kSplits};

@@ -80,8 +80,7 @@ void tiles(Workload& w) {
     flash_kernel_tiles(w, d + w.count("rope_dim"));
     return;
   }
-  if (w.count("block_m") == 0) w.set("block_m", traits::flash_block_m(d));
-  if (w.count("block_n") == 0) w.set("block_n", traits::splitkv_block_n(w.count("latent_dim") + w.count("rope_dim")));
+  fill_tiles(w, KernelRole::splitkv, w.count("latent_dim") + w.count("rope_dim"));
 }
 
 constexpr const ParamSpec* kParams[] = {&kBlockM, &kBlockN, &kClaShare, &kSplits, &kLatentDim, &kRopeDim};

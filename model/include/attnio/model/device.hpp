@@ -45,6 +45,15 @@ struct Device {
   double sfu_ops_per_s = 0;            // MUFU (exp2, rcp, tanh) results per second
   double nvlink_bytes_per_s = 0;       // per direction per GPU; 0 where absent
   double launch_overhead_s = 0;        // per kernel launch
+  // For the execution model (docs/model.md "Time"); 0 where no source gives the figure, and the
+  // model then uses the datasheet figure and says so.
+  double compute_capability = 0;       // 80, 86, 89, 90: picks implementation profiles
+  double achievable_hbm_bytes_per_s = 0;  // sustained DRAM bandwidth of a streaming kernel (STREAM)
+  double dram_latency_s = 0;           // unloaded DRAM access latency (pointer chase)
+  double mma_sync_fraction = 0;        // sustained mma.sync rate over the 16-bit datasheet tensor peak
+  double wgmma_fraction = 0;           // sustained wgmma rate over the 16-bit datasheet peak (sm90)
+  double fp8_mma_fraction = 0;         // sustained FP8 rate over the FP8 datasheet peak
+  double sustained_clock_fraction = 0; // SM clock under dense tensor load over clock_hz (power limit)
   MeasuredCeilings measured;
   std::string sources;                 // where the figures come from
   // Per figure: key ("sm_count" or a number key such as "clock_hz") -> where that figure comes from.
@@ -54,6 +63,12 @@ struct Device {
 
   // Rates for time prediction: the measured ceiling where one exists, else the datasheet.
   double hbm_rate() const { return measured.hbm_bytes_per_s.value_or(hbm_bytes_per_s); }
+  // What a streaming kernel sustains: measured, else the STREAM figure, else the datasheet.
+  double sustained_hbm_rate() const {
+    return measured.hbm_bytes_per_s.value_or(achievable_hbm_bytes_per_s > 0 ? achievable_hbm_bytes_per_s : hbm_bytes_per_s);
+  }
+  // Whether `attnio ceilings` measured the tensor rate for this dtype (then it is the sustained rate).
+  bool tensor_rate_measured(Dtype dtype) const;
   double l2_rate() const { return measured.l2_bytes_per_s.value_or(l2_bytes_per_s); }
   double fp32_rate() const { return measured.fp32_flops_per_s.value_or(fp32_flops_per_s); }
   double sfu_rate() const { return measured.sfu_ops_per_s.value_or(sfu_ops_per_s); }

@@ -18,6 +18,7 @@
 
 #include "attnio/model/count.hpp"
 #include "attnio/model/device.hpp"
+#include "attnio/model/impl.hpp"
 #include "attnio/model/workload.hpp"
 
 namespace attnio {
@@ -26,6 +27,14 @@ enum class Ceiling { tensor, fp32, sfu, hbm, l2, sram, link };
 inline constexpr int kCeilingCount = 7;
 std::string_view to_string(Ceiling c);
 inline bool is_memory_ceiling(Ceiling c) { return c >= Ceiling::hbm; }
+
+// What sets a kernel's time under the execution model (docs/model.md "Time"): a pipe of the SM
+// (tensor issue, MUFU, FP32 issue, shared memory), a chip-wide memory level, the link, too few bytes
+// in flight for the DRAM latency (Little's law), or the launch itself.
+enum class Bound { tensor, mufu, fp32, smem, l2, hbm, link, latency, launch };
+std::string_view to_string(Bound b);
+// The roofline ceiling a bound belongs to (latency: hbm; launch: `otherwise`).
+Ceiling ceiling_of(Bound b, Ceiling otherwise);
 
 // The cost of one kernel launch (or of `launches` identical ones) for one layer.
 // The cost of one kernel for one layer, summed over its `launches` (chunked attention launches one
@@ -37,6 +46,32 @@ struct KernelCost {
   Count ctas = 1;
   std::uint64_t ctas_per_sm = 1;
   std::uint64_t launches = 1;
+
+  // For the execution model, set by the variant from the implementation profile's traits.
+  MmaPath mma = MmaPath::native;
+  std::uint64_t mma_warps = 4;  // warps per CTA issuing MMAs and softmax
+  Count fp32_instr;             // FP32-pipe lane instructions; 0: fp32_flops / 2 (FMA-counted)
+  // Work the pipes issue, padding and masked scores included (an MMA tile computes every row and
+  // column of its block); 0: the useful counts tensor_flops and sfu_ops.
+  Count tensor_issue, sfu_issue;
+  // Main-loop iterations (one Q block against one K/V block) over all CTAs; 0: not a tiled loop.
+  // Each CTA's first iteration cannot overlap its softmax with a GEMM, and waits for its first tiles.
+  Count block_iters;
+  Count inflight_bytes;         // bytes one CTA keeps in flight from DRAM (its async tile stages); 0: no cap
+
+  // Results of the execution model, per launch set and layer.
+  struct Exec {
+    double tensor_s = 0, smem_s = 0, mufu_s = 0, fp32_s = 0;  // per-SM pipe busy times
+    double gemm_s = 0, softmax_s = 0;   // x1 = max(tensor, smem), x2 = mufu + fp32
+    double overlap_jobs = 1;            // independent warps per SM sub-partition (k)
+    double utilization = 1;             // of the GEMM phase under the overlap rule
+    double compute_s = 0;               // x1 / U + fill, over the wave efficiency
+    double fill_s = 0;                  // per-CTA pipeline fill: first tiles' latency and first softmax
+    double hbm_s = 0, l2_s = 0, link_s = 0, latency_s = 0, launch_s = 0;
+    double wave_efficiency = 1;
+    double time_s = 0;                  // max(compute, memory) + launch
+    Bound bound = Bound::tensor;
+  } exec;
 };
 
 struct Prediction {
@@ -57,13 +92,22 @@ struct Prediction {
 
   double arithmetic_intensity = 0;  // FLOPs per HBM byte
   Ceiling binding_ceiling = Ceiling::hbm;
-  bool memory_bound() const { return is_memory_ceiling(binding_ceiling); }
+  // Under the execution model: the time is set by a memory level (shared memory, L2, HBM, the link)
+  // or by too few bytes in flight, not by an SM pipe or the launch.
+  bool memory_bound() const;
   double predicted_time_s = 0;
   std::array<double, kCeilingCount> ceiling_time_s{};  // summed over kernels and layers
   double launch_time_s = 0;
   Count launches;
   Count ctas;
   double wave_efficiency = 1;  // of the kernel that takes longest
+  // The execution model's verdict for the whole prediction (the bound of the kernels holding the
+  // most time) and the implementation it describes.
+  Bound bound = Bound::tensor;
+  std::array<double, 9> bound_time_s{};  // time of the kernels per Bound, summed over layers
+  const ImplProfile* impl = nullptr;
+  // Roofline time: slowest ceiling per kernel at datasheet peaks (`ideal`), for comparison.
+  double roofline_time_s = 0;
 
   std::uint64_t block_m = 0, block_n = 0, splits = 0;
   std::string_view io_complexity;

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "attnio/model/device.hpp"
+#include "attnio/model/impl.hpp"
 #include "attnio/model/variant.hpp"
 
 namespace attnio {
@@ -42,6 +43,10 @@ struct Workload {
   std::uint64_t layers = 1;
   std::uint64_t sram_bytes = 0;  // on-chip capacity M per SM; 0: the device's shared memory per SM
   bool l2 = true;                // model L2 reuse between SM<->L2 traffic and DRAM traffic
+  // The kernel implementation whose time is predicted (impl.hpp); nullptr: the variant's default on
+  // the device (default_impl), filled by resolve().
+  const ImplProfile* impl = nullptr;
+  int compute_capability = 0;    // resolve(): the device's, for the profile's per-chip traits
   // The variant's parameters that are set; resolve() fills the rest from their declarations.
   ParamSet params;
 

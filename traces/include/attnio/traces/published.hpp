@@ -52,10 +52,19 @@ PublishedTable shipped_published();
 struct ValidatedRow {
   const PublishedRow* row = nullptr;
   double published_s = 0, predicted_s = 0, error_pct = 0;
-  std::string bound;        // the model's binding ceiling
+  std::string bound;        // what the execution model says sets the time
+  std::string profile;      // the implementation profile the prediction used
+  bool profile_matched = false;  // the row's implementation has a profile of its own
   std::string skipped_why;  // non-empty: not compared
 };
-std::vector<ValidatedRow> validate_rows(const PublishedTable& table, const std::string& only_impl = "");
+// The profile that models a published row's implementation ("fa3-fp8" -> fa3, "vllm-paged-v2" ->
+// vllm-paged); nullptr when attnio has none (the row is then predicted with the variant's default
+// implementation and says so).
+const ImplProfile* profile_for(const std::string& impl);
+// Predicts each row with its implementation's profile, or with `force_profile` for every row when
+// given (e.g. "ideal", the roofline at datasheet peaks: the baseline the execution model replaced).
+std::vector<ValidatedRow> validate_rows(const PublishedTable& table, const std::string& only_impl = "",
+                                        const std::string& force_profile = "");
 
 // Median, p90 and max |time error| (%) over compared rows (nearest rank).
 struct ErrorSummary {

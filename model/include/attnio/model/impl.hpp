@@ -1,0 +1,99 @@
+// Kernel implementation profiles: what a real library's kernel does on the chip, in the spirit of
+// flash-attention's kernel_traits. A variant says what is computed and moved (bytes, FLOPs); a
+// profile says how a given implementation runs it: its tiles per head dim and architecture, its
+// warps, its MMA instruction path, and how its softmax overlaps its matrix multiplies. The execution
+// model (predict.cpp, docs/model.md "Time") turns the two into a time.
+//
+// Every profile names its sources (paper section, repository file and line at a commit). `ideal` is
+// the textbook bound: FlashAttention Alg. 1 tiles and a roofline at datasheet peaks with perfect
+// overlap, kept for teaching.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace attnio {
+
+struct Device;
+struct Workload;
+enum class Dtype;
+
+// The tensor-core instruction a kernel issues.
+//   native    the vendor library's best path for the chip (cuBLAS: wgmma on sm90, mma.sync before)
+//   mma_sync  warp-level mma.sync.m16n8k16 (Ampere's path; on Hopper about 2/3 of the tensor core)
+//   wgmma     Hopper's asynchronous warpgroup MMA
+enum class MmaPath { native, mma_sync, wgmma };
+std::string_view to_string(MmaPath p);
+
+// How a warp's softmax (MUFU exponentials, FP32 max/sum/scale) and its matrix multiplies share time.
+//   roofline  no rule: the slowest ceiling at datasheet peak (ideal)
+//   warps     within a warp (or warpgroup) the two phases serialize on their data dependencies
+//             (FlashAttention-3 §3.2); independent warps resident on one SM sub-partition fill
+//             each other's gaps, as a closed queue of `overlap` jobs over the two units
+//   pingpong  FlashAttention-3 §3.1: named barriers order the warpgroups' GEMMs so one
+//             warpgroup's softmax runs under another's GEMMs; modelled as `warps` over the consumer
+//             warpgroups, with the intra-warpgroup pipelining of §3.2
+enum class OverlapRule { roofline, warps, pingpong };
+std::string_view to_string(OverlapRule r);
+
+// One kernel's traits under a profile: tiles, warps and paths.
+struct KernelTraits {
+  std::uint64_t block_m = 0, block_n = 0;  // 0: not a tiled attention kernel
+  std::uint64_t mma_warps = 4;             // warps per CTA that issue MMAs and softmax
+  std::uint64_t ctas_per_sm = 0;           // 0: as many as shared memory allows
+  MmaPath mma = MmaPath::native;
+  OverlapRule overlap = OverlapRule::warps;
+  // How many times a staged K/V tile is read out of shared memory: every MMA warp (mma.sync: each
+  // warp loads its B fragments with ldmatrix) or every consumer warpgroup (wgmma reads its operands
+  // from shared memory once per warpgroup). 0: mma_warps for mma.sync, mma_warps / 4 for wgmma.
+  std::uint64_t tile_readers = 0;
+  // The Q tile is read from shared memory again for every K/V block (FA2 with Is_Q_in_regs false;
+  // FA3's SS-GEMM), not held in registers.
+  bool q_from_smem = true;
+  // Split-KV decode: FlashMLA deals the K/V blocks of all sequences evenly over about one CTA per SM
+  // (num_sm_parts per K/V head and m-block, csrc/api/dense_decode.h:78, get_decoding_sched_meta.cu)
+  // instead of flash-attention's num_splits heuristic.
+  bool sm_parts_splits = false;
+  // Decode through the library's forward call runs its split-KV kernel with the GQA heads packed
+  // (flash-attention >= 2.2: flash_api.cpp seqlenq_ngroups_swapped and set_params_splitkv); before
+  // 2.2 one query row per head filled a whole m-block and no split was made.
+  bool decode_splitkv = false;
+  std::uint64_t readers() const { return tile_readers != 0 ? tile_readers : mma == MmaPath::wgmma ? mma_warps / 4 : mma_warps; }
+};
+
+enum class KernelRole { fwd, bwd, splitkv };
+
+struct ImplProfile {
+  std::string_view key;      // --impl
+  std::string_view name;     // "FlashAttention-2 (flash-attn 2.x)"
+  std::string_view summary;  // one line: what it runs on which chips
+  std::string_view sources;  // paper sections, repository files and lines
+  bool ideal = false;        // textbook roofline at datasheet peaks, Alg. 1 tiles
+  int min_cc = 0;            // lowest compute capability it runs on (FA3: 90); 0 = any
+  int max_cc = 0;            // highest (0 = any)
+  std::span<const std::string_view> variants;  // variant names it implements
+  // The traits of one of its kernels for a head dim (max of d, dv), causal or not, dtype, on a
+  // chip with `smem_per_sm` bytes of shared memory and compute capability `cc`.
+  KernelTraits (*traits)(KernelRole role, std::uint64_t head_dim, bool causal, Dtype dtype, double smem_per_sm,
+                         int cc) = nullptr;
+
+  bool implements(std::string_view variant) const;
+  bool runs_on(int cc) const { return (min_cc == 0 || cc >= min_cc) && (max_cc == 0 || cc <= max_cc); }
+};
+
+// The registered profiles, in listing order (`attnio impls`).
+std::span<const ImplProfile* const> all_impls();
+// Throws InputError naming the unknown key and the known ones.
+const ImplProfile& find_impl(std::string_view key);
+const ImplProfile* find_impl_or_null(std::string_view key);
+const ImplProfile& ideal_impl();
+// What a user of that chip runs for the variant: the library the variant's papers and serving
+// stacks use on that architecture (docs/model.md, "Implementations").
+const ImplProfile& default_impl(std::string_view variant, const Device& device);
+// Why the profile cannot run the workload on the device ("" when it can).
+std::string impl_mismatch(const ImplProfile& impl, std::string_view variant, const Device& device);
+
+}  // namespace attnio

@@ -1,0 +1,416 @@
+// The kernel implementation profiles (impl.hpp). Each block below is one library: what it runs, its
+// kernels' traits per head dim and chip, and where each figure was read. Line numbers are at the
+// commits named in docs/time-model-sources.md §E (flash-attention @0251105, FlashMLA @9241ae3,
+// vLLM per file, mamba @e9594ce).
+#include "attnio/model/impl.hpp"
+
+#include <algorithm>
+#include <array>
+
+#include "attnio/model/device.hpp"
+#include "attnio/model/errors.hpp"
+
+namespace attnio {
+
+namespace {
+
+using u64 = std::uint64_t;
+
+constexpr std::string_view kFlashFamily[] = {"flash2", "block-sparse", "sliding-window", "sigmoid", "dilated",
+                                             "gated", "ring"};
+
+// ---- ideal: the textbook roofline ------------------------------------------------------------
+// FlashAttention Alg. 1 tiles (Bc = ceil(M/4d), Br = min(Bc, d); FlashAttention §3.1) and the
+// roofline at datasheet peaks (Williams et al. 2009): perfect overlap, peak issue.
+constexpr std::string_view kAll[] = {"flash1", "flash2", "block-sparse", "sliding-window", "sigmoid", "dilated",
+                                     "flash-decoding", "paged", "mla", "linear", "performer", "mamba", "mamba-naive",
+                                     "fnet", "ring", "chunked", "standard", "gated"};
+KernelTraits ideal_traits(KernelRole, u64, bool, Dtype, double, int) {
+  return {.block_m = 0, .block_n = 0, .mma_warps = 4, .ctas_per_sm = 0, .mma = MmaPath::native, .overlap = OverlapRule::roofline};
+}
+const ImplProfile kIdeal{
+    .key = "ideal",
+    .name = "Textbook roofline",
+    .summary = "FlashAttention Alg. 1 tiles; slowest ceiling at datasheet peak (perfect overlap, peak issue)",
+    .sources = "FlashAttention (Dao et al. 2022) §3.1 Alg. 1 line 1; roofline: Williams, Waterman & Patterson 2009",
+    .ideal = true,
+    .variants = kAll,
+    .traits = ideal_traits};
+
+// ---- attnio: this project's own CUDA kernels (kernels/) ---------------------------------------
+// Tiles from model/include/attnio/model/tile_traits.hpp, shared with kernels/; wmma fragments
+// (compiled to mma.sync); 4 warps per CTA.
+KernelTraits attnio_traits(KernelRole role, u64 d, bool, Dtype, double, int) {
+  KernelTraits t{.mma_warps = 4, .mma = MmaPath::mma_sync, .overlap = OverlapRule::warps};
+  if (d > 256 && role != KernelRole::splitkv) return t;
+  if (role == KernelRole::fwd) t.block_m = 64, t.block_n = d <= 64 ? 128 : 64;
+  if (role == KernelRole::bwd) t.block_m = 64, t.block_n = d <= 64 ? 64 : 32;
+  // kernels/decoding.cu packs 16 query rows (GQA heads, MLA heads) per CTA (kDecodeRowTile).
+  if (role == KernelRole::splitkv) t.block_m = 16, t.block_n = d <= 64 ? 256 : d <= 128 ? 128 : 64;
+  return t;
+}
+constexpr std::string_view kAttnioVariants[] = {"flash1", "flash2", "block-sparse", "sliding-window", "sigmoid",
+                                                "dilated", "flash-decoding", "paged", "mla", "linear", "performer",
+                                                "mamba", "mamba-naive", "fnet", "ring", "chunked", "standard", "gated"};
+const ImplProfile kAttnio{
+    .key = "attnio",
+    .name = "attnio's own kernels",
+    .summary = "the CUDA kernels in kernels/ (wmma, 4 warps), which `attnio profile` measures",
+    .sources = "model/include/attnio/model/tile_traits.hpp; kernels/flash2.cu, kernels/flash_bwd.cu, kernels/decoding.cu",
+    .variants = kAttnioVariants,
+    .traits = attnio_traits};
+
+// ---- fa1: FlashAttention (v1) ----------------------------------------------------------------
+// The FA1 loop order (outer loop over K/V blocks, FlashAttention Alg. 1) on mma.sync. Tiles: the
+// paper's Alg. 1 rule; the v1 CUDA code's own tile table was not read (docs/model.md).
+KernelTraits fa1_traits(KernelRole, u64, bool, Dtype, double, int) {
+  return {.block_m = 0, .block_n = 0, .mma_warps = 4, .mma = MmaPath::mma_sync, .overlap = OverlapRule::warps};
+}
+constexpr std::string_view kFa1Variants[] = {"flash1"};
+const ImplProfile kFa1{
+    .key = "fa1",
+    .name = "FlashAttention (v1)",
+    .summary = "FA1 loop order, mma.sync, 4 warps; Alg. 1 tiles",
+    .sources = "FlashAttention §3.1 Alg. 1 (loop order, tiles); FlashAttention-2 §3.2 (FA1 grid: batch x heads)",
+    .min_cc = 75,
+    .variants = kFa1Variants,
+    .traits = fa1_traits};
+
+// ---- fa2: FlashAttention-2 (flash-attn 2.x), sm80 and sm90 ------------------------------------
+// csrc/flash_attn/src/flash_fwd_launch_template.h @0251105: hdim 64 <64,128,128,4> (line 210);
+// hdim 128 <128,128,64,4> on sm80 and sm90 (line 262); hdim 256: 64 x 64, 4 warps when the SM has
+// >= 196608 B of shared memory ("H100 ... 2 CTAs per SM"), else 128 x 64, 8 warps (lines 313-318).
+// Head dims 96, 160, 192 were not read and take the next larger read head dim's tiles. The MMA
+// atom is SM80_16x8x16_F32F16F16F32_TN (mma.sync) on both chips (kernel_traits.h:30-34).
+// Backward, flash_bwd_launch_template.h: hdim 64 128 x 128, 8 warps (178-179); 128: 64 x 128,
+// 8 warps (247-248); 256: 64 x 64, 8 warps (296-299). Split-KV (Flash-Decoding): kBlockM 64,
+// kBlockN 256/128/64 by head dim, 4 warps (lines 179-191).
+KernelTraits fa2_traits(KernelRole role, u64 d, bool, Dtype, double smem, int) {
+  KernelTraits t{.mma_warps = 4, .mma = MmaPath::mma_sync, .overlap = OverlapRule::warps, .decode_splitkv = true};
+  if (d > 256) return t;  // FA2 supports head dims up to 256 (no tiles: Alg. 1)
+  switch (role) {
+    case KernelRole::fwd:
+      if (d <= 64) t.block_m = 128, t.block_n = 128;
+      else if (d <= 128) t.block_m = 128, t.block_n = 64;
+      else if (smem >= 196608) t.block_m = 64, t.block_n = 64;
+      else t.block_m = 128, t.block_n = 64, t.mma_warps = 8;
+      break;
+    case KernelRole::bwd:
+      t.mma_warps = 8;
+      if (d <= 64) t.block_m = 128, t.block_n = 128;
+      else if (d <= 128) t.block_m = 64, t.block_n = 128;
+      else t.block_m = 64, t.block_n = 64;
+      break;
+    case KernelRole::splitkv:
+      t.block_m = 64, t.block_n = d <= 64 ? 256 : d <= 128 ? 128 : 64;
+      break;
+  }
+  return t;
+}
+constexpr std::string_view kFa2Variants[] = {"flash2", "block-sparse", "sliding-window", "sigmoid", "dilated",
+                                             "flash-decoding", "gated", "ring"};
+const ImplProfile kFa2{
+    .key = "fa2",
+    .name = "FlashAttention-2 (flash-attn 2.x)",
+    .summary = "mma.sync on sm80 and sm90 alike, 4-8 warps, one K/V buffer; softmax serialized with the MMAs in each warp",
+    .sources = "FlashAttention-2 §3 (arXiv 2307.08691); flash-attention @0251105 csrc/flash_attn/src/"
+               "flash_fwd_launch_template.h:210,262,313-318, flash_bwd_launch_template.h:178,247,296, kernel_traits.h:30-34, "
+               "softmax.h:137-165 (per-score max, FFMA+exp2, sum; O rescale per block)",
+    .min_cc = 80,
+    .variants = kFa2Variants,
+    .traits = fa2_traits};
+
+// ---- fa2-v2.0: FlashAttention-2 before split-KV -------------------------------------------------
+// flash-attn 2.0.x, the "Flash-Attention v2.0.9" column of the Flash-Decoding post: the same
+// kernels, but decode runs the prefill kernel with one query row per head in a 128-row m-block and
+// no split ("Flash-decoding is available ... in the FlashAttention package, starting at version 2.2").
+KernelTraits fa2_v20_traits(KernelRole role, u64 d, bool causal, Dtype dtype, double smem, int cc) {
+  KernelTraits t = fa2_traits(role, d, causal, dtype, smem, cc);
+  t.decode_splitkv = false;
+  return t;
+}
+constexpr std::string_view kFa2V20Variants[] = {"flash2", "block-sparse", "sliding-window", "sigmoid", "dilated", "gated", "ring"};
+const ImplProfile kFa2V20{
+    .key = "fa2-v2.0",
+    .name = "FlashAttention-2 v2.0.x (before split-KV)",
+    .summary = "as fa2, but decode fills a 128-row m-block with one query row per head, unsplit",
+    .sources = "Flash-Decoding (PyTorch blog 2023-10-13: split-KV in flash-attn from v2.2); flash-attention @0251105 "
+               "flash_fwd_launch_template.h:262 (the prefill tiles it runs)",
+    .min_cc = 80,
+    .variants = kFa2V20Variants,
+    .traits = fa2_v20_traits};
+
+// ---- fa2-splitkv: Flash-Decoding ----------------------------------------------------------------
+// The FA2 library's split-KV kernel and its combine (flash_fwd_launch_template.h:107,136-191) with
+// the num_splits heuristic (flash_api.cpp:281-335); see Flash-Decoding (PyTorch blog, 2023-10-13).
+constexpr std::string_view kSplitKvVariants[] = {"flash-decoding", "mla"};
+const ImplProfile kFa2SplitKv{
+    .key = "fa2-splitkv",
+    .name = "Flash-Decoding (flash-attn 2.x split-KV)",
+    .summary = "split-KV decode: 64 x 256/128/64 tiles, 4 warps, mma.sync, a combine kernel",
+    .sources = "Flash-Decoding (Dao, Haziza, Massa, Sizov; PyTorch blog 2023-10-13); flash-attention @0251105 "
+               "flash_fwd_launch_template.h:107,136-191, flash_api.cpp:281-335",
+    .min_cc = 80,
+    .variants = kSplitKvVariants,
+    .traits = fa2_traits};
+
+// ---- fa3: FlashAttention-3 (hopper/) ------------------------------------------------------------
+// hopper/tile_size.h @0251105, 16-bit: hdim <= 64 {192, causal ? 128 : 192}; <= 96 {192, 144};
+// <= 128 {128, causal ? 128 : 176}; <= 192 {128, 128}; 256 {128, 80} (lines 10-39). FP8: 64
+// {192, 160}, 96 {192, 128}, 128 {128, 224}, 192 {128, 160}, 256 {128, 128} (41-52). Consumer
+// warpgroups = kBlockM / 64 (mainloop_fwd_sm90_tma_gmma_ws.hpp:89,124), plus one producer
+// warpgroup (flash_fwd_kernel_sm90.h:74-76); one CTA per SM. Ping-pong (UseSchedulerBarrier) for
+// 16-bit head dims <= 128 and FP8 head dims >= 128 (mainloop...:352-355); intra-warpgroup overlap
+// on for every 16-bit config (tile_size.h, 4th field). Backward, flash_bwd_launch_template.h:
+// hdim 64 128 x 128; 128 causal 64 x 128, else 80 x 128; 256 64 x 80; 2 MMA warpgroups (314-380).
+KernelTraits fa3_traits(KernelRole role, u64 d, bool causal, Dtype dtype, double, int) {
+  const bool fp8 = dtype == Dtype::fp8;
+  KernelTraits t{.ctas_per_sm = 1, .mma = MmaPath::wgmma, .overlap = OverlapRule::warps};
+  if (d > 256) return t;  // hopper/ supports head dims up to 256
+  if (role == KernelRole::bwd) {
+    t.mma_warps = 8;
+    if (d <= 64) t.block_m = 128, t.block_n = 128;
+    else if (d <= 128) t.block_m = causal ? 64 : 80, t.block_n = 128;
+    else t.block_m = 64, t.block_n = 80;
+    return t;
+  }
+  if (fp8) {
+    if (d <= 64) t.block_m = 192, t.block_n = 160;
+    else if (d <= 96) t.block_m = 192, t.block_n = 128;
+    else if (d <= 128) t.block_m = 128, t.block_n = 224;
+    else if (d <= 192) t.block_m = 128, t.block_n = 160;
+    else t.block_m = 128, t.block_n = 128;
+  } else {
+    if (d <= 64) t.block_m = 192, t.block_n = causal ? 128 : 192;
+    else if (d <= 96) t.block_m = 192, t.block_n = 144;
+    else if (d <= 128) t.block_m = 128, t.block_n = causal ? 128 : 176;
+    else if (d <= 192) t.block_m = 128, t.block_n = 128;
+    else t.block_m = 128, t.block_n = 80;
+  }
+  t.mma_warps = t.block_m / 64 * 4;
+  const bool pingpong = fp8 ? d >= 128 : d <= 128;
+  t.overlap = pingpong ? OverlapRule::pingpong : OverlapRule::warps;
+  if (role == KernelRole::splitkv) t.block_m = 64, t.mma_warps = 4;
+  return t;
+}
+constexpr std::string_view kFa3Variants[] = {"flash2", "sliding-window", "flash-decoding", "gated", "ring"};
+const ImplProfile kFa3{
+    .key = "fa3",
+    .name = "FlashAttention-3 (flash-attn hopper/)",
+    .summary = "Hopper only: wgmma, TMA, warp specialization, ping-pong of 2 consumer warpgroups, intra-warpgroup pipelining",
+    .sources = "FlashAttention-3 §3.1-3.2 (arXiv 2407.08608); flash-attention @0251105 hopper/tile_size.h:10-52, "
+               "mainloop_fwd_sm90_tma_gmma_ws.hpp:89,124,352-356, flash_fwd_kernel_sm90.h:74-83, flash_bwd_launch_template.h:314-380",
+    .min_cc = 90,
+    .max_cc = 90,
+    .variants = kFa3Variants,
+    .traits = fa3_traits};
+
+// ---- flashmla: DeepSeek's MLA decode (Hopper) -----------------------------------------------------
+// csrc/sm90/decode/dense/config.h @9241ae3: BLOCK_SIZE_M = 64 query rows (all heads of a KV head,
+// packed), PAGE_BLOCK_SIZE = 64 (lines 5-6); 256 threads = 2 warpgroups (traits.h:22), one CTA per SM
+// (__launch_bounds__(256, 1, 1), splitkv_mla.cuh:960); wgmma.
+KernelTraits flashmla_traits(KernelRole, u64, bool, Dtype, double, int) {
+  return {.block_m = 64, .block_n = 64, .mma_warps = 8, .ctas_per_sm = 1, .mma = MmaPath::wgmma, .overlap = OverlapRule::warps,
+          .sm_parts_splits = true};
+}
+constexpr std::string_view kMlaVariants[] = {"mla"};
+const ImplProfile kFlashMla{
+    .key = "flashmla",
+    .name = "FlashMLA",
+    .summary = "MLA decode on Hopper: 64 heads per CTA over a 64-token page, 2 warpgroups, wgmma, split-KV",
+    .sources = "deepseek-ai/FlashMLA @9241ae3 csrc/sm90/decode/dense/config.h:5-9, traits.h:22-82, splitkv_mla.cuh:960,1339-1345, "
+               "csrc/api/dense_decode.h:78-104",
+    .min_cc = 90,
+    .max_cc = 90,
+    .variants = kMlaVariants,
+    .traits = flashmla_traits};
+
+// ---- vllm-paged: vLLM PagedAttention v1/v2 -----------------------------------------------------
+// csrc/attention/paged_attention_v{1,2}.cu: 128 threads (4 warps), one query head per CTA, CUDA-core
+// dot products (no tensor cores), __expf; v2 partitions of 512 tokens plus a reduce kernel.
+KernelTraits vllm_traits(KernelRole, u64, bool, Dtype, double, int) {
+  return {.block_m = 0, .block_n = 0, .mma_warps = 4, .mma = MmaPath::native, .overlap = OverlapRule::warps};
+}
+constexpr std::string_view kPagedVariants[] = {"paged"};
+const ImplProfile kVllmPaged{
+    .key = "vllm-paged",
+    .name = "vLLM PagedAttention v1/v2",
+    .summary = "decode over a paged KV cache: one query head per CTA, 128 threads, CUDA cores; v2 adds 512-token partitions",
+    .sources = "Kwon et al. 2023 (SOSP) §4; vllm csrc/attention/paged_attention_v1.cu:45,78-86, paged_attention_v2.cu:51,89-100, "
+               "attention_kernels.cuh:162-177, vllm/attention/ops/paged_attn.py (v1/v2 choice)",
+    .min_cc = 70,
+    .variants = kPagedVariants,
+    .traits = vllm_traits};
+
+// ---- mamba-scan: selective_scan_cuda -------------------------------------------------------------
+KernelTraits mamba_traits(KernelRole, u64, bool, Dtype, double, int) {
+  return {.block_m = 0, .block_n = 0, .mma_warps = 4, .mma = MmaPath::native, .overlap = OverlapRule::warps};
+}
+constexpr std::string_view kMambaVariants[] = {"mamba", "mamba-naive"};
+const ImplProfile kMambaScan{
+    .key = "mamba-scan",
+    .name = "Mamba selective_scan_cuda",
+    .summary = "fused selective scan: one CTA per (batch, channel), 2048-element chunks, cub BlockScan",
+    .sources = "state-spaces/mamba @e9594ce csrc/selective_scan/selective_scan_fwd_kernel.cuh:32-33,62,136-137,168,314-364",
+    .min_cc = 70,
+    .variants = kMambaVariants,
+    .traits = mamba_traits};
+
+// ---- pytorch: unfused attention (cuBLAS GEMMs + softmax kernels) ----------------------------------
+KernelTraits pytorch_traits(KernelRole, u64, bool, Dtype, double, int) {
+  return {.block_m = 0, .block_n = 0, .mma_warps = 4, .mma = MmaPath::native, .overlap = OverlapRule::warps};
+}
+constexpr std::string_view kStandardVariants[] = {"standard", "linear", "performer", "fnet", "chunked", "mamba-naive"};
+const ImplProfile kPytorch{
+    .key = "pytorch",
+    .name = "PyTorch eager (cuBLAS + elementwise kernels)",
+    .summary = "unfused: cuBLAS GEMMs (wgmma on sm90, mma.sync before) and memory-bound softmax/scale/mask kernels",
+    .sources = "FlashAttention §2.2 Alg. 0 (standard attention's kernels); cuBLAS on the chip's native MMA path",
+    .variants = kStandardVariants,
+    .traits = pytorch_traits};
+
+// ---- triton: the Triton fused-attention tutorial (2023) ---------------------------------------------
+// python/tutorials/06-fused-attention.py of 2023, the version the FlashAttention-2 paper benchmarks:
+// BLOCK = 128 (BLOCK_M = BLOCK_N), num_warps = 4 if Lk <= 64 else 8; mma.sync (Ampere path).
+KernelTraits triton_traits(KernelRole role, u64 d, bool, Dtype, double, int) {
+  KernelTraits t{.block_m = 128, .block_n = 128, .mma_warps = d <= 64 ? 4u : 8u, .mma = MmaPath::mma_sync,
+                 .overlap = OverlapRule::warps};
+  if (d > 128) t.block_m = t.block_n = 0;  // the tutorial asserts Lk in {16, 32, 64, 128}
+  if (role == KernelRole::splitkv) t.block_m = 64;
+  return t;
+}
+constexpr std::string_view kTritonVariants[] = {"flash2"};
+const ImplProfile kTriton{
+    .key = "triton",
+    .name = "Triton fused attention (tutorial, 2023)",
+    .summary = "128 x 128 tiles, 4 warps (d <= 64) or 8, mma.sync; softmax serialized with the MMAs in each warp",
+    .sources = "triton-lang/triton python/tutorials/06-fused-attention.py (2023 versions: BLOCK = 128, "
+               "num_warps = 4 if Lk <= 64 else 8), as benchmarked in FlashAttention-2 §4.1",
+    .min_cc = 80,
+    .variants = kTritonVariants,
+    .traits = triton_traits};
+
+// ---- xformers: CUTLASS memory-efficient attention ---------------------------------------------------
+// The CUTLASS fused multi-head attention kernel xFormers ships (AttentionKernel): 64 queries x 64
+// keys per CTA, kNumWarpsPerBlock = 64·64 / (32·32) = 4, mma.sync on sm80 and sm90.
+KernelTraits xformers_traits(KernelRole, u64, bool, Dtype, double, int) {
+  return {.block_m = 64, .block_n = 64, .mma_warps = 4, .mma = MmaPath::mma_sync, .overlap = OverlapRule::warps};
+}
+constexpr std::string_view kXformersVariants[] = {"flash2"};
+const ImplProfile kXformers{
+    .key = "xformers",
+    .name = "xFormers memory-efficient attention (CUTLASS)",
+    .summary = "64 x 64 tiles, 4 warps, mma.sync (Rabe & Staats' algorithm on CUTLASS)",
+    .sources = "NVIDIA/cutlass examples/41_fused_multi_head_attention (kQueriesPerBlock = 64, kKeysPerBlock = 64); "
+               "Rabe & Staats 2021",
+    .min_cc = 75,
+    .variants = kXformersVariants,
+    .traits = xformers_traits};
+
+// ---- cudnn: cuDNN fused flash attention ---------------------------------------------------------------
+// cuDNN's kernels are closed source: their tiles are not published. On sm90 they run the same
+// Hopper instructions as FA3 (wgmma, TMA); the profile takes FA3's traits there and FA2's on sm80,
+// and says so (an assumption, not a reading).
+KernelTraits cudnn_traits(KernelRole role, u64 d, bool causal, Dtype dtype, double smem, int cc) {
+  return cc >= 90 ? fa3_traits(role, d, causal, dtype, smem, cc) : fa2_traits(role, d, causal, dtype, smem, cc);
+}
+constexpr std::string_view kCudnnVariants[] = {"flash2"};
+const ImplProfile kCudnn{
+    .key = "cudnn",
+    .name = "cuDNN fused attention (assumed traits)",
+    .summary = "closed source: FA3's traits assumed on sm90, FA2's on sm80",
+    .sources = "assumption, not a reading: cuDNN's attention kernels and their tiles are unpublished; FA3's traits "
+               "(hopper/tile_size.h) stand in on sm90 and FA2's on sm80",
+    .min_cc = 80,
+    .variants = kCudnnVariants,
+    .traits = cudnn_traits};
+
+constexpr const ImplProfile* kImpls[] = {&kIdeal, &kAttnio, &kFa1, &kFa2, &kFa2V20, &kFa2SplitKv, &kFa3, &kFlashMla, &kVllmPaged,
+                                         &kMambaScan, &kPytorch, &kTriton, &kXformers, &kCudnn};
+
+int cc_of(const Device& d) { return static_cast<int>(d.compute_capability); }
+
+}  // namespace
+
+std::string_view to_string(MmaPath p) {
+  switch (p) {
+    case MmaPath::native: return "native";
+    case MmaPath::mma_sync: return "mma.sync";
+    case MmaPath::wgmma: return "wgmma";
+  }
+  return "?";
+}
+
+std::string_view to_string(OverlapRule r) {
+  switch (r) {
+    case OverlapRule::roofline: return "roofline";
+    case OverlapRule::warps: return "warps";
+    case OverlapRule::pingpong: return "pingpong";
+  }
+  return "?";
+}
+
+bool ImplProfile::implements(std::string_view variant) const {
+  return std::find(variants.begin(), variants.end(), variant) != variants.end();
+}
+
+std::span<const ImplProfile* const> all_impls() { return kImpls; }
+
+const ImplProfile* find_impl_or_null(std::string_view key) {
+  for (const ImplProfile* p : kImpls) {
+    if (p->key == key) return p;
+  }
+  return nullptr;
+}
+
+const ImplProfile& find_impl(std::string_view key) {
+  if (const ImplProfile* p = find_impl_or_null(key)) return *p;
+  std::string known;
+  for (const ImplProfile* p : kImpls) known += (known.empty() ? "" : ", ") + std::string(p->key);
+  throw InputError("unknown --impl '" + std::string(key) + "' (known: " + known + ")");
+}
+
+const ImplProfile& ideal_impl() { return kIdeal; }
+
+// What a user of that chip runs (docs/model.md, "Implementations"): the FlashAttention-2 library for
+// the flash family (FA3 is `--impl fa3`), Flash-Decoding for split-KV decode, FlashMLA for MLA on
+// Hopper, vLLM for paged decode, Mamba's fused scan, PyTorch eager for unfused attention; attnio's
+// own kernels for the designs no library ships. A device file without a compute capability, or a
+// chip older than a profile supports, gets `ideal`, and explain says so.
+const ImplProfile& default_impl(std::string_view variant, const Device& device) {
+  const int cc = cc_of(device);
+  if (cc == 0) return kIdeal;
+  const ImplProfile* pick = &kAttnio;
+  if (variant == "flash1") pick = &kFa1;
+  else if (variant == "flash-decoding") pick = &kFa2SplitKv;
+  else if (variant == "mla") pick = cc == 90 ? &kFlashMla : &kAttnio;
+  else if (variant == "paged") pick = &kVllmPaged;
+  else if (variant == "mamba") pick = &kMambaScan;
+  else if (variant == "standard") pick = &kPytorch;
+  else if (std::find(std::begin(kFlashFamily), std::end(kFlashFamily), variant) != std::end(kFlashFamily)) pick = &kFa2;
+  if (!pick->runs_on(cc) || !pick->implements(variant)) pick = kAttnio.implements(variant) ? &kAttnio : &kIdeal;
+  return *pick;
+}
+
+std::string impl_mismatch(const ImplProfile& impl, std::string_view variant, const Device& device) {
+  if (!impl.implements(variant)) {
+    std::string list;
+    for (std::string_view v : impl.variants) list += (list.empty() ? "" : ", ") + std::string(v);
+    return "--impl " + std::string(impl.key) + " does not implement " + std::string(variant) + " (it implements: " + list + ")";
+  }
+  if (impl.ideal) return "";
+  const int cc = cc_of(device);
+  if (cc == 0) {
+    return "--impl " + std::string(impl.key) + ": device '" + device.key +
+           "' gives no compute_capability, so no implementation profile applies (use --impl ideal)";
+  }
+  if (!impl.runs_on(cc)) {
+    auto ver = [](int c) { return std::to_string(c / 10) + "." + std::to_string(c % 10); };
+    return "--impl " + std::string(impl.key) + " runs on compute capability " + ver(impl.min_cc) +
+           (impl.max_cc == 0 ? "+" : impl.max_cc == impl.min_cc ? "" : "-" + ver(impl.max_cc)) + "; device '" + device.key +
+           "' is " + ver(cc);
+  }
+  return "";
+}
+
+}  // namespace attnio
