@@ -61,17 +61,26 @@ const ImplProfile kAttnio{
     .traits = attnio_traits};
 
 // ---- fa1: FlashAttention (v1) ----------------------------------------------------------------
-// The FA1 loop order (outer loop over K/V blocks, FlashAttention Alg. 1) on mma.sync. Tiles: the
-// paper's Alg. 1 rule; the v1 CUDA code's own tile table was not read (docs/model.md).
-KernelTraits fa1_traits(KernelRole, u64, bool, Dtype, double, int) {
-  return {.block_m = 0, .block_n = 0, .mma_warps = 4, .mma = MmaPath::mma_sync, .overlap = OverlapRule::warps};
+// flash-attention v1.0.9 (6d48e14a): FMHA_kernel_traits<S, D, STEP = 16, 1, 4 warps>: 16 query
+// rows per inner step, S = 256 keys per block at head dim 64 and 128 at 128
+// (fmha_fwd_hdim64.cu:9-14, fmha_fwd_hdim128.cu:9, fmha_api.cpp:255-262); mma.sync m16n8k16
+// (fmha/gemm.h:192-201); grid (b, h, num_splits) with num_splits_heuristic_fwd
+// (fmha_fwd_launch_template.h:21-39, 72-86); the outer loop over key blocks carries partial O in
+// an fp32 buffer o_tmp (fmha_fprop_kernel_1xN.h:233, 401, 645). The backward's tiles were not
+// read: the same are assumed.
+KernelTraits fa1_traits(KernelRole, u64 d, bool, Dtype, double, int) {
+  KernelTraits t{.block_m = 16, .block_n = d <= 64 ? 256u : 128u, .mma_warps = 4, .mma = MmaPath::mma_sync,
+                 .overlap = OverlapRule::warps, .q_from_smem = false, .fa1_splits = true};
+  if (d > 128) t.block_m = t.block_n = 0;  // v1 kernels exist for head dims up to 128
+  return t;
 }
 constexpr std::string_view kFa1Variants[] = {"flash1"};
 const ImplProfile kFa1{
     .key = "fa1",
     .name = "FlashAttention (v1)",
-    .summary = "FA1 loop order, mma.sync, 4 warps; Alg. 1 tiles",
-    .sources = "FlashAttention §3.1 Alg. 1 (loop order, tiles); FlashAttention-2 §3.2 (FA1 grid: batch x heads)",
+    .summary = "FA1 loop order, 16-row query steps x 256/128-key blocks, 4 warps, mma.sync, fp32 partial O, split grid",
+    .sources = "FlashAttention §3.1 Alg. 1; flash-attention v1.0.9 (6d48e14a) csrc/flash_attn/src/fmha_fwd_hdim64.cu:9-14, "
+               "fmha_fwd_hdim128.cu:9, fmha_fwd_launch_template.h:21-39,72-86, fmha_fprop_kernel_1xN.h:233,401,645, fmha/gemm.h:192-201",
     .min_cc = 75,
     .variants = kFa1Variants,
     .traits = fa1_traits};
@@ -188,9 +197,10 @@ KernelTraits fa3_traits(KernelRole role, u64 d, bool causal, Dtype dtype, double
     else t.block_m = 128, t.block_n = 80;
   }
   t.mma_warps = t.block_m / 64 * 4;
+  t.jobs_per_cta = t.block_m / 64;  // the consumer warpgroups
   const bool pingpong = fp8 ? d >= 128 : d <= 128;
   t.overlap = pingpong ? OverlapRule::pingpong : OverlapRule::warps;
-  if (role == KernelRole::splitkv) t.block_m = 64, t.mma_warps = 4;
+  if (role == KernelRole::splitkv) t.block_m = 64, t.mma_warps = 4, t.jobs_per_cta = 1;
   return t;
 }
 constexpr std::string_view kFa3Variants[] = {"flash2", "sliding-window", "flash-decoding", "gated", "ring"};
@@ -256,25 +266,42 @@ const ImplProfile kMambaScan{
     .variants = kMambaVariants,
     .traits = mamba_traits};
 
-// ---- pytorch: unfused attention (cuBLAS GEMMs + softmax kernels) ----------------------------------
+// ---- pytorch: unfused attention as PyTorch 2.0 eager runs it ---------------------------------------
+// The flash-attention benchmark's attention_pytorch (benchmarks/benchmark_flash_attention.py
+// @0251105): einops copies of q, k, v; baddbmm with the scale; for causal a materialized
+// triu(-10000) mask added to the scores; torch.softmax; dropout(p = 0) launches nothing
+// (ATen Dropout.cpp: `if (p == 0 || !train ...) return input`); einsum (bmm) with V. PyTorch 2.0's
+// SoftMax.cu: rows of at most 1024 elements run softmax_warp_forward (one read, one write); longer
+// rows cunn_SoftMaxForward, which reads each element three times (max, sum, output) and writes
+// once; the backward multiplies grad by output first, then reads that product, the output and the
+// product again (5 reads, 2 writes; 4 and 2 up to 1024). cuBLAS runs the GEMMs on the chip's native
+// MMA path.
 KernelTraits pytorch_traits(KernelRole, u64, bool, Dtype, double, int) {
-  return {.block_m = 0, .block_n = 0, .mma_warps = 4, .mma = MmaPath::native, .overlap = OverlapRule::warps};
+  return {.block_m = 0, .block_n = 0, .mma_warps = 4, .mma = MmaPath::native, .overlap = OverlapRule::warps,
+          .eager_pytorch = true};
 }
 constexpr std::string_view kStandardVariants[] = {"standard", "linear", "performer", "fnet", "chunked", "mamba-naive"};
 const ImplProfile kPytorch{
     .key = "pytorch",
-    .name = "PyTorch eager (cuBLAS + elementwise kernels)",
-    .summary = "unfused: cuBLAS GEMMs (wgmma on sm90, mma.sync before) and memory-bound softmax/scale/mask kernels",
-    .sources = "FlashAttention §2.2 Alg. 0 (standard attention's kernels); cuBLAS on the chip's native MMA path",
+    .name = "PyTorch 2.0 eager (cuBLAS + ATen kernels)",
+    .summary = "unfused: cuBLAS GEMMs, ATen softmax (3 reads per element past 1024 columns), mask added, q/k/v copies",
+    .sources = "flash-attention @0251105 benchmarks/benchmark_flash_attention.py (attention_pytorch); PyTorch 2.0 "
+               "aten/src/ATen/native/cuda/SoftMax.cu (softmax_warp_forward up to 1024, cunn_SoftMaxForward, "
+               "cunn_SoftMaxBackward, softmax_backward_cuda_out), aten/src/ATen/native/Dropout.cpp",
     .variants = kStandardVariants,
     .traits = pytorch_traits};
 
 // ---- triton: the Triton fused-attention tutorial (2023) ---------------------------------------------
-// python/tutorials/06-fused-attention.py of 2023, the version the FlashAttention-2 paper benchmarks:
-// BLOCK = 128 (BLOCK_M = BLOCK_N), num_warps = 4 if Lk <= 64 else 8; mma.sync (Ampere path).
+// triton-lang/triton python/tutorials/06-fused-attention.py, versions of 2023-01 to 2023-07-14
+// (v2.0.0 L203-225): BLOCK_M = BLOCK_N = 128, num_warps = 4 if Lk <= 64 else 8, num_stages = 2, Q
+// kept on chip ("it will stay in SRAM throughout", L46-47); mma.sync. Backward (every 2023
+// version, L137-264): 128 x 128, 8 warps, one program per (batch, head) walking every key block,
+// dQ read-modified-written in fp32. Which version the FlashAttention-2 paper ran was not found; its
+// benchmark also tried triton.ops' sequence_parallel backward and kept the faster.
 KernelTraits triton_traits(KernelRole role, u64 d, bool, Dtype, double, int) {
   KernelTraits t{.block_m = 128, .block_n = 128, .mma_warps = d <= 64 ? 4u : 8u, .mma = MmaPath::mma_sync,
-                 .overlap = OverlapRule::warps};
+                 .overlap = OverlapRule::warps, .q_from_smem = false};
+  if (role == KernelRole::bwd) t.mma_warps = 8, t.bwd_cta_per_head = true;
   if (d > 128) t.block_m = t.block_n = 0;  // the tutorial asserts Lk in {16, 32, 64, 128}
   if (role == KernelRole::splitkv) t.block_m = 64;
   return t;
@@ -283,26 +310,37 @@ constexpr std::string_view kTritonVariants[] = {"flash2"};
 const ImplProfile kTriton{
     .key = "triton",
     .name = "Triton fused attention (tutorial, 2023)",
-    .summary = "128 x 128 tiles, 4 warps (d <= 64) or 8, mma.sync; softmax serialized with the MMAs in each warp",
-    .sources = "triton-lang/triton python/tutorials/06-fused-attention.py (2023 versions: BLOCK = 128, "
-               "num_warps = 4 if Lk <= 64 else 8), as benchmarked in FlashAttention-2 §4.1",
+    .summary = "128 x 128 tiles, 4 warps (d <= 64) or 8, mma.sync; backward one CTA per (batch, head)",
+    .sources = "triton-lang/triton python/tutorials/06-fused-attention.py v2.0.0 (bd5c2117) L46-47, L137-264; "
+               "as benchmarked in FlashAttention-2 §4.1",
     .min_cc = 80,
     .variants = kTritonVariants,
     .traits = triton_traits};
 
 // ---- xformers: CUTLASS memory-efficient attention ---------------------------------------------------
-// The CUTLASS fused multi-head attention kernel xFormers ships (AttentionKernel): 64 queries x 64
-// keys per CTA, kNumWarpsPerBlock = 64·64 / (32·32) = 4, mma.sync on sm80 and sm90.
-KernelTraits xformers_traits(KernelRole, u64, bool, Dtype, double, int) {
-  return {.block_m = 64, .block_n = 64, .mma_warps = 4, .mma = MmaPath::mma_sync, .overlap = OverlapRule::warps};
+// facebookresearch/xformers v0.0.20 (1dc3d7a3) xformers/csrc/attention/cuda/fmha/kernel_forward.h:
+// sm80 fp16 picks 64 queries x 64 keys, 128 threads at head dim <= 64 and 64 x 128, 256 threads at
+// <= 128 (kSingleValueIteration, output in registers); warp tile 32 x 32, mma.sync m16n8k8. Each
+// key block's QK^T matmul loads Q again from global memory (its prologue loads Q and K); P is
+// written to shared memory as fp16 and read back as the PV matmul's A operand (mma_from_smem.h).
+// So a K (or V) element is read by 64/32 = 2 warps, a Q element by Bc/32, a P element by d/32.
+KernelTraits xformers_traits(KernelRole, u64 d, bool, Dtype, double, int) {
+  KernelTraits t{.block_m = 64, .block_n = 64, .mma_warps = 4, .mma = MmaPath::mma_sync, .overlap = OverlapRule::warps};
+  if (d > 64) t.block_n = 128, t.mma_warps = 8;
+  if (d > 128) t.block_m = t.block_n = 0;  // above 128 it accumulates O in global memory: not modelled
+  t.tile_readers = 2;
+  t.q_readers = std::max<u64>(1, t.block_n / 32);
+  t.q_from_global_per_block = true;
+  t.p_readers = std::max<u64>(1, d / 32);
+  return t;
 }
 constexpr std::string_view kXformersVariants[] = {"flash2"};
 const ImplProfile kXformers{
     .key = "xformers",
     .name = "xFormers memory-efficient attention (CUTLASS)",
-    .summary = "64 x 64 tiles, 4 warps, mma.sync (Rabe & Staats' algorithm on CUTLASS)",
-    .sources = "NVIDIA/cutlass examples/41_fused_multi_head_attention (kQueriesPerBlock = 64, kKeysPerBlock = 64); "
-               "Rabe & Staats 2021",
+    .summary = "64 x 64/128 tiles, 4/8 warps, mma.sync; Q re-read from global per key block, P through shared memory",
+    .sources = "xformers v0.0.20 (1dc3d7a3) csrc/attention/cuda/fmha/kernel_forward.h (kernel choice, main loop), "
+               "gemm/custom_mma_multistage.h, gemm/mma_from_smem.h:1391-1454; Rabe & Staats 2021",
     .min_cc = 75,
     .variants = kXformersVariants,
     .traits = xformers_traits};

@@ -106,13 +106,15 @@ void exec_kernel(KernelCost& k, const Device& dev, const Workload& w) {
   x.fp32_s = fp32_instr / (dev.fp32_rate() / 2 * clock);  // fp32_flops_per_s counts an FMA lane-op as 2
   x.gemm_s = std::max(x.tensor_s, x.smem_s);
   x.softmax_s = x.mufu_s + x.fp32_s;
-  // Independent jobs per SM sub-partition (4 per SM): the warps of the CTAs resident on an SM. An
-  // mma.sync on Hopper sustains about 2/3 of the tensor core (Luo et al. 2402.13499 Table VII;
-  // FlashAttention-3 blog footnote 1): its issue and operand delivery hold the sub-partition, so
-  // no other warp's softmax fills that time (one job).
+  // Independent jobs per SM sub-partition: a CTA's warps are spread over the 4 sub-partitions, and
+  // those that meet at a barrier every iteration move in step, so each resident CTA brings
+  // `jobs_per_cta` jobs to every sub-partition (FA2: 1; FA3: its consumer warpgroups). An mma.sync
+  // on Hopper sustains about 2/3 of the tensor core (Luo et al. 2402.13499 Table VII;
+  // FlashAttention-3 blog footnote 1): its issue and operand delivery hold the sub-partition, so no
+  // other warp's softmax fills that time (one job).
   const double per_sm_ctas = std::min(static_cast<double>(k.ctas_per_sm),
                                       std::ceil(k.ctas.d() / static_cast<double>(k.launches) / dev.sm_count));
-  x.overlap_jobs = std::max(1.0, per_sm_ctas * static_cast<double>(k.mma_warps) / 4.0);
+  x.overlap_jobs = std::max(1.0, per_sm_ctas * static_cast<double>(k.jobs_per_cta));
   if (k.mma == MmaPath::mma_sync && dev.compute_capability >= 90) x.overlap_jobs = 1;
   x.utilization = gemm_utilization(x.gemm_s, x.softmax_s, x.overlap_jobs);
   x.wave_efficiency = wave_efficiency(k, dev);

@@ -76,6 +76,7 @@ public:
                                         w_.compute_capability);
     k.mma = t.mma;
     k.mma_warps = t.mma_warps;
+    k.jobs_per_cta = t.jobs_per_cta;
     if (t.ctas_per_sm != 0) k.ctas_per_sm = t.ctas_per_sm;
   }
 

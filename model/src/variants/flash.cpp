@@ -103,10 +103,23 @@ void flash2_fwd(Evaluator& ev, const Shape& s, const Plan& p, const FlashOptions
   const Count q = bh * s.n * s.d * e;
   Evaluator::read_stream(k, q, q, 1);
   const u64 dmax = std::max(s.d, s.dv);
-  if (const auto t = ev.traits(KernelRole::fwd, dmax); t && t->q_from_smem) {
-    // Q_i is read again from shared memory for every visited K/V block.
-    const Count every_block = bh * p.rows_sum * s.d * e;
-    if (every_block > q) k.sram_read += every_block - q;
+  const auto traits = ev.traits(KernelRole::fwd, dmax);
+  const Count every_block = bh * p.rows_sum * s.d * e;
+  const Count q_again = every_block > q ? every_block - q : Count(0);
+  if (traits && traits->q_from_global_per_block) {
+    // xFormers: Q_i is loaded from global memory again for every visited K/V block; the same
+    // CTA read it one block before, so L2 serves it.
+    k.l2_read += q_again;
+    k.sram_write += q_again;
+  }
+  if (traits && traits->q_from_smem && every_block * traits->q_readers > q) {
+    // Q_i is read again from shared memory for every visited K/V block, by q_readers warps.
+    k.sram_read += every_block * traits->q_readers - q;
+  }
+  if (traits && traits->p_readers != 0) {
+    // P goes through shared memory between the matmuls: written once, read by p_readers warps.
+    k.sram_write += scores * e;
+    k.sram_read += scores * e * traits->p_readers;
   }
   const Count kv_total = bh * p.cols_sum * (s.d + s.dv) * e;
   const Count kv_unique = kv_heads_bytes(s, p.touched, e);
@@ -139,7 +152,11 @@ void flash2_bwd(Evaluator& ev, const Shape& s, const Plan& p, const FlashOptions
   }
 
   const Count smem = Count(e) * (min_u(p.bc, s.nk) * (s.d + s.dv) + min_u(p.br, s.n) * (s.d + s.dv));
-  KernelCost& k = ev.add(opt.sigmoid ? "flash_sigmoid_bwd" : "flash2_bwd", bh * p.tc, ev.ctas_per_sm(smem));
+  // One CTA per K/V block (FlashAttention-2 §3.2), or per (batch, head) walking every K/V block
+  // (Triton's tutorial backward).
+  const auto bwd_traits = ev.traits(KernelRole::bwd, std::max(s.d, s.dv));
+  const bool per_head = bwd_traits && bwd_traits->bwd_cta_per_head;
+  KernelCost& k = ev.add(opt.sigmoid ? "flash_sigmoid_bwd" : "flash2_bwd", per_head ? bh : bh * p.tc, ev.ctas_per_sm(smem));
   // Recompute S (2d), dP = dO V^T (2dv), dV += P^T dO (2dv), dQ += dS K (2d), dK += dS^T Q (2d):
   // 2.5x the forward FLOPs when d = dv (FlashAttention-2 §4.1).
   k.tensor_flops = bh * p.allowed * 2 * (3 * s.d + 2 * s.dv);
@@ -183,6 +200,24 @@ void flash2_bwd(Evaluator& ev, const Shape& s, const Plan& p, const FlashOptions
 
 // ---- FlashAttention, FA1 loop order ---------------------------------------------------------
 
+// num_splits_heuristic_fwd (flash-attention v1.0.9 fmha_fwd_launch_template.h:21-39): the wave
+// efficiency of b·h·splits CTAs over SMs x CTAs per SM for 1..30 splits; the fewest within 95 % of
+// the best.
+u64 fa1_num_splits(u64 bh, int sms, u64 per_sm) {
+  const double slots = static_cast<double>(sms) * static_cast<double>(per_sm);
+  double best = 0;
+  double eff[31] = {};
+  for (u64 n = 1; n <= 30; ++n) {
+    const double waves = static_cast<double>(bh * n) / slots;
+    eff[n] = waves / std::ceil(waves);
+    best = std::max(best, eff[n]);
+  }
+  for (u64 n = 1; n <= 30; ++n) {
+    if (eff[n] > 0.95 * best) return n;
+  }
+  return 1;
+}
+
 // FlashAttention Alg. 1: one CTA per head, grid (batch, heads) (FlashAttention-2 §3.2: "parallelize
 // over batch size and number of heads"); the outer loop over K/V blocks loads K_j, V_j once (line 6); the inner loop over
 // Q blocks loads Q_i, O_i, l_i, m_i (line 8) and writes O_i, l_i, m_i back (lines 12-13); line 2
@@ -191,19 +226,26 @@ void flash1_fwd(Evaluator& ev, const Shape& s, const Plan& p) {
   const u64 e = ev.e();
   const Count bh = Count(s.batch) * s.heads;
   const Count smem = Count(e) * (min_u(p.bc, s.nk) * (s.d + s.dv) + min_u(p.br, s.n) * (s.d + s.dv));
-  KernelCost& k = ev.add("flash1_fwd", bh, ev.ctas_per_sm(smem));
+  // FlashAttention v1's grid (b, h, num_splits): each split owns every num_splits-th query step and
+  // reads all of K and V (fmha_fwd_launch_template.h:21-39, 72-86 @v1.0.9).
+  const auto traits = ev.traits(KernelRole::fwd, std::max(s.d, s.dv));
+  const u64 per_sm = ev.ctas_per_sm(smem);
+  const u64 splits = traits && traits->fa1_splits ? fa1_num_splits(bh.v, ev.dev().sm_count, per_sm) : 1;
+  KernelCost& k = ev.add("flash1_fwd", bh * splits, per_sm);
   k.tensor_flops = bh * p.allowed * 2 * (s.d + s.dv);
   k.sfu_ops = bh * p.allowed;
   ev.attention_kernel(k, KernelRole::fwd, std::max(s.d, s.dv));
+  k.block_iters = bh * p.pairs;
   k.inflight_bytes = Count(min_u(p.br, s.n)) * (s.d + s.dv) * e;
   // Per score as FA2 (3); per visited pair the O_i update rescales and adds (2 per element).
   k.fp32_flops = bh * (p.allowed * 3 + p.rows_sum * s.dv * 2);
   // Grid (batch, heads): the g heads of a group are B CTAs apart.
-  const Count kv = bh * p.touched * (s.d + s.dv) * e;
-  Evaluator::read_stream(k, kv, ev.shared(k, kv_heads_bytes(s, p.touched, e), kv, 1, s.batch, s.group(), kv_between(p, s, e)),
+  const Count kv = bh * p.touched * (s.d + s.dv) * e * splits;
+  Evaluator::read_stream(k, kv, ev.shared(k, kv_heads_bytes(s, p.touched, e), kv, splits, s.batch * splits, s.group(), kv_between(p, s, e)),
                          kFlashWarps);
   // Q_i, O_i, l_i, m_i per visited pair; the per-head working set is Q, O, l, m of the whole head.
-  const u64 row_state = s.dv * e + 2 * kStatBytes;
+  // FlashAttention v1's code carries O in fp32 (o_tmp) with the log-sum-exp (fmha_fprop_kernel_1xN.h).
+  const u64 row_state = traits && traits->fa1_splits ? s.dv * kStatBytes + kStatBytes : s.dv * e + 2 * kStatBytes;
   const double ws = std::min<double>(ev.resident(k), bh.d()) * static_cast<double>(s.n * (s.d * e + row_state));
   const Count q_total = bh * p.rows_sum * s.d * e;
   Evaluator::read_stream(k, q_total, ev.filtered(bh * s.n * s.d * e, q_total, ws), 1);

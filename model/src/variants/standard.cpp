@@ -13,19 +13,56 @@ namespace {
 
 // FlashAttention Alg. 0: S = QK^T (write S), P = softmax(S) (read S, write P), O = PV (read P, V).
 // GQA without copying K/V: the g query heads of a group are stacked as g*N GEMM rows.
+// PyTorch eager as the flash-attention benchmark runs it (impl.cpp `pytorch`): einops copies its
+// strided views of the packed qkv into (b h) t d before the batched GEMMs (torch.reshape clones
+// what it cannot view).
+bool eager(const Evaluator& ev) {
+  const auto t = ev.traits(KernelRole::fwd, std::max(ev.w().head_dim, ev.w().v_head_dim));
+  return t && t->eager_pytorch;
+}
+
+void copy_kernel(Evaluator& ev, std::string_view name, Count bytes, u64 e) {
+  KernelCost& c = rowwise(ev, name, Count(bytes.v / e));
+  Evaluator::read_direct(c, bytes);
+  Evaluator::write_direct(c, bytes);
+}
+
 void standard_fwd(Evaluator& ev, const Shape& s, const Mask& mask) {
   const u64 e = ev.e();
   const u64 g = s.group();
   const Count scores = Count(s.batch) * s.heads * s.n * s.nk;
   const Count allowed = Count(s.batch) * s.heads * allowed_pairs(mask, s.n, s.nk);
   const u64 bk = (Count(s.batch) * s.kv_heads).v, gn = (Count(g) * s.n).v;
+  const bool torch = eager(ev);
+  if (torch) {
+    copy_kernel(ev, "copy_q", Count(s.batch) * s.heads * s.n * s.d * e, e);
+    copy_kernel(ev, "copy_k", Count(s.batch) * s.kv_heads * s.nk * s.d * e, e);
+  }
   gemm(ev, "gemm_qk", bk, gn, s.nk, s.d, e);
+  if (torch && mask.kind != MaskKind::none) {
+    // The benchmark's causal mask: torch.full and torch.triu in fp32 (N x Nk), a cast to the dtype,
+    // then scores + mask (read the scores and the broadcast mask, write the sum).
+    const Count plane = Count(s.n) * s.nk;
+    KernelCost& build = rowwise(ev, "mask_full_triu_cast", plane);
+    Evaluator::write_direct(build, plane * kStatBytes);                // full
+    Evaluator::read_direct(build, plane * kStatBytes);                 // triu reads
+    Evaluator::write_direct(build, plane * kStatBytes);                // and writes
+    Evaluator::read_direct(build, plane * kStatBytes);                 // the cast reads
+    Evaluator::write_direct(build, plane * e);                         // and writes
+    KernelCost& add = rowwise(ev, "add_mask", scores);
+    Evaluator::read_direct(add, scores * e);
+    add.l2_read += scores * e;                                         // the mask, once per (b, h)
+    add.hbm_read += ev.filtered(plane * e, scores * e, (plane * e + Count(s.n) * s.nk * e).d());
+    Evaluator::write_direct(add, scores * e);
+    add.fp32_flops = scores;
+  }
   KernelCost& sm = rowwise(ev, "softmax", scores);
   Evaluator::read_direct(sm, scores * e);
   Evaluator::write_direct(sm, scores * e);
   sm.sfu_ops = allowed;  // one exp per unmasked score (FlashAttention-3 §3)
   // Per score: scale-and-subtract-max FFMA (2), row-sum add (1), normalize multiply (1).
   sm.fp32_flops = allowed * 4;
+  if (torch) copy_kernel(ev, "copy_v", Count(s.batch) * s.kv_heads * s.nk * s.dv * e, e);  // einsum reshapes v
   gemm(ev, "gemm_pv", bk, gn, s.dv, s.nk, e);
   ev.out().extra_memory_bytes += scores * e * 2;  // S and P
 }
@@ -38,8 +75,16 @@ void standard_bwd(Evaluator& ev, const Shape& s) {
   const Count scores = Count(s.batch) * s.heads * s.n * s.nk;
   gemm(ev, "gemm_dv", bk, s.nk, s.dv, gn, e);
   gemm(ev, "gemm_dp", bk, gn, s.nk, s.dv, e);
+  if (eager(ev)) {
+    // PyTorch's softmax_backward_cuda_out: tmp = dP * P first (its own kernel), then
+    // cunn_SoftMaxBackward (or the warp kernel up to 1024 columns) reads tmp and P and writes dS.
+    KernelCost& mul = rowwise(ev, "softmax_bwd_mul", scores);
+    Evaluator::read_direct(mul, scores * e * 2);
+    Evaluator::write_direct(mul, scores * e);
+    mul.fp32_flops = scores;
+  }
   KernelCost& sb = rowwise(ev, "softmax_bwd", scores);
-  Evaluator::read_direct(sb, scores * e * 2);  // P, dP
+  Evaluator::read_direct(sb, scores * e * 2);  // P, dP (PyTorch: tmp, P)
   Evaluator::write_direct(sb, scores * e);     // dS
   sb.fp32_flops = scores * 4;                  // rowsum(dP o P) FFMA, then (dP - D) * P
   gemm(ev, "gemm_dq", bk, gn, s.d, s.nk, e);

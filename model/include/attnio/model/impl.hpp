@@ -43,6 +43,10 @@ std::string_view to_string(OverlapRule r);
 struct KernelTraits {
   std::uint64_t block_m = 0, block_n = 0;  // 0: not a tiled attention kernel
   std::uint64_t mma_warps = 4;             // warps per CTA that issue MMAs and softmax
+  // Groups of warps per CTA whose GEMM and softmax phases run independently of each other: 1 when
+  // every warp waits at a CTA-wide barrier each iteration (FA2's __syncthreads around each K/V
+  // tile), FA3's consumer warpgroups otherwise (they meet only at the producer's pipeline barriers).
+  std::uint64_t jobs_per_cta = 1;
   std::uint64_t ctas_per_sm = 0;           // 0: as many as shared memory allows
   MmaPath mma = MmaPath::native;
   OverlapRule overlap = OverlapRule::warps;
@@ -53,6 +57,21 @@ struct KernelTraits {
   // The Q tile is read from shared memory again for every K/V block (FA2 with Is_Q_in_regs false;
   // FA3's SS-GEMM), not held in registers.
   bool q_from_smem = true;
+  std::uint64_t q_readers = 1;   // warps that read each Q element out of shared memory per K/V block
+  // xFormers/CUTLASS: the Q tile is loaded from global memory again for every K/V block (its QK^T
+  // matmul's prologue loads Q and K), through L2.
+  bool q_from_global_per_block = false;
+  // The probabilities P go through shared memory between the two matmuls (written once, read by
+  // `p_readers` warps) instead of staying in registers.
+  std::uint64_t p_readers = 0;
+  // Backward with one CTA per (batch, head) walking every K/V block (Triton's tutorial kernel,
+  // not sequence-parallel), instead of one CTA per K/V block.
+  bool bwd_cta_per_head = false;
+  // FlashAttention-1's forward grid (b, h, num_splits): num_splits_heuristic_fwd picks the fewest
+  // splits within 95 % of the best wave efficiency; partial O is carried in fp32 (o_tmp).
+  bool fa1_splits = false;
+  // PyTorch eager's unfused kernels as the flash-attention benchmark runs them (impl.cpp pytorch).
+  bool eager_pytorch = false;
   // Split-KV decode: FlashMLA deals the K/V blocks of all sequences evenly over about one CTA per SM
   // (num_sm_parts per K/V head and m-block, csrc/api/dense_decode.h:78, get_decoding_sched_meta.cu)
   // instead of flash-attention's num_splits heuristic.

@@ -50,6 +50,7 @@ struct KernelCost {
   // For the execution model, set by the variant from the implementation profile's traits.
   MmaPath mma = MmaPath::native;
   std::uint64_t mma_warps = 4;  // warps per CTA issuing MMAs and softmax
+  std::uint64_t jobs_per_cta = 1;  // warp groups per CTA not locked together by barriers (impl.hpp)
   Count fp32_instr;             // FP32-pipe lane instructions; 0: fp32_flops / 2 (FMA-counted)
   // Work the pipes issue, padding and masked scores included (an MMA tile computes every row and
   // column of its block); 0: the useful counts tensor_flops and sfu_ops.
@@ -120,7 +121,7 @@ struct Prediction {
     bool state_spills = false;  // linear: state does not fit in M
   } extras;
 
-  static constexpr int kMaxKernels = 10;
+  static constexpr int kMaxKernels = 16;
   std::array<KernelCost, kMaxKernels> kernels{};
   int kernel_count = 0;
 };
