@@ -84,8 +84,12 @@ TEST(Flash2, BackwardIsTwoAndAHalfTimesTheForwardFlops) {
   EXPECT_EQ(predict(h100(), w).tensor_flops.v, 33554432u * 7 / 2);
 }
 
+// The textbook FA1 loop order (`ideal`: Alg. 1 as the paper states it; the `fa1` profile carries
+// the v1 code's fp32 partial O and split grid).
 TEST(Flash1, NonCausalSmallShapeFollowsAlgorithm1) {
-  const Prediction p = predict(h100(), small(parse_variant("flash1")));
+  Workload textbook = small(parse_variant("flash1"));
+  textbook.impl = &ideal_impl();
+  const Prediction p = predict(h100(), textbook);
   // K/V once per head: 2·256·128·2 = 131072. Per visited pair (16 per head) Q_i: 64·64·2, and
   // O_i (64·64·2) + l_i, m_i (64·8): rows_sum 1024 per head: Q 2·1024·128 = 262144,
   // O/l/m 2·1024·136 = 278528.
@@ -95,8 +99,11 @@ TEST(Flash1, NonCausalSmallShapeFollowsAlgorithm1) {
   EXPECT_EQ(p.tensor_flops.v, 33554432u);
 }
 
+// Alg. 0's kernels (`ideal`; the `pytorch` profile adds PyTorch eager's copies and mask kernels).
 TEST(Standard, MaterializesSAndPInHbm) {
-  const Prediction p = predict(h100(), small(parse_variant("standard")));
+  Workload textbook = small(parse_variant("standard"));
+  textbook.impl = &ideal_impl();
+  const Prediction p = predict(h100(), textbook);
   // GQA as one GEMM per kv head with g·N = 512 rows. QK^T (512x256x64): A = 512·64·2 = 65536 read
   // ceil(256/128) = 2 times, B = 64·256·2 = 32768 read ceil(512/128) = 4 times; S = 512·256·2 = 262144.
   // softmax reads S and writes P. PV (512x64x256): P 262144 once, V 32768 four times; O 65536.
@@ -104,7 +111,7 @@ TEST(Standard, MaterializesSAndPInHbm) {
   EXPECT_EQ(p.hbm_write_bytes.v, 262144u + 262144u + 65536u);
   EXPECT_EQ(p.tensor_flops.v, 33554432u);
   EXPECT_EQ(p.extra_memory_bytes.v, 2u * 262144);  // S and P
-  Workload w = small(parse_variant("standard"));
+  Workload w = textbook;
   w.l2 = true;  // GEMM tile re-reads come from L2: only the compulsory bytes reach DRAM
   EXPECT_EQ(predict(h100(), w).hbm_read_bytes.v, 65536u + 32768u + 262144u + 262144u + 32768u);
 }

@@ -29,7 +29,7 @@ std::string key_of(const Prediction& p) {
 std::string point_key(Workload w, const Device& trace_device) {
   w.l2 = true;
   try {
-    return key_of(predict(trace_device, w));
+    return key_of(predict(trace_device, traces::as_profiled(w, trace_device)));
   } catch (const InputError&) {
     return {};
   }
@@ -188,7 +188,7 @@ QString Session::open_trace(const QString& path) {
       TracePoint p;
       p.variant = r.workload.variant;
       try {
-        p.prediction = predict(t.header.device, r.workload);
+        p.prediction = predict(t.header.device, traces::as_profiled(r.workload, t.header.device));
       } catch (const InputError&) {
         continue;  // a record the current model refuses has no prediction to join
       }

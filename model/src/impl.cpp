@@ -70,7 +70,7 @@ const ImplProfile kAttnio{
 // read: the same are assumed.
 KernelTraits fa1_traits(KernelRole, u64 d, bool, Dtype, double, int) {
   KernelTraits t{.block_m = 16, .block_n = d <= 64 ? 256u : 128u, .mma_warps = 4, .mma = MmaPath::mma_sync,
-                 .overlap = OverlapRule::warps, .q_from_smem = false, .fa1_splits = true};
+                 .overlap = OverlapRule::warps, .q_from_smem = false, .fa1_kernel = true};
   if (d > 128) t.block_m = t.block_n = 0;  // v1 kernels exist for head dims up to 128
   return t;
 }

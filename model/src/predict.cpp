@@ -71,13 +71,15 @@ double tensor_fraction(const Device& dev, MmaPath path, Dtype dtype) {
   return or1(path == MmaPath::wgmma ? dev.wgmma_fraction : dev.mma_sync_fraction);
 }
 
+}  // namespace
+
 // Utilization of the GEMM phase when `k` independent jobs (warps, or FA3's consumer warpgroups) each
 // alternate between a GEMM phase of mean length x1 on the tensor pipe and a softmax phase of mean
 // length x2 on the MUFU/FP32 pipes: a closed queueing network of two single-server stations with k
 // customers, whose product-form solution (Gordon & Newell 1967; Lazowska et al., Quantitative System
 // Performance, 1984, §8) gives P(tensor idle) = x2^k / Σ_{n=0..k} x1^n x2^(k-n). k = 1 is a plain
 // sum (the phases serialize); k -> ∞ the larger phase hides the other.
-double gemm_utilization(double x1, double x2, double k) {
+double overlap_utilization(double x1, double x2, double k) {
   if (x1 <= 0) return 1;
   if (x2 <= 0) return 1;
   const int jobs = std::max(1, static_cast<int>(std::floor(k)));
@@ -90,6 +92,8 @@ double gemm_utilization(double x1, double x2, double k) {
   const double idle = term / r / sum;  // r^k / Σ
   return 1.0 - idle;
 }
+
+namespace {
 
 void exec_kernel(KernelCost& k, const Device& dev, const Workload& w) {
   KernelCost::Exec& x = k.exec;
@@ -116,7 +120,7 @@ void exec_kernel(KernelCost& k, const Device& dev, const Workload& w) {
                                       std::ceil(k.ctas.d() / static_cast<double>(k.launches) / dev.sm_count));
   x.overlap_jobs = std::max(1.0, per_sm_ctas * static_cast<double>(k.jobs_per_cta));
   if (k.mma == MmaPath::mma_sync && dev.compute_capability >= 90) x.overlap_jobs = 1;
-  x.utilization = gemm_utilization(x.gemm_s, x.softmax_s, x.overlap_jobs);
+  x.utilization = overlap_utilization(x.gemm_s, x.softmax_s, x.overlap_jobs);
   x.wave_efficiency = wave_efficiency(k, dev);
   const double busy = x.gemm_s > 0 ? x.gemm_s / x.utilization : x.softmax_s;
   // Pipeline fill (FlashAttention-3 Alg. 2 lines 3-6, FlashAttention-2 Alg. 1 lines 4-10): each CTA

@@ -1,4 +1,5 @@
 #include "attnio/traces/campaign.hpp"
+#include "attnio/traces/compare.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -22,7 +23,7 @@ bool parse_size(const std::string& s, std::size_t* out) {
 // The model's numeric outputs, as a trace keeps them (strings such as the bound are re-derived).
 std::map<std::string, double> prediction_numbers(const Device& device, const Workload& w) {
   std::map<std::string, double> out;
-  for (const auto& field : to_record(device, predict(device, w))) {
+  for (const auto& field : to_record(device, predict(device, as_profiled(w, device)))) {
     const std::string& key = field.first;
     std::visit(
         [&](const auto& v) {

@@ -79,7 +79,7 @@ void write_chrome(const Trace& t, std::ostream& out) {
       for (const auto& [k, v] : r.prediction) prediction[k] = v;
       args["prediction_source"] = "record";
     } else {
-      const Prediction p = predict(t.header.device, r.workload);
+      const Prediction p = predict(t.header.device, as_profiled(r.workload, t.header.device));
       predicted_s = p.predicted_time_s;
       prediction["predicted_time_s"] = p.predicted_time_s;
       prediction["hbm_bytes"] = p.hbm_bytes().d();

@@ -57,13 +57,18 @@ std::optional<MeasuredPoint> measurement(const Record& r) {
   return MeasuredPoint{*rd + *wr, *ns * 1e-9, time_from_activity(r)};
 }
 
+Workload as_profiled(Workload w, const Device& device) {
+  w.impl = device.compute_capability > 0 ? &find_impl("attnio") : &ideal_impl();
+  return w;
+}
+
 std::vector<attnio::Record> compare_rows(const Trace& t, bool simulate) {
   std::vector<attnio::Record> rows;
   const Device& dev = t.header.device;
   for (const Record& r : t.records) {
     const auto m = measurement(r);
     if (!m) continue;
-    const Prediction p = predict(dev, r.workload);
+    const Prediction p = predict(dev, as_profiled(r.workload, dev));
     const double bytes = m->hbm_bytes, time = m->time_s;
     const double dram_share = bytes / time / dev.hbm_rate();
     const double tensor_share = p.tensor_flops.d() / time / dev.tensor_rate(r.workload.dtype);

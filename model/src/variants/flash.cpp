@@ -230,7 +230,7 @@ void flash1_fwd(Evaluator& ev, const Shape& s, const Plan& p) {
   // reads all of K and V (fmha_fwd_launch_template.h:21-39, 72-86 @v1.0.9).
   const auto traits = ev.traits(KernelRole::fwd, std::max(s.d, s.dv));
   const u64 per_sm = ev.ctas_per_sm(smem);
-  const u64 splits = traits && traits->fa1_splits ? fa1_num_splits(bh.v, ev.dev().sm_count, per_sm) : 1;
+  const u64 splits = traits && traits->fa1_kernel ? fa1_num_splits(bh.v, ev.dev().sm_count, per_sm) : 1;
   KernelCost& k = ev.add("flash1_fwd", bh * splits, per_sm);
   k.tensor_flops = bh * p.allowed * 2 * (s.d + s.dv);
   k.sfu_ops = bh * p.allowed;
@@ -245,12 +245,21 @@ void flash1_fwd(Evaluator& ev, const Shape& s, const Plan& p) {
                          kFlashWarps);
   // Q_i, O_i, l_i, m_i per visited pair; the per-head working set is Q, O, l, m of the whole head.
   // FlashAttention v1's code carries O in fp32 (o_tmp) with the log-sum-exp (fmha_fprop_kernel_1xN.h).
-  const u64 row_state = traits && traits->fa1_splits ? s.dv * kStatBytes + kStatBytes : s.dv * e + 2 * kStatBytes;
+  const u64 row_state = traits && traits->fa1_kernel ? s.dv * kStatBytes + kStatBytes : s.dv * e + 2 * kStatBytes;
   const double ws = std::min<double>(ev.resident(k), bh.d()) * static_cast<double>(s.n * (s.d * e + row_state));
   const Count q_total = bh * p.rows_sum * s.d * e;
   Evaluator::read_stream(k, q_total, ev.filtered(bh * s.n * s.d * e, q_total, ws), 1);
   const Count o_total = bh * p.rows_sum * row_state;
   Evaluator::read_stream(k, o_total, ev.filtered(0, o_total, ws), 1);
+  if (traits && traits->fa1_kernel) {
+    // Per visited (query step, key block): V read out of shared memory by the warps that own its
+    // keys, Q by all 4 warps, and the 4 partial O tiles (fp32) written and read for the sum.
+    const u64 warps = traits->mma_warps;
+    k.sram_read += bh * p.cols_sum * s.dv * e;                       // V_j once per step
+    k.sram_read += bh * p.rows_sum * s.d * e * (warps - 1);          // Q_i by the other warps
+    k.sram_write += bh * p.rows_sum * s.dv * kStatBytes * warps;     // partial O of each warp
+    k.sram_read += bh * p.rows_sum * s.dv * kStatBytes * warps;
+  }
   const Count w_total = bh * s.n * row_state + o_total;  // line 2 initialization + per-pair writes
   k.l2_write += w_total;
   k.hbm_write += ev.filtered(bh * s.n * row_state, w_total, ws);

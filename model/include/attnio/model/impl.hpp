@@ -67,9 +67,12 @@ struct KernelTraits {
   // Backward with one CTA per (batch, head) walking every K/V block (Triton's tutorial kernel,
   // not sequence-parallel), instead of one CTA per K/V block.
   bool bwd_cta_per_head = false;
-  // FlashAttention-1's forward grid (b, h, num_splits): num_splits_heuristic_fwd picks the fewest
-  // splits within 95 % of the best wave efficiency; partial O is carried in fp32 (o_tmp).
-  bool fa1_splits = false;
+  // FlashAttention v1's kernel (fmha_fprop_kernel_1xN.h @v1.0.9): grid (b, h, num_splits), where
+  // num_splits_heuristic_fwd picks the fewest splits within 95 % of the best wave efficiency;
+  // partial O carried between key blocks in fp32 (o_tmp); 4 warps side by side along the keys
+  // (WARPS_N = 4), so every 16-row query step reads V from shared memory and sums the 4 warps'
+  // partial O through shared memory (smem_o.store, __syncthreads, smem_o.load).
+  bool fa1_kernel = false;
   // PyTorch eager's unfused kernels as the flash-attention benchmark runs them (impl.cpp pytorch).
   bool eager_pytorch = false;
   // Split-KV decode: FlashMLA deals the K/V blocks of all sequences evenly over about one CTA per SM

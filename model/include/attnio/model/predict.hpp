@@ -139,6 +139,11 @@ bool fits_in_hbm(const Prediction& p, const Device& device);
 // The variant's own parameters and results as "key=value" words, e.g. "window=4096".
 std::string params_text(const Prediction& p);
 
+// The GEMM phase's utilization when k independent jobs alternate a GEMM phase of mean length x1
+// and a softmax phase of mean length x2 on one SM sub-partition (closed two-station queue, product
+// form): 1 - r^k / Σ_{n=0..k} r^n with r = x2 / x1 (docs/model.md "Time"). Exposed for tests.
+double overlap_utilization(double x1, double x2, double k);
+
 // Σ_{r=0}^{n-1} clamp(r + c, 0, k): the number of (query, key) pairs a banded mask allows, summed in
 // O(1). Exposed for tests.
 Count sum_clamped(std::uint64_t n, std::int64_t c, std::uint64_t k);

@@ -29,6 +29,10 @@ struct MeasuredPoint {
 };
 std::optional<MeasuredPoint> measurement(const Record& r);
 
+// A trace's records measure attnio's own kernels, so their predictions use the `attnio`
+// implementation profile (`ideal` where the trace's device gives no compute capability).
+Workload as_profiled(Workload w, const Device& device);
+
 // Measured DRAM bytes: dram__bytes_read.sum + dram__bytes_write.sum; time: the Activity API's
 // kernel span (kActivitySpan) when present, else gpu__time_duration.sum (ns). The measured verdict is "memory" when the achieved DRAM bandwidth is a larger fraction of
 // its ceiling than the achieved tensor rate (the model's FLOPs over the measured time) of its own.

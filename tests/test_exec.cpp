@@ -1,0 +1,257 @@
+// The execution model and the implementation profiles by hand (docs/model.md "Time"): the overlap
+// rule, one fa2 kernel on a device with round rates worked through every term, and per profile the
+// tiles, paths and overlap jobs its sources give.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "attnio/model/errors.hpp"
+#include "attnio/model/explain.hpp"
+#include "attnio/model/predict.hpp"
+
+using namespace attnio;
+
+namespace {
+
+const KernelCost& kernel_named(const Prediction& p, std::string_view name) {
+  for (int i = 0; i < p.kernel_count; ++i) {
+    if (p.kernels[i].name == name) return p.kernels[i];
+  }
+  ADD_FAILURE() << "no kernel " << name;
+  return p.kernels[0];
+}
+
+}  // namespace
+
+// U = 1 - r^k / Σ_{n=0..k} r^n, r = x2 / x1.
+TEST(Exec, OverlapRuleByHand) {
+  EXPECT_DOUBLE_EQ(overlap_utilization(2, 1, 1), 2.0 / 3);      // k = 1: x1 / (x1 + x2)
+  EXPECT_DOUBLE_EQ(overlap_utilization(2, 1, 2), 1 - 0.25 / 1.75);  // r = 1/2: 1 - (1/4) / (1 + 1/2 + 1/4) = 6/7
+  EXPECT_DOUBLE_EQ(overlap_utilization(1, 1, 3), 0.75);         // r = 1: 1 - 1/4
+  EXPECT_DOUBLE_EQ(overlap_utilization(1, 0, 4), 1.0);          // no softmax phase
+  EXPECT_NEAR(overlap_utilization(1, 2, 60), 0.5, 1e-12);       // many jobs: the softmax phase binds, x1/x2
+}
+
+// One fa2 forward kernel worked through by hand. A100 (cc 8.0, 164 KiB of shared memory) with round
+// rates: 1 SM, 16-bit tensor 1e12 FLOP/s x mma.sync 0.5, SM clock x 0.5, shared memory 1e11 B/s,
+// MUFU 1e10/s, FP32 1e11 FLOP/s, HBM (STREAM) 1e10 B/s, L2 1e12 B/s, DRAM latency and launch 1 µs.
+// B = H = 1, N = Nk = 256, d = 64, fp16, L2 off. fa2 at d = 64: 128 x 128 tiles, 4 warps: Tr = Tc = 2,
+// 4 visited pairs, 2 CTAs of 48 KiB (Q 16 KiB + K, V 32 KiB), 3 fit the SM, 2 are resident.
+TEST(Exec, Fa2ForwardByHand) {
+  Device d = find_device("a100-80gb");
+  d.sm_count = 1;
+  d.fp16_tensor_flops_per_s = 1e12;
+  d.mma_sync_fraction = 0.5;
+  d.sustained_clock_fraction = 0.5;
+  d.sram_bytes_per_s = 1e11;
+  d.sfu_ops_per_s = 1e10;
+  d.fp32_flops_per_s = 1e11;
+  d.achievable_hbm_bytes_per_s = 1e10;
+  d.l2_bytes_per_s = 1e12;
+  d.dram_latency_s = 1e-6;
+  d.launch_overhead_s = 1e-6;
+  Workload w;
+  w.variant = parse_variant("flash2");
+  w.batch = 1;
+  w.seq = 256;
+  w.heads = w.kv_heads = 1;
+  w.head_dim = 64;
+  w.dtype = Dtype::fp16;
+  w.l2 = false;
+  const Prediction p = predict(d, w);
+  ASSERT_EQ(p.impl, &find_impl("fa2"));
+  EXPECT_EQ(p.block_m, 128u);
+  EXPECT_EQ(p.block_n, 128u);
+  const KernelCost& k = kernel_named(p, "flash2_fwd");
+  const KernelCost::Exec& x = k.exec;
+  // Tensor: 65536 scores x 2 x 128 = 16777216 FLOP at 1e12 x 0.5: 33.554432 µs.
+  EXPECT_NEAR(x.tensor_s, 33.554432e-6, 1e-15);
+  // Shared memory: Q 32768 staged and read, read again for the second K/V block (32768); K/V
+  // 131072 staged, read by 4 warps (524288); O 32768 staged and read: 819200 B at 1e11 x 0.5.
+  EXPECT_EQ((k.sram_read + k.sram_write).v, 819200u);
+  EXPECT_NEAR(x.smem_s, 16.384e-6, 1e-15);
+  // MUFU: 65536 exponentials at 1e10 x 0.5: 13.1072 µs.
+  EXPECT_NEAR(x.mufu_s, 13.1072e-6, 1e-15);
+  // FP32: per score 3.5 instructions (229376), per visited block row 64 (512 x 64) and the final
+  // 1/l (256 x 64): 278528 lane instructions at 1e11 / 2 x 0.5: 11.14112 µs.
+  EXPECT_EQ(k.fp32_instr.v, 278528u);
+  EXPECT_NEAR(x.fp32_s, 11.14112e-6, 1e-15);
+  // x1 = 33.554432 µs, x2 = 24.24832 µs; k = 2 resident CTAs x 1 job each.
+  EXPECT_DOUBLE_EQ(x.overlap_jobs, 2.0);
+  const double r = 24.24832 / 33.554432;
+  const double u = 1 - r * r / (1 + r + r * r);
+  EXPECT_NEAR(x.utilization, u, 1e-12);
+  // Fill: (x2 / 4 iterations + 1 µs latency) per CTA, 2 CTAs over 2 resident: 7.06208 µs.
+  EXPECT_NEAR(x.fill_s, 7.06208e-6, 1e-15);
+  EXPECT_NEAR(x.compute_s, 33.554432e-6 / u + 7.06208e-6, 1e-15);
+  // HBM: Q 32768 + K/V 131072 + O 32768 + LSE 1024 = 197632 B at 1e10: 19.7632 µs. In flight:
+  // 2 CTAs x one 128 x 128 x 2 B K/V tile over 1 µs = 6.5536e10 B/s: 3.015625 µs.
+  EXPECT_NEAR(x.hbm_s, 19.7632e-6, 1e-15);
+  EXPECT_NEAR(x.latency_s, 3.015625e-6, 1e-15);
+  EXPECT_NEAR(x.time_s, 33.554432e-6 / u + 7.06208e-6 + 1e-6, 1e-15);
+  EXPECT_EQ(x.bound, Bound::tensor);
+  EXPECT_EQ(p.bound, Bound::tensor);
+  EXPECT_FALSE(p.memory_bound());
+  EXPECT_NEAR(p.predicted_time_s, x.time_s, 1e-18);
+}
+
+// `ideal` is the roofline: slowest ceiling at datasheet peaks plus launch, Alg. 1 tiles.
+TEST(Exec, IdealIsTheRoofline) {
+  Workload w;
+  w.seq = 2048;
+  w.impl = &ideal_impl();
+  const Prediction p = predict(find_device("h100-sxm"), w);
+  EXPECT_DOUBLE_EQ(p.predicted_time_s, p.roofline_time_s);
+  EXPECT_EQ(p.block_n, 228u);  // Alg. 1: ceil(233472 / 2 / (4 x 128))
+}
+
+// FlashAttention-3 on H100 at d = 128 (hopper/tile_size.h:31-33): 128 x 176 non-causal, 128 x 128
+// causal, 2 consumer warpgroups (ping-pong), one CTA per SM: 2 jobs. FP8: 128 x 224.
+TEST(Exec, Fa3TraitsOnHopper) {
+  Workload w;
+  w.seq = 8192;
+  w.heads = w.kv_heads = 16;
+  w.dtype = Dtype::fp16;
+  w.impl = &find_impl("fa3");
+  const Device& h = find_device("h100-sxm");
+  Prediction p = predict(h, w);
+  EXPECT_EQ(p.block_m, 128u);
+  EXPECT_EQ(p.block_n, 176u);
+  const KernelCost& k = kernel_named(p, "flash2_fwd");
+  EXPECT_EQ(k.mma, MmaPath::wgmma);
+  EXPECT_EQ(k.ctas_per_sm, 1u);
+  EXPECT_DOUBLE_EQ(k.exec.overlap_jobs, 2.0);
+  w.causal = true;
+  EXPECT_EQ(predict(h, w).block_n, 128u);
+  w.causal = false;
+  w.dtype = Dtype::fp8;
+  EXPECT_EQ(predict(h, w).block_n, 224u);
+  // Not on an A100: one line naming the compute capability.
+  w.dtype = Dtype::fp16;
+  try {
+    predict(find_device("a100-80gb"), w);
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("--impl fa3 runs on compute capability 9.0"), std::string::npos) << e.what();
+  }
+}
+
+// FlashAttention-2 (flash_fwd_launch_template.h:262, 313-318): 128 x 64 at d = 128 on both chips;
+// d = 256: 64 x 64 on an H100 (>= 192 KiB of shared memory), 128 x 64 with 8 warps on an A100.
+// mma.sync on Hopper holds the sub-partition: one job whatever the occupancy.
+TEST(Exec, Fa2TraitsPerChip) {
+  Workload w;
+  w.seq = 8192;
+  w.dtype = Dtype::fp16;
+  const Device& a = find_device("a100-80gb");
+  const Device& h = find_device("h100-sxm");
+  EXPECT_EQ(predict(a, w).block_m, 128u);
+  EXPECT_EQ(predict(a, w).block_n, 64u);
+  EXPECT_DOUBLE_EQ(kernel_named(predict(a, w), "flash2_fwd").exec.overlap_jobs, 2.0);  // 2 CTAs of 64 KiB
+  EXPECT_DOUBLE_EQ(kernel_named(predict(h, w), "flash2_fwd").exec.overlap_jobs, 1.0);
+  w.head_dim = 256;
+  w.heads = w.kv_heads = 8;
+  EXPECT_EQ(predict(h, w).block_m, 64u);
+  EXPECT_EQ(predict(a, w).block_m, 128u);
+  EXPECT_EQ(kernel_named(predict(a, w), "flash2_fwd").mma_warps, 8u);
+}
+
+// flash-attention >= 2.2 decodes with the split-KV kernel and the GQA heads packed as query rows
+// (flash_api.cpp:431-437); 2.0.x ran one 128-row m-block per query head.
+TEST(Exec, Fa2DecodeSplitsLikeTheLibrary) {
+  Workload w;
+  w.phase = Phase::decode;
+  w.seq = 4096;
+  w.heads = 32;
+  w.kv_heads = 8;
+  const Device& h = find_device("h100-sxm");
+  const Prediction now = predict(h, w);
+  EXPECT_EQ(now.kernels[0].name, "flash2_fwd_splitkv");
+  EXPECT_EQ(now.block_m, 4u);  // the 4 heads of a group in one 64-row tile
+  w.impl = &find_impl("fa2-v2.0");
+  const Prediction old = predict(h, w);
+  EXPECT_EQ(old.kernels[0].name, "flash2_fwd");
+  EXPECT_GT(old.predicted_time_s, now.predicted_time_s);
+}
+
+// HBM and L2 are the chip's, not the SMs': a grid of 16 CTAs streams at full bandwidth (wave
+// efficiency scales only the SM pipes). Causal linear attention, B = 1, H = 16, N = 16384, d = 128.
+TEST(Exec, SmallGridsKeepTheChipsBandwidth) {
+  Workload w;
+  w.variant = parse_variant("linear");
+  w.causal = true;
+  w.heads = w.kv_heads = 16;
+  w.seq = 16384;
+  const Device& h = find_device("h100-sxm");
+  const Prediction p = predict(h, w);
+  const KernelCost& k = p.kernels[0];
+  EXPECT_EQ(k.ctas.v, 16u);
+  EXPECT_NEAR(k.exec.hbm_s, (k.hbm_read + k.hbm_write).d() / h.achievable_hbm_bytes_per_s, 1e-15);
+  EXPECT_LT(k.exec.wave_efficiency, 0.2);
+}
+
+// The profiles read from other libraries: their tiles, and what they change in the counts.
+TEST(Exec, OtherProfilesByHand) {
+  const Device& a = find_device("a100-80gb");
+  Workload w;
+  w.seq = 4096;
+  w.dtype = Dtype::fp16;
+  // xFormers v0.0.20 at d = 128: 64 x 128, 8 warps; Q is loaded again per key block through L2:
+  // (Tc - 1) x Q more L2 reads than fa2's one Q read (non-causal).
+  w.impl = &find_impl("xformers");
+  const Prediction x = predict(a, w);
+  EXPECT_EQ(x.block_m, 64u);
+  EXPECT_EQ(x.block_n, 128u);
+  w.impl = &find_impl("fa2");
+  const Prediction f = predict(a, w);
+  const Count q = Count(w.batch) * w.heads * w.seq * w.head_dim * 2;
+  const Count kv_x = Count(w.batch) * w.heads * (w.seq / 64) * w.seq * 256 * 2;
+  const Count kv_f = Count(w.batch) * w.heads * (w.seq / 128) * w.seq * 256 * 2;
+  EXPECT_EQ(kernel_named(x, "flash2_fwd").l2_read.v, (q * (w.seq / 128) + kv_x).v);
+  EXPECT_EQ(kernel_named(f, "flash2_fwd").l2_read.v, (q + kv_f).v);
+  // Triton (2023 tutorial): 128 x 128, 8 warps at d = 128; backward one CTA per (batch, head).
+  w.impl = &find_impl("triton");
+  w.pass = Pass::bwd;
+  const Prediction t = predict(a, w);
+  EXPECT_EQ(kernel_named(t, "flash2_bwd").ctas.v, w.batch * w.heads);
+  // FlashAttention v1.0.9 at d = 64: 16-row steps x 256 keys.
+  w.pass = Pass::fwd;
+  w.variant = parse_variant("flash1");
+  w.head_dim = 64;
+  w.impl = &find_impl("fa1");
+  const Prediction one = predict(a, w);
+  EXPECT_EQ(one.block_m, 16u);
+  EXPECT_EQ(one.block_n, 256u);
+  // PyTorch eager, causal: q and k copies, the mask built and added, v copied for einsum.
+  w.variant = parse_variant("standard");
+  w.causal = true;
+  w.impl = &find_impl("pytorch");
+  const Prediction pt = predict(a, w);
+  for (const char* name : {"copy_q", "copy_k", "gemm_qk", "mask_full_triu_cast", "add_mask", "softmax", "copy_v", "gemm_pv"}) {
+    kernel_named(pt, name);
+  }
+  // FlashMLA: 64 heads per CTA, one CTA per SM over the batch.
+  Workload m;
+  m.variant = parse_variant("mla");
+  m.phase = Phase::decode;
+  m.batch = 32;
+  m.heads = 128;
+  m.kv_heads = 128;
+  m.seq = 8192;
+  const Prediction fm = predict(find_device("h100-sxm"), m);
+  EXPECT_EQ(fm.impl, &find_impl("flashmla"));
+  EXPECT_EQ(fm.block_n, 64u);
+  EXPECT_EQ(fm.splits, 2u);  // 132 SMs / (32 sequences x 2 row tiles of 64 heads)
+}
+
+// explain names the implementation, the rule and each pipe's time.
+TEST(Exec, ExplainShowsThePipesAndTheRule) {
+  Workload w;
+  w.seq = 4096;
+  w.impl = &find_impl("fa3");
+  const Device& h = find_device("h100-sxm");
+  const std::string text = explain(h, predict(h, w));
+  for (const char* part : {"implementation: fa3", "closed queue", "tensor", "MUFU", "FP32", "U = ", "limited by"}) {
+    EXPECT_NE(text.find(part), std::string::npos) << part;
+  }
+}
