@@ -37,7 +37,11 @@ std::string defaults_of(const ImplProfile& p) {
   for (const Device& d : builtin_devices()) {
     std::string vs;
     for (Variant v : all_variants()) {
-      if (&default_impl(v.name(), d) == &p) vs += (vs.empty() ? "" : " ") + std::string(v.name());
+      const bool prefill = v->prefill && &default_impl(v.name(), d, false) == &p;
+      const bool decode = v->decode && &default_impl(v.name(), d, true) == &p;
+      if (prefill || decode) {
+        vs += (vs.empty() ? "" : " ") + std::string(v.name()) + (prefill && decode ? "" : prefill ? " (prefill)" : " (decode)");
+      }
     }
     if (!vs.empty()) s += (s.empty() ? "" : "; ") + d.key + ": " + vs;
   }

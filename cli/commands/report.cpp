@@ -24,8 +24,9 @@ std::vector<Column> report_columns() {
   return {{"variant", "variant", 14, Kind::text},       {"time", "predicted_time_s", 9, Kind::time},
           {"FLOPs", "flops", 11, Kind::flops},          {"HBM", "hbm_bytes", 9, Kind::bytes},
           {"L2", "l2_bytes", 9, Kind::bytes},           {"AI", "arithmetic_intensity", 7, Kind::ratio},
-          {"bound", "bound", 7, Kind::text},            {"ceiling", "binding_ceiling", 7, Kind::text},
-          {"KV cache", "kv_cache_bytes", 9, Kind::bytes}, {"extra", "extra_memory_bytes", 9, Kind::bytes}};
+          {"bound", "bound", 7, Kind::text},            {"limited by", "limited_by", 10, Kind::text},
+          {"impl", "impl", 11, Kind::text},             {"KV cache", "kv_cache_bytes", 9, Kind::bytes},
+          {"extra", "extra_memory_bytes", 9, Kind::bytes}};
 }
 
 std::string join(const std::vector<std::string>& v) {
@@ -75,14 +76,14 @@ int cmd_report(const std::vector<std::string>& args) {
       }
       const Prediction p = predict(*dev, one);
       printer->row(to_record(*dev, p));
-      const bool chip = p.binding_ceiling == Ceiling::l2 || p.binding_ceiling == Ceiling::sram;
+      const bool chip = p.bound == Bound::l2 || p.bound == Bound::smem;
       (!p.memory_bound() ? compute : chip ? on_chip : dram).push_back(std::string(to_string(v)));
     }
     if (table) {
       printer->end();
       std::cout << "memory-bound on HBM:             " << join(dram) << "\n"
-                << "memory-bound on chip (L2/SRAM): " << join(on_chip) << "\n"
-                << "compute-bound:                   " << join(compute) << "\n"
+                << "memory-bound on chip (L2/SMEM): " << join(on_chip) << "\n"
+                << "compute-bound (SM pipes):       " << join(compute) << "\n"
                 << "not applicable in " << to_string(phase) << ": " << join(skipped) << "\n"
                 << "ridge point: " << static_cast<int>(dev->tensor_rate(shown.dtype) / dev->hbm_rate())
                 << " FLOP/byte (tensor " << human_flops(dev->tensor_rate(shown.dtype)) << "/s over HBM "
@@ -94,9 +95,9 @@ int cmd_report(const std::vector<std::string>& args) {
     const bool measured = storage.empty() ? false : storage.front().measured != MeasuredCeilings{};
     std::cout << "\nAI = FLOPs per HBM byte. HBM counts L2 reuse; L2 = bytes crossing the SM-L2 boundary"
                  " (the papers' two-level count).\n"
-              << (measured ? "Times use the device file's measured ceilings where it has them."
-                           : "Times use datasheet peaks (no measured ceilings).")
-              << " 'attnio explain --variant V' derives one variant's numbers.\n";
+              << (measured ? "Times use the device file's measured ceilings where it has them, its sourced sustained rates elsewhere."
+                           : "Times use the device file's sourced sustained rates (STREAM bandwidth, MMA-path fractions, clock).")
+              << " 'attnio explain --variant V' derives one variant's numbers and pipe times.\n";
     // How far such times are from what kernels measured (README, "How far the numbers are checked").
     const traces::PublishedTable published = traces::shipped_published();
     std::vector<double> errors;
@@ -104,9 +105,10 @@ int cmd_report(const std::vector<std::string>& args) {
       if (v.skipped_why.empty()) errors.push_back(std::fabs(v.error_pct));
     }
     const traces::ErrorSummary e = traces::summarize(errors);
-    std::cout << "Times are roofline lower bounds (perfect overlap, peak issue): against " << e.rows
-              << " published kernel measurements their median |error| is " << static_cast<int>(std::lround(e.median))
-              << " %, mostly too fast ('attnio validate').\n";
+    std::cout << "Each time is the execution model's for the implementation in column impl (attnio impls; --impl to pick one):\n"
+              << "against " << e.rows << " published kernel measurements, each predicted with its own implementation, the median |error| is "
+              << static_cast<int>(std::lround(e.median)) << " %, p90 " << static_cast<int>(std::lround(e.p90))
+              << " % ('attnio validate'; README, 'How far the numbers are checked').\n";
   }
   return 0;
 }

@@ -117,7 +117,7 @@ KernelTraits fa2_traits(KernelRole role, u64 d, bool, Dtype, double smem, int) {
   return t;
 }
 constexpr std::string_view kFa2Variants[] = {"flash2", "block-sparse", "sliding-window", "sigmoid", "dilated",
-                                             "flash-decoding", "gated", "ring"};
+                                             "flash-decoding", "gated", "ring", "mla"};
 const ImplProfile kFa2{
     .key = "fa2",
     .name = "FlashAttention-2 (flash-attn 2.x)",
@@ -415,13 +415,14 @@ const ImplProfile& ideal_impl() { return kIdeal; }
 // Hopper, vLLM for paged decode, Mamba's fused scan, PyTorch eager for unfused attention; attnio's
 // own kernels for the designs no library ships. A device file without a compute capability, or a
 // chip older than a profile supports, gets `ideal`, and explain says so.
-const ImplProfile& default_impl(std::string_view variant, const Device& device) {
+const ImplProfile& default_impl(std::string_view variant, const Device& device, bool decode) {
   const int cc = cc_of(device);
   if (cc == 0) return kIdeal;
   const ImplProfile* pick = &kAttnio;
   if (variant == "flash1") pick = &kFa1;
   else if (variant == "flash-decoding") pick = &kFa2SplitKv;
-  else if (variant == "mla") pick = cc == 90 ? &kFlashMla : &kAttnio;
+  // MLA prefill up-projects K/V and runs flash attention (DeepSeek-V2 §2.1); decode is absorbed.
+  else if (variant == "mla") pick = !decode ? &kFa2 : cc == 90 ? &kFlashMla : &kAttnio;
   else if (variant == "paged") pick = &kVllmPaged;
   else if (variant == "mamba") pick = &kMambaScan;
   else if (variant == "standard") pick = &kPytorch;

@@ -153,7 +153,7 @@ Workload resolve(Workload w, const Device& device) {
     if (p->type == ParamType::real) w.params.set_real(*p, default_of(*p, w));
     else w.params.set_count(*p, static_cast<std::uint64_t>(default_of(*p, w)));
   }
-  if (w.impl == nullptr) w.impl = &default_impl(w.variant.name(), device);
+  if (w.impl == nullptr) w.impl = &default_impl(w.variant.name(), device, w.phase == Phase::decode);
   w.compute_capability = static_cast<int>(device.compute_capability);
   // The implementation's own tiles, so predict, simulate and explain agree on them.
   if (w.variant->kernel_tiles) w.variant->kernel_tiles(w);

@@ -114,7 +114,8 @@ const ImplProfile* find_impl_or_null(std::string_view key);
 const ImplProfile& ideal_impl();
 // What a user of that chip runs for the variant: the library the variant's papers and serving
 // stacks use on that architecture (docs/model.md, "Implementations").
-const ImplProfile& default_impl(std::string_view variant, const Device& device);
+// `decode`: the phase, where the libraries differ (MLA: FlashMLA decodes, FlashAttention prefills).
+const ImplProfile& default_impl(std::string_view variant, const Device& device, bool decode = false);
 // Why the profile cannot run the workload on the device ("" when it can).
 std::string impl_mismatch(const ImplProfile& impl, std::string_view variant, const Device& device);
 
