@@ -53,7 +53,7 @@ int cmd_report(const std::vector<std::string>& args) {
     Workload phase_base = base;
     phase_base.phase = phase;
     if (!printer || table) printer = make_printer(f, std::cout, report_columns(), false);
-    std::vector<std::string> dram, on_chip, compute, skipped;
+    std::vector<std::string> dram, on_chip, compute, launch, skipped;
     // The flags once per phase (a --device-file is read once); each variant takes that workload.
     storage.clear();
     const Point pt = expand(vm, phase_base, false, storage).front();
@@ -77,13 +77,14 @@ int cmd_report(const std::vector<std::string>& args) {
       const Prediction p = predict(*dev, one);
       printer->row(to_record(*dev, p));
       const bool chip = p.bound == Bound::l2 || p.bound == Bound::smem;
-      (!p.memory_bound() ? compute : chip ? on_chip : dram).push_back(std::string(to_string(v)));
+      (p.bound == Bound::launch ? launch : !p.memory_bound() ? compute : chip ? on_chip : dram).push_back(std::string(to_string(v)));
     }
     if (table) {
       printer->end();
       std::cout << "memory-bound on HBM:             " << join(dram) << "\n"
                 << "memory-bound on chip (L2/SMEM): " << join(on_chip) << "\n"
                 << "compute-bound (SM pipes):       " << join(compute) << "\n"
+                << (launch.empty() ? std::string() : "launch-bound (too little work):  " + join(launch) + "\n")
                 << "not applicable in " << to_string(phase) << ": " << join(skipped) << "\n"
                 << "ridge point: " << static_cast<int>(dev->tensor_rate(shown.dtype) / dev->hbm_rate())
                 << " FLOP/byte (tensor " << human_flops(dev->tensor_rate(shown.dtype)) << "/s over HBM "

@@ -55,7 +55,7 @@ RooflineView::RooflineView(Session* s, QWidget* parent) : QChartView(parent), s_
     series->attachAxis(ay_);
     for (auto* mk : c->legend()->markers(series)) mk->setVisible(in_legend);
   };
-  for (int i = 0; i < 6; ++i) {
+  for (int i = 0; i < 8; ++i) {  // six datasheet ceilings, two achievable roofs of the implementation
     ceiling_lines_.push_back(new QLineSeries);
     attach(ceiling_lines_.back(), true);
   }
@@ -145,7 +145,11 @@ void RooflineView::rebuild() {
                        qs(to_string(w.pass)), qs(to_string(w.dtype))));
 
   // Axes span the ceilings and every point shown, in whole decades.
-  const auto ceilings = roof_ceilings(dev, w.dtype);
+  auto ceilings = roof_ceilings(dev, w.dtype);
+  // The current variant's implementation: its sustained roofs, dotted.
+  if (const Entry& cur = s_->entry(s_->current()); cur.ok) {
+    for (const RoofCeiling& a : achievable_roofs(dev, w.dtype, cur.prediction.impl)) ceilings.push_back(a);
+  }
   std::vector<std::pair<const Entry*, RoofPoint>> points;
   std::vector<RoofPoint> shown;
   for (Variant v : s_->selection()) {
@@ -190,9 +194,10 @@ void RooflineView::rebuild() {
     }
     const RoofCeiling& ce = ceilings[i];
     line->setName(q(ce.name));  // the rate is on the chart beside the line; short legend entries do not elide
-    QPen pen(ceiling_colors[i % 6]);
+    QPen pen(ce.achievable ? (ce.diagonal ? QColor("#d62728") : QColor("#1f77b4")) : ceiling_colors[i % 6]);
     pen.setWidthF(ce.diagonal ? 1.6 : 2.0);
     if (ce.ceiling == Ceiling::sfu || ce.ceiling == Ceiling::l2 || ce.ceiling == Ceiling::sram) pen.setStyle(Qt::DashLine);
+    if (ce.achievable) pen.setStyle(Qt::DotLine);
     line->setPen(pen);
     QPointF end;
     if (ce.diagonal) {

@@ -17,16 +17,28 @@ std::vector<RoofCeiling> roof_ceilings(const Device& d, Dtype dtype) {
   };
 }
 
+std::vector<RoofCeiling> achievable_roofs(const Device& d, Dtype dtype, const ImplProfile* impl) {
+  if (impl == nullptr || impl->ideal || d.compute_capability <= 0) return {};
+  const KernelTraits t = impl->traits(KernelRole::fwd, 128, false, dtype, d.smem_bytes_per_sm, static_cast<int>(d.compute_capability));
+  std::string path(to_string(t.mma));
+  if (t.mma == MmaPath::native) path = d.compute_capability >= 90 ? "wgmma" : "mma.sync";
+  return {
+      {std::string(impl->key) + " tensor (" + path + ", sustained)", false, sustained_tensor_rate(d, t.mma, dtype), Ceiling::tensor, true},
+      {"HBM sustained", true, d.sustained_hbm_rate(), Ceiling::hbm, true},
+  };
+}
+
 std::vector<RidgePoint> ridge_points(const std::vector<RoofCeiling>& ceilings) {
   std::vector<RidgePoint> out;
   const RoofCeiling* tensor = nullptr;
   const RoofCeiling* fp32 = nullptr;
   for (const auto& c : ceilings) {
+    if (c.achievable) continue;  // ridges are the datasheet roofline's
     if (c.ceiling == Ceiling::tensor) tensor = &c;
     if (c.ceiling == Ceiling::fp32) fp32 = &c;
   }
   for (const auto& c : ceilings) {
-    if (!c.diagonal || c.value <= 0) continue;
+    if (!c.diagonal || c.value <= 0 || c.achievable) continue;
     // Williams et al. §2: the ridge sits at AI = peak / bandwidth.
     if (tensor && tensor->value > 0) out.push_back({c.name + " / " + tensor->name, tensor->value / c.value, tensor->value});
     if (c.ceiling == Ceiling::hbm && fp32 && fp32->value > 0) {

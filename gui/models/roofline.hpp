@@ -21,6 +21,7 @@ struct RoofCeiling {
   bool diagonal = false;  // a bandwidth (bytes/s) when true, else a rate (FLOP/s or ops/s)
   double value = 0;
   Ceiling ceiling = Ceiling::tensor;
+  bool achievable = false;  // an implementation's sustained roof, not a datasheet ceiling
 };
 
 struct RidgePoint {
@@ -30,6 +31,10 @@ struct RidgePoint {
 
 // The six ceilings, with measured rates where the device file has them (Device::*_rate()).
 std::vector<RoofCeiling> roof_ceilings(const Device& d, Dtype dtype);
+// The implementation's achievable roofs (docs/model.md "Time"): its MMA path's sustained tensor rate
+// and the sustained HBM bandwidth (STREAM), so a student sees why FlashAttention-2 (mma.sync on
+// Hopper) sits under the tensor roof and FlashAttention-3 (wgmma) closer to it. Empty for `ideal`.
+std::vector<RoofCeiling> achievable_roofs(const Device& d, Dtype dtype, const ImplProfile* impl);
 // Ridge points of every memory diagonal with the tensor roof, and of HBM with the FP32 roof.
 std::vector<RidgePoint> ridge_points(const std::vector<RoofCeiling>& ceilings);
 

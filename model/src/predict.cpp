@@ -73,6 +73,10 @@ double tensor_fraction(const Device& dev, MmaPath path, Dtype dtype) {
 
 }  // namespace
 
+double sustained_tensor_rate(const Device& device, MmaPath path, Dtype dtype) {
+  return device.tensor_rate(dtype) * tensor_fraction(device, path, dtype);
+}
+
 // Utilization of the GEMM phase when `k` independent jobs (warps, or FA3's consumer warpgroups) each
 // alternate between a GEMM phase of mean length x1 on the tensor pipe and a softmax phase of mean
 // length x2 on the MUFU/FP32 pipes: a closed queueing network of two single-server stations with k

@@ -266,6 +266,14 @@ private slots:
       }
     }
     QVERIFY(hbm_tensor && hbm_fp32);
+    // fa2's roof on the H100: mma.sync sustains 0.5963 of 989.4 TFLOP/s = 590.0 TFLOP/s; HBM
+    // sustains the STREAM 2.97 TB/s; fa3's wgmma 0.8796: 870.3 TFLOP/s. ideal has none.
+    const auto fa2 = achievable_roofs(find_device("h100-sxm"), Dtype::bf16, &find_impl("fa2"));
+    QCOMPARE(fa2.size(), std::size_t{2});
+    QVERIFY(std::abs(fa2[0].value - 989.4e12 * 0.5963) < 1e6);
+    QCOMPARE(fa2[1].value, 2.97e12);
+    QVERIFY(std::abs(achievable_roofs(find_device("h100-sxm"), Dtype::bf16, &find_impl("fa3"))[0].value - 989.4e12 * 0.8796) < 1e6);
+    QVERIFY(achievable_roofs(find_device("h100-sxm"), Dtype::bf16, &ideal_impl()).empty());
     // A point: 2 TFLOP over 1 GB of HBM in 4 ms sits at 2000 FLOP/byte and 500 TFLOP/s.
     Prediction p;
     p.tensor_flops = 2'000'000'000'000ull;

@@ -144,6 +144,10 @@ std::string params_text(const Prediction& p);
 // form): 1 - r^k / Σ_{n=0..k} r^n with r = x2 / x1 (docs/model.md "Time"). Exposed for tests.
 double overlap_utilization(double x1, double x2, double k);
 
+// The tensor rate an MMA path sustains on the device (datasheet peak x the device file's fraction
+// for that path; the measured rate where `attnio ceilings` gave one): the implementation's roof.
+double sustained_tensor_rate(const Device& device, MmaPath path, Dtype dtype);
+
 // Σ_{r=0}^{n-1} clamp(r + c, 0, k): the number of (query, key) pairs a banded mask allows, summed in
 // O(1). Exposed for tests.
 Count sum_clamped(std::uint64_t n, std::int64_t c, std::uint64_t k);
