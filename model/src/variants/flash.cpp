@@ -151,10 +151,15 @@ void flash2_bwd(Evaluator& ev, const Shape& s, const Plan& p, const FlashOptions
     pre.fp32_flops = rows * s.dv * 2;
   }
 
-  const Count smem = Count(e) * (min_u(p.bc, s.nk) * (s.d + s.dv) + min_u(p.br, s.n) * (s.d + s.dv));
   // One CTA per K/V block (FlashAttention-2 §3.2), or per (batch, head) walking every K/V block
   // (Triton's tutorial backward).
   const auto bwd_traits = ev.traits(KernelRole::bwd, std::max(s.d, s.dv));
+  // Shared memory per CTA: K_j and V_j, and Q_i, dO_i; a library kernel also double-buffers Q_i and
+  // dO_i and keeps P and dS tiles (flash-attention kernel_traits.h Flash_bwd_kernel_traits:
+  // kSmemQdOSize, kSmemKVSize, kSmemdSSize, kSmemPSize @0251105), which limits it to one CTA per SM.
+  const u64 bc = min_u(p.bc, s.nk), br = min_u(p.br, s.n);
+  const Count smem = bwd_traits ? Count(e) * (bc * (s.d + s.dv) + 2 * br * (s.d + s.dv) + 2 * br * bc)
+                                : Count(e) * (bc * (s.d + s.dv) + br * (s.d + s.dv));
   const bool per_head = bwd_traits && bwd_traits->bwd_cta_per_head;
   KernelCost& k = ev.add(opt.sigmoid ? "flash_sigmoid_bwd" : "flash2_bwd", per_head ? bh : bh * p.tc, ev.ctas_per_sm(smem));
   // Recompute S (2d), dP = dO V^T (2dv), dV += P^T dO (2dv), dQ += dS K (2d), dK += dS^T Q (2d):
