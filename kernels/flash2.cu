@@ -32,8 +32,7 @@ struct Tiles {
   static_assert(BR == 16 * kWarps, "each warp owns 16 query rows");
   static_assert(BC % 32 == 0 && D % 16 == 0, "whole WMMA tiles, whole warps per row");
   // Q, K, V (T), S (fp32), P (T), O (fp32), m and l (fp32).
-  static constexpr std::size_t smem_bytes =
-      sizeof(T) * (BR * D + 2 * BC * D + BR * BC) + sizeof(float) * (BR * BC + BR * D + 2 * BR);
+  static constexpr std::size_t smem_bytes = traits::flash2_smem_bytes(sizeof(T), D);
 };
 
 __device__ __forceinline__ bool allowed(const Flash2Params& p, int i, int j) {

@@ -32,8 +32,7 @@ struct Tiles {
   static_assert(BR == 16 * kWarps && BC % 16 == 0 && D % 16 == 0, "whole WMMA tiles");
   // K, V, Q, dO, P/dS (T); S, dP (fp32, BR x BC); dK, dV (fp32, BC x D); dQ tile (fp32, BR x D);
   // LSE and D (fp32, BR).
-  static constexpr std::size_t smem_bytes = sizeof(T) * (2 * BC * D + 2 * BR * D + BR * BC) +
-                                            sizeof(float) * (2 * BR * BC + 2 * BC * D + BR * D + 2 * BR);
+  static constexpr std::size_t smem_bytes = traits::flash_bwd_smem_bytes(sizeof(T), D);
 };
 
 __device__ __forceinline__ bool allowed(const BackwardParams& p, int i, int j) {

@@ -8,6 +8,7 @@
 #include "attnio/model/errors.hpp"
 #include "attnio/model/explain.hpp"
 #include "attnio/model/predict.hpp"
+#include "attnio/model/tile_traits.hpp"
 
 using namespace attnio;
 
@@ -254,4 +255,27 @@ TEST(Exec, ExplainShowsThePipesAndTheRule) {
   for (const char* part : {"implementation: fa3", "closed queue", "tensor", "MUFU", "FP32", "U = ", "limited by"}) {
     EXPECT_NE(text.find(part), std::string::npos) << part;
   }
+}
+
+// attnio's own kernels: occupancy from the compiler's register count (kernels/resources.csv, as
+// ptxas reported it) and the shared memory the kernel launches with (tile_traits.hpp).
+TEST(Exec, AttnioProfileUsesTheCompilersRegisters) {
+  const auto r = kernel_resources("flash2_fwd_kernel", "bf16", 128, 90);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_GT(r->registers, 0u);
+  // 64K registers: 128 threads at R registers, allocated per warp in units of 256.
+  EXPECT_EQ(ctas_by_registers(64, 128, 262144), 8u);    // 64 x 32 = 2048 per warp, 4 warps: 65536 / 8192
+  EXPECT_EQ(ctas_by_registers(72, 128, 262144), 7u);    // 72 x 32 = 2304 per warp: 65536 / 9216
+  EXPECT_EQ(ctas_by_registers(255, 256, 262144), 1u);   // 8160 -> 8192 per warp, 8 warps
+  Workload w;
+  w.seq = 4096;
+  w.impl = &find_impl("attnio");
+  const Device& h = find_device("h100-sxm");
+  const Prediction p = predict(h, w);
+  const KernelCost& k = p.kernels[0];
+  EXPECT_EQ(k.registers, r->registers);
+  // d = 128, bf16: Q, K, V, P (2 B) and S, O, m, l (4 B) = 2·(64·128 + 2·64·128 + 64·64) + 4·(64·64 + 64·128 + 128)
+  // = 57344 + 49664 = 107008 B: two CTAs in 228 KiB.
+  EXPECT_EQ(traits::flash2_smem_bytes(2, 128), 107008u);
+  EXPECT_EQ(k.ctas_per_sm, std::min<std::uint64_t>(2, ctas_by_registers(r->registers, 128, h.register_file_bytes_per_sm)));
 }

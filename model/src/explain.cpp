@@ -74,7 +74,7 @@ std::string exec_text(const Device& dev, const Prediction& p) {
     const KernelCost& k = p.kernels[i];
     const KernelCost::Exec& x = k.exec;
     out += "  " + std::string(k.name) + " [" + std::string(to_string(k.mma)) + ", " + num(k.mma_warps) + " warps, " +
-           num(k.ctas_per_sm) + " CTA/SM]: tensor " + human_time(x.tensor_s) + ", smem " + human_time(x.smem_s) +
+           (k.registers != 0 ? num(k.registers) + " registers (ptxas), " : std::string()) + num(k.ctas_per_sm) + " CTA/SM]: tensor " + human_time(x.tensor_s) + ", smem " + human_time(x.smem_s) +
            ", MUFU " + human_time(x.mufu_s) + ", FP32 " + human_time(x.fp32_s) + "; k = " + fmt("%.0f", x.overlap_jobs) +
            ", U = " + fmt("%.2f", x.utilization) + ", fill " + human_time(x.fill_s) + ", waves " +
            fmt("%.2f", x.wave_efficiency) + " -> compute " + human_time(x.compute_s) + "; HBM " + human_time(x.hbm_s) +

@@ -6,15 +6,62 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
+#include <map>
+#include <tuple>
 
 #include "attnio/model/device.hpp"
 #include "attnio/model/errors.hpp"
+#include "attnio/model/tile_traits.hpp"
 
 namespace attnio {
 
 namespace {
 
 using u64 = std::uint64_t;
+
+#include "kernel_resources.inc"
+
+using ResourceKey = std::tuple<std::string, std::string, u64, int>;
+const std::map<ResourceKey, KernelResources>& resource_table() {
+  static const std::map<ResourceKey, KernelResources> table = [] {
+    std::map<ResourceKey, KernelResources> t;
+    std::string_view rest = kKernelResourcesCsv;
+    while (!rest.empty()) {
+      const auto nl = rest.find('\n');
+      const std::string_view line = rest.substr(0, nl);
+      rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
+      if (line.empty() || line[0] == '#' || line.starts_with("source,")) continue;
+      std::vector<std::string_view> f;
+      for (std::size_t at = 0;;) {
+        const auto comma = line.find(',', at);
+        f.push_back(line.substr(at, comma == std::string_view::npos ? std::string_view::npos : comma - at));
+        if (comma == std::string_view::npos) break;
+        at = comma + 1;
+      }
+      if (f.size() != 10) throw InputError("internal: kernels/resources.csv has a malformed line (a bug in attnio)");
+      auto num = [](std::string_view x) {
+        u64 v = 0;
+        std::from_chars(x.data(), x.data() + x.size(), v);
+        return v;
+      };
+      t[{std::string(f[1]), std::string(f[2]), num(f[3]), static_cast<int>(num(f[4]))}] =
+          KernelResources{num(f[5]), num(f[6]), num(f[7]), num(f[8]), num(f[9])};
+    }
+    return t;
+  }();
+  return table;
+}
+
+std::string_view dtype_word(Dtype d) {
+  switch (d) {
+    case Dtype::fp32: return "fp32";
+    case Dtype::fp16: return "fp16";
+    case Dtype::bf16: return "bf16";
+    case Dtype::fp8: return "fp8";
+  }
+  return "?";
+}
 
 constexpr std::string_view kFlashFamily[] = {"flash2", "block-sparse", "sliding-window", "sigmoid", "dilated",
                                              "gated", "ring"};
@@ -40,8 +87,19 @@ const ImplProfile kIdeal{
 // ---- attnio: this project's own CUDA kernels (kernels/) ---------------------------------------
 // Tiles from model/include/attnio/model/tile_traits.hpp, shared with kernels/; wmma fragments
 // (compiled to mma.sync); 4 warps per CTA.
-KernelTraits attnio_traits(KernelRole role, u64 d, bool, Dtype, double, int) {
+KernelTraits attnio_traits(KernelRole role, u64 d, bool, Dtype dtype, double, int cc) {
   KernelTraits t{.mma_warps = 4, .mma = MmaPath::mma_sync, .overlap = OverlapRule::warps};
+  // Registers per thread from ptxas (kernels/resources.csv): the kernels are instantiated for head
+  // dims 64 and 128 and compiled for sm_80 and sm_90 (sm_86/89 run the sm_80 code).
+  const char* kernel = role == KernelRole::fwd ? "flash2_fwd_kernel" : role == KernelRole::bwd ? "bwd_kernel" : "decode_kernel";
+  const u64 tparam = role == KernelRole::splitkv ? 16 : d <= 64 ? 64 : 128;
+  if (const auto r = kernel_resources(kernel, dtype_word(dtype), tparam, cc >= 90 ? 90 : 80); r && d <= 128) {
+    t.registers = r->registers;
+    t.threads = 32 * t.mma_warps;
+    const u64 e = dtype == Dtype::fp32 ? 4 : dtype == Dtype::fp8 ? 1 : 2;
+    if (role == KernelRole::fwd) t.smem_bytes = traits::flash2_smem_bytes(e, tparam);
+    if (role == KernelRole::bwd) t.smem_bytes = traits::flash_bwd_smem_bytes(e, tparam);
+  }
   if (d > 256 && role != KernelRole::splitkv) return t;
   if (role == KernelRole::fwd) t.block_m = 64, t.block_n = d <= 64 ? 128 : 64;
   if (role == KernelRole::bwd) t.block_m = 64, t.block_n = d <= 64 ? 64 : 32;
@@ -386,6 +444,21 @@ std::string_view to_string(OverlapRule r) {
     case OverlapRule::pingpong: return "pingpong";
   }
   return "?";
+}
+
+std::optional<KernelResources> kernel_resources(std::string_view kernel, std::string_view dtype, std::uint64_t tparam, int arch) {
+  const auto& t = resource_table();
+  const auto it = t.find({std::string(kernel), std::string(dtype), tparam, arch});
+  if (it == t.end()) return std::nullopt;
+  return it->second;
+}
+
+std::uint64_t ctas_by_registers(std::uint64_t registers, std::uint64_t threads, double register_file_bytes) {
+  if (registers == 0 || threads == 0) return 0;
+  const u64 per_warp = (registers * 32 + 255) / 256 * 256;  // allocated per warp in units of 256
+  const u64 warps = (threads + 31) / 32;
+  const u64 file = static_cast<u64>(register_file_bytes / 4);  // 32-bit registers
+  return std::max<u64>(1, file / (per_warp * warps));
 }
 
 bool ImplProfile::implements(std::string_view variant) const {

@@ -78,6 +78,12 @@ public:
     k.mma_warps = t.mma_warps;
     k.jobs_per_cta = t.jobs_per_cta;
     if (t.ctas_per_sm != 0) k.ctas_per_sm = t.ctas_per_sm;
+    if (t.smem_bytes != 0) k.ctas_per_sm = ctas_per_sm(Count(t.smem_bytes));
+    // The compiler's register count caps the CTAs the register file holds (kernels/resources.csv).
+    if (const u64 by_regs = ctas_by_registers(t.registers, t.threads, dev_.register_file_bytes_per_sm); by_regs != 0) {
+      k.ctas_per_sm = std::min(k.ctas_per_sm, by_regs);
+      k.registers = t.registers;
+    }
   }
 
   // The implementation's traits for one of its kernels; nullopt for `ideal` (the textbook kernel:

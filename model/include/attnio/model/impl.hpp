@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -83,6 +84,10 @@ struct KernelTraits {
   // (flash-attention >= 2.2: flash_api.cpp seqlenq_ngroups_swapped and set_params_splitkv); before
   // 2.2 one query row per head filled a whole m-block and no split was made.
   bool decode_splitkv = false;
+  // Registers per thread from the compiler's report (attnio's kernels: kernels/resources.csv) and
+  // the threads per CTA; 0 where not known. With the register file they cap the CTAs per SM.
+  std::uint64_t registers = 0, threads = 0;
+  std::uint64_t smem_bytes = 0;  // shared memory per CTA where the kernel's code fixes it; 0: the closed form's tiles
   std::uint64_t readers() const { return tile_readers != 0 ? tile_readers : mma == MmaPath::wgmma ? mma_warps / 4 : mma_warps; }
 };
 
@@ -105,6 +110,18 @@ struct ImplProfile {
   bool implements(std::string_view variant) const;
   bool runs_on(int cc) const { return (min_cc == 0 || cc >= min_cc) && (max_cc == 0 || cc <= max_cc); }
 };
+
+// ptxas's report for one of attnio's kernel instances (kernels/resources.csv, embedded): `kernel` as
+// compiled ("flash2_fwd_kernel"), dtype word, template int (head dim; packed rows for
+// decode_kernel), arch (80 or 90). nullopt when the report has no such instance.
+struct KernelResources {
+  std::uint64_t registers = 0, static_smem = 0, stack = 0, spill_stores = 0, spill_loads = 0;
+};
+std::optional<KernelResources> kernel_resources(std::string_view kernel, std::string_view dtype, std::uint64_t tparam, int arch);
+// CTAs of `threads` threads using `registers` per thread that fit an SM's register file
+// (`register_file_bytes`): registers are allocated per warp in units of 256 (CUDA C++ Programming
+// Guide, "Compute Capabilities", register allocation unit size 256, warp allocation granularity).
+std::uint64_t ctas_by_registers(std::uint64_t registers, std::uint64_t threads, double register_file_bytes);
 
 // The registered profiles, in listing order (`attnio impls`).
 std::span<const ImplProfile* const> all_impls();

@@ -51,6 +51,7 @@ struct KernelCost {
   MmaPath mma = MmaPath::native;
   std::uint64_t mma_warps = 4;  // warps per CTA issuing MMAs and softmax
   std::uint64_t jobs_per_cta = 1;  // warp groups per CTA not locked together by barriers (impl.hpp)
+  std::uint64_t registers = 0;     // per thread, from the compiler's report where known
   Count fp32_instr;             // FP32-pipe lane instructions; 0: fp32_flops / 2 (FMA-counted)
   // Work the pipes issue, padding and masked scores included (an MMA tile computes every row and
   // column of its block); 0: the useful counts tensor_flops and sfu_ops.

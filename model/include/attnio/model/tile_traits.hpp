@@ -22,6 +22,18 @@ constexpr std::uint64_t flash_block_n(std::uint64_t head_dim) { return head_dim 
 constexpr std::uint64_t flash_bwd_block_m(std::uint64_t /*head_dim*/) { return 64; }
 constexpr std::uint64_t flash_bwd_block_n(std::uint64_t head_dim) { return head_dim <= 64 ? 64 : 32; }
 
+// Shared memory of attnio's flash kernels per CTA (the kernels launch with exactly this, and the
+// `attnio` profile's occupancy uses it): forward Q, K, V and P (elem bytes), S, O, m and l (fp32);
+// backward K, V, Q, dO, P/dS (elem), S, dP, dK, dV, the dQ tile, LSE and D (fp32).
+constexpr std::uint64_t flash2_smem_bytes(std::uint64_t elem, std::uint64_t d) {
+  const std::uint64_t br = flash_block_m(d), bc = flash_block_n(d);
+  return elem * (br * d + 2 * bc * d + br * bc) + 4 * (br * bc + br * d + 2 * br);
+}
+constexpr std::uint64_t flash_bwd_smem_bytes(std::uint64_t elem, std::uint64_t d) {
+  const std::uint64_t br = flash_bwd_block_m(d), bc = flash_bwd_block_n(d);
+  return elem * (2 * bc * d + 2 * br * d + br * bc) + 4 * (2 * br * bc + 2 * bc * d + br * d + 2 * br);
+}
+
 // Split-KV decode kernel (flash-attention run_mha_fwd_splitkv_dispatch): longer K/V blocks, since
 // only a few query rows share them.
 constexpr std::uint64_t splitkv_block_n(std::uint64_t head_dim) {
