@@ -279,3 +279,28 @@ TEST(Exec, AttnioProfileUsesTheCompilersRegisters) {
   EXPECT_EQ(traits::flash2_smem_bytes(2, 128), 107008u);
   EXPECT_EQ(k.ctas_per_sm, std::min<std::uint64_t>(2, ctas_by_registers(r->registers, 128, h.register_file_bytes_per_sm)));
 }
+
+// flash-attention 2's backward at d = 128 on an A100 by hand: its own 64 x 128 tiles (the forward
+// runs 128 x 64), 8 warps in layouts AtomLayoutMSdP 2, AtomLayoutNdKV 4, AtomLayoutMdQ 2
+// (flash_bwd_launch_template.h:247-248). B = H = 1, N = Nk = 256, fp16: Tr = 4, Tc = 2, 8 visited
+// pairs; Σ rows 512, Σ cols 1024, 65536 scores.
+TEST(Exec, Fa2BackwardSharedMemoryByHand) {
+  Workload w;
+  w.batch = 1;
+  w.heads = w.kv_heads = 1;
+  w.seq = 256;
+  w.head_dim = 128;
+  w.dtype = Dtype::fp16;
+  w.pass = Pass::bwd;
+  w.l2 = false;
+  const Prediction p = predict(find_device("a100-80gb"), w);
+  const KernelCost& k = kernel_named(p, "flash2_bwd");
+  EXPECT_EQ(k.ctas.v, 2u);  // one CTA per K/V block of 128
+  // Staged: K, V 256·256·2 = 131072 (read by 4 warps as counted for every flash kernel: 524288);
+  // Q, dO with LSE, D per visited pair 512·520 = 266240 (x4 readers: 1064960).
+  // The GEMMs' own reads: Q and dO 512·256·2·(8/2 + 4) = 2097152 beyond the 4 already counted
+  // (-1048576); K 1024·128·(2 + 2)·2 and V 1024·128·2·2: 1572864; P 65536·2·(8/4), dS
+  // 65536·2·(8/4 + 8/2): 1048576. P and dS written: 262144.
+  EXPECT_EQ(k.sram_read.v, 524288u + 1064960u + 1048576u + 1572864u + 1048576u);
+  EXPECT_EQ(k.sram_write.v, 131072u + 266240u + 262144u);
+}

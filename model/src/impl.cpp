@@ -163,10 +163,13 @@ KernelTraits fa2_traits(KernelRole role, u64 d, bool, Dtype, double smem, int) {
       else t.block_m = 128, t.block_n = 64, t.mma_warps = 8;
       break;
     case KernelRole::bwd:
+      // flash_bwd_launch_template.h:178-179, 247-248, 296-299: <d, kBlockM, kBlockN, 8 warps,
+      // AtomLayoutMSdP, AtomLayoutNdKV, AtomLayoutMdQ> = <64, 128, 128, 8, 4, 4, 4>,
+      // <128, 64, 128, 8, 2, 4, 2>, <256, 64, 64, 8, 4, 2, 2>.
       t.mma_warps = 8;
-      if (d <= 64) t.block_m = 128, t.block_n = 128;
-      else if (d <= 128) t.block_m = 64, t.block_n = 128;
-      else t.block_m = 64, t.block_n = 64;
+      if (d <= 64) t.block_m = 128, t.block_n = 128, t.atom_msdp = 4, t.atom_ndkv = 4, t.atom_mdq = 4;
+      else if (d <= 128) t.block_m = 64, t.block_n = 128, t.atom_msdp = 2, t.atom_ndkv = 4, t.atom_mdq = 2;
+      else t.block_m = 64, t.block_n = 64, t.atom_msdp = 4, t.atom_ndkv = 2, t.atom_mdq = 2;
       break;
     case KernelRole::splitkv:
       t.block_m = 64, t.block_n = d <= 64 ? 256 : d <= 128 ? 128 : 64;

@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 namespace attnio::detail {
 
@@ -40,8 +41,9 @@ namespace {
 // ---- FlashAttention, FA2 loop order ---------------------------------------------------------
 
 
-Plan flash_plan(const Evaluator& ev, const Shape& s, const Mask& mask, const FlashOptions& opt) {
-  const BlockSizes bs = blocks_for(ev, std::max(s.d, s.dv));
+Plan flash_plan(const Evaluator& ev, const Shape& s, const Mask& mask, const FlashOptions& opt,
+                std::optional<BlockSizes> given = std::nullopt) {
+  const BlockSizes bs = given ? *given : blocks_for(ev, std::max(s.d, s.dv));
   Plan p = make_plan(s.n, s.nk, bs.br, bs.bc, mask);
   if (opt.density < 1.0) {
     // FlashAttention Prop. 4: a block-sparse layout visits a fraction s of the blocks. Counts are
@@ -182,6 +184,20 @@ void flash2_bwd(Evaluator& ev, const Shape& s, const Plan& p, const FlashOptions
   const double q_ws = std::min(std::ceil(static_cast<double>(ev.resident(k)) / static_cast<double>(p.tc)) + 1,
                                static_cast<double>(bh.v)) * static_cast<double>(s.n * q_row);
   Evaluator::read_stream(k, q_total, ev.shared(k, rows * q_row, q_total, p.tc, p.tc, 1, q_ws), kFlashWarps);
+  if (bwd_traits && bwd_traits->atom_msdp != 0) {
+    // The five GEMMs read their operands out of shared memory once per warp across them (warp
+    // layouts AtomLayoutMSdP a, AtomLayoutNdKV b, AtomLayoutMdQ c of W warps): S = QK^T and
+    // dP = dO V^T read Q, dO W/a times and K, V a times; dV = P^T dO and dK = dS^T Q read P, dS
+    // W/b times and dO, Q b times; dQ = dS K reads dS W/c times and K c times. P and dS are
+    // written to shared memory first. The K/V and Q/dO reads above count one reader each.
+    const u64 w = bwd_traits->mma_warps, a = bwd_traits->atom_msdp, b = bwd_traits->atom_ndkv, c = bwd_traits->atom_mdq;
+    const Count pairs_q = bh * p.rows_sum, pairs_k = bh * p.cols_sum;  // Σ rows, Σ cols over visited pairs
+    const Count scores = bh * p.area;
+    k.sram_read += pairs_q * (s.d + s.dv) * e * (w / a + b) - pairs_q * (s.d + s.dv) * e * kFlashWarps;
+    k.sram_read += pairs_k * (s.d * (a + c) + s.dv * a) * e;
+    k.sram_read += scores * e * (w / b + w / b + w / c);
+    k.sram_write += scores * e * 2;
+  }
   // dQ_i atomic read-modify-write in fp32, performed in L2.
   const Count dq_total = bh * p.rows_sum * s.d * kStatBytes;
   const Count dq_unique = rows * s.d * kStatBytes;
@@ -325,6 +341,19 @@ bool library_decode_splits(const Evaluator& ev, const Mask& mask, const FlashOpt
   return t && t->decode_splitkv;
 }
 
+// The backward kernel's own tiles where the implementation's differ from its forward's
+// (flash-attention launches separate kernels: 64 x 128 backward against 128 x 64 forward at
+// d = 128) and the workload's tiles are the forward's defaults; the forward's otherwise.
+BlockSizes backward_blocks(const Workload& w, u64 br, u64 bc, u64 d) {
+  if (w.impl == nullptr || w.impl->ideal) return {br, bc};
+  const double smem = static_cast<double>(w.sram_bytes);
+  const KernelTraits f = w.impl->traits(KernelRole::fwd, d, w.causal, w.dtype, smem, w.compute_capability);
+  const KernelTraits b = w.impl->traits(KernelRole::bwd, d, w.causal, w.dtype, smem, w.compute_capability);
+  if (b.block_m == 0 || b.block_n == 0 || f.block_m != br || f.block_n != bc) return {br, bc};
+  if ((b.block_m * d + b.block_n * 2 * d) * dtype_bytes(w.dtype) > w.sram_bytes) return {br, bc};
+  return {b.block_m, b.block_n};
+}
+
 void flash_passes(Evaluator& ev, const Shape& s, const Mask& mask, const FlashOptions& opt, bool fa1) {
   if (library_decode_splits(ev, mask, opt, fa1)) {
     split_kv_decode(ev, "flash2_fwd_splitkv", s.batch, s.kv_heads, s.group(), s.nk, (s.d + s.dv) * ev.e(), s.d, s.dv);
@@ -335,7 +364,14 @@ void flash_passes(Evaluator& ev, const Shape& s, const Mask& mask, const FlashOp
   ev.out().block_n = p.bc;
   const Pass pass = ev.w().pass;
   if (pass != Pass::bwd) fa1 ? flash1_fwd(ev, s, p) : flash2_fwd(ev, s, p, opt);
-  if (pass != Pass::fwd) fa1 ? flash1_bwd(ev, s, p) : flash2_bwd(ev, s, p, opt);
+  if (pass == Pass::fwd) return;
+  if (fa1) {
+    flash1_bwd(ev, s, p);
+    return;
+  }
+  const BlockSizes bb = backward_blocks(ev.w(), p.br, p.bc, std::max(s.d, s.dv));
+  if (bb.br == p.br && bb.bc == p.bc) flash2_bwd(ev, s, p, opt);
+  else flash2_bwd(ev, s, flash_plan(ev, s, mask, opt, bb), opt);
 }
 
 FlashBuffers flash_buffers(AddressSpace& as, const Shape& s, u64 e) {
@@ -619,7 +655,14 @@ void flash_family(Scheduler& sc, const Shape& s, const Mask& mask, const FlashOp
   FlashGeometry g{s, mask, bm, bn, ceil_div(s.n, bm), ceil_div(s.nk, bn), e, opt.density, opt.sigmoid};
   const FlashBuffers buf = flash_buffers(sc.as(), s, e);
   if (w.pass != Pass::bwd) fa1 ? flash1_forward(out, g, buf) : flash2_forward(out, g, buf);
-  if (w.pass != Pass::fwd) fa1 ? flash1_backward(out, g, buf) : flash2_backward(out, g, buf);
+  if (w.pass == Pass::fwd) return;
+  if (fa1) {
+    flash1_backward(out, g, buf);
+    return;
+  }
+  const BlockSizes bb = backward_blocks(w, bm, bn, std::max(s.d, s.dv));  // as predict chose
+  const FlashGeometry gb{s, mask, bb.br, bb.bc, ceil_div(s.n, bb.br), ceil_div(s.nk, bb.bc), e, opt.density, opt.sigmoid};
+  flash2_backward(out, gb, buf);
 }
 
 // ---- the variants -------------------------------------------------------------------------------

@@ -88,6 +88,11 @@ struct KernelTraits {
   // the threads per CTA; 0 where not known. With the register file they cap the CTAs per SM.
   std::uint64_t registers = 0, threads = 0;
   std::uint64_t smem_bytes = 0;  // shared memory per CTA where the kernel's code fixes it; 0: the closed form's tiles
+  // Backward warp layouts (flash-attention Flash_bwd_kernel_traits: AtomLayoutMSdP, AtomLayoutNdKV,
+  // AtomLayoutMdQ): warps along M for S and dP, along N for dV and dK, along M for dQ; the rest of
+  // the warps split the other dimension, so each operand tile is read out of shared memory once per
+  // warp across it. 0: not modelled.
+  std::uint64_t atom_msdp = 0, atom_ndkv = 0, atom_mdq = 0;
   std::uint64_t readers() const { return tile_readers != 0 ? tile_readers : mma == MmaPath::wgmma ? mma_warps / 4 : mma_warps; }
 };
 
