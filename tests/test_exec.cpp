@@ -304,3 +304,29 @@ TEST(Exec, Fa2BackwardSharedMemoryByHand) {
   EXPECT_EQ(k.sram_read.v, 524288u + 1064960u + 1048576u + 1572864u + 1048576u);
   EXPECT_EQ(k.sram_write.v, 131072u + 266240u + 262144u);
 }
+
+// Causal tail: FlashAttention-2 launches Q blocks in ascending order, so the last CTA is the
+// heaviest: at N = 8192 with 128 x 64 tiles its row block visits 8192 / 64 = 128 K/V blocks, and it
+// runs on alone for 128 x (x1 + x2) per iteration less its share of the fluid time.
+// FlashAttention-3 schedules causal tiles longest-first: no tail.
+TEST(Exec, CausalTailFollowsTheLaunchOrder) {
+  Workload w;
+  w.seq = 8192;
+  w.heads = w.kv_heads = 16;
+  w.batch = 2;
+  w.causal = true;
+  w.dtype = Dtype::fp16;
+  const Device& h = find_device("h100-sxm");
+  const Prediction fa2 = predict(h, w);
+  const KernelCost& k = kernel_named(fa2, "flash2_fwd");
+  EXPECT_EQ(k.last_cta_iters.v, 128u);
+  const double per_iter = (k.exec.gemm_s + k.exec.softmax_s) * h.sm_count / k.block_iters.d();
+  const double busy = k.exec.gemm_s / k.exec.utilization;
+  EXPECT_NEAR(k.exec.tail_s, 128 * per_iter - busy * 128 / k.block_iters.d(), 1e-12);
+  EXPECT_GT(k.exec.tail_s, 0.0);
+  w.impl = &find_impl("fa3");
+  EXPECT_EQ(kernel_named(predict(h, w), "flash2_fwd").last_cta_iters.v, 0u);
+  w.impl = nullptr;
+  w.causal = false;
+  EXPECT_EQ(kernel_named(predict(h, w), "flash2_fwd").exec.tail_s, 0.0);
+}

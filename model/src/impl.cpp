@@ -89,6 +89,7 @@ const ImplProfile kIdeal{
 // (compiled to mma.sync); 4 warps per CTA.
 KernelTraits attnio_traits(KernelRole role, u64 d, bool, Dtype dtype, double, int cc) {
   KernelTraits t{.mma_warps = 4, .mma = MmaPath::mma_sync, .overlap = OverlapRule::warps};
+  t.heaviest_last = true;  // kernels/flash2.cu: grid (Tr, B, H), i = blockIdx.x
   // Registers per thread from ptxas (kernels/resources.csv): the kernels are instantiated for head
   // dims 64 and 128 and compiled for sm_80 and sm_90 (sm_86/89 run the sm_80 code).
   const char* kernel = role == KernelRole::fwd ? "flash2_fwd_kernel" : role == KernelRole::bwd ? "bwd_kernel" : "decode_kernel";
@@ -154,6 +155,7 @@ const ImplProfile kFa1{
 // kBlockN 256/128/64 by head dim, 4 warps (lines 179-191).
 KernelTraits fa2_traits(KernelRole role, u64 d, bool, Dtype, double smem, int) {
   KernelTraits t{.mma_warps = 4, .mma = MmaPath::mma_sync, .overlap = OverlapRule::warps, .decode_splitkv = true};
+  t.heaviest_last = true;  // flash_fwd_kernel.h: m_block = blockIdx.x
   if (d > 256) return t;  // FA2 supports head dims up to 256 (no tiles: Alg. 1)
   switch (role) {
     case KernelRole::fwd:
@@ -363,6 +365,7 @@ KernelTraits triton_traits(KernelRole role, u64 d, bool, Dtype, double, int) {
   KernelTraits t{.block_m = 128, .block_n = 128, .mma_warps = d <= 64 ? 4u : 8u, .mma = MmaPath::mma_sync,
                  .overlap = OverlapRule::warps, .q_from_smem = false};
   if (role == KernelRole::bwd) t.mma_warps = 8, t.bwd_cta_per_head = true;
+  t.heaviest_last = true;  // start_m = tl.program_id(0), grid (cdiv(N, BLOCK_M), B·H)
   if (d > 128) t.block_m = t.block_n = 0;  // the tutorial asserts Lk in {16, 32, 64, 128}
   if (role == KernelRole::splitkv) t.block_m = 64;
   return t;

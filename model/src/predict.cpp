@@ -137,7 +137,16 @@ void exec_kernel(KernelCost& k, const Device& dev, const Workload& w) {
     const double per_cta = first_softmax + dev.dram_latency_s;
     x.fill_s = ctas / dev.sm_count * per_cta / std::max<double>(1.0, per_sm_ctas);
   }
-  x.compute_s = (busy + x.fill_s) / x.wave_efficiency;
+  // Causal tail: the last CTA launched is the heaviest. It cannot start before the work launched
+  // ahead of it has drained (the fluid time less its own share), then runs alone on its SM as one
+  // job, its GEMM and softmax phases in series: makespan = max(busy, busy - share + solo).
+  if (k.last_cta_iters.v != 0 && k.block_iters.v != 0) {
+    const double per_iter = (x.gemm_s + x.softmax_s) * dev.sm_count / k.block_iters.d();
+    const double solo = k.last_cta_iters.d() * per_iter;
+    const double share = busy * k.last_cta_iters.d() / k.block_iters.d();
+    x.tail_s = std::max(0.0, solo - share);
+  }
+  x.compute_s = (busy + x.fill_s + x.tail_s) / x.wave_efficiency;
   // Chip-wide levels at their sustained rates.
   const double hbm_rate = dev.sustained_hbm_rate();
   const double hbm_bytes = (k.hbm_read + k.hbm_write).d();

@@ -73,7 +73,7 @@ double kv_between(const Plan& p, const Shape& s, u64 e) {
 
 // FlashAttention-2 §3.1 forward: each CTA owns one Q block of one head, reads Q once, loops over the
 // K/V blocks it needs, writes O and the log-sum-exp once. K and V cross L2 once per Q block.
-void flash2_fwd(Evaluator& ev, const Shape& s, const Plan& p, const FlashOptions& opt) {
+void flash2_fwd(Evaluator& ev, const Shape& s, const Plan& p, const FlashOptions& opt, const Mask& mask) {
   const u64 e = ev.e();
   const Count bh = Count(s.batch) * s.heads;
   KernelCost& k = ev.add(opt.sigmoid ? "flash_sigmoid_fwd" : "flash2_fwd", bh * p.tr,
@@ -87,6 +87,10 @@ void flash2_fwd(Evaluator& ev, const Shape& s, const Plan& p, const FlashOptions
   k.tensor_issue = scores * 2 * (s.d + s.dv);
   k.sfu_issue = scores;
   k.block_iters = bh * p.pairs;
+  if (const auto t = ev.traits(KernelRole::fwd, std::max(s.d, s.dv)); t && t->heaviest_last && mask.kind != MaskKind::none) {
+    const BlockRange last = visited_blocks(mask, (p.tr - 1) * p.br, s.n, s.nk, p.bc);
+    if (!last.empty()) k.last_cta_iters = last.last - last.first + 1;
+  }
   if (opt.sigmoid) {
     // sigma(x) = (1 + tanh(x/2)) / 2 with MUFU.TANH: scale+bias FFMA (2) and the affine FFMA (2).
     k.fp32_flops = bh * p.allowed * 4;
@@ -363,7 +367,7 @@ void flash_passes(Evaluator& ev, const Shape& s, const Mask& mask, const FlashOp
   ev.out().block_m = p.br;
   ev.out().block_n = p.bc;
   const Pass pass = ev.w().pass;
-  if (pass != Pass::bwd) fa1 ? flash1_fwd(ev, s, p) : flash2_fwd(ev, s, p, opt);
+  if (pass != Pass::bwd) fa1 ? flash1_fwd(ev, s, p) : flash2_fwd(ev, s, p, opt, mask);
   if (pass == Pass::fwd) return;
   if (fa1) {
     flash1_bwd(ev, s, p);

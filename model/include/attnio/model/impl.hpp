@@ -93,6 +93,11 @@ struct KernelTraits {
   // the warps split the other dimension, so each operand tile is read out of shared memory once per
   // warp across it. 0: not modelled.
   std::uint64_t atom_msdp = 0, atom_ndkv = 0, atom_mdq = 0;
+  // The forward grid launches Q blocks in ascending order (blockIdx.x = m_block), so under a causal
+  // mask the heaviest CTA of the last head starts last and runs on after the rest (FA2's
+  // flash_fwd_kernel.h; Triton's program_id(0); attnio's kernels). FA3 schedules causal tiles
+  // longest-first (hopper/tile_scheduler.hpp DynamicPersistentTileScheduler, LPT): no such tail.
+  bool heaviest_last = false;
   std::uint64_t readers() const { return tile_readers != 0 ? tile_readers : mma == MmaPath::wgmma ? mma_warps / 4 : mma_warps; }
 };
 

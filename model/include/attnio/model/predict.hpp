@@ -59,6 +59,9 @@ struct KernelCost {
   // Main-loop iterations (one Q block against one K/V block) over all CTAs; 0: not a tiled loop.
   // Each CTA's first iteration cannot overlap its softmax with a GEMM, and waits for its first tiles.
   Count block_iters;
+  // Iterations of the CTA launched last when it is the heaviest (causal, ascending Q blocks): it
+  // runs on alone after the others finish. 0: no such tail.
+  Count last_cta_iters;
   Count inflight_bytes;         // bytes one CTA keeps in flight from DRAM (its async tile stages); 0: no cap
 
   // Results of the execution model, per launch set and layer.
@@ -69,6 +72,7 @@ struct KernelCost {
     double utilization = 1;             // of the GEMM phase under the overlap rule
     double compute_s = 0;               // x1 / U + fill, over the wave efficiency
     double fill_s = 0;                  // per-CTA pipeline fill: first tiles' latency and first softmax
+    double tail_s = 0;                  // the heaviest CTA, launched last, running on alone
     double hbm_s = 0, l2_s = 0, link_s = 0, latency_s = 0, launch_s = 0;
     double wave_efficiency = 1;
     double time_s = 0;                  // max(compute, memory) + launch
