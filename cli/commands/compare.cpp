@@ -17,11 +17,14 @@ int cmd_compare(const std::vector<std::string>& args) {
   desc.add_options()("help,h", "show this help");
   desc.add_options()("format", po::value<std::string>()->default_value("table"), "table|csv|json");
   desc.add_options()("simulate", "also hold the tile simulator's DRAM bytes and time against the measurements");
+  desc.add_options()("impl", po::value<std::string>(),
+                     "the implementation the predictions describe (default attnio: the kernels `attnio profile` measures)");
   po::variables_map vm;
-  if (!parse_with_traces("compare", "TRACE... [--simulate] [--format table|csv|json]", desc, args, vm)) return 0;
+  if (!parse_with_traces("compare", "TRACE... [--simulate] [--impl NAME] [--format table|csv|json]", desc, args, vm)) return 0;
   if (!vm.count("trace")) throw InputError("compare: give one or more trace files");
   const traces::Trace t = read_merged(vm["trace"].as<std::vector<std::string>>());
-  const auto rows = traces::compare_rows(t, vm.count("simulate") > 0);
+  const ImplProfile* impl = vm.count("impl") ? &find_impl(vm["impl"].as<std::string>()) : nullptr;
+  const auto rows = traces::compare_rows(t, vm.count("simulate") > 0, impl);
   const auto summary = traces::compare_summary(t, rows);
   const Format f = format_of(vm);
   if (f == Format::csv) {

@@ -42,7 +42,8 @@ int cmd_model(const std::vector<std::string>& args) {
                                {"model HBM", "hbm_bytes", 9, Kind::bytes},
                                {"AI", "arithmetic_intensity", 7, Kind::ratio},
                                {"bound", "bound", 7, Kind::text},
-                               {"ceiling", "binding_ceiling", 7, Kind::text},
+                               {"limited by", "limited_by", 10, Kind::text},
+                               {"impl", "impl", 11, Kind::text},
                                {"KV cache", "kv_cache_bytes", 9, Kind::bytes}},
                               false);
   for (Phase phase : {Phase::prefill, Phase::decode}) {

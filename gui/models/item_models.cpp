@@ -80,9 +80,9 @@ QVariant PredictionModel::headerData(int section, Qt::Orientation o, int role) c
     // What each column holds, with its unit (README, "What the numbers mean").
     static const char* const tips[kColumnCount] = {
         "the variant (its colour in every view)",
-        "memory- or compute-bound: the kind of ceiling with the most time; 'exceeds HBM' when the GPU cannot hold the workload",
-        "the ceiling with the most time summed over the kernels: tensor, fp32, sfu (exp), hbm, l2, sram, nvlink",
-        "predicted time of all layers, seconds (roofline lower bound at the device's rates; attnio validate says how far from published runs)",
+        "memory- or compute-bound under the execution model; 'exceeds HBM' when the GPU cannot hold the workload",
+        "what sets the time under the execution model, and the implementation it describes: tensor, mufu, fp32, smem, l2, hbm, nvlink, latency or launch (attnio explain prints each pipe)",
+        "predicted time of all layers, seconds, for that implementation (attnio impls; attnio validate says how far from published runs)",
         "all FLOPs (a multiply-add counts 2)", "matmul FLOPs on the tensor cores", "FP32 FLOPs on the CUDA cores (softmax arithmetic, scans, FFTs)",
         "special-function results (exponentials, tanh) on the MUFU",
         "DRAM bytes: L2 traffic after reuse", "DRAM bytes read", "DRAM bytes written",
@@ -100,7 +100,7 @@ QVariant PredictionModel::headerData(int section, Qt::Orientation o, int role) c
   }
   if (o != Qt::Horizontal || role != Qt::DisplayRole) return QAbstractTableModel::headerData(section, o, role);
   static const char* const names[kColumnCount] = {
-      "variant", "bound", "binding ceiling", "time", "FLOPs", "tensor FLOPs", "FP32 FLOPs", "SFU ops", "HBM bytes",
+      "variant", "bound", "limited by (impl)", "time", "FLOPs", "tensor FLOPs", "FP32 FLOPs", "SFU ops", "HBM bytes",
       "HBM read", "HBM write", "L2 bytes", "SRAM bytes", "FLOP/HBM byte", "KV cache", "extra memory", "memory footprint", "launches",
       "wave efficiency", "parameters", "measured HBM", "HBM error %", "measured time", "time error %"};
   return section >= 0 && section < kColumnCount ? QString(names[section]) : QVariant();
@@ -136,7 +136,7 @@ QVariant PredictionModel::data(const QModelIndex& index, int role) const {
                                                          qs(human_bytes(s_->device().hbm_capacity_bytes)));
       }
       return p.memory_bound() ? QStringLiteral("memory") : QStringLiteral("compute");
-    case kCeiling: return qs(to_string(p.binding_ceiling));
+    case kCeiling: return qs(std::string(to_string(p.bound)) + " (" + std::string(p.impl ? p.impl->key : "?") + ")");
     case kTime: return num(p.predicted_time_s, qs(human_time(p.predicted_time_s)));
     case kFlops: return flops(p.flops().d());
     case kTensorFlops: return flops(p.tensor_flops.d());

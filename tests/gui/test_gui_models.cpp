@@ -74,7 +74,7 @@ private slots:
     QCOMPARE(lines.size(), m.rowCount() + 1);
     // Issue 16: the export had no device or workload columns and no units in its headers.
     QVERIFY2(lines[0].startsWith("device,phase,pass,dtype,batch,seq (tokens),kv_len (tokens),heads,kv_heads,head_dim,causal,"
-                                 "layers,variant,bound,binding ceiling,time (s),FLOPs (FLOP)"),
+                                 "layers,variant,bound,limited by (impl),time (s),FLOPs (FLOP)"),
              qPrintable(lines[0]));
     QVERIFY(lines[1].startsWith("h100-sxm,prefill,fwd,bf16,8,4096,4096,32,8,128,1,1,"));
     // A variant that does not apply (paged needs decode) shows why, and no numbers.

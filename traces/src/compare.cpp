@@ -62,13 +62,15 @@ Workload as_profiled(Workload w, const Device& device) {
   return w;
 }
 
-std::vector<attnio::Record> compare_rows(const Trace& t, bool simulate) {
+std::vector<attnio::Record> compare_rows(const Trace& t, bool simulate, const ImplProfile* impl) {
   std::vector<attnio::Record> rows;
   const Device& dev = t.header.device;
   for (const Record& r : t.records) {
     const auto m = measurement(r);
     if (!m) continue;
-    const Prediction p = predict(dev, as_profiled(r.workload, dev));
+    Workload w = as_profiled(r.workload, dev);
+    if (impl != nullptr) w.impl = impl;
+    const Prediction p = predict(dev, w);
     const double bytes = m->hbm_bytes, time = m->time_s;
     const double dram_share = bytes / time / dev.hbm_rate();
     const double tensor_share = p.tensor_flops.d() / time / dev.tensor_rate(r.workload.dtype);
@@ -90,9 +92,10 @@ std::vector<attnio::Record> compare_rows(const Trace& t, bool simulate) {
     row.emplace_back("predicted_bound", predicted_bound);
     row.emplace_back("measured_bound", measured_bound);
     row.emplace_back("bound_agrees", predicted_bound == measured_bound);
+    row.emplace_back("impl", std::string(p.impl ? p.impl->key : ""));
     if (simulate) {
       try {
-        const SimResult sim = attnio::simulate(dev, r.workload, SimOptions{});
+        const SimResult sim = attnio::simulate(dev, w, SimOptions{});
         row.emplace_back("simulated_hbm_bytes", sim.hbm_bytes().d());
         row.emplace_back("sim_hbm_bytes_error_pct", 100 * (sim.hbm_bytes().d() - bytes) / bytes);
         row.emplace_back("simulated_time_s", sim.time_s);

@@ -41,7 +41,8 @@ Workload as_profiled(Workload w, const Device& device);
 // With `simulate`, each row also holds the tile simulator's DRAM bytes and time and their errors
 // (sim_hbm_bytes_error_pct, sim_time_error_pct); a variant the simulator cannot schedule gets a
 // sim_note instead. The summary then adds the simulator's median byte error per variant.
-std::vector<attnio::Record> compare_rows(const Trace& t, bool simulate = false);
+// `impl`: the implementation the predictions describe (nullptr: attnio's own kernels, as_profiled).
+std::vector<attnio::Record> compare_rows(const Trace& t, bool simulate = false, const ImplProfile* impl = nullptr);
 // Per variant: records, median and max |error| of bytes and time (%), bound agreement (%), skipped.
 std::vector<attnio::Record> compare_summary(const Trace& t, const std::vector<attnio::Record>& rows);
 
