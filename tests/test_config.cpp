@@ -86,3 +86,51 @@ TEST(Config, BadConfigsNameTheProblem) {
                 .find("more than 1e12 channels"),
             std::string::npos);
 }
+
+// Parameter counts from the configs, layer by layer as the Hugging Face modeling files build them.
+// Llama-3-8B: embed 128256·4096 = 525336576; per layer q, o 4096² each, k, v 4096·1024 each
+// (41943040), gate/up/down 3·4096·14336 (176160768), two norms 8192; 32 layers 6979584000; final
+// norm 4096; untied head 525336576: 8030261248 (the model card's 8.03 B).
+TEST(Params, Llama3EightBByHand) {
+  const ParamCount p = count_params(find_config("llama-3-8b"));
+  EXPECT_DOUBLE_EQ(p.total(), 8030261248.0);
+  EXPECT_DOUBLE_EQ(p.active, p.total());
+}
+
+// DeepSeek-V2: 236 B total, 21 B activated per token (model card; DeepSeek-V2 §1). Counted: MLA
+// attention 60 x 149.3 M, one dense MLP layer, 59 MoE layers of 160 routed experts (3·5120·1536
+// each), 2 shared and a router; 6 routed experts active per token.
+TEST(Params, DeepSeekV2TotalAndActive) {
+  const ParamCount p = count_params(find_config("deepseek-v2"));
+  EXPECT_NEAR(p.total() / 236e9, 1.0, 0.02);
+  EXPECT_NEAR(p.active / 21e9, 1.0, 0.05);
+  EXPECT_DOUBLE_EQ(p.experts_routed, 59.0 * 160 * 3 * 5120 * 1536);
+}
+
+// Mamba 2.8B: per layer in_proj 2560·10240, conv 5120·4 + 5120, x_proj 5120·(160 + 32), dt_proj
+// 160·5120 + 5120, A_log 5120·16, D 5120, out_proj 5120·2560, norm 2560 = 41244160; 64 layers,
+// embeddings 50280·2560, final norm, tied head: 2768345600.
+TEST(Params, Mamba28BByHand) {
+  EXPECT_DOUBLE_EQ(count_params(find_config("mamba-2.8b")).total(), 2768345600.0);
+}
+
+// GPT-2 medium (355 M): wte 50257·1024 + wpe 1024·1024; per layer c_attn 1024·3072 + 3072, c_proj
+// 1024² + 1024, c_fc 1024·4096 + 4096, c_proj 4096·1024 + 1024, two layer norms 4096; ln_f 2048; tied.
+TEST(Params, Gpt2MediumByHand) {
+  const double layer = 1024.0 * 3072 + 3072 + 1024.0 * 1024 + 1024 + 1024.0 * 4096 + 4096 + 4096.0 * 1024 + 1024 + 4096;
+  EXPECT_DOUBLE_EQ(count_params(find_config("gpt2-medium")).total(), 50257.0 * 1024 + 1024.0 * 1024 + 24 * layer + 2048);
+}
+
+// E (1 - (1 - k/E)^B): one token touches k experts; 160 experts, 6 each: 2 tokens 11.775, and a
+// large batch touches nearly all.
+TEST(Params, ExpectedExpertsGrowWithTheBatch) {
+  EXPECT_DOUBLE_EQ(expected_experts(160, 6, 1), 6.0);
+  EXPECT_NEAR(expected_experts(160, 6, 2), 160 * (1 - (154.0 / 160) * (154.0 / 160)), 1e-12);
+  EXPECT_GT(expected_experts(160, 6, 1024), 159.9);
+  EXPECT_EQ(expected_experts(0, 0, 8), 0.0);
+  // Decode weights at batch 1 are the active parameters (less the embedding table, of which one row
+  // is read), in bf16.
+  const ModelConfig ds = find_config("deepseek-v2");
+  const ParamCount p = count_params(ds);
+  EXPECT_NEAR(decode_weight_bytes(ds, 1, Dtype::bf16), 2 * (p.active - p.embeddings + 5120), 1.0);
+}

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <iostream>
 
 #include "attnio/model/errors.hpp"
@@ -14,6 +15,16 @@
 #include "output.hpp"
 
 namespace attnio::cli {
+
+namespace {
+std::string human_count(double n) {
+  char buf[32];
+  if (n >= 1e9) std::snprintf(buf, sizeof buf, "%.2f B", n / 1e9);
+  else if (n >= 1e6) std::snprintf(buf, sizeof buf, "%.1f M", n / 1e6);
+  else std::snprintf(buf, sizeof buf, "%.0f", n);
+  return buf;
+}
+}  // namespace
 
 int cmd_model(const std::vector<std::string>& args) {
   po::options_description desc("model options");
@@ -44,8 +55,11 @@ int cmd_model(const std::vector<std::string>& args) {
                                {"bound", "bound", 7, Kind::text},
                                {"limited by", "limited_by", 10, Kind::text},
                                {"impl", "impl", 11, Kind::text},
-                               {"KV cache", "kv_cache_bytes", 9, Kind::bytes}},
+                               {"KV cache", "kv_cache_bytes", 9, Kind::bytes},
+                               {"weights/step", "weight_bytes_per_step", 12, Kind::bytes},
+                               {"weights time", "weight_time_s", 12, Kind::time}},
                               false);
+  const ParamCount params = count_params(cfg);
   for (Phase phase : {Phase::prefill, Phase::decode}) {
     Workload w = base;
     w.phase = phase;
@@ -55,10 +69,28 @@ int cmd_model(const std::vector<std::string>& args) {
       Record r = to_record(*pt.device, p);
       r.insert(r.begin(), {"model", cfg.name});
       r.emplace_back("per_layer_time_s", p.predicted_time_s / static_cast<double>(p.workload.layers));
+      // The weights one step reads (issue 17's stack model starts here): decode reads every dense
+      // weight once and the routed experts the batch's tokens touch; prefill the experts its
+      // B·N tokens touch. At the device's sustained HBM bandwidth.
+      const std::uint64_t tokens = p.workload.batch * p.workload.query_len();
+      const double weights = decode_weight_bytes(cfg, tokens, p.workload.dtype);
+      r.emplace_back("params_total", params.total());
+      r.emplace_back("params_active", params.active);
+      r.emplace_back("weight_bytes_per_step", weights);
+      r.emplace_back("weight_time_s", weights / pt.device->sustained_hbm_rate());
       printer->row(r);
     }
   }
   printer->end();
+  if (format_of(vm) == Format::table) {
+    std::cout << "\nparameters (counted from the config): " << human_count(params.total()) << " total, "
+              << human_count(params.active) << " active per token; attention " << human_count(params.attention)
+              << ", MLP " << human_count(params.mlp) << ", routed experts " << human_count(params.experts_routed)
+              << ", shared experts " << human_count(params.experts_shared) << ", Mamba " << human_count(params.mamba)
+              << ", embeddings " << human_count(params.embeddings) << ", LM head " << human_count(params.lm_head) << "\n"
+              << "model time is the attention mixer only; weights/step is what one step reads of the weights (MoE: the experts "
+                 "its tokens touch, E(1-(1-k/E)^tokens)), and weights time that read at the sustained HBM bandwidth\n";
+  }
   return 0;
 }
 

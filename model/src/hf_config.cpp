@@ -41,6 +41,12 @@ public:
     if (v == 0) throw InputError(origin_ + ": missing key '" + *keys.begin() + "'");
     return v;
   }
+  bool flag(const char* key, bool otherwise) const {
+    const json::value* v = o_.if_contains(key);
+    if (!v || v->is_null()) return otherwise;
+    if (!v->is_bool()) throw InputError(origin_ + ": key '" + key + "' must be true or false");
+    return v->get_bool();
+  }
   std::string text(const char* key) const {
     const json::value* v = o_.if_contains(key);
     return v && v->is_string() ? std::string(v->get_string()) : std::string();
@@ -94,6 +100,24 @@ ModelConfig parse_hf_config(std::string_view text, std::string_view origin) {
   ModelConfig c;
   c.name = std::string(origin);
   c.model_type = r.text("model_type");
+  c.vocab = r.count({"vocab_size"});
+  c.intermediate = r.count({"intermediate_size", "n_inner"});
+  const std::string act = r.text("hidden_act");
+  c.gated_mlp = act == "silu" || act == "swiglu" || act == "gelu_pytorch_tanh";  // LlamaMLP, DeepseekV2MLP, GemmaMLP
+  c.biases = c.model_type == "gpt2";
+  // Hugging Face defaults when the key is absent: GPT-2 and Mamba tie, Llama-family do not.
+  c.tied_embeddings = r.flag("tie_word_embeddings", c.model_type == "gpt2" || c.model_type == "mamba");
+  c.learned_positions = c.model_type == "gpt2";
+  c.q_lora_rank = r.count({"q_lora_rank"});
+  c.experts = r.count({"n_routed_experts", "num_local_experts"});
+  c.experts_per_token = r.count({"num_experts_per_tok"});
+  c.shared_experts = r.count({"n_shared_experts"});
+  c.moe_intermediate = r.count({"moe_intermediate_size"});
+  c.first_dense_layers = r.count({"first_k_dense_replace"});
+  c.moe_layer_freq = std::max<std::uint64_t>(1, r.count({"moe_layer_freq"}));
+  c.conv_kernel = r.count({"conv_kernel", "d_conv"});
+  c.dt_rank = r.count({"time_step_rank"});
+  if (c.experts != 0 && c.experts_per_token == 0) throw InputError(r.origin() + ": missing key 'num_experts_per_tok'");
   c.layers = r.required({"num_hidden_layers", "n_layer"});
   c.max_positions = r.count({"max_position_embeddings", "n_positions"});
   const std::string torch_dtype = r.text("torch_dtype");
@@ -151,6 +175,77 @@ ModelConfig parse_hf_config(std::string_view text, std::string_view origin) {
   c.sliding_window = r.count({"sliding_window"});
   if (c.sliding_window != 0) c.native_variant = parse_variant("sliding-window");
   return c;
+}
+
+// Parameter counts, layer by layer as the Hugging Face modeling files build them:
+//   LlamaModel/MistralModel (modeling_llama.py): embed_tokens V·h; per layer q_proj h·H·d, k_proj and
+//     v_proj h·Hkv·d, o_proj H·d·h, gate/up/down h·I each, two RMSNorms h; final norm h; lm_head h·V
+//     unless tied.
+//   DeepseekV2 (modeling_deepseek.py): MLA q_a_proj h·q_lora + q_a_layernorm, q_b_proj
+//     q_lora·H·(d_nope + d_rope), kv_a_proj_with_mqa h·(d_c + d_rope) + kv_a_layernorm d_c, kv_b_proj
+//     d_c·H·(d_nope + d_v), o_proj H·d_v·h; the first first_k_dense_replace layers a dense MLP of
+//     intermediate_size, the others (every moe_layer_freq-th) n_routed_experts experts and
+//     n_shared_experts shared ones of moe_intermediate_size (3 projections each) and a router h·E.
+//   GPT2Model (modeling_gpt2.py): wte V·h, wpe P·h; per layer c_attn h·3h + 3h, c_proj h·h + h, c_fc
+//     h·4h + 4h, c_proj 4h·h + h, ln_1 and ln_2 2h; ln_f 2h; lm_head tied.
+//   MambaModel (modeling_mamba.py): embeddings V·h; per layer in_proj h·2D, conv1d D·k (+ D bias),
+//     x_proj D·(r + 2N), dt_proj r·D + D, A_log D·N, D, out_proj D·h, norm h; norm_f h; tied head.
+ParamCount count_params(const ModelConfig& c) {
+  ParamCount p;
+  const double h = static_cast<double>(c.hidden_size), L = static_cast<double>(c.layers), V = static_cast<double>(c.vocab);
+  p.embeddings = V * h + (c.learned_positions ? static_cast<double>(c.max_positions) * h : 0.0);
+  p.lm_head = c.tied_embeddings ? 0.0 : V * h;
+  const double norm = c.biases ? 2 * h : h;
+  if (c.native_variant.is("mamba")) {
+    const double D = static_cast<double>(c.d_inner), N = static_cast<double>(c.state_dim);
+    const double r = static_cast<double>(c.dt_rank != 0 ? c.dt_rank : (c.hidden_size + 15) / 16);
+    const double k = static_cast<double>(c.conv_kernel != 0 ? c.conv_kernel : 4);
+    p.mamba = L * (h * 2 * D + D * k + D + D * (r + 2 * N) + r * D + D + D * N + D + D * h);
+    p.norms = L * h + h;
+    p.active = p.total();
+    return p;
+  }
+  const double H = static_cast<double>(c.heads), Hkv = static_cast<double>(c.kv_heads), d = static_cast<double>(c.head_dim),
+               dv = static_cast<double>(c.v_head_dim);
+  double attn = 0;
+  if (c.latent_dim != 0) {
+    const double dc = static_cast<double>(c.latent_dim), dr = static_cast<double>(c.rope_dim);
+    const double q = c.q_lora_rank != 0 ? h * c.q_lora_rank + c.q_lora_rank + c.q_lora_rank * H * (d + dr) : h * H * (d + dr);
+    attn = q + h * (dc + dr) + dc + dc * H * (d + dv) + H * dv * h;
+  } else {
+    attn = h * H * d + 2 * h * Hkv * d + H * dv * h + (c.biases ? H * d + 2 * Hkv * d + h : 0.0);
+  }
+  p.attention = L * attn;
+  p.norms = L * 2 * norm + norm;
+  const double I = static_cast<double>(c.intermediate != 0 ? c.intermediate : 4 * c.hidden_size);
+  const double mlp_one = c.gated_mlp ? 3 * h * I : 2 * h * I + (c.biases ? I + h : 0.0);
+  std::uint64_t moe_layers = 0;
+  if (c.experts != 0) {
+    for (std::uint64_t l = c.first_dense_layers; l < c.layers; ++l) moe_layers += (l % c.moe_layer_freq == 0) ? 1 : 0;
+  }
+  p.mlp = static_cast<double>(c.layers - moe_layers) * mlp_one;
+  const double Im = static_cast<double>(c.moe_intermediate != 0 ? c.moe_intermediate : c.intermediate);
+  const double expert = 3 * h * Im;
+  p.experts_routed = static_cast<double>(moe_layers) * static_cast<double>(c.experts) * expert;
+  p.experts_shared = static_cast<double>(moe_layers) * static_cast<double>(c.shared_experts) * expert;
+  p.router = static_cast<double>(moe_layers) * h * static_cast<double>(c.experts);
+  p.active = p.total() - p.experts_routed +
+             static_cast<double>(moe_layers) * static_cast<double>(c.experts_per_token) * expert;
+  return p;
+}
+
+double expected_experts(std::uint64_t experts, std::uint64_t k, std::uint64_t tokens) {
+  if (experts == 0) return 0;
+  const double E = static_cast<double>(experts);
+  return E * (1.0 - std::pow(1.0 - static_cast<double>(std::min(k, experts)) / E, static_cast<double>(tokens)));
+}
+
+double decode_weight_bytes(const ModelConfig& c, std::uint64_t batch, Dtype dtype) {
+  const ParamCount p = count_params(c);
+  const double per_expert = c.experts == 0 ? 0.0 : p.experts_routed / static_cast<double>(c.experts);
+  // Embedding rows of B tokens only; every other weight once; routed experts the batch touches.
+  const double dense = p.total() - p.experts_routed - p.embeddings + static_cast<double>(batch) * c.hidden_size;
+  return (dense + per_expert * expected_experts(c.experts, c.experts_per_token, batch)) * static_cast<double>(dtype_bytes(dtype));
 }
 
 ModelConfig load_hf_config(const std::string& path) {

@@ -27,9 +27,40 @@ struct ModelConfig {
   std::uint64_t max_positions = 0;             // 0: not given
   Dtype dtype = Dtype::bf16;
 
+  // The rest of the stack, for parameter and weight counts (0 where the config has no such part).
+  std::uint64_t vocab = 0;
+  std::uint64_t intermediate = 0;       // dense MLP width
+  bool gated_mlp = false;               // SwiGLU/GeGLU: gate, up and down projections
+  bool biases = false;                  // GPT-2: every linear and norm has a bias
+  bool tied_embeddings = false;         // the LM head reuses the embedding matrix
+  bool learned_positions = false;       // GPT-2's position embedding table
+  std::uint64_t q_lora_rank = 0;        // DeepSeek-V2: low-rank query projection
+  std::uint64_t experts = 0, experts_per_token = 0, shared_experts = 0, moe_intermediate = 0;
+  std::uint64_t first_dense_layers = 0, moe_layer_freq = 1;
+  std::uint64_t conv_kernel = 0, dt_rank = 0;  // Mamba
+
+
   // The workload of one layer of this model, on top of `base` (batch, seq, phase... kept).
   Workload apply(Workload base) const;
 };
+
+// Parameters of a model, counted from its config the way its Hugging Face modeling file builds the
+// layers (docs/model.md "Whole models"): total, and active per token (MoE: the routed experts a
+// token uses, the shared experts and the router; everything else always).
+struct ParamCount {
+  double embeddings = 0, attention = 0, mlp = 0, experts_routed = 0, experts_shared = 0, router = 0, mamba = 0,
+         norms = 0, lm_head = 0;
+  double total() const { return embeddings + attention + mlp + experts_routed + experts_shared + router + mamba + norms + lm_head; }
+  double active = 0;  // per token
+};
+ParamCount count_params(const ModelConfig& c);
+// Expected distinct experts that a batch of `tokens` tokens touches when each picks k of E
+// uniformly: E (1 - (1 - k/E)^B), so the expert weights read per decode step grow with the batch
+// until every expert is read (balls into bins; real routers are less uniform).
+double expected_experts(std::uint64_t experts, std::uint64_t k, std::uint64_t tokens);
+// Weight bytes read in one decode step of `batch` tokens: every dense weight once, and the routed
+// experts the batch touches.
+double decode_weight_bytes(const ModelConfig& c, std::uint64_t batch, Dtype dtype);
 
 // Throws InputError naming the file and the bad or missing key.
 ModelConfig parse_hf_config(std::string_view json_text, std::string_view origin);
