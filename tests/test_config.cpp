@@ -2,6 +2,7 @@
 
 #include "attnio/model/hf_config.hpp"
 #include "attnio/model/predict.hpp"
+#include "attnio/model/stack.hpp"
 
 using namespace attnio;
 
@@ -133,4 +134,51 @@ TEST(Params, ExpectedExpertsGrowWithTheBatch) {
   const ModelConfig ds = find_config("deepseek-v2");
   const ParamCount p = count_params(ds);
   EXPECT_NEAR(decode_weight_bytes(ds, 1, Dtype::bf16), 2 * (p.active - p.embeddings + 5120), 1.0);
+}
+
+// The whole-model step by layer type (stack.hpp). Llama-3-8B decode at batch 1: the linear layers'
+// weights are every parameter but the embedding table and the norms (q/k/v 4096·6144, o 4096²,
+// gate+up 4096·28672, down 14336·4096 per layer, LM head 4096·128256), in bf16; gate+up is
+// 32 GEMMs of 1 x 28672 x 4096: 2·28672·4096·32 = 7516192768 FLOP and as many weight bytes.
+TEST(Stack, LlamaDecodeByLayerType) {
+  const ModelConfig c = find_config("llama-3-8b");
+  Workload w;
+  w.batch = 1;
+  w.seq = 4096;
+  w.phase = Phase::decode;
+  const StackCost st = evaluate_stack(find_device("h100-sxm"), c, w);
+  const ParamCount p = count_params(c);
+  EXPECT_DOUBLE_EQ(st.weight_bytes, 2 * (p.total() - p.embeddings - p.norms));
+  const auto part = [&](const char* name) -> const StackPart& {
+    for (const StackPart& s : st.parts) {
+      if (s.name == name) return s;
+    }
+    ADD_FAILURE() << name;
+    return st.parts.front();
+  };
+  EXPECT_EQ(part("MLP gate+up").count, 32u);
+  EXPECT_DOUBLE_EQ(part("MLP gate+up").flops, 7516192768.0);
+  EXPECT_DOUBLE_EQ(part("MLP gate+up").weight_bytes, 7516192768.0);
+  EXPECT_DOUBLE_EQ(part("attention projections").weight_bytes, 32.0 * 4096 * 6144 * 2);
+  EXPECT_DOUBLE_EQ(part("LM head").weight_bytes, 4096.0 * 128256 * 2);
+  // Decode at batch 1 streams the weights: every linear layer is HBM-bound (split-K fills the SMs).
+  for (const char* name : {"attention projections", "output projection", "MLP gate+up", "MLP down", "LM head"}) {
+    EXPECT_EQ(part(name).bound, Bound::hbm) << name;
+  }
+  EXPECT_GT(st.time_s, st.weight_bytes / find_device("h100-sxm").achievable_hbm_bytes_per_s);
+  EXPECT_EQ(st.tokens, 1u);
+}
+
+// DeepSeek-V2 decode at batch 1: 6 routed experts of 160 per MoE layer (59 layers) are read, and
+// the step is weight-dominated: the attention mixer is a small share.
+TEST(Stack, DeepSeekV2DecodeReadsTheTouchedExperts) {
+  Workload w;
+  w.batch = 1;
+  w.seq = 4096;
+  w.phase = Phase::decode;
+  const StackCost st = evaluate_stack(find_device("h100-sxm"), find_config("deepseek-v2"), w);
+  for (const StackPart& s : st.parts) {
+    if (s.name == "routed experts gate+up") EXPECT_EQ(s.count, 59u * 6);
+    if (s.name == "attention mixer") EXPECT_LT(s.time_s, 0.2 * st.time_s);
+  }
 }

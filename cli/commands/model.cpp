@@ -8,7 +8,9 @@
 
 #include "attnio/model/errors.hpp"
 #include "attnio/model/hf_config.hpp"
+#include "attnio/model/explain.hpp"
 #include "attnio/model/predict.hpp"
+#include "attnio/model/stack.hpp"
 #include "attnio/model/record.hpp"
 #include "command_util.hpp"
 #include "flags.hpp"
@@ -29,9 +31,10 @@ std::string human_count(double n) {
 int cmd_model(const std::vector<std::string>& args) {
   po::options_description desc("model options");
   desc.add_options()("config", po::value<std::string>(), "shipped model name (attnio models) or path to a config.json");
+  desc.add_options()("stack", "print one step of the whole model by layer type (mixer, projections, MLP or experts, norms, embedding, LM head)");
   add_workload_options(desc);
   po::variables_map vm;
-  if (!parse("model", "--config NAME|PATH [--seq N] [--batch B] [--device D]", desc, args, vm)) return 0;
+  if (!parse("model", "--config NAME|PATH [--stack] [--seq N] [--batch B] [--device D]", desc, args, vm)) return 0;
   if (!vm.count("config")) throw InputError("model: --config NAME|PATH is required");
   for (const char* f : {"heads", "kv-heads", "head-dim", "v-head-dim", "layers", "phase"}) {
     if (vm.count(f)) throw InputError("model: --" + std::string(f) + " comes from the config; drop it");
@@ -41,6 +44,57 @@ int cmd_model(const std::vector<std::string>& args) {
   base.causal = true;
   if (cfg.max_positions != 0 && !vm.count("seq")) base.seq = std::min<std::uint64_t>(4096, cfg.max_positions);
   std::vector<Device> storage;
+  if (vm.count("stack")) {
+    // One step of the whole model by layer type (stack.hpp), per phase.
+    auto printer = make_printer(format_of(vm), std::cout,
+                                {{"model", "model", 11, Kind::text},
+                                 {"phase", "phase", 7, Kind::text},
+                                 {"layer type", "part", 24, Kind::text},
+                                 {"count", "count", 6, Kind::count},
+                                 {"FLOPs", "flops", 11, Kind::flops},
+                                 {"weights", "weight_bytes", 9, Kind::bytes},
+                                 {"HBM", "hbm_bytes", 9, Kind::bytes},
+                                 {"time", "time_s", 9, Kind::time},
+                                 {"share", "share", 6, Kind::ratio_percent},
+                                 {"limited by", "limited_by", 10, Kind::text}},
+                                false);
+    std::vector<std::string> summaries;
+    for (Phase phase : {Phase::prefill, Phase::decode}) {
+      Workload w = base;
+      w.phase = phase;
+      for (const Point& pt : expand(vm, w, false, storage)) {
+        const StackCost st = evaluate_stack(*pt.device, cfg, pt.workload);
+        for (const StackPart& part : st.parts) {
+          Record r;
+          r.emplace_back("model", cfg.name);
+          r.emplace_back("phase", std::string(to_string(phase)));
+          r.emplace_back("part", part.name);
+          r.emplace_back("count", part.count);
+          r.emplace_back("flops", part.flops);
+          r.emplace_back("weight_bytes", part.weight_bytes);
+          r.emplace_back("hbm_bytes", part.hbm_bytes);
+          r.emplace_back("time_s", part.time_s);
+          r.emplace_back("share", st.time_s > 0 ? part.time_s / st.time_s : 0.0);
+          r.emplace_back("limited_by", std::string(to_string(part.bound)));
+          printer->row(r);
+        }
+        char line[512];
+        std::snprintf(line, sizeof line, "%s %s: %llu tokens in %s: %s weights, %s K/V or state cache, %.0f tokens/s",
+                      cfg.name.c_str(), std::string(to_string(phase)).c_str(), static_cast<unsigned long long>(st.tokens),
+                      human_time(st.time_s).c_str(), human_bytes(st.weight_bytes).c_str(), human_bytes(st.cache_bytes).c_str(),
+                      st.time_s > 0 ? static_cast<double>(st.tokens) / st.time_s : 0.0);
+        summaries.emplace_back(line);
+      }
+    }
+    printer->end();
+    if (format_of(vm) == Format::table) {
+      std::cout << "\n";
+      for (const auto& l : summaries) std::cout << l << "\n";
+      std::cout << "Layers run one after another; linear layers are cuBLAS GEMMs reading their weights once per step "
+                   "(MoE: the experts the step's tokens touch); norms and the embedding gather are memory passes.\n";
+    }
+    return 0;
+  }
   auto printer = make_printer(format_of(vm), std::cout,
                               {{"model", "model", 11, Kind::text},
                                {"variant", "variant", 14, Kind::text},

@@ -305,6 +305,48 @@ std::string params_text(const Prediction& p) {
   return v.params_text ? v.params_text(p) : std::string();
 }
 
+Prediction predict_gemm(const Device& device, Dtype dtype, std::uint64_t m, std::uint64_t n, std::uint64_t k,
+                        std::uint64_t count) {
+  Prediction out;
+  out.workload.variant = parse_variant("standard");
+  out.workload.dtype = dtype;
+  out.workload.sram_bytes = static_cast<std::uint64_t>(device.smem_bytes_per_sm);
+  out.workload.compute_capability = static_cast<int>(device.compute_capability);
+  out.workload.impl = device.compute_capability > 0 ? &find_impl("pytorch") : &ideal_impl();
+  out.workload.layers = count;
+  if (m == 0 || n == 0 || k == 0) return out;
+  Evaluator ev(device, out.workload, out);
+  gemm(ev, "gemm", 1, m, n, k, dtype_bytes(dtype));
+  KernelCost& kc = out.kernels[0];
+  // A grid smaller than the SMs (decode: m = batch) is split along K so every SM streams part of
+  // the weight (cuBLASLt's split-K algorithms, CUBLASLT_ALGO_CONFIG_SPLITK_NUM); the fewest splits
+  // that fill the SMs, each a K slice of at least 32, with fp32 partial tiles written and reduced.
+  const u64 sms = static_cast<u64>(device.sm_count);
+  if (kc.ctas.v < sms) {
+    const u64 splits = std::min<u64>(ceil_div(sms, kc.ctas.v), std::max<u64>(1, k / traits::kGemmTileK));
+    if (splits > 1) {
+      kc.ctas = kc.ctas * splits;
+      const Count partial = Count(m) * n * kStatBytes * splits;
+      kc.l2_write += partial;
+      kc.l2_read += partial;  // the reduction reads them back (L2-resident: small)
+    }
+  }
+  const Count c = count;
+  out.tensor_flops = kc.tensor_flops * c;
+  out.hbm_read_bytes = kc.hbm_read * c;
+  out.hbm_write_bytes = kc.hbm_write * c;
+  out.l2_read_bytes = kc.l2_read * c;
+  out.l2_write_bytes = kc.l2_write * c;
+  out.sram_read_bytes = kc.sram_read * c;
+  out.sram_write_bytes = kc.sram_write * c;
+  out.launches = Count(kc.launches) * c;
+  out.ctas = kc.ctas * c;
+  out.impl = out.workload.impl;
+  apply_roofline(out, device, count);
+  apply_exec(out, device, count);
+  return out;
+}
+
 Prediction predict(const Device& device, const Workload& input) {
   const Workload w = resolve(input, device);
   validate(w, device);

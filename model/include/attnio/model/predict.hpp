@@ -134,6 +134,12 @@ struct Prediction {
 // Resolves, validates (InputError on bad input) and evaluates.
 Prediction predict(const Device& device, const Workload& workload);
 
+// `count` identical GEMMs C[m x n] = A[m x k] B[k x n] through cuBLAS (the `pytorch` profile's native
+// MMA path; `ideal` on a device file without a compute capability), each on its own: the building
+// block of the whole-model stack (projections, MLPs, experts, LM head). B is the weight.
+Prediction predict_gemm(const Device& device, Dtype dtype, std::uint64_t m, std::uint64_t n, std::uint64_t k,
+                        std::uint64_t count = 1);
+
 // Device memory a workload needs at once: the K/V (or state) cache of every layer, what one layer
 // materializes (S and P, statistics, partials), and the layer's queries and outputs
 // (B·N·H·(d + dv)·e). Model weights are not part of a mixer's workload. A GPU whose HBM capacity is
