@@ -182,3 +182,18 @@ TEST(Stack, DeepSeekV2DecodeReadsTheTouchedExperts) {
     if (s.name == "attention mixer") EXPECT_LT(s.time_s, 0.2 * st.time_s);
   }
 }
+
+// The whole model's memory: DeepSeek-V2's 235.7 B parameters in bf16 (471 GB) do not fit an 80 GB
+// H100; Llama-3-8B's 16.1 GB of weights plus a 537 MB cache (batch 1, 4096 tokens) do.
+TEST(Stack, FootprintAgainstHbm) {
+  Workload w;
+  w.batch = 1;
+  w.seq = 4096;
+  w.phase = Phase::decode;
+  const Device& h = find_device("h100-sxm");
+  const StackCost ds = evaluate_stack(h, find_config("deepseek-v2"), w);
+  EXPECT_FALSE(ds.fits);
+  const StackCost ll = evaluate_stack(h, find_config("llama-3-8b"), w);
+  EXPECT_TRUE(ll.fits);
+  EXPECT_DOUBLE_EQ(ll.footprint_bytes, 2 * 8030261248.0 + ll.cache_bytes);
+}

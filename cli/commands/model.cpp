@@ -78,11 +78,14 @@ int cmd_model(const std::vector<std::string>& args) {
           r.emplace_back("limited_by", std::string(to_string(part.bound)));
           printer->row(r);
         }
-        char line[512];
-        std::snprintf(line, sizeof line, "%s %s: %llu tokens in %s: %s weights, %s K/V or state cache, %.0f tokens/s",
+        char line[640];
+        std::snprintf(line, sizeof line,
+                      "%s %s: %llu tokens in %s: %s weights read, %s K/V or state cache, %.0f tokens/s; "
+                      "needs %s of device memory (all weights + cache), %s %s's %s",
                       cfg.name.c_str(), std::string(to_string(phase)).c_str(), static_cast<unsigned long long>(st.tokens),
                       human_time(st.time_s).c_str(), human_bytes(st.weight_bytes).c_str(), human_bytes(st.cache_bytes).c_str(),
-                      st.time_s > 0 ? static_cast<double>(st.tokens) / st.time_s : 0.0);
+                      st.time_s > 0 ? static_cast<double>(st.tokens) / st.time_s : 0.0, human_bytes(st.footprint_bytes).c_str(),
+                      st.fits ? "within" : "MORE THAN", pt.device->key.c_str(), human_bytes(pt.device->hbm_capacity_bytes).c_str());
         summaries.emplace_back(line);
       }
     }

@@ -88,6 +88,8 @@ StackCost evaluate_stack(const Device& dev, const ModelConfig& c, const Workload
   // Embedding: T rows gathered and written.
   add_pass(out, dev, "embedding", 1, 2 * static_cast<double>(T * h) * e);
   add_gemm(out, dev, dt, "LM head", 1, T, c.vocab, h);
+  out.footprint_bytes = params.total() * e + out.cache_bytes;
+  out.fits = out.footprint_bytes <= dev.hbm_capacity_bytes;
   for (const StackPart& p : out.parts) {
     out.time_s += p.time_s;
     out.flops += p.flops;

@@ -28,6 +28,9 @@ struct StackCost {
   double time_s = 0, flops = 0, weight_bytes = 0, hbm_bytes = 0;
   double cache_bytes = 0;  // K/V cache (or SSM state) of every layer at the workload's batch and length
   std::uint64_t tokens = 0;  // tokens the step processes (B·N in prefill, B in decode)
+  // Device memory the model needs at once: every weight (all experts) and the cache.
+  double footprint_bytes = 0;
+  bool fits = true;  // within the device's HBM
 };
 
 // One forward step of the model for the workload's batch, phase and length (prefill: B x seq
