@@ -586,3 +586,21 @@ TEST(Cli, ValidateHoldsTheRatchet) {
   EXPECT_NE(tight.err.find("worse than the ratchet 1 %"), std::string::npos) << tight.err;
   expect_bad_input("validate --table /nonexistent.csv", "cannot open");
 }
+
+// Whole-model decode over context lengths (issue 17): Llama-3-8B at batch 16 reads 15 GB of
+// weights per step; its K/V cache is 128 KiB per token, so the cache read (16 x 128 KiB x N)
+// overtakes the weights between 4096 (8.6 GB) and 16384 tokens (34 GB).
+TEST(Cli, ModelContextFindsTheCrossing) {
+  const Result r = run("model --config llama-3-8b --batch 16 --context 4096,16384");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("overtakes reading the weights at a context of 16384"), std::string::npos) << r.out;
+  const Result j = run("model --config llama-3-8b --batch 16 --context 4096,16384 --format json");
+  ASSERT_EQ(j.code, 0) << j.err;
+  const auto rows = boost::json::parse(j.out).as_array();
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_LT(rows[0].at("cache_read_bytes").to_number<double>(), rows[0].at("weight_bytes").to_number<double>());
+  EXPECT_GT(rows[1].at("cache_read_bytes").to_number<double>(), rows[1].at("weight_bytes").to_number<double>());
+  const Result bad = run("model --config llama-3-8b --context 4096 --seq 100");
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.err.find("--context gives the lengths"), std::string::npos);
+}

@@ -32,6 +32,9 @@ int cmd_model(const std::vector<std::string>& args) {
   po::options_description desc("model options");
   desc.add_options()("config", po::value<std::string>(), "shipped model name (attnio models) or path to a config.json");
   desc.add_options()("stack", "print one step of the whole model by layer type (mixer, projections, MLP or experts, norms, embedding, LM head)");
+  desc.add_options()("context", po::value<std::string>(),
+                     "decode steps at these context lengths (list or range, e.g. 1024:262144:x2): the whole step, its "
+                     "weights and its cache, and the context where reading the cache overtakes reading the weights");
   add_workload_options(desc);
   po::variables_map vm;
   if (!parse("model", "--config NAME|PATH [--stack] [--seq N] [--batch B] [--device D]", desc, args, vm)) return 0;
@@ -44,6 +47,61 @@ int cmd_model(const std::vector<std::string>& args) {
   base.causal = true;
   if (cfg.max_positions != 0 && !vm.count("seq")) base.seq = std::min<std::uint64_t>(4096, cfg.max_positions);
   std::vector<Device> storage;
+  if (vm.count("context")) {
+    // Decode steps of the whole model over context lengths (stack.hpp): where does the K/V cache (or
+    // the attention time) overtake the weights? (issue 17: "the crossing ... per model")
+    if (vm.count("seq") || vm.count("kv-len")) throw InputError("model: --context gives the lengths; drop --seq/--kv-len");
+    const auto lengths = parse_uint_list("context", vm["context"].as<std::string>(), 64);
+    auto printer = make_printer(format_of(vm), std::cout,
+                                {{"model", "model", 11, Kind::text},
+                                 {"context", "context", 8, Kind::count},
+                                 {"B", "batch", 4, Kind::count},
+                                 {"step", "time_s", 9, Kind::time},
+                                 {"tokens/s", "tokens_per_s", 9, Kind::ratio},
+                                 {"weights", "weight_bytes", 9, Kind::bytes},
+                                 {"cache read", "cache_read_bytes", 10, Kind::bytes},
+                                 {"mixer time", "mixer_time_s", 10, Kind::time},
+                                 {"mixer share", "mixer_share", 11, Kind::ratio_percent},
+                                 {"memory", "footprint_bytes", 9, Kind::bytes},
+                                 {"fits", "fits", 5, Kind::text}},
+                                false);
+    std::uint64_t crossing = 0;
+    const Device* dev = nullptr;
+    for (std::uint64_t n : lengths) {
+      Workload w = base;
+      w.phase = Phase::decode;
+      w.seq = n;
+      w.kv_len = n;
+      storage.clear();
+      const Point pt = expand(vm, w, false, storage).front();
+      dev = pt.device;
+      const StackCost st = evaluate_stack(*pt.device, cfg, pt.workload);
+      const StackPart& mixer = st.parts.front();
+      Record r;
+      r.emplace_back("model", cfg.name);
+      r.emplace_back("context", n);
+      r.emplace_back("batch", pt.workload.batch);
+      r.emplace_back("time_s", st.time_s);
+      r.emplace_back("tokens_per_s", st.time_s > 0 ? static_cast<double>(st.tokens) / st.time_s : 0.0);
+      r.emplace_back("weight_bytes", st.weight_bytes);
+      r.emplace_back("cache_read_bytes", mixer.hbm_bytes);
+      r.emplace_back("mixer_time_s", mixer.time_s);
+      r.emplace_back("mixer_share", st.time_s > 0 ? mixer.time_s / st.time_s : 0.0);
+      r.emplace_back("footprint_bytes", st.footprint_bytes);
+      r.emplace_back("fits", std::string(st.fits ? "yes" : "no"));
+      printer->row(r);
+      if (crossing == 0 && mixer.hbm_bytes > st.weight_bytes) crossing = n;
+    }
+    printer->end();
+    if (format_of(vm) == Format::table) {
+      std::cout << "\n" << cfg.name << ": "
+                << (crossing != 0 ? "reading the cache overtakes reading the weights at a context of " + std::to_string(crossing) +
+                                        " tokens (first length listed past the crossing)"
+                                  : std::string("the weights outweigh the cache read at every context listed"))
+                << " on " << (dev ? dev->key : std::string("?")) << "\n";
+    }
+    return 0;
+  }
   if (vm.count("stack")) {
     // One step of the whole model by layer type (stack.hpp), per phase.
     auto printer = make_printer(format_of(vm), std::cout,
