@@ -1,6 +1,6 @@
 # Writes the shipped model configs into a C++ include as raw string literals, so `attnio models`
 # works from any directory. Run at build time with -DOUT=... -DDIR=...
-set(_names llama-3-8b:kLlama3_8b mistral-7b:kMistral7b deepseek-v2:kDeepseekV2 gpt2-medium:kGpt2Medium mamba-2.8b:kMamba2_8b)
+set(_names llama-3-8b:kLlama3_8b mistral-7b:kMistral7b deepseek-v2:kDeepseekV2 gpt2-medium:kGpt2Medium mamba-2.8b:kMamba2_8b mixtral-8x7b:kMixtral8x7b)
 set(_text "// Generated from model/configs/*.json by model/embed_configs.cmake; do not edit.\n")
 foreach(_pair ${_names})
   string(REPLACE ":" ";" _parts ${_pair})

@@ -7,7 +7,7 @@
 using namespace attnio;
 
 TEST(Config, ShippedConfigsParse) {
-  ASSERT_EQ(shipped_configs().size(), 5u);
+  ASSERT_EQ(shipped_configs().size(), 6u);
   const ModelConfig llama = find_config("llama-3-8b");
   EXPECT_EQ(llama.native_variant, parse_variant("flash2"));
   EXPECT_EQ(llama.layers, 32u);
@@ -196,4 +196,14 @@ TEST(Stack, FootprintAgainstHbm) {
   const StackCost ll = evaluate_stack(h, find_config("llama-3-8b"), w);
   EXPECT_TRUE(ll.fits);
   EXPECT_DOUBLE_EQ(ll.footprint_bytes, 2 * 8030261248.0 + ll.cache_bytes);
+}
+
+// Mixtral-8x7B (model card: 46.7 B total, 12.9 B active): embeddings and head 2·32000·4096, per
+// layer attention 41943040, 8 experts of 3·4096·14336 and a router 4096·8, norms; 2 experts active.
+TEST(Params, Mixtral8x7BTotalAndActive) {
+  const ParamCount p = count_params(find_config("mixtral-8x7b"));
+  const double expert = 3.0 * 4096 * 14336;
+  EXPECT_DOUBLE_EQ(p.experts_routed, 32 * 8 * expert);
+  EXPECT_NEAR(p.total() / 46.7e9, 1.0, 0.01);
+  EXPECT_NEAR(p.active / 12.9e9, 1.0, 0.01);
 }

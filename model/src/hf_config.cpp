@@ -259,6 +259,7 @@ const std::vector<ShippedConfig>& shipped_configs() {
       {"deepseek-v2", "DeepSeek-V2: 60 layers, MLA with 128 heads, latent 512 + rope 64", kDeepseekV2},
       {"gpt2-medium", "GPT-2 medium: 24 layers, 16 heads of 64", kGpt2Medium},
       {"mamba-2.8b", "Mamba 2.8B: 64 layers, D = 5120 channels, state 16", kMamba2_8b},
+      {"mixtral-8x7b", "Mixtral 8x7B v0.1: 32 layers, GQA 32/8, 8 experts of 14336, 2 per token", kMixtral8x7b},
   };
   return configs;
 }
