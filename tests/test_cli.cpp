@@ -604,3 +604,15 @@ TEST(Cli, ModelContextFindsTheCrossing) {
   EXPECT_EQ(bad.code, 2);
   EXPECT_NE(bad.err.find("--context gives the lengths"), std::string::npos);
 }
+
+// Two models side by side: Mistral-7B's 4096-token sliding window caps its cache read, so its
+// weights stay the larger read at every context; Llama-3-8B's full cache overtakes them.
+TEST(Cli, ModelComparesTwoConfigsOverContexts) {
+  const Result r = run("model --config llama-3-8b --config mistral-7b --batch 16 --context 4096,65536");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("llama-3-8b: reading the cache overtakes reading the weights at a context of 65536"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("mistral-7b: the weights outweigh the cache read at every context listed"), std::string::npos) << r.out;
+  const Result bad = run("model --config llama-3-8b --config mistral-7b");
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.err.find("several --config need --context"), std::string::npos);
+}

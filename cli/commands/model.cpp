@@ -30,7 +30,8 @@ std::string human_count(double n) {
 
 int cmd_model(const std::vector<std::string>& args) {
   po::options_description desc("model options");
-  desc.add_options()("config", po::value<std::string>(), "shipped model name (attnio models) or path to a config.json");
+  desc.add_options()("config", po::value<std::vector<std::string>>()->composing(),
+                     "shipped model name (attnio models) or path to a config.json; with --context, repeat it to compare models");
   desc.add_options()("stack", "print one step of the whole model by layer type (mixer, projections, MLP or experts, norms, embedding, LM head)");
   desc.add_options()("context", po::value<std::string>(),
                      "decode steps at these context lengths (list or range, e.g. 1024:262144:x2): the whole step, its "
@@ -42,7 +43,11 @@ int cmd_model(const std::vector<std::string>& args) {
   for (const char* f : {"heads", "kv-heads", "head-dim", "v-head-dim", "layers", "phase"}) {
     if (vm.count(f)) throw InputError("model: --" + std::string(f) + " comes from the config; drop it");
   }
-  const ModelConfig cfg = find_config(vm["config"].as<std::string>());
+  const std::vector<std::string> names = vm["config"].as<std::vector<std::string>>();
+  if (names.size() > 1 && !vm.count("context")) {
+    throw InputError("model: several --config need --context (their decode steps side by side)");
+  }
+  const ModelConfig cfg = find_config(names.front());
   Workload base = cfg.apply(Workload{});
   base.causal = true;
   if (cfg.max_positions != 0 && !vm.count("seq")) base.seq = std::min<std::uint64_t>(4096, cfg.max_positions);
@@ -65,40 +70,48 @@ int cmd_model(const std::vector<std::string>& args) {
                                  {"memory", "footprint_bytes", 9, Kind::bytes},
                                  {"fits", "fits", 5, Kind::text}},
                                 false);
-    std::uint64_t crossing = 0;
-    const Device* dev = nullptr;
-    for (std::uint64_t n : lengths) {
-      Workload w = base;
-      w.phase = Phase::decode;
-      w.seq = n;
-      w.kv_len = n;
-      storage.clear();
-      const Point pt = expand(vm, w, false, storage).front();
-      dev = pt.device;
-      const StackCost st = evaluate_stack(*pt.device, cfg, pt.workload);
-      const StackPart& mixer = st.parts.front();
-      Record r;
-      r.emplace_back("model", cfg.name);
-      r.emplace_back("context", n);
-      r.emplace_back("batch", pt.workload.batch);
-      r.emplace_back("time_s", st.time_s);
-      r.emplace_back("tokens_per_s", st.time_s > 0 ? static_cast<double>(st.tokens) / st.time_s : 0.0);
-      r.emplace_back("weight_bytes", st.weight_bytes);
-      r.emplace_back("cache_read_bytes", mixer.hbm_bytes);
-      r.emplace_back("mixer_time_s", mixer.time_s);
-      r.emplace_back("mixer_share", st.time_s > 0 ? mixer.time_s / st.time_s : 0.0);
-      r.emplace_back("footprint_bytes", st.footprint_bytes);
-      r.emplace_back("fits", std::string(st.fits ? "yes" : "no"));
-      printer->row(r);
-      if (crossing == 0 && mixer.hbm_bytes > st.weight_bytes) crossing = n;
+    std::vector<std::string> crossings;
+    for (const std::string& name : names) {
+      const ModelConfig one = find_config(name);
+      Workload one_base = one.apply(Workload{});
+      one_base.causal = true;
+      std::uint64_t crossing = 0;
+      const Device* dev = nullptr;
+      for (std::uint64_t n : lengths) {
+        Workload w = one_base;
+        w.phase = Phase::decode;
+        w.seq = n;
+        w.kv_len = n;
+        storage.clear();
+        const Point pt = expand(vm, w, false, storage).front();
+        dev = pt.device;
+        const StackCost st = evaluate_stack(*pt.device, one, pt.workload);
+        const StackPart& mixer = st.parts.front();
+        Record r;
+        r.emplace_back("model", one.name);
+        r.emplace_back("context", n);
+        r.emplace_back("batch", pt.workload.batch);
+        r.emplace_back("time_s", st.time_s);
+        r.emplace_back("tokens_per_s", st.time_s > 0 ? static_cast<double>(st.tokens) / st.time_s : 0.0);
+        r.emplace_back("weight_bytes", st.weight_bytes);
+        r.emplace_back("cache_read_bytes", mixer.hbm_bytes);
+        r.emplace_back("mixer_time_s", mixer.time_s);
+        r.emplace_back("mixer_share", st.time_s > 0 ? mixer.time_s / st.time_s : 0.0);
+        r.emplace_back("footprint_bytes", st.footprint_bytes);
+        r.emplace_back("fits", std::string(st.fits ? "yes" : "no"));
+        printer->row(r);
+        if (crossing == 0 && mixer.hbm_bytes > st.weight_bytes) crossing = n;
+      }
+      crossings.push_back(one.name + ": " +
+                          (crossing != 0 ? "reading the cache overtakes reading the weights at a context of " + std::to_string(crossing) +
+                                               " tokens (first length listed past the crossing)"
+                                         : std::string("the weights outweigh the cache read at every context listed")) +
+                          " on " + (dev ? dev->key : std::string("?")));
     }
     printer->end();
     if (format_of(vm) == Format::table) {
-      std::cout << "\n" << cfg.name << ": "
-                << (crossing != 0 ? "reading the cache overtakes reading the weights at a context of " + std::to_string(crossing) +
-                                        " tokens (first length listed past the crossing)"
-                                  : std::string("the weights outweigh the cache read at every context listed"))
-                << " on " << (dev ? dev->key : std::string("?")) << "\n";
+      std::cout << "\n";
+      for (const auto& c : crossings) std::cout << c << "\n";
     }
     return 0;
   }
