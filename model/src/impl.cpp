@@ -13,6 +13,7 @@
 #include "attnio/model/device.hpp"
 #include "attnio/model/errors.hpp"
 #include "attnio/model/tile_traits.hpp"
+#include "attnio/model/workload.hpp"
 
 namespace attnio {
 
@@ -53,15 +54,6 @@ const std::map<ResourceKey, KernelResources>& resource_table() {
   return table;
 }
 
-std::string_view dtype_word(Dtype d) {
-  switch (d) {
-    case Dtype::fp32: return "fp32";
-    case Dtype::fp16: return "fp16";
-    case Dtype::bf16: return "bf16";
-    case Dtype::fp8: return "fp8";
-  }
-  return "?";
-}
 
 constexpr std::string_view kFlashFamily[] = {"flash2", "block-sparse", "sliding-window", "sigmoid", "dilated",
                                              "gated", "ring"};
@@ -94,7 +86,7 @@ KernelTraits attnio_traits(KernelRole role, u64 d, bool, Dtype dtype, double, in
   // dims 64 and 128 and compiled for sm_80 and sm_90 (sm_86/89 run the sm_80 code).
   const char* kernel = role == KernelRole::fwd ? "flash2_fwd_kernel" : role == KernelRole::bwd ? "bwd_kernel" : "decode_kernel";
   const u64 tparam = role == KernelRole::splitkv ? 16 : d <= 64 ? 64 : 128;
-  if (const auto r = kernel_resources(kernel, dtype_word(dtype), tparam, cc >= 90 ? 90 : 80); r && d <= 128) {
+  if (const auto r = kernel_resources(kernel, to_string(dtype), tparam, cc >= 90 ? 90 : 80); r && d <= 128) {
     t.registers = r->registers;
     t.threads = 32 * t.mma_warps;
     const u64 e = dtype == Dtype::fp32 ? 4 : dtype == Dtype::fp8 ? 1 : 2;
@@ -465,6 +457,11 @@ std::uint64_t ctas_by_registers(std::uint64_t registers, std::uint64_t threads, 
   const u64 warps = (threads + 31) / 32;
   const u64 file = static_cast<u64>(register_file_bytes / 4);  // 32-bit registers
   return std::max<u64>(1, file / (per_warp * warps));
+}
+
+std::optional<KernelTraits> impl_traits(const Workload& w, KernelRole role, std::uint64_t head_dim) {
+  if (w.impl == nullptr || w.impl->ideal) return std::nullopt;
+  return w.impl->traits(role, head_dim, w.causal, w.dtype, static_cast<double>(w.sram_bytes), w.compute_capability);
 }
 
 bool ImplProfile::implements(std::string_view variant) const {

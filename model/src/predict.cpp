@@ -46,8 +46,9 @@ void apply_roofline(Prediction& pr, const Device& dev, u64 layers) {
                           c == static_cast<int>(Ceiling::sram);
       const double tc = work[c] / (rates[c] * (per_sm ? eff : 1.0));
       pr.ceiling_time_s[c] += tc * static_cast<double>(layers);
-      t = std::max(t, tc);
+      if (tc > t) t = tc, k.roofline_ceiling = static_cast<Ceiling>(c);
     }
+    k.roofline_s = t;
     const double launch = static_cast<double>(k.launches) * dev.launch_overhead_s;
     pr.roofline_time_s += (t + launch) * static_cast<double>(layers);
   }
@@ -69,6 +70,26 @@ double tensor_fraction(const Device& dev, MmaPath path, Dtype dtype) {
   const bool hopper = dev.compute_capability >= 90;
   if (path == MmaPath::native) path = hopper && dev.wgmma_fraction > 0 ? MmaPath::wgmma : MmaPath::mma_sync;
   return or1(path == MmaPath::wgmma ? dev.wgmma_fraction : dev.mma_sync_fraction);
+}
+
+// The prediction's totals: every kernel's counts times the layers (or identical launches) it stands for.
+void add_kernel_totals(Prediction& out, u64 layers) {
+  const Count n = layers;
+  for (int i = 0; i < out.kernel_count; ++i) {
+    const KernelCost& k = out.kernels[i];
+    out.tensor_flops += k.tensor_flops * n;
+    out.fp32_flops += k.fp32_flops * n;
+    out.sfu_flops += k.sfu_ops * n;
+    out.hbm_read_bytes += k.hbm_read * n;
+    out.hbm_write_bytes += k.hbm_write * n;
+    out.l2_read_bytes += k.l2_read * n;
+    out.l2_write_bytes += k.l2_write * n;
+    out.sram_read_bytes += k.sram_read * n;
+    out.sram_write_bytes += k.sram_write * n;
+    out.link_bytes += k.link_bytes * n;
+    out.launches += Count(k.launches) * n;
+    out.ctas += k.ctas * n;
+  }
 }
 
 }  // namespace
@@ -181,27 +202,15 @@ void apply_exec(Prediction& pr, const Device& dev, u64 layers) {
   for (int i = 0; i < pr.kernel_count; ++i) {
     KernelCost& k = pr.kernels[i];
     if (w.impl->ideal) {
-      // The roofline per kernel, recorded in the same fields.
+      // The roofline per kernel (apply_roofline), recorded in the same fields.
+      static constexpr Bound kBoundOf[kCeilingCount] = {Bound::tensor, Bound::fp32, Bound::mufu, Bound::hbm,
+                                                        Bound::l2,     Bound::smem, Bound::link};
       k.exec = {};
       k.exec.wave_efficiency = wave_efficiency(k, dev);
       k.exec.launch_s = static_cast<double>(k.launches) * dev.launch_overhead_s;
-      const double eff = k.exec.wave_efficiency;
-      const struct { double t; Bound b; } terms[] = {
-          {k.tensor_flops.d() / (dev.tensor_rate(w.dtype) * eff), Bound::tensor},
-          {k.fp32_flops.d() / (dev.fp32_rate() * eff), Bound::fp32},
-          {k.sfu_ops.d() / (dev.sfu_rate() * eff), Bound::mufu},
-          {(k.sram_read + k.sram_write).d() / (dev.sram_bytes_per_s * eff), Bound::smem},
-          {(k.hbm_read + k.hbm_write).d() / dev.hbm_rate(), Bound::hbm},
-          {(k.l2_read + k.l2_write).d() / dev.l2_rate(), Bound::l2},
-          {dev.nvlink_bytes_per_s > 0 ? k.link_bytes.d() / dev.nvlink_bytes_per_s : 0, Bound::link}};
-      double t = 0;
-      Bound b = Bound::tensor;
-      for (const auto& term : terms) {
-        if (term.t > t) t = term.t, b = term.b;
-      }
-      k.exec.compute_s = t;
-      k.exec.time_s = t + k.exec.launch_s;
-      k.exec.bound = k.exec.launch_s > t ? Bound::launch : b;
+      k.exec.compute_s = k.roofline_s;
+      k.exec.time_s = k.roofline_s + k.exec.launch_s;
+      k.exec.bound = k.exec.launch_s > k.roofline_s ? Bound::launch : kBoundOf[static_cast<int>(k.roofline_ceiling)];
     } else {
       exec_kernel(k, dev, w);
     }
@@ -331,16 +340,7 @@ Prediction predict_gemm(const Device& device, Dtype dtype, std::uint64_t m, std:
       kc.l2_read += partial;  // the reduction reads them back (L2-resident: small)
     }
   }
-  const Count c = count;
-  out.tensor_flops = kc.tensor_flops * c;
-  out.hbm_read_bytes = kc.hbm_read * c;
-  out.hbm_write_bytes = kc.hbm_write * c;
-  out.l2_read_bytes = kc.l2_read * c;
-  out.l2_write_bytes = kc.l2_write * c;
-  out.sram_read_bytes = kc.sram_read * c;
-  out.sram_write_bytes = kc.sram_write * c;
-  out.launches = Count(kc.launches) * c;
-  out.ctas = kc.ctas * c;
+  add_kernel_totals(out, count);
   out.impl = out.workload.impl;
   apply_roofline(out, device, count);
   apply_exec(out, device, count);
@@ -355,22 +355,7 @@ Prediction predict(const Device& device, const Workload& input) {
   Evaluator ev(device, out.workload, out);
   w.variant->evaluate(ev);
 
-  for (int i = 0; i < out.kernel_count; ++i) {
-    const KernelCost& k = out.kernels[i];
-    const Count n = w.layers;
-    out.tensor_flops += k.tensor_flops * n;
-    out.fp32_flops += k.fp32_flops * n;
-    out.sfu_flops += k.sfu_ops * n;
-    out.hbm_read_bytes += k.hbm_read * n;
-    out.hbm_write_bytes += k.hbm_write * n;
-    out.l2_read_bytes += k.l2_read * n;
-    out.l2_write_bytes += k.l2_write * n;
-    out.sram_read_bytes += k.sram_read * n;
-    out.sram_write_bytes += k.sram_write * n;
-    out.link_bytes += k.link_bytes * n;
-    out.launches += Count(k.launches) * n;
-    out.ctas += k.ctas * n;
-  }
+  add_kernel_totals(out, w.layers);
   out.kv_cache_bytes = w.variant->cache_bytes ? w.variant->cache_bytes(w) : kv_cache_bytes(w);
   out.io_complexity = w.variant->io_complexity(w);
   const Count hbm = out.hbm_bytes();

@@ -70,10 +70,9 @@ public:
   // An attention kernel of the workload's implementation: its MMA path, its MMA warps and, where
   // the profile fixes it, its CTAs per SM (impl.hpp).
   void attention_kernel(KernelCost& k, KernelRole role, u64 head_dim) const {
-    const ImplProfile* impl = w_.impl;
-    if (impl == nullptr || impl->ideal) return;
-    const KernelTraits t = impl->traits(role, head_dim, w_.causal, w_.dtype, static_cast<double>(w_.sram_bytes),
-                                        w_.compute_capability);
+    const auto found = traits(role, head_dim);
+    if (!found) return;
+    const KernelTraits& t = *found;
     k.mma = t.mma;
     k.mma_warps = t.mma_warps;
     k.jobs_per_cta = t.jobs_per_cta;
@@ -88,11 +87,7 @@ public:
 
   // The implementation's traits for one of its kernels; nullopt for `ideal` (the textbook kernel:
   // 4 warps, Q held on chip).
-  std::optional<KernelTraits> traits(KernelRole role, u64 head_dim) const {
-    const ImplProfile* impl = w_.impl;
-    if (impl == nullptr || impl->ideal) return std::nullopt;
-    return impl->traits(role, head_dim, w_.causal, w_.dtype, static_cast<double>(w_.sram_bytes), w_.compute_capability);
-  }
+  std::optional<KernelTraits> traits(KernelRole role, u64 head_dim) const { return impl_traits(w_, role, head_dim); }
   // Warps (or warpgroups) that read each staged K/V tile out of shared memory.
   u64 tile_readers(KernelRole role, u64 head_dim) const {
     const auto t = traits(role, head_dim);

@@ -41,8 +41,8 @@ BlockSizes impl_tiles(const Workload& w, KernelRole role, u64 d) {
   // Alg. 1 needs M >= 4d elements; validate() refuses smaller, and no tile is filled before it does.
   if (w.sram_bytes / dtype_bytes(w.dtype) < 4 * d) return {0, 0};
   if (d == 0 || w.sram_bytes == 0) return {0, 0};
-  if (w.impl != nullptr && !w.impl->ideal) {
-    const KernelTraits t = w.impl->traits(role, d, w.causal, w.dtype, static_cast<double>(w.sram_bytes), w.compute_capability);
+  if (const auto found = impl_traits(w, role, d)) {
+    const KernelTraits& t = *found;
     // The library's tiles where they fit the on-chip memory the workload gives (--sram-bytes may
     // shrink it for a what-if); Alg. 1 sizes otherwise, as for `ideal`.
     const u64 e = dtype_bytes(w.dtype);

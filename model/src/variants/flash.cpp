@@ -338,10 +338,10 @@ void flash1_bwd(Evaluator& ev, const Shape& s, const Plan& p) {
 // GQA, q is reshaped so the group's heads become the query rows of one K/V head
 // (seqlenq_ngroups_swapped), and set_params_splitkv splits the keys when the grid is small. Not for
 // windowed, sparse or sigmoid kernels.
-bool library_decode_splits(const Evaluator& ev, const Mask& mask, const FlashOptions& opt, bool fa1) {
-  if (fa1 || ev.w().phase != Phase::decode || opt.density < 1.0 || opt.sigmoid) return false;
+bool library_decode_splits(const Workload& w, const Mask& mask, const FlashOptions& opt, bool fa1) {
+  if (fa1 || w.phase != Phase::decode || opt.density < 1.0 || opt.sigmoid) return false;
   if (mask.kind != MaskKind::none && mask.kind != MaskKind::causal) return false;
-  const auto t = ev.traits(KernelRole::fwd, std::max(ev.w().head_dim, ev.w().v_head_dim));
+  const auto t = impl_traits(w, KernelRole::fwd, std::max(w.head_dim, w.v_head_dim));
   return t && t->decode_splitkv;
 }
 
@@ -349,17 +349,17 @@ bool library_decode_splits(const Evaluator& ev, const Mask& mask, const FlashOpt
 // (flash-attention launches separate kernels: 64 x 128 backward against 128 x 64 forward at
 // d = 128) and the workload's tiles are the forward's defaults; the forward's otherwise.
 BlockSizes backward_blocks(const Workload& w, u64 br, u64 bc, u64 d) {
-  if (w.impl == nullptr || w.impl->ideal) return {br, bc};
-  const double smem = static_cast<double>(w.sram_bytes);
-  const KernelTraits f = w.impl->traits(KernelRole::fwd, d, w.causal, w.dtype, smem, w.compute_capability);
-  const KernelTraits b = w.impl->traits(KernelRole::bwd, d, w.causal, w.dtype, smem, w.compute_capability);
+  const auto ft = impl_traits(w, KernelRole::fwd, d), bt = impl_traits(w, KernelRole::bwd, d);
+  if (!ft || !bt) return {br, bc};
+  const KernelTraits& f = *ft;
+  const KernelTraits& b = *bt;
   if (b.block_m == 0 || b.block_n == 0 || f.block_m != br || f.block_n != bc) return {br, bc};
   if ((b.block_m * d + b.block_n * 2 * d) * dtype_bytes(w.dtype) > w.sram_bytes) return {br, bc};
   return {b.block_m, b.block_n};
 }
 
 void flash_passes(Evaluator& ev, const Shape& s, const Mask& mask, const FlashOptions& opt, bool fa1) {
-  if (library_decode_splits(ev, mask, opt, fa1)) {
+  if (library_decode_splits(ev.w(), mask, opt, fa1)) {
     split_kv_decode(ev, "flash2_fwd_splitkv", s.batch, s.kv_heads, s.group(), s.nk, (s.d + s.dv) * ev.e(), s.d, s.dv);
     return;
   }
@@ -650,7 +650,7 @@ void flash1_backward(std::vector<SimKernel>& out, const FlashGeometry& g, const 
 
 void flash_family(Scheduler& sc, const Shape& s, const Mask& mask, const FlashOptions& opt, bool fa1) {
   const Workload& w = sc.w();
-  if (sc.formula().kernel_count > 0 && sc.formula().kernels[0].name == "flash2_fwd_splitkv") {  // as predict chose
+  if (library_decode_splits(w, mask, opt, fa1)) {  // as predict chose
     split_kv(sc, "flash2_fwd_splitkv", s.batch, s.kv_heads, s.group(), s.nk, s.d, s.dv, true);
     return;
   }

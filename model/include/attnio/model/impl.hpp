@@ -133,6 +133,10 @@ std::optional<KernelResources> kernel_resources(std::string_view kernel, std::st
 // Guide, "Compute Capabilities", register allocation unit size 256, warp allocation granularity).
 std::uint64_t ctas_by_registers(std::uint64_t registers, std::uint64_t threads, double register_file_bytes);
 
+// The traits of a resolved workload's implementation for one of its kernels; nullopt for `ideal`
+// (the textbook kernel) or a workload without an implementation.
+std::optional<KernelTraits> impl_traits(const Workload& w, KernelRole role, std::uint64_t head_dim);
+
 // The registered profiles, in listing order (`attnio impls`).
 std::span<const ImplProfile* const> all_impls();
 // Throws InputError naming the unknown key and the known ones.

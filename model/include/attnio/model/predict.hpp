@@ -64,6 +64,10 @@ struct KernelCost {
   Count last_cta_iters;
   Count inflight_bytes;         // bytes one CTA keeps in flight from DRAM (its async tile stages); 0: no cap
 
+  // The roofline's time for this kernel (slowest ceiling at datasheet peaks, no launch) and that ceiling.
+  double roofline_s = 0;
+  Ceiling roofline_ceiling = Ceiling::tensor;
+
   // Results of the execution model, per launch set and layer.
   struct Exec {
     double tensor_s = 0, smem_s = 0, mufu_s = 0, fp32_s = 0;  // per-SM pipe busy times
