@@ -7,7 +7,7 @@
 using namespace attnio;
 
 TEST(Config, ShippedConfigsParse) {
-  ASSERT_EQ(shipped_configs().size(), 6u);
+  ASSERT_EQ(shipped_configs().size(), 14u);
   const ModelConfig llama = find_config("llama-3-8b");
   EXPECT_EQ(llama.native_variant, parse_variant("flash2"));
   EXPECT_EQ(llama.layers, 32u);
@@ -162,7 +162,7 @@ TEST(Stack, LlamaDecodeByLayerType) {
   EXPECT_DOUBLE_EQ(part("attention projections").weight_bytes, 32.0 * 4096 * 6144 * 2);
   EXPECT_DOUBLE_EQ(part("LM head").weight_bytes, 4096.0 * 128256 * 2);
   // Decode at batch 1 streams the weights: every linear layer is HBM-bound (split-K fills the SMs).
-  for (const char* name : {"attention projections", "output projection", "MLP gate+up", "MLP down", "LM head"}) {
+  for (const char* name : {"attention projections", "attention output projection", "MLP gate+up", "MLP down", "LM head"}) {
     EXPECT_EQ(part(name).bound, Bound::hbm) << name;
   }
   EXPECT_GT(st.time_s, st.weight_bytes / find_device("h100-sxm").achievable_hbm_bytes_per_s);
@@ -195,7 +195,9 @@ TEST(Stack, FootprintAgainstHbm) {
   EXPECT_FALSE(ds.fits);
   const StackCost ll = evaluate_stack(h, find_config("llama-3-8b"), w);
   EXPECT_TRUE(ll.fits);
-  EXPECT_DOUBLE_EQ(ll.footprint_bytes, 2 * 8030261248.0 + ll.cache_bytes);
+  EXPECT_DOUBLE_EQ(ll.footprint_bytes, 2 * 8030261248.0 + ll.kv_cache_bytes);
+  EXPECT_DOUBLE_EQ(ll.kv_cache_bytes, 4096.0 * 131072);  // 32 layers x 8 K/V heads x 128 x 2 (K and V) x 2 bytes per token
+  EXPECT_EQ(ll.state_bytes, 0.0);
 }
 
 // Mixtral-8x7B (model card: 46.7 B total, 12.9 B active): embeddings and head 2·32000·4096, per
@@ -206,4 +208,216 @@ TEST(Params, Mixtral8x7BTotalAndActive) {
   EXPECT_DOUBLE_EQ(p.experts_routed, 32 * 8 * expert);
   EXPECT_NEAR(p.total() / 46.7e9, 1.0, 0.01);
   EXPECT_NEAR(p.active / 12.9e9, 1.0, 0.01);
+}
+
+// ---- hybrid stacks, more configs, Mamba-2, tensor parallelism (issue 17) ---------------------
+
+namespace {
+std::vector<std::size_t> layers_with(const ModelConfig& c, Mixer m) {
+  std::vector<std::size_t> out;
+  for (std::size_t i = 0; i < c.layout.size(); ++i) {
+    if (c.layout[i].mixer == m) out.push_back(i);
+  }
+  return out;
+}
+const StackPart* part_named(const StackCost& st, const std::string& name) {
+  for (const StackPart& p : st.parts) {
+    if (p.name == name) return &p;
+  }
+  return nullptr;
+}
+Workload decode_at(std::uint64_t batch, std::uint64_t context) {
+  Workload w;
+  w.batch = batch;
+  w.seq = context;
+  w.kv_len = context;
+  w.phase = Phase::decode;
+  return w;
+}
+}  // namespace
+
+// Jamba-v0.1 (Lieber et al. 2024 §2, configuration_jamba.py): attention where i % 8 == 4, MoE where
+// i % 2 == 1: attention at layers 4, 12, 20, 28; 16 MoE layers of 16 experts, 2 per token.
+TEST(Config, JambaLayoutFromPeriodsAndOffsets) {
+  const ModelConfig c = find_config("jamba-v0.1");
+  EXPECT_EQ(layers_with(c, Mixer::attention), (std::vector<std::size_t>{4, 12, 20, 28}));
+  EXPECT_EQ(c.count(Mixer::mamba), 28u);
+  EXPECT_EQ(c.count(Ffn::moe), 16u);
+  EXPECT_EQ(c.layout[1].ffn, Ffn::moe);
+  EXPECT_EQ(c.layout[2].ffn, Ffn::dense);
+  EXPECT_EQ(c.d_inner, 8192u);
+  EXPECT_EQ(c.state_dim, 16u);
+  EXPECT_EQ(c.native_variant, parse_variant("flash2"));
+  EXPECT_TRUE(c.hybrid());
+}
+
+// Nemotron-H-8B's hybrid_override_pattern: 24 'M' (Mamba-2), 4 '*' (attention), 24 '-' (MLP),
+// one block per layer; Mamba-2 128 heads of 64, 8 groups, state 128.
+TEST(Config, NemotronHPatternString) {
+  const ModelConfig c = find_config("nemotron-h-8b");
+  EXPECT_EQ(c.count(Mixer::mamba2), 24u);
+  EXPECT_EQ(c.count(Mixer::attention), 4u);
+  EXPECT_EQ(c.count(Mixer::none), 24u);
+  EXPECT_EQ(c.count(Ffn::dense), 24u);
+  EXPECT_EQ(layers_with(c, Mixer::attention), (std::vector<std::size_t>{7, 18, 29, 40}));
+  EXPECT_EQ(c.ssm_heads, 128u);
+  EXPECT_EQ(c.ssm_groups, 8u);
+  EXPECT_EQ(c.ssm_state, 128u);
+  EXPECT_FALSE(c.gated_mlp);  // relu2: up and down only
+}
+
+// Gemma-2 (modeling_gemma2.py: is_sliding = not bool(layer_idx % 2)): even layers local with a
+// 4096 window, odd layers global. Qwen2-7B ships use_sliding_window: false, so no layer is local;
+// Mistral-7B's window covers every layer.
+TEST(Config, LocalAndGlobalAttentionLayers) {
+  const ModelConfig g = find_config("gemma-2-9b");
+  EXPECT_EQ(g.count(Mixer::attention_local), 21u);
+  EXPECT_EQ(g.layout[0].mixer, Mixer::attention_local);
+  EXPECT_EQ(g.layout[1].mixer, Mixer::attention);
+  EXPECT_EQ(g.sliding_window, 4096u);
+  EXPECT_EQ(g.norms_per_layer, 4u);
+  EXPECT_EQ(find_config("qwen2-7b").count(Mixer::attention_local), 0u);
+  EXPECT_EQ(find_config("mistral-7b").count(Mixer::attention_local), 32u);
+  // Gemma-2's decode cache at 32k: 21 global layers hold 32768 tokens, 21 local ones 4096; each
+  // token 8 K/V heads x 256 x 2 x 2 bytes = 8192 bytes per layer.
+  const StackCost st = evaluate_stack(find_device("h100-sxm"), g, decode_at(1, 32768));
+  EXPECT_DOUBLE_EQ(st.kv_cache_bytes, 21.0 * 8192 * 32768 + 21.0 * 8192 * 4096);
+}
+
+// Parameters against the model cards (DeepSeek-V3: 671 B total, 37 B active; Jamba: 52 B total,
+// 12 B active; Llama-3-70B 70.6 B; Qwen2-7B 7.62 B; Gemma-2-9B 9.24 B; Nemotron-H-8B 8 B).
+TEST(Params, NewConfigsAgainstTheirCards) {
+  const ParamCount ds = count_params(find_config("deepseek-v3"));
+  EXPECT_NEAR(ds.total() / 671e9, 1.0, 0.01);
+  EXPECT_NEAR(ds.active / 37e9, 1.0, 0.05);
+  const ParamCount jamba = count_params(find_config("jamba-v0.1"));
+  EXPECT_NEAR(jamba.total() / 52e9, 1.0, 0.02);
+  EXPECT_NEAR(jamba.active / 12e9, 1.0, 0.02);
+  EXPECT_NEAR(count_params(find_config("llama-3-70b")).total() / 70.6e9, 1.0, 0.01);
+  EXPECT_NEAR(count_params(find_config("qwen2-7b")).total() / 7.62e9, 1.0, 0.01);
+  EXPECT_NEAR(count_params(find_config("gemma-2-9b")).total() / 9.24e9, 1.0, 0.01);
+  EXPECT_NEAR(count_params(find_config("nemotron-h-8b")).total() / 8e9, 1.0, 0.02);
+  // GPT-2 small: 124439808 (wte 50257·768, wpe 1024·768, 12 layers of 7087872, ln_f 1536).
+  EXPECT_DOUBLE_EQ(count_params(find_config("gpt2")).total(), 124439808.0);
+}
+
+// Mamba-2 2.7B by hand (mamba_ssm Mamba2 defaults: d_state 128, headdim 64, ngroups 1, expand 2,
+// d_conv 4): D = 5120, H = 80; in_proj 2560·(2·5120 + 2·128 + 80) = 27074560, conv1d 5376·4 + 5376,
+// dt_bias, A_log, D 3·80, norm 5120, out_proj 5120·2560: 40214000 per layer; 64 layers; embedding
+// 50288·2560 (50277 padded to a multiple of 16), tied; 64 + 1 norms of 2560: 2702599680.
+TEST(Params, Mamba2ByHand) {
+  const ModelConfig c = find_config("mamba2-2.7b");
+  EXPECT_EQ(c.vocab, 50288u);
+  EXPECT_EQ(c.ssm_heads, 80u);
+  const ParamCount p = count_params(c);
+  EXPECT_DOUBLE_EQ(p.mamba2_layer, 40214000.0);
+  EXPECT_DOUBLE_EQ(p.total(), 2702599680.0);
+}
+
+// The acceptance case: decode at 256k, batch 1. Jamba's 4 attention layers hold 4 x 8 x 128 x 2 x 2
+// = 16 KiB per token (the Jamba paper's Table 1: 4 GB at 256k); Mixtral's 32 layers 128 KiB (32 GB).
+// Jamba's weights stay the larger read; Mixtral's cache overtakes its weights.
+TEST(Stack, JambaAgainstMixtralAt256k) {
+  const Device& h = find_device("h100-sxm");
+  const StackCost jamba = evaluate_stack(h, find_config("jamba-v0.1"), decode_at(1, 262144));
+  const StackCost mixtral = evaluate_stack(h, find_config("mixtral-8x7b"), decode_at(1, 262144));
+  EXPECT_DOUBLE_EQ(jamba.kv_cache_bytes, 16384.0 * 262144);
+  EXPECT_DOUBLE_EQ(mixtral.kv_cache_bytes, 131072.0 * 262144);
+  // Mamba state: 28 layers x D 8192 x N 16 x fp32.
+  EXPECT_DOUBLE_EQ(jamba.state_bytes, 28.0 * 8192 * 16 * 4);
+  EXPECT_LT(jamba.cache_read_bytes, jamba.weight_bytes);
+  EXPECT_GT(mixtral.cache_read_bytes, mixtral.weight_bytes);
+  for (StackGroup g : {StackGroup::attention, StackGroup::ssm, StackGroup::mlp, StackGroup::moe}) EXPECT_GT(jamba.share(g), 0.0);
+  double shares = 0;
+  for (StackGroup g : {StackGroup::attention, StackGroup::ssm, StackGroup::mlp, StackGroup::moe, StackGroup::other}) shares += jamba.share(g);
+  EXPECT_NEAR(shares, 1.0, 1e-12);
+  // A Mamba layer's weights by hand (in_proj 4096·16384, x_proj 8192·(256 + 32), dt_proj 256·8192,
+  // out_proj 8192·4096), 28 layers, bf16.
+  EXPECT_DOUBLE_EQ(part_named(jamba, "Mamba in_proj")->weight_bytes, 28.0 * 4096 * 16384 * 2);
+  EXPECT_DOUBLE_EQ(part_named(jamba, "Mamba x_proj")->weight_bytes, 28.0 * 8192 * 288 * 2);
+  // MoE at batch 1: 2 of 16 experts per MoE layer.
+  EXPECT_EQ(part_named(jamba, "routed experts gate+up")->count, 16u * 2);
+}
+
+// Tensor parallelism over 8 GPUs (Megatron-LM §3): Llama-3-70B decode at batch 1. Each GPU holds 8
+// query heads and one of the 8 K/V heads, an eighth of every linear layer, and sends
+// 2·7/8 x (1 x 8192 x 2 bytes) per all-reduce, two all-reduces per layer.
+TEST(Stack, TensorParallelSplitsWeightsAndAddsAllReduces) {
+  const Device& h = find_device("h100-sxm");
+  const ModelConfig c = find_config("llama-3-70b");
+  const StackCost one = evaluate_stack(h, c, decode_at(1, 8192));
+  const StackCost eight = evaluate_stack(h, c, decode_at(1, 8192), StackOptions{8});
+  EXPECT_NEAR(eight.weight_bytes / one.weight_bytes, 1.0 / 8, 1e-3);
+  EXPECT_DOUBLE_EQ(eight.kv_cache_bytes, one.kv_cache_bytes / 8);
+  const StackPart* ar = part_named(eight, "all-reduce (tensor parallel)");
+  ASSERT_NE(ar, nullptr);
+  EXPECT_EQ(ar->count, 160u);
+  EXPECT_DOUBLE_EQ(eight.link_bytes, 160.0 * 8192 * 2 * 2 * 7 / 8);
+  EXPECT_EQ(ar->bound, Bound::link);
+  EXPECT_LT(eight.time_s, one.time_s);
+  EXPECT_EQ(part_named(one, "all-reduce (tensor parallel)"), nullptr);
+  EXPECT_THROW(evaluate_stack(h, c, decode_at(1, 8192), StackOptions{3}), InputError);  // 64 heads over 3
+}
+
+// DeepSeek-V3 ships FP8 weights: read as FP8 where the chip has FP8 tensor cores, as bf16 on an A100.
+TEST(Stack, Fp8WeightsWhereTheChipHasFp8) {
+  const ModelConfig c = find_config("deepseek-v3");
+  EXPECT_TRUE(c.fp8_weights);
+  const StackCost h = evaluate_stack(find_device("h100-sxm"), c, decode_at(1, 4096));
+  const StackCost a = evaluate_stack(find_device("a100-80gb"), c, decode_at(1, 4096));
+  EXPECT_EQ(h.weight_dtype, Dtype::fp8);
+  EXPECT_EQ(a.weight_dtype, Dtype::bf16);
+  EXPECT_NEAR(a.weight_bytes / h.weight_bytes, 2.0, 1e-9);
+  // Weight-dominated at 4k (the acceptance's DeepSeek case): the MLA mixer is a small share.
+  EXPECT_LT(h.share(StackGroup::attention), 0.5);
+}
+
+// Bad hybrid configs name the problem.
+TEST(Config, BadHybridConfigsNameTheProblem) {
+  auto error_of = [](const std::string& json) -> std::string {
+    try {
+      parse_hf_config(json, "cfg.json");
+    } catch (const InputError& e) {
+      return e.what();
+    }
+    return "";
+  };
+  const std::string nemo = R"("model_type":"nemotron_h","hidden_size":64,"mamba_num_heads":2,"mamba_head_dim":32,"ssm_state_size":16,"num_attention_heads":2)";
+  EXPECT_NE(error_of("{" + nemo + R"(,"num_hidden_layers":3,"hybrid_override_pattern":"M*X"})").find("unknown layer 'X' at position 2"),
+            std::string::npos);
+  EXPECT_NE(error_of("{" + nemo + R"(,"num_hidden_layers":4,"hybrid_override_pattern":"M*-"})").find("has 3 layers, num_hidden_layers 4"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"model_type":"nemotron_h","hidden_size":64,"num_hidden_layers":1,"hybrid_override_pattern":"M","mamba_head_dim":32,"mamba_num_heads":2})")
+                .find("missing key 'ssm_state_size'"),
+            std::string::npos);
+  const std::string jamba = R"("model_type":"jamba","hidden_size":64,"num_hidden_layers":4,"num_attention_heads":2,"mamba_d_state":16,"mamba_expand":2)";
+  EXPECT_NE(error_of("{" + jamba + R"(,"attn_layer_period":2,"attn_layer_offset":2,"expert_layer_period":2,"expert_layer_offset":1})")
+                .find("'attn_layer_offset' must be a whole number below attn_layer_period"),
+            std::string::npos);
+  EXPECT_NE(error_of("{" + jamba + R"(,"attn_layer_period":2,"attn_layer_offset":1})").find("missing key 'expert_layer_period'"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"d_model":64,"n_layer":2,"ssm_cfg":{"layer":"Mamba3"}})").find("is not Mamba1 or Mamba2"), std::string::npos);
+  EXPECT_NE(error_of(R"({"d_model":64,"n_layer":2,"ssm_cfg":{},"attn_layer_idx":[5]})").find("not a layer below n_layer"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"d_model":64,"n_layer":2,"ssm_cfg":{},"attn_layer_idx":[1]})").find("needs an 'attn_cfg' object"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"model_type":"mamba2","hidden_size":64,"num_hidden_layers":1,"head_dim":32,"num_heads":4,"state_size":16,"n_groups":3})")
+                .find("not divisible by n_groups"),
+            std::string::npos);
+}
+
+// mamba_ssm's own format with attention layers (the Mamba-2-Hybrid layout): attn_layer_idx picks
+// the attention layers, attn_cfg their shape, d_intermediate adds a gated MLP to every layer.
+TEST(Config, MambaSsmHybridFormat) {
+  const ModelConfig c = parse_hf_config(
+      R"({"d_model":256,"d_intermediate":512,"n_layer":4,"vocab_size":1000,"ssm_cfg":{"layer":"Mamba2","d_state":64,"headdim":32,"ngroups":2},"attn_layer_idx":[1,3],"attn_cfg":{"num_heads":4,"num_heads_kv":2,"head_dim":64},"tie_embeddings":true})",
+      "cfg.json");
+  EXPECT_EQ(layers_with(c, Mixer::attention), (std::vector<std::size_t>{1, 3}));
+  EXPECT_EQ(c.count(Mixer::mamba2), 2u);
+  EXPECT_EQ(c.count(Ffn::dense), 4u);
+  EXPECT_EQ(c.ssm_heads, 16u);  // 2·256 / 32
+  EXPECT_EQ(c.heads, 4u);
+  EXPECT_EQ(c.kv_heads, 2u);
+  EXPECT_EQ(c.vocab, 1000u);   // already a multiple of 8
+  EXPECT_EQ(c.norms_per_layer, 2u);
 }

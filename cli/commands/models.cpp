@@ -15,12 +15,13 @@ int cmd_models(const std::vector<std::string>& args) {
   po::variables_map vm;
   if (!parse("models", "[--format table|csv|json]", desc, args, vm)) return 0;
   auto printer = make_printer(format_of(vm), std::cout,
-                              {{"name", "name", 12, Kind::text},
-                               {"attention", "variant", 14, Kind::text},
+                              {{"name", "name", 14, Kind::text},
+                               {"native mixer", "variant", 14, Kind::text},
                                {"layers", "layers", 6, Kind::count},
                                {"H", "heads", 4, Kind::count},
                                {"Hkv", "kv_heads", 4, Kind::count},
                                {"d", "head_dim", 4, Kind::count},
+                               {"layers by kind", "layout", 46, Kind::text},
                                {"description", "description", 0, Kind::text}},
                               false);
   for (const auto& s : shipped_configs()) {
@@ -32,6 +33,7 @@ int cmd_models(const std::vector<std::string>& args) {
     r.emplace_back("heads", c.heads);
     r.emplace_back("kv_heads", c.kv_heads);
     r.emplace_back("head_dim", c.head_dim);
+    r.emplace_back("layout", layout_summary(c));
     r.emplace_back("description", std::string(s.description));
     printer->row(r);
   }

@@ -63,7 +63,7 @@ constexpr std::string_view kFlashFamily[] = {"flash2", "block-sparse", "sliding-
 // roofline at datasheet peaks (Williams et al. 2009): perfect overlap, peak issue.
 constexpr std::string_view kAll[] = {"flash1", "flash2", "block-sparse", "sliding-window", "sigmoid", "dilated",
                                      "flash-decoding", "paged", "mla", "linear", "performer", "mamba", "mamba-naive",
-                                     "fnet", "ring", "chunked", "standard", "gated"};
+                                     "mamba2", "fnet", "ring", "chunked", "standard", "gated"};
 KernelTraits ideal_traits(KernelRole, u64, bool, Dtype, double, int) {
   return {.block_m = 0, .block_n = 0, .mma_warps = 4, .ctas_per_sm = 0, .mma = MmaPath::native, .overlap = OverlapRule::roofline};
 }
@@ -321,6 +321,21 @@ const ImplProfile kMambaScan{
     .variants = kMambaVariants,
     .traits = mamba_traits};
 
+// ---- mamba-ssd: mamba_ssm's Triton SSD kernels ----------------------------------------------------
+// Mamba-2's chunked scan as mamba_ssm runs it (ops/triton/ssd_combined.py): five Triton kernels per
+// layer (chunk cumsum, chunk state, state passing, C Bᵀ, chunk scan), tl.dot on the chip's native
+// MMA path; the decode step is selective_state_update.py. mamba2.cpp counts their work and bytes.
+constexpr std::string_view kSsdVariants[] = {"mamba2"};
+const ImplProfile kMambaSsd{
+    .key = "mamba-ssd",
+    .name = "Mamba-2 SSD (mamba_ssm Triton)",
+    .summary = "chunked SSD: five Triton kernels per layer, intra-chunk matmuls on tensor cores; state update in decode",
+    .sources = "state-spaces/mamba mamba_ssm/ops/triton/ssd_combined.py (_mamba_chunk_scan_combined_fwd), ssd_chunk_state.py, "
+               "ssd_state_passing.py, ssd_bmm.py, ssd_chunk_scan.py, selective_state_update.py",
+    .min_cc = 80,
+    .variants = kSsdVariants,
+    .traits = mamba_traits};
+
 // ---- pytorch: unfused attention as PyTorch 2.0 eager runs it ---------------------------------------
 // The flash-attention benchmark's attention_pytorch (benchmarks/benchmark_flash_attention.py
 // @0251105): einops copies of q, k, v; baddbmm with the scale; for causal a materialized
@@ -420,7 +435,7 @@ const ImplProfile kCudnn{
     .traits = cudnn_traits};
 
 constexpr const ImplProfile* kImpls[] = {&kIdeal, &kAttnio, &kFa1, &kFa2, &kFa2V20, &kFa2SplitKv, &kFa3, &kFlashMla, &kVllmPaged,
-                                         &kMambaScan, &kPytorch, &kTriton, &kXformers, &kCudnn};
+                                         &kMambaScan, &kMambaSsd, &kPytorch, &kTriton, &kXformers, &kCudnn};
 
 int cc_of(const Device& d) { return static_cast<int>(d.compute_capability); }
 
@@ -501,6 +516,7 @@ const ImplProfile& default_impl(std::string_view variant, const Device& device, 
   else if (variant == "mla") pick = !decode ? &kFa2 : cc == 90 ? &kFlashMla : &kAttnio;
   else if (variant == "paged") pick = &kVllmPaged;
   else if (variant == "mamba") pick = &kMambaScan;
+  else if (variant == "mamba2") pick = &kMambaSsd;
   else if (variant == "standard") pick = &kPytorch;
   else if (std::find(std::begin(kFlashFamily), std::end(kFlashFamily), variant) != std::end(kFlashFamily)) pick = &kFa2;
   if (!pick->runs_on(cc) || !pick->implements(variant)) pick = kAttnio.implements(variant) ? &kAttnio : &kIdeal;

@@ -5,16 +5,42 @@
 #include <algorithm>
 #include <cmath>
 
+#include "attnio/model/errors.hpp"
+
 namespace attnio {
+
+std::string_view to_string(StackGroup g) {
+  switch (g) {
+    case StackGroup::attention: return "attention";
+    case StackGroup::ssm: return "SSM";
+    case StackGroup::mlp: return "MLP";
+    case StackGroup::moe: return "MoE";
+    case StackGroup::other: return "other";
+  }
+  return "?";
+}
+
+double StackCost::time_of(StackGroup g) const {
+  double t = 0;
+  for (const StackPart& p : parts) t += p.group == g ? p.time_s : 0.0;
+  return t;
+}
 
 namespace {
 
-void add_gemm(StackCost& out, const Device& dev, Dtype dt, const char* name, std::uint64_t count, std::uint64_t m,
+std::uint64_t split(std::uint64_t n, std::uint64_t tp, const char* what) {
+  if (n % tp != 0) {
+    throw InputError("--tp " + std::to_string(tp) + " does not divide the model's " + what + " (" + std::to_string(n) + ")");
+  }
+  return n / tp;
+}
+
+void add_gemm(StackCost& out, const Device& dev, Dtype dt, const char* name, StackGroup group, std::uint64_t count, std::uint64_t m,
               std::uint64_t n, std::uint64_t k) {
   if (count == 0 || m == 0 || n == 0 || k == 0) return;
   const Prediction p = predict_gemm(dev, dt, m, n, k, count);
-  StackPart part{name, count, p.flops().d(), static_cast<double>(count) * static_cast<double>(k * n * dtype_bytes(dt)),
-                 p.hbm_bytes().d(), p.predicted_time_s, p.bound};
+  StackPart part{name, group, count, p.flops().d(), static_cast<double>(count) * static_cast<double>(k * n * dtype_bytes(dt)), 0,
+                 p.hbm_bytes().d(), 0, p.predicted_time_s, p.bound};
   out.parts.push_back(part);
 }
 
@@ -23,78 +49,138 @@ void add_gemm(StackCost& out, const Device& dev, Dtype dt, const char* name, std
 void add_pass(StackCost& out, const Device& dev, const char* name, std::uint64_t count, double bytes) {
   if (count == 0 || bytes <= 0) return;
   const double t = bytes / dev.sustained_hbm_rate() + static_cast<double>(count) * dev.launch_overhead_s;
-  out.parts.push_back({name, count, 0, 0, bytes, t, Bound::hbm});
+  out.parts.push_back({name, StackGroup::other, count, 0, 0, 0, bytes, 0, t, Bound::hbm});
+}
+
+// `count` ring all-reduces of `bytes` each over `tp` GPUs: every GPU sends 2(tp-1)/tp of the data
+// (the bandwidth-optimal ring, Patarasuk & Yuan 2009, as NCCL's ring algorithm; NCCL docs "Collective
+// operations"), at the device's NVLink rate per direction, plus one kernel launch each (NCCL's
+// protocol latency beyond the launch is not modeled).
+void add_allreduce(StackCost& out, const Device& dev, const char* name, std::uint64_t count, double bytes, std::uint64_t tp) {
+  if (tp <= 1 || count == 0) return;
+  const double sent = static_cast<double>(count) * bytes * 2.0 * static_cast<double>(tp - 1) / static_cast<double>(tp);
+  const double t = sent / dev.nvlink_bytes_per_s + static_cast<double>(count) * dev.launch_overhead_s;
+  out.parts.push_back({name, StackGroup::other, count, 0, 0, 0, 0, sent, t, Bound::link});
 }
 
 }  // namespace
 
-StackCost evaluate_stack(const Device& dev, const ModelConfig& c, const Workload& input) {
+StackCost evaluate_stack(const Device& dev, const ModelConfig& c, const Workload& input, const StackOptions& opt) {
   StackCost out;
-  Workload w = c.apply(input);
-  const Prediction mixer = predict(dev, w);
-  const Workload& r = mixer.workload;
-  const Dtype dt = r.dtype;
-  const double e = static_cast<double>(dtype_bytes(dt));
-  const std::uint64_t T = r.batch * r.query_len(), h = c.hidden_size, L = c.layers;
-  out.tokens = T;
-  out.cache_bytes = mixer.kv_cache_bytes.d();
-  out.parts.push_back({c.native_variant.is("mamba") ? "Mamba mixer" : "attention mixer", L, mixer.flops().d(), 0,
-                       mixer.hbm_bytes().d(), mixer.predicted_time_s, mixer.bound});
+  const std::uint64_t tp = std::max<std::uint64_t>(1, opt.tp);
+  out.tp = tp;
+  if (tp > 1 && dev.nvlink_bytes_per_s <= 0) {
+    throw InputError("--tp " + std::to_string(tp) + ": device '" + dev.key + "' has no NVLink bandwidth (nvlink_bytes_per_s) to all-reduce over");
+  }
   const ParamCount params = count_params(c);
-  if (c.native_variant.is("mamba")) {
-    // MambaMixer: in_proj h -> 2D, x_proj D -> r + 2N, dt_proj r -> D, out_proj D -> h.
-    const std::uint64_t D = c.d_inner, N = c.state_dim, rk = c.dt_rank != 0 ? c.dt_rank : (h + 15) / 16;
-    add_gemm(out, dev, dt, "in_proj", L, T, 2 * D, h);
-    add_gemm(out, dev, dt, "x_proj", L, T, rk + 2 * N, D);
-    add_gemm(out, dev, dt, "dt_proj", L, T, D, rk);
-    add_gemm(out, dev, dt, "out_proj", L, T, h, D);
-  } else {
-    // Attention in: q, k, v (or MLA's low-rank chain, taken as one GEMM of the same weights);
-    // attention out: o_proj.
-    const double attn_per_layer = params.attention / static_cast<double>(L);
-    const std::uint64_t o_in = c.heads * c.v_head_dim;
-    const std::uint64_t in_width = static_cast<std::uint64_t>(std::llround((attn_per_layer - static_cast<double>(o_in * h)) / static_cast<double>(h)));
-    add_gemm(out, dev, dt, "attention projections", L, T, in_width, h);
-    add_gemm(out, dev, dt, "output projection", L, T, h, o_in);
-    std::uint64_t moe_layers = 0;
-    if (c.experts != 0) {
-      for (std::uint64_t l = c.first_dense_layers; l < L; ++l) moe_layers += (l % c.moe_layer_freq == 0) ? 1 : 0;
-    }
-    const std::uint64_t dense = L - moe_layers;
-    const std::uint64_t I = c.intermediate != 0 ? c.intermediate : 4 * h;
-    if (c.gated_mlp) {
-      add_gemm(out, dev, dt, "MLP gate+up", dense, T, 2 * I, h);
-    } else {
-      add_gemm(out, dev, dt, "MLP up", dense, T, I, h);
-    }
-    add_gemm(out, dev, dt, "MLP down", dense, T, h, I);
-    if (moe_layers != 0) {
-      const std::uint64_t Im = c.moe_intermediate != 0 ? c.moe_intermediate : I;
-      add_gemm(out, dev, dt, "router", moe_layers, T, c.experts, h);
-      // The experts the step's tokens touch, each with its share of the T·k routed tokens.
-      const double touched = expected_experts(c.experts, c.experts_per_token, T);
-      const std::uint64_t experts = static_cast<std::uint64_t>(std::ceil(touched));
-      const std::uint64_t per_expert = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(std::ceil(static_cast<double>(T * c.experts_per_token) / touched)));
-      add_gemm(out, dev, dt, "routed experts gate+up", moe_layers * experts, per_expert, 2 * Im, h);
-      add_gemm(out, dev, dt, "routed experts down", moe_layers * experts, per_expert, h, Im);
-      if (c.shared_experts != 0) {
-        add_gemm(out, dev, dt, "shared experts gate+up", moe_layers, T, 2 * Im * c.shared_experts, h);
-        add_gemm(out, dev, dt, "shared experts down", moe_layers, T, h, Im * c.shared_experts);
+  // Activations in the config's torch_dtype unless --dtype says otherwise; the linear layers in FP8
+  // where the config ships FP8 weights and the chip has FP8 tensor cores (DeepSeek-V3 §3.3: FP8
+  // GEMMs with block-scaled weights and activations), else in the activation dtype (the weights
+  // upcast once, as DeepSeek's fp8_cast_bf16.py does for chips without FP8).
+  const Dtype act = input.dtype;
+  const Dtype dt = c.fp8_weights && dev.fp8_tensor_flops_per_s > 0 ? Dtype::fp8 : act;
+  out.weight_dtype = dt;
+  const double e = static_cast<double>(dtype_bytes(act)), we = static_cast<double>(dtype_bytes(dt));
+  const std::uint64_t h = c.hidden_size;
+  std::uint64_t T = 0;
+
+  // The mixers: one prediction per kind of mixer, for the layers that have it.
+  for (Mixer m : {Mixer::attention, Mixer::attention_local, Mixer::mamba, Mixer::mamba2}) {
+    if (c.count(m) == 0) continue;
+    Workload w = c.mixer_workload(input, m);
+    const bool ssm = m == Mixer::mamba || m == Mixer::mamba2;
+    if (ssm) w.impl = nullptr;  // --impl names an attention kernel; the scans keep theirs
+    if (tp > 1) {
+      if (m == Mixer::mamba) {
+        w.set("d_inner", split(c.d_inner, tp, "Mamba channels"));
+      } else if (m == Mixer::mamba2) {
+        w.heads = w.kv_heads = split(c.ssm_heads, tp, "Mamba-2 heads");
+        // Groups split with the heads where they can; fewer groups than GPUs are replicated.
+        w.set("groups", c.ssm_groups >= tp ? split(c.ssm_groups, tp, "Mamba-2 groups") : 1);
+      } else {
+        w.heads = split(c.heads, tp, "attention heads");
+        // Fewer K/V heads than GPUs: each GPU keeps one (replicated), as vLLM and Megatron do.
+        w.kv_heads = c.latent_dim != 0 ? w.heads : c.kv_heads >= tp ? split(c.kv_heads, tp, "K/V heads") : 1;
       }
     }
+    const Prediction p = predict(dev, w);
+    T = p.workload.batch * p.workload.query_len();
+    const std::string name = std::string(to_string(m)) + " mixer";
+    out.parts.push_back({name, ssm ? StackGroup::ssm : StackGroup::attention, c.count(m), p.flops().d(), 0, p.kv_cache_bytes.d(),
+                         p.hbm_bytes().d(), p.link_bytes.d(), p.predicted_time_s, p.bound});
+    (ssm ? out.state_bytes : out.kv_cache_bytes) += p.kv_cache_bytes.d();
+    out.cache_read_bytes += p.hbm_bytes().d();
   }
-  // Norms: two per layer and a final one, each reading and writing T x h activations.
-  add_pass(out, dev, "norms", 2 * L + 1, static_cast<double>(2 * L + 1) * 2 * static_cast<double>(T * h) * e);
+  if (T == 0) T = input.batch * (input.phase == Phase::decode ? 1 : input.seq);  // a stack without mixers
+  out.tokens = T;
+
+  // Attention in: q, k, v (or MLA's low-rank chain, taken as one GEMM of the same weights); out:
+  // o_proj (row-parallel under TP).
+  const std::uint64_t attn_layers = c.count(Mixer::attention) + c.count(Mixer::attention_local);
+  if (attn_layers != 0) {
+    const std::uint64_t o_in = c.heads * c.v_head_dim;
+    const auto in_width = static_cast<std::uint64_t>(std::llround((params.attention_layer - static_cast<double>(o_in * h)) / static_cast<double>(h)));
+    add_gemm(out, dev, dt, "attention projections", StackGroup::attention, attn_layers, T, std::max<std::uint64_t>(1, in_width / tp), h);
+    add_gemm(out, dev, dt, "attention output projection", StackGroup::attention, attn_layers, T, h, split(o_in, tp, "attention output width"));
+  }
+  if (const std::uint64_t L = c.count(Mixer::mamba); L != 0) {
+    // MambaMixer: in_proj h -> 2D, x_proj D -> r + 2N, dt_proj r -> D, out_proj D -> h; D split by TP.
+    const std::uint64_t D = split(c.d_inner, tp, "Mamba channels"), N = c.state_dim, rk = c.dt_rank != 0 ? c.dt_rank : (h + 15) / 16;
+    add_gemm(out, dev, dt, "Mamba in_proj", StackGroup::ssm, L, T, 2 * D, h);
+    add_gemm(out, dev, dt, "Mamba x_proj", StackGroup::ssm, L, T, rk + 2 * N, D);
+    add_gemm(out, dev, dt, "Mamba dt_proj", StackGroup::ssm, L, T, D, rk);
+    add_gemm(out, dev, dt, "Mamba out_proj", StackGroup::ssm, L, T, h, D);
+  }
+  if (const std::uint64_t L = c.count(Mixer::mamba2); L != 0) {
+    // Mamba2: in_proj h -> 2D + 2GN + H (z, x, B, C, dt), out_proj D -> h; heads split by TP.
+    const std::uint64_t H = split(c.ssm_heads, tp, "Mamba-2 heads"), D = H * c.ssm_head_dim;
+    const std::uint64_t G = c.ssm_groups >= tp ? c.ssm_groups / tp : c.ssm_groups;
+    add_gemm(out, dev, dt, "Mamba-2 in_proj", StackGroup::ssm, L, T, 2 * D + 2 * G * c.ssm_state + H, h);
+    add_gemm(out, dev, dt, "Mamba-2 out_proj", StackGroup::ssm, L, T, h, D);
+  }
+  // Dense MLPs (column-parallel up, row-parallel down under TP).
+  const std::uint64_t dense = c.count(Ffn::dense);
+  if (dense != 0) {
+    const std::uint64_t I = split(c.intermediate != 0 ? c.intermediate : 4 * h, tp, "MLP width");
+    if (c.gated_mlp) add_gemm(out, dev, dt, "MLP gate+up", StackGroup::mlp, dense, T, 2 * I, h);
+    else add_gemm(out, dev, dt, "MLP up", StackGroup::mlp, dense, T, I, h);
+    add_gemm(out, dev, dt, "MLP down", StackGroup::mlp, dense, T, h, I);
+  }
+  if (const std::uint64_t moe_layers = c.count(Ffn::moe); moe_layers != 0) {
+    const std::uint64_t Im = split(c.moe_intermediate != 0 ? c.moe_intermediate : c.intermediate, tp, "expert width");
+    add_gemm(out, dev, dt, "router", StackGroup::moe, moe_layers, T, c.experts, h);
+    // The experts the step's tokens touch, each with its share of the T·k routed tokens.
+    const double touched = expected_experts(c.experts, c.experts_per_token, T);
+    const auto experts = static_cast<std::uint64_t>(std::ceil(touched));
+    const std::uint64_t per_expert =
+        std::max<std::uint64_t>(1, static_cast<std::uint64_t>(std::ceil(static_cast<double>(T * c.experts_per_token) / touched)));
+    add_gemm(out, dev, dt, "routed experts gate+up", StackGroup::moe, moe_layers * experts, per_expert, 2 * Im, h);
+    add_gemm(out, dev, dt, "routed experts down", StackGroup::moe, moe_layers * experts, per_expert, h, Im);
+    if (c.shared_experts != 0) {
+      add_gemm(out, dev, dt, "shared experts gate+up", StackGroup::moe, moe_layers, T, 2 * Im * c.shared_experts, h);
+      add_gemm(out, dev, dt, "shared experts down", StackGroup::moe, moe_layers, T, h, Im * c.shared_experts);
+    }
+  }
+  // Norms, each reading and writing T x h activations (replicated under TP).
+  const std::uint64_t norms = c.layers * c.norms_per_layer + 1;
+  add_pass(out, dev, "norms", norms, static_cast<double>(norms) * 2 * static_cast<double>(T * h) * e);
   // Embedding: T rows gathered and written.
   add_pass(out, dev, "embedding", 1, 2 * static_cast<double>(T * h) * e);
-  add_gemm(out, dev, dt, "LM head", 1, T, c.vocab, h);
-  out.footprint_bytes = params.total() * e + out.cache_bytes;
+  // The LM head's vocabulary split over the GPUs (padded up, as vLLM's VocabParallelEmbedding pads it).
+  if (c.vocab != 0) add_gemm(out, dev, dt, "LM head", StackGroup::other, 1, T, (c.vocab + tp - 1) / tp, h);
+  // TP: one all-reduce of T x h after every mixer's and every MLP's output projection.
+  std::uint64_t reduces = 0;
+  for (const LayerKind& k : c.layout) reduces += (k.mixer != Mixer::none ? 1 : 0) + (k.ffn != Ffn::none ? 1 : 0);
+  add_allreduce(out, dev, "all-reduce (tensor parallel)", reduces, static_cast<double>(T * h) * e, tp);
+
+  out.footprint_bytes = params.total() * we / static_cast<double>(tp) + out.kv_cache_bytes + out.state_bytes;
   out.fits = out.footprint_bytes <= dev.hbm_capacity_bytes;
   for (const StackPart& p : out.parts) {
     out.time_s += p.time_s;
     out.flops += p.flops;
     out.weight_bytes += p.weight_bytes;
     out.hbm_bytes += p.hbm_bytes;
+    out.link_bytes += p.link_bytes;
   }
   return out;
 }

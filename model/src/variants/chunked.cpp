@@ -8,7 +8,7 @@ namespace attnio::detail {
 // Rabe & Staats §3 use 1024-query chunks.
 const ParamSpec kChunkedChunk{
     .key = "chunk", .default_value = 1024, .default_text = "1024", .unit = "tokens",
-    .help = "chunked: chunk size (default 1024); linear: chunk (default 64)", .source = "Rabe & Staats 2021 §3 (1024)"};
+    .help = "chunked: chunk size (default 1024); linear: chunk (default 64); mamba2: SSD chunk (default 256)", .source = "Rabe & Staats 2021 §3 (1024)"};
 
 namespace {
 

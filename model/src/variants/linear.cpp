@@ -8,7 +8,7 @@ namespace attnio::detail {
 // flash-linear-attention's chunk size for the chunked causal form.
 const ParamSpec kLinearChunk{
     .key = "chunk", .default_value = 64, .default_text = "64", .unit = "tokens",
-    .help = "chunked: chunk size (default 1024); linear: chunk (default 64)",
+    .help = "chunked: chunk size (default 1024); linear: chunk (default 64); mamba2: SSD chunk (default 256)",
     .source = "flash-linear-attention chunk_size 64 (fla/ops/linear_attn)"};
 const ParamSpec kFeatureDim{
     .key = "feature_dim", .default_text = "--head-dim", .max = 4096, .unit = "features",

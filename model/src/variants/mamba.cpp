@@ -7,7 +7,7 @@ namespace attnio::detail {
 
 const ParamSpec kStateDim{
     .key = "state_dim", .default_value = 16, .default_text = "16", .unit = "states",
-    .help = "mamba: state dimension N (default 16)", .source = "Mamba §4 (N = 16), mamba-2.8b config d_state"};
+    .help = "mamba, mamba-naive: state dimension N (default 16); mamba2: (default 128)", .source = "Mamba §4 (N = 16), mamba-2.8b config d_state"};
 const ParamSpec kDInner{
     .key = "d_inner", .default_text = "heads x head-dim", .unit = "channels",
     .help = "mamba: channels D (default: heads x head-dim)", .source = "matched width: D = H·d of the attention it replaces",

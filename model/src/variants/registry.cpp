@@ -25,6 +25,7 @@ namespace attnio {
   X(performer)             \
   X(mamba)                 \
   X(mamba_naive)           \
+  X(mamba2)                \
   X(fnet)                  \
   X(ring)                  \
   X(dilated)
