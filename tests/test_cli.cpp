@@ -605,6 +605,52 @@ TEST(Cli, ModelContextFindsTheCrossing) {
   EXPECT_NE(bad.err.find("--context gives the lengths"), std::string::npos);
 }
 
+// Issue 17's acceptance: Jamba against Mixtral at 4k and 256k, batch 1. The shares are printed,
+// and the KV cache per token matches the configs by hand (Jamba 4 attention layers x 8 K/V heads x
+// 128 x 2 x 2 bytes = 16 KiB; Mixtral 32 layers: 128 KiB).
+TEST(Cli, ModelJambaAgainstMixtralOverContexts) {
+  const Result r = run("model --config jamba-v0.1 --config mixtral-8x7b --phase decode --batch 1 --context 4096,262144");
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (const char* col : {"attn", "SSM", "MLP", "MoE", "weights/HBM", "KV cache", "SSM state"}) EXPECT_NE(r.out.find(col), std::string::npos) << col;
+  EXPECT_NE(r.out.find("jamba-v0.1: the weights outweigh the cache read at every context listed"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("mixtral-8x7b: reading the cache overtakes reading the weights at a context of 262144"), std::string::npos) << r.out;
+  const Result j = run("model --config jamba-v0.1 --config mixtral-8x7b --phase decode --batch 1 --context 4096,262144 --format json");
+  ASSERT_EQ(j.code, 0) << j.err;
+  const auto rows = boost::json::parse(j.out).as_array();
+  ASSERT_EQ(rows.size(), 4u);
+  EXPECT_EQ(rows[1].at("kv_cache_bytes").to_number<double>(), 16384.0 * 262144);
+  EXPECT_EQ(rows[3].at("kv_cache_bytes").to_number<double>(), 131072.0 * 262144);
+  EXPECT_GT(rows[1].at("ssm_share").to_number<double>(), 0.0);
+  EXPECT_GT(rows[1].at("moe_share").to_number<double>(), 0.0);
+  EXPECT_EQ(rows[3].at("ssm_share").to_number<double>(), 0.0);
+}
+
+// The stack by layer type, --tp and LASER from the command line, and their bad input.
+TEST(Cli, ModelStackTensorParallelAndLaser) {
+  const Result r = run("model --config llama-3-70b --phase decode --batch 8 --seq 8192 --tp 8 --format json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  bool all_reduce = false;
+  const boost::json::value parsed = boost::json::parse(r.out);
+  for (const auto& row : parsed.as_array()) {
+    all_reduce |= row.at("part").as_string() == "all-reduce (tensor parallel)";
+    EXPECT_EQ(row.at("tp").to_number<std::uint64_t>(), 8u);
+  }
+  EXPECT_TRUE(all_reduce);
+  const Result l = run("model --config llama-3-8b --phase decode --rank-fraction 0.01 --laser mlp-in --laser-layers 26");
+  ASSERT_EQ(l.code, 0) << l.err;
+  EXPECT_NE(l.out.find("MLP gate+up (LASER rank 40) U"), std::string::npos) << l.out;
+  EXPECT_NE(l.out.find("116.0 M fewer weights"), std::string::npos) << l.out;
+  expect_bad_input("model --config llama-3-70b --tp 3", "--tp 3 does not divide the model's attention heads (64)");
+  expect_bad_input("model --config llama-3-8b --rank-fraction 1.5 --laser mlp-in", "--rank-fraction must be a number in (0, 1]");
+  expect_bad_input("model --config llama-3-8b --rank-fraction 0.1", "LASER needs both");
+  expect_bad_input("model --config llama-3-8b --rank-fraction 0.1 --laser mlp-mid", "unknown matrix 'mlp-mid'");
+  expect_bad_input("model --config llama-3-8b --rank-fraction 0.1 --laser mlp-in --laser-layers 32", "past llama-3-8b's last layer 31");
+  expect_bad_input("model --config llama-3-8b --variant mamba", "--variant comes from the config");
+  expect_bad_input("model --config " + write_temp("bad_pattern.json",
+                                                  R"({"model_type":"nemotron_h","hidden_size":64,"num_hidden_layers":2,"hybrid_override_pattern":"MQ"})"),
+                   "unknown layer 'Q' at position 1");
+}
+
 // Two models side by side: Mistral-7B's 4096-token sliding window caps its cache read, so its
 // weights stay the larger read at every context; Llama-3-8B's full cache overtakes them.
 TEST(Cli, ModelComparesTwoConfigsOverContexts) {

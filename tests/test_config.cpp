@@ -421,3 +421,31 @@ TEST(Config, MambaSsmHybridFormat) {
   EXPECT_EQ(c.vocab, 1000u);   // already a multiple of 8
   EXPECT_EQ(c.norms_per_layer, 2u);
 }
+
+// LASER (Sharma et al. 2023 §3) with the LASER repository's sample setting (GPT-J fc_in of layer
+// 26 at rate 9.9: 1 % of the rank kept), applied to Llama-3-8B's MLP input of layer 26: gate and up
+// (4096 x 14336 each) become U (4096 x 40) and V (40 x 14336) each; the step reads
+// 2·(4096·14336 - 40·(4096 + 14336)) = 115965952 weights fewer, in bf16.
+TEST(Stack, LaserFactorsByHand) {
+  const Device& h = find_device("h100-sxm");
+  const ModelConfig c = find_config("llama-3-8b");
+  StackOptions opt;
+  opt.laser = {0.01, {LaserMatrix::mlp_in}, {26}};
+  const StackCost base = evaluate_stack(h, c, decode_at(1, 4096));
+  const StackCost laser = evaluate_stack(h, c, decode_at(1, 4096), opt);
+  EXPECT_DOUBLE_EQ(laser.laser_saved_params, 115965952.0);
+  EXPECT_DOUBLE_EQ(base.weight_bytes - laser.weight_bytes, 2 * 115965952.0);
+  EXPECT_DOUBLE_EQ(base.footprint_bytes - laser.footprint_bytes, 2 * 115965952.0);
+  const StackPart* u = part_named(laser, "MLP gate+up (LASER rank 40) U");
+  const StackPart* v = part_named(laser, "MLP gate+up (LASER rank 40) V");
+  ASSERT_NE(u, nullptr);
+  ASSERT_NE(v, nullptr);
+  EXPECT_DOUBLE_EQ(u->flops, 2.0 * 80 * 4096);      // x (1 x 4096) · [U_gate U_up] (4096 x 80)
+  EXPECT_DOUBLE_EQ(v->flops, 2.0 * 2 * 40 * 14336);  // two (1 x 40) · (40 x 14336)
+  EXPECT_EQ(part_named(laser, "MLP gate+up")->count, 31u);
+  // attn-in on every layer: q keeps 40 of 4096, k and v 10 of 1024.
+  opt.laser = {0.01, {LaserMatrix::attn_in}, {}};
+  const StackCost attn = evaluate_stack(h, c, decode_at(1, 4096), opt);
+  EXPECT_DOUBLE_EQ(attn.laser_saved_params, 32.0 * ((4096.0 * 4096 - 40.0 * 8192) + 2 * (4096.0 * 1024 - 10.0 * 5120)));
+  EXPECT_THROW(parse_laser_matrix("mlp-middle"), InputError);
+}

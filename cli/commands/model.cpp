@@ -3,6 +3,9 @@
 #include "commands/commands.hpp"
 
 #include <algorithm>
+#include <charconv>
+#include <cstdlib>
+#include <string_view>
 #include <cstdint>
 #include <cstdio>
 #include <iostream>
@@ -27,6 +30,32 @@ std::string human_count(double n) {
   else if (n >= 1e6) std::snprintf(buf, sizeof buf, "%.1f M", n / 1e6);
   else std::snprintf(buf, sizeof buf, "%.0f", n);
   return buf;
+}
+
+// "26", "24,26", "16:31" (inclusive): layer numbers from 0, as LASER's --lnum counts them.
+std::vector<std::uint64_t> parse_layer_list(const std::string& text) {
+  std::vector<std::uint64_t> out;
+  auto number = [&](std::string_view w) {
+    std::uint64_t v = 0;
+    const auto [p, ec] = std::from_chars(w.data(), w.data() + w.size(), v);
+    if (ec != std::errc() || p != w.data() + w.size() || w.empty() || v >= 100000) {
+      throw InputError("--laser-layers: '" + std::string(w) + "' is not a layer number (0 to 99999) in '" + text + "'");
+    }
+    return v;
+  };
+  for (std::size_t at = 0; at <= text.size();) {
+    const std::size_t comma = std::min(text.find(',', at), text.size());
+    const std::string_view item = std::string_view(text).substr(at, comma - at);
+    if (const std::size_t colon = item.find(':'); colon != std::string_view::npos) {
+      const std::uint64_t a = number(item.substr(0, colon)), b = number(item.substr(colon + 1));
+      if (b < a) throw InputError("--laser-layers: range '" + std::string(item) + "' runs backwards");
+      for (std::uint64_t l = a; l <= b; ++l) out.push_back(l);
+    } else {
+      out.push_back(number(item));
+    }
+    at = comma + 1;
+  }
+  return out;
 }
 
 std::string params_line(const ModelConfig& cfg) {
@@ -101,6 +130,12 @@ int print_stack(const po::variables_map& vm, const std::vector<ModelConfig>& cfg
                       100 * st.share(StackGroup::other), human_bytes(st.footprint_bytes).c_str(), gpus.c_str(),
                       st.fits ? "within" : "MORE THAN", pt.device->key.c_str(), human_bytes(pt.device->hbm_capacity_bytes).c_str());
         summaries.emplace_back(line);
+        if (opt.laser.rank_fraction > 0) {
+          char frac[32];
+          std::snprintf(frac, sizeof frac, "%g", opt.laser.rank_fraction);
+          summaries.push_back("  LASER keeps " + std::string(frac) + " of the rank of the chosen matrices: " +
+                              human_count(st.laser_saved_params) + " fewer weights per GPU (Sharma et al. 2023 §3)");
+        }
       }
     }
   }
@@ -252,30 +287,60 @@ int cmd_model(const std::vector<std::string>& args) {
   desc.add_options()("tp", po::value<std::string>(),
                      "tensor parallel over N GPUs (heads, channels, MLP and expert widths, vocabulary split; an all-reduce "
                      "over NVLink after each block); every figure is per GPU");
+  desc.add_options()("rank-fraction", po::value<std::string>(),
+                     "LASER (Sharma et al. 2023): keep this fraction of each chosen matrix's rank, as two factors (0 < R <= 1)");
+  desc.add_options()("laser", po::value<std::string>(), "the matrices LASER reduces: mlp-in, mlp-out, attn-in, attn-out (comma list)");
+  desc.add_options()("laser-layers", po::value<std::string>(), "the layers LASER reduces, numbered from 0 (list or range; default every layer)");
   desc.add_options()("mixer", "print only the native mixer's workload and prediction (predict's columns), per phase");
   add_workload_options(desc);
   po::variables_map vm;
   if (!parse("model", "--config NAME|PATH [--config ...] [--phase P] [--context LIST] [--tp N] [--batch B] [--device D]", desc, args, vm)) {
     return 0;
   }
-  if (!vm.count("config")) throw InputError("model: --config NAME|PATH is required");
+  if (!vm.count("config")) throw InputError("--config NAME|PATH is required");
   for (const char* f : {"heads", "kv-heads", "head-dim", "v-head-dim", "layers", "variant"}) {
-    if (vm.count(f)) throw InputError("model: --" + std::string(f) + " comes from the config; drop it");
+    if (vm.count(f)) throw InputError("--" + std::string(f) + " comes from the config; drop it");
   }
   std::vector<ModelConfig> cfgs;
   for (const std::string& name : vm["config"].as<std::vector<std::string>>()) cfgs.push_back(find_config(name));
   StackOptions opt;
   if (vm.count("tp")) {
     const auto tp = parse_uint_list("tp", vm["tp"].as<std::string>(), 1);
-    if (tp.front() > 1024) throw InputError("model: --tp " + std::to_string(tp.front()) + " is more than 1024 GPUs");
+    if (tp.front() > 1024) throw InputError("--tp " + std::to_string(tp.front()) + " is more than 1024 GPUs");
     opt.tp = tp.front();
   }
+  if (vm.count("rank-fraction") || vm.count("laser") || vm.count("laser-layers")) {
+    if (!vm.count("rank-fraction") || !vm.count("laser")) throw InputError("LASER needs both --rank-fraction R and --laser MATRICES");
+    const std::string text = vm["rank-fraction"].as<std::string>();
+    char* end = nullptr;
+    const double r = std::strtod(text.c_str(), &end);
+    if (end == text.c_str() || *end != '\0' || !(r > 0 && r <= 1)) {
+      throw InputError("--rank-fraction must be a number in (0, 1], got '" + text + "'");
+    }
+    opt.laser.rank_fraction = r;
+    std::string words = vm["laser"].as<std::string>();
+    for (std::size_t at = 0; at <= words.size();) {
+      const std::size_t comma = std::min(words.find(',', at), words.size());
+      opt.laser.matrices.push_back(parse_laser_matrix(std::string_view(words).substr(at, comma - at)));
+      at = comma + 1;
+    }
+    if (vm.count("laser-layers")) {
+      opt.laser.layers = parse_layer_list(vm["laser-layers"].as<std::string>());
+      for (const ModelConfig& c : cfgs) {
+        for (std::uint64_t l : opt.laser.layers) {
+          if (l >= c.layers) {
+            throw InputError("--laser-layers " + std::to_string(l) + " is past " + c.name + "'s last layer " + std::to_string(c.layers - 1));
+          }
+        }
+      }
+    }
+  }
   if (vm.count("mixer")) {
-    if (cfgs.size() > 1 || vm.count("context") || vm.count("tp")) throw InputError("model: --mixer takes one --config, without --context or --tp");
+    if (cfgs.size() > 1 || vm.count("context") || vm.count("tp")) throw InputError("--mixer takes one --config, without --context or --tp");
     return print_mixer(vm, cfgs.front());
   }
   if (vm.count("context")) {
-    if (vm.count("seq") || vm.count("kv-len")) throw InputError("model: --context gives the lengths; drop --seq/--kv-len");
+    if (vm.count("seq") || vm.count("kv-len")) throw InputError("--context gives the lengths; drop --seq/--kv-len");
     const Phase phase = vm.count("phase") ? parse_phase(vm["phase"].as<std::string>()) : Phase::decode;
     return print_contexts(vm, cfgs, phase, opt);
   }

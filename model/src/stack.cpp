@@ -20,6 +20,23 @@ std::string_view to_string(StackGroup g) {
   return "?";
 }
 
+LaserMatrix parse_laser_matrix(std::string_view word) {
+  if (word == "mlp-in") return LaserMatrix::mlp_in;
+  if (word == "mlp-out") return LaserMatrix::mlp_out;
+  if (word == "attn-in") return LaserMatrix::attn_in;
+  if (word == "attn-out") return LaserMatrix::attn_out;
+  throw InputError("--laser: unknown matrix '" + std::string(word) + "' (known: mlp-in, mlp-out, attn-in, attn-out)");
+}
+bool Laser::on(LaserMatrix m) const {
+  return rank_fraction > 0 && std::find(matrices.begin(), matrices.end(), m) != matrices.end();
+}
+bool Laser::covers(std::uint64_t layer) const {
+  return layers.empty() || std::find(layers.begin(), layers.end(), layer) != layers.end();
+}
+std::uint64_t Laser::rank(std::uint64_t m, std::uint64_t n) const {
+  return std::max<std::uint64_t>(1, static_cast<std::uint64_t>(std::floor(rank_fraction * static_cast<double>(std::min(m, n)))));
+}
+
 double StackCost::time_of(StackGroup g) const {
   double t = 0;
   for (const StackPart& p : parts) t += p.group == g ? p.time_s : 0.0;
@@ -35,13 +52,27 @@ std::uint64_t split(std::uint64_t n, std::uint64_t tp, const char* what) {
   return n / tp;
 }
 
-void add_gemm(StackCost& out, const Device& dev, Dtype dt, const char* name, StackGroup group, std::uint64_t count, std::uint64_t m,
+void add_gemm(StackCost& out, const Device& dev, Dtype dt, const std::string& name, StackGroup group, std::uint64_t count, std::uint64_t m,
               std::uint64_t n, std::uint64_t k) {
   if (count == 0 || m == 0 || n == 0 || k == 0) return;
   const Prediction p = predict_gemm(dev, dt, m, n, k, count);
   StackPart part{name, group, count, p.flops().d(), static_cast<double>(count) * static_cast<double>(k * n * dtype_bytes(dt)), 0,
                  p.hbm_bytes().d(), 0, p.predicted_time_s, p.bound};
   out.parts.push_back(part);
+}
+
+// `matrices` weight matrices of k x n each, side by side in one GEMM (q/k/v, gate/up), in `count`
+// layers of which `reduced` run LASER's two factors instead: x·U (T x r, one GEMM for all the
+// matrices' U side by side) then (x·U)·V per matrix.
+void add_linear(StackCost& out, const Device& dev, Dtype dt, const std::string& name, StackGroup group, std::uint64_t count,
+                std::uint64_t reduced, std::uint64_t T, std::uint64_t n, std::uint64_t k, std::uint64_t matrices, const Laser& laser) {
+  add_gemm(out, dev, dt, name, group, count - reduced, T, n, k);
+  if (reduced == 0) return;
+  const std::uint64_t each = n / matrices, r = laser.rank(k, each);
+  const std::string tag = name + " (LASER rank " + std::to_string(r) + ")";
+  add_gemm(out, dev, dt, tag + " U", group, reduced, T, matrices * r, k);
+  add_gemm(out, dev, dt, tag + " V", group, reduced * matrices, T, each, r);
+  out.laser_saved_params += static_cast<double>(reduced * matrices) * (static_cast<double>(k * each) - static_cast<double>(r * (k + each)));
 }
 
 // A memory-bound elementwise pass of `bytes` (read and written) over the chip's sustained
@@ -120,8 +151,31 @@ StackCost evaluate_stack(const Device& dev, const ModelConfig& c, const Workload
   if (attn_layers != 0) {
     const std::uint64_t o_in = c.heads * c.v_head_dim;
     const auto in_width = static_cast<std::uint64_t>(std::llround((params.attention_layer - static_cast<double>(o_in * h)) / static_cast<double>(h)));
-    add_gemm(out, dev, dt, "attention projections", StackGroup::attention, attn_layers, T, std::max<std::uint64_t>(1, in_width / tp), h);
-    add_gemm(out, dev, dt, "attention output projection", StackGroup::attention, attn_layers, T, h, split(o_in, tp, "attention output width"));
+    const Laser& lz = opt.laser;
+    std::uint64_t reduced = 0;
+    for (std::uint64_t l = 0; l < c.layers; ++l) {
+      const Mixer m = c.layout[l].mixer;
+      reduced += (m == Mixer::attention || m == Mixer::attention_local) && lz.covers(l) ? 1 : 0;
+    }
+    if (lz.on(LaserMatrix::attn_in) && reduced != 0) {
+      // q (h -> H·d) and k, v (h -> Hkv·d), each truncated to a fraction of its own rank: the three
+      // U factors side by side in one GEMM, then one GEMM per V factor.
+      if (c.latent_dim != 0) throw InputError("--laser attn-in: MLA's low-rank projections are not modeled for LASER");
+      const std::uint64_t wq = split(c.heads * c.head_dim, tp, "attention heads");
+      const std::uint64_t wkv = (c.kv_heads >= tp ? c.kv_heads / tp : 1) * c.head_dim;
+      const std::uint64_t rq = lz.rank(h, wq), rkv = lz.rank(h, wkv);
+      add_gemm(out, dev, dt, "attention projections", StackGroup::attention, attn_layers - reduced, T, std::max<std::uint64_t>(1, in_width / tp), h);
+      const std::string tag = "attention projections (LASER rank " + std::to_string(rq) + "/" + std::to_string(rkv) + ")";
+      add_gemm(out, dev, dt, tag + " U", StackGroup::attention, reduced, T, rq + 2 * rkv, h);
+      add_gemm(out, dev, dt, tag + " V q", StackGroup::attention, reduced, T, wq, rq);
+      add_gemm(out, dev, dt, tag + " V k,v", StackGroup::attention, 2 * reduced, T, wkv, rkv);
+      out.laser_saved_params += static_cast<double>(reduced) * (static_cast<double>(h * wq) - static_cast<double>(rq * (h + wq)) +
+                                                                2.0 * (static_cast<double>(h * wkv) - static_cast<double>(rkv * (h + wkv))));
+    } else {
+      add_gemm(out, dev, dt, "attention projections", StackGroup::attention, attn_layers, T, std::max<std::uint64_t>(1, in_width / tp), h);
+    }
+    add_linear(out, dev, dt, "attention output projection", StackGroup::attention, attn_layers, lz.on(LaserMatrix::attn_out) ? reduced : 0, T, h,
+               split(o_in, tp, "attention output width"), 1, lz);
   }
   if (const std::uint64_t L = c.count(Mixer::mamba); L != 0) {
     // MambaMixer: in_proj h -> 2D, x_proj D -> r + 2N, dt_proj r -> D, out_proj D -> h; D split by TP.
@@ -142,9 +196,12 @@ StackCost evaluate_stack(const Device& dev, const ModelConfig& c, const Workload
   const std::uint64_t dense = c.count(Ffn::dense);
   if (dense != 0) {
     const std::uint64_t I = split(c.intermediate != 0 ? c.intermediate : 4 * h, tp, "MLP width");
-    if (c.gated_mlp) add_gemm(out, dev, dt, "MLP gate+up", StackGroup::mlp, dense, T, 2 * I, h);
-    else add_gemm(out, dev, dt, "MLP up", StackGroup::mlp, dense, T, I, h);
-    add_gemm(out, dev, dt, "MLP down", StackGroup::mlp, dense, T, h, I);
+    std::uint64_t reduced = 0;
+    for (std::uint64_t l = 0; l < c.layers; ++l) reduced += c.layout[l].ffn == Ffn::dense && opt.laser.covers(l) ? 1 : 0;
+    const std::uint64_t in_reduced = opt.laser.on(LaserMatrix::mlp_in) ? reduced : 0, out_reduced = opt.laser.on(LaserMatrix::mlp_out) ? reduced : 0;
+    if (c.gated_mlp) add_linear(out, dev, dt, "MLP gate+up", StackGroup::mlp, dense, in_reduced, T, 2 * I, h, 2, opt.laser);
+    else add_linear(out, dev, dt, "MLP up", StackGroup::mlp, dense, in_reduced, T, I, h, 1, opt.laser);
+    add_linear(out, dev, dt, "MLP down", StackGroup::mlp, dense, out_reduced, T, h, I, 1, opt.laser);
   }
   if (const std::uint64_t moe_layers = c.count(Ffn::moe); moe_layers != 0) {
     const std::uint64_t Im = split(c.moe_intermediate != 0 ? c.moe_intermediate : c.intermediate, tp, "expert width");
@@ -173,7 +230,7 @@ StackCost evaluate_stack(const Device& dev, const ModelConfig& c, const Workload
   for (const LayerKind& k : c.layout) reduces += (k.mixer != Mixer::none ? 1 : 0) + (k.ffn != Ffn::none ? 1 : 0);
   add_allreduce(out, dev, "all-reduce (tensor parallel)", reduces, static_cast<double>(T * h) * e, tp);
 
-  out.footprint_bytes = params.total() * we / static_cast<double>(tp) + out.kv_cache_bytes + out.state_bytes;
+  out.footprint_bytes = (params.total() / static_cast<double>(tp) - out.laser_saved_params) * we + out.kv_cache_bytes + out.state_bytes;
   out.fits = out.footprint_bytes <= dev.hbm_capacity_bytes;
   for (const StackPart& p : out.parts) {
     out.time_s += p.time_s;

@@ -31,11 +31,27 @@ struct StackPart {
   Bound bound = Bound::hbm;
 };
 
+// LASER (Sharma, Ash & Misra 2023, "The Truth is in There: Improving Reasoning in Language Models
+// with Layer-Selective Rank Reduction", §3): chosen weight matrices W (m x n) of chosen layers
+// replaced by their rank-k SVD truncation, stored and run as two factors U (m x k) and V (k x n),
+// k = max(1, floor(fraction x min(m, n))): k(m + n) weights instead of mn, two GEMMs per matrix.
+enum class LaserMatrix : std::uint8_t { mlp_in, mlp_out, attn_in, attn_out };
+LaserMatrix parse_laser_matrix(std::string_view word);  // mlp-in, mlp-out, attn-in, attn-out
+struct Laser {
+  double rank_fraction = 0;              // 0: off; the fraction of the full rank kept
+  std::vector<LaserMatrix> matrices;
+  std::vector<std::uint64_t> layers;     // layer numbers from 0; empty: every layer
+  bool on(LaserMatrix m) const;
+  bool covers(std::uint64_t layer) const;
+  std::uint64_t rank(std::uint64_t m, std::uint64_t n) const;
+};
+
 struct StackOptions {
   // Tensor parallelism (Megatron-LM, Shoeybi et al. 2019 §3): heads, SSM channels, MLP and expert
   // widths and the vocabulary split over `tp` GPUs; one all-reduce of the T x h activations after
   // each block's output projection.
   std::uint64_t tp = 1;
+  Laser laser;
 };
 
 struct StackCost {
@@ -50,6 +66,7 @@ struct StackCost {
   // Device memory one GPU needs at once: its share of every weight (all experts) and of the cache.
   double footprint_bytes = 0;
   bool fits = true;  // within the device's HBM
+  double laser_saved_params = 0;  // weights LASER's factors save (0 without --rank-fraction)
   double time_of(StackGroup g) const;
   double share(StackGroup g) const { return time_s > 0 ? time_of(g) / time_s : 0.0; }
 };
