@@ -29,7 +29,7 @@ int bench_redraw(MainWindow& w, Session& s, int changes) {
   QApplication::processEvents();
   std::vector<double> ms;
   // Per stage: models and charts rebuilt (the signal), teaching trace, painting each view.
-  std::vector<double> stage[6];
+  std::vector<double> stage[7];
   Workload base = s.workload();
   for (int i = 0; i < changes; ++i) {
     Workload next = base;
@@ -44,7 +44,8 @@ int bench_redraw(MainWindow& w, Session& s, int changes) {
     w.teach_view()->rebuild();   // the teaching view rebuilds lazily; count it as if shown
     stage[1].push_back(static_cast<double>(part.nsecsElapsed()) / 1e6);
     int k = 2;
-    for (auto v : {MainWindow::View::roofline, MainWindow::View::sweep, MainWindow::View::table, MainWindow::View::teach}) {
+    for (auto v : {MainWindow::View::roofline, MainWindow::View::sweep, MainWindow::View::table, MainWindow::View::teach,
+                   MainWindow::View::model}) {
       part.restart();
       (void)w.view_widget(v)->grab();  // paint each view once
       stage[k++].push_back(static_cast<double>(part.nsecsElapsed()) / 1e6);
@@ -52,13 +53,13 @@ int bench_redraw(MainWindow& w, Session& s, int changes) {
     ms.push_back(static_cast<double>(t.nsecsElapsed()) / 1e6);
   }
   std::sort(ms.begin(), ms.end());
-  const char* names[6] = {"models+charts", "teach trace", "paint roofline", "paint sweep", "paint table", "paint teach"};
+  const char* names[7] = {"models+charts", "teach trace", "paint roofline", "paint sweep", "paint table", "paint teach", "paint model"};
   std::printf("median per stage:");
-  for (int i = 0; i < 6; ++i) {
+  for (int i = 0; i < 7; ++i) {
     std::sort(stage[i].begin(), stage[i].end());
-    std::printf(" %s %.1f ms%s", names[i], stage[i][stage[i].size() / 2], i < 5 ? "," : "\n");
+    std::printf(" %s %.1f ms%s", names[i], stage[i][stage[i].size() / 2], i < 6 ? "," : "\n");
   }
-  std::printf("redraw after a parameter change, %zu variants x 4 views (%d changes): median %.1f ms, p90 %.1f ms, max %.1f ms\n",
+  std::printf("redraw after a parameter change, %zu variants x 5 views (%d changes): median %.1f ms, p90 %.1f ms, max %.1f ms\n",
               all_variants().size(), changes, ms[ms.size() / 2], ms[ms.size() * 9 / 10], ms.back());
   return 0;
 }
@@ -79,7 +80,11 @@ int main(int argc, char** argv) {
   po::options_description desc("attnio-gui options (plus the workload flags of attnio predict)");
   desc.add_options()("help,h", "show this help");
   desc.add_options()("screenshot", po::value<std::string>(), "render a view offscreen to this PNG and exit");
-  desc.add_options()("view", po::value<std::string>()->default_value("roofline"), "roofline|sweep|table|teach (with --screenshot)");
+  desc.add_options()("view", po::value<std::string>()->default_value("roofline"), "roofline|sweep|table|teach|model (with --screenshot)");
+  desc.add_options()("model-config", po::value<std::vector<std::string>>()->composing(),
+                     "Model view: one or two shipped configs or config.json paths (default jamba-v0.1 and mixtral-8x7b)");
+  desc.add_options()("model-contexts", po::value<std::string>(), "Model view: context lengths (list or range)");
+  desc.add_options()("model-batch", po::value<int>(), "Model view: batch");
   desc.add_options()("sweep-axis", po::value<std::string>(), "sweep view axis: seq|kv-len|batch|head-dim|kv-heads|sram-bytes|window");
   desc.add_options()("trace", po::value<std::string>(), "open a trace file");
   desc.add_options()("teach-step", po::value<int>()->default_value(0), "teach view: the schedule step to show");
@@ -151,12 +156,35 @@ int main(int argc, char** argv) {
     }
     return bench_redraw(w, session, n);
   }
+  // The Model view's models, contexts and batch.
+  if (vm.count("model-config")) {
+    QStringList names;
+    for (const auto& n : vm["model-config"].as<std::vector<std::string>>()) names << QString::fromStdString(n);
+    if (const QString e = w.model_view()->model()->set_configs(names); !e.isEmpty()) {
+      std::cerr << "attnio-gui: --model-config: " << e.toStdString() << "\n";
+      return kExitBadInput;
+    }
+  }
+  if (vm.count("model-contexts")) {
+    if (const QString e = w.model_view()->model()->set_contexts(QString::fromStdString(vm["model-contexts"].as<std::string>())); !e.isEmpty()) {
+      std::cerr << "attnio-gui: --model-contexts: " << e.toStdString() << "\n";
+      return kExitBadInput;
+    }
+  }
+  if (vm.count("model-batch")) {
+    const int b = vm["model-batch"].as<int>();
+    if (b < 1 || b > 4096) {
+      std::cerr << "attnio-gui: --model-batch: " << b << " is not in 1..4096\n";
+      return kExitBadInput;
+    }
+    w.model_view()->model()->set_batch(static_cast<std::uint64_t>(b));
+  }
   if (vm.count("screenshot")) {
     const std::string view = vm["view"].as<std::string>();
-    const char* const names[] = {"roofline", "sweep", "table", "teach"};
+    const char* const names[] = {"roofline", "sweep", "table", "teach", "model"};
     const auto it = std::find(std::begin(names), std::end(names), view);
     if (it == std::end(names)) {
-      std::cerr << "attnio-gui: --view: '" << view << "' is not roofline, sweep, table or teach\n";
+      std::cerr << "attnio-gui: --view: '" << view << "' is not roofline, sweep, table, teach or model\n";
       return kExitBadInput;
     }
     w.show_view(static_cast<MainWindow::View>(it - std::begin(names)));

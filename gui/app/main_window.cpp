@@ -99,6 +99,9 @@ MainWindow::MainWindow(Session* s, bool use_settings, QWidget* parent)
   tabs_->addTab(sweep_view_, tr("Sweep"));
   tabs_->addTab(table_, tr("Table"));
   tabs_->addTab(teach_, tr("Teach"));
+  stack_chart_ = new StackChart(s_, this);
+  model_view_ = new ModelView(s_, stack_chart_);
+  tabs_->addTab(model_view_, tr("Model"));
 
   auto* split = new QSplitter;
   split->addWidget(build_inputs());
@@ -495,6 +498,7 @@ bool MainWindow::open_trace(const QString& path) {
 bool MainWindow::export_chart(const QString& path) {
   QWidget* w = tabs_->currentWidget();
   if (w == sweep_view_) w = sweep_view_->chart_view();
+  if (w == model_view_) w = model_view_->chart_view();
   if (path.endsWith(".svg", Qt::CaseInsensitive)) {
     QSvgGenerator gen;
     gen.setFileName(path);

@@ -22,13 +22,14 @@
 #include "session.hpp"
 #include "sweep_view.hpp"
 #include "teach_view.hpp"
+#include "model_view.hpp"
 
 namespace attnio::gui {
 
 class MainWindow : public QMainWindow {
   Q_OBJECT
 public:
-  enum class View { roofline, sweep, table, teach };
+  enum class View { roofline, sweep, table, teach, model };
   // With `use_settings`, the last device, workload, variants and folders are restored and saved
   // (QSettings); screenshots and tests run without.
   explicit MainWindow(Session* s, bool use_settings = true, QWidget* parent = nullptr);
@@ -54,6 +55,7 @@ public:
   SweepModel* sweep_model() const { return sweep_; }
   VariantListModel* variant_model() const { return variants_; }
   TeachView* teach_view() const { return teach_; }
+  ModelView* model_view() const { return model_view_; }
 
 private:
   QWidget* build_inputs();
@@ -77,6 +79,8 @@ private:
   SweepView* sweep_view_;
   QTableView* table_;
   TeachView* teach_;
+  StackChart* stack_chart_;
+  ModelView* model_view_;
   QComboBox* device_;
   QComboBox* preset_;
   QComboBox* dtype_;

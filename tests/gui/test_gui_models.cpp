@@ -12,6 +12,7 @@
 #include "item_models.hpp"
 #include "roofline.hpp"
 #include "session.hpp"
+#include "stack_chart.hpp"
 #include "teach.hpp"
 
 using namespace attnio;
@@ -380,6 +381,50 @@ private slots:
     w.seq = 8192;
     QVERIFY(s.set_workload(w).isEmpty());
     QVERIFY(std::isnan(m.data(m.index(row, PredictionModel::kMeasuredHbm), kRawRole).toDouble()));
+  }
+
+  // The Model view's data (issue 17): Jamba against Mixtral, decode at batch 1. Bars are
+  // context-major; each is evaluate_stack() of that model; Mixtral's cache read overtakes its
+  // weights at 256k, Jamba's never does; focusing a layer type puts its mixer in the session.
+  void modelViewBarsAreTheStackModel() {
+    Session s;
+    StackChart chart(&s);
+    QSignalSpy spy(&chart, &StackChart::changed);
+    QCOMPARE(chart.configs().size(), std::size_t{2});
+    QVERIFY(chart.set_contexts("4096,262144").isEmpty());
+    QCOMPARE(spy.count(), 1);
+    QCOMPARE(chart.bars().size(), std::size_t{4});
+    QCOMPARE(chart.bars()[1].model, 1);
+    QCOMPARE(chart.bars()[2].context, std::uint64_t{262144});
+    Workload w = find_config("mixtral-8x7b").apply(Workload{});
+    w.phase = Phase::decode;
+    w.batch = 1;
+    w.seq = w.kv_len = 262144;
+    w.causal = true;
+    const StackCost direct = evaluate_stack(s.device(), find_config("mixtral-8x7b"), w);
+    QCOMPARE(chart.bars()[3].cost.time_s, direct.time_s);
+    QCOMPARE(chart.bars()[3].cost.kv_cache_bytes, 131072.0 * 262144);
+    QCOMPARE(chart.crossing(1), std::uint64_t{262144});
+    QCOMPARE(chart.crossing(0), std::uint64_t{0});
+    // Focus: Jamba's SSM part is its Mamba mixer of 28 layers; MLP has no mixer.
+    QVERIFY(chart.focus(0, StackGroup::ssm));
+    QCOMPARE(s.current(), parse_variant("mamba"));
+    QCOMPARE(s.workload().layers, std::uint64_t{28});
+    QVERIFY(chart.focus(1, StackGroup::attention));
+    QCOMPARE(s.current(), parse_variant("flash2"));
+    QCOMPARE(s.workload().kv_heads, std::uint64_t{8});
+    QVERIFY(!chart.focus(1, StackGroup::mlp));
+    // Bad input leaves the chart as it was.
+    QVERIFY(chart.set_configs({"no-such-model"}).contains("cannot open"));
+    QVERIFY(chart.set_contexts("0").contains("context"));
+    QCOMPARE(chart.configs().size(), std::size_t{2});
+    QVERIFY(chart.set_configs({"nemotron-h-8b"}).isEmpty());
+    QCOMPARE(chart.bars().size(), std::size_t{2});
+    QVERIFY(chart.bars()[0].cost.time_of(StackGroup::ssm) > 0);
+    // A device change re-costs the bars.
+    const double before = chart.bars()[0].cost.time_s;
+    s.set_device_key("a100-80gb");
+    QVERIFY(chart.bars()[0].cost.time_s != before);
   }
 };
 

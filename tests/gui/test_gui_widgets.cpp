@@ -59,13 +59,38 @@ private slots:
     Session s;
     MainWindow w(&s, false);
     w.show();
-    for (auto v : {MainWindow::View::roofline, MainWindow::View::sweep, MainWindow::View::table, MainWindow::View::teach}) {
+    for (auto v : {MainWindow::View::roofline, MainWindow::View::sweep, MainWindow::View::table, MainWindow::View::teach,
+                   MainWindow::View::model}) {
       w.show_view(v);
       QApplication::processEvents();
       const QImage img = w.view_widget(v)->grab().toImage();
       QVERIFY(img.width() > 200 && img.height() > 200);
       QVERIFY2(colours(img) > 20, qPrintable(QString("view %1: %2 colours").arg(static_cast<int>(v)).arg(colours(img))));
     }
+  }
+
+  // The Model view: picking models in its combo boxes re-costs the bars; clicking the attention
+  // part of a bar focuses that model's attention in the roofline and table.
+  void modelViewPicksModelsAndFocusesAMixer() {
+    Session s;
+    MainWindow w(&s, false);
+    w.show();
+    w.show_view(MainWindow::View::model);
+    ModelView* mv = w.model_view();
+    auto* second = w.findChild<QComboBox*>("modelSecond");
+    QVERIFY(second);
+    second->setCurrentText("llama-3-8b");
+    QCOMPARE(mv->model()->configs()[1].name, std::string("llama-3-8b"));
+    second->setCurrentIndex(0);  // (none)
+    QCOMPARE(mv->model()->configs().size(), std::size_t{1});
+    auto* first = w.findChild<QComboBox*>("modelFirst");
+    first->setCurrentText("deepseek-v2");
+    QVERIFY(mv->click(0, StackGroup::attention));
+    QCOMPARE(s.current(), parse_variant("mla"));
+    QVERIFY(!mv->click(0, StackGroup::moe));
+    auto* note = w.findChild<QLabel*>("modelNote");
+    QVERIFY(note->text().contains("no token mixer"));
+    QVERIFY(colours(mv->chart_view()->grab().toImage()) > 20);
   }
 
   void rooflineLegendHoldsTheCeilingsNotTheVariants() {
@@ -442,7 +467,7 @@ private slots:
 
   void screenshotModeWritesEachView() {
     QTemporaryDir dir;
-    for (const QString view : {"roofline", "sweep", "table", "teach"}) {
+    for (const QString view : {"roofline", "sweep", "table", "teach", "model"}) {
       const QString out = dir.filePath(view + ".png");
       QProcess p;
       p.start(ATTNIO_GUI, {"--screenshot", out, "--view", view, "--seq", "8192", "--kv-heads", "8"});
@@ -461,6 +486,10 @@ private slots:
     QVERIFY(bad.waitForFinished(60000));
     QCOMPARE(bad.exitCode(), 2);
     QVERIFY(bad.readAllStandardError().contains("not divisible"));
+    bad.start(ATTNIO_GUI, {"--screenshot", dir.filePath("x.png"), "--view", "model", "--model-config", "no-such-model"});
+    QVERIFY(bad.waitForFinished(60000));
+    QCOMPARE(bad.exitCode(), 2);
+    QVERIFY(bad.readAllStandardError().contains("--model-config"));
   }
 };
 
