@@ -60,6 +60,9 @@ void add_workload_options(po::options_description& d) {
   o("l2", po::value<std::string>(), "model L2 reuse: on|off (default on)");
   o("impl", po::value<std::string>(),
     "kernel implementation whose time is predicted (default: what users of the device run; see attnio impls)");
+  o("kv-dtype", po::value<std::string>(),
+    "decode: the K/V cache format, fp8 (per-tensor scale), int8 or int4 (an fp16 scale and zero point per 32 elements, "
+    "KIVI), bf16 or fp16; sets --kv-bits and --kv-group");
   for (const ShapeField& f : shape_fields()) o(f.flag, po::value<std::string>(), f.help);
   // Every variant parameter, from its declaration (model/src/variants/); `attnio variants` lists
   // which variant takes which.
@@ -159,6 +162,31 @@ std::vector<Point> expand(const po::variables_map& vm, const Workload& base, boo
       for (std::uint64_t v : list) axis.push_back([key = p->key, v](Workload& w) { w.set(key, v); });
     }
     axes.push_back(std::move(axis));
+  }
+
+  // --kv-dtype: a name for --kv-bits and --kv-group (common.hpp kv_row_bytes).
+  if (vm.count("kv-dtype")) {
+    if (vm.count("kv-bits")) throw InputError("give --kv-dtype or --kv-bits, not both");
+    const bool used = std::any_of(variants.begin(), variants.end(),
+                                  [&](const auto& v) { return variant_param(v.first, "kv_bits") != nullptr; });
+    if (!used) {
+      std::string names;
+      for (const auto& v : variants) names += (names.empty() ? "" : ", ") + std::string(v.first.name());
+      throw InputError("--kv-dtype does not apply to " + names + " (the decode kernels flash-decoding, paged and mla read a quantized cache)");
+    }
+    const bool group_given = vm.count("kv-group") != 0;
+    word_axis("kv-dtype", [group_given](const std::string& s) {
+      std::uint64_t bits = 0, group = 0;
+      if (s == "fp8") bits = 8;  // e4m3 with one scale per tensor (vLLM's fp8 KV cache)
+      else if (s == "int8") bits = 8, group = 32;
+      else if (s == "int4") bits = 4, group = 32;  // KIVI example.py: group_size 32
+      else if (s == "bf16" || s == "fp16") bits = 16;
+      else throw InputError("--kv-dtype: '" + s + "' is not fp8, int8, int4, bf16 or fp16");
+      return Setter([bits, group, group_given](Workload& w) {
+        w.set("kv_bits", bits);
+        if (!group_given && group != 0) w.set("kv_group", group);
+      });
+    });
   }
 
   double total = static_cast<double>(devices.size() * variants.size());

@@ -651,6 +651,24 @@ TEST(Cli, ModelStackTensorParallelAndLaser) {
                    "unknown layer 'Q' at position 1");
 }
 
+// Quantized caches from the command line (issue 18 item 2): the decode kernels take --kv-dtype, the
+// stack model too; anything else refuses it.
+TEST(Cli, KvDtypeOnDecodeKernelsAndTheStack) {
+  const Result r = run("predict --variant flash-decoding --phase decode --kv-len 32768 --kv-dtype fp8 --format json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const Result b = run("predict --variant flash-decoding --phase decode --kv-len 32768 --format json");
+  ASSERT_EQ(b.code, 0) << b.err;
+  const auto q = boost::json::parse(r.out), full = boost::json::parse(b.out);
+  EXPECT_EQ(2 * q.at("kv_cache_bytes").to_number<std::uint64_t>(), full.at("kv_cache_bytes").to_number<std::uint64_t>());
+  EXPECT_NE(q.at("params").as_string().find("kv_bits=8"), std::string::npos);
+  const Result m = run("model --config llama-3-8b --phase decode --batch 16 --seq 32768 --kv-dtype int4");
+  ASSERT_EQ(m.code, 0) << m.err;
+  EXPECT_NE(m.out.find("(4-bit, scale and zero per 32)"), std::string::npos) << m.out;
+  expect_bad_input("predict --variant flash2 --phase decode --kv-dtype fp8", "--kv-dtype does not apply to flash2");
+  expect_bad_input("predict --variant flash-decoding --phase decode --kv-dtype fp4", "'fp4' is not fp8, int8, int4");
+  expect_bad_input("model --config llama-3-8b --phase prefill --kv-dtype fp8", "--kv-dtype applies to decode");
+}
+
 // Two models side by side: Mistral-7B's 4096-token sliding window caps its cache read, so its
 // weights stay the larger read at every context; Llama-3-8B's full cache overtakes them.
 TEST(Cli, ModelComparesTwoConfigsOverContexts) {

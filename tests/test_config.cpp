@@ -449,3 +449,25 @@ TEST(Stack, LaserFactorsByHand) {
   EXPECT_DOUBLE_EQ(attn.laser_saved_params, 32.0 * ((4096.0 * 4096 - 40.0 * 8192) + 2 * (4096.0 * 1024 - 10.0 * 5120)));
   EXPECT_THROW(parse_laser_matrix("mlp-middle"), InputError);
 }
+
+// The stack over a quantized cache: Llama-3-8B decode at batch 16 and 32k reads its K/V through the
+// split-KV kernel; fp8 halves the cache (32 layers x 8 K/V heads x 256 elements per token, one byte
+// each) and the step gets faster; Gemma-2's local layers keep their 4096-token window.
+TEST(Stack, QuantizedKvCacheInDecode) {
+  const Device& h = find_device("h100-sxm");
+  const ModelConfig c = find_config("llama-3-8b");
+  StackOptions fp8;
+  fp8.kv_bits = 8;
+  const StackCost base = evaluate_stack(h, c, decode_at(16, 32768));
+  const StackCost q = evaluate_stack(h, c, decode_at(16, 32768), fp8);
+  EXPECT_DOUBLE_EQ(q.kv_cache_bytes, 16.0 * 32768 * 32 * 8 * 256);
+  EXPECT_DOUBLE_EQ(base.kv_cache_bytes, 2 * q.kv_cache_bytes);
+  EXPECT_LT(q.time_s, base.time_s);
+  EXPECT_DOUBLE_EQ(q.weight_bytes, base.weight_bytes);
+  StackOptions int4;
+  int4.kv_bits = 4;
+  int4.kv_group = 32;
+  const StackCost g = evaluate_stack(h, find_config("gemma-2-9b"), decode_at(1, 32768), int4);
+  // 256-element rows: 128 bytes + 8 groups x 4 bytes = 160 per K or V row, 8 K/V heads.
+  EXPECT_DOUBLE_EQ(g.kv_cache_bytes, 21.0 * 8 * 320 * 32768 + 21.0 * 8 * 320 * 4096);
+}

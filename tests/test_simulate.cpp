@@ -73,6 +73,17 @@ std::vector<Case> cases() {
       if (v == parse_variant("mla")) w.heads = w.kv_heads = 16;
       out.push_back({"", w});
     }
+    // Quantized K/V caches (issue 18): fp8 with one scale, int4 with KIVI's group scales.
+    if (variant_param(v, "kv_bits") != nullptr) {
+      for (const auto& [bits, group] : {std::pair<int, int>{8, 0}, {4, 32}}) {
+        Workload w = base(v, Phase::decode);
+        w.kv_len = 700;
+        if (v == parse_variant("mla")) w.heads = w.kv_heads = 16;
+        w.set("kv_bits", bits);
+        if (group != 0) w.set("kv_group", group);
+        out.push_back({bits == 8 ? "kv fp8" : "kv int4", w});
+      }
+    }
     if (v == parse_variant("flash1") || v == parse_variant("flash2") || v == parse_variant("standard") || v == parse_variant("sigmoid")) {
       Workload w = base(v);
       w.pass = Pass::fwdbwd;

@@ -568,3 +568,46 @@ TEST(Mamba2, DecodeUpdatesTheStateInPlace) {
   w.set("groups", 3);
   EXPECT_THROW(predict(h100(), w), InputError);
 }
+
+// Quantized K/V caches (issue 18 item 2) by hand: flash-decoding, B = 1, 4 query heads over one K/V
+// head of d = 64, 1024 cached tokens, L2 off. bf16: 1024 x (64 + 64) x 2 = 262144 bytes of K/V.
+// fp8 (one scale per tensor): 1 byte per element, 131072, one conversion per element. int4 with an
+// fp16 scale and zero point per 32 elements (KIVI): a 64-element row is 32 + 2 x 4 = 40 bytes,
+// 81920 in all, and 3 FP32 instructions per element (unpack, convert, FMA): 1024 x 128 x 3 = 393216.
+TEST(KvCache, QuantizedDecodeReadsFewerBytesByHand) {
+  Workload w = small(parse_variant("flash-decoding"));
+  w.heads = 4;
+  w.phase = Phase::decode;
+  w.kv_len = 1024;
+  const Prediction bf16 = predict(h100(), w);
+  Workload fp8 = w;
+  fp8.set("kv_bits", 8);
+  Workload int4 = w;
+  int4.set("kv_bits", 4).set("kv_group", 32);
+  const Prediction p8 = predict(h100(), fp8), p4 = predict(h100(), int4);
+  EXPECT_EQ(bf16.kv_cache_bytes.v, 262144u);
+  EXPECT_EQ(p8.kv_cache_bytes.v, 131072u);
+  EXPECT_EQ(p4.kv_cache_bytes.v, 81920u);
+  ASSERT_EQ(bf16.splits, p4.splits);
+  EXPECT_EQ(bf16.hbm_read_bytes.v - p8.hbm_read_bytes.v, 131072u);
+  EXPECT_EQ(bf16.hbm_read_bytes.v - p4.hbm_read_bytes.v, 262144u - 81920u);
+  EXPECT_EQ(p4.kernels[0].fp32_instr.v - bf16.kernels[0].fp32_instr.v, 393216u);
+  EXPECT_EQ(p8.kernels[0].fp32_instr.v - bf16.kernels[0].fp32_instr.v, 131072u);
+  EXPECT_EQ(p4.flops().v, bf16.flops().v);  // conversions are issue time, not FLOPs
+  // Paged and MLA take the same format; prefill and odd widths are refused.
+  Workload paged = small(parse_variant("paged"));
+  paged.phase = Phase::decode;
+  paged.kv_len = 1024;
+  const Prediction pb = predict(h100(), paged);
+  paged.set("kv_bits", 8);
+  EXPECT_EQ(pb.kv_cache_bytes.v, 2 * predict(h100(), paged).kv_cache_bytes.v);
+  Workload mla = small(parse_variant("mla"));
+  mla.phase = Phase::decode;
+  mla.kv_len = 1024;
+  mla.set("kv_bits", 8);
+  EXPECT_EQ(predict(h100(), mla).kv_cache_bytes.v, 1024u * (512 + 64));  // latent + rope, 1 byte each
+  mla.phase = Phase::prefill;
+  EXPECT_THROW(predict(h100(), mla), InputError);
+  fp8.set("kv_bits", 6);
+  EXPECT_THROW(predict(h100(), fp8), InputError);
+}

@@ -116,7 +116,7 @@ int print_stack(const po::variables_map& vm, const std::vector<ModelConfig>& cfg
         char line[900];
         const std::string gpus = opt.tp > 1 ? " per GPU (--tp " + std::to_string(opt.tp) + ")" : std::string();
         std::snprintf(line, sizeof line,
-                      "%s %s, B=%llu, %s %llu: %llu tokens in %s (%s per token, %.0f tokens/s); weights read %s%s; K/V cache %s, SSM "
+                      "%s %s, B=%llu, %s %llu: %llu tokens in %s (%s per token, %.0f tokens/s); weights read %s%s; K/V cache %s%s, SSM "
                       "state %s; shares attention %.0f %%, SSM %.0f %%, MLP %.0f %%, MoE %.0f %%, other %.0f %%; needs %s of "
                       "device memory%s (weights + cache), %s %s's %s",
                       cfg.name.c_str(), std::string(to_string(phase)).c_str(), static_cast<unsigned long long>(pt.workload.batch),
@@ -125,7 +125,12 @@ int print_stack(const po::variables_map& vm, const std::vector<ModelConfig>& cfg
                       static_cast<unsigned long long>(st.tokens), human_time(st.time_s).c_str(),
                       human_time(st.tokens ? st.time_s / static_cast<double>(st.tokens) : 0.0).c_str(),
                       st.time_s > 0 ? static_cast<double>(st.tokens) / st.time_s : 0.0, human_bytes(st.weight_bytes).c_str(), gpus.c_str(),
-                      human_bytes(st.kv_cache_bytes).c_str(), human_bytes(st.state_bytes).c_str(), 100 * st.share(StackGroup::attention),
+                      human_bytes(st.kv_cache_bytes).c_str(),
+                      opt.kv_bits == 0 || opt.kv_bits == 16 || phase != Phase::decode
+                          ? ""
+                          : (" (" + std::to_string(opt.kv_bits) + "-bit" +
+                             (opt.kv_group != 0 ? ", scale and zero per " + std::to_string(opt.kv_group) : std::string(", one scale")) + ")")
+                                .c_str(), human_bytes(st.state_bytes).c_str(), 100 * st.share(StackGroup::attention),
                       100 * st.share(StackGroup::ssm), 100 * st.share(StackGroup::mlp), 100 * st.share(StackGroup::moe),
                       100 * st.share(StackGroup::other), human_bytes(st.footprint_bytes).c_str(), gpus.c_str(),
                       st.fits ? "within" : "MORE THAN", pt.device->key.c_str(), human_bytes(pt.device->hbm_capacity_bytes).c_str());
@@ -304,6 +309,23 @@ int cmd_model(const std::vector<std::string>& args) {
   std::vector<ModelConfig> cfgs;
   for (const std::string& name : vm["config"].as<std::vector<std::string>>()) cfgs.push_back(find_config(name));
   StackOptions opt;
+  // The K/V cache format of the attention layers in decode (the mixers' --kv-dtype, taken here so
+  // that the per-variant flag check does not see it).
+  if (vm.count("kv-bits") || vm.count("kv-group")) throw InputError("give the cache format as --kv-dtype fp8|int8|int4|bf16|fp16");
+  if (vm.count("kv-dtype")) {
+    const std::string k = vm["kv-dtype"].as<std::string>();
+    if (k == "fp8") opt.kv_bits = 8;
+    else if (k == "int8") opt.kv_bits = 8, opt.kv_group = 32;
+    else if (k == "int4") opt.kv_bits = 4, opt.kv_group = 32;
+    else if (k == "bf16" || k == "fp16") opt.kv_bits = 16;
+    else throw InputError("--kv-dtype: '" + k + "' is not fp8, int8, int4, bf16 or fp16");
+    if (vm.count("phase") && parse_phase(vm["phase"].as<std::string>()) != Phase::decode) {
+      throw InputError("--kv-dtype applies to decode: prefill takes K and V from the projections, not the cache");
+    }
+    if (!vm.count("phase") && !vm.count("context")) throw InputError("--kv-dtype needs --phase decode");
+    if (vm.count("mixer")) throw InputError("--kv-dtype with --mixer: use attnio predict --variant flash-decoding --kv-dtype ... for one mixer");
+    vm.erase("kv-dtype");
+  }
   if (vm.count("tp")) {
     const auto tp = parse_uint_list("tp", vm["tp"].as<std::string>(), 1);
     if (tp.front() > 1024) throw InputError("--tp " + std::to_string(tp.front()) + " is more than 1024 GPUs");

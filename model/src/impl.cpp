@@ -537,9 +537,13 @@ std::string impl_mismatch(const ImplProfile& impl, std::string_view variant, con
   }
   if (!impl.runs_on(cc)) {
     auto ver = [](int c) { return std::to_string(c / 10) + "." + std::to_string(c % 10); };
-    return "--impl " + std::string(impl.key) + " runs on compute capability " + ver(impl.min_cc) +
-           (impl.max_cc == 0 ? "+" : impl.max_cc == impl.min_cc ? "" : "-" + ver(impl.max_cc)) + "; device '" + device.key +
-           "' is " + ver(cc);
+    // Appended piece by piece (GCC 12 warns a false -Wrestrict on `"-" + std::string` inlined here).
+    std::string range = ver(impl.min_cc);
+    if (impl.max_cc == 0) range += "+";
+    else if (impl.max_cc != impl.min_cc) range.append("-").append(ver(impl.max_cc));
+    std::string out = "--impl ";
+    out.append(impl.key).append(" runs on compute capability ").append(range).append("; device '").append(device.key).append("' is ").append(ver(cc));
+    return out;
   }
   return "";
 }

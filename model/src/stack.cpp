@@ -134,6 +134,16 @@ StackCost evaluate_stack(const Device& dev, const ModelConfig& c, const Workload
         w.kv_heads = c.latent_dim != 0 ? w.heads : c.kv_heads >= tp ? split(c.kv_heads, tp, "K/V heads") : 1;
       }
     }
+    if (opt.kv_bits != 0 && !ssm && w.phase == Phase::decode) {
+      // The quantized cache is read by the split-KV decode kernel (FA2's own decode path, so the
+      // unquantized step is the same kernel); a local layer reads its window's tokens.
+      if (!w.variant.is("mla")) {
+        if (m == Mixer::attention_local) w.kv_len = std::min<std::uint64_t>(w.kv_len != 0 ? w.kv_len : w.seq, c.sliding_window);
+        w = for_variant(w, parse_variant("flash-decoding"));
+      }
+      w.set("kv_bits", opt.kv_bits);
+      if (opt.kv_group != 0) w.set("kv_group", opt.kv_group);
+    }
     const Prediction p = predict(dev, w);
     T = p.workload.batch * p.workload.query_len();
     const std::string name = std::string(to_string(m)) + " mixer";

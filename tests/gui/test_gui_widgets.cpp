@@ -220,6 +220,10 @@ private slots:
     for (const auto& opt : desc.options()) {
       const QString name = QString::fromStdString(opt->long_name());
       if (name == "device-file" || name == "variant") continue;  // a button; the variant list
+      if (name == "kv-dtype") {  // a name for --kv-bits and --kv-group, which have their spin boxes
+        QVERIFY(w.findChild<QSpinBox*>("kv-bits") && w.findChild<QSpinBox*>("kv-group"));
+        continue;
+      }
       if (name == "causal" || name == "l2") {
         QVERIFY2(w.findChild<QCheckBox*>(name) || name == "causal", qPrintable(name));
       } else if (name == "block-density") {

@@ -21,6 +21,45 @@ const ParamSpec kClaShare{
     .help = "cross-layer attention: one K/V per k layers (default 1)",
     .source = "Brandon et al. 2024, Reducing Transformer KV cache size with cross-layer attention, §2"};
 
+const ParamSpec kKvBits{
+    .key = "kv_bits", .default_text = "the dtype's", .min = 4, .max = 16, .zero_is_auto = true, .unit = "bits",
+    .help = "decode: bits per cached K/V element, 16, 8 or 4 (default: the dtype's; --kv-dtype sets it)",
+    .source = "FireAttention / vLLM fp8 e4m3 KV cache (8); KIVI (Liu et al. 2024) and Atom 4-bit caches"};
+const ParamSpec kKvGroup{
+    .key = "kv_group", .default_text = "one scale per tensor", .max = 4096, .zero_is_auto = true, .unit = "elements",
+    .help = "decode: cached elements sharing one fp16 scale and zero point (default 0: one per tensor)",
+    .source = "KIVI example.py group_size = 32 (jy-yuan/KIVI); vLLM fp8 caches keep per-tensor k_scale/v_scale"};
+
+namespace {
+bool kv_declared(const Workload& w) { return variant_param(w.variant, "kv_bits") != nullptr; }
+}  // namespace
+
+u64 kv_row_bytes(const Workload& w, u64 elems) {
+  const u64 bits = kv_declared(w) ? w.count("kv_bits") : 0;
+  if (bits == 0) return elems * dtype_bytes(w.dtype);
+  const u64 group = w.count("kv_group");
+  return ceil_div(elems * bits, 8) + (group == 0 ? 0 : ceil_div(elems, group) * 4);
+}
+
+u64 kv_dequant_instr(const Workload& w) {
+  const u64 bits = kv_declared(w) ? w.count("kv_bits") : 0;
+  if (bits == 0 || bits == 8 * dtype_bytes(w.dtype)) return 0;
+  if (w.count("kv_group") == 0) return 1;
+  return bits >= 8 ? 2 : 3;
+}
+
+void check_kv_format(const Workload& w) {
+  if (!kv_declared(w)) return;
+  const u64 bits = w.count("kv_bits");
+  if (bits != 0 && bits != 4 && bits != 8 && bits != 16) {
+    throw InputError("--kv-bits " + std::to_string(bits) + " is not 4, 8 or 16");
+  }
+  if (bits == 0 && w.count("kv_group") != 0) throw InputError("--kv-group needs --kv-bits (or --kv-dtype int8|int4)");
+  if (w.phase == Phase::prefill && bits != 0) {
+    throw InputError("--kv-bits applies to decode: prefill takes K and V from the projections, not the cache");
+  }
+}
+
 void check_block_tiles(const Workload& w) {
   const u64 bm_given = w.count("block_m"), bn_given = w.count("block_n");
   if (bm_given == 0 && bn_given == 0) return;
@@ -65,7 +104,8 @@ void fill_tiles(Workload& w, KernelRole role, u64 d) {
 
 Count kv_cache_tokens(const Workload& w, u64 tokens) {
   const Count cached_layers = ceil_div(w.layers, w.count("cla_share"));  // Brandon et al. 2024 §2
-  return kv_heads_bytes(shape_of(w), tokens, dtype_bytes(w.dtype)) * cached_layers;
+  const Shape s = shape_of(w);
+  return Count(s.batch) * s.kv_heads * tokens * (kv_row_bytes(w, s.d) + kv_row_bytes(w, s.dv)) * cached_layers;
 }
 Count kv_cache_bytes(const Workload& w) { return kv_cache_tokens(w, w.kv_len); }
 

@@ -17,6 +17,20 @@ namespace attnio::detail {
 extern const ParamSpec kBlockM, kBlockN, kSplits;
 // Cross-layer attention (Brandon et al. 2024 §2): one K/V cache per k consecutive layers.
 extern const ParamSpec kClaShare;
+// Quantized K/V caches of the decode variants: bits per cached element and the group of elements
+// sharing one fp16 scale and zero point (0: one scale per tensor, as fp8 caches keep it).
+extern const ParamSpec kKvBits, kKvGroup;
+
+// Bytes of one cached row of `elems` elements (a token's K, V or latent): the activation dtype, or
+// kv-bits per element plus 4 bytes (fp16 scale and zero point, KIVI §3.2) per kv-group elements.
+u64 kv_row_bytes(const Workload& w, u64 elems);
+// FP32-pipe instructions that turn one cached element back into the MMA's dtype: 0 unquantized;
+// 1 with a per-tensor scale (a conversion; the scale folds into the softmax scale and the output,
+// as vLLM's fp8 kernels apply k_scale and v_scale); 2 with group scales (conversion and one FMA with
+// scale and zero point); 3 for 4-bit (an unpack as well).
+u64 kv_dequant_instr(const Workload& w);
+// Refuses kv-bits/kv-group settings the layout cannot hold (InputError naming the flags).
+void check_kv_format(const Workload& w);
 
 // Given block sizes must fit with their Q, K and V tiles in SRAM (InputError naming both flags).
 void check_block_tiles(const Workload& w);

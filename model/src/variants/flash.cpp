@@ -360,7 +360,7 @@ BlockSizes backward_blocks(const Workload& w, u64 br, u64 bc, u64 d) {
 
 void flash_passes(Evaluator& ev, const Shape& s, const Mask& mask, const FlashOptions& opt, bool fa1) {
   if (library_decode_splits(ev.w(), mask, opt, fa1)) {
-    split_kv_decode(ev, "flash2_fwd_splitkv", s.batch, s.kv_heads, s.group(), s.nk, (s.d + s.dv) * ev.e(), s.d, s.dv);
+    split_kv_decode(ev, "flash2_fwd_splitkv", s.batch, s.kv_heads, s.group(), s.nk, (s.d + s.dv) * ev.e(), s.d, s.dv, s.d + s.dv);
     return;
   }
   const Plan p = flash_plan(ev, s, mask, opt);
@@ -651,7 +651,7 @@ void flash1_backward(std::vector<SimKernel>& out, const FlashGeometry& g, const 
 void flash_family(Scheduler& sc, const Shape& s, const Mask& mask, const FlashOptions& opt, bool fa1) {
   const Workload& w = sc.w();
   if (library_decode_splits(w, mask, opt, fa1)) {  // as predict chose
-    split_kv(sc, "flash2_fwd_splitkv", s.batch, s.kv_heads, s.group(), s.nk, s.d, s.dv, true);
+    split_kv(sc, "flash2_fwd_splitkv", s.batch, s.kv_heads, s.group(), s.nk, s.d, s.dv, true, s.d * sc.e(), s.dv * sc.e(), s.d + s.dv);
     return;
   }
   std::vector<SimKernel>& out = sc.out();

@@ -26,7 +26,7 @@ void mla(Evaluator& ev) {
   const Workload& w = ev.w();
   const u64 e = ev.e(), dc = w.count("latent_dim"), dr = w.count("rope_dim");
   if (w.phase == Phase::decode) {
-    split_kv_decode(ev, "mla_decode_splitkv", s.batch, 1, s.heads, s.nk, (dc + dr) * e, dc + dr, dc);
+    split_kv_decode(ev, "mla_decode_splitkv", s.batch, 1, s.heads, s.nk, kv_row_bytes(w, dc + dr), dc + dr, dc, dc + dr);
     return;
   }
   const u64 tokens = (Count(s.batch) * s.nk).v;
@@ -48,7 +48,7 @@ void mla_schedule(Scheduler& sc) {
   const Shape s = sc.shape();
   const u64 e = sc.e(), dc = w.count("latent_dim"), dr = w.count("rope_dim");
   if (w.phase == Phase::decode) {
-    split_kv(sc, "mla_decode_splitkv", s.batch, 1, s.heads, s.nk, dc + dr, dc, false);
+    split_kv(sc, "mla_decode_splitkv", s.batch, 1, s.heads, s.nk, dc + dr, dc, false, kv_row_bytes(w, dc + dr), 0, dc + dr);
     return;
   }
   AddressSpace& as = sc.as();
@@ -83,17 +83,20 @@ void tiles(Workload& w) {
   fill_tiles(w, KernelRole::splitkv, w.count("latent_dim") + w.count("rope_dim"));
 }
 
-constexpr const ParamSpec* kParams[] = {&kBlockM, &kBlockN, &kClaShare, &kSplits, &kLatentDim, &kRopeDim};
+constexpr const ParamSpec* kParams[] = {&kBlockM, &kBlockN, &kClaShare, &kSplits, &kLatentDim, &kRopeDim, &kKvBits, &kKvGroup};
 const VariantDescriptor kDesc{
     .name = "mla",
     .summary = "multi-head latent attention, absorbed decode over a shared latent cache (DeepSeek-V2 §2.1)",
     .sources = "DeepSeek-AI 2024, DeepSeek-V2, §2.1 (absorbed form §2.1.2), Table 1",
     .params = kParams, .kernel_decode = "mla_absorbed_decode",
-    .check = [](const Workload& w, const Device&) { check_block_tiles(w); },
+    .check = [](const Workload& w, const Device&) {
+      check_block_tiles(w);
+      check_kv_format(w);
+    },
     .evaluate = mla,
     // DeepSeek-V2 §2.1: d_c + d_h^R elements per token per cached layer, shared by all heads.
     .cache_bytes = [](const Workload& w) {
-      return Count(w.batch) * w.kv_len * (w.count("latent_dim") + w.count("rope_dim")) * dtype_bytes(w.dtype) *
+      return Count(w.batch) * w.kv_len * kv_row_bytes(w, w.count("latent_dim") + w.count("rope_dim")) *
              ceil_div(w.layers, w.count("cla_share"));
     },
     .io_complexity = [](const Workload& w) -> std::string_view {

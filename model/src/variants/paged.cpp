@@ -47,7 +47,8 @@ void paged_decode(Evaluator& ev) {
   direct(table_total, ev.shared(k, table, table_total, s.heads * parts, 1, 1, 0));
   // K/V pages: the g query heads of a group are adjacent in the grid (grid.x = head) and read the
   // group's pages together.
-  const Count kv_unique = kv_heads_bytes(s, padded, e);
+  const u64 row = kv_row_bytes(w, s.d) + kv_row_bytes(w, s.dv);  // a token's K and V, quantized or not
+  const Count kv_unique = Count(s.batch) * s.kv_heads * padded * row;
   const Count kv_total = kv_unique * s.group();
   direct(kv_total, ev.shared(k, kv_unique, kv_total, s.group() * parts, 1, 1, 0));
   Evaluator::read_direct(k, bh * s.d * e * parts);
@@ -57,7 +58,10 @@ void paged_decode(Evaluator& ev) {
   ev.out().block_n = w.count("page_size");
   ev.out().splits = parts;
   ev.out().extras.pages_per_seq = pages;
-  ev.out().extras.page_waste_bytes = kv_heads_bytes(s, padded - s.nk, e) * w.layers;
+  ev.out().extras.page_waste_bytes = Count(s.batch) * s.kv_heads * (padded - s.nk) * row * w.layers;
+  // A quantized cache: each head's CTA converts every element of its pages (common.hpp): FP32-pipe
+  // instructions, not FLOPs.
+  if (const u64 dq = kv_dequant_instr(w); dq != 0) k.fp32_instr = Count(k.fp32_flops.v / 2) + bh * padded * (s.d + s.dv) * dq;
   if (v1) {
     Evaluator::write_direct(k, bh * s.dv * e);
     return;
@@ -94,7 +98,8 @@ void paged_schedule(Scheduler& sc) {
   if (stride == 0) stride = 1;
   while (gcd(stride, slots) != 1) ++stride;
   const u64 table = as.alloc(Count(slots) * 4);
-  const u64 kc = as.alloc(Count(slots) * s.kv_heads * P * s.d * e), vc = as.alloc(Count(slots) * s.kv_heads * P * s.dv * e);
+  const u64 kr = kv_row_bytes(w, s.d), vr = kv_row_bytes(w, s.dv);
+  const u64 kc = as.alloc(Count(slots) * s.kv_heads * P * kr), vc = as.alloc(Count(slots) * s.kv_heads * P * vr);
   const u64 q = as.alloc(Count(bh) * s.d * e), o = as.alloc(Count(bh) * s.dv * e);
   const u64 tmp = as.alloc(Count(bh) * parts * (s.dv * e + 2 * kStat));
   SimKernel k;
@@ -111,8 +116,8 @@ void paged_schedule(Scheduler& sc) {
     for (u64 pg = p0; pg < p1; ++pg) {
       const u64 phys = ((b * pages + pg) * stride) % slots;
       Step st;
-      st.read("K page", kc + (phys * s.kv_heads + kvh) * P * s.d * e, P * s.d * e);
-      st.read("V page", vc + (phys * s.kv_heads + kvh) * P * s.dv * e, P * s.dv * e);
+      st.read("K page", kc + (phys * s.kv_heads + kvh) * P * kr, P * kr);
+      st.read("V page", vc + (phys * s.kv_heads + kvh) * P * vr, P * vr);
       st.tensor = 2.0 * static_cast<double>(P * (s.d + s.dv));
       st.fp32 = 4.0 * static_cast<double>(P);
       st.sfu = static_cast<double>(P);
@@ -151,7 +156,7 @@ Count padded_cache(const Workload& w) {
   return kv_cache_tokens(w, ceil_div(w.kv_len, P) * P);
 }
 
-constexpr const ParamSpec* kParams[] = {&kClaShare, &kPageSize};
+constexpr const ParamSpec* kParams[] = {&kClaShare, &kPageSize, &kKvBits, &kKvGroup};
 const VariantDescriptor kDesc{
     .name = "paged",
     .summary = "decode reading K/V page by page through a block table (vLLM PagedAttention)",
@@ -161,6 +166,7 @@ const VariantDescriptor kDesc{
       // vLLM splits long contexts into 512-token partitions of whole pages.
       const u64 P = w.count("page_size");
       if (512 % P != 0) throw InputError("--page-size " + std::to_string(P) + " must divide 512 (vLLM's partition size)");
+      check_kv_format(w);
     },
     .evaluate = paged_decode,
     .cache_bytes = padded_cache,

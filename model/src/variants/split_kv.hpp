@@ -10,11 +10,16 @@
 namespace attnio::detail {
 
 // `rows` query heads sharing one K/V set are packed into a CTA's rows; `token_bytes` is the cache
-// bytes per token of one set, `qk_dim` and `v_dim` the score and value widths.
+// bytes per token of one set, `qk_dim` and `v_dim` the score and value widths, `token_elems` the
+// cached elements per token (dequantized by every CTA that reads them when the cache is quantized,
+// common.hpp kv_dequant_instr).
 void split_kv_decode(Evaluator& ev, std::string_view name, u64 batch, u64 sets, u64 rows, u64 nk,
-                     u64 token_bytes, u64 qk_dim, u64 v_dim);
+                     u64 token_bytes, u64 qk_dim, u64 v_dim, u64 token_elems);
 // The same kernel as a tile schedule, with the formula's split count and K/V block. `separate_v`:
-// K and V are separate arrays; otherwise one cache row per token holds both (MLA's latent + rope).
-void split_kv(Scheduler& sc, std::string name, u64 batch, u64 sets, u64 rows, u64 nk, u64 qk, u64 vd, bool separate_v);
+// K and V are separate arrays of `k_row` and `v_row` bytes per token; otherwise one cache row of
+// `k_row` bytes per token holds both (MLA's latent + rope). The dequantization of a quantized cache
+// is issue time, not FLOPs: the simulator's steps carry the FLOPs only (`token_elems` unused).
+void split_kv(Scheduler& sc, std::string name, u64 batch, u64 sets, u64 rows, u64 nk, u64 qk, u64 vd, bool separate_v,
+              u64 k_row, u64 v_row, u64 token_elems);
 
 }  // namespace attnio::detail

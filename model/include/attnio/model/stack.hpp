@@ -52,6 +52,10 @@ struct StackOptions {
   // each block's output projection.
   std::uint64_t tp = 1;
   Laser laser;
+  // Decode over a quantized K/V cache (issue 18): bits per cached element (0: the activation
+  // dtype) and elements per fp16 scale and zero point (0: one scale per tensor). The attention
+  // layers then run the split-KV decode kernel (flash-decoding; MLA its own) over that cache.
+  std::uint64_t kv_bits = 0, kv_group = 0;
 };
 
 struct StackCost {
