@@ -611,3 +611,29 @@ TEST(KvCache, QuantizedDecodeReadsFewerBytesByHand) {
   fp8.set("kv_bits", 6);
   EXPECT_THROW(predict(h100(), fp8), InputError);
 }
+
+// Selective attention (Leviathan et al. 2024 §5) by hand: B = 1, 4 query heads over one K/V head of
+// 64, 1024 cached tokens, keep 1/16: a buffer of 64 tokens. Decode is flash-decoding over those 64
+// (the same split kernel, byte for byte) plus the selection pass: the selection head's query
+// (64 x 2), the buffer's keys (64 x 64 x 2 = 8192) and F (64 x 4 = 256) read, F written.
+TEST(Selective, DecodeReadsThePrunedBufferByHand) {
+  Workload w = small(parse_variant("selective"));
+  w.heads = 4;
+  w.phase = Phase::decode;
+  w.kv_len = 1024;
+  const Prediction p = predict(h100(), w);
+  Workload fd = small(parse_variant("flash-decoding"));
+  fd.heads = 4;
+  fd.phase = Phase::decode;
+  fd.kv_len = 64;
+  const Prediction q = predict(h100(), fd);
+  EXPECT_EQ(p.splits, q.splits);
+  EXPECT_EQ(p.hbm_read_bytes.v, q.hbm_read_bytes.v + 128u + 8192u + 256u);
+  EXPECT_EQ(p.hbm_write_bytes.v, q.hbm_write_bytes.v + 256u);
+  EXPECT_EQ(p.kv_cache_bytes.v, 64u * 128 * 2 + 64u * 4);
+  EXPECT_EQ(p.fp32_flops.v, q.fp32_flops.v + 64u * (2 * 64 + 3));
+  w.set_real("keep", 47.0 / 2048);  // the paper's 47x at 2048: 24 of 1024 tokens
+  EXPECT_EQ(predict(h100(), w).kv_cache_bytes.v, 24u * 128 * 2 + 24u * 4);
+  w.phase = Phase::prefill;
+  EXPECT_THROW(predict(h100(), w), InputError);
+}

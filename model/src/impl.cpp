@@ -62,7 +62,7 @@ constexpr std::string_view kFlashFamily[] = {"flash2", "block-sparse", "sliding-
 // FlashAttention Alg. 1 tiles (Bc = ceil(M/4d), Br = min(Bc, d); FlashAttention §3.1) and the
 // roofline at datasheet peaks (Williams et al. 2009): perfect overlap, peak issue.
 constexpr std::string_view kAll[] = {"flash1", "flash2", "block-sparse", "sliding-window", "sigmoid", "dilated",
-                                     "flash-decoding", "paged", "mla", "linear", "performer", "mamba", "mamba-naive",
+                                     "flash-decoding", "paged", "selective", "mla", "linear", "performer", "mamba", "mamba-naive",
                                      "mamba2", "fnet", "ring", "chunked", "standard", "gated"};
 KernelTraits ideal_traits(KernelRole, u64, bool, Dtype, double, int) {
   return {.block_m = 0, .block_n = 0, .mma_warps = 4, .ctas_per_sm = 0, .mma = MmaPath::native, .overlap = OverlapRule::roofline};
@@ -100,8 +100,10 @@ KernelTraits attnio_traits(KernelRole role, u64 d, bool, Dtype dtype, double, in
   if (role == KernelRole::splitkv) t.block_m = 16, t.block_n = d <= 64 ? 256 : d <= 128 ? 128 : 64;
   return t;
 }
+// selective: its buffer is read by the split-KV decode kernel (kernels/decoding.cu); its selection
+// pass has no attnio kernel and is counted as the closed form's memory pass.
 constexpr std::string_view kAttnioVariants[] = {"flash1", "flash2", "block-sparse", "sliding-window", "sigmoid",
-                                                "dilated", "flash-decoding", "paged", "mla", "linear", "performer",
+                                                "dilated", "flash-decoding", "paged", "selective", "mla", "linear", "performer",
                                                 "mamba", "mamba-naive", "fnet", "ring", "chunked", "standard", "gated"};
 const ImplProfile kAttnio{
     .key = "attnio",
@@ -207,7 +209,7 @@ const ImplProfile kFa2V20{
 // ---- fa2-splitkv: Flash-Decoding ----------------------------------------------------------------
 // The FA2 library's split-KV kernel and its combine (flash_fwd_launch_template.h:107,136-191) with
 // the num_splits heuristic (flash_api.cpp:281-335); see Flash-Decoding (PyTorch blog, 2023-10-13).
-constexpr std::string_view kSplitKvVariants[] = {"flash-decoding", "mla"};
+constexpr std::string_view kSplitKvVariants[] = {"flash-decoding", "mla", "selective"};
 const ImplProfile kFa2SplitKv{
     .key = "fa2-splitkv",
     .name = "Flash-Decoding (flash-attn 2.x split-KV)",
@@ -511,7 +513,7 @@ const ImplProfile& default_impl(std::string_view variant, const Device& device, 
   if (cc == 0) return kIdeal;
   const ImplProfile* pick = &kAttnio;
   if (variant == "flash1") pick = &kFa1;
-  else if (variant == "flash-decoding") pick = &kFa2SplitKv;
+  else if (variant == "flash-decoding" || variant == "selective") pick = &kFa2SplitKv;
   // MLA prefill up-projects K/V and runs flash attention (DeepSeek-V2 §2.1); decode is absorbed.
   else if (variant == "mla") pick = !decode ? &kFa2 : cc == 90 ? &kFlashMla : &kAttnio;
   else if (variant == "paged") pick = &kVllmPaged;

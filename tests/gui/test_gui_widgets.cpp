@@ -30,6 +30,7 @@
 
 #include <boost/program_options.hpp>
 
+#include "attnio/model/variant.hpp"
 #include "flags.hpp"
 #include "main_window.hpp"
 #include "roofline_view.hpp"
@@ -226,8 +227,8 @@ private slots:
       }
       if (name == "causal" || name == "l2") {
         QVERIFY2(w.findChild<QCheckBox*>(name) || name == "causal", qPrintable(name));
-      } else if (name == "block-density") {
-        QVERIFY(w.findChild<QDoubleSpinBox*>(name));
+      } else if (const ParamSpec* p = find_param(QString(name).replace('-', '_').toStdString()); p && p->type == ParamType::real) {
+        QVERIFY2(w.findChild<QDoubleSpinBox*>(name), qPrintable("no double spin box for --" + name));
       } else if (combos.contains(name)) {
         QVERIFY2((name != "kv-heads" && name != "impl") || w.findChild<QComboBox*>(name), qPrintable(name));
       } else {

@@ -20,6 +20,7 @@ namespace attnio {
   X(chunked)               \
   X(flash_decoding)        \
   X(paged)                 \
+  X(selective)             \
   X(mla)                   \
   X(linear)                \
   X(performer)             \
