@@ -33,7 +33,8 @@ Workload base(Variant v, Phase phase = Phase::prefill) {
   w.kv_heads = 2;
   w.head_dim = 64;
   w.l2 = false;
-  w.impl = &find_impl("attnio");  // the tiles of attnio's own kernels (tile_traits.hpp)
+  // The tiles of attnio's own kernels (tile_traits.hpp) where it has them; the library's otherwise (flex: Triton).
+  w.impl = find_impl("attnio").implements(v.name()) ? &find_impl("attnio") : nullptr;
   return w;
 }
 
@@ -72,6 +73,21 @@ std::vector<Case> cases() {
       if (v == parse_variant("performer")) w.set("features", 48);
       if (v == parse_variant("mla")) w.heads = w.kv_heads = 16;
       out.push_back({"", w});
+    }
+    // FlexAttention's block masks: documents (not a multiple of the tiles) and prefix-LM.
+    if (v == parse_variant("flex")) {
+      for (int rule = 0; rule < 2; ++rule) {
+        Workload w = base(v, Phase::prefill);
+        w.seq = 1000;
+        w.kv_len = 0;
+        w.causal = true;
+        if (rule == 0) w.set("doc_len", 150);
+        else w.set("prefix", 333);
+        out.push_back({rule == 0 ? "documents" : "prefix-lm", w});
+        w.phase = Phase::decode;
+        w.kv_len = 1000;
+        out.push_back({rule == 0 ? "documents decode" : "prefix-lm decode", w});
+      }
     }
     // Quantized K/V caches (issue 18): fp8 with one scale, int4 with KIVI's group scales.
     if (variant_param(v, "kv_bits") != nullptr) {

@@ -637,3 +637,36 @@ TEST(Selective, DecodeReadsThePrunedBufferByHand) {
   w.phase = Phase::prefill;
   EXPECT_THROW(predict(h100(), w), InputError);
 }
+
+// FlexAttention block masks (issue 18 item 3) by hand, one head of 64, N = 4096. Documents of mean
+// L = 512 (256, 512, 768 repeating every 1536 tokens), causal within each: two whole cycles of
+// T(256) + T(512) + T(768) = 459520 allowed pairs (T(a) = a(a+1)/2) and a remainder of 256 + 512 +
+// 256 tokens: 1116160 scores, one exp each, 2·(64 + 64) tensor FLOPs each. Prefix-LM over the first
+// 1000 tokens: 1000² + Σ_{p=1000}^{4095} (p + 1) = 8890156.
+TEST(Flex, BlockMasksCountTheAllowedScoresByHand) {
+  Workload w = small(parse_variant("flex"));
+  w.seq = 4096;
+  w.heads = w.kv_heads = 1;
+  w.causal = true;
+  w.set("doc_len", 512);
+  Prediction p = predict(h100(), w);
+  EXPECT_EQ(p.sfu_flops.v, 1116160u);
+  EXPECT_EQ(p.tensor_flops.v, 1116160u * 256);
+  Workload pre = small(parse_variant("flex"));
+  pre.seq = 4096;
+  pre.heads = pre.kv_heads = 1;
+  pre.causal = true;
+  pre.set("prefix", 1000);
+  EXPECT_EQ(predict(h100(), pre).sfu_flops.v, 8890156u);
+  // Documents read far less K/V than plain causal: each Q block visits only its documents' blocks.
+  Workload causal = w;
+  causal.params = {};
+  causal = for_variant(causal, parse_variant("flex"));
+  EXPECT_LT(p.hbm_read_bytes.v + p.l2_read_bytes.v, predict(h100(), causal).l2_read_bytes.v);
+  // One rule at a time; odd lengths and cross-attention are refused.
+  w.set("prefix", 8);
+  EXPECT_THROW(predict(h100(), w), InputError);
+  Workload odd = small(parse_variant("flex"));
+  odd.set("doc_len", 7);
+  EXPECT_THROW(predict(h100(), odd), InputError);
+}

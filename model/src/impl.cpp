@@ -61,7 +61,7 @@ constexpr std::string_view kFlashFamily[] = {"flash2", "block-sparse", "sliding-
 // ---- ideal: the textbook roofline ------------------------------------------------------------
 // FlashAttention Alg. 1 tiles (Bc = ceil(M/4d), Br = min(Bc, d); FlashAttention §3.1) and the
 // roofline at datasheet peaks (Williams et al. 2009): perfect overlap, peak issue.
-constexpr std::string_view kAll[] = {"flash1", "flash2", "block-sparse", "sliding-window", "sigmoid", "dilated",
+constexpr std::string_view kAll[] = {"flash1", "flash2", "block-sparse", "sliding-window", "flex", "sigmoid", "dilated",
                                      "flash-decoding", "paged", "selective", "mla", "linear", "performer", "mamba", "mamba-naive",
                                      "mamba2", "fnet", "ring", "chunked", "standard", "gated"};
 KernelTraits ideal_traits(KernelRole, u64, bool, Dtype, double, int) {
@@ -379,7 +379,8 @@ KernelTraits triton_traits(KernelRole role, u64 d, bool, Dtype, double, int) {
   if (role == KernelRole::splitkv) t.block_m = 64;
   return t;
 }
-constexpr std::string_view kTritonVariants[] = {"flash2"};
+// flex: FlexAttention's kernels are Triton code generated from the same fused-attention template.
+constexpr std::string_view kTritonVariants[] = {"flash2", "flex"};
 const ImplProfile kTriton{
     .key = "triton",
     .name = "Triton fused attention (tutorial, 2023)",
@@ -519,6 +520,7 @@ const ImplProfile& default_impl(std::string_view variant, const Device& device, 
   else if (variant == "paged") pick = &kVllmPaged;
   else if (variant == "mamba") pick = &kMambaScan;
   else if (variant == "mamba2") pick = &kMambaSsd;
+  else if (variant == "flex") pick = &kTriton;  // FlexAttention generates Triton kernels
   else if (variant == "standard") pick = &kPytorch;
   else if (std::find(std::begin(kFlashFamily), std::end(kFlashFamily), variant) != std::end(kFlashFamily)) pick = &kFa2;
   if (!pick->runs_on(cc) || !pick->implements(variant)) pick = kAttnio.implements(variant) ? &kAttnio : &kIdeal;

@@ -15,7 +15,11 @@ using u64 = std::uint64_t;
 
 // ---- masks and block plans -----------------------------------------------------------------
 
-enum class MaskKind { none, causal, window_causal, band };
+// document and prefix_lm are FlexAttention's block masks (PyTorch FlexAttention, Dong et al. 2024):
+// packed documents, causal within each (`window` = the mean document length L; documents of L/2, L
+// and 3L/2 tokens repeat, a mix with mean L); prefix-LM, bidirectional over the first `window`
+// positions and causal after (Raffel et al. 2020, T5 §3.2.1).
+enum class MaskKind { none, causal, window_causal, band, document, prefix_lm };
 
 struct Mask {
   MaskKind kind = MaskKind::none;
@@ -30,6 +34,27 @@ struct KeyRange {
 inline std::int64_t clamp_i(std::int64_t x, u64 k) {
   return std::clamp<std::int64_t>(x, 0, static_cast<std::int64_t>(k));
 }
+// The first position of the document holding position p (MaskKind::document): documents of L/2, L
+// and 3L/2 tokens, repeating every 3L.
+inline std::int64_t document_start(std::int64_t p, u64 mean) {
+  const auto L = static_cast<std::int64_t>(mean);
+  if (p < 0) return p;
+  const std::int64_t cycle = p / (3 * L) * (3 * L), q = p - cycle;
+  return cycle + (q < L / 2 ? 0 : q < L / 2 + L ? L / 2 : L / 2 + L);
+}
+// Σ over positions p in [0, P) of the keys p attends in its document, p - start(p) + 1.
+inline Count document_pairs_before(std::int64_t P, u64 mean) {
+  if (P <= 0) return 0;
+  const u64 L = mean, half = L / 2;
+  auto tri = [](u64 a) { return a % 2 == 0 ? Count(a / 2) * (a + 1) : Count(a) * ((a + 1) / 2); };
+  const u64 cycles = static_cast<u64>(P) / (3 * L), rest = static_cast<u64>(P) % (3 * L);
+  Count total = Count(cycles) * (tri(half) + tri(L) + tri(half + L)).v;
+  total += tri(min_u(rest, half));
+  if (rest > half) total += tri(min_u(rest - half, L));
+  if (rest > half + L) total += tri(rest - half - L);
+  return total;
+}
+
 inline KeyRange key_range(const Mask& m, std::int64_t r, u64 nk) {
   const std::int64_t p = r + m.offset;  // absolute position of query r among the keys
   const auto w = static_cast<std::int64_t>(m.window);
@@ -43,6 +68,8 @@ inline KeyRange key_range(const Mask& m, std::int64_t r, u64 nk) {
       const std::int64_t before = (w - 1) / 2, after = w - 1 - before;
       return {clamp_i(p - before, nk), clamp_i(p + after + 1, nk)};
     }
+    case MaskKind::document: return {clamp_i(document_start(p, m.window), nk), clamp_i(p + 1, nk)};
+    case MaskKind::prefix_lm: return {0, clamp_i(std::max<std::int64_t>(w, p + 1), nk)};
   }
   return {0, 0};
 }
@@ -58,6 +85,17 @@ inline Count allowed_pairs(const Mask& m, u64 n, u64 nk) {
     case MaskKind::band: {
       const std::int64_t before = (w - 1) / 2, after = w - 1 - before;
       return sum_clamped(n, m.offset + after + 1, nk) - sum_clamped(n, m.offset - before, nk);
+    }
+    // Queries are positions offset .. offset + n - 1 of the packed sequence (no key past nk: the
+    // flex variant checks nk = n in prefill, and in decode the query is the last position).
+    case MaskKind::document:
+      return document_pairs_before(m.offset + static_cast<std::int64_t>(n), m.window) - document_pairs_before(m.offset, m.window);
+    case MaskKind::prefix_lm: {
+      // Rows before the prefix end see the whole prefix; the rest are causal: Σ min(nk, max(P, p + 1)).
+      const std::int64_t P = w, first = m.offset, last = m.offset + static_cast<std::int64_t>(n);  // positions [first, last)
+      const std::int64_t split = std::clamp<std::int64_t>(P, first, last);  // p + 1 <= P for p < P
+      return Count(static_cast<u64>(split - first)) * min_u(static_cast<u64>(P), nk) +
+             sum_clamped(static_cast<u64>(last - split), split + 1, nk);
     }
   }
   return 0;

@@ -15,6 +15,7 @@ namespace attnio {
   X(flash2)                \
   X(block_sparse)          \
   X(sliding_window)        \
+  X(flex)                  \
   X(sigmoid)               \
   X(gated)                 \
   X(chunked)               \
