@@ -249,6 +249,9 @@ TEST(Config, JambaLayoutFromPeriodsAndOffsets) {
   EXPECT_EQ(c.state_dim, 16u);
   EXPECT_EQ(c.native_variant, parse_variant("flash2"));
   EXPECT_TRUE(c.hybrid());
+  // The native mixer's workload stands for the layers that have it: Jamba's 4 attention layers.
+  EXPECT_EQ(c.apply(Workload{}).layers, 4u);
+  EXPECT_EQ(find_config("llama-3-8b").apply(Workload{}).layers, 32u);
 }
 
 // Nemotron-H-8B's hybrid_override_pattern: 24 'M' (Mamba-2), 4 '*' (attention), 24 '-' (MLP),
@@ -264,6 +267,11 @@ TEST(Config, NemotronHPatternString) {
   EXPECT_EQ(c.ssm_groups, 8u);
   EXPECT_EQ(c.ssm_state, 128u);
   EXPECT_FALSE(c.gated_mlp);  // relu2: up and down only
+  // attention_head_dim (Nemotron-H's name) is read, not derived from hidden / heads.
+  const ModelConfig narrow = parse_hf_config(
+      R"({"model_type":"nemotron_h","hidden_size":3072,"num_hidden_layers":2,"hybrid_override_pattern":"M*","mamba_num_heads":48,"mamba_head_dim":64,"ssm_state_size":128,"num_attention_heads":32,"num_key_value_heads":8,"attention_head_dim":128})",
+      "cfg.json");
+  EXPECT_EQ(narrow.head_dim, 128u);
 }
 
 // Gemma-2 (modeling_gemma2.py: is_sliding = not bool(layer_idx % 2)): even layers local with a
@@ -357,6 +365,13 @@ TEST(Stack, TensorParallelSplitsWeightsAndAddsAllReduces) {
   EXPECT_LT(eight.time_s, one.time_s);
   EXPECT_EQ(part_named(one, "all-reduce (tensor parallel)"), nullptr);
   EXPECT_THROW(evaluate_stack(h, c, decode_at(1, 8192), StackOptions{3}), InputError);  // 64 heads over 3
+  // Gemma-2-9B over 16 GPUs: 16 query heads of 256 split (one each) and its 8 K/V heads replicated,
+  // one per GPU: q/k/v of 256 + 2 x 256 columns per GPU.
+  const StackCost g = evaluate_stack(h, find_config("gemma-2-9b"), decode_at(1, 4096), StackOptions{16});
+  EXPECT_DOUBLE_EQ(part_named(g, "attention projections")->weight_bytes, 42.0 * 3584 * (256 + 2 * 256) * 2);
+  StackOptions both{8};
+  both.laser = {0.01, {LaserMatrix::mlp_in}, {}};
+  EXPECT_THROW(evaluate_stack(h, c, decode_at(1, 8192), both), InputError);  // LASER under TP: not modeled
 }
 
 // DeepSeek-V3 ships FP8 weights: read as FP8 where the chip has FP8 tensor cores, as bf16 on an A100.

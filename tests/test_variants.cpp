@@ -527,8 +527,9 @@ TEST(Gated, AddsTheGateProjectionAndTheGatePassToFlash2) {
 
 // Mamba-2 SSD (Dao & Gu 2024 §6; mamba_ssm ssd_combined.py) by hand: B = 1, L = 512, H = 2 heads of
 // P = 64, N = 64, G = 1, Q = 256 (2 chunks), e = 2, L2 off.
-//   tensor: chunk_state 2·2·2·256·64·64 = 8388608; C Bᵀ 2 chunks · 256·257 · 64 = 8421376;
-//           chunk_scan 2·2·2·(256·257/2·64 + 256·64·64) = 25231360.
+//   tensor: chunk_state 2·2·2·256·64·64 = 8388608; C Bᵀ over whole chunks (ssd_combined.py leaves
+//           _bmm_chunk_fwd non-causal) 2·2·256·256·64 = 16777216; chunk_scan over the causal blocks
+//           2·2·2·(256·257/2·64 + 256·64·64) = 25231360.
 //   DRAM reads: cumsum dt 2048; chunk_state x 131072, B twice (2 heads) 131072, dt + dA 8192;
 //           state passing 65536 + 16; C Bᵀ B and C 131072; chunk_scan C Bᵀ twice 1048576, C twice
 //           131072, x 131072, states 32768, dt + dA 8192.
@@ -539,7 +540,7 @@ TEST(Mamba2, SsdChunkedByHand) {
   w.kv_heads = 2;
   w.set("state_dim", 64);
   const Prediction p = predict(h100(), w);
-  EXPECT_EQ(p.tensor_flops.v, 8388608u + 8421376u + 25231360u);
+  EXPECT_EQ(p.tensor_flops.v, 8388608u + 16777216u + 25231360u);
   EXPECT_EQ(p.hbm_read_bytes.v, 2048u + 131072u + 131072u + 8192u + 65552u + 131072u + 1048576u + 131072u + 131072u + 32768u + 8192u);
   EXPECT_EQ(p.hbm_write_bytes.v, 8192u + 65536u + 32768u + 524288u + 131072u);
   EXPECT_EQ(p.extra_memory_bytes.v, 8192u + 65536u + 32768u + 524288u);
@@ -552,7 +553,8 @@ TEST(Mamba2, SsdChunkedByHand) {
 
 // The decode step (selective_state_update, TIE_HDIM): B = 2, H = 4, P = 64, N = 16, G = 2. State
 // 2·4·64·16·2 = 16384 read and written; x and dt 2·4·65·2; B and C 2·2·16·2·2 = 256, read by 2
-// heads x 4 row blocks of 16 (L2 off: 2048); y 1024. 5 FP32 FLOPs per state element.
+// heads x 2 row blocks (32 rows of P per CTA at N <= 16; L2 off: 1024); y 1024. 5 FP32 FLOPs per
+// state element.
 TEST(Mamba2, DecodeUpdatesTheStateInPlace) {
   Workload w = small(parse_variant("mamba2"));
   w.batch = 2;
@@ -561,7 +563,7 @@ TEST(Mamba2, DecodeUpdatesTheStateInPlace) {
   w.set("state_dim", 16);
   w.set("groups", 2);
   const Prediction p = predict(h100(), w);
-  EXPECT_EQ(p.hbm_read_bytes.v, 16384u + 1040u + 2048u);
+  EXPECT_EQ(p.hbm_read_bytes.v, 16384u + 1040u + 1024u);
   EXPECT_EQ(p.hbm_write_bytes.v, 16384u + 1024u);
   EXPECT_EQ(p.fp32_flops.v, 5u * 2 * 4 * 64 * 16);
   EXPECT_EQ(p.tensor_flops.v, 0u);

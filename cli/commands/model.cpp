@@ -324,6 +324,11 @@ int cmd_model(const std::vector<std::string>& args) {
     }
     if (!vm.count("phase") && !vm.count("context")) throw InputError("--kv-dtype needs --phase decode");
     if (vm.count("mixer")) throw InputError("--kv-dtype with --mixer: use attnio predict --variant flash-decoding --kv-dtype ... for one mixer");
+    for (const ModelConfig& c : cfgs) {
+      if (c.count(Mixer::attention) + c.count(Mixer::attention_local) == 0) {
+        throw InputError("--kv-dtype: " + c.name + " has no attention layers, so no K/V cache");
+      }
+    }
     vm.erase("kv-dtype");
   }
   if (vm.count("tp")) {

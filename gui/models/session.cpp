@@ -38,10 +38,11 @@ std::string point_key(Workload w, const Device& trace_device) {
 }  // namespace
 
 QColor variant_color(Variant v) {
-  // 17 distinguishable colours (Kelly's list, minus white and black), fixed per variant.
-  static const char* const palette[] = {"#F3C300", "#875692", "#F38400", "#A1CAF1", "#BE0032", "#C2B280",
-                                        "#848482", "#008856", "#E68FAC", "#0067A5", "#F99379", "#604E97",
-                                        "#F6A600", "#B3446C", "#DCD300", "#882D17", "#8DB600"};
+  // Kelly's 20 distinguishable colours (his list of 22 minus white and black) and a teal for the
+  // 21st variant, fixed per variant.
+  static const char* const palette[] = {"#F3C300", "#875692", "#F38400", "#A1CAF1", "#BE0032", "#C2B280", "#848482",
+                                        "#008856", "#E68FAC", "#0067A5", "#F99379", "#604E97", "#F6A600", "#B3446C",
+                                        "#DCD300", "#882D17", "#8DB600", "#654522", "#E25822", "#2B3D26", "#00A3A3"};
   return QColor(palette[variant_index(v) % (sizeof palette / sizeof *palette)]);
 }
 

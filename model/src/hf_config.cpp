@@ -97,9 +97,7 @@ Mixer native_mixer(const ModelConfig& c) {
 
 Workload ModelConfig::apply(Workload w) const {
   w.dtype = dtype;
-  w = mixer_workload(w, native_mixer(*this));
-  w.layers = layers;
-  return w;
+  return mixer_workload(w, native_mixer(*this));  // layers: the layers that have that mixer
 }
 
 Workload ModelConfig::mixer_workload(Workload w, Mixer m) const {
@@ -160,7 +158,7 @@ void read_attention(ModelConfig& c, const Reader& r) {
     c.v_head_dim = r.required({"v_head_dim"});
     return;
   }
-  c.head_dim = r.count({"head_dim"});
+  c.head_dim = r.count({"head_dim", "attention_head_dim"});  // Nemotron-H: attention_head_dim
   if (c.head_dim == 0) {
     if (c.hidden_size % c.heads != 0) {
       throw InputError(r.origin() + ": hidden_size " + std::to_string(c.hidden_size) +
@@ -564,7 +562,9 @@ ModelConfig find_config(const std::string& name_or_path) {
       return m;
     }
   }
-  return load_hf_config(name_or_path);
+  ModelConfig m = load_hf_config(name_or_path);
+  m.name = name_or_path;  // what find_config takes back (the GUI's selectors key on it)
+  return m;
 }
 
 }  // namespace attnio

@@ -100,6 +100,10 @@ StackCost evaluate_stack(const Device& dev, const ModelConfig& c, const Workload
   StackCost out;
   const std::uint64_t tp = std::max<std::uint64_t>(1, opt.tp);
   out.tp = tp;
+  if (tp > 1 && opt.laser.rank_fraction > 0) {
+    // A rank-k factor pair splits unevenly under TP (one factor replicated, the other sharded); not modeled.
+    throw InputError("LASER (--rank-fraction) with --tp is not modeled; give one or the other");
+  }
   if (tp > 1 && dev.nvlink_bytes_per_s <= 0) {
     throw InputError("--tp " + std::to_string(tp) + ": device '" + dev.key + "' has no NVLink bandwidth (nvlink_bytes_per_s) to all-reduce over");
   }
@@ -160,7 +164,14 @@ StackCost evaluate_stack(const Device& dev, const ModelConfig& c, const Workload
   const std::uint64_t attn_layers = c.count(Mixer::attention) + c.count(Mixer::attention_local);
   if (attn_layers != 0) {
     const std::uint64_t o_in = c.heads * c.v_head_dim;
-    const auto in_width = static_cast<std::uint64_t>(std::llround((params.attention_layer - static_cast<double>(o_in * h)) / static_cast<double>(h)));
+    auto in_width = static_cast<std::uint64_t>(std::llround((params.attention_layer - static_cast<double>(o_in * h)) / static_cast<double>(h)));
+    // Per GPU under TP: the query heads split, the K/V heads split or, fewer than the GPUs, one
+    // replicated on each (MLA's low-rank chain split evenly).
+    if (tp > 1) {
+      in_width = c.latent_dim != 0 ? in_width / tp
+                                   : split(c.heads * c.head_dim, tp, "attention heads") +
+                                         2 * (c.kv_heads >= tp ? c.kv_heads / tp : 1) * c.head_dim;
+    }
     const Laser& lz = opt.laser;
     std::uint64_t reduced = 0;
     for (std::uint64_t l = 0; l < c.layers; ++l) {
@@ -174,7 +185,7 @@ StackCost evaluate_stack(const Device& dev, const ModelConfig& c, const Workload
       const std::uint64_t wq = split(c.heads * c.head_dim, tp, "attention heads");
       const std::uint64_t wkv = (c.kv_heads >= tp ? c.kv_heads / tp : 1) * c.head_dim;
       const std::uint64_t rq = lz.rank(h, wq), rkv = lz.rank(h, wkv);
-      add_gemm(out, dev, dt, "attention projections", StackGroup::attention, attn_layers - reduced, T, std::max<std::uint64_t>(1, in_width / tp), h);
+      add_gemm(out, dev, dt, "attention projections", StackGroup::attention, attn_layers - reduced, T, in_width, h);
       const std::string tag = "attention projections (LASER rank " + std::to_string(rq) + "/" + std::to_string(rkv) + ")";
       add_gemm(out, dev, dt, tag + " U", StackGroup::attention, reduced, T, rq + 2 * rkv, h);
       add_gemm(out, dev, dt, tag + " V q", StackGroup::attention, reduced, T, wq, rq);
@@ -182,7 +193,7 @@ StackCost evaluate_stack(const Device& dev, const ModelConfig& c, const Workload
       out.laser_saved_params += static_cast<double>(reduced) * (static_cast<double>(h * wq) - static_cast<double>(rq * (h + wq)) +
                                                                 2.0 * (static_cast<double>(h * wkv) - static_cast<double>(rkv * (h + wkv))));
     } else {
-      add_gemm(out, dev, dt, "attention projections", StackGroup::attention, attn_layers, T, std::max<std::uint64_t>(1, in_width / tp), h);
+      add_gemm(out, dev, dt, "attention projections", StackGroup::attention, attn_layers, T, in_width, h);
     }
     add_linear(out, dev, dt, "attention output projection", StackGroup::attention, attn_layers, lz.on(LaserMatrix::attn_out) ? reduced : 0, T, h,
                split(o_in, tp, "attention output width"), 1, lz);
@@ -198,7 +209,7 @@ StackCost evaluate_stack(const Device& dev, const ModelConfig& c, const Workload
   if (const std::uint64_t L = c.count(Mixer::mamba2); L != 0) {
     // Mamba2: in_proj h -> 2D + 2GN + H (z, x, B, C, dt), out_proj D -> h; heads split by TP.
     const std::uint64_t H = split(c.ssm_heads, tp, "Mamba-2 heads"), D = H * c.ssm_head_dim;
-    const std::uint64_t G = c.ssm_groups >= tp ? c.ssm_groups / tp : c.ssm_groups;
+    const std::uint64_t G = c.ssm_groups >= tp ? c.ssm_groups / tp : 1;  // as the mixer: one group per GPU below tp
     add_gemm(out, dev, dt, "Mamba-2 in_proj", StackGroup::ssm, L, T, 2 * D + 2 * G * c.ssm_state + H, h);
     add_gemm(out, dev, dt, "Mamba-2 out_proj", StackGroup::ssm, L, T, h, D);
   }

@@ -44,7 +44,7 @@ u64 kv_row_bytes(const Workload& w, u64 elems) {
 u64 kv_dequant_instr(const Workload& w) {
   const u64 bits = kv_declared(w) ? w.count("kv_bits") : 0;
   if (bits == 0 || bits == 8 * dtype_bytes(w.dtype)) return 0;
-  if (w.count("kv_group") == 0) return 1;
+  if (w.count("kv_group") == 0) return bits >= 8 ? 1 : 2;  // a conversion (4-bit: and an unpack)
   return bits >= 8 ? 2 : 3;
 }
 
@@ -55,6 +55,7 @@ void check_kv_format(const Workload& w) {
     throw InputError("--kv-bits " + std::to_string(bits) + " is not 4, 8 or 16");
   }
   if (bits == 0 && w.count("kv_group") != 0) throw InputError("--kv-group needs --kv-bits (or --kv-dtype int8|int4)");
+  if (bits == 16 && w.count("kv_group") != 0) throw InputError("--kv-group applies to 8- and 4-bit caches, not --kv-bits 16");
   if (w.phase == Phase::prefill && bits != 0) {
     throw InputError("--kv-bits applies to decode: prefill takes K and V from the projections, not the cache");
   }

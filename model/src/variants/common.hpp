@@ -25,9 +25,9 @@ extern const ParamSpec kKvBits, kKvGroup;
 // kv-bits per element plus 4 bytes (fp16 scale and zero point, KIVI §3.2) per kv-group elements.
 u64 kv_row_bytes(const Workload& w, u64 elems);
 // FP32-pipe instructions that turn one cached element back into the MMA's dtype: 0 unquantized;
-// 1 with a per-tensor scale (a conversion; the scale folds into the softmax scale and the output,
-// as vLLM's fp8 kernels apply k_scale and v_scale); 2 with group scales (conversion and one FMA with
-// scale and zero point); 3 for 4-bit (an unpack as well).
+// with a per-tensor scale 1 (a conversion; the scale folds into the softmax scale and the output, as
+// vLLM's fp8 kernels apply k_scale and v_scale), 2 for 4-bit (an unpack as well); with group scales
+// one FMA more (scale and zero point): 2, or 3 for 4-bit.
 u64 kv_dequant_instr(const Workload& w);
 // Refuses kv-bits/kv-group settings the layout cannot hold (InputError naming the flags).
 void check_kv_format(const Workload& w);

@@ -87,12 +87,14 @@ void ssd_prefill(Evaluator& ev) {
     Evaluator::read_direct(k, states32 + Count(s.B) * s.H * s.chunks * kStatBytes);
     Evaluator::write_direct(k, states_e);
   }
-  // 4. _bmm_chunk_fwd: C Bᵀ per (b, chunk, group), Q x Q in fp32, causal blocks only.
+  // 4. _bmm_chunk_fwd: C Bᵀ per (b, chunk, group), Q x Q in fp32. ssd_combined.py calls it with
+  //    causal left at its default (False): every 64 x 64 block of the chunk is computed.
   const Count cb = Count(s.B) * s.chunks * s.G * s.Q * s.Q * kStatBytes;
   {
-    KernelCost& k = ev.add("ssd_bmm_chunk", Count(s.B) * s.chunks * s.G * causal_blocks(s.Q), kSmallCtasPerSm);
-    k.tensor_flops = Count(s.B) * s.chunks * s.G * (s.Q * (s.Q + 1)) * s.N;  // 2 · Q(Q+1)/2 · N
-    k.tensor_issue = Count(2) * s.B * s.chunks * s.G * causal_blocks(s.Q) * kSsdBlock * kSsdBlock * s.N;
+    const u64 blocks = ceil_div(s.Q, kSsdBlock) * ceil_div(s.Q, kSsdBlock);
+    KernelCost& k = ev.add("ssd_bmm_chunk", Count(s.B) * s.chunks * s.G * blocks, kSmallCtasPerSm);
+    k.tensor_flops = Count(2) * s.B * s.chunks * s.G * s.Q * s.Q * s.N;
+    k.tensor_issue = Count(2) * s.B * s.chunks * s.G * blocks * kSsdBlock * kSsdBlock * s.N;
     Evaluator::read_stream(k, bmat * 2, bmat * 2, 1);
     Evaluator::write_direct(k, cb);
   }
@@ -121,16 +123,20 @@ void ssd_prefill(Evaluator& ev) {
 // One token through selective_state_update (TIE_HDIM: A, dt and D are per head): reads and writes
 // the state (B, H, P, N) in the activation dtype (mamba_ssm Mamba2.allocate_inference_cache:
 // ssm_dtype = in_proj.weight.dtype), reads x, dt, B, C, writes y.
+// selective_state_update.py's rows of P per CTA: 32, 16, 8, 4 for N up to 16, 32, 64, 128, then 4.
+u64 state_rows(u64 n) { return n <= 16 ? 32 : n <= 32 ? 16 : n <= 64 ? 8 : 4; }
+
 void ssd_decode(Evaluator& ev) {
   const Ssd s = dims(ev);
   const Count state = Count(s.B) * s.H * s.P * s.N * s.e;
-  KernelCost& k = ev.add("ssd_state_update", Count(s.B) * s.H * ceil_div(s.P, 16), kSmallCtasPerSm);
+  const u64 row_blocks = ceil_div(s.P, state_rows(s.N));
+  KernelCost& k = ev.add("ssd_state_update", Count(s.B) * s.H * row_blocks, kSmallCtasPerSm);
   k.fp32_flops = Count(s.B) * s.H * s.P * s.N * kSsdStepFlops;
   k.sfu_ops = Count(s.B) * s.H * 3;  // softplus (exp, log) and exp(dt·A) per head
   Evaluator::read_direct(k, state);
   Evaluator::write_direct(k, state);
   Evaluator::read_direct(k, Count(s.B) * s.H * (s.P + 1) * s.e);
-  const Count bc = Count(s.B) * s.G * s.N * s.e * 2, bc_total = bc * (s.H / s.G) * ceil_div(s.P, 16);
+  const Count bc = Count(s.B) * s.G * s.N * s.e * 2, bc_total = bc * (s.H / s.G) * row_blocks;
   Evaluator::read_stream(k, bc_total, ev.filtered(bc, bc_total, 0), 1);
   Evaluator::write_direct(k, Count(s.B) * s.H * s.P * s.e);
 }

@@ -32,12 +32,12 @@ u64 buffer(const Workload& w) {
 // and writes F. 2·d FLOPs per token for the logit, 3 for ReLU, add and the running max.
 void selection_pass(Evaluator& ev, u64 nb) {
   const Workload& w = ev.w();
-  const u64 e = ev.e(), d = w.head_dim;
+  const u64 e = ev.e(), d = w.head_dim;  // the query in the activation dtype, the keys as cached
   const u64 per_seq = ceil_div(nb, kElemsPerCta);
   KernelCost& k = ev.add("selective_update_f", Count(w.batch) * per_seq, kSmallCtasPerSm);
   k.fp32_flops = Count(w.batch) * nb * (2 * d + 3);
   Evaluator::read_direct(k, Count(w.batch) * per_seq * d * e);  // the selection head's query, per CTA
-  Evaluator::read_direct(k, Count(w.batch) * nb * d * e);        // its K/V head's keys in the buffer
+  Evaluator::read_direct(k, Count(w.batch) * nb * kv_row_bytes(w, d));  // its K/V head's keys in the buffer (as cached)
   Evaluator::read_direct(k, Count(w.batch) * nb * kStatBytes);   // F
   Evaluator::write_direct(k, Count(w.batch) * nb * kStatBytes);
 }
@@ -59,7 +59,8 @@ void selective_schedule(Scheduler& sc) {
            s.d + s.dv);
   AddressSpace& as = sc.as();
   // The selection head (head 0) and its K/V head's buffered keys, [B][nb][d]; F [B][nb] fp32.
-  const u64 q = as.alloc(Count(s.batch) * d * e), keys = as.alloc(Count(s.batch) * nb * d * e), f = as.alloc(Count(s.batch) * nb * kStat);
+  const u64 kr = kv_row_bytes(w, d);
+  const u64 q = as.alloc(Count(s.batch) * d * e), keys = as.alloc(Count(s.batch) * nb * kr), f = as.alloc(Count(s.batch) * nb * kStat);
   const u64 per_seq = ceil_div(nb, kElemsPerCta);
   SimKernel k;
   k.name = "selective_update_f";
@@ -68,7 +69,7 @@ void selective_schedule(Scheduler& sc) {
     const u64 b = cta / per_seq, t0 = (cta % per_seq) * kElemsPerCta, n = min_u(nb, t0 + kElemsPerCta) - t0;
     Step st;
     st.read("q (selection head)", q + b * d * e, d * e);
-    st.read("K (buffer)", keys + (b * nb + t0) * d * e, n * d * e);
+    st.read("K (buffer)", keys + (b * nb + t0) * kr, n * kr);
     st.read("F", f + (b * nb + t0) * kStat, n * kStat);
     st.write("F", f + (b * nb + t0) * kStat, n * kStat);
     st.fp32 = static_cast<double>(n * (2 * d + 3));
