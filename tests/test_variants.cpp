@@ -672,3 +672,23 @@ TEST(Flex, BlockMasksCountTheAllowedScoresByHand) {
   odd.set("doc_len", 7);
   EXPECT_THROW(predict(h100(), odd), InputError);
 }
+
+// Long convolution by FFT (issue 18 item 9; H3 §4, safari fftconv_ref) by hand: B = 1, L = 1024,
+// D = 64 channels, bf16 in and out, L2 off. Padded to 2L = 2048; a spectrum is 1025 complex fp32
+// (8200 bytes) per channel. Reads: u (131072) cast to fp32 (262144 written), the fp32 u (262144),
+// the filters (262144), both spectra (2 x 524800) and the product's spectrum (524800), then y[:L]
+// in fp32 (262144), u (131072) and the skip weights (256). FLOPs: three real FFTs of 2048,
+// 2.5·2048·11 per channel each, 6 per complex product, 2 per output for the skip add.
+TEST(LongConv, FftConvolutionByHand) {
+  Workload w = small(parse_variant("longconv"));
+  w.seq = 1024;
+  w.heads = w.kv_heads = 1;
+  const Prediction p = predict(h100(), w);
+  EXPECT_EQ(p.hbm_read_bytes.v, 2623232u);
+  EXPECT_EQ(p.hbm_write_bytes.v, 2491904u);
+  EXPECT_EQ(p.fp32_flops.v, 11338112u);
+  EXPECT_EQ(p.tensor_flops.v, 0u);
+  EXPECT_EQ(p.kv_cache_bytes.v, 0u);
+  w.phase = Phase::decode;
+  EXPECT_THROW(predict(h100(), w), InputError);
+}

@@ -29,6 +29,7 @@ namespace attnio {
   X(mamba_naive)           \
   X(mamba2)                \
   X(fnet)                  \
+  X(longconv)              \
   X(ring)                  \
   X(dilated)
 
