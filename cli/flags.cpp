@@ -176,15 +176,10 @@ std::vector<Point> expand(const po::variables_map& vm, const Workload& base, boo
     }
     const bool group_given = vm.count("kv-group") != 0;
     word_axis("kv-dtype", [group_given](const std::string& s) {
-      std::uint64_t bits = 0, group = 0;
-      if (s == "fp8") bits = 8;  // e4m3 with one scale per tensor (vLLM's fp8 KV cache)
-      else if (s == "int8") bits = 8, group = 32;
-      else if (s == "int4") bits = 4, group = 32;  // KIVI example.py: group_size 32
-      else if (s == "bf16" || s == "fp16") bits = 16;
-      else throw InputError("--kv-dtype: '" + s + "' is not fp8, int8, int4, bf16 or fp16");
-      return Setter([bits, group, group_given](Workload& w) {
-        w.set("kv_bits", bits);
-        if (!group_given && group != 0) w.set("kv_group", group);
+      const KvFormat f = parse_kv_dtype(s);
+      return Setter([f, group_given](Workload& w) {
+        w.set("kv_bits", f.bits);
+        if (!group_given && f.group != 0) w.set("kv_group", f.group);
       });
     });
   }

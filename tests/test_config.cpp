@@ -55,15 +55,19 @@ TEST(Config, DeepseekV2LatentCache) {
   EXPECT_EQ(predict(default_device(), w).kv_cache_bytes.v, 1000u * 576 * 2 * 60);
 }
 
+namespace {
+// The one-line error a config gives, "" when it parses.
+std::string error_of(const std::string& json) {
+  try {
+    parse_hf_config(json, "cfg.json");
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "";
+}
+}  // namespace
+
 TEST(Config, BadConfigsNameTheProblem) {
-  auto error_of = [](const std::string& json) -> std::string {
-    try {
-      parse_hf_config(json, "cfg.json");
-    } catch (const InputError& e) {
-      return e.what();
-    }
-    return "";
-  };
   EXPECT_NE(error_of("{oops").find("not valid JSON"), std::string::npos);
   EXPECT_NE(error_of(R"({"hidden_size":64,"num_attention_heads":4})").find("missing key 'num_hidden_layers'"),
             std::string::npos);
@@ -389,14 +393,6 @@ TEST(Stack, Fp8WeightsWhereTheChipHasFp8) {
 
 // Bad hybrid configs name the problem.
 TEST(Config, BadHybridConfigsNameTheProblem) {
-  auto error_of = [](const std::string& json) -> std::string {
-    try {
-      parse_hf_config(json, "cfg.json");
-    } catch (const InputError& e) {
-      return e.what();
-    }
-    return "";
-  };
   const std::string nemo = R"("model_type":"nemotron_h","hidden_size":64,"mamba_num_heads":2,"mamba_head_dim":32,"ssm_state_size":16,"num_attention_heads":2)";
   EXPECT_NE(error_of("{" + nemo + R"(,"num_hidden_layers":3,"hybrid_override_pattern":"M*X"})").find("unknown layer 'X' at position 2"),
             std::string::npos);

@@ -313,12 +313,9 @@ int cmd_model(const std::vector<std::string>& args) {
   // that the per-variant flag check does not see it).
   if (vm.count("kv-bits") || vm.count("kv-group")) throw InputError("give the cache format as --kv-dtype fp8|int8|int4|bf16|fp16");
   if (vm.count("kv-dtype")) {
-    const std::string k = vm["kv-dtype"].as<std::string>();
-    if (k == "fp8") opt.kv_bits = 8;
-    else if (k == "int8") opt.kv_bits = 8, opt.kv_group = 32;
-    else if (k == "int4") opt.kv_bits = 4, opt.kv_group = 32;
-    else if (k == "bf16" || k == "fp16") opt.kv_bits = 16;
-    else throw InputError("--kv-dtype: '" + k + "' is not fp8, int8, int4, bf16 or fp16");
+    const KvFormat f = parse_kv_dtype(vm["kv-dtype"].as<std::string>());
+    opt.kv_bits = f.bits;
+    opt.kv_group = f.group;
     if (vm.count("phase") && parse_phase(vm["phase"].as<std::string>()) != Phase::decode) {
       throw InputError("--kv-dtype applies to decode: prefill takes K and V from the projections, not the cache");
     }

@@ -81,6 +81,7 @@ int main(int argc, char** argv) {
   desc.add_options()("help,h", "show this help");
   desc.add_options()("screenshot", po::value<std::string>(), "render a view offscreen to this PNG and exit");
   desc.add_options()("view", po::value<std::string>()->default_value("roofline"), "roofline|sweep|table|teach|model (with --screenshot)");
+  desc.add_options()("window-size", po::value<std::string>(), "window size WxH, e.g. 1280x720 (default 1500x920)");
   desc.add_options()("model-config", po::value<std::vector<std::string>>()->composing(),
                      "Model view: one or two shipped configs or config.json paths (default jamba-v0.1 and mixtral-8x7b)");
   desc.add_options()("model-contexts", po::value<std::string>(), "Model view: context lengths (list or range)");
@@ -155,6 +156,16 @@ int main(int argc, char** argv) {
       return kExitBadInput;
     }
     return bench_redraw(w, session, n);
+  }
+  if (vm.count("window-size")) {
+    const std::string t = vm["window-size"].as<std::string>();
+    int wd = 0, ht = 0;
+    char x = 0, extra = 0;
+    if (std::sscanf(t.c_str(), "%d%c%d%c", &wd, &x, &ht, &extra) != 3 || x != 'x' || wd < 320 || ht < 240 || wd > 8192 || ht > 8192) {
+      std::cerr << "attnio-gui: --window-size: '" << t << "' is not WxH between 320x240 and 8192x8192\n";
+      return kExitBadInput;
+    }
+    w.resize(wd, ht);
   }
   // The Model view's models, contexts and batch.
   if (vm.count("model-config")) {

@@ -63,6 +63,14 @@ Pass parse_pass(std::string_view s) {
   if (s == "fwdbwd") return Pass::fwdbwd;
   throw InputError("unknown pass '" + std::string(s) + "' (known: fwd, bwd, fwdbwd)");
 }
+KvFormat parse_kv_dtype(std::string_view s) {
+  if (s == "fp8") return {8, 0};
+  if (s == "int8") return {8, 32};
+  if (s == "int4") return {4, 32};  // KIVI example.py: group_size = 32
+  if (s == "bf16" || s == "fp16") return {16, 0};
+  throw InputError("--kv-dtype: '" + std::string(s) + "' is not fp8, int8, int4, bf16 or fp16");
+}
+
 Dtype parse_dtype(std::string_view s) {
   if (s == "fp32") return Dtype::fp32;
   if (s == "fp16") return Dtype::fp16;

@@ -491,6 +491,15 @@ private slots:
     QVERIFY(bad.waitForFinished(60000));
     QCOMPARE(bad.exitCode(), 2);
     QVERIFY(bad.readAllStandardError().contains("not divisible"));
+    QProcess small;
+    small.start(ATTNIO_GUI, {"--screenshot", dir.filePath("small.png"), "--view", "model", "--window-size", "1280x720"});
+    QVERIFY(small.waitForFinished(60000));
+    QCOMPARE(small.exitCode(), 0);
+    QCOMPARE(QImage(dir.filePath("small.png")).size(), QSize(1280, 720));
+    bad.start(ATTNIO_GUI, {"--screenshot", dir.filePath("x.png"), "--window-size", "big"});
+    QVERIFY(bad.waitForFinished(60000));
+    QCOMPARE(bad.exitCode(), 2);
+    QVERIFY(bad.readAllStandardError().contains("--window-size: 'big'"));
     bad.start(ATTNIO_GUI, {"--screenshot", dir.filePath("x.png"), "--view", "model", "--model-config", "no-such-model"});
     QVERIFY(bad.waitForFinished(60000));
     QCOMPARE(bad.exitCode(), 2);

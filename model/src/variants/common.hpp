@@ -3,6 +3,7 @@
 // of params_text and explain. Internal to model/.
 #pragma once
 
+#include <cmath>
 #include <cstdio>
 #include <string>
 
@@ -12,6 +13,13 @@
 #include "../engine/schedule.hpp"
 
 namespace attnio::detail {
+
+// FFTs on CUDA cores (fnet, longconv). FLOPs by FFTW's benchFFT convention: 5 n log2 n per complex
+// transform of length n, half that for a real one. Passes over the data: one when a signal of `len`
+// complex fp32 values fits in half an SM's shared memory, else two (the four-step FFT, Bailey 1990):
+// an assumption about cuFFT's plans.
+inline u64 fft_passes(const Evaluator& ev, u64 len) { return len * 8 <= ev.dev().smem_bytes_per_sm / 2 ? 1 : 2; }
+inline double fft_flops_per_point(u64 len, bool real) { return (real ? 2.5 : 5.0) * std::log2(static_cast<double>(len)); }
 
 // Flash tiles Br x Bc (FlashAttention Alg. 1 line 1 when not given) and GQA-packed split-KV.
 extern const ParamSpec kBlockM, kBlockN, kSplits;

@@ -8,31 +8,27 @@ namespace {
 
 
 // Lee-Thorp et al. 2022 §3.1: y = Re(FFT_seq(FFT_hidden(x))). cuFFT in fp32: a real-to-complex FFT
-// over the hidden size, a complex FFT over the sequence, then the real part. FLOPs by the usual FFT
-// convention, 5 n log2 n per complex transform of length n and half that for a real one (FFTW's
-// benchFFT). Each transform is one pass over the data when a signal fits in half an SM's shared
-// memory, else two (the four-step FFT, Bailey 1990): an assumption about cuFFT's plans.
+// over the hidden size, a complex FFT over the sequence, then the real part; FLOPs and passes by
+// common.hpp's FFT conventions.
 void fnet(Evaluator& ev) {
   const Workload& w = ev.w();
   const u64 e = ev.e();
   const u64 n = w.seq, hid = w.heads * w.head_dim;
   const u64 half = hid / 2 + 1;
   const Count real = Count(w.batch) * n * hid, cplx = Count(w.batch) * n * half * 8;
-  auto passes = [&](u64 len) { return len * 8 <= ev.dev().smem_bytes_per_sm / 2 ? u64{1} : u64{2}; };
-  auto log2n = [](u64 len) { return std::log2(static_cast<double>(len)); };
   if (e != 4) {
     KernelCost& c = rowwise(ev, "cast_fp32", real);
     Evaluator::read_direct(c, real * e);
     Evaluator::write_direct(c, real * 4);
   }
-  const u64 p1 = passes(hid);
+  const u64 p1 = fft_passes(ev, hid);
   KernelCost& f1 = rowwise(ev, "fft_hidden_r2c", real);
-  f1.fp32_flops = scaled(Count(w.batch) * n * hid, 2.5 * log2n(hid));
+  f1.fp32_flops = scaled(Count(w.batch) * n * hid, fft_flops_per_point(hid, true));
   Evaluator::read_direct(f1, real * 4 + cplx * (p1 - 1));
   Evaluator::write_direct(f1, cplx * p1);
-  const u64 p2 = passes(n);
+  const u64 p2 = fft_passes(ev, n);
   KernelCost& f2 = rowwise(ev, "fft_seq_c2c", real);
-  f2.fp32_flops = scaled(Count(w.batch) * half * n, 5.0 * log2n(n));
+  f2.fp32_flops = scaled(Count(w.batch) * half * n, fft_flops_per_point(n, false));
   Evaluator::read_direct(f2, cplx * p2);
   Evaluator::write_direct(f2, cplx * p2);
   KernelCost& re = rowwise(ev, "real_part", real);

@@ -4,23 +4,19 @@
 // rfft(k, 2L))[:L] + D·u, in fp32, O(L log L) per channel instead of attention's O(L²).
 #include "common.hpp"
 
-#include <cmath>
-
 namespace attnio::detail {
 
 namespace {
 
-// Passes of one transform over the data, FFT FLOPs by FFTW's benchFFT convention: both as fnet.cpp
-// (5 n log2 n per complex transform of length n, half that for a real one; one pass when a signal
-// fits in half an SM's shared memory, else two, the four-step FFT of Bailey 1990).
+// FLOPs and passes of the transforms by common.hpp's FFT conventions, shared with fnet.
 void longconv(Evaluator& ev) {
   const Workload& w = ev.w();
   const u64 e = ev.e(), L = w.seq, D = w.heads * w.head_dim, n = 2 * L;  // zero-padded to 2L: a linear convolution
   const Count chan = Count(w.batch) * D;
   const Count real = chan * L, spec = chan * (L + 1) * 8;  // the rfft of 2L real values: L + 1 complex (fp32)
   const Count filt_spec = Count(D) * (L + 1) * 8;
-  const u64 p = n * 8 <= ev.dev().smem_bytes_per_sm / 2 ? 1 : 2;
-  const double fft = 2.5 * std::log2(static_cast<double>(n));  // per real element of a length-2L real transform
+  const u64 p = fft_passes(ev, n);
+  const double fft = fft_flops_per_point(n, true);  // per real element of a length-2L real transform
   if (e != 4) {
     KernelCost& c = rowwise(ev, "cast_fp32", real);
     Evaluator::read_direct(c, real * e);

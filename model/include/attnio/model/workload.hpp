@@ -26,6 +26,13 @@ Phase parse_phase(std::string_view s);
 Pass parse_pass(std::string_view s);
 Dtype parse_dtype(std::string_view s);
 std::uint64_t dtype_bytes(Dtype d);
+// A K/V cache format by name (--kv-dtype): bits per element and elements per fp16 scale and zero
+// point (0: one scale per tensor). fp8 8/0 (vLLM's fp8 cache), int8 8/32 and int4 4/32 (KIVI's
+// example group size), bf16/fp16 16/0. InputError naming the word otherwise.
+struct KvFormat {
+  std::uint64_t bits = 0, group = 0;
+};
+KvFormat parse_kv_dtype(std::string_view s);
 
 struct Workload {
   Variant variant = default_variant();
