@@ -74,6 +74,29 @@ traces::Trace read_merged(const std::vector<std::string>& paths) {
   return traces::merge(all);
 }
 
+int report_coverage(const traces::Coverage& c, std::ostream& out) {
+  if (c.complete()) {
+    out << "campaign complete: " << c.recorded << " of " << c.plan_points << " points recorded (" << c.failed << " failed)\n";
+    return 0;
+  }
+  const std::uint64_t missing = c.plan_points > c.recorded ? c.plan_points - c.recorded : 0;
+  out << "campaign incomplete: " << missing << " of " << c.plan_points << " points missing (" << c.recorded << " recorded, "
+      << c.failed << " failed)\n";
+  if (!c.missing.empty()) {
+    out << "  missing from present shards: " << c.missing.size() << " point(s):";
+    for (std::size_t i = 0; i < c.missing.size() && i < 40; ++i) out << " #" << c.missing[i];
+    if (c.missing.size() > 40) out << " ... (" << c.missing.size() - 40 << " more)";
+    out << "\n";
+  }
+  if (!c.absent_shards.empty()) {
+    out << "  absent shard file(s):";
+    for (std::uint64_t s : c.absent_shards) out << " " << s;
+    out << " (" << c.unaccounted << " point(s) dealt to them)\n";
+  }
+  out << "  rerun the shards with --resume (attnio submit --status DIR shows them per shard)\n";
+  return kExitIncomplete;
+}
+
 Format format_of(const po::variables_map& vm) { return parse_format(vm["format"].as<std::string>()); }
 
 std::vector<std::string> comma_list(const std::string& text) {

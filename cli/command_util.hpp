@@ -4,6 +4,7 @@
 
 #include <boost/program_options.hpp>
 
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,12 @@ namespace attnio::cli {
 
 // The exit status of profile and ceilings when there is no CUDA device to measure on.
 constexpr int kExitNoDevice = 3;
+// The exit status of merge and submit --status when a campaign has points without a record.
+constexpr int kExitIncomplete = 4;
+
+// Prints a campaign's coverage ("complete: N points" or how many are missing, by id and by absent
+// shard) and returns 0 or kExitIncomplete.
+int report_coverage(const traces::Coverage& c, std::ostream& out);
 
 // Parses `args` against `desc`, to which it adds --help and --format; returns false (after printing
 // help) when --help was given.

@@ -7,10 +7,12 @@
 #include <array>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <csignal>
 #include <string>
 #include <vector>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -553,7 +555,14 @@ TEST(Cli, EveryOtherErrorPathIsOneLineAndExitCodeTwo) {
                      "differs");
     expect_bad_input("profile --runner cpu --variant flash2 --seq 128 --out /nonexistent/dir/x.jsonl", "cannot write");
   }
-  expect_bad_input("merge " + ::testing::TempDir() + "merged.jsonl " + fix + " " + fix, "appears twice");
+  {
+    // The fixture's first record again with another measured value: one point, two results.
+    std::string changed = slurp(fix);
+    const std::string from = "\"value\": 300000000.0";
+    changed.replace(changed.find(from), from.size(), "\"value\": 300000001.0");
+    expect_bad_input("merge " + ::testing::TempDir() + "merged.jsonl " + fix + " " + write_temp("changed.jsonl", changed),
+                     "appears twice with different results");
+  }
   expect_bad_input("merge /nonexistent/dir/out.jsonl " + fix, "cannot write");
   expect_bad_input("compare " + write_temp("array_line.jsonl", "[]\n"), "a line must be a JSON object");
 }
@@ -682,4 +691,169 @@ TEST(Cli, ModelComparesTwoConfigsOverContexts) {
   const auto rows = boost::json::parse(both.out).as_array();
   EXPECT_EQ(rows.front().at("model").as_string(), "llama-3-8b");
   EXPECT_EQ(rows.back().at("model").as_string(), "mistral-7b");
+}
+
+// ---- campaigns: sweep --out, shards, merge, submit (issue 19) -------------------------------------
+
+namespace {
+
+const char* kCampaignSpec = R"({"sweeps": [{"variant": "flash2,standard", "seq": "512:4096:x2", "batch": "1,2"},
+                                           {"variant": "flash-decoding", "phase": "decode", "seq": "1024,4096"}]})";
+
+// Records of a trace file by id: the prediction and the simulation, as a comparable string.
+std::map<std::string, std::string> results_by_id(const std::string& path) {
+  std::map<std::string, std::string> out;
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);  // header
+  while (std::getline(in, line)) {
+    const auto o = boost::json::parse(line).as_object();
+    out[std::string(o.at("id").as_string())] = boost::json::serialize(o.at("prediction")) +
+                                               (o.contains("simulation") ? boost::json::serialize(o.at("simulation")) : "");
+  }
+  return out;
+}
+
+}  // namespace
+
+// A simulate campaign in 4 shards, merged, equals the one-process run point for point; merge of a
+// missing shard exits 4 naming what is missing.
+TEST(Cli, SweepCampaignShardsMergeToTheSingleRun) {
+  const std::string dir = ::testing::TempDir();
+  const std::string spec = write_temp("campaign_spec.json", kCampaignSpec);
+  const std::string single = dir + "campaign_single.jsonl";
+  std::remove(single.c_str());
+  const Result one = run("sweep --spec " + spec + " --simulate --out " + single);
+  ASSERT_EQ(one.code, 0) << one.err;
+  EXPECT_NE(one.out.find("evaluated 18 ok, 0 failed"), std::string::npos) << one.out;
+  std::string shards;
+  for (int i = 0; i < 4; ++i) {
+    const std::string path = dir + "campaign_shard" + std::to_string(i) + ".jsonl";
+    std::remove(path.c_str());
+    const Result r = run("sweep --spec " + spec + " --simulate --out " + path + " --shard " + std::to_string(i) + "/4");
+    ASSERT_EQ(r.code, 0) << r.err;
+    if (i < 3) shards += " " + path;
+  }
+  const std::string merged = dir + "campaign_merged.jsonl";
+  const Result partial = run("merge " + merged + shards);
+  EXPECT_EQ(partial.code, 4) << partial.out << partial.err;
+  EXPECT_NE(partial.out.find("absent shard file(s): 3"), std::string::npos) << partial.out;
+  const Result whole = run("merge " + merged + shards + " " + dir + "campaign_shard3.jsonl");
+  ASSERT_EQ(whole.code, 0) << whole.out << whole.err;
+  EXPECT_NE(whole.out.find("campaign complete: 18 of 18"), std::string::npos) << whole.out;
+  EXPECT_EQ(results_by_id(merged), results_by_id(single));
+  // compare reads a simulate campaign: the closed form against the simulator's records.
+  const Result cmp = run("compare " + merged);
+  ASSERT_EQ(cmp.code, 0) << cmp.err;
+  EXPECT_NE(cmp.out.find("HBM sim"), std::string::npos) << cmp.out;
+  // A merged trace merged again with a shard is the same trace.
+  const Result again = run("merge " + dir + "campaign_again.jsonl " + merged + " " + dir + "campaign_shard0.jsonl");
+  ASSERT_EQ(again.code, 0) << again.err;
+  EXPECT_EQ(results_by_id(dir + "campaign_again.jsonl"), results_by_id(merged));
+}
+
+TEST(Cli, SweepCampaignResumesAfterAHalfWrittenRecord) {
+  const std::string spec = write_temp("campaign_spec.json", kCampaignSpec);
+  const std::string path = ::testing::TempDir() + "campaign_cut.jsonl";
+  std::remove(path.c_str());
+  ASSERT_EQ(run("sweep --spec " + spec + " --out " + path).code, 0);
+  const auto full = results_by_id(path);
+  // Keep the header and 5 records, then half of the 6th: what a kill in mid-write leaves.
+  std::string text = slurp(path), kept;
+  std::size_t pos = 0;
+  for (int line = 0; line < 6; ++line) pos = text.find('\n', pos) + 1;
+  kept = text.substr(0, pos) + text.substr(pos, (text.find('\n', pos) - pos) / 2);
+  std::ofstream(path, std::ios::trunc) << kept;
+  const Result r = run("sweep --spec " + spec + " --out " + path + " --resume");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("dropped an unfinished last line"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("evaluated 13 ok, 0 failed, 5 already"), std::string::npos) << r.out;
+  EXPECT_EQ(results_by_id(path), full);
+}
+
+TEST(Cli, CampaignFlagsAreChecked) {
+  const std::string spec = write_temp("campaign_spec.json", kCampaignSpec);
+  const std::string out = ::testing::TempDir() + "campaign_flags.jsonl";
+  unsetenv("SLURM_ARRAY_TASK_ID");
+  unsetenv("JOB_COMPLETION_INDEX");
+  expect_bad_input("sweep --spec " + spec + " --out " + out + " --shard auto", "neither SLURM_ARRAY_TASK_ID");
+  expect_bad_input("sweep --spec " + spec + " --out " + out + " --shard 4/4", "below n");
+  expect_bad_input("sweep --spec " + spec + " --shard 1/4", "needs --out");
+  expect_bad_input("sweep --spec " + spec + " --resume", "needs --out");
+  expect_bad_input("sweep --spec " + spec + " --out " + out + " --shard 0/2 --shards 2", "--shards goes with --shard auto");
+  // --shard auto from a Slurm array task's environment.
+  setenv("SLURM_ARRAY_TASK_ID", "1", 1);
+  setenv("SLURM_ARRAY_TASK_COUNT", "3", 1);
+  std::remove(out.c_str());
+  const Result r = run("sweep --spec " + spec + " --out " + out + " --shard auto");
+  unsetenv("SLURM_ARRAY_TASK_ID");
+  unsetenv("SLURM_ARRAY_TASK_COUNT");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("(shard 1/3: 6 of the plan's 18 points"), std::string::npos) << r.out;
+  // Resuming the file with another spec is refused: its plan differs.
+  const std::string other = write_temp("campaign_other.json", R"({"sweeps": [{"variant": "flash2", "seq": 1024}]})");
+  expect_bad_input("sweep --spec " + other + " --out " + out + " --resume", "differs from this run's");
+}
+
+// attnio submit --dry-run: the folder and a script whose every user-given word is quoted. A folder
+// named with a space, a quote and $(...) runs as a plain name: the script, run as array task 0 would
+// run it (bash, SLURM_ARRAY_TASK_ID=0), writes its shard into that folder and runs nothing else.
+TEST(Cli, SubmitDryRunWritesAQuotedScriptThatRuns) {
+  const std::string spec = write_temp("campaign_spec.json", kCampaignSpec);
+  const std::string base = ::testing::TempDir() + "submit_case";
+  std::system(("rm -rf '" + base + "'").c_str());
+  ASSERT_EQ(mkdir(base.c_str(), 0755), 0);
+  const std::string odd = "camp aign 'q' $(touch PWNED) `touch PWNED2`";
+  const std::string dir = base + "/" + odd;
+  // The shell command line for run(): the folder in single quotes, its ' as '\''.
+  std::string quoted = "'";
+  for (char c : dir) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  quoted += "'";
+  const Result r = run("submit --spec " + spec + " --dir " + quoted + " --tasks 3 --partition debug --time 00:10:00 --dry-run");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("#!/bin/bash\n", 0), 0u) << r.out;
+  EXPECT_NE(r.out.find("#SBATCH --array=0-2"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("#SBATCH --partition=debug"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("#SBATCH --requeue"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("--gres"), std::string::npos) << "a simulate campaign asks for no GPU\n" << r.out;
+  EXPECT_EQ(slurp(dir + "/job.sbatch"), r.out);
+  for (const char* f : {"/spec.json", "/campaign.json", "/merge.sbatch"}) EXPECT_FALSE(slurp(dir + f).empty()) << f;
+  // Array task 0, as Slurm would start it.
+  const std::string task = "cd '" + base + "' && SLURM_ARRAY_TASK_ID=0 SLURM_ARRAY_TASK_COUNT=3 SLURM_ARRAY_TASK_MIN=0 bash " + quoted +
+                           "/job.sbatch >" + base + "/task.out 2>&1";
+  EXPECT_EQ(std::system(task.c_str()), 0) << slurp(base + "/task.out");
+  EXPECT_NE(slurp(dir + "/shards/shard-000.jsonl").find("\"shard\":[0,3]"), std::string::npos) << slurp(base + "/task.out");
+  EXPECT_FALSE(std::ifstream(base + "/PWNED").good());
+  EXPECT_FALSE(std::ifstream(base + "/PWNED2").good());
+  EXPECT_FALSE(std::ifstream(dir + "/PWNED").good());
+  // --status reads the folder: shard 0 complete, 1 and 2 absent.
+  const Result st = run("submit --status " + quoted);
+  EXPECT_EQ(st.code, 4) << st.out << st.err;
+  EXPECT_NE(st.out.find("complete"), std::string::npos) << st.out;
+  EXPECT_NE(st.out.find("absent"), std::string::npos) << st.out;
+  // The same folder with another spec is refused; so are tasks past the points and bad words.
+  const std::string other = write_temp("campaign_other.json", R"({"sweeps": [{"variant": "flash2", "seq": "1024,2048,4096"}]})");
+  expect_bad_input("submit --spec " + other + " --dir " + quoted + " --tasks 3 --dry-run", "choose another folder");
+  expect_bad_input("submit --spec " + other + " --dir " + base + "/x --tasks 4 --dry-run", "more than the plan's 3 points");
+  expect_bad_input("submit --spec " + spec + " --dir " + base + "/y --tasks 2 --job-name 'a b' --dry-run", "--job-name");
+  expect_bad_input("submit --spec " + spec + " --dir " + base + "/y --tasks 2 --sbatch-arg '--comment=a b' --dry-run", "one word");
+  expect_bad_input("submit --spec " + spec + " --dir " + base + "/y --tasks 2 --sbatch-arg --array=0-3 --dry-run", "sets --array itself");
+  expect_bad_input("submit --spec " + spec + " --dir " + base + "/y --tasks 2 --partition 'a\nb' --dry-run", "control characters");
+  expect_bad_input("submit --spec " + spec + " --dir " + base + "/y --tasks 2 --runner cpu --dry-run", "--runner goes with --kind profile");
+  expect_bad_input("submit --spec " + spec + " --tasks 2", "give --dir");
+}
+
+TEST(Cli, SubmitProfileAsksForAGpuUnlessTheCpuRunner) {
+  const std::string spec = write_temp("campaign_spec.json", kCampaignSpec);
+  const std::string base = ::testing::TempDir() + "submit_profile";
+  std::system(("rm -rf '" + base + "'").c_str());
+  const Result cpu = run("submit --spec " + spec + " --dir " + base + "/cpu --tasks 2 --kind profile --runner cpu --dry-run");
+  ASSERT_EQ(cpu.code, 0) << cpu.err;
+  EXPECT_EQ(cpu.out.find("--gres"), std::string::npos) << cpu.out;
+  EXPECT_NE(cpu.out.find("profile --spec"), std::string::npos) << cpu.out;
+  EXPECT_NE(cpu.out.find("'--runner' 'cpu'"), std::string::npos) << cpu.out;
+  const Result gpu = run("submit --spec " + spec + " --dir " + base + "/gpu --tasks 2 --kind profile --dry-run");
+  if (gpu.code == 2 && gpu.err.find("built without") != std::string::npos) GTEST_SKIP() << gpu.err;
+  ASSERT_EQ(gpu.code, 0) << gpu.err;
+  EXPECT_NE(gpu.out.find("#SBATCH --gres=gpu:1"), std::string::npos) << gpu.out;
 }

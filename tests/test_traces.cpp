@@ -5,6 +5,7 @@
 #include <cmath>
 #include <fstream>
 #include <map>
+#include <set>
 
 #include "attnio/model/predict.hpp"
 #include "attnio/model/simulate.hpp"
@@ -152,7 +153,10 @@ TEST(Traces, MergeJoinsShardsAndRefusesDuplicates) {
   Trace a{header(), {record(1024)}}, b{header(), {record(2048), record(4096)}};
   const Trace m = merge({a, b});
   EXPECT_EQ(m.records.size(), 3u);
-  EXPECT_THROW(merge({a, a}), InputError);
+  EXPECT_EQ(merge({a, a}).records.size(), 1u);  // the same record twice is kept once
+  Trace other_result = a;
+  other_result.records[0].metrics[0].value += 1;
+  EXPECT_THROW(merge({a, other_result}), InputError);  // the same point with another result
   Trace c{header(), {record(8192)}};
   c.header.chip = "GA100";
   EXPECT_THROW(merge({a, c}), InputError);
@@ -166,7 +170,7 @@ TEST(Traces, MalformedFilesNameTheLineAndField) {
   EXPECT_NE(error_of("").find("empty file"), std::string::npos);
   EXPECT_NE(error_of(h + "\n" + r).find("line 2: truncated"), std::string::npos);
   EXPECT_NE(error_of(h + "\n{oops\n").find("line 2: not valid JSON"), std::string::npos);
-  EXPECT_NE(error_of(replace(h, "\"version\":2", "\"version\":3") + "\n").find("newer than this attnio reads"), std::string::npos);
+  EXPECT_NE(error_of(replace(h, "\"version\":3", "\"version\":4") + "\n").find("newer than this attnio reads"), std::string::npos);
   EXPECT_NE(error_of(replace(h, "\"attnio-trace\"", "\"other\"") + "\n").find("not an attnio trace header"), std::string::npos);
   EXPECT_NE(error_of(h + "\n" + replace(r, "\"kernel\":", "\"kernal\":") + "\n").find("line 2: missing field 'kernel'"),
             std::string::npos);
@@ -370,6 +374,7 @@ TEST(Campaign, ShardsPartitionTheSweepAndMerge) {
   const auto pts = sweep_points();
   std::vector<Trace> shards;
   std::size_t total = 0;
+  std::set<std::int64_t> seen;
   for (std::size_t i = 0; i < 3; ++i) {
     const std::string path = temp("campaign_shard" + std::to_string(i) + ".jsonl");
     std::remove(path.c_str());
@@ -378,13 +383,186 @@ TEST(Campaign, ShardsPartitionTheSweepAndMerge) {
     const auto stats = run_campaign(pts, {i, 3}, header().device, fake.measurer(), w, nullptr);
     total += stats.in_shard;
     shards.push_back(read_trace(path));
+    for (const auto& r : shards.back().records) EXPECT_TRUE(seen.insert(r.point).second) << "point " << r.point << " twice";
   }
   EXPECT_EQ(total, pts.size());
-  // Shard 1 of 3 holds points 1 and 4: seq 200 and 500.
-  ASSERT_EQ(shards[1].records.size(), 2u);
-  EXPECT_EQ(shards[1].records[0].workload.seq, 200u);
-  EXPECT_EQ(shards[1].records[1].workload.seq, 500u);
+  EXPECT_EQ(seen.size(), pts.size());
   EXPECT_EQ(merge(shards).records.size(), pts.size());
+}
+
+// Graham's LPT rule by hand: costs 5, 4, 3, 3, 3 into two shards. Longest first: 5 -> A, 4 -> B,
+// 3 -> B (7), 3 -> A (8), 3 -> B (7 < 8: 10). A = {0, 3} (8), B = {1, 2, 4} (10); round-robin would
+// give {0, 2, 4} (11) and {1, 3} (7).
+TEST(Campaign, DealingBalancesTheExpectedCost) {
+  Plan plan;
+  plan.kind = "predict";
+  const Device& dev = default_device();
+  for (double c : {5.0, 4.0, 3.0, 3.0, 3.0}) {
+    PlanPoint p;
+    p.device = &dev;
+    p.workload.seq = 1000 + static_cast<std::uint64_t>(plan.points.size());
+    p.kernel = "model";
+    p.cost = c;
+    plan.points.push_back(p);
+  }
+  finish_plan(plan);
+  const auto shards = deal(plan, 2);
+  EXPECT_EQ(shards[0], (std::vector<std::size_t>{0, 3}));
+  EXPECT_EQ(shards[1], (std::vector<std::size_t>{1, 2, 4}));
+  // Equal costs deal round-robin.
+  for (auto& p : plan.points) p.cost = 1;
+  const auto even = deal(plan, 2);
+  EXPECT_EQ(even[0], (std::vector<std::size_t>{0, 2, 4}));
+  EXPECT_EQ(even[1], (std::vector<std::size_t>{1, 3}));
+  EXPECT_EQ(dealt_to(plan, {1, 2}), even[1]);
+  EXPECT_THROW(dealt_to(plan, {2, 2}), InputError);
+}
+
+TEST(Campaign, PlanHashIsStableAndCoversPointsOptionsAndDevices) {
+  auto make = [](std::uint64_t last_seq, const std::string& options, const Device& dev) {
+    Plan plan;
+    plan.kind = "simulate";
+    plan.options = options;
+    for (std::uint64_t s : {std::uint64_t{1024}, std::uint64_t{2048}, last_seq}) {
+      PlanPoint p;
+      p.device = &dev;
+      p.workload.seq = s;
+      p.kernel = "simulator";
+      plan.points.push_back(p);
+    }
+    finish_plan(plan);
+    return plan;
+  };
+  const Device& h100 = default_device();
+  const std::string a = plan_hash(make(4096, "l2_ways=16", h100));
+  EXPECT_EQ(a.size(), 16u);
+  EXPECT_EQ(a, plan_hash(make(4096, "l2_ways=16", h100)));
+  EXPECT_NE(a, plan_hash(make(8192, "l2_ways=16", h100)));
+  EXPECT_NE(a, plan_hash(make(4096, "l2_ways=8", h100)));
+  Device other = h100;
+  other.hbm_bytes_per_s *= 2;  // same key, another description (a --device-file)
+  EXPECT_NE(a, plan_hash(make(4096, "l2_ways=16", other)));
+  // A point two sweeps both hold is in the plan once.
+  EXPECT_EQ(make(2048, "", h100).points.size(), 2u);
+}
+
+TEST(Campaign, ShardFromTheSchedulersEnvironment) {
+  auto env = [](std::map<std::string, std::string> vars) {
+    return [vars = std::move(vars)](const char* name) -> const char* {
+      const auto it = vars.find(name);
+      return it == vars.end() ? nullptr : it->second.c_str();
+    };
+  };
+  const Shard slurm = shard_from_environment(std::nullopt, env({{"SLURM_ARRAY_TASK_ID", "5"}, {"SLURM_ARRAY_TASK_COUNT", "8"}}));
+  EXPECT_EQ(slurm.index, 5u);
+  EXPECT_EQ(slurm.count, 8u);
+  // An array 1-8: task ids count from SLURM_ARRAY_TASK_MIN.
+  const Shard from_one = shard_from_environment(
+      std::nullopt, env({{"SLURM_ARRAY_TASK_ID", "8"}, {"SLURM_ARRAY_TASK_COUNT", "8"}, {"SLURM_ARRAY_TASK_MIN", "1"}}));
+  EXPECT_EQ(from_one.index, 7u);
+  const Shard k8s = shard_from_environment(4, env({{"JOB_COMPLETION_INDEX", "3"}}));
+  EXPECT_EQ(k8s.index, 3u);
+  EXPECT_EQ(k8s.count, 4u);
+  auto error = [&](std::optional<std::size_t> shards, std::map<std::string, std::string> vars) {
+    try {
+      shard_from_environment(shards, env(std::move(vars)));
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  EXPECT_NE(error(std::nullopt, {}).find("neither SLURM_ARRAY_TASK_ID"), std::string::npos);
+  EXPECT_NE(error(std::nullopt, {{"JOB_COMPLETION_INDEX", "1"}}).find("--shards"), std::string::npos);
+  EXPECT_NE(error(2, {{"JOB_COMPLETION_INDEX", "2"}}).find("not below"), std::string::npos);
+  EXPECT_NE(error(std::nullopt, {{"SLURM_ARRAY_TASK_ID", "x"}, {"SLURM_ARRAY_TASK_COUNT", "2"}}).find("not a whole number"), std::string::npos);
+  EXPECT_NE(error(std::nullopt, {{"SLURM_ARRAY_TASK_ID", "9"}, {"SLURM_ARRAY_TASK_COUNT", "8"}}).find("outside"), std::string::npos);
+  EXPECT_NE(error(3, {{"SLURM_ARRAY_TASK_ID", "1"}, {"SLURM_ARRAY_TASK_COUNT", "8"}}).find("differs"), std::string::npos);
+  EXPECT_NE(error(std::nullopt, {{"SLURM_ARRAY_TASK_ID", "1"}}).find("SLURM_ARRAY_TASK_COUNT is not"), std::string::npos);
+}
+
+namespace {
+
+// A predict campaign of `seqs` on the default device, shard `shard`, written to `path`.
+Trace predict_campaign(const std::string& path, const std::vector<std::uint64_t>& seqs, const Shard& shard, bool resume = false) {
+  Plan plan;
+  plan.kind = "predict";
+  for (std::uint64_t s : seqs) {
+    PlanPoint p;
+    p.device = &default_device();
+    p.workload.seq = s;
+    p.kernel = "model";
+    plan.points.push_back(p);
+  }
+  finish_plan(plan);
+  Header h = header();
+  h.campaign = campaign_info(plan, shard);
+  if (!resume) std::remove(path.c_str());
+  Writer w(path, h, resume);
+  run_plan(plan, shard, [](const PlanPoint& p, traces::Record* r) {
+    r->prediction["predicted_time_s"] = predict(*p.device, p.workload).predicted_time_s;
+    return std::string();
+  }, w, nullptr);
+  return read_trace(path);
+}
+
+}  // namespace
+
+TEST(Campaign, MergeChecksThePlanIsIdempotentAndReportsWhatIsMissing) {
+  const std::vector<std::uint64_t> seqs = {512, 1024, 2048, 4096, 8192};
+  const Trace a = predict_campaign(temp("plan_a0.jsonl"), seqs, {0, 3});
+  const Trace b = predict_campaign(temp("plan_a1.jsonl"), seqs, {1, 3});
+  EXPECT_EQ(a.header.campaign.plan_points, 5u);
+  EXPECT_EQ(a.header.campaign.shard_points, (std::vector<std::uint64_t>{0, 3}));
+  const Trace ab = merge({a, b});
+  EXPECT_EQ(ab.records.size(), 4u);
+  EXPECT_EQ(ab.header.campaign.shard_count, 1u);
+  // Shard 2 (point 2) is absent: one point unaccounted.
+  Coverage c = coverage({a, b});
+  EXPECT_FALSE(c.complete());
+  EXPECT_EQ(c.absent_shards, (std::vector<std::uint64_t>{2}));
+  EXPECT_EQ(c.unaccounted, 1u);
+  const Trace last = predict_campaign(temp("plan_a2.jsonl"), seqs, {2, 3});
+  const Trace all = merge({a, b, last});
+  EXPECT_TRUE(coverage({a, b, last}).complete());
+  // Idempotent: a merged trace with its own shards again is the same trace, in plan order.
+  const Trace again = merge({all, a, last});
+  ASSERT_EQ(again.records.size(), 5u);
+  for (std::size_t i = 0; i < 5; ++i) {
+    EXPECT_EQ(again.records[i].point, static_cast<std::int64_t>(i));
+    EXPECT_EQ(again.records[i].id, all.records[i].id);
+  }
+  EXPECT_TRUE(coverage({all}).complete());
+  // A record lost from a present shard is missing by its id.
+  Trace cut = a;
+  cut.records.pop_back();
+  c = coverage({cut, b, last});
+  EXPECT_EQ(c.missing, (std::vector<std::uint64_t>{3}));
+  // Another plan is refused; so is the same point with another result.
+  const Trace other = predict_campaign(temp("plan_b0.jsonl"), {512, 1024, 2048, 4096, 16384}, {0, 3});
+  try {
+    merge({a, other});
+    ADD_FAILURE() << "merged two plans";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("different campaigns"), std::string::npos) << e.what();
+  }
+  Trace changed = a;
+  changed.records[0].prediction["predicted_time_s"] *= 2;
+  changed.records[0].line.clear();  // changed in memory: written afresh
+  EXPECT_THROW(merge({a, changed}), InputError);
+}
+
+TEST(Campaign, ResumeRefusesAnotherPlanOrShard) {
+  const std::vector<std::uint64_t> seqs = {512, 1024, 2048, 4096};
+  const std::string path = temp("plan_resume.jsonl");
+  predict_campaign(path, seqs, {0, 2});
+  EXPECT_EQ(predict_campaign(path, seqs, {0, 2}, true).records.size(), 2u);  // same plan: nothing to add
+  try {
+    predict_campaign(path, {512, 1024, 2048, 8192}, {0, 2}, true);
+    ADD_FAILURE() << "resumed another plan";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("differs from this run's"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(predict_campaign(path, seqs, {1, 2}, true), InputError);
 }
 
 TEST(Campaign, ResumeAfterADeathMeasuresOnlyWhatIsMissing) {
@@ -518,7 +696,7 @@ TEST(Traces, WorkloadHoldsTheParametersItsVariantDeclares) {
   EXPECT_NE(error_of(h + "\n" + replace(good, "\"kv_len\":", "\"windw\":0,\"kv_len\":") + "\n").find("unknown workload field 'windw'"),
             std::string::npos);
   // Version 1: every parameter of every variant, 0 meaning the default.
-  const std::string v1_header = replace(h, "\"version\":2", "\"version\":1");
+  const std::string v1_header = replace(h, "\"version\":3", "\"version\":1");
   const std::string v1_record = replace(good, "\"kv_len\":", "\"window\":4096,\"page_size\":16,\"feature_dim\":0,\"block_density\":0.25,\"kv_len\":");
   std::string v1_path = temp("format1.jsonl");
   std::ofstream(v1_path, std::ios::binary) << v1_header << "\n" << v1_record << "\n";

@@ -23,6 +23,7 @@ int cmd_predict(const std::vector<std::string>& args);
 int cmd_profile(const std::vector<std::string>& args);
 int cmd_report(const std::vector<std::string>& args);
 int cmd_simulate(const std::vector<std::string>& args);
+int cmd_submit(const std::vector<std::string>& args);
 int cmd_sweep(const std::vector<std::string>& args);
 int cmd_validate(const std::vector<std::string>& args);
 int cmd_variants(const std::vector<std::string>& args);

@@ -14,6 +14,7 @@
 #include "attnio/traces/campaign.hpp"
 #include "attnio/traces/compare.hpp"
 #include "attnio/traces/trace.hpp"
+#include "campaign.hpp"
 #include "command_util.hpp"
 #include "flags.hpp"
 #include "output.hpp"
@@ -32,42 +33,20 @@
 namespace attnio::cli {
 namespace {
 
-// The header fields every profile trace has: tool, the exact command line, the device.
-traces::Header profile_header(const std::vector<std::string>& args, const Device& device) {
-  traces::Header header;
-  header.tool_version = ATTNIO_VERSION;
-  header.command = "attnio profile";
-  for (const auto& a : args) header.command += " " + a;
-  header.device = device;
-  return header;
+// The float64 reference's multiply-adds for a workload: Q Kᵀ and P V over every query and key.
+double reference_macs(const Workload& w) {
+  const double n = w.phase == Phase::decode ? 1.0 : static_cast<double>(w.seq), nk = static_cast<double>(w.kv_len);
+  return static_cast<double>(w.batch) * static_cast<double>(w.heads) * n * nk * static_cast<double>(w.head_dim + w.v_head_dim);
 }
 
-// Runs a profiling campaign into `out_path` (the writer is opened, and a resumed file checked,
-// before the first point runs) with a progress line per record on stderr; returns the exit status.
-int run_profile_campaign(const std::vector<Workload>& workloads, const traces::Shard& shard, const Device& device,
-                         const traces::Measurer& measurer, const traces::Header& header, const std::string& out_path,
-                         bool resume) {
-  traces::Writer writer(out_path, header, resume);
-  if (!writer.repaired().empty()) std::cerr << "attnio profile: " << out_path << ": " << writer.repaired() << "\n";
-  const bool tty = isatty(2);
-  traces::CampaignStats stats;
-  try {
-    auto progress = [&](std::size_t done, std::size_t total, const traces::Record& r) {
-      const std::string what = r.kernel.empty() ? std::string(to_string(r.workload.variant)) : r.kernel;
-      std::cerr << (tty ? "\r\033[K" : "") << "[" << done << "/" << total << "] " << what << " seq " << r.workload.seq
-                << (r.status == "ok" ? " ok" : " FAILED: " + r.error) << (tty && r.status == "ok" ? "" : "\n");
-    };
-    stats = traces::run_campaign(workloads, shard, device, measurer, writer, progress);
-  } catch (const traces::CampaignAbort& e) {
-    std::cerr << (tty ? "\n" : "") << "attnio profile: " << e.what() << "\n";
-    return 1;
-  }
-  if (tty) std::cerr << "\n";
-  std::cout << "profiled " << stats.ok << " ok, " << stats.failed << " failed, " << stats.already_done
-            << " already in " << out_path << " (shard " << shard.index << "/" << shard.count << ", "
-            << stats.in_shard << " points)\n";
-  return 0;
+#ifdef ATTNIO_HAVE_KERNELS
+// The kernel each point runs (kernels/bind.hpp), for the plan's ids and --dry-run.
+traces::Measurer measurer_names() {
+  traces::Measurer m;
+  m.kernel = [](const Workload& w) { return kernels::bound_kernel_name(w); };
+  return m;
 }
+#endif
 
 // The --runner cpu measurer: the softmax-family variants run the float64 definition
 // (kernels/reference, the same code the CUDA kernels are checked against) on seeded inputs, timed
@@ -82,8 +61,7 @@ traces::Measurer cpu_reference_measurer(const Device& device) {
     ref::Attn a;
     const bool decode = w.phase == Phase::decode;
     const double n = decode ? 1.0 : static_cast<double>(w.seq), nk = static_cast<double>(w.kv_len);
-    const double macs = static_cast<double>(w.batch) * static_cast<double>(w.heads) * n * nk *
-                        static_cast<double>(w.head_dim + w.v_head_dim);
+    const double macs = reference_macs(w);
     if (macs > 2147483648.0) return "too large for the cpu runner (" + std::to_string(static_cast<long long>(macs)) + " multiply-adds > 2^31)";
     a.batch = static_cast<int>(w.batch);
     a.heads = static_cast<int>(w.heads);
@@ -113,12 +91,24 @@ traces::Measurer cpu_reference_measurer(const Device& device) {
 
 }  // namespace
 
+traces::Plan profile_campaign_plan(const std::vector<Workload>& points, const Device& device, const std::string& runner) {
+  if (runner == "cpu") {
+    traces::Plan plan = traces::profile_plan(points, device, cpu_reference_measurer(device));
+    // The cpu runner's time is the float64 reference's: its multiply-adds, not the GPU's time.
+    for (traces::PlanPoint& p : plan.points) p.cost = reference_macs(resolve(p.workload, device));
+    return plan;
+  }
+#ifdef ATTNIO_HAVE_KERNELS
+  return traces::profile_plan(points, device, measurer_names());
+#else
+  throw InputError("attnio was built without CUDA kernels (ATTNIO_CUDA=OFF): no GPU profile plan; use --runner cpu");
+#endif
+}
+
 int cmd_profile(const std::vector<std::string>& args) {
   po::options_description desc("profile options (sweep flags take lists and ranges, as in sweep)");
   add_workload_options(desc);
-  desc.add_options()("out,o", po::value<std::string>(), "trace file to write (JSON Lines; required)");
-  desc.add_options()("resume", "continue an existing trace: points already in it are skipped");
-  desc.add_options()("shard", po::value<std::string>()->default_value("0/1"), "run shard i of n (0-based), e.g. $SLURM_ARRAY_TASK_ID/4");
+  add_campaign_options(desc);
   desc.add_options()("metrics", po::value<std::string>(), "extra metrics beyond the defaults (comma list; see attnio metrics)");
   desc.add_options()("spec", po::value<std::string>(), "take the sweeps from a JSON spec file instead of flags (e.g. traces/specs/suite.json)");
   desc.add_options()("dry-run", "list this shard's points and the kernel each runs, without a GPU");
@@ -126,8 +116,8 @@ int cmd_profile(const std::vector<std::string>& args) {
                      "gpu: the CUDA kernels under CUPTI; cpu: time the float64 CPU reference on the host instead "
                      "(no GPU, no counters: for trying sweeps, --resume and --shard anywhere)");
   po::variables_map vm;
-  if (!parse("profile", "--out FILE.jsonl [sweep flags | --spec FILE.json] [--resume] [--shard i/n] [--metrics a,b]", desc, args, vm)) return 0;
-  const traces::Shard shard = traces::parse_shard(vm["shard"].as<std::string>());
+  if (!parse("profile", "--out FILE.jsonl [sweep flags | --spec FILE.json] [--resume] [--shard i/n|auto] [--metrics a,b]", desc, args, vm)) return 0;
+  const traces::Shard shard = shard_of(vm);
   std::vector<Device> storage;
   if (vm.count("spec")) refuse_flags_with_spec(vm);
   const auto points = vm.count("spec") ? expand_spec(vm["spec"].as<std::string>(), storage) : expand(vm, Workload{}, true, storage);
@@ -143,13 +133,15 @@ int cmd_profile(const std::vector<std::string>& args) {
     if (vm.count("dry-run")) throw InputError("--dry-run lists GPU kernels; it does not apply to --runner cpu");
     if (vm.count("metrics")) throw InputError("--metrics names GPU counters; the cpu runner measures wall time only");
     if (!vm.count("out")) throw InputError("give --out FILE.jsonl (the trace to write)");
-    traces::Header header = profile_header(args, *device);
+    const traces::Measurer measurer = cpu_reference_measurer(*device);
+    const traces::Plan plan = profile_campaign_plan(workloads, *device, runner);
+    traces::Header header = campaign_header("profile", args, plan, shard);
     header.chip = "CPU";
     header.driver_version = header.cuda_version = header.cupti_version = "none";
     header.note = "CPU reference runner (--runner cpu): host wall time of the float64 reference, not a GPU "
                   "measurement; predictions are for " + device->key;
-    return run_profile_campaign(workloads, shard, *device, cpu_reference_measurer(*device), header,
-                                vm["out"].as<std::string>(), vm.count("resume") > 0);
+    return run_campaign_into("profile", plan, shard, traces::measuring(measurer), header, vm["out"].as<std::string>(),
+                             vm.count("resume") > 0);
   }
 #ifdef ATTNIO_HAVE_KERNELS
   if (vm.count("dry-run")) {
@@ -160,9 +152,10 @@ int cmd_profile(const std::vector<std::string>& args) {
                                  {"d", "head_dim", 4, Kind::count}, {"causal", "causal", 6, Kind::text},
                                  {"kernel", "kernel", 24, Kind::text}},
                                 false);
-    for (std::size_t i = shard.index; i < workloads.size(); i += shard.count) {
-      const Workload w = resolve(workloads[i], *device);
-      const std::string k = kernels::bound_kernel_name(w);
+    const traces::Plan plan = profile_campaign_plan(workloads, *device, runner);
+    for (std::size_t i : traces::dealt_to(plan, shard)) {
+      const Workload w = resolve(plan.points[i].workload, *device);
+      const std::string k = plan.points[i].kernel;
       attnio::Record r;
       r.emplace_back("index", static_cast<std::uint64_t>(i));
       r.emplace_back("variant", std::string(to_string(w.variant)));
@@ -209,7 +202,8 @@ int cmd_profile(const std::vector<std::string>& args) {
     units.push_back(info.dim_unit);
   }
 
-  traces::Header header = profile_header(args, *device);
+  const traces::Plan plan = profile_campaign_plan(workloads, *device, runner);
+  traces::Header header = campaign_header("profile", args, plan, shard);
   header.chip = prof->chip();
   const profiler::MachineInfo mi = profiler::machine_info();
   header.driver_version = mi.driver_version;
@@ -228,7 +222,7 @@ int cmd_profile(const std::vector<std::string>& args) {
   };
   bool activity_warned = false;
   traces::Measurer measurer;
-  measurer.kernel = [](const Workload& w) { return kernels::bound_kernel_name(w); };
+  measurer.kernel = measurer_names().kernel;
   measurer.measure = [&](const Workload& w, traces::Measurement* m) -> std::string {
     kernels::BoundKernel bound;
     if (std::string e = kernels::bind_kernel(w, *device, &bound); !e.empty()) return e;
@@ -262,7 +256,7 @@ int cmd_profile(const std::vector<std::string>& args) {
     m->config_image = config_b64;
     return "";
   };
-  return run_profile_campaign(workloads, shard, *device, measurer, header, out_path, vm.count("resume") > 0);
+  return run_campaign_into("profile", plan, shard, traces::measuring(measurer), header, out_path, vm.count("resume") > 0);
 #endif
 }
 

@@ -185,11 +185,12 @@ QString Session::open_trace(const QString& path) {
     t = traces::read_trace(path.toStdString());
     for (const auto& r : t.records) {
       const auto m = traces::measurement(r);
-      if (!m) continue;
+      // A campaign over several devices: the view shows the header's device, so its records only.
+      if (!m || traces::record_device(t.header, r).key != t.header.device.key) continue;
       TracePoint p;
       p.variant = r.workload.variant;
       try {
-        p.prediction = predict(t.header.device, traces::as_profiled(r.workload, t.header.device));
+        p.prediction = predict(t.header.device, traces::predicted_workload(t.header, r));
       } catch (const InputError&) {
         continue;  // a record the current model refuses has no prediction to join
       }

@@ -33,13 +33,7 @@ public:
     if (opt.l2_ways == 0) throw InputError("--l2-ways must be at least 1");
     if (w.l2) {
       std::uint32_t sample = opt.l2_sample;
-      if (sample == 0) {  // the smallest prime sample that keeps the simulated line visits near 2^23
-        sample = 1;
-        for (std::uint32_t p : {7u, 13u, 31u, 61u, 127u, 251u, 509u, 1021u}) {
-          if (est_lines / sample <= (u64{1} << 23)) break;
-          sample = p;
-        }
-      }
+      if (sample == 0) sample = auto_l2_sample(est_lines);
       l2_.emplace_back(static_cast<u64>(dev.l2_bytes), opt.l2_ways, sample);
     }
     if (!opt.trace_out.empty()) {
@@ -260,6 +254,25 @@ private:
 Workload with_kernel_tiles(Workload w) {
   if (w.variant->kernel_tiles) w.variant->kernel_tiles(w);
   return w;
+}
+
+std::uint32_t auto_l2_sample(std::uint64_t est_lines) {
+  // The smallest prime sample that keeps the simulated line visits near 2^23.
+  std::uint32_t sample = 1;
+  for (std::uint32_t p : {7u, 13u, 31u, 61u, 127u, 251u, 509u, 1021u}) {
+    if (est_lines / sample <= (u64{1} << 23)) break;
+    sample = p;
+  }
+  return sample;
+}
+
+double simulation_work(const Device& device, const Workload& input, const SimOptions& options) {
+  if (!input.variant->schedule) throw InputError("simulate: " + std::string(input.variant->no_schedule));
+  const Prediction p = predict(device, with_kernel_tiles(input));
+  const u64 lines = p.l2_bytes().v / p.workload.layers / L2Cache::kLineBytes;
+  if (!p.workload.l2) return static_cast<double>(lines);
+  const std::uint32_t sample = options.l2_sample != 0 ? options.l2_sample : auto_l2_sample(lines);
+  return static_cast<double>(lines) / sample;
 }
 
 SimResult simulate(const Device& device, const Workload& input, const SimOptions& options) {

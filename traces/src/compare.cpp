@@ -51,10 +51,15 @@ std::optional<double> measured_time_ns(const Record& r) {
 }
 
 std::optional<MeasuredPoint> measurement(const Record& r) {
+  if (!r.simulation.empty()) {
+    const auto bytes = r.simulation.find("sim_hbm_bytes"), time = r.simulation.find("sim_time_s");
+    if (r.status != "ok" || bytes == r.simulation.end() || time == r.simulation.end() || time->second <= 0) return std::nullopt;
+    return MeasuredPoint{bytes->second, time->second, false, true};
+  }
   const auto rd = r.metric("dram__bytes_read.sum"), wr = r.metric("dram__bytes_write.sum");
   const auto ns = measured_time_ns(r);
   if (r.status != "ok" || !rd || !wr || !ns || *ns <= 0) return std::nullopt;
-  return MeasuredPoint{*rd + *wr, *ns * 1e-9, time_from_activity(r)};
+  return MeasuredPoint{*rd + *wr, *ns * 1e-9, time_from_activity(r), false};
 }
 
 Workload as_profiled(Workload w, const Device& device) {
@@ -62,13 +67,19 @@ Workload as_profiled(Workload w, const Device& device) {
   return w;
 }
 
+Workload predicted_workload(const Header& h, const Record& r) {
+  if (h.campaign.kind == "simulate") return with_kernel_tiles(r.workload);
+  if (h.campaign.kind == "predict") return r.workload;
+  return as_profiled(r.workload, record_device(h, r));
+}
+
 std::vector<attnio::Record> compare_rows(const Trace& t, bool simulate, const ImplProfile* impl) {
   std::vector<attnio::Record> rows;
-  const Device& dev = t.header.device;
   for (const Record& r : t.records) {
     const auto m = measurement(r);
     if (!m) continue;
-    Workload w = as_profiled(r.workload, dev);
+    const Device& dev = record_device(t.header, r);
+    Workload w = predicted_workload(t.header, r);
     if (impl != nullptr) w.impl = impl;
     const Prediction p = predict(dev, w);
     const double bytes = m->hbm_bytes, time = m->time_s;
@@ -80,6 +91,7 @@ std::vector<attnio::Record> compare_rows(const Trace& t, bool simulate, const Im
     row.emplace_back("variant", std::string(to_string(r.workload.variant)));
     row.emplace_back("phase", std::string(to_string(r.workload.phase)));
     row.emplace_back("kernel", r.kernel);
+    if (!r.device.empty()) row.emplace_back("device", r.device);
     row.emplace_back("seq", r.workload.query_len());
     row.emplace_back("kv_len", r.workload.kv_len == 0 ? r.workload.seq : r.workload.kv_len);
     row.emplace_back("predicted_hbm_bytes", p.hbm_bytes().v);

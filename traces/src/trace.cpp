@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -90,6 +91,7 @@ json::object workload_json(const Workload& w) {
   o["causal"] = w.causal;
   o["l2"] = w.l2;
   for (const auto& f : kWorkloadFields) o[f.key] = w.*f.member;
+  if (w.impl != nullptr) o["impl"] = w.impl->key;  // only when chosen: profile ids stay as in version 2
   for (const ParamSpec* p : w.variant->params) {
     if (p->type == ParamType::real) o[p->key] = w.real(p->key);
     else o[p->key] = w.count(p->key);
@@ -111,13 +113,18 @@ Workload workload_from(const json::object& o, const Where& at) {
   if (!causal.is_bool()) at.fail("field 'workload.causal' must be true or false");
   w.causal = causal.get_bool();
   if (const json::value* l2 = o.if_contains("l2"); l2 && l2->is_bool()) w.l2 = l2->get_bool();
+  if (const json::value* impl = o.if_contains("impl")) {
+    if (!impl->is_string()) at.fail("field 'workload.impl' must be a string");
+    w.impl = find_impl_or_null(std::string(impl->get_string()));
+    if (w.impl == nullptr) at.fail("workload.impl: unknown implementation '" + std::string(impl->get_string()) + "'");
+  }
   for (const auto& f : kWorkloadFields) w.*f.member = at.whole(at.at(o, f.key), std::string("workload.") + f.key);
   // Variant parameters: any key some variant declares; the variant's own are kept. Version-1 traces
   // hold every parameter of every variant, with 0 for "the default".
   for (const auto& kv : o) {
     const std::string key(kv.key());
     const bool known = key == "variant" || key == "phase" || key == "pass" || key == "dtype" || key == "causal" ||
-                       key == "l2" || std::any_of(std::begin(kWorkloadFields), std::end(kWorkloadFields),
+                       key == "l2" || key == "impl" || std::any_of(std::begin(kWorkloadFields), std::end(kWorkloadFields),
                                                    [&](const UintField& f) { return key == f.key; });
     if (known) continue;
     const ParamSpec* any = find_param(key);
@@ -149,6 +156,21 @@ json::object header_json(const Header& h) {
   for (const auto& [k, v] : h.clocks) clocks[k] = v;
   o["clocks"] = std::move(clocks);
   o["note"] = h.note;
+  if (!h.campaign.kind.empty()) {
+    const CampaignInfo& c = h.campaign;
+    json::object co;
+    co["kind"] = c.kind;
+    co["plan_hash"] = c.plan_hash;
+    co["plan_points"] = c.plan_points;
+    co["shard"] = json::array{c.shard_index, c.shard_count};
+    json::array pts;
+    for (std::uint64_t i : c.shard_points) pts.push_back(i);
+    co["shard_points"] = std::move(pts);
+    json::array devs;
+    for (const Device& d : c.devices) devs.push_back(json::parse(device_to_json(d)));
+    co["devices"] = std::move(devs);
+    o["campaign"] = std::move(co);
+  }
   return o;
 }
 
@@ -175,6 +197,37 @@ Header header_from(const json::object& o, const Where& at) {
     h.clocks[std::string(kv.key())] = at.number(kv.value(), "clocks." + std::string(kv.key()));
   }
   if (const json::value* n = o.if_contains("note"); n && n->is_string()) h.note = std::string(n->get_string());
+  if (const json::value* cv = o.if_contains("campaign")) {
+    const json::object& co = at.object(*cv, "campaign");
+    CampaignInfo& c = h.campaign;
+    c.kind = at.string(co, "kind");
+    if (c.kind != "profile" && c.kind != "predict" && c.kind != "simulate") {
+      at.fail("field 'campaign.kind' must be profile, predict or simulate");
+    }
+    c.plan_hash = at.string(co, "plan_hash");
+    c.plan_points = at.whole(at.at(co, "plan_points"), "campaign.plan_points");
+    const json::value& sh = at.at(co, "shard");
+    if (!sh.is_array() || sh.get_array().size() != 2) at.fail("field 'campaign.shard' must be [index, count]");
+    c.shard_index = at.whole(sh.get_array()[0], "campaign.shard");
+    c.shard_count = at.whole(sh.get_array()[1], "campaign.shard");
+    if (c.shard_count == 0 || c.shard_index >= c.shard_count) at.fail("field 'campaign.shard': index must be below count");
+    const json::value& pts = at.at(co, "shard_points");
+    if (!pts.is_array()) at.fail("field 'campaign.shard_points' must be an array");
+    for (const json::value& v : pts.get_array()) {
+      const std::uint64_t i = at.whole(v, "campaign.shard_points[]");
+      if (i >= c.plan_points) at.fail("field 'campaign.shard_points': index " + std::to_string(i) + " is past the plan");
+      c.shard_points.push_back(i);
+    }
+    const json::value& devs = at.at(co, "devices");
+    if (!devs.is_array()) at.fail("field 'campaign.devices' must be an array");
+    for (const json::value& d : devs.get_array()) {
+      try {
+        c.devices.push_back(device_from_json(json::serialize(at.object(d, "campaign.devices[]")), "campaign.devices[]"));
+      } catch (const InputError& e) {
+        at.fail(std::string("field 'campaign.devices': ") + e.what());
+      }
+    }
+  }
   return h;
 }
 
@@ -197,6 +250,13 @@ json::object record_json(const Record& r) {
   json::object pred;
   for (const auto& [k, v] : r.prediction) pred[k] = v;
   o["prediction"] = std::move(pred);
+  if (r.point >= 0) o["point"] = r.point;
+  if (!r.device.empty()) o["device"] = r.device;
+  if (!r.simulation.empty()) {
+    json::object sim;
+    for (const auto& [k, v] : r.simulation) sim[k] = v;
+    o["simulation"] = std::move(sim);
+  }
   return o;
 }
 
@@ -231,8 +291,21 @@ Record record_from(const json::object& o, const Where& at, std::uint64_t version
   for (const auto& kv : at.object(at.at(o, "prediction"), "prediction")) {
     r.prediction[std::string(kv.key())] = at.number(kv.value(), "prediction." + std::string(kv.key()));
   }
+  if (const json::value* p = o.if_contains("point")) r.point = at.integer(*p, "point");
+  if (const json::value* d = o.if_contains("device")) {
+    if (!d->is_string()) at.fail("field 'device' must be a string");
+    r.device = std::string(d->get_string());
+  }
+  if (const json::value* sv = o.if_contains("simulation")) {
+    for (const auto& kv : at.object(*sv, "simulation")) {
+      r.simulation[std::string(kv.key())] = at.number(kv.value(), "simulation." + std::string(kv.key()));
+    }
+  }
   return r;
 }
+
+// A record's line: as read (current version), else written afresh.
+std::string record_text(const Record& r) { return r.line.empty() ? json::serialize(record_json(r)) : r.line; }
 
 void same_machine(const Header& a, const Header& b, const std::string& what) {
   if (a.device.key != b.device.key || a.chip != b.chip) {
@@ -296,9 +369,10 @@ std::vector<std::uint8_t> base64_decode(const std::string& text) {
   return out;
 }
 
-std::string record_id(const Workload& w, const std::string& kernel) {
+std::string record_id(const Workload& w, const std::string& kernel, const std::string& device) {
   json::object o = workload_json(w);
   o["kernel"] = kernel;
+  if (!device.empty()) o["device"] = device;
   return json::serialize(o);
 }
 
@@ -333,6 +407,18 @@ Trace parse_trace(const std::string& text, const std::string& path) {
     }
     Record r = record_from(v.get_object(), at, version);
     if (!ids.insert(r.id).second) at.fail("record id repeats an earlier record");
+    if (version == static_cast<std::uint64_t>(kFormatVersion)) r.line = line;
+    const CampaignInfo& c = t.header.campaign;
+    if (!c.kind.empty() && (r.point < 0 || static_cast<std::uint64_t>(r.point) >= c.plan_points)) {
+      at.fail("field 'point' must be a plan index below " + std::to_string(c.plan_points));
+    }
+    if (!r.device.empty()) {
+      try {
+        record_device(t.header, r);
+      } catch (const InputError& e) {
+        at.fail(e.what());
+      }
+    }
     t.records.push_back(std::move(r));
   }
   return t;
@@ -357,6 +443,21 @@ Writer::Writer(const std::string& path, const Header& header, bool resume) : pat
   if (has_lines) {
     const Trace old = parse_trace(text, path);
     same_machine(old.header, header, "resume '" + path + "'");
+    const CampaignInfo &was = old.header.campaign, &now = header.campaign;
+    if (was.kind != now.kind || was.plan_hash != now.plan_hash) {
+      throw InputError("resume '" + path + "': its plan (" + (was.kind.empty() ? "none" : was.kind + " " + was.plan_hash) +
+                       ") differs from this run's (" + (now.kind.empty() ? "none" : now.kind + " " + now.plan_hash) +
+                       "): the spec, flags or attnio changed; write to a new file or folder");
+    }
+    if (was.shard_index != now.shard_index || was.shard_count != now.shard_count) {
+      throw InputError("resume '" + path + "': it holds shard " + std::to_string(was.shard_index) + "/" + std::to_string(was.shard_count) +
+                       ", this run is shard " + std::to_string(now.shard_index) + "/" + std::to_string(now.shard_count));
+    }
+    if (was.shard_points != now.shard_points) {
+      throw InputError("resume '" + path + "': the points dealt to shard " + std::to_string(now.shard_index) +
+                       " differ from this run's (another attnio version's cost model?); run the campaign with the attnio "
+                       "that began it (" + old.header.tool_version + ")");
+    }
     for (const Record& r : old.records) done_.push_back(r.id);
   }
   out_.open(path, std::ios::app | std::ios::binary);
@@ -378,24 +479,90 @@ Trace merge(const std::vector<Trace>& shards) {
   if (shards.empty()) throw InputError("merge: no traces given");
   Trace out;
   out.header = shards.front().header;
-  std::set<std::string> ids;
+  const CampaignInfo& plan = out.header.campaign;
+  std::uint64_t count = 0;  // the shard count of the inputs that are shards (not merged files)
+  std::map<std::string, std::size_t> at;  // record id -> index in out.records
   for (std::size_t s = 0; s < shards.size(); ++s) {
-    same_machine(out.header, shards[s].header, "merge shard " + std::to_string(s + 1));
-    for (const Record& r : shards[s].records) {
-      if (!ids.insert(r.id).second) {
-        throw InputError("merge shard " + std::to_string(s + 1) + ": record of kernel '" + r.kernel + "' appears twice");
+    const std::string which = "merge input " + std::to_string(s + 1);
+    const Header& h = shards[s].header;
+    same_machine(out.header, h, which);
+    if (h.campaign.kind != plan.kind || h.campaign.plan_hash != plan.plan_hash) {
+      throw InputError(which + ": plan " + (h.campaign.kind.empty() ? "(none)" : h.campaign.kind + " " + h.campaign.plan_hash) +
+                       " differs from input 1's " + (plan.kind.empty() ? "(none)" : plan.kind + " " + plan.plan_hash) +
+                       ": these are shards of different campaigns");
+    }
+    if (!plan.kind.empty() && h.campaign.shard_count > 1) {
+      if (count != 0 && count != h.campaign.shard_count) {
+        throw InputError(which + ": shard of " + std::to_string(h.campaign.shard_count) + " where an earlier input is a shard of " +
+                         std::to_string(count));
       }
-      out.records.push_back(r);
+      count = h.campaign.shard_count;
+    }
+    for (const Record& r : shards[s].records) {
+      const auto [it, fresh] = at.emplace(r.id, out.records.size());
+      if (fresh) {
+        out.records.push_back(r);
+      } else if (record_text(out.records[it->second]) != record_text(r)) {
+        throw InputError(which + ": record of " + (r.point >= 0 ? "point #" + std::to_string(r.point) : "kernel '" + r.kernel + "'") +
+                         " appears twice with different results");
+      }
     }
   }
+  if (!plan.kind.empty()) {
+    // The merged campaign is shard 0 of 1 of the same plan, so it can be merged or resumed again.
+    out.header.campaign.shard_index = 0;
+    out.header.campaign.shard_count = 1;
+    out.header.campaign.shard_points.clear();
+    for (std::uint64_t i = 0; i < plan.plan_points; ++i) out.header.campaign.shard_points.push_back(i);
+    std::stable_sort(out.records.begin(), out.records.end(), [](const Record& a, const Record& b) { return a.point < b.point; });
+  }
   return out;
+}
+
+Coverage coverage(const std::vector<Trace>& traces) {
+  Coverage c;
+  if (traces.empty()) return c;
+  c.plan_points = traces.front().header.campaign.plan_points;
+  std::set<std::uint64_t> dealt, recorded, present;
+  std::uint64_t count = 1;
+  bool whole = false;
+  for (const Trace& t : traces) {
+    const CampaignInfo& info = t.header.campaign;
+    dealt.insert(info.shard_points.begin(), info.shard_points.end());
+    if (info.shard_count == 1) whole = true;
+    else count = info.shard_count;
+    present.insert(info.shard_index);
+    for (const Record& r : t.records) {
+      if (r.point < 0 || !recorded.insert(static_cast<std::uint64_t>(r.point)).second) continue;
+      if (r.status != "ok") ++c.failed;
+    }
+  }
+  c.recorded = recorded.size();
+  for (std::uint64_t i : dealt) {
+    if (!recorded.count(i)) c.missing.push_back(i);
+  }
+  if (!whole) {
+    for (std::uint64_t i = 0; i < count; ++i) {
+      if (!present.count(i)) c.absent_shards.push_back(i);
+    }
+  }
+  c.unaccounted = c.plan_points > dealt.size() ? c.plan_points - dealt.size() : 0;
+  return c;
+}
+
+const Device& record_device(const Header& h, const Record& r) {
+  if (r.device.empty() || r.device == h.device.key) return h.device;
+  for (const Device& d : h.campaign.devices) {
+    if (d.key == r.device) return d;
+  }
+  throw InputError("record of point #" + std::to_string(r.point) + ": device '" + r.device + "' is not in the header's campaign devices");
 }
 
 void write_trace(const std::string& path, const Trace& t) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out) throw InputError("trace '" + path + "': cannot write");
   out << json::serialize(header_json(t.header)) << '\n';
-  for (const Record& r : t.records) out << json::serialize(record_json(r)) << '\n';
+  for (const Record& r : t.records) out << record_text(r) << '\n';
   if (!out.flush()) throw InputError("trace '" + path + "': write failed");
 }
 

@@ -23,15 +23,22 @@ bool time_from_activity(const Record& r);
 // What compare, export and the GUI hold a prediction against: an ok record's DRAM bytes
 // (dram__bytes_read.sum + dram__bytes_write.sum) and its measured time. nullopt when the record
 // failed or lacks either.
+// In a simulate campaign (attnio sweep --simulate --out) the figures held against the prediction
+// are the tile simulator's (sim_hbm_bytes, sim_time_s): `simulated` says so.
 struct MeasuredPoint {
   double hbm_bytes = 0, time_s = 0;
   bool time_from_activity = false;
+  bool simulated = false;
 };
 std::optional<MeasuredPoint> measurement(const Record& r);
 
 // A trace's records measure attnio's own kernels, so their predictions use the `attnio`
 // implementation profile (`ideal` where the trace's device gives no compute capability).
 Workload as_profiled(Workload w, const Device& device);
+// The workload a record's prediction describes: a profile trace's on attnio's kernels (as_profiled),
+// a simulate campaign's with the simulator's tiles (with_kernel_tiles, as the simulator's own
+// formula), a predict campaign's as recorded. Its device is record_device(h, r).
+Workload predicted_workload(const Header& h, const Record& r);
 
 // Measured DRAM bytes: dram__bytes_read.sum + dram__bytes_write.sum; time: the Activity API's
 // kernel span (kActivitySpan) when present, else gpu__time_duration.sum (ns). The measured verdict is "memory" when the achieved DRAM bandwidth is a larger fraction of
