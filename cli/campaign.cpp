@@ -56,7 +56,7 @@ traces::Plan sweep_plan(const std::vector<Point>& points, const SimOptions* sim,
     p.device = pt.device;
     p.workload = pt.workload;
     p.kernel = sim ? "simulator" : "model";
-    // The cost that deals points to shards: the simulator's line visits (simulation_work); a
+    // The cost that deals points to shards: the simulator's tile bytes (simulation_work); a
     // prediction costs the same microseconds whatever the workload.
     p.cost = 1;
     if (sim) {

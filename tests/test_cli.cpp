@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -746,6 +747,10 @@ TEST(Cli, SweepCampaignShardsMergeToTheSingleRun) {
   const Result cmp = run("compare " + merged);
   ASSERT_EQ(cmp.code, 0) << cmp.err;
   EXPECT_NE(cmp.out.find("HBM sim"), std::string::npos) << cmp.out;
+  // export --chrome lays the simulated times beside the predicted ones.
+  const Result chrome = run("export --chrome " + dir + "campaign_chrome.json " + merged);
+  ASSERT_EQ(chrome.code, 0) << chrome.err;
+  EXPECT_NE(slurp(dir + "campaign_chrome.json").find("simulated (the tile simulator"), std::string::npos);
   // A merged trace merged again with a shard is the same trace.
   const Result again = run("merge " + dir + "campaign_again.jsonl " + merged + " " + dir + "campaign_shard0.jsonl");
   ASSERT_EQ(again.code, 0) << again.err;
@@ -856,4 +861,18 @@ TEST(Cli, SubmitProfileAsksForAGpuUnlessTheCpuRunner) {
   if (gpu.code == 2 && gpu.err.find("built without") != std::string::npos) GTEST_SKIP() << gpu.err;
   ASSERT_EQ(gpu.code, 0) << gpu.err;
   EXPECT_NE(gpu.out.find("#SBATCH --gres=gpu:1"), std::string::npos) << gpu.out;
+}
+
+// The tasks run in the campaign folder, so the folder's spec names device files by absolute path.
+TEST(Cli, SubmitMakesTheSpecsDeviceFilesAbsolute) {
+  namespace fs = std::filesystem;
+  const fs::path device = fs::path(ATTNIO_SOURCE_DIR) / "model/devices/h100-sxm.json";
+  const std::string relative = fs::relative(device, fs::current_path()).string();
+  ASSERT_FALSE(fs::path(relative).is_absolute());
+  const std::string spec = write_temp("campaign_devfile.json", R"({"sweeps": [{"device-file": ")" + relative + R"(", "seq": "1024,2048"}]})");
+  const std::string dir = ::testing::TempDir() + "submit_devfile";
+  fs::remove_all(dir);
+  const Result r = run("submit --spec " + spec + " --dir " + dir + " --tasks 2 --dry-run");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(slurp(dir + "/spec.json").find(fs::absolute(device).lexically_normal().string()), std::string::npos) << slurp(dir + "/spec.json");
 }

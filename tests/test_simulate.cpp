@@ -364,3 +364,19 @@ TEST(Simulate, SmallL2GroupNotCoResidentRefetches) {
   dev.l2_bytes = 1024 * 1024;
   EXPECT_EQ(simulate(dev, gqa_case(), full).hbm_read_bytes.v, 256u * 1024 + 128u * 1024);
 }
+
+// A campaign deals simulations by their tile bytes: the closed form's SRAM bytes per layer for the
+// simulator's own tiles, the formula the simulation reports beside its figures.
+TEST(Simulate, WorkEstimateIsTheFormulasTileBytes) {
+  const Device& dev = find_device("h100-sxm");
+  Workload w;
+  w.variant = parse_variant("flash2");
+  w.seq = 2048;
+  w.heads = 8;
+  w.layers = 2;
+  const SimResult r = simulate(dev, w, SimOptions{});
+  EXPECT_DOUBLE_EQ(simulation_work(dev, w, SimOptions{}), r.formula.sram_bytes().d() / 2);
+  Workload f = w;
+  f.variant = parse_variant("fnet");
+  EXPECT_THROW(simulation_work(dev, f, SimOptions{}), InputError);
+}

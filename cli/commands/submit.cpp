@@ -105,6 +105,25 @@ int run_program(const std::vector<std::string>& argv, std::string* out, std::str
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 }
 
+// The spec as the tasks read it from the folder: device files named by absolute path, since the
+// tasks run in the campaign folder (a spec's relative paths are relative to where attnio runs).
+std::string with_absolute_device_files(const std::string& spec_text) {
+  json::value doc = json::parse(spec_text);  // expand_spec_text has checked it
+  bool changed = false;
+  for (json::value& sweep : doc.as_object()["sweeps"].as_array()) {
+    json::object& o = sweep.as_object();
+    json::value* files = o.if_contains("device-file");
+    if (files == nullptr || !files->is_string()) continue;
+    std::string joined;
+    for (const std::string& path : comma_list(std::string(files->as_string()))) {
+      joined += (joined.empty() ? "" : ",") + fs::absolute(path).lexically_normal().string();
+    }
+    changed = changed || joined != files->as_string();
+    *files = joined;
+  }
+  return changed ? json::serialize(doc) + "\n" : spec_text;
+}
+
 std::string self_path() {
   std::error_code ec;
   const fs::path p = fs::read_symlink("/proc/self/exe", ec);
@@ -308,6 +327,7 @@ int cmd_submit(const std::vector<std::string>& args) {
   j.spec_text = read_input_file(spec_path, "spec", 16u << 20);
   std::vector<Device> storage;
   const std::vector<Point> points = expand_spec_text(j.spec_text, spec_path, storage);
+  j.spec_text = with_absolute_device_files(j.spec_text);
   traces::Plan plan;
   if (j.kind == "profile") {
     for (const auto& pt : points) {

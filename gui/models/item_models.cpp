@@ -96,6 +96,10 @@ QVariant PredictionModel::headerData(int section, Qt::Orientation o, int role) c
         "DRAM bytes the open trace measured for this workload on its GPU",
         "(predicted - measured) / measured DRAM bytes, percent",
         "time the open trace measured for this workload on its GPU", "(predicted - measured) / measured time, percent"};
+    if (s_->trace_simulated() && (section == kMeasuredHbm || section == kMeasuredTime)) {
+      return QStringLiteral("%1 the tile simulator recorded for this workload (the open trace is a simulate campaign)")
+          .arg(section == kMeasuredHbm ? "DRAM bytes" : "time");
+    }
     return QString(tips[section]);
   }
   if (o != Qt::Horizontal || role != Qt::DisplayRole) return QAbstractTableModel::headerData(section, o, role);
@@ -103,6 +107,8 @@ QVariant PredictionModel::headerData(int section, Qt::Orientation o, int role) c
       "variant", "bound", "limited by (impl)", "time", "FLOPs", "tensor FLOPs", "FP32 FLOPs", "SFU ops", "HBM bytes",
       "HBM read", "HBM write", "L2 bytes", "SRAM bytes", "FLOP/HBM byte", "KV cache", "extra memory", "memory footprint", "launches",
       "wave efficiency", "parameters", "measured HBM", "HBM error %", "measured time", "time error %"};
+  if (s_->trace_simulated() && section == kMeasuredHbm) return QStringLiteral("simulated HBM");
+  if (s_->trace_simulated() && section == kMeasuredTime) return QStringLiteral("simulated time");
   return section >= 0 && section < kColumnCount ? QString(names[section]) : QVariant();
 }
 

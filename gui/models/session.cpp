@@ -206,6 +206,7 @@ QString Session::open_trace(const QString& path) {
   trace_device_ = t.header.device;
   trace_points_ = std::move(points);
   trace_note_ = QString::fromStdString(t.header.note);
+  trace_simulated_ = t.header.campaign.kind == "simulate";
   // The trace's device (with its measured ceilings) is the one its records ran on.
   select_device(t.header.device);
   emit trace_changed();
@@ -217,6 +218,7 @@ void Session::close_trace() {
   trace_device_.reset();
   trace_points_.clear();
   trace_note_.clear();
+  trace_simulated_ = false;
   emit trace_changed();
   recompute();
 }

@@ -89,6 +89,8 @@ public:
   std::vector<const TracePoint*> visible_trace_points() const;
   // The trace header's note ("hand-made fixture", ...), "" when none or no trace.
   const QString& trace_note() const { return trace_note_; }
+  // The open trace is a simulate campaign: its "measurements" are the tile simulator's figures.
+  bool trace_simulated() const { return trace_simulated_; }
   QString trace_device_key() const { return trace_device_ ? QString::fromStdString(trace_device_->key) : QString(); }
   void close_trace();
 
@@ -109,6 +111,7 @@ private:
   std::optional<Device> trace_device_;  // the device the open trace ran on
   std::vector<TracePoint> trace_points_;
   QString trace_note_;
+  bool trace_simulated_ = false;
 };
 
 }  // namespace attnio::gui

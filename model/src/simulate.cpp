@@ -266,13 +266,10 @@ std::uint32_t auto_l2_sample(std::uint64_t est_lines) {
   return sample;
 }
 
-double simulation_work(const Device& device, const Workload& input, const SimOptions& options) {
+double simulation_work(const Device& device, const Workload& input, const SimOptions&) {
   if (!input.variant->schedule) throw InputError("simulate: " + std::string(input.variant->no_schedule));
   const Prediction p = predict(device, with_kernel_tiles(input));
-  const u64 lines = p.l2_bytes().v / p.workload.layers / L2Cache::kLineBytes;
-  if (!p.workload.l2) return static_cast<double>(lines);
-  const std::uint32_t sample = options.l2_sample != 0 ? options.l2_sample : auto_l2_sample(lines);
-  return static_cast<double>(lines) / sample;
+  return static_cast<double>(p.sram_bytes().v) / static_cast<double>(p.workload.layers);
 }
 
 SimResult simulate(const Device& device, const Workload& input, const SimOptions& options) {

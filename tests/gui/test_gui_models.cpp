@@ -166,6 +166,23 @@ private slots:
     QVERIFY(s.trace_note().isEmpty());
   }
 
+  // Issue 19: a simulate campaign (attnio sweep --simulate --out) opens as a trace whose figures
+  // are the tile simulator's, and the table says so in its headers.
+  void simulateCampaignOpensWithItsFiguresLabelledSimulated() {
+    Session s;
+    PredictionModel m(&s);
+    QCOMPARE(m.headerData(PredictionModel::kMeasuredTime, Qt::Horizontal, Qt::DisplayRole).toString(), QString("measured time"));
+    ASSERT_EMPTY(s.open_trace(QString(ATTNIO_SOURCE_DIR) + "/traces/fixtures/simulate-campaign-h100.jsonl"));
+    QVERIFY(s.trace_simulated());
+    QCOMPARE(m.headerData(PredictionModel::kMeasuredTime, Qt::Horizontal, Qt::DisplayRole).toString(), QString("simulated time"));
+    QVERIFY(m.headerData(PredictionModel::kMeasuredTime, Qt::Horizontal, Qt::ToolTipRole).toString().contains("tile simulator"));
+    QVERIFY(!s.visible_trace_points().empty());
+    for (const TracePoint* p : s.visible_trace_points()) QVERIFY(p->measured.simulated);
+    s.close_trace();
+    QVERIFY(!s.trace_simulated());
+    QCOMPARE(m.headerData(PredictionModel::kMeasuredTime, Qt::Horizontal, Qt::DisplayRole).toString(), QString("measured time"));
+  }
+
   // Issue 16: Llama-3-8B at batch 8 and 128k context showed a 137 GB KV cache on an 80 GB H100
   // without a word, and the sweep drew standard attention at 262k tokens (S alone about 35 TB).
   void workloadsTheGpuCannotHoldAreMarkedAndNotSwept() {

@@ -26,7 +26,9 @@ json::object process_name(int pid, const std::string& name) {
 
 void write_chrome(const Trace& t, std::ostream& out) {
   json::array events;
-  events.push_back(process_name(1, "measured (Activity API kernel span, else gpu__time_duration.sum) on " + t.header.device.name));
+  const bool simulated = t.header.campaign.kind == "simulate";
+  events.push_back(process_name(1, simulated ? "simulated (the tile simulator's sim_time_s) on " + t.header.device.name
+                                             : "measured (Activity API kernel span, else gpu__time_duration.sum) on " + t.header.device.name));
   events.push_back(process_name(2, "predicted (attnio model)"));
 
   std::map<std::string, int> tid_of;  // variant -> row
@@ -79,7 +81,7 @@ void write_chrome(const Trace& t, std::ostream& out) {
       for (const auto& [k, v] : r.prediction) prediction[k] = v;
       args["prediction_source"] = "record";
     } else {
-      const Prediction p = predict(t.header.device, as_profiled(r.workload, t.header.device));
+      const Prediction p = predict(record_device(t.header, r), predicted_workload(t.header, r));
       predicted_s = p.predicted_time_s;
       prediction["predicted_time_s"] = p.predicted_time_s;
       prediction["hbm_bytes"] = p.hbm_bytes().d();
@@ -88,8 +90,15 @@ void write_chrome(const Trace& t, std::ostream& out) {
     }
     args["prediction"] = std::move(prediction);
 
-    const auto ns = measured_time_ns(r);  // as compare: the Activity span, else gpu__time_duration
-    const double measured_us = ns && *ns > 0 ? *ns * 1e-3 : 0;
+    // As compare: the Activity span, else gpu__time_duration; a simulate campaign's simulated time.
+    const auto ns = measured_time_ns(r);
+    const auto sim = r.simulation.find("sim_time_s");
+    const double measured_us = sim != r.simulation.end() ? sim->second * 1e6 : ns && *ns > 0 ? *ns * 1e-3 : 0;
+    if (!r.simulation.empty()) {
+      json::object simulation;
+      for (const auto& [k, v] : r.simulation) simulation[k] = v;
+      args["simulation"] = std::move(simulation);
+    }
     const double predicted_us = predicted_s * 1e6;
     if (measured_us > 0) {
       events.push_back(json::object{{"name", name}, {"ph", "X"}, {"pid", 1}, {"tid", row}, {"ts", cursor_us},
