@@ -692,3 +692,44 @@ TEST(LongConv, FftConvolutionByHand) {
   w.phase = Phase::decode;
   EXPECT_THROW(predict(h100(), w), InputError);
 }
+
+// Shared-prefix decode (ChunkAttention §3.3, issue 18 item 7) by hand: B = 4 requests, 8 query heads
+// over 2 K/V heads of 64 (g = 4), 1024 cached tokens of which P = 768 are shared, bf16, tiles 16 x 64.
+// Phase 1 is flash-decoding of one sequence whose 2 K/V heads each carry the B·g = 16 query rows of
+// every request over the 768 prefix tokens; phase 2 flash-decoding of the 4 requests over their own
+// 256; merge_state reads two (64·2 + 4)-byte partials per query head (32 heads) and writes 64·2.
+// The cache holds the prefix once: 2·768·(128 + 128) + 4·2·256·(128 + 128) = 917504 bytes, against
+// 2097152 for four private copies; the tensor FLOPs are those of attending all 1024 tokens.
+TEST(SharedPrefix, PrefixIsReadOnceForTheBatchByHand) {
+  auto shaped = [](const char* variant, std::uint64_t batch, std::uint64_t heads, std::uint64_t nk) {
+    Workload w = small(parse_variant(variant));
+    w.phase = Phase::decode;
+    w.batch = batch;
+    w.heads = heads;
+    w.kv_heads = 2;
+    w.kv_len = nk;
+    w.set("block_m", 16);
+    w.set("block_n", 64);
+    return w;
+  };
+  Workload w = shaped("shared-prefix", 4, 8, 1024);
+  w.set("shared_prefix", 768);
+  const Prediction p = predict(h100(), w);
+  const Prediction prefix = predict(h100(), shaped("flash-decoding", 1, 2 * 16, 768));
+  const Prediction own = predict(h100(), shaped("flash-decoding", 4, 8, 256));
+  const Prediction whole = predict(h100(), shaped("flash-decoding", 4, 8, 1024));
+  EXPECT_EQ(p.extras.prefix_splits, prefix.splits);
+  EXPECT_EQ(p.splits, own.splits);
+  EXPECT_EQ(p.hbm_read_bytes.v, prefix.hbm_read_bytes.v + own.hbm_read_bytes.v + 32u * (64 * 2 + 4) * 2);
+  EXPECT_EQ(p.hbm_write_bytes.v, prefix.hbm_write_bytes.v + own.hbm_write_bytes.v + 32u * 64 * 2);
+  EXPECT_EQ(p.kv_cache_bytes.v, 917504u);
+  EXPECT_EQ(whole.kv_cache_bytes.v, 2097152u);
+  EXPECT_EQ(p.tensor_flops.v, whole.tensor_flops.v);
+  EXPECT_EQ(p.tensor_flops.v, 4u * 4 * 8 * 1024 * 64);
+  EXPECT_LT(p.hbm_bytes().v, whole.hbm_bytes().v);
+  // The prefix must leave each request at least one token of its own.
+  w.set("shared_prefix", 1024);
+  EXPECT_THROW(predict(h100(), w), InputError);
+  w.params = {};
+  EXPECT_EQ(predict(h100(), w).workload.count("shared_prefix"), 512u);  // default: half the cache
+}

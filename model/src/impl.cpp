@@ -62,8 +62,8 @@ constexpr std::string_view kFlashFamily[] = {"flash2", "block-sparse", "sliding-
 // FlashAttention Alg. 1 tiles (Bc = ceil(M/4d), Br = min(Bc, d); FlashAttention §3.1) and the
 // roofline at datasheet peaks (Williams et al. 2009): perfect overlap, peak issue.
 constexpr std::string_view kAll[] = {"flash1", "flash2", "block-sparse", "sliding-window", "flex", "sigmoid", "dilated",
-                                     "flash-decoding", "paged", "selective", "mla", "linear", "performer", "mamba", "mamba-naive",
-                                     "mamba2", "fnet", "longconv", "ring", "chunked", "standard", "gated"};
+                                     "flash-decoding", "paged", "selective", "shared-prefix", "mla", "linear", "performer", "mamba",
+                                     "mamba-naive", "mamba2", "fnet", "longconv", "ring", "chunked", "standard", "gated"};
 KernelTraits ideal_traits(KernelRole, u64, bool, Dtype, double, int) {
   return {.block_m = 0, .block_n = 0, .mma_warps = 4, .ctas_per_sm = 0, .mma = MmaPath::native, .overlap = OverlapRule::roofline};
 }
@@ -209,7 +209,9 @@ const ImplProfile kFa2V20{
 // ---- fa2-splitkv: Flash-Decoding ----------------------------------------------------------------
 // The FA2 library's split-KV kernel and its combine (flash_fwd_launch_template.h:107,136-191) with
 // the num_splits heuristic (flash_api.cpp:281-335); see Flash-Decoding (PyTorch blog, 2023-10-13).
-constexpr std::string_view kSplitKvVariants[] = {"flash-decoding", "mla", "selective"};
+// shared-prefix: both of its phases are this kernel (the prefix phase with every request's rows);
+// FlashInfer's cascade and vLLM's prefix caching run the same split-KV decode twice and merge.
+constexpr std::string_view kSplitKvVariants[] = {"flash-decoding", "mla", "selective", "shared-prefix"};
 const ImplProfile kFa2SplitKv{
     .key = "fa2-splitkv",
     .name = "Flash-Decoding (flash-attn 2.x split-KV)",
@@ -514,7 +516,7 @@ const ImplProfile& default_impl(std::string_view variant, const Device& device, 
   if (cc == 0) return kIdeal;
   const ImplProfile* pick = &kAttnio;
   if (variant == "flash1") pick = &kFa1;
-  else if (variant == "flash-decoding" || variant == "selective") pick = &kFa2SplitKv;
+  else if (variant == "flash-decoding" || variant == "selective" || variant == "shared-prefix") pick = &kFa2SplitKv;
   // MLA prefill up-projects K/V and runs flash attention (DeepSeek-V2 §2.1); decode is absorbed.
   else if (variant == "mla") pick = !decode ? &kFa2 : cc == 90 ? &kFlashMla : &kAttnio;
   else if (variant == "paged") pick = &kVllmPaged;

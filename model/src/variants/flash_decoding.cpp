@@ -121,12 +121,12 @@ void split_kv_decode(Evaluator& ev, std::string_view name, u64 batch, u64 sets, 
 // then (batch, set)). `separate_v`: K and V are separate arrays (flash-decoding); otherwise one
 // cache row per token holds both (MLA's latent + rope, values = the latent part).
 void split_kv(Scheduler& sc, std::string name, u64 batch, u64 sets,
-              u64 rows, u64 nk, u64 qk, u64 vd, bool separate_v, u64 k_row, u64 v_row, u64) {
+              u64 rows, u64 nk, u64 qk, u64 vd, bool separate_v, u64 k_row, u64 v_row, u64, u64 splits_given) {
   const Prediction& f = sc.formula();
   std::vector<SimKernel>& out = sc.out();
   AddressSpace& as = sc.as();
   const u64 e = sc.e();
-  const u64 bc = f.block_n, splits = f.splits;
+  const u64 bc = f.block_n, splits = splits_given != 0 ? splits_given : f.splits;
   const u64 key_blocks = ceil_div(nk, bc), per_split = ceil_div(key_blocks, splits);
   const u64 rtile = decode_row_tile(f.workload);
   const u64 row_tiles = ceil_div(rows, rtile);

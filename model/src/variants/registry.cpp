@@ -22,6 +22,7 @@ namespace attnio {
   X(flash_decoding)        \
   X(paged)                 \
   X(selective)             \
+  X(shared_prefix)         \
   X(mla)                   \
   X(linear)                \
   X(performer)             \

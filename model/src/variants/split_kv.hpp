@@ -15,11 +15,12 @@ namespace attnio::detail {
 // common.hpp kv_dequant_instr).
 void split_kv_decode(Evaluator& ev, std::string_view name, u64 batch, u64 sets, u64 rows, u64 nk,
                      u64 token_bytes, u64 qk_dim, u64 v_dim, u64 token_elems);
-// The same kernel as a tile schedule, with the formula's split count and K/V block. `separate_v`:
+// The same kernel as a tile schedule, with the formula's K/V block and split count (or `splits`
+// when not 0: a variant with two split-KV kernels, shared-prefix, passes each its own). `separate_v`:
 // K and V are separate arrays of `k_row` and `v_row` bytes per token; otherwise one cache row of
 // `k_row` bytes per token holds both (MLA's latent + rope). The dequantization of a quantized cache
 // is issue time, not FLOPs: the simulator's steps carry the FLOPs only (`token_elems` unused).
 void split_kv(Scheduler& sc, std::string name, u64 batch, u64 sets, u64 rows, u64 nk, u64 qk, u64 vd, bool separate_v,
-              u64 k_row, u64 v_row, u64 token_elems);
+              u64 k_row, u64 v_row, u64 token_elems, u64 splits = 0);
 
 }  // namespace attnio::detail

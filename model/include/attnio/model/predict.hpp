@@ -128,6 +128,7 @@ struct Prediction {
     std::uint64_t fft_passes_hidden = 0, fft_passes_seq = 0;
     Count link_bytes_per_step;  // ring
     bool state_spills = false;  // linear: state does not fit in M
+    std::uint64_t prefix_splits = 0;  // shared-prefix: splits of the prefix (chunk-first) kernel
   } extras;
 
   static constexpr int kMaxKernels = 16;
