@@ -733,3 +733,53 @@ TEST(SharedPrefix, PrefixIsReadOnceForTheBatchByHand) {
   w.params = {};
   EXPECT_EQ(predict(h100(), w).workload.count("shared_prefix"), 512u);  // default: half the cache
 }
+
+// Clustered attention (Vyas et al. 2020 §3.2, fast-transformers; issue 18 item 5) by hand, --l2 off:
+// B = 1, one head, N = Nk = 256, d = 64, bf16, C = 16 clusters, 2 Lloyd iterations, 8 hash bits.
+// Reads and writes per kernel (bytes):
+//   permute copies of Q, K, V and O: 2·(256·64 + 256·128 + 256·64) = 131072 each way;
+//   hashes: planes 8·65·2 = 1040 written and read, Q 32768 read, 256 int64 hashes 2048 written;
+//   init: 16 centroids 128 each way; assign x3: (2048 + 128)·3 = 6528 read, 256·8·3 = 6144 written;
+//   zero x6: counts 16·9·4 = 576, 1728 written; bit counts x3: labels and hashes 256·12·3 = 9216 read,
+//   256·9 atomics of 4 bytes x3 = 27648 each way; means x2: 1152 read, 256 written;
+//   sorts (256 <= 4096: one pass): 256·(4 + 8) = 3072 read, 256·(12 + 16) = 7168 written;
+//   index_select x2: 256·16 + 256·128·2 = 69632 read, 65536 written;
+//   aggregate: 32768 + 1024 + 64 = 33856 read, 16·64·2 = 2048 written;
+//   Q_c Kᵀ (one 128 x 128 tile row, two columns): A 2048·2 + B 32768 read, 16·256·2 = 8192 written;
+//   mask + scale: 4096 scores·2·2 = 16384 + the mask 512 read, 16384 written; softmax 8192 each way;
+//   A V: 8192 + 32768 read, 2048 written; broadcast: 256·(128 + 4) = 33792 read, 32768 written.
+// Sums: 452816 read, 312400 written. FLOPs: tensor 2·(2·16·256·64) = 1048576; FP32 hashing
+// 256·8·2·65 = 266240 + aggregate 32768 + mask and scale 8192 + softmax 16384 = 323584; 4096 exps.
+TEST(Clustered, CountsTheLibrarysKernelsByHand) {
+  Workload w = small(parse_variant("clustered"));
+  w.heads = w.kv_heads = 1;
+  w.set("clusters", 16);
+  w.set("iterations", 2);
+  w.set("hash_bits", 8);
+  const Prediction p = predict(h100(), w);
+  EXPECT_EQ(p.hbm_read_bytes.v, 452816u);
+  EXPECT_EQ(p.hbm_write_bytes.v, 312400u);
+  EXPECT_EQ(p.tensor_flops.v, 1048576u);
+  EXPECT_EQ(p.fp32_flops.v, 323584u);
+  EXPECT_EQ(p.sfu_flops.v, 4096u);
+  EXPECT_EQ(p.l2_bytes().v, p.hbm_bytes().v);  // --l2 off: no reuse anywhere
+  // Scores shrink by N/C against standard attention's N x Nk.
+  w.l2 = true;
+  Workload std_w = w;
+  std_w.variant = parse_variant("standard");
+  std_w.params = {};
+  EXPECT_LT(predict(h100(), w).tensor_flops.v * 8, predict(h100(), std_w).tensor_flops.v);
+  // No causal form, no decode, no GQA, at most one cluster per query.
+  Workload bad = w;
+  bad.causal = true;
+  EXPECT_THROW(predict(h100(), bad), InputError);
+  bad = w;
+  bad.phase = Phase::decode;
+  EXPECT_THROW(predict(h100(), bad), InputError);
+  bad = w;
+  bad.heads = 4;
+  EXPECT_THROW(predict(h100(), bad), InputError);
+  bad = w;
+  bad.set("clusters", 257);
+  EXPECT_THROW(predict(h100(), bad), InputError);
+}

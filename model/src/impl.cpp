@@ -63,7 +63,7 @@ constexpr std::string_view kFlashFamily[] = {"flash2", "block-sparse", "sliding-
 // roofline at datasheet peaks (Williams et al. 2009): perfect overlap, peak issue.
 constexpr std::string_view kAll[] = {"flash1", "flash2", "block-sparse", "sliding-window", "flex", "sigmoid", "dilated",
                                      "flash-decoding", "paged", "selective", "shared-prefix", "mla", "linear", "performer", "mamba",
-                                     "mamba-naive", "mamba2", "fnet", "longconv", "ring", "chunked", "standard", "gated"};
+                                     "mamba-naive", "mamba2", "fnet", "longconv", "ring", "chunked", "standard", "gated", "clustered"};
 KernelTraits ideal_traits(KernelRole, u64, bool, Dtype, double, int) {
   return {.block_m = 0, .block_n = 0, .mma_warps = 4, .ctas_per_sm = 0, .mma = MmaPath::native, .overlap = OverlapRule::roofline};
 }
@@ -354,7 +354,10 @@ KernelTraits pytorch_traits(KernelRole, u64, bool, Dtype, double, int) {
   return {.block_m = 0, .block_n = 0, .mma_warps = 4, .mma = MmaPath::native, .overlap = OverlapRule::warps,
           .eager_pytorch = true};
 }
-constexpr std::string_view kStandardVariants[] = {"standard", "linear", "performer", "fnet", "longconv", "chunked", "mamba-naive"};
+// clustered: fast-transformers runs PyTorch eager around its CUDA extensions (hashing, K-means,
+// aggregate and broadcast), its two GEMMs through cuBLAS.
+constexpr std::string_view kStandardVariants[] = {"standard", "linear", "performer", "fnet", "longconv", "chunked", "mamba-naive",
+                                                  "clustered"};
 const ImplProfile kPytorch{
     .key = "pytorch",
     .name = "PyTorch 2.0 eager (cuBLAS + ATen kernels)",
@@ -523,7 +526,7 @@ const ImplProfile& default_impl(std::string_view variant, const Device& device, 
   else if (variant == "mamba") pick = &kMambaScan;
   else if (variant == "mamba2") pick = &kMambaSsd;
   else if (variant == "flex") pick = &kTriton;  // FlexAttention generates Triton kernels
-  else if (variant == "standard" || variant == "longconv") pick = &kPytorch;  // longconv: torch.fft (cuFFT), as fftconv_ref
+  else if (variant == "standard" || variant == "longconv" || variant == "clustered") pick = &kPytorch;  // longconv: torch.fft (cuFFT), as fftconv_ref
   else if (std::find(std::begin(kFlashFamily), std::end(kFlashFamily), variant) != std::end(kFlashFamily)) pick = &kFa2;
   if (!pick->runs_on(cc) || !pick->implements(variant)) pick = kAttnio.implements(variant) ? &kAttnio : &kIdeal;
   return *pick;

@@ -19,6 +19,7 @@ namespace attnio {
   X(sigmoid)               \
   X(gated)                 \
   X(chunked)               \
+  X(clustered)             \
   X(flash_decoding)        \
   X(paged)                 \
   X(selective)             \
