@@ -783,3 +783,26 @@ TEST(Clustered, CountsTheLibrarysKernelsByHand) {
   bad.set("clusters", 257);
   EXPECT_THROW(predict(h100(), bad), InputError);
 }
+
+// Monarch Mixer sequence mixing (Fu et al. 2023 §3; M2's BlockdiagButterflyMultiply; issue 18
+// item 8) by hand, --l2 off: B = 1, one head of 64 channels, N = 256, bf16, default nb = 16 blocks
+// of 16. Activations 64·256 = 16384 values: five copies (two rearranges, the shuffle, the
+// contiguous operand, the output permute) read and write 32768 bytes each: 163840 each way. Each
+// bmm over 16 blocks of (64 x 16)·(16 x 16): A 16·64·16·2 = 32768 and B 16·16·16·2 = 8192 read,
+// 32768 written. Totals 245760 read, 229376 written; tensor FLOPs 2·(2·16·64·16·16) = 1048576 =
+// 4·D·N·(N/nb), against 4·D·N² = 16777216 for a dense mixing matrix.
+TEST(Monarch, TwoBlockDiagonalGemmsAndTheirCopiesByHand) {
+  Workload w = small(parse_variant("monarch"));
+  w.heads = w.kv_heads = 1;
+  const Prediction p = predict(h100(), w);
+  EXPECT_EQ(p.workload.count("monarch_blocks"), 16u);
+  EXPECT_EQ(p.hbm_read_bytes.v, 245760u);
+  EXPECT_EQ(p.hbm_write_bytes.v, 229376u);
+  EXPECT_EQ(p.tensor_flops.v, 1048576u);
+  w.set("monarch_blocks", 12);  // does not divide 256
+  EXPECT_THROW(predict(h100(), w), InputError);
+  w.set("monarch_blocks", 4);   // blocks of 64: four times the FLOPs of blocks of 16
+  EXPECT_EQ(predict(h100(), w).tensor_flops.v, 4u * 1048576);
+  w.causal = true;
+  EXPECT_THROW(predict(h100(), w), InputError);
+}

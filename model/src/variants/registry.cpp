@@ -32,6 +32,7 @@ namespace attnio {
   X(mamba2)                \
   X(fnet)                  \
   X(longconv)              \
+  X(monarch)               \
   X(ring)                  \
   X(dilated)
 
