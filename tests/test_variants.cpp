@@ -806,3 +806,31 @@ TEST(Monarch, TwoBlockDiagonalGemmsAndTheirCopiesByHand) {
   w.causal = true;
   EXPECT_THROW(predict(h100(), w), InputError);
 }
+
+// FLASH's gated attention unit (Hua et al. 2022 §2; lucidrains/FLASH-pytorch GAU.forward; issue 18
+// item 4) by hand, --l2 off: B = 1, one head, N = 256, s = 64, e = 128, bf16, not causal.
+// Z = 256·64 = 16384 values: OffsetScale's four kernels read and write 4·16384·2 = 131072 bytes.
+// Q Kᵀ (2 x 2 tiles of 128): Q 32768·2 and K 32768·2 read, 256·256·2 = 131072 written. The scale,
+// the bias add (plus the 131072-byte bias plane), relu and the square each read and write the
+// 131072 bytes of scores. A V (2 x 1 tiles): A 131072 and V 65536·2 read, 256·128·2 = 65536
+// written. The gate reads A V and U (2·65536) and writes 65536. Totals 1310720 read, 917504
+// written; tensor 2·256·256·64 + 2·256·128·256 = 25165824; FP32 16384·4 + 65536·4 + 32768 =
+// 360448; no exponentials.
+TEST(Gau, ReluSquaredScoresAndTheGateByHand) {
+  Workload w = small(parse_variant("gau"));
+  w.heads = w.kv_heads = 1;
+  w.v_head_dim = 128;
+  const Prediction p = predict(h100(), w);
+  EXPECT_EQ(p.hbm_read_bytes.v, 1310720u);
+  EXPECT_EQ(p.hbm_write_bytes.v, 917504u);
+  EXPECT_EQ(p.tensor_flops.v, 25165824u);
+  EXPECT_EQ(p.fp32_flops.v, 360448u);
+  EXPECT_EQ(p.sfu_flops.v, 0u);
+  // Causal: the mask is built (256² bools written, read, written) and A masked_fill'ed with it;
+  // the elementwise FLOPs count the 32896 allowed pairs only.
+  w.causal = true;
+  const Prediction c = predict(h100(), w);
+  EXPECT_EQ(c.hbm_read_bytes.v, 1310720u + 65536 + 131072 + 65536);
+  EXPECT_EQ(c.hbm_write_bytes.v, 917504u + 2 * 65536 + 131072);
+  EXPECT_EQ(c.fp32_flops.v, 16384u * 4 + 32896u * 4 + 32768);
+}

@@ -39,11 +39,11 @@ std::string point_key(Workload w, const Device& trace_device) {
 
 QColor variant_color(Variant v) {
   // Kelly's 20 distinguishable colours (his list of 22 minus white and black), then a teal, a navy,
-  // a magenta, a mint and an olive grey for the 21st to 25th variants, fixed per variant.
+  // a magenta, a mint, an olive grey and a sky blue for the 21st to 26th variants, fixed per variant.
   static const char* const palette[] = {"#F3C300", "#875692", "#F38400", "#A1CAF1", "#BE0032", "#C2B280", "#848482",
                                         "#008856", "#E68FAC", "#0067A5", "#F99379", "#604E97", "#F6A600", "#B3446C",
                                         "#DCD300", "#882D17", "#8DB600", "#654522", "#E25822", "#2B3D26", "#00A3A3",
-                                        "#1A1A8C", "#C71585", "#66CDAA", "#6B6B3A"};
+                                        "#1A1A8C", "#C71585", "#66CDAA", "#6B6B3A", "#00BFFF"};
   return QColor(palette[variant_index(v) % (sizeof palette / sizeof *palette)]);
 }
 

@@ -64,7 +64,7 @@ constexpr std::string_view kFlashFamily[] = {"flash2", "block-sparse", "sliding-
 constexpr std::string_view kAll[] = {"flash1", "flash2", "block-sparse", "sliding-window", "flex", "sigmoid", "dilated",
                                      "flash-decoding", "paged", "selective", "shared-prefix", "mla", "linear", "performer", "mamba",
                                      "mamba-naive", "mamba2", "fnet", "longconv", "ring", "chunked", "standard", "gated", "clustered",
-                                     "monarch"};
+                                     "monarch", "gau"};
 KernelTraits ideal_traits(KernelRole, u64, bool, Dtype, double, int) {
   return {.block_m = 0, .block_n = 0, .mma_warps = 4, .ctas_per_sm = 0, .mma = MmaPath::native, .overlap = OverlapRule::roofline};
 }
@@ -359,7 +359,7 @@ KernelTraits pytorch_traits(KernelRole, u64, bool, Dtype, double, int) {
 // aggregate and broadcast), its two GEMMs through cuBLAS.
 // monarch: M2's BlockdiagButterflyMultiply, torch.bmm and PyTorch copies.
 constexpr std::string_view kStandardVariants[] = {"standard", "linear", "performer", "fnet", "longconv", "chunked", "mamba-naive",
-                                                  "clustered", "monarch"};
+                                                  "clustered", "monarch", "gau"};
 const ImplProfile kPytorch{
     .key = "pytorch",
     .name = "PyTorch 2.0 eager (cuBLAS + ATen kernels)",
@@ -528,7 +528,9 @@ const ImplProfile& default_impl(std::string_view variant, const Device& device, 
   else if (variant == "mamba") pick = &kMambaScan;
   else if (variant == "mamba2") pick = &kMambaSsd;
   else if (variant == "flex") pick = &kTriton;  // FlexAttention generates Triton kernels
-  else if (variant == "standard" || variant == "longconv" || variant == "clustered" || variant == "monarch") pick = &kPytorch;  // longconv: torch.fft (cuFFT), as fftconv_ref
+  else if (variant == "standard" || variant == "longconv" || variant == "clustered" || variant == "monarch" ||
+           variant == "gau")
+    pick = &kPytorch;  // longconv: torch.fft (cuFFT), as fftconv_ref
   else if (std::find(std::begin(kFlashFamily), std::end(kFlashFamily), variant) != std::end(kFlashFamily)) pick = &kFa2;
   if (!pick->runs_on(cc) || !pick->implements(variant)) pick = kAttnio.implements(variant) ? &kAttnio : &kIdeal;
   return *pick;

@@ -18,6 +18,7 @@ namespace attnio {
   X(flex)                  \
   X(sigmoid)               \
   X(gated)                 \
+  X(gau)                   \
   X(chunked)               \
   X(clustered)             \
   X(flash_decoding)        \
