@@ -16,15 +16,18 @@ namespace attnio::detail {
 
 namespace {
 
-// The power of two nearest below √N: M2's square Monarch factors when N is a power of 4.
+// The largest divisor of N at most √N: M2's square Monarch factors (√N blocks of √N) when N is a
+// square, the nearest rectangular ones otherwise (one block, a dense matrix, when N is prime).
 u64 default_blocks(u64 n) {
-  u64 b = 1;
-  while ((b * 2) * (b * 2) <= n) b *= 2;
-  return b;
+  u64 best = 1;
+  for (u64 b = 1; b * b <= n; ++b) {
+    if (n % b == 0) best = b;
+  }
+  return best;
 }
 
 const ParamSpec kMonarchBlocks{
-    .key = "monarch_blocks", .default_text = "the power of two at most √N", .unit = "blocks",
+    .key = "monarch_blocks", .default_text = "the largest divisor of N at most √N", .unit = "blocks",
     .help = "monarch: blocks nb of each block-diagonal factor (blocks of N/nb x N/nb); must divide --seq",
     .source = "Fu et al. 2023 §3: order-2 Monarch matrices with √N blocks of √N x √N",
     .default_rule = [](const Workload& w) { return static_cast<double>(default_blocks(w.seq)); }};
@@ -53,6 +56,33 @@ void monarch(Evaluator& ev) {
   gemm(ev, "bmm_factor_l", nb, rows.v, blk, blk, e);
 }
 
+// The same kernels as tiles: x [B·D][N] (after the first rearrange) read by bmm 1 as nb strided
+// blocks of blk columns; out1 [nb][B·D][blk]; the shuffle's and the contiguous operand's copies;
+// bmm 2; the output permute's copy and the last rearrange. Weights [nb][blk][blk] per factor.
+void monarch_schedule(Scheduler& sc) {
+  const Workload& w = sc.w();
+  const u64 e = sc.e(), n = w.seq, nb = blocks_of(w), blk = n / nb, D = w.heads * w.head_dim;
+  const u64 rows = (Count(w.batch) * D).v;
+  const Count x_elems = Count(rows) * n;
+  AddressSpace& as = sc.as();
+  auto buffer = [&] { return as.alloc(x_elems * e); };
+  const u64 in = buffer(), x = buffer(), out1 = buffer(), shuffled = buffer(), operand = buffer(), out2 = buffer(),
+            permuted = buffer(), y = buffer();
+  const u64 w1 = as.alloc(Count(nb) * blk * blk * e), w2 = as.alloc(Count(nb) * blk * blk * e);
+  auto copy = [&](const char* name, u64 from, u64 to, const char* from_name, const char* to_name) {
+    sc.out().push_back(elementwise(name, x_elems, {{from, e, false, from_name}, {to, e, true, to_name}}, 0, 0));
+  };
+  copy("rearrange_b_l_d", in, x, "u", "x");
+  sc.out().push_back(gemm("bmm_factor_r", nb, rows, blk, blk, e, e, {x, rows, n, blk * e, false, "x"},
+                          {w1, blk, blk, blk * blk * e, true, "R"}, {out1, rows, blk, rows * blk * e, false, "out1"}));
+  copy("shuffle_reshape", out1, shuffled, "out1", "out1 shuffled");
+  copy("contiguous_operand", shuffled, operand, "out1 shuffled", "out1 contiguous");
+  sc.out().push_back(gemm("bmm_factor_l", nb, rows, blk, blk, e, e, {operand, rows, blk, rows * blk * e, false, "out1"},
+                          {w2, blk, blk, blk * blk * e, true, "L"}, {out2, rows, blk, rows * blk * e, false, "out2"}));
+  copy("output_permute", out2, permuted, "out2", "y");
+  copy("rearrange_b_d_l", permuted, y, "y", "y (b l d)");
+}
+
 void check(const Workload& w, const Device&) {
   const u64 nb = blocks_of(w);
   if (w.seq % nb != 0) {
@@ -77,7 +107,7 @@ const VariantDescriptor kDesc{
       put(s, "block", num(p.workload.seq / blocks_of(p.workload)));
       return s;
     },
-    .no_schedule = "monarch has no tile schedule yet (cuBLAS batched GEMMs and PyTorch copies); use predict",
+    .schedule = monarch_schedule,
     .derivation = [](const Prediction& p) -> std::string {
       const Workload& w = p.workload;
       const u64 nb = blocks_of(w), blk = w.seq / nb, D = w.heads * w.head_dim;
