@@ -721,7 +721,7 @@ std::map<std::string, std::string> results_by_id(const std::string& path) {
 // missing shard exits 4 naming what is missing.
 TEST(Cli, SweepCampaignShardsMergeToTheSingleRun) {
   const std::string dir = ::testing::TempDir();
-  const std::string spec = write_temp("campaign_spec.json", kCampaignSpec);
+  const std::string spec = write_temp("SweepCampaignShardsMergeToTheSingleRun_spec.json", kCampaignSpec);
   const std::string single = dir + "campaign_single.jsonl";
   std::remove(single.c_str());
   const Result one = run("sweep --spec " + spec + " --simulate --out " + single);
@@ -758,7 +758,7 @@ TEST(Cli, SweepCampaignShardsMergeToTheSingleRun) {
 }
 
 TEST(Cli, SweepCampaignResumesAfterAHalfWrittenRecord) {
-  const std::string spec = write_temp("campaign_spec.json", kCampaignSpec);
+  const std::string spec = write_temp("SweepCampaignResumesAfterAHalfWrittenRecord_spec.json", kCampaignSpec);
   const std::string path = ::testing::TempDir() + "campaign_cut.jsonl";
   std::remove(path.c_str());
   ASSERT_EQ(run("sweep --spec " + spec + " --out " + path).code, 0);
@@ -777,7 +777,7 @@ TEST(Cli, SweepCampaignResumesAfterAHalfWrittenRecord) {
 }
 
 TEST(Cli, CampaignFlagsAreChecked) {
-  const std::string spec = write_temp("campaign_spec.json", kCampaignSpec);
+  const std::string spec = write_temp("CampaignFlagsAreChecked_spec.json", kCampaignSpec);
   const std::string out = ::testing::TempDir() + "campaign_flags.jsonl";
   unsetenv("SLURM_ARRAY_TASK_ID");
   unsetenv("JOB_COMPLETION_INDEX");
@@ -796,7 +796,7 @@ TEST(Cli, CampaignFlagsAreChecked) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("(shard 1/3: 6 of the plan's 18 points"), std::string::npos) << r.out;
   // Resuming the file with another spec is refused: its plan differs.
-  const std::string other = write_temp("campaign_other.json", R"({"sweeps": [{"variant": "flash2", "seq": 1024}]})");
+  const std::string other = write_temp("CampaignFlagsAreChecked_other.json", R"({"sweeps": [{"variant": "flash2", "seq": 1024}]})");
   expect_bad_input("sweep --spec " + other + " --out " + out + " --resume", "differs from this run's");
 }
 
@@ -804,7 +804,7 @@ TEST(Cli, CampaignFlagsAreChecked) {
 // named with a space, a quote and $(...) runs as a plain name: the script, run as array task 0 would
 // run it (bash, SLURM_ARRAY_TASK_ID=0), writes its shard into that folder and runs nothing else.
 TEST(Cli, SubmitDryRunWritesAQuotedScriptThatRuns) {
-  const std::string spec = write_temp("campaign_spec.json", kCampaignSpec);
+  const std::string spec = write_temp("SubmitDryRunWritesAQuotedScriptThatRuns_spec.json", kCampaignSpec);
   const std::string base = ::testing::TempDir() + "submit_case";
   std::system(("rm -rf '" + base + "'").c_str());
   ASSERT_EQ(mkdir(base.c_str(), 0755), 0);
@@ -837,7 +837,7 @@ TEST(Cli, SubmitDryRunWritesAQuotedScriptThatRuns) {
   EXPECT_NE(st.out.find("complete"), std::string::npos) << st.out;
   EXPECT_NE(st.out.find("absent"), std::string::npos) << st.out;
   // The same folder with another spec is refused; so are tasks past the points and bad words.
-  const std::string other = write_temp("campaign_other.json", R"({"sweeps": [{"variant": "flash2", "seq": "1024,2048,4096"}]})");
+  const std::string other = write_temp("SubmitDryRunWritesAQuotedScriptThatRuns_other.json", R"({"sweeps": [{"variant": "flash2", "seq": "1024,2048,4096"}]})");
   expect_bad_input("submit --spec " + other + " --dir " + quoted + " --tasks 3 --dry-run", "choose another folder");
   expect_bad_input("submit --spec " + other + " --dir " + base + "/x --tasks 4 --dry-run", "more than the plan's 3 points");
   expect_bad_input("submit --spec " + spec + " --dir " + base + "/y --tasks 2 --job-name 'a b' --dry-run", "--job-name");
@@ -849,7 +849,7 @@ TEST(Cli, SubmitDryRunWritesAQuotedScriptThatRuns) {
 }
 
 TEST(Cli, SubmitProfileAsksForAGpuUnlessTheCpuRunner) {
-  const std::string spec = write_temp("campaign_spec.json", kCampaignSpec);
+  const std::string spec = write_temp("SubmitProfileAsksForAGpuUnlessTheCpuRunner_spec.json", kCampaignSpec);
   const std::string base = ::testing::TempDir() + "submit_profile";
   std::system(("rm -rf '" + base + "'").c_str());
   const Result cpu = run("submit --spec " + spec + " --dir " + base + "/cpu --tasks 2 --kind profile --runner cpu --dry-run");
@@ -869,7 +869,7 @@ TEST(Cli, SubmitMakesTheSpecsDeviceFilesAbsolute) {
   const fs::path device = fs::path(ATTNIO_SOURCE_DIR) / "model/devices/h100-sxm.json";
   const std::string relative = fs::relative(device, fs::current_path()).string();
   ASSERT_FALSE(fs::path(relative).is_absolute());
-  const std::string spec = write_temp("campaign_devfile.json", R"({"sweeps": [{"device-file": ")" + relative + R"(", "seq": "1024,2048"}]})");
+  const std::string spec = write_temp("SubmitMakesTheSpecsDeviceFilesAbsolute_devfile.json", R"({"sweeps": [{"device-file": ")" + relative + R"(", "seq": "1024,2048"}]})");
   const std::string dir = ::testing::TempDir() + "submit_devfile";
   fs::remove_all(dir);
   const Result r = run("submit --spec " + spec + " --dir " + dir + " --tasks 2 --dry-run");
