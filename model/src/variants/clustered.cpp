@@ -155,11 +155,7 @@ const VariantDescriptor kDesc{
       }
     },
     .evaluate = clustered,
-    // The keys and values the layer attends, as for standard attention (no decode step keeps a cache).
-    .cache_bytes = [](const Workload& w) {
-      const Shape s = shape_of(w);
-      return Count(s.batch) * s.kv_heads * s.nk * (s.d + s.dv) * dtype_bytes(w.dtype) * w.layers;
-    },
+    .cache_bytes = attended_kv_bytes,
     .io_complexity = [](const Workload&) -> std::string_view { return "Θ(N·C·d) attention, Θ(N·C·iterations) clustering"; },
     .params_text = [](const Prediction& p) {
       std::string s;

@@ -53,6 +53,12 @@ void fill_tiles(Workload& w, KernelRole role, u64 d);
 
 // The K/V cache of batch x kv-len tokens of every K/V head, for ceil(layers / cla-share) layers.
 Count kv_cache_bytes(const Workload& w);
+// The keys and values one prefill layer attends, over all layers, for variants with no decode step
+// and no cross-layer sharing (clustered, gau): kv_heads_bytes(shape, kv-len) x layers.
+inline Count attended_kv_bytes(const Workload& w) {
+  const Shape s = shape_of(w);
+  return kv_heads_bytes(s, s.nk, dtype_bytes(w.dtype)) * w.layers;
+}
 Count kv_cache_tokens(const Workload& w, u64 tokens);
 
 // "key=value" words of params_text.

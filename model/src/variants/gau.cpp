@@ -77,11 +77,7 @@ const VariantDescriptor kDesc{
                "flash_pytorch.py (GAU.forward)",
     .decode = false,
     .evaluate = gau,
-    // The keys and values the layer attends (no decode step keeps a cache).
-    .cache_bytes = [](const Workload& w) {
-      const Shape s = shape_of(w);
-      return Count(s.batch) * s.kv_heads * s.nk * (s.d + s.dv) * dtype_bytes(w.dtype) * w.layers;
-    },
+    .cache_bytes = attended_kv_bytes,
     .io_complexity = [](const Workload&) -> std::string_view { return "Θ(N²) scores materialized per head"; },
     .no_schedule = "gau has no tile schedule yet (its eager chain is standard attention's with other elementwise kernels); "
                    "use predict",
