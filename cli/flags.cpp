@@ -155,7 +155,8 @@ std::vector<Point> expand(const po::variables_map& vm, const Workload& base, boo
         axis.push_back([key = p->key, v](Workload& w) { w.set_real(key, v); });
       }
     } else {
-      const auto list = parse_uint_list(flag, vm[flag].as<std::string>());
+      // 0 is a value where the parameter's range starts there or 0 means "the model chooses".
+      const auto list = parse_uint_list(flag, vm[flag].as<std::string>(), 100000, p->min <= 0 || p->zero_is_auto);
       if (!allow_lists && list.size() > 1) {
         throw InputError("--" + flag + " takes one value here; use 'attnio sweep' for lists");
       }

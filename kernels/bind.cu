@@ -3,6 +3,7 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
+#include <cublas_v2.h>
 
 #include <algorithm>
 #include <cmath>
@@ -47,6 +48,24 @@ std::string fill(void* x, std::size_t elems, Elem e, std::uint64_t seed) {
   else hash_fill_kernel<<<blocks, 256>>>(static_cast<__half*>(x), elems, seed);
   const cudaError_t err = cudaDeviceSynchronize();
   return err == cudaSuccess ? std::string() : std::string("filling inputs: ") + cudaGetErrorString(err);
+}
+
+// An fp8 e4m3 K/V cache (decode with --kv-dtype fp8): values from the same hash, stored with one
+// scale of 1 per tensor.
+std::string fill_fp8(void* x, std::size_t elems, std::uint64_t seed) {
+  if (elems == 0) return {};
+  const int blocks = static_cast<int>(std::min<std::size_t>((elems + 255) / 256, 65535));
+  hash_fill_kernel<<<blocks, 256>>>(static_cast<__nv_fp8_e4m3*>(x), elems, seed);
+  const cudaError_t err = cudaDeviceSynchronize();
+  return err == cudaSuccess ? std::string() : std::string("filling the fp8 cache: ") + cudaGetErrorString(err);
+}
+
+// The decode kernels read a 16-bit cache (kv_bits 0: the dtype's) or an fp8 one with per-tensor
+// scales (kv_bits 8, no groups); grouped int8/int4 caches have no kernel here.
+bool fp8_cache(const Workload& w) { return w.count("kv_bits") == 8 && w.count("kv_group") == 0; }
+bool cache_has_kernel(const Workload& w) {
+  const std::uint64_t bits = w.count("kv_bits");
+  return bits == 0 || bits == 16 || fp8_cache(w);
 }
 
 // Shapes are checked against the launchers' int fields before any narrowing (bind_kernel).
@@ -179,6 +198,39 @@ std::string bind_scan(const Workload& w, const Device&, std::string_view kernel,
   return {};
 }
 
+// Mamba-2's SSD (mamba_chunk_scan_combined's layouts: x [B][L][H][P], dt [B][L][H], B and C
+// [B][L][G][N]). A = -1, dt_bias = -4.6 (softplus of it is 0.01, inside mamba_ssm's dt init range
+// [0.001, 0.1]) and D = 1 per head, in fp32.
+std::string bind_ssd(const Workload& w, const Device&, std::string_view, Elem e, Buffers& bufs, BoundKernel* out) {
+  SsdParams p;
+  p.batch = as_int(w.batch); p.length = as_int(w.seq); p.heads = as_int(w.heads); p.head_dim = as_int(w.head_dim);
+  p.states = as_int(w.count("state_dim")); p.groups = as_int(w.count("groups")); p.chunk = as_int(w.count("chunk"));
+  p.elem = e;
+  const int q = std::min(p.chunk, p.length), chunks = (p.length + q - 1) / q;
+  if (static_cast<std::int64_t>(p.batch) * chunks > 65535) return "ssd_forward launches batch x chunks CTA rows: at most 65535";
+  const std::size_t tokens = static_cast<std::size_t>(p.batch) * p.length;
+  void *x, *dt, *bm, *cm, *y, *heads, *ws;
+  if (std::string err = input(bufs, tokens * p.heads * p.head_dim, e, 61, &x); !err.empty()) return err;
+  if (std::string err = input(bufs, tokens * p.heads, e, 67, &dt); !err.empty()) return err;
+  if (std::string err = input(bufs, tokens * p.groups * p.states, e, 71, &bm); !err.empty()) return err;
+  if (std::string err = input(bufs, tokens * p.groups * p.states, e, 73, &cm); !err.empty()) return err;
+  if (std::string err = bufs.alloc(tokens * p.heads * p.head_dim * 2, &y); !err.empty()) return err;
+  std::vector<float> per_head(3 * static_cast<std::size_t>(p.heads));
+  std::fill_n(per_head.begin(), p.heads, -1.0f);
+  std::fill_n(per_head.begin() + p.heads, p.heads, -4.6f);
+  std::fill_n(per_head.begin() + 2 * p.heads, p.heads, 1.0f);
+  if (std::string err = bufs.alloc(per_head.size() * sizeof(float), &heads); !err.empty()) return err;
+  if (cudaMemcpy(heads, per_head.data(), per_head.size() * sizeof(float), cudaMemcpyHostToDevice) != cudaSuccess) {
+    return std::string("A, dt_bias, D upload: ") + cudaGetErrorString(cudaGetLastError());
+  }
+  p.x = x; p.dt = dt; p.b = bm; p.c = cm; p.y = y;
+  p.a = static_cast<const float*>(heads); p.dt_bias = p.a + p.heads; p.d = p.a + 2 * p.heads;
+  if (std::string err = bufs.alloc(ssd_workspace_bytes(p), &ws); !err.empty()) return err;
+  out->launch = {{"chunk", q}, {"chunks", chunks}, {"block_x", 256}, {"states", p.states}, {"groups", p.groups}};
+  out->run = [p, ws] { return ssd_forward(p, ws, nullptr); };
+  return {};
+}
+
 // FNet token mixing over the hidden size H x d (cuFFT; its plans are made inside each call).
 std::string bind_fnet(const Workload& w, const Device&, std::string_view, Elem e, Buffers& bufs, BoundKernel* out) {
   FnetParams p;
@@ -301,6 +353,35 @@ std::string bind_attention(const Workload& w, const Device& device, std::string_
       }
       p.block_layout = static_cast<const std::uint8_t*>(dl);
     }
+    if (kernel == "flash2_fwd_gated") {
+      // Gated attention with the gate fused (model/src/variants/gated.cpp, --gate-fused 1): the gate
+      // projection G = X W_θ with cuBLAS (row-major [tokens][d_model] x [d_model][H·dv], computed
+      // as the column-major Gᵀ = W_θᵀ Xᵀ), then flash2 applying σ(G) in its epilogue.
+      const int tokens = b * n, width = h * d, dm = as_int(w.count("model_dim"));
+      void *x, *wt, *g;
+      for (auto [ptr, elems] : {std::pair{&x, static_cast<std::size_t>(tokens) * dm}, {&wt, static_cast<std::size_t>(dm) * width},
+                                {&g, static_cast<std::size_t>(tokens) * width}}) {
+        if (std::string err = bufs.alloc(elems * 2, ptr); !err.empty()) return err;
+      }
+      if (std::string err = fill(x, static_cast<std::size_t>(tokens) * dm, e, 31); !err.empty()) return err;
+      if (std::string err = fill(wt, static_cast<std::size_t>(dm) * width, e, 37); !err.empty()) return err;
+      cublasHandle_t handle = nullptr;
+      if (cublasCreate(&handle) != CUBLAS_STATUS_SUCCESS) return "cublasCreate failed";
+      bufs.cleanups.push_back([handle] { cublasDestroy(handle); });
+      p.gate = g;
+      const cudaDataType_t type = e == Elem::bf16 ? CUDA_R_16BF : CUDA_R_16F;
+      out->launch = {{"grid_x", (n + static_cast<int>(traits::flash_block_m(w.head_dim)) - 1) / static_cast<int>(traits::flash_block_m(w.head_dim))},
+                     {"grid_y", b}, {"grid_z", h}, {"block_x", kThreads}, {"gemm_m", tokens}, {"gemm_n", width}, {"gemm_k", dm}};
+      out->run = [p, handle, x, wt, g, tokens, width, dm, type]() -> std::string {
+        const float one = 1.0f, zero = 0.0f;
+        if (cublasGemmEx(handle, CUBLAS_OP_N, CUBLAS_OP_N, width, tokens, dm, &one, wt, type, width, x, type, dm, &zero, g, type,
+                         width, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT) != CUBLAS_STATUS_SUCCESS) {
+          return "gate projection: cublasGemmEx failed";
+        }
+        return flash2_forward(p, nullptr);
+      };
+      return {};
+    }
     if (kernel == "flash1_fwd") {
       void* ws;
       if (std::string err = bufs.alloc(flash1_workspace_bytes(p), &ws); !err.empty()) return err;
@@ -350,6 +431,10 @@ std::string bind_attention(const Workload& w, const Device& device, std::string_
   p.q = q; p.o = o;
   p.batch = b; p.heads = h; p.kv_heads = hkv; p.nk = nk; p.head_dim = d; p.v_head_dim = d; p.elem = e; p.scale = scale;
   p.splits = static_cast<int>(std::max<std::uint64_t>(1, predict(device, w).splits));
+  p.fp8_cache = fp8_cache(w);
+  auto fill_cache = [&](void* x, std::size_t elems, std::uint64_t seed) {
+    return p.fp8_cache ? fill_fp8(x, elems, seed) : fill(x, elems, e, seed);
+  };
   if (kernel == "paged_attention") {
     // vLLM: v1 (one partition) or v2 with 512-token partitions; pages in a shuffled physical order.
     p.source = KeySource::paged;
@@ -364,8 +449,8 @@ std::string bind_attention(const Workload& w, const Device& device, std::string_
     for (auto ptr : {&kc, &vc}) {
       if (std::string err = bufs.alloc(cache * 2, ptr); !err.empty()) return err;
     }
-    if (std::string err = fill(kc, cache, e, 101); !err.empty()) return err;
-    if (std::string err = fill(vc, cache, e, 103); !err.empty()) return err;
+    if (std::string err = fill_cache(kc, cache, 101); !err.empty()) return err;
+    if (std::string err = fill_cache(vc, cache, 103); !err.empty()) return err;
     if (std::string err = bufs.alloc(table.size() * sizeof(int), &bt); !err.empty()) return err;
     if (cudaMemcpy(bt, table.data(), table.size() * sizeof(int), cudaMemcpyHostToDevice) != cudaSuccess) {
       return std::string("block table upload: ") + cudaGetErrorString(cudaGetLastError());
@@ -376,9 +461,14 @@ std::string bind_attention(const Workload& w, const Device& device, std::string_
   } else {
     p.source = KeySource::contiguous;
     p.k = k; p.v = v;
+    if (p.fp8_cache) {  // the first half of each 16-bit buffer holds the fp8 cache
+      if (std::string err = fill_cache(k, kv_elems, 8); !err.empty()) return err;
+      if (std::string err = fill_cache(v, kv_elems, 15); !err.empty()) return err;
+    }
     out->launch = {{"grid_x", static_cast<std::int64_t>(b) * hkv}, {"grid_y", p.splits}, {"block_x", kThreads}};
   }
   out->launch["splits"] = p.splits;
+  if (p.fp8_cache) out->launch["fp8_cache"] = 1;
   void* ws;
   if (std::string err = bufs.alloc(decode_workspace_bytes(p), &ws); !err.empty()) return err;
   p.workspace = ws;
@@ -405,6 +495,8 @@ constexpr Binding kBindings[] = {
     {"flash2_fwd_window", tensor_core, bind_attention},
     {"flash2_fwd_sigmoid", tensor_core, bind_attention},
     {"flash2_fwd_block_sparse", tensor_core, bind_attention},
+    // Gated attention: only with the gate fused into the epilogue (the separate gate pass has no kernel).
+    {"flash2_fwd_gated", [](const Workload& w) { return tensor_core(w) && w.count("gate_fused") == 1; }, bind_attention},
     {"flash1_fwd", tensor_core, bind_attention},
     // FlashAttention-2 backward (forward first, outside the profiled range, for O and the LSE).
     {"flash2_bwd", tensor_core, bind_backward},
@@ -421,9 +513,10 @@ constexpr Binding kBindings[] = {
      }, bind_linear},
     {"selective_scan", [](const Workload& w) { return w.count("state_dim") <= 64; }, bind_scan},
     {"selective_scan_naive", [](const Workload& w) { return w.count("state_dim") <= 64; }, bind_scan},
+    {"ssd_forward", [](const Workload&) { return true; }, bind_ssd},
     {"fnet_cufft", [](const Workload&) { return true; }, bind_fnet},
-    {"flash_decoding_splitkv", up_to_256, bind_attention},
-    {"paged_attention", up_to_256, bind_attention},
+    {"flash_decoding_splitkv", [](const Workload& w) { return up_to_256(w) && cache_has_kernel(w); }, bind_attention},
+    {"paged_attention", [](const Workload& w) { return up_to_256(w) && cache_has_kernel(w); }, bind_attention},
     // Absorbed MLA decode: scores over latent + rope, values over the latent (DeepSeek-V2 §2.1.2).
     {"mla_absorbed_decode", [](const Workload& w) { return w.count("latent_dim") + w.count("rope_dim") <= 576; }, bind_mla},
 };

@@ -9,6 +9,10 @@
 //    (DeepSeek-V2 §2.1.2, absorbed form).
 // IO per CTA: its query rows, its key range of the cache once, a partial output and log-sum-exp
 // (fp32) or, unsplit, the output. Correct first: dot products on CUDA cores, one key per thread.
+// The cache element type C is the activations' (T) or fp8 e4m3 with per-tensor scales (vLLM's fp8
+// cache, csrc/attention/attention_kernels.cuh: each cached element converted with
+// fp8::scaled_convert(k, k_scale)); here the per-tensor scale is taken out of the sums: a score is
+// scale · k_scale · Σ q·k8, an output v_scale · Σ p·v8, so the conversion is the only per-element cost.
 #include <cmath>
 
 #include "attnio/kernels/attention_kernels.hpp"
@@ -44,7 +48,7 @@ __device__ __forceinline__ long paged_offset(const DecodeParams& p, const Layout
   return ((static_cast<long>(phys) * L.kv_heads + kvh) * L.page_size + j % L.page_size) * width;
 }
 
-template <typename T, int ROWS>
+template <typename T, typename C, int ROWS>
 __global__ void __launch_bounds__(kThreads) decode_kernel(DecodeParams p, Layout L, float* partial, float* part_lse) {
   __shared__ float q[ROWS][kMaxDim];
   __shared__ float s[ROWS][kKeysPerChunk];
@@ -58,9 +62,9 @@ __global__ void __launch_bounds__(kThreads) decode_kernel(DecodeParams p, Layout
   const int g = L.heads / L.kv_heads;
   const int kvh = p.source == KeySource::paged ? set / g : set;
   const T* Q = static_cast<const T*>(p.q);
-  const T* K = static_cast<const T*>(p.k);
-  const T* V = p.source == KeySource::latent ? K : static_cast<const T*>(p.v);
-  const float scale = p.scale != 0 ? p.scale : rsqrtf(static_cast<float>(L.d));
+  const C* K = static_cast<const C*>(p.k);
+  const C* V = p.source == KeySource::latent ? K : static_cast<const C*>(p.v);
+  const float scale = (p.scale != 0 ? p.scale : rsqrtf(static_cast<float>(L.d))) * p.k_scale;
 
   auto head_of = [&](int r) { return set * L.rows + row0 + r; };
   for (int idx = tid; idx < ROWS * L.d; idx += kThreads) {
@@ -146,7 +150,7 @@ __global__ void __launch_bounds__(kThreads) decode_kernel(DecodeParams p, Layout
     const int c = tid + a * kThreads;
     if (c >= L.dv) break;
     for (int r = 0; r < nrows; ++r) {
-      const float out = l[r] > 0.f ? acc[a][r] / l[r] : 0.f;
+      const float out = l[r] > 0.f ? acc[a][r] * p.v_scale / l[r] : 0.f;
       const long row = static_cast<long>(b) * L.heads + head_of(r);
       if (p.splits == 1) {
         static_cast<T*>(p.o)[row * L.dv + c] = from_float<T>(out);
@@ -190,17 +194,17 @@ Layout layout_of(const DecodeParams& p) {
   return L;
 }
 
-template <typename T>
+template <typename T, typename C>
 std::string launch(const DecodeParams& p, cudaStream_t stream) {
   const Layout L = layout_of(p);
   float* partial = static_cast<float*>(p.workspace);
   float* part_lse = partial == nullptr ? nullptr : partial + static_cast<long>(p.batch) * p.heads * p.splits * p.v_head_dim;
   if (L.rows == 1) {
-    decode_kernel<T, 1><<<dim3(p.batch * L.sets, p.splits, 1), kThreads, 0, stream>>>(p, L, partial, part_lse);
+    decode_kernel<T, C, 1><<<dim3(p.batch * L.sets, p.splits, 1), kThreads, 0, stream>>>(p, L, partial, part_lse);
   } else if (L.rows <= 8) {
-    decode_kernel<T, 8><<<dim3(p.batch * L.sets, p.splits, 1), kThreads, 0, stream>>>(p, L, partial, part_lse);
+    decode_kernel<T, C, 8><<<dim3(p.batch * L.sets, p.splits, 1), kThreads, 0, stream>>>(p, L, partial, part_lse);
   } else {
-    decode_kernel<T, 16><<<dim3(p.batch * L.sets, p.splits, ceil_div(L.rows, 16)), kThreads, 0, stream>>>(p, L, partial, part_lse);
+    decode_kernel<T, C, 16><<<dim3(p.batch * L.sets, p.splits, ceil_div(L.rows, 16)), kThreads, 0, stream>>>(p, L, partial, part_lse);
   }
   std::string err = launch_error("decode_attention");
   if (!err.empty() || p.splits == 1) return err;
@@ -226,9 +230,16 @@ std::string decode_attention(const DecodeParams& p, void* stream) {
     return "decode_attention: paged splits must be 1 or one per 512-token partition";
   }
   if (p.source == KeySource::latent && p.scale == 0) return "decode_attention: the latent (MLA) source needs an explicit scale";
+  if (p.fp8_cache && p.source == KeySource::latent) return "decode_attention: no fp8 latent (MLA) cache";
+  if (p.fp8_cache && !(p.k_scale > 0.f && p.v_scale > 0.f && std::isfinite(p.k_scale) && std::isfinite(p.v_scale))) {
+    return "decode_attention: fp8 cache scales must be positive and finite";
+  }
   static_assert(kMaxRows >= 16, "row tiles of up to 16 rows");
   const auto s = static_cast<cudaStream_t>(stream);
-  return p.elem == Elem::bf16 ? launch<__nv_bfloat16>(p, s) : launch<__half>(p, s);
+  if (p.fp8_cache) {
+    return p.elem == Elem::bf16 ? launch<__nv_bfloat16, __nv_fp8_e4m3>(p, s) : launch<__half, __nv_fp8_e4m3>(p, s);
+  }
+  return p.elem == Elem::bf16 ? launch<__nv_bfloat16, __nv_bfloat16>(p, s) : launch<__half, __half>(p, s);
 }
 
 }  // namespace attnio::kernels

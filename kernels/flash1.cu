@@ -184,6 +184,7 @@ std::string flash1_forward(const Flash2Params& p, float* workspace, void* stream
     return "flash1_fwd: bad shape";
   }
   if (workspace == nullptr) return "flash1_fwd: needs a workspace for l and m";
+  if (p.gate != nullptr) return "flash1_fwd: no fused gate (flash2 only)";
   const auto s = static_cast<cudaStream_t>(stream);
   const bool bf16 = p.elem == Elem::bf16;
   switch (p.head_dim) {

@@ -35,6 +35,14 @@ struct Tiles {
   static constexpr std::size_t smem_bytes = traits::flash2_smem_bytes(sizeof(T), D);
 };
 
+// σ(g) = (1 + tanh(g/2)) / 2 with one MUFU.TANH (PTX ISA: tanh.approx.f32, sm_75 and later), as
+// the model counts the gate (model/src/variants/gated.cpp): an FMUL, the MUFU op and an FFMA.
+__device__ __forceinline__ float sigmoid_tanh(float g) {
+  float t;
+  asm("tanh.approx.f32 %0, %1;" : "=f"(t) : "f"(0.5f * g));
+  return fmaf(0.5f, t, 0.5f);
+}
+
 __device__ __forceinline__ bool allowed(const Flash2Params& p, int i, int j) {
   if (j >= p.nk) return false;
   const int pos = i + (p.nk - p.n);
@@ -141,8 +149,10 @@ __global__ void __launch_bounds__(kThreads) flash2_fwd_kernel(Flash2Params p) {
     const int r = idx / D, c = idx % D, i = r0 + r;
     if (i >= p.n) continue;
     const float l = sL[r];
-    const float val = p.sigmoid ? sO[idx] : (l > 0.f ? sO[idx] / l : 0.f);
-    O[(static_cast<long>(b) * p.n + i) * q_stride + static_cast<long>(h) * D + c] = from_float<T>(val);
+    float val = p.sigmoid ? sO[idx] : (l > 0.f ? sO[idx] / l : 0.f);
+    const long at = (static_cast<long>(b) * p.n + i) * q_stride + static_cast<long>(h) * D + c;
+    if (p.gate != nullptr) val *= sigmoid_tanh(to_float(static_cast<const T*>(p.gate)[at]));
+    O[at] = from_float<T>(val);
   }
   if (p.lse != nullptr) {
     for (int r = tid; r < BR; r += kThreads) {

@@ -169,6 +169,7 @@ public:
   void backward(const std::string& dtype);
   void linear(const std::string& dtype, bool performer);
   void mamba(const std::string& dtype);
+  void ssd(const std::string& dtype);
   void fnet(const std::string& dtype);
   // Validation with the absolute tolerance scaled by the largest expected value (sums of many terms).
   static ref::Validation scaled_check(const char* what, const std::vector<float>& got, const std::vector<double>& want,
@@ -206,11 +207,13 @@ void Runner::flash(const std::string& dtype, bool fa1) {
     bool causal;
     int window;
     bool sigmoid, sparse;
+    bool gate = false;  // gated attention fused into the epilogue (flash2 only)
   };
-  const std::vector<Case> checks = {
+  std::vector<Case> checks = {
       {"gqa", 2, 4, 2, 200, 200, 64, false, 0, false, false},   {"causal-ragged", 2, 4, 2, 77, 300, 128, true, 0, false, false},
       {"window", 1, 4, 4, 333, 333, 128, false, 100, false, false}, {"sigmoid", 1, 2, 1, 150, 150, 64, true, 0, true, false},
       {"sparse", 1, 2, 2, 260, 260, 128, false, 0, false, true},  {"mqa", 2, 8, 1, 129, 129, 64, false, 0, false, false}};
+  if (!fa1) checks.push_back({"gated causal", 2, 4, 2, 150, 190, 128, true, 0, false, false, true});
   for (const Case& c : checks) {
     if (!opt_.check) break;
     ref::Attn a;
@@ -232,6 +235,13 @@ void Runner::flash(const std::string& dtype, bool fa1) {
     const auto k = ref::random_inputs(static_cast<std::size_t>(c.b) * c.nk * c.hkv * c.d, next_seed(), dtype);
     const auto v = ref::random_inputs(static_cast<std::size_t>(c.b) * c.nk * c.hkv * c.d, next_seed(), dtype);
     const auto dq = upload(q, dtype), dk = upload(k, dtype), dv = upload(v, dtype);
+    // Gate logits in O's layout, spread over [-4, 4) so that σ(G) ranges from 0.02 to 0.98.
+    std::vector<float> gate;
+    if (c.gate) {
+      gate = ref::random_inputs(q.size(), next_seed(), dtype);
+      for (float& x : gate) x *= 4.0f;
+    }
+    const auto dg = upload(gate, dtype);
     DeviceBuffer o(q.size() * 2), lay(layout.size()), lse(sizeof(float) * c.b * c.h * c.n);
     if (!layout.empty()) cudaMemcpy(lay.ptr, layout.data(), layout.size(), cudaMemcpyHostToDevice);
     o.poison();
@@ -244,6 +254,7 @@ void Runner::flash(const std::string& dtype, bool fa1) {
     p.lse = static_cast<float*>(lse.ptr);
     p.block_layout = layout.empty() ? nullptr : static_cast<const std::uint8_t*>(lay.ptr);
     p.elem = elem_of(dtype);
+    p.gate = c.gate ? dg->ptr : nullptr;
     const std::string grid = fa1 ? "(" + std::to_string(c.b) + "," + std::to_string(c.h) + ")"
                                  : "(" + std::to_string(tr) + "," + std::to_string(c.b) + "," + std::to_string(c.h) + ")";
     Job job{family, c.name, dtype, "grid " + grid + " x 128", {}};
@@ -255,7 +266,8 @@ void Runner::flash(const std::string& dtype, bool fa1) {
       val.ok = false;
       val.report = err + "\n";
     } else {
-      const ref::Output want = fa1 ? ref::flash1(a, q, k, v) : ref::flash2(a, q, k, v);
+      ref::Output want = fa1 ? ref::flash1(a, q, k, v) : ref::flash2(a, q, k, v);
+      if (c.gate) ref::apply_output_gate(gate, &want);
       val = ref::validate("O", download(o, dtype), want.o, ref::tolerance_for(dtype));
       // The log-sum-exp: fp32 throughout, so a tight tolerance; -inf rows compare as equal.
       std::vector<float> got_lse(want.lse.size());
@@ -297,12 +309,15 @@ void Runner::decode(const std::string& dtype, KeySource source) {
   struct Case {
     const char* name;
     int b, h, hkv, nk, splits;
+    bool fp8 = false;  // fp8 e4m3 cache with per-tensor scales
   };
   std::vector<Case> cases;
   if (opt_.check) {
     if (source == KeySource::latent) cases = {{"h16 nk300", 2, 16, 1, 300, 1}, {"h16 nk300 split3", 2, 16, 1, 300, 3}};
-    else if (source == KeySource::paged) cases = {{"gqa nk1000 v1", 3, 8, 2, 1000, 1}, {"gqa nk1000 v2", 3, 8, 2, 1000, 2}};
-    else cases = {{"gqa nk1000", 3, 8, 2, 1000, 1}, {"gqa nk1000 split4", 3, 8, 2, 1000, 4}, {"mqa nk777 split3", 2, 16, 1, 777, 3}};
+    else if (source == KeySource::paged) cases = {{"gqa nk1000 v1", 3, 8, 2, 1000, 1}, {"gqa nk1000 v2", 3, 8, 2, 1000, 2},
+                                                  {"gqa nk1000 v2 fp8", 3, 8, 2, 1000, 2, true}};
+    else cases = {{"gqa nk1000", 3, 8, 2, 1000, 1}, {"gqa nk1000 split4", 3, 8, 2, 1000, 4}, {"mqa nk777 split3", 2, 16, 1, 777, 3},
+                  {"gqa nk1000 split4 fp8", 3, 8, 2, 1000, 4, true}, {"mqa nk777 fp8", 2, 16, 1, 777, 1, true}};
   }
   const int page = 16;
   for (const Case& c : cases) {
@@ -313,7 +328,7 @@ void Runner::decode(const std::string& dtype, KeySource source) {
     // MLA's softmax scale is 1/sqrt(dn + dr) = 1/sqrt(128 + 64); the others use the sharp check scale.
     a.scale = source == KeySource::latent ? 1.0 / std::sqrt(192.0) : check_scale(d);
     const auto q = ref::random_inputs(static_cast<std::size_t>(c.b) * c.h * d, next_seed(), dtype);
-    const auto kc = ref::random_inputs(static_cast<std::size_t>(c.b) * c.nk * a.kv_heads * d, next_seed(), dtype);
+    auto kc = ref::random_inputs(static_cast<std::size_t>(c.b) * c.nk * a.kv_heads * d, next_seed(), dtype);
     auto vc = source == KeySource::latent ? std::vector<float>() : ref::random_inputs(static_cast<std::size_t>(c.b) * c.nk * a.kv_heads * dvw, next_seed(), dtype);
     if (source == KeySource::latent) {  // values are the latent part of each cache row
       vc.resize(static_cast<std::size_t>(c.b) * c.nk * dvw);
@@ -323,6 +338,23 @@ void Runner::decode(const std::string& dtype, KeySource source) {
     p.source = source; p.batch = c.b; p.heads = c.h; p.kv_heads = a.kv_heads; p.nk = c.nk; p.head_dim = d; p.v_head_dim = dvw;
     p.splits = c.splits; p.page_size = page; p.elem = elem_of(dtype);
     p.scale = static_cast<float>(a.scale);
+    if (c.fp8) {
+      // The cache as vLLM stores it: round(x / scale) in e4m3; the reference sees stored · scale.
+      p.fp8_cache = true;
+      p.k_scale = 1.0f / 224;
+      p.v_scale = 1.0f / 300;
+      kc = ref::quantize_fp8_e4m3(kc, p.k_scale).dequantized;
+      vc = ref::quantize_fp8_e4m3(vc, p.v_scale).dequantized;
+    }
+    // A cache tensor on the device: 16-bit, or its e4m3 bytes (values are multiples of the scale's
+    // e4m3 grid, so quantizing them again gives the same bytes; the paged garbage saturates).
+    auto upload_cache = [&](const std::vector<float>& x, float cache_scale) {
+      if (!c.fp8) return upload(x, dtype);
+      const ref::Fp8Tensor t = ref::quantize_fp8_e4m3(x, cache_scale);
+      auto buf = std::make_unique<DeviceBuffer>(t.bytes.size());
+      cudaMemcpy(buf->ptr, t.bytes.data(), t.bytes.size(), cudaMemcpyHostToDevice);
+      return buf;
+    };
     const auto dq = upload(q, dtype);
     std::unique_ptr<DeviceBuffer> dk, dv;
     std::unique_ptr<DeviceBuffer> table;
@@ -345,14 +377,14 @@ void Runner::decode(const std::string& dtype, KeySource source) {
           }
         }
       }
-      dk = upload(kp, dtype);
-      dv = upload(vp, dtype);
+      dk = upload_cache(kp, p.k_scale);
+      dv = upload_cache(vp, p.v_scale);
       table = std::make_unique<DeviceBuffer>(block_table.size() * sizeof(int));
       cudaMemcpy(table->ptr, block_table.data(), table->bytes, cudaMemcpyHostToDevice);
       p.block_table = static_cast<const int*>(table->ptr);
     } else {
-      dk = upload(kc, dtype);
-      if (source == KeySource::contiguous) dv = upload(vc, dtype);
+      dk = upload_cache(kc, p.k_scale);
+      if (source == KeySource::contiguous) dv = upload_cache(vc, p.v_scale);
     }
     DeviceBuffer o(static_cast<std::size_t>(c.b) * c.h * dvw * 2), ws(decode_workspace_bytes(p));
     o.poison();
@@ -398,6 +430,22 @@ void Runner::decode(const std::string& dtype, KeySource source) {
   p.block_table = static_cast<const int*>(table.ptr);
   const Timing t = time_kernel([&] { return decode_attention(p, nullptr); }, opt_.repeats, dev_);
   report({family, "bench b16 nk8192", dtype, "splits " + std::to_string(p.splits), w}, nullptr, &t);
+  if (source == KeySource::latent) return;
+  // The same decode over an fp8 e4m3 cache (per-tensor scales): half the cache bytes, plus one
+  // conversion per cached element (the model's --kv-dtype fp8).
+  DeviceBuffer k8(cache * d), v8(cache * dvw);
+  hash_fill_kernel<<<4096, 256>>>(static_cast<__nv_fp8_e4m3*>(k8.ptr), cache * d, next_seed());
+  hash_fill_kernel<<<4096, 256>>>(static_cast<__nv_fp8_e4m3*>(v8.ptr), cache * dvw, next_seed());
+  if (const std::string err = launch_error("hash_fill_kernel"); !err.empty()) {
+    const ref::Validation v = failed(err);
+    report({family, "bench b16 nk8192 fp8", dtype, "", w}, &v, nullptr);
+    return;
+  }
+  // The paged layout keeps its block table: the same pages hold the fp8 cache.
+  p.k = k8.ptr; p.v = v8.ptr; p.fp8_cache = true; p.k_scale = 1.0f / 224; p.v_scale = 1.0f / 224;
+  w.set("kv_bits", 8);
+  const Timing t8 = time_kernel([&] { return decode_attention(p, nullptr); }, opt_.repeats, dev_);
+  report({family, "bench b16 nk8192 fp8", dtype, "splits " + std::to_string(p.splits), w}, nullptr, &t8);
 }
 
 void Runner::chunked(const std::string& dtype) {
@@ -630,6 +678,86 @@ void Runner::mamba(const std::string& dtype) {
   }
 }
 
+// Mamba-2's SSD against the float64 chunked reference (equal to the recurrence to 1e-12,
+// tests/test_subquadratic_ref.cpp). The workspace is poisoned too: every value read there must have
+// been written by an earlier kernel.
+void Runner::ssd(const std::string& dtype) {
+  struct Case {
+    const char* name;
+    int b, l, h, p, n, g, q;
+  };
+  // L not a multiple of the chunk, groups of heads, head and state dims off the 64 x 64 blocks, a
+  // chunk longer than L, and 32 chunks with slow decays (the passed states carry far).
+  const std::vector<Case> cases = {{"h4 g2 p64 n64 l300 q64", 2, 300, 4, 64, 64, 2, 64},
+                                   {"h3 p40 n24 l200 q128", 1, 200, 3, 40, 24, 1, 128},
+                                   {"h8 g4 p32 n128 l77 q256", 1, 77, 8, 32, 128, 4, 256},
+                                   {"h2 g2 p16 n16 l1000 q32", 1, 1000, 2, 16, 16, 2, 32}};
+  // A < 0 with slow decays, dt = softplus(dt + dt_bias) in about [0.03, 0.2] (mamba_ssm's dt init
+  // range is [0.001, 0.1]), D of either sign; A, dt_bias, D as one fp32 upload of 3 x H.
+  auto per_head = [&](int h, std::vector<float>* a, std::vector<float>* bias, std::vector<float>* d) {
+    *a = ref::random_inputs(static_cast<std::size_t>(h), next_seed(), "fp32");
+    for (float& v : *a) v = -0.05f - 0.5f * std::fabs(v);
+    *bias = ref::random_inputs(static_cast<std::size_t>(h), next_seed(), "fp32");
+    for (float& v : *bias) v = -2.0f + 0.5f * v;
+    *d = ref::random_inputs(static_cast<std::size_t>(h), next_seed(), "fp32");
+    std::vector<float> all(*a);
+    all.insert(all.end(), bias->begin(), bias->end());
+    all.insert(all.end(), d->begin(), d->end());
+    auto buf = std::make_unique<DeviceBuffer>(all.size() * sizeof(float));
+    cudaMemcpy(buf->ptr, all.data(), buf->bytes, cudaMemcpyHostToDevice);
+    return buf;
+  };
+  for (const Case& c : cases) {
+    if (!opt_.check) break;
+    ref::Ssd s;
+    s.batch = c.b; s.length = c.l; s.heads = c.h; s.head_dim = c.p; s.states = c.n; s.groups = c.g;
+    const std::size_t tokens = static_cast<std::size_t>(c.b) * c.l;
+    ref::SsdInputs in;
+    in.x = ref::random_inputs(tokens * c.h * c.p, next_seed(), dtype);
+    in.dt = ref::random_inputs(tokens * c.h, next_seed(), dtype);
+    in.bm = ref::random_inputs(tokens * c.g * c.n, next_seed(), dtype);
+    in.cm = ref::random_inputs(in.bm.size(), next_seed(), dtype);
+    const auto heads = per_head(c.h, &in.a, &in.dt_bias, &in.d);
+    const std::vector<double> want = ref::ssd_chunked(s, c.q, in);
+    const auto dx = upload(in.x, dtype), ddt = upload(in.dt, dtype), dbm = upload(in.bm, dtype), dcm = upload(in.cm, dtype);
+    DeviceBuffer y(in.x.size() * 2);
+    y.poison();
+    SsdParams p;
+    p.x = dx->ptr; p.dt = ddt->ptr; p.b = dbm->ptr; p.c = dcm->ptr; p.y = y.ptr;
+    p.a = static_cast<const float*>(heads->ptr); p.dt_bias = p.a + c.h; p.d = p.a + 2 * c.h;
+    p.batch = c.b; p.length = c.l; p.heads = c.h; p.head_dim = c.p; p.states = c.n; p.groups = c.g; p.chunk = c.q;
+    p.elem = elem_of(dtype);
+    DeviceBuffer ws(ssd_workspace_bytes(p));
+    ws.poison();
+    std::string err = ssd_forward(p, ws.ptr, nullptr);
+    if (err.empty()) err = cudaDeviceSynchronize() == cudaSuccess ? "" : launch_error("ssd_forward");
+    const ref::Validation val = err.empty() ? scaled_check("y", download(y, dtype), want, dtype) : failed(err);
+    report({"mamba2", c.name, dtype, "5 kernels: cumsum, chunk state, state passing, C B^T, chunk scan", {}}, &val, nullptr);
+  }
+  if (!opt_.bench) return;
+  // Mamba-2-2.7B's layer at L = 8192: 80 heads of 64, N = 128, one group, chunks of 256.
+  const int b = 1, l = 8192, h = 80, hp = 64, n = 128, g = 1, q = 256;
+  const std::size_t tokens = static_cast<std::size_t>(b) * l;
+  const auto x = upload(ref::random_inputs(tokens * h * hp, next_seed(), dtype), dtype);
+  const auto dt = upload(ref::random_inputs(tokens * h, next_seed(), dtype), dtype);
+  const auto bm = upload(ref::random_inputs(tokens * g * n, next_seed(), dtype), dtype);
+  const auto cm = upload(ref::random_inputs(tokens * g * n, next_seed(), dtype), dtype);
+  std::vector<float> a, bias, d;
+  const auto heads = per_head(h, &a, &bias, &d);
+  DeviceBuffer y(tokens * h * hp * 2);
+  SsdParams p;
+  p.x = x->ptr; p.dt = dt->ptr; p.b = bm->ptr; p.c = cm->ptr; p.y = y.ptr;
+  p.a = static_cast<const float*>(heads->ptr); p.dt_bias = p.a + h; p.d = p.a + 2 * h;
+  p.batch = b; p.length = l; p.heads = h; p.head_dim = hp; p.states = n; p.groups = g; p.chunk = q; p.elem = elem_of(dtype);
+  DeviceBuffer ws(ssd_workspace_bytes(p));
+  Workload w;
+  w.variant = parse_variant("mamba2"); w.batch = b; w.seq = l; w.heads = w.kv_heads = h; w.head_dim = hp;
+  w.set("state_dim", n).set("groups", g).set("chunk", q);
+  w.dtype = dtype == "bf16" ? Dtype::bf16 : Dtype::fp16;
+  const Timing t = time_kernel([&] { return ssd_forward(p, ws.ptr, nullptr); }, opt_.repeats, dev_);
+  report({"mamba2", "bench l8192 h80 p64 n128 q256", dtype, "5 kernels", w}, nullptr, &t);
+}
+
 void Runner::fnet(const std::string& dtype) {
   if (!opt_.check) return;
   const int b = 2, n = 24, hidden = 40;
@@ -696,6 +824,7 @@ std::string run_kernels(const RunnerOptions& options, const Device& device, cons
     if (r.wants("linear")) r.linear(dtype, false);
     if (r.wants("performer")) r.linear(dtype, true);
     if (r.wants("mamba")) r.mamba(dtype);
+    if (r.wants("mamba2")) r.ssd(dtype);
     if (r.wants("fnet")) r.fnet(dtype);
     if (r.wants("flash-decoding")) r.decode(dtype, KeySource::contiguous);
     if (r.wants("paged")) r.decode(dtype, KeySource::paged);

@@ -876,3 +876,16 @@ TEST(Cli, SubmitMakesTheSpecsDeviceFilesAbsolute) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(slurp(dir + "/spec.json").find(fs::absolute(device).lexically_normal().string()), std::string::npos) << slurp(dir + "/spec.json");
 }
+
+// A variant parameter whose range starts at 0 takes 0 on the command line, also in a list; a
+// geometric range from 0 is refused (it would never grow).
+TEST(Cli, ZeroIsAValueWhereTheParameterStartsAtZero) {
+  const Result r = run("sweep --variant gated --seq 2048 --gate-fused 0,1 --format csv");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 3) << r.out;  // header + two points
+  EXPECT_NE(r.out.find("gate_fused=1"), std::string::npos) << r.out;
+  expect_bad_input("sweep --variant gated --gate-fused 0:1:x2", "a multiplying range cannot start at 0");
+  expect_bad_input("predict --variant gated --gate-fused 2", "--gate-fused");
+  expect_bad_input("predict --variant gated --phase decode --kv-len 4096 --gate-fused 1", "applies to prefill");
+  expect_bad_input("predict --variant flash2 --cla-share 0", "--cla-share must be at least 1");
+}

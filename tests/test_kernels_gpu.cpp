@@ -34,12 +34,29 @@ TEST(KernelBindings, EveryDeclaredKernelIsBound) {
     w.kv_heads = 8;
     w.head_dim = 64;
     w.dtype = Dtype::bf16;
+    if (v == parse_variant("gated")) {
+      // Only the fused gate has a kernel; the default (a gate pass of its own) is not bound.
+      EXPECT_EQ(kernels::bound_kernel_name(w), "");
+      w.set("gate_fused", 1);
+    }
     if (!v->kernel_fwd.empty()) EXPECT_EQ(kernels::bound_kernel_name(w), v->kernel_fwd) << v.name();
     w.phase = Phase::decode;
     if (!v->kernel_decode.empty()) EXPECT_EQ(kernels::bound_kernel_name(w), v->kernel_decode) << v.name();
     if (v->kernel_decode.empty()) EXPECT_EQ(kernels::bound_kernel_name(w), "") << v.name();
   }
   EXPECT_GE(declared, 17);
+  // Decode over an fp8 cache with one scale per tensor is bound; grouped 4-bit caches are not.
+  Workload fp8;
+  fp8.variant = parse_variant("flash-decoding");
+  fp8.phase = Phase::decode;
+  fp8.kv_len = 4096;
+  fp8.head_dim = 128;
+  fp8.set("kv_bits", 8);
+  EXPECT_EQ(kernels::bound_kernel_name(fp8), "flash_decoding_splitkv");
+  fp8.variant = parse_variant("paged");
+  EXPECT_EQ(kernels::bound_kernel_name(fp8), "paged_attention");
+  fp8.set("kv_bits", 4).set("kv_group", 32);
+  EXPECT_EQ(kernels::bound_kernel_name(fp8), "");
   EXPECT_FALSE(kernels::has_binding("no_such_kernel"));
   Workload fp32;
   fp32.dtype = Dtype::fp32;

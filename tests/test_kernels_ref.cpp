@@ -245,3 +245,73 @@ TEST(KernelRef, SixteenBitRounding) {
   for (float x : random_inputs(1000, 3, "bf16")) EXPECT_EQ(round_to_bf16(x), x);
   for (float x : random_inputs(1000, 3, "fp16")) EXPECT_EQ(round_to_fp16(x), x);
 }
+
+// fp8 e4m3 by hand (OCP FP8 spec §5.1: bias 7, 3 mantissa bits, max 448, subnormal step 2^-9).
+TEST(KernelRef, Fp8E4m3Rounding) {
+  EXPECT_EQ(round_to_fp8_e4m3(1.0f), 1.0f);
+  EXPECT_EQ(fp8_e4m3_bits(1.0f), 0x38);             // exponent 0 + 7 = 7, mantissa 0
+  EXPECT_EQ(fp8_e4m3_bits(448.0f), 0x7e);           // 1.75 · 2^8: exponent 15, mantissa 6
+  EXPECT_EQ(round_to_fp8_e4m3(500.0f), 448.0f);     // saturated, no infinity
+  EXPECT_EQ(round_to_fp8_e4m3(-1e6f), -448.0f);
+  EXPECT_EQ(round_to_fp8_e4m3(1.0625f), 1.0f);      // tie between 1 and 1.125: to the even mantissa 0
+  EXPECT_EQ(round_to_fp8_e4m3(1.1875f), 1.25f);     // tie between 1.125 and 1.25: to mantissa 2
+  EXPECT_EQ(round_to_fp8_e4m3(-0.3f), -0.3125f);    // quantum 2^-5 in [0.25, 0.5): 9.6 -> 10 quanta
+  EXPECT_EQ(fp8_e4m3_bits(-0.3125f), 0xaa);         // sign, exponent -2 + 7 = 5, mantissa 2
+  EXPECT_EQ(round_to_fp8_e4m3(0.001953125f), 0.001953125f);  // 2^-9, the smallest subnormal
+  EXPECT_EQ(fp8_e4m3_bits(0.001953125f), 0x01);
+  EXPECT_EQ(round_to_fp8_e4m3(0.0009f), 0.0f);      // under half of 2^-9
+  EXPECT_TRUE(std::isnan(fp8_e4m3_value(0x7f)));
+  // Every byte but NaN round-trips through its value.
+  for (int b = 0; b < 256; ++b) {
+    if ((b & 0x7f) == 0x7f) continue;
+    const float v = fp8_e4m3_value(static_cast<std::uint8_t>(b));
+    EXPECT_EQ(round_to_fp8_e4m3(v), v) << b;
+    if (v != 0.0f) EXPECT_EQ(fp8_e4m3_bits(v), b) << b;
+  }
+}
+
+// The fp8-cache decode kernel computes softmax attention over stored · scale (vLLM's per-tensor
+// k_scale/v_scale): its reference is split-KV over the dequantized cache, and the quantization moves
+// the output by no more than e4m3's half quantum allows.
+TEST(KernelRef, Fp8CacheDecodeIsAttentionOverTheDequantizedCache) {
+  Attn a;
+  a.batch = 2; a.heads = 8; a.kv_heads = 2; a.n = 1; a.nk = 333; a.d = a.dv = 32; a.bc = 64;
+  const Inputs in = make_inputs(a, 11);
+  const float k_scale = 1.0f / 224, v_scale = 1.0f / 300;  // amax / scale within ±448
+  const Fp8Tensor k8 = quantize_fp8_e4m3(in.k, k_scale), v8 = quantize_fp8_e4m3(in.v, v_scale);
+  for (std::size_t i = 0; i < in.k.size(); ++i) {
+    EXPECT_EQ(k8.dequantized[i], fp8_e4m3_value(k8.bytes[i]) * k_scale);
+    // Relative error of e4m3 rounding: at most half of 2^-3 for normals (|x|/scale ≥ 2^-6).
+    if (std::fabs(in.k[i]) / k_scale >= 0.015625f) EXPECT_LE(std::fabs(k8.dequantized[i] - in.k[i]), std::fabs(in.k[i]) / 16 * 1.0001);
+  }
+  const Output want = direct(a, in.q, k8.dequantized, v8.dequantized);
+  for (int splits : {1, 4}) EXPECT_LT(max_diff(split_kv(a, splits, in.q, k8.dequantized, v8.dequantized).o, want.o), 1e-12);
+  // Against the 16-bit cache: the outputs move, but by less than the values' quantization error.
+  const Output full = direct(a, in.q, in.k, in.v);
+  const double moved = max_diff(full.o, want.o);
+  EXPECT_GT(moved, 1e-6);
+  EXPECT_LT(moved, 0.1);
+}
+
+// Gated attention (Qiu et al. 2025 §2, G1) as the flash2 epilogue applies it: σ(0) = 1/2 and
+// σ(ln 3) = 3/4 by hand, and the gated tiled forward equals the gated definition.
+TEST(KernelRef, OutputGateScalesEachElementBySigmoid) {
+  Attn a;
+  a.batch = 1; a.heads = 2; a.kv_heads = 1; a.n = 37; a.nk = 53; a.d = 16; a.dv = 8; a.br = 8; a.bc = 16; a.causal = true;
+  const Inputs in = make_inputs(a, 21);
+  const Output plain = direct(a, in.q, in.k, in.v);
+  std::vector<float> gate(plain.o.size(), 0.0f);
+  gate[5] = static_cast<float>(std::log(3.0));
+  Output halved = plain;
+  apply_output_gate(gate, &halved);
+  EXPECT_NEAR(halved.o[0], plain.o[0] / 2, 1e-15);
+  EXPECT_NEAR(halved.o[5], plain.o[5] * 0.75, 1e-7);  // ln 3 rounded to float
+  EXPECT_EQ(halved.lse, plain.lse);
+  const std::vector<float> g = random_inputs(plain.o.size(), 22, "bf16");
+  Output want = plain, got = flash2(a, in.q, in.k, in.v);
+  apply_output_gate(g, &want);
+  apply_output_gate(g, &got);
+  EXPECT_LT(max_diff(got.o, want.o), 1e-12);
+  std::vector<float> wrong(3);
+  EXPECT_THROW(apply_output_gate(wrong, &got), std::invalid_argument);
+}

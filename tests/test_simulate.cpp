@@ -100,6 +100,12 @@ std::vector<Case> cases() {
         out.push_back({bits == 8 ? "kv fp8" : "kv int4", w});
       }
     }
+    if (v == parse_variant("gated")) {  // the gate fused into flash2's epilogue
+      Workload w = base(v);
+      w.causal = true;
+      w.set("gate_fused", 1);
+      out.push_back({"gate fused", w});
+    }
     if (v == parse_variant("flash1") || v == parse_variant("flash2") || v == parse_variant("standard") || v == parse_variant("sigmoid")) {
       Workload w = base(v);
       w.pass = Pass::fwdbwd;

@@ -117,6 +117,106 @@ TEST(SubquadraticRef, SelectiveScanFormsAgree) {
   EXPECT_EQ(y, (std::vector<double>{1, 3, 6, 10}));
 }
 
+namespace {
+// Seeded SSD inputs in mamba_ssm's ranges: A < 0, dt = softplus(dt_raw + dt_bias) in about
+// [0.02, 0.4], so the state decays over tens of tokens and earlier chunks still count.
+SsdInputs ssd_inputs(const Ssd& s, std::uint64_t seed) {
+  SsdInputs in;
+  const std::size_t tokens = static_cast<std::size_t>(s.batch) * s.length;
+  in.x = random_inputs(tokens * s.heads * s.head_dim, seed, "fp32");
+  in.dt = random_inputs(tokens * s.heads, seed + 1, "fp32");
+  in.a = random_inputs(static_cast<std::size_t>(s.heads), seed + 2, "fp32");
+  for (float& v : in.a) v = -0.05f - 0.5f * std::fabs(v);
+  in.dt_bias = random_inputs(static_cast<std::size_t>(s.heads), seed + 3, "fp32");
+  for (float& v : in.dt_bias) v = -2.0f + 0.5f * v;
+  in.d = random_inputs(static_cast<std::size_t>(s.heads), seed + 4, "fp32");
+  in.bm = random_inputs(tokens * s.groups * s.states, seed + 5, "fp32");
+  in.cm = random_inputs(in.bm.size(), seed + 6, "fp32");
+  return in;
+}
+}  // namespace
+
+// Mamba-2 SSD (Dao & Gu 2024 §6): the chunked algorithm equals the recurrence, with L not a multiple
+// of the chunk, a chunk longer than L, one-token chunks, L = 1, and groups of heads sharing B and C.
+TEST(SubquadraticRef, SsdChunkedEqualsTheRecurrence) {
+  struct Case {
+    Ssd s;
+    std::vector<int> chunks;
+  };
+  const Case cases[] = {{{2, 37, 4, 3, 5, 2}, {1, 4, 8, 16, 37, 64}},
+                        {{1, 50, 6, 2, 4, 3}, {7, 25}},
+                        {{1, 1, 2, 2, 3, 1}, {1, 8}},
+                        {{3, 20, 2, 4, 2, 2}, {6}}};
+  std::uint64_t seed = 31;
+  for (const Case& c : cases) {
+    const SsdInputs in = ssd_inputs(c.s, seed += 10);
+    const auto want = ssd_recurrent(c.s, in);
+    double top = 0;
+    for (double v : want) top = std::max(top, std::fabs(v));
+    EXPECT_GT(top, 0.1);  // the outputs are not all (nearly) zero
+    for (int chunk : c.chunks) {
+      EXPECT_LT(max_diff(ssd_chunked(c.s, chunk, in), want), 1e-12) << c.s.length << " " << c.s.heads << " " << chunk;
+    }
+  }
+}
+
+// Head h reads group h / (H/G): with H = 4, G = 2, head 1 is a one-head problem on group 0's B and C
+// (not group 1's, which h % G would pick), head 2 one on group 1's.
+TEST(SubquadraticRef, SsdHeadsReadTheirGroupsBAndC) {
+  const Ssd s{1, 9, 4, 2, 3, 2};
+  const SsdInputs in = ssd_inputs(s, 77);
+  const auto y = ssd_chunked(s, 4, in);
+  for (int h : {1, 2}) {
+    const Ssd one{1, s.length, 1, s.head_dim, s.states, 1};
+    SsdInputs sub;
+    const int g = h / 2;
+    for (int t = 0; t < s.length; ++t) {
+      for (int p = 0; p < s.head_dim; ++p) sub.x.push_back(in.x[(static_cast<std::size_t>(t) * s.heads + h) * s.head_dim + p]);
+      sub.dt.push_back(in.dt[static_cast<std::size_t>(t) * s.heads + h]);
+      for (int n = 0; n < s.states; ++n) {
+        sub.bm.push_back(in.bm[(static_cast<std::size_t>(t) * s.groups + g) * s.states + n]);
+        sub.cm.push_back(in.cm[(static_cast<std::size_t>(t) * s.groups + g) * s.states + n]);
+      }
+    }
+    sub.a = {in.a[h]};
+    sub.dt_bias = {in.dt_bias[h]};
+    sub.d = {in.d[h]};
+    const auto want = ssd_recurrent(one, sub);
+    for (int t = 0; t < s.length; ++t) {
+      for (int p = 0; p < s.head_dim; ++p) {
+        EXPECT_NEAR(y[(static_cast<std::size_t>(t) * s.heads + h) * s.head_dim + p], want[static_cast<std::size_t>(t) * s.head_dim + p], 1e-12)
+            << h << " " << t << " " << p;
+      }
+    }
+  }
+}
+
+// By hand, L = 2, one head, P = N = 1: dt_raw = 0.25 and dt_bias = -0.25 give dt = softplus(0) = ln 2;
+// A = -1 gives the decay exp(-ln 2) = 1/2. With x = (2, 4), B = (1, 3), C = (1, 2), D = 0.5:
+//   h_1 = ln2·1·2 = 2 ln2,               y_1 = 1·2 ln2 + 0.5·2 = 2 ln2 + 1,
+//   h_2 = h_1/2 + ln2·3·4 = 13 ln2,       y_2 = 2·13 ln2 + 0.5·4 = 26 ln2 + 2.
+// The chunked form gives the same with one chunk of 2 (intra-chunk only) and two chunks of 1
+// (the first token's state passed with the decay exp(dA_cs) = 1/2).
+TEST(SubquadraticRef, SsdByHand) {
+  const Ssd s{1, 2, 1, 1, 1, 1};
+  SsdInputs in;
+  in.x = {2, 4};
+  in.dt = {0.25f, 0.25f};
+  in.a = {-1};
+  in.dt_bias = {-0.25f};
+  in.d = {0.5f};
+  in.bm = {1, 3};
+  in.cm = {1, 2};
+  const double ln2 = std::log(2.0);
+  const std::vector<double> want = {2 * ln2 + 1, 26 * ln2 + 2};
+  EXPECT_LT(max_diff(ssd_recurrent(s, in), want), 1e-14);
+  EXPECT_LT(max_diff(ssd_chunked(s, 2, in), want), 1e-14);
+  EXPECT_LT(max_diff(ssd_chunked(s, 1, in), want), 1e-14);
+  EXPECT_DOUBLE_EQ(softplus(0.0), ln2);
+  EXPECT_DOUBLE_EQ(softplus(800.0), 800.0);  // no overflow
+  EXPECT_NEAR(softplus(-40.0), std::exp(-40.0), 1e-30);
+}
+
 // FNet: row DFTs then column DFTs equal the 2D DFT; and the DFT of an impulse at (0, 0) is all ones.
 TEST(SubquadraticRef, FnetSeparableEqualsTheTwoDimensionalDft) {
   const auto x = random_inputs(2 * 6 * 10, 21, "fp32");

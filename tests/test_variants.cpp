@@ -525,6 +525,30 @@ TEST(Gated, AddsTheGateProjectionAndTheGatePassToFlash2) {
   EXPECT_THROW(predict(h100(), small(parse_variant("gated")).set("window", 64)), InputError);
 }
 
+// The gate fused into flash2's epilogue (--gate-fused 1, kernels/flash2.cu): two kernels, flash2's
+// forward reads G (32768 gates · 2 bytes = 65536) and writes Y' in O's place; the same tanh and
+// 4 FP32 FLOPs per gate, now inside flash2. Against the separate pass: the Y write and the gate
+// pass's reads of Y and G are gone, 65536 + 131072 - 65536 = 131072 bytes less.
+TEST(Gated, FusedGateRidesInFlash2sEpilogue) {
+  const Prediction f = predict(h100(), small(parse_variant("flash2")));
+  const Prediction sep = predict(h100(), small(parse_variant("gated")));
+  const Prediction g = predict(h100(), small(parse_variant("gated")).set("gate_fused", 1));
+  EXPECT_EQ(g.kernel_count, f.kernel_count + 1);
+  EXPECT_EQ(g.tensor_flops.v - f.tensor_flops.v, 8388608u);  // the gate projection only
+  EXPECT_EQ(g.sfu_flops.v - f.sfu_flops.v, 32768u);
+  EXPECT_EQ(g.fp32_flops.v - f.fp32_flops.v, 131072u);
+  // Reads: the GEMM's 131072 (as above) and G in the epilogue 65536.
+  EXPECT_EQ(g.l2_read_bytes.v - f.l2_read_bytes.v, 196608u);
+  EXPECT_EQ(g.l2_write_bytes.v - f.l2_write_bytes.v, 65536u);  // G; Y' is flash2's O
+  EXPECT_EQ(sep.hbm_bytes().v - g.hbm_bytes().v, 131072u);
+  EXPECT_EQ(g.extra_memory_bytes.v - f.extra_memory_bytes.v, 65536u);
+  EXPECT_EQ(params_text(g), "model_dim=128 gate_fused=1");
+  Workload dec = small(parse_variant("gated")).set("gate_fused", 1);
+  dec.phase = Phase::decode;
+  EXPECT_THROW(predict(h100(), dec), InputError);
+  EXPECT_THROW(predict(h100(), small(parse_variant("gated")).set("gate_fused", 2)), InputError);
+}
+
 // Mamba-2 SSD (Dao & Gu 2024 §6; mamba_ssm ssd_combined.py) by hand: B = 1, L = 512, H = 2 heads of
 // P = 64, N = 64, G = 1, Q = 256 (2 chunks), e = 2, L2 off.
 //   tensor: chunk_state 2·2·2·256·64·64 = 8388608; C Bᵀ over whole chunks (ssd_combined.py leaves

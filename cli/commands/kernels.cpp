@@ -20,7 +20,7 @@ int cmd_kernels(const std::vector<std::string>& args) {
   desc.add_options()("check", "compare every kernel with its CPU reference (default)");
   desc.add_options()("bench", "time the kernels: median of --repeats runs, L2 flushed between them");
   desc.add_options()("repeats", po::value<int>()->default_value(10), "timed runs per kernel");
-  desc.add_options()("kernel", po::value<std::string>(), "flash2,flash1,chunked,flash2-bwd,flash-decoding,paged,mla,standard,linear,performer,mamba,fnet (default: all)");
+  desc.add_options()("kernel", po::value<std::string>(), "flash2,flash1,chunked,flash2-bwd,flash-decoding,paged,mla,standard,linear,performer,mamba,mamba2,fnet (default: all)");
   desc.add_options()("dtype", po::value<std::string>()->default_value("bf16,fp16"), "bf16,fp16");
   desc.add_options()("device", po::value<std::string>(), "device whose ceilings the percentages use (default h100-sxm)");
   desc.add_options()("device-file", po::value<std::string>(), "device file with measured ceilings");
@@ -31,11 +31,11 @@ int cmd_kernels(const std::vector<std::string>& args) {
   std::vector<std::string> families;
   if (vm.count("kernel")) {
     for (const auto& k : comma_list(vm["kernel"].as<std::string>())) {
-      static const char* const kKnown[] = {"flash2", "flash1",   "chunked",   "flash2-bwd", "flash-decoding", "paged",
-                                           "mla",    "standard", "linear",    "performer",  "mamba",          "fnet"};
+      static const char* const kKnown[] = {"flash2",   "flash1", "chunked",   "flash2-bwd", "flash-decoding", "paged", "mla",
+                                           "standard", "linear", "performer", "mamba",      "mamba2",         "fnet"};
       if (std::find(std::begin(kKnown), std::end(kKnown), k) == std::end(kKnown)) {
         throw InputError("unknown kernel '" + k + "' (known: flash2, flash1, chunked, flash2-bwd, flash-decoding, paged, "
-                         "mla, standard, linear, performer, mamba, fnet)");
+                         "mla, standard, linear, performer, mamba, mamba2, fnet)");
       }
       families.push_back(k);
     }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <stdexcept>
 
 namespace attnio::ref {
 
@@ -123,6 +124,11 @@ Output direct(const Attn& a, const std::vector<float>& q, const std::vector<floa
     }
   }
   return out;
+}
+
+void apply_output_gate(const std::vector<float>& gate, Output* out) {
+  if (gate.size() != out->o.size()) throw std::invalid_argument("apply_output_gate: G has another shape than O");
+  for (std::size_t t = 0; t < gate.size(); ++t) out->o[t] *= 1.0 / (1.0 + std::exp(-static_cast<double>(gate[t])));
 }
 
 Output flash2(const Attn& a, const std::vector<float>& q, const std::vector<float>& k, const std::vector<float>& v) {

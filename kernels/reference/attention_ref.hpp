@@ -49,6 +49,10 @@ Output direct(const Attn& a, const std::vector<float>& q, const std::vector<floa
 // layout) skipped.
 Output flash2(const Attn& a, const std::vector<float>& q, const std::vector<float>& k, const std::vector<float>& v);
 
+// Gated attention (Qiu et al. 2025 §2, position G1): Y' = Y ⊙ σ(G) elementwise, G [B][N][H][dv] in
+// O's layout; the LSE is untouched. The kernel applies it in flash2's epilogue (Flash2Params::gate).
+void apply_output_gate(const std::vector<float>& gate, Output* out);
+
 // FlashAttention Alg. 1 (FA1 loop order): K/V blocks outer; O, l, m of every Q block updated in
 // "HBM" (here: arrays) once per K/V block.
 Output flash1(const Attn& a, const std::vector<float>& q, const std::vector<float>& k, const std::vector<float>& v);

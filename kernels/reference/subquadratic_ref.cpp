@@ -253,6 +253,150 @@ std::vector<double> scan_materialized(const Scan& s, const std::vector<float>& x
   return y;
 }
 
+double softplus(double x) { return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)); }
+
+namespace {
+
+// Indices into the SSD layouts.
+std::size_t ssd_x(const Ssd& s, int b, int t, int h, int p) {
+  return ((static_cast<std::size_t>(b) * s.length + t) * s.heads + h) * s.head_dim + p;
+}
+std::size_t ssd_bc(const Ssd& s, int b, int t, int g, int n) {
+  return ((static_cast<std::size_t>(b) * s.length + t) * s.groups + g) * s.states + n;
+}
+std::size_t ssd_dt(const Ssd& s, int b, int t, int h) { return (static_cast<std::size_t>(b) * s.length + t) * s.heads + h; }
+int ssd_group(const Ssd& s, int h) { return h / (s.heads / s.groups); }
+
+}  // namespace
+
+std::vector<double> ssd_recurrent(const Ssd& s, const SsdInputs& in) {
+  std::vector<double> y(static_cast<std::size_t>(s.batch) * s.length * s.heads * s.head_dim, 0.0);
+  for (int b = 0; b < s.batch; ++b) {
+    for (int h = 0; h < s.heads; ++h) {
+      const int g = ssd_group(s, h);
+      std::vector<double> state(static_cast<std::size_t>(s.head_dim) * s.states, 0.0);  // [P][N]
+      for (int t = 0; t < s.length; ++t) {
+        const double dt = softplus(static_cast<double>(in.dt[ssd_dt(s, b, t, h)]) + in.dt_bias[h]);
+        const double decay = std::exp(dt * in.a[h]);
+        for (int p = 0; p < s.head_dim; ++p) {
+          const double x = in.x[ssd_x(s, b, t, h, p)];
+          double out = in.d[h] * x;
+          for (int n = 0; n < s.states; ++n) {
+            double& st = state[static_cast<std::size_t>(p) * s.states + n];
+            st = decay * st + dt * in.bm[ssd_bc(s, b, t, g, n)] * x;
+            out += static_cast<double>(in.cm[ssd_bc(s, b, t, g, n)]) * st;
+          }
+          y[ssd_x(s, b, t, h, p)] = out;
+        }
+      }
+    }
+  }
+  return y;
+}
+
+std::vector<double> ssd_chunked(const Ssd& s, int chunk, const SsdInputs& in) {
+  const int q = std::min(chunk, s.length), chunks = (s.length + q - 1) / q;
+  const std::size_t pn = static_cast<std::size_t>(s.head_dim) * s.states;
+  // 1. dt and the running sum of dt A inside each chunk, [B][H][chunks][Q]; past the sequence's end
+  //    dt is 0 and the sum stays put, so [Q - 1] is the chunk's total.
+  std::vector<double> dt(static_cast<std::size_t>(s.batch) * s.heads * chunks * q, 0.0), da_cs(dt.size(), 0.0);
+  auto stat = [&](int b, int h, int c, int i) { return ((static_cast<std::size_t>(b) * s.heads + h) * chunks + c) * q + i; };
+  for (int b = 0; b < s.batch; ++b) {
+    for (int h = 0; h < s.heads; ++h) {
+      for (int c = 0; c < chunks; ++c) {
+        double run = 0;
+        for (int i = 0; i < q; ++i) {
+          const int t = c * q + i;
+          const double v = t < s.length ? softplus(static_cast<double>(in.dt[ssd_dt(s, b, t, h)]) + in.dt_bias[h]) : 0.0;
+          dt[stat(b, h, c, i)] = v;
+          da_cs[stat(b, h, c, i)] = run += v * in.a[h];
+        }
+      }
+    }
+  }
+  // 2. Each chunk's final state from a zero start: Σ_i exp(dA_cs[Q-1] - dA_cs[i]) dt_i x_i B_iᵀ,
+  //    [B][chunks][H][P][N].
+  std::vector<double> states(static_cast<std::size_t>(s.batch) * chunks * s.heads * pn, 0.0);
+  auto state_at = [&](int b, int c, int h) { return ((static_cast<std::size_t>(b) * chunks + c) * s.heads + h) * pn; };
+  for (int b = 0; b < s.batch; ++b) {
+    for (int c = 0; c < chunks; ++c) {
+      for (int h = 0; h < s.heads; ++h) {
+        const int g = ssd_group(s, h);
+        const double last = da_cs[stat(b, h, c, q - 1)];
+        for (int i = 0; i < q && c * q + i < s.length; ++i) {
+          const int t = c * q + i;
+          const double w = std::exp(last - da_cs[stat(b, h, c, i)]) * dt[stat(b, h, c, i)];
+          for (int p = 0; p < s.head_dim; ++p) {
+            for (int n = 0; n < s.states; ++n) {
+              states[state_at(b, c, h) + static_cast<std::size_t>(p) * s.states + n] +=
+                  w * in.x[ssd_x(s, b, t, h, p)] * in.bm[ssd_bc(s, b, t, g, n)];
+            }
+          }
+        }
+      }
+    }
+  }
+  // 3. The state entering each chunk: zero for the first, then exp(chunk total) times the previous
+  //    entering state plus the previous chunk's own.
+  std::vector<double> passed(states.size(), 0.0);
+  for (int b = 0; b < s.batch; ++b) {
+    for (int h = 0; h < s.heads; ++h) {
+      for (int c = 1; c < chunks; ++c) {
+        const double decay = std::exp(da_cs[stat(b, h, c - 1, q - 1)]);
+        for (std::size_t e = 0; e < pn; ++e) {
+          passed[state_at(b, c, h) + e] = decay * passed[state_at(b, c - 1, h) + e] + states[state_at(b, c - 1, h) + e];
+        }
+      }
+    }
+  }
+  // 4. C Bᵀ per chunk and group, [B][chunks][G][Q][Q].
+  std::vector<double> cb(static_cast<std::size_t>(s.batch) * chunks * s.groups * q * q, 0.0);
+  auto cb_at = [&](int b, int c, int g, int i, int j) {
+    return (((static_cast<std::size_t>(b) * chunks + c) * s.groups + g) * q + i) * q + j;
+  };
+  for (int b = 0; b < s.batch; ++b) {
+    for (int c = 0; c < chunks; ++c) {
+      for (int g = 0; g < s.groups; ++g) {
+        for (int i = 0; i < q && c * q + i < s.length; ++i) {
+          for (int j = 0; j < q && c * q + j < s.length; ++j) {
+            double v = 0;
+            for (int n = 0; n < s.states; ++n) {
+              v += static_cast<double>(in.cm[ssd_bc(s, b, c * q + i, g, n)]) * in.bm[ssd_bc(s, b, c * q + j, g, n)];
+            }
+            cb[cb_at(b, c, g, i, j)] = v;
+          }
+        }
+      }
+    }
+  }
+  // 5. The outputs: exp(dA_cs_i) C_i·(entering state) + Σ_{j<=i} CB_ij exp(dA_cs_i - dA_cs_j) dt_j x_j + D x_i.
+  std::vector<double> y(static_cast<std::size_t>(s.batch) * s.length * s.heads * s.head_dim, 0.0);
+  for (int b = 0; b < s.batch; ++b) {
+    for (int c = 0; c < chunks; ++c) {
+      for (int h = 0; h < s.heads; ++h) {
+        const int g = ssd_group(s, h);
+        for (int i = 0; i < q && c * q + i < s.length; ++i) {
+          const int t = c * q + i;
+          const double da_i = da_cs[stat(b, h, c, i)];
+          for (int p = 0; p < s.head_dim; ++p) {
+            double inter = 0;
+            for (int n = 0; n < s.states; ++n) {
+              inter += static_cast<double>(in.cm[ssd_bc(s, b, t, g, n)]) * passed[state_at(b, c, h) + static_cast<std::size_t>(p) * s.states + n];
+            }
+            double intra = 0;
+            for (int j = 0; j <= i; ++j) {
+              intra += cb[cb_at(b, c, g, i, j)] * std::exp(da_i - da_cs[stat(b, h, c, j)]) * dt[stat(b, h, c, j)] *
+                       in.x[ssd_x(s, b, c * q + j, h, p)];
+            }
+            y[ssd_x(s, b, t, h, p)] = std::exp(da_i) * inter + intra + static_cast<double>(in.d[h]) * in.x[ssd_x(s, b, t, h, p)];
+          }
+        }
+      }
+    }
+  }
+  return y;
+}
+
 std::vector<double> fnet_separable(int batch, int n, int hidden, const std::vector<float>& x) {
   std::vector<double> y(x.size());
   for (int b = 0; b < batch; ++b) {

@@ -1,7 +1,8 @@
 // CPU references of the sub-quadratic mixers (float64), each beside the direct definition it is
 // tested against: linear attention (chunked vs the quadratic form), FAVOR+ (features, then linear
 // attention; and as an estimator of softmax attention), the selective scan (chunked parallel scan
-// vs the sequential recurrence; the naive materialized form) and FNet (separable DFTs vs the 2D DFT).
+// vs the sequential recurrence; the naive materialized form), Mamba-2's SSD (the chunked algorithm
+// vs the recurrence) and FNet (separable DFTs vs the 2D DFT).
 #pragma once
 
 #include <cstdint>
@@ -49,6 +50,31 @@ std::vector<double> scan_chunked(const Scan& s, int chunk, int threads, const st
 std::vector<double> scan_materialized(const Scan& s, const std::vector<float>& x, const std::vector<float>& delta,
                                       const std::vector<float>& a, const std::vector<float>& bm,
                                       const std::vector<float>& cm);
+
+// Mamba-2's state-space dual layer (Dao & Gu 2024, "Transformers are SSMs", §6 and Listing 1
+// ssd_minimal), layouts as mamba_ssm's mamba_chunk_scan_combined: H heads of P channels, N states,
+// G groups of H/G consecutive heads sharing B and C (head h reads group h / (H/G)).
+struct Ssd {
+  int batch = 1, length = 1, heads = 1, head_dim = 1, states = 1, groups = 1;
+};
+struct SsdInputs {
+  std::vector<float> x;        // [B][L][H][P]
+  std::vector<float> dt;       // [B][L][H], before the bias and softplus
+  std::vector<float> a;        // [H], negative
+  std::vector<float> dt_bias;  // [H]
+  std::vector<float> d;        // [H], the skip
+  std::vector<float> bm, cm;   // [B][L][G][N]
+};
+// log(1 + e^x), without overflow for large x.
+double softplus(double x);
+// The definition, token by token: per head h, dt_t = softplus(dt_raw_t + dt_bias_h),
+// h_t = exp(dt_t A_h) h_{t-1} + dt_t x_t B_tᵀ (P x N), y_t = h_t C_t + D_h x_t. y [B][L][H][P].
+std::vector<double> ssd_recurrent(const Ssd& s, const SsdInputs& in);
+// The chunked algorithm in the five steps of kernels/ssd.cu (mamba_ssm ssd_combined.py), on chunks of
+// Q = min(chunk, L) tokens: the running sum dA_cs of dt A inside each chunk; each chunk's state from
+// zero; the states passed between chunks; C Bᵀ per chunk and group; and per token the state entering
+// its chunk read through C, plus the masked intra-chunk product (C Bᵀ ∘ decay ∘ dt) X, plus D x.
+std::vector<double> ssd_chunked(const Ssd& s, int chunk, const SsdInputs& in);
 
 // FNet (Lee-Thorp et al. 2022 §3.1): y = Re(DFT_seq(DFT_hidden(x))) for x [B][N][D].
 std::vector<double> fnet_separable(int batch, int n, int hidden, const std::vector<float>& x);

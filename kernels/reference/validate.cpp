@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -58,6 +59,48 @@ float round_to_fp16(float x) {
   std::frexp(ax, &e);
   const float step = std::ldexp(1.0f, e - 11);
   return std::nearbyint(x / step) * step;
+}
+
+float round_to_fp8_e4m3(float x) {
+  if (std::isnan(x) || x == 0) return x;
+  constexpr double kMax = 448.0;
+  const double ax = std::fabs(static_cast<double>(x));
+  // Quantum: 2^(e - 3) for a normal value in [2^e, 2^(e+1)), e ≥ -6; 2^-9 below 2^-6 (subnormals).
+  int e;
+  std::frexp(ax, &e);  // ax in [2^(e-1), 2^e)
+  const double quantum = std::ldexp(1.0, std::max(e - 1, -6) - 3);
+  const double r = std::min(kMax, std::nearbyint(ax / quantum) * quantum);  // nearbyint: ties to even
+  return static_cast<float>(x < 0 ? -r : r);
+}
+
+std::uint8_t fp8_e4m3_bits(float v) {
+  if (std::isnan(v)) return 0x7f;
+  const std::uint8_t sign = std::signbit(v) ? 0x80 : 0x00;
+  const double a = std::fabs(static_cast<double>(v));
+  if (a < 0.015625) return static_cast<std::uint8_t>(sign | static_cast<int>(std::lround(a * 512.0)));  // subnormal: m·2^-9
+  int e;
+  const double m = std::frexp(a, &e);  // a = m·2^e, m in [0.5, 1)
+  const int exponent = e - 1 + 7, mantissa = static_cast<int>(std::lround((m * 2.0 - 1.0) * 8.0));
+  return static_cast<std::uint8_t>(sign | exponent << 3 | mantissa);
+}
+
+float fp8_e4m3_value(std::uint8_t bits) {
+  const int exponent = bits >> 3 & 0x0f, mantissa = bits & 0x07;
+  if (exponent == 0x0f && mantissa == 0x07) return std::numeric_limits<float>::quiet_NaN();
+  const double a = exponent == 0 ? std::ldexp(mantissa, -9) : std::ldexp(8 + mantissa, exponent - 7 - 3);
+  return static_cast<float>(bits & 0x80 ? -a : a);
+}
+
+Fp8Tensor quantize_fp8_e4m3(const std::vector<float>& x, float scale) {
+  Fp8Tensor t;
+  t.bytes.reserve(x.size());
+  t.dequantized.reserve(x.size());
+  for (float v : x) {
+    const float stored = round_to_fp8_e4m3(v / scale);
+    t.bytes.push_back(fp8_e4m3_bits(stored));
+    t.dequantized.push_back(stored * scale);
+  }
+  return t;
 }
 
 std::vector<float> random_inputs(std::size_t count, std::uint64_t seed, const std::string& dtype) {

@@ -68,20 +68,20 @@ Record to_record(const Device& device, const Prediction& p) {
 
 namespace {
 
-std::uint64_t parse_uint(const std::string& flag, std::string_view s) {
+std::uint64_t parse_uint(const std::string& flag, std::string_view s, bool allow_zero = false) {
   std::uint64_t v = 0;
   const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (s.empty() || ec != std::errc() || ptr != s.data() + s.size()) {
     throw InputError("--" + flag + ": '" + std::string(s) + "' is not a whole number");
   }
-  if (v == 0) throw InputError("--" + flag + " must be at least 1");
+  if (v == 0 && !allow_zero) throw InputError("--" + flag + " must be at least 1");
   return v;
 }
 
 }  // namespace
 
 std::vector<std::uint64_t> parse_uint_list(const std::string& flag, const std::string& text,
-                                           std::size_t max_values) {
+                                           std::size_t max_values, bool allow_zero) {
   std::vector<std::uint64_t> out;
   auto push = [&](std::uint64_t v) {
     if (out.size() == max_values) {
@@ -96,14 +96,14 @@ std::vector<std::uint64_t> parse_uint_list(const std::string& flag, const std::s
     const std::string_view item = rest.substr(0, comma);
     const auto c1 = item.find(':');
     if (c1 == std::string_view::npos) {
-      push(parse_uint(flag, item));
+      push(parse_uint(flag, item, allow_zero));
     } else {
       const auto c2 = item.find(':', c1 + 1);
       if (c2 == std::string_view::npos) {
         throw InputError("--" + flag + ": range '" + std::string(item) + "' needs start:end:step (x2 or +64)");
       }
-      const std::uint64_t lo = parse_uint(flag, item.substr(0, c1));
-      const std::uint64_t hi = parse_uint(flag, item.substr(c1 + 1, c2 - c1 - 1));
+      const std::uint64_t lo = parse_uint(flag, item.substr(0, c1), allow_zero);
+      const std::uint64_t hi = parse_uint(flag, item.substr(c1 + 1, c2 - c1 - 1), allow_zero);
       const std::string_view step = item.substr(c2 + 1);
       if (lo > hi) throw InputError("--" + flag + ": range '" + std::string(item) + "' runs backwards");
       if (step.size() < 2 || (step[0] != 'x' && step[0] != '+')) {
@@ -111,6 +111,7 @@ std::vector<std::uint64_t> parse_uint_list(const std::string& flag, const std::s
       }
       const std::uint64_t k = parse_uint(flag, step.substr(1));
       if (step[0] == 'x' && k < 2) throw InputError("--" + flag + ": multiplying step must be at least x2");
+      if (step[0] == 'x' && lo == 0) throw InputError("--" + flag + ": a multiplying range cannot start at 0");
       for (std::uint64_t v = lo; v <= hi;) {
         push(v);
         const std::uint64_t next = step[0] == 'x' ? v * k : v + k;

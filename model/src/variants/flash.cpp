@@ -133,6 +133,17 @@ void flash2_fwd(Evaluator& ev, const Shape& s, const Plan& p, const FlashOptions
                          ev.tile_readers(KernelRole::fwd, dmax));
   const Count o = bh * s.n * s.dv * e;
   Evaluator::write_direct(k, o);
+  if (opt.gate) {
+    // The fused gate (kernels/flash2.cu epilogue): G read once, σ(g) = (1 + tanh(g/2)) / 2 with one
+    // MUFU.TANH per element (tanh.approx.f32); FP32: g/2 (1), the affine FFMA (2), the product (1),
+    // three instructions. O ⊙ σ(G) is written in O's place.
+    const Count gates = bh * s.n * s.dv;
+    Evaluator::read_direct(k, gates * e);
+    k.sfu_ops += gates;
+    k.sfu_issue += gates;
+    k.fp32_flops += gates * 4;
+    k.fp32_instr += gates * 3;
+  }
   k.sram_write += o;  // the epilogue stages O through shared memory
   k.sram_read += o;
   if (!opt.sigmoid) {
@@ -442,6 +453,7 @@ void flash2_forward(std::vector<SimKernel>& out, const FlashGeometry& g, const F
       steps.push_back(st);
     }
     Step last;
+    if (g.gate) g.q_tile(last, "G", buf.gate, b, h, i * g.br, rows, s.dv, false);
     g.q_tile(last, "O", buf.o, b, h, i * g.br, rows, s.dv, true);
     if (!g.sigmoid) last.write("LSE", g.stat_addr(buf.lse, b, h, i * g.br), rows * kStat);
     steps.push_back(last);
@@ -656,8 +668,9 @@ void flash_family(Scheduler& sc, const Shape& s, const Mask& mask, const FlashOp
   }
   std::vector<SimKernel>& out = sc.out();
   const u64 e = sc.e(), bm = w.count("block_m"), bn = w.count("block_n");
-  FlashGeometry g{s, mask, bm, bn, ceil_div(s.n, bm), ceil_div(s.nk, bn), e, opt.density, opt.sigmoid};
-  const FlashBuffers buf = flash_buffers(sc.as(), s, e);
+  FlashGeometry g{s, mask, bm, bn, ceil_div(s.n, bm), ceil_div(s.nk, bn), e, opt.density, opt.sigmoid, opt.gate};
+  FlashBuffers buf = flash_buffers(sc.as(), s, e);
+  buf.gate = opt.gate_buffer;
   if (w.pass != Pass::bwd) fa1 ? flash1_forward(out, g, buf) : flash2_forward(out, g, buf);
   if (w.pass == Pass::fwd) return;
   if (fa1) {

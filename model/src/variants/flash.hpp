@@ -10,12 +10,17 @@ namespace attnio::detail {
 struct FlashOptions {
   double density = 1.0;  // block-sparse fraction of visited blocks
   bool sigmoid = false;  // FlashSigmoid: no statistics, no rescaling
+  // Gated attention fused into the forward's epilogue (kernels/flash2.cu with a gate): each CTA
+  // reads its rows of the gate logits G [B][N][H][dv] and writes O ⊙ σ(G) instead of O.
+  bool gate = false;
+  u64 gate_buffer = 0;  // the tile schedule: G's address (the gate projection's output)
 };
 
 // The tensors of a flash kernel's forward and backward, allocated in the address space.
 struct FlashBuffers {
   u64 q, k, v, o, lse;  // forward
   u64 dout, dq_acc, delta, dq, dk_exp, dv_exp, dk, dv, l, m;
+  u64 gate = 0;  // G (FlashOptions::gate_buffer) for a fused gate
 };
 FlashBuffers flash_buffers(AddressSpace& as, const Shape& s, u64 e);
 
@@ -27,6 +32,7 @@ struct FlashGeometry {
   u64 br, bc, tr, tc, e;
   double density;
   bool sigmoid;
+  bool gate = false;  // FlashOptions::gate
   u64 rows(u64 i) const { return min_u(s.n, (i + 1) * br) - i * br; }
   u64 cols(u64 j) const { return min_u(s.nk, (j + 1) * bc) - j * bc; }
   bool visited(u64 i, u64 j) const {

@@ -4,7 +4,10 @@
 // Y' = Y ⊙ σ(X W_θ), with W_θ of d_model x (H·dv) (the elementwise, head-specific gate the paper finds
 // best; Qwen3-Next uses it). As the authors' released code applies it (qiuzh20/gated_attention), the
 // gate is a pass of its own after the attention kernel: three kernels per layer, the gate projection
-// GEMM, flash2, and the gate pass that reads Y and the gate logits and writes Y'.
+// GEMM, flash2, and the gate pass that reads Y and the gate logits and writes Y'. --gate-fused 1
+// applies the gate in flash2's epilogue instead (kernels/flash2.cu with Flash2Params::gate): the
+// CTA that holds a block of Y in registers reads the same block of G and writes Y' once, so the Y
+// round trip through DRAM and the third launch disappear.
 #include "flash.hpp"
 
 namespace attnio::detail {
@@ -19,7 +22,14 @@ const ParamSpec kModelDim{
       return w.heads <= kMax && w.head_dim <= kMax ? static_cast<double>(w.heads * w.head_dim) : 0.0;
     }};
 
+const ParamSpec kGateFused{
+    .key = "gate_fused", .default_value = 0, .default_text = "0 (a pass of its own)", .min = 0, .max = 1, .unit = "0 or 1",
+    .help = "gated: 1 applies the gate in flash2's epilogue (prefill), 0 in a pass of its own after it (default)",
+    .source = "0: qiuzh20/gated_attention applies the gate after the attention call; 1: attnio's kernels/flash2.cu epilogue"};
+
 namespace {
+
+bool fused(const Workload& w) { return w.count("gate_fused") == 1; }
 
 // ---- closed form --------------------------------------------------------------------------------
 
@@ -29,6 +39,11 @@ void gated(Evaluator& ev) {
   const u64 e = ev.e();
   const u64 tokens = (Count(s.batch) * s.n).v, width = (Count(s.heads) * s.dv).v;
   gemm(ev, "gate_project", 1, tokens, width, w.count("model_dim"), e);  // G = X W_θ
+  if (fused(w)) {                                                        // Y ⊙ σ(G) from flash2's epilogue
+    flash_passes(ev, s, attention_mask(w, s.n, s.nk), {.gate = true}, false);
+    ev.out().extra_memory_bytes += Count(tokens) * width * e;  // the gate logits G
+    return;
+  }
   flash_passes(ev, s, attention_mask(w, s.n, s.nk), {}, false);         // Y
   const Count gates = Count(tokens) * width;
   KernelCost& k = rowwise(ev, "sigmoid_gate", gates);
@@ -56,6 +71,10 @@ void gated_schedule(Scheduler& sc) {
   const u64 g = as.alloc(Count(tokens) * width * e);
   sc.out().push_back(gemm("gate_project", 1, tokens, width, dm, e, e, {x, tokens, dm, 0, false, "X"},
                           {wt, dm, width, 0, false, "W_gate"}, {g, tokens, width, 0, false, "G"}));
+  if (fused(w)) {
+    flash_family(sc, s, attention_mask(w, s.n, s.nk), {.gate = true, .gate_buffer = g}, false);
+    return;
+  }
   flash_family(sc, s, attention_mask(w, s.n, s.nk), {}, false);
   // The gate pass reads Y as DRAM traffic, as the closed form counts it: a buffer of its own.
   const u64 y = as.alloc(Count(tokens) * width * e), out = as.alloc(Count(tokens) * width * e);
@@ -65,19 +84,26 @@ void gated_schedule(Scheduler& sc) {
 
 // ---- the variant --------------------------------------------------------------------------------
 
-constexpr const ParamSpec* kParams[] = {&kBlockM, &kBlockN, &kClaShare, &kModelDim};
+constexpr const ParamSpec* kParams[] = {&kBlockM, &kBlockN, &kClaShare, &kModelDim, &kGateFused};
 const VariantDescriptor kDesc{
     .name = "gated",
     .summary = "flash2 with an elementwise sigmoid gate on each head's output, Y * sigmoid(X W) (Qiu et al. 2025)",
     .sources = "Qiu et al. 2025, Gated Attention for Large Language Models, arXiv 2505.06708, §2 (position G1); "
                "github.com/qiuzh20/gated_attention (gate applied after the attention kernel)",
-    .params = kParams,
-    .check = [](const Workload& w, const Device&) { check_block_tiles(w); },
+    .params = kParams, .kernel_fwd = "flash2_fwd_gated",
+    .check = [](const Workload& w, const Device&) {
+      check_block_tiles(w);
+      if (fused(w) && w.phase == Phase::decode) {
+        throw InputError("--gate-fused 1 applies to prefill: decode's split-KV kernels have no fused gate (the combine "
+                         "kernel would have to apply it)");
+      }
+    },
     .evaluate = gated,
     .io_complexity = [](const Workload&) -> std::string_view { return "Θ(N²·d²/M) per head + Θ(N·H·dv) for the gate"; },
     .params_text = [](const Prediction& p) {
       std::string s;
       put(s, "model_dim", std::to_string(p.workload.count("model_dim")));
+      if (fused(p.workload)) put(s, "gate_fused", "1");
       return s;
     },
     .schedule = gated_schedule,
@@ -85,6 +111,13 @@ const VariantDescriptor kDesc{
     .derivation = [](const Prediction& p) -> std::string {
       const Workload& w = p.workload;
       const u64 e = dtype_bytes(w.dtype);
+      if (fused(w)) {
+        return "Gated attention (Qiu et al. 2025 §2, G1), the gate fused: a GEMM projects the layer input (d_model = " +
+               num(w.count("model_dim")) + ") to one gate logit per output element, and flash2 (Br = " + num(p.block_m) +
+               ", Bc = " + num(p.block_n) + ") reads each CTA's rows of G in its epilogue and writes Y ⊙ σ(G) in O's place: "
+               "one extra read of B·N·H·dv = " + num((Count(w.batch) * w.query_len() * w.heads * w.v_head_dim).v) +
+               " elements (" + num(e) + " bytes each) and one tanh per element on the SFU; Y never reaches DRAM.\n";
+      }
       return "Gated attention (Qiu et al. 2025 §2, G1): a GEMM projects the layer input (d_model = " +
              num(w.count("model_dim")) + ") to one gate logit per output element, flash2 computes Y (Br = " +
              num(p.block_m) + ", Bc = " + num(p.block_n) + "), and a gate pass reads Y and G and writes Y ⊙ σ(G): "

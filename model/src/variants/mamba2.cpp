@@ -23,9 +23,8 @@ const ParamSpec kSsdChunk{
     .key = "chunk", .default_value = 256, .default_text = "256", .max = 4096, .unit = "tokens",
     .help = "chunked: chunk size (default 1024); linear: chunk (default 64); mamba2: SSD chunk (default 256)", .source = "mamba_ssm Mamba2 chunk_size = 256"};
 
-// The Triton kernels' tiles (ssd_chunk_scan.py / ssd_bmm.py autotune configs: 64 x 64 blocks over
-// the chunk's rows and columns).
-constexpr u64 kSsdBlock = 64;
+// The Triton kernels' tiles, which kernels/ssd.cu uses too (tile_traits.hpp).
+using traits::kSsdBlock;
 // Per (b, p, n) of the decode state update: state·dA (1 mul), + dB·x (FFMA, 2), y += C·state (FFMA, 2).
 constexpr u64 kSsdStepFlops = 5;
 
@@ -81,7 +80,7 @@ void ssd_prefill(Evaluator& ev) {
   //    the fp32 chunk states, writes them in the activation dtype (out_dtype = C.dtype).
   const Count states_e = Count(s.B) * s.chunks * s.H * s.P * s.N * s.e;
   {
-    KernelCost& k = ev.add("ssd_state_passing", Count(s.B) * s.H * ceil_div(s.P * s.N, 2048), kSmallCtasPerSm);
+    KernelCost& k = ev.add("ssd_state_passing", Count(s.B) * s.H * ceil_div(s.P * s.N, traits::kSsdPassElemsPerCta), kSmallCtasPerSm);
     k.fp32_flops = Count(s.B) * s.chunks * s.H * s.P * s.N * 2;
     k.sfu_ops = Count(s.B) * s.chunks * s.H;
     Evaluator::read_direct(k, states32 + Count(s.B) * s.H * s.chunks * kStatBytes);
@@ -172,7 +171,7 @@ const VariantDescriptor kMamba2Desc{
     .name = "mamba2",
     .summary = "Mamba-2 SSD: chunked state-space dual, intra-chunk matmuls on tensor cores (Dao & Gu 2024 §6)",
     .sources = "Dao & Gu 2024, Transformers are SSMs, §6 and Listing 1; mamba_ssm ops/triton/ssd_combined.py, selective_state_update.py",
-    .params = kParams, .self_only = true,
+    .params = kParams, .self_only = true, .kernel_fwd = "ssd_forward",
     .check = ssd_check,
     .evaluate = ssd_evaluate,
     .cache_bytes = ssd_state_bytes,

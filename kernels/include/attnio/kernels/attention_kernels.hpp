@@ -32,6 +32,9 @@ struct Flash2Params {
   float scale = 0;  // 0: 1/sqrt(d)
   const std::uint8_t* block_layout = nullptr;
   Elem elem = Elem::bf16;
+  // Gated attention (Qiu et al. 2025 §2, G1) fused into the epilogue: gate logits G [B][N][H][dv]
+  // in `elem`; O = softmax(...)V ⊙ σ(G). The LSE stays the attention's. null: no gate. flash2 only.
+  const void* gate = nullptr;
 };
 std::string flash2_forward(const Flash2Params& p, void* stream);
 
@@ -52,6 +55,10 @@ std::string flash1_forward(const Flash2Params& p, float* workspace, void* stream
 // ceil(nk / 512). The latent source needs an explicit scale (MLA's is 1/sqrt(dn + dr), not the
 // cache width). With splits > 1, partial outputs (fp32) and log-sum-exps go to `workspace` (size
 // from decode_workspace_bytes) and a combine kernel writes O.
+// `fp8_cache`: the K and V caches (contiguous or paged) hold fp8 e4m3 bytes with one scale per
+// tensor, K = stored · k_scale, V = stored · v_scale (vLLM's kv_cache_dtype "fp8", FireAttention's
+// serving format; the model's --kv-dtype fp8, 8 bits and no groups); Q and O stay in `elem`. The
+// scales are applied once per score and once per output element, not per cached element.
 enum class KeySource { contiguous, paged, latent };
 struct DecodeParams {
   KeySource source = KeySource::contiguous;
@@ -66,6 +73,8 @@ struct DecodeParams {
   float scale = 0;
   void* workspace = nullptr;
   Elem elem = Elem::bf16;
+  bool fp8_cache = false;
+  float k_scale = 1, v_scale = 1;
 };
 std::size_t decode_workspace_bytes(const DecodeParams& p);
 std::string decode_attention(const DecodeParams& p, void* stream);

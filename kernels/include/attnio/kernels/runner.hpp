@@ -18,7 +18,7 @@ struct RunnerOptions {
   bool bench = false;
   int repeats = 10;
   std::vector<std::string> families;  // empty: all (flash2, flash1, chunked, flash2-bwd, flash-decoding, paged, mla, standard,
-                                      // linear, performer, mamba (with mamba-naive), fnet)
+                                      // linear, performer, mamba (with mamba-naive), mamba2, fnet)
   std::vector<std::string> dtypes = {"bf16", "fp16"};
 };
 

@@ -1,5 +1,5 @@
 // Launchers of the sub-quadratic mixers' CUDA kernels (kernels/linear.cu, performer.cu, mamba.cu,
-// fnet.cu). Plain params structs of device pointers; every launcher returns "" or a one-line error.
+// ssd.cu, fnet.cu). Plain params structs of device pointers; every launcher returns "" or a one-line error.
 #pragma once
 
 #include <cstddef>
@@ -56,6 +56,27 @@ struct ScanParams {
 std::string selective_scan(const ScanParams& p, void* stream);
 std::size_t scan_naive_workspace_bytes(const ScanParams& p);
 std::string selective_scan_naive(const ScanParams& p, void* workspace, void* stream);
+
+// Mamba-2's SSD layer, chunked (Dao & Gu 2024 §6; mamba_ssm mamba_chunk_scan_combined without z and
+// initial states): x [B][L][H][P], dt [B][L][H] (before dt_bias and softplus), Bm, Cm [B][L][G][N]
+// and y [B][L][H][P] in `elem`; A (negative), dt_bias and D [H] in fp32, as mamba_ssm keeps them.
+// Heads h share group h / (H/G). Chunks of min(chunk, L) tokens; five kernels write dt, dA_cumsum,
+// the chunk states, the passed states and C Bᵀ to `workspace` (ssd_workspace_bytes; 0 for a shape
+// ssd_forward refuses: G not dividing H, or grids past CUDA's limits).
+struct SsdParams {
+  const void* x = nullptr;
+  const void* dt = nullptr;
+  const float* a = nullptr;
+  const float* dt_bias = nullptr;
+  const float* d = nullptr;
+  const void* b = nullptr;
+  const void* c = nullptr;
+  void* y = nullptr;
+  int batch = 1, length = 1, heads = 1, head_dim = 64, states = 128, groups = 1, chunk = 256;
+  Elem elem = Elem::bf16;
+};
+std::size_t ssd_workspace_bytes(const SsdParams& p);
+std::string ssd_forward(const SsdParams& p, void* workspace, void* stream);
 
 // FNet token mixing (Lee-Thorp et al. 2022): y = Re(FFT_seq(FFT_hidden(x))), x and y [B][N][D], with
 // cuFFT in fp32 (workspace: fnet_workspace_bytes).

@@ -71,6 +71,12 @@ inline constexpr std::uint64_t kScanChannelsPerCta = 1;
 // Mamba decode step: channels per CTA.
 inline constexpr std::uint64_t kScanStepChannelsPerCta = 128;
 
+// Mamba-2 SSD (mamba_ssm's Triton kernels, kernels/ssd.cu): 64 x 64 output blocks of the chunk-state,
+// C Bᵀ and chunk-scan kernels (ssd_chunk_state.py, ssd_bmm.py, ssd_chunk_scan.py autotune configs),
+// and state elements per CTA of the state-passing kernel (ssd_state_passing.py BLOCK_SIZE 2048).
+inline constexpr std::uint64_t kSsdBlock = 64;
+inline constexpr std::uint64_t kSsdPassElemsPerCta = 2048;
+
 // The block layout of block-sparse attention (the model's, the simulator's and the profiled
 // kernel's): pair (i, j) of the dense Tr x Tc grid is kept when its row-major index crosses a
 // multiple of 1/s, so exactly floor(s * Tr * Tc) pairs are kept, spread evenly.
