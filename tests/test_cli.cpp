@@ -511,7 +511,7 @@ TEST(Cli, EveryOtherErrorPathIsOneLineAndExitCodeTwo) {
   expect_bad_input("predict --seq 2000000000000", "is larger than 2^40");
   expect_bad_input("predict --cla-share 2000000000000", "--cla-share 2000000000000 is larger than 2^40");
   expect_bad_input("predict --pass sideways", "unknown pass 'sideways'");
-  expect_bad_input("predict --head-dim 2048", "at most 1024");
+  expect_bad_input("predict --head-dim 8192", "at most 4096");
   expect_bad_input("predict --block-m 70000", "--block-m must be at most 65536");
   expect_bad_input("predict --variant mla --latent-dim 5000", "--latent-dim");
   expect_bad_input("predict --variant performer --features 100000", "--features must be at most 65536");
@@ -888,4 +888,15 @@ TEST(Cli, ZeroIsAValueWhereTheParameterStartsAtZero) {
   expect_bad_input("predict --variant gated --gate-fused 2", "--gate-fused");
   expect_bad_input("predict --variant gated --phase decode --kv-len 4096 --gate-fused 1", "applies to prefill");
   expect_bad_input("predict --variant flash2 --cla-share 0", "--cla-share must be at least 1");
+}
+
+// FLASH's GAU at the paper's width: s = 128 and e = 2·d_model = 1536 for d_model = 768 (Hua et al.
+// 2022 §2); the value width is accepted up to 4096.
+TEST(Cli, GauTakesThePapersValueWidth) {
+  const Result r = run("predict --variant gau --heads 1 --head-dim 128 --v-head-dim 1536 --seq 1024 --format json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto v = boost::json::parse(r.out);
+  // A V alone is 2·1024·1024·1536 tensor FLOPs; Q Kᵀ adds 2·1024·1024·128.
+  EXPECT_EQ(v.at("tensor_flops").to_number<std::uint64_t>(), 2ull * 1024 * 1024 * (1536 + 128));
+  expect_bad_input("predict --variant gau --heads 1 --v-head-dim 5000", "at most 4096");
 }

@@ -137,6 +137,45 @@ TEST(Exec, Fa3TraitsOnHopper) {
   }
 }
 
+// ThunderKittens on H100 (kernels/attn/h100/h100.cu @6d64b0cb): 192 query rows (3 consumer
+// warpgroups of 64) x 128 keys at d = 64 and 128, wgmma, one CTA per SM and 3 independent jobs
+// (no ping-pong), ascending causal grid (the heaviest CTA last); backward 64-row query steps over
+// 128-key blocks. At B = 1, H = 16, N = 768: Tr = 4 query blocks of 192 per head, 64 CTAs.
+TEST(Exec, ThunderKittensTraitsOnHopper) {
+  Workload w;
+  w.seq = 768;
+  w.heads = w.kv_heads = 16;
+  w.dtype = Dtype::bf16;
+  w.impl = &find_impl("thunderkittens");
+  const Device& h = find_device("h100-sxm");
+  const Prediction p = predict(h, w);
+  EXPECT_EQ(p.block_m, 192u);
+  EXPECT_EQ(p.block_n, 128u);
+  const KernelCost& k = kernel_named(p, "flash2_fwd");
+  EXPECT_EQ(k.mma, MmaPath::wgmma);
+  EXPECT_EQ(k.ctas_per_sm, 1u);
+  EXPECT_EQ(k.ctas.v, 64u);
+  EXPECT_DOUBLE_EQ(k.exec.overlap_jobs, 3.0);
+  EXPECT_EQ(k.last_cta_iters.v, 0u);  // no mask: no tail
+  w.causal = true;
+  // Causal: the last Q block (rows 576-767) visits K/V blocks 0-5, launched last.
+  EXPECT_EQ(kernel_named(predict(h, w), "flash2_fwd").last_cta_iters.v, 6u);
+  w.causal = false;
+  w.pass = Pass::bwd;
+  // One backward CTA per 128-key block: 16 heads x 6 = 96 CTAs.
+  EXPECT_EQ(kernel_named(predict(h, w), "flash2_bwd").ctas.v, 96u);
+  w.pass = Pass::fwd;
+  w.head_dim = 256;  // not instantiated: Alg. 1 tiles, said by the profile's absence of tiles
+  EXPECT_NE(predict(h, w).block_m, 192u);
+  try {
+    w.head_dim = 128;
+    predict(find_device("a100-80gb"), w);
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("compute capability 9.0"), std::string::npos) << e.what();
+  }
+}
+
 // FlashAttention-2 (flash_fwd_launch_template.h:262, 313-318): 128 x 64 at d = 128 on both chips;
 // d = 256: 64 x 64 on an H100 (>= 192 KiB of shared memory), 128 x 64 with 8 warps on an A100.
 // mma.sync on Hopper holds the sub-partition: one job whatever the occupancy.

@@ -106,6 +106,26 @@ std::vector<Case> cases() {
       w.set("gate_fused", 1);
       out.push_back({"gate fused", w});
     }
+    if (v == parse_variant("mamba2")) {
+      // Two groups sharing B and C, P and N not multiples of the 64 x 64 blocks, a chunk of neither
+      // 64 nor 32 tokens (520 = 5 x 100 + 20); and the decode step at 32 rows of P per CTA.
+      Workload w = base(v);
+      w.kv_heads = w.heads;
+      w.head_dim = 96;
+      w.set("state_dim", 80).set("groups", 2).set("chunk", 100);
+      out.push_back({"ssd groups", w});
+      w.phase = Phase::decode;
+      w.set("state_dim", 16);
+      out.push_back({"ssd groups decode", w});
+    }
+    if (v == parse_variant("gau")) {  // a 20 x 20 plane, smaller than a CTA: the broadcast streams wrap
+      Workload w = base(v);
+      w.heads = w.kv_heads = 1;
+      w.seq = 20;
+      w.causal = true;
+      w.v_head_dim = 128;
+      out.push_back({"tiny plane", w});
+    }
     if (v == parse_variant("flash1") || v == parse_variant("flash2") || v == parse_variant("standard") || v == parse_variant("sigmoid")) {
       Workload w = base(v);
       w.pass = Pass::fwdbwd;
@@ -130,6 +150,33 @@ TEST(Simulate, MatchesTheClosedFormExactlyWithL2Off) {
     EXPECT_EQ(r.hbm_write_bytes.v, r.formula.hbm_write_bytes.v) << what;
     EXPECT_EQ(r.l2_read_bytes.v, r.formula.l2_read_bytes.v) << what;
   }
+}
+
+// mamba2's and gau's schedules replay their kernels one for one: with the L2 off each kernel's
+// simulated read and write bytes equal its closed form's (kernels of one name summed: the closed
+// form counts gau's four OffsetScale launches as one kernel, the simulator runs four grids).
+TEST(Simulate, SsdAndGauMatchTheClosedFormKernelForKernel) {
+  int checked = 0;
+  for (const Case& c : cases()) {
+    if (c.w.variant != parse_variant("mamba2") && c.w.variant != parse_variant("gau")) continue;
+    using Bytes = std::map<std::string, std::pair<std::uint64_t, std::uint64_t>>;  // kernel -> (read, written)
+    Bytes sim, formula;
+    SimOptions o;
+    o.on_access = [&](const SimAccess& a) {
+      auto& [read, written] = sim[std::string(a.kernel)];
+      (a.write ? written : read) += a.bytes * a.rows;
+    };
+    const SimResult r = simulate(h100(), c.w, o);
+    for (int i = 0; i < r.formula.kernel_count; ++i) {
+      const KernelCost& k = r.formula.kernels[static_cast<std::size_t>(i)];
+      auto& [read, written] = formula[std::string(k.name)];
+      read += k.hbm_read.v;
+      written += k.hbm_write.v;
+    }
+    EXPECT_EQ(sim, formula) << to_string(c.w.variant) << " " << to_string(c.w.phase) << " " << c.label << " N=" << c.w.seq;
+    ++checked;
+  }
+  EXPECT_EQ(checked, 3 + 2 + 3 + 1);  // mamba2: three shapes and two more; gau: three and one
 }
 
 // Block-sparse: the closed form counts the expectation over layouts of density s; the simulator

@@ -550,14 +550,26 @@ TEST(Gated, FusedGateRidesInFlash2sEpilogue) {
 }
 
 // Mamba-2 SSD (Dao & Gu 2024 §6; mamba_ssm ssd_combined.py) by hand: B = 1, L = 512, H = 2 heads of
-// P = 64, N = 64, G = 1, Q = 256 (2 chunks), e = 2, L2 off.
+// P = 64, N = 64, G = 1, Q = 256 (2 chunks), e = 2, L2 off. 64 x 64 blocks: Q/64 = 4 row blocks, one
+// P block, one N block; K steps of 32; A, dt_bias, D fp32.
 //   tensor: chunk_state 2·2·2·256·64·64 = 8388608; C Bᵀ over whole chunks (ssd_combined.py leaves
 //           _bmm_chunk_fwd non-causal) 2·2·256·256·64 = 16777216; chunk_scan over the causal blocks
 //           2·2·2·(256·257/2·64 + 256·64·64) = 25231360.
-//   DRAM reads: cumsum dt 2048; chunk_state x 131072, B twice (2 heads) 131072, dt + dA 8192;
-//           state passing 65536 + 16; C Bᵀ B and C 131072; chunk_scan C Bᵀ twice 1048576, C twice
-//           131072, x 131072, states 32768, dt + dA 8192.
-//   DRAM writes: dt, dA 8192; fp32 states 65536; passed states 32768; C Bᵀ 524288; y 131072.
+//   DRAM reads, per kernel as its Triton programs load:
+//     cumsum (2 programs, one per chunk): dt 512·2·2 = 2048; A and dt_bias 2·2·4·2 = 32.
+//     chunk_state (4 programs): x 512·2·64·2 = 131072; B once per head 2·512·64·2 = 131072; dt and
+//           dA_cumsum per token 512·2·8 = 8192, and each program's dA_cumsum[Q-1] 4·4 = 16.
+//     state passing (2 programs of 2048 elements per head, 4 in all): fp32 states 2·2·64·64·4 =
+//           65536; dA_cumsum[Q-1] per chunk and program 2·4·4 = 32.
+//     C Bᵀ (16 programs, 4 x 4 blocks per chunk): C and B each 4 times, 2·4·512·64·2 = 524288.
+//     chunk_scan (16 programs, row blocks m = 0..3 per chunk and head, K_MAX = 64·(m+1)): C Bᵀ
+//           64·(64 + 128 + 192 + 256) = 40960 elements per chunk and head, 2 heads·2 chunks·40960·4
+//           = 655360; C 2·512·64·2 = 131072; x in the K loop 2 heads·2 chunks·640 rows·64·2 = 327680;
+//           the passed state once per row block 4·2·2·64·64·2 = 131072; dA_cumsum of the rows 2·512·4
+//           = 4096; dt and dA_cumsum of the K loop (640 columns) 2 heads·2 chunks·640·8 = 20480; D
+//           16·4 = 64; x again for D·x 131072.
+//   DRAM writes: dt, dA 8192; fp32 states 65536; passed states 32768 and fp32 final states 2·64·64·4
+//           = 32768; C Bᵀ 524288; y 131072.
 TEST(Mamba2, SsdChunkedByHand) {
   Workload w = small(parse_variant("mamba2"));
   w.seq = 512;
@@ -565,20 +577,53 @@ TEST(Mamba2, SsdChunkedByHand) {
   w.set("state_dim", 64);
   const Prediction p = predict(h100(), w);
   EXPECT_EQ(p.tensor_flops.v, 8388608u + 16777216u + 25231360u);
-  EXPECT_EQ(p.hbm_read_bytes.v, 2048u + 131072u + 131072u + 8192u + 65552u + 131072u + 1048576u + 131072u + 131072u + 32768u + 8192u);
-  EXPECT_EQ(p.hbm_write_bytes.v, 8192u + 65536u + 32768u + 524288u + 131072u);
+  EXPECT_EQ(p.hbm_read_bytes.v, (2048u + 32) + (131072u + 131072 + 8192 + 16) + (65536u + 32) + 524288u +
+                                    (655360u + 131072 + 327680 + 131072 + 4096 + 20480 + 64 + 131072));
+  EXPECT_EQ(p.hbm_write_bytes.v, 8192u + 65536u + 32768u + 32768u + 524288u + 131072u);
   EXPECT_EQ(p.extra_memory_bytes.v, 8192u + 65536u + 32768u + 524288u);
   EXPECT_EQ(p.kv_cache_bytes.v, 2u * 64 * 64 * 2);  // one (H, P, N) state, bf16/fp16
-  // With L2, B, C and C Bᵀ come from DRAM once: the second head's reads hit.
+  // With L2 every re-read hits (the working sets are far below the L2): each tensor comes from
+  // DRAM once. Gone: A and dt_bias 16; B 65536; dt and dA_cumsum 16, dA_cumsum[Q-1] 16; C and B
+  // 524288 - 131072 = 393216; of chunk_scan's reads C Bᵀ's second head 327680, C's 65536, x
+  // 327680 + 131072 - 131072 = 327680, the state 131072 - 32768 = 98304, dt and dA_cumsum 24576 -
+  // 8192 = 16384, D 64 - 8 = 56.
   w.l2 = true;
   const Prediction l2 = predict(h100(), w);
-  EXPECT_EQ(p.hbm_read_bytes.v - l2.hbm_read_bytes.v, 65536u + 524288u + 65536u);
+  EXPECT_EQ(p.hbm_read_bytes.v - l2.hbm_read_bytes.v,
+            16u + 65536 + 16 + 16 + 393216 + 327680 + 65536 + 327680 + 98304 + 16384 + 56);
 }
 
-// The decode step (selective_state_update, TIE_HDIM): B = 2, H = 4, P = 64, N = 16, G = 2. State
-// 2·4·64·16·2 = 16384 read and written; x and dt 2·4·65·2; B and C 2·2·16·2·2 = 256, read by 2
-// heads x 2 row blocks (32 rows of P per CTA at N <= 16; L2 off: 1024); y 1024. 5 FP32 FLOPs per
-// state element.
+// A chunk the sequence does not fill (L = 300, Q = 256: 256 + 44 tokens), otherwise as above. The
+// kernels mask by the sequence's end where they load x, B, C and dt, but not everywhere:
+// _chunk_cumsum_fwd stores dt and dA_cumsum for all 256 positions of both chunks, 2 heads·2
+// chunks·256·8 = 8192 bytes (3392 more than the 300 tokens' 4800); _chunk_scan_fwd loads C Bᵀ rows
+// and columns below chunk_size, and row blocks past the end (m = 1..3 of the last chunk) still run
+// their K loop to K_MAX = 44. Last chunk per head: C Bᵀ 4·(64·64) = 16384 elements (K_MAX = 44
+// rounds up to 64 columns), x 4·44 = 176 rows, dt and dA_cumsum 4·64 = 256 columns each.
+TEST(Mamba2, SsdLastChunkPartlyFilledByHand) {
+  Workload w = small(parse_variant("mamba2"));
+  w.seq = 300;
+  w.kv_heads = 2;
+  w.set("state_dim", 64);
+  const Prediction p = predict(h100(), w);
+  ASSERT_EQ(p.kernel_count, 5);
+  const KernelCost& cumsum = p.kernels[0];
+  EXPECT_EQ(cumsum.hbm_write.v, 2u * 2 * 256 * 8);
+  EXPECT_EQ(cumsum.hbm_read.v, 300u * 2 * 2 + 2 * 2 * 4 * 2);
+  const KernelCost& scan = p.kernels[4];
+  EXPECT_EQ(scan.name, "ssd_chunk_scan");
+  // C Bᵀ (40960 + 16384)·2 heads·4; C 300·64·2·2; x (640 + 176)·2·64·2; passed state 4·2·2·64·64·2;
+  // dA_cumsum of the rows 2·2·256·4 and of the K loops 2·(640 + 256)·8; D 16·4; x for D·x 300·2·64·2.
+  EXPECT_EQ(scan.hbm_read.v, (40960u + 16384) * 2 * 4 + 300u * 64 * 2 * 2 + (640u + 176) * 2 * 64 * 2 + 4u * 2 * 2 * 64 * 64 * 2 +
+                                 2u * 2 * 256 * 4 + 2u * (640 + 256) * 8 + 16u * 4 + 300u * 2 * 64 * 2);
+  EXPECT_EQ(scan.hbm_write.v, 300u * 2 * 64 * 2);
+}
+
+// The decode step (selective_state_update, TIE_HDIM): B = 2, H = 4, P = 64, N = 16, G = 2, 32 rows
+// of P per program at N <= 16: 2·4·2 = 16 programs. State 2·4·64·16·2 = 16384 read and written; x
+// 2·4·64·2 = 1024; dt (bf16) and dt_bias, A, D (fp32) are stride-0 views over P, one element each
+// per program: 16·(2 + 3·4) = 224; B and C 2·2·16·2·2 = 256, read by 2 heads x 2 row blocks (L2
+// off: 1024); y 1024. 5 FP32 FLOPs per state element.
 TEST(Mamba2, DecodeUpdatesTheStateInPlace) {
   Workload w = small(parse_variant("mamba2"));
   w.batch = 2;
@@ -587,7 +632,7 @@ TEST(Mamba2, DecodeUpdatesTheStateInPlace) {
   w.set("state_dim", 16);
   w.set("groups", 2);
   const Prediction p = predict(h100(), w);
-  EXPECT_EQ(p.hbm_read_bytes.v, 16384u + 1040u + 1024u);
+  EXPECT_EQ(p.hbm_read_bytes.v, 16384u + 1024u + 224u + 1024u);
   EXPECT_EQ(p.hbm_write_bytes.v, 16384u + 1024u);
   EXPECT_EQ(p.fp32_flops.v, 5u * 2 * 4 * 64 * 16);
   EXPECT_EQ(p.tensor_flops.v, 0u);
@@ -833,11 +878,12 @@ TEST(Monarch, TwoBlockDiagonalGemmsAndTheirCopiesByHand) {
 
 // FLASH's gated attention unit (Hua et al. 2022 §2; lucidrains/FLASH-pytorch GAU.forward; issue 18
 // item 4) by hand, --l2 off: B = 1, one head, N = 256, s = 64, e = 128, bf16, not causal.
-// Z = 256·64 = 16384 values: OffsetScale's four kernels read and write 4·16384·2 = 131072 bytes.
+// Z = 256·64 = 16384 values: OffsetScale's four kernels read and write 4·16384·2 = 131072 bytes, and
+// each of their 16 CTAs reads its gamma or beta (64 values) once: 4·16·64·2 = 8192.
 // Q Kᵀ (2 x 2 tiles of 128): Q 32768·2 and K 32768·2 read, 256·256·2 = 131072 written. The scale,
 // the bias add (plus the 131072-byte bias plane), relu and the square each read and write the
 // 131072 bytes of scores. A V (2 x 1 tiles): A 131072 and V 65536·2 read, 256·128·2 = 65536
-// written. The gate reads A V and U (2·65536) and writes 65536. Totals 1310720 read, 917504
+// written. The gate reads A V and U (2·65536) and writes 65536. Totals 1318912 read, 917504
 // written; tensor 2·256·256·64 + 2·256·128·256 = 25165824; FP32 16384·4 + 65536·4 + 32768 =
 // 360448; no exponentials.
 TEST(Gau, ReluSquaredScoresAndTheGateByHand) {
@@ -845,16 +891,47 @@ TEST(Gau, ReluSquaredScoresAndTheGateByHand) {
   w.heads = w.kv_heads = 1;
   w.v_head_dim = 128;
   const Prediction p = predict(h100(), w);
-  EXPECT_EQ(p.hbm_read_bytes.v, 1310720u);
+  EXPECT_EQ(p.hbm_read_bytes.v, 1310720u + 8192u);
   EXPECT_EQ(p.hbm_write_bytes.v, 917504u);
   EXPECT_EQ(p.tensor_flops.v, 25165824u);
   EXPECT_EQ(p.fp32_flops.v, 360448u);
   EXPECT_EQ(p.sfu_flops.v, 0u);
-  // Causal: the mask is built (256² bools written, read, written) and A masked_fill'ed with it;
-  // the elementwise FLOPs count the 32896 allowed pairs only.
+  // Causal: sim / (torch.arange(N) + 1)[:, None]: the int64 arange written (256·8 = 2048), read and
+  // written plus one (2048 + 2048), and read by the scale, 4 rows per CTA of 1024 scores: 64·4·8 =
+  // 2048. The mask is built (256² bools written, read, written) and A masked_fill'ed with it; the
+  // elementwise FLOPs count the 32896 allowed pairs only.
   w.causal = true;
   const Prediction c = predict(h100(), w);
-  EXPECT_EQ(c.hbm_read_bytes.v, 1310720u + 65536 + 131072 + 65536);
-  EXPECT_EQ(c.hbm_write_bytes.v, 917504u + 2 * 65536 + 131072);
+  EXPECT_EQ(c.hbm_read_bytes.v, 1318912u + 2048 + 2048 + 65536 + 131072 + 65536);
+  EXPECT_EQ(c.hbm_write_bytes.v, 917504u + 2048 * 2 + 2 * 65536 + 131072);
   EXPECT_EQ(c.fp32_flops.v, 16384u * 4 + 32896u * 4 + 32768);
+  // Q and K are both offset-scales of one Z: the unit mixes a sequence with itself.
+  w.kv_len = 512;
+  EXPECT_THROW(predict(h100(), w), InputError);
+}
+
+// Broadcast operands are read once per CTA of 1024 elements, whatever the threads repeat (FLASH
+// GAU, causal, B = 4, N = 20, s = 64): 4 planes of 20 x 20 = 1600 scores in CTAs of 1024 and 576.
+// The bias plane (400 values) is read whole by each: 2·400·2 = 1600 bytes, not 1600·2 = 3200. The
+// divisor: the first CTA spans rows 0-51, the second 51-79, each all 20 divisors: 2·20·8 = 320.
+// gamma and beta: Z = 4·20·64 = 5120 values in 5 CTAs, each reading 64 of them: 4 kernels·5·64·2 =
+// 2560 bytes.
+TEST(Gau, BroadcastOperandsAreReadOncePerCta) {
+  Workload w = small(parse_variant("gau"));
+  w.batch = 4;
+  w.heads = w.kv_heads = 1;
+  w.seq = 20;
+  w.causal = true;
+  const Prediction p = predict(h100(), w);
+  auto read = [&](std::string_view name) {
+    for (int i = 0; i < p.kernel_count; ++i) {
+      if (p.kernels[i].name == name) return p.kernels[i].l2_read.v;
+    }
+    ADD_FAILURE() << "no kernel " << name;
+    return std::uint64_t{0};
+  };
+  EXPECT_EQ(read("add_bias"), 1600u * 2 + 1600);
+  EXPECT_EQ(read("scale"), 1600u * 2 + 320);
+  EXPECT_EQ(read("masked_fill"), 1600u * 2 + 2 * 400);  // the bool mask, 1 byte per pair
+  EXPECT_EQ(read("offset_scale_qk"), 4u * 5120 * 2 + 2560);
 }

@@ -444,8 +444,44 @@ const ImplProfile kCudnn{
     .variants = kCudnnVariants,
     .traits = cudnn_traits};
 
+// ---- thunderkittens: ThunderKittens' H100 attention (HazyResearch/ThunderKittens) ---------------
+// kernels/attn/h100/h100.cu @6d64b0cb (the kernels of the README's assets/attn.png; the same bodies
+// as kernels/attention/mha_h100/mha_h100.cu at 0b55588). Forward: 3 consumer warpgroups of 64 query
+// rows (192 per CTA) and 1 producer warpgroup, K/V blocks of 128 keys at head dims 64 and 128
+// (lines 7-10, 16-26); QKᵀ with both operands in shared memory (mm_ABt, 152) and PV with P in
+// registers (mma_AB, 196, 201), so P never goes through shared memory; no ping-pong: each
+// warpgroup waits after each of its GEMMs (158, 202), and the three overlap only as independent
+// warpgroups; one CTA per SM (__launch_bounds__(512, 1), 53); grid (N/192, H, B) in ascending
+// order, so under a causal mask the heaviest CTA starts last (740, 75). Backward: one CTA per 128
+// K/V rows (2 consumer warpgroups of 64) walking the queries 64 rows at a time (301-318), both
+// warpgroups meeting at a named barrier every step (447), dQ added in fp32 (TMA reduce-add, 578),
+// one CTA per SM (1004-1021).
+KernelTraits tk_traits(KernelRole role, u64 d, bool, Dtype, double, int) {
+  KernelTraits t{.ctas_per_sm = 1, .mma = MmaPath::wgmma, .overlap = OverlapRule::warps};
+  if (d != 64 && d != 128) return t;  // the kernels are instantiated for these two head dims
+  if (role == KernelRole::bwd) {
+    t.block_m = 64, t.block_n = 128, t.mma_warps = 8;
+    return t;
+  }
+  if (role == KernelRole::splitkv) return t;  // no decode kernel
+  t.block_m = 192, t.block_n = 128, t.mma_warps = 12;
+  t.jobs_per_cta = 3;  // the consumer warpgroups
+  t.heaviest_last = true;
+  return t;
+}
+constexpr std::string_view kTkVariants[] = {"flash2"};
+const ImplProfile kThunderKittens{
+    .key = "thunderkittens",
+    .name = "ThunderKittens H100 attention",
+    .summary = "Hopper only: wgmma, 3 consumer warpgroups of 64 rows and a producer, 128-key blocks, no ping-pong",
+    .sources = "HazyResearch/ThunderKittens @6d64b0cb kernels/attn/h100/h100.cu:7-26,53,75,152-202,301-318,447,578,740,1004-1021",
+    .min_cc = 90,
+    .max_cc = 90,
+    .variants = kTkVariants,
+    .traits = tk_traits};
+
 constexpr const ImplProfile* kImpls[] = {&kIdeal, &kAttnio, &kFa1, &kFa2, &kFa2V20, &kFa2SplitKv, &kFa3, &kFlashMla, &kVllmPaged,
-                                         &kMambaScan, &kMambaSsd, &kPytorch, &kTriton, &kXformers, &kCudnn};
+                                         &kMambaScan, &kMambaSsd, &kPytorch, &kTriton, &kXformers, &kCudnn, &kThunderKittens};
 
 int cc_of(const Device& d) { return static_cast<int>(d.compute_capability); }
 

@@ -180,7 +180,9 @@ void validate(const Workload& w, const Device& device) {
   check_size("sram-bytes", w.sram_bytes);
   require(w.heads % w.kv_heads == 0, [&] { return std::string("--heads " + std::to_string(w.heads) +
                                          " is not divisible by --kv-heads " + std::to_string(w.kv_heads)); });
-  require(w.head_dim <= 1024 && w.v_head_dim <= 1024, [&] { return std::string("--head-dim and --v-head-dim must be at most 1024"); });
+  // Wide enough for the widest heads of the designs modeled: GAU's value width e = 2·d_model (Hua
+  // et al. 2022 §2; 1536 at d_model = 768), MLA's 576-wide latent + rope rows.
+  require(w.head_dim <= 4096 && w.v_head_dim <= 4096, [&] { return std::string("--head-dim and --v-head-dim must be at most 4096"); });
   if (w.impl != nullptr) {
     const std::string why = impl_mismatch(*w.impl, w.variant.name(), device);
     require(why.empty(), [&] { return why; });

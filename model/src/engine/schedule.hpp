@@ -6,6 +6,7 @@
 #pragma once
 
 #include <functional>
+#include <numeric>
 #include <string>
 #include <vector>
 
@@ -126,11 +127,35 @@ inline SimKernel gemm(std::string name, u64 batch, u64 m, u64 n, u64 k, u64 e, u
 
 // An elementwise or row-wise pass over `elements`: CTAs of 1024 elements, each reading its elements
 // of every input stream and writing its elements of every output stream (bytes per element given).
+// A broadcast input (period != 0, as PyTorch broadcasts a smaller operand) holds `period` elements,
+// element i of the pass reading its element (i / inner) % period: a bias plane repeating every N x Nk
+// scores (inner 1), a per-row divisor (inner Nk). A CTA reads each of its distinct elements once
+// (its threads' loads of one address after the first hit in L1): broadcast_reads() counts them.
 struct Stream {
   u64 base, elem_bytes;
   bool write;
   const char* tile;
+  u64 period = 0, inner = 1;
 };
+
+// The element reads of a broadcast stream over a pass of `elements`: Σ over CTAs of the distinct
+// elements its CTA touches. A full CTA's count depends only on where it starts within a run of
+// `inner`, and those starts repeat every inner / gcd(inner, 1024) CTAs.
+inline Count broadcast_reads(Count elements, u64 period, u64 inner) {
+  const u64 total = elements.v, full = total / kElemsPerCta;
+  auto distinct = [&](u64 e0, u64 count) { return min_u(period, (e0 + count - 1) / inner - e0 / inner + 1); };
+  const u64 cycle = inner / std::gcd(inner, kElemsPerCta);
+  Count per_cycle = 0, rest = 0;
+  for (u64 c = 0; c < min_u(cycle, full); ++c) {
+    const u64 d = distinct(c * kElemsPerCta, kElemsPerCta);
+    per_cycle += d;
+    if (c < full % cycle) rest += d;
+  }
+  Count sum = full >= cycle ? per_cycle * (full / cycle) + rest : per_cycle;
+  if (total % kElemsPerCta != 0) sum += distinct(full * kElemsPerCta, total % kElemsPerCta);
+  return sum;
+}
+
 inline SimKernel elementwise(std::string name, Count elements, std::vector<Stream> streams, double fp32_per_elem, double sfu_per_elem) {
   SimKernel k;
   k.name = std::move(name);
@@ -139,7 +164,17 @@ inline SimKernel elementwise(std::string name, Count elements, std::vector<Strea
   k.program = [=](u64 cta, std::vector<Step>& steps) {
     const u64 e0 = cta * kElemsPerCta, count = min_u(total, e0 + kElemsPerCta) - e0;
     Step st;
-    for (const Stream& s : streams) st.add(s.tile, s.base + e0 * s.elem_bytes, count * s.elem_bytes, 1, 0, s.write);
+    for (const Stream& s : streams) {
+      if (s.period == 0) {
+        st.add(s.tile, s.base + e0 * s.elem_bytes, count * s.elem_bytes, 1, 0, s.write);
+        continue;
+      }
+      // The distinct elements, from the first one's place in the period, wrapping to its start.
+      const u64 first = e0 / s.inner, n = min_u(s.period, (e0 + count - 1) / s.inner - first + 1);
+      const u64 at = first % s.period, head = min_u(n, s.period - at);
+      st.add(s.tile, s.base + at * s.elem_bytes, head * s.elem_bytes, 1, 0, false);
+      st.add(s.tile, s.base, (n - head) * s.elem_bytes, 1, 0, false);
+    }
     st.fp32 = fp32_per_elem * static_cast<double>(count);
     st.sfu = sfu_per_elem * static_cast<double>(count);
     steps.push_back(st);

@@ -58,7 +58,10 @@ void split_kv_decode(Evaluator& ev, std::string_view name, u64 batch, u64 sets, 
   const BlockSizes bs = blocks_for(ev, std::max(qk_dim, v_dim));
   const u64 key_blocks = ceil_div(nk, bs.bc);
   const u64 row_tiles = ceil_div(rows, decode_row_tile(ev.w()));
-  const Count smem = Count(e) * (min_u(rows, decode_row_tile(ev.w())) * qk_dim + min_u(bs.bc, nk) * (qk_dim + v_dim));
+  // Shared memory per CTA: its query rows and one K/V block as the cache stores it (token_bytes: a
+  // quantized cache is staged in its own format and converted on the way to the registers; MLA's
+  // V is a view of the latent K row), as the tile schedule's smem list holds.
+  const Count smem = Count(e) * min_u(rows, decode_row_tile(ev.w())) * qk_dim + Count(min_u(bs.bc, nk)) * token_bytes;
   const u64 per_sm = ev.ctas_per_sm(smem);
   const Count base_ctas = Count(batch) * sets * row_tiles;
   const auto traits = ev.traits(KernelRole::splitkv, std::max(qk_dim, v_dim));
