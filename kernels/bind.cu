@@ -41,24 +41,23 @@ struct Buffers {
   }
 };
 
-std::string fill(void* x, std::size_t elems, Elem e, std::uint64_t seed) {
+// Fills n elements of T with hash_uniform and waits.
+template <typename T>
+std::string fill_as(void* x, std::size_t elems, std::uint64_t seed) {
   if (elems == 0) return {};
   const int blocks = static_cast<int>(std::min<std::size_t>((elems + 255) / 256, 65535));
-  if (e == Elem::bf16) hash_fill_kernel<<<blocks, 256>>>(static_cast<__nv_bfloat16*>(x), elems, seed);
-  else hash_fill_kernel<<<blocks, 256>>>(static_cast<__half*>(x), elems, seed);
+  hash_fill_kernel<<<blocks, 256>>>(static_cast<T*>(x), elems, seed);
   const cudaError_t err = cudaDeviceSynchronize();
   return err == cudaSuccess ? std::string() : std::string("filling inputs: ") + cudaGetErrorString(err);
 }
 
+std::string fill(void* x, std::size_t elems, Elem e, std::uint64_t seed) {
+  return e == Elem::bf16 ? fill_as<__nv_bfloat16>(x, elems, seed) : fill_as<__half>(x, elems, seed);
+}
+
 // An fp8 e4m3 K/V cache (decode with --kv-dtype fp8): values from the same hash, stored with one
 // scale of 1 per tensor.
-std::string fill_fp8(void* x, std::size_t elems, std::uint64_t seed) {
-  if (elems == 0) return {};
-  const int blocks = static_cast<int>(std::min<std::size_t>((elems + 255) / 256, 65535));
-  hash_fill_kernel<<<blocks, 256>>>(static_cast<__nv_fp8_e4m3*>(x), elems, seed);
-  const cudaError_t err = cudaDeviceSynchronize();
-  return err == cudaSuccess ? std::string() : std::string("filling the fp8 cache: ") + cudaGetErrorString(err);
-}
+std::string fill_fp8(void* x, std::size_t elems, std::uint64_t seed) { return fill_as<__nv_fp8_e4m3>(x, elems, seed); }
 
 // The decode kernels read a 16-bit cache (kv_bits 0: the dtype's) or an fp8 one with per-tensor
 // scales (kv_bits 8, no groups); grouped int8/int4 caches have no kernel here.
@@ -370,8 +369,9 @@ std::string bind_attention(const Workload& w, const Device& device, std::string_
       bufs.cleanups.push_back([handle] { cublasDestroy(handle); });
       p.gate = g;
       const cudaDataType_t type = e == Elem::bf16 ? CUDA_R_16BF : CUDA_R_16F;
-      out->launch = {{"grid_x", (n + static_cast<int>(traits::flash_block_m(w.head_dim)) - 1) / static_cast<int>(traits::flash_block_m(w.head_dim))},
-                     {"grid_y", b}, {"grid_z", h}, {"block_x", kThreads}, {"gemm_m", tokens}, {"gemm_n", width}, {"gemm_k", dm}};
+      const int br = static_cast<int>(traits::flash_block_m(w.head_dim));
+      out->launch = {{"grid_x", (n + br - 1) / br}, {"grid_y", b}, {"grid_z", h}, {"block_x", kThreads},
+                     {"gemm_m", tokens}, {"gemm_n", width}, {"gemm_k", dm}};
       out->run = [p, handle, x, wt, g, tokens, width, dm, type]() -> std::string {
         const float one = 1.0f, zero = 0.0f;
         if (cublasGemmEx(handle, CUBLAS_OP_N, CUBLAS_OP_N, width, tokens, dm, &one, wt, type, width, x, type, dm, &zero, g, type,

@@ -103,6 +103,20 @@ __device__ __forceinline__ void tile_fma(const Tile& s, float (&acc)[kPerThread]
 }
 
 // Offset of dt / dA_cs of (b, h, chunk c), token 0 of the chunk.
+// Writes a thread's kPerThread x kPerThread accumulators of the 64 x 64 tile at (r0, c0) into a
+// row-major fp32 matrix of rows x cols (leading dimension ld), clipping at its edges.
+__device__ __forceinline__ void store_tile(const float (&acc)[kPerThread][kPerThread], int ty, int tx, int r0, int c0,
+                                           int rows, int cols, float* dst, long ld) {
+#pragma unroll
+  for (int i = 0; i < kPerThread; ++i) {
+#pragma unroll
+    for (int j = 0; j < kPerThread; ++j) {
+      const int r = r0 + ty + 16 * i, col = c0 + tx + 16 * j;
+      if (r < rows && col < cols) dst[static_cast<long>(r) * ld + col] = acc[i][j];
+    }
+  }
+}
+
 __device__ __forceinline__ long stat_row(const SsdParams& p, const Work& w, int b, int h, int c) {
   return ((static_cast<long>(b) * p.heads + h) * w.chunks + c) * w.q;
 }
@@ -182,15 +196,7 @@ __global__ void __launch_bounds__(kTileThreads) chunk_state_kernel(SsdParams p, 
     tile_fma(s, acc, ty, tx);
     __syncthreads();
   }
-  const long out = state_row(p, w, b, c, h);
-#pragma unroll
-  for (int i = 0; i < kPerThread; ++i) {
-#pragma unroll
-    for (int j = 0; j < kPerThread; ++j) {
-      const int pp = p0 + ty + 16 * i, nn = n0 + tx + 16 * j;
-      if (pp < p.head_dim && nn < p.states) w.states[out + static_cast<long>(pp) * p.states + nn] = acc[i][j];
-    }
-  }
+  store_tile(acc, ty, tx, p0, n0, p.head_dim, p.states, w.states + state_row(p, w, b, c, h), p.states);
 }
 
 template <typename T>
@@ -239,14 +245,7 @@ __global__ void __launch_bounds__(kTileThreads) bmm_chunk_kernel(SsdParams p, Wo
     __syncthreads();
   }
   const long out = ((static_cast<long>(b) * w.chunks + c) * p.groups + g) * w.q * static_cast<long>(w.q);
-#pragma unroll
-  for (int i = 0; i < kPerThread; ++i) {
-#pragma unroll
-    for (int j = 0; j < kPerThread; ++j) {
-      const int ii = i0 + ty + 16 * i, jj = j0 + tx + 16 * j;
-      if (ii < w.q && jj < w.q) w.cb[out + static_cast<long>(ii) * w.q + jj] = acc[i][j];
-    }
-  }
+  store_tile(acc, ty, tx, i0, j0, w.q, w.q, w.cb + out, w.q);
 }
 
 template <typename T>
