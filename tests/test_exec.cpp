@@ -22,6 +22,16 @@ const KernelCost& kernel_named(const Prediction& p, std::string_view name) {
   return p.kernels[0];
 }
 
+Workload fp16_backward(std::string_view variant, std::string_view impl, std::uint64_t head_dim) {
+  Workload w;
+  w.variant = parse_variant(variant);
+  w.impl = &find_impl(impl);
+  w.dtype = Dtype::fp16;
+  w.pass = Pass::bwd;
+  w.head_dim = head_dim;
+  return w;
+}
+
 }  // namespace
 
 // U = 1 - r^k / Σ_{n=0..k} r^n, r = x2 / x1.
@@ -176,6 +186,72 @@ TEST(Exec, ThunderKittensTraitsOnHopper) {
   }
 }
 
+// FlashAttention v1.0.9's backward (fmha_bwd_launch_template.h, fmha_bwd_hdim64/128.cu): 8 warps
+// over 16-row steps of a 256-key (d = 64) or 128-key (d = 128) block; shared memory 2 x 4 KiB (Q,
+// dO, double-buffered) + 2 x 32 KiB (K, V) + 32 KiB (8 warps' fp32 partial dQ) + 2 x 8 KiB (P, dS)
+// = 120 KiB at d = 64, 152 KiB at d = 128: one CTA per A100 SM. num_splits_heuristic_bwd on 108 SMs:
+//   B·H = 1024, N = 512: plain 1024/108 = 9.48 waves, efficiency 0.948; 2 splits 18.96 waves, 0.998
+//     / (1 + 256/512) = 0.665: the plain grid (b, h);
+//   B·H = 32, N = 16384: plain 0.296; 64 splits 0.998 / (1 + 256/16384) = 0.983: sequence-parallel;
+//   causal with N / 256 = 10 key blocks: sequence-parallel whatever the waves.
+TEST(Exec, Fa1BackwardAsV109LaunchesIt) {
+  const Device& a = find_device("a100-80gb");
+  Workload w = fp16_backward("flash1", "fa1", 64);
+  w.batch = 32, w.heads = w.kv_heads = 32, w.seq = 512;
+  const Prediction plain = predict(a, w);
+  const KernelCost& k = kernel_named(plain, "flash1_bwd");
+  EXPECT_EQ(k.ctas.v, 1024u);
+  EXPECT_EQ(k.ctas_per_sm, 1u);
+  EXPECT_EQ(k.mma_warps, 8u);
+  w.batch = 1, w.seq = 16384;
+  const Prediction par = predict(a, w);
+  EXPECT_EQ(kernel_named(par, "flash1_bwd_seqparallel").ctas.v, 32u * 64);
+  // rows = 32 x 16384 = 524288: dq_tmp zeroed (fp32), D from dO and O, dq.copy_(dq_tmp).
+  EXPECT_EQ(kernel_named(par, "flash1_bwd_zero_dq").hbm_write.v, 524288u * 64 * 4);
+  EXPECT_EQ(kernel_named(par, "flash1_bwd_dot_do_o").hbm_read.v, 524288u * 64 * 2 * 2);
+  EXPECT_EQ(kernel_named(par, "flash1_bwd_dot_do_o").hbm_write.v, 524288u * 4);
+  EXPECT_EQ(kernel_named(par, "flash1_bwd_copy_dq").hbm_read.v, 524288u * 64 * 4);
+  EXPECT_EQ(kernel_named(par, "flash1_bwd_copy_dq").hbm_write.v, 524288u * 64 * 2);
+  w.batch = 16, w.seq = 2560, w.causal = true;
+  EXPECT_EQ(kernel_named(predict(a, w), "flash1_bwd_seqparallel").ctas.v, 512u * 10);
+  w.causal = false, w.head_dim = 128, w.heads = w.kv_heads = 16, w.batch = 32, w.seq = 512;
+  EXPECT_EQ(kernel_named(predict(a, w), "flash1_bwd").ctas_per_sm, 1u);  // 152 KiB
+
+  // One head, N = Nk = 256, d = 64, L2 off: the plain grid (one key block), 16 steps of 16 rows.
+  // Shared memory per step: Q and dO by 8 warps in 2 GEMMs each (16 x 128 x 2 B x 16 = 65536), K and
+  // V once (256 x 128 x 2 = 65536), P and dS written and read (16 x 256 x 2 x 2 = 16384 each way),
+  // 8 partial dQ written and read (16 x 64 x 4 x 8 = 32768 each way). Staged into shared memory
+  // once: K, V (65536); Q, dO, LSE, D per step (256 rows x 264 B) and O for D (256 x 124 B more).
+  w.batch = w.heads = w.kv_heads = 1, w.seq = 256, w.head_dim = 64;
+  w.l2 = false;
+  const KernelCost& one = kernel_named(predict(a, w), "flash1_bwd");
+  EXPECT_EQ(one.sram_read.v, 16u * (65536 + 65536 + 16384 + 32768));
+  EXPECT_EQ(one.sram_write.v, 65536u + 256 * 264 + 256 * 124 + 16u * (16384 + 32768));
+  // dQ: read and written in fp32 by no step (one key block), written once at 16 bits; D written.
+  EXPECT_EQ(one.hbm_write.v, 256u * 64 * 2 + 256u * 4 + 256u * 128 * 2);
+}
+
+// triton.ops.flash_attention's backward as the FlashAttention-2 benchmark times it: both
+// sequence_parallel values, keeping the faster (benchmark_flash_attention.py:112-130 @v2.0.4). At
+// B·H = 512, N = 512 one program per head (512 CTAs) fills the A100; at B·H = 16, N = 16384 the
+// 16 per-head programs would leave 92 SMs idle, so the grid (B·H, N/128) runs, storing dQ into
+// 128 zeroed replicas (16 x 16384 x 128 x 2 B each) that dq.sum(dim=0) adds.
+TEST(Exec, TritonBackwardKeepsTheFasterGrid) {
+  const Device& a = find_device("a100-80gb");
+  Workload w = fp16_backward("flash2", "triton", 128);
+  w.batch = 32, w.heads = w.kv_heads = 16, w.seq = 512;
+  const Prediction small = predict(a, w);
+  EXPECT_EQ(kernel_named(small, "flash2_bwd").ctas.v, 512u);
+  for (int i = 0; i < small.kernel_count; ++i) EXPECT_NE(small.kernels[i].name, "flash2_bwd_sum_dq");
+  w.batch = 1, w.seq = 16384;
+  const Prediction big = predict(a, w);
+  EXPECT_EQ(kernel_named(big, "flash2_bwd").ctas.v, 16u * 128);
+  const std::uint64_t replica = 16u * 16384 * 128 * 2;
+  EXPECT_EQ(kernel_named(big, "flash2_bwd_zero_dq").hbm_write.v, 128 * replica);
+  EXPECT_EQ(kernel_named(big, "flash2_bwd_sum_dq").hbm_read.v, 128 * replica);
+  EXPECT_EQ(kernel_named(big, "flash2_bwd_sum_dq").hbm_write.v, replica);
+}
+
 // FlashAttention-2 (flash_fwd_launch_template.h:262, 313-318): 128 x 64 at d = 128 on both chips;
 // d = 256: 64 x 64 on an H100 (>= 192 KiB of shared memory), 128 x 64 with 8 warps on an A100.
 // mma.sync on Hopper holds the sub-partition: one job whatever the occupancy.
@@ -249,11 +325,12 @@ TEST(Exec, OtherProfilesByHand) {
   const Count kv_f = Count(w.batch) * w.heads * (w.seq / 128) * w.seq * 256 * 2;
   EXPECT_EQ(kernel_named(x, "flash2_fwd").l2_read.v, (q * (w.seq / 128) + kv_x).v);
   EXPECT_EQ(kernel_named(f, "flash2_fwd").l2_read.v, (q + kv_f).v);
-  // Triton (2023 tutorial): 128 x 128, 8 warps at d = 128; backward one CTA per (batch, head).
+  // Triton (2023): 128 x 128, 8 warps at d = 128; backward the faster of one CTA per (batch, head)
+  // and the sequence-parallel grid: B·H = 32 programs would fill 32 of 108 SMs, so 32 x 32 key blocks.
   w.impl = &find_impl("triton");
   w.pass = Pass::bwd;
   const Prediction t = predict(a, w);
-  EXPECT_EQ(kernel_named(t, "flash2_bwd").ctas.v, w.batch * w.heads);
+  EXPECT_EQ(kernel_named(t, "flash2_bwd").ctas.v, w.batch * w.heads * (w.seq / 128));
   // FlashAttention v1.0.9 at d = 64: 16-row steps x 256 keys.
   w.pass = Pass::fwd;
   w.variant = parse_variant("flash1");

@@ -120,21 +120,35 @@ const ImplProfile kAttnio{
 // (fmha_fwd_hdim64.cu:9-14, fmha_fwd_hdim128.cu:9, fmha_api.cpp:255-262); mma.sync m16n8k16
 // (fmha/gemm.h:192-201); grid (b, h, num_splits) with num_splits_heuristic_fwd
 // (fmha_fwd_launch_template.h:21-39, 72-86); the outer loop over key blocks carries partial O in
-// an fp32 buffer o_tmp (fmha_fprop_kernel_1xN.h:233, 401, 645). The backward's tiles were not
-// read: the same are assumed.
-KernelTraits fa1_traits(KernelRole, u64 d, bool, Dtype, double, int) {
+// an fp32 buffer o_tmp (fmha_fprop_kernel_1xN.h:233, 401, 645).
+// Backward (fmha_bwd_hdim64.cu:9-19, fmha_bwd_hdim128.cu:9-10 @v1.0.9): FMHA_kernel_traits<S, D, 16,
+// 1, 8 warps, 0x100u>: the same 16-row steps and S = 256 (d = 64, seqlen_k >= 256) or 128 keys, 8
+// warps side by side along the keys, K and V in separate shared-memory tiles with V not held in
+// registers (kernel_traits.h:43-47). Shared memory per CTA as run_fmha_bwd_loop sizes it
+// (fmha_bwd_launch_template.h:47-58): Q and dO tiles double-buffered (smem_q x 2), K and V tiles,
+// the 8 warps' fp32 partial dQ (16 x D x 4 x 8) and two 16 x S transposes (P, dS): 120 KB at
+// d = 64 and 152 KB at d = 128, so one CTA per SM on an A100 or H100.
+KernelTraits fa1_traits(KernelRole role, u64 d, bool, Dtype, double, int) {
   KernelTraits t{.block_m = 16, .block_n = d <= 64 ? 256u : 128u, .mma_warps = 4, .mma = MmaPath::mma_sync,
                  .overlap = OverlapRule::warps, .q_from_smem = false, .fa1_kernel = true};
   if (d > 128) t.block_m = t.block_n = 0;  // v1 kernels exist for head dims up to 128
+  if (role == KernelRole::bwd && t.block_m != 0) {
+    const u64 dk = d <= 64 ? 64 : 128, s = t.block_n, e = 2;  // v1 runs fp16 and bf16 only
+    t.mma_warps = 8;
+    t.smem_bytes = 2 * (16 * dk * e * 2) + 2 * (s * dk * e) + 16 * dk * 4 * 8 + 2 * (16 * s * e);
+  }
   return t;
 }
 constexpr std::string_view kFa1Variants[] = {"flash1"};
 const ImplProfile kFa1{
     .key = "fa1",
     .name = "FlashAttention (v1)",
-    .summary = "FA1 loop order, 16-row query steps x 256/128-key blocks, 4 warps, mma.sync, fp32 partial O, split grid",
+    .summary = "FA1 loop order, 16-row query steps x 256/128-key blocks, 4 warps (backward 8), mma.sync, fp32 partial O, "
+               "split grid; backward sequence-parallel by its heuristic",
     .sources = "FlashAttention §3.1 Alg. 1; flash-attention v1.0.9 (6d48e14a) csrc/flash_attn/src/fmha_fwd_hdim64.cu:9-14, "
-               "fmha_fwd_hdim128.cu:9, fmha_fwd_launch_template.h:21-39,72-86, fmha_fprop_kernel_1xN.h:233,401,645, fmha/gemm.h:192-201",
+               "fmha_fwd_hdim128.cu:9, fmha_fwd_launch_template.h:21-39,72-86, fmha_fprop_kernel_1xN.h:233,401,645, fmha/gemm.h:192-201; "
+               "backward fmha_bwd_hdim64.cu:9-19, fmha_bwd_hdim128.cu:9-10, fmha_bwd_launch_template.h:9-28,47-112, "
+               "fmha_dgrad_kernel_1xN_loop.h:309-330,625-710, fmha_api.cpp:439-512",
     .min_cc = 75,
     .variants = kFa1Variants,
     .traits = fa1_traits};
@@ -373,10 +387,14 @@ const ImplProfile kPytorch{
 // ---- triton: the Triton fused-attention tutorial (2023) ---------------------------------------------
 // triton-lang/triton python/tutorials/06-fused-attention.py, versions of 2023-01 to 2023-07-14
 // (v2.0.0 L203-225): BLOCK_M = BLOCK_N = 128, num_warps = 4 if Lk <= 64 else 8, num_stages = 2, Q
-// kept on chip ("it will stay in SRAM throughout", L46-47); mma.sync. Backward (every 2023
-// version, L137-264): 128 x 128, 8 warps, one program per (batch, head) walking every key block,
-// dQ read-modified-written in fp32. Which version the FlashAttention-2 paper ran was not found; its
-// benchmark also tried triton.ops' sequence_parallel backward and kept the faster.
+// kept on chip ("it will stay in SRAM throughout", L46-47); mma.sync. Backward: 128 x 128, 8 warps,
+// either one program per (batch, head) walking every key block with dQ loaded, added to and stored
+// per pair (the tutorial, L137-264), or triton.ops.flash_attention's sequence_parallel grid (B·H,
+// ⌈N/128⌉), each program storing its dQ into its own zeroed replica, summed by dq.sum(dim=0)
+// (python/triton/ops/flash_attention.py @022ef48a). FlashAttention-2's benchmark runs both and keeps
+// the faster backward (flash-attention v2.0.4 benchmarks/benchmark_flash_attention.py:112-130), and
+// so does the closed form (variants/flash.cpp flash2_bwd_as_run). Which Triton commit the paper ran
+// was not found.
 KernelTraits triton_traits(KernelRole role, u64 d, bool, Dtype, double, int) {
   KernelTraits t{.block_m = 128, .block_n = 128, .mma_warps = d <= 64 ? 4u : 8u, .mma = MmaPath::mma_sync,
                  .overlap = OverlapRule::warps, .q_from_smem = false};
@@ -391,9 +409,10 @@ constexpr std::string_view kTritonVariants[] = {"flash2", "flex"};
 const ImplProfile kTriton{
     .key = "triton",
     .name = "Triton fused attention (tutorial, 2023)",
-    .summary = "128 x 128 tiles, 4 warps (d <= 64) or 8, mma.sync; backward one CTA per (batch, head)",
+    .summary = "128 x 128 tiles, 4 warps (d <= 64) or 8, mma.sync; backward per (batch, head) or sequence-parallel, the faster",
     .sources = "triton-lang/triton python/tutorials/06-fused-attention.py v2.0.0 (bd5c2117) L46-47, L137-264; "
-               "as benchmarked in FlashAttention-2 §4.1",
+               "python/triton/ops/flash_attention.py @022ef48a (sequence_parallel backward); as benchmarked in "
+               "FlashAttention-2 §4.1 (flash-attention v2.0.4 benchmarks/benchmark_flash_attention.py:112-130)",
     .min_cc = 80,
     .variants = kTritonVariants,
     .traits = triton_traits};
@@ -405,7 +424,7 @@ const ImplProfile kTriton{
 // key block's QK^T matmul loads Q again from global memory (its prologue loads Q and K); P is
 // written to shared memory as fp16 and read back as the PV matmul's A operand (mma_from_smem.h).
 // So a K (or V) element is read by 64/32 = 2 warps, a Q element by Bc/32, a P element by d/32.
-KernelTraits xformers_traits(KernelRole, u64 d, bool, Dtype, double, int) {
+KernelTraits xformers_traits(KernelRole role, u64 d, bool, Dtype, double, int) {
   KernelTraits t{.block_m = 64, .block_n = 64, .mma_warps = 4, .mma = MmaPath::mma_sync, .overlap = OverlapRule::warps};
   if (d > 64) t.block_n = 128, t.mma_warps = 8;
   if (d > 128) t.block_m = t.block_n = 0;  // above 128 it accumulates O in global memory: not modelled
@@ -413,6 +432,12 @@ KernelTraits xformers_traits(KernelRole, u64 d, bool, Dtype, double, int) {
   t.q_readers = std::max<u64>(1, t.block_n / 32);
   t.q_from_global_per_block = true;
   t.p_readers = std::max<u64>(1, d / 32);
+  // __launch_bounds__(kNumThreads, kMinBlocksPerSm) with kMinBlocksPerSm = 16 warps per SM /
+  // kNumWarpsPerBlock (getWarpsPerSmFw: 16 for 16-bit inputs on sm80+, kernel_forward.h:57-63,
+  // 145-146, 1290 @ec5e4d3): ptxas caps the registers at 65536 / (16 x 32) = 128 per thread, and
+  // CUTLASS's kernels use their cap (an assumption: the report of a build was not read), so 16
+  // warps fit: 4 CTAs of 4 warps or 2 of 8.
+  if (role == KernelRole::fwd) t.registers = 128, t.threads = 32 * t.mma_warps;
   return t;
 }
 constexpr std::string_view kXformersVariants[] = {"flash2"};
