@@ -231,27 +231,6 @@ TEST(Exec, Fa1BackwardAsV109LaunchesIt) {
   EXPECT_EQ(one.hbm_write.v, 256u * 64 * 2 + 256u * 4 + 256u * 128 * 2);
 }
 
-// triton.ops.flash_attention's backward as the FlashAttention-2 benchmark times it: both
-// sequence_parallel values, keeping the faster (benchmark_flash_attention.py:112-130 @v2.0.4). At
-// B·H = 512, N = 512 one program per head (512 CTAs) fills the A100; at B·H = 16, N = 16384 the
-// 16 per-head programs would leave 92 SMs idle, so the grid (B·H, N/128) runs, storing dQ into
-// 128 zeroed replicas (16 x 16384 x 128 x 2 B each) that dq.sum(dim=0) adds.
-TEST(Exec, TritonBackwardKeepsTheFasterGrid) {
-  const Device& a = find_device("a100-80gb");
-  Workload w = fp16_backward("flash2", "triton", 128);
-  w.batch = 32, w.heads = w.kv_heads = 16, w.seq = 512;
-  const Prediction small = predict(a, w);
-  EXPECT_EQ(kernel_named(small, "flash2_bwd").ctas.v, 512u);
-  for (int i = 0; i < small.kernel_count; ++i) EXPECT_NE(small.kernels[i].name, "flash2_bwd_sum_dq");
-  w.batch = 1, w.seq = 16384;
-  const Prediction big = predict(a, w);
-  EXPECT_EQ(kernel_named(big, "flash2_bwd").ctas.v, 16u * 128);
-  const std::uint64_t replica = 16u * 16384 * 128 * 2;
-  EXPECT_EQ(kernel_named(big, "flash2_bwd_zero_dq").hbm_write.v, 128 * replica);
-  EXPECT_EQ(kernel_named(big, "flash2_bwd_sum_dq").hbm_read.v, 128 * replica);
-  EXPECT_EQ(kernel_named(big, "flash2_bwd_sum_dq").hbm_write.v, replica);
-}
-
 // FlashAttention-2 (flash_fwd_launch_template.h:262, 313-318): 128 x 64 at d = 128 on both chips;
 // d = 256: 64 x 64 on an H100 (>= 192 KiB of shared memory), 128 x 64 with 8 warps on an A100.
 // mma.sync on Hopper holds the sub-partition: one job whatever the occupancy.
@@ -325,12 +304,11 @@ TEST(Exec, OtherProfilesByHand) {
   const Count kv_f = Count(w.batch) * w.heads * (w.seq / 128) * w.seq * 256 * 2;
   EXPECT_EQ(kernel_named(x, "flash2_fwd").l2_read.v, (q * (w.seq / 128) + kv_x).v);
   EXPECT_EQ(kernel_named(f, "flash2_fwd").l2_read.v, (q + kv_f).v);
-  // Triton (2023): 128 x 128, 8 warps at d = 128; backward the faster of one CTA per (batch, head)
-  // and the sequence-parallel grid: B·H = 32 programs would fill 32 of 108 SMs, so 32 x 32 key blocks.
+  // Triton (2023 tutorial): 128 x 128, 8 warps at d = 128; backward one CTA per (batch, head).
   w.impl = &find_impl("triton");
   w.pass = Pass::bwd;
   const Prediction t = predict(a, w);
-  EXPECT_EQ(kernel_named(t, "flash2_bwd").ctas.v, w.batch * w.heads * (w.seq / 128));
+  EXPECT_EQ(kernel_named(t, "flash2_bwd").ctas.v, w.batch * w.heads);
   // FlashAttention v1.0.9 at d = 64: 16-row steps x 256 keys.
   w.pass = Pass::fwd;
   w.variant = parse_variant("flash1");

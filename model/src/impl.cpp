@@ -387,14 +387,10 @@ const ImplProfile kPytorch{
 // ---- triton: the Triton fused-attention tutorial (2023) ---------------------------------------------
 // triton-lang/triton python/tutorials/06-fused-attention.py, versions of 2023-01 to 2023-07-14
 // (v2.0.0 L203-225): BLOCK_M = BLOCK_N = 128, num_warps = 4 if Lk <= 64 else 8, num_stages = 2, Q
-// kept on chip ("it will stay in SRAM throughout", L46-47); mma.sync. Backward: 128 x 128, 8 warps,
-// either one program per (batch, head) walking every key block with dQ loaded, added to and stored
-// per pair (the tutorial, L137-264), or triton.ops.flash_attention's sequence_parallel grid (B·H,
-// ⌈N/128⌉), each program storing its dQ into its own zeroed replica, summed by dq.sum(dim=0)
-// (python/triton/ops/flash_attention.py @022ef48a). FlashAttention-2's benchmark runs both and keeps
-// the faster backward (flash-attention v2.0.4 benchmarks/benchmark_flash_attention.py:112-130), and
-// so does the closed form (variants/flash.cpp flash2_bwd_as_run). Which Triton commit the paper ran
-// was not found.
+// kept on chip ("it will stay in SRAM throughout", L46-47); mma.sync. Backward (every 2023
+// version, L137-264): 128 x 128, 8 warps, one program per (batch, head) walking every key block,
+// dQ read-modified-written in fp32. Which version the FlashAttention-2 paper ran was not found; its
+// benchmark also tried triton.ops' sequence_parallel backward and kept the faster.
 KernelTraits triton_traits(KernelRole role, u64 d, bool, Dtype, double, int) {
   KernelTraits t{.block_m = 128, .block_n = 128, .mma_warps = d <= 64 ? 4u : 8u, .mma = MmaPath::mma_sync,
                  .overlap = OverlapRule::warps, .q_from_smem = false};
@@ -409,10 +405,9 @@ constexpr std::string_view kTritonVariants[] = {"flash2", "flex"};
 const ImplProfile kTriton{
     .key = "triton",
     .name = "Triton fused attention (tutorial, 2023)",
-    .summary = "128 x 128 tiles, 4 warps (d <= 64) or 8, mma.sync; backward per (batch, head) or sequence-parallel, the faster",
+    .summary = "128 x 128 tiles, 4 warps (d <= 64) or 8, mma.sync; backward one CTA per (batch, head)",
     .sources = "triton-lang/triton python/tutorials/06-fused-attention.py v2.0.0 (bd5c2117) L46-47, L137-264; "
-               "python/triton/ops/flash_attention.py @022ef48a (sequence_parallel backward); as benchmarked in "
-               "FlashAttention-2 §4.1 (flash-attention v2.0.4 benchmarks/benchmark_flash_attention.py:112-130)",
+               "as benchmarked in FlashAttention-2 §4.1",
     .min_cc = 80,
     .variants = kTritonVariants,
     .traits = triton_traits};
