@@ -224,7 +224,8 @@ TEST(Exec, Fa1BackwardAsV109LaunchesIt) {
   // once: K, V (65536); Q, dO, LSE, D per step (256 rows x 264 B) and O for D (256 x 124 B more).
   w.batch = w.heads = w.kv_heads = 1, w.seq = 256, w.head_dim = 64;
   w.l2 = false;
-  const KernelCost& one = kernel_named(predict(a, w), "flash1_bwd");
+  const Prediction single = predict(a, w);
+  const KernelCost& one = kernel_named(single, "flash1_bwd");
   EXPECT_EQ(one.sram_read.v, 16u * (65536 + 65536 + 16384 + 32768));
   EXPECT_EQ(one.sram_write.v, 65536u + 256 * 264 + 256 * 124 + 16u * (16384 + 32768));
   // dQ: read and written in fp32 by no step (one key block), written once at 16 bits; D written.
@@ -267,6 +268,38 @@ TEST(Exec, Fa2DecodeSplitsLikeTheLibrary) {
   const Prediction old = predict(h, w);
   EXPECT_EQ(old.kernels[0].name, "flash2_fwd");
   EXPECT_GT(old.predicted_time_s, now.predicted_time_s);
+}
+
+// PyTorch eager decode as xFormers' benchmark_attn_decoding.py runs it (the Flash-Decoding post's
+// "PyTorch Eager"): B = 2, H = 16, Hkv = 2, Nk = 256, d = 128, fp16. Expanded K (or V) is
+// E = 2 x 16 x 256 x 128 x 2 B = 2 MiB, the stored one E/8. The reshape of the expanded group
+// dimension copies K and V (read E/8 from DRAM, E through L2, write E); matmul's fold of (B, H)
+// copies K transposed (each of its E/2 elements one 32-byte L2 sector) and V; the softmax and
+// the separate scale read and write the 2 x 16 x 256 scores. With B = 1 the fold is a view.
+TEST(Exec, PyTorchEagerDecodeCopiesLikeTheBenchmark) {
+  Workload w;
+  w.variant = parse_variant("standard");
+  w.impl = &find_impl("pytorch");
+  w.dtype = Dtype::fp16;
+  w.phase = Phase::decode;
+  w.batch = 2, w.heads = 16, w.kv_heads = 2, w.seq = 1, w.kv_len = 256, w.head_dim = 128;
+  const Device& a = find_device("a100-80gb");
+  const Prediction p = predict(a, w);
+  const std::uint64_t E = 2u * 16 * 256 * 128 * 2;
+  for (const char* name : {"copy_k_repeat", "copy_v_repeat"}) {
+    EXPECT_EQ(kernel_named(p, name).hbm_read.v, E / 8) << name;
+    EXPECT_EQ(kernel_named(p, name).l2_read.v, E) << name;
+    EXPECT_EQ(kernel_named(p, name).hbm_write.v, E) << name;
+  }
+  EXPECT_EQ(kernel_named(p, "copy_kt_fold").l2_read.v, E / 2 * 32);
+  EXPECT_EQ(kernel_named(p, "copy_kt_fold").hbm_read.v, E);
+  EXPECT_EQ(kernel_named(p, "copy_v_fold").hbm_write.v, E);
+  EXPECT_EQ(kernel_named(p, "scale").hbm_read.v, 2u * 16 * 256 * 2);
+  EXPECT_EQ(p.kernel_count, 8);
+  w.batch = 1;  // the (1, H) batch folds as a view: only the repeat copies remain
+  EXPECT_EQ(predict(a, w).kernel_count, 6);
+  w.kv_heads = 1;  // Hkv = 1 is indexed, not reshaped: no copy at all
+  EXPECT_EQ(predict(a, w).kernel_count, 4);
 }
 
 // HBM and L2 are the chip's, not the SMs': a grid of 16 CTAs streams at full bandwidth (wave

@@ -377,10 +377,13 @@ constexpr std::string_view kStandardVariants[] = {"standard", "linear", "perform
 const ImplProfile kPytorch{
     .key = "pytorch",
     .name = "PyTorch 2.0 eager (cuBLAS + ATen kernels)",
-    .summary = "unfused: cuBLAS GEMMs, ATen softmax (3 reads per element past 1024 columns), mask added, q/k/v copies",
+    .summary = "unfused: cuBLAS GEMMs, ATen softmax (3 reads per element past 1024 columns), mask added, q/k/v copies; "
+               "decode copies the grouped K/V to every head and again for matmul's batch fold",
     .sources = "flash-attention @0251105 benchmarks/benchmark_flash_attention.py (attention_pytorch); PyTorch 2.0 "
                "aten/src/ATen/native/cuda/SoftMax.cu (softmax_warp_forward up to 1024, cunn_SoftMaxForward, "
-               "cunn_SoftMaxBackward, softmax_backward_cuda_out), aten/src/ATen/native/Dropout.cpp",
+               "cunn_SoftMaxBackward, softmax_backward_cuda_out), aten/src/ATen/native/Dropout.cpp; decode: "
+               "facebookresearch/xformers @d3656d5d xformers/benchmarks/benchmark_attn_decoding.py "
+               "(AttentionDecodingPyTorchRepeat), aten/src/ATen/native/LinearAlgebra.cpp (matmul's batch fold by reshape)",
     .variants = kStandardVariants,
     .traits = pytorch_traits};
 

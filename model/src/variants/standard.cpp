@@ -1,7 +1,10 @@
 // Standard (unfused) attention: S = QK^T, P = softmax(S), O = PV, with S and P materialized in HBM
 // (FlashAttention, Dao et al. 2022, Alg. 0; backward App. B.1 Alg. 3). cuBLAS-like GEMMs and a
-// row-wise softmax; GQA without copying K/V.
+// row-wise softmax; GQA without copying K/V (PyTorch eager decode copies them, as its benchmark
+// does: eager_decode).
 #include "common.hpp"
+
+#include <tuple>
 
 namespace attnio::detail {
 
@@ -25,6 +28,62 @@ void copy_kernel(Evaluator& ev, std::string_view name, Count bytes, u64 e) {
   KernelCost& c = rowwise(ev, name, Count(bytes.v / e));
   Evaluator::read_direct(c, bytes);
   Evaluator::write_direct(c, bytes);
+}
+
+// PyTorch eager decode as the Flash-Decoding post's "PyTorch Eager" column ran it: xFormers'
+// benchmarks/benchmark_attn_decoding.py @d3656d5d, AttentionDecodingPyTorchRepeat (CUDA-graphed):
+// K and V are stored (B, Nk, Hkv, 1, d) and expanded to the g query heads of a group, then
+//   k = k.reshape([B, Nk, -1, d]).permute(0, 2, 1, 3)     a copy when 1 < Hkv (the stride-0 group
+//                                                         dimension cannot merge with Hkv); Hkv = 1
+//                                                         is indexed [:, :, 0] and stays a view;
+//   (q @ k.transpose(-1, -2)).softmax(-1) * scale @ v      at::matmul folds (B, H) into one batch
+//                                                         dimension by reshape (LinearAlgebra.cpp,
+//                                                         matmul: tensor2.expand(...).reshape), which
+//                                                         copies the permuted K and V unless B = 1
+//                                                         (a size-1 dimension always merges).
+// The Kᵀ copy writes (B·H, d, Nk) contiguous from rows d apart by H·d elements: each 2-byte element
+// is its own 32-byte L2 sector request (CUDA C++ Programming Guide, device memory accesses: 32-byte
+// sectors), counted without L1 reuse (an upper bound on the L2 traffic).
+void eager_decode(Evaluator& ev, const Shape& s) {
+  const u64 e = ev.e();
+  const Count bh = Count(s.batch) * s.heads;
+  const Count k_all = bh * s.nk * s.d, v_all = bh * s.nk * s.dv;  // elements once expanded to H heads
+  const Count k_src = Count(s.batch) * s.kv_heads * s.nk * s.d, v_src = Count(s.batch) * s.kv_heads * s.nk * s.dv;
+  const bool repeat = s.kv_heads > 1 && s.kv_heads < s.heads;
+  if (repeat) {  // reshape of the expanded group dimension
+    for (auto [name, src, all] : {std::tuple{"copy_k_repeat", k_src, k_all}, std::tuple{"copy_v_repeat", v_src, v_all}}) {
+      KernelCost& c = rowwise(ev, name, all);
+      c.l2_read += all * e;  // every element read, each group head's from the same source row
+      c.hbm_read += src * e;
+      Evaluator::write_direct(c, all * e);
+    }
+  }
+  if (s.batch > 1) {  // matmul's fold of (B, H): K transposed, then V
+    KernelCost& kt = rowwise(ev, "copy_kt_fold", k_all);
+    kt.l2_read += k_all * 32;  // one 32-byte sector per 2-byte element
+    kt.hbm_read += (repeat ? k_all : k_src) * e;
+    Evaluator::write_direct(kt, k_all * e);
+  }
+  gemm(ev, "gemm_qk", bh.v, s.n, s.nk, s.d, e);
+  const Count scores = bh * s.n * s.nk;
+  KernelCost& sm = rowwise(ev, "softmax", scores);
+  Evaluator::read_direct(sm, scores * e);
+  Evaluator::write_direct(sm, scores * e);
+  sm.sfu_ops = scores;
+  sm.fp32_flops = scores * 4;
+  KernelCost& sc = rowwise(ev, "scale", scores);  // softmax(-1) * scale, its own kernel
+  Evaluator::read_direct(sc, scores * e);
+  Evaluator::write_direct(sc, scores * e);
+  sc.fp32_flops = scores;
+  if (s.batch > 1) {
+    KernelCost& vf = rowwise(ev, "copy_v_fold", v_all);
+    vf.l2_read += v_all * e;
+    vf.hbm_read += (repeat ? v_all : v_src) * e;
+    Evaluator::write_direct(vf, v_all * e);
+  }
+  gemm(ev, "gemm_pv", bh.v, s.n, s.dv, s.nk, e);
+  const u64 copies = (repeat ? 1 : 0) + (s.batch > 1 ? 1 : 0);  // materialized K and V
+  ev.out().extra_memory_bytes += scores * e * 2 + (k_all + v_all) * e * copies;
 }
 
 void standard_fwd(Evaluator& ev, const Shape& s, const Mask& mask) {
@@ -94,7 +153,10 @@ void standard_bwd(Evaluator& ev, const Shape& s) {
 
 void standard(Evaluator& ev) {
   const Shape s = ev.shape();
-  if (ev.w().pass != Pass::bwd) standard_fwd(ev, s, attention_mask(ev.w(), s.n, s.nk));
+  if (ev.w().pass != Pass::bwd) {
+    if (ev.w().phase == Phase::decode && eager(ev)) eager_decode(ev, s);
+    else standard_fwd(ev, s, attention_mask(ev.w(), s.n, s.nk));
+  }
   if (ev.w().pass != Pass::fwd) standard_bwd(ev, s);
 }
 
