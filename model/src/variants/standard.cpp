@@ -41,8 +41,8 @@ void copy_kernel(Evaluator& ev, std::string_view name, Count bytes, u64 e) {
 //                                                         matmul: tensor2.expand(...).reshape), which
 //                                                         copies the permuted K and V unless B = 1
 //                                                         (a size-1 dimension always merges).
-// The Kᵀ copy writes (B·H, d, Nk) contiguous from rows d apart by H·d elements: each 2-byte element
-// is its own 32-byte L2 sector request (CUDA C++ Programming Guide, device memory accesses: 32-byte
+// The Kᵀ copy writes (B·H, d, Nk) contiguous from rows H·d elements apart: each element read (2 bytes
+// at 16 bits) is its own 32-byte L2 sector request (CUDA C++ Programming Guide, device memory accesses: 32-byte
 // sectors), counted without L1 reuse (an upper bound on the L2 traffic).
 void eager_decode(Evaluator& ev, const Shape& s) {
   const u64 e = ev.e();
@@ -60,7 +60,7 @@ void eager_decode(Evaluator& ev, const Shape& s) {
   }
   if (s.batch > 1) {  // matmul's fold of (B, H): K transposed, then V
     KernelCost& kt = rowwise(ev, "copy_kt_fold", k_all);
-    kt.l2_read += k_all * 32;  // one 32-byte sector per 2-byte element
+    kt.l2_read += k_all * 32;  // one 32-byte sector per element
     kt.hbm_read += (repeat ? k_all : k_src) * e;
     Evaluator::write_direct(kt, k_all * e);
   }
