@@ -365,17 +365,18 @@ void fa1_bwd(Evaluator& ev, const Shape& s, const Plan& p, const KernelTraits& t
   const u64 q_row = (s.d + s.dv) * e + 2 * kStatBytes;
   const Count q_total = bh * p.rows_sum * q_row + (parallel ? Count(0) : rows * (s.dv * e - kStatBytes));
   const Count dq_steps = bh * p.rows_sum * s.d * kStatBytes;
+  // Between two reads of a head's rows pass the rows of the heads resident meanwhile.
+  const double ws = std::min<double>(ev.resident(k), bh.d()) * static_cast<double>(s.n * (q_row + s.d * kStatBytes));
   if (parallel) {
     // The Tc CTAs of one head are b·h apart (blockIdx.z outermost): a head's Q rows are fetched
     // again once per resident window unless they stay in L2 meanwhile.
-    const double ws = std::min<double>(ev.resident(k), bh.d()) * static_cast<double>(s.n * (q_row + s.d * kStatBytes));
     Evaluator::read_stream(k, q_total, ev.shared(k, rows * q_row, q_total, 1, bh.v, p.tc, ws), 0);
+    const Count dq_dram = ev.shared(k, rows * s.d * kStatBytes, dq_steps, 1, bh.v, p.tc, ws);
     k.l2_read += dq_steps;  // fp32 atomic adds, performed in L2
     k.l2_write += dq_steps;
-    k.hbm_read += ev.shared(k, rows * s.d * kStatBytes, dq_steps, 1, bh.v, p.tc, ws);
-    k.hbm_write += ev.shared(k, rows * s.d * kStatBytes, dq_steps, 1, bh.v, p.tc, ws);
+    k.hbm_read += dq_dram;
+    k.hbm_write += dq_dram;
   } else {
-    const double ws = std::min<double>(ev.resident(k), bh.d()) * static_cast<double>(s.n * (q_row + s.d * kStatBytes));
     Evaluator::read_stream(k, q_total, ev.filtered(rows * (q_row + s.dv * e - kStatBytes), q_total, ws), 0);
     Evaluator::write_direct(k, rows * kStatBytes);  // D, from the first block
     const Count dq_carried = dq_steps - rows * s.d * kStatBytes;  // every step of a row but its last

@@ -4,8 +4,6 @@
 // does: eager_decode).
 #include "common.hpp"
 
-#include <tuple>
-
 namespace attnio::detail {
 
 namespace {
@@ -50,20 +48,20 @@ void eager_decode(Evaluator& ev, const Shape& s) {
   const Count k_all = bh * s.nk * s.d, v_all = bh * s.nk * s.dv;  // elements once expanded to H heads
   const Count k_src = Count(s.batch) * s.kv_heads * s.nk * s.d, v_src = Count(s.batch) * s.kv_heads * s.nk * s.dv;
   const bool repeat = s.kv_heads > 1 && s.kv_heads < s.heads;
-  if (repeat) {  // reshape of the expanded group dimension
-    for (auto [name, src, all] : {std::tuple{"copy_k_repeat", k_src, k_all}, std::tuple{"copy_v_repeat", v_src, v_all}}) {
-      KernelCost& c = rowwise(ev, name, all);
-      c.l2_read += all * e;  // every element read, each group head's from the same source row
-      c.hbm_read += src * e;
-      Evaluator::write_direct(c, all * e);
-    }
+  // A copy materializing `elements` of K or V: `l2` bytes read through L2, the source's unique bytes
+  // from DRAM, every element written once.
+  auto materialize = [&](std::string_view name, Count elements, Count l2, Count source) {
+    KernelCost& c = rowwise(ev, name, elements);
+    c.l2_read += l2;
+    c.hbm_read += source * e;
+    Evaluator::write_direct(c, elements * e);
+  };
+  if (repeat) {  // reshape of the expanded group dimension: each group head's row from the same source row
+    materialize("copy_k_repeat", k_all, k_all * e, k_src);
+    materialize("copy_v_repeat", v_all, v_all * e, v_src);
   }
-  if (s.batch > 1) {  // matmul's fold of (B, H): K transposed, then V
-    KernelCost& kt = rowwise(ev, "copy_kt_fold", k_all);
-    kt.l2_read += k_all * 32;  // one 32-byte sector per element
-    kt.hbm_read += (repeat ? k_all : k_src) * e;
-    Evaluator::write_direct(kt, k_all * e);
-  }
+  const bool fold = s.batch > 1;  // matmul's fold of (B, H): K transposed, then V
+  if (fold) materialize("copy_kt_fold", k_all, k_all * 32, repeat ? k_all : k_src);  // one 32-byte sector per element
   gemm(ev, "gemm_qk", bh.v, s.n, s.nk, s.d, e);
   const Count scores = bh * s.n * s.nk;
   KernelCost& sm = rowwise(ev, "softmax", scores);
@@ -75,14 +73,9 @@ void eager_decode(Evaluator& ev, const Shape& s) {
   Evaluator::read_direct(sc, scores * e);
   Evaluator::write_direct(sc, scores * e);
   sc.fp32_flops = scores;
-  if (s.batch > 1) {
-    KernelCost& vf = rowwise(ev, "copy_v_fold", v_all);
-    vf.l2_read += v_all * e;
-    vf.hbm_read += (repeat ? v_all : v_src) * e;
-    Evaluator::write_direct(vf, v_all * e);
-  }
+  if (fold) materialize("copy_v_fold", v_all, v_all * e, repeat ? v_all : v_src);
   gemm(ev, "gemm_pv", bh.v, s.n, s.dv, s.nk, e);
-  const u64 copies = (repeat ? 1 : 0) + (s.batch > 1 ? 1 : 0);  // materialized K and V
+  const u64 copies = (repeat ? 1 : 0) + (fold ? 1 : 0);  // materialized K and V
   ev.out().extra_memory_bytes += scores * e * 2 + (k_all + v_all) * e * copies;
 }
 
