@@ -232,6 +232,50 @@ TEST(Exec, Fa1BackwardAsV109LaunchesIt) {
   EXPECT_EQ(one.hbm_write.v, 256u * 64 * 2 + 256u * 4 + 256u * 128 * 2);
 }
 
+// xFormers v0.0.20's CUTLASS backward (kernel_backward.h, attention_backward_generic.cu:311-348).
+TEST(Exec, XformersBackwardAsV020LaunchesIt) {
+  const Device& a = find_device("a100-80gb");
+  Workload w = fp16_backward("flash2", "xformers", 64);
+  w.batch = w.heads = w.kv_heads = 1, w.seq = 128;
+  w.l2 = false;
+  // One head, N = Nk = 128, d = 64: 64 x 64 blocks, 4 warps, 3 CTAs per SM; B·H = 1 < 256, so
+  // num_splits = Nk / J = 2: the fp32 workspace (128 x 64 x 4 = 32768 B) zeroed, two CTAs of one
+  // key block each, 2 x 2 = 4 visited pairs.
+  const Prediction pr = predict(a, w);
+  EXPECT_EQ(kernel_named(pr, "xformers_bwd_zero_workspace").hbm_write.v, 32768u);
+  const KernelCost& k = kernel_named(pr, "xformers_bwd");
+  EXPECT_EQ(k.ctas.v, 2u);
+  EXPECT_EQ(k.ctas_per_sm, 3u);
+  EXPECT_EQ(k.mma_warps, 4u);
+  EXPECT_EQ(k.tensor_flops.v, 128u * 128 * 2 * (3 * 64 + 2 * 64));
+  // Reads through L2: D by each CTA from O and dO of all 128 rows (2 x 128 x 128 x 2 = 65536);
+  // per pair Q_i and dO_i twice (4 x 64 x 128 x 2 x 2 = 131072) and LSE_i, D_i (4 x 64 x 8 = 2048);
+  // V_j and K_j every pair (4 x 64 x 128 x 2 = 65536), K_j for S once per CTA (2 x 64 x 64 x 2 =
+  // 16384); the fp32 dQ partial every pair (4 x 64 x 64 x 4 = 65536).
+  EXPECT_EQ(k.l2_read.v, 65536u + 131072 + 2048 + 65536 + 16384 + 65536);
+  // Writes: D by each CTA (2 x 128 x 4), the partial by the first CTA of each query block (2 x
+  // 16384), dQ at 16 bits by the last (16384), dK and dV (128 x 128 x 2).
+  EXPECT_EQ(k.l2_write.v, 1024u + 32768 + 16384 + 32768);
+  // Shared memory: the staged tiles (Q, dO twice; K, V) and P, dS (4 x 64 x 64 x 2 x 2 = 65536)
+  // written; every GEMM read at 32 x 32 warp tiles, e / 32 bytes per FLOP.
+  EXPECT_EQ(k.sram_write.v, 131072u + 65536 + 16384 + 65536);
+  EXPECT_EQ(k.sram_read.v, 128u * 128 * 2 * (3 * 64 + 2 * 64) * 2 / 32);
+  // d = 128: 128 x 128, 16 warps, one CTA per SM; K_j reloaded for S every pair (128 > 3 x 32).
+  w.head_dim = 128;
+  w.seq = 256;
+  const Prediction wide = predict(a, w);
+  const KernelCost& big = kernel_named(wide, "xformers_bwd");
+  EXPECT_EQ(big.mma_warps, 16u);
+  EXPECT_EQ(big.ctas_per_sm, 1u);
+  EXPECT_EQ(big.ctas.v, 2u);
+  // B·H >= 256 and Nk <= 2J: no split, one CTA per head walking both key blocks, no workspace
+  // zeroing; the first key block starts dQ from zero (reads: 2 of 4 pairs).
+  w.head_dim = 64, w.seq = 128, w.batch = 16, w.heads = w.kv_heads = 16;
+  const Prediction one = predict(a, w);
+  EXPECT_EQ(kernel_named(one, "xformers_bwd").ctas.v, 256u);
+  for (int i = 0; i < one.kernel_count; ++i) EXPECT_NE(one.kernels[i].name, "xformers_bwd_zero_workspace");
+}
+
 // FlashAttention-2 (flash_fwd_launch_template.h:262, 313-318): 128 x 64 at d = 128 on both chips;
 // d = 256: 64 x 64 on an H100 (>= 192 KiB of shared memory), 128 x 64 with 8 warps on an A100.
 // mma.sync on Hopper holds the sub-partition: one job whatever the occupancy.

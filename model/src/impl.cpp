@@ -436,15 +436,30 @@ KernelTraits xformers_traits(KernelRole role, u64 d, bool, Dtype, double, int) {
   // CUTLASS's kernels use their cap (an assumption: the report of a build was not read), so 16
   // warps fit: 4 CTAs of 4 warps or 2 of 8.
   if (role == KernelRole::fwd) t.registers = 128, t.threads = 32 * t.mma_warps;
+  if (role == KernelRole::bwd && d <= 128) {
+    // The backward (kernel_backward.h, autogen/cutlassB.h:317-335 @v0.0.20): on sm80 at 16 bits
+    // the first kernel whose kMaxK covers d: 64 x 64 (kBlockSizeI x kBlockSizeJ) at d <= 64,
+    // 128 x 128 at d <= 128 (the seqaligned instance when N is a multiple of 128; same tiles). Warps
+    // = I·J / 32² (4 or 16, warp tile 32 x 32, kernel_backward.h:264-265); __launch_bounds__
+    // (threads, 12 warps per SM / warps) (getWarpsPerSmBw: 12 at 16 bits on sm80, :196-200,
+    // 279-280): 3 CTAs per SM of 4 warps, 1 of 16. Every GEMM meets the others at __syncthreads.
+    t = KernelTraits{.block_m = d <= 64 ? 64u : 128u, .block_n = d <= 64 ? 64u : 128u, .mma = MmaPath::mma_sync,
+                     .overlap = OverlapRule::warps};
+    t.mma_warps = t.block_m * t.block_n / 1024;
+    t.ctas_per_sm = std::max<u64>(1, 12 / t.mma_warps);
+    t.cutlass_bwd = true;
+  }
   return t;
 }
 constexpr std::string_view kXformersVariants[] = {"flash2"};
 const ImplProfile kXformers{
     .key = "xformers",
     .name = "xFormers memory-efficient attention (CUTLASS)",
-    .summary = "64 x 64/128 tiles, 4/8 warps, mma.sync; Q re-read from global per key block, P through shared memory",
+    .summary = "64 x 64/128 tiles, 4/8 warps, mma.sync; Q re-read from global per key block, P through shared memory; "
+               "backward one CTA per key block, operands reloaded per GEMM, D per CTA, dQ under a lock",
     .sources = "xformers v0.0.20 (1dc3d7a3) csrc/attention/cuda/fmha/kernel_forward.h (kernel choice, main loop), "
-               "gemm/custom_mma_multistage.h, gemm/mma_from_smem.h:1391-1454; Rabe & Staats 2021",
+               "gemm/custom_mma_multistage.h, gemm/mma_from_smem.h:1391-1454, kernel_backward.h:196-280, 1287-2215, "
+               "attention_backward_generic.cu:311-348, autogen/cutlassB.h:317-335; Rabe & Staats 2021",
     .min_cc = 75,
     .variants = kXformersVariants,
     .traits = xformers_traits};

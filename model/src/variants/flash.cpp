@@ -234,6 +234,95 @@ void flash2_bwd(Evaluator& ev, const Shape& s, const Plan& p, const FlashOptions
   ev.out().extra_memory_bytes += rows * (s.d + (opt.sigmoid ? 0 : 1)) * kStatBytes;  // dQ accumulator and D
 }
 
+// xFormers' CUTLASS backward as v0.0.20 launches it (xformers/csrc/attention/cuda/fmha/
+// kernel_backward.h, attention_backward_generic.cu:311-348 @v0.0.20; the flash-attention benchmark
+// calls it as xops.fmha.cutlass.BwOp, benchmarks/benchmark_flash_attention.py:134-143 @v2.0.4).
+// Grid (num_splits, H, B), num_splits = ⌈Nk/J⌉ unless B·H >= 256 and Nk <= 2J (then 1, every CTA
+// walking all key blocks): CTA j owns key block j and walks the query blocks from its first
+// unmasked one (getSmallestQueryForKey), non-causal starting at block j (getQueryStartShift).
+//   - Before its loop every CTA computes D = rowsum(dO o O) for all N queries of its head and
+//     writes it (kKernelComputesDelta, :1305-1321): O and dO cross L2 once per CTA.
+//   - Per visited pair (processBlockIJ): five GEMMs, each loading its global operands in its own
+//     prologue: Q_i for S and again for dK, dO_i for dV and again for dP, V_j for dP and K_j for dQ
+//     every pair (prologueDOV, prologueGradQ, :1473-1531), K_j for S once per CTA while kMaxK fits
+//     the 3 x 32 staged columns (custom_mma_multistage.h:165 kSmemContainsEntireMat), every pair
+//     above; LSE_i and D_i. P and dS are written to shared memory for the GEMMs that read them.
+//   - dQ: with splits, the CTA takes the query block's lock (atomicCAS), loads the fp32 partial from
+//     the workspace, adds dS K and stores it back, and the last CTA of the block writes dQ at 16
+//     bits (:2011-2110); the workspace (B·H·N·d fp32) is zeroed first (should_zero_workspace,
+//     workspace.zero_()). Without splits the first key block starts from zero.
+//   - dK_j, dV_j stay in registers (kOutputInRF) and are written once.
+// Shared-memory reads: every GEMM runs 32 x 32 warp tiles (kernel_backward.h:307, 366, 436, 501,
+// 553), and a warp reads its 32 x K slice of A and K x 32 slice of B for 2·32·32·K FLOPs: e/32
+// bytes per FLOP, whatever the CTA's tile.
+void xformers_bwd(Evaluator& ev, const Shape& s, const Plan& p, const KernelTraits& t) {
+  const u64 e = ev.e();
+  const Count bh = Count(s.batch) * s.heads;
+  const Count rows = bh * s.n;
+  const u64 splits = bh.v >= 256 && s.nk <= 2 * p.bc ? 1 : p.tc;
+  if (splits > 1) {
+    KernelCost& zero = rowwise(ev, "xformers_bwd_zero_workspace", rows * s.d);
+    Evaluator::write_direct(zero, rows * s.d * kStatBytes);
+  }
+  const Count ctas = bh * splits;
+  KernelCost& k = ev.add("xformers_bwd", ctas, t.ctas_per_sm);
+  const Count scores = bh * p.area;
+  k.tensor_flops = bh * p.allowed * 2 * (3 * s.d + 2 * s.dv);
+  k.tensor_issue = scores * 2 * (3 * s.d + 2 * s.dv);
+  k.sfu_ops = bh * p.allowed;
+  // Per score: the P recompute FFMA, dS = P o (dP - D) (2); D: a multiply-add per O element per CTA.
+  k.fp32_flops = bh * p.allowed * 4 + ctas * s.n * s.dv * 2;
+  ev.attention_kernel(k, KernelRole::bwd, std::max(s.d, s.dv));
+  k.fp32_instr = scores * 4 + ctas * s.n * s.dv;
+  k.block_iters = bh * p.pairs;
+  k.inflight_bytes = Count(min_u(p.br, s.n)) * (s.d + s.dv) * e;  // the next GEMMs' prologues
+  // A head's rows (Q, dO, O, LSE, D and the dQ workspace) are read by its `splits` CTAs, consecutive
+  // in the grid; between two reads pass the rows of the other heads resident meanwhile.
+  const u64 q_row = (s.d + s.dv) * e + 2 * kStatBytes;
+  const double ws = std::min(std::ceil(static_cast<double>(ev.resident(k)) / static_cast<double>(splits)) + 1, bh.d()) *
+                    static_cast<double>(s.n * (q_row + s.dv * e + s.d * kStatBytes));
+  const auto head_rows = [&](Count unique, Count total) { return ev.shared(k, unique, total, splits, splits, 1, ws); };
+  // D: O and dO for every query of the head, by every CTA; D written by every CTA.
+  const Count delta_in = ctas * s.n * s.dv * e * 2;
+  k.l2_read += delta_in;
+  k.hbm_read += head_rows(rows * s.dv * e * 2, delta_in);
+  k.l2_write += ctas * s.n * kStatBytes;
+  k.hbm_write += ev.filtered(rows * kStatBytes, ctas * s.n * kStatBytes, 0);  // the same D each time
+  // Per pair: Q_i and dO_i twice each, LSE_i and D_i; staged in shared memory but the statistics.
+  const Count q_pairs = bh * p.rows_sum;
+  const Count q_total = q_pairs * (s.d + s.dv) * e * 2 + q_pairs * 2 * kStatBytes;
+  k.l2_read += q_total;
+  k.hbm_read += head_rows(rows * q_row - rows * kStatBytes, q_total);  // D is the CTA's own write
+  k.sram_write += q_pairs * (s.d + s.dv) * e * 2;
+  // K_j, V_j: V_j and K_j every pair (dP, dQ), K_j for S once per CTA or every pair.
+  const bool reload_k = std::max(s.d, s.dv) > 3 * 32;
+  const Count kv_pairs = bh * p.cols_sum;
+  const Count kv_total = kv_pairs * (s.d + s.dv) * e + (reload_k ? kv_pairs * s.d * e : bh * p.touched * s.d * e);
+  k.l2_read += kv_total;
+  k.hbm_read += ev.shared(k, kv_heads_bytes(s, p.touched, e), kv_total, 1, s.batch * splits, s.group(), kv_between(p, s, e));
+  k.sram_write += kv_total;
+  k.sram_write += scores * e * 2;  // P and dS
+  k.sram_read += Count(k.tensor_issue.v / 32) * e;
+  // dQ: the fp32 partial read and written per pair but the first (no splits) or the last (splits)
+  // of a query block, which writes dQ at 16 bits instead.
+  const Count dq_pairs = q_pairs * s.d * kStatBytes, dq_rows = rows * s.d * kStatBytes;
+  const Count dq_reads = splits > 1 ? dq_pairs : dq_pairs - dq_rows;
+  const Count dq_writes = dq_pairs - dq_rows;
+  k.l2_read += dq_reads;
+  k.l2_write += dq_writes + rows * s.d * e;
+  k.hbm_read += head_rows(splits > 1 ? dq_rows : Count(0), dq_reads);
+  k.hbm_write += rows * s.d * e;
+  // dK_j, dV_j per query head, written once from registers.
+  Evaluator::write_direct(k, bh * p.touched * (s.d + s.dv) * e);
+  if (s.group() > 1) {  // v0.0.20 takes one K/V head per query head: expand's backward sums them
+    KernelCost& red = rowwise(ev, "gqa_reduce_dkdv", bh * p.touched * (s.d + s.dv));
+    Evaluator::read_direct(red, bh * p.touched * (s.d + s.dv) * e);
+    Evaluator::write_direct(red, kv_heads_bytes(s, s.nk, e));
+    red.fp32_flops = bh * p.touched * (s.d + s.dv);
+  }
+  ev.out().extra_memory_bytes += rows * (s.d + 1) * kStatBytes;  // the workspace and D
+}
+
 // ---- FlashAttention, FA1 loop order ---------------------------------------------------------
 
 // num_splits_heuristic_fwd (flash-attention v1.0.9 fmha_fwd_launch_template.h:21-39): the wave
@@ -490,8 +579,10 @@ void flash_passes(Evaluator& ev, const Shape& s, const Mask& mask, const FlashOp
     return;
   }
   const BlockSizes bb = backward_blocks(ev.w(), p.br, p.bc, std::max(s.d, s.dv));
-  if (bb.br == p.br && bb.bc == p.bc) flash2_bwd(ev, s, p, opt);
-  else flash2_bwd(ev, s, flash_plan(ev, s, mask, opt, bb), opt);
+  const Plan bp = bb.br == p.br && bb.bc == p.bc ? p : flash_plan(ev, s, mask, opt, bb);
+  const auto bt = ev.traits(KernelRole::bwd, std::max(s.d, s.dv));
+  if (bt && bt->cutlass_bwd && opt.density >= 1.0 && !opt.sigmoid) xformers_bwd(ev, s, bp, *bt);
+  else flash2_bwd(ev, s, bp, opt);
 }
 
 FlashBuffers flash_buffers(AddressSpace& as, const Shape& s, u64 e) {

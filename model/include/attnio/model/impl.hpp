@@ -74,6 +74,11 @@ struct KernelTraits {
   // (WARPS_N = 4), so every 16-row query step reads V from shared memory and sums the 4 warps'
   // partial O through shared memory (smem_o.store, __syncthreads, smem_o.load).
   bool fa1_kernel = false;
+  // xFormers' CUTLASS backward (kernel_backward.h @v0.0.20): one CTA per key block walking the
+  // query blocks, five GEMMs of 32 x 32 warp tiles with every operand loaded from global memory
+  // in its own prologue, D recomputed by every CTA, dQ accumulated in an fp32 workspace under a
+  // lock (impl.cpp xformers_traits, flash.cpp xformers_bwd).
+  bool cutlass_bwd = false;
   // PyTorch eager's unfused kernels as the flash-attention benchmark runs them (impl.cpp pytorch).
   bool eager_pytorch = false;
   // Split-KV decode: FlashMLA deals the K/V blocks of all sequences evenly over about one CTA per SM
