@@ -232,6 +232,29 @@ TEST(Exec, Fa1BackwardAsV109LaunchesIt) {
   EXPECT_EQ(one.hbm_write.v, 256u * 64 * 2 + 256u * 4 + 256u * 128 * 2);
 }
 
+// A head dim between two instantiations runs the next larger kernel (FlashAttention-2's
+// HEADDIM_SWITCH, FlashAttention-3's round_up_headdim): d = 80 issues MMAs over 96 columns; the
+// FLOPs the user asked for and the bytes stay at 80.
+TEST(Exec, PaddedHeadDimIssuesTheKernelsColumns) {
+  Workload w;
+  w.dtype = Dtype::fp16;
+  w.batch = 1, w.heads = w.kv_heads = 1, w.seq = 128, w.head_dim = 80;
+  w.impl = &find_impl("fa2");
+  const Prediction a = predict(find_device("a100-80gb"), w);
+  const KernelCost& k = kernel_named(a, "flash2_fwd");
+  EXPECT_EQ(k.tensor_flops.v, 128u * 128 * 2 * (80 + 80));
+  EXPECT_EQ(k.tensor_issue.v, 128u * 128 * 2 * (96 + 96));  // one 128 x 64 block row, both blocks visited
+  w.head_dim = 64;
+  const Prediction b = predict(find_device("a100-80gb"), w);
+  EXPECT_EQ(kernel_named(b, "flash2_fwd").tensor_issue.v, 128u * 128 * 2 * (64 + 64));  // an instantiation: no padding
+  w.head_dim = 80;
+  w.impl = &find_impl("fa3");
+  const Prediction h = predict(find_device("h100-sxm"), w);
+  // FA3's block at d = 96 is taller than N = 128: the one block row computes block_m rows.
+  ASSERT_GE(h.block_m, 128u);
+  EXPECT_EQ(kernel_named(h, "flash2_fwd").tensor_issue.v, h.block_m * 128 * 2 * (96 + 96));
+}
+
 // xFormers v0.0.20's CUTLASS backward (kernel_backward.h, attention_backward_generic.cu:311-348).
 TEST(Exec, XformersBackwardAsV020LaunchesIt) {
   const Device& a = find_device("a100-80gb");

@@ -157,8 +157,12 @@ const ImplProfile kFa1{
 // csrc/flash_attn/src/flash_fwd_launch_template.h @0251105: hdim 64 <64,128,128,4> (line 210);
 // hdim 128 <128,128,64,4> on sm80 and sm90 (line 262); hdim 256: 64 x 64, 4 warps when the SM has
 // >= 196608 B of shared memory ("H100 ... 2 CTAs per SM"), else 128 x 64, 8 warps (lines 313-318).
-// Head dims 96, 160, 192 were not read and take the next larger read head dim's tiles. The MMA
-// atom is SM80_16x8x16_F32F16F16F32_TN (mma.sync) on both chips (kernel_traits.h:30-34).
+// hdim 96: <96,128,64,4> on sm80 and sm90 (line 236), as the d <= 128 branch gives; 160 and 192 were
+// not read and take the next larger read head dim's tiles. A head dim between two instantiations
+// runs the next larger one's kernel (static_switch.h:90-111 HEADDIM_SWITCH: 32, 64, 96, 128, 192,
+// 256; the columns past d are zero-filled, flash_fwd_kernel.h Is_even_K), so its MMAs run over
+// kHeadDim columns. The MMA atom is SM80_16x8x16_F32F16F16F32_TN (mma.sync) on both chips
+// (kernel_traits.h:30-34).
 // Backward, flash_bwd_launch_template.h: hdim 64 128 x 128, 8 warps (178-179); 128: 64 x 128,
 // 8 warps (247-248); 256: 64 x 64, 8 warps (296-299). Split-KV (Flash-Decoding): kBlockM 64,
 // kBlockN 256/128/64 by head dim, 4 warps (lines 179-191).
@@ -166,6 +170,7 @@ KernelTraits fa2_traits(KernelRole role, u64 d, bool, Dtype, double smem, int) {
   KernelTraits t{.mma_warps = 4, .mma = MmaPath::mma_sync, .overlap = OverlapRule::warps, .decode_splitkv = true};
   t.heaviest_last = true;  // flash_fwd_kernel.h: m_block = blockIdx.x
   if (d > 256) return t;  // FA2 supports head dims up to 256 (no tiles: Alg. 1)
+  t.kernel_head_dim = d <= 32 ? 32 : d <= 64 ? 64 : d <= 96 ? 96 : d <= 128 ? 128 : d <= 192 ? 192 : 256;
   switch (role) {
     case KernelRole::fwd:
       if (d <= 64) t.block_m = 128, t.block_n = 128;
@@ -250,6 +255,8 @@ KernelTraits fa3_traits(KernelRole role, u64 d, bool causal, Dtype dtype, double
   const bool fp8 = dtype == Dtype::fp8;
   KernelTraits t{.ctas_per_sm = 1, .mma = MmaPath::wgmma, .overlap = OverlapRule::warps};
   if (d > 256) return t;  // hopper/ supports head dims up to 256
+  // hopper/flash_api.cpp:492-518 round_up_headdim: 64, 96, 128, 192, 256.
+  t.kernel_head_dim = d <= 64 ? 64 : d <= 96 ? 96 : d <= 128 ? 128 : d <= 192 ? 192 : 256;
   if (role == KernelRole::bwd) {
     t.mma_warps = 8;
     if (d <= 64) t.block_m = 128, t.block_n = 128;

@@ -84,7 +84,12 @@ void flash2_fwd(Evaluator& ev, const Shape& s, const Plan& p, const FlashOptions
   // The warps evaluate every score of a visited block, masked or not (area, not allowed), and every
   // row of the Q block: a block of Br rows computes Br rows even where N < Br (decode: N = 1).
   const Count scores = scaled(bh * p.area, static_cast<double>(p.tr * p.br) / static_cast<double>(s.n));
-  k.tensor_issue = scores * 2 * (s.d + s.dv);
+  // The MMAs run over the kernel's head dim where the library pads d up to its next instantiation
+  // (impl.hpp kernel_head_dim; d = dv only). The padded columns are zero-filled in shared memory,
+  // not loaded: L2 and DRAM bytes stay at d, and the shared-memory count here does not pad them.
+  const auto fwd_traits = ev.traits(KernelRole::fwd, std::max(s.d, s.dv));
+  const u64 kd = fwd_traits && fwd_traits->kernel_head_dim > s.d && s.d == s.dv ? fwd_traits->kernel_head_dim : s.d;
+  k.tensor_issue = scores * 2 * (kd + (s.d == s.dv ? kd : s.dv));
   k.sfu_issue = scores;
   k.block_iters = bh * p.pairs;
   if (const auto t = ev.traits(KernelRole::fwd, std::max(s.d, s.dv)); t && t->heaviest_last && mask.kind != MaskKind::none) {

@@ -93,6 +93,9 @@ struct KernelTraits {
   // the threads per CTA; 0 where not known. With the register file they cap the CTAs per SM.
   std::uint64_t registers = 0, threads = 0;
   std::uint64_t smem_bytes = 0;  // shared memory per CTA where the kernel's code fixes it; 0: the closed form's tiles
+  // The head dim the kernel is compiled for when the library rounds the workload's up (FlashAttention-2's
+  // HEADDIM_SWITCH, FlashAttention-3's round_up_headdim): its MMAs run over the padded columns. 0: d.
+  std::uint64_t kernel_head_dim = 0;
   // Backward warp layouts (flash-attention Flash_bwd_kernel_traits: AtomLayoutMSdP, AtomLayoutNdKV,
   // AtomLayoutMdQ): warps along M for S and dP, along N for dV and dK, along M for dQ; the rest of
   // the warps split the other dimension, so each operand tile is read out of shared memory once per
