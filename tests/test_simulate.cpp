@@ -155,28 +155,57 @@ TEST(Simulate, MatchesTheClosedFormExactlyWithL2Off) {
 // mamba2's and gau's schedules replay their kernels one for one: with the L2 off each kernel's
 // simulated read and write bytes equal its closed form's (kernels of one name summed: the closed
 // form counts gau's four OffsetScale launches as one kernel, the simulator runs four grids).
+using KernelBytes = std::map<std::string, std::pair<std::uint64_t, std::uint64_t>>;  // kernel -> (read, written)
+
+// Each kernel's DRAM bytes as the simulator replays them and as the closed form counts them.
+static std::pair<KernelBytes, KernelBytes> kernel_bytes(const Device& dev, const Workload& w) {
+  KernelBytes sim, formula;
+  SimOptions o;
+  o.on_access = [&](const SimAccess& a) {
+    auto& [read, written] = sim[std::string(a.kernel)];
+    (a.write ? written : read) += a.bytes * a.rows;
+  };
+  const SimResult r = simulate(dev, w, o);
+  for (int i = 0; i < r.formula.kernel_count; ++i) {
+    const KernelCost& k = r.formula.kernels[static_cast<std::size_t>(i)];
+    auto& [read, written] = formula[std::string(k.name)];
+    read += k.hbm_read.v;
+    written += k.hbm_write.v;
+  }
+  return {sim, formula};
+}
+
 TEST(Simulate, SsdAndGauMatchTheClosedFormKernelForKernel) {
   int checked = 0;
   for (const Case& c : cases()) {
     if (c.w.variant != parse_variant("mamba2") && c.w.variant != parse_variant("gau")) continue;
-    using Bytes = std::map<std::string, std::pair<std::uint64_t, std::uint64_t>>;  // kernel -> (read, written)
-    Bytes sim, formula;
-    SimOptions o;
-    o.on_access = [&](const SimAccess& a) {
-      auto& [read, written] = sim[std::string(a.kernel)];
-      (a.write ? written : read) += a.bytes * a.rows;
-    };
-    const SimResult r = simulate(h100(), c.w, o);
-    for (int i = 0; i < r.formula.kernel_count; ++i) {
-      const KernelCost& k = r.formula.kernels[static_cast<std::size_t>(i)];
-      auto& [read, written] = formula[std::string(k.name)];
-      read += k.hbm_read.v;
-      written += k.hbm_write.v;
-    }
+    const auto [sim, formula] = kernel_bytes(h100(), c.w);
     EXPECT_EQ(sim, formula) << to_string(c.w.variant) << " " << to_string(c.w.phase) << " " << c.label << " N=" << c.w.seq;
     ++checked;
   }
   EXPECT_EQ(checked, 3 + 2 + 3 + 1);  // mamba2: three shapes and two more; gau: three and one
+}
+
+// xFormers' backward (flash.cpp xformers_bwd / xformers_backward): the schedule replays the closed
+// form's loads kernel for kernel with the L2 off: split and unsplit grids, causal, GQA, the d > 96
+// reload of K, ragged blocks.
+TEST(Simulate, XformersBackwardMatchesTheClosedFormKernelForKernel) {
+  struct Shape3 { std::uint64_t batch, heads, kv_heads, seq, d; bool causal; };
+  const Shape3 shapes[] = {{2, 4, 4, 520, 64, false}, {2, 8, 2, 300, 128, true}, {32, 8, 8, 100, 64, false}};
+  for (const Shape3& sh : shapes) {
+    Workload w;
+    w.variant = parse_variant("flash2");
+    w.impl = &find_impl("xformers");
+    w.dtype = Dtype::fp16;
+    w.pass = Pass::bwd;
+    w.batch = sh.batch, w.heads = sh.heads, w.kv_heads = sh.kv_heads, w.seq = sh.seq, w.head_dim = sh.d;
+    w.causal = sh.causal;
+    w.l2 = false;
+    const auto [sim, formula] = kernel_bytes(find_device("a100-80gb"), w);
+    EXPECT_EQ(sim, formula) << "B=" << sh.batch << " H=" << sh.heads << " Hkv=" << sh.kv_heads << " N=" << sh.seq
+                            << " d=" << sh.d << (sh.causal ? " causal" : "");
+    EXPECT_EQ(sim.count("xformers_bwd_zero_workspace"), sh.batch * sh.heads < 256 ? 1u : 0u);
+  }
 }
 
 // Block-sparse: the closed form counts the expectation over layouts of density s; the simulator

@@ -260,11 +260,13 @@ void flash2_bwd(Evaluator& ev, const Shape& s, const Plan& p, const FlashOptions
 // Shared-memory reads: every GEMM runs 32 x 32 warp tiles (kernel_backward.h:307, 366, 436, 501,
 // 553), and a warp reads its 32 x K slice of A and K x 32 slice of B for 2·32·32·K FLOPs: e/32
 // bytes per FLOP, whatever the CTA's tile.
+u64 xformers_splits(u64 bh, u64 nk, u64 bc, u64 tc) { return bh >= 256 && nk <= 2 * bc ? 1 : tc; }
+
 void xformers_bwd(Evaluator& ev, const Shape& s, const Plan& p, const KernelTraits& t) {
   const u64 e = ev.e();
   const Count bh = Count(s.batch) * s.heads;
   const Count rows = bh * s.n;
-  const u64 splits = bh.v >= 256 && s.nk <= 2 * p.bc ? 1 : p.tc;
+  const u64 splits = xformers_splits(bh.v, s.nk, p.bc, p.tc);
   if (splits > 1) {
     KernelCost& zero = rowwise(ev, "xformers_bwd_zero_workspace", rows * s.d);
     Evaluator::write_direct(zero, rows * s.d * kStatBytes);
@@ -316,7 +318,7 @@ void xformers_bwd(Evaluator& ev, const Shape& s, const Plan& p, const KernelTrai
   k.l2_read += dq_reads;
   k.l2_write += dq_writes + rows * s.d * e;
   k.hbm_read += head_rows(splits > 1 ? dq_rows : Count(0), dq_reads);
-  k.hbm_write += rows * s.d * e;
+  k.hbm_write += head_rows(dq_rows, dq_writes) + rows * s.d * e;  // the partials written back once
   // dK_j, dV_j per query head, written once from registers.
   Evaluator::write_direct(k, bh * p.touched * (s.d + s.dv) * e);
   if (s.group() > 1) {  // v0.0.20 takes one K/V head per query head: expand's backward sums them
@@ -699,6 +701,14 @@ void flash_backward_tail(std::vector<SimKernel>& out, const FlashGeometry& g, co
   out.push_back(std::move(red));
 }
 
+// A backward CTA's last step: its key block's dK and dV, per query head.
+void dkv_step(std::vector<Step>& steps, const FlashGeometry& g, const FlashBuffers& buf, u64 b, u64 h, u64 j, u64 cols) {
+  Step last;
+  g.dkv_tile(last, "dK", buf.dk_exp, buf.dk, b, h, j * g.bc, cols, g.s.d);
+  g.dkv_tile(last, "dV", buf.dv_exp, buf.dv, b, h, j * g.bc, cols, g.s.dv);
+  steps.push_back(last);
+}
+
 void flash2_backward(std::vector<SimKernel>& out, const FlashGeometry& g, const FlashBuffers& buf) {
   const Shape& s = g.s;
   const bool sig = g.sigmoid;
@@ -755,13 +765,91 @@ void flash2_backward(std::vector<SimKernel>& out, const FlashGeometry& g, const 
       st.fp32 = 4 * area;
       steps.push_back(st);
     }
-    Step last;
-    g.dkv_tile(last, "dK", buf.dk_exp, buf.dk, b, h, j * g.bc, cols, s.d);
-    g.dkv_tile(last, "dV", buf.dv_exp, buf.dv, b, h, j * g.bc, cols, s.dv);
-    steps.push_back(last);
+    dkv_step(steps, g, buf, b, h, j, cols);
   };
   out.push_back(std::move(k));
   flash_backward_tail(out, g, buf, "flash2");
+}
+
+// xFormers' backward in its own order (xformers_bwd): grid (splits, H, B); CTA j owns key blocks
+// j, j + splits, ...; for each it walks the visited query blocks from the first (causal: the
+// diagonal; non-causal with splits: block j, wrapping, getQueryStartShift). D over all queries
+// first; per pair Q_i and dO_i twice, V_j and K_j (K_j for S once per key block up to d = 96), LSE_i,
+// D_i, the fp32 dQ partial read (but the first key block without splits) and written, the last key
+// block of a query block writing dQ at 16 bits instead.
+void xformers_backward(std::vector<SimKernel>& out, const FlashGeometry& g, const FlashBuffers& buf) {
+  const Shape& s = g.s;
+  const u64 splits = xformers_splits(Count(s.batch * s.heads).v, s.nk, g.bc, g.tc);
+  const Count rows = Count(s.batch) * s.heads * s.n;
+  if (splits > 1) out.push_back(elementwise("xformers_bwd_zero_workspace", rows * s.d, {{buf.dq_acc, kStat, true, "dQacc"}}, 0, 0));
+  const BlockRange t = g.touched();
+  SimKernel k;
+  k.name = "xformers_bwd";
+  k.ctas = (Count(s.batch) * s.heads * splits).v;
+  k.smem = {{"K", min_u(g.bc, s.nk) * s.d * g.e}, {"V", min_u(g.bc, s.nk) * s.dv * g.e},
+            {"Q", min_u(g.br, s.n) * s.d * g.e}, {"dO", min_u(g.br, s.n) * s.dv * g.e}};
+  const bool reload_k = std::max(s.d, s.dv) > 3 * 32;
+  k.program = [g, buf, t, splits, reload_k](u64 cta, std::vector<Step>& steps) {
+    const Shape& s = g.s;
+    const u64 j0 = cta % splits, h = (cta / splits) % s.heads, b = cta / (splits * s.heads), kvh = h / s.group();
+    Step delta;  // D = rowsum(dO o O) over every query of the head
+    g.q_tile(delta, "dO", buf.dout, b, h, 0, s.n, s.dv, false);
+    g.q_tile(delta, "O", buf.o, b, h, 0, s.n, s.dv, false);
+    delta.write("D", g.stat_addr(buf.delta, b, h, 0), s.n * kStat);
+    delta.fp32 = static_cast<float>(2 * s.n * s.dv);
+    steps.push_back(delta);
+    for (u64 j = j0; !t.empty() && j < g.tc; j += splits) {
+      if (j < t.first || j > t.last) continue;
+      const u64 cols = g.cols(j);
+      u64 first_i = g.tr, last_i = 0;  // the visited query blocks of key block j
+      for (u64 i = 0; i < g.tr; ++i) {
+        if (g.visited(i, j)) first_i = std::min(first_i, i), last_i = i;
+      }
+      if (first_i == g.tr) continue;
+      if (!reload_k) {
+        Step kj;
+        g.kv_tile(kj, "K", buf.k, b, kvh, j * g.bc, cols, s.d, false);
+        steps.push_back(kj);
+      }
+      const bool causal = g.mask.kind != MaskKind::none;
+      const u64 span = last_i - first_i + 1, shift = !causal && splits > 1 ? j % span : 0;
+      for (u64 n = 0; n < span; ++n) {
+        const u64 i = first_i + (shift + n) % span;
+        if (!g.visited(i, j)) continue;
+        const u64 rows = g.rows(i), r0 = i * g.br;
+        Step a;  // S = K Qᵀ, P; dV += Pᵀ dO; dP = dO Vᵀ
+        g.q_tile(a, "Q", buf.q, b, h, r0, rows, s.d, false);
+        if (reload_k) g.kv_tile(a, "K", buf.k, b, kvh, j * g.bc, cols, s.d, false);
+        a.read("LSE", g.stat_addr(buf.lse, b, h, r0), rows * kStat);
+        a.read("D", g.stat_addr(buf.delta, b, h, r0), rows * kStat);
+        g.q_tile(a, "dO", buf.dout, b, h, r0, rows, s.dv, false);
+        g.q_tile(a, "dO", buf.dout, b, h, r0, rows, s.dv, false);
+        g.kv_tile(a, "V", buf.v, b, kvh, j * g.bc, cols, s.dv, false);
+        const double area = static_cast<double>(rows * cols);
+        a.tensor = static_cast<float>(2 * area * static_cast<double>(s.d + 2 * s.dv));
+        a.sfu = static_cast<float>(area);
+        a.fp32 = static_cast<float>(4 * area);
+        steps.push_back(a);
+        Step c;  // dQ += dS K under the lock; dK += dSᵀ Q
+        g.kv_tile(c, "K", buf.k, b, kvh, j * g.bc, cols, s.d, false);
+        const u64 dq = buf.dq_acc + ((b * s.heads + h) * s.n + r0) * s.d * kStat;
+        const bool first_block = splits == 1 && j == 0, last_block = g.tc <= j + 1 || !g.visited(i, j + 1);
+        if (splits > 1 || !first_block) c.read("dQacc", dq, rows * s.d * kStat);
+        if (last_block) g.q_tile(c, "dQ", buf.dq, b, h, r0, rows, s.d, true);
+        else c.write("dQacc", dq, rows * s.d * kStat);
+        g.q_tile(c, "Q", buf.q, b, h, r0, rows, s.d, false);
+        c.tensor = static_cast<float>(2 * area * static_cast<double>(2 * s.d));
+        steps.push_back(c);
+      }
+      dkv_step(steps, g, buf, b, h, j, cols);
+    }
+  };
+  out.push_back(std::move(k));
+  if (s.group() > 1) {  // the reduction of per-query-head dK/dV, as flash2's tail (no dQ conversion)
+    std::vector<SimKernel> tail;
+    flash_backward_tail(tail, g, buf, "xformers");
+    out.push_back(std::move(tail.back()));
+  }
 }
 
 // FlashAttention Alg. 1: one CTA per head, grid (batch, heads) as flash-attention v1 launches it.
@@ -880,7 +968,9 @@ void flash_family(Scheduler& sc, const Shape& s, const Mask& mask, const FlashOp
   }
   const BlockSizes bb = backward_blocks(w, bm, bn, std::max(s.d, s.dv));  // as predict chose
   const FlashGeometry gb{s, mask, bb.br, bb.bc, ceil_div(s.n, bb.br), ceil_div(s.nk, bb.bc), e, opt.density, opt.sigmoid};
-  flash2_backward(out, gb, buf);
+  const auto bt = impl_traits(w, KernelRole::bwd, std::max(s.d, s.dv));
+  if (bt && bt->cutlass_bwd && opt.density >= 1.0 && !opt.sigmoid) xformers_backward(out, gb, buf);
+  else flash2_backward(out, gb, buf);
 }
 
 // ---- the variants -------------------------------------------------------------------------------
