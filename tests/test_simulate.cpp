@@ -186,6 +186,26 @@ TEST(Simulate, SsdAndGauMatchTheClosedFormKernelForKernel) {
   EXPECT_EQ(checked, 3 + 2 + 3 + 1);  // mamba2: three shapes and two more; gau: three and one
 }
 
+// PyTorch eager prefill (standard.cpp standard_fwd/standard_bwd and standard_schedule): the einops
+// copies, the causal mask built and added, the backward's dP * P kernel, kernel for kernel with the
+// L2 off.
+TEST(Simulate, PyTorchEagerMatchesTheClosedFormKernelForKernel) {
+  for (const bool causal : {false, true}) {
+    Workload w;
+    w.variant = parse_variant("standard");
+    w.impl = &find_impl("pytorch");
+    w.dtype = Dtype::fp16;
+    w.pass = Pass::fwdbwd;
+    w.batch = 2, w.heads = 4, w.kv_heads = 4, w.seq = 300, w.head_dim = 64;
+    w.causal = causal;
+    w.l2 = false;
+    const auto [sim, formula] = kernel_bytes(find_device("a100-80gb"), w);
+    EXPECT_EQ(sim, formula) << (causal ? "causal" : "not causal");
+    EXPECT_EQ(sim.count("softmax_bwd_mul"), 1u);
+    EXPECT_EQ(sim.count("add_mask"), causal ? 1u : 0u);
+  }
+}
+
 // xFormers' backward (flash.cpp xformers_bwd / xformers_backward): the schedule replays the closed
 // form's loads kernel for kernel with the L2 off: split and unsplit grids, causal, GQA, the d > 96
 // reload of K, ragged blocks.

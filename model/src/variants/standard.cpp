@@ -170,11 +170,36 @@ void standard_schedule(Scheduler& sched) {
   const u64 q = as.alloc(qn * s.d * e), k = as.alloc(Count(bk) * s.nk * s.d * e), v = as.alloc(Count(bk) * s.nk * s.dv * e);
   const u64 sc = as.alloc(scores * e), p = as.alloc(scores * e), o = as.alloc(qn * s.dv * e);
   const u64 gnk = gn * s.nk;
+  // PyTorch eager's extra kernels, as the closed form counts them (standard_fwd, standard_bwd): the
+  // einops copies of q, k, v, the causal mask built and added, the backward's dP * P product.
+  const auto t = impl_traits(w, KernelRole::fwd, std::max(s.d, s.dv));
+  const bool torch = t && t->eager_pytorch && w.phase != Phase::decode;
+  const auto copy = [&](const char* name, const char* tile, Count elements) {
+    const u64 src = as.alloc(elements * e), dst = as.alloc(elements * e);
+    out.push_back(elementwise(name, elements, {{src, e, false, tile}, {dst, e, true, tile}}, 0, 0));
+  };
   if (w.pass != Pass::bwd) {
+    if (torch) {
+      copy("copy_q", "q", qn * s.d);
+      copy("copy_k", "k", Count(bk) * s.nk * s.d);
+    }
     out.push_back(gemm("gemm_qk", bk, gn, s.nk, s.d, e, e, {q, gn, s.d, gn * s.d * e, false, "Q"},
                        {k, s.d, s.nk, s.nk * s.d * e, true, "K"}, {sc, gn, s.nk, gnk * e, false, "S"}));
+    u64 sm_in = sc;
+    if (torch && mask.kind != MaskKind::none) {
+      // torch.full and torch.triu in fp32, the cast to the dtype (three kernels under one name),
+      // then scores + mask with the N x Nk plane broadcast over (b, h).
+      const Count plane = Count(s.n) * s.nk;
+      const u64 full = as.alloc(plane * kStatBytes), tri = as.alloc(plane * kStatBytes), cast = as.alloc(plane * e);
+      out.push_back(elementwise("mask_full_triu_cast", plane, {{full, kStatBytes, true, "mask"}}, 0, 0));
+      out.push_back(elementwise("mask_full_triu_cast", plane, {{full, kStatBytes, false, "mask"}, {tri, kStatBytes, true, "mask"}}, 0, 0));
+      out.push_back(elementwise("mask_full_triu_cast", plane, {{tri, kStatBytes, false, "mask"}, {cast, e, true, "mask"}}, 0, 0));
+      sm_in = as.alloc(scores * e);
+      out.push_back(elementwise("add_mask", scores, {{sc, e, false, "S"}, {cast, e, false, "mask", plane.v}, {sm_in, e, true, "S"}}, 1, 0));
+    }
     const double allowed = static_cast<double>(allowed_pairs(mask, s.n, s.nk).v) / static_cast<double>(s.n * s.nk);
-    out.push_back(elementwise("softmax", scores, {{sc, e, false, "S"}, {p, e, true, "P"}}, 4 * allowed, allowed));
+    out.push_back(elementwise("softmax", scores, {{sm_in, e, false, "S"}, {p, e, true, "P"}}, 4 * allowed, allowed));
+    if (torch) copy("copy_v", "v", Count(bk) * s.nk * s.dv);
     out.push_back(gemm("gemm_pv", bk, gn, s.dv, s.nk, e, e, {p, gn, s.nk, gnk * e, false, "P"},
                        {v, s.nk, s.dv, s.nk * s.dv * e, false, "V"}, {o, gn, s.dv, gn * s.dv * e, false, "O"}));
   }
@@ -185,7 +210,12 @@ void standard_schedule(Scheduler& sched) {
                        {dout, gn, s.dv, gn * s.dv * e, false, "dO"}, {dv, s.nk, s.dv, s.nk * s.dv * e, false, "dV"}));
     out.push_back(gemm("gemm_dp", bk, gn, s.nk, s.dv, e, e, {dout, gn, s.dv, gn * s.dv * e, false, "dO"},
                        {v, s.dv, s.nk, s.nk * s.dv * e, true, "V"}, {dp, gn, s.nk, gnk * e, false, "dP"}));
-    out.push_back(elementwise("softmax_bwd", scores, {{p, e, false, "P"}, {dp, e, false, "dP"}, {ds, e, true, "dS"}}, 4, 0));
+    u64 grad = dp;
+    if (t && t->eager_pytorch) {  // softmax_backward_cuda_out: tmp = dP * P, its own kernel
+      grad = as.alloc(scores * e);
+      out.push_back(elementwise("softmax_bwd_mul", scores, {{dp, e, false, "dP"}, {p, e, false, "P"}, {grad, e, true, "tmp"}}, 1, 0));
+    }
+    out.push_back(elementwise("softmax_bwd", scores, {{p, e, false, "P"}, {grad, e, false, "dP"}, {ds, e, true, "dS"}}, 4, 0));
     out.push_back(gemm("gemm_dq", bk, gn, s.d, s.nk, e, e, {ds, gn, s.nk, gnk * e, false, "dS"},
                        {k, s.nk, s.d, s.nk * s.d * e, false, "K"}, {dq, gn, s.d, gn * s.d * e, false, "dQ"}));
     out.push_back(gemm("gemm_dk", bk, s.nk, s.d, gn, e, e, {ds, s.nk, gn, gnk * e, true, "dS"},
