@@ -175,6 +175,20 @@ static std::pair<KernelBytes, KernelBytes> kernel_bytes(const Device& dev, const
   return {sim, formula};
 }
 
+// A 16-bit workload of `variant` under `impl` with the L2 off (the kernel-for-kernel checks below).
+static Workload l2_off(std::string_view variant, std::string_view impl, Pass pass, std::uint64_t batch, std::uint64_t heads,
+                       std::uint64_t kv_heads, std::uint64_t seq, std::uint64_t d, bool causal) {
+  Workload w;
+  w.variant = parse_variant(variant);
+  w.impl = &find_impl(impl);
+  w.dtype = Dtype::fp16;
+  w.pass = pass;
+  w.batch = batch, w.heads = heads, w.kv_heads = kv_heads, w.seq = seq, w.head_dim = d;
+  w.causal = causal;
+  w.l2 = false;
+  return w;
+}
+
 TEST(Simulate, SsdAndGauMatchTheClosedFormKernelForKernel) {
   int checked = 0;
   for (const Case& c : cases()) {
@@ -186,19 +200,41 @@ TEST(Simulate, SsdAndGauMatchTheClosedFormKernelForKernel) {
   EXPECT_EQ(checked, 3 + 2 + 3 + 1);  // mamba2: three shapes and two more; gau: three and one
 }
 
+// FlashAttention v1.0.9's forward (flash.cpp flash1_fwd / flash1_forward): the split grid predict
+// chose and O carried in fp32 with the LSE, kernel for kernel with the L2 off; split (one head) and
+// unsplit (many heads), causal and not.
+TEST(Simulate, Fa1ForwardMatchesTheClosedFormKernelForKernel) {
+  for (const std::uint64_t heads : {1u, 64u}) {
+    for (const bool causal : {false, true}) {
+      const Workload w = l2_off("flash1", "fa1", Pass::fwd, 1, heads, heads, 1000, 64, causal);
+      const auto [sim, formula] = kernel_bytes(find_device("a100-80gb"), w);
+      EXPECT_EQ(sim, formula) << "H=" << heads << (causal ? " causal" : "");
+      const Prediction p = predict(find_device("a100-80gb"), w);
+      if (heads == 1) EXPECT_GT(p.kernels[0].ctas.v, 1u);  // split: more CTAs than heads
+    }
+  }
+}
+
+// FlashAttention v1.0.9's backward (fa1_bwd / fa1_v1_backward): the plain grid (many heads) and the
+// sequence-parallel one (one head, long and causal), kernel for kernel with the L2 off.
+TEST(Simulate, Fa1BackwardMatchesTheClosedFormKernelForKernel) {
+  struct Case2 { std::uint64_t heads, seq; bool causal; const char* main; };
+  const Case2 shapes[] = {{108, 1000, false, "flash1_bwd"}, {108, 1000, true, "flash1_bwd"},
+                          {1, 4000, true, "flash1_bwd_seqparallel"}};
+  for (const Case2& c : shapes) {
+    const Workload w = l2_off("flash1", "fa1", Pass::bwd, 1, c.heads, c.heads, c.seq, 64, c.causal);
+    const auto [sim, formula] = kernel_bytes(find_device("a100-80gb"), w);
+    EXPECT_EQ(sim, formula) << "H=" << c.heads << " N=" << c.seq << (c.causal ? " causal" : "");
+    EXPECT_EQ(sim.count(c.main), 1u) << c.main;
+  }
+}
+
 // PyTorch eager prefill (standard.cpp standard_fwd/standard_bwd and standard_schedule): the einops
 // copies, the causal mask built and added, the backward's dP * P kernel, kernel for kernel with the
 // L2 off.
 TEST(Simulate, PyTorchEagerMatchesTheClosedFormKernelForKernel) {
   for (const bool causal : {false, true}) {
-    Workload w;
-    w.variant = parse_variant("standard");
-    w.impl = &find_impl("pytorch");
-    w.dtype = Dtype::fp16;
-    w.pass = Pass::fwdbwd;
-    w.batch = 2, w.heads = 4, w.kv_heads = 4, w.seq = 300, w.head_dim = 64;
-    w.causal = causal;
-    w.l2 = false;
+    const Workload w = l2_off("standard", "pytorch", Pass::fwdbwd, 2, 4, 4, 300, 64, causal);
     const auto [sim, formula] = kernel_bytes(find_device("a100-80gb"), w);
     EXPECT_EQ(sim, formula) << (causal ? "causal" : "not causal");
     EXPECT_EQ(sim.count("softmax_bwd_mul"), 1u);
@@ -213,14 +249,7 @@ TEST(Simulate, XformersBackwardMatchesTheClosedFormKernelForKernel) {
   struct Shape3 { std::uint64_t batch, heads, kv_heads, seq, d; bool causal; };
   const Shape3 shapes[] = {{2, 4, 4, 520, 64, false}, {2, 8, 2, 300, 128, true}, {32, 8, 8, 100, 64, false}};
   for (const Shape3& sh : shapes) {
-    Workload w;
-    w.variant = parse_variant("flash2");
-    w.impl = &find_impl("xformers");
-    w.dtype = Dtype::fp16;
-    w.pass = Pass::bwd;
-    w.batch = sh.batch, w.heads = sh.heads, w.kv_heads = sh.kv_heads, w.seq = sh.seq, w.head_dim = sh.d;
-    w.causal = sh.causal;
-    w.l2 = false;
+    const Workload w = l2_off("flash2", "xformers", Pass::bwd, sh.batch, sh.heads, sh.kv_heads, sh.seq, sh.d, sh.causal);
     const auto [sim, formula] = kernel_bytes(find_device("a100-80gb"), w);
     EXPECT_EQ(sim, formula) << "B=" << sh.batch << " H=" << sh.heads << " Hkv=" << sh.kv_heads << " N=" << sh.seq
                             << " d=" << sh.d << (sh.causal ? " causal" : "");

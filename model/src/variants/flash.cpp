@@ -611,6 +611,7 @@ FlashBuffers flash_buffers(AddressSpace& as, const Shape& s, u64 e) {
   b.dv_exp = as.alloc(kv_exp * s.dv * e);
   b.dk = as.alloc(kv * s.d * e);
   b.dv = as.alloc(kv * s.dv * e);
+  b.o_acc = as.alloc(q * s.dv * kStat);
   return b;
 }
 
@@ -699,6 +700,14 @@ void flash_backward_tail(std::vector<SimKernel>& out, const FlashGeometry& g, co
     steps.push_back(st);
   };
   out.push_back(std::move(red));
+}
+
+// A CTA's step loading key block j's K and V tiles.
+void kv_step(std::vector<Step>& steps, const FlashGeometry& g, const FlashBuffers& buf, u64 b, u64 kvh, u64 j, u64 cols) {
+  Step kv;
+  g.kv_tile(kv, "K", buf.k, b, kvh, j * g.bc, cols, g.s.d, false);
+  g.kv_tile(kv, "V", buf.v, b, kvh, j * g.bc, cols, g.s.dv, false);
+  steps.push_back(kv);
 }
 
 // A backward CTA's last step: its key block's dK and dV, per query head.
@@ -853,39 +862,54 @@ void xformers_backward(std::vector<SimKernel>& out, const FlashGeometry& g, cons
 }
 
 // FlashAttention Alg. 1: one CTA per head, grid (batch, heads) as flash-attention v1 launches it.
-void flash1_forward(std::vector<SimKernel>& out, const FlashGeometry& g, const FlashBuffers& buf) {
+// With `splits` > 1 (flash-attention v1.0.9's grid (b, h, num_splits), as predict chose) CTA z
+// owns the query steps i ≡ z (mod splits) and reads all of K and V; `fa1_state` carries O in fp32
+// (o_tmp) with the log-sum-exp instead of O, l and m (fmha_fprop_kernel_1xN.h), as flash1_fwd counts.
+void flash1_forward(std::vector<SimKernel>& out, const FlashGeometry& g, const FlashBuffers& buf, u64 splits = 1,
+                    bool fa1_state = false) {
   const Shape& s = g.s;
   const BlockRange t = g.touched();
   SimKernel k;
   k.name = "flash1_fwd";
-  k.ctas = (Count(s.batch) * s.heads).v;
+  k.ctas = (Count(s.batch) * s.heads * splits).v;
   k.smem = {{"K", min_u(g.bc, s.nk) * s.d * g.e}, {"V", min_u(g.bc, s.nk) * s.dv * g.e},
             {"Q", min_u(g.br, s.n) * s.d * g.e}, {"O", min_u(g.br, s.n) * s.dv * g.e}};
-  k.program = [g, buf, t](u64 cta, std::vector<Step>& steps) {
+  k.program = [g, buf, t, splits, fa1_state](u64 cta, std::vector<Step>& steps) {
     const Shape& s = g.s;
-    const u64 b = cta % s.batch, h = cta / s.batch, kvh = h / s.group();  // grid (batch, heads)
-    Step init;  // Alg. 1 line 2: O = 0, l = 0, m = -inf in HBM
-    g.q_tile(init, "O", buf.o, b, h, 0, s.n, s.dv, true);
-    init.write("l", g.stat_addr(buf.l, b, h, 0), s.n * kStat);
-    init.write("m", g.stat_addr(buf.m, b, h, 0), s.n * kStat);
-    steps.push_back(init);
+    // grid (batch, heads, splits), blockIdx.x fastest
+    const u64 b = cta % s.batch, h = (cta / s.batch) % s.heads, z = cta / (s.batch * s.heads), kvh = h / s.group();
+    // The row state of rows r0..r0+rows: O, l, m (Alg. 1) or o_tmp in fp32 and the LSE (v1.0.9).
+    const auto state = [&](Step& st, u64 r0, u64 rows, bool write) {
+      if (fa1_state) {
+        st.add("O", buf.o_acc + ((b * s.n + r0) * s.heads + h) * s.dv * kStat, s.dv * kStat, rows, s.heads * s.dv * kStat, write);
+        st.add("LSE", g.stat_addr(buf.lse, b, h, r0), rows * kStat, 1, 0, write);
+        return;
+      }
+      g.q_tile(st, "O", buf.o, b, h, r0, rows, s.dv, write);
+      st.add("l", g.stat_addr(buf.l, b, h, r0), rows * kStat, 1, 0, write);
+      st.add("m", g.stat_addr(buf.m, b, h, r0), rows * kStat, 1, 0, write);
+    };
+    if (splits == 1) {
+      Step init;  // Alg. 1 line 2: O = 0, l = 0, m = -inf in HBM
+      state(init, 0, s.n, true);
+      steps.push_back(init);
+    } else {
+      for (u64 i = z; i < g.tr; i += splits) {
+        Step init;
+        state(init, i * g.br, g.rows(i), true);
+        steps.push_back(init);
+      }
+    }
     for (u64 j = t.first; !t.empty() && j <= t.last; ++j) {
       const u64 cols = g.cols(j);
-      Step kv;
-      g.kv_tile(kv, "K", buf.k, b, kvh, j * g.bc, cols, s.d, false);
-      g.kv_tile(kv, "V", buf.v, b, kvh, j * g.bc, cols, s.dv, false);
-      steps.push_back(kv);
-      for (u64 i = 0; i < g.tr; ++i) {
+      kv_step(steps, g, buf, b, kvh, j, cols);
+      for (u64 i = z; i < g.tr; i += splits) {
         if (!g.visited(i, j)) continue;
         const u64 rows = g.rows(i), r0 = i * g.br;
         Step st;
         g.q_tile(st, "Q", buf.q, b, h, r0, rows, s.d, false);
-        g.q_tile(st, "O", buf.o, b, h, r0, rows, s.dv, false);
-        st.read("l", g.stat_addr(buf.l, b, h, r0), rows * kStat);
-        st.read("m", g.stat_addr(buf.m, b, h, r0), rows * kStat);
-        g.q_tile(st, "O", buf.o, b, h, r0, rows, s.dv, true);
-        st.write("l", g.stat_addr(buf.l, b, h, r0), rows * kStat);
-        st.write("m", g.stat_addr(buf.m, b, h, r0), rows * kStat);
+        state(st, r0, rows, false);
+        state(st, r0, rows, true);
         const double area = static_cast<double>(rows * cols);
         st.tensor = 2 * area * static_cast<double>(s.d + s.dv);
         st.sfu = area;
@@ -895,6 +919,82 @@ void flash1_forward(std::vector<SimKernel>& out, const FlashGeometry& g, const F
     }
   };
   out.push_back(std::move(k));
+}
+
+// flash-attention v1.0.9's backward (fa1_bwd), in the grid predict chose:
+//   plain (b, h): the first key block reads O and writes D; dq_tmp in fp32 carried between key
+//     blocks (not read by the first, written at 16 bits by the last that visits the row);
+//   sequence-parallel (b, h, key block): dq_tmp zeroed, D by fmha_bwd_dot_do_o (128-row CTAs),
+//     fp32 atomics per pair, then dq.copy_.
+void fa1_v1_backward(std::vector<SimKernel>& out, const FlashGeometry& g, const FlashBuffers& buf, bool parallel) {
+  const Shape& s = g.s;
+  const BlockRange t = g.touched();
+  const Count rows_all = Count(s.batch) * s.heads * s.n;
+  if (parallel) {
+    out.push_back(elementwise("flash1_bwd_zero_dq", rows_all * s.d, {{buf.dq_acc, kStat, true, "dQacc"}}, 0, 0));
+    SimKernel dot;
+    dot.name = "flash1_bwd_dot_do_o";
+    const u64 row_blocks = ceil_div(s.n, 128);
+    dot.ctas = (Count(s.batch) * s.heads * row_blocks).v;
+    dot.program = [g, buf, row_blocks](u64 cta, std::vector<Step>& steps) {
+      const Shape& s = g.s;
+      const u64 rb = cta % row_blocks, bh = cta / row_blocks, b = bh % s.batch, h = bh / s.batch;
+      const u64 r0 = rb * 128, rows = min_u(s.n, r0 + 128) - r0;
+      Step st;
+      g.q_tile(st, "dO", buf.dout, b, h, r0, rows, s.dv, false);
+      g.q_tile(st, "O", buf.o, b, h, r0, rows, s.dv, false);
+      st.write("D", g.stat_addr(buf.delta, b, h, r0), rows * kStat);
+      st.fp32 = static_cast<float>(2 * rows * s.dv);
+      steps.push_back(st);
+    };
+    out.push_back(std::move(dot));
+  }
+  SimKernel k;
+  k.name = parallel ? "flash1_bwd_seqparallel" : "flash1_bwd";
+  k.ctas = (Count(s.batch) * s.heads * (parallel ? g.tc : 1)).v;
+  k.smem = {{"K", min_u(g.bc, s.nk) * s.d * g.e}, {"V", min_u(g.bc, s.nk) * s.dv * g.e},
+            {"Q, dO", min_u(g.br, s.n) * (s.d + s.dv) * g.e}};
+  k.program = [g, buf, t, parallel](u64 cta, std::vector<Step>& steps) {
+    const Shape& s = g.s;
+    const u64 b = cta % s.batch, h = (cta / s.batch) % s.heads, kvh = h / s.group();
+    const u64 j_only = cta / (s.batch * s.heads);  // the key block of a sequence-parallel CTA
+    const u64 dq_base = buf.dq_acc + (b * s.heads + h) * s.n * s.d * kStat;
+    for (u64 j = t.first; !t.empty() && j <= t.last; ++j) {
+      if (parallel && j != j_only) continue;
+      const u64 cols = g.cols(j);
+      kv_step(steps, g, buf, b, kvh, j, cols);
+      for (u64 i = 0; i < g.tr; ++i) {
+        if (!g.visited(i, j)) continue;
+        const u64 rows = g.rows(i), r0 = i * g.br;
+        const bool first = !parallel && j == t.first, last = !parallel && (j == t.last || !g.visited(i, j + 1));
+        Step st;
+        g.q_tile(st, "Q", buf.q, b, h, r0, rows, s.d, false);
+        g.q_tile(st, "dO", buf.dout, b, h, r0, rows, s.dv, false);
+        st.read("LSE", g.stat_addr(buf.lse, b, h, r0), rows * kStat);
+        if (first) {  // D = rowsum(dO o O) from O, written for the later blocks
+          g.q_tile(st, "O", buf.o, b, h, r0, rows, s.dv, false);
+          st.write("D", g.stat_addr(buf.delta, b, h, r0), rows * kStat);
+        } else {
+          st.read("D", g.stat_addr(buf.delta, b, h, r0), rows * kStat);
+        }
+        const u64 dq = dq_base + r0 * s.d * kStat;
+        if (!first) st.read("dQacc", dq, rows * s.d * kStat);
+        if (last) g.q_tile(st, "dQ", buf.dq, b, h, r0, rows, s.d, true);
+        else st.write("dQacc", dq, rows * s.d * kStat);
+        const double area = static_cast<double>(rows * cols);
+        st.tensor = static_cast<float>(2 * area * static_cast<double>(3 * s.d + 2 * s.dv));
+        st.sfu = static_cast<float>(area);
+        st.fp32 = static_cast<float>(4 * area);
+        steps.push_back(st);
+      }
+      dkv_step(steps, g, buf, b, h, j, cols);
+    }
+  };
+  out.push_back(std::move(k));
+  if (parallel) {
+    out.push_back(elementwise("flash1_bwd_copy_dq", rows_all * s.d, {{buf.dq_acc, kStat, false, "dQacc"}, {buf.dq, g.e, true, "dQ"}}, 0, 0));
+  }
+  // v1.0.9 takes one K/V head per query head: dK and dV are written per query head, as fa1_bwd counts.
 }
 
 // FlashAttention App. B, Alg. 4.
@@ -915,10 +1015,7 @@ void flash1_backward(std::vector<SimKernel>& out, const FlashGeometry& g, const 
     steps.push_back(init);
     for (u64 j = t.first; !t.empty() && j <= t.last; ++j) {
       const u64 cols = g.cols(j);
-      Step kv;
-      g.kv_tile(kv, "K", buf.k, b, kvh, j * g.bc, cols, s.d, false);
-      g.kv_tile(kv, "V", buf.v, b, kvh, j * g.bc, cols, s.dv, false);
-      steps.push_back(kv);
+      kv_step(steps, g, buf, b, kvh, j, cols);
       for (u64 i = 0; i < g.tr; ++i) {
         if (!g.visited(i, j)) continue;
         const u64 rows = g.rows(i), r0 = i * g.br;
@@ -960,10 +1057,31 @@ void flash_family(Scheduler& sc, const Shape& s, const Mask& mask, const FlashOp
   FlashGeometry g{s, mask, bm, bn, ceil_div(s.n, bm), ceil_div(s.nk, bn), e, opt.density, opt.sigmoid, opt.gate};
   FlashBuffers buf = flash_buffers(sc.as(), s, e);
   buf.gate = opt.gate_buffer;
-  if (w.pass != Pass::bwd) fa1 ? flash1_forward(out, g, buf) : flash2_forward(out, g, buf);
+  if (w.pass != Pass::bwd && fa1) {
+    // flash-attention v1.0.9's split grid and fp32 row state where the profile runs its kernel, with
+    // the splits predict chose (flash1_fwd's CTAs over B·H).
+    const auto ft = impl_traits(w, KernelRole::fwd, std::max(s.d, s.dv));
+    const bool v1 = ft && ft->fa1_kernel;
+    u64 splits = 1;
+    for (int i = 0; v1 && i < sc.formula().kernel_count; ++i) {
+      const KernelCost& fk = sc.formula().kernels[static_cast<std::size_t>(i)];
+      if (fk.name == "flash1_fwd") splits = std::max<u64>(1, fk.ctas.v / (Count(s.batch) * s.heads).v);
+    }
+    flash1_forward(out, g, buf, splits, v1);
+  }
+  if (w.pass != Pass::bwd && !fa1) flash2_forward(out, g, buf);
   if (w.pass == Pass::fwd) return;
   if (fa1) {
-    flash1_backward(out, g, buf);
+    // v1.0.9's grids where the profile runs its kernel, as predict chose (fa1_bwd's kernel names).
+    bool plain = false, parallel = false;
+    for (int i = 0; i < sc.formula().kernel_count; ++i) {
+      const std::string_view name = sc.formula().kernels[static_cast<std::size_t>(i)].name;
+      plain = plain || name == "flash1_bwd";
+      parallel = parallel || name == "flash1_bwd_seqparallel";
+    }
+    const auto bt = impl_traits(w, KernelRole::bwd, std::max(s.d, s.dv));
+    if (bt && bt->fa1_kernel && bt->smem_bytes != 0 && (plain || parallel)) fa1_v1_backward(out, g, buf, parallel);
+    else flash1_backward(out, g, buf);
     return;
   }
   const BlockSizes bb = backward_blocks(w, bm, bn, std::max(s.d, s.dv));  // as predict chose

@@ -20,6 +20,7 @@ struct FlashOptions {
 struct FlashBuffers {
   u64 q, k, v, o, lse;  // forward
   u64 dout, dq_acc, delta, dq, dk_exp, dv_exp, dk, dv, l, m;
+  u64 o_acc = 0;  // FlashAttention v1's o_tmp: O carried in fp32 between key blocks
   u64 gate = 0;  // G (FlashOptions::gate_buffer) for a fused gate
 };
 FlashBuffers flash_buffers(AddressSpace& as, const Shape& s, u64 e);
