@@ -87,12 +87,13 @@ void flash2_fwd(Evaluator& ev, const Shape& s, const Plan& p, const FlashOptions
   // The MMAs run over the kernel's head dim where the library pads d up to its next instantiation
   // (impl.hpp kernel_head_dim; d = dv only). The padded columns are zero-filled in shared memory,
   // not loaded: L2 and DRAM bytes stay at d, and the shared-memory count here does not pad them.
-  const auto fwd_traits = ev.traits(KernelRole::fwd, std::max(s.d, s.dv));
-  const u64 kd = fwd_traits && fwd_traits->kernel_head_dim > s.d && s.d == s.dv ? fwd_traits->kernel_head_dim : s.d;
+  const u64 dmax = std::max(s.d, s.dv);
+  const auto traits = ev.traits(KernelRole::fwd, dmax);
+  const u64 kd = traits && traits->kernel_head_dim > s.d && s.d == s.dv ? traits->kernel_head_dim : s.d;
   k.tensor_issue = scores * 2 * (kd + (s.d == s.dv ? kd : s.dv));
   k.sfu_issue = scores;
   k.block_iters = bh * p.pairs;
-  if (const auto t = ev.traits(KernelRole::fwd, std::max(s.d, s.dv)); t && t->heaviest_last && mask.kind != MaskKind::none) {
+  if (traits && traits->heaviest_last && mask.kind != MaskKind::none) {
     const BlockRange last = visited_blocks(mask, (p.tr - 1) * p.br, s.n, s.nk, p.bc);
     if (!last.empty()) k.last_cta_iters = last.last - last.first + 1;
   }
@@ -113,8 +114,6 @@ void flash2_fwd(Evaluator& ev, const Shape& s, const Plan& p, const FlashOptions
   k.inflight_bytes = Count(min_u(p.bc, s.nk)) * (s.d + s.dv) * e;
   const Count q = bh * s.n * s.d * e;
   Evaluator::read_stream(k, q, q, 1);
-  const u64 dmax = std::max(s.d, s.dv);
-  const auto traits = ev.traits(KernelRole::fwd, dmax);
   const Count every_block = bh * p.rows_sum * s.d * e;
   const Count q_again = every_block > q ? every_block - q : Count(0);
   if (traits && traits->q_from_global_per_block) {
@@ -155,6 +154,16 @@ void flash2_fwd(Evaluator& ev, const Shape& s, const Plan& p, const FlashOptions
     Evaluator::write_direct(k, bh * s.n * kStatBytes);  // log-sum-exp, kept for the backward pass
     ev.out().extra_memory_bytes += bh * s.n * kStatBytes;
   }
+}
+
+// With GQA the backward writes dK and dV per query head; a last kernel sums each group's g heads.
+void gqa_reduce(Evaluator& ev, const Shape& s, const Plan& p) {
+  if (s.group() == 1) return;
+  const Count per_head = Count(s.batch) * s.heads * p.touched * (s.d + s.dv);
+  KernelCost& red = rowwise(ev, "gqa_reduce_dkdv", per_head);
+  Evaluator::read_direct(red, per_head * ev.e());
+  Evaluator::write_direct(red, kv_heads_bytes(s, s.nk, ev.e()));
+  red.fp32_flops = per_head;
 }
 
 // FlashAttention-2 §3.1.2 / Alg. 2 backward: a preprocessing kernel computes D = rowsum(dO o O);
@@ -230,12 +239,7 @@ void flash2_bwd(Evaluator& ev, const Shape& s, const Plan& p, const FlashOptions
   KernelCost& conv = rowwise(ev, "flash2_bwd_convert_dq", rows * s.d);
   Evaluator::read_direct(conv, rows * s.d * kStatBytes);
   Evaluator::write_direct(conv, rows * s.d * e);
-  if (s.group() > 1) {
-    KernelCost& red = rowwise(ev, "gqa_reduce_dkdv", bh * p.touched * (s.d + s.dv));
-    Evaluator::read_direct(red, bh * p.touched * (s.d + s.dv) * e);
-    Evaluator::write_direct(red, kv_heads_bytes(s, s.nk, e));
-    red.fp32_flops = bh * p.touched * (s.d + s.dv);
-  }
+  gqa_reduce(ev, s, p);
   ev.out().extra_memory_bytes += rows * (s.d + (opt.sigmoid ? 0 : 1)) * kStatBytes;  // dQ accumulator and D
 }
 
@@ -321,12 +325,7 @@ void xformers_bwd(Evaluator& ev, const Shape& s, const Plan& p, const KernelTrai
   k.hbm_write += head_rows(dq_rows, dq_writes) + rows * s.d * e;  // the partials written back once
   // dK_j, dV_j per query head, written once from registers.
   Evaluator::write_direct(k, bh * p.touched * (s.d + s.dv) * e);
-  if (s.group() > 1) {  // v0.0.20 takes one K/V head per query head: expand's backward sums them
-    KernelCost& red = rowwise(ev, "gqa_reduce_dkdv", bh * p.touched * (s.d + s.dv));
-    Evaluator::read_direct(red, bh * p.touched * (s.d + s.dv) * e);
-    Evaluator::write_direct(red, kv_heads_bytes(s, s.nk, e));
-    red.fp32_flops = bh * p.touched * (s.d + s.dv);
-  }
+  gqa_reduce(ev, s, p);  // v0.0.20 takes one K/V head per query head: expand's backward sums them
   ev.out().extra_memory_bytes += rows * (s.d + 1) * kStatBytes;  // the workspace and D
 }
 
@@ -535,12 +534,7 @@ void flash1_bwd(Evaluator& ev, const Shape& s, const Plan& p) {
   KernelCost& conv = rowwise(ev, "flash1_bwd_convert_dq", rows * s.d);
   Evaluator::read_direct(conv, rows * row_dq);
   Evaluator::write_direct(conv, rows * s.d * e);
-  if (s.group() > 1) {
-    KernelCost& red = rowwise(ev, "gqa_reduce_dkdv", bh * p.touched * (s.d + s.dv));
-    Evaluator::read_direct(red, kv);
-    Evaluator::write_direct(red, kv_heads_bytes(s, s.nk, e));
-    red.fp32_flops = bh * p.touched * (s.d + s.dv);
-  }
+  gqa_reduce(ev, s, p);
   ev.out().extra_memory_bytes += rows * row_dq;
 }
 
@@ -665,12 +659,9 @@ void flash2_forward(std::vector<SimKernel>& out, const FlashGeometry& g, const F
   out.push_back(std::move(k));
 }
 
-// dQ conversion and, for GQA, the reduction of per-query-head dK/dV into the K/V heads.
-void flash_backward_tail(std::vector<SimKernel>& out, const FlashGeometry& g, const FlashBuffers& buf, const std::string& prefix) {
+// For GQA, the reduction of per-query-head dK/dV into the K/V heads (gqa_reduce).
+void gqa_reduce_kernel(std::vector<SimKernel>& out, const FlashGeometry& g, const FlashBuffers& buf) {
   const Shape& s = g.s;
-  const Count rows = Count(s.batch) * s.heads * s.n;
-  out.push_back(elementwise(prefix + "_bwd_convert_dq", rows * s.d,
-                            {{buf.dq_acc, kStat, false, "dQacc"}, {buf.dq, g.e, true, "dQ"}}, 1, 0));
   if (s.group() == 1) return;
   const BlockRange t = g.touched();
   const u64 t0 = t.empty() ? 0 : t.first * g.bc, t1 = t.empty() ? 0 : min_u(s.nk, (t.last + 1) * g.bc);
@@ -700,6 +691,14 @@ void flash_backward_tail(std::vector<SimKernel>& out, const FlashGeometry& g, co
     steps.push_back(st);
   };
   out.push_back(std::move(red));
+}
+
+// dQ conversion and, for GQA, the reduction of per-query-head dK/dV.
+void flash_backward_tail(std::vector<SimKernel>& out, const FlashGeometry& g, const FlashBuffers& buf, const std::string& prefix) {
+  const Count rows = Count(g.s.batch) * g.s.heads * g.s.n;
+  out.push_back(elementwise(prefix + "_bwd_convert_dq", rows * g.s.d,
+                            {{buf.dq_acc, kStat, false, "dQacc"}, {buf.dq, g.e, true, "dQ"}}, 1, 0));
+  gqa_reduce_kernel(out, g, buf);
 }
 
 // A CTA's step loading key block j's K and V tiles.
@@ -743,8 +742,7 @@ void flash2_backward(std::vector<SimKernel>& out, const FlashGeometry& g, const 
   SimKernel k;
   k.name = sig ? "flash_sigmoid_bwd" : "flash2_bwd";
   k.ctas = (Count(s.batch) * s.heads * g.tc).v;
-  k.smem = {{"K", min_u(g.bc, s.nk) * s.d * g.e}, {"V", min_u(g.bc, s.nk) * s.dv * g.e},
-            {"Q", min_u(g.br, s.n) * s.d * g.e}, {"dO", min_u(g.br, s.n) * s.dv * g.e}};
+  k.smem = g.tiles("dO");
   k.program = [g, buf, sig, t](u64 cta, std::vector<Step>& steps) {
     const Shape& s = g.s;
     const u64 j = cta % g.tc, b = (cta / g.tc) % s.batch, h = cta / (g.tc * s.batch), kvh = h / s.group();
@@ -795,8 +793,7 @@ void xformers_backward(std::vector<SimKernel>& out, const FlashGeometry& g, cons
   SimKernel k;
   k.name = "xformers_bwd";
   k.ctas = (Count(s.batch) * s.heads * splits).v;
-  k.smem = {{"K", min_u(g.bc, s.nk) * s.d * g.e}, {"V", min_u(g.bc, s.nk) * s.dv * g.e},
-            {"Q", min_u(g.br, s.n) * s.d * g.e}, {"dO", min_u(g.br, s.n) * s.dv * g.e}};
+  k.smem = g.tiles("dO");
   const bool reload_k = std::max(s.d, s.dv) > 3 * 32;
   k.program = [g, buf, t, splits, reload_k](u64 cta, std::vector<Step>& steps) {
     const Shape& s = g.s;
@@ -854,11 +851,7 @@ void xformers_backward(std::vector<SimKernel>& out, const FlashGeometry& g, cons
     }
   };
   out.push_back(std::move(k));
-  if (s.group() > 1) {  // the reduction of per-query-head dK/dV, as flash2's tail (no dQ conversion)
-    std::vector<SimKernel> tail;
-    flash_backward_tail(tail, g, buf, "xformers");
-    out.push_back(std::move(tail.back()));
-  }
+  gqa_reduce_kernel(out, g, buf);  // no dQ conversion: the last key block writes dQ at 16 bits
 }
 
 // FlashAttention Alg. 1: one CTA per head, grid (batch, heads) as flash-attention v1 launches it.
@@ -872,8 +865,7 @@ void flash1_forward(std::vector<SimKernel>& out, const FlashGeometry& g, const F
   SimKernel k;
   k.name = "flash1_fwd";
   k.ctas = (Count(s.batch) * s.heads * splits).v;
-  k.smem = {{"K", min_u(g.bc, s.nk) * s.d * g.e}, {"V", min_u(g.bc, s.nk) * s.dv * g.e},
-            {"Q", min_u(g.br, s.n) * s.d * g.e}, {"O", min_u(g.br, s.n) * s.dv * g.e}};
+  k.smem = g.tiles("O");
   k.program = [g, buf, t, splits, fa1_state](u64 cta, std::vector<Step>& steps) {
     const Shape& s = g.s;
     // grid (batch, heads, splits), blockIdx.x fastest
@@ -1046,6 +1038,15 @@ void flash1_backward(std::vector<SimKernel>& out, const FlashGeometry& g, const 
 
 }  // namespace
 
+// The closed form's kernel of that name, so the schedule runs the grid predict chose; null if none.
+static const KernelCost* formula_kernel(const Scheduler& sc, std::string_view name) {
+  const Prediction& f = sc.formula();
+  for (int i = 0; i < f.kernel_count; ++i) {
+    if (f.kernels[static_cast<std::size_t>(i)].name == name) return &f.kernels[static_cast<std::size_t>(i)];
+  }
+  return nullptr;
+}
+
 void flash_family(Scheduler& sc, const Shape& s, const Mask& mask, const FlashOptions& opt, bool fa1) {
   const Workload& w = sc.w();
   if (library_decode_splits(w, mask, opt, fa1)) {  // as predict chose
@@ -1062,23 +1063,14 @@ void flash_family(Scheduler& sc, const Shape& s, const Mask& mask, const FlashOp
     // the splits predict chose (flash1_fwd's CTAs over B·H).
     const auto ft = impl_traits(w, KernelRole::fwd, std::max(s.d, s.dv));
     const bool v1 = ft && ft->fa1_kernel;
-    u64 splits = 1;
-    for (int i = 0; v1 && i < sc.formula().kernel_count; ++i) {
-      const KernelCost& fk = sc.formula().kernels[static_cast<std::size_t>(i)];
-      if (fk.name == "flash1_fwd") splits = std::max<u64>(1, fk.ctas.v / (Count(s.batch) * s.heads).v);
-    }
-    flash1_forward(out, g, buf, splits, v1);
+    const KernelCost* fk = v1 ? formula_kernel(sc, "flash1_fwd") : nullptr;
+    flash1_forward(out, g, buf, fk ? std::max<u64>(1, fk->ctas.v / (Count(s.batch) * s.heads).v) : 1, v1);
   }
   if (w.pass != Pass::bwd && !fa1) flash2_forward(out, g, buf);
   if (w.pass == Pass::fwd) return;
   if (fa1) {
     // v1.0.9's grids where the profile runs its kernel, as predict chose (fa1_bwd's kernel names).
-    bool plain = false, parallel = false;
-    for (int i = 0; i < sc.formula().kernel_count; ++i) {
-      const std::string_view name = sc.formula().kernels[static_cast<std::size_t>(i)].name;
-      plain = plain || name == "flash1_bwd";
-      parallel = parallel || name == "flash1_bwd_seqparallel";
-    }
+    const bool plain = formula_kernel(sc, "flash1_bwd") != nullptr, parallel = formula_kernel(sc, "flash1_bwd_seqparallel") != nullptr;
     const auto bt = impl_traits(w, KernelRole::bwd, std::max(s.d, s.dv));
     if (bt && bt->fa1_kernel && bt->smem_bytes != 0 && (plain || parallel)) fa1_v1_backward(out, g, buf, parallel);
     else flash1_backward(out, g, buf);

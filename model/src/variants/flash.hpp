@@ -58,6 +58,11 @@ struct FlashGeometry {
   u64 q_addr(u64 base, u64 b, u64 h, u64 r, u64 width) const { return base + ((b * s.n + r) * s.heads + h) * width * e; }
   u64 kv_addr(u64 base, u64 b, u64 kvh, u64 key, u64 width) const { return base + ((b * s.nk + key) * s.kv_heads + kvh) * width * e; }
   u64 q_stride(u64 width) const { return s.heads * width * e; }
+  // Shared memory of a CTA holding one K/V block and one block of Q and of a row tile (O or dO).
+  std::vector<std::pair<std::string, u64>> tiles(const char* row_tile) const {
+    return {{"K", min_u(bc, s.nk) * s.d * e}, {"V", min_u(bc, s.nk) * s.dv * e},
+            {"Q", min_u(br, s.n) * s.d * e}, {row_tile, min_u(br, s.n) * s.dv * e}};
+  }
   u64 kv_stride(u64 width) const { return s.kv_heads * width * e; }
   u64 stat_addr(u64 base, u64 b, u64 h, u64 r) const { return base + ((b * s.heads + h) * s.n + r) * kStat; }
   void q_tile(Step& st, const char* name, u64 base, u64 b, u64 h, u64 r0, u64 rows, u64 width, bool write) const {
