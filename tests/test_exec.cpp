@@ -34,13 +34,35 @@ Workload fp16_backward(std::string_view variant, std::string_view impl, std::uin
 
 }  // namespace
 
-// U = 1 - r^k / Σ_{n=0..k} r^n, r = x2 / x1.
+// U = 1 - r^k / Σ_{n=0..k} r^n, r = x2 / x1 (z = 0: mean value analysis gives the product form).
 TEST(Exec, OverlapRuleByHand) {
-  EXPECT_DOUBLE_EQ(overlap_utilization(2, 1, 1), 2.0 / 3);      // k = 1: x1 / (x1 + x2)
-  EXPECT_DOUBLE_EQ(overlap_utilization(2, 1, 2), 1 - 0.25 / 1.75);  // r = 1/2: 1 - (1/4) / (1 + 1/2 + 1/4) = 6/7
-  EXPECT_DOUBLE_EQ(overlap_utilization(1, 1, 3), 0.75);         // r = 1: 1 - 1/4
-  EXPECT_DOUBLE_EQ(overlap_utilization(1, 0, 4), 1.0);          // no softmax phase
-  EXPECT_NEAR(overlap_utilization(1, 2, 60), 0.5, 1e-12);       // many jobs: the softmax phase binds, x1/x2
+  EXPECT_NEAR(overlap_utilization(2, 1, 1), 2.0 / 3, 1e-15);          // k = 1: x1 / (x1 + x2)
+  EXPECT_NEAR(overlap_utilization(2, 1, 2), 1 - 0.25 / 1.75, 1e-15);  // r = 1/2: 1 - (1/4) / (1 + 1/2 + 1/4) = 6/7
+  EXPECT_NEAR(overlap_utilization(1, 1, 3), 0.75, 1e-15);             // r = 1: 1 - 1/4
+  EXPECT_DOUBLE_EQ(overlap_utilization(1, 0, 4), 1.0);               // no softmax phase
+  EXPECT_NEAR(overlap_utilization(1, 2, 60), 0.5, 1e-12);            // many jobs: the softmax phase binds, x1/x2
+}
+
+// With a delay station z (latency waited out with no server busy).
+TEST(Exec, OverlapRuleWithADelayByHand) {
+  // k = 1: the three serialize, U = x1 / (x1 + x2 + z) = 2 / 4.
+  EXPECT_NEAR(overlap_utilization(2, 1, 1, 1), 0.5, 1e-15);
+  // One queueing station (x1 = 1) and a delay z = 1 with 2 jobs: product form over the jobs at the
+  // server, p(n) ∝ x1^n z^(2-n) / (2-n)!: 1/2, 1, 1, so P(idle) = 0.5 / 2.5 and U = 0.8.
+  EXPECT_NEAR(overlap_utilization(1, 0, 2, 1), 0.8, 1e-15);
+  // Both stations and the delay, k = 2, x1 = x2 = z = 1: states (n1, n2, n_delay) with weights
+  // 1 / n_delay!: (2,0,0) (0,2,0) (1,1,0) 1 each, (1,0,1) (0,1,1) 1 each, (0,0,2) 1/2; the GEMM
+  // server is idle in (0,2,0), (0,1,1), (0,0,2): 2.5 / 5.5, so U = 3 / 5.5.
+  EXPECT_NEAR(overlap_utilization(1, 1, 2, 1), 3.0 / 5.5, 1e-15);
+  // Many jobs hide the delay: the GEMM server saturates.
+  EXPECT_NEAR(overlap_utilization(1, 0.5, 200, 3), 1.0, 1e-9);
+  // Three queueing stations of demand 1 (GEMM, softmax, waited loads), k = 2, no delay: the 6
+  // states (n1, n2, n3) summing to 2 are equally likely; station 1 is idle in 3 of them, so
+  // U = 1/2 and X = U / x1 = 1/2.
+  const double three[] = {1, 1, 1};
+  EXPECT_NEAR(cycle_throughput(three, 2, 0), 0.5, 1e-15);
+  const double one[] = {2};
+  EXPECT_NEAR(cycle_throughput(one, 1, 0), 0.5, 1e-15);  // one job: 1 / (x1 + z)
 }
 
 // One fa2 forward kernel worked through by hand. A100 (cc 8.0, 164 KiB of shared memory) with round
@@ -48,7 +70,7 @@ TEST(Exec, OverlapRuleByHand) {
 // MUFU 1e10/s, FP32 1e11 FLOP/s, HBM (STREAM) 1e10 B/s, L2 1e12 B/s, DRAM latency and launch 1 µs.
 // B = H = 1, N = Nk = 256, d = 64, fp16, L2 off. fa2 at d = 64: 128 x 128 tiles, 4 warps: Tr = Tc = 2,
 // 4 visited pairs, 2 CTAs of 48 KiB (Q 16 KiB + K, V 32 KiB), 3 fit the SM, 2 are resident.
-TEST(Exec, Fa2ForwardByHand) {
+Device round_a100() {
   Device d = find_device("a100-80gb");
   d.sm_count = 1;
   d.fp16_tensor_flops_per_s = 1e12;
@@ -61,14 +83,28 @@ TEST(Exec, Fa2ForwardByHand) {
   d.l2_bytes_per_s = 1e12;
   d.dram_latency_s = 1e-6;
   d.launch_overhead_s = 1e-6;
+  d.barrier_latency_cycles = 40;
+  d.barrier_cycles_per_warp = 5;
+  d.smem_latency_cycles = 30;
+  return d;
+}
+
+// B = H = 1, N = Nk = 256, d = 64, fp16, L2 off.
+Workload small_workload(std::string_view variant) {
   Workload w;
-  w.variant = parse_variant("flash2");
+  w.variant = parse_variant(variant);
   w.batch = 1;
   w.seq = 256;
   w.heads = w.kv_heads = 1;
   w.head_dim = 64;
   w.dtype = Dtype::fp16;
   w.l2 = false;
+  return w;
+}
+
+TEST(Exec, Fa2ForwardByHand) {
+  const Device d = round_a100();
+  Workload w = small_workload("flash2");
   const Prediction p = predict(d, w);
   ASSERT_EQ(p.impl, &find_impl("fa2"));
   EXPECT_EQ(p.block_m, 128u);
@@ -87,10 +123,19 @@ TEST(Exec, Fa2ForwardByHand) {
   // 1/l (256 x 64): 278528 lane instructions at 1e11 / 2 x 0.5: 11.14112 µs.
   EXPECT_EQ(k.fp32_instr.v, 278528u);
   EXPECT_NEAR(x.fp32_s, 11.14112e-6, 1e-15);
-  // x1 = 33.554432 µs, x2 = 24.24832 µs; k = 2 resident CTAs x 1 job each.
+  // Waits: 2 barriers per key block of (40 + 5 x 4 warps) cycles at 1.41 GHz x 0.5: 120 cycles =
+  // 170.2127... ns per iteration; z = 4 iterations on the one SM = 680.851... ns.
+  const double z = 4 * 120 / (1.41e9 * 0.5);
+  EXPECT_NEAR(x.iter_wait_s, 120 / (1.41e9 * 0.5), 1e-18);
+  EXPECT_NEAR(x.delay_s, z, 1e-18);
+  // x1 = 33.554432 µs, x2 = 24.24832 µs; k = 2 resident CTAs x 1 job each. Mean value analysis by
+  // hand: one job X1 = 1 / (z + x1 + x2), queues Q_i = X1 x_i; two jobs R_i = x_i (1 + Q_i),
+  // X2 = 2 / (z + R1 + R2), U = X2 x1.
   EXPECT_DOUBLE_EQ(x.overlap_jobs, 2.0);
-  const double r = 24.24832 / 33.554432;
-  const double u = 1 - r * r / (1 + r + r * r);
+  const double x1 = 33.554432e-6, x2 = 24.24832e-6;
+  const double X1 = 1 / (z + x1 + x2);
+  const double X2 = 2 / (z + x1 * (1 + X1 * x1) + x2 * (1 + X1 * x2));
+  const double u = X2 * x1;
   EXPECT_NEAR(x.utilization, u, 1e-12);
   // Fill: (x2 / 4 iterations + 1 µs latency) per CTA, 2 CTAs over 2 resident: 7.06208 µs.
   EXPECT_NEAR(x.fill_s, 7.06208e-6, 1e-15);
@@ -104,6 +149,42 @@ TEST(Exec, Fa2ForwardByHand) {
   EXPECT_EQ(p.bound, Bound::tensor);
   EXPECT_FALSE(p.memory_bound());
   EXPECT_NEAR(p.predicted_time_s, x.time_s, 1e-18);
+}
+
+// FlashAttention v1.0.9's forward on the same round device (barrier 40 + 5/warp, shared-memory
+// read 30 cycles), B = H = 1, N = Nk = 256, d = 64, fp16, L2 off: 16-row steps against one 256-key
+// block, 4 warps; 68 KiB of tiles, 2 CTAs fit, and num_splits_heuristic_fwd takes 2 splits (1 split
+// fills half the slots). Its waits and waited-on loads, by hand.
+TEST(Exec, Fa1ForwardWaitsOnItsLoadsByHand) {
+  const Device d = round_a100();
+  Workload w = small_workload("flash1");
+  w.impl = &find_impl("fa1");
+  const Prediction p = predict(d, w);
+  const KernelCost& k = kernel_named(p, "flash1_fwd");
+  const KernelCost::Exec& x = k.exec;
+  EXPECT_EQ(k.ctas.v, 2u);
+  EXPECT_EQ(k.block_iters.v, 16u);  // 16 steps x 1 key block
+  // Waited on where loaded: K, V by both splits (2 x 256 x 128 x 2 B = 131072), Q once per step
+  // (256 x 64 x 2 = 32768) and o_tmp with the LSE (256 x (64 x 4 + 4) = 66560): 230400 B, all
+  // from DRAM with the L2 off, at 1e10 B/s: 23.04 µs.
+  EXPECT_EQ(k.sync_l2_read.v, 230400u);
+  EXPECT_EQ(k.sync_hbm_read.v, 230400u);
+  // Per step 2 barriers of 40 + 5 x 4 = 60 cycles and 3 shared-memory reads of 30: 210 cycles at
+  // 1.41 GHz x 0.5; z = 16 steps on the one SM.
+  const double step = 210 / (1.41e9 * 0.5);
+  EXPECT_NEAR(x.iter_wait_s, step, 1e-18);
+  EXPECT_NEAR(x.delay_s, 16 * step, 1e-18);
+  // The rest of the DRAM traffic (o_tmp initialised and written back, 2 x 66560 B: 13.312 µs) is
+  // an open class: the waited loads' demand is 23.04 µs / (1 - 13.312 µs / T) at the kernel's own
+  // busy time T = 1 / X(k); check the fixed point and that X is the network's.
+  EXPECT_DOUBLE_EQ(x.overlap_jobs, 2.0);
+  const double busy = (x.compute_s * x.wave_efficiency) - x.fill_s - x.tail_s;
+  EXPECT_NEAR(x.wait_mem_s, 23.04e-6 / (1 - 13.312e-6 / busy), 1e-12);
+  const double demands[] = {x.gemm_s, x.softmax_s, x.wait_mem_s};
+  EXPECT_NEAR(1 / cycle_throughput(demands, 2, x.delay_s), busy, 1e-12);
+  // Shared memory (V and the partial O tiles per step, 40 µs) is still the longest station.
+  EXPECT_GT(x.gemm_s, x.wait_mem_s);
+  EXPECT_EQ(x.bound, Bound::smem);
 }
 
 // `ideal` is the roofline: slowest ceiling at datasheet peaks plus launch, Alg. 1 tiles.
@@ -501,7 +582,7 @@ TEST(Exec, Fa2BackwardSharedMemoryByHand) {
 
 // Causal tail: FlashAttention-2 launches Q blocks in ascending order, so the last CTA is the
 // heaviest: at N = 8192 with 128 x 64 tiles its row block visits 8192 / 64 = 128 K/V blocks, and it
-// runs on alone for 128 x (x1 + x2) per iteration less its share of the fluid time.
+// runs on alone for 128 x (x1 + x2 + its waits) per iteration less its share of the fluid time.
 // FlashAttention-3 schedules causal tiles longest-first: no tail.
 TEST(Exec, CausalTailFollowsTheLaunchOrder) {
   Workload w;
@@ -514,7 +595,8 @@ TEST(Exec, CausalTailFollowsTheLaunchOrder) {
   const Prediction fa2 = predict(h, w);
   const KernelCost& k = kernel_named(fa2, "flash2_fwd");
   EXPECT_EQ(k.last_cta_iters.v, 128u);
-  const double per_iter = (k.exec.gemm_s + k.exec.softmax_s) * h.sm_count / k.block_iters.d();
+  const double per_iter = (k.exec.gemm_s + k.exec.softmax_s) * h.sm_count / k.block_iters.d() + k.exec.iter_wait_s;
+  EXPECT_GT(k.exec.iter_wait_s, 0.0);  // FA2's 2 barriers per key block
   const double busy = k.exec.gemm_s / k.exec.utilization;
   EXPECT_NEAR(k.exec.tail_s, 128 * per_iter - busy * 128 / k.block_iters.d(), 1e-12);
   EXPECT_GT(k.exec.tail_s, 0.0);

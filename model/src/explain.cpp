@@ -47,6 +47,20 @@ std::string human_time(double s) {
 
 std::string exec_text(const Device& dev, const Prediction& p) {
   const ImplProfile* impl = p.impl;
+  const auto cycles = [](double c) { return c > 0 ? fmt("%.1f", c) + " cycles" : std::string("not given"); };
+  const auto waits_text = [](const IterWaits& w) {
+    std::string t;
+    const auto part = [&](std::uint32_t n, const char* what) {
+      if (n == 0) return;
+      if (!t.empty()) t += " + ";
+      t += num(n) + " " + what;
+    };
+    part(w.barriers, "barriers");
+    part(w.smem_reads, "smem reads");
+    part(w.l2_reads, "L2 loads");
+    part(w.dram_reads, "DRAM loads");
+    return t;
+  };
   std::string out;
   if (impl == nullptr) return out;
   out += "\nimplementation: " + std::string(impl->key) + " (" + std::string(impl->name) + "): " + std::string(impl->summary) +
@@ -56,9 +70,10 @@ std::string exec_text(const Device& dev, const Prediction& p) {
     return out;
   }
   out += "  rule: per kernel, GEMM phase x1 = max(tensor, smem) and softmax phase x2 = MUFU + FP32 (they serialize in a\n"
-         "  warp); k independent warps per SM sub-partition overlap them as a closed queue, U = 1 - r^k / sum_{n=0..k} r^n\n"
-         "  with r = x2/x1; compute = x1/U + pipeline fill, over the wave efficiency; time = max(compute, HBM, L2, link,\n"
-         "  bytes in flight / latency) + launch (docs/model.md, \"Time\")\n";
+         "  warp), and the waits z a CTA has nothing to run under (barriers, dependent shared-memory reads, loads waited on\n"
+         "  where issued); k independent warps per SM sub-partition overlap them as a closed queue (mean value analysis;\n"
+         "  with z = 0, U = 1 - r^k / sum_{n=0..k} r^n, r = x2/x1); compute = x1/U + pipeline fill, over the wave\n"
+         "  efficiency; time = max(compute, HBM, L2, link, bytes in flight / latency) + launch (docs/model.md, \"Time\")\n";
   const auto src = [&](double f, const char* key) {
     return f > 0 ? fmt("%.3f", f) + " (" + key + ")" : std::string("1 (no ") + key + " in the device file: datasheet)";
   };
@@ -69,13 +84,22 @@ std::string exec_text(const Device& dev, const Prediction& p) {
          (dev.measured.hbm_bytes_per_s ? human_bytes(*dev.measured.hbm_bytes_per_s) + "/s (measured)"
           : dev.achievable_hbm_bytes_per_s > 0 ? human_bytes(dev.achievable_hbm_bytes_per_s) + "/s (STREAM)"
                                                 : human_bytes(dev.hbm_bytes_per_s) + "/s (datasheet)") +
-         "; DRAM latency " + (dev.dram_latency_s > 0 ? human_time(dev.dram_latency_s) : std::string("not given")) + "\n";
+         "; DRAM latency " + (dev.dram_latency_s > 0 ? human_time(dev.dram_latency_s) : std::string("not given")) +
+         "; latency: barrier " +
+         (dev.barrier_latency_cycles > 0 ? fmt("%.0f", dev.barrier_latency_cycles) + " + " + fmt("%.0f", dev.barrier_cycles_per_warp) + " x warps cycles"
+                                         : std::string("not given")) +
+         ", shared memory " + cycles(dev.smem_latency_cycles) + ", L2 " + cycles(dev.l2_latency_cycles) + "\n";
   for (int i = 0; i < p.kernel_count; ++i) {
     const KernelCost& k = p.kernels[i];
     const KernelCost::Exec& x = k.exec;
     out += "  " + std::string(k.name) + " [" + std::string(to_string(k.mma)) + ", " + num(k.mma_warps) + " warps, " +
            (k.registers != 0 ? num(k.registers) + " registers (ptxas), " : std::string()) + num(k.ctas_per_sm) + " CTA/SM]: tensor " + human_time(x.tensor_s) + ", smem " + human_time(x.smem_s) +
-           ", MUFU " + human_time(x.mufu_s) + ", FP32 " + human_time(x.fp32_s) + "; k = " + fmt("%.0f", x.overlap_jobs) +
+           ", MUFU " + human_time(x.mufu_s) + ", FP32 " + human_time(x.fp32_s) +
+           (x.delay_s > 0 ? ", waits " + human_time(x.delay_s) + " (" + waits_text(k.waits) + " per iteration = " +
+                                human_time(x.iter_wait_s) + ")"
+                          : std::string()) +
+           (x.wait_mem_s > 0 ? ", waited loads " + human_time(x.wait_mem_s) : std::string()) +
+           "; k = " + fmt("%.0f", x.overlap_jobs) +
            ", U = " + fmt("%.2f", x.utilization) + ", fill " + human_time(x.fill_s) + ", waves " +
            fmt("%.2f", x.wave_efficiency) + " -> compute " + human_time(x.compute_s) + "; HBM " + human_time(x.hbm_s) +
            ", L2 " + human_time(x.l2_s) + (x.link_s > 0 ? ", link " + human_time(x.link_s) : "") +

@@ -132,10 +132,19 @@ KernelTraits fa1_traits(KernelRole role, u64 d, bool, Dtype, double, int) {
   KernelTraits t{.block_m = 16, .block_n = d <= 64 ? 256u : 128u, .mma_warps = 4, .mma = MmaPath::mma_sync,
                  .overlap = OverlapRule::warps, .q_from_smem = false, .fa1_kernel = true};
   if (d > 128) t.block_m = t.block_n = 0;  // v1 kernels exist for head dims up to 128
+  // Per 16-row step (fmha_fprop_kernel_1xN.h @v1.0.9): 2 __syncthreads (the row max's in
+  // softmax.h:549, and line 580); 3 shared-memory reads waiting on other warps' stores (the 4 warps'
+  // row maxima, their row sums, their partial O tiles: lines 551, 584, 618). K_j, V_j, o_tmp and the
+  // next Q are waited on in the step or key block that loads them (flash1_fwd).
+  t.waits = {.barriers = 2, .smem_reads = 3};
+  t.waited = KernelTraits::kWaitAll;
   if (role == KernelRole::bwd && t.block_m != 0) {
     const u64 dk = d <= 64 ? 64 : 128, s = t.block_n, e = 2;  // v1 runs fp16 and bf16 only
     t.mma_warps = 8;
     t.smem_bytes = 2 * (16 * dk * e * 2) + 2 * (s * dk * e) + 16 * dk * 4 * 8 + 2 * (16 * s * e);
+    // Per step (fmha_dgrad_kernel_1xN_loop.h @v1.0.9): 2 __syncthreads (lines 573, 669) and the 8
+    // warps' partial dQ read back after the second (676).
+    t.waits = {.barriers = 2, .smem_reads = 1};
   }
   return t;
 }
@@ -173,6 +182,11 @@ KernelTraits fa2_traits(KernelRole role, u64 d, bool, Dtype, double smem, int) {
   t.kernel_head_dim = d <= 32 ? 32 : d <= 64 ? 64 : d <= 96 ? 96 : d <= 128 ? 128 : d <= 192 ? 192 : 256;
   switch (role) {
     case KernelRole::fwd:
+      // Per key block (flash_fwd_kernel.h compute_attn_1rowblock, @0251105 and v2.0.4): 2
+      // cp_async_wait + __syncthreads; each warp owns whole rows, so no shared-memory reductions.
+      // V_j is copied asynchronously (cp.async) at the top of the block and waited on after QK^T,
+      // K_{j+1} during the softmax and PV: software pipelining over an MMA phase, not in the cycle.
+      t.waits = {.barriers = 2};
       if (d <= 64) t.block_m = 128, t.block_n = 128;
       else if (d <= 128) t.block_m = 128, t.block_n = 64;
       else if (smem >= 196608) t.block_m = 64, t.block_n = 64;
@@ -183,6 +197,10 @@ KernelTraits fa2_traits(KernelRole role, u64 d, bool, Dtype, double smem, int) {
       // AtomLayoutMSdP, AtomLayoutNdKV, AtomLayoutMdQ> = <64, 128, 128, 8, 4, 4, 4>,
       // <128, 64, 128, 8, 2, 4, 2>, <256, 64, 64, 8, 4, 2, 2>.
       t.mma_warps = 8;
+      // Per pair (flash_bwd_kernel.h compute_dq_dk_dv_1colblock, v2.0.4 lines 767, 900, 911): 3
+      // __syncthreads; P and dS written to shared memory and read by other warps as MMA operands.
+      // Q, dO and the LSE are prefetched a pair ahead.
+      t.waits = {.barriers = 3, .smem_reads = 2};
       if (d <= 64) t.block_m = 128, t.block_n = 128, t.atom_msdp = 4, t.atom_ndkv = 4, t.atom_mdq = 4;
       else if (d <= 128) t.block_m = 64, t.block_n = 128, t.atom_msdp = 2, t.atom_ndkv = 4, t.atom_mdq = 2;
       else t.block_m = 64, t.block_n = 64, t.atom_msdp = 4, t.atom_ndkv = 2, t.atom_mdq = 2;
@@ -443,6 +461,18 @@ KernelTraits xformers_traits(KernelRole role, u64 d, bool, Dtype, double, int) {
   // CUTLASS's kernels use their cap (an assumption: the report of a build was not read), so 16
   // warps fit: 4 CTAs of 4 warps or 2 of 8.
   if (role == KernelRole::fwd) t.registers = 128, t.threads = 32 * t.mma_warps;
+  // Per key block at d <= 128 (kSingleValueIteration, O kept in registers; kernel_forward.h @v0.0.20):
+  // 14 __syncthreads at d = 64, 18 at d = 128: lines 701, 755, 864, 970, 1042, three in
+  // iterative_softmax (1168, 1194, 1233), and in each of the two matmuls one at entry and one per
+  // 32-wide k stage (custom_mma_multistage.h:540-541, 691-692; mma_from_smem.h:1057-1058,
+  // 1201-1202: 2 stages at d = 64, 4 at 128); four shared-memory reads that wait on other warps' writes (the row max after the
+  // atomicMax, out_rescale, the row sums in addition_storage, and P as the PV matmul's operand after
+  // accumToSmem); and one L2 round trip: the QK^T matmul's prologue loads Q_i and K_j and waits for
+  // its first stage (custom_mma_multistage.h), nothing being issued a block ahead.
+  if (role == KernelRole::fwd) {
+    t.waits = {.barriers = d <= 64 ? 14u : 18u, .smem_reads = 4, .l2_reads = 1};
+    t.waited = KernelTraits::kWaitQ | KernelTraits::kWaitK;
+  }
   if (role == KernelRole::bwd && d <= 128) {
     // The backward (kernel_backward.h, autogen/cutlassB.h:317-335 @v0.0.20): on sm80 at 16 bits
     // the first kernel whose kMaxK covers d: 64 x 64 (kBlockSizeI x kBlockSizeJ) at d <= 64,
@@ -455,6 +485,16 @@ KernelTraits xformers_traits(KernelRole role, u64 d, bool, Dtype, double, int) {
     t.mma_warps = t.block_m * t.block_n / 1024;
     t.ctas_per_sm = std::max<u64>(1, 12 / t.mma_warps);
     t.cutlass_bwd = true;
+    // Per pair (kernel_backward.h processBlockIJ @v0.0.20, with the keys split): 30 __syncthreads at
+    // d = 64, 40 at d = 128 (five GEMMs of 1 + k-stage barriers each, 2-3 k stages, and lines 1639,
+    // 1738, 1808, 1828, 1864, 1958, 1977, 2053, 2056, 180, 2080, 2089); shared-memory reads of D,
+    // P^T and dS after the barriers that publish them; L2 round trips with nothing to cover them:
+    // the lock's atomicCAS (173-178), the dQ partial's load after it (2046), the arrival counter's
+    // atomicAdd whose value __syncthreads_or consumes (2077-2080), the __threadfence before the
+    // release (2088), K_j for dQ (prologueGradQ, 1866, no GEMM between) and the next Q_i (issued
+    // after the last GEMM, 2195-2202). Every load is waited on in the pair (xformers_bwd).
+    t.waits = {.barriers = d <= 64 ? 30u : 40u, .smem_reads = 3, .l2_reads = 6};
+    t.waited = KernelTraits::kWaitAll;
   }
   return t;
 }

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <span>
 
 #include "engine/evaluator.hpp"
 #include "variants/common.hpp"
@@ -100,22 +101,37 @@ double sustained_tensor_rate(const Device& device, MmaPath path, Dtype dtype) {
 
 // Utilization of the GEMM phase when `k` independent jobs (warps, or FA3's consumer warpgroups) each
 // alternate between a GEMM phase of mean length x1 on the tensor pipe and a softmax phase of mean
-// length x2 on the MUFU/FP32 pipes: a closed queueing network of two single-server stations with k
-// customers, whose product-form solution (Gordon & Newell 1967; Lazowska et al., Quantitative System
-// Performance, 1984, §8) gives P(tensor idle) = x2^k / Σ_{n=0..k} x1^n x2^(k-n). k = 1 is a plain
-// sum (the phases serialize); k -> ∞ the larger phase hides the other.
-double overlap_utilization(double x1, double x2, double k) {
-  if (x1 <= 0) return 1;
-  if (x2 <= 0) return 1;
+// length x2 on the MUFU/FP32 pipes, and wait out a latency z per cycle that occupies neither (their
+// barriers, dependent shared-memory reads and unprefetched loads): a closed queueing network of two
+// single-server stations and one delay station with k customers. Mean value analysis (Reiser &
+// Lavenberg 1980; Lazowska et al., Quantitative System Performance, 1984, §6.4 and §7.2) solves it
+// exactly: with Q_i(0) = 0, for n = 1..k, R_i(n) = D_i (1 + Q_i(n-1)) at a queueing station,
+// X(n) = n / (z + R_1(n) + R_2(n)), Q_i(n) = X(n) R_i(n); the GEMM utilization is X(k) x1. With z = 0
+// this is the product form of Gordon & Newell 1967 (Lazowska §8): P(tensor idle) = x2^k /
+// Σ_{n=0..k} x1^n x2^(k-n). k = 1 is a plain sum x1 + x2 + z; k -> ∞ the larger phase hides the rest.
+// Demands may be given as totals over all cycles: the utilization does not depend on their scale.
+// cycle_throughput returns X(k) for up to four queueing stations (GEMM, softmax, and the memory a
+// job waits on); overlap_utilization is X(k) x1 for the first two.
+double cycle_throughput(std::span<const double> demands, double k, double z) {
   const int jobs = std::max(1, static_cast<int>(std::floor(k)));
-  const double r = x2 / x1;  // work in ratios: Σ x1^n x2^(k-n) / x1^k = Σ r^(k-n)
-  double sum = 0, term = 1;  // r^0 .. r^k
-  for (int n = 0; n <= jobs; ++n) {
-    sum += term;
-    term *= r;
+  double q[4] = {}, r[4] = {};
+  const std::size_t m = std::min<std::size_t>(demands.size(), 4);
+  double x = 0;
+  for (int n = 1; n <= jobs; ++n) {
+    double cycle = z;
+    for (std::size_t i = 0; i < m; ++i) cycle += r[i] = demands[i] * (1 + q[i]);
+    if (cycle <= 0) return 0;
+    x = n / cycle;
+    for (std::size_t i = 0; i < m; ++i) q[i] = x * r[i];
   }
-  const double idle = term / r / sum;  // r^k / Σ
-  return 1.0 - idle;
+  return x;
+}
+
+double overlap_utilization(double x1, double x2, double k, double z) {
+  if (x1 <= 0) return 1;
+  if (x2 <= 0 && z <= 0) return 1;
+  const double d[] = {x1, x2};
+  return std::min(1.0, cycle_throughput(d, k, z) * x1);
 }
 
 namespace {
@@ -145,9 +161,48 @@ void exec_kernel(KernelCost& k, const Device& dev, const Workload& w) {
                                       std::ceil(k.ctas.d() / static_cast<double>(k.launches) / dev.sm_count));
   x.overlap_jobs = std::max(1.0, per_sm_ctas * static_cast<double>(k.jobs_per_cta));
   if (k.mma == MmaPath::mma_sync && dev.compute_capability >= 90) x.overlap_jobs = 1;
-  x.utilization = overlap_utilization(x.gemm_s, x.softmax_s, x.overlap_jobs);
+  // The delay station: what a CTA waits out per iteration with nothing of its own to run (barriers,
+  // dependent shared-memory reads, loads issued and waited on in the same iteration; impl.hpp
+  // IterWaits, counted from each kernel's code). SM-side latencies are cycles at the running clock;
+  // DRAM's is the device file's time. z is that wait over the iterations one SM runs.
+  if (k.waits.any() && k.block_iters.v != 0) {
+    const double cycle = 1.0 / (dev.clock_hz * clock);
+    const double barrier = dev.barrier_latency_cycles + dev.barrier_cycles_per_warp * static_cast<double>(k.mma_warps);
+    x.iter_wait_s = (k.waits.barriers * barrier + k.waits.smem_reads * dev.smem_latency_cycles +
+                     k.waits.l2_reads * dev.l2_latency_cycles) * cycle +
+                    k.waits.dram_reads * dev.dram_latency_s;
+    x.delay_s = x.iter_wait_s * k.block_iters.d() / dev.sm_count;
+  }
+  // Loads a CTA issues and then waits on in the same iteration (not prefetched an iteration ahead)
+  // put the memory in the job's cycle: a third queueing station, served at the SM's share of the
+  // level's rate (L2 hits at the L2 rate, misses at the sustained DRAM rate). Prefetched tiles stay
+  // outside the cycle, bounded by the chip-wide HBM and L2 terms below.
+  // The rest of the level's traffic (writes, prefetched tiles) is an open class at the same server:
+  // it leaves the waited loads 1 - ρ of it, so their demand grows by 1 / (1 - ρ) (mixed networks,
+  // Lazowska et al. 1984 §7.4), ρ being that traffic's time over the kernel's; a fixed point, as ρ
+  // falls when the kernel slows.
+  double wait_dram = 0, wait_l2 = 0, other_dram = 0, other_l2 = 0;
+  if (k.sync_l2_read.v != 0 && k.block_iters.v != 0) {
+    const double miss = std::min(k.sync_hbm_read.d(), k.sync_l2_read.d());
+    wait_dram = miss / dev.sustained_hbm_rate();
+    wait_l2 = (k.sync_l2_read.d() - miss) / dev.l2_rate();
+    other_dram = std::max(0.0, (k.hbm_read + k.hbm_write).d() / dev.sustained_hbm_rate() - wait_dram);
+    other_l2 = std::max(0.0, (k.l2_read + k.l2_write).d() / dev.l2_rate() - k.sync_l2_read.d() / dev.l2_rate());
+  }
+  double throughput = 0;
+  for (int it = 0; it < 64; ++it) {
+    const double t = throughput > 0 ? 1.0 / throughput : 0.0;
+    const auto busy_frac = [t](double other) { return t > 0 ? std::min(0.99, other / t) : 0.0; };
+    x.wait_mem_s = wait_dram / (1 - busy_frac(other_dram)) + wait_l2 / (1 - busy_frac(other_l2));
+    const double demands[] = {x.gemm_s, x.softmax_s, x.wait_mem_s};
+    const double next = cycle_throughput(demands, x.overlap_jobs, x.delay_s);
+    const bool settled = std::abs(next - throughput) <= 1e-9 * next;
+    throughput = next;
+    if (settled || x.wait_mem_s == 0) break;
+  }
+  x.utilization = x.gemm_s > 0 && throughput > 0 ? std::min(1.0, throughput * x.gemm_s) : 1.0;
   x.wave_efficiency = wave_efficiency(k, dev);
-  const double busy = x.gemm_s > 0 ? x.gemm_s / x.utilization : x.softmax_s;
+  const double busy = throughput > 0 ? 1.0 / throughput : 0.0;
   // Pipeline fill (FlashAttention-3 Alg. 2 lines 3-6, FlashAttention-2 Alg. 1 lines 4-10): each CTA
   // waits for its first tiles (the DRAM latency) and runs its first softmax with no GEMM of its own
   // to overlap; the other CTAs resident on the SM run meanwhile, so an SM pays it per CTA over its
@@ -162,7 +217,7 @@ void exec_kernel(KernelCost& k, const Device& dev, const Workload& w) {
   // ahead of it has drained (the fluid time less its own share), then runs alone on its SM as one
   // job, its GEMM and softmax phases in series: makespan = max(busy, busy - share + solo).
   if (k.last_cta_iters.v != 0 && k.block_iters.v != 0) {
-    const double per_iter = (x.gemm_s + x.softmax_s) * dev.sm_count / k.block_iters.d();
+    const double per_iter = (x.gemm_s + x.softmax_s + x.wait_mem_s) * dev.sm_count / k.block_iters.d() + x.iter_wait_s;
     const double solo = k.last_cta_iters.d() * per_iter;
     const double share = busy * k.last_cta_iters.d() / k.block_iters.d();
     x.tail_s = std::max(0.0, solo - share);
@@ -183,8 +238,13 @@ void exec_kernel(KernelCost& k, const Device& dev, const Workload& w) {
   }
   x.launch_s = static_cast<double>(k.launches) * dev.launch_overhead_s;
   struct Term { double t; Bound b; };
-  const Bound sm_pipe = x.gemm_s >= x.softmax_s ? (x.tensor_s >= x.smem_s ? Bound::tensor : Bound::smem)
-                                                 : (x.mufu_s >= x.fp32_s ? Bound::mufu : Bound::fp32);
+  // The waits name the time when they are the longest station: latency, not a pipe.
+  const double longest_pipe = std::max(x.gemm_s, x.softmax_s);
+  const Bound sm_pipe = x.wait_mem_s > longest_pipe && x.wait_mem_s >= x.delay_s
+                            ? (wait_dram >= x.wait_mem_s - wait_dram ? Bound::hbm : Bound::l2)
+                        : x.delay_s > longest_pipe ? Bound::latency
+                        : x.gemm_s >= x.softmax_s ? (x.tensor_s >= x.smem_s ? Bound::tensor : Bound::smem)
+                                                  : (x.mufu_s >= x.fp32_s ? Bound::mufu : Bound::fp32);
   const Term terms[] = {{x.compute_s, sm_pipe}, {x.hbm_s, Bound::hbm}, {x.l2_s, Bound::l2}, {x.link_s, Bound::link},
                         {x.latency_s, Bound::latency}};
   Term top = terms[0];

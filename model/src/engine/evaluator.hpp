@@ -76,6 +76,7 @@ public:
     k.mma = t.mma;
     k.mma_warps = t.mma_warps;
     k.jobs_per_cta = t.jobs_per_cta;
+    k.waits = t.waits;
     if (t.ctas_per_sm != 0) k.ctas_per_sm = t.ctas_per_sm;
     if (t.smem_bytes != 0) k.ctas_per_sm = ctas_per_sm(Count(t.smem_bytes));
     // The compiler's register count caps the CTAs the register file holds (kernels/resources.csv).

@@ -133,8 +133,25 @@ void flash2_fwd(Evaluator& ev, const Shape& s, const Plan& p, const FlashOptions
   }
   const Count kv_total = bh * p.cols_sum * (s.d + s.dv) * e;
   const Count kv_unique = kv_heads_bytes(s, p.touched, e);
-  Evaluator::read_stream(k, kv_total, ev.shared(k, kv_unique, kv_total, p.tr, s.batch * p.tr, s.group(), kv_between(p, s, e)),
-                         ev.tile_readers(KernelRole::fwd, dmax));
+  const Count kv_hbm = ev.shared(k, kv_unique, kv_total, p.tr, s.batch * p.tr, s.group(), kv_between(p, s, e));
+  Evaluator::read_stream(k, kv_total, kv_hbm, ev.tile_readers(KernelRole::fwd, dmax));
+  if (traits && traits->waited != 0) {
+    // Tiles loaded and waited on in the same key block (impl.hpp KernelTraits::waited): xFormers'
+    // Q_i and K_j, FlashAttention-2's V_j (issued at the top of the block, waited after QK^T).
+    const double k_share = static_cast<double>(s.d) / static_cast<double>(s.d + s.dv);
+    if (traits->waited & (KernelTraits::kWaitQ | KernelTraits::kWaitAll)) {
+      k.sync_l2_read += traits->q_from_global_per_block ? std::max(every_block, q) : q;
+      k.sync_hbm_read += q;
+    }
+    if (traits->waited & (KernelTraits::kWaitK | KernelTraits::kWaitAll)) {
+      k.sync_l2_read += scaled(kv_total, k_share);
+      k.sync_hbm_read += scaled(kv_hbm, k_share);
+    }
+    if (traits->waited & (KernelTraits::kWaitV | KernelTraits::kWaitAll)) {
+      k.sync_l2_read += kv_total - scaled(kv_total, k_share);
+      k.sync_hbm_read += kv_hbm - scaled(kv_hbm, k_share);
+    }
+  }
   const Count o = bh * s.n * s.dv * e;
   Evaluator::write_direct(k, o);
   if (opt.gate) {
@@ -325,6 +342,12 @@ void xformers_bwd(Evaluator& ev, const Shape& s, const Plan& p, const KernelTrai
   k.hbm_write += head_rows(dq_rows, dq_writes) + rows * s.d * e;  // the partials written back once
   // dK_j, dV_j per query head, written once from registers.
   Evaluator::write_direct(k, bh * p.touched * (s.d + s.dv) * e);
+  if (t.waited & KernelTraits::kWaitAll) {
+    // Every operand is loaded in its GEMM's own prologue within the pair and waited on there; the
+    // next Q_i is issued after the last GEMM (kernel_backward.h:2195-2202), so nothing is ahead.
+    k.sync_l2_read = k.l2_read;
+    k.sync_hbm_read = k.hbm_read;
+  }
   gqa_reduce(ev, s, p);  // v0.0.20 takes one K/V head per query head: expand's backward sums them
   ev.out().extra_memory_bytes += rows * (s.d + 1) * kStatBytes;  // the workspace and D
 }
@@ -372,16 +395,32 @@ void flash1_fwd(Evaluator& ev, const Shape& s, const Plan& p) {
   k.fp32_flops = bh * (p.allowed * 3 + p.rows_sum * s.dv * 2);
   // Grid (batch, heads): the g heads of a group are B CTAs apart.
   const Count kv = bh * p.touched * (s.d + s.dv) * e * splits;
+  // v1.0.9 waits on K_j, V_j at the start of each key block (load, commit, __syncthreads before the
+  // first step), on o_tmp within the step that loads it (fmha_fprop_kernel_1xN.h:401 -> 615) and on
+  // the next step's Q, staged in registers and committed to shared memory in the same step (407 ->
+  // 520). Those bytes are in the CTA's cycle (KernelCost::sync_*).
+  const bool v1 = traits && (traits->waited & KernelTraits::kWaitAll);
+  const auto waited = [&k, v1](Count l2_0, Count hbm_0) {
+    if (!v1) return;
+    k.sync_l2_read += k.l2_read - l2_0;
+    k.sync_hbm_read += k.hbm_read - hbm_0;
+  };
+  Count l2_0 = k.l2_read, hbm_0 = k.hbm_read;
   Evaluator::read_stream(k, kv, ev.shared(k, kv_heads_bytes(s, p.touched, e), kv, splits, s.batch * splits, s.group(), kv_between(p, s, e)),
                          kFlashWarps);
+  waited(l2_0, hbm_0);
   // Q_i, O_i, l_i, m_i per visited pair; the per-head working set is Q, O, l, m of the whole head.
   // FlashAttention v1's code carries O in fp32 (o_tmp) with the log-sum-exp (fmha_fprop_kernel_1xN.h).
   const u64 row_state = traits && traits->fa1_kernel ? s.dv * kStatBytes + kStatBytes : s.dv * e + 2 * kStatBytes;
   const double ws = std::min<double>(ev.resident(k), bh.d()) * static_cast<double>(s.n * (s.d * e + row_state));
   const Count q_total = bh * p.rows_sum * s.d * e;
+  l2_0 = k.l2_read, hbm_0 = k.hbm_read;
   Evaluator::read_stream(k, q_total, ev.filtered(bh * s.n * s.d * e, q_total, ws), 1);
+  waited(l2_0, hbm_0);
   const Count o_total = bh * p.rows_sum * row_state;
+  l2_0 = k.l2_read, hbm_0 = k.hbm_read;
   Evaluator::read_stream(k, o_total, ev.filtered(0, o_total, ws), 1);
+  waited(l2_0, hbm_0);
   if (traits && traits->fa1_kernel) {
     // Per visited (query step, key block): V read out of shared memory by the warps that own its
     // keys, Q by all 4 warps, and the 4 partial O tiles (fp32) written and read for the sum.
@@ -462,6 +501,7 @@ void fa1_bwd(Evaluator& ev, const Shape& s, const Plan& p, const KernelTraits& t
   const Count dq_steps = bh * p.rows_sum * s.d * kStatBytes;
   // Between two reads of a head's rows pass the rows of the heads resident meanwhile.
   const double ws = std::min<double>(ev.resident(k), bh.d()) * static_cast<double>(s.n * (q_row + s.d * kStatBytes));
+  Count dq_dram_read;
   if (parallel) {
     // The Tc CTAs of one head are b·h apart (blockIdx.z outermost): a head's Q rows are fetched
     // again once per resident window unless they stay in L2 meanwhile.
@@ -471,6 +511,7 @@ void fa1_bwd(Evaluator& ev, const Shape& s, const Plan& p, const KernelTraits& t
     k.l2_write += dq_steps;
     k.hbm_read += dq_dram;
     k.hbm_write += dq_dram;
+    dq_dram_read = dq_dram;
   } else {
     Evaluator::read_stream(k, q_total, ev.filtered(rows * (q_row + s.dv * e - kStatBytes), q_total, ws), 0);
     Evaluator::write_direct(k, rows * kStatBytes);  // D, from the first block
@@ -489,6 +530,14 @@ void fa1_bwd(Evaluator& ev, const Shape& s, const Plan& p, const KernelTraits& t
   k.sram_write += bh * p.rows_sum * s.d * kStatBytes * w;     // partial dQ of each warp
   k.sram_read += bh * p.rows_sum * s.d * kStatBytes * w;
   Evaluator::write_direct(k, kv);  // dK_j, dV_j per query head
+  if (t.waited & KernelTraits::kWaitAll) {
+    // K_j, V_j are loaded and committed at the start of the key block, the next step's Q and dO rows
+    // and dq_tmp are staged in registers and used in the same step (fmha_dgrad_kernel_1xN_loop.h:
+    // 309-377, 458 -> 624, 533 -> 633, 628 -> 676); the sequence-parallel grid's fp32 atomic adds to
+    // dQ are fire-and-forget and not waited on.
+    k.sync_l2_read = k.l2_read - (parallel ? dq_steps : Count(0));
+    k.sync_hbm_read = k.hbm_read - (parallel ? dq_dram_read : Count(0));
+  }
 
   if (parallel) {
     KernelCost& copy = rowwise(ev, "flash1_bwd_copy_dq", rows * s.d);  // dq.copy_(dq_tmp)

@@ -50,6 +50,14 @@ struct Device {
   double compute_capability = 0;       // 80, 86, 89, 90: picks implementation profiles
   double achievable_hbm_bytes_per_s = 0;  // sustained DRAM bandwidth of a streaming kernel (STREAM)
   double dram_latency_s = 0;           // unloaded DRAM access latency (pointer chase)
+  // SM-side latencies in SM clock cycles (microbenchmarks count clock() cycles), converted at the
+  // clock the kernel runs at: a CTA-wide barrier (bar.sync) with every warp arriving together,
+  // barrier_latency_cycles + barrier_cycles_per_warp x the CTA's warps; a shared-memory load; an L2
+  // hit (pointer chase).
+  double barrier_latency_cycles = 0;
+  double barrier_cycles_per_warp = 0;
+  double smem_latency_cycles = 0;
+  double l2_latency_cycles = 0;
   double mma_sync_fraction = 0;        // sustained mma.sync rate over the 16-bit datasheet tensor peak
   double wgmma_fraction = 0;           // sustained wgmma rate over the 16-bit datasheet peak (sm90)
   double fp8_mma_fraction = 0;         // sustained FP8 rate over the FP8 datasheet peak

@@ -40,6 +40,16 @@ std::string_view to_string(MmaPath p);
 enum class OverlapRule { roofline, warps, pingpong };
 std::string_view to_string(OverlapRule r);
 
+// What one CTA waits out in each main-loop iteration with no work of its own to cover it, counted
+// from the kernel's code (docs/model.md "Time", rule 2): CTA-wide barriers; shared-memory reads that
+// wait on other warps' stores (a cross-warp reduction or exchange through a barrier, the read's
+// latency exposed); global loads the iteration issues and then waits on, from L2 or from DRAM.
+// All 0: not counted for that kernel (the model then assumes every latency hidden).
+struct IterWaits {
+  std::uint32_t barriers = 0, smem_reads = 0, l2_reads = 0, dram_reads = 0;
+  bool any() const { return barriers + smem_reads + l2_reads + dram_reads != 0; }
+};
+
 // One kernel's traits under a profile: tiles, warps and paths.
 struct KernelTraits {
   std::uint64_t block_m = 0, block_n = 0;  // 0: not a tiled attention kernel
@@ -106,6 +116,13 @@ struct KernelTraits {
   // flash_fwd_kernel.h; Triton's program_id(0); attnio's kernels). FA3 schedules causal tiles
   // longest-first (hopper/tile_scheduler.hpp DynamicPersistentTileScheduler, LPT): no such tail.
   bool heaviest_last = false;
+  // Per main-loop iteration (forward: one K/V block; backward: one (query block, key block) pair).
+  IterWaits waits;
+  // Tiles the kernel loads and then waits on in the iteration that issues them, rather than an
+  // iteration ahead: they put the memory in the CTA's cycle (KernelCost::sync_*). kWaitAll: every
+  // load of the kernel (fire-and-forget atomics aside).
+  std::uint8_t waited = 0;
+  static constexpr std::uint8_t kWaitQ = 1, kWaitK = 2, kWaitV = 4, kWaitAll = 8;
   std::uint64_t readers() const { return tile_readers != 0 ? tile_readers : mma == MmaPath::wgmma ? mma_warps / 4 : mma_warps; }
 };
 

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <array>
+#include <span>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -63,6 +64,10 @@ struct KernelCost {
   // runs on alone after the others finish. 0: no such tail.
   Count last_cta_iters;
   Count inflight_bytes;         // bytes one CTA keeps in flight from DRAM (its async tile stages); 0: no cap
+  IterWaits waits;              // latencies one CTA waits out per main-loop iteration (impl.hpp)
+  // Bytes a CTA loads and then waits on in the iteration that issues them (not prefetched), through
+  // L2 and from DRAM: they put the memory in the job's cycle (docs/model.md "Time", rule 2).
+  Count sync_l2_read, sync_hbm_read;
 
   // The roofline's time for this kernel (slowest ceiling at datasheet peaks, no launch) and that ceiling.
   double roofline_s = 0;
@@ -73,6 +78,9 @@ struct KernelCost {
     double tensor_s = 0, smem_s = 0, mufu_s = 0, fp32_s = 0;  // per-SM pipe busy times
     double gemm_s = 0, softmax_s = 0;   // x1 = max(tensor, smem), x2 = mufu + fp32
     double overlap_jobs = 1;            // independent warps per SM sub-partition (k)
+    double iter_wait_s = 0;             // latency one CTA waits out per iteration (barriers, reads)
+    double delay_s = 0;                 // z: iter_wait_s over the iterations an SM runs
+    double wait_mem_s = 0;              // x3: the waited-on loads at the SM's share of L2 and DRAM
     double utilization = 1;             // of the GEMM phase under the overlap rule
     double compute_s = 0;               // x1 / U + fill, over the wave efficiency
     double fill_s = 0;                  // per-CTA pipeline fill: first tiles' latency and first softmax
@@ -156,9 +164,13 @@ bool fits_in_hbm(const Prediction& p, const Device& device);
 std::string params_text(const Prediction& p);
 
 // The GEMM phase's utilization when k independent jobs alternate a GEMM phase of mean length x1
-// and a softmax phase of mean length x2 on one SM sub-partition (closed two-station queue, product
-// form): 1 - r^k / Σ_{n=0..k} r^n with r = x2 / x1 (docs/model.md "Time"). Exposed for tests.
-double overlap_utilization(double x1, double x2, double k);
+// and a softmax phase of mean length x2 on one SM sub-partition and wait out a latency z per cycle
+// (closed network of two queueing stations and a delay station, solved by mean value analysis; with
+// z = 0 the product form 1 - r^k / Σ_{n=0..k} r^n, r = x2 / x1; docs/model.md "Time"). Exposed for tests.
+double overlap_utilization(double x1, double x2, double k, double z = 0);
+// The same network's throughput X(k) (cycles of the whole work per second) for up to four queueing
+// stations with total demands `demands`, k jobs and a delay z: the work takes 1 / X(k).
+double cycle_throughput(std::span<const double> demands, double k, double z);
 
 // The tensor rate an MMA path sustains on the device (datasheet peak x the device file's fraction
 // for that path; the measured rate where `attnio ceilings` gave one): the implementation's roof.
