@@ -380,6 +380,47 @@ TEST(Exec, XformersBackwardAsV020LaunchesIt) {
   for (int i = 0; i < one.kernel_count; ++i) EXPECT_NE(one.kernels[i].name, "xformers_bwd_zero_workspace");
 }
 
+// triton.ops.flash_attention's backward as the FlashAttention-2 benchmark times it: both
+// sequence_parallel values, keeping the faster (benchmark_flash_attention.py:112-130 @v2.0.4). At
+// B·H = 512, N = 512 one program per head (512 CTAs) fills the A100; at B·H = 16, N = 16384 the
+// 16 per-head programs would leave 92 SMs idle, so the grid (B·H, N/128) runs, storing dQ into
+// 128 zeroed replicas (16 x 16384 x 128 x 2 B each) that dq.sum(dim=0) adds. Its loads are waited on
+// where issued (num_stages = 1), and its chained dots put all 8 warps along M (warpsPerTileV2): per
+// pair Q and dO are read once plus 8 times as B operands, K 16 times, V 8 times, P and dS 3 times.
+TEST(Exec, TritonBackwardKeepsTheFasterGrid) {
+  const Device& a = find_device("a100-80gb");
+  Workload w = fp16_backward("flash2", "triton", 128);
+  w.batch = 32, w.heads = w.kv_heads = 16, w.seq = 512;
+  const Prediction small = predict(a, w);
+  const KernelCost& per_head = kernel_named(small, "flash2_bwd");
+  EXPECT_EQ(per_head.ctas.v, 512u);
+  for (int i = 0; i < small.kernel_count; ++i) EXPECT_NE(small.kernels[i].name, "flash2_bwd_sum_dq");
+  EXPECT_EQ(per_head.sync_l2_read.v, per_head.l2_read.v);
+  EXPECT_EQ(per_head.sync_hbm_read.v, per_head.hbm_read.v);
+  w.batch = 1, w.seq = 16384;
+  const Prediction big = predict(a, w);
+  EXPECT_EQ(kernel_named(big, "flash2_bwd").ctas.v, 16u * 128);
+  const std::uint64_t replica = 16u * 16384 * 128 * 2;
+  EXPECT_EQ(kernel_named(big, "flash2_bwd_zero_dq").hbm_write.v, 128 * replica);
+  EXPECT_EQ(kernel_named(big, "flash2_bwd_sum_dq").hbm_read.v, 128 * replica);
+  EXPECT_EQ(kernel_named(big, "flash2_bwd_sum_dq").hbm_write.v, replica);
+}
+
+// Triton's backward shared-memory reads for one 128 x 128 pair (B = H = 1, N = 128, d = 128, L2 off):
+// K, V staged (65536 B) and Q, dO with m, D (128 x 520 = 66560 B) staged, each counted once as
+// staged by the 4-reader convention (x4) and then corrected to the warp layout: Q, dO 65536 B x
+// (8/8 + 8) = 589824, less the 4 x 65536 already counted; K 32768 x (8 + 8), V 32768 x 8; P and dS
+// 16384 scores x 2 B x (1 + 1 + 1).
+TEST(Exec, TritonBackwardWarpsAlongM) {
+  Workload w = fp16_backward("flash2", "triton", 128);
+  w.batch = 1, w.heads = w.kv_heads = 1, w.seq = 128;
+  w.l2 = false;
+  const KernelCost& k = kernel_named(predict(find_device("a100-80gb"), w), "flash2_bwd");
+  EXPECT_EQ(k.ctas.v, 1u);
+  const std::uint64_t staged = 65536u * 4 + 66560u * 4;
+  EXPECT_EQ(k.sram_read.v, staged + 589824u - 4 * 65536u + 32768u * 16 + 32768u * 8 + 16384u * 2 * 3);
+}
+
 // FlashAttention-2 (flash_fwd_launch_template.h:262, 313-318): 128 x 64 at d = 128 on both chips;
 // d = 256: 64 x 64 on an H100 (>= 192 KiB of shared memory), 128 x 64 with 8 warps on an A100.
 // mma.sync on Hopper holds the sub-partition: one job whatever the occupancy.
@@ -485,11 +526,12 @@ TEST(Exec, OtherProfilesByHand) {
   const Count kv_f = Count(w.batch) * w.heads * (w.seq / 128) * w.seq * 256 * 2;
   EXPECT_EQ(kernel_named(x, "flash2_fwd").l2_read.v, (q * (w.seq / 128) + kv_x).v);
   EXPECT_EQ(kernel_named(f, "flash2_fwd").l2_read.v, (q + kv_f).v);
-  // Triton (2023 tutorial): 128 x 128, 8 warps at d = 128; backward one CTA per (batch, head).
+  // Triton (2023): 128 x 128, 8 warps at d = 128; backward the faster of one CTA per (batch, head)
+  // and the sequence-parallel grid: B·H = 32 programs would fill 32 of 108 SMs, so 32 x 32 key blocks.
   w.impl = &find_impl("triton");
   w.pass = Pass::bwd;
   const Prediction t = predict(a, w);
-  EXPECT_EQ(kernel_named(t, "flash2_bwd").ctas.v, w.batch * w.heads);
+  EXPECT_EQ(kernel_named(t, "flash2_bwd").ctas.v, w.batch * w.heads * (w.seq / 128));
   // FlashAttention v1.0.9 at d = 64: 16-row steps x 256 keys.
   w.pass = Pass::fwd;
   w.variant = parse_variant("flash1");

@@ -415,14 +415,30 @@ const ImplProfile kPytorch{
 // ---- triton: the Triton fused-attention tutorial (2023) ---------------------------------------------
 // triton-lang/triton python/tutorials/06-fused-attention.py, versions of 2023-01 to 2023-07-14
 // (v2.0.0 L203-225): BLOCK_M = BLOCK_N = 128, num_warps = 4 if Lk <= 64 else 8, num_stages = 2, Q
-// kept on chip ("it will stay in SRAM throughout", L46-47); mma.sync. Backward (every 2023
-// version, L137-264): 128 x 128, 8 warps, one program per (batch, head) walking every key block,
-// dQ read-modified-written in fp32. Which version the FlashAttention-2 paper ran was not found; its
-// benchmark also tried triton.ops' sequence_parallel backward and kept the faster.
+// kept on chip ("it will stay in SRAM throughout", L46-47); mma.sync. Backward: 128 x 128, 8 warps,
+// num_stages = 1, either one program per (batch, head) walking every key block with dQ loaded,
+// added to and stored per pair (the tutorial, L137-264), or triton.ops.flash_attention's
+// sequence_parallel grid (B·H, ⌈N/128⌉), each program storing its dQ into its own zeroed replica,
+// summed by dq.sum(dim=0) (python/triton/ops/flash_attention.py @022ef48a). FlashAttention-2's
+// benchmark runs both and keeps the faster backward (flash-attention v2.0.4
+// benchmarks/benchmark_flash_attention.py:112-130), and so does the closed form (variants/flash.cpp
+// flash2_bwd_as_run). Which Triton commit the paper ran was not found.
 KernelTraits triton_traits(KernelRole role, u64 d, bool, Dtype, double, int) {
   KernelTraits t{.block_m = 128, .block_n = 128, .mma_warps = d <= 64 ? 4u : 8u, .mma = MmaPath::mma_sync,
                  .overlap = OverlapRule::warps, .q_from_smem = false};
-  if (role == KernelRole::bwd) t.mma_warps = 8, t.bwd_cta_per_head = true;
+  if (role == KernelRole::bwd) {
+    t.mma_warps = 8, t.bwd_cta_per_head = true;
+    // Launched with num_stages = 1 (the 2023 tutorial's `_bwd_kernel[(ctx.grid[1],)](...,
+    // num_warps=8, num_stages=1)`): Triton then pipelines no load, so every load of the pair loop is
+    // waited on where it is issued (flash2_bwd). Its barriers (shared-memory layout conversions
+    // for tl.trans and the dot operands) are set by the compiler and not counted.
+    t.waited = KernelTraits::kWaitAll;
+    // Every dot of the backward feeds another (P into dV and dP's dS, dS into dK and dQ), and for
+    // chained dots Triton's AccelerateMatmul (warpsPerTileV2, 2023: "if the forward slice holds
+    // another DotOp, return {numWarps, 1}") puts all warps along M: each warp reads the whole B
+    // operand out of shared memory. In FlashAttention-2's layout terms all three atoms are W.
+    t.atom_msdp = t.atom_ndkv = t.atom_mdq = t.mma_warps;
+  }
   t.heaviest_last = true;  // start_m = tl.program_id(0), grid (cdiv(N, BLOCK_M), B·H)
   if (d > 128) t.block_m = t.block_n = 0;  // the tutorial asserts Lk in {16, 32, 64, 128}
   if (role == KernelRole::splitkv) t.block_m = 64;
@@ -433,9 +449,11 @@ constexpr std::string_view kTritonVariants[] = {"flash2", "flex"};
 const ImplProfile kTriton{
     .key = "triton",
     .name = "Triton fused attention (tutorial, 2023)",
-    .summary = "128 x 128 tiles, 4 warps (d <= 64) or 8, mma.sync; backward one CTA per (batch, head)",
+    .summary = "128 x 128 tiles, 4 warps (d <= 64) or 8, mma.sync; backward per (batch, head) or sequence-parallel, "
+               "the faster, loads not pipelined (num_stages = 1)",
     .sources = "triton-lang/triton python/tutorials/06-fused-attention.py v2.0.0 (bd5c2117) L46-47, L137-264; "
-               "as benchmarked in FlashAttention-2 §4.1",
+               "python/triton/ops/flash_attention.py @022ef48a (sequence_parallel backward); as benchmarked in "
+               "FlashAttention-2 §4.1 (flash-attention v2.0.4 benchmarks/benchmark_flash_attention.py:112-130)",
     .min_cc = 80,
     .variants = kTritonVariants,
     .traits = triton_traits};

@@ -291,6 +291,14 @@ void apply_exec(Prediction& pr, const Device& dev, u64 layers) {
 
 }  // namespace
 
+namespace detail {
+double kernel_time_s(const KernelCost& k, const Device& dev, const Workload& w) {
+  KernelCost copy = k;
+  exec_kernel(copy, dev, w);
+  return copy.exec.time_s;
+}
+}  // namespace detail
+
 std::string_view to_string(Bound b) {
   switch (b) {
     case Bound::tensor: return "tensor";

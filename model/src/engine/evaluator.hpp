@@ -42,6 +42,11 @@ inline void scale_kernel(KernelCost& k, u64 times) {
   k.launches *= times;
 }
 
+// A kernel's time under the execution model of its workload's implementation (predict.cpp,
+// docs/model.md "Time"), for closed forms that choose between two launch plans as the library or
+// its benchmark does.
+double kernel_time_s(const KernelCost& k, const Device& dev, const Workload& w);
+
 // ---- the evaluator --------------------------------------------------------------------------
 
 

@@ -183,24 +183,41 @@ void gqa_reduce(Evaluator& ev, const Shape& s, const Plan& p) {
   red.fp32_flops = per_head;
 }
 
+// How a backward kernel spreads its work and carries dQ:
+//   kv_blocks  FlashAttention-2 §3.2: one CTA per K/V block, dQ accumulated in fp32 with atomic
+//              adds, then converted;
+//   per_head   Triton's fused-attention backward without sequence parallelism: one program per
+//              (batch, head) walking every K/V block, dQ (zeroed, in the input dtype) loaded, added
+//              to and stored per visited pair;
+//   replicas   triton.ops.flash_attention with sequence_parallel=True: grid (B·H, ⌈Nk/128⌉), each
+//              program stores its dQ contribution into its own zeroed replica of dQ in the input
+//              dtype, and dq.sum(dim=0) adds the replicas (python/triton/ops/flash_attention.py
+//              @022ef48a, _bwd_kernel_one_col_block and _attention.backward).
+enum class BwdGrid { kv_blocks, per_head, replicas };
+
 // FlashAttention-2 §3.1.2 / Alg. 2 backward: a preprocessing kernel computes D = rowsum(dO o O);
 // the main kernel parallelizes over K/V blocks, reads K_j, V_j once and loops over Q blocks,
 // accumulating dQ in fp32 with atomic adds; a last kernel converts dQ. For GQA, dK and dV are
 // written per query head and summed over each group.
-void flash2_bwd(Evaluator& ev, const Shape& s, const Plan& p, const FlashOptions& opt) {
+void flash2_bwd(Evaluator& ev, const Shape& s, const Plan& p, const FlashOptions& opt, BwdGrid grid) {
   const u64 e = ev.e();
   const Count bh = Count(s.batch) * s.heads;
   const Count rows = bh * s.n;
+  const bool triton = grid != BwdGrid::kv_blocks;
+  const u64 replicas = grid == BwdGrid::replicas ? p.tc : 1;
+  const u64 dq_bytes = triton ? e : kStatBytes;  // Triton keeps dQ in the input dtype
+  if (triton) {  // torch.zeros for dQ (and its replicas)
+    KernelCost& zero = rowwise(ev, "flash2_bwd_zero_dq", rows * s.d * replicas);
+    Evaluator::write_direct(zero, rows * s.d * replicas * e);
+  }
   KernelCost& pre = ev.add(opt.sigmoid ? "flash_sigmoid_bwd_zero_dq" : "flash2_bwd_preprocess", bh * p.tr, kSmallCtasPerSm);
-  Evaluator::write_direct(pre, rows * s.d * kStatBytes);  // dQ accumulator zeroed
+  if (!triton) Evaluator::write_direct(pre, rows * s.d * kStatBytes);  // dQ accumulator zeroed
   if (!opt.sigmoid) {  // sigmoid's derivative sigma(1 - sigma) needs no row statistics
     Evaluator::read_direct(pre, rows * s.dv * e * 2);  // dO, O
     Evaluator::write_direct(pre, rows * kStatBytes);   // D = rowsum(dO o O)
     pre.fp32_flops = rows * s.dv * 2;
   }
 
-  // One CTA per K/V block (FlashAttention-2 §3.2), or per (batch, head) walking every K/V block
-  // (Triton's tutorial backward).
   const auto bwd_traits = ev.traits(KernelRole::bwd, std::max(s.d, s.dv));
   // Shared memory per CTA: K_j and V_j, and Q_i, dO_i; a library kernel also double-buffers Q_i and
   // dO_i and keeps P and dS tiles (flash-attention kernel_traits.h Flash_bwd_kernel_traits:
@@ -208,8 +225,8 @@ void flash2_bwd(Evaluator& ev, const Shape& s, const Plan& p, const FlashOptions
   const u64 bc = min_u(p.bc, s.nk), br = min_u(p.br, s.n);
   const Count smem = bwd_traits ? Count(e) * (bc * (s.d + s.dv) + 2 * br * (s.d + s.dv) + 2 * br * bc)
                                 : Count(e) * (bc * (s.d + s.dv) + br * (s.d + s.dv));
-  const bool per_head = bwd_traits && bwd_traits->bwd_cta_per_head;
-  KernelCost& k = ev.add(opt.sigmoid ? "flash_sigmoid_bwd" : "flash2_bwd", per_head ? bh : bh * p.tc, ev.ctas_per_sm(smem));
+  KernelCost& k = ev.add(opt.sigmoid ? "flash_sigmoid_bwd" : "flash2_bwd", grid == BwdGrid::per_head ? bh : bh * p.tc,
+                         ev.ctas_per_sm(smem));
   // Recompute S (2d), dP = dO V^T (2dv), dV += P^T dO (2dv), dQ += dS K (2d), dK += dS^T Q (2d):
   // 2.5x the forward FLOPs when d = dv (FlashAttention-2 §4.1).
   k.tensor_flops = bh * p.allowed * 2 * (3 * s.d + 2 * s.dv);
@@ -226,10 +243,16 @@ void flash2_bwd(Evaluator& ev, const Shape& s, const Plan& p, const FlashOptions
   // Per visited pair: Q_i, dO_i, and for softmax LSE_i, D_i.
   const u64 q_row = (s.d + s.dv) * e + (opt.sigmoid ? 0 : 2 * kStatBytes);
   const Count q_total = bh * p.rows_sum * q_row;
-  // Q_i, dO_i are shared by the Tc CTAs of one head, which run next to each other.
-  const double q_ws = std::min(std::ceil(static_cast<double>(ev.resident(k)) / static_cast<double>(p.tc)) + 1,
-                               static_cast<double>(bh.v)) * static_cast<double>(s.n * q_row);
-  Evaluator::read_stream(k, q_total, ev.shared(k, rows * q_row, q_total, p.tc, p.tc, 1, q_ws), kFlashWarps);
+  // kv_blocks: Q_i, dO_i are shared by the Tc CTAs of one head, which run next to each other;
+  // replicas: those CTAs are B·H apart (program_id(1) is the key block), so a head's rows are
+  // fetched again once per resident window unless they stay in L2 meanwhile.
+  const double q_ws = grid == BwdGrid::replicas
+                          ? std::min<double>(ev.resident(k), bh.d()) * static_cast<double>(s.n * q_row)
+                          : std::min(std::ceil(static_cast<double>(ev.resident(k)) / static_cast<double>(p.tc)) + 1,
+                                     static_cast<double>(bh.v)) * static_cast<double>(s.n * q_row);
+  const Count q_hbm = grid == BwdGrid::replicas ? ev.shared(k, rows * q_row, q_total, 1, bh.v, p.tc, q_ws)
+                                                : ev.shared(k, rows * q_row, q_total, p.tc, p.tc, 1, q_ws);
+  Evaluator::read_stream(k, q_total, q_hbm, kFlashWarps);
   if (bwd_traits && bwd_traits->atom_msdp != 0) {
     // The five GEMMs read their operands out of shared memory once per warp across them (warp
     // layouts AtomLayoutMSdP a, AtomLayoutNdKV b, AtomLayoutMdQ c of W warps): S = QK^T and
@@ -244,20 +267,65 @@ void flash2_bwd(Evaluator& ev, const Shape& s, const Plan& p, const FlashOptions
     k.sram_read += scores * e * (w / b + w / b + w / c);
     k.sram_write += scores * e * 2;
   }
-  // dQ_i atomic read-modify-write in fp32, performed in L2.
-  const Count dq_total = bh * p.rows_sum * s.d * kStatBytes;
-  const Count dq_unique = rows * s.d * kStatBytes;
-  k.l2_read += dq_total;
-  k.l2_write += dq_total;
-  k.hbm_read += ev.shared(k, dq_unique, dq_total, p.tc, p.tc, 1, q_ws);
-  k.hbm_write += ev.shared(k, dq_unique, dq_total, p.tc, p.tc, 1, q_ws);
+  const Count dq_total = bh * p.rows_sum * s.d * dq_bytes;
+  const Count dq_unique = rows * s.d * dq_bytes;
+  if (grid == BwdGrid::replicas) {
+    Evaluator::write_direct(k, dq_total);  // each pair's dQ into its own replica: written once
+  } else {
+    // dQ_i read-modify-written per pair: fp32 atomics performed in L2 (kv_blocks), or the program's
+    // own load and store (per_head).
+    k.l2_read += dq_total;
+    k.l2_write += dq_total;
+    k.hbm_read += ev.shared(k, dq_unique, dq_total, p.tc, p.tc, 1, q_ws);
+    k.hbm_write += ev.shared(k, dq_unique, dq_total, p.tc, p.tc, 1, q_ws);
+  }
   Evaluator::write_direct(k, bh * p.touched * (s.d + s.dv) * e);  // dK_j, dV_j
+  if (bwd_traits && (bwd_traits->waited & KernelTraits::kWaitAll)) {
+    // Triton's backward runs with num_stages = 1 (the tutorial and triton.ops alike): no load is
+    // pipelined, each (K_j, V_j per key block; Q_i, m, dO_i, D_i and, per head, dQ_i per pair) is
+    // waited on where it is issued.
+    k.sync_l2_read = k.l2_read;
+    k.sync_hbm_read = k.hbm_read;
+  }
 
-  KernelCost& conv = rowwise(ev, "flash2_bwd_convert_dq", rows * s.d);
-  Evaluator::read_direct(conv, rows * s.d * kStatBytes);
-  Evaluator::write_direct(conv, rows * s.d * e);
+  if (grid == BwdGrid::kv_blocks) {
+    KernelCost& conv = rowwise(ev, "flash2_bwd_convert_dq", rows * s.d);
+    Evaluator::read_direct(conv, rows * s.d * kStatBytes);
+    Evaluator::write_direct(conv, rows * s.d * e);
+  } else if (grid == BwdGrid::replicas) {
+    KernelCost& sum = rowwise(ev, "flash2_bwd_sum_dq", rows * s.d * replicas);  // dq.sum(dim=0)
+    Evaluator::read_direct(sum, rows * s.d * replicas * e);
+    Evaluator::write_direct(sum, rows * s.d * e);
+    sum.fp32_flops = rows * s.d * replicas;
+  }
   gqa_reduce(ev, s, p);
-  ev.out().extra_memory_bytes += rows * (s.d + (opt.sigmoid ? 0 : 1)) * kStatBytes;  // dQ accumulator and D
+  ev.out().extra_memory_bytes += rows * s.d * dq_bytes * replicas + (opt.sigmoid ? Count(0) : rows * kStatBytes);  // dQ and D
+}
+
+// The backward as the implementation runs it. Triton's: FlashAttention-2's benchmark times
+// triton.ops' attention with sequence_parallel False and True and keeps the faster backward
+// (flash-attention v2.0.4 benchmarks/benchmark_flash_attention.py:112-130), so the closed form
+// evaluates both launch plans under the execution model and keeps the faster.
+void flash2_bwd_as_run(Evaluator& ev, const Shape& s, const Plan& p, const FlashOptions& opt) {
+  const auto t = ev.traits(KernelRole::bwd, std::max(s.d, s.dv));
+  if (!t || !t->bwd_cta_per_head) {
+    flash2_bwd(ev, s, p, opt, BwdGrid::kv_blocks);
+    return;
+  }
+  Prediction& out = ev.out();
+  const int mark = out.kernel_count;
+  const Count extra = out.extra_memory_bytes;
+  auto run = [&](BwdGrid g) {
+    for (int i = mark; i < out.kernel_count; ++i) out.kernels[static_cast<std::size_t>(i)] = KernelCost{};
+    out.kernel_count = mark;
+    out.extra_memory_bytes = extra;
+    flash2_bwd(ev, s, p, opt, g);
+    double t_s = 0;
+    for (int i = mark; i < out.kernel_count; ++i) t_s += kernel_time_s(out.kernels[static_cast<std::size_t>(i)], ev.dev(), ev.w());
+    return t_s;
+  };
+  const double replicas = run(BwdGrid::replicas);
+  if (run(BwdGrid::per_head) > replicas) run(BwdGrid::replicas);
 }
 
 // xFormers' CUTLASS backward as v0.0.20 launches it (xformers/csrc/attention/cuda/fmha/
@@ -632,7 +700,7 @@ void flash_passes(Evaluator& ev, const Shape& s, const Mask& mask, const FlashOp
   const Plan bp = bb.br == p.br && bb.bc == p.bc ? p : flash_plan(ev, s, mask, opt, bb);
   const auto bt = ev.traits(KernelRole::bwd, std::max(s.d, s.dv));
   if (bt && bt->cutlass_bwd && opt.density >= 1.0 && !opt.sigmoid) xformers_bwd(ev, s, bp, *bt);
-  else flash2_bwd(ev, s, bp, opt);
+  else flash2_bwd_as_run(ev, s, bp, opt);
 }
 
 FlashBuffers flash_buffers(AddressSpace& as, const Shape& s, u64 e) {

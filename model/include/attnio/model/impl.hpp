@@ -75,8 +75,10 @@ struct KernelTraits {
   // The probabilities P go through shared memory between the two matmuls (written once, read by
   // `p_readers` warps) instead of staying in registers.
   std::uint64_t p_readers = 0;
-  // Backward with one CTA per (batch, head) walking every K/V block (Triton's tutorial kernel,
-  // not sequence-parallel), instead of one CTA per K/V block.
+  // Triton's backward: one CTA per (batch, head) walking every K/V block (the tutorial kernel), or
+  // triton.ops' sequence-parallel grid with dQ replicas, whichever the execution model finds faster
+  // (FlashAttention-2's benchmark keeps the faster), instead of FlashAttention-2's one CTA per K/V
+  // block with fp32 dQ atomics.
   bool bwd_cta_per_head = false;
   // FlashAttention v1's kernel (fmha_fprop_kernel_1xN.h @v1.0.9): grid (b, h, num_splits), where
   // num_splits_heuristic_fwd picks the fewest splits within 95 % of the best wave efficiency;
