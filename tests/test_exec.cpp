@@ -415,7 +415,8 @@ TEST(Exec, TritonBackwardWarpsAlongM) {
   Workload w = fp16_backward("flash2", "triton", 128);
   w.batch = 1, w.heads = w.kv_heads = 1, w.seq = 128;
   w.l2 = false;
-  const KernelCost& k = kernel_named(predict(find_device("a100-80gb"), w), "flash2_bwd");
+  const Prediction p = predict(find_device("a100-80gb"), w);  // named: kernel_named returns into it
+  const KernelCost& k = kernel_named(p, "flash2_bwd");
   EXPECT_EQ(k.ctas.v, 1u);
   const std::uint64_t staged = 65536u * 4 + 66560u * 4;
   EXPECT_EQ(k.sram_read.v, staged + 589824u - 4 * 65536u + 32768u * 16 + 32768u * 8 + 16384u * 2 * 3);
