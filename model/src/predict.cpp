@@ -189,11 +189,12 @@ void exec_kernel(KernelCost& k, const Device& dev, const Workload& w) {
     other_dram = std::max(0.0, (k.hbm_read + k.hbm_write).d() / dev.sustained_hbm_rate() - wait_dram);
     other_l2 = std::max(0.0, (k.l2_read + k.l2_write).d() / dev.l2_rate() - k.sync_l2_read.d() / dev.l2_rate());
   }
-  double throughput = 0;
+  double throughput = 0, wait_dram_inflated = 0;
   for (int it = 0; it < 64; ++it) {
     const double t = throughput > 0 ? 1.0 / throughput : 0.0;
     const auto busy_frac = [t](double other) { return t > 0 ? std::min(0.99, other / t) : 0.0; };
-    x.wait_mem_s = wait_dram / (1 - busy_frac(other_dram)) + wait_l2 / (1 - busy_frac(other_l2));
+    wait_dram_inflated = wait_dram / (1 - busy_frac(other_dram));
+    x.wait_mem_s = wait_dram_inflated + wait_l2 / (1 - busy_frac(other_l2));
     const double demands[] = {x.gemm_s, x.softmax_s, x.wait_mem_s};
     const double next = cycle_throughput(demands, x.overlap_jobs, x.delay_s);
     const bool settled = std::abs(next - throughput) <= 1e-9 * next;
@@ -241,7 +242,7 @@ void exec_kernel(KernelCost& k, const Device& dev, const Workload& w) {
   // The waits name the time when they are the longest station: latency, not a pipe.
   const double longest_pipe = std::max(x.gemm_s, x.softmax_s);
   const Bound sm_pipe = x.wait_mem_s > longest_pipe && x.wait_mem_s >= x.delay_s
-                            ? (wait_dram >= x.wait_mem_s - wait_dram ? Bound::hbm : Bound::l2)
+                            ? (2 * wait_dram_inflated >= x.wait_mem_s ? Bound::hbm : Bound::l2)
                         : x.delay_s > longest_pipe ? Bound::latency
                         : x.gemm_s >= x.softmax_s ? (x.tensor_s >= x.smem_s ? Bound::tensor : Bound::smem)
                                                   : (x.mufu_s >= x.fp32_s ? Bound::mufu : Bound::fp32);

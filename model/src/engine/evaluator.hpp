@@ -152,6 +152,12 @@ public:
     k.l2_read += bytes;
     k.hbm_read += bytes;
   }
+  // Every load of the kernel but `unwaited_l2` bytes through L2 (`unwaited_hbm` of them from DRAM:
+  // fire-and-forget atomics) is waited on in the iteration that issues it (KernelCost::sync_*).
+  static void all_loads_waited(KernelCost& k, Count unwaited_l2 = Count(0), Count unwaited_hbm = Count(0)) {
+    k.sync_l2_read = k.l2_read - unwaited_l2;
+    k.sync_hbm_read = k.hbm_read - unwaited_hbm;
+  }
   static void write_direct(KernelCost& k, Count bytes) {
     k.l2_write += bytes;
     k.hbm_write += bytes;

@@ -284,8 +284,7 @@ void flash2_bwd(Evaluator& ev, const Shape& s, const Plan& p, const FlashOptions
     // Triton's backward runs with num_stages = 1 (the tutorial and triton.ops alike): no load is
     // pipelined, each (K_j, V_j per key block; Q_i, m, dO_i, D_i and, per head, dQ_i per pair) is
     // waited on where it is issued.
-    k.sync_l2_read = k.l2_read;
-    k.sync_hbm_read = k.hbm_read;
+    Evaluator::all_loads_waited(k);
   }
 
   if (grid == BwdGrid::kv_blocks) {
@@ -413,8 +412,7 @@ void xformers_bwd(Evaluator& ev, const Shape& s, const Plan& p, const KernelTrai
   if (t.waited & KernelTraits::kWaitAll) {
     // Every operand is loaded in its GEMM's own prologue within the pair and waited on there; the
     // next Q_i is issued after the last GEMM (kernel_backward.h:2195-2202), so nothing is ahead.
-    k.sync_l2_read = k.l2_read;
-    k.sync_hbm_read = k.hbm_read;
+    Evaluator::all_loads_waited(k);
   }
   gqa_reduce(ev, s, p);  // v0.0.20 takes one K/V head per query head: expand's backward sums them
   ev.out().extra_memory_bytes += rows * (s.d + 1) * kStatBytes;  // the workspace and D
@@ -603,8 +601,7 @@ void fa1_bwd(Evaluator& ev, const Shape& s, const Plan& p, const KernelTraits& t
     // and dq_tmp are staged in registers and used in the same step (fmha_dgrad_kernel_1xN_loop.h:
     // 309-377, 458 -> 624, 533 -> 633, 628 -> 676); the sequence-parallel grid's fp32 atomic adds to
     // dQ are fire-and-forget and not waited on.
-    k.sync_l2_read = k.l2_read - (parallel ? dq_steps : Count(0));
-    k.sync_hbm_read = k.hbm_read - (parallel ? dq_dram_read : Count(0));
+    Evaluator::all_loads_waited(k, parallel ? dq_steps : Count(0), dq_dram_read);
   }
 
   if (parallel) {
