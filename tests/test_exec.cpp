@@ -492,6 +492,39 @@ TEST(Exec, PyTorchEagerDecodeCopiesLikeTheBenchmark) {
   EXPECT_EQ(predict(a, w).kernel_count, 4);
 }
 
+// PyTorch eager prefill as flash-attention's benchmark runs it (attention_pytorch on a packed qkv):
+// B = 2, H = 4, N = 256, d = 64, fp16, forward and backward. One of Q, K, V, dQ, dK, dV is
+// T = 2 x 4 x 256 x 64 x 2 B = 256 KiB, T / 2 elements. The forward's K copy ('b s h d -> (b h) d s')
+// is gathered: T / 2 sectors of 32 bytes through L2, T from DRAM. The backward multiplies dQ and
+// dK by the softmax scale in kernels of their own (baddbmm's derivative, alpha != 1), then
+// unbind's stack copies dq, dk (gathered) and dv into the packed gradient.
+TEST(Exec, PyTorchEagerPrefillKernelsByHand) {
+  Workload w;
+  w.variant = parse_variant("standard");
+  w.impl = &find_impl("pytorch");
+  w.dtype = Dtype::fp16;
+  w.pass = Pass::fwdbwd;
+  w.batch = 2, w.heads = w.kv_heads = 4, w.seq = 256, w.head_dim = 64;
+  const Prediction p = predict(find_device("a100-80gb"), w);
+  const std::uint64_t T = 2u * 4 * 256 * 64 * 2;
+  EXPECT_EQ(kernel_named(p, "copy_q").l2_read.v, T);
+  EXPECT_EQ(kernel_named(p, "copy_k").l2_read.v, T / 2 * 32);
+  EXPECT_EQ(kernel_named(p, "copy_k").hbm_read.v, T);
+  EXPECT_EQ(kernel_named(p, "copy_k").hbm_write.v, T);
+  for (const char* name : {"scale_dq", "scale_dk", "stack_dq", "stack_dk", "stack_dv"}) {
+    EXPECT_EQ(kernel_named(p, name).hbm_read.v, T) << name;
+    EXPECT_EQ(kernel_named(p, name).hbm_write.v, T) << name;
+  }
+  EXPECT_EQ(kernel_named(p, "scale_dq").fp32_flops.v, T / 2);
+  EXPECT_EQ(kernel_named(p, "stack_dq").l2_read.v, T);
+  EXPECT_EQ(kernel_named(p, "stack_dk").l2_read.v, T / 2 * 32);
+  // copy_q, copy_k, gemm_qk, softmax, copy_v, gemm_pv; gemm_dv, gemm_dp, softmax_bwd_mul,
+  // softmax_bwd, gemm_dq, gemm_dk and the five above.
+  EXPECT_EQ(p.kernel_count, 17);
+  w.causal = true;  // the mask built and added: two more
+  EXPECT_EQ(predict(find_device("a100-80gb"), w).kernel_count, 19);
+}
+
 // HBM and L2 are the chip's, not the SMs': a grid of 16 CTAs streams at full bandwidth (wave
 // efficiency scales only the SM pipes). Causal linear attention, B = 1, H = 16, N = 16384, d = 128.
 TEST(Exec, SmallGridsKeepTheChipsBandwidth) {

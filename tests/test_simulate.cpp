@@ -230,14 +230,15 @@ TEST(Simulate, Fa1BackwardMatchesTheClosedFormKernelForKernel) {
 }
 
 // PyTorch eager prefill (standard.cpp standard_fwd/standard_bwd and standard_schedule): the einops
-// copies, the causal mask built and added, the backward's dP * P kernel, kernel for kernel with the
-// L2 off.
+// copies, the causal mask built and added, the backward's dP * P kernel, its scales of dQ and dK and
+// the stack into the packed gradient, kernel for kernel with the L2 off.
 TEST(Simulate, PyTorchEagerMatchesTheClosedFormKernelForKernel) {
   for (const bool causal : {false, true}) {
     const Workload w = l2_off("standard", "pytorch", Pass::fwdbwd, 2, 4, 4, 300, 64, causal);
     const auto [sim, formula] = kernel_bytes(find_device("a100-80gb"), w);
     EXPECT_EQ(sim, formula) << (causal ? "causal" : "not causal");
     EXPECT_EQ(sim.count("softmax_bwd_mul"), 1u);
+    EXPECT_EQ(sim.count("stack_dk"), 1u);
     EXPECT_EQ(sim.count("add_mask"), causal ? 1u : 0u);
   }
 }

@@ -277,6 +277,14 @@ KernelTraits fa3_traits(KernelRole role, u64 d, bool causal, Dtype dtype, double
   t.kernel_head_dim = d <= 64 ? 64 : d <= 96 ? 96 : d <= 128 ? 128 : d <= 192 ? 192 : 256;
   if (role == KernelRole::bwd) {
     t.mma_warps = 8;
+    // Per m_block of a consumer warpgroup (mainloop_bwd_sm90_tma_gmma_ws.hpp @0251105, bwd_step
+    // 834-1000): two named-barrier syncs, PdS after dS is written (937; the one at 917 only without
+    // Mma_dKV_is_RS or with one dS stage, neither the case for hdim 64 or 128, line 75 and
+    // flash_bwd_launch_template.h:318-353) and dQEmpty before the fp32 dQ goes to shared memory
+    // for the TMA reduce-add (953); and one dependent shared-memory read, the dQ GEMM's operand dS,
+    // half of it written by the other warpgroup. Q, dO, LSE and dPsum come through a 2-stage TMA
+    // pipeline, issued an iteration ahead: no load is waited on where it is issued.
+    t.waits = {.barriers = 2, .smem_reads = 1};
     if (d <= 64) t.block_m = 128, t.block_n = 128;
     else if (d <= 128) t.block_m = causal ? 64 : 80, t.block_n = 128;
     else t.block_m = 64, t.block_n = 80;
@@ -490,6 +498,12 @@ KernelTraits xformers_traits(KernelRole role, u64 d, bool, Dtype, double, int) {
   if (role == KernelRole::fwd) {
     t.waits = {.barriers = d <= 64 ? 14u : 18u, .smem_reads = 4, .l2_reads = 1};
     t.waited = KernelTraits::kWaitQ | KernelTraits::kWaitK;
+    // FP32-pipe instructions per score (kernel_forward.h @v0.0.20): the multiply by p.scale,
+    // compiled in because every instance supports a bias (770-771), the multiply by scale x log2e
+    // (1142), the masked max (1155-1158), the subtraction and the mask's select around exp2f
+    // (1212-1213), the row-sum add (1219) and half a pack of P to 16 bits (accumToSmem, 861): 6.5,
+    // where FlashAttention-2's fused code issues 3.5.
+    t.fp32_per_score = 6.5;
   }
   if (role == KernelRole::bwd && d <= 128) {
     // The backward (kernel_backward.h, autogen/cutlassB.h:317-335 @v0.0.20): on sm80 at 16 bits
@@ -509,10 +523,18 @@ KernelTraits xformers_traits(KernelRole role, u64 d, bool, Dtype, double, int) {
     // P^T and dS after the barriers that publish them; L2 round trips with nothing to cover them:
     // the lock's atomicCAS (173-178), the dQ partial's load after it (2046), the arrival counter's
     // atomicAdd whose value __syncthreads_or consumes (2077-2080), the __threadfence before the
-    // release (2088), K_j for dQ (prologueGradQ, 1866, no GEMM between) and the next Q_i (issued
-    // after the last GEMM, 2195-2202). Every load is waited on in the pair (xformers_bwd).
-    t.waits = {.barriers = d <= 64 ? 30u : 40u, .smem_reads = 3, .l2_reads = 6};
+    // release (2088), K_j for dQ (prologueGradQ, 1866, no GEMM between), the next Q_i (issued
+    // after the last GEMM, 2195-2202) and LSE_i, loaded by the QK^T epilogue right before its exp
+    // (accumApplyLSEToSmem, 1647; gemm/mma_from_smem.h:1588-1622, EpilogueWithLSE's
+    // IteratorAccumulatorLSE). Every load is waited on in the pair (xformers_bwd).
+    t.waits = {.barriers = d <= 64 ? 30u : 40u, .smem_reads = 3, .l2_reads = 7};
     t.waited = KernelTraits::kWaitAll;
+    // FP32-pipe instructions per score: P = exp(scale·S - LSE) as a multiply by the scale (1576),
+    // the subtraction and the multiply by log2e ahead of MUFU (epilogue_thread_apply_logsumexp.h:
+    // 157-160) and half a pack to 16 bits; dS = (dP - D) o P with P read back from shared memory
+    // one 16-bit element at a time and converted (1917-1918), the subtraction and the product, the
+    // multiply by the scale (1951) and half a pack (1972): 8.
+    t.fp32_per_score = 8;
   }
   return t;
 }

@@ -108,7 +108,9 @@ void flash2_fwd(Evaluator& ev, const Shape& s, const Plan& p, const FlashOptions
     // Issued instructions (flash-attention softmax.h:137-165, @0251105): per score a max
     // (reduce_max), an FFMA of scale and max (scale_apply_exp2), an add (reduce_sum) and half a
     // pack to 16 bits (convert_type); per visited block row a multiply of O's dv columns.
-    k.fp32_instr = Count(scores.v / 2) + scores * 3 + bh * (p.rows_sum * s.dv + Count(s.n) * s.dv);
+    const Count per_score = traits && traits->fp32_per_score > 0 ? scaled(scores, traits->fp32_per_score)
+                                                                  : Count(scores.v / 2) + scores * 3;
+    k.fp32_instr = per_score + bh * (p.rows_sum * s.dv + Count(s.n) * s.dv);
   }
   // cp.async (FA2) or TMA (FA3) keeps one K/V tile in flight per CTA.
   k.inflight_bytes = Count(min_u(p.bc, s.nk)) * (s.d + s.dv) * e;
@@ -368,7 +370,7 @@ void xformers_bwd(Evaluator& ev, const Shape& s, const Plan& p, const KernelTrai
   // Per score: the P recompute FFMA, dS = P o (dP - D) (2); D: a multiply-add per O element per CTA.
   k.fp32_flops = bh * p.allowed * 4 + ctas * s.n * s.dv * 2;
   ev.attention_kernel(k, KernelRole::bwd, std::max(s.d, s.dv));
-  k.fp32_instr = scores * 4 + ctas * s.n * s.dv;
+  k.fp32_instr = (t.fp32_per_score > 0 ? scaled(scores, t.fp32_per_score) : scores * 4) + ctas * s.n * s.dv;
   k.block_iters = bh * p.pairs;
   k.inflight_bytes = Count(min_u(p.br, s.n)) * (s.d + s.dv) * e;  // the next GEMMs' prologues
   // A head's rows (Q, dO, O, LSE, D and the dQ workspace) are read by its `splits` CTAs, consecutive

@@ -22,9 +22,18 @@ bool eager(const Evaluator& ev) {
   return t && t->eager_pytorch;
 }
 
-void copy_kernel(Evaluator& ev, std::string_view name, Count bytes, u64 e) {
+// A 32-byte L2 sector: the unit of a global load's L2 request (CUDA C++ Programming Guide, "Device
+// Memory Accesses": accesses are served in 32-byte segments).
+constexpr u64 kSectorBytes = 32;
+
+// An ATen copy (TensorIterator's elementwise kernel, PyTorch 2.0 Loops.cuh) writes its output
+// contiguously; TensorIterator orders the loop by the output's strides (reorder_dimensions: outputs
+// first), so a source whose innermost index is not the output's is gathered: every element read is
+// its own 32-byte sector request (`gathered`), counted without L1 reuse, as in eager_decode.
+void copy_kernel(Evaluator& ev, std::string_view name, Count bytes, u64 e, bool gathered = false) {
   KernelCost& c = rowwise(ev, name, Count(bytes.v / e));
   Evaluator::read_direct(c, bytes);
+  if (gathered) c.l2_read += Count(bytes.v / e) * kSectorBytes - bytes;
   Evaluator::write_direct(c, bytes);
 }
 
@@ -61,7 +70,7 @@ void eager_decode(Evaluator& ev, const Shape& s) {
     materialize("copy_v_repeat", v_all, v_all * e, v_src);
   }
   const bool fold = s.batch > 1;  // matmul's fold of (B, H): K transposed, then V
-  if (fold) materialize("copy_kt_fold", k_all, k_all * 32, repeat ? k_all : k_src);  // one 32-byte sector per element
+  if (fold) materialize("copy_kt_fold", k_all, k_all * kSectorBytes, repeat ? k_all : k_src);  // one sector per element
   gemm(ev, "gemm_qk", bh.v, s.n, s.nk, s.d, e);
   const Count scores = bh * s.n * s.nk;
   KernelCost& sm = rowwise(ev, "softmax", scores);
@@ -88,7 +97,8 @@ void standard_fwd(Evaluator& ev, const Shape& s, const Mask& mask) {
   const bool torch = eager(ev);
   if (torch) {
     copy_kernel(ev, "copy_q", Count(s.batch) * s.heads * s.n * s.d * e, e);
-    copy_kernel(ev, "copy_k", Count(s.batch) * s.kv_heads * s.nk * s.d * e, e);
+    // 'b s h d -> (b h) d s': the copy writes K transposed, reading along s rows 3·H·d elements apart.
+    copy_kernel(ev, "copy_k", Count(s.batch) * s.kv_heads * s.nk * s.d * e, e, true);
   }
   gemm(ev, "gemm_qk", bk, gn, s.nk, s.d, e);
   if (torch && mask.kind != MaskKind::none) {
@@ -141,6 +151,28 @@ void standard_bwd(Evaluator& ev, const Shape& s) {
   sb.fp32_flops = scores * 4;                  // rowsum(dP o P) FFMA, then (dP - D) * P
   gemm(ev, "gemm_dq", bk, gn, s.d, s.nk, e);
   gemm(ev, "gemm_dk", bk, s.nk, s.d, gn, e);
+  if (eager(ev)) {
+    // The benchmark's q, k and v are views of one packed qkv (b, t, 3, h, d). Autograd then runs
+    // (PyTorch 2.0 tools/autograd/derivatives.yaml):
+    //   baddbmm: batch1 = maybe_multiply(grad.bmm(batch2^T), alpha), batch2 likewise: alpha is the
+    //            softmax scale, not 1, so dQ and dK are each multiplied by it in a kernel of their own;
+    //   unbind:  unbind_backward stacks dq, dk, dv into the (b, t, 3, h, d) gradient. They are views
+    //            of (b h) t d, (b h) d s and (b h) s d results, not contiguous, so cat copies each
+    //            into its slice (ATen cuda/Shape.cu cat_out_cuda: the batched kernel needs every
+    //            input contiguous); dk's copy reads along s for each d: gathered.
+    // The views between (reshape of a clone, permute, rearrange) launch nothing.
+    const Count q_bytes = Count(s.batch) * s.heads * s.n * s.d * e;
+    const Count k_bytes = Count(s.batch) * s.kv_heads * s.nk * s.d * e, v_bytes = Count(s.batch) * s.kv_heads * s.nk * s.dv * e;
+    for (const auto& [name, bytes] : {std::pair{"scale_dq", q_bytes}, std::pair{"scale_dk", k_bytes}}) {
+      KernelCost& c = rowwise(ev, name, Count(bytes.v / e));
+      Evaluator::read_direct(c, bytes);
+      Evaluator::write_direct(c, bytes);
+      c.fp32_flops = Count(bytes.v / e);
+    }
+    copy_kernel(ev, "stack_dq", q_bytes, e);
+    copy_kernel(ev, "stack_dk", k_bytes, e, true);
+    copy_kernel(ev, "stack_dv", v_bytes, e);
+  }
   ev.out().extra_memory_bytes += scores * e * 2;  // dP and dS
 }
 
@@ -220,6 +252,16 @@ void standard_schedule(Scheduler& sched) {
                        {k, s.nk, s.d, s.nk * s.d * e, false, "K"}, {dq, gn, s.d, gn * s.d * e, false, "dQ"}));
     out.push_back(gemm("gemm_dk", bk, s.nk, s.d, gn, e, e, {ds, s.nk, gn, gnk * e, true, "dS"},
                        {q, gn, s.d, gn * s.d * e, false, "Q"}, {dk, s.nk, s.d, s.nk * s.d * e, false, "dK"}));
+    if (torch) {  // the scale on dQ and dK, then the stack into the packed gradient (standard_bwd)
+      const Count kn = Count(bk) * s.nk;
+      const u64 dq2 = as.alloc(qn * s.d * e), dk2 = as.alloc(kn * s.d * e);
+      out.push_back(elementwise("scale_dq", qn * s.d, {{dq, e, false, "dQ"}, {dq2, e, true, "dQ"}}, 1, 0));
+      out.push_back(elementwise("scale_dk", kn * s.d, {{dk, e, false, "dK"}, {dk2, e, true, "dK"}}, 1, 0));
+      const u64 grad = as.alloc((qn * s.d + kn * (s.d + s.dv)) * e);
+      out.push_back(elementwise("stack_dq", qn * s.d, {{dq2, e, false, "dQ"}, {grad, e, true, "dqkv"}}, 0, 0));
+      out.push_back(elementwise("stack_dk", kn * s.d, {{dk2, e, false, "dK"}, {grad + (qn * s.d * e).v, e, true, "dqkv"}}, 0, 0));
+      out.push_back(elementwise("stack_dv", kn * s.dv, {{dv, e, false, "dV"}, {grad + ((qn * s.d + kn * s.d) * e).v, e, true, "dqkv"}}, 0, 0));
+    }
   }
 }
 

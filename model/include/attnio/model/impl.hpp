@@ -125,6 +125,10 @@ struct KernelTraits {
   // load of the kernel (fire-and-forget atomics aside).
   std::uint8_t waited = 0;
   static constexpr std::uint8_t kWaitQ = 1, kWaitK = 2, kWaitV = 4, kWaitAll = 8;
+  // FP32-pipe instructions the softmax (forward) or the P/dS recompute (backward) issues per score,
+  // counted from the kernel's code the way the closed forms count FlashAttention-2's (flash.cpp:
+  // 3.5 forward, 4 backward). 0: the closed form's own count.
+  double fp32_per_score = 0;
   std::uint64_t readers() const { return tile_readers != 0 ? tile_readers : mma == MmaPath::wgmma ? mma_warps / 4 : mma_warps; }
 };
 

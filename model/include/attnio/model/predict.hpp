@@ -139,7 +139,7 @@ struct Prediction {
     std::uint64_t prefix_splits = 0;  // shared-prefix: splits of the prefix (chunk-first) kernel
   } extras;
 
-  static constexpr int kMaxKernels = 16;
+  static constexpr int kMaxKernels = 24;  // PyTorch eager causal forward + backward: 19
   std::array<KernelCost, kMaxKernels> kernels{};
   int kernel_count = 0;
 };
