@@ -631,6 +631,51 @@ TEST(Exec, AttnioProfileUsesTheCompilersRegisters) {
   EXPECT_EQ(k.ctas_per_sm, std::min<std::uint64_t>(2, ctas_by_registers(r->registers, 128, h.register_file_bytes_per_sm)));
 }
 
+// Where no compiler report is known, the live accumulators bound a forward kernel's registers:
+// FlashAttention-2 at d = 128 (128 x 64, 4 warps, Q read from shared memory): (128·64 + 128·128) /
+// 128 = 192 per thread, 6144 per warp, 24576 per CTA: 2 CTAs in 64K registers where shared memory
+// (64 KiB per CTA) would hold 3 on an A100. Triton's d = 64 forward (128 x 128, 4 warps, Q held in
+// registers): (128·(128 + 64) + 128·64 / 2) / 128 = 224.
+TEST(Exec, LiveAccumulatorsCapTheCtasPerSm) {
+  const Device& a = find_device("a100-80gb");
+  Workload w;
+  w.dtype = Dtype::fp16;
+  w.seq = 4096;
+  w.heads = w.kv_heads = 16;
+  w.head_dim = 128;
+  w.impl = &find_impl("fa2");
+  const Prediction p = predict(a, w);
+  const KernelCost& k = kernel_named(p, "flash2_fwd");
+  EXPECT_EQ(k.live_registers, 192u);
+  EXPECT_EQ(ctas_by_registers(192, 128, a.register_file_bytes_per_sm), 2u);
+  EXPECT_EQ(k.ctas_per_sm, 2u);
+  w.impl = &find_impl("triton");
+  w.heads = w.kv_heads = 32;
+  w.head_dim = 64;
+  const Prediction t = predict(a, w);
+  EXPECT_EQ(kernel_named(t, "flash2_fwd").live_registers, 224u);
+  EXPECT_EQ(kernel_named(t, "flash2_fwd").ctas_per_sm, 2u);
+  // A kernel whose registers the compiler reported keeps the report (attnio's, xFormers' cap).
+  w.impl = &find_impl("xformers");
+  EXPECT_EQ(kernel_named(predict(a, w), "flash2_fwd").live_registers, 0u);
+}
+
+// FP32-pipe instructions per score as each kernel's code issues them (KernelTraits::fp32_per_score).
+// xFormers' forward, B = H = 1, N = 256, d = 64, 64 x 64 tiles: 65536 scores at 6.5, then O's 64
+// columns rescaled per visited block row (4 x 4 blocks of 64 rows: 1024 rows) and scaled once per
+// row (256): 425984 + 65536 + 16384 = 507904. FlashAttention-2 (128 x 128): 3.5 per score, 2 x 2
+// blocks of 128 rows (512 rows): 229376 + 32768 + 16384 = 278528.
+TEST(Exec, Fp32InstructionsPerScoreByHand) {
+  const Device& a = find_device("a100-80gb");
+  Workload w;
+  w.dtype = Dtype::fp16;
+  w.batch = 1, w.heads = w.kv_heads = 1, w.seq = 256, w.head_dim = 64;
+  w.impl = &find_impl("xformers");
+  EXPECT_EQ(kernel_named(predict(a, w), "flash2_fwd").fp32_instr.v, 507904u);
+  w.impl = &find_impl("fa2");
+  EXPECT_EQ(kernel_named(predict(a, w), "flash2_fwd").fp32_instr.v, 278528u);
+}
+
 // flash-attention 2's backward at d = 128 on an A100 by hand: its own 64 x 128 tiles (the forward
 // runs 128 x 64), 8 warps in layouts AtomLayoutMSdP 2, AtomLayoutNdKV 4, AtomLayoutMdQ 2
 // (flash_bwd_launch_template.h:247-248). B = H = 1, N = Nk = 256, fp16: Tr = 4, Tc = 2, 8 visited

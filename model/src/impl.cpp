@@ -586,10 +586,25 @@ KernelTraits tk_traits(KernelRole role, u64 d, bool, Dtype, double, int) {
   if (d != 64 && d != 128) return t;  // the kernels are instantiated for these two head dims
   if (role == KernelRole::bwd) {
     t.block_m = 64, t.block_n = 128, t.mma_warps = 8;
+    // Per 64-row query step (compute_bwd_loop 401-448 and the dQ part 609-621): both warpgroups
+    // meet at a named barrier (group<8>::sync, 447); warpgroup 0, the longer path (6 of the step's
+    // 10 GEMM units), then computes dQ from both warpgroups' dS in shared memory (610-611), waits
+    // for the previous step's dQ reduce-add to complete in global memory (qg_ready, 614; the
+    // producer's cp.async.bulk.wait_group 0, 575-581) and syncs its own warps after storing dQ
+    // (group<4>::sync, 619). Q, dO, L and D are loaded a step ahead (556-571). Per score, 5 FP32-pipe
+    // instructions: the scale x log2e multiply (425; the LSE is preloaded into the accumulator,
+    // 414), half a pack of P (432), dP - D and the product with P (433-434), the multiply by the
+    // scale (436) and half a pack of dS (442).
+    t.waits = {.barriers = 2, .smem_reads = 1, .l2_reads = 1};
+    t.fp32_per_score = 5;
     return t;
   }
   if (role == KernelRole::splitkv) return t;  // no decode kernel
   t.block_m = 192, t.block_n = 128, t.mma_warps = 12;
+  // Per score (178-197): the row max, scale x log2e and the max subtraction (one FFMA once
+  // contracted; built with --use_fast_math, so exp2 is one MUFU op), the row sum, an add of 0.f
+  // that IEEE signed zeros keep (195), and half a pack to bf16: 4.5 FP32-pipe instructions.
+  t.fp32_per_score = 4.5;
   t.jobs_per_cta = 3;  // the consumer warpgroups
   t.heaviest_last = true;
   return t;
@@ -635,6 +650,14 @@ std::optional<KernelResources> kernel_resources(std::string_view kernel, std::st
   const auto it = t.find({std::string(kernel), std::string(dtype), tparam, arch});
   if (it == t.end()) return std::nullopt;
   return it->second;
+}
+
+std::uint64_t live_accumulator_registers(const KernelTraits& t, std::uint64_t head_dim) {
+  if (t.block_m == 0 || t.block_n == 0 || t.mma != MmaPath::mma_sync || t.mma_warps == 0) return 0;
+  const u64 threads = 32 * t.mma_warps;
+  const u64 fp32 = t.block_m * (t.block_n + head_dim);              // S and O
+  const u64 q = t.q_from_smem ? 0 : t.block_m * head_dim / 2;       // Q fragments, two 16-bit values each
+  return std::min<u64>(255, (fp32 + q + threads - 1) / threads);    // 255: the per-thread maximum
 }
 
 std::uint64_t ctas_by_registers(std::uint64_t registers, std::uint64_t threads, double register_file_bytes) {

@@ -85,6 +85,15 @@ public:
     if (t.ctas_per_sm != 0) k.ctas_per_sm = t.ctas_per_sm;
     if (t.smem_bytes != 0) k.ctas_per_sm = ctas_per_sm(Count(t.smem_bytes));
     // The compiler's register count caps the CTAs the register file holds (kernels/resources.csv).
+    // Where no compiler report is known, a forward kernel's live accumulators bound its registers
+    // from below and so its CTAs per SM from above (impl.hpp live_accumulator_registers).
+    if (t.registers == 0 && role == KernelRole::fwd) {
+      const u64 live = live_accumulator_registers(t, head_dim);
+      if (const u64 by_live = ctas_by_registers(live, 32 * t.mma_warps, dev_.register_file_bytes_per_sm); by_live != 0) {
+        k.ctas_per_sm = std::min(k.ctas_per_sm, by_live);
+        k.live_registers = live;
+      }
+    }
     if (const u64 by_regs = ctas_by_registers(t.registers, t.threads, dev_.register_file_bytes_per_sm); by_regs != 0) {
       k.ctas_per_sm = std::min(k.ctas_per_sm, by_regs);
       k.registers = t.registers;

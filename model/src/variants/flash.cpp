@@ -235,8 +235,9 @@ void flash2_bwd(Evaluator& ev, const Shape& s, const Plan& p, const FlashOptions
   k.sfu_ops = bh * p.allowed;
   k.fp32_flops = bh * p.allowed * 4;  // P recompute FFMA (2), dS = P o (dP - D): sub + mul (2)
   ev.attention_kernel(k, KernelRole::bwd, std::max(s.d, s.dv));
-  // Per evaluated score: FFMA (P recompute), FSUB and FMUL (dS), a pack of P and of dS to 16 bits.
-  k.fp32_instr = bh * p.area * 4;
+  // Per evaluated score: FFMA (P recompute), FSUB and FMUL (dS), a pack of P and of dS to 16 bits
+  // (or the implementation's own count, KernelTraits::fp32_per_score).
+  k.fp32_instr = bwd_traits && bwd_traits->fp32_per_score > 0 ? scaled(bh * p.area, bwd_traits->fp32_per_score) : bh * p.area * 4;
   k.block_iters = bh * p.pairs;
   k.inflight_bytes = Count(min_u(p.br, s.n)) * (s.d + s.dv) * e;  // the next Q_i, dO_i tiles
   const Count kv = bh * p.touched * (s.d + s.dv) * e;

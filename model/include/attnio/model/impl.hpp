@@ -134,6 +134,15 @@ struct KernelTraits {
 
 enum class KernelRole { fwd, bwd, splitkv };
 
+// The 32-bit registers a thread of a tiled mma.sync forward kernel needs at least to hold its live
+// accumulators: S = QK^T (block_m x block_n) and O (block_m x d) in fp32, plus Q's A-operand
+// fragments (block_m x d at 16 bits, two per register) when the kernel keeps Q in registers; spread
+// over the CTA's threads (an mma.sync accumulator tile is split evenly over the warps' lanes). A
+// lower bound: addresses, softmax state and operand fragments come on top (ptxas reports 250 and
+// 255 registers for FlashAttention-2's 128-row 4-warp forward kernels at d = 64 and 128, where this
+// gives 128 and 192: Dao-AILab/flash-attention issue #1630). 0: not a tiled forward kernel.
+std::uint64_t live_accumulator_registers(const KernelTraits& t, std::uint64_t head_dim);
+
 struct ImplProfile {
   std::string_view key;      // --impl
   std::string_view name;     // "FlashAttention-2 (flash-attn 2.x)"

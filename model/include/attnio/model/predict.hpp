@@ -53,6 +53,9 @@ struct KernelCost {
   std::uint64_t mma_warps = 4;  // warps per CTA issuing MMAs and softmax
   std::uint64_t jobs_per_cta = 1;  // warp groups per CTA not locked together by barriers (impl.hpp)
   std::uint64_t registers = 0;     // per thread, from the compiler's report where known
+  // Per thread at least, where no report is known: the tile's live accumulators (impl.hpp
+  // live_accumulator_registers); 0 where not derived.
+  std::uint64_t live_registers = 0;
   Count fp32_instr;             // FP32-pipe lane instructions; 0: fp32_flops / 2 (FMA-counted)
   // Work the pipes issue, padding and masked scores included (an MMA tile computes every row and
   // column of its block); 0: the useful counts tensor_flops and sfu_ops.
