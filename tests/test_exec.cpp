@@ -674,6 +674,10 @@ TEST(Exec, Fp32InstructionsPerScoreByHand) {
   EXPECT_EQ(kernel_named(predict(a, w), "flash2_fwd").fp32_instr.v, 507904u);
   w.impl = &find_impl("fa2");
   EXPECT_EQ(kernel_named(predict(a, w), "flash2_fwd").fp32_instr.v, 278528u);
+  // Triton's backward: 6 per score over the 65536 scores, whichever grid it runs.
+  w.impl = &find_impl("triton");
+  w.pass = Pass::bwd;
+  EXPECT_EQ(kernel_named(predict(a, w), "flash2_bwd").fp32_instr.v, 6u * 65536);
 }
 
 // flash-attention 2's backward at d = 128 on an A100 by hand: its own 64 x 128 tiles (the forward

@@ -446,6 +446,12 @@ KernelTraits triton_traits(KernelRole role, u64 d, bool, Dtype, double, int) {
     // another DotOp, return {numWarps, 1}") puts all warps along M: each warp reads the whole B
     // operand out of shared memory. In FlashAttention-2's layout terms all three atoms are W.
     t.atom_msdp = t.atom_ndkv = t.atom_mdq = t.mma_warps;
+    // FP32-pipe instructions per score (_bwd_kernel_one_col_block, triton.ops flash_attention.py
+    // 2023): the scale multiply of QK^T, the LSE subtraction ahead of exp2, half a pack of P for
+    // dV, dP - D, the product with P, the multiply by sm_scale and half a pack of dS: 6. The older
+    // tutorial (v2.0.0: exp(qk * sm_scale - m), ds = p * dp * sm_scale with dp initialized to -D)
+    // issues the same 6.
+    t.fp32_per_score = 6;
   }
   t.heaviest_last = true;  // start_m = tl.program_id(0), grid (cdiv(N, BLOCK_M), B·H)
   if (d > 128) t.block_m = t.block_n = 0;  // the tutorial asserts Lk in {16, 32, 64, 128}
