@@ -71,6 +71,12 @@ double kv_between(const Plan& p, const Shape& s, u64 e) {
   return sets * p.touched.d() * static_cast<double>((s.d + s.dv) * e);
 }
 
+// FP32-pipe instructions for `scores` at the implementation's own count per score where its traits
+// give one (KernelTraits::fp32_per_score), else the closed form's `fallback`.
+Count per_score_instr(const KernelTraits* t, Count scores, Count fallback) {
+  return t != nullptr && t->fp32_per_score > 0 ? scaled(scores, t->fp32_per_score) : fallback;
+}
+
 // FlashAttention-2 §3.1 forward: each CTA owns one Q block of one head, reads Q once, loops over the
 // K/V blocks it needs, writes O and the log-sum-exp once. K and V cross L2 once per Q block.
 void flash2_fwd(Evaluator& ev, const Shape& s, const Plan& p, const FlashOptions& opt, const Mask& mask) {
@@ -108,9 +114,8 @@ void flash2_fwd(Evaluator& ev, const Shape& s, const Plan& p, const FlashOptions
     // Issued instructions (flash-attention softmax.h:137-165, @0251105): per score a max
     // (reduce_max), an FFMA of scale and max (scale_apply_exp2), an add (reduce_sum) and half a
     // pack to 16 bits (convert_type); per visited block row a multiply of O's dv columns.
-    const Count per_score = traits && traits->fp32_per_score > 0 ? scaled(scores, traits->fp32_per_score)
-                                                                  : Count(scores.v / 2) + scores * 3;
-    k.fp32_instr = per_score + bh * (p.rows_sum * s.dv + Count(s.n) * s.dv);
+    k.fp32_instr = per_score_instr(traits ? &*traits : nullptr, scores, Count(scores.v / 2) + scores * 3) +
+                   bh * (p.rows_sum * s.dv + Count(s.n) * s.dv);
   }
   // cp.async (FA2) or TMA (FA3) keeps one K/V tile in flight per CTA.
   k.inflight_bytes = Count(min_u(p.bc, s.nk)) * (s.d + s.dv) * e;
@@ -237,7 +242,7 @@ void flash2_bwd(Evaluator& ev, const Shape& s, const Plan& p, const FlashOptions
   ev.attention_kernel(k, KernelRole::bwd, std::max(s.d, s.dv));
   // Per evaluated score: FFMA (P recompute), FSUB and FMUL (dS), a pack of P and of dS to 16 bits
   // (or the implementation's own count, KernelTraits::fp32_per_score).
-  k.fp32_instr = bwd_traits && bwd_traits->fp32_per_score > 0 ? scaled(bh * p.area, bwd_traits->fp32_per_score) : bh * p.area * 4;
+  k.fp32_instr = per_score_instr(bwd_traits ? &*bwd_traits : nullptr, bh * p.area, bh * p.area * 4);
   k.block_iters = bh * p.pairs;
   k.inflight_bytes = Count(min_u(p.br, s.n)) * (s.d + s.dv) * e;  // the next Q_i, dO_i tiles
   const Count kv = bh * p.touched * (s.d + s.dv) * e;
@@ -371,7 +376,7 @@ void xformers_bwd(Evaluator& ev, const Shape& s, const Plan& p, const KernelTrai
   // Per score: the P recompute FFMA, dS = P o (dP - D) (2); D: a multiply-add per O element per CTA.
   k.fp32_flops = bh * p.allowed * 4 + ctas * s.n * s.dv * 2;
   ev.attention_kernel(k, KernelRole::bwd, std::max(s.d, s.dv));
-  k.fp32_instr = (t.fp32_per_score > 0 ? scaled(scores, t.fp32_per_score) : scores * 4) + ctas * s.n * s.dv;
+  k.fp32_instr = per_score_instr(&t, scores, scores * 4) + ctas * s.n * s.dv;
   k.block_iters = bh * p.pairs;
   k.inflight_bytes = Count(min_u(p.br, s.n)) * (s.d + s.dv) * e;  // the next GEMMs' prologues
   // A head's rows (Q, dO, O, LSE, D and the dQ workspace) are read by its `splits` CTAs, consecutive

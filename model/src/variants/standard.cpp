@@ -30,11 +30,12 @@ constexpr u64 kSectorBytes = 32;
 // contiguously; TensorIterator orders the loop by the output's strides (reorder_dimensions: outputs
 // first), so a source whose innermost index is not the output's is gathered: every element read is
 // its own 32-byte sector request (`gathered`), counted without L1 reuse, as in eager_decode.
-void copy_kernel(Evaluator& ev, std::string_view name, Count bytes, u64 e, bool gathered = false) {
+KernelCost& copy_kernel(Evaluator& ev, std::string_view name, Count bytes, u64 e, bool gathered = false) {
   KernelCost& c = rowwise(ev, name, Count(bytes.v / e));
   Evaluator::read_direct(c, bytes);
   if (gathered) c.l2_read += Count(bytes.v / e) * kSectorBytes - bytes;
   Evaluator::write_direct(c, bytes);
+  return c;
 }
 
 // PyTorch eager decode as the Flash-Decoding post's "PyTorch Eager" column ran it: xFormers'
@@ -163,12 +164,8 @@ void standard_bwd(Evaluator& ev, const Shape& s) {
     // The views between (reshape of a clone, permute, rearrange) launch nothing.
     const Count q_bytes = Count(s.batch) * s.heads * s.n * s.d * e;
     const Count k_bytes = Count(s.batch) * s.kv_heads * s.nk * s.d * e, v_bytes = Count(s.batch) * s.kv_heads * s.nk * s.dv * e;
-    for (const auto& [name, bytes] : {std::pair{"scale_dq", q_bytes}, std::pair{"scale_dk", k_bytes}}) {
-      KernelCost& c = rowwise(ev, name, Count(bytes.v / e));
-      Evaluator::read_direct(c, bytes);
-      Evaluator::write_direct(c, bytes);
-      c.fp32_flops = Count(bytes.v / e);
-    }
+    copy_kernel(ev, "scale_dq", q_bytes, e).fp32_flops = Count(q_bytes.v / e);  // one multiply per element
+    copy_kernel(ev, "scale_dk", k_bytes, e).fp32_flops = Count(k_bytes.v / e);
     copy_kernel(ev, "stack_dq", q_bytes, e);
     copy_kernel(ev, "stack_dk", k_bytes, e, true);
     copy_kernel(ev, "stack_dv", v_bytes, e);
