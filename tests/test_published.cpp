@@ -81,3 +81,25 @@ TEST(Published, ShippedTableParses) {
     EXPECT_TRUE(published_time_s(r, nullptr).has_value()) << "line " << r.line << ": no time conversion";
   }
 }
+
+// A row whose implementation attnio has no profile of for its variant is not compared: another
+// implementation's profile would predict other code (issue 15: a naive PyTorch MLA loop was held
+// against FlashMLA's profile and came out 99.9 % off). Under a forced profile (the roofline
+// baseline) the same rows are skipped, so both runs cover the same rows.
+TEST(Published, RowsWithoutAProfileOfTheirOwnAreSkippedAndSaySo) {
+  const PublishedTable t = parse_published(
+      kHeader +
+          "test,a,text,h100-sxm,pytorch,mla,fp16,fwd,decode,128,128,1,1,1151,576,0,time_ms,100,time,\n"
+          "test,b,text,h100-sxm,tilelang-mla,mla,fp16,fwd,decode,128,128,1,1,1151,576,0,time_ms,0.145,time,\n"
+          "test,c,text,h100-sxm,fa2,flash2,fp16,fwd,prefill,2,16,16,8192,8192,128,0,tflops,300,fa,\n",
+      "t.csv");
+  for (const std::string forced : {"", "ideal"}) {
+    const std::vector<ValidatedRow> v = validate_rows(t, "", forced);
+    ASSERT_EQ(v.size(), 3u);
+    EXPECT_EQ(v[0].skipped_why, "no profile of its own for 'pytorch' running 'mla'");
+    EXPECT_EQ(v[1].skipped_why, "no profile of its own for 'tilelang-mla' running 'mla'");
+    EXPECT_EQ(v[2].skipped_why, "");
+    EXPECT_EQ(v[2].profile, forced.empty() ? "fa2" : "ideal");
+    EXPECT_GT(v[2].predicted_s, 0);
+  }
+}

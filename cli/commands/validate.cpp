@@ -54,7 +54,6 @@ int cmd_validate(const std::vector<std::string>& args) {
   std::map<std::string, std::vector<double>> errors;  // impl -> |error| %
   std::vector<double> all;
   std::map<std::string, std::size_t> skipped;          // reason -> rows
-  std::map<std::pair<std::string, std::string>, std::size_t> unprofiled;  // (impl, stand-in profile) -> rows
   for (const traces::ValidatedRow& v : traces::validate_rows(table, only, forced)) {
     if (!v.skipped_why.empty()) {
       ++skipped[v.skipped_why];
@@ -62,7 +61,6 @@ int cmd_validate(const std::vector<std::string>& args) {
     }
     const traces::PublishedRow& r = *v.row;
     errors[r.impl].push_back(std::fabs(v.error_pct));
-    if (!v.profile_matched && forced.empty()) ++unprofiled[{r.impl, v.profile}];
     all.push_back(std::fabs(v.error_pct));
     if (rows) {
       Record rec;
@@ -84,7 +82,7 @@ int cmd_validate(const std::vector<std::string>& args) {
       rec.emplace_back("published_time_s", v.published_s);
       rec.emplace_back("predicted_time_s", v.predicted_s);
       rec.emplace_back("time_error_pct", v.error_pct);
-      rec.emplace_back("profile", v.profile_matched || !forced.empty() ? v.profile : v.profile + " (no profile of its own)");
+      rec.emplace_back("profile", v.profile);
       rec.emplace_back("bound", v.bound);
       rec.emplace_back("read", r.read);
       rec.emplace_back("source", r.source + ", " + r.locator);
@@ -115,10 +113,6 @@ int cmd_validate(const std::vector<std::string>& args) {
     for (const auto& [impl, v] : errors) line(impl, v);
     if (!all.empty()) line("all", all);
     summary->end();
-  }
-  for (const auto& [key, n] : unprofiled) {
-    std::cerr << "note: " << n << " '" << key.first << "' row(s) have no profile of their own for their variant; predicted with "
-              << key.second << "\n";
   }
   for (const auto& [why, n] : skipped) std::cerr << "note: skipped " << n << " row(s): " << why << "\n";
   if (all.empty()) {

@@ -68,17 +68,26 @@ RooflineView::RooflineView(Session* s, QWidget* parent) : QChartView(parent), s_
   levels_ = new QLineSeries;
   levels_->setPointsVisible(true);
   attach(levels_, true);
-  hollow_ = new QScatterSeries;
-  hollow_->setName(QStringLiteral("measured (trace)"));
-  hollow_->setMarkerSize(11);
-  hollow_->setBrush(Qt::NoBrush);
-  hollow_->setPen(QPen(QColor("#111111"), 1.6));
-  attach(hollow_, true);
-  connect(hollow_, &QScatterSeries::hovered, this, [this](const QPointF& pt, bool on) {
-    const auto i = hollow_->points().indexOf(pt);
-    if (on && i >= 0 && i < hollow_tips_.size()) QToolTip::showText(QCursor::pos(), hollow_tips_[i]);
-    else QToolTip::hideText();
-  });
+  // Hollow markers whose hover shows the tip of the point under the mouse (tips: one per point).
+  auto hollow = [&](const QString& name, QScatterSeries::MarkerShape shape, qreal size, QPen pen, const QStringList* tips) {
+    auto* series = new QScatterSeries;
+    series->setName(name);
+    series->setMarkerShape(shape);
+    series->setMarkerSize(size);
+    series->setBrush(Qt::NoBrush);
+    series->setPen(pen);
+    attach(series, true);
+    connect(series, &QScatterSeries::hovered, this, [series, tips](const QPointF& pt, bool on) {
+      const auto i = series->points().indexOf(pt);
+      if (on && i >= 0 && i < tips->size()) QToolTip::showText(QCursor::pos(), (*tips)[i]);
+      else QToolTip::hideText();
+    });
+    return series;
+  };
+  hollow_ = hollow(QStringLiteral("measured (trace)"), QScatterSeries::MarkerShapeCircle, 11, QPen(QColor("#111111"), 1.6),
+                   &hollow_tips_);
+  published_ = hollow(QStringLiteral("published"), QScatterSeries::MarkerShapeRectangle, 9, QPen(QColor("#555555"), 1.2),
+                      &published_tips_);
   // One series per variant, so hover and click know which it is.
   for (Variant v : all_variants()) {
     auto* series = new QScatterSeries;
@@ -177,6 +186,20 @@ void RooflineView::rebuild() {
     measured.push_back(m);
     shown.push_back(m.measured);
   }
+  // Published measurements of the checked variants, at the model's FLOPs and bytes for their shapes.
+  QList<QPointF> published_list;
+  published_tips_.clear();
+  for (const PublishedPoint& pp : s_->published_points()) {
+    if (!s_->selected(pp.variant) || pp.hbm_bytes <= 0 || pp.flops <= 0 || pp.published_s <= 0) continue;
+    const RoofPoint m{pp.flops / pp.hbm_bytes, pp.flops / pp.published_s};
+    published_list.append(QPointF(m.intensity, m.flops_per_s));
+    shown.push_back(m);
+    const double error = (pp.predicted_s - pp.published_s) / pp.published_s * 100.0;
+    published_tips_.append(QStringLiteral("published %1\ntime %2 (predicted %3, %4%5 %)\nattained %6/s")
+                               .arg(pp.label, q(human_time(pp.published_s)), q(human_time(pp.predicted_s)),
+                                    error >= 0 ? QStringLiteral("+") : QString(), QString::number(error, 'f', 1),
+                                    q(human_flops(m.flops_per_s))));
+  }
   const RoofRange range = roof_range(ceilings, shown);
   const double x_lo = range.x_lo, x_hi = range.x_hi, y_lo = range.y_lo, y_hi = range.y_hi;
   ax_->setRange(x_lo, x_hi);
@@ -260,6 +283,9 @@ void RooflineView::rebuild() {
                                  q(human_time(tp.measured.time_s)), q(human_time(tp.prediction.predicted_time_s))));
   }
   for (std::size_t i = joins_used; i < joins_.size(); ++i) joins_[i]->setVisible(false);
+  published_->replace(published_list);
+  published_->setVisible(!published_list.isEmpty());
+  for (auto* mk : c->legend()->markers(published_)) mk->setVisible(!published_list.isEmpty());
   hollow_->replace(hollow_list);
   hollow_->setVisible(!hollow_list.isEmpty());
   for (auto* mk : c->legend()->markers(hollow_)) mk->setVisible(!hollow_list.isEmpty());

@@ -1,6 +1,8 @@
 // The roofline chart: log-log, every ceiling labelled, ridge points marked, one point per checked
 // variant (fill by bound, rim in the variant's colour), measured trace points as hollow markers
-// joined to their prediction. Hover shows the numbers; a click makes the variant current.
+// joined to their prediction, and the published measurements `attnio validate` checks (hollow
+// squares) of the checked variants' implementations on this GPU. Hover shows the numbers; a click
+// makes the variant current.
 #pragma once
 
 #include <QChartView>
@@ -48,6 +50,8 @@ private:
   std::map<Variant, QScatterSeries*> points_;
   std::map<Variant, QString> tips_;
   QStringList hollow_tips_;  // one per point of hollow_, in order
+  QScatterSeries* published_;
+  QStringList published_tips_;  // one per point of published_, in order
   std::vector<Label> labels_;
 
 public:

@@ -176,7 +176,45 @@ void Session::recompute() {
     }
     entries_.push_back(std::move(e));
   }
+  recompute_published();
   emit changed();
+}
+
+void Session::recompute_published() {
+  published_points_.clear();
+  static const traces::PublishedTable table = traces::shipped_published();
+  for (const traces::PublishedRow& r : table.rows) {
+    const Workload& rw = r.workload;
+    if (r.gpu != device().key || rw.phase != workload_.phase || rw.pass != workload_.pass ||
+        dtype_bytes(rw.dtype) != dtype_bytes(workload_.dtype)) {
+      continue;
+    }
+    // Only the implementation this session's number for the variant describes.
+    const Entry& e = entry(rw.variant);
+    const ImplProfile* own = traces::profile_for(r.impl);
+    if (!e.ok || own == nullptr || own != e.prediction.impl) continue;
+    std::string why;
+    const std::optional<double> published = traces::published_time_s(r, &why);
+    if (!published) continue;
+    const std::optional<Prediction> p = traces::predict_row(r, device(), nullptr, &why);
+    if (!p) continue;
+    PublishedPoint pt;
+    pt.variant = rw.variant;
+    pt.flops = p->flops().d();
+    pt.hbm_bytes = p->hbm_bytes().d();
+    pt.published_s = *published;
+    pt.predicted_s = p->predicted_time_s;
+    pt.label = QStringLiteral("%1 %2 %3, B=%4 H=%5 N=%6 Nk=%7 d=%8%9\n%10, %11")
+                   .arg(QString::fromStdString(r.impl), qs(rw.variant.name()), qs(to_string(rw.dtype)))
+                   .arg(rw.batch)
+                   .arg(rw.heads)
+                   .arg(rw.query_len())
+                   .arg(rw.kv_len != 0 ? rw.kv_len : rw.seq)
+                   .arg(rw.head_dim)
+                   .arg(rw.causal ? QStringLiteral(" causal") : QString(), QString::fromStdString(r.source),
+                        QString::fromStdString(r.locator));
+    published_points_.push_back(std::move(pt));
+  }
 }
 
 QString Session::open_trace(const QString& path) {

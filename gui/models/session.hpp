@@ -15,6 +15,7 @@
 #include "attnio/model/predict.hpp"
 #include "attnio/model/workload.hpp"
 #include "attnio/traces/compare.hpp"
+#include "attnio/traces/published.hpp"
 #include "attnio/traces/trace.hpp"
 
 namespace attnio::gui {
@@ -43,6 +44,17 @@ struct TracePoint {
   QString label;
   Phase phase = Phase::prefill;
   std::string key;  // the model's figures for its workload on the trace's device (session.cpp point_key)
+};
+
+// A published measurement (validation/published.csv, what `attnio validate` checks) of a variant
+// on the current device, phase, pass and element width, run by the implementation the session
+// predicts that variant with: the roofline's hollow squares. The FLOPs and HBM bytes are the
+// model's for the row's own workload (sources print a time or a rate, not bytes).
+struct PublishedPoint {
+  Variant variant = default_variant();
+  double flops = 0, hbm_bytes = 0;
+  double published_s = 0, predicted_s = 0;
+  QString label;  // implementation, shape and source
 };
 
 class Session : public QObject {
@@ -91,6 +103,9 @@ public:
   const QString& trace_note() const { return trace_note_; }
   // The open trace is a simulate campaign: its "measurements" are the tile simulator's figures.
   bool trace_simulated() const { return trace_simulated_; }
+  // The published points of the current device, phase, pass and element width (every variant;
+  // the roofline shows the checked ones).
+  const std::vector<PublishedPoint>& published_points() const { return published_points_; }
   QString trace_device_key() const { return trace_device_ ? QString::fromStdString(trace_device_->key) : QString(); }
   void close_trace();
 
@@ -101,6 +116,7 @@ signals:
 
 private:
   void recompute();
+  void recompute_published();
 
   std::vector<Device> devices_;
   int device_index_ = 0;
@@ -110,6 +126,7 @@ private:
   std::vector<Entry> entries_;
   std::optional<Device> trace_device_;  // the device the open trace ran on
   std::vector<TracePoint> trace_points_;
+  std::vector<PublishedPoint> published_points_;
   QString trace_note_;
   bool trace_simulated_ = false;
 };

@@ -230,12 +230,13 @@ void exec_kernel(KernelCost& k, const Device& dev, const Workload& w) {
   x.hbm_s = hbm_bytes / hbm_rate;
   x.l2_s = (k.l2_read + k.l2_write).d() / dev.l2_rate();
   x.link_s = dev.nvlink_bytes_per_s > 0 ? k.link_bytes.d() / dev.nvlink_bytes_per_s : 0;
-  // Little's law: resident CTAs x bytes each keeps in flight / DRAM latency caps the bandwidth.
+  // Little's law: resident CTAs x bytes each keeps in flight / DRAM latency caps the bandwidth of
+  // the reads (stores are posted: nothing waits on them, so they keep nothing in flight).
   if (k.inflight_bytes.v != 0 && dev.dram_latency_s > 0 && hbm_bytes > 0) {
     const double resident = std::min(k.ctas.d() / static_cast<double>(k.launches),
                                      static_cast<double>(dev.sm_count) * static_cast<double>(k.ctas_per_sm));
     const double bw = resident * k.inflight_bytes.d() / dev.dram_latency_s;
-    x.latency_s = hbm_bytes / bw;
+    x.latency_s = k.hbm_read.d() / bw;
   }
   x.launch_s = static_cast<double>(k.launches) * dev.launch_overhead_s;
   struct Term { double t; Bound b; };

@@ -264,6 +264,71 @@ private slots:
     }
   }
 
+  // Issue 15: the published measurements `attnio validate` checks sit on the roofline, for the
+  // implementation the session's number describes, at the source's own rate.
+  void publishedPointsAreTheImplementationsOwnRowsAtTheirRates() {
+    Session s;
+    s.set_device_key("h100-sxm");
+    Workload w = s.workload();
+    w.phase = Phase::prefill;
+    w.pass = Pass::fwd;
+    w.dtype = Dtype::fp16;
+    ASSERT_EMPTY(s.set_workload(w));
+    const Variant flash2 = parse_variant("flash2");
+    QCOMPARE(std::string(s.entry(flash2).prediction.impl->key), std::string("fa2"));
+    // FlashAttention-3 paper Fig. 5: FlashAttention-2 at B = 2, H = 16, N = 8192, d = 128, not
+    // causal. The source counts 4·B·H·N²·d = 1.0995e12 FLOP; its TFLOP/s gives the time, and the
+    // point's rate is the model's FLOPs (the same matmuls plus the softmax's) over that time.
+    const traces::PublishedTable table = traces::shipped_published();
+    const traces::PublishedRow* row = nullptr;
+    for (const traces::PublishedRow& r : table.rows) {
+      const Workload& rw = r.workload;
+      if (r.impl == "fa2" && r.gpu == "h100-sxm" && rw.pass == Pass::fwd && !rw.causal && rw.batch == 2 &&
+          rw.seq == 8192 && rw.head_dim == 128 && r.metric == "tflops") {
+        row = &r;
+      }
+    }
+    QVERIFY(row);
+    const double source_flop = 4.0 * 2 * 16 * 8192.0 * 8192.0 * 128;
+    QCOMPARE(source_flop, 1.099511627776e12);
+    const double published_s = source_flop / (row->value * 1e12);
+    const PublishedPoint* point = nullptr;
+    for (const PublishedPoint& p : s.published_points()) {
+      if (p.variant != flash2) continue;
+      QVERIFY2(p.label.startsWith("fa2 "), qPrintable(p.label));  // fa2's rows only, not fa3's or Triton's
+      if (std::abs(p.published_s - published_s) < 1e-12 * published_s) point = &p;
+    }
+    QVERIFY(point);
+    const double rate = point->flops / point->published_s;
+    QVERIFY2(rate >= row->value * 1e12 && rate < row->value * 1e12 * 1.02, qPrintable(QString::number(rate)));
+    QVERIFY(point->predicted_s > 0);
+    // Asking for FlashAttention-3 shows FlashAttention-3's rows instead; another GPU, its own.
+    w.impl = &find_impl("fa3");
+    ASSERT_EMPTY(s.set_workload(w));
+    QVERIFY(!s.published_points().empty());
+    bool fa3 = false;
+    for (const PublishedPoint& p : s.published_points()) {
+      if (p.variant != flash2) continue;
+      fa3 = true;
+      QVERIFY2(p.label.startsWith("fa3 "), qPrintable(p.label));
+    }
+    QVERIFY(fa3);
+    w.impl = nullptr;
+    ASSERT_EMPTY(s.set_workload(w));
+    s.set_device_key("a100-80gb");
+    QVERIFY(!s.published_points().empty());
+    // The A100 rows of FlashAttention-2's own paper are there; the H100 chart's are not.
+    bool fa2_paper = false;
+    for (const PublishedPoint& p : s.published_points()) {
+      fa2_paper = fa2_paper || p.label.contains("FlashAttention-2 (arXiv 2307.08691v1)");
+      QVERIFY2(!p.label.contains("flash3_fp16_fwd.png"), qPrintable(p.label));
+    }
+    QVERIFY(fa2_paper);
+    // A device the table has nothing for shows none.
+    s.set_device_key("l40s");
+    QVERIFY(s.published_points().empty());
+  }
+
   void ridgePointsAreTheHandNumbers() {
     // H100 SXM datasheet: 989.4 TFLOP/s bf16 dense, 3.35 TB/s HBM3, 66.9 TFLOP/s FP32.
     // Williams et al. §2: ridge = peak / bandwidth = 989.4e12 / 3.35e12 = 295.343 FLOP/byte, and

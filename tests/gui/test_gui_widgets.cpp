@@ -104,8 +104,9 @@ private slots:
       int shown = 0;
       for (auto* mk : view->chart()->legend()->markers()) shown += mk->isVisible() ? 1 : 0;
       // Six ceilings, the focused variant's implementation's two sustained roofs (fa2: mma.sync
-      // tensor, STREAM HBM), the ridge points and the focused variant's L2/SRAM line.
-      QCOMPARE(shown, 10);
+      // tensor, STREAM HBM), the ridge points, the focused variant's L2/SRAM line and the published
+      // measurements (the default H100 prefill forward has FlashAttention-2's and PyTorch's).
+      QCOMPARE(shown, 11);
       Workload next = s.workload();
       next.seq *= 2;
       QVERIFY(s.set_workload(next).isEmpty());
@@ -453,6 +454,39 @@ private slots:
       if (!shown.isEmpty()) break;
     }
     QVERIFY2(shown.startsWith("measured"), qPrintable(shown));
+  }
+
+  // Issue 15: the published measurements show on the roofline as hollow squares, and hovering one
+  // names its source with the published and predicted time.
+  void hoveringAPublishedPointShowsItsSourceAndError() {
+    Session s;
+    MainWindow w(&s, false);
+    w.resize(1280, 720);
+    w.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&w));
+    s.set_device_key("h100-sxm");
+    w.show_view(MainWindow::View::roofline);
+    auto* view = qobject_cast<RooflineView*>(w.view_widget(MainWindow::View::roofline));
+    view->rebuild();
+    QCoreApplication::processEvents();
+    QScatterSeries* published = nullptr;
+    for (QAbstractSeries* series : view->chart()->series()) {
+      if (series->name() == "published") published = qobject_cast<QScatterSeries*>(series);
+    }
+    QVERIFY(published && published->count() > 0 && published->isVisible());
+    QString shown;
+    for (const QPointF& pt : published->points()) {
+      const QPoint at = view->mapFromScene(view->chart()->mapToPosition(pt, published));
+      QTest::mouseMove(view->viewport(), at);
+      QCoreApplication::processEvents();
+      if (QToolTip::isVisible() && QToolTip::text().startsWith("published")) shown = QToolTip::text();
+      if (!shown.isEmpty()) break;
+    }
+    QVERIFY2(shown.contains("predicted") && shown.contains("%"), qPrintable(shown));
+    // Unchecking every variant leaves no published point on the chart.
+    s.set_selection({});
+    view->rebuild();
+    QVERIFY(!published->isVisible() || published->count() == 0);
   }
 
   void settingsPersistBetweenRuns() {

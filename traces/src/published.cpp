@@ -186,6 +186,26 @@ const ImplProfile* profile_for(const std::string& impl) {
   return nullptr;
 }
 
+std::optional<Prediction> predict_row(const PublishedRow& r, const Device& dev, const ImplProfile* forced, std::string* why) {
+  Workload w = r.workload;
+  const ImplProfile* own = profile_for(r.impl);
+  if (!own || !impl_mismatch(*own, w.variant.name(), dev).empty()) {
+    // Another implementation's profile would predict some other code, not this row's: a number
+    // that checks nothing (a naive per-sequence PyTorch loop is not FlashMLA). Skipped under a
+    // forced profile too, so that a baseline (--model-impl ideal) covers the same rows.
+    *why = "no profile of its own for '" + r.impl + "' running '" + std::string(w.variant.name()) + "'";
+    return std::nullopt;
+  }
+  const ImplProfile* profile = forced ? forced : own;
+  if (impl_mismatch(*profile, w.variant.name(), dev).empty()) w.impl = profile;  // else the variant's default
+  try {
+    return predict(dev, w);
+  } catch (const InputError& e) {
+    *why = std::string("the model refuses the shape: ") + e.what();
+    return std::nullopt;
+  }
+}
+
 std::vector<ValidatedRow> validate_rows(const PublishedTable& table, const std::string& only_impl,
                                         const std::string& force_profile) {
   const ImplProfile* forced = force_profile.empty() ? nullptr : &find_impl(force_profile);
@@ -202,20 +222,12 @@ std::vector<ValidatedRow> validate_rows(const PublishedTable& table, const std::
       v.skipped_why = "no built-in device '" + r.gpu + "'";
     }
     if (published && dev) {
-      try {
-        Workload w = r.workload;
-        const ImplProfile* profile = forced ? forced : profile_for(r.impl);
-        v.profile_matched = profile != nullptr && forced == nullptr;
-        if (profile && impl_mismatch(*profile, w.variant.name(), *dev).empty()) w.impl = profile;
-        else v.profile_matched = false;
-        const Prediction p = predict(*dev, w);
+      if (const std::optional<Prediction> p = predict_row(r, *dev, forced, &v.skipped_why)) {
         v.published_s = *published;
-        v.predicted_s = p.predicted_time_s;
-        v.error_pct = (p.predicted_time_s - *published) / *published * 100.0;
-        v.bound = std::string(to_string(p.bound));
-        v.profile = std::string(p.impl->key);
-      } catch (const InputError& e) {
-        v.skipped_why = std::string("the model refuses the shape: ") + e.what();
+        v.predicted_s = p->predicted_time_s;
+        v.error_pct = (p->predicted_time_s - *published) / *published * 100.0;
+        v.bound = std::string(to_string(p->bound));
+        v.profile = std::string(p->impl->key);
       }
     }
     out.push_back(std::move(v));

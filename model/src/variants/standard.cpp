@@ -26,14 +26,30 @@ bool eager(const Evaluator& ev) {
 // Memory Accesses": accesses are served in 32-byte segments).
 constexpr u64 kSectorBytes = 32;
 
+// TensorIterator's loop over operands that are not all contiguous (PyTorch 2.0 ATen/native/cuda/
+// CUDALoops.cuh gpu_kernel_impl: a broadcast, a permuted view, an expanded dimension): not the
+// vectorized kernel but launch_legacy_kernel<128, 4>, whose threads each run 4 elements one after
+// the other (elementwise_kernel's unrolled loop), every element's offsets from an OffsetCalculator,
+// its inputs loaded and its output stored through char* pointers that the compiler must assume may
+// alias, so no load of the next element is issued before the store of this one: a thread keeps one
+// element of each input in flight. 128-thread blocks fill an SM's 2048 threads on sm_80 and sm_90
+// (CUDA C++ Programming Guide, "Compute Capabilities": 2048 resident threads per SM at 8.0 and 9.0,
+// 1536 at 8.6 and 8.9), spread here over the closed form's kSmallCtasPerSm CTAs of an SM.
+void legacy_loop(const Evaluator& ev, KernelCost& c, u64 e, u64 inputs) {
+  const int cc = ev.dev().compute_capability;
+  const u64 threads = cc == 86 || cc == 89 ? 1536 : 2048;
+  c.inflight_bytes = Count(threads / kSmallCtasPerSm) * e * inputs;
+}
+
 // An ATen copy (TensorIterator's elementwise kernel, PyTorch 2.0 Loops.cuh) writes its output
 // contiguously; TensorIterator orders the loop by the output's strides (reorder_dimensions: outputs
 // first), so a source whose innermost index is not the output's is gathered: every element read is
 // its own 32-byte sector request (`gathered`), counted without L1 reuse, as in eager_decode.
-KernelCost& copy_kernel(Evaluator& ev, std::string_view name, Count bytes, u64 e, bool gathered = false) {
+KernelCost& copy_kernel(Evaluator& ev, std::string_view name, Count bytes, u64 e, bool gathered = false, bool legacy = true) {
   KernelCost& c = rowwise(ev, name, Count(bytes.v / e));
   Evaluator::read_direct(c, bytes);
   if (gathered) c.l2_read += Count(bytes.v / e) * kSectorBytes - bytes;
+  if (legacy) legacy_loop(ev, c, e, 1);
   Evaluator::write_direct(c, bytes);
   return c;
 }
@@ -65,6 +81,7 @@ void eager_decode(Evaluator& ev, const Shape& s) {
     c.l2_read += l2;
     c.hbm_read += source * e;
     Evaluator::write_direct(c, elements * e);
+    legacy_loop(ev, c, e, 1);
   };
   if (repeat) {  // reshape of the expanded group dimension: each group head's row from the same source row
     materialize("copy_k_repeat", k_all, k_all * e, k_src);
@@ -118,6 +135,7 @@ void standard_fwd(Evaluator& ev, const Shape& s, const Mask& mask) {
     add.hbm_read += ev.filtered(plane * e, scores * e, (plane * e + Count(s.n) * s.nk * e).d());
     Evaluator::write_direct(add, scores * e);
     add.fp32_flops = scores;
+    legacy_loop(ev, add, e, 2);  // the scores and the broadcast mask
   }
   KernelCost& sm = rowwise(ev, "softmax", scores);
   Evaluator::read_direct(sm, scores * e);
@@ -164,8 +182,9 @@ void standard_bwd(Evaluator& ev, const Shape& s) {
     // The views between (reshape of a clone, permute, rearrange) launch nothing.
     const Count q_bytes = Count(s.batch) * s.heads * s.n * s.d * e;
     const Count k_bytes = Count(s.batch) * s.kv_heads * s.nk * s.d * e, v_bytes = Count(s.batch) * s.kv_heads * s.nk * s.dv * e;
-    copy_kernel(ev, "scale_dq", q_bytes, e).fp32_flops = Count(q_bytes.v / e);  // one multiply per element
-    copy_kernel(ev, "scale_dk", k_bytes, e).fp32_flops = Count(k_bytes.v / e);
+    // grad.bmm(...) * alpha: contiguous, the vectorized loop.
+    copy_kernel(ev, "scale_dq", q_bytes, e, false, false).fp32_flops = Count(q_bytes.v / e);  // one multiply per element
+    copy_kernel(ev, "scale_dk", k_bytes, e, false, false).fp32_flops = Count(k_bytes.v / e);
     copy_kernel(ev, "stack_dq", q_bytes, e);
     copy_kernel(ev, "stack_dk", k_bytes, e, true);
     copy_kernel(ev, "stack_dv", v_bytes, e);

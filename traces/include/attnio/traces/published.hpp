@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "attnio/model/device.hpp"
+#include "attnio/model/predict.hpp"
 #include "attnio/model/workload.hpp"
 
 namespace attnio::traces {
@@ -48,19 +50,23 @@ const std::string& shipped_published_csv();
 PublishedTable shipped_published();
 
 // One row held against the model: the published and predicted time, or why it was skipped (a
-// metric without a conversion, a GPU attnio has no device for, a shape the model refuses).
+// metric without a conversion, a GPU attnio has no device for, an implementation it has no profile
+// of for the row's variant, a shape the model refuses).
 struct ValidatedRow {
   const PublishedRow* row = nullptr;
   double published_s = 0, predicted_s = 0, error_pct = 0;
   std::string bound;        // what the execution model says sets the time
   std::string profile;      // the implementation profile the prediction used
-  bool profile_matched = false;  // the row's implementation has a profile of its own
   std::string skipped_why;  // non-empty: not compared
 };
 // The profile that models a published row's implementation ("fa3-fp8" -> fa3, "vllm-paged-v2" ->
-// vllm-paged); nullptr when attnio has none (the row is then predicted with the variant's default
-// implementation and says so).
+// vllm-paged); nullptr when attnio has none (validate_rows then skips the row and says why).
 const ImplProfile* profile_for(const std::string& impl);
+// The prediction a row is held against on `dev`: its implementation's profile, or `forced` (nullptr:
+// none) where that profile runs the row's variant. nullopt with `why` set when the row cannot be
+// compared: attnio has no profile of the row's implementation for its variant, or the model
+// refuses the shape.
+std::optional<Prediction> predict_row(const PublishedRow& r, const Device& dev, const ImplProfile* forced, std::string* why);
 // Predicts each row with its implementation's profile, or with `force_profile` for every row when
 // given (e.g. "ideal", the roofline at datasheet peaks: the baseline the execution model replaced).
 std::vector<ValidatedRow> validate_rows(const PublishedTable& table, const std::string& only_impl = "",
