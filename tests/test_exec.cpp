@@ -139,13 +139,33 @@ TEST(Exec, Fa2ForwardByHand) {
   EXPECT_NEAR(x.utilization, u, 1e-12);
   // Fill: (x2 / 4 iterations + 1 µs latency) per CTA, 2 CTAs over 2 resident: 7.06208 µs.
   EXPECT_NEAR(x.fill_s, 7.06208e-6, 1e-15);
-  EXPECT_NEAR(x.compute_s, 33.554432e-6 / u + 7.06208e-6, 1e-15);
+  // The prefetch loop: 2 CTAs x 2 buffers (K and V) = 4 customers between the SM (demand busy =
+  // x1 / U) and DRAM (the reads, Q 32768 + K/V 131072 B at 1e10: 16.384 µs, over 1 - ρ for the
+  // writes, O and LSE 33792 B: 3.3792 µs, ρ = 3.3792 µs / t): mean value analysis by hand, then
+  // the fixed point in t.
+  const double busy = 33.554432e-6 / u, reads = 16.384e-6, writes = 3.3792e-6;
+  auto loop = [&](double t) {
+    const double d[2] = {busy, reads / (1 - writes / t)};
+    double q[2] = {0, 0}, X = 0;
+    for (int n = 1; n <= 4; ++n) {
+      const double r0 = d[0] * (1 + q[0]), r1 = d[1] * (1 + q[1]);
+      X = n / (r0 + r1);
+      q[0] = X * r0, q[1] = X * r1;
+    }
+    return 1 / X;
+  };
+  double t = std::max(busy, reads + writes);
+  for (int i = 0; i < 200; ++i) t = loop(t);
+  EXPECT_GT(t, busy);  // DRAM at half the SM's demand still costs the 4 buffers a few per cent
+  EXPECT_LT(t, busy * 1.05);
+  EXPECT_NEAR(x.loop_s, t, 1e-12);
+  EXPECT_NEAR(x.compute_s, t + 7.06208e-6, 1e-12);
   // HBM: Q 32768 + K/V 131072 + O 32768 + LSE 1024 = 197632 B at 1e10: 19.7632 µs. In flight:
   // 2 CTAs x one 128 x 128 x 2 B K/V tile over 1 µs = 6.5536e10 B/s, for the reads only (Q and
   // K/V, 163840 B; stores are posted, nothing waits on them): 2.5 µs.
   EXPECT_NEAR(x.hbm_s, 19.7632e-6, 1e-15);
   EXPECT_NEAR(x.latency_s, 2.5e-6, 1e-15);
-  EXPECT_NEAR(x.time_s, 33.554432e-6 / u + 7.06208e-6 + 1e-6, 1e-15);
+  EXPECT_NEAR(x.time_s, t + 7.06208e-6 + 1e-6, 1e-12);
   EXPECT_EQ(x.bound, Bound::tensor);
   EXPECT_EQ(p.bound, Bound::tensor);
   EXPECT_FALSE(p.memory_bound());
@@ -744,4 +764,35 @@ TEST(Exec, CausalTailFollowsTheLaunchOrder) {
   w.impl = nullptr;
   w.causal = false;
   EXPECT_EQ(kernel_named(predict(h, w), "flash2_fwd").exec.tail_s, 0.0);
+}
+
+// The prefetch loop sits between the fluid bound max(SM, DRAM) and the plain sum: near the sum
+// when the two are close and the buffers few (split-KV decode, 2 CTAs x 2 buffers per SM), near
+// the fluid bound when DRAM is a small part (long prefill).
+TEST(Exec, PrefetchLoopLiesBetweenOverlapAndSum) {
+  const Device& a = find_device("a100-80gb");
+  Workload w;
+  w.variant = parse_variant("flash-decoding");
+  w.impl = &find_impl("fa2-splitkv");
+  w.phase = Phase::decode;
+  w.dtype = Dtype::fp16;
+  w.batch = 16, w.heads = 16, w.kv_heads = 2, w.head_dim = 128, w.seq = 4096;
+  const Prediction pd = predict(a, w);
+  const KernelCost& d = pd.kernels[0];
+  ASSERT_EQ(d.load_buffers, 2u);
+  EXPECT_NEAR(d.exec.compute_s, d.exec.loop_s + (d.exec.fill_s + d.exec.tail_s) / d.exec.wave_efficiency, 1e-12);
+  const double sm = d.exec.gemm_s / d.exec.utilization / d.exec.wave_efficiency;  // the SM's side, quantized
+  EXPECT_GT(d.exec.loop_s, 1.05 * std::max(d.exec.hbm_s, sm));
+  EXPECT_LT(d.exec.loop_s, d.exec.hbm_s + sm);
+  w.variant = parse_variant("flash2");
+  w.impl = &find_impl("fa2");
+  w.phase = Phase::prefill;
+  w.batch = 1, w.kv_heads = 16, w.seq = 16384;
+  const Prediction pf = predict(a, w);
+  const KernelCost& f = pf.kernels[0];
+  const double busy = f.exec.gemm_s / f.exec.utilization;
+  EXPECT_GE(f.exec.loop_s, busy);
+  EXPECT_LT(f.exec.loop_s, busy * 1.01);
+  w.impl = &find_impl("xformers");  // waited loads, no buffers read: no loop
+  EXPECT_EQ(predict(a, w).kernels[0].exec.loop_s, 0.0);
 }

@@ -72,8 +72,10 @@ std::string exec_text(const Device& dev, const Prediction& p) {
   out += "  rule: per kernel, GEMM phase x1 = max(tensor, smem) and softmax phase x2 = MUFU + FP32 (they serialize in a\n"
          "  warp), and the waits z a CTA has nothing to run under (barriers, dependent shared-memory reads, loads waited on\n"
          "  where issued); k independent warps per SM sub-partition overlap them as a closed queue (mean value analysis;\n"
-         "  with z = 0, U = 1 - r^k / sum_{n=0..k} r^n, r = x2/x1); compute = x1/U + pipeline fill, over the wave\n"
-         "  efficiency; time = max(compute, HBM, L2, link, bytes in flight / latency) + launch (docs/model.md, \"Time\")\n";
+         "  with z = 0, U = 1 - r^k / sum_{n=0..k} r^n, r = x2/x1); where the kernel's loads fill buffers ahead, that\n"
+         "  work and the prefetched DRAM reads circulate as a second closed queue over the buffers (loop); compute =\n"
+         "  x1/U (or the loop) + pipeline fill, over the wave efficiency; time = max(compute, HBM, L2, link, bytes in\n"
+         "  flight / latency) + launch (docs/model.md, \"Time\")\n";
   const auto src = [&](double f, const char* key) {
     return f > 0 ? fmt("%.3f", f) + " (" + key + ")" : std::string("1 (no ") + key + " in the device file: datasheet)";
   };
@@ -101,7 +103,10 @@ std::string exec_text(const Device& dev, const Prediction& p) {
                           : std::string()) +
            (x.wait_mem_s > 0 ? ", waited loads " + human_time(x.wait_mem_s) : std::string()) +
            "; k = " + fmt("%.0f", x.overlap_jobs) +
-           ", U = " + fmt("%.2f", x.utilization) + ", fill " + human_time(x.fill_s) + ", waves " +
+           ", U = " + fmt("%.2f", x.utilization) +
+           (x.loop_s > 0 ? ", loop with DRAM " + human_time(x.loop_s) + " (" + num(k.load_buffers) + " buffers per CTA)"
+                         : std::string()) +
+           ", fill " + human_time(x.fill_s) + ", waves " +
            fmt("%.2f", x.wave_efficiency) + " -> compute " + human_time(x.compute_s) + "; HBM " + human_time(x.hbm_s) +
            ", L2 " + human_time(x.l2_s) + (x.link_s > 0 ? ", link " + human_time(x.link_s) : "") +
            (x.latency_s > 0 ? ", in-flight " + human_time(x.latency_s) : "") + ", launch " + human_time(x.launch_s) +

@@ -209,6 +209,9 @@ KernelTraits fa2_traits(KernelRole role, u64 d, bool, Dtype, double smem, int) {
       t.block_m = 64, t.block_n = d <= 64 ? 256 : d <= 128 ? 128 : 64;
       break;
   }
+  // Forward and split-KV: one K and one V tile in shared memory (kernel_traits.h SmemLayoutKV, no
+  // stage dimension), each filled by cp.async while the MMAs run on the other (flash_fwd_kernel.h).
+  if (role != KernelRole::bwd) t.load_buffers = 2;
   return t;
 }
 constexpr std::string_view kFa2Variants[] = {"flash2", "block-sparse", "sliding-window", "sigmoid", "dilated",
@@ -308,6 +311,10 @@ KernelTraits fa3_traits(KernelRole role, u64 d, bool causal, Dtype dtype, double
   const bool pingpong = fp8 ? d >= 128 : d <= 128;
   t.overlap = pingpong ? OverlapRule::pingpong : OverlapRule::warps;
   if (role == KernelRole::splitkv) t.block_m = 64, t.mma_warps = 4, t.jobs_per_cta = 1;
+  // K and V come through separate TMA pipelines of kStages = 2 buffers each (flash_fwd_launch_template.h:47;
+  // mainloop_fwd_sm90_tma_gmma_ws.hpp pipeline_k, pipeline_v); the first FA3 release had the same
+  // 2 stages (@7f67966c).
+  t.load_buffers = 4;
   return t;
 }
 constexpr std::string_view kFa3Variants[] = {"flash2", "sliding-window", "flash-decoding", "gated", "ring"};
@@ -326,9 +333,13 @@ const ImplProfile kFa3{
 // csrc/sm90/decode/dense/config.h @9241ae3: BLOCK_SIZE_M = 64 query rows (all heads of a KV head,
 // packed), PAGE_BLOCK_SIZE = 64 (lines 5-6); 256 threads = 2 warpgroups (traits.h:22), one CTA per SM
 // (__launch_bounds__(256, 1, 1), splitkv_mla.cuh:960); wgmma.
+// Two K page buffers (traits.h SharedMemoryPlan smem_sK0, smem_sK1; V is a view of K's latent
+// columns), each filled by TMA in HEAD_DIM_K / 64 chunks with a barrier apiece (barriers_K0/K1).
 KernelTraits flashmla_traits(KernelRole, u64, bool, Dtype, double, int) {
-  return {.block_m = 64, .block_n = 64, .mma_warps = 8, .ctas_per_sm = 1, .mma = MmaPath::wgmma, .overlap = OverlapRule::warps,
-          .sm_parts_splits = true};
+  KernelTraits t{.block_m = 64, .block_n = 64, .mma_warps = 8, .ctas_per_sm = 1, .mma = MmaPath::wgmma,
+                 .overlap = OverlapRule::warps, .sm_parts_splits = true};
+  t.load_buffers = 2;
+  return t;
 }
 constexpr std::string_view kMlaVariants[] = {"mla"};
 const ImplProfile kFlashMla{
@@ -454,6 +465,9 @@ KernelTraits triton_traits(KernelRole role, u64 d, bool, Dtype, double, int) {
     t.fp32_per_score = 6;
   }
   t.heaviest_last = true;  // start_m = tl.program_id(0), grid (cdiv(N, BLOCK_M), B·H)
+  // The forward's num_stages = 2: Triton's software pipeliner gives each pipelined load (K and V)
+  // num_stages shared-memory buffers, one filled while the other is consumed.
+  if (role != KernelRole::bwd) t.load_buffers = 4;
   if (d > 128) t.block_m = t.block_n = 0;  // the tutorial asserts Lk in {16, 32, 64, 128}
   if (role == KernelRole::splitkv) t.block_m = 64;
   return t;
@@ -612,6 +626,8 @@ KernelTraits tk_traits(KernelRole role, u64 d, bool, Dtype, double, int) {
   // that IEEE signed zeros keep (195), and half a pack to bf16: 4.5 FP32-pipe instructions.
   t.fp32_per_score = 4.5;
   t.jobs_per_cta = 3;  // the consumer warpgroups
+  // K and V each in `stages` TMA buffers, 4 at head dim 64 and 2 at 128 (17-26, 68-69, 116-123).
+  t.load_buffers = 2 * (d == 64 ? 4 : 2);
   t.heaviest_last = true;
   return t;
 }

@@ -223,7 +223,34 @@ void exec_kernel(KernelCost& k, const Device& dev, const Workload& w) {
     const double share = busy * k.last_cta_iters.d() / k.block_iters.d();
     x.tail_s = std::max(0.0, solo - share);
   }
+  // Prefetched tiles: each of the CTA's load buffers (impl.hpp load_buffers) is filled from DRAM
+  // and then consumed by the SM, so the buffers of the SM's resident CTAs circulate between two
+  // queueing stations, the SM (demand: the busy time above) and the SM's share of DRAM (demand: the
+  // prefetched reads, those not already waited on in the cycle), while the writes are an open
+  // class at the DRAM server that leaves the reads 1 - ρ of it (Lazowska et al. 1984 §7.4, as for
+  // the waited loads). Mean value analysis again; with many buffers it tends to max(SM, DRAM), the
+  // fluid bound below, and with few it charges what double buffering cannot hide when the two are
+  // close (short sequences, FP8).
+  // The SM's side is quantized into waves, DRAM is the chip's (rule 5): the loop takes the SM's
+  // demand over the wave efficiency and DRAM's as it is.
   x.compute_s = (busy + x.fill_s + x.tail_s) / x.wave_efficiency;
+  if (k.load_buffers != 0 && k.block_iters.v != 0 && busy > 0) {
+    const double sm = busy / x.wave_efficiency;
+    const double reads = std::max(0.0, k.hbm_read.d() / dev.sustained_hbm_rate() - wait_dram);
+    const double writes = k.hbm_write.d() / dev.sustained_hbm_rate();
+    const double buffers = std::max(1.0, per_sm_ctas * static_cast<double>(k.load_buffers));
+    double t = std::max(sm, reads + writes);
+    for (int it = 0; it < 64 && reads > 0; ++it) {
+      const double rho = std::min(0.99, writes / t);
+      const double d[] = {sm, reads / (1 - rho)};
+      const double next = 1.0 / cycle_throughput(d, buffers, 0);
+      const bool settled = std::abs(next - t) <= 1e-9 * next;
+      t = next;
+      if (settled) break;
+    }
+    x.loop_s = std::max(sm, t);
+    x.compute_s = x.loop_s + (x.fill_s + x.tail_s) / x.wave_efficiency;
+  }
   // Chip-wide levels at their sustained rates.
   const double hbm_rate = dev.sustained_hbm_rate();
   const double hbm_bytes = (k.hbm_read + k.hbm_write).d();

@@ -81,6 +81,7 @@ public:
     k.mma = t.mma;
     k.mma_warps = t.mma_warps;
     k.jobs_per_cta = t.jobs_per_cta;
+    k.load_buffers = t.load_buffers;
     k.waits = t.waits;
     if (t.ctas_per_sm != 0) k.ctas_per_sm = t.ctas_per_sm;
     if (t.smem_bytes != 0) k.ctas_per_sm = ctas_per_sm(Count(t.smem_bytes));

@@ -52,6 +52,7 @@ struct KernelCost {
   MmaPath mma = MmaPath::native;
   std::uint64_t mma_warps = 4;  // warps per CTA issuing MMAs and softmax
   std::uint64_t jobs_per_cta = 1;  // warp groups per CTA not locked together by barriers (impl.hpp)
+  std::uint64_t load_buffers = 0;  // tile buffers per CTA its prefetching loads fill (impl.hpp); 0: no loop
   std::uint64_t registers = 0;     // per thread, from the compiler's report where known
   // Per thread at least, where no report is known: the tile's live accumulators (impl.hpp
   // live_accumulator_registers); 0 where not derived.
@@ -85,7 +86,8 @@ struct KernelCost {
     double delay_s = 0;                 // z: iter_wait_s over the iterations an SM runs
     double wait_mem_s = 0;              // x3: the waited-on loads at the SM's share of L2 and DRAM
     double utilization = 1;             // of the GEMM phase under the overlap rule
-    double compute_s = 0;               // x1 / U + fill, over the wave efficiency
+    double loop_s = 0;                  // the SM's work (over the wave efficiency) and its prefetched DRAM reads as a closed loop (0: none)
+    double compute_s = 0;               // (x1 / U + fill) over the wave efficiency, or the loop + fill over it
     double fill_s = 0;                  // per-CTA pipeline fill: first tiles' latency and first softmax
     double tail_s = 0;                  // the heaviest CTA, launched last, running on alone
     double hbm_s = 0, l2_s = 0, link_s = 0, latency_s = 0, launch_s = 0;
