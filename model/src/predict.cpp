@@ -249,6 +249,8 @@ void exec_kernel(KernelCost& k, const Device& dev, const Workload& w) {
       if (settled) break;
     }
     x.loop_s = std::max(sm, t);
+    x.loop_dram_s = reads / (1 - std::min(0.99, writes / t));
+    x.loop_sm_s = sm;
     x.compute_s = x.loop_s + (x.fill_s + x.tail_s) / x.wave_efficiency;
   }
   // Chip-wide levels at their sustained rates.
@@ -269,7 +271,9 @@ void exec_kernel(KernelCost& k, const Device& dev, const Workload& w) {
   struct Term { double t; Bound b; };
   // The waits name the time when they are the longest station: latency, not a pipe.
   const double longest_pipe = std::max(x.gemm_s, x.softmax_s);
-  const Bound sm_pipe = x.wait_mem_s > longest_pipe && x.wait_mem_s >= x.delay_s
+  // The loop's larger station names it: DRAM when the prefetched reads outweigh the SM's work.
+  const Bound sm_pipe = x.loop_s > 0 && x.loop_dram_s > x.loop_sm_s ? Bound::hbm
+                        : x.wait_mem_s > longest_pipe && x.wait_mem_s >= x.delay_s
                             ? (2 * wait_dram_inflated >= x.wait_mem_s ? Bound::hbm : Bound::l2)
                         : x.delay_s > longest_pipe ? Bound::latency
                         : x.gemm_s >= x.softmax_s ? (x.tensor_s >= x.smem_s ? Bound::tensor : Bound::smem)

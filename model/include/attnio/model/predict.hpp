@@ -87,6 +87,7 @@ struct KernelCost {
     double wait_mem_s = 0;              // x3: the waited-on loads at the SM's share of L2 and DRAM
     double utilization = 1;             // of the GEMM phase under the overlap rule
     double loop_s = 0;                  // the SM's work (over the wave efficiency) and its prefetched DRAM reads as a closed loop (0: none)
+    double loop_sm_s = 0, loop_dram_s = 0;  // the loop's two demands (DRAM's inflated by the writes)
     double compute_s = 0;               // (x1 / U + fill) over the wave efficiency, or the loop + fill over it
     double fill_s = 0;                  // per-CTA pipeline fill: first tiles' latency and first softmax
     double tail_s = 0;                  // the heaviest CTA, launched last, running on alone
