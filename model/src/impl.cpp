@@ -333,12 +333,15 @@ const ImplProfile kFa3{
 // csrc/sm90/decode/dense/config.h @9241ae3: BLOCK_SIZE_M = 64 query rows (all heads of a KV head,
 // packed), PAGE_BLOCK_SIZE = 64 (lines 5-6); 256 threads = 2 warpgroups (traits.h:22), one CTA per SM
 // (__launch_bounds__(256, 1, 1), splitkv_mla.cuh:960); wgmma.
-// Two K page buffers (traits.h SharedMemoryPlan smem_sK0, smem_sK1; V is a view of K's latent
-// columns), each filled by TMA in HEAD_DIM_K / 64 chunks with a barrier apiece (barriers_K0/K1).
+// Two K page buffers (traits.h:71-83 SharedMemoryPlan smem_sK0, smem_sK1; V is a view of K's
+// latent columns, 56-59), each filled by TMA in HEAD_DIM_K / 64 = 9 tiles with a barrier apiece
+// (80-81). Each half is refilled on its own: the warpgroup that has just finished its PV over a
+// page's left V half (tiles 0-3) or right half (tiles 4-8) issues the next page's TMA for those
+// tiles (splitkv_mla.cuh:795, 822, 926, 932 @9241ae3), so 2 buffers x 2 halves cycle independently.
 KernelTraits flashmla_traits(KernelRole, u64, bool, Dtype, double, int) {
   KernelTraits t{.block_m = 64, .block_n = 64, .mma_warps = 8, .ctas_per_sm = 1, .mma = MmaPath::wgmma,
                  .overlap = OverlapRule::warps, .sm_parts_splits = true};
-  t.load_buffers = 2;
+  t.load_buffers = 4;
   return t;
 }
 constexpr std::string_view kMlaVariants[] = {"mla"};
