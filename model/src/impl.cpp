@@ -469,8 +469,9 @@ KernelTraits triton_traits(KernelRole role, u64 d, bool, Dtype, double, int) {
   }
   t.heaviest_last = true;  // start_m = tl.program_id(0), grid (cdiv(N, BLOCK_M), B·H)
   // The forward's num_stages = 2: Triton's software pipeliner gives each pipelined load (K and V)
-  // num_stages shared-memory buffers, one filled while the other is consumed.
-  if (role != KernelRole::bwd) t.load_buffers = 4;
+  // num_stages shared-memory buffers and issues an iteration's loads together, waited on together
+  // (one async wait per iteration), so a stage's K and V cycle as one: 2 customers.
+  if (role != KernelRole::bwd) t.load_buffers = 2;
   if (d > 128) t.block_m = t.block_n = 0;  // the tutorial asserts Lk in {16, 32, 64, 128}
   if (role == KernelRole::splitkv) t.block_m = 64;
   return t;
@@ -629,8 +630,10 @@ KernelTraits tk_traits(KernelRole role, u64 d, bool, Dtype, double, int) {
   // that IEEE signed zeros keep (195), and half a pack to bf16: 4.5 FP32-pipe instructions.
   t.fp32_per_score = 4.5;
   t.jobs_per_cta = 3;  // the consumer warpgroups
-  // K and V each in `stages` TMA buffers, 4 at head dim 64 and 2 at 128 (17-26, 68-69, 116-123).
-  t.load_buffers = 2 * (d == 64 ? 4 : 2);
+  // K and V in `stages` TMA stages, 4 at head dim 64 and 2 at 128 (17-26, 68-69): the producer
+  // loads a stage's K and V together once the consumers release it (one compute_done semaphore
+  // per stage, 116-123), so a stage is one customer of the prefetch loop.
+  t.load_buffers = d == 64 ? 4 : 2;
   t.heaviest_last = true;
   return t;
 }
