@@ -796,3 +796,26 @@ TEST(Exec, PrefetchLoopLiesBetweenOverlapAndSum) {
   w.impl = &find_impl("xformers");  // waited loads, no buffers read: no loop
   EXPECT_EQ(predict(a, w).kernels[0].exec.loop_s, 0.0);
 }
+
+// The load buffers each profile's kernels refill independently, as read from their code
+// (impl.cpp, with file:line): the customers of the prefetch loop.
+TEST(Exec, LoadBuffersAsReadFromEachKernel) {
+  const double smem = 233472;  // H100
+  auto buffers = [&](const char* impl, KernelRole role, std::uint64_t d) {
+    return find_impl(impl).traits(role, d, false, Dtype::bf16, smem, 90).load_buffers;
+  };
+  EXPECT_EQ(buffers("fa2", KernelRole::fwd, 128), 2u);     // one K, one V tile
+  EXPECT_EQ(buffers("fa2", KernelRole::splitkv, 128), 2u);
+  EXPECT_EQ(buffers("fa2", KernelRole::bwd, 128), 3u);     // sQ x 2, sdO x 1
+  EXPECT_EQ(buffers("fa2", KernelRole::bwd, 256), 2u);     // No_double_buffer
+  EXPECT_EQ(buffers("fa3", KernelRole::fwd, 128), 4u);     // kStages = 2 of K and of V
+  EXPECT_EQ(buffers("fa3", KernelRole::bwd, 128), 4u);     // Q+LSE and dO+dPsum, 2 stages each
+  EXPECT_EQ(buffers("triton", KernelRole::fwd, 64), 2u);   // num_stages = 2
+  EXPECT_EQ(buffers("triton", KernelRole::bwd, 64), 0u);   // num_stages = 1: waited loads
+  EXPECT_EQ(buffers("thunderkittens", KernelRole::fwd, 64), 4u);
+  EXPECT_EQ(buffers("thunderkittens", KernelRole::fwd, 128), 2u);
+  EXPECT_EQ(buffers("thunderkittens", KernelRole::bwd, 128), 2u);
+  EXPECT_EQ(buffers("flashmla", KernelRole::splitkv, 576), 4u);  // 2 pages x 2 halves
+  EXPECT_EQ(buffers("xformers", KernelRole::fwd, 64), 0u);  // waited loads, not read
+  EXPECT_EQ(buffers("fa1", KernelRole::fwd, 64), 0u);
+}

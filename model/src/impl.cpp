@@ -211,7 +211,12 @@ KernelTraits fa2_traits(KernelRole role, u64 d, bool, Dtype, double smem, int) {
   }
   // Forward and split-KV: one K and one V tile in shared memory (kernel_traits.h SmemLayoutKV, no
   // stage dimension), each filled by cp.async while the MMAs run on the other (flash_fwd_kernel.h).
-  if (role != KernelRole::bwd) t.load_buffers = 2;
+  // Backward (d <= 128, No_double_buffer false): sQ in two slots and sdO in one
+  // (kernel_traits.h:278, kSmemQdOSize = 3 tiles), Q_{m-1} issued after the dP GEMM into the free
+  // slot and dO refilled after the __syncthreads that follows the dV GEMM (flash_bwd_kernel.h:577-
+  // 651 @0251105; 883-922 @v2.0.4): 3 buffers released at different points. At d = 256 on the
+  // A100 No_double_buffer: 2.
+  t.load_buffers = role != KernelRole::bwd ? 2 : d <= 128 ? 3 : 2;
   return t;
 }
 constexpr std::string_view kFa2Variants[] = {"flash2", "block-sparse", "sliding-window", "sigmoid", "dilated",
@@ -291,6 +296,10 @@ KernelTraits fa3_traits(KernelRole role, u64 d, bool causal, Dtype dtype, double
     if (d <= 64) t.block_m = 128, t.block_n = 128;
     else if (d <= 128) t.block_m = causal ? 64 : 80, t.block_n = 128;
     else t.block_m = 64, t.block_n = 80;
+    // Q (with LSE) and dO (with dPsum) through two TMA pipelines of 2 stages each
+    // (flash_bwd_launch_template.h:80, 320, 353; mainloop_bwd_sm90_tma_gmma_ws.hpp:242-245),
+    // released apart: dO after the dQ GEMM is issued (941), Q after the dK GEMM (998).
+    t.load_buffers = 4;
     return t;
   }
   if (fp8) {
@@ -621,6 +630,9 @@ KernelTraits tk_traits(KernelRole role, u64 d, bool, Dtype, double, int) {
     // scale (436) and half a pack of dS (442).
     t.waits = {.barriers = 2, .smem_reads = 1, .l2_reads = 1};
     t.fp32_per_score = 5;
+    // q_smem, og_smem, l_smem, d_smem in 2 stages (500-505), each stage refilled as one after
+    // warpgroup 0 arrives on its compute_done (529, 570, 621): 2 buffers.
+    t.load_buffers = 2;
     return t;
   }
   if (role == KernelRole::splitkv) return t;  // no decode kernel
