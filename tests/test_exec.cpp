@@ -819,3 +819,29 @@ TEST(Exec, LoadBuffersAsReadFromEachKernel) {
   EXPECT_EQ(buffers("xformers", KernelRole::fwd, 64), 0u);  // waited loads, not read
   EXPECT_EQ(buffers("fa1", KernelRole::fwd, 64), 0u);
 }
+
+// FlashAttention-3's epilogue per output tile, by hand on the H100 at d = 128: O of 128 x 128 in
+// 16 bits (32768 B) through shared memory at 128 B/clk, 1.5 FP32-pipe instructions per element
+// (24576) at 64 per clock (fp32 lanes / 2 per FMA-counted FLOP), and 2 barriers of 21 + 2 x 8
+// warps cycles, at the sustained clock; charged per CTA (tile) in the fill.
+TEST(Exec, Fa3EpilogueByHand) {
+  const Device& h = find_device("h100-sxm");
+  Workload w;
+  w.variant = parse_variant("flash2");
+  w.impl = &find_impl("fa3");
+  w.dtype = Dtype::bf16;
+  w.batch = 1, w.heads = w.kv_heads = 2, w.head_dim = 128, w.seq = 1024;
+  const Prediction p = predict(h, w);
+  const KernelCost& k = p.kernels[0];
+  EXPECT_EQ(k.epilogue_smem_bytes.v, 128u * 128 * 2);
+  EXPECT_EQ(k.epilogue_fp32_instr.v, 128u * 128 * 3 / 2);
+  EXPECT_EQ(k.epilogue_barriers, 2u);
+  const double clock = h.clock_hz * h.sustained_clock_fraction;
+  const double smem_per_clk = h.sram_bytes_per_s / h.sm_count / h.clock_hz;
+  const double fp32_per_clk = h.fp32_rate() / 2 / h.sm_count / h.clock_hz;
+  EXPECT_NEAR(smem_per_clk, 128.0, 1e-9);
+  const double cycles = 32768 / smem_per_clk + 24576 / fp32_per_clk + 2 * (21 + 2 * 8);
+  EXPECT_NEAR(k.exec.epilogue_s, cycles / clock, 1e-15);
+  w.impl = &find_impl("fa2");  // FA2's CTAs overlap one another's epilogues: none charged
+  EXPECT_EQ(predict(h, w).kernels[0].exec.epilogue_s, 0.0);
+}

@@ -106,7 +106,8 @@ std::string exec_text(const Device& dev, const Prediction& p) {
            ", U = " + fmt("%.2f", x.utilization) +
            (x.loop_s > 0 ? ", loop with DRAM " + human_time(x.loop_s) + " (" + num(k.load_buffers) + " buffers per CTA)"
                          : std::string()) +
-           ", fill " + human_time(x.fill_s) + ", waves " +
+           ", fill " + human_time(x.fill_s) +
+           (x.epilogue_s > 0 ? " (epilogue " + human_time(x.epilogue_s) + " per CTA)" : std::string()) + ", waves " +
            fmt("%.2f", x.wave_efficiency) + " -> compute " + human_time(x.compute_s) + "; HBM " + human_time(x.hbm_s) +
            ", L2 " + human_time(x.l2_s) + (x.link_s > 0 ? ", link " + human_time(x.link_s) : "") +
            (x.latency_s > 0 ? ", in-flight " + human_time(x.latency_s) : "") + ", launch " + human_time(x.launch_s) +

@@ -320,6 +320,10 @@ KernelTraits fa3_traits(KernelRole role, u64 d, bool causal, Dtype dtype, double
   const bool pingpong = fp8 ? d >= 128 : d <= 128;
   t.overlap = pingpong ? OverlapRule::pingpong : OverlapRule::warps;
   if (role == KernelRole::splitkv) t.block_m = 64, t.mma_warps = 4, t.jobs_per_cta = 1;
+  // The epilogue between tiles (epilogue_fwd.hpp:213-330; flash_fwd_kernel_sm90.h:421-449): the
+  // consumer loop runs mma(t), then the epilogue of t, then mma(t + 1); the epilogue's bar.sync
+  // spans every consumer warpgroup (249), so no ping-pong hides it.
+  if (role == KernelRole::fwd) t.serial_epilogue = true;
   // K and V come through separate TMA pipelines of kStages = 2 buffers each (flash_fwd_launch_template.h:47;
   // mainloop_fwd_sm90_tma_gmma_ws.hpp pipeline_k, pipeline_v); the first FA3 release had the same
   // 2 stages (@7f67966c).

@@ -211,7 +211,17 @@ void exec_kernel(KernelCost& k, const Device& dev, const Workload& w) {
   if (k.block_iters.v != 0 && k.ctas.v != 0) {
     const double ctas = k.ctas.d();
     const double first_softmax = x.softmax_s * dev.sm_count / k.block_iters.d();
-    const double per_cta = first_softmax + dev.dram_latency_s;
+    // A serial epilogue (FlashAttention-3's, hopper/epilogue_fwd.hpp): O written to shared memory
+    // at the SM's rate, its normalize-and-convert instructions on the SM's FP32 pipe, and the
+    // named barriers every consumer warp meets, with no MMA under them.
+    if (k.epilogue_smem_bytes.v != 0 || k.epilogue_fp32_instr.v != 0 || k.epilogue_barriers != 0) {
+      const double sm_clock = dev.clock_hz * clock;
+      const double barrier = dev.barrier_latency_cycles + dev.barrier_cycles_per_warp * static_cast<double>(k.mma_warps);
+      x.epilogue_s = k.epilogue_smem_bytes.d() / (dev.sram_bytes_per_s * clock / dev.sm_count) +
+                     k.epilogue_fp32_instr.d() / (dev.fp32_rate() / 2 * clock / dev.sm_count) +
+                     k.epilogue_barriers * barrier / sm_clock;
+    }
+    const double per_cta = first_softmax + dev.dram_latency_s + x.epilogue_s;
     x.fill_s = ctas / dev.sm_count * per_cta / std::max<double>(1.0, per_sm_ctas);
   }
   // Causal tail: the last CTA launched is the heaviest. It cannot start before the work launched

@@ -174,6 +174,18 @@ void flash2_fwd(Evaluator& ev, const Shape& s, const Plan& p, const FlashOptions
   }
   k.sram_write += o;  // the epilogue stages O through shared memory
   k.sram_read += o;
+  if (traits && traits->serial_epilogue) {
+    // FlashAttention-3's epilogue per output tile (hopper/epilogue_fwd.hpp @0251105): O of Br x d_v
+    // normalized (one FMUL per element, softmax.h:157-165, rescale_o) and converted (half a
+    // packed cvt per element, 242) to the output dtype, 16-bit also for FP8 inputs
+    // (flash_fwd_launch_template.h:205), written to shared memory by stmatrix (249-260), between
+    // a bar.sync of every consumer thread (249) and the last warp's bar.sync before the TMA store
+    // (319): two barriers.
+    const u64 out_bytes = std::max<u64>(e, 2);
+    k.epilogue_smem_bytes = Count(p.br) * s.dv * out_bytes;
+    k.epilogue_fp32_instr = Count(p.br * s.dv * 3 / 2);
+    k.epilogue_barriers = 2;
+  }
   if (!opt.sigmoid) {
     Evaluator::write_direct(k, bh * s.n * kStatBytes);  // log-sum-exp, kept for the backward pass
     ev.out().extra_memory_bytes += bh * s.n * kStatBytes;

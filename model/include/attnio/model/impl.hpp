@@ -125,6 +125,11 @@ struct KernelTraits {
   // prefetched DRAM reads and the SM's work form a closed loop with this many customers per CTA
   // (predict.cpp, docs/model.md "Time" rule 6). 0: not read from the kernel's code; no loop.
   std::uint64_t load_buffers = 0;
+  // The forward's epilogue runs between one output tile's last MMA and the next tile's first with
+  // no MMA to overlap it: every consumer warpgroup normalizes O, converts it, writes it to shared
+  // memory and meets the others at named barriers (FlashAttention-3's persistent kernel,
+  // hopper/epilogue_fwd.hpp). false: the epilogue overlaps other CTAs' work or is not modelled.
+  bool serial_epilogue = false;
   // Per main-loop iteration (forward: one K/V block; backward: one (query block, key block) pair).
   IterWaits waits;
   // Tiles the kernel loads and then waits on in the iteration that issues them, rather than an

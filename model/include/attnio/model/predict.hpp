@@ -68,6 +68,10 @@ struct KernelCost {
   // runs on alone after the others finish. 0: no such tail.
   Count last_cta_iters;
   Count inflight_bytes;         // bytes one CTA keeps in flight from DRAM (its async tile stages); 0: no cap
+  // A serial epilogue per CTA (impl.hpp serial_epilogue): shared-memory bytes written, FP32-pipe
+  // instructions and barriers between one tile's last MMA and the next's first.
+  Count epilogue_smem_bytes, epilogue_fp32_instr;
+  std::uint32_t epilogue_barriers = 0;
   IterWaits waits;              // latencies one CTA waits out per main-loop iteration (impl.hpp)
   // Bytes a CTA loads and then waits on in the iteration that issues them (not prefetched), through
   // L2 and from DRAM: they put the memory in the job's cycle (docs/model.md "Time", rule 2).
@@ -89,7 +93,8 @@ struct KernelCost {
     double loop_s = 0;                  // the SM's work (over the wave efficiency) and its prefetched DRAM reads as a closed loop (0: none)
     double loop_sm_s = 0, loop_dram_s = 0;  // the loop's two demands (DRAM's inflated by the writes)
     double compute_s = 0;               // (x1 / U + fill) over the wave efficiency, or the loop + fill over it
-    double fill_s = 0;                  // per-CTA pipeline fill: first tiles' latency and first softmax
+    double fill_s = 0;                  // per-CTA pipeline fill: first tiles' latency and first softmax, and a serial epilogue
+    double epilogue_s = 0;              // of that, one CTA's serial epilogue
     double tail_s = 0;                  // the heaviest CTA, launched last, running on alone
     double hbm_s = 0, l2_s = 0, link_s = 0, latency_s = 0, launch_s = 0;
     double wave_efficiency = 1;
