@@ -801,13 +801,15 @@ TEST(Exec, PrefetchLoopLiesBetweenOverlapAndSum) {
 // (impl.cpp, with file:line): the customers of the prefetch loop.
 TEST(Exec, LoadBuffersAsReadFromEachKernel) {
   const double smem = 233472;  // H100
-  auto buffers = [&](const char* impl, KernelRole role, std::uint64_t d) {
-    return find_impl(impl).traits(role, d, false, Dtype::bf16, smem, 90).load_buffers;
+  auto buffers_on = [](const char* impl, KernelRole role, std::uint64_t d, double on) {
+    return find_impl(impl).traits(role, d, false, Dtype::bf16, on, 90).load_buffers;
   };
+  auto buffers = [&](const char* impl, KernelRole role, std::uint64_t d) { return buffers_on(impl, role, d, smem); };
   EXPECT_EQ(buffers("fa2", KernelRole::fwd, 128), 2u);     // one K, one V tile
   EXPECT_EQ(buffers("fa2", KernelRole::splitkv, 128), 2u);
   EXPECT_EQ(buffers("fa2", KernelRole::bwd, 128), 3u);     // sQ x 2, sdO x 1
-  EXPECT_EQ(buffers("fa2", KernelRole::bwd, 256), 2u);     // No_double_buffer
+  EXPECT_EQ(buffers_on("fa2", KernelRole::bwd, 256, 167936), 2u);  // A100: No_double_buffer
+  EXPECT_EQ(buffers("fa2", KernelRole::bwd, 256), 3u);          // H100: double-buffered Q
   EXPECT_EQ(buffers("fa3", KernelRole::fwd, 128), 4u);     // kStages = 2 of K and of V
   EXPECT_EQ(buffers("fa3", KernelRole::bwd, 128), 4u);     // Q+LSE and dO+dPsum, 2 stages each
   EXPECT_EQ(buffers("triton", KernelRole::fwd, 64), 2u);   // num_stages = 2

@@ -190,14 +190,14 @@ void RooflineView::rebuild() {
   QList<QPointF> published_list;
   published_tips_.clear();
   for (const PublishedPoint& pp : s_->published_points()) {
-    if (!s_->selected(pp.variant) || pp.hbm_bytes <= 0 || pp.flops <= 0 || pp.published_s <= 0) continue;
-    const RoofPoint m{pp.flops / pp.hbm_bytes, pp.flops / pp.published_s};
+    const traces::ValidatedRow& v = pp.row;
+    if (!s_->selected(pp.variant) || v.hbm_bytes <= 0 || v.flops <= 0 || v.published_s <= 0) continue;
+    const RoofPoint m{v.flops / v.hbm_bytes, v.flops / v.published_s};
     published_list.append(QPointF(m.intensity, m.flops_per_s));
     shown.push_back(m);
-    const double error = (pp.predicted_s - pp.published_s) / pp.published_s * 100.0;
     published_tips_.append(QStringLiteral("published %1\ntime %2 (predicted %3, %4%5 %)\nattained %6/s")
-                               .arg(pp.label, q(human_time(pp.published_s)), q(human_time(pp.predicted_s)),
-                                    error >= 0 ? QStringLiteral("+") : QString(), QString::number(error, 'f', 1),
+                               .arg(pp.label, q(human_time(v.published_s)), q(human_time(v.predicted_s)),
+                                    v.error_pct >= 0 ? QStringLiteral("+") : QString(), QString::number(v.error_pct, 'f', 1),
                                     q(human_flops(m.flops_per_s))));
   }
   const RoofRange range = roof_range(ceilings, shown);

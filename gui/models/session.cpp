@@ -193,17 +193,10 @@ void Session::recompute_published() {
     const Entry& e = entry(rw.variant);
     const ImplProfile* own = traces::profile_for(r.impl);
     if (!e.ok || own == nullptr || own != e.prediction.impl) continue;
-    std::string why;
-    const std::optional<double> published = traces::published_time_s(r, &why);
-    if (!published) continue;
-    const std::optional<Prediction> p = traces::predict_row(r, device(), nullptr, &why);
-    if (!p) continue;
     PublishedPoint pt;
+    pt.row = traces::validate_row(r, device());
+    if (!pt.row.skipped_why.empty()) continue;
     pt.variant = rw.variant;
-    pt.flops = p->flops().d();
-    pt.hbm_bytes = p->hbm_bytes().d();
-    pt.published_s = *published;
-    pt.predicted_s = p->predicted_time_s;
     pt.label = QStringLiteral("%1 %2 %3, B=%4 H=%5 N=%6 Nk=%7 d=%8%9\n%10, %11")
                    .arg(QString::fromStdString(r.impl), qs(rw.variant.name()), qs(to_string(rw.dtype)))
                    .arg(rw.batch)

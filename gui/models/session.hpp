@@ -52,9 +52,8 @@ struct TracePoint {
 // model's for the row's own workload (sources print a time or a rate, not bytes).
 struct PublishedPoint {
   Variant variant = default_variant();
-  double flops = 0, hbm_bytes = 0;
-  double published_s = 0, predicted_s = 0;
-  QString label;  // implementation, shape and source
+  traces::ValidatedRow row;  // published and predicted time, error, the model's FLOPs and HBM bytes
+  QString label;             // implementation, shape and source
 };
 
 class Session : public QObject {

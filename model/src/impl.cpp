@@ -214,9 +214,10 @@ KernelTraits fa2_traits(KernelRole role, u64 d, bool, Dtype, double smem, int) {
   // Backward (d <= 128, No_double_buffer false): sQ in two slots and sdO in one
   // (kernel_traits.h:278, kSmemQdOSize = 3 tiles), Q_{m-1} issued after the dP GEMM into the free
   // slot and dO refilled after the __syncthreads that follows the dV GEMM (flash_bwd_kernel.h:577-
-  // 651 @0251105; 883-922 @v2.0.4): 3 buffers released at different points. At d = 256 on the
-  // A100 No_double_buffer: 2.
-  t.load_buffers = role != KernelRole::bwd ? 2 : d <= 128 ? 3 : 2;
+  // 651 @0251105; 883-922 @v2.0.4): 3 buffers released at different points. At d = 256 the
+  // launch picks No_double_buffer below 176 KiB of shared memory per block (A100, sm86/89;
+  // flash_bwd_launch_template.h:296-302): 2.
+  t.load_buffers = role != KernelRole::bwd ? 2 : d <= 128 || smem >= 176 * 1024 ? 3 : 2;
   return t;
 }
 constexpr std::string_view kFa2Variants[] = {"flash2", "block-sparse", "sliding-window", "sigmoid", "dilated",

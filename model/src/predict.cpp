@@ -249,17 +249,17 @@ void exec_kernel(KernelCost& k, const Device& dev, const Workload& w) {
     const double reads = std::max(0.0, k.hbm_read.d() / dev.sustained_hbm_rate() - wait_dram);
     const double writes = k.hbm_write.d() / dev.sustained_hbm_rate();
     const double buffers = std::max(1.0, per_sm_ctas * static_cast<double>(k.load_buffers));
-    double t = std::max(sm, reads + writes);
+    double t = std::max(sm, reads + writes), dram = reads;
     for (int it = 0; it < 64 && reads > 0; ++it) {
-      const double rho = std::min(0.99, writes / t);
-      const double d[] = {sm, reads / (1 - rho)};
+      dram = reads / (1 - std::min(0.99, writes / t));
+      const double d[] = {sm, dram};
       const double next = 1.0 / cycle_throughput(d, buffers, 0);
       const bool settled = std::abs(next - t) <= 1e-9 * next;
       t = next;
       if (settled) break;
     }
     x.loop_s = std::max(sm, t);
-    x.loop_dram_s = reads / (1 - std::min(0.99, writes / t));
+    x.loop_dram_s = dram;
     x.loop_sm_s = sm;
     x.compute_s = x.loop_s + (x.fill_s + x.tail_s) / x.wave_efficiency;
   }

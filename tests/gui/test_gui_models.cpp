@@ -296,12 +296,12 @@ private slots:
     for (const PublishedPoint& p : s.published_points()) {
       if (p.variant != flash2) continue;
       QVERIFY2(p.label.startsWith("fa2 "), qPrintable(p.label));  // fa2's rows only, not fa3's or Triton's
-      if (std::abs(p.published_s - published_s) < 1e-12 * published_s) point = &p;
+      if (std::abs(p.row.published_s - published_s) < 1e-12 * published_s) point = &p;
     }
     QVERIFY(point);
-    const double rate = point->flops / point->published_s;
+    const double rate = point->row.flops / point->row.published_s;
     QVERIFY2(rate >= row->value * 1e12 && rate < row->value * 1e12 * 1.02, qPrintable(QString::number(rate)));
-    QVERIFY(point->predicted_s > 0);
+    QVERIFY(point->row.predicted_s > 0);
     // Asking for FlashAttention-3 shows FlashAttention-3's rows instead; another GPU, its own.
     w.impl = &find_impl("fa3");
     ASSERT_EMPTY(s.set_workload(w));

@@ -186,6 +186,9 @@ const ImplProfile* profile_for(const std::string& impl) {
   return nullptr;
 }
 
+namespace {
+
+// The prediction a row is held against on `dev`, or nullopt with `why` set.
 std::optional<Prediction> predict_row(const PublishedRow& r, const Device& dev, const ImplProfile* forced, std::string* why) {
   Workload w = r.workload;
   const ImplProfile* own = profile_for(r.impl);
@@ -206,31 +209,42 @@ std::optional<Prediction> predict_row(const PublishedRow& r, const Device& dev, 
   }
 }
 
+}  // namespace
+
+ValidatedRow validate_row(const PublishedRow& r, const Device& dev, const ImplProfile* forced) {
+  ValidatedRow v;
+  v.row = &r;
+  const std::optional<double> published = published_time_s(r, &v.skipped_why);
+  if (!published) return v;
+  if (const std::optional<Prediction> p = predict_row(r, dev, forced, &v.skipped_why)) {
+    v.published_s = *published;
+    v.predicted_s = p->predicted_time_s;
+    v.error_pct = (p->predicted_time_s - *published) / *published * 100.0;
+    v.bound = std::string(to_string(p->bound));
+    v.profile = std::string(p->impl->key);
+    v.flops = p->flops().d();
+    v.hbm_bytes = p->hbm_bytes().d();
+  }
+  return v;
+}
+
 std::vector<ValidatedRow> validate_rows(const PublishedTable& table, const std::string& only_impl,
                                         const std::string& force_profile) {
   const ImplProfile* forced = force_profile.empty() ? nullptr : &find_impl(force_profile);
   std::vector<ValidatedRow> out;
   for (const PublishedRow& r : table.rows) {
     if (!only_impl.empty() && r.impl != only_impl) continue;
-    ValidatedRow v;
-    v.row = &r;
-    const std::optional<double> published = published_time_s(r, &v.skipped_why);
     const Device* dev = nullptr;
     try {
       dev = &find_device(r.gpu);
     } catch (const InputError&) {
+      ValidatedRow v;
+      v.row = &r;
       v.skipped_why = "no built-in device '" + r.gpu + "'";
+      out.push_back(std::move(v));
+      continue;
     }
-    if (published && dev) {
-      if (const std::optional<Prediction> p = predict_row(r, *dev, forced, &v.skipped_why)) {
-        v.published_s = *published;
-        v.predicted_s = p->predicted_time_s;
-        v.error_pct = (p->predicted_time_s - *published) / *published * 100.0;
-        v.bound = std::string(to_string(p->bound));
-        v.profile = std::string(p->impl->key);
-      }
-    }
-    out.push_back(std::move(v));
+    out.push_back(validate_row(r, *dev, forced));
   }
   return out;
 }

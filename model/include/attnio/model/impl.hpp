@@ -121,9 +121,10 @@ struct KernelTraits {
   // Shared-memory buffers the kernel's asynchronous loads fill ahead of the MMAs in its main loop,
   // counted per CTA, buffers that are released and refilled together counting as one
   // (FlashAttention-2's forward: one K and one V tile, each refilled on its own; FlashAttention-3:
-  // kStages = 2 of each). Each buffer cycles between the DRAM that fills it and the SM that consumes it, so the
-  // prefetched DRAM reads and the SM's work form a closed loop with this many customers per CTA
-  // (predict.cpp, docs/model.md "Time" rule 6). 0: not read from the kernel's code; no loop.
+  // kStages = 2 of each). Each buffer cycles between the DRAM that fills it and the SM that
+  // consumes it, so the prefetched DRAM reads and the SM's work form a closed loop with this many
+  // customers per CTA (predict.cpp; docs/model.md "Time", the prefetch loop). 0: not read from the
+  // kernel's code; no loop.
   std::uint64_t load_buffers = 0;
   // The forward's epilogue runs between one output tile's last MMA and the next tile's first with
   // no MMA to overlap it: every consumer warpgroup normalizes O, converts it, writes it to shared

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "attnio/model/device.hpp"
-#include "attnio/model/predict.hpp"
+#include "attnio/model/impl.hpp"
 #include "attnio/model/workload.hpp"
 
 namespace attnio::traces {
@@ -57,16 +57,17 @@ struct ValidatedRow {
   double published_s = 0, predicted_s = 0, error_pct = 0;
   std::string bound;        // what the execution model says sets the time
   std::string profile;      // the implementation profile the prediction used
+  double flops = 0, hbm_bytes = 0;  // the model's for the row's workload (where it sits on a roofline)
   std::string skipped_why;  // non-empty: not compared
 };
 // The profile that models a published row's implementation ("fa3-fp8" -> fa3, "vllm-paged-v2" ->
 // vllm-paged); nullptr when attnio has none (validate_rows then skips the row and says why).
 const ImplProfile* profile_for(const std::string& impl);
-// The prediction a row is held against on `dev`: its implementation's profile, or `forced` (nullptr:
-// none) where that profile runs the row's variant. nullopt with `why` set when the row cannot be
-// compared: attnio has no profile of the row's implementation for its variant, or the model
-// refuses the shape.
-std::optional<Prediction> predict_row(const PublishedRow& r, const Device& dev, const ImplProfile* forced, std::string* why);
+// One row held against its prediction on `dev`: its implementation's profile, or `forced` (nullptr:
+// none) where that profile runs the row's variant. skipped_why is set when the row cannot be
+// compared: no time conversion, no profile of the row's implementation for its variant, or a
+// shape the model refuses.
+ValidatedRow validate_row(const PublishedRow& r, const Device& dev, const ImplProfile* forced = nullptr);
 // Predicts each row with its implementation's profile, or with `force_profile` for every row when
 // given (e.g. "ideal", the roofline at datasheet peaks: the baseline the execution model replaced).
 std::vector<ValidatedRow> validate_rows(const PublishedTable& table, const std::string& only_impl = "",
