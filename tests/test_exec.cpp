@@ -82,6 +82,8 @@ Device round_a100() {
   d.achievable_hbm_bytes_per_s = 1e10;
   d.l2_bytes_per_s = 1e12;
   d.dram_latency_s = 1e-6;
+  d.dram_queue_read.clear();  // unloaded: the queue has its own test (InFlightCapRunsAtTheLoadedLatencyByHand)
+  d.dram_queue_copy.clear();
   d.launch_overhead_s = 1e-6;
   d.barrier_latency_cycles = 40;
   d.barrier_cycles_per_warp = 5;
@@ -546,17 +548,55 @@ TEST(Exec, PyTorchEagerPrefillKernelsByHand) {
   // thread in flight: 2048 threads per SM on sm_80 over the closed form's 8 CTAs per SM, 256
   // threads x 2 bytes = 512 B per CTA; the vectorized scale kernels have no cap. copy_q's 128
   // CTAs (T / 2 = 131072 elements, 1024 per CTA) all resident (108 SMs x 8 hold 864) keep 128 x
-  // 512 B in flight over the 330.7 ns DRAM latency: its T = 262144 B of reads take at least
-  // 262144 / (65536 / 330.7e-9) = 4 x 330.7 ns = 1.3228 µs.
+  // 512 B in flight over the 330.7 ns DRAM latency (unloaded: a device file without the queue
+  // curves): its T = 262144 B of reads take at least 262144 / (65536 / 330.7e-9) = 4 x 330.7 ns =
+  // 1.3228 µs.
   EXPECT_EQ(kernel_named(p, "copy_q").inflight_bytes.v, 512u);
   EXPECT_EQ(kernel_named(p, "stack_dv").inflight_bytes.v, 512u);
   EXPECT_EQ(kernel_named(p, "scale_dq").inflight_bytes.v, 0u);
-  EXPECT_NEAR(kernel_named(p, "copy_q").exec.latency_s, 1.3228e-6, 1e-15);
+  Device unloaded = find_device("a100-80gb");
+  unloaded.dram_queue_read.clear();
+  unloaded.dram_queue_copy.clear();
+  const KernelCost& copy_q = kernel_named(predict(unloaded, w), "copy_q");
+  EXPECT_NEAR(copy_q.exec.latency_s, 1.3228e-6, 1e-15);
+  EXPECT_DOUBLE_EQ(copy_q.exec.inflight_latency_s, 330.7e-9);
   EXPECT_EQ(predict(find_device("rtx4090"), w).kernels[0].inflight_bytes.v, 1536u / 8 * 2);  // sm_89: 1536 threads
-  w.causal = true;  // the mask built and added: two more; the add reads two inputs
+  w.causal = true;  // the mask built and added: two more
   const Prediction c = predict(find_device("a100-80gb"), w);
   EXPECT_EQ(c.kernel_count, 19);
-  EXPECT_EQ(kernel_named(c, "add_mask").inflight_bytes.v, 1024u);
+  // The add waits on the scores (2 bytes, from DRAM) and the broadcast mask, whose 256 x 256 x 2 =
+  // 128 KiB plane stays in L2 after its first read: DRAM bytes per element 2 + 2 / (B·H) = 2.25,
+  // so 256 threads x 2.25 = 576 B per CTA.
+  EXPECT_EQ(kernel_named(c, "add_mask").inflight_bytes.v, 576u);
+}
+
+// Little's law at the loaded latency (docs/model.md "Time", rule 6): a copy's rate r solves
+// r = bytes in flight / (L0 + G(u)), u = (r read + r written) / the sustained rate, G the copy
+// curve (reads and writes equal). On the A100 file with a two-point copy curve G = 0 up to
+// u = 0.5, then rising 800 ns to u = 1: copy_q of B = 8, H = 16, N = 1024, d = 128 (16.8 MB in
+// 16384 CTAs, so 108 x 8 resident x 512 B = 442368 B in flight). At G = 0 the rate would be
+// 442368 / 330.7 ns = 1.34 TB/s, u = 1.57 > 0.5, so G = 1.6 µs x (2r / 1.7e12 - 0.5) and
+// r (a r + b) = 442368 with a = 1.6e-6 x 2 / 1.7e12 = 1.88235e-18, b = 330.7e-9 - 800e-9:
+// r = (-b + sqrt(b² + 4 a 442368)) / 2a = 6.2520e11 B/s; u = 0.7355, the latency 707.5 ns.
+TEST(Exec, InFlightCapRunsAtTheLoadedLatencyByHand) {
+  Device a = find_device("a100-80gb");
+  a.dram_queue_read = {{0.5, 0.0}, {1.0, 400e-9}};
+  a.dram_queue_copy = {{0.5, 0.0}, {1.0, 800e-9}};
+  Workload w;
+  w.variant = parse_variant("standard");
+  w.impl = &find_impl("pytorch");
+  w.dtype = Dtype::fp16;
+  w.batch = 8, w.heads = w.kv_heads = 16, w.seq = 1024, w.head_dim = 128;
+  const KernelCost& k = kernel_named(predict(a, w), "copy_q");
+  const double inflight = 108.0 * 8 * 512;
+  const double qa = 1.6e-6 * 2 / 1.7e12, qb = 330.7e-9 - 800e-9;
+  const double r = (-qb + std::sqrt(qb * qb + 4 * qa * inflight)) / (2 * qa);
+  EXPECT_NEAR(r, 6.2520e11, 0.0001e11);
+  EXPECT_NEAR(k.exec.inflight_latency_s, inflight / r, 1e-12);
+  EXPECT_NEAR(k.exec.inflight_latency_s, 707.5e-9, 0.1e-9);
+  EXPECT_NEAR(k.exec.latency_s, k.hbm_read.d() / r, 1e-9 * k.exec.latency_s);
+  // Unloaded, the same copy's cap would be 2.1 x shorter: the queue is what binds it.
+  EXPECT_GT(k.exec.latency_s, 2 * k.hbm_read.d() / (inflight / 330.7e-9));
 }
 
 // HBM and L2 are the chip's, not the SMs': a grid of 16 CTAs streams at full bandwidth (wave

@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <sstream>
@@ -93,7 +94,7 @@ double positive_number(const json::value& v, std::string_view origin, std::strin
 
 // A figure is sm_count or one of the number keys: what "field_sources" may give a source for.
 bool is_figure(std::string_view key) {
-  if (key == "sm_count") return true;
+  if (key == "sm_count" || key == "dram_queue_read" || key == "dram_queue_copy") return true;
   for (const auto& f : kNumberFields) {
     if (key == f.key) return true;
   }
@@ -108,6 +109,27 @@ std::string string_field(const json::value& v, std::string_view origin, std::str
   return std::string(v.get_string());
 }
 
+// A queue curve: an array of [utilization, added seconds] pairs, at least two, utilization rising
+// from above 0 to at most 2, the added latency not falling and below a millisecond.
+std::vector<std::pair<double, double>> queue_curve(const json::value& v, std::string_view origin, std::string_view key) {
+  const auto bad = [&](const std::string& why) {
+    return InputError(std::string(origin) + ": key '" + std::string(key) + "' " + why);
+  };
+  if (!v.is_array() || v.get_array().size() < 2) throw bad("must be an array of at least two [utilization, seconds] pairs");
+  std::vector<std::pair<double, double>> curve;
+  for (const auto& p : v.get_array()) {
+    if (!p.is_array() || p.get_array().size() != 2) throw bad("must hold [utilization, seconds] pairs");
+    const double u = positive_number(p.get_array()[0], origin, key, false);
+    const double s = positive_number(p.get_array()[1], origin, key, true);
+    if (u > 2) throw bad("has a utilization above 2");
+    if (s >= 1e-3) throw bad("has an added latency of a millisecond or more");
+    if (!curve.empty() && u <= curve.back().first) throw bad("must list utilizations in rising order");
+    if (!curve.empty() && s < curve.back().second) throw bad("must not fall: the added latency shrinks at a higher load");
+    curve.emplace_back(u, s);
+  }
+  return curve;
+}
+
 json::object to_object(const Device& d) {
   json::object o;
   o["key"] = d.key;
@@ -116,6 +138,12 @@ json::object to_object(const Device& d) {
   for (const auto& f : kNumberFields) {
     if (f.omit_zero && d.*f.member == 0) continue;
     o[f.key] = d.*f.member;
+  }
+  for (const auto& [key, curve] : {std::pair{"dram_queue_read", &d.dram_queue_read}, std::pair{"dram_queue_copy", &d.dram_queue_copy}}) {
+    if (curve->empty()) continue;
+    json::array a;
+    for (const auto& [u, s] : *curve) a.push_back(json::array{u, s});
+    o[key] = std::move(a);
   }
   json::object m;
   for (const auto& f : kMeasuredFields) {
@@ -157,6 +185,30 @@ bool Device::tensor_rate_measured(Dtype dtype) const {
     case Dtype::fp8: return measured.fp8_tensor_flops_per_s.has_value();
   }
   return false;
+}
+
+namespace {
+// Linear interpolation on a rising curve; past its last point along the last segment, below its
+// first at the first value.
+double along(const std::vector<std::pair<double, double>>& c, double u) {
+  if (u <= c.front().first) return c.front().second;
+  for (std::size_t i = 1; i < c.size(); ++i) {
+    if (u <= c[i].first) {
+      const double f = (u - c[i - 1].first) / (c[i].first - c[i - 1].first);
+      return c[i - 1].second + f * (c[i].second - c[i - 1].second);
+    }
+  }
+  const auto& a = c[c.size() - 2];
+  const auto& b = c.back();
+  return b.second + (u - b.first) * (b.second - a.second) / (b.first - a.first);
+}
+}  // namespace
+
+double Device::loaded_dram_latency_s(double bytes_per_s, double write_share) const {
+  if (dram_queue_read.empty() || dram_queue_copy.empty() || bytes_per_s <= 0) return dram_latency_s;
+  const double u = bytes_per_s / sustained_hbm_rate();
+  const double f = std::clamp(2 * write_share, 0.0, 1.0);
+  return dram_latency_s + (1 - f) * along(dram_queue_read, u) + f * along(dram_queue_copy, u);
 }
 
 const std::vector<Device>& builtin_devices() {
@@ -229,6 +281,8 @@ Device device_from_json(std::string_view text, std::string_view origin) {
     d.*f.member = x;
   }
 
+  if (const auto* c = o.if_contains("dram_queue_read")) d.dram_queue_read = queue_curve(*c, origin, "dram_queue_read");
+  if (const auto* c = o.if_contains("dram_queue_copy")) d.dram_queue_copy = queue_curve(*c, origin, "dram_queue_copy");
   if (const auto* m = o.if_contains("measured")) {
     if (!m->is_object()) throw InputError(std::string(origin) + ": key 'measured' must be an object");
     for (const auto& kv : m->get_object()) {

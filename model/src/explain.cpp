@@ -87,6 +87,9 @@ std::string exec_text(const Device& dev, const Prediction& p) {
           : dev.achievable_hbm_bytes_per_s > 0 ? human_bytes(dev.achievable_hbm_bytes_per_s) + "/s (STREAM)"
                                                 : human_bytes(dev.hbm_bytes_per_s) + "/s (datasheet)") +
          "; DRAM latency " + (dev.dram_latency_s > 0 ? human_time(dev.dram_latency_s) : std::string("not given")) +
+         (dev.dram_latency_s > 0 ? (dev.dram_queue_read.empty() ? std::string(" (unloaded; no queue curve in the device file)")
+                                                                 : std::string(" unloaded, plus the queue at the kernel's DRAM load (dram_queue_read, dram_queue_copy)"))
+                                 : std::string()) +
          "; latency: barrier " +
          (dev.barrier_latency_cycles > 0 ? fmt("%.0f", dev.barrier_latency_cycles) + " + " + fmt("%.0f", dev.barrier_cycles_per_warp) + " x warps cycles"
                                          : std::string("not given")) +
@@ -110,7 +113,7 @@ std::string exec_text(const Device& dev, const Prediction& p) {
            (x.epilogue_s > 0 ? " (epilogue " + human_time(x.epilogue_s) + " per CTA)" : std::string()) + ", waves " +
            fmt("%.2f", x.wave_efficiency) + " -> compute " + human_time(x.compute_s) + "; HBM " + human_time(x.hbm_s) +
            ", L2 " + human_time(x.l2_s) + (x.link_s > 0 ? ", link " + human_time(x.link_s) : "") +
-           (x.latency_s > 0 ? ", in-flight " + human_time(x.latency_s) : "") + ", launch " + human_time(x.launch_s) +
+           (x.latency_s > 0 ? ", in-flight " + human_time(x.latency_s) + " (at " + human_time(x.inflight_latency_s) + " DRAM latency)" : "") + ", launch " + human_time(x.launch_s) +
            " => " + human_time(x.time_s) + " (" + std::string(to_string(x.bound)) + ")\n";
   }
   out += "\n";

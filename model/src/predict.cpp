@@ -270,12 +270,26 @@ void exec_kernel(KernelCost& k, const Device& dev, const Workload& w) {
   x.l2_s = (k.l2_read + k.l2_write).d() / dev.l2_rate();
   x.link_s = dev.nvlink_bytes_per_s > 0 ? k.link_bytes.d() / dev.nvlink_bytes_per_s : 0;
   // Little's law: resident CTAs x bytes each keeps in flight / DRAM latency caps the bandwidth of
-  // the reads (stores are posted: nothing waits on them, so they keep nothing in flight).
-  if (k.inflight_bytes.v != 0 && dev.dram_latency_s > 0 && hbm_bytes > 0) {
+  // the reads (stores are posted: nothing waits on them, so they keep nothing in flight). The
+  // latency is the one a load sees while DRAM carries this kernel's reads at that rate and its
+  // writes in proportion (Device::loaded_dram_latency_s: the unloaded latency plus the queue
+  // measured by a streaming kernel), so the rate r solves r = in flight / latency(r (1 + w/r));
+  // the right side falls as r rises, so bisection finds the one crossing.
+  if (k.inflight_bytes.v != 0 && dev.dram_latency_s > 0 && k.hbm_read.v != 0) {
     const double resident = std::min(k.ctas.d() / static_cast<double>(k.launches),
                                      static_cast<double>(dev.sm_count) * static_cast<double>(k.ctas_per_sm));
-    const double bw = resident * k.inflight_bytes.d() / dev.dram_latency_s;
-    x.latency_s = k.hbm_read.d() / bw;
+    const double inflight = resident * k.inflight_bytes.d();
+    const double write_per_read = k.hbm_write.d() / k.hbm_read.d();
+    const double write_share = write_per_read / (1 + write_per_read);
+    const auto latency = [&](double rate) { return dev.loaded_dram_latency_s(rate * (1 + write_per_read), write_share); };
+    double lo = 0, hi = inflight / dev.dram_latency_s;
+    if (latency(hi) == dev.dram_latency_s) lo = hi;  // no queue at that rate (or no curve): unloaded
+    for (int it = 0; it < 100 && hi - lo > 1e-13 * hi; ++it) {
+      const double mid = 0.5 * (lo + hi);
+      (mid < inflight / latency(mid) ? lo : hi) = mid;
+    }
+    x.inflight_latency_s = latency(lo);
+    x.latency_s = k.hbm_read.d() / lo;
   }
   x.launch_s = static_cast<double>(k.launches) * dev.launch_overhead_s;
   struct Term { double t; Bound b; };

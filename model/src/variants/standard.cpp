@@ -34,11 +34,14 @@ constexpr u64 kSectorBytes = 32;
 // alias, so no load of the next element is issued before the store of this one: a thread keeps one
 // element of each input in flight. 128-thread blocks fill an SM's 2048 threads on sm_80 and sm_90
 // (CUDA C++ Programming Guide, "Compute Capabilities": 2048 resident threads per SM at 8.0 and 9.0,
-// 1536 at 8.6 and 8.9), spread here over the closed form's kSmallCtasPerSm CTAs of an SM.
-void legacy_loop(const Evaluator& ev, KernelCost& c, u64 e, u64 inputs) {
+// 1536 at 8.6 and 8.9), spread here over the closed form's kSmallCtasPerSm CTAs of an SM. What
+// counts toward DRAM's bytes in flight is what each thread waits on from DRAM: `dram_bytes` per
+// element (an input that hits in L2, such as a broadcast mask that fits there, keeps nothing in
+// flight at DRAM).
+void legacy_loop(const Evaluator& ev, KernelCost& c, double dram_bytes) {
   const int cc = ev.dev().compute_capability;
   const u64 threads = cc == 86 || cc == 89 ? 1536 : 2048;
-  c.inflight_bytes = Count(threads / kSmallCtasPerSm) * e * inputs;
+  c.inflight_bytes = Count(static_cast<u64>(std::llround(static_cast<double>(threads / kSmallCtasPerSm) * dram_bytes)));
 }
 
 // An ATen copy (TensorIterator's elementwise kernel, PyTorch 2.0 Loops.cuh) writes its output
@@ -49,7 +52,7 @@ KernelCost& copy_kernel(Evaluator& ev, std::string_view name, Count bytes, u64 e
   KernelCost& c = rowwise(ev, name, Count(bytes.v / e));
   Evaluator::read_direct(c, bytes);
   if (gathered) c.l2_read += Count(bytes.v / e) * kSectorBytes - bytes;
-  if (legacy) legacy_loop(ev, c, e, 1);
+  if (legacy) legacy_loop(ev, c, static_cast<double>(e));
   Evaluator::write_direct(c, bytes);
   return c;
 }
@@ -81,7 +84,7 @@ void eager_decode(Evaluator& ev, const Shape& s) {
     c.l2_read += l2;
     c.hbm_read += source * e;
     Evaluator::write_direct(c, elements * e);
-    legacy_loop(ev, c, e, 1);
+    legacy_loop(ev, c, c.hbm_read.d() / elements.d());  // the DRAM share of what each element loads
   };
   if (repeat) {  // reshape of the expanded group dimension: each group head's row from the same source row
     materialize("copy_k_repeat", k_all, k_all * e, k_src);
@@ -135,7 +138,8 @@ void standard_fwd(Evaluator& ev, const Shape& s, const Mask& mask) {
     add.hbm_read += ev.filtered(plane * e, scores * e, (plane * e + Count(s.n) * s.nk * e).d());
     Evaluator::write_direct(add, scores * e);
     add.fp32_flops = scores;
-    legacy_loop(ev, add, e, 2);  // the scores and the broadcast mask
+    // The scores come from DRAM; the broadcast mask from DRAM only for the share that misses L2.
+    legacy_loop(ev, add, add.hbm_read.d() / scores.d());
   }
   KernelCost& sm = rowwise(ev, "softmax", scores);
   Evaluator::read_direct(sm, scores * e);

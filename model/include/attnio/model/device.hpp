@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace attnio {
@@ -62,6 +63,13 @@ struct Device {
   double wgmma_fraction = 0;           // sustained wgmma rate over the 16-bit datasheet peak (sm90)
   double fp8_mma_fraction = 0;         // sustained FP8 rate over the FP8 datasheet peak
   double sustained_clock_fraction = 0; // SM clock under dense tensor load over clock_hz (power limit)
+  // DRAM latency under load (docs/model.md "Time", rule 6): what a load waits beyond
+  // dram_latency_s when the chip's DRAM moves a given share of its sustained rate, as points
+  // (utilization, added seconds) with utilization rising, for read-only traffic (`dram_queue_read`)
+  // and for as many bytes written as read (`dram_queue_copy`). Measured by a streaming kernel at
+  // rising occupancy (one load per thread in flight: latency = bytes in flight / rate, less its
+  // value at the lowest load). Empty where no measurement was found: the unloaded latency is used.
+  std::vector<std::pair<double, double>> dram_queue_read, dram_queue_copy;
   MeasuredCeilings measured;
   std::string sources;                 // where the figures come from
   // Per figure: key ("sm_count" or a number key such as "clock_hz") -> where that figure comes from.
@@ -82,6 +90,11 @@ struct Device {
   double sfu_rate() const { return measured.sfu_ops_per_s.value_or(sfu_ops_per_s); }
   // Tensor-core rate for matmuls whose inputs have this dtype (fp32 inputs run as TF32).
   double tensor_rate(Dtype dtype) const;
+  // The latency of a DRAM load while DRAM moves `bytes_per_s` in all, `write_share` of it writes:
+  // dram_latency_s plus the queue curves' growth at that utilization of sustained_hbm_rate(),
+  // interpolated linearly between the read-only (share 0) and the copy (share 1/2 and above)
+  // curve, and past the last point along its last segment. dram_latency_s where no curve is given.
+  double loaded_dram_latency_s(double bytes_per_s, double write_share) const;
 };
 
 // The built-in devices, in a fixed order; the first is the default. They are data: model/devices/
