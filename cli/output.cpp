@@ -39,6 +39,8 @@ std::string plain(const Value& v) {
 
 std::string cell(const Value& v, Kind kind) {
   char buf[64];
+  // Text in a numeric column is a placeholder ("-": no figure), printed as it is.
+  if (std::holds_alternative<std::string>(v)) return plain(v);
   switch (kind) {
     case Kind::text:
     case Kind::count: return plain(v);

@@ -67,6 +67,11 @@ TEST(Published, MalformedRowsNameTheLineAndField) {
   EXPECT_NE(with(",1,1,1,64", ",x,1,1,64").find("field 'batch'"), std::string::npos);
   EXPECT_NE(with("s,l,", "\"s,l,").find("unterminated"), std::string::npos);
   EXPECT_NE(error_of(kHeader + "a,b,c\n").find("3 fields, expected 20"), std::string::npos);
+  // A counter row takes the ncu convention, and only a counter row does.
+  EXPECT_NE(with("tflops,1,fa", "dram_read_mb,1,fa").find("field 'flop_convention': 'fa' (a counter metric takes ncu"), std::string::npos);
+  EXPECT_NE(with("tflops,1,fa", "tflops,1,ncu").find("field 'flop_convention'"), std::string::npos);
+  EXPECT_NE(with("tflops,1,fa", "dram_read_mb,1,ncu:").find("field 'flop_convention'"), std::string::npos);
+  EXPECT_EQ(with("tflops,1,fa", "dram_write_mb,1,ncu:flash2_fwd"), "");
   // A TFLOP/s figure without a convention attnio knows cannot become a time.
   const PublishedTable t = parse_published(kHeader + "s,l,text,a100-80gb,x,flash2,fp16,fwd,prefill,1,1,1,64,64,64,0,tflops,1,other,\n", "t.csv");
   std::string why;
@@ -78,7 +83,8 @@ TEST(Published, ShippedTableParses) {
   const PublishedTable t = parse_published(shipped_published_csv(), "validation/published.csv");
   for (const PublishedRow& r : t.rows) {
     EXPECT_FALSE(r.source.empty()) << r.line;
-    EXPECT_TRUE(published_time_s(r, nullptr).has_value()) << "line " << r.line << ": no time conversion";
+    EXPECT_TRUE(published_time_s(r, nullptr).has_value() || published_counter(r).has_value())
+        << "line " << r.line << ": no time conversion";
   }
 }
 
@@ -102,4 +108,41 @@ TEST(Published, RowsWithoutAProfileOfTheirOwnAreSkippedAndSaySo) {
     EXPECT_EQ(v[2].profile, forced.empty() ? "fa2" : "ideal");
     EXPECT_GT(v[2].predicted_s, 0);
   }
+}
+
+// A counter row (Nsight Compute's DRAM bytes) against the closed form's bytes for the kernel it
+// names, by hand. FlashAttention-2's split-KV decode at B = 1, H = H_kv = 32, a 32768-token cache,
+// d = 128, bf16 reads K and V once, 2 x 32768 x 32 x 128 x 2 B = 536870912 B, and the query,
+// 32 x 128 x 2 = 8192 B: 536879104 B against 536.966656 Mbyte counted, -0.016305 %. Its kernel is one of two (the combine follows), so the simulator,
+// which replays the variant's kernels together, is not held against it. A whole-variant row
+// (`ncu`) of a one-kernel prefill is held against both: B = 1, H = 2, N = 1024, d = 64 reads Q, K
+// and V once, 3 x 1024 x 2 x 64 x 2 = 786432 B, and so does the simulator (the inputs fit in L2).
+// A kernel the prediction does not have is skipped, naming the ones it has.
+TEST(Published, CounterRowsAgainstTheClosedFormAndTheSimulatorByHand) {
+  const PublishedTable t = parse_published(
+      kHeader +
+          "test,a,table,h100-sxm,fa2,flash2,bf16,fwd,decode,1,32,32,1,32768,128,0,dram_read_mb,536.966656,ncu:flash2_fwd_splitkv,\n"
+          "test,b,table,h100-sxm,fa2,flash2,bf16,fwd,prefill,1,2,2,1024,1024,64,0,dram_read_mb,0.786432,ncu,\n"
+          "test,c,table,h100-sxm,fa2,flash2,bf16,fwd,prefill,1,2,2,1024,1024,64,0,dram_write_mb,1,ncu:no_such_kernel,\n",
+      "t.csv");
+  std::string why;
+  EXPECT_FALSE(published_time_s(t.rows[0], &why));
+  EXPECT_EQ(why, "a counter row (bytes, not a time)");
+  const std::vector<ValidatedRow> v = validate_rows(t);
+  ASSERT_EQ(v.size(), 3u);
+  EXPECT_TRUE(v[0].counter);
+  EXPECT_EQ(v[0].skipped_why, "");
+  EXPECT_DOUBLE_EQ(v[0].published_bytes, 536966656.0);
+  EXPECT_DOUBLE_EQ(v[0].predicted_bytes, 536870912.0 + 8192.0);
+  EXPECT_NEAR(v[0].bytes_error_pct, (536879104.0 - 536966656.0) / 536966656.0 * 100, 1e-12);
+  EXPECT_NEAR(v[0].bytes_error_pct, -0.016305, 0.000001);
+  EXPECT_FALSE(v[0].simulated_bytes.has_value());
+  EXPECT_EQ(v[0].predicted_s, 0);  // a counter row is not a time row
+  EXPECT_TRUE(v[1].counter);
+  EXPECT_DOUBLE_EQ(v[1].predicted_bytes, 786432.0);
+  ASSERT_TRUE(v[1].simulated_bytes.has_value());
+  EXPECT_DOUBLE_EQ(*v[1].simulated_bytes, 786432.0);
+  EXPECT_NEAR(*v[1].sim_bytes_error_pct, 0.0, 1e-12);
+  EXPECT_FALSE(v[2].counter);
+  EXPECT_EQ(v[2].skipped_why, "no kernel 'no_such_kernel' in the prediction (its kernels: flash2_fwd)");
 }

@@ -18,15 +18,39 @@
 
 namespace attnio::cli {
 
+namespace {
+
+// What a published row measured: implementation, GPU, variant and shape.
+Record row_shape(const traces::PublishedRow& r) {
+  Record rec;
+  rec.emplace_back("impl", r.impl);
+  rec.emplace_back("gpu", r.gpu);
+  rec.emplace_back("variant", std::string(r.workload.variant.name()));
+  rec.emplace_back("dtype", std::string(to_string(r.workload.dtype)));
+  rec.emplace_back("pass", std::string(to_string(r.workload.pass)));
+  rec.emplace_back("phase", std::string(to_string(r.workload.phase)));
+  rec.emplace_back("causal", std::string(r.workload.causal ? "yes" : "no"));
+  rec.emplace_back("batch", r.workload.batch);
+  rec.emplace_back("heads", r.workload.heads);
+  rec.emplace_back("kv_heads", r.workload.kv_heads);
+  rec.emplace_back("seq", r.workload.query_len());
+  rec.emplace_back("kv_len", r.workload.kv_len);
+  rec.emplace_back("head_dim", r.workload.head_dim);
+  return rec;
+}
+
+}  // namespace
+
 int cmd_validate(const std::vector<std::string>& args) {
   po::options_description desc("validate options");
   desc.add_options()("table", po::value<std::string>(), "a published-measurements CSV (default: the shipped validation/published.csv)")(
       "impl", po::value<std::string>(), "only the rows of this implementation (e.g. fa2, fa3)")(
       "model-impl", po::value<std::string>(), "predict every row with this profile (e.g. ideal: the roofline at datasheet peaks) instead of the row's own")(
       "max-median", po::value<double>(), "exit 1 when the overall median |time error| (%) exceeds this (default: the table's ratchet)")(
-      "summary", "print only the summary (CSV and JSON print the rows unless this is given)");
+      "summary", "print only the summary (CSV and JSON print the rows unless this is given)")(
+      "counters", "CSV and JSON: the counter rows (DRAM bytes from Nsight Compute against the closed form and the simulator) instead of the time rows");
   po::variables_map vm;
-  if (!parse("validate", "[--table F.csv] [--impl NAME] [--model-impl PROFILE] [--max-median PCT] [--summary]", desc, args, vm)) return 0;
+  if (!parse("validate", "[--table F.csv] [--impl NAME] [--model-impl PROFILE] [--max-median PCT] [--summary] [--counters]", desc, args, vm)) return 0;
   const traces::PublishedTable table = vm.count("table") ? traces::read_published(vm["table"].as<std::string>())
                                                          : traces::shipped_published();
   const std::string only = vm.count("impl") ? vm["impl"].as<std::string>() : std::string();
@@ -36,8 +60,9 @@ int cmd_validate(const std::vector<std::string>& args) {
   if (vm.count("max-median")) limit = vm["max-median"].as<double>();
 
   const Format format = format_of(vm);
+  const bool counters_only = vm.count("counters") && format != Format::table;
   std::unique_ptr<Printer> rows;
-  if (!vm.count("summary")) {
+  if (!vm.count("summary") && !counters_only) {
     rows = make_printer(format, std::cout,
                         {{"impl", "impl", 16, Kind::text},        {"gpu", "gpu", 10, Kind::text},
                          {"variant", "variant", 14, Kind::text},  {"pass", "pass", 6, Kind::text},
@@ -54,29 +79,21 @@ int cmd_validate(const std::vector<std::string>& args) {
   std::map<std::string, std::vector<double>> errors;  // impl -> |error| %
   std::vector<double> all;
   std::map<std::string, std::size_t> skipped;          // reason -> rows
-  for (const traces::ValidatedRow& v : traces::validate_rows(table, only, forced)) {
+  std::vector<traces::ValidatedRow> counter_rows;
+  for (traces::ValidatedRow& v : traces::validate_rows(table, only, forced)) {
     if (!v.skipped_why.empty()) {
       ++skipped[v.skipped_why];
+      continue;
+    }
+    if (v.counter) {
+      counter_rows.push_back(std::move(v));
       continue;
     }
     const traces::PublishedRow& r = *v.row;
     errors[r.impl].push_back(std::fabs(v.error_pct));
     all.push_back(std::fabs(v.error_pct));
     if (rows) {
-      Record rec;
-      rec.emplace_back("impl", r.impl);
-      rec.emplace_back("gpu", r.gpu);
-      rec.emplace_back("variant", std::string(r.workload.variant.name()));
-      rec.emplace_back("dtype", std::string(to_string(r.workload.dtype)));
-      rec.emplace_back("pass", std::string(to_string(r.workload.pass)));
-      rec.emplace_back("phase", std::string(to_string(r.workload.phase)));
-      rec.emplace_back("causal", std::string(r.workload.causal ? "yes" : "no"));
-      rec.emplace_back("batch", r.workload.batch);
-      rec.emplace_back("heads", r.workload.heads);
-      rec.emplace_back("kv_heads", r.workload.kv_heads);
-      rec.emplace_back("seq", r.workload.query_len());
-      rec.emplace_back("kv_len", r.workload.kv_len);
-      rec.emplace_back("head_dim", r.workload.head_dim);
+      Record rec = row_shape(r);
       rec.emplace_back("published_value", r.value);
       rec.emplace_back("published_metric", r.metric);
       rec.emplace_back("published_time_s", v.published_s);
@@ -92,7 +109,7 @@ int cmd_validate(const std::vector<std::string>& args) {
   if (rows) rows->end();
 
   // CSV and JSON print one document: the rows, or with --summary the summary.
-  if (format == Format::table || vm.count("summary")) {
+  if (!counters_only && (format == Format::table || vm.count("summary"))) {
     if (format == Format::table && rows) std::cout << "\n";
     auto summary = make_printer(format, std::cout,
                                 {{"impl", "impl", 16, Kind::text},           {"rows", "rows", 5, Kind::count},
@@ -114,7 +131,92 @@ int cmd_validate(const std::vector<std::string>& args) {
     if (!all.empty()) line("all", all);
     summary->end();
   }
+  // Counter rows: DRAM bytes as Nsight Compute counted them, against the closed form's bytes for
+  // the same kernel(s) and the tile simulator's. In the table after the times; in CSV and JSON
+  // with --counters.
+  if (!counter_rows.empty() && (format == Format::table || counters_only)) {
+    if (format == Format::table) std::cout << "\ncounter rows (DRAM bytes, Nsight Compute):\n";
+    if (!vm.count("summary")) {
+      auto crows = make_printer(format, std::cout,
+                                {{"impl", "impl", 6, Kind::text},           {"gpu", "gpu", 9, Kind::text},
+                                 {"variant", "variant", 8, Kind::text},     {"phase", "phase", 8, Kind::text},
+                                 {"causal", "causal", 6, Kind::text},       {"B", "batch", 3, Kind::count},
+                                 {"H", "heads", 3, Kind::count},            {"Hkv", "kv_heads", 4, Kind::count},
+                                 {"Nk", "kv_len", 6, Kind::count},          {"d", "head_dim", 4, Kind::count},
+                                 {"kernel", "kernel", 19, Kind::text},      {"counter", "counter", 10, Kind::text},
+                                 {"published", "published_bytes", 10, Kind::bytes},
+                                 {"closed form", "predicted_bytes", 11, Kind::bytes},
+                                 {"error %", "bytes_error_pct", 8, Kind::ratio},
+                                 {"simulator", "simulated_bytes", 10, Kind::bytes},
+                                 {"sim err %", "sim_bytes_error_pct", 9, Kind::ratio},
+                                 {"source", "source", 0, Kind::text}},
+                                false);
+      for (const traces::ValidatedRow& v : counter_rows) {
+        const traces::PublishedRow& r = *v.row;
+        const std::optional<traces::PublishedCounter> c = traces::published_counter(r);
+        Record rec = row_shape(r);
+        rec.emplace_back("kernel", c->kernel.empty() ? std::string("all") : c->kernel);
+        rec.emplace_back("counter", std::string(c->write ? "dram_write" : "dram_read"));
+        rec.emplace_back("published_bytes", v.published_bytes);
+        rec.emplace_back("predicted_bytes", v.predicted_bytes);
+        rec.emplace_back("bytes_error_pct", v.bytes_error_pct);
+        if (v.simulated_bytes) {
+          rec.emplace_back("simulated_bytes", *v.simulated_bytes);
+          rec.emplace_back("sim_bytes_error_pct", *v.sim_bytes_error_pct);
+        } else {
+          rec.emplace_back("simulated_bytes", std::string("-"));
+          rec.emplace_back("sim_bytes_error_pct", std::string("-"));
+        }
+        rec.emplace_back("profile", v.profile);
+        rec.emplace_back("read", r.read);
+        rec.emplace_back("source", r.source + ", " + r.locator);
+        crows->row(rec);
+      }
+      crows->end();
+      if (format == Format::table) std::cout << "\n";
+    }
+    if (format == Format::table || vm.count("summary")) {
+      auto csum = make_printer(format, std::cout,
+                               {{"counter", "counter", 11, Kind::text},      {"rows", "rows", 5, Kind::count},
+                                {"closed form median |err| %", "median_abs_error_pct", 27, Kind::ratio},
+                                {"max %", "max_abs_error_pct", 8, Kind::ratio},
+                                {"simulated rows", "simulated_rows", 15, Kind::count},
+                                {"simulator median |err| %", "sim_median_abs_error_pct", 25, Kind::ratio},
+                                {"max %", "sim_max_abs_error_pct", 8, Kind::ratio}},
+                               false);
+      for (const bool write : {false, true}) {
+        std::vector<double> closed, sim;
+        for (const traces::ValidatedRow& v : counter_rows) {
+          if (traces::published_counter(*v.row)->write != write) continue;
+          closed.push_back(std::fabs(v.bytes_error_pct));
+          if (v.sim_bytes_error_pct) sim.push_back(std::fabs(*v.sim_bytes_error_pct));
+        }
+        if (closed.empty()) continue;
+        const traces::ErrorSummary a = traces::summarize(closed), b = traces::summarize(sim);
+        Record s;
+        s.emplace_back("counter", std::string(write ? "dram_write" : "dram_read"));
+        s.emplace_back("rows", static_cast<std::uint64_t>(a.rows));
+        s.emplace_back("median_abs_error_pct", a.median);
+        s.emplace_back("max_abs_error_pct", a.max);
+        s.emplace_back("simulated_rows", static_cast<std::uint64_t>(b.rows));
+        s.emplace_back("sim_median_abs_error_pct", b.median);
+        s.emplace_back("sim_max_abs_error_pct", b.max);
+        csum->row(s);
+      }
+      csum->end();
+    }
+  }
   for (const auto& [why, n] : skipped) std::cerr << "note: skipped " << n << " row(s): " << why << "\n";
+  if (!counter_rows.empty() && format != Format::table && !counters_only) {
+    std::cerr << "note: " << counter_rows.size() << " counter row(s) not printed: --counters prints them\n";
+  }
+  if (counters_only) {
+    if (counter_rows.empty()) {
+      std::cerr << "attnio validate: no counter row could be compared\n";
+      return 1;
+    }
+    return 0;
+  }
   if (all.empty()) {
     std::cerr << "attnio validate: no row could be compared\n";
     return 1;

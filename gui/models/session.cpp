@@ -195,7 +195,7 @@ void Session::recompute_published() {
     if (!e.ok || own == nullptr || own != e.prediction.impl) continue;
     PublishedPoint pt;
     pt.row = traces::validate_row(r, device());
-    if (!pt.row.skipped_why.empty()) continue;
+    if (!pt.row.skipped_why.empty() || pt.row.counter) continue;  // a counter row has bytes, not a time
     pt.variant = rw.variant;
     pt.label = QStringLiteral("%1 %2 %3, B=%4 H=%5 N=%6 Nk=%7 d=%8%9\n%10, %11")
                    .arg(QString::fromStdString(r.impl), qs(rw.variant.name()), qs(to_string(rw.dtype)))

@@ -10,6 +10,7 @@
 #include "attnio/model/errors.hpp"
 #include "attnio/model/files.hpp"
 #include "attnio/model/predict.hpp"
+#include "attnio/model/simulate.hpp"
 
 namespace attnio::traces {
 
@@ -75,12 +76,28 @@ double number(const std::string& s, const char* field, const Where& at) {
 }
 
 bool known_metric(const std::string& m) {
-  return m == "tflops" || m == "time_us" || m == "time_ms" || m == "time_s" || m == "gbps";
+  return m == "tflops" || m == "time_us" || m == "time_ms" || m == "time_s" || m == "gbps" || m == "dram_read_mb" ||
+         m == "dram_write_mb";
 }
+
+bool counter_metric(const std::string& m) { return m == "dram_read_mb" || m == "dram_write_mb"; }
 
 }  // namespace
 
+std::optional<PublishedCounter> published_counter(const PublishedRow& r) {
+  if (!counter_metric(r.metric)) return std::nullopt;
+  PublishedCounter c;
+  c.write = r.metric == "dram_write_mb";
+  if (r.flop_convention.rfind("ncu:", 0) == 0) c.kernel = r.flop_convention.substr(4);
+  c.bytes = r.value * 1e6;  // Nsight Compute's Mbyte
+  return c;
+}
+
 std::optional<double> published_time_s(const PublishedRow& r, std::string* why) {
+  if (counter_metric(r.metric)) {
+    if (why) *why = "a counter row (bytes, not a time)";
+    return std::nullopt;
+  }
   if (r.metric == "time_s") return r.value;
   if (r.metric == "time_ms") return r.value * 1e-3;
   if (r.metric == "time_us") return r.value * 1e-6;
@@ -141,7 +158,13 @@ PublishedTable parse_published(const std::string& text, const std::string& path)
     if (r.read != "text" && r.read != "table" && r.read != "bar-label" && r.read != "plot-by-eye") {
       at.fail("field 'read': '" + r.read + "' (known: text, table, bar-label, plot-by-eye)");
     }
-    if (!known_metric(r.metric)) at.fail("field 'metric': '" + r.metric + "' (known: tflops, time_us, time_ms, time_s, gbps)");
+    if (!known_metric(r.metric)) {
+      at.fail("field 'metric': '" + r.metric + "' (known: tflops, time_us, time_ms, time_s, gbps, dram_read_mb, dram_write_mb)");
+    }
+    const bool ncu = r.flop_convention == "ncu" || (r.flop_convention.rfind("ncu:", 0) == 0 && r.flop_convention.size() > 4);
+    if (counter_metric(r.metric) != ncu) {
+      at.fail("field 'flop_convention': '" + r.flop_convention + "' (a counter metric takes ncu or ncu:KERNEL, and only it)");
+    }
     Workload& w = r.workload;
     try {
       w.variant = parse_variant(f[5]);
@@ -211,9 +234,52 @@ std::optional<Prediction> predict_row(const PublishedRow& r, const Device& dev, 
 
 }  // namespace
 
+namespace {
+
+// A counter row against the closed form's bytes for the same kernel(s) and, where it can replay
+// exactly those kernels, the tile simulator's.
+void validate_counter(ValidatedRow& v, const PublishedCounter& c, const Prediction& p, const Device& dev) {
+  double bytes = 0;
+  bool found = c.kernel.empty();
+  for (int i = 0; i < p.kernel_count; ++i) {
+    const KernelCost& k = p.kernels[i];
+    if (!c.kernel.empty() && k.name != c.kernel) continue;
+    found = true;
+    bytes += (c.write ? k.hbm_write : k.hbm_read).d() * static_cast<double>(p.workload.layers);
+  }
+  if (!found) {
+    std::string names;
+    for (int i = 0; i < p.kernel_count; ++i) names += std::string(i ? ", " : "") + std::string(p.kernels[i].name);
+    v.skipped_why = "no kernel '" + c.kernel + "' in the prediction (its kernels: " + names + ")";
+    return;
+  }
+  v.counter = true;
+  v.published_bytes = c.bytes;
+  v.predicted_bytes = bytes;
+  v.bytes_error_pct = (bytes - c.bytes) / c.bytes * 100.0;
+  v.bound = std::string(to_string(p.bound));
+  v.profile = std::string(p.impl->key);
+  if (c.kernel.empty() || p.kernel_count == 1) {
+    try {
+      const SimResult s = simulate(dev, p.workload, SimOptions{});
+      const double sim = (c.write ? s.hbm_write_bytes : s.hbm_read_bytes).d();
+      v.simulated_bytes = sim;
+      v.sim_bytes_error_pct = (sim - c.bytes) / c.bytes * 100.0;
+    } catch (const InputError&) {
+      // No tile schedule for the variant: the closed form alone.
+    }
+  }
+}
+
+}  // namespace
+
 ValidatedRow validate_row(const PublishedRow& r, const Device& dev, const ImplProfile* forced) {
   ValidatedRow v;
   v.row = &r;
+  if (const std::optional<PublishedCounter> c = published_counter(r)) {
+    if (const std::optional<Prediction> p = predict_row(r, dev, forced, &v.skipped_why)) validate_counter(v, *c, *p, dev);
+    return v;
+  }
   const std::optional<double> published = published_time_s(r, &v.skipped_why);
   if (!published) return v;
   if (const std::optional<Prediction> p = predict_row(r, dev, forced, &v.skipped_why)) {

@@ -30,8 +30,23 @@ struct PublishedRow {
 //   fa        FlashAttention papers and benchmarks (FlashAttention-2 §4.1): 4·B·H·N·N_kv·d for the
 //             forward pass, halved when causal, x2.5 for the backward pass, x3.5 for fwd+bwd.
 //   time      the metric is a time already (time_us, time_ms, time_s).
-// Returns the time in seconds the row states, or nullopt with `why` filled when it cannot.
+//   ncu       a hardware counter (metric dram_read_mb or dram_write_mb: Nsight Compute's
+//             dram__bytes_read.sum / dram__bytes_write.sum in its Mbyte, 10^6 bytes) over all the
+//             variant's kernels; `ncu:KERNEL` over the attnio kernel of that name only (the
+//             source's one launch, e.g. ncu:flash2_fwd_splitkv).
+// Returns the time in seconds the row states, or nullopt with `why` filled when it cannot (a
+// counter row states bytes, not a time).
 std::optional<double> published_time_s(const PublishedRow& r, std::string* why);
+
+// A counter row's number: which counter, over which kernel ("" for all the variant's kernels),
+// and the bytes it counted.
+struct PublishedCounter {
+  bool write = false;      // dram__bytes_write (else dram__bytes_read)
+  std::string kernel;
+  double bytes = 0;
+};
+// nullopt when the row is not a counter row.
+std::optional<PublishedCounter> published_counter(const PublishedRow& r);
 
 struct PublishedTable {
   std::vector<PublishedRow> rows;
@@ -54,6 +69,12 @@ PublishedTable shipped_published();
 // of for the row's variant, a shape the model refuses).
 struct ValidatedRow {
   const PublishedRow* row = nullptr;
+  // A counter row (published_counter): the bytes the closed form counts for the same kernel(s),
+  // and the tile simulator's where it can replay them (the row covers every kernel of the
+  // variant, or the one there is); the time fields stay 0.
+  bool counter = false;
+  double published_bytes = 0, predicted_bytes = 0, bytes_error_pct = 0;
+  std::optional<double> simulated_bytes, sim_bytes_error_pct;
   double published_s = 0, predicted_s = 0, error_pct = 0;
   std::string bound;        // what the execution model says sets the time
   std::string profile;      // the implementation profile the prediction used
