@@ -477,6 +477,14 @@ TEST(Exec, Fa2DecodeSplitsLikeTheLibrary) {
   const Prediction now = predict(h, w);
   EXPECT_EQ(now.kernels[0].name, "flash2_fwd_splitkv");
   EXPECT_EQ(now.block_m, 4u);  // the 4 heads of a group in one 64-row tile
+  // The split-KV kernel's own tiles (kBlockM 64, kBlockN 128 at d = 128), not the prefill
+  // kernel's 128 x 64: a 64 x 128 x 2 B query tile and a 128-token K/V block of 512 B per token,
+  // 80 KiB of shared memory, so 2 CTAs per SM on the H100's 228 KiB, as Nsight Compute reports
+  // for this kernel (81.92 KB, launch__occupancy_limit_shared_mem 2; validation/sources/counters.csv).
+  EXPECT_EQ(now.block_n, 128u);
+  EXPECT_EQ(now.kernels[0].ctas_per_sm, 2u);
+  // Its MMAs run over the whole 64-row tile: B·Hkv = 8 tiles x 64 rows x 4096 keys x 2 x (128 + 128).
+  EXPECT_EQ(now.kernels[0].tensor_issue.v, 8ull * 64 * 4096 * 2 * 256);
   w.impl = &find_impl("fa2-v2.0");
   const Prediction old = predict(h, w);
   EXPECT_EQ(old.kernels[0].name, "flash2_fwd");
@@ -557,7 +565,8 @@ TEST(Exec, PyTorchEagerPrefillKernelsByHand) {
   Device unloaded = find_device("a100-80gb");
   unloaded.dram_queue_read.clear();
   unloaded.dram_queue_copy.clear();
-  const KernelCost& copy_q = kernel_named(predict(unloaded, w), "copy_q");
+  const Prediction pu = predict(unloaded, w);
+  const KernelCost& copy_q = kernel_named(pu, "copy_q");
   EXPECT_NEAR(copy_q.exec.latency_s, 1.3228e-6, 1e-15);
   EXPECT_DOUBLE_EQ(copy_q.exec.inflight_latency_s, 330.7e-9);
   EXPECT_EQ(predict(find_device("rtx4090"), w).kernels[0].inflight_bytes.v, 1536u / 8 * 2);  // sm_89: 1536 threads
@@ -587,7 +596,8 @@ TEST(Exec, InFlightCapRunsAtTheLoadedLatencyByHand) {
   w.impl = &find_impl("pytorch");
   w.dtype = Dtype::fp16;
   w.batch = 8, w.heads = w.kv_heads = 16, w.seq = 1024, w.head_dim = 128;
-  const KernelCost& k = kernel_named(predict(a, w), "copy_q");
+  const Prediction p = predict(a, w);
+  const KernelCost& k = kernel_named(p, "copy_q");
   const double inflight = 108.0 * 8 * 512;
   const double qa = 1.6e-6 * 2 / 1.7e12, qb = 330.7e-9 - 800e-9;
   const double r = (-qb + std::sqrt(qb * qb + 4 * qa * inflight)) / (2 * qa);

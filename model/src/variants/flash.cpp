@@ -1251,6 +1251,19 @@ void check_dilated(const Workload& w, const Device&) {
 }
 
 void tiles(Workload& w) { flash_kernel_tiles(w, std::max(w.head_dim, w.v_head_dim == 0 ? w.head_dim : w.v_head_dim)); }
+// FlashAttention-2's own decode runs its split-KV kernel (library_decode_splits), whose tiles are
+// not the prefill kernel's: kBlockM 64 and kBlockN 256/128/64 by head dim
+// (flash_fwd_launch_template.h run_mha_fwd_splitkv_dispatch; the Nsight Compute digests in
+// validation/sources/counters.csv name Flash_fwd_kernel_traits<128, 64, 128, 4> at d = 128).
+void flash2_tiles(Workload& w) {
+  const u64 d = std::max(w.head_dim, w.v_head_dim == 0 ? w.head_dim : w.v_head_dim);
+  const Shape s = shape_of(w);
+  if (library_decode_splits(w, attention_mask(w, s.n, s.nk), {}, false)) {
+    fill_tiles(w, KernelRole::splitkv, d);
+    return;
+  }
+  flash_kernel_tiles(w, d);
+}
 
 std::string_view io_flash(const Workload& w) {
   return w.phase == Phase::decode ? "Θ(N_kv·d) per head" : "Θ(N²·d²/M) per head";
@@ -1305,7 +1318,7 @@ const VariantDescriptor kFlash2Desc{
     .evaluate = [](Evaluator& ev) { flash_passes(ev, ev.shape(), attention_mask(ev.w(), ev.shape().n, ev.shape().nk), {}, false); },
     .io_complexity = io_flash,
     .schedule = [](Scheduler& sc) { flash_family(sc, sc.shape(), attention_mask(sc.w(), sc.shape().n, sc.shape().nk), {}, false); },
-    .kernel_tiles = tiles,
+    .kernel_tiles = flash2_tiles,
     .derivation = [](const Prediction& p) { return fa2_text(p, ""); }};
 
 // block-sparse ---------------------------------------------------------------------------------------

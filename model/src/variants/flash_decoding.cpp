@@ -58,10 +58,12 @@ void split_kv_decode(Evaluator& ev, std::string_view name, u64 batch, u64 sets, 
   const BlockSizes bs = blocks_for(ev, std::max(qk_dim, v_dim));
   const u64 key_blocks = ceil_div(nk, bs.bc);
   const u64 row_tiles = ceil_div(rows, decode_row_tile(ev.w()));
-  // Shared memory per CTA: its query rows and one K/V block as the cache stores it (token_bytes: a
-  // quantized cache is staged in its own format and converted on the way to the registers; MLA's
-  // V is a view of the latent K row), as the tile schedule's smem list holds.
-  const Count smem = Count(e) * min_u(rows, decode_row_tile(ev.w())) * qk_dim + Count(min_u(bs.bc, nk)) * token_bytes;
+  // Shared memory per CTA: its query tile, allocated whole whatever rows are valid (FA2's sQ is
+  // kBlockM x kHeadDim, kernel_traits.h SmemLayoutQ), and one K/V block as the cache stores it
+  // (token_bytes: a quantized cache is staged in its own format and converted on the way to the
+  // registers; MLA's V is a view of the latent K row). FA2 at d = 128: 64 x 128 x 2 + 128 x 512 =
+  // 80 KiB, the 81.92 KB Nsight Compute reports (validation/sources/counters.csv).
+  const Count smem = Count(e) * decode_row_tile(ev.w()) * qk_dim + Count(min_u(bs.bc, nk)) * token_bytes;
   const u64 per_sm = ev.ctas_per_sm(smem);
   const Count base_ctas = Count(batch) * sets * row_tiles;
   const auto traits = ev.traits(KernelRole::splitkv, std::max(qk_dim, v_dim));
@@ -142,7 +144,7 @@ void split_kv(Scheduler& sc, std::string name, u64 batch, u64 sets,
   SimKernel k;
   k.name = std::move(name);
   k.ctas = (Count(batch) * sets * row_tiles * splits).v;
-  k.smem = {{"Q rows", min_u(rows, rtile) * qk * e}, {"K/V block", min_u(bc, nk) * token}};
+  k.smem = {{"Q tile", rtile * qk * e}, {"K/V block", min_u(bc, nk) * token}};  // as split_kv_decode
   k.program = [=](u64 cta, std::vector<Step>& steps) {
     const u64 rt = cta % row_tiles, sp = (cta / row_tiles) % splits, bs = cta / (row_tiles * splits);
     const u64 r0 = rt * rtile, nr = min_u(rows, r0 + rtile) - r0;
