@@ -582,8 +582,8 @@ TEST(Exec, PyTorchEagerPrefillKernelsByHand) {
 // Little's law at the loaded latency (docs/model.md "Time", rule 6): a copy's rate r solves
 // r = bytes in flight / (L0 + G(u)), u = (r read + r written) / the sustained rate, G the copy
 // curve (reads and writes equal). On the A100 file with a two-point copy curve G = 0 up to
-// u = 0.5, then rising 800 ns to u = 1: copy_q of B = 8, H = 16, N = 1024, d = 128 (16.8 MB in
-// 16384 CTAs, so 108 x 8 resident x 512 B = 442368 B in flight). At G = 0 the rate would be
+// u = 0.5, then rising 800 ns to u = 1: copy_q of B = 8, H = 16, N = 1024, d = 128 (16.8 M
+// elements, 33.6 MB, in 16384 CTAs, so 108 x 8 resident x 512 B = 442368 B in flight). At G = 0 the rate would be
 // 442368 / 330.7 ns = 1.34 TB/s, u = 1.57 > 0.5, so G = 1.6 µs x (2r / 1.7e12 - 0.5) and
 // r (a r + b) = 442368 with a = 1.6e-6 x 2 / 1.7e12 = 1.88235e-18, b = 330.7e-9 - 800e-9:
 // r = (-b + sqrt(b² + 4 a 442368)) / 2a = 6.2520e11 B/s; u = 0.7355, the latency 707.5 ns.

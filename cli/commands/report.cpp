@@ -102,8 +102,8 @@ int cmd_report(const std::vector<std::string>& args) {
     // How far such times are from what kernels measured (README, "How far the numbers are checked").
     const traces::PublishedTable published = traces::shipped_published();
     std::vector<double> errors;
-    for (const traces::ValidatedRow& v : traces::validate_rows(published)) {
-      if (v.skipped_why.empty() && !v.counter) errors.push_back(std::fabs(v.error_pct));
+    for (const traces::ValidatedRow& v : traces::validate_rows(published, "", "", /*counters=*/false)) {
+      if (v.skipped_why.empty()) errors.push_back(std::fabs(v.error_pct));
     }
     const traces::ErrorSummary e = traces::summarize(errors);
     std::cout << "Each time is the execution model's for the implementation in column impl (attnio impls; --impl to pick one):\n"

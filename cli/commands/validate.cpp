@@ -160,12 +160,18 @@ int cmd_validate(const std::vector<std::string>& args) {
         rec.emplace_back("published_bytes", v.published_bytes);
         rec.emplace_back("predicted_bytes", v.predicted_bytes);
         rec.emplace_back("bytes_error_pct", v.bytes_error_pct);
+        // No simulator figure: "-" in the table; in CSV and JSON 0 with `simulated` false, so the
+        // columns keep one type.
+        rec.emplace_back("simulated", v.simulated_bytes.has_value());
         if (v.simulated_bytes) {
           rec.emplace_back("simulated_bytes", *v.simulated_bytes);
           rec.emplace_back("sim_bytes_error_pct", *v.sim_bytes_error_pct);
-        } else {
+        } else if (format == Format::table) {
           rec.emplace_back("simulated_bytes", std::string("-"));
           rec.emplace_back("sim_bytes_error_pct", std::string("-"));
+        } else {
+          rec.emplace_back("simulated_bytes", 0.0);
+          rec.emplace_back("sim_bytes_error_pct", 0.0);
         }
         rec.emplace_back("profile", v.profile);
         rec.emplace_back("read", r.read);
@@ -199,8 +205,13 @@ int cmd_validate(const std::vector<std::string>& args) {
         s.emplace_back("median_abs_error_pct", a.median);
         s.emplace_back("max_abs_error_pct", a.max);
         s.emplace_back("simulated_rows", static_cast<std::uint64_t>(b.rows));
-        s.emplace_back("sim_median_abs_error_pct", b.median);
-        s.emplace_back("sim_max_abs_error_pct", b.max);
+        if (b.rows == 0 && format == Format::table) {  // no simulated row: not a perfect match
+          s.emplace_back("sim_median_abs_error_pct", std::string("-"));
+          s.emplace_back("sim_max_abs_error_pct", std::string("-"));
+        } else {
+          s.emplace_back("sim_median_abs_error_pct", b.median);
+          s.emplace_back("sim_max_abs_error_pct", b.max);
+        }
         csum->row(s);
       }
       csum->end();

@@ -193,9 +193,10 @@ void Session::recompute_published() {
     const Entry& e = entry(rw.variant);
     const ImplProfile* own = traces::profile_for(r.impl);
     if (!e.ok || own == nullptr || own != e.prediction.impl) continue;
+    if (traces::published_counter(r)) continue;  // a counter row has bytes, not a time (and would run the simulator)
     PublishedPoint pt;
     pt.row = traces::validate_row(r, device());
-    if (!pt.row.skipped_why.empty() || pt.row.counter) continue;  // a counter row has bytes, not a time
+    if (!pt.row.skipped_why.empty()) continue;
     pt.variant = rw.variant;
     pt.label = QStringLiteral("%1 %2 %3, B=%4 H=%5 N=%6 Nk=%7 d=%8%9\n%10, %11")
                    .arg(QString::fromStdString(r.impl), qs(rw.variant.name()), qs(to_string(rw.dtype)))

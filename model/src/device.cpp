@@ -92,7 +92,8 @@ double positive_number(const json::value& v, std::string_view origin, std::strin
   return x;
 }
 
-// A figure is sm_count or one of the number keys: what "field_sources" may give a source for.
+// A figure is sm_count, one of the number keys or a DRAM queue curve: what "field_sources" may give
+// a source for.
 bool is_figure(std::string_view key) {
   if (key == "sm_count" || key == "dram_queue_read" || key == "dram_queue_copy") return true;
   for (const auto& f : kNumberFields) {
@@ -191,7 +192,7 @@ namespace {
 // Linear interpolation on a rising curve; past its last point along the last segment, below its
 // first at the first value.
 double along(const std::vector<std::pair<double, double>>& c, double u) {
-  if (u <= c.front().first) return c.front().second;
+  if (c.size() < 2 || u <= c.front().first) return c.front().second;
   for (std::size_t i = 1; i < c.size(); ++i) {
     if (u <= c[i].first) {
       const double f = (u - c[i - 1].first) / (c[i].first - c[i - 1].first);
@@ -283,6 +284,12 @@ Device device_from_json(std::string_view text, std::string_view origin) {
 
   if (const auto* c = o.if_contains("dram_queue_read")) d.dram_queue_read = queue_curve(*c, origin, "dram_queue_read");
   if (const auto* c = o.if_contains("dram_queue_copy")) d.dram_queue_copy = queue_curve(*c, origin, "dram_queue_copy");
+  if (d.dram_queue_read.empty() != d.dram_queue_copy.empty()) {
+    throw InputError(std::string(origin) + ": keys 'dram_queue_read' and 'dram_queue_copy' come together (one was given without the other)");
+  }
+  if (!d.dram_queue_read.empty() && d.dram_latency_s == 0) {
+    throw InputError(std::string(origin) + ": the DRAM queue curves add to 'dram_latency_s', which is missing");
+  }
   if (const auto* m = o.if_contains("measured")) {
     if (!m->is_object()) throw InputError(std::string(origin) + ": key 'measured' must be an object");
     for (const auto& kv : m->get_object()) {

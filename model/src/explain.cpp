@@ -87,7 +87,7 @@ std::string exec_text(const Device& dev, const Prediction& p) {
           : dev.achievable_hbm_bytes_per_s > 0 ? human_bytes(dev.achievable_hbm_bytes_per_s) + "/s (STREAM)"
                                                 : human_bytes(dev.hbm_bytes_per_s) + "/s (datasheet)") +
          "; DRAM latency " + (dev.dram_latency_s > 0 ? human_time(dev.dram_latency_s) : std::string("not given")) +
-         (dev.dram_latency_s > 0 ? (dev.dram_queue_read.empty() ? std::string(" (unloaded; no queue curve in the device file)")
+         (dev.dram_latency_s > 0 ? (dev.dram_queue_read.empty() || dev.dram_queue_copy.empty() ? std::string(" (unloaded; no queue curve in the device file)")
                                                                  : std::string(" unloaded, plus the queue at the kernel's DRAM load (dram_queue_read, dram_queue_copy)"))
                                  : std::string()) +
          "; latency: barrier " +

@@ -273,7 +273,8 @@ void exec_kernel(KernelCost& k, const Device& dev, const Workload& w) {
   // the reads (stores are posted: nothing waits on them, so they keep nothing in flight). The
   // latency is the one a load sees while DRAM carries this kernel's reads at that rate and its
   // writes in proportion (Device::loaded_dram_latency_s: the unloaded latency plus the queue
-  // measured by a streaming kernel), so the rate r solves r = in flight / latency(r (1 + w/r));
+  // measured by a streaming kernel), so the read rate r solves r = in flight / latency(r (1 + W/R)),
+  // W/R the kernel's DRAM bytes written per byte read;
   // the right side falls as r rises, so bisection finds the one crossing.
   if (k.inflight_bytes.v != 0 && dev.dram_latency_s > 0 && k.hbm_read.v != 0) {
     const double resident = std::min(k.ctas.d() / static_cast<double>(k.launches),

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <iterator>
+#include <map>
 #include <string_view>
 #include <sstream>
 
@@ -236,9 +237,21 @@ std::optional<Prediction> predict_row(const PublishedRow& r, const Device& dev, 
 
 namespace {
 
+// Simulations by workload, so that a workload's read and write counter rows share one run.
+using SimCache = std::map<std::string, std::optional<SimResult>>;
+
+std::string sim_key(const Device& dev, const Workload& w) {
+  std::ostringstream k;
+  k << dev.key << '|' << w.variant.name() << '|' << (w.impl ? w.impl->key : "") << '|' << static_cast<int>(w.dtype) << '|'
+    << static_cast<int>(w.pass) << '|' << static_cast<int>(w.phase) << '|' << w.batch << '|' << w.heads << '|'
+    << w.kv_heads << '|' << w.seq << '|' << w.kv_len << '|' << w.head_dim << '|' << w.v_head_dim << '|' << w.causal
+    << '|' << w.layers << '|' << w.count("block_m") << '|' << w.count("block_n");
+  return k.str();
+}
+
 // A counter row against the closed form's bytes for the same kernel(s) and, where it can replay
 // exactly those kernels, the tile simulator's.
-void validate_counter(ValidatedRow& v, const PublishedCounter& c, const Prediction& p, const Device& dev) {
+void validate_counter(ValidatedRow& v, const PublishedCounter& c, const Prediction& p, const Device& dev, SimCache* cache) {
   double bytes = 0;
   bool found = c.kernel.empty();
   for (int i = 0; i < p.kernel_count; ++i) {
@@ -260,24 +273,46 @@ void validate_counter(ValidatedRow& v, const PublishedCounter& c, const Predicti
   v.bound = std::string(to_string(p.bound));
   v.profile = std::string(p.impl->key);
   if (c.kernel.empty() || p.kernel_count == 1) {
-    try {
-      const SimResult s = simulate(dev, p.workload, SimOptions{});
-      const double sim = (c.write ? s.hbm_write_bytes : s.hbm_read_bytes).d();
+    const auto run = [&]() -> std::optional<SimResult> {
+      try {
+        return simulate(dev, p.workload, SimOptions{});
+      } catch (const InputError&) {
+        return std::nullopt;  // no tile schedule for the variant: the closed form alone
+      }
+    };
+    std::optional<SimResult> local;
+    const std::optional<SimResult>* s = &local;
+    if (cache) {
+      const std::string key = sim_key(dev, p.workload);
+      auto it = cache->find(key);
+      if (it == cache->end()) it = cache->emplace(key, run()).first;
+      s = &it->second;
+    } else {
+      local = run();
+    }
+    if (*s) {
+      const double sim = (c.write ? (*s)->hbm_write_bytes : (*s)->hbm_read_bytes).d();
       v.simulated_bytes = sim;
       v.sim_bytes_error_pct = (sim - c.bytes) / c.bytes * 100.0;
-    } catch (const InputError&) {
-      // No tile schedule for the variant: the closed form alone.
     }
   }
 }
 
+ValidatedRow validate_row_cached(const PublishedRow& r, const Device& dev, const ImplProfile* forced, SimCache* cache);
+
 }  // namespace
 
 ValidatedRow validate_row(const PublishedRow& r, const Device& dev, const ImplProfile* forced) {
+  return validate_row_cached(r, dev, forced, nullptr);
+}
+
+namespace {
+
+ValidatedRow validate_row_cached(const PublishedRow& r, const Device& dev, const ImplProfile* forced, SimCache* cache) {
   ValidatedRow v;
   v.row = &r;
   if (const std::optional<PublishedCounter> c = published_counter(r)) {
-    if (const std::optional<Prediction> p = predict_row(r, dev, forced, &v.skipped_why)) validate_counter(v, *c, *p, dev);
+    if (const std::optional<Prediction> p = predict_row(r, dev, forced, &v.skipped_why)) validate_counter(v, *c, *p, dev, cache);
     return v;
   }
   const std::optional<double> published = published_time_s(r, &v.skipped_why);
@@ -294,12 +329,16 @@ ValidatedRow validate_row(const PublishedRow& r, const Device& dev, const ImplPr
   return v;
 }
 
+}  // namespace
+
 std::vector<ValidatedRow> validate_rows(const PublishedTable& table, const std::string& only_impl,
-                                        const std::string& force_profile) {
+                                        const std::string& force_profile, bool counters) {
   const ImplProfile* forced = force_profile.empty() ? nullptr : &find_impl(force_profile);
   std::vector<ValidatedRow> out;
+  SimCache cache;
   for (const PublishedRow& r : table.rows) {
     if (!only_impl.empty() && r.impl != only_impl) continue;
+    if (!counters && published_counter(r)) continue;
     const Device* dev = nullptr;
     try {
       dev = &find_device(r.gpu);
@@ -310,7 +349,7 @@ std::vector<ValidatedRow> validate_rows(const PublishedTable& table, const std::
       out.push_back(std::move(v));
       continue;
     }
-    out.push_back(validate_row(r, *dev, forced));
+    out.push_back(validate_row_cached(r, *dev, forced, &cache));
   }
   return out;
 }

@@ -59,7 +59,10 @@ void split_kv_decode(Evaluator& ev, std::string_view name, u64 batch, u64 sets, 
   const u64 key_blocks = ceil_div(nk, bs.bc);
   const u64 row_tiles = ceil_div(rows, decode_row_tile(ev.w()));
   // Shared memory per CTA: its query tile, allocated whole whatever rows are valid (FA2's sQ is
-  // kBlockM x kHeadDim, kernel_traits.h SmemLayoutQ), and one K/V block as the cache stores it
+  // kBlockM x kHeadDim, kernel_traits.h SmemLayoutQ; FlashMLA's and Flash-Decoding's tiles are
+  // FA2-style static tiles too; attnio's own decode kernel sizes its rows 1, 8 or 16 by the group,
+  // kernels/decoding.cu, counted here as its 16-row tile: at d = 128 either gives 3 CTAs per SM),
+  // and one K/V block as the cache stores it
   // (token_bytes: a quantized cache is staged in its own format and converted on the way to the
   // registers; MLA's V is a view of the latent K row). FA2 at d = 128: 64 x 128 x 2 + 128 x 512 =
   // 80 KiB, the 81.92 KB Nsight Compute reports (validation/sources/counters.csv).

@@ -41,7 +41,9 @@ constexpr u64 kSectorBytes = 32;
 void legacy_loop(const Evaluator& ev, KernelCost& c, double dram_bytes) {
   const int cc = ev.dev().compute_capability;
   const u64 threads = cc == 86 || cc == 89 ? 1536 : 2048;
-  c.inflight_bytes = Count(static_cast<u64>(std::llround(static_cast<double>(threads / kSmallCtasPerSm) * dram_bytes)));
+  // At least a byte: a cap of 0 would mean no cap at all (a thread that waits on anything from
+  // DRAM keeps something in flight).
+  c.inflight_bytes = Count(std::max<u64>(1, static_cast<u64>(std::llround(static_cast<double>(threads / kSmallCtasPerSm) * dram_bytes))));
 }
 
 // An ATen copy (TensorIterator's elementwise kernel, PyTorch 2.0 Loops.cuh) writes its output

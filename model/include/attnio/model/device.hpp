@@ -72,7 +72,8 @@ struct Device {
   std::vector<std::pair<double, double>> dram_queue_read, dram_queue_copy;
   MeasuredCeilings measured;
   std::string sources;                 // where the figures come from
-  // Per figure: key ("sm_count" or a number key such as "clock_hz") -> where that figure comes from.
+  // Per figure: key ("sm_count", a number key such as "clock_hz", or a DRAM queue curve) -> where
+  // that figure comes from.
   std::map<std::string, std::string> field_sources;
 
   bool operator==(const Device&) const = default;

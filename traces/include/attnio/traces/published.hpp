@@ -91,8 +91,10 @@ const ImplProfile* profile_for(const std::string& impl);
 ValidatedRow validate_row(const PublishedRow& r, const Device& dev, const ImplProfile* forced = nullptr);
 // Predicts each row with its implementation's profile, or with `force_profile` for every row when
 // given (e.g. "ideal", the roofline at datasheet peaks: the baseline the execution model replaced).
+// `counters` false leaves the counter rows out (a time summary; they would run the simulator). The
+// read and write rows of one workload share one simulation.
 std::vector<ValidatedRow> validate_rows(const PublishedTable& table, const std::string& only_impl = "",
-                                        const std::string& force_profile = "");
+                                        const std::string& force_profile = "", bool counters = true);
 
 // Median, p90 and max |time error| (%) over compared rows (nearest rank).
 struct ErrorSummary {
