@@ -160,7 +160,7 @@ TEST(Traces, MergeJoinsShardsAndRefusesDuplicates) {
   Trace c{header(), {record(8192)}};
   c.header.chip = "GA100";
   EXPECT_THROW(merge({a, c}), InputError);
-  const std::string path = temp("merged.jsonl");
+  const std::string path = temp("traces_merged.jsonl");
   write_trace(path, m);
   EXPECT_EQ(read_trace(path).records.size(), 3u);
 }
@@ -349,7 +349,7 @@ TEST(Campaign, ShardSpecs) {
 }
 
 TEST(Campaign, FailuresAreRecordedAndTheSweepGoesOn) {
-  const std::string path = temp("campaign_all.jsonl");
+  const std::string path = temp("traces_campaign_all.jsonl");
   std::remove(path.c_str());
   Fake fake;
   Writer w(path, header(), false);
@@ -376,7 +376,7 @@ TEST(Campaign, ShardsPartitionTheSweepAndMerge) {
   std::size_t total = 0;
   std::set<std::int64_t> seen;
   for (std::size_t i = 0; i < 3; ++i) {
-    const std::string path = temp("campaign_shard" + std::to_string(i) + ".jsonl");
+    const std::string path = temp("traces_campaign_shard" + std::to_string(i) + ".jsonl");
     std::remove(path.c_str());
     Fake fake;
     Writer w(path, header(), false);
@@ -566,7 +566,7 @@ TEST(Campaign, ResumeRefusesAnotherPlanOrShard) {
 }
 
 TEST(Campaign, ResumeAfterADeathMeasuresOnlyWhatIsMissing) {
-  const std::string path = temp("campaign_resume.jsonl");
+  const std::string path = temp("traces_campaign_resume.jsonl");
   std::remove(path.c_str());
   Fake first;
   first.die_at = 500;
@@ -587,7 +587,7 @@ TEST(Campaign, ResumeAfterADeathMeasuresOnlyWhatIsMissing) {
 }
 
 TEST(Campaign, ADeviceFaultStopsTheSweepAfterRecordingThePoint) {
-  const std::string path = temp("campaign_abort.jsonl");
+  const std::string path = temp("traces_campaign_abort.jsonl");
   std::remove(path.c_str());
   Fake fake;
   Measurer m = fake.measurer();
