@@ -76,6 +76,16 @@ TEST(Device, DramQueueCurvesByHand) {
   EXPECT_NEAR(a.loaded_dram_latency_s(0.85e12, 1.0), a.dram_latency_s + copy, 1e-15);
   // 1.1 x the sustained rate, read-only: 342 ns + 0.1 / 0.074 x (342 - 317) ns.
   EXPECT_NEAR(a.loaded_dram_latency_s(1.87e12, 0), a.dram_latency_s + 342e-9 + 0.1 / 0.074 * 25e-9, 1e-15);
+  // Little's law at that latency, solved on each segment: with few bytes in flight the rate stays
+  // below the first point (no queue: bytes / 330.7 ns); far past the last, along the last
+  // segments; in between, r x latency(r) is the bytes in flight whichever segment r lies on.
+  EXPECT_DOUBLE_EQ(a.inflight_read_rate(1000, 0), 1000 / a.dram_latency_s);
+  for (const double bytes : {2e5, 1e6, 1e9}) {
+    for (const double w : {0.0, 0.3, 1.0}) {
+      const double r = a.inflight_read_rate(bytes, w);
+      EXPECT_NEAR(r * a.loaded_dram_latency_s(r * (1 + w), w / (1 + w)), bytes, 1e-9 * bytes) << bytes << " " << w;
+    }
+  }
   // A device without the curves keeps the unloaded latency.
   Device bare = a;
   bare.dram_queue_read.clear();

@@ -212,6 +212,37 @@ double Device::loaded_dram_latency_s(double bytes_per_s, double write_share) con
   return dram_latency_s + (1 - f) * along(dram_queue_read, u) + f * along(dram_queue_copy, u);
 }
 
+double Device::inflight_read_rate(double inflight_bytes, double write_per_read) const {
+  if (inflight_bytes <= 0 || dram_latency_s <= 0) return 0;
+  const double share = write_per_read / (1 + write_per_read);
+  if (dram_queue_read.empty() || dram_queue_copy.empty()) return inflight_bytes / dram_latency_s;
+  // In utilization u = r (1 + W/R) / sustained rate: h(u) = u / k x latency(u) - inflight, k the
+  // utilization per byte/s of reads; h rises with u (the curves do not fall), so the root lies on
+  // the first segment (between the curves' merged breakpoints) where h turns non-negative, and on
+  // it latency(u) = a + s u, so s u^2 + a u - k x inflight = 0.
+  const double k = (1 + write_per_read) / sustained_hbm_rate();
+  const auto lat = [&](double u) { return loaded_dram_latency_s(u * sustained_hbm_rate(), share); };
+  std::vector<double> knots;
+  for (const auto* c : {&dram_queue_read, &dram_queue_copy}) {
+    for (const auto& [u, s] : *c) knots.push_back(u);
+  }
+  std::sort(knots.begin(), knots.end());
+  double lo = 0;
+  for (const double u : knots) {
+    if (u <= lo) continue;
+    if (u / k * lat(u) >= inflight_bytes) break;
+    lo = u;
+  }
+  // On [lo, next knot] (or past the last, along both curves' last segments) latency is linear: its
+  // slope from two points inside the segment.
+  const auto next = std::upper_bound(knots.begin(), knots.end(), lo);
+  const double hi = next != knots.end() ? *next : lo + 1;
+  const double slope = (lat(hi) - lat(lo)) / (hi - lo);
+  const double a = lat(lo) - slope * lo;
+  const double u = slope > 0 ? (-a + std::sqrt(a * a + 4 * slope * k * inflight_bytes)) / (2 * slope) : k * inflight_bytes / a;
+  return u / k;
+}
+
 const std::vector<Device>& builtin_devices() {
   static const std::vector<Device> devices = [] {
     std::vector<Device> parsed;

@@ -274,23 +274,16 @@ void exec_kernel(KernelCost& k, const Device& dev, const Workload& w) {
   // latency is the one a load sees while DRAM carries this kernel's reads at that rate and its
   // writes in proportion (Device::loaded_dram_latency_s: the unloaded latency plus the queue
   // measured by a streaming kernel), so the read rate r solves r = in flight / latency(r (1 + W/R)),
-  // W/R the kernel's DRAM bytes written per byte read;
-  // the right side falls as r rises, so bisection finds the one crossing.
+  // W/R the kernel's DRAM bytes written per byte read; the curves are piecewise linear, so
+  // Device::inflight_read_rate solves it exactly on the segment where it lies.
   if (k.inflight_bytes.v != 0 && dev.dram_latency_s > 0 && k.hbm_read.v != 0) {
     const double resident = std::min(k.ctas.d() / static_cast<double>(k.launches),
                                      static_cast<double>(dev.sm_count) * static_cast<double>(k.ctas_per_sm));
     const double inflight = resident * k.inflight_bytes.d();
     const double write_per_read = k.hbm_write.d() / k.hbm_read.d();
-    const double write_share = write_per_read / (1 + write_per_read);
-    const auto latency = [&](double rate) { return dev.loaded_dram_latency_s(rate * (1 + write_per_read), write_share); };
-    double lo = 0, hi = inflight / dev.dram_latency_s;
-    if (latency(hi) == dev.dram_latency_s) lo = hi;  // no queue at that rate (or no curve): unloaded
-    for (int it = 0; it < 100 && hi - lo > 1e-13 * hi; ++it) {
-      const double mid = 0.5 * (lo + hi);
-      (mid < inflight / latency(mid) ? lo : hi) = mid;
-    }
-    x.inflight_latency_s = latency(lo);
-    x.latency_s = k.hbm_read.d() / lo;
+    const double rate = dev.inflight_read_rate(inflight, write_per_read);
+    x.inflight_latency_s = inflight / rate;
+    x.latency_s = k.hbm_read.d() / rate;
   }
   x.launch_s = static_cast<double>(k.launches) * dev.launch_overhead_s;
   struct Term { double t; Bound b; };

@@ -96,6 +96,10 @@ struct Device {
   // interpolated linearly between the read-only (share 0) and the copy (share 1/2 and above)
   // curve, and past the last point along its last segment. dram_latency_s where no curve is given.
   double loaded_dram_latency_s(double bytes_per_s, double write_share) const;
+  // Little's law at the loaded latency: the read rate r with r x loaded_dram_latency_s(r (1 +
+  // write_per_read), write share) = `inflight_bytes`. The curves are piecewise linear, so r is the
+  // root of a quadratic on the segment where it lies (found exactly, segment by segment).
+  double inflight_read_rate(double inflight_bytes, double write_per_read) const;
 };
 
 // The built-in devices, in a fixed order; the first is the default. They are data: model/devices/
