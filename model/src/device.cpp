@@ -222,21 +222,23 @@ double Device::inflight_read_rate(double inflight_bytes, double write_per_read) 
   // it latency(u) = a + s u, so s u^2 + a u - k x inflight = 0.
   const double k = (1 + write_per_read) / sustained_hbm_rate();
   const auto lat = [&](double u) { return loaded_dram_latency_s(u * sustained_hbm_rate(), share); };
-  std::vector<double> knots;
-  for (const auto* c : {&dram_queue_read, &dram_queue_copy}) {
-    for (const auto& [u, s] : *c) knots.push_back(u);
-  }
-  std::sort(knots.begin(), knots.end());
-  double lo = 0;
-  for (const double u : knots) {
+  // The two curves' points in rising order (a merge, without allocating: this runs per kernel).
+  const auto& rd = dram_queue_read;
+  const auto& cp = dram_queue_copy;
+  std::size_t i = 0, j = 0;
+  double lo = 0, hi = -1;
+  while (i < rd.size() || j < cp.size()) {
+    const double u = j >= cp.size() || (i < rd.size() && rd[i].first <= cp[j].first) ? rd[i++].first : cp[j++].first;
     if (u <= lo) continue;
-    if (u / k * lat(u) >= inflight_bytes) break;
+    if (u / k * lat(u) >= inflight_bytes) {
+      hi = u;
+      break;
+    }
     lo = u;
   }
-  // On [lo, next knot] (or past the last, along both curves' last segments) latency is linear: its
+  // On [lo, hi] (or past the last point, along both curves' last segments) latency is linear: its
   // slope from two points inside the segment.
-  const auto next = std::upper_bound(knots.begin(), knots.end(), lo);
-  const double hi = next != knots.end() ? *next : lo + 1;
+  if (hi < 0) hi = lo + 1;
   const double slope = (lat(hi) - lat(lo)) / (hi - lo);
   const double a = lat(lo) - slope * lo;
   const double u = slope > 0 ? (-a + std::sqrt(a * a + 4 * slope * k * inflight_bytes)) / (2 * slope) : k * inflight_bytes / a;
