@@ -240,12 +240,14 @@ namespace {
 // Simulations by workload, so that a workload's read and write counter rows share one run.
 using SimCache = std::map<std::string, std::optional<SimResult>>;
 
-std::string sim_key(const Device& dev, const Workload& w) {
+// The row's own fields fix its workload (the table has no variant parameters beyond the shape), so
+// two rows that differ only in their counter share a key.
+std::string sim_key(const Device& dev, const PublishedRow& r) {
   std::ostringstream k;
-  k << dev.key << '|' << w.variant.name() << '|' << (w.impl ? w.impl->key : "") << '|' << static_cast<int>(w.dtype) << '|'
+  const Workload& w = r.workload;
+  k << dev.key << '|' << r.impl << '|' << w.variant.name() << '|' << static_cast<int>(w.dtype) << '|'
     << static_cast<int>(w.pass) << '|' << static_cast<int>(w.phase) << '|' << w.batch << '|' << w.heads << '|'
-    << w.kv_heads << '|' << w.seq << '|' << w.kv_len << '|' << w.head_dim << '|' << w.v_head_dim << '|' << w.causal
-    << '|' << w.layers << '|' << w.count("block_m") << '|' << w.count("block_n");
+    << w.kv_heads << '|' << w.seq << '|' << w.kv_len << '|' << w.head_dim << '|' << w.causal;
   return k.str();
 }
 
@@ -283,7 +285,7 @@ void validate_counter(ValidatedRow& v, const PublishedCounter& c, const Predicti
     std::optional<SimResult> local;
     const std::optional<SimResult>* s = &local;
     if (cache) {
-      const std::string key = sim_key(dev, p.workload);
+      const std::string key = sim_key(dev, *v.row);
       auto it = cache->find(key);
       if (it == cache->end()) it = cache->emplace(key, run()).first;
       s = &it->second;
