@@ -15,7 +15,7 @@ using namespace attnio;
 namespace {
 
 const KernelCost& kernel_named(const Prediction& p, std::string_view name) {
-  for (int i = 0; i < p.kernel_count; ++i) {
+  for (int i = 0; i < p.kernel_count(); ++i) {
     if (p.kernels[i].name == name) return p.kernels[i];
   }
   ADD_FAILURE() << "no kernel " << name;
@@ -400,7 +400,7 @@ TEST(Exec, XformersBackwardAsV020LaunchesIt) {
   w.head_dim = 64, w.seq = 128, w.batch = 16, w.heads = w.kv_heads = 16;
   const Prediction one = predict(a, w);
   EXPECT_EQ(kernel_named(one, "xformers_bwd").ctas.v, 256u);
-  for (int i = 0; i < one.kernel_count; ++i) EXPECT_NE(one.kernels[i].name, "xformers_bwd_zero_workspace");
+  for (int i = 0; i < one.kernel_count(); ++i) EXPECT_NE(one.kernels[i].name, "xformers_bwd_zero_workspace");
 }
 
 // triton.ops.flash_attention's backward as the FlashAttention-2 benchmark times it: both
@@ -417,7 +417,7 @@ TEST(Exec, TritonBackwardKeepsTheFasterGrid) {
   const Prediction small = predict(a, w);
   const KernelCost& per_head = kernel_named(small, "flash2_bwd");
   EXPECT_EQ(per_head.ctas.v, 512u);
-  for (int i = 0; i < small.kernel_count; ++i) EXPECT_NE(small.kernels[i].name, "flash2_bwd_sum_dq");
+  for (int i = 0; i < small.kernel_count(); ++i) EXPECT_NE(small.kernels[i].name, "flash2_bwd_sum_dq");
   EXPECT_EQ(per_head.sync_l2_read.v, per_head.l2_read.v);
   EXPECT_EQ(per_head.sync_hbm_read.v, per_head.hbm_read.v);
   w.batch = 1, w.seq = 16384;
@@ -516,11 +516,11 @@ TEST(Exec, PyTorchEagerDecodeCopiesLikeTheBenchmark) {
   EXPECT_EQ(kernel_named(p, "copy_kt_fold").hbm_read.v, E);
   EXPECT_EQ(kernel_named(p, "copy_v_fold").hbm_write.v, E);
   EXPECT_EQ(kernel_named(p, "scale").hbm_read.v, 2u * 16 * 256 * 2);
-  EXPECT_EQ(p.kernel_count, 8);
+  EXPECT_EQ(p.kernel_count(), 8);
   w.batch = 1;  // the (1, H) batch folds as a view: only the repeat copies remain
-  EXPECT_EQ(predict(a, w).kernel_count, 6);
+  EXPECT_EQ(predict(a, w).kernel_count(), 6);
   w.kv_heads = 1;  // Hkv = 1 is indexed, not reshaped: no copy at all
-  EXPECT_EQ(predict(a, w).kernel_count, 4);
+  EXPECT_EQ(predict(a, w).kernel_count(), 4);
 }
 
 // PyTorch eager prefill as flash-attention's benchmark runs it (attention_pytorch on a packed qkv):
@@ -551,7 +551,7 @@ TEST(Exec, PyTorchEagerPrefillKernelsByHand) {
   EXPECT_EQ(kernel_named(p, "stack_dk").l2_read.v, T / 2 * 32);
   // copy_q, copy_k, gemm_qk, softmax, copy_v, gemm_pv; gemm_dv, gemm_dp, softmax_bwd_mul,
   // softmax_bwd, gemm_dq, gemm_dk and the five above.
-  EXPECT_EQ(p.kernel_count, 17);
+  EXPECT_EQ(p.kernel_count(), 17);
   // TensorIterator's legacy loop (permuted or broadcast operands) keeps one element per input per
   // thread in flight: 2048 threads per SM on sm_80 over the closed form's 8 CTAs per SM, 256
   // threads x 2 bytes = 512 B per CTA; the vectorized scale kernels have no cap. copy_q's 128
@@ -572,7 +572,7 @@ TEST(Exec, PyTorchEagerPrefillKernelsByHand) {
   EXPECT_EQ(predict(find_device("rtx4090"), w).kernels[0].inflight_bytes.v, 1536u / 8 * 2);  // sm_89: 1536 threads
   w.causal = true;  // the mask built and added: two more
   const Prediction c = predict(find_device("a100-80gb"), w);
-  EXPECT_EQ(c.kernel_count, 19);
+  EXPECT_EQ(c.kernel_count(), 19);
   // The add waits on the scores (2 bytes, from DRAM) and the broadcast mask, whose 256 x 256 x 2 =
   // 128 KiB plane stays in L2 after its first read: DRAM bytes per element 2 + 2 / (B·H) = 2.25,
   // so 256 threads x 2.25 = 576 B per CTA.

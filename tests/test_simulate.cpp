@@ -166,7 +166,7 @@ static std::pair<KernelBytes, KernelBytes> kernel_bytes(const Device& dev, const
     (a.write ? written : read) += a.bytes * a.rows;
   };
   const SimResult r = simulate(dev, w, o);
-  for (int i = 0; i < r.formula.kernel_count; ++i) {
+  for (int i = 0; i < r.formula.kernel_count(); ++i) {
     const KernelCost& k = r.formula.kernels[static_cast<std::size_t>(i)];
     auto& [read, written] = formula[std::string(k.name)];
     read += k.hbm_read.v;

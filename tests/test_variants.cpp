@@ -27,7 +27,7 @@ Workload small(Variant v) {
 
 std::uint64_t kernel_count_named(const Prediction& p, std::string_view name) {
   std::uint64_t n = 0;
-  for (int i = 0; i < p.kernel_count; ++i) n += p.kernels[i].name == name;
+  for (int i = 0; i < p.kernel_count(); ++i) n += p.kernels[i].name == name;
   return n;
 }
 
@@ -503,7 +503,7 @@ TEST(Roofline, TimeIsTheSlowestCeilingPlusLaunch) {
 TEST(Gated, AddsTheGateProjectionAndTheGatePassToFlash2) {
   const Prediction f = predict(h100(), small(parse_variant("flash2")));
   const Prediction g = predict(h100(), small(parse_variant("gated")));
-  EXPECT_EQ(g.kernel_count, f.kernel_count + 2);
+  EXPECT_EQ(g.kernel_count(), f.kernel_count() + 2);
   // GEMM 2·m·n·k = 2·256·128·128 = 8388608 tensor FLOPs.
   EXPECT_EQ(g.tensor_flops.v - f.tensor_flops.v, 8388608u);
   // Gate pass over 256·128 = 32768 gates: one tanh each, 4 FP32 FLOPs each.
@@ -533,7 +533,7 @@ TEST(Gated, FusedGateRidesInFlash2sEpilogue) {
   const Prediction f = predict(h100(), small(parse_variant("flash2")));
   const Prediction sep = predict(h100(), small(parse_variant("gated")));
   const Prediction g = predict(h100(), small(parse_variant("gated")).set("gate_fused", 1));
-  EXPECT_EQ(g.kernel_count, f.kernel_count + 1);
+  EXPECT_EQ(g.kernel_count(), f.kernel_count() + 1);
   EXPECT_EQ(g.tensor_flops.v - f.tensor_flops.v, 8388608u);  // the gate projection only
   EXPECT_EQ(g.sfu_flops.v - f.sfu_flops.v, 32768u);
   EXPECT_EQ(g.fp32_flops.v - f.fp32_flops.v, 131072u);
@@ -606,7 +606,7 @@ TEST(Mamba2, SsdLastChunkPartlyFilledByHand) {
   w.kv_heads = 2;
   w.set("state_dim", 64);
   const Prediction p = predict(h100(), w);
-  ASSERT_EQ(p.kernel_count, 5);
+  ASSERT_EQ(p.kernel_count(), 5);
   const KernelCost& cumsum = p.kernels[0];
   EXPECT_EQ(cumsum.hbm_write.v, 2u * 2 * 256 * 8);
   EXPECT_EQ(cumsum.hbm_read.v, 300u * 2 * 2 + 2 * 2 * 4 * 2);
@@ -924,7 +924,7 @@ TEST(Gau, BroadcastOperandsAreReadOncePerCta) {
   w.causal = true;
   const Prediction p = predict(h100(), w);
   auto read = [&](std::string_view name) {
-    for (int i = 0; i < p.kernel_count; ++i) {
+    for (int i = 0; i < p.kernel_count(); ++i) {
       if (p.kernels[i].name == name) return p.kernels[i].l2_read.v;
     }
     ADD_FAILURE() << "no kernel " << name;

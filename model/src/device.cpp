@@ -203,6 +203,20 @@ double along(const std::vector<std::pair<double, double>>& c, double u) {
   const auto& b = c.back();
   return b.second + (u - b.first) * (b.second - a.second) / (b.first - a.first);
 }
+
+// `along` for rising arguments: the segment found last is where the next search starts, so a walk
+// over a curve costs its length once, not once per point.
+struct CurveCursor {
+  const std::vector<std::pair<double, double>>& c;
+  std::size_t i = 1;
+  double at(double u) {
+    if (c.size() < 2 || u <= c.front().first) return c.front().second;
+    while (i < c.size() && u > c[i].first) ++i;
+    const auto& a = c[std::min(i, c.size() - 1) - 1];
+    const auto& b = c[std::min(i, c.size() - 1)];
+    return a.second + (u - a.first) * (b.second - a.second) / (b.first - a.first);
+  }
+};
 }  // namespace
 
 double Device::loaded_dram_latency_s(double bytes_per_s, double write_share) const {
@@ -221,26 +235,39 @@ double Device::inflight_read_rate(double inflight_bytes, double write_per_read) 
   // the first segment (between the curves' merged breakpoints) where h turns non-negative, and on
   // it latency(u) = a + s u, so s u^2 + a u - k x inflight = 0.
   const double k = (1 + write_per_read) / sustained_hbm_rate();
-  const auto lat = [&](double u) { return loaded_dram_latency_s(u * sustained_hbm_rate(), share); };
-  // The two curves' points in rising order (a merge, without allocating: this runs per kernel).
+  const double f = std::clamp(2 * share, 0.0, 1.0);  // as loaded_dram_latency_s weighs the curves
+  // The two curves' points in rising order, walked by a merge with a cursor on each curve, so each
+  // latency is read in constant time (this runs per kernel: no allocation, no search).
   const auto& rd = dram_queue_read;
   const auto& cp = dram_queue_copy;
+  CurveCursor on_rd{rd}, on_cp{cp};
+  const auto lat = [&](double u) { return dram_latency_s + (1 - f) * on_rd.at(u) + f * on_cp.at(u); };
   std::size_t i = 0, j = 0;
-  double lo = 0, hi = -1;
-  while (i < rd.size() || j < cp.size()) {
+  double lo = 0, lat_lo = 0, hi = -1, lat_hi = 0;
+  // A kernel that fills the chip usually keeps more in flight than the curves' last point carries.
+  // Then the root lies past both curves, where each runs on along its last segment, so latency is
+  // linear from the later of their second-to-last points on, and no walk is needed.
+  const double top = std::max(rd.back().first, cp.back().first);
+  const double below = std::max(rd[rd.size() - 2].first, cp[cp.size() - 2].first);
+  if (CurveCursor tr{rd}, tc{cp}; top / k * (dram_latency_s + (1 - f) * tr.at(top) + f * tc.at(top)) < inflight_bytes) {
+    lo = below, lat_lo = lat(below);
+    hi = top, lat_hi = lat(top);
+  } else {
+    lat_lo = lat(0);
+  }
+  while (hi < 0 && (i < rd.size() || j < cp.size())) {
     const double u = j >= cp.size() || (i < rd.size() && rd[i].first <= cp[j].first) ? rd[i++].first : cp[j++].first;
     if (u <= lo) continue;
-    if (u / k * lat(u) >= inflight_bytes) {
-      hi = u;
+    const double l = lat(u);
+    if (u / k * l >= inflight_bytes) {
+      hi = u, lat_hi = l;
       break;
     }
-    lo = u;
+    lo = u, lat_lo = l;
   }
-  // On [lo, hi] (or past the last point, along both curves' last segments) latency is linear: its
-  // slope from two points inside the segment.
-  if (hi < 0) hi = lo + 1;
-  const double slope = (lat(hi) - lat(lo)) / (hi - lo);
-  const double a = lat(lo) - slope * lo;
+  // On [lo, hi] latency is linear: its slope from the segment's two ends.
+  const double slope = (lat_hi - lat_lo) / (hi - lo);
+  const double a = lat_lo - slope * lo;
   const double u = slope > 0 ? (-a + std::sqrt(a * a + 4 * slope * k * inflight_bytes)) / (2 * slope) : k * inflight_bytes / a;
   return u / k;
 }

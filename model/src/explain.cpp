@@ -94,7 +94,7 @@ std::string exec_text(const Device& dev, const Prediction& p) {
          (dev.barrier_latency_cycles > 0 ? fmt("%.0f", dev.barrier_latency_cycles) + " + " + fmt("%.0f", dev.barrier_cycles_per_warp) + " x warps cycles"
                                          : std::string("not given")) +
          ", shared memory " + cycles(dev.smem_latency_cycles) + ", L2 " + cycles(dev.l2_latency_cycles) + "\n";
-  for (int i = 0; i < p.kernel_count; ++i) {
+  for (int i = 0; i < p.kernel_count(); ++i) {
     const KernelCost& k = p.kernels[i];
     const KernelCost::Exec& x = k.exec;
     out += "  " + std::string(k.name) + " [" + std::string(to_string(k.mma)) + ", " + num(k.mma_warps) + " warps, " +
@@ -132,7 +132,7 @@ std::string explain(const Device& dev, const Prediction& p) {
   out += w.variant->derivation(p);
   out += "IO complexity: " + std::string(p.io_complexity) + "\n\n";
   out += "kernels (one layer):\n";
-  for (int i = 0; i < p.kernel_count; ++i) {
+  for (int i = 0; i < p.kernel_count(); ++i) {
     const KernelCost& k = p.kernels[i];
     out += "  " + std::string(k.name) + (k.launches > 1 ? " x" + num(k.launches) : "") + ": " +
            num(k.ctas.v) + " CTAs; L2 read " + human_bytes(k.l2_read.d()) + ", write " + human_bytes(k.l2_write.d()) +

@@ -34,7 +34,7 @@ void apply_roofline(Prediction& pr, const Device& dev, u64 layers) {
   const Dtype dtype = pr.workload.dtype;
   const double rates[kCeilingCount] = {dev.tensor_rate(dtype), dev.fp32_rate(), dev.sfu_rate(), dev.hbm_rate(),
                                        dev.l2_rate(), dev.sram_bytes_per_s, dev.nvlink_bytes_per_s};
-  for (int i = 0; i < pr.kernel_count; ++i) {
+  for (int i = 0; i < pr.kernel_count(); ++i) {
     KernelCost& k = pr.kernels[i];
     const double eff = wave_efficiency(k, dev);
     const double work[kCeilingCount] = {k.tensor_flops.d(), k.fp32_flops.d(), k.sfu_ops.d(),
@@ -76,7 +76,7 @@ double tensor_fraction(const Device& dev, MmaPath path, Dtype dtype) {
 // The prediction's totals: every kernel's counts times the layers (or identical launches) it stands for.
 void add_kernel_totals(Prediction& out, u64 layers) {
   const Count n = layers;
-  for (int i = 0; i < out.kernel_count; ++i) {
+  for (int i = 0; i < out.kernel_count(); ++i) {
     const KernelCost& k = out.kernels[i];
     out.tensor_flops += k.tensor_flops * n;
     out.fp32_flops += k.fp32_flops * n;
@@ -310,7 +310,7 @@ void apply_exec(Prediction& pr, const Device& dev, u64 layers) {
   const Workload& w = pr.workload;
   const double n = static_cast<double>(layers);
   double longest = -1;
-  for (int i = 0; i < pr.kernel_count; ++i) {
+  for (int i = 0; i < pr.kernel_count(); ++i) {
     KernelCost& k = pr.kernels[i];
     if (w.impl->ideal) {
       // The roofline per kernel (apply_roofline), recorded in the same fields.

@@ -256,7 +256,7 @@ std::string sim_key(const Device& dev, const PublishedRow& r) {
 void validate_counter(ValidatedRow& v, const PublishedCounter& c, const Prediction& p, const Device& dev, SimCache* cache) {
   double bytes = 0;
   bool found = c.kernel.empty();
-  for (int i = 0; i < p.kernel_count; ++i) {
+  for (int i = 0; i < p.kernel_count(); ++i) {
     const KernelCost& k = p.kernels[i];
     if (!c.kernel.empty() && k.name != c.kernel) continue;
     found = true;
@@ -264,7 +264,7 @@ void validate_counter(ValidatedRow& v, const PublishedCounter& c, const Predicti
   }
   if (!found) {
     std::string names;
-    for (int i = 0; i < p.kernel_count; ++i) names += std::string(i ? ", " : "") + std::string(p.kernels[i].name);
+    for (int i = 0; i < p.kernel_count(); ++i) names += std::string(i ? ", " : "") + std::string(p.kernels[i].name);
     v.skipped_why = "no kernel '" + c.kernel + "' in the prediction (its kernels: " + names + ")";
     return;
   }
@@ -274,7 +274,7 @@ void validate_counter(ValidatedRow& v, const PublishedCounter& c, const Predicti
   v.bytes_error_pct = (bytes - c.bytes) / c.bytes * 100.0;
   v.bound = std::string(to_string(p.bound));
   v.profile = std::string(p.impl->key);
-  if (c.kernel.empty() || p.kernel_count == 1) {
+  if (c.kernel.empty() || p.kernel_count() == 1) {
     const auto run = [&]() -> std::optional<SimResult> {
       try {
         return simulate(dev, p.workload, SimOptions{});

@@ -62,10 +62,10 @@ public:
   Prediction& out() { return out_; }
 
   KernelCost& add(std::string_view name, Count ctas, u64 ctas_per_sm) {
-    if (out_.kernel_count == Prediction::kMaxKernels) {
+    if (out_.kernel_count() == Prediction::kMaxKernels) {
       throw InputError("internal: too many kernels in one variant (a bug in attnio)");
     }
-    KernelCost& k = out_.kernels[out_.kernel_count++];
+    KernelCost& k = out_.kernels.emplace_back();
     k.name = name;
     k.ctas = ctas.v == 0 ? Count(1) : ctas;
     k.ctas_per_sm = std::clamp<u64>(ctas_per_sm, 1, 32);

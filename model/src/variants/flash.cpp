@@ -332,15 +332,14 @@ void flash2_bwd_as_run(Evaluator& ev, const Shape& s, const Plan& p, const Flash
     return;
   }
   Prediction& out = ev.out();
-  const int mark = out.kernel_count;
+  const int mark = out.kernel_count();
   const Count extra = out.extra_memory_bytes;
   auto run = [&](BwdGrid g) {
-    for (int i = mark; i < out.kernel_count; ++i) out.kernels[static_cast<std::size_t>(i)] = KernelCost{};
-    out.kernel_count = mark;
+    out.kernels.resize(static_cast<std::size_t>(mark));
     out.extra_memory_bytes = extra;
     flash2_bwd(ev, s, p, opt, g);
     double t_s = 0;
-    for (int i = mark; i < out.kernel_count; ++i) t_s += kernel_time_s(out.kernels[static_cast<std::size_t>(i)], ev.dev(), ev.w());
+    for (int i = mark; i < out.kernel_count(); ++i) t_s += kernel_time_s(out.kernels[static_cast<std::size_t>(i)], ev.dev(), ev.w());
     return t_s;
   };
   const double replicas = run(BwdGrid::replicas);
@@ -1175,7 +1174,7 @@ void flash1_backward(std::vector<SimKernel>& out, const FlashGeometry& g, const 
 // The closed form's kernel of that name, so the schedule runs the grid predict chose; null if none.
 static const KernelCost* formula_kernel(const Scheduler& sc, std::string_view name) {
   const Prediction& f = sc.formula();
-  for (int i = 0; i < f.kernel_count; ++i) {
+  for (int i = 0; i < f.kernel_count(); ++i) {
     if (f.kernels[static_cast<std::size_t>(i)].name == name) return &f.kernels[static_cast<std::size_t>(i)];
   }
   return nullptr;

@@ -27,13 +27,13 @@ void ring(Evaluator& ev) {
   const Count block_kv = kv_heads_bytes(blk, blk.nk, ev.e());
   const Count merge = Count(s.batch) * s.heads * blk.n * (s.dv + 1) * kStatBytes;
   if (gpus > 1) {
-    const int first = ev.out().kernel_count;
+    const int first = ev.out().kernel_count();
     flash_passes(ev, blk, Mask{}, {}, false);
     KernelCost& step = ev.out().kernels[first];
     step.link_bytes = block_kv;
     Evaluator::read_direct(step, merge);
     Evaluator::write_direct(step, merge);
-    for (int i = first; i < ev.out().kernel_count; ++i) scale_kernel(ev.out().kernels[i], gpus - 1);
+    for (int i = first; i < ev.out().kernel_count(); ++i) scale_kernel(ev.out().kernels[i], gpus - 1);
   }
   Mask diag;  // the device's own block: square, so the causal diagonal has offset 0
   if (ev.w().causal) diag.kind = MaskKind::causal;
