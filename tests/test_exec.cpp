@@ -465,14 +465,20 @@ TEST(Exec, Fa2TraitsPerChip) {
   EXPECT_EQ(kernel_named(predict(a, w), "flash2_fwd").mma_warps, 8u);
 }
 
-// flash-attention >= 2.2 decodes with the split-KV kernel and the GQA heads packed as query rows
-// (flash_api.cpp:431-437); 2.0.x ran one 128-row m-block per query head.
-TEST(Exec, Fa2DecodeSplitsLikeTheLibrary) {
+// One decode step of B = 1, 32 query heads over 8 K/V heads, 4096 cached tokens, d = 128.
+Workload gqa_decode_4096() {
   Workload w;
   w.phase = Phase::decode;
   w.seq = 4096;
   w.heads = 32;
   w.kv_heads = 8;
+  return w;
+}
+
+// flash-attention >= 2.2 decodes with the split-KV kernel and the GQA heads packed as query rows
+// (flash_api.cpp:431-437); 2.0.x ran one 128-row m-block per query head.
+TEST(Exec, Fa2DecodeSplitsLikeTheLibrary) {
+  Workload w = gqa_decode_4096();
   const Device& h = find_device("h100-sxm");
   const Prediction now = predict(h, w);
   EXPECT_EQ(now.kernels[0].name, "flash2_fwd_splitkv");
@@ -489,6 +495,35 @@ TEST(Exec, Fa2DecodeSplitsLikeTheLibrary) {
   const Prediction old = predict(h, w);
   EXPECT_EQ(old.kernels[0].name, "flash2_fwd");
   EXPECT_GT(old.predicted_time_s, now.predicted_time_s);
+}
+
+// flash-attention's split-KV combine (combine_attn_seqk_parallel @0251105), hand-derived for
+// B = 1, H = 32, Hkv = 8, Nk = 4096, d = 128 on the H100 SXM: 32 key blocks of 128 over 8 CTAs
+// give 32 splits (the heuristic's 97 % wave efficiency). The combine runs kBlockM = 4 rows per
+// 128-thread CTA (d % 128 == 0): 32 / 4 = 8 CTAs. Each waits out 2 __syncthreads (21 + 2 x 4
+// warps = 29 cycles each) and 32 L2 round trips, one per split's partial O (263 cycles), at
+// 1.83 GHz (no tensor work, so the full clock): (58 + 8416) / 1.83e9 = 4.631 µs, plus its first
+// load (the LSEs), the fill's DRAM latency of 272.8 ns. One CTA per SM: the chain is the time.
+TEST(Exec, Fa2CombineWaitsOnEachSplitByHand) {
+  Workload w = gqa_decode_4096();
+  w.impl = &find_impl("fa2");
+  const Prediction p = predict(find_device("h100-sxm"), w);
+  ASSERT_EQ(p.splits, 32u);
+  const KernelCost& c = kernel_named(p, "combine_splits");
+  EXPECT_EQ(c.ctas.v, 8u);
+  EXPECT_EQ(c.waits.barriers, 2u);
+  EXPECT_EQ(c.waits.l2_reads, 32u);
+  EXPECT_NEAR(c.exec.iter_wait_s, (2 * 29.0 + 32 * 263.0) / 1.83e9, 1e-15);
+  // compute = the chain + the first load + the CTA's own FP32/MUFU pass (8 of 132 SMs busy, so a
+  // CTA's share of the kernel's pipe time is x 132 / 8), which the fill rule charges a second time
+  // as the pass before the first GEMM (rule 3; about 65 ns each here).
+  const double pass = (c.exec.gemm_s + c.exec.softmax_s) * 132 / 8;
+  EXPECT_LT(pass, 80e-9);
+  EXPECT_NEAR(c.exec.compute_s, 4.6308e-6 + 272.8e-9 + pass + c.exec.softmax_s * 132 / 8, 1e-9);
+  // A profile without flash-attention's combine (attnio's own kernels) streams it: its launch only.
+  w.impl = &find_impl("attnio");
+  const Prediction own = predict(find_device("h100-sxm"), w);
+  for (int i = 0; i < own.kernel_count(); ++i) EXPECT_EQ(own.kernels[i].waits.l2_reads, 0u);
 }
 
 // PyTorch eager decode as xFormers' benchmark_attn_decoding.py runs it (the Flash-Decoding post's

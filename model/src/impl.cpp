@@ -207,6 +207,8 @@ KernelTraits fa2_traits(KernelRole role, u64 d, bool, Dtype, double smem, int) {
       break;
     case KernelRole::splitkv:
       t.block_m = 64, t.block_n = d <= 64 ? 256 : d <= 128 ? 128 : 64;
+      // The combine's kBlockM follows the compiled head dim (flash_fwd_launch_template.h:140).
+      t.combine_rows = t.kernel_head_dim % 128 == 0 ? 4 : t.kernel_head_dim % 64 == 0 ? 8 : 16;
       break;
   }
   // Forward and split-KV: one K and one V tile in shared memory (kernel_traits.h SmemLayoutKV, no

@@ -101,6 +101,14 @@ struct KernelTraits {
   // (flash-attention >= 2.2: flash_api.cpp seqlenq_ngroups_swapped and set_params_splitkv); before
   // 2.2 one query row per head filled a whole m-block and no split was made.
   bool decode_splitkv = false;
+  // Split-KV role: flash-attention's combine kernel (flash_fwd_kernel.h combine_attn_seqk_parallel,
+  // flash_fwd_launch_template.h:137-156 @0251105), `combine_rows` query rows per 128-thread CTA
+  // (kBlockM: 4 where the head dim is a multiple of 128, 8 of 64, else 16). Each CTA loads the
+  // splits' LSEs, meets 2 __syncthreads, then loads split s's partial O into one register tile and
+  // accumulates it before the loop loads split s + 1: one waited L2 round trip per split (the
+  // partials were written by the split-KV kernel just before and sit in L2). 0: a streaming
+  // combine, its launch only.
+  std::uint64_t combine_rows = 0;
   // Registers per thread from the compiler's report (attnio's kernels: kernels/resources.csv) and
   // the threads per CTA; 0 where not known. With the register file they cap the CTAs per SM.
   std::uint64_t registers = 0, threads = 0;
