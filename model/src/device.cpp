@@ -189,23 +189,9 @@ bool Device::tensor_rate_measured(Dtype dtype) const {
 }
 
 namespace {
-// Linear interpolation on a rising curve; past its last point along the last segment, below its
-// first at the first value.
-double along(const std::vector<std::pair<double, double>>& c, double u) {
-  if (c.size() < 2 || u <= c.front().first) return c.front().second;
-  for (std::size_t i = 1; i < c.size(); ++i) {
-    if (u <= c[i].first) {
-      const double f = (u - c[i - 1].first) / (c[i].first - c[i - 1].first);
-      return c[i - 1].second + f * (c[i].second - c[i - 1].second);
-    }
-  }
-  const auto& a = c[c.size() - 2];
-  const auto& b = c.back();
-  return b.second + (u - b.first) * (b.second - a.second) / (b.first - a.first);
-}
-
-// `along` for rising arguments: the segment found last is where the next search starts, so a walk
-// over a curve costs its length once, not once per point.
+// Linear interpolation on a rising curve (past its last point along the last segment, below its
+// first at the first value), for arguments read in rising order: the segment found last is where
+// the next search starts, so a walk over a curve costs its length once, not once per point.
 struct CurveCursor {
   const std::vector<std::pair<double, double>>& c;
   std::size_t i = 1;
@@ -217,6 +203,8 @@ struct CurveCursor {
     return a.second + (u - a.first) * (b.second - a.second) / (b.first - a.first);
   }
 };
+
+double along(const std::vector<std::pair<double, double>>& c, double u) { return CurveCursor{c}.at(u); }
 }  // namespace
 
 double Device::loaded_dram_latency_s(double bytes_per_s, double write_share) const {
@@ -242,6 +230,7 @@ double Device::inflight_read_rate(double inflight_bytes, double write_per_read) 
   const auto& cp = dram_queue_copy;
   CurveCursor on_rd{rd}, on_cp{cp};
   const auto lat = [&](double u) { return dram_latency_s + (1 - f) * on_rd.at(u) + f * on_cp.at(u); };
+  const auto lat_once = [&](double u) { return dram_latency_s + (1 - f) * along(rd, u) + f * along(cp, u); };
   std::size_t i = 0, j = 0;
   double lo = 0, lat_lo = 0, hi = -1, lat_hi = 0;
   // A kernel that fills the chip usually keeps more in flight than the curves' last point carries.
@@ -249,9 +238,9 @@ double Device::inflight_read_rate(double inflight_bytes, double write_per_read) 
   // linear from the later of their second-to-last points on, and no walk is needed.
   const double top = std::max(rd.back().first, cp.back().first);
   const double below = std::max(rd[rd.size() - 2].first, cp[cp.size() - 2].first);
-  if (CurveCursor tr{rd}, tc{cp}; top / k * (dram_latency_s + (1 - f) * tr.at(top) + f * tc.at(top)) < inflight_bytes) {
-    lo = below, lat_lo = lat(below);
-    hi = top, lat_hi = lat(top);
+  if (const double at_top = lat_once(top); top / k * at_top < inflight_bytes) {
+    lo = below, lat_lo = lat_once(below);
+    hi = top, lat_hi = at_top;
   } else {
     lat_lo = lat(0);
   }

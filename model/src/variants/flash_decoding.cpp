@@ -113,10 +113,10 @@ void split_kv_decode(Evaluator& ev, std::string_view name, u64 batch, u64 sets, 
   }
   const Count partial = heads * splits * (v_dim + 1) * kStatBytes;
   Evaluator::write_direct(k, partial);
-  KernelCost& c = traits && traits->combine_rows != 0
-                      ? ev.add("combine_splits", Count(ceil_div(heads.v, traits->combine_rows)), kSmallCtasPerSm)
-                      : rowwise(ev, "combine_splits", heads * v_dim);
-  if (traits && traits->combine_rows != 0) {
+  const u64 combine_rows = traits ? traits->combine_rows : 0;
+  KernelCost& c = combine_rows != 0 ? ev.add("combine_splits", Count(ceil_div(heads.v, combine_rows)), kSmallCtasPerSm)
+                                    : rowwise(ev, "combine_splits", heads * v_dim);
+  if (combine_rows != 0) {
     // flash-attention's combine (impl.hpp combine_rows): per CTA, its first load (the LSEs) is the
     // fill's; then 2 barriers and one waited L2 round trip per split, in one pass.
     c.mma_warps = 4;
