@@ -515,11 +515,11 @@ TEST(Exec, Fa2CombineWaitsOnEachSplitByHand) {
   EXPECT_EQ(c.waits.l2_reads, 32u);
   EXPECT_NEAR(c.exec.iter_wait_s, (2 * 29.0 + 32 * 263.0) / 1.83e9, 1e-15);
   // compute = the chain + the first load + the CTA's own FP32/MUFU pass (8 of 132 SMs busy, so a
-  // CTA's share of the kernel's pipe time is x 132 / 8), which the fill rule charges a second time
-  // as the pass before the first GEMM (rule 3; about 65 ns each here).
+  // CTA's share of the kernel's pipe time is x 132 / 8; about 65 ns here). The kernel has no GEMM,
+  // so the fill rule charges no pass before a first GEMM.
   const double pass = (c.exec.gemm_s + c.exec.softmax_s) * 132 / 8;
   EXPECT_LT(pass, 80e-9);
-  EXPECT_NEAR(c.exec.compute_s, 4.6308e-6 + 272.8e-9 + pass + c.exec.softmax_s * 132 / 8, 1e-9);
+  EXPECT_NEAR(c.exec.compute_s, 4.6308e-6 + 272.8e-9 + pass, 1e-9);
   // A profile without flash-attention's combine (attnio's own kernels) streams it: its launch only.
   w.impl = &find_impl("attnio");
   const Prediction own = predict(find_device("h100-sxm"), w);
@@ -556,6 +556,44 @@ TEST(Exec, PyTorchEagerDecodeCopiesLikeTheBenchmark) {
   EXPECT_EQ(predict(a, w).kernel_count(), 6);
   w.kv_heads = 1;  // Hkv = 1 is indexed, not reshaped: no copy at all
   EXPECT_EQ(predict(a, w).kernel_count(), 4);
+}
+
+// torch.softmax as PyTorch's SoftMax.cu runs it (standard.cpp eager_softmax), by hand. B = H = 1,
+// N = Nk = 2048, fp16, on the A100 and the H100 SXM: 2048 rows of 2048 > 1024 columns, so one CTA
+// per row, SoftMax_getBlockSize(8, 2048) = 2048 / 8 / 2 = 128 threads (4 warps), 2048 / 128 = 16 per
+// SM. Per element FP32 19, MUFU 3 (two expf, one division), other 10; E = 2048^2 = 4194304.
+//   A100: FP32 pipe 19 E / (19.5e12 / 2) = 8.1731 µs; issue (19 + 10) E / (108 x 128 x 1.41e9)
+//         = 6.2403 µs, under the pipe's; MUFU 3 E / 2.43648e12 = 5.1644 µs.
+//   H100: FP32 pipe 19 E / (66.9e12 / 2) = 2.3824 µs; issue 29 E / (132 x 128 x 1.83e9) =
+//         3.9339 µs: the issue slots bind (sm_90's FP32 pipe is as wide as the issue).
+TEST(Exec, PyTorchSoftmaxInstructionsByHand) {
+  Workload w;
+  w.variant = parse_variant("standard");
+  w.impl = &find_impl("pytorch");
+  w.dtype = Dtype::fp16;
+  w.batch = 1, w.heads = w.kv_heads = 1, w.seq = 2048, w.head_dim = 64;
+  const double E = 2048.0 * 2048.0;
+  const Prediction a = predict(find_device("a100-80gb"), w);
+  const KernelCost& k = kernel_named(a, "softmax");
+  EXPECT_EQ(k.ctas.v, 2048u);
+  EXPECT_EQ(k.mma_warps, 4u);
+  EXPECT_EQ(k.ctas_per_sm, 16u);
+  EXPECT_EQ(k.fp32_instr.d(), 19 * E);
+  EXPECT_EQ(k.other_instr.d(), 10 * E);
+  EXPECT_EQ(k.sfu_ops.d(), 3 * E);
+  EXPECT_EQ(k.waits.barriers, 8u);
+  EXPECT_EQ(k.sync_hbm_read.d(), 2 * E);  // every load waited on where issued
+  EXPECT_NEAR(k.exec.fp32_s, 8.1731e-6, 1e-9);
+  EXPECT_NEAR(k.exec.mufu_s, 5.1644e-6, 1e-9);
+  const Prediction h = predict(find_device("h100-sxm"), w);
+  EXPECT_NEAR(kernel_named(h, "softmax").exec.fp32_s, 3.9339e-6, 1e-9);
+  // Up to 1024 columns: softmax_warp_forward, a warp per row in 128-thread CTAs, FP32 13, MUFU 2.
+  w.seq = 1024;
+  const KernelCost& small = kernel_named(predict(find_device("a100-80gb"), w), "softmax");
+  EXPECT_EQ(small.ctas.v, 1024u / 4);
+  EXPECT_EQ(small.fp32_instr.d(), 13 * 1024.0 * 1024.0);
+  EXPECT_EQ(small.sfu_ops.d(), 2 * 1024.0 * 1024.0);
+  EXPECT_EQ(small.waits.barriers, 0u);
 }
 
 // PyTorch eager prefill as flash-attention's benchmark runs it (attention_pytorch on a packed qkv):

@@ -136,6 +136,9 @@ double overlap_utilization(double x1, double x2, double k, double z) {
 
 namespace {
 
+// Lanes an SM issues per clock: 4 partitions x one 32-thread warp instruction (see exec_kernel).
+constexpr double kIssueLanesPerSm = 4 * 32;
+
 void exec_kernel(KernelCost& k, const Device& dev, const Workload& w) {
   KernelCost::Exec& x = k.exec;
   const double tensor_rate = dev.tensor_rate(w.dtype) * tensor_fraction(dev, k.mma, w.dtype);
@@ -149,6 +152,14 @@ void exec_kernel(KernelCost& k, const Device& dev, const Workload& w) {
   x.smem_s = (k.sram_read + k.sram_write).d() / (dev.sram_bytes_per_s * clock);
   x.mufu_s = sfu / (dev.sfu_rate() * clock);
   x.fp32_s = fp32_instr / (dev.fp32_rate() / 2 * clock);  // fp32_flops_per_s counts an FMA lane-op as 2
+  // Every instruction takes an issue slot: an SM's 4 schedulers each dispatch one warp instruction
+  // (32 lanes) per clock (NVIDIA A100 and H100 whitepapers, "SM partition": "warp scheduler (32
+  // thread/clk)"). Where the FP32 pipe is half as wide (sm_80: 16 lanes per partition) the other
+  // instructions issue in its shadow; where it is as wide (sm_90: 32) they add to it.
+  if (k.other_instr.v != 0) {
+    const double issue_rate = static_cast<double>(dev.sm_count) * kIssueLanesPerSm * dev.clock_hz * clock;
+    x.fp32_s = std::max(x.fp32_s, (fp32_instr + k.other_instr.d()) / issue_rate);
+  }
   x.gemm_s = std::max(x.tensor_s, x.smem_s);
   x.softmax_s = x.mufu_s + x.fp32_s;
   // Independent jobs per SM sub-partition: a CTA's warps are spread over the 4 sub-partitions, and
@@ -210,7 +221,9 @@ void exec_kernel(KernelCost& k, const Device& dev, const Workload& w) {
   // resident CTAs.
   if (k.block_iters.v != 0 && k.ctas.v != 0) {
     const double ctas = k.ctas.d();
-    const double first_softmax = x.softmax_s * dev.sm_count / k.block_iters.d();
+    // A kernel with no GEMM has no GEMM to overlap its first softmax with: the cycle above already
+    // charges all of its softmax.
+    const double first_softmax = x.gemm_s > 0 ? x.softmax_s * dev.sm_count / k.block_iters.d() : 0.0;
     // A serial epilogue (FlashAttention-3's, hopper/epilogue_fwd.hpp): O written to shared memory
     // at the SM's rate, its normalize-and-convert instructions on the SM's FP32 pipe, and the
     // named barriers every consumer warp meets, with no MMA under them.

@@ -59,6 +59,58 @@ KernelCost& copy_kernel(Evaluator& ev, std::string_view name, Count bytes, u64 e
   return c;
 }
 
+// torch.softmax over the last dimension as PyTorch's SoftMax.cu (host_softmax, inner_size = 1) runs
+// it, for `rows` rows of `cols` elements. The mask, if any, was added to the scores beforehand, so
+// every score is exponentiated. Per element, counted from the functors (SumExpFloat: sum +
+// std::exp(v - max); SoftMaxForwardEpilogue: std::exp(input - max) / sum; softmax_warp_forward:
+// elements = std::exp(elements - max), sum += elements, elements / sum) as nvcc compiles them
+// without fast math (PyTorch's build): expf is libdevice's __nv_expf, FFMA.SAT, FFMA.RM, FADD, FFMA,
+// FFMA, an integer shift, MUFU.EX2 and a final FMUL that fuses into a following add (docs/model.md,
+// "Instruction counts of PyTorch's softmax": nvcc 13.0 -O3 -cubin for sm_80 and sm_90 adds 7 SASS
+// instructions per expf inside a sum and 8 before a multiply); a / b is div.rn.f32, MUFU.RCP, FCHK,
+// five FFMA and a branch around the slow path.
+//   rows of more than 1024 elements: cunn_SoftMaxForward(Smem), one CTA per row: the loads feed a
+//     block max (waited where issued), then sum of exp (sub 1, expf 5 + the fused add 1: FP32 7,
+//     MUFU 1), a second block reduction, then exp(v - max) / sum (sub 1, expf 6, division 5: FP32
+//     12, MUFU 2) and the store: FP32 19 and MUFU 3 per element; SoftMax_getBlockSize(ILP = 8):
+//     the largest power of two up to cols / 16 threads, at least a warp; each block reduction is
+//     blockReduce's 4 __syncthreads.
+//   up to 1024 (softmax_warp_forward, dispatch_softmax_forward): 128-thread CTAs, a warp per row
+//     (two rows up to 128 elements), its elements in registers: max by shuffles, exp (sub 1, expf
+//     6) and the sum (1), then the division (5): FP32 13 and MUFU 2 per element.
+// The FP32 counts leave out what runs on other pipes (FMNMX, the fp16 conversions, the integer
+// shift, FCHK, the loads and stores).
+void eager_softmax(Evaluator& ev, Count rows, u64 cols) {
+  const u64 e = ev.e();
+  const Count elements = rows * cols;
+  const bool warp = cols <= 1024;
+  const u64 threads_per_sm = static_cast<u64>(ev.dev().compute_capability == 86 || ev.dev().compute_capability == 89 ? 1536 : 2048);
+  u64 threads = 128;
+  Count ctas;
+  if (warp) {
+    const u64 rows_per_warp = cols <= 128 ? 2 : 1;
+    ctas = Count(ceil_div(rows.v, 4 * rows_per_warp));
+  } else {
+    const u64 most = std::max<u64>(1, std::min<u64>(cols / 8, 1024) / 2);
+    threads = 32;
+    while (threads < most) threads *= 2;
+    ctas = rows;
+  }
+  u64 per_sm = std::max<u64>(1, threads_per_sm / threads);
+  if (!warp) per_sm = std::min(per_sm, ev.ctas_per_sm(Count(cols * e + threads / 32 * kStatBytes)));
+  KernelCost& sm = ev.add("softmax", ctas, per_sm);
+  Evaluator::read_direct(sm, elements * e);
+  Evaluator::write_direct(sm, elements * e);
+  Evaluator::all_loads_waited(sm);
+  sm.mma_warps = threads / 32;
+  sm.block_iters = sm.ctas;
+  if (!warp) sm.waits = {.barriers = 8};
+  sm.sfu_ops = elements * (warp ? 2 : 3);
+  sm.fp32_flops = elements * 4;  // the arithmetic: subtract, exponentiate-and-sum, divide
+  sm.fp32_instr = elements * (warp ? 13 : 19);
+  sm.other_instr = elements * (warp ? 9 : 10);
+}
+
 // PyTorch eager decode as the Flash-Decoding post's "PyTorch Eager" column ran it: xFormers'
 // benchmarks/benchmark_attn_decoding.py @d3656d5d, AttentionDecodingPyTorchRepeat (CUDA-graphed):
 // K and V are stored (B, Nk, Hkv, 1, d) and expanded to the g query heads of a group, then
@@ -143,12 +195,16 @@ void standard_fwd(Evaluator& ev, const Shape& s, const Mask& mask) {
     // The scores come from DRAM; the broadcast mask from DRAM only for the share that misses L2.
     legacy_loop(ev, add, add.hbm_read.d() / scores.d());
   }
-  KernelCost& sm = rowwise(ev, "softmax", scores);
-  Evaluator::read_direct(sm, scores * e);
-  Evaluator::write_direct(sm, scores * e);
-  sm.sfu_ops = allowed;  // one exp per unmasked score (FlashAttention-3 §3)
-  // Per score: scale-and-subtract-max FFMA (2), row-sum add (1), normalize multiply (1).
-  sm.fp32_flops = allowed * 4;
+  if (torch) {
+    eager_softmax(ev, Count(s.batch) * s.heads * s.n, s.nk);
+  } else {
+    KernelCost& sm = rowwise(ev, "softmax", scores);
+    Evaluator::read_direct(sm, scores * e);
+    Evaluator::write_direct(sm, scores * e);
+    sm.sfu_ops = allowed;  // one exp per unmasked score (FlashAttention-3 §3)
+    // Per score: scale-and-subtract-max FFMA (2), row-sum add (1), normalize multiply (1).
+    sm.fp32_flops = allowed * 4;
+  }
   if (torch) copy_kernel(ev, "copy_v", Count(s.batch) * s.kv_heads * s.nk * s.dv * e, e);  // einsum reshapes v
   gemm(ev, "gemm_pv", bk, gn, s.dv, s.nk, e);
   ev.out().extra_memory_bytes += scores * e * 2;  // S and P

@@ -59,6 +59,9 @@ struct KernelCost {
   // live_accumulator_registers); 0 where not derived.
   std::uint64_t live_registers = 0;
   Count fp32_instr;             // FP32-pipe lane instructions; 0: fp32_flops / 2 (FMA-counted)
+  // Lane instructions issued besides the FP32 pipe's and MUFU's (conversions, integer, compare,
+  // loads and stores), where a kernel's count is known: they take issue slots beside the FP32 pipe's.
+  Count other_instr;
   // Work the pipes issue, padding and masked scores included (an MMA tile computes every row and
   // column of its block); 0: the useful counts tensor_flops and sfu_ops.
   Count tensor_issue, sfu_issue;
