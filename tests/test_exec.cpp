@@ -497,6 +497,46 @@ TEST(Exec, Fa2DecodeSplitsLikeTheLibrary) {
   EXPECT_GT(old.predicted_time_s, now.predicted_time_s);
 }
 
+// flash-attention's decode with one split runs the regular forward kernel (run_mha_fwd: num_splits
+// <= 1 and no forced split kernel), by hand on the A100 (108 SMs), fp16, H = 16, Hkv = 2, d = 128:
+// the 8 query heads of a K/V head are packed into one m-block (seqlenq_ngroups_swapped).
+//   B = 256, Nk = 256: 512 CTAs >= 0.8 x 216 slots, one split: the forward kernel's 128 x 64 tile
+//     (sm80, d = 128, 4 warps, 2 __syncthreads per key block), 120 of its 128 rows padding:
+//     tensor issue 512 x 128 rows x 256 keys x 2 x (128 + 128) = 8589934592, 4 key blocks each.
+//   B = 64, Nk = 1024: 128 CTAs. fa2-splitkv (today's heuristic, 2 x 108 slots): efficiency
+//     128n / 216 over its ceiling for the eligible n = 1, 2, 3, 4, 8 (8 key blocks of 128) is 0.59,
+//     0.59, 0.89, 0.79, 0.95; the first within 85 % of the best is 3. fa2-splitkv-2.3 (108 slots, as
+//     flash-attn 2.2-2.5.6): 128 >= 0.8 x 108, no split, so the forward kernel again.
+TEST(Exec, Fa2DecodeWithOneSplitRunsTheForwardKernelByHand) {
+  Workload w;
+  w.variant = parse_variant("flash-decoding");
+  w.impl = &find_impl("fa2-splitkv");
+  w.dtype = Dtype::fp16;
+  w.phase = Phase::decode;
+  w.batch = 256, w.heads = 16, w.kv_heads = 2, w.kv_len = 256, w.head_dim = 128;
+  const Device& a = find_device("a100-80gb");
+  const Prediction one = predict(a, w);
+  EXPECT_EQ(one.splits, 1u);
+  EXPECT_EQ(one.block_n, 64u);
+  EXPECT_EQ(one.row_tile, 128u);
+  const KernelCost& k = one.kernels[0];
+  EXPECT_EQ(k.ctas.v, 512u);
+  EXPECT_EQ(k.tensor_issue.v, 8589934592u);
+  EXPECT_EQ(k.block_iters.v, 512u * 4);
+  EXPECT_EQ(k.waits.barriers, 2u);
+  EXPECT_EQ(one.kernel_count(), 1);  // no combine
+  w.batch = 64, w.kv_len = 1024;
+  const Prediction split = predict(a, w);
+  EXPECT_EQ(split.splits, 3u);
+  EXPECT_EQ(split.block_n, 128u);
+  EXPECT_EQ(split.row_tile, 64u);
+  EXPECT_EQ(split.kernels[0].waits.barriers, 0u);
+  w.impl = &find_impl("fa2-splitkv-2.3");
+  const Prediction old = predict(a, w);
+  EXPECT_EQ(old.splits, 1u);
+  EXPECT_EQ(old.block_n, 64u);
+}
+
 // flash-attention's split-KV combine (combine_attn_seqk_parallel @0251105), hand-derived for
 // B = 1, H = 32, Hkv = 8, Nk = 4096, d = 128 on the H100 SXM: 32 key blocks of 128 over 8 CTAs
 // give 32 splits (the heuristic's 97 % wave efficiency). The combine runs kBlockM = 4 rows per

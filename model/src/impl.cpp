@@ -207,6 +207,7 @@ KernelTraits fa2_traits(KernelRole role, u64 d, bool, Dtype, double smem, int) {
       break;
     case KernelRole::splitkv:
       t.block_m = 64, t.block_n = d <= 64 ? 256 : d <= 128 ? 128 : 64;
+      t.unsplit_runs_fwd = true;
       // The combine's kBlockM follows the compiled head dim (flash_fwd_launch_template.h:140).
       t.combine_rows = t.kernel_head_dim % 128 == 0 ? 4 : t.kernel_head_dim % 64 == 0 ? 8 : 16;
       break;
@@ -266,10 +267,31 @@ const ImplProfile kFa2SplitKv{
     .name = "Flash-Decoding (flash-attn 2.x split-KV)",
     .summary = "split-KV decode: 64 x 256/128/64 tiles, 4 warps, mma.sync, a combine kernel",
     .sources = "Flash-Decoding (Dao, Haziza, Massa, Sizov; PyTorch blog 2023-10-13); flash-attention @0251105 "
-               "flash_fwd_launch_template.h:107,136-191, flash_api.cpp:281-335",
+               "flash_fwd_launch_template.h:107,136-191, flash_api.cpp:261-268,281-335",
     .min_cc = 80,
     .variants = kSplitKvVariants,
     .traits = fa2_traits};
+
+// ---- fa2-splitkv-2.3: Flash-Decoding as first released ------------------------------------------
+// The Flash-Decoding post's numbers were taken with xFormers' flash.FwOp over the flash-attention it
+// bundled then (xFormers moved its submodule from v2.1.0, which has no split-KV kernel, to v2.2.4 on
+// 2023-09-22, the day of its decoding benchmark d3656d5d, and to v2.3.2 on 2023-10-13, the post's
+// date). Those releases call num_splits_heuristic with the SM count (flash_api.cpp:381 @v2.3.0),
+// not twice it as since 9eb3d099 (2024-04-07); the kernels are the same.
+KernelTraits fa2_splitkv23_traits(KernelRole role, u64 d, bool causal, Dtype dtype, double smem, int cc) {
+  KernelTraits t = fa2_traits(role, d, causal, dtype, smem, cc);
+  if (role == KernelRole::splitkv) t.split_slots_per_sm = 1;
+  return t;
+}
+const ImplProfile kFa2SplitKv23{
+    .key = "fa2-splitkv-2.3",
+    .name = "Flash-Decoding as released (flash-attn 2.2-2.5.6 split-KV)",
+    .summary = "as fa2-splitkv, but the split heuristic counts one slot per SM, as the releases of 2023 did",
+    .sources = "Flash-Decoding (PyTorch blog 2023-10-13); flash-attention v2.3.0 flash_api.cpp:194-198,212-244,372-381; "
+               "facebookresearch/xformers third_party/flash-attention at d3656d5d (v2.1.0), 0013168e (v2.2.4), 59ec4708 (v2.3.2)",
+    .min_cc = 80,
+    .variants = kSplitKvVariants,
+    .traits = fa2_splitkv23_traits};
 
 // ---- fa3: FlashAttention-3 (hopper/) ------------------------------------------------------------
 // hopper/tile_size.h @0251105, 16-bit: hdim <= 64 {192, causal ? 128 : 192}; <= 96 {192, 144};
@@ -667,7 +689,7 @@ const ImplProfile kThunderKittens{
     .variants = kTkVariants,
     .traits = tk_traits};
 
-constexpr const ImplProfile* kImpls[] = {&kIdeal, &kAttnio, &kFa1, &kFa2, &kFa2V20, &kFa2SplitKv, &kFa3, &kFlashMla, &kVllmPaged,
+constexpr const ImplProfile* kImpls[] = {&kIdeal, &kAttnio, &kFa1, &kFa2, &kFa2V20, &kFa2SplitKv, &kFa2SplitKv23, &kFa3, &kFlashMla, &kVllmPaged,
                                          &kMambaScan, &kMambaSsd, &kPytorch, &kTriton, &kXformers, &kCudnn, &kThunderKittens};
 
 int cc_of(const Device& d) { return static_cast<int>(d.compute_capability); }

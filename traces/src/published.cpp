@@ -200,7 +200,7 @@ PublishedTable shipped_published() { return parse_published(shipped_published_cs
 
 const ImplProfile* profile_for(const std::string& impl) {
   static const std::pair<std::string_view, std::string_view> kMap[] = {
-      {"fa1", "fa1"},         {"fa2", "fa2"},           {"fa2-v2.0", "fa2-v2.0"},     {"fa2-splitkv", "fa2-splitkv"},
+      {"fa1", "fa1"},         {"fa2", "fa2"},           {"fa2-v2.0", "fa2-v2.0"},     {"fa2-splitkv", "fa2-splitkv-2.3"},
       {"fa3", "fa3"},         {"fa3-fp8", "fa3"},       {"cudnn", "cudnn"},       {"triton", "triton"},
       {"xformers", "xformers"}, {"pytorch", "pytorch"}, {"flashmla", "flashmla"}, {"vllm-paged-v1", "vllm-paged"},
       {"vllm-paged-v2", "vllm-paged"}, {"thunderkittens", "thunderkittens"}};

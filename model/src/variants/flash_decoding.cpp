@@ -15,11 +15,11 @@ namespace {
 // ---- closed form --------------------------------------------------------------------------------
 
 
-// flash-attention's num_splits_heuristic (csrc/flash_attn/flash_api.cpp), called with twice the SM
-// count: no split when the grid already fills 80% of the slots; otherwise the fewest splits whose
+// flash-attention's num_splits_heuristic (csrc/flash_attn/flash_api.cpp), called with `slots_per_sm`
+// times the SM count (KernelTraits::split_slots_per_sm): no split when the grid already fills 80% of the slots; otherwise the fewest splits whose
 // wave efficiency reaches 85% of the best, skipping split counts that give the same blocks per split.
-u64 auto_splits(const Evaluator& ev, Count ctas_without_split, u64 key_blocks) {
-  const double slots = 2.0 * ev.dev().sm_count;
+u64 auto_splits(const Evaluator& ev, Count ctas_without_split, u64 key_blocks, u64 slots_per_sm) {
+  const double slots = static_cast<double>(slots_per_sm) * ev.dev().sm_count;
   const double base = ctas_without_split.d();
   if (base >= 0.8 * slots) return 1;
   const u64 most = min_u(min_u(128, static_cast<u64>(slots)), key_blocks);
@@ -55,21 +55,13 @@ u64 decode_row_tile(const Workload& w) {
 void split_kv_decode(Evaluator& ev, std::string_view name, u64 batch, u64 sets, u64 rows, u64 nk,
                      u64 token_bytes, u64 qk_dim, u64 v_dim, u64 token_elems) {
   const u64 e = ev.e();
-  const BlockSizes bs = blocks_for(ev, std::max(qk_dim, v_dim));
-  const u64 key_blocks = ceil_div(nk, bs.bc);
-  const u64 row_tiles = ceil_div(rows, decode_row_tile(ev.w()));
-  // Shared memory per CTA: its query tile, allocated whole whatever rows are valid (FA2's sQ is
-  // kBlockM x kHeadDim, kernel_traits.h SmemLayoutQ; FlashMLA's and Flash-Decoding's tiles are
-  // FA2-style static tiles too; attnio's own decode kernel sizes its rows 1, 8 or 16 by the group,
-  // kernels/decoding.cu, counted here as its 16-row tile: at d = 128 either gives 3 CTAs per SM),
-  // and one K/V block as the cache stores it
-  // (token_bytes: a quantized cache is staged in its own format and converted on the way to the
-  // registers; MLA's V is a view of the latent K row). FA2 at d = 128: 64 x 128 x 2 + 128 x 512 =
-  // 80 KiB, the 81.92 KB Nsight Compute reports (validation/sources/counters.csv).
-  const Count smem = Count(e) * decode_row_tile(ev.w()) * qk_dim + Count(min_u(bs.bc, nk)) * token_bytes;
-  const u64 per_sm = ev.ctas_per_sm(smem);
+  const u64 dmax = std::max(qk_dim, v_dim);
+  BlockSizes bs = blocks_for(ev, dmax);
+  u64 key_blocks = ceil_div(nk, bs.bc);
+  u64 row_tile = decode_row_tile(ev.w());
+  u64 row_tiles = ceil_div(rows, row_tile);
   const Count base_ctas = Count(batch) * sets * row_tiles;
-  const auto traits = ev.traits(KernelRole::splitkv, std::max(qk_dim, v_dim));
+  const auto traits = ev.traits(KernelRole::splitkv, dmax);
   u64 splits = 0;
   // --splits where the variant declares it (flash2's decode through the library chooses its own).
   const u64 given = variant_param(ev.w().variant, "splits") != nullptr ? ev.w().count("splits") : 0;
@@ -79,20 +71,46 @@ void split_kv_decode(Evaluator& ev, std::string_view name, u64 batch, u64 sets, 
     // FlashMLA: about one CTA per SM over the whole batch (dense_decode.h:78).
     splits = std::clamp<u64>(static_cast<u64>(ev.dev().sm_count) / max_u(1, base_ctas.v), 1, key_blocks);
   } else {
-    splits = auto_splits(ev, base_ctas, key_blocks);
+    splits = auto_splits(ev, base_ctas, key_blocks, traits ? traits->split_slots_per_sm : 2);
   }
+  // One split: flash-attention runs its regular forward kernel (KernelTraits::unsplit_runs_fwd),
+  // its m-block padded with the packed query rows, its own key block, warps and waits; where those
+  // tiles fit the workload's on-chip memory, as fill_tiles keeps them.
+  KernelRole role = KernelRole::splitkv;
+  if (splits == 1 && traits && traits->unsplit_runs_fwd && ev.w().count("block_n") == traits->block_n) {
+    const auto fwd = ev.traits(KernelRole::fwd, dmax);
+    if (fwd && fwd->block_m != 0 && fwd->block_n != 0 &&
+        (fwd->block_m * qk_dim + fwd->block_n * (qk_dim + v_dim)) * e <= ev.w().sram_bytes) {
+      role = KernelRole::fwd;
+      bs = {fwd->block_m, fwd->block_n};
+      row_tile = fwd->block_m;
+      row_tiles = ceil_div(rows, row_tile);
+      key_blocks = ceil_div(nk, bs.bc);
+    }
+  }
+  // Shared memory per CTA: its query tile, allocated whole whatever rows are valid (FA2's sQ is
+  // kBlockM x kHeadDim, kernel_traits.h SmemLayoutQ; FlashMLA's and Flash-Decoding's tiles are
+  // FA2-style static tiles too; attnio's own decode kernel sizes its rows 1, 8 or 16 by the group,
+  // kernels/decoding.cu, counted here as its 16-row tile: at d = 128 either gives 3 CTAs per SM),
+  // and one K/V block as the cache stores it
+  // (token_bytes: a quantized cache is staged in its own format and converted on the way to the
+  // registers; MLA's V is a view of the latent K row). FA2 at d = 128: 64 x 128 x 2 + 128 x 512 =
+  // 80 KiB, the 81.92 KB Nsight Compute reports (validation/sources/counters.csv).
+  const Count smem = Count(e) * row_tile * qk_dim + Count(min_u(bs.bc, nk)) * token_bytes;
+  const u64 per_sm = ev.ctas_per_sm(smem);
   ev.out().splits = splits;
   ev.out().block_n = bs.bc;
-  ev.out().block_m = min_u(rows, decode_row_tile(ev.w()));
+  ev.out().block_m = min_u(rows, row_tile);
+  ev.out().row_tile = row_tile;
 
   KernelCost& k = ev.add(name, base_ctas * splits, per_sm);
   const Count heads = Count(batch) * sets * rows;
   k.tensor_flops = heads * nk * 2 * (qk_dim + v_dim);
   k.sfu_ops = heads * nk;
   k.fp32_flops = heads * (Count(nk) * 3 + Count(key_blocks) * v_dim);
-  ev.attention_kernel(k, KernelRole::splitkv, std::max(qk_dim, v_dim));
+  ev.attention_kernel(k, role, dmax);
   // Every row of a CTA's row tile is evaluated, padding rows included (FA2 pads the m-block).
-  const Count rows_evaluated = Count(batch) * sets * row_tiles * decode_row_tile(ev.w());
+  const Count rows_evaluated = Count(batch) * sets * row_tiles * row_tile;
   k.fp32_instr = rows_evaluated * nk * 3 + Count((rows_evaluated * nk).v / 2) + heads * Count(key_blocks) * v_dim;
   // A quantized cache: every row tile's CTA converts the elements it reads (common.hpp): FP32-pipe
   // instructions, not FLOPs.
@@ -145,7 +163,7 @@ void split_kv(Scheduler& sc, std::string name, u64 batch, u64 sets,
   const u64 e = sc.e();
   const u64 bc = f.block_n, splits = splits_given != 0 ? splits_given : f.splits;
   const u64 key_blocks = ceil_div(nk, bc), per_split = ceil_div(key_blocks, splits);
-  const u64 rtile = decode_row_tile(f.workload);
+  const u64 rtile = f.row_tile != 0 ? f.row_tile : decode_row_tile(f.workload);
   const u64 row_tiles = ceil_div(rows, rtile);
   const u64 token = separate_v ? k_row + v_row : k_row;
   const u64 q = as.alloc(Count(batch) * sets * rows * qk * e);

@@ -109,6 +109,14 @@ struct KernelTraits {
   // partials were written by the split-KV kernel just before and sit in L2). 0: a streaming
   // combine, its launch only.
   std::uint64_t combine_rows = 0;
+  // Split-KV role, flash-attention: with one split the library runs its regular forward kernel,
+  // not the split-KV one (run_mha_fwd: `if (params.num_splits <= 1 && !force_split_kernel)`,
+  // flash_api.cpp:265 @0251105, :197 @v2.3.0), with the forward role's tiles, warps and waits.
+  bool unsplit_runs_fwd = false;
+  // Split-KV role: the SM slots num_splits_heuristic is called with, per SM: 2 since flash-attention
+  // 9eb3d099 (2024-04-07; "multiProcessorCount * 2", flash_api.cpp @0251105), 1 in the releases
+  // before it (v2.2.0-v2.5.6: multiProcessorCount).
+  std::uint64_t split_slots_per_sm = 2;
   // Registers per thread from the compiler's report (attnio's kernels: kernels/resources.csv) and
   // the threads per CTA; 0 where not known. With the register file they cap the CTAs per SM.
   std::uint64_t registers = 0, threads = 0;

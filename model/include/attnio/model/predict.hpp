@@ -144,6 +144,7 @@ struct Prediction {
   double roofline_time_s = 0;
 
   std::uint64_t block_m = 0, block_n = 0, splits = 0;
+  std::uint64_t row_tile = 0;  // split-KV decode: query rows per CTA, padding included; 0: not set
   std::string_view io_complexity;
   // Variant-specific results shown in params_text().
   struct Extras {
