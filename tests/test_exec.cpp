@@ -629,7 +629,8 @@ TEST(Exec, PyTorchSoftmaxInstructionsByHand) {
   EXPECT_NEAR(kernel_named(h, "softmax").exec.fp32_s, 3.9339e-6, 1e-9);
   // Up to 1024 columns: softmax_warp_forward, a warp per row in 128-thread CTAs, FP32 13, MUFU 2.
   w.seq = 1024;
-  const KernelCost& small = kernel_named(predict(find_device("a100-80gb"), w), "softmax");
+  const Prediction warp = predict(find_device("a100-80gb"), w);
+  const KernelCost& small = kernel_named(warp, "softmax");
   EXPECT_EQ(small.ctas.v, 1024u / 4);
   EXPECT_EQ(small.fp32_instr.d(), 13 * 1024.0 * 1024.0);
   EXPECT_EQ(small.sfu_ops.d(), 2 * 1024.0 * 1024.0);

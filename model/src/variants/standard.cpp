@@ -148,11 +148,7 @@ void eager_decode(Evaluator& ev, const Shape& s) {
   if (fold) materialize("copy_kt_fold", k_all, k_all * kSectorBytes, repeat ? k_all : k_src);  // one sector per element
   gemm(ev, "gemm_qk", bh.v, s.n, s.nk, s.d, e);
   const Count scores = bh * s.n * s.nk;
-  KernelCost& sm = rowwise(ev, "softmax", scores);
-  Evaluator::read_direct(sm, scores * e);
-  Evaluator::write_direct(sm, scores * e);
-  sm.sfu_ops = scores;
-  sm.fp32_flops = scores * 4;
+  eager_softmax(ev, bh * s.n, s.nk);
   KernelCost& sc = rowwise(ev, "scale", scores);  // softmax(-1) * scale, its own kernel
   Evaluator::read_direct(sc, scores * e);
   Evaluator::write_direct(sc, scores * e);
