@@ -1,6 +1,7 @@
 // `attnio impls`: the kernel implementation profiles (model/include/attnio/model/impl.hpp): what each
 // runs, on which chips, the variants it implements, which built-in devices default to it for which
 // variant, and its sources. `--head-dim D` adds the tiles and paths its kernels use at that head dim.
+#include <algorithm>
 #include "commands/commands.hpp"
 
 #include <iostream>
@@ -71,8 +72,14 @@ int cmd_impls(const std::vector<std::string>& args) {
   const Device& dev = vm.count("device") ? find_device(vm["device"].as<std::string>()) : default_device();
   const std::uint64_t d = vm.count("head-dim") ? vm["head-dim"].as<std::uint64_t>() : 0;
   if (vm.count("head-dim") && (d == 0 || d > 1024)) throw InputError("--head-dim must be between 1 and 1024");
-  std::vector<Column> cols = {{"impl", "impl", 12, Kind::text}, {"chips", "chips", 11, Kind::text},
-                              {"name", "name", 44, Kind::text}};
+  // Columns as wide as their longest entry, so that no key runs into the next column.
+  int key_width = 4, name_width = 4;
+  for (const ImplProfile* p : all_impls()) {
+    key_width = std::max(key_width, static_cast<int>(p->key.size()));
+    name_width = std::max(name_width, static_cast<int>(p->name.size()));
+  }
+  std::vector<Column> cols = {{"impl", "impl", key_width + 2, Kind::text}, {"chips", "chips", 11, Kind::text},
+                              {"name", "name", name_width + 2, Kind::text}};
   if (d != 0) cols.push_back({"tiles (Br x Bc, MMA, warps)", "tiles", 0, Kind::text});
   else cols.push_back({"variants", "variants", 0, Kind::text});
   auto printer = make_printer(format_of(vm), std::cout, cols, false);

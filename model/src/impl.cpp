@@ -285,7 +285,7 @@ KernelTraits fa2_splitkv23_traits(KernelRole role, u64 d, bool causal, Dtype dty
 }
 const ImplProfile kFa2SplitKv23{
     .key = "fa2-splitkv-2.3",
-    .name = "Flash-Decoding as released (flash-attn 2.2-2.5.6 split-KV)",
+    .name = "Flash-Decoding (flash-attn 2.2-2.5.6)",
     .summary = "as fa2-splitkv, but the split heuristic counts one slot per SM, as the releases of 2023 did",
     .sources = "Flash-Decoding (PyTorch blog 2023-10-13); flash-attention v2.3.0 flash_api.cpp:194-198,212-244,372-381; "
                "facebookresearch/xformers third_party/flash-attention at d3656d5d (v2.1.0), 0013168e (v2.2.4), 59ec4708 (v2.3.2)",
