@@ -525,6 +525,13 @@ TEST(Exec, Fa2DecodeWithOneSplitRunsTheForwardKernelByHand) {
   EXPECT_EQ(k.block_iters.v, 512u * 4);
   EXPECT_EQ(k.waits.barriers, 2u);
   EXPECT_EQ(one.kernel_count(), 1);  // no combine
+  // 128 query heads on one K/V head: two 64-row m-blocks choose the split (512 CTAs, none), the
+  // forward kernel's 128-row m-block holds them all: 256 CTAs.
+  Workload mqa = w;
+  mqa.heads = 128, mqa.kv_heads = 1;
+  const Prediction wide = predict(a, mqa);
+  EXPECT_EQ(wide.splits, 1u);
+  EXPECT_EQ(wide.kernels[0].ctas.v, 256u);
   w.batch = 64, w.kv_len = 1024;
   const Prediction split = predict(a, w);
   EXPECT_EQ(split.splits, 3u);

@@ -15,9 +15,10 @@ namespace {
 // ---- closed form --------------------------------------------------------------------------------
 
 
-// flash-attention's num_splits_heuristic (csrc/flash_attn/flash_api.cpp), called with `slots_per_sm`
-// times the SM count (KernelTraits::split_slots_per_sm): no split when the grid already fills 80% of the slots; otherwise the fewest splits whose
-// wave efficiency reaches 85% of the best, skipping split counts that give the same blocks per split.
+// flash-attention's num_splits_heuristic (csrc/flash_attn/flash_api.cpp), called with
+// `slots_per_sm` times the SM count (KernelTraits::split_slots_per_sm): no split when the grid
+// already fills 80% of the slots; otherwise the fewest splits whose wave efficiency reaches 85% of
+// the best, skipping split counts that give the same blocks per split.
 u64 auto_splits(const Evaluator& ev, Count ctas_without_split, u64 key_blocks, u64 slots_per_sm) {
   const double slots = static_cast<double>(slots_per_sm) * ev.dev().sm_count;
   const double base = ctas_without_split.d();
@@ -60,7 +61,7 @@ void split_kv_decode(Evaluator& ev, std::string_view name, u64 batch, u64 sets, 
   u64 key_blocks = ceil_div(nk, bs.bc);
   u64 row_tile = decode_row_tile(ev.w());
   u64 row_tiles = ceil_div(rows, row_tile);
-  const Count base_ctas = Count(batch) * sets * row_tiles;
+  Count base_ctas = Count(batch) * sets * row_tiles;
   const auto traits = ev.traits(KernelRole::splitkv, dmax);
   u64 splits = 0;
   // --splits where the variant declares it (flash2's decode through the library chooses its own).
@@ -74,18 +75,21 @@ void split_kv_decode(Evaluator& ev, std::string_view name, u64 batch, u64 sets, 
     splits = auto_splits(ev, base_ctas, key_blocks, traits ? traits->split_slots_per_sm : 2);
   }
   // One split: flash-attention runs its regular forward kernel (KernelTraits::unsplit_runs_fwd),
-  // its m-block padded with the packed query rows, its own key block, warps and waits; where those
-  // tiles fit the workload's on-chip memory, as fill_tiles keeps them.
+  // its m-block padded with the packed query rows, its own key block, warps and waits. The split
+  // count was chosen over the split kernel's 64-row m-blocks (flash_api.cpp num_m_blocks), the grid
+  // is the forward kernel's. Only where the workload's tiles are the library's (no --block-n) and
+  // the forward's fit its on-chip memory (impl_tiles returns them then).
   KernelRole role = KernelRole::splitkv;
   if (splits == 1 && traits && traits->unsplit_runs_fwd && ev.w().count("block_n") == traits->block_n) {
     const auto fwd = ev.traits(KernelRole::fwd, dmax);
-    if (fwd && fwd->block_m != 0 && fwd->block_n != 0 &&
-        (fwd->block_m * qk_dim + fwd->block_n * (qk_dim + v_dim)) * e <= ev.w().sram_bytes) {
+    const BlockSizes fits = impl_tiles(ev.w(), KernelRole::fwd, dmax);
+    if (fwd && fwd->block_m != 0 && fits.br == fwd->block_m && fits.bc == fwd->block_n) {
       role = KernelRole::fwd;
-      bs = {fwd->block_m, fwd->block_n};
-      row_tile = fwd->block_m;
+      bs = fits;
+      row_tile = fits.br;
       row_tiles = ceil_div(rows, row_tile);
       key_blocks = ceil_div(nk, bs.bc);
+      base_ctas = Count(batch) * sets * row_tiles;
     }
   }
   // Shared memory per CTA: its query tile, allocated whole whatever rows are valid (FA2's sQ is

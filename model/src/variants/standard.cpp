@@ -38,9 +38,15 @@ constexpr u64 kSectorBytes = 32;
 // counts toward DRAM's bytes in flight is what each thread waits on from DRAM: `dram_bytes` per
 // element (an input that hits in L2, such as a broadcast mask that fits there, keeps nothing in
 // flight at DRAM).
+// Resident threads per SM (CUDA C++ Programming Guide, "Compute Capabilities"): 2048 on sm_80 and
+// sm_90, 1536 on sm_86 and sm_89.
+u64 threads_per_sm(const Device& dev) {
+  const int cc = dev.compute_capability;
+  return cc == 86 || cc == 89 ? 1536 : 2048;
+}
+
 void legacy_loop(const Evaluator& ev, KernelCost& c, double dram_bytes) {
-  const int cc = ev.dev().compute_capability;
-  const u64 threads = cc == 86 || cc == 89 ? 1536 : 2048;
+  const u64 threads = threads_per_sm(ev.dev());
   // At least a byte: a cap of 0 would mean no cap at all (a thread that waits on anything from
   // DRAM keeps something in flight).
   c.inflight_bytes = Count(std::max<u64>(1, static_cast<u64>(std::llround(static_cast<double>(threads / kSmallCtasPerSm) * dram_bytes))));
@@ -80,11 +86,16 @@ KernelCost& copy_kernel(Evaluator& ev, std::string_view name, Count bytes, u64 e
 //     6) and the sum (1), then the division (5): FP32 13 and MUFU 2 per element.
 // The FP32 counts leave out what runs on other pipes (FMNMX, the fp16 conversions, the integer
 // shift, FCHK, the loads and stores).
+struct PerElement {
+  u64 fp32, mufu, other;
+};
+constexpr PerElement kBlockSoftmax{.fp32 = 19, .mufu = 3, .other = 10};  // rows > 1024
+constexpr PerElement kWarpSoftmax{.fp32 = 13, .mufu = 2, .other = 9};    // rows <= 1024
+
 void eager_softmax(Evaluator& ev, Count rows, u64 cols) {
   const u64 e = ev.e();
   const Count elements = rows * cols;
   const bool warp = cols <= 1024;
-  const u64 threads_per_sm = static_cast<u64>(ev.dev().compute_capability == 86 || ev.dev().compute_capability == 89 ? 1536 : 2048);
   u64 threads = 128;
   Count ctas;
   if (warp) {
@@ -96,7 +107,7 @@ void eager_softmax(Evaluator& ev, Count rows, u64 cols) {
     while (threads < most) threads *= 2;
     ctas = rows;
   }
-  u64 per_sm = std::max<u64>(1, threads_per_sm / threads);
+  u64 per_sm = std::max<u64>(1, threads_per_sm(ev.dev()) / threads);
   if (!warp) per_sm = std::min(per_sm, ev.ctas_per_sm(Count(cols * e + threads / 32 * kStatBytes)));
   KernelCost& sm = ev.add("softmax", ctas, per_sm);
   Evaluator::read_direct(sm, elements * e);
@@ -105,10 +116,11 @@ void eager_softmax(Evaluator& ev, Count rows, u64 cols) {
   sm.mma_warps = threads / 32;
   sm.block_iters = sm.ctas;
   if (!warp) sm.waits = {.barriers = 8};
-  sm.sfu_ops = elements * (warp ? 2 : 3);
+  const PerElement& per = warp ? kWarpSoftmax : kBlockSoftmax;
+  sm.sfu_ops = elements * per.mufu;
   sm.fp32_flops = elements * 4;  // the arithmetic: subtract, exponentiate-and-sum, divide
-  sm.fp32_instr = elements * (warp ? 13 : 19);
-  sm.other_instr = elements * (warp ? 9 : 10);
+  sm.fp32_instr = elements * per.fp32;
+  sm.other_instr = elements * per.other;
 }
 
 // PyTorch eager decode as the Flash-Decoding post's "PyTorch Eager" column ran it: xFormers'
