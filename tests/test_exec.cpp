@@ -801,6 +801,44 @@ TEST(Exec, OtherProfilesByHand) {
   EXPECT_EQ(fm.splits, 2u);  // 132 SMs / (32 sequences x 2 row tiles of 64 heads)
 }
 
+// Triton's forward on Hopper (impl.cpp triton_traits): wgmma, and the occupancy its compiled kernel
+// has. At d = 128, 128 x 64 tiles and 8 warps with 244 registers a thread and 229,376 B of shared
+// memory a block (Nsight Compute's launch figures for Triton 3.4): 244 x 32 = 7808 -> 7936
+// registers a warp, 63488 for 8 warps, and 229376 B of 233472: one CTA per SM, so one job (its two
+// warpgroups meet at a bar.sync every key block) and U = x1 / (x1 + x2). Tensor: 4·32·4096² scores
+// x 2 x 256 FLOP at the bf16 peak x wgmma_fraction. At d = 64, 64 x 128 tiles and 4 warps: Q and 3
+// stages of K and V, 2·(64·64 + 3·128·128) = 106496 B, two CTAs per SM. An A100 runs the 2023
+// tutorial's 128 x 128 mma.sync kernel.
+TEST(Exec, TritonOnHopperRunsWgmmaAtItsCompiledOccupancyByHand) {
+  const Device& h = find_device("h100-sxm");
+  Workload w;
+  w.batch = 4, w.heads = w.kv_heads = 32, w.seq = 4096, w.head_dim = 128;
+  w.impl = &find_impl("triton");
+  const Prediction p = predict(h, w);
+  EXPECT_EQ(p.block_m, 128u);
+  EXPECT_EQ(p.block_n, 64u);
+  const KernelCost& k = kernel_named(p, "flash2_fwd");
+  EXPECT_EQ(k.mma, MmaPath::wgmma);
+  EXPECT_EQ(k.registers, 244u);
+  EXPECT_EQ(ctas_by_registers(244, 256, h.register_file_bytes_per_sm), 1u);
+  EXPECT_EQ(k.ctas_per_sm, 1u);
+  const KernelCost::Exec& x = k.exec;
+  EXPECT_DOUBLE_EQ(x.overlap_jobs, 1.0);
+  const double flops = 4.0 * 32 * 4096 * 4096 * 2 * 256;
+  EXPECT_NEAR(x.tensor_s, flops / (h.tensor_rate(Dtype::bf16) * h.wgmma_fraction), 1e-15);
+  EXPECT_NEAR(x.utilization, x.gemm_s / (x.gemm_s + x.softmax_s), 1e-12);
+  w.head_dim = 64;
+  const Prediction q = predict(h, w);
+  EXPECT_EQ(q.block_m, 64u);
+  EXPECT_EQ(q.block_n, 128u);
+  EXPECT_EQ(kernel_named(q, "flash2_fwd").ctas_per_sm, static_cast<std::uint64_t>(h.smem_bytes_per_sm / 106496));
+  EXPECT_EQ(kernel_named(q, "flash2_fwd").ctas_per_sm, 2u);
+  const Prediction a = predict(find_device("a100-80gb"), w);
+  EXPECT_EQ(a.block_m, 128u);
+  EXPECT_EQ(a.block_n, 128u);
+  EXPECT_EQ(kernel_named(a, "flash2_fwd").mma, MmaPath::mma_sync);
+}
+
 // explain names the implementation, the rule and each pipe's time.
 TEST(Exec, ExplainShowsThePipesAndTheRule) {
   Workload w;
@@ -983,7 +1021,8 @@ TEST(Exec, LoadBuffersAsReadFromEachKernel) {
   EXPECT_EQ(buffers("fa2", KernelRole::bwd, 256), 3u);          // H100: double-buffered Q
   EXPECT_EQ(buffers("fa3", KernelRole::fwd, 128), 4u);     // kStages = 2 of K and of V
   EXPECT_EQ(buffers("fa3", KernelRole::bwd, 128), 4u);     // Q+LSE and dO+dPsum, 2 stages each
-  EXPECT_EQ(buffers("triton", KernelRole::fwd, 64), 2u);   // num_stages = 2
+  EXPECT_EQ(find_impl("triton").traits(KernelRole::fwd, 64, false, Dtype::bf16, 167936, 80).load_buffers, 2u);  // num_stages = 2 (2023)
+  EXPECT_EQ(buffers("triton", KernelRole::fwd, 64), 3u);   // sm90, Triton 3.x: num_stages = 3
   EXPECT_EQ(buffers("triton", KernelRole::bwd, 64), 0u);   // num_stages = 1: waited loads
   EXPECT_EQ(buffers("thunderkittens", KernelRole::fwd, 64), 4u);
   EXPECT_EQ(buffers("thunderkittens", KernelRole::fwd, 128), 2u);

@@ -98,7 +98,7 @@ std::string exec_text(const Device& dev, const Prediction& p) {
     const KernelCost& k = p.kernels[i];
     const KernelCost::Exec& x = k.exec;
     out += "  " + std::string(k.name) + " [" + std::string(to_string(k.mma)) + ", " + num(k.mma_warps) + " warps, " +
-           (k.registers != 0 ? num(k.registers) + " registers (ptxas), "
+           (k.registers != 0 ? num(k.registers) + " registers (compiler report), "
             : k.live_registers != 0 ? ">= " + num(k.live_registers) + " registers (live accumulators), " : std::string()) + num(k.ctas_per_sm) + " CTA/SM]: tensor " + human_time(x.tensor_s) + ", smem " + human_time(x.smem_s) +
            ", MUFU " + human_time(x.mufu_s) + ", FP32 " + human_time(x.fp32_s) +
            (x.delay_s > 0 ? ", waits " + human_time(x.delay_s) + " (" + waits_text(k.waits) + " per iteration = " +

@@ -483,7 +483,37 @@ const ImplProfile kPytorch{
 // benchmark runs both and keeps the faster backward (flash-attention v2.0.4
 // benchmarks/benchmark_flash_attention.py:112-130), and so does the closed form (variants/flash.cpp
 // flash2_bwd_as_run). Which Triton commit the paper ran was not found.
-KernelTraits triton_traits(KernelRole role, u64 d, bool, Dtype, double, int) {
+// On Hopper the same forward runs on wgmma: Triton lowers tl.dot to MMA v3 on cc 9.x when
+// BLOCK_M % 64 == 0 and num_warps % 4 == 0 (lib/Dialect/TritonGPU/Transforms/AccelerateMatmul.cpp,
+// getMMAVersionSafe). Its configuration and occupancy are read from a Triton Hopper forward whose
+// compiled kernel and Nsight Compute profile are published: flash-attention-lab's
+// flash_lab/triton_attention.py (@0dca073; the tutorial's loop, autotuned over 8 configs) under
+// Triton 3.4, whose autotuner picked BLOCK_M x BLOCK_N = 128 x 64, 8 warps, 3 stages at head dim 128
+// and 64 x 128, 4 warps, 3 stages at head dim 64 (profiling/reports/h100-80gb-hbm3/
+// triton-ptx-s4096-d128.md, triton-ptx-s2048-d64-causal.md @3501587e: wgmma.mma_async, cp.async, no
+// TMA, no mbarrier). At head dim 128 Nsight Compute reports 244 registers per thread and 229,376 B
+// of dynamic shared memory per block, one block per SM by either (triton-s4096-full.md @09380c57:
+// launch__registers_per_thread, launch__shared_mem_per_block_dynamic, launch__occupancy_limit_*),
+// where the closed form's tiles would fit two. At head dim 64 no report: the Q tile and num_stages
+// K and V tiles. Without warp specialization the loads are cp.async waited on with a CTA-wide
+// bar.sync every iteration (the same report's top stalls: wait 1.33 and barrier 1.32 cycles per
+// issued instruction), so the two warpgroups of a CTA move in step: one job per CTA.
+// The FlashAttention-3 paper's Triton baseline (Triton nightly, 2024-07, through a local
+// triton_fused_attention.py that is not in the flash-attention repository) went through the same
+// code generation; its autotuned configuration was not published, so its rows are held against
+// these traits, a stand-in (docs/model.md, "Triton on Hopper").
+KernelTraits triton_traits(KernelRole role, u64 d, bool, Dtype dtype, double, int cc) {
+  if (cc >= 90 && role == KernelRole::fwd && d <= 128) {
+    KernelTraits h{.block_m = d <= 64 ? 64u : 128u, .block_n = d <= 64 ? 128u : 64u, .mma_warps = d <= 64 ? 4u : 8u,
+                   .mma = MmaPath::wgmma, .overlap = OverlapRule::warps};
+    h.heaviest_last = true;  // start_m = tl.program_id(0)
+    // num_stages = 3: the pipeliner keeps 3 shared-memory stages of K and V, a stage's two tiles
+    // issued and waited on together.
+    h.load_buffers = 3;
+    h.smem_bytes = dtype_bytes(dtype) * (h.block_m * d + 3 * h.block_n * 2 * d);
+    if (d > 64) h.smem_bytes = 229376, h.registers = 244, h.threads = 256;
+    return h;
+  }
   KernelTraits t{.block_m = 128, .block_n = 128, .mma_warps = d <= 64 ? 4u : 8u, .mma = MmaPath::mma_sync,
                  .overlap = OverlapRule::warps, .q_from_smem = false};
   if (role == KernelRole::bwd) {
@@ -518,12 +548,16 @@ KernelTraits triton_traits(KernelRole role, u64 d, bool, Dtype, double, int) {
 constexpr std::string_view kTritonVariants[] = {"flash2", "flex"};
 const ImplProfile kTriton{
     .key = "triton",
-    .name = "Triton fused attention (tutorial, 2023)",
-    .summary = "128 x 128 tiles, 4 warps (d <= 64) or 8, mma.sync; backward per (batch, head) or sequence-parallel, "
-               "the faster, loads not pipelined (num_stages = 1)",
+    .name = "Triton fused attention (tutorial kernel)",
+    .summary = "sm80 (2023): 128 x 128 tiles, 4 warps (d <= 64) or 8, mma.sync; backward per (batch, head) or "
+               "sequence-parallel, the faster, loads not pipelined (num_stages = 1). sm90 forward (Triton 3.x): wgmma, "
+               "128 x 64 and 8 warps at d = 128 (one CTA per SM), 64 x 128 and 4 warps at d = 64, 3 stages",
     .sources = "triton-lang/triton python/tutorials/06-fused-attention.py v2.0.0 (bd5c2117) L46-47, L137-264; "
                "python/triton/ops/flash_attention.py @022ef48a (sequence_parallel backward); as benchmarked in "
-               "FlashAttention-2 §4.1 (flash-attention v2.0.4 benchmarks/benchmark_flash_attention.py:112-130)",
+               "FlashAttention-2 §4.1 (flash-attention v2.0.4 benchmarks/benchmark_flash_attention.py:112-130); "
+               "sm90: lib/Dialect/TritonGPU/Transforms/AccelerateMatmul.cpp (getMMAVersionSafe); tfan2437/flash-attention-lab "
+               "flash_lab/triton_attention.py @0dca073, profiling/reports/h100-80gb-hbm3/triton-ptx-s4096-d128.md, "
+               "triton-ptx-s2048-d64-causal.md @3501587e, triton-s4096-full.md @09380c57 (Triton 3.4: configs, registers, shared memory)",
     .min_cc = 80,
     .variants = kTritonVariants,
     .traits = triton_traits};
