@@ -598,15 +598,19 @@ TEST(Cli, ValidateHoldsTheRatchet) {
   expect_bad_input("validate --table /nonexistent.csv", "cannot open");
 }
 
-// Counter rows (Nsight Compute DRAM bytes): not in the time summary, printed after it in the table
-// and by --counters in CSV and JSON, each against the closed form's bytes and, where it can replay
-// the kernels, the simulator's. FlashAttention-2's split-KV decode reads its K/V cache once: the
-// closed form is within 0.1 % of the counter.
+// Counter rows (Nsight Compute DRAM bytes and kernel durations): not in the time summary, printed
+// after it in the table (bytes, then durations) and by --counters in CSV and JSON, one document,
+// each byte row against the closed form's bytes and, where it can replay the kernels, the
+// simulator's, each duration row against the execution model's kernel time without the launch.
+// FlashAttention-2's split-KV decode reads its K/V cache once: the closed form is within 0.1 % of
+// the counter.
 TEST(Cli, ValidatePrintsTheCounterRows) {
   const Result table = run("validate --impl fa2");
   ASSERT_EQ(table.code, 0) << table.err;
   EXPECT_NE(table.out.find("counter rows (DRAM bytes, Nsight Compute):"), std::string::npos);
   EXPECT_NE(table.out.find("dram_write"), std::string::npos);
+  EXPECT_NE(table.out.find("kernel durations (Nsight Compute gpu__time_duration, caches flushed, no launch):"),
+            std::string::npos);
   const Result csv = run("validate --impl fa2 --format csv");
   EXPECT_EQ(csv.out.find("dram_read"), std::string::npos);  // CSV prints one document: the time rows
   EXPECT_NE(csv.err.find("counter row(s) not printed: --counters prints them"), std::string::npos) << csv.err;
@@ -614,11 +618,19 @@ TEST(Cli, ValidatePrintsTheCounterRows) {
   ASSERT_EQ(j.code, 0) << j.err;
   const auto rows = boost::json::parse(j.out).as_array();
   ASSERT_GE(rows.size(), 10u);
-  bool decode_read = false;
+  bool decode_read = false, duration = false;
   for (const auto& row : rows) {
     const auto& o = row.as_object();
+    if (o.at("counter").as_string() == "duration") {
+      duration = true;
+      EXPECT_GT(o.at("published_time_s").to_number<double>(), 0);
+      EXPECT_GT(o.at("predicted_time_s").to_number<double>(), 0);
+      EXPECT_EQ(o.at("published_bytes").to_number<double>(), 0);
+      continue;
+    }
     EXPECT_GT(o.at("published_bytes").to_number<double>(), 0);
     EXPECT_GT(o.at("predicted_bytes").to_number<double>(), 0);
+    EXPECT_EQ(o.at("published_time_s").to_number<double>(), 0);
     if (o.at("kernel").as_string() == "flash2_fwd_splitkv" && o.at("counter").as_string() == "dram_read") {
       decode_read = true;
       EXPECT_LT(std::fabs(o.at("bytes_error_pct").to_number<double>()), 0.1);
@@ -627,9 +639,10 @@ TEST(Cli, ValidatePrintsTheCounterRows) {
     }
   }
   EXPECT_TRUE(decode_read);
+  EXPECT_TRUE(duration);
   const Result summary = run("validate --counters --summary --format json");
   ASSERT_EQ(summary.code, 0) << summary.err;
-  EXPECT_EQ(boost::json::parse(summary.out).as_array().size(), 2u);  // dram_read, dram_write
+  EXPECT_EQ(boost::json::parse(summary.out).as_array().size(), 3u);  // dram_read, dram_write, duration
 }
 
 // Whole-model decode over context lengths (issue 17): Llama-3-8B at batch 16 reads 15 GB of

@@ -475,6 +475,39 @@ Workload gqa_decode_4096() {
   return w;
 }
 
+// A kernel as Nsight Compute replays it (profiled_kernel): no launch overhead, and the loads the
+// model takes as L2 hits because an earlier kernel left them there come from DRAM, every cache
+// having been flushed. FlashAttention-2's combine after a 7-way split of B = 1, H = 32, a 32768-token
+// cache, d = 128 (the grid (1, 7, 32) Nsight Compute shows): 8 CTAs of 4 rows, one per SM, one pass
+// each that waits on 7 L2 round trips (one per split). One job per SM, so the pass's waits add to
+// its time in full: cold, each trip costs the DRAM latency, 272.8 ns, instead of 263 cycles at
+// 1.83 GHz = 143.72 ns (no MMA: the full clock), 7 x 129.08 = 903.6 ns more. The split kernel
+// streams its K/V from DRAM either way: only the launch is gone.
+TEST(Exec, ProfiledKernelIsColdAndHasNoLaunchByHand) {
+  Workload w;
+  w.phase = Phase::decode;
+  w.seq = 32768;
+  w.heads = 32;
+  w.kv_heads = 32;
+  w.dtype = Dtype::bf16;
+  const Device& h = find_device("h100-sxm");
+  const Prediction p = predict(h, w);
+  ASSERT_EQ(p.kernel_count(), 2);
+  EXPECT_EQ(p.splits, 7u);
+  const KernelCost& combine = kernel_named(p, "combine_splits");
+  EXPECT_EQ(combine.ctas.v, 8u);
+  EXPECT_EQ(combine.waits.l2_reads, 7u);
+  const KernelCost::Exec cold = profiled_kernel(combine, h, p.workload);
+  EXPECT_EQ(cold.launch_s, 0);
+  const double l2_s = 263.0 / 1.83e9, dram_s = 272.8e-9;
+  EXPECT_NEAR(h.l2_latency_cycles / h.clock_hz, l2_s, 1e-15);
+  EXPECT_NEAR(h.dram_latency_s, dram_s, 1e-15);
+  EXPECT_NEAR(cold.time_s - (combine.exec.time_s - combine.exec.launch_s), 7 * (dram_s - l2_s), 1e-12);
+  EXPECT_NEAR(7 * (dram_s - l2_s), 903.6e-9, 0.1e-9);
+  const KernelCost& split = kernel_named(p, "flash2_fwd_splitkv");
+  EXPECT_NEAR(profiled_kernel(split, h, p.workload).time_s, split.exec.time_s - h.launch_overhead_s, 1e-12);
+}
+
 // flash-attention >= 2.2 decodes with the split-KV kernel and the GQA heads packed as query rows
 // (flash_api.cpp:431-437); 2.0.x ran one 128-row m-block per query head.
 TEST(Exec, Fa2DecodeSplitsLikeTheLibrary) {

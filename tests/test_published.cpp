@@ -5,7 +5,9 @@
 
 #include <string>
 
+#include "attnio/model/device.hpp"
 #include "attnio/model/errors.hpp"
+#include "attnio/model/predict.hpp"
 #include "attnio/traces/published.hpp"
 
 using namespace attnio;
@@ -145,4 +147,45 @@ TEST(Published, CounterRowsAgainstTheClosedFormAndTheSimulatorByHand) {
   EXPECT_NEAR(*v[1].sim_bytes_error_pct, 0.0, 1e-12);
   EXPECT_FALSE(v[2].counter);
   EXPECT_EQ(v[2].skipped_why, "no kernel 'no_such_kernel' in the prediction (its kernels: flash2_fwd)");
+}
+
+// A duration row (Nsight Compute's gpu__time_duration in µs) names one kernel and is held against
+// that kernel as the profiler replays it (profiled_kernel: no launch, caches flushed), not against
+// the call's time; it is no time row (published_time_s refuses it) and carries no bytes. 7.52 µs
+// printed is 7.52e-6 s; a kernel the prediction lacks is skipped as for byte rows.
+TEST(Published, DurationRowsAgainstTheProfiledKernel) {
+  const PublishedTable t = parse_published(
+      kHeader +
+          "test,a,table,h100-sxm,fa2,flash2,bf16,fwd,decode,1,32,32,1,32768,128,0,duration_us,7.52,ncu:combine_splits,\n"
+          "test,b,table,h100-sxm,fa2,flash2,bf16,fwd,decode,1,32,32,1,32768,128,0,duration_us,7.52,ncu:nope,\n",
+      "t.csv");
+  const std::optional<PublishedCounter> c = published_counter(t.rows[0]);
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->kind, CounterKind::duration);
+  EXPECT_EQ(c->kernel, "combine_splits");
+  EXPECT_DOUBLE_EQ(c->seconds, 7.52e-6);
+  EXPECT_EQ(c->bytes, 0);
+  std::string why;
+  EXPECT_FALSE(published_time_s(t.rows[0], &why));
+  EXPECT_EQ(why, "a counter row (one kernel under a profiler, not a call's time)");
+  const std::vector<ValidatedRow> v = validate_rows(t);
+  ASSERT_EQ(v.size(), 2u);
+  EXPECT_TRUE(v[0].counter);
+  EXPECT_EQ(v[0].skipped_why, "");
+  EXPECT_DOUBLE_EQ(v[0].published_s, 7.52e-6);
+  const Device& h = find_device("h100-sxm");
+  const Prediction p = predict(h, t.rows[0].workload);
+  const KernelCost* combine = nullptr;
+  for (int i = 0; i < p.kernel_count(); ++i) {
+    if (p.kernels[i].name == "combine_splits") combine = &p.kernels[i];
+  }
+  ASSERT_NE(combine, nullptr);
+  const KernelCost::Exec x = profiled_kernel(*combine, h, p.workload);
+  EXPECT_DOUBLE_EQ(v[0].predicted_s, x.time_s);
+  EXPECT_NEAR(v[0].error_pct, (x.time_s - 7.52e-6) / 7.52e-6 * 100, 1e-9);
+  EXPECT_EQ(v[0].bound, std::string(to_string(x.bound)));
+  EXPECT_EQ(v[0].published_bytes, 0);
+  EXPECT_FALSE(v[0].simulated_bytes.has_value());
+  EXPECT_FALSE(v[1].counter);
+  EXPECT_EQ(v[1].skipped_why, "no kernel 'nope' in the prediction (its kernels: flash2_fwd_splitkv, combine_splits)");
 }

@@ -132,55 +132,89 @@ int cmd_validate(const std::vector<std::string>& args) {
     summary->end();
   }
   // Counter rows: DRAM bytes as Nsight Compute counted them, against the closed form's bytes for
-  // the same kernel(s) and the tile simulator's. In the table after the times; in CSV and JSON
-  // with --counters.
+  // the same kernel(s) and the tile simulator's; kernel durations (gpu__time_duration, replayed
+  // with caches flushed) against the execution model's time for those kernels less the launch
+  // (profiled_kernel). In the table after the times, bytes and durations apart; in CSV and JSON
+  // with --counters, one document whose rows carry both sets of columns (0 where they do not apply).
+  using traces::CounterKind;
+  const auto kind_of = [](const traces::ValidatedRow& v) { return traces::published_counter(*v.row)->kind; };
   if (!counter_rows.empty() && (format == Format::table || counters_only)) {
-    if (format == Format::table) std::cout << "\ncounter rows (DRAM bytes, Nsight Compute):\n";
     if (!vm.count("summary")) {
-      auto crows = make_printer(format, std::cout,
-                                {{"impl", "impl", 6, Kind::text},           {"gpu", "gpu", 9, Kind::text},
-                                 {"variant", "variant", 8, Kind::text},     {"phase", "phase", 8, Kind::text},
-                                 {"causal", "causal", 6, Kind::text},       {"B", "batch", 3, Kind::count},
-                                 {"H", "heads", 3, Kind::count},            {"Hkv", "kv_heads", 4, Kind::count},
-                                 {"Nk", "kv_len", 6, Kind::count},          {"d", "head_dim", 4, Kind::count},
-                                 {"kernel", "kernel", 19, Kind::text},      {"counter", "counter", 10, Kind::text},
-                                 {"published", "published_bytes", 10, Kind::bytes},
-                                 {"closed form", "predicted_bytes", 11, Kind::bytes},
-                                 {"error %", "bytes_error_pct", 8, Kind::ratio},
-                                 {"simulator", "simulated_bytes", 10, Kind::bytes},
-                                 {"sim err %", "sim_bytes_error_pct", 9, Kind::ratio},
-                                 {"source", "source", 0, Kind::text}},
-                                false);
-      for (const traces::ValidatedRow& v : counter_rows) {
-        const traces::PublishedRow& r = *v.row;
-        const std::optional<traces::PublishedCounter> c = traces::published_counter(r);
-        Record rec = row_shape(r);
-        rec.emplace_back("kernel", c->kernel.empty() ? std::string("all") : c->kernel);
-        rec.emplace_back("counter", std::string(c->write ? "dram_write" : "dram_read"));
-        rec.emplace_back("published_bytes", v.published_bytes);
-        rec.emplace_back("predicted_bytes", v.predicted_bytes);
-        rec.emplace_back("bytes_error_pct", v.bytes_error_pct);
-        // No simulator figure: "-" in the table; in CSV and JSON 0 with `simulated` false, so the
-        // columns keep one type.
-        rec.emplace_back("simulated", v.simulated_bytes.has_value());
-        if (v.simulated_bytes) {
-          rec.emplace_back("simulated_bytes", *v.simulated_bytes);
-          rec.emplace_back("sim_bytes_error_pct", *v.sim_bytes_error_pct);
-        } else if (format == Format::table) {
-          rec.emplace_back("simulated_bytes", std::string("-"));
-          rec.emplace_back("sim_bytes_error_pct", std::string("-"));
-        } else {
-          rec.emplace_back("simulated_bytes", 0.0);
-          rec.emplace_back("sim_bytes_error_pct", 0.0);
+      const bool table = format == Format::table;
+      for (const bool durations : {false, true}) {
+        if (table && std::none_of(counter_rows.begin(), counter_rows.end(), [&](const traces::ValidatedRow& v) {
+              return (kind_of(v) == CounterKind::duration) == durations;
+            })) {
+          continue;
         }
-        rec.emplace_back("profile", v.profile);
-        rec.emplace_back("read", r.read);
-        rec.emplace_back("source", r.source + ", " + r.locator);
-        crows->row(rec);
+        if (!table && durations) break;  // CSV and JSON: one document, every kind in it
+        if (table) {
+          std::cout << (durations ? "\nkernel durations (Nsight Compute gpu__time_duration, caches flushed, no launch):\n"
+                                  : "\ncounter rows (DRAM bytes, Nsight Compute):\n");
+        }
+        std::vector<Column> cols = {{"impl", "impl", 6, Kind::text},       {"gpu", "gpu", 9, Kind::text},
+                                    {"variant", "variant", 8, Kind::text}, {"phase", "phase", 8, Kind::text},
+                                    {"causal", "causal", 6, Kind::text},   {"B", "batch", 3, Kind::count},
+                                    {"H", "heads", 3, Kind::count},        {"Hkv", "kv_heads", 4, Kind::count},
+                                    {"Nk", "kv_len", 6, Kind::count},      {"d", "head_dim", 4, Kind::count},
+                                    {"kernel", "kernel", 19, Kind::text},  {"counter", "counter", 10, Kind::text}};
+        if (!table || !durations) {
+          cols.insert(cols.end(), {{"published", "published_bytes", 10, Kind::bytes},
+                                   {"closed form", "predicted_bytes", 11, Kind::bytes},
+                                   {"error %", "bytes_error_pct", 8, Kind::ratio},
+                                   {"simulator", "simulated_bytes", 10, Kind::bytes},
+                                   {"sim err %", "sim_bytes_error_pct", 9, Kind::ratio}});
+        }
+        if (!table || durations) {
+          cols.insert(cols.end(), {{"published", "published_time_s", 10, Kind::time},
+                                   {"predicted", "predicted_time_s", 10, Kind::time},
+                                   {"error %", "time_error_pct", 8, Kind::ratio},
+                                   {"bound", "bound", 7, Kind::text}});
+        }
+        cols.push_back({"source", "source", 0, Kind::text});
+        auto crows = make_printer(format, std::cout, cols, false);
+        for (const traces::ValidatedRow& v : counter_rows) {
+          const traces::PublishedRow& r = *v.row;
+          const std::optional<traces::PublishedCounter> c = traces::published_counter(r);
+          const bool is_duration = c->kind == CounterKind::duration;
+          if (table && is_duration != durations) continue;
+          Record rec = row_shape(r);
+          rec.emplace_back("kernel", c->kernel.empty() ? std::string("all") : c->kernel);
+          rec.emplace_back("counter", std::string(traces::to_string(c->kind)));
+          if (!table || !durations) {
+            rec.emplace_back("published_bytes", v.published_bytes);
+            rec.emplace_back("predicted_bytes", v.predicted_bytes);
+            rec.emplace_back("bytes_error_pct", v.bytes_error_pct);
+            // No simulator figure: "-" in the table; in CSV and JSON 0 with `simulated` false, so
+            // the columns keep one type.
+            rec.emplace_back("simulated", v.simulated_bytes.has_value());
+            if (v.simulated_bytes) {
+              rec.emplace_back("simulated_bytes", *v.simulated_bytes);
+              rec.emplace_back("sim_bytes_error_pct", *v.sim_bytes_error_pct);
+            } else if (table) {
+              rec.emplace_back("simulated_bytes", std::string("-"));
+              rec.emplace_back("sim_bytes_error_pct", std::string("-"));
+            } else {
+              rec.emplace_back("simulated_bytes", 0.0);
+              rec.emplace_back("sim_bytes_error_pct", 0.0);
+            }
+          }
+          if (!table || durations) {
+            rec.emplace_back("published_time_s", v.published_s);
+            rec.emplace_back("predicted_time_s", v.predicted_s);
+            rec.emplace_back("time_error_pct", v.error_pct);
+            rec.emplace_back("bound", is_duration ? v.bound : std::string());
+          }
+          rec.emplace_back("profile", v.profile);
+          rec.emplace_back("read", r.read);
+          rec.emplace_back("source", r.source + ", " + r.locator);
+          crows->row(rec);
+        }
+        crows->end();
       }
-      crows->end();
-      if (format == Format::table) std::cout << "\n";
+      if (table) std::cout << "\n";
     }
+    if (format == Format::table && vm.count("summary")) std::cout << "\ncounter rows (Nsight Compute: DRAM bytes, kernel durations):\n";
     if (format == Format::table || vm.count("summary")) {
       auto csum = make_printer(format, std::cout,
                                {{"counter", "counter", 11, Kind::text},      {"rows", "rows", 5, Kind::count},
@@ -190,17 +224,17 @@ int cmd_validate(const std::vector<std::string>& args) {
                                 {"simulator median |err| %", "sim_median_abs_error_pct", 25, Kind::ratio},
                                 {"max %", "sim_max_abs_error_pct", 8, Kind::ratio}},
                                false);
-      for (const bool write : {false, true}) {
+      for (const CounterKind kind : {CounterKind::dram_read, CounterKind::dram_write, CounterKind::duration}) {
         std::vector<double> closed, sim;
         for (const traces::ValidatedRow& v : counter_rows) {
-          if (traces::published_counter(*v.row)->write != write) continue;
-          closed.push_back(std::fabs(v.bytes_error_pct));
+          if (kind_of(v) != kind) continue;
+          closed.push_back(std::fabs(kind == CounterKind::duration ? v.error_pct : v.bytes_error_pct));
           if (v.sim_bytes_error_pct) sim.push_back(std::fabs(*v.sim_bytes_error_pct));
         }
         if (closed.empty()) continue;
         const traces::ErrorSummary a = traces::summarize(closed), b = traces::summarize(sim);
         Record s;
-        s.emplace_back("counter", std::string(write ? "dram_write" : "dram_read"));
+        s.emplace_back("counter", std::string(traces::to_string(kind)));
         s.emplace_back("rows", static_cast<std::uint64_t>(a.rows));
         s.emplace_back("median_abs_error_pct", a.median);
         s.emplace_back("max_abs_error_pct", a.max);

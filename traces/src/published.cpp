@@ -78,25 +78,39 @@ double number(const std::string& s, const char* field, const Where& at) {
 
 bool known_metric(const std::string& m) {
   return m == "tflops" || m == "time_us" || m == "time_ms" || m == "time_s" || m == "gbps" || m == "dram_read_mb" ||
-         m == "dram_write_mb";
+         m == "dram_write_mb" || m == "duration_us";
 }
 
-bool counter_metric(const std::string& m) { return m == "dram_read_mb" || m == "dram_write_mb"; }
+bool counter_metric(const std::string& m) { return m == "dram_read_mb" || m == "dram_write_mb" || m == "duration_us"; }
 
 }  // namespace
+
+std::string_view to_string(CounterKind k) {
+  switch (k) {
+    case CounterKind::dram_read: return "dram_read";
+    case CounterKind::dram_write: return "dram_write";
+    case CounterKind::duration: return "duration";
+  }
+  return "?";
+}
 
 std::optional<PublishedCounter> published_counter(const PublishedRow& r) {
   if (!counter_metric(r.metric)) return std::nullopt;
   PublishedCounter c;
-  c.write = r.metric == "dram_write_mb";
+  c.kind = r.metric == "duration_us" ? CounterKind::duration
+           : r.metric == "dram_write_mb" ? CounterKind::dram_write
+                                         : CounterKind::dram_read;
+  c.write = c.kind == CounterKind::dram_write;
   if (r.flop_convention.rfind("ncu:", 0) == 0) c.kernel = r.flop_convention.substr(4);
-  c.bytes = r.value * 1e6;  // Nsight Compute's Mbyte
+  if (c.kind == CounterKind::duration) c.seconds = r.value * 1e-6;
+  else c.bytes = r.value * 1e6;  // Nsight Compute's Mbyte
   return c;
 }
 
 std::optional<double> published_time_s(const PublishedRow& r, std::string* why) {
   if (counter_metric(r.metric)) {
-    if (why) *why = "a counter row (bytes, not a time)";
+    if (why) *why = r.metric == "duration_us" ? "a counter row (one kernel under a profiler, not a call's time)"
+                                              : "a counter row (bytes, not a time)";
     return std::nullopt;
   }
   if (r.metric == "time_s") return r.value;
@@ -160,7 +174,7 @@ PublishedTable parse_published(const std::string& text, const std::string& path)
       at.fail("field 'read': '" + r.read + "' (known: text, table, bar-label, plot-by-eye)");
     }
     if (!known_metric(r.metric)) {
-      at.fail("field 'metric': '" + r.metric + "' (known: tflops, time_us, time_ms, time_s, gbps, dram_read_mb, dram_write_mb)");
+      at.fail("field 'metric': '" + r.metric + "' (known: tflops, time_us, time_ms, time_s, gbps, dram_read_mb, dram_write_mb, duration_us)");
     }
     const bool ncu = r.flop_convention == "ncu" || (r.flop_convention.rfind("ncu:", 0) == 0 && r.flop_convention.size() > 4);
     if (counter_metric(r.metric) != ncu) {
@@ -256,11 +270,18 @@ std::string sim_key(const Device& dev, const PublishedRow& r) {
 void validate_counter(ValidatedRow& v, const PublishedCounter& c, const Prediction& p, const Device& dev, SimCache* cache) {
   double bytes = 0;
   bool found = c.kernel.empty();
+  double seconds = 0;
+  std::string bound(to_string(p.bound));  // a duration row of one kernel: that kernel's
   for (int i = 0; i < p.kernel_count(); ++i) {
     const KernelCost& k = p.kernels[i];
     if (!c.kernel.empty() && k.name != c.kernel) continue;
     found = true;
     bytes += (c.write ? k.hbm_write : k.hbm_read).d() * static_cast<double>(p.workload.layers);
+    if (c.kind == CounterKind::duration) {
+      const KernelCost::Exec x = profiled_kernel(k, dev, p.workload);
+      seconds += x.time_s * static_cast<double>(p.workload.layers);
+      if (!c.kernel.empty()) bound = std::string(to_string(x.bound));
+    }
   }
   if (!found) {
     std::string names;
@@ -269,6 +290,14 @@ void validate_counter(ValidatedRow& v, const PublishedCounter& c, const Predicti
     return;
   }
   v.counter = true;
+  if (c.kind == CounterKind::duration) {
+    v.published_s = c.seconds;
+    v.predicted_s = seconds;
+    v.error_pct = (seconds - c.seconds) / c.seconds * 100.0;
+    v.bound = bound;
+    v.profile = std::string(p.impl->key);
+    return;
+  }
   v.published_bytes = c.bytes;
   v.predicted_bytes = bytes;
   v.bytes_error_pct = (bytes - c.bytes) / c.bytes * 100.0;

@@ -191,6 +191,14 @@ double overlap_utilization(double x1, double x2, double k, double z = 0);
 // stations with total demands `demands`, k jobs and a delay z: the work takes 1 / X(k).
 double cycle_throughput(std::span<const double> demands, double k, double z);
 
+// One kernel as Nsight Compute replays it (its default --cache-control all flushes every cache
+// before each pass; gpu__time_duration spans the kernel on the GPU, not its launch from the host):
+// the execution model's time less the launch overhead, with the loads the model counts as L2 hits
+// waited on in the iteration (data an earlier kernel left in L2, e.g. split-KV's partial results)
+// coming from DRAM instead. What `attnio validate` holds a published kernel duration against:
+// time_s is the duration (launch_s 0), bound what sets it.
+KernelCost::Exec profiled_kernel(const KernelCost& k, const Device& device, const Workload& workload);
+
 // The tensor rate an MMA path sustains on the device (datasheet peak x the device file's fraction
 // for that path; the measured rate where `attnio ceilings` gave one): the implementation's roof.
 double sustained_tensor_rate(const Device& device, MmaPath path, Dtype dtype);

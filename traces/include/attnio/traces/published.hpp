@@ -30,8 +30,10 @@ struct PublishedRow {
 //   fa        FlashAttention papers and benchmarks (FlashAttention-2 §4.1): 4·B·H·N·N_kv·d for the
 //             forward pass, halved when causal, x2.5 for the backward pass, x3.5 for fwd+bwd.
 //   time      the metric is a time already (time_us, time_ms, time_s).
-//   ncu       a hardware counter (metric dram_read_mb or dram_write_mb: Nsight Compute's
-//             dram__bytes_read.sum / dram__bytes_write.sum in its Mbyte, 10^6 bytes) over all the
+//   ncu       a hardware counter: metric dram_read_mb or dram_write_mb (Nsight Compute's
+//             dram__bytes_read.sum / dram__bytes_write.sum in its Mbyte, 10^6 bytes), or
+//             duration_us (gpu__time_duration.sum in µs: the kernel on the GPU, replayed with every
+//             cache flushed, without its launch; held against profiled_kernel) over all the
 //             variant's kernels; `ncu:KERNEL` over the attnio kernel of that name only (the
 //             source's one launch, e.g. ncu:flash2_fwd_splitkv).
 // Returns the time in seconds the row states, or nullopt with `why` filled when it cannot (a
@@ -39,11 +41,15 @@ struct PublishedRow {
 std::optional<double> published_time_s(const PublishedRow& r, std::string* why);
 
 // A counter row's number: which counter, over which kernel ("" for all the variant's kernels),
-// and the bytes it counted.
+// and the bytes it counted or the time it took.
+enum class CounterKind { dram_read, dram_write, duration };
+std::string_view to_string(CounterKind k);  // "dram_read", "dram_write", "duration"
 struct PublishedCounter {
-  bool write = false;      // dram__bytes_write (else dram__bytes_read)
+  CounterKind kind = CounterKind::dram_read;
+  bool write = false;      // dram__bytes_write (kind dram_write)
   std::string kernel;
-  double bytes = 0;
+  double bytes = 0;        // dram_read, dram_write
+  double seconds = 0;      // duration
 };
 // nullopt when the row is not a counter row.
 std::optional<PublishedCounter> published_counter(const PublishedRow& r);
@@ -72,6 +78,8 @@ struct ValidatedRow {
   // A counter row (published_counter): the bytes the closed form counts for the same kernel(s),
   // and the tile simulator's where it can replay them (the row covers every kernel of the
   // variant, or the one there is); the time fields stay 0.
+  // A duration row (CounterKind::duration) fills published_s, predicted_s (profiled_kernel's time
+  // summed over the kernels counted) and error_pct instead, and has no simulator figure.
   bool counter = false;
   double published_bytes = 0, predicted_bytes = 0, bytes_error_pct = 0;
   std::optional<double> simulated_bytes, sim_bytes_error_pct;
