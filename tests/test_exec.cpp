@@ -475,6 +475,46 @@ Workload gqa_decode_4096() {
   return w;
 }
 
+// On Hopper an mma.sync holds its sub-partition's issue, so a warp's MMAs and softmax run in
+// series (one job); the shared-memory pipe that returns its ldmatrix tiles does not, so with two or
+// more warps to a sub-partition the SM's busy time is the larger of the two. FlashAttention-2 at
+// d = 256 on an H100 (64 x 64 tiles, 4 warps, 2 CTAs per SM, flash_fwd_launch_template.h:313-318):
+// each warp reads the whole 64 x 256 K and V tiles and its 16 x 256 Q slice from shared memory
+// every key block, 4 x (32 + 32 + 8) KiB = 288 KiB per 4.19 MFLOP of MMA, so at 128 B a clock the
+// shared-memory time (3.36 ms here) exceeds tensor + softmax (1.86 + 0.57 ms): it sets the time,
+// and the tensor utilization is tensor / smem. With one CTA per SM (a grid of 96 CTAs), one warp
+// to a sub-partition, nothing fills its ldmatrix waits: GEMM phase max(tensor, smem), as before.
+TEST(Exec, HopperMmaSyncLeavesTheSharedMemoryPipeFreeByHand) {
+  Workload w;
+  w.variant = parse_variant("flash2");
+  w.impl = &find_impl("fa2");
+  w.dtype = Dtype::fp16;
+  w.batch = 2;
+  w.heads = 8;
+  w.seq = 8192;
+  w.head_dim = 256;
+  const Device& h = find_device("h100-sxm");
+  const KernelCost k = kernel_named(predict(h, w), "flash2_fwd");
+  EXPECT_EQ(k.ctas_per_sm, 2u);
+  EXPECT_EQ(k.mma, MmaPath::mma_sync);
+  const KernelCost::Exec& x = k.exec;
+  EXPECT_EQ(x.overlap_jobs, 1);
+  EXPECT_EQ(x.gemm_s, x.tensor_s);
+  EXPECT_GT(x.smem_s, x.tensor_s + x.softmax_s + x.delay_s);
+  EXPECT_NEAR(x.utilization, x.tensor_s / x.smem_s, 1e-12);
+  EXPECT_EQ(x.bound, Bound::smem);
+  // 96 CTAs of 64 rows (B = 1, H = 1, N = 6144): one per SM.
+  w.batch = 1;
+  w.heads = 1;
+  w.seq = 6144;
+  const KernelCost one = kernel_named(predict(h, w), "flash2_fwd");
+  EXPECT_EQ(one.ctas.v, 96u);
+  EXPECT_EQ(one.exec.gemm_s, std::max(one.exec.tensor_s, one.exec.smem_s));
+  // The A100 keeps its occupancy rule: two CTAs are two jobs.
+  const KernelCost a = kernel_named(predict(find_device("a100-80gb"), Workload{w}), "flash2_fwd");
+  EXPECT_EQ(a.exec.gemm_s, std::max(a.exec.tensor_s, a.exec.smem_s));
+}
+
 // A kernel as Nsight Compute replays it (profiled_kernel): no launch overhead, and the loads the
 // model takes as L2 hits because an earlier kernel left them there come from DRAM, every cache
 // having been flushed. FlashAttention-2's combine after a 7-way split of B = 1, H = 32, a 32768-token

@@ -72,10 +72,11 @@ std::string exec_text(const Device& dev, const Prediction& p) {
   out += "  rule: per kernel, GEMM phase x1 = max(tensor, smem) and softmax phase x2 = MUFU + FP32 (they serialize in a\n"
          "  warp), and the waits z a CTA has nothing to run under (barriers, dependent shared-memory reads, loads waited on\n"
          "  where issued); k independent warps per SM sub-partition overlap them as a closed queue (mean value analysis;\n"
-         "  with z = 0, U = 1 - r^k / sum_{n=0..k} r^n, r = x2/x1); where the kernel's loads fill buffers ahead, that\n"
-         "  work and the prefetched DRAM reads circulate as a second closed queue over the buffers (loop); compute =\n"
-         "  x1/U (or the loop) + pipeline fill, over the wave efficiency; time = max(compute, HBM, L2, link, bytes in\n"
-         "  flight / latency) + launch (docs/model.md, \"Time\")\n";
+         "  with z = 0, U = 1 - r^k / sum_{n=0..k} r^n, r = x2/x1); mma.sync on Hopper holds the issue (k = 1), and\n"
+         "  with 2+ warps per sub-partition x1 = tensor and smem is a floor on the cycle; where the loads fill buffers\n"
+         "  ahead, that work and the prefetched DRAM reads circulate as a second closed queue over the buffers (loop);\n"
+         "  compute = x1/U (or the loop) + pipeline fill, over the wave efficiency; time = max(compute, HBM, L2, link,\n"
+         "  bytes in flight / latency) + launch (docs/model.md, \"Time\")\n";
   const auto src = [&](double f, const char* key) {
     return f > 0 ? fmt("%.3f", f) + " (" + key + ")" : std::string("1 (no ") + key + " in the device file: datasheet)";
   };

@@ -171,7 +171,17 @@ void exec_kernel(KernelCost& k, const Device& dev, const Workload& w) {
   const double per_sm_ctas = std::min(static_cast<double>(k.ctas_per_sm),
                                       std::ceil(k.ctas.d() / static_cast<double>(k.launches) / dev.sm_count));
   x.overlap_jobs = std::max(1.0, per_sm_ctas * static_cast<double>(k.jobs_per_cta));
-  if (k.mma == MmaPath::mma_sync && dev.compute_capability >= 90) x.overlap_jobs = 1;
+  // What an issue-held mma.sync does not hold: the shared-memory pipe. ldmatrix data comes back
+  // through the SM's MIO/LSU pipe at its own rate (128 B/clk), whoever issued it; where two or more
+  // warps share each sub-partition, one warp's tensor and softmax issue runs while another's
+  // ldmatrix tiles stream in, so on Hopper the issue-held work (MMAs and softmax in series) and the
+  // shared-memory traffic are two resources in parallel: the GEMM phase is the tensor time alone and
+  // the SM's busy time at least the shared-memory time (below). One warp per sub-partition has no
+  // other warp to fill its ldmatrix waits: the GEMM phase stays max(tensor, smem).
+  const bool issue_held = k.mma == MmaPath::mma_sync && dev.compute_capability >= 90;
+  const bool smem_apart = issue_held && x.overlap_jobs >= 2;
+  if (smem_apart) x.gemm_s = x.tensor_s;
+  if (issue_held) x.overlap_jobs = 1;
   // The delay station: what a CTA waits out per iteration with nothing of its own to run (barriers,
   // dependent shared-memory reads, loads issued and waited on in the same iteration; impl.hpp
   // IterWaits, counted from each kernel's code). SM-side latencies are cycles at the running clock;
@@ -212,6 +222,7 @@ void exec_kernel(KernelCost& k, const Device& dev, const Workload& w) {
     throughput = next;
     if (settled || x.wait_mem_s == 0) break;
   }
+  if (smem_apart && x.smem_s * throughput > 1) throughput = 1 / x.smem_s;
   x.utilization = x.gemm_s > 0 && throughput > 0 ? std::min(1.0, throughput * x.gemm_s) : 1.0;
   x.wave_efficiency = wave_efficiency(k, dev);
   const double busy = throughput > 0 ? 1.0 / throughput : 0.0;
