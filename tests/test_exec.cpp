@@ -510,8 +510,15 @@ TEST(Exec, HopperMmaSyncLeavesTheSharedMemoryPipeFreeByHand) {
   const KernelCost one = kernel_named(predict(h, w), "flash2_fwd");
   EXPECT_EQ(one.ctas.v, 96u);
   EXPECT_EQ(one.exec.gemm_s, std::max(one.exec.tensor_s, one.exec.smem_s));
-  // The A100 keeps its occupancy rule: two CTAs are two jobs.
-  const KernelCost a = kernel_named(predict(find_device("a100-80gb"), Workload{w}), "flash2_fwd");
+  // The A100 keeps its occupancy rule: two CTAs are two jobs of the closed queue, and its GEMM
+  // phase stays max(tensor, smem) (d = 128, 2 CTAs per SM).
+  w.batch = 4;
+  w.heads = 16;
+  w.seq = 4096;
+  w.head_dim = 128;
+  const KernelCost a = kernel_named(predict(find_device("a100-80gb"), w), "flash2_fwd");
+  EXPECT_EQ(a.ctas_per_sm, 2u);
+  EXPECT_GE(a.exec.overlap_jobs, 2);
   EXPECT_EQ(a.exec.gemm_s, std::max(a.exec.tensor_s, a.exec.smem_s));
 }
 

@@ -48,7 +48,7 @@ int cmd_validate(const std::vector<std::string>& args) {
       "model-impl", po::value<std::string>(), "predict every row with this profile (e.g. ideal: the roofline at datasheet peaks) instead of the row's own")(
       "max-median", po::value<double>(), "exit 1 when the overall median |time error| (%) exceeds this (default: the table's ratchet)")(
       "summary", "print only the summary (CSV and JSON print the rows unless this is given)")(
-      "counters", "CSV and JSON: the counter rows (DRAM bytes from Nsight Compute against the closed form and the simulator) instead of the time rows");
+      "counters", "CSV and JSON: the counter rows (Nsight Compute DRAM bytes against the closed form and the simulator, kernel durations against the execution model) instead of the time rows");
   po::variables_map vm;
   if (!parse("validate", "[--table F.csv] [--impl NAME] [--model-impl PROFILE] [--max-median PCT] [--summary] [--counters]", desc, args, vm)) return 0;
   const traces::PublishedTable table = vm.count("table") ? traces::read_published(vm["table"].as<std::string>())
@@ -218,7 +218,7 @@ int cmd_validate(const std::vector<std::string>& args) {
     if (format == Format::table || vm.count("summary")) {
       auto csum = make_printer(format, std::cout,
                                {{"counter", "counter", 11, Kind::text},      {"rows", "rows", 5, Kind::count},
-                                {"closed form median |err| %", "median_abs_error_pct", 27, Kind::ratio},
+                                {"model median |err| %", "median_abs_error_pct", 27, Kind::ratio},
                                 {"max %", "max_abs_error_pct", 8, Kind::ratio},
                                 {"simulated rows", "simulated_rows", 15, Kind::count},
                                 {"simulator median |err| %", "sim_median_abs_error_pct", 25, Kind::ratio},

@@ -73,7 +73,7 @@ std::string exec_text(const Device& dev, const Prediction& p) {
          "  warp), and the waits z a CTA has nothing to run under (barriers, dependent shared-memory reads, loads waited on\n"
          "  where issued); k independent warps per SM sub-partition overlap them as a closed queue (mean value analysis;\n"
          "  with z = 0, U = 1 - r^k / sum_{n=0..k} r^n, r = x2/x1); mma.sync on Hopper holds the issue (k = 1), and\n"
-         "  with 2+ warps per sub-partition x1 = tensor and smem is a floor on the cycle; where the loads fill buffers\n"
+         "  with 2+ jobs (CTAs) per SM x1 = tensor and smem is a floor on the cycle; where the loads fill buffers\n"
          "  ahead, that work and the prefetched DRAM reads circulate as a second closed queue over the buffers (loop);\n"
          "  compute = x1/U (or the loop) + pipeline fill, over the wave efficiency; time = max(compute, HBM, L2, link,\n"
          "  bytes in flight / latency) + launch (docs/model.md, \"Time\")\n";

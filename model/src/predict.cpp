@@ -173,11 +173,11 @@ void exec_kernel(KernelCost& k, const Device& dev, const Workload& w) {
   x.overlap_jobs = std::max(1.0, per_sm_ctas * static_cast<double>(k.jobs_per_cta));
   // What an issue-held mma.sync does not hold: the shared-memory pipe. ldmatrix data comes back
   // through the SM's MIO/LSU pipe at its own rate (128 B/clk), whoever issued it; where two or more
-  // warps share each sub-partition, one warp's tensor and softmax issue runs while another's
+  // independent jobs (resident CTAs) share each sub-partition, one's tensor and softmax issue runs while another's
   // ldmatrix tiles stream in, so on Hopper the issue-held work (MMAs and softmax in series) and the
   // shared-memory traffic are two resources in parallel: the GEMM phase is the tensor time alone and
-  // the SM's busy time at least the shared-memory time (below). One warp per sub-partition has no
-  // other warp to fill its ldmatrix waits: the GEMM phase stays max(tensor, smem).
+  // the SM's busy time at least the shared-memory time (below). One job per sub-partition has no
+  // other to fill its ldmatrix waits: the GEMM phase stays max(tensor, smem).
   const bool issue_held = k.mma == MmaPath::mma_sync && dev.compute_capability >= 90;
   const bool smem_apart = issue_held && x.overlap_jobs >= 2;
   if (smem_apart) x.gemm_s = x.tensor_s;
@@ -222,7 +222,8 @@ void exec_kernel(KernelCost& k, const Device& dev, const Workload& w) {
     throughput = next;
     if (settled || x.wait_mem_s == 0) break;
   }
-  if (smem_apart && x.smem_s * throughput > 1) throughput = 1 / x.smem_s;
+  const bool smem_floor = smem_apart && x.smem_s * throughput > 1;
+  if (smem_floor) throughput = 1 / x.smem_s;
   x.utilization = x.gemm_s > 0 && throughput > 0 ? std::min(1.0, throughput * x.gemm_s) : 1.0;
   x.wave_efficiency = wave_efficiency(k, dev);
   const double busy = throughput > 0 ? 1.0 / throughput : 0.0;
@@ -252,7 +253,9 @@ void exec_kernel(KernelCost& k, const Device& dev, const Workload& w) {
   // ahead of it has drained (the fluid time less its own share), then runs alone on its SM as one
   // job, its GEMM and softmax phases in series: makespan = max(busy, busy - share + solo).
   if (k.last_cta_iters.v != 0 && k.block_iters.v != 0) {
-    const double per_iter = (x.gemm_s + x.softmax_s + x.wait_mem_s) * dev.sm_count / k.block_iters.d() + x.iter_wait_s;
+    // Alone on its SM the last CTA has no other warp to fill its ldmatrix waits (rule 2).
+    const double gemm_alone = smem_apart ? std::max(x.tensor_s, x.smem_s) : x.gemm_s;
+    const double per_iter = (gemm_alone + x.softmax_s + x.wait_mem_s) * dev.sm_count / k.block_iters.d() + x.iter_wait_s;
     const double solo = k.last_cta_iters.d() * per_iter;
     const double share = busy * k.last_cta_iters.d() / k.block_iters.d();
     x.tail_s = std::max(0.0, solo - share);
@@ -318,6 +321,7 @@ void exec_kernel(KernelCost& k, const Device& dev, const Workload& w) {
                         : x.wait_mem_s > longest_pipe && x.wait_mem_s >= x.delay_s
                             ? (2 * wait_dram_inflated >= x.wait_mem_s ? Bound::hbm : Bound::l2)
                         : x.delay_s > longest_pipe ? Bound::latency
+                        : smem_floor ? Bound::smem
                         : x.gemm_s >= x.softmax_s ? (x.tensor_s >= x.smem_s ? Bound::tensor : Bound::smem)
                                                   : (x.mufu_s >= x.fp32_s ? Bound::mufu : Bound::fp32);
   const Term terms[] = {{x.compute_s, sm_pipe}, {x.hbm_s, Bound::hbm}, {x.l2_s, Bound::l2}, {x.link_s, Bound::link},
@@ -375,10 +379,18 @@ double kernel_time_s(const KernelCost& k, const Device& dev, const Workload& w) 
 }  // namespace detail
 
 KernelCost::Exec profiled_kernel(const KernelCost& k, const Device& dev, const Workload& w) {
+  if (w.impl != nullptr && w.impl->ideal) {
+    KernelCost::Exec x = k.exec;
+    x.launch_s = 0;
+    x.time_s = k.roofline_s;
+    return x;
+  }
   KernelCost cold = k;
-  cold.waits.dram_reads += cold.waits.l2_reads;
-  cold.waits.l2_reads = 0;
-  cold.sync_hbm_read = cold.sync_l2_read;
+  if (cold.l2_reads_inherited) {
+    cold.waits.dram_reads += cold.waits.l2_reads;
+    cold.waits.l2_reads = 0;
+    cold.sync_hbm_read = cold.sync_l2_read;
+  }
   Device no_launch = dev;  // the profiler times the kernel on the GPU, not its launch
   no_launch.launch_overhead_s = 0;
   exec_kernel(cold, no_launch, w);

@@ -275,6 +275,11 @@ void validate_counter(ValidatedRow& v, const PublishedCounter& c, const Predicti
   for (int i = 0; i < p.kernel_count(); ++i) {
     const KernelCost& k = p.kernels[i];
     if (!c.kernel.empty() && k.name != c.kernel) continue;
+    if (c.kind == CounterKind::duration && !c.kernel.empty() && k.launches != 1) {
+      v.skipped_why = "kernel '" + c.kernel + "' stands for " + std::to_string(k.launches) +
+                      " launches in the prediction; a duration row times one";
+      return;
+    }
     found = true;
     bytes += (c.write ? k.hbm_write : k.hbm_read).d() * static_cast<double>(p.workload.layers);
     if (c.kind == CounterKind::duration) {

@@ -144,6 +144,7 @@ void split_kv_decode(Evaluator& ev, std::string_view name, u64 batch, u64 sets, 
     c.mma_warps = 4;
     c.waits = {.barriers = 2, .l2_reads = static_cast<std::uint32_t>(splits)};
     c.block_iters = c.ctas;
+    c.l2_reads_inherited = true;  // the split kernel's O and LSE partials, just written
   }
   Evaluator::read_direct(c, partial);
   Evaluator::write_direct(c, heads * v_dim * e);

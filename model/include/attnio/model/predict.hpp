@@ -77,6 +77,9 @@ struct KernelCost {
   Count epilogue_smem_bytes, epilogue_fp32_instr;
   std::uint32_t epilogue_barriers = 0;
   IterWaits waits;              // latencies one CTA waits out per main-loop iteration (impl.hpp)
+  // Its waited L2 reads are of data an earlier kernel left in L2 (split-KV's partial results):
+  // a profiler that flushes the caches before the kernel (profiled_kernel) serves them from DRAM.
+  bool l2_reads_inherited = false;
   // Bytes a CTA loads and then waits on in the iteration that issues them (not prefetched), through
   // L2 and from DRAM: they put the memory in the job's cycle (docs/model.md "Time", rule 2).
   Count sync_l2_read, sync_hbm_read;
@@ -193,9 +196,9 @@ double cycle_throughput(std::span<const double> demands, double k, double z);
 
 // One kernel as Nsight Compute replays it (its default --cache-control all flushes every cache
 // before each pass; gpu__time_duration spans the kernel on the GPU, not its launch from the host):
-// the execution model's time less the launch overhead, with the loads the model counts as L2 hits
-// waited on in the iteration (data an earlier kernel left in L2, e.g. split-KV's partial results)
-// coming from DRAM instead. What `attnio validate` holds a published kernel duration against:
+// the execution model's time less the launch overhead, with the waited loads of data an earlier
+// kernel left in L2 (KernelCost::l2_reads_inherited, e.g. split-KV's partial results) coming from
+// DRAM instead; under the ideal profile, the kernel's roofline time. What `attnio validate` holds a published kernel duration against:
 // time_s is the duration (launch_s 0), bound what sets it.
 KernelCost::Exec profiled_kernel(const KernelCost& k, const Device& device, const Workload& workload);
 
