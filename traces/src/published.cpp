@@ -100,7 +100,6 @@ std::optional<PublishedCounter> published_counter(const PublishedRow& r) {
   c.kind = r.metric == "duration_us" ? CounterKind::duration
            : r.metric == "dram_write_mb" ? CounterKind::dram_write
                                          : CounterKind::dram_read;
-  c.write = c.kind == CounterKind::dram_write;
   if (r.flop_convention.rfind("ncu:", 0) == 0) c.kernel = r.flop_convention.substr(4);
   if (c.kind == CounterKind::duration) c.seconds = r.value * 1e-6;
   else c.bytes = r.value * 1e6;  // Nsight Compute's Mbyte
@@ -267,42 +266,54 @@ std::string sim_key(const Device& dev, const PublishedRow& r) {
 
 // A counter row against the closed form's bytes for the same kernel(s) and, where it can replay
 // exactly those kernels, the tile simulator's.
-void validate_counter(ValidatedRow& v, const PublishedCounter& c, const Prediction& p, const Device& dev, SimCache* cache) {
-  double bytes = 0;
-  bool found = c.kernel.empty();
-  double seconds = 0;
-  std::string bound(to_string(p.bound));  // a duration row of one kernel: that kernel's
+// The prediction's kernels a counter row covers: the one it names, or all of them ("ncu"). Empty
+// with `why` set when the named kernel is not in the prediction.
+std::vector<const KernelCost*> counted_kernels(const PublishedCounter& c, const Prediction& p, std::string* why) {
+  std::vector<const KernelCost*> out;
   for (int i = 0; i < p.kernel_count(); ++i) {
-    const KernelCost& k = p.kernels[i];
-    if (!c.kernel.empty() && k.name != c.kernel) continue;
-    if (c.kind == CounterKind::duration && !c.kernel.empty() && k.launches != 1) {
-      v.skipped_why = "kernel '" + c.kernel + "' stands for " + std::to_string(k.launches) +
+    if (c.kernel.empty() || p.kernels[i].name == c.kernel) out.push_back(&p.kernels[i]);
+  }
+  if (out.empty()) {
+    std::string names;
+    for (int i = 0; i < p.kernel_count(); ++i) names += std::string(i ? ", " : "") + std::string(p.kernels[i].name);
+    *why = "no kernel '" + c.kernel + "' in the prediction (its kernels: " + names + ")";
+  }
+  return out;
+}
+
+// A duration row against the kernel(s) as the profiler replays them (profiled_kernel). A named
+// kernel must be one launch: the profiler timed one.
+void validate_duration(ValidatedRow& v, const PublishedCounter& c, const Prediction& p, const Device& dev) {
+  const std::vector<const KernelCost*> ks = counted_kernels(c, p, &v.skipped_why);
+  if (ks.empty()) return;
+  double seconds = 0;
+  std::string bound(to_string(p.bound));
+  for (const KernelCost* k : ks) {
+    if (!c.kernel.empty() && k->launches != 1) {
+      v.skipped_why = "kernel '" + c.kernel + "' stands for " + std::to_string(k->launches) +
                       " launches in the prediction; a duration row times one";
       return;
     }
-    found = true;
-    bytes += (c.write ? k.hbm_write : k.hbm_read).d() * static_cast<double>(p.workload.layers);
-    if (c.kind == CounterKind::duration) {
-      const KernelCost::Exec x = profiled_kernel(k, dev, p.workload);
-      seconds += x.time_s * static_cast<double>(p.workload.layers);
-      if (!c.kernel.empty()) bound = std::string(to_string(x.bound));
-    }
-  }
-  if (!found) {
-    std::string names;
-    for (int i = 0; i < p.kernel_count(); ++i) names += std::string(i ? ", " : "") + std::string(p.kernels[i].name);
-    v.skipped_why = "no kernel '" + c.kernel + "' in the prediction (its kernels: " + names + ")";
-    return;
+    const KernelCost::Exec x = profiled_kernel(*k, dev, p.workload);
+    seconds += x.time_s * static_cast<double>(p.workload.layers);
+    if (!c.kernel.empty()) bound = std::string(to_string(x.bound));  // the named kernel's own
   }
   v.counter = true;
-  if (c.kind == CounterKind::duration) {
-    v.published_s = c.seconds;
-    v.predicted_s = seconds;
-    v.error_pct = (seconds - c.seconds) / c.seconds * 100.0;
-    v.bound = bound;
-    v.profile = std::string(p.impl->key);
-    return;
-  }
+  v.published_s = c.seconds;
+  v.predicted_s = seconds;
+  v.error_pct = (seconds - c.seconds) / c.seconds * 100.0;
+  v.bound = bound;
+  v.profile = std::string(p.impl->key);
+}
+
+void validate_counter(ValidatedRow& v, const PublishedCounter& c, const Prediction& p, const Device& dev, SimCache* cache) {
+  if (c.kind == CounterKind::duration) return validate_duration(v, c, p, dev);
+  const bool write = c.kind == CounterKind::dram_write;
+  const std::vector<const KernelCost*> ks = counted_kernels(c, p, &v.skipped_why);
+  if (ks.empty()) return;
+  double bytes = 0;
+  for (const KernelCost* k : ks) bytes += (write ? k->hbm_write : k->hbm_read).d() * static_cast<double>(p.workload.layers);
+  v.counter = true;
   v.published_bytes = c.bytes;
   v.predicted_bytes = bytes;
   v.bytes_error_pct = (bytes - c.bytes) / c.bytes * 100.0;
@@ -327,7 +338,7 @@ void validate_counter(ValidatedRow& v, const PublishedCounter& c, const Predicti
       local = run();
     }
     if (*s) {
-      const double sim = (c.write ? (*s)->hbm_write_bytes : (*s)->hbm_read_bytes).d();
+      const double sim = (write ? (*s)->hbm_write_bytes : (*s)->hbm_read_bytes).d();
       v.simulated_bytes = sim;
       v.sim_bytes_error_pct = (sim - c.bytes) / c.bytes * 100.0;
     }

@@ -46,7 +46,6 @@ enum class CounterKind { dram_read, dram_write, duration };
 std::string_view to_string(CounterKind k);  // "dram_read", "dram_write", "duration"
 struct PublishedCounter {
   CounterKind kind = CounterKind::dram_read;
-  bool write = false;      // dram__bytes_write (kind dram_write)
   std::string kernel;
   double bytes = 0;        // dram_read, dram_write
   double seconds = 0;      // duration
