@@ -52,6 +52,9 @@ void add_workload_options(po::options_description& d) {
   auto o = d.add_options();
   o("device", po::value<std::string>(), "built-in device (default h100-sxm; see attnio devices)");
   o("device-file", po::value<std::string>(), "load the device from a JSON file");
+  o("sm-clock", po::value<std::string>(),
+    "SM clock locked at this many MHz (nvidia-smi --lock-gpu-clocks, Nsight Compute's clock control): every SM "
+    "pipe and the tensor rate run at it instead of the sustained clock (default: not locked)");
   o("variant", po::value<std::string>(), "variant name or 'all' (default flash2)");
   o("dtype", po::value<std::string>(), "fp32|fp16|bf16|fp8 (default bf16)");
   o("phase", po::value<std::string>(), "prefill|decode (default prefill)");
@@ -82,22 +85,36 @@ std::vector<Point> expand(const po::variables_map& vm, const Workload& base, boo
     return words;
   };
 
-  // Devices.
+  // Devices, each with its SM clock locked where --sm-clock is given (a copy kept in `storage`, whose
+  // 16 places are reserved once so that the pointers stay valid across calls).
   std::vector<const Device*> devices;
   if (vm.count("device") && vm.count("device-file")) {
     throw InputError("give --device or --device-file, not both");
   }
+  double locked_hz = 0;
+  if (vm.count("sm-clock")) {
+    const std::string text = vm["sm-clock"].as<std::string>();
+    if (split_words(text).size() != 1) throw InputError("--sm-clock takes one clock in MHz");
+    locked_hz = parse_real("sm-clock", text) * 1e6;
+    if (!(locked_hz > 0)) throw InputError("--sm-clock: '" + text + "' is not a clock in MHz above 0");
+  }
+  auto keep = [&](Device d) {
+    if (storage.capacity() < 16) storage.reserve(16);
+    if (storage.size() == storage.capacity()) throw InputError("--device-file or --sm-clock: at most 16 devices");
+    if (locked_hz > 0) d = d.with_locked_clock(locked_hz, "--sm-clock");
+    storage.push_back(std::move(d));
+    devices.push_back(&storage.back());
+  };
+  auto builtin = [&](const Device& d) {
+    if (locked_hz > 0) keep(d);
+    else devices.push_back(&d);
+  };
   if (vm.count("device-file")) {
-    storage.reserve(16);
-    for (const auto& path : values("device-file")) {
-      if (storage.size() == storage.capacity()) throw InputError("--device-file: at most 16 files");
-      storage.push_back(load_device_file(path));
-      devices.push_back(&storage.back());
-    }
+    for (const auto& path : values("device-file")) keep(load_device_file(path));
   } else if (vm.count("device")) {
-    for (const auto& name : values("device")) devices.push_back(&find_device(name));
+    for (const auto& name : values("device")) builtin(find_device(name));
   } else {
-    devices.push_back(&default_device());
+    builtin(default_device());
   }
 
   // Variants, with 'all' remembered so inapplicable combinations are skipped, not errors.

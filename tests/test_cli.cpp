@@ -500,7 +500,7 @@ TEST(Cli, EveryOtherErrorPathIsOneLineAndExitCodeTwo) {
     const std::string dev = write_temp("one_device.json", boost::json::serialize(boost::json::parse(run("devices --format json").out).as_array()[0]));
     std::string many = dev;
     for (int i = 0; i < 16; ++i) many += "," + dev;
-    expect_bad_input("sweep --device-file " + many, "at most 16 files");
+    expect_bad_input("sweep --device-file " + many, "at most 16 devices");
   }
   expect_bad_input("sweep --spec " + write_temp("array_spec.json", "[]"), "expected an object with a \"sweeps\" array");
   expect_bad_input("sweep --spec " + write_temp("number_sweep.json", R"({"sweeps":[1]})"), "sweep 1: expected an object of flags");

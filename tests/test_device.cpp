@@ -207,6 +207,12 @@ TEST(Device, MalformedFilesGiveOneLineErrorsNamingTheProblem) {
     doc.as_object().erase("dram_queue_copy");
     EXPECT_NE(error_of(boost::json::serialize(doc)).find("'dram_queue_read' and 'dram_queue_copy' come together"), std::string::npos);
   }
+  // A locked SM clock: optional, within 0.25-1.5 x clock_hz (1410 MHz here), kept when valid.
+  EXPECT_NE(error_of(with("locked_clock_hz", 1410.0)).find("key 'locked_clock_hz': a locked SM clock of 0.00141 MHz is outside 352.5-2115 MHz"),
+            std::string::npos);
+  EXPECT_EQ(device_from_json(with("locked_clock_hz", 1.2e9), "t").locked_clock_hz, 1.2e9);
+  EXPECT_EQ(device_from_json(ok, "t").locked_clock_hz, 0);
+  EXPECT_NE(device_to_json(device_from_json(with("locked_clock_hz", 1.2e9), "t")).find("\"locked_clock_hz\":1.2E9"), std::string::npos);
   for (const std::string& msg : {error_of("{"), error_of(missing)}) {
     EXPECT_EQ(msg.find('\n'), std::string::npos);
   }

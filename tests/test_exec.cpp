@@ -79,6 +79,7 @@ Device round_a100() {
   d.sram_bytes_per_s = 1e11;
   d.sfu_ops_per_s = 1e10;
   d.fp32_flops_per_s = 1e11;
+  d.fp32_lanes_per_sm = 0;  // the FP32 pipe at fp32_flops_per_s / 2
   d.achievable_hbm_bytes_per_s = 1e10;
   d.l2_bytes_per_s = 1e12;
   d.dram_latency_s = 1e-6;
@@ -689,10 +690,10 @@ TEST(Exec, PyTorchEagerDecodeCopiesLikeTheBenchmark) {
 // N = Nk = 2048, fp16, on the A100 and the H100 SXM: 2048 rows of 2048 > 1024 columns, so one CTA
 // per row, SoftMax_getBlockSize(8, 2048) = 2048 / 8 / 2 = 128 threads (4 warps), 2048 / 128 = 16 per
 // SM. Per element FP32 19, MUFU 3 (two expf, one division), other 10; E = 2048^2 = 4194304.
-//   A100: FP32 pipe 19 E / (19.5e12 / 2) = 8.1731 µs; issue (19 + 10) E / (108 x 128 x 1.41e9)
-//         = 6.2403 µs, under the pipe's; MUFU 3 E / 2.43648e12 = 5.1644 µs.
-//   H100: FP32 pipe 19 E / (66.9e12 / 2) = 2.3824 µs; issue 29 E / (132 x 128 x 1.83e9) =
-//         3.9339 µs: the issue slots bind (sm_90's FP32 pipe is as wide as the issue).
+//   A100: FP32 pipe 19 E / (108 SMs x 64 lanes x 1.41e9) = 8.1770 µs; issue (19 + 10) E / (108 x
+//         128 x 1.41e9) = 6.2403 µs, under the pipe's; MUFU 3 E / 2.43648e12 = 5.1644 µs.
+//   H100: FP32 pipe 19 E / (132 x 128 lanes x 1.83e9) = 2.5773 µs; issue 29 E / (132 x 128 x
+//         1.83e9) = 3.9339 µs: the issue slots bind (sm_90's FP32 pipe is as wide as the issue).
 TEST(Exec, PyTorchSoftmaxInstructionsByHand) {
   Workload w;
   w.variant = parse_variant("standard");
@@ -710,7 +711,7 @@ TEST(Exec, PyTorchSoftmaxInstructionsByHand) {
   EXPECT_EQ(k.sfu_ops.d(), 3 * E);
   EXPECT_EQ(k.waits.barriers, 8u);
   EXPECT_EQ(k.sync_hbm_read.d(), 2 * E);  // every load waited on where issued
-  EXPECT_NEAR(k.exec.fp32_s, 8.1731e-6, 1e-9);
+  EXPECT_NEAR(k.exec.fp32_s, 8.1770e-6, 1e-9);
   EXPECT_NEAR(k.exec.mufu_s, 5.1644e-6, 1e-9);
   const Prediction h = predict(find_device("h100-sxm"), w);
   EXPECT_NEAR(kernel_named(h, "softmax").exec.fp32_s, 3.9339e-6, 1e-9);
@@ -1114,7 +1115,7 @@ TEST(Exec, LoadBuffersAsReadFromEachKernel) {
 
 // FlashAttention-3's epilogue per output tile, by hand on the H100 at d = 128: O of 128 x 128 in
 // 16 bits (32768 B) through shared memory at 128 B/clk, 1.5 FP32-pipe instructions per element
-// (24576) at 64 per clock (fp32 lanes / 2 per FMA-counted FLOP), and 2 barriers of 21 + 2 x 8
+// (24576) at 128 lanes per clock, and 2 barriers of 21 + 2 x 8
 // warps cycles, at the sustained clock; charged per CTA (tile) in the fill.
 TEST(Exec, Fa3EpilogueByHand) {
   const Device& h = find_device("h100-sxm");
@@ -1130,10 +1131,52 @@ TEST(Exec, Fa3EpilogueByHand) {
   EXPECT_EQ(k.epilogue_barriers, 2u);
   const double clock = h.clock_hz * h.sustained_clock_fraction;
   const double smem_per_clk = h.sram_bytes_per_s / h.sm_count / h.clock_hz;
-  const double fp32_per_clk = h.fp32_rate() / 2 / h.sm_count / h.clock_hz;
+  const double fp32_per_clk = 128;  // FP32 lanes per SM (H100 whitepaper), at the clock the SM runs
   EXPECT_NEAR(smem_per_clk, 128.0, 1e-9);
+  EXPECT_EQ(h.fp32_lanes_per_sm, fp32_per_clk);
   const double cycles = 32768 / smem_per_clk + 24576 / fp32_per_clk + 2 * (21 + 2 * 8);
   EXPECT_NEAR(k.exec.epilogue_s, cycles / clock, 1e-15);
   w.impl = &find_impl("fa2");  // FA2's CTAs overlap one another's epilogues: none charged
   EXPECT_EQ(predict(h, w).kernels[0].exec.epilogue_s, 0.0);
+}
+
+// A locked SM clock, by hand on the H100 (FlashAttention-3, bf16, d = 128): the tensor pipe runs at
+// the wgmma rate per clock, 0.8796 / 0.9124 of the datasheet's 989.4 TFLOP/s at 1830 MHz (Luo et
+// al.: random-input over zero-input wgmma is the clock alone), at the locked 1815 MHz; the
+// epilogue's shared memory (128 B/clk), FP32 lanes (128/clk) and barriers count cycles at it. Unlocked, the same kernel runs its
+// tensor pipe at 0.8796 of the datasheet peak and its other pipes at 0.9124 x 1830 MHz. DRAM keeps
+// its rate either way.
+TEST(Exec, LockedClockRunsTheSmAtItByHand) {
+  const Device& h = find_device("h100-sxm");
+  const Device locked = h.with_locked_clock(1815e6, "test");
+  Workload w;
+  w.variant = parse_variant("flash2");
+  w.impl = &find_impl("fa3");
+  w.dtype = Dtype::bf16;
+  w.batch = 1, w.heads = w.kv_heads = 2, w.head_dim = 128, w.seq = 1024;
+  const KernelCost& u = predict(h, w).kernels[0];
+  const Prediction pl = predict(locked, w);
+  const KernelCost& k = pl.kernels[0];
+  const double flops = k.tensor_issue.v != 0 ? k.tensor_issue.d() : k.tensor_flops.d();
+  const double per_clock = 0.8796 / 0.9124 * 989.4e12 / 1830e6;  // FLOP per clock on the chip
+  EXPECT_NEAR(k.exec.tensor_s, flops / (per_clock * 1815e6), 1e-12 * k.exec.tensor_s);
+  EXPECT_NEAR(u.exec.tensor_s, flops / (0.8796 * 989.4e12), 1e-12 * u.exec.tensor_s);
+  const double epilogue_cycles = 32768 / 128.0 + 24576 / 128.0 + 2 * (21 + 2 * 8);
+  EXPECT_NEAR(k.exec.epilogue_s, epilogue_cycles / 1815e6, 1e-15);
+  EXPECT_NEAR(u.exec.epilogue_s, epilogue_cycles / (0.9124 * 1830e6), 1e-15);
+  EXPECT_DOUBLE_EQ(k.exec.hbm_s, u.exec.hbm_s);
+  // The roofline view's achievable roof follows the lock too.
+  EXPECT_NEAR(sustained_tensor_rate(locked, MmaPath::wgmma, Dtype::bf16), per_clock * 1815e6, 1e-6 * per_clock * 1815e6);
+  // A kernel with no tensor work runs at the locked clock as well, not at the full datasheet one.
+  w.variant = parse_variant("standard");
+  w.impl = &find_impl("pytorch");
+  const Prediction ps = predict(locked, w), pu = predict(h, w);
+  for (int i = 0; i < ps.kernel_count(); ++i) {
+    if (ps.kernels[i].tensor_flops.v != 0 || ps.kernels[i].exec.fp32_s == 0) continue;
+    EXPECT_NEAR(ps.kernels[i].exec.fp32_s, pu.kernels[i].exec.fp32_s * 1830.0 / 1815.0, 1e-12 * pu.kernels[i].exec.fp32_s);
+  }
+  EXPECT_NE(explain(locked, pl).find("SM clock locked at 1815 MHz"), std::string::npos);
+  // Outside 0.25-1.5 x the datasheet clock: an error naming the clock, not a silent default.
+  EXPECT_THROW(h.with_locked_clock(1815.0, "test"), InputError);     // Hz given as MHz
+  EXPECT_THROW(h.with_locked_clock(3000e6, "test"), InputError);
 }

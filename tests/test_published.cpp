@@ -189,3 +189,35 @@ TEST(Published, DurationRowsAgainstTheProfiledKernel) {
   EXPECT_FALSE(v[1].counter);
   EXPECT_EQ(v[1].skipped_why, "no kernel 'nope' in the prediction (its kernels: flash2_fwd_splitkv, combine_splits)");
 }
+
+// A row that states the SM clock its kernels ran at (sm_clock_mhz, the optional last column) is
+// predicted on the device with its clock locked there; a table without the column, or a row that
+// leaves it empty, keeps the model's own clock. A clock that is no clock is an error naming the
+// line and field; one the device cannot run at names the row's line when validated.
+TEST(Published, RowsStatingTheirClockArePredictedAtIt) {
+  const std::string header21 = kHeader.substr(0, kHeader.size() - 1) + ",sm_clock_mhz\n";
+  const std::string row = "test,a,text,h100-sxm,fa2,flash2,bf16,fwd,prefill,4,32,32,4096,4096,128,0,time_ms,3,time,";
+  const PublishedTable t = parse_published(header21 + row + ",1815\n" + row + ",\n", "t.csv");
+  ASSERT_EQ(t.rows.size(), 2u);
+  EXPECT_DOUBLE_EQ(t.rows[0].sm_clock_hz, 1815e6);
+  EXPECT_EQ(t.rows[1].sm_clock_hz, 0);
+  const std::vector<ValidatedRow> v = validate_rows(t);
+  ASSERT_EQ(v.size(), 2u);
+  const Device& h = find_device("h100-sxm");
+  EXPECT_DOUBLE_EQ(v[0].predicted_s, predict(h.with_locked_clock(1815e6, "test"), t.rows[0].workload).predicted_time_s);
+  EXPECT_DOUBLE_EQ(v[1].predicted_s, predict(h, t.rows[1].workload).predicted_time_s);
+  EXPECT_NE(v[0].predicted_s, v[1].predicted_s);
+  // The 20-column header of tables written before the column: every row at the model's clock.
+  EXPECT_EQ(parse_published(kHeader + row + "\n", "t.csv").rows[0].sm_clock_hz, 0);
+  EXPECT_NE(error_of(header21 + row + ",1.8\n").find("line 2: field 'sm_clock_mhz'"), std::string::npos);
+  EXPECT_NE(error_of(header21 + row + ",fast\n").find("field 'sm_clock_mhz'"), std::string::npos);
+  EXPECT_NE(error_of(header21 + row + "\n").find("20 fields, expected 21"), std::string::npos);
+  const PublishedTable far = parse_published(header21 + row + ",4000\n", "t.csv");
+  try {
+    validate_rows(far);
+    ADD_FAILURE() << "a 4 GHz lock on an H100 was accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("published table line 2, field 'sm_clock_mhz': a locked SM clock of 4000 MHz"), std::string::npos)
+        << e.what();
+  }
+}

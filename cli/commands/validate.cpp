@@ -48,11 +48,15 @@ int cmd_validate(const std::vector<std::string>& args) {
       "model-impl", po::value<std::string>(), "predict every row with this profile (e.g. ideal: the roofline at datasheet peaks) instead of the row's own")(
       "max-median", po::value<double>(), "exit 1 when the overall median |time error| (%) exceeds this (default: the table's ratchet)")(
       "summary", "print only the summary (CSV and JSON print the rows unless this is given)")(
+      "model-clock", "predict every row at the model's own SM clock, not at the clock a row states (sm_clock_mhz)")(
       "counters", "CSV and JSON: the counter rows (Nsight Compute DRAM bytes against the closed form and the simulator, kernel durations against the execution model) instead of the time rows");
   po::variables_map vm;
-  if (!parse("validate", "[--table F.csv] [--impl NAME] [--model-impl PROFILE] [--max-median PCT] [--summary] [--counters]", desc, args, vm)) return 0;
-  const traces::PublishedTable table = vm.count("table") ? traces::read_published(vm["table"].as<std::string>())
-                                                         : traces::shipped_published();
+  if (!parse("validate", "[--table F.csv] [--impl NAME] [--model-impl PROFILE] [--max-median PCT] [--summary] [--counters] [--model-clock]", desc, args, vm)) return 0;
+  traces::PublishedTable table = vm.count("table") ? traces::read_published(vm["table"].as<std::string>())
+                                                   : traces::shipped_published();
+  if (vm.count("model-clock")) {
+    for (traces::PublishedRow& r : table.rows) r.sm_clock_hz = 0;
+  }
   const std::string only = vm.count("impl") ? vm["impl"].as<std::string>() : std::string();
   const std::string forced = vm.count("model-impl") ? vm["model-impl"].as<std::string>() : std::string();
   if (!forced.empty()) find_impl(forced);  // an unknown profile is an error before any row
@@ -101,6 +105,7 @@ int cmd_validate(const std::vector<std::string>& args) {
       rec.emplace_back("time_error_pct", v.error_pct);
       rec.emplace_back("profile", v.profile);
       rec.emplace_back("bound", v.bound);
+      rec.emplace_back("sm_clock_mhz", r.sm_clock_hz / 1e6);  // 0: the source states none
       rec.emplace_back("read", r.read);
       rec.emplace_back("source", r.source + ", " + r.locator);
       rows->row(rec);
@@ -206,6 +211,7 @@ int cmd_validate(const std::vector<std::string>& args) {
             rec.emplace_back("bound", is_duration ? v.bound : std::string());
           }
           rec.emplace_back("profile", v.profile);
+          rec.emplace_back("sm_clock_mhz", r.sm_clock_hz / 1e6);
           rec.emplace_back("read", r.read);
           rec.emplace_back("source", r.source + ", " + r.locator);
           crows->row(rec);

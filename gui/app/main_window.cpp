@@ -25,6 +25,7 @@
 #include <QTimer>
 #include <QVBoxLayout>
 
+#include <cmath>
 #include <utility>
 
 #include "attnio/model/hf_config.hpp"
@@ -163,6 +164,16 @@ QWidget* MainWindow::build_inputs() {
   auto* load_dev = new QPushButton(tr("Load device file..."));
   dl->addWidget(device_);
   dl->addWidget(load_dev);
+  // The SM clock, locked as nvidia-smi --lock-gpu-clocks or Nsight Compute's clock control do (the
+  // CLI's --sm-clock); its lowest value stands for "not locked" (the model's sustained clock).
+  sm_clock_ = new QSpinBox;
+  sm_clock_->setObjectName("sm-clock");
+  sm_clock_->setSuffix(tr(" MHz"));
+  sm_clock_->setSpecialValueText(tr("SM clock: not locked"));
+  sm_clock_->setKeyboardTracking(false);
+  sm_clock_->setToolTip(tr("lock the SM clock (as nvidia-smi --lock-gpu-clocks or Nsight Compute do): every SM pipe and the "
+                           "tensor rate run at it; not locked, tensor-heavy kernels run at the sustained clock under the power limit"));
+  dl->addWidget(sm_clock_);
   layout->addWidget(dev);
 
   // The variants come right after the device: checking one should not take a scroll past every
@@ -289,6 +300,13 @@ QWidget* MainWindow::build_inputs() {
   connect(device_, &QComboBox::currentIndexChanged, this, [this](int i) {
     if (!syncing_ && i >= 0) s_->set_device_index(i);
   });
+  connect(sm_clock_, &QSpinBox::valueChanged, this, [this](int v) {
+    if (syncing_) return;
+    if (const QString e = s_->set_sm_clock_mhz(v == sm_clock_->minimum() ? 0.0 : v); !e.isEmpty()) {
+      error(e);
+      sync_inputs();
+    }
+  });
   connect(load_dev, &QPushButton::clicked, this, [this] {
     const QString f = QFileDialog::getOpenFileName(this, tr("Load device file"), last_dir_, tr("Device JSON (*.json)"));
     if (f.isEmpty()) return;
@@ -408,6 +426,12 @@ void MainWindow::sync_inputs() {
     for (const auto& d : s_->devices()) device_->addItem(QString::fromStdString(d.key + "  (" + d.name + ")"));
   }
   device_->setCurrentIndex(s_->device_index());
+  {  // the range a lock may take on this device (Device::with_locked_clock), one below it "not locked"
+    const Device& d = s_->device();
+    const int lo = static_cast<int>(std::ceil(0.25 * d.clock_hz / 1e6)), hi = static_cast<int>(std::floor(1.5 * d.clock_hz / 1e6));
+    sm_clock_->setRange(lo - 1, hi);
+    sm_clock_->setValue(d.locked_clock_hz > 0 ? static_cast<int>(std::lround(d.locked_clock_hz / 1e6)) : lo - 1);
+  }
   dtype_->setCurrentText(qs(to_string(w.dtype)));
   if (w.impl == nullptr) impl_->setCurrentIndex(0);
   else impl_->setCurrentText(qs(w.impl->key));

@@ -89,6 +89,8 @@ private:
   QComboBox* pass_;
   QCheckBox* causal_;
   QCheckBox* l2_;
+  QSpinBox* sm_clock_;  // the current device's locked SM clock in MHz; its minimum reads "not locked"
+
   QFormLayout* params_form_;
   QLabel* trace_label_;
   bool dtype_from_config_ = false;  // the dtype came from a config, not from the user

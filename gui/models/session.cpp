@@ -68,6 +68,18 @@ void Session::select_device(const Device& d) {
   set_device_index(static_cast<int>(same - devices_.begin()));
 }
 
+QString Session::set_sm_clock_mhz(double mhz) {
+  Device& d = devices_[static_cast<std::size_t>(device_index_)];
+  if (mhz * 1e6 == d.locked_clock_hz) return {};
+  try {
+    d = mhz == 0 ? [&] { Device u = d; u.locked_clock_hz = 0; return u; }() : d.with_locked_clock(mhz * 1e6, "SM clock");
+  } catch (const InputError& e) {
+    return QString::fromUtf8(e.what());
+  }
+  recompute();
+  return {};
+}
+
 void Session::set_device_key(const QString& key) {
   for (std::size_t i = 0; i < devices_.size(); ++i) {
     if (QString::fromStdString(devices_[i].key) == key) {

@@ -70,6 +70,9 @@ public:
   void select_device(const Device& d);
   // Loads a device file, adds it to devices() and selects it; "" or the one-line error.
   QString load_device_file(const QString& path);
+  // Locks the current device's SM clock at `mhz` (0: unlocks it; Device::locked_clock_hz, the CLI's
+  // --sm-clock); each device keeps its own. "" or the one-line error, the device left as it was.
+  QString set_sm_clock_mhz(double mhz);
 
   const Workload& workload() const { return workload_; }
   // Takes every field but the variant; refuses (returns flash2's error, keeps the old workload) a

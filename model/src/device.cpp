@@ -55,7 +55,24 @@ constexpr NumberField kNumberFields[] = {
     {"wgmma_fraction", &Device::wgmma_fraction, false, true, 1.0, false, true},
     {"fp8_mma_fraction", &Device::fp8_mma_fraction, false, true, 1.0, false, true},
     {"sustained_clock_fraction", &Device::sustained_clock_fraction, false, true, 1.0, false, true},
+    {"fp32_lanes_per_sm", &Device::fp32_lanes_per_sm, false, true, 4096, true, true},
+    {"locked_clock_hz", &Device::locked_clock_hz, false, true, 1e11, false, true},
 };
+
+// The range a locked SM clock may take, as a multiple of the datasheet clock: wide enough for a
+// base clock and a maximum boost (an H100 SXM ran flash-attention-lab's decodes at 1.98 GHz, its
+// clock_hz being 1.83 GHz), narrow enough to catch a clock given in the wrong unit.
+constexpr double kLockedClockMin = 0.25, kLockedClockMax = 1.5;
+
+void check_locked_clock(double hz, double clock_hz, const std::string& what) {
+  if (hz == 0) return;
+  if (!(hz >= kLockedClockMin * clock_hz && hz <= kLockedClockMax * clock_hz)) {
+    std::ostringstream m;
+    m << what << ": a locked SM clock of " << hz / 1e6 << " MHz is outside " << kLockedClockMin * clock_hz / 1e6 << "-"
+      << kLockedClockMax * clock_hz / 1e6 << " MHz (0.25-1.5 x the device's " << clock_hz / 1e6 << " MHz)";
+    throw InputError(m.str());
+  }
+}
 
 struct MeasuredField {
   const char* key;
@@ -331,6 +348,7 @@ Device device_from_json(std::string_view text, std::string_view origin) {
     d.*f.member = x;
   }
 
+  check_locked_clock(d.locked_clock_hz, d.clock_hz, std::string(origin) + ": key 'locked_clock_hz'");
   if (const auto* c = o.if_contains("dram_queue_read")) d.dram_queue_read = queue_curve(*c, origin, "dram_queue_read");
   if (const auto* c = o.if_contains("dram_queue_copy")) d.dram_queue_copy = queue_curve(*c, origin, "dram_queue_copy");
   if (d.dram_queue_read.empty() != d.dram_queue_copy.empty()) {
@@ -368,6 +386,13 @@ Device device_from_json(std::string_view text, std::string_view origin) {
       d.field_sources[std::string(kv.key())] = string_field(kv.value(), origin, key);
     }
   }
+  return d;
+}
+
+Device Device::with_locked_clock(double hz, std::string_view what) const {
+  check_locked_clock(hz, clock_hz, std::string(what));
+  Device d = *this;
+  d.locked_clock_hz = hz;
   return d;
 }
 

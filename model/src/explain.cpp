@@ -82,8 +82,13 @@ std::string exec_text(const Device& dev, const Prediction& p) {
   };
   const bool fp8 = p.workload.dtype == Dtype::fp8;
   out += "  rates: tensor x " + (fp8 ? src(dev.fp8_mma_fraction, "fp8_mma_fraction") : "mma.sync " + src(dev.mma_sync_fraction, "mma_sync_fraction") +
-         ", wgmma " + src(dev.wgmma_fraction, "wgmma_fraction")) + "; SM clock x " +
-         src(dev.sustained_clock_fraction, "sustained_clock_fraction") + "; HBM " +
+         ", wgmma " + src(dev.wgmma_fraction, "wgmma_fraction")) +
+         (dev.locked_clock_hz > 0
+              ? "; SM clock locked at " + fmt("%.0f", dev.locked_clock_hz / 1e6) + " MHz (" +
+                    fmt("%.3f", dev.locked_clock_hz / dev.clock_hz) + " x " + fmt("%.0f", dev.clock_hz / 1e6) +
+                    "; the tensor fractions per clock, over sustained_clock_fraction)"
+              : "; SM clock x " + src(dev.sustained_clock_fraction, "sustained_clock_fraction")) +
+         "; HBM " +
          (dev.measured.hbm_bytes_per_s ? human_bytes(*dev.measured.hbm_bytes_per_s) + "/s (measured)"
           : dev.achievable_hbm_bytes_per_s > 0 ? human_bytes(dev.achievable_hbm_bytes_per_s) + "/s (STREAM)"
                                                 : human_bytes(dev.hbm_bytes_per_s) + "/s (datasheet)") +

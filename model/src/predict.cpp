@@ -96,7 +96,15 @@ void add_kernel_totals(Prediction& out, u64 layers) {
 }  // namespace
 
 double sustained_tensor_rate(const Device& device, MmaPath path, Dtype dtype) {
-  return device.tensor_rate(dtype) * tensor_fraction(device, path, dtype);
+  const double rate = device.tensor_rate(dtype) * tensor_fraction(device, path, dtype);
+  if (device.locked_clock_hz <= 0) return rate;
+  // Locked: the tensor fractions (and a rate `attnio ceilings` measured) are sustained rates under
+  // the power limit, so each over the sustained clock fraction is the MMA path's rate per clock at
+  // the datasheet clock (Luo et al. 2402.13499 Table VIII: random-input wgmma 665.4 against the
+  // zero-input 729.3 TFLOP/s is the clock alone), run at the locked clock (docs/model.md, "A locked
+  // clock").
+  const double throttle = device.sustained_clock_fraction > 0 ? device.sustained_clock_fraction : 1.0;
+  return rate / throttle * (device.locked_clock_hz / device.clock_hz);
 }
 
 // Utilization of the GEMM phase when `k` independent jobs (warps, or FA3's consumer warpgroups) each
@@ -141,17 +149,19 @@ constexpr double kIssueLanesPerSm = 4 * 32;
 
 void exec_kernel(KernelCost& k, const Device& dev, const Workload& w) {
   KernelCost::Exec& x = k.exec;
-  const double tensor_rate = dev.tensor_rate(w.dtype) * tensor_fraction(dev, k.mma, w.dtype);
+  const double tensor_rate = sustained_tensor_rate(dev, k.mma, w.dtype);
   const double fp32_instr = k.fp32_instr.v != 0 ? k.fp32_instr.d() : k.fp32_flops.d() / 2;
   const double tensor = k.tensor_issue.v != 0 ? k.tensor_issue.d() : k.tensor_flops.d();
   const double sfu = k.sfu_issue.v != 0 ? k.sfu_issue.d() : k.sfu_ops.d();
   // A kernel that keeps the tensor cores busy runs at the clock the power limit allows: the SM's
   // other pipes slow with it (model/devices/*.json sustained_clock_fraction; 1 where not given).
-  const double clock = tensor > 0 && dev.sustained_clock_fraction > 0 ? dev.sustained_clock_fraction : 1.0;
+  double clock = tensor > 0 && dev.sustained_clock_fraction > 0 ? dev.sustained_clock_fraction : 1.0;
+  // A locked clock replaces it for every kernel (sustained_tensor_rate scales the tensor pipe).
+  if (dev.locked_clock_hz > 0) clock = dev.locked_clock_hz / dev.clock_hz;
   x.tensor_s = tensor / tensor_rate;
   x.smem_s = (k.sram_read + k.sram_write).d() / (dev.sram_bytes_per_s * clock);
   x.mufu_s = sfu / (dev.sfu_rate() * clock);
-  x.fp32_s = fp32_instr / (dev.fp32_rate() / 2 * clock);  // fp32_flops_per_s counts an FMA lane-op as 2
+  x.fp32_s = fp32_instr / (dev.fp32_lane_rate() * clock);  // lanes per clock at the running clock
   // Every instruction takes an issue slot: an SM's 4 schedulers each dispatch one warp instruction
   // (32 lanes) per clock (NVIDIA A100 and H100 whitepapers, "SM partition": "warp scheduler (32
   // thread/clk)"). Where the FP32 pipe is half as wide (sm_80: 16 lanes per partition) the other
@@ -243,7 +253,7 @@ void exec_kernel(KernelCost& k, const Device& dev, const Workload& w) {
       const double sm_clock = dev.clock_hz * clock;
       const double barrier = dev.barrier_latency_cycles + dev.barrier_cycles_per_warp * static_cast<double>(k.mma_warps);
       x.epilogue_s = k.epilogue_smem_bytes.d() / (dev.sram_bytes_per_s * clock / dev.sm_count) +
-                     k.epilogue_fp32_instr.d() / (dev.fp32_rate() / 2 * clock / dev.sm_count) +
+                     k.epilogue_fp32_instr.d() / (dev.fp32_lane_rate() * clock / dev.sm_count) +
                      k.epilogue_barriers * barrier / sm_clock;
     }
     const double per_cta = first_softmax + dev.dram_latency_s + x.epilogue_s;

@@ -236,6 +236,13 @@ private slots:
         QVERIFY2(w.findChild<QSpinBox*>(name), qPrintable("no spin box for --" + name));
       }
     }
+    // The SM clock locks the current device's clock; its lowest value unlocks it.
+    auto* clock = w.findChild<QSpinBox*>("sm-clock");
+    clock->setValue(1815);
+    QCOMPARE(s.device().locked_clock_hz, 1815e6);
+    clock->setValue(clock->minimum());
+    QCOMPARE(s.device().locked_clock_hz, 0.0);
+    QCOMPARE(clock->specialValueText(), QString("SM clock: not locked"));
     // A spin box drives the session, and the session's value comes back.
     w.findChild<QSpinBox*>("dilation")->setValue(4);
     QCOMPARE(s.workload().params.find("dilation")->count, std::uint64_t{4});

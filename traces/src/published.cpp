@@ -138,6 +138,7 @@ PublishedTable parse_published(const std::string& text, const std::string& path)
   std::string line;
   std::size_t n = 0;
   bool header = false;
+  std::size_t columns = kColumns;
   while (std::getline(in, line)) {
     ++n;
     if (!line.empty() && line.back() == '\r') line.pop_back();
@@ -149,14 +150,19 @@ PublishedTable parse_published(const std::string& text, const std::string& path)
     if (line.empty() || line[0] == '#') continue;
     const std::vector<std::string> f = split_csv(line, at);
     if (!header) {
-      if (f.size() != kColumns) at.fail("header must be the " + std::to_string(kColumns) + " columns of traces/published.hpp");
-      for (std::size_t i = 0; i < kColumns; ++i) {
+      // All the columns of traces/published.hpp, or all but the optional last (sm_clock_mhz).
+      if (f.size() != kColumns && f.size() != kColumns - 1) {
+        at.fail("header must be the " + std::to_string(kColumns) + " columns of traces/published.hpp (the last, " +
+                kPublishedColumns[kColumns - 1] + ", may be left out)");
+      }
+      for (std::size_t i = 0; i < f.size(); ++i) {
         if (f[i] != kPublishedColumns[i]) at.fail("header column " + std::to_string(i + 1) + " is '" + f[i] + "', expected '" + kPublishedColumns[i] + "'");
       }
+      columns = f.size();
       header = true;
       continue;
     }
-    if (f.size() != kColumns) at.fail(std::to_string(f.size()) + " fields, expected " + std::to_string(kColumns));
+    if (f.size() != columns) at.fail(std::to_string(f.size()) + " fields, expected " + std::to_string(columns));
     PublishedRow r;
     r.line = n;
     r.source = f[0];
@@ -199,6 +205,11 @@ PublishedTable parse_published(const std::string& text, const std::string& path)
     // In decode the cache length is the workload's sequence (attnio's --seq in decode).
     if (w.phase == Phase::decode) w.seq = w.kv_len;
     r.value = number(f[17], "value", at);
+    if (columns == kColumns && !f[20].empty()) {
+      const double mhz = number(f[20], "sm_clock_mhz", at);
+      if (!(mhz >= 100 && mhz <= 5000)) at.fail("field 'sm_clock_mhz': '" + f[20] + "' is not an SM clock in MHz (100-5000)");
+      r.sm_clock_hz = mhz * 1e6;
+    }
     rows.push_back(std::move(r));
   }
   if (!header) throw InputError("published table '" + path + "': no header line");
@@ -355,9 +366,15 @@ ValidatedRow validate_row(const PublishedRow& r, const Device& dev, const ImplPr
 
 namespace {
 
-ValidatedRow validate_row_cached(const PublishedRow& r, const Device& dev, const ImplProfile* forced, SimCache* cache) {
+ValidatedRow validate_row_cached(const PublishedRow& r, const Device& unlocked, const ImplProfile* forced, SimCache* cache) {
   ValidatedRow v;
   v.row = &r;
+  // A row that states its SM clock is predicted at it.
+  std::optional<Device> locked;
+  if (r.sm_clock_hz > 0) {
+    locked = unlocked.with_locked_clock(r.sm_clock_hz, "published table line " + std::to_string(r.line) + ", field 'sm_clock_mhz'");
+  }
+  const Device& dev = locked ? *locked : unlocked;
   if (const std::optional<PublishedCounter> c = published_counter(r)) {
     if (const std::optional<Prediction> p = predict_row(r, dev, forced, &v.skipped_why)) validate_counter(v, *c, *p, dev, cache);
     return v;

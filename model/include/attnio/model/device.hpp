@@ -63,6 +63,17 @@ struct Device {
   double wgmma_fraction = 0;           // sustained wgmma rate over the 16-bit datasheet peak (sm90)
   double fp8_mma_fraction = 0;         // sustained FP8 rate over the FP8 datasheet peak
   double sustained_clock_fraction = 0; // SM clock under dense tensor load over clock_hz (power limit)
+  // FP32 lanes per SM (the whitepaper's FP32 cores per SM): the execution model's FP32 pipe issues
+  // this many lane-ops per clock at the clock it runs. A datasheet's fp32_flops_per_s may be quoted
+  // at another clock than clock_hz (the H100's 66.9 TFLOP/s at 1.98 GHz, its tensor peak at 1.83).
+  // 0: fp32_flops_per_s / 2 at clock_hz.
+  double fp32_lanes_per_sm = 0;
+  // An SM clock held fixed (nvidia-smi --lock-gpu-clocks, Nsight Compute's --clock-control, or a
+  // source that states the clock its kernels ran at); 0: not locked, the execution model takes
+  // clock_hz, or sustained_clock_fraction of it under tensor load. Locked, every SM-side rate and
+  // cycle count runs at it and the tensor rate is the MMA path's per-clock figure at it
+  // (docs/model.md "A locked clock"); DRAM and L2 keep their rates. Within 0.25-1.5 x clock_hz.
+  double locked_clock_hz = 0;
   // DRAM latency under load (docs/model.md "Time", rule 6): what a load waits beyond
   // dram_latency_s when the chip's DRAM moves a given share of its sustained rate, as points
   // (utilization, added seconds) with utilization rising, for read-only traffic (`dram_queue_read`)
@@ -88,9 +99,19 @@ struct Device {
   bool tensor_rate_measured(Dtype dtype) const;
   double l2_rate() const { return measured.l2_bytes_per_s.value_or(l2_bytes_per_s); }
   double fp32_rate() const { return measured.fp32_flops_per_s.value_or(fp32_flops_per_s); }
+  // FP32 lane-operations (an FMA is one) per second at clock_hz, for the execution model: a
+  // measured rate where `attnio ceilings` gave one, else fp32_lanes_per_sm x SMs x clock_hz, else
+  // half the datasheet FLOP rate.
+  double fp32_lane_rate() const {
+    if (measured.fp32_flops_per_s) return *measured.fp32_flops_per_s / 2;
+    return fp32_lanes_per_sm > 0 ? fp32_lanes_per_sm * sm_count * clock_hz : fp32_flops_per_s / 2;
+  }
   double sfu_rate() const { return measured.sfu_ops_per_s.value_or(sfu_ops_per_s); }
   // Tensor-core rate for matmuls whose inputs have this dtype (fp32 inputs run as TF32).
   double tensor_rate(Dtype dtype) const;
+  // A copy of this device with its SM clock locked at `hz` (locked_clock_hz); throws InputError
+  // naming `what` when hz is outside 0.25-1.5 x clock_hz.
+  Device with_locked_clock(double hz, std::string_view what) const;
   // The latency of a DRAM load while DRAM moves `bytes_per_s` in all, `write_share` of it writes:
   // dram_latency_s plus the queue curves' growth at that utilization of sustained_hbm_rate(),
   // interpolated linearly between the read-only (share 0) and the copy (share 1/2 and above)

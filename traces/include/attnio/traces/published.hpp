@@ -14,16 +14,21 @@
 
 namespace attnio::traces {
 
-// The columns, in file order (the header line must be exactly these, comma-separated).
+// The columns, in file order (the header line must be exactly these, comma-separated). The last,
+// sm_clock_mhz, may be left out of a table's header; a row that gives it (a clock the source states
+// its kernels ran at: locked by the profiler, or sampled while the timed loop ran) is predicted with
+// the device's SM clock locked there (Device::locked_clock_hz); empty: the model's own clock.
 inline constexpr const char* kPublishedColumns[] = {
     "source", "locator", "read",    "gpu",    "impl",     "variant", "dtype", "pass",  "phase",           "batch",
-    "heads",  "kv_heads", "seq",    "kv_len", "head_dim", "causal",  "metric", "value", "flop_convention", "notes"};
+    "heads",  "kv_heads", "seq",    "kv_len", "head_dim", "causal",  "metric", "value", "flop_convention", "notes",
+    "sm_clock_mhz"};
 
 struct PublishedRow {
   std::size_t line = 0;  // in the file, for messages
   std::string source, locator, read, gpu, impl, variant, metric, flop_convention, notes;
   Workload workload;     // variant, dtype, pass, phase, shape, causal
   double value = 0;      // as printed, in `metric`
+  double sm_clock_hz = 0;  // the SM clock the source states (sm_clock_mhz); 0: not stated
 };
 
 // How a source counts, named in the flop_convention column:
