@@ -1154,7 +1154,8 @@ TEST(Exec, LockedClockRunsTheSmAtItByHand) {
   w.impl = &find_impl("fa3");
   w.dtype = Dtype::bf16;
   w.batch = 1, w.heads = w.kv_heads = 2, w.head_dim = 128, w.seq = 1024;
-  const KernelCost& u = predict(h, w).kernels[0];
+  const Prediction pu0 = predict(h, w);
+  const KernelCost& u = pu0.kernels[0];
   const Prediction pl = predict(locked, w);
   const KernelCost& k = pl.kernels[0];
   const double flops = k.tensor_issue.v != 0 ? k.tensor_issue.d() : k.tensor_flops.d();
