@@ -73,7 +73,7 @@ void add_workload_options(po::options_description& d) {
 }
 
 std::vector<Point> expand(const po::variables_map& vm, const Workload& base, bool allow_lists,
-                          std::vector<Device>& storage) {
+                          std::deque<Device>& storage) {
   // Each axis is a list of setters; the cross product applies one setter from each.
   std::vector<std::vector<Setter>> axes;
   auto values = [&](const char* flag) -> std::vector<std::string> {
@@ -85,8 +85,8 @@ std::vector<Point> expand(const po::variables_map& vm, const Workload& base, boo
     return words;
   };
 
-  // Devices, each with its SM clock locked where --sm-clock is given (a copy kept in `storage`, whose
-  // 16 places are reserved once so that the pointers stay valid across calls).
+  // Devices, each with its SM clock locked where --sm-clock is given (a copy kept in `storage`, a
+  // deque, so that the points' pointers stay valid across calls).
   std::vector<const Device*> devices;
   if (vm.count("device") && vm.count("device-file")) {
     throw InputError("give --device or --device-file, not both");
@@ -99,8 +99,6 @@ std::vector<Point> expand(const po::variables_map& vm, const Workload& base, boo
     if (!(locked_hz > 0)) throw InputError("--sm-clock: '" + text + "' is not a clock in MHz above 0");
   }
   auto keep = [&](Device d) {
-    if (storage.capacity() < 16) storage.reserve(16);
-    if (storage.size() == storage.capacity()) throw InputError("--device-file or --sm-clock: at most 16 devices");
     if (locked_hz > 0) d = d.with_locked_clock(locked_hz, "--sm-clock");
     storage.push_back(std::move(d));
     devices.push_back(&storage.back());
@@ -110,7 +108,9 @@ std::vector<Point> expand(const po::variables_map& vm, const Workload& base, boo
     else devices.push_back(&d);
   };
   if (vm.count("device-file")) {
-    for (const auto& path : values("device-file")) keep(load_device_file(path));
+    const auto paths = values("device-file");
+    if (paths.size() > 16) throw InputError("--device-file: at most 16 files");
+    for (const auto& path : paths) keep(load_device_file(path));
   } else if (vm.count("device")) {
     for (const auto& name : values("device")) builtin(find_device(name));
   } else {
@@ -230,11 +230,11 @@ std::vector<Point> expand(const po::variables_map& vm, const Workload& base, boo
   return points;
 }
 
-std::vector<Point> expand_spec(const std::string& path, std::vector<Device>& storage) {
+std::vector<Point> expand_spec(const std::string& path, std::deque<Device>& storage) {
   return expand_spec_text(read_input_file(path, "spec", 16u << 20), path, storage);
 }
 
-std::vector<Point> expand_spec_text(std::string_view text, const std::string& path, std::vector<Device>& storage) {
+std::vector<Point> expand_spec_text(std::string_view text, const std::string& path, std::deque<Device>& storage) {
   namespace json = boost::json;
   json::error_code ec;
   const json::value doc = json::parse(text, ec);

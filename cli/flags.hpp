@@ -7,6 +7,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <deque>
 #include <vector>
 
 #include "attnio/model/device.hpp"
@@ -30,16 +31,16 @@ struct Point {
 // than one value is an error (predict takes single values; sweep takes lists). `--variant all`
 // expands to every variant. Devices named by --device-file are loaded into `storage`.
 std::vector<Point> expand(const po::variables_map& vm, const Workload& base, bool allow_lists,
-                          std::vector<Device>& storage);
+                          std::deque<Device>& storage);
 
 // A sweep spec file: {"description": "...", "sweeps": [{"variant": "flash2,standard", "seq":
 // "1024:16384:x2", "causal": "on"}, ...]}. Each sweep object holds workload flags without their
 // dashes, with the same lists and ranges as on the command line (numbers and booleans may be
 // JSON numbers and booleans); the points of all sweeps are concatenated in file order. Throws
 // InputError naming the file, the sweep and the key for anything malformed.
-std::vector<Point> expand_spec(const std::string& path, std::vector<Device>& storage);
+std::vector<Point> expand_spec(const std::string& path, std::deque<Device>& storage);
 // The same for a spec already read; `path` only names it in messages.
-std::vector<Point> expand_spec_text(std::string_view text, const std::string& path, std::vector<Device>& storage);
+std::vector<Point> expand_spec_text(std::string_view text, const std::string& path, std::deque<Device>& storage);
 
 // Boost.ProgramOptions 1.81 loops forever building the message for an unknown option whose name
 // holds "%...%" (its placeholder syntax; found by fuzz_spec). Throws InputError for any option name

@@ -500,7 +500,7 @@ TEST(Cli, EveryOtherErrorPathIsOneLineAndExitCodeTwo) {
     const std::string dev = write_temp("one_device.json", boost::json::serialize(boost::json::parse(run("devices --format json").out).as_array()[0]));
     std::string many = dev;
     for (int i = 0; i < 16; ++i) many += "," + dev;
-    expect_bad_input("sweep --device-file " + many, "at most 16 devices");
+    expect_bad_input("sweep --device-file " + many, "--device-file: at most 16 files");
   }
   expect_bad_input("sweep --spec " + write_temp("array_spec.json", "[]"), "expected an object with a \"sweeps\" array");
   expect_bad_input("sweep --spec " + write_temp("number_sweep.json", R"({"sweeps":[1]})"), "sweep 1: expected an object of flags");
@@ -947,4 +947,37 @@ TEST(Cli, GauTakesThePapersValueWidth) {
   // A V alone is 2·1024·1024·1536 tensor FLOPs; Q Kᵀ adds 2·1024·1024·128.
   EXPECT_EQ(v.at("tensor_flops").to_number<std::uint64_t>(), 2ull * 1024 * 1024 * (1536 + 128));
   expect_bad_input("predict --variant gau --heads 1 --v-head-dim 5000", "at most 4096");
+}
+
+// --sm-clock locks the device's SM clock: the device is then keyed KEY@<MHz>MHz, so a sweep or a
+// spec that holds two clocks of one device keeps both; a clock that is none, a list, or one a
+// device cannot be locked at is a one-line error naming the device. `validate --model-clock`
+// holds the rows that state a clock at the model's own, and the CSV says which rows state one.
+TEST(Cli, SmClockLocksTheDeviceAndNamesIt) {
+  const Result unlocked = run("predict --variant flash2 --seq 2048 --format json");
+  const Result locked = run("predict --variant flash2 --seq 2048 --sm-clock 1200 --format json");
+  ASSERT_EQ(locked.code, 0) << locked.err;
+  const auto u = boost::json::parse(unlocked.out).as_object();
+  const auto l = boost::json::parse(locked.out).as_object();
+  EXPECT_EQ(l.at("device").as_string(), "h100-sxm@1200MHz");
+  EXPECT_GT(l.at("predicted_time_s").to_number<double>(), u.at("predicted_time_s").to_number<double>());  // 1.2 GHz < 1.67
+  expect_bad_input("predict --sm-clock 0", "--sm-clock: '0' is not a clock in MHz above 0");
+  expect_bad_input("predict --sm-clock 1815,1900", "--sm-clock takes one clock in MHz");
+  expect_bad_input("predict --sm-clock fast", "--sm-clock: 'fast' is not a number");
+  expect_bad_input("sweep --device h100-sxm,l40s --sm-clock 600",
+                   "--sm-clock (l40s): a locked SM clock of 600 MHz is outside 630-3780 MHz");
+  const std::string spec = write_temp("clock_spec.json", R"({"sweeps":[{"seq":1024},{"seq":1024,"sm-clock":1500},{"seq":1024,"sm-clock":1501}]})");
+  const Result s = run("sweep --spec " + spec + " --format csv");
+  ASSERT_EQ(s.code, 0) << s.err;
+  EXPECT_NE(s.out.find("h100-sxm,"), std::string::npos) << s.out;
+  EXPECT_NE(s.out.find("h100-sxm@1500MHz,"), std::string::npos) << s.out;
+  EXPECT_NE(s.out.find("h100-sxm@1501MHz,"), std::string::npos) << s.out;
+  const Result mc = run("validate --summary --model-clock --max-median 100 --format json");
+  ASSERT_EQ(mc.code, 0) << mc.err;
+  const Result own = run("validate --summary --format json");
+  EXPECT_NE(boost::json::parse(mc.out).as_array().back().as_object().at("median_abs_error_pct").to_number<double>(),
+            boost::json::parse(own.out).as_array().back().as_object().at("median_abs_error_pct").to_number<double>());
+  const Result rows = run("validate --impl fa2 --format csv");
+  EXPECT_NE(rows.out.find(",sm_clock_mhz,"), std::string::npos);
+  EXPECT_NE(rows.out.find(",1980,"), std::string::npos);  // flash-attention-lab's decode rows
 }

@@ -1172,10 +1172,30 @@ TEST(Exec, LockedClockRunsTheSmAtItByHand) {
   w.variant = parse_variant("standard");
   w.impl = &find_impl("pytorch");
   const Prediction ps = predict(locked, w), pu = predict(h, w);
+  int compared = 0;
   for (int i = 0; i < ps.kernel_count(); ++i) {
     if (ps.kernels[i].tensor_flops.v != 0 || ps.kernels[i].exec.fp32_s == 0) continue;
     EXPECT_NEAR(ps.kernels[i].exec.fp32_s, pu.kernels[i].exec.fp32_s * 1830.0 / 1815.0, 1e-12 * pu.kernels[i].exec.fp32_s);
+    ++compared;
   }
+  EXPECT_GE(compared, 1);  // the softmax and the elementwise kernels
+  // A locked device is another device by key; the roofline (--impl ideal) takes the SM's peaks
+  // at the locked clock too.
+  EXPECT_EQ(locked.key, "h100-sxm@1815MHz");
+  EXPECT_EQ(locked.unlocked_key(), "h100-sxm");
+  EXPECT_EQ(locked.with_locked_clock(0, "test").key, "h100-sxm");
+  w.variant = parse_variant("flash2");
+  w.impl = &ideal_impl();
+  const Prediction ri = predict(locked, w), ru = predict(h, w);
+  EXPECT_NEAR(ri.ceiling_time_s[static_cast<int>(Ceiling::tensor)], ru.ceiling_time_s[static_cast<int>(Ceiling::tensor)] * 1830.0 / 1815.0,
+              1e-12 * ru.ceiling_time_s[static_cast<int>(Ceiling::tensor)]);
+  EXPECT_DOUBLE_EQ(ri.ceiling_time_s[static_cast<int>(Ceiling::hbm)], ru.ceiling_time_s[static_cast<int>(Ceiling::hbm)]);
+  // A device file without an FP8 fraction (the H100 PCIe) has the datasheet rate, per clock
+  // already: locked at its own clock it runs at the datasheet peak, not above it.
+  const Device& pcie = find_device("h100-pcie");
+  ASSERT_EQ(pcie.fp8_mma_fraction, 0);
+  EXPECT_DOUBLE_EQ(sustained_tensor_rate(pcie.with_locked_clock(pcie.clock_hz, "test"), MmaPath::wgmma, Dtype::fp8),
+                   pcie.tensor_rate(Dtype::fp8));
   EXPECT_NE(explain(locked, pl).find("SM clock locked at 1815 MHz"), std::string::npos);
   // Outside 0.25-1.5 x the datasheet clock: an error naming the clock, not a silent default.
   EXPECT_THROW(h.with_locked_clock(1815.0, "test"), InputError);     // Hz given as MHz

@@ -26,7 +26,7 @@ int cmd_bench(const std::vector<std::string>& args) {
   if (!parse("bench", "[--seconds S] [--variant V|all] [shape flags]", desc, args, vm)) return 0;
   const double seconds = vm["seconds"].as<double>();
   if (!(seconds > 0 && seconds <= 600)) throw InputError("--seconds must be in (0, 600]");
-  std::vector<Device> storage;
+  std::deque<Device> storage;
   const bool sim = vm.count("simulate") != 0;
   Workload base;
   if (sim) {

@@ -34,6 +34,8 @@ Record device_record(const Device& d) {
   r.emplace_back("sfu_ops_per_s", d.sfu_ops_per_s);
   r.emplace_back("nvlink_bytes_per_s", d.nvlink_bytes_per_s);
   r.emplace_back("launch_overhead_s", d.launch_overhead_s);
+  r.emplace_back("fp32_lanes_per_sm", d.fp32_lanes_per_sm);
+  r.emplace_back("locked_clock_hz", d.locked_clock_hz);  // 0: not locked
   r.emplace_back("measured_hbm_bytes_per_s", d.measured.hbm_bytes_per_s.value_or(0.0));
   r.emplace_back("measured_bf16_tensor_flops_per_s", d.measured.bf16_tensor_flops_per_s.value_or(0.0));
   r.emplace_back("sources", d.sources);

@@ -18,7 +18,7 @@ int cmd_explain(const std::vector<std::string>& args) {
   add_workload_options(desc);
   po::variables_map vm;
   if (!parse("explain", "--variant V [shape flags]", desc, args, vm)) return 0;
-  std::vector<Device> storage;
+  std::deque<Device> storage;
   if (vm.count("variant") && vm["variant"].as<std::string>() == "all") {
     throw InputError("explain takes one --variant, not 'all'");
   }

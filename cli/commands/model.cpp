@@ -80,7 +80,7 @@ int print_stack(const po::variables_map& vm, const std::vector<ModelConfig>& cfg
                                {"limited by", "limited_by", 10, Kind::text}},
                               false);
   std::vector<std::string> summaries;
-  std::vector<Device> storage;
+  std::deque<Device> storage;
   for (const ModelConfig& cfg : cfgs) {
     Workload base = cfg.apply(Workload{});
     base.causal = true;
@@ -179,7 +179,7 @@ int print_contexts(const po::variables_map& vm, const std::vector<ModelConfig>& 
                                {"fits", "fits", 5, Kind::text}},
                               false);
   std::vector<std::string> crossings;
-  std::vector<Device> storage;
+  std::deque<Device> storage;
   for (const ModelConfig& one : cfgs) {
     Workload one_base = one.apply(Workload{});
     one_base.causal = true;
@@ -255,7 +255,7 @@ int print_mixer(const po::variables_map& vm, const ModelConfig& cfg) {
                                {"impl", "impl", 11, Kind::text},
                                {"KV cache", "kv_cache_bytes", 9, Kind::bytes}},
                               false);
-  std::vector<Device> storage;
+  std::deque<Device> storage;
   const ParamCount params = count_params(cfg);
   const std::vector<Phase> phases = vm.count("phase") ? std::vector<Phase>{parse_phase(vm["phase"].as<std::string>())}
                                                       : std::vector<Phase>{Phase::prefill, Phase::decode};

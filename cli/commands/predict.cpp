@@ -12,7 +12,7 @@ int cmd_predict(const std::vector<std::string>& args) {
   add_workload_options(desc);
   po::variables_map vm;
   if (!parse("predict", "[--variant V|all] [shape flags]", desc, args, vm)) return 0;
-  std::vector<Device> storage;
+  std::deque<Device> storage;
   const auto points = expand(vm, Workload{}, false, storage);
   return evaluate_and_print(points, format_of(vm), points.size() == 1);
 }

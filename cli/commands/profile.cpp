@@ -118,7 +118,7 @@ int cmd_profile(const std::vector<std::string>& args) {
   po::variables_map vm;
   if (!parse("profile", "--out FILE.jsonl [sweep flags | --spec FILE.json] [--resume] [--shard i/n|auto] [--metrics a,b]", desc, args, vm)) return 0;
   const traces::Shard shard = shard_of(vm);
-  std::vector<Device> storage;
+  std::deque<Device> storage;
   if (vm.count("spec")) refuse_flags_with_spec(vm);
   const auto points = vm.count("spec") ? expand_spec(vm["spec"].as<std::string>(), storage) : expand(vm, Workload{}, true, storage);
   const Device* device = points.front().device;

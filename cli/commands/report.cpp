@@ -44,7 +44,7 @@ int cmd_report(const std::vector<std::string>& args) {
   if (!parse("report", "[--device D] [shape flags]", desc, args, vm)) return 0;
   if (vm.count("variant") || vm.count("phase")) throw InputError("report runs every variant in both phases; use predict for one");
   const Workload base = llama_like_workload();
-  std::vector<Device> storage;
+  std::deque<Device> storage;
   const Format f = format_of(vm);
   const bool table = f == Format::table;
   // CSV and JSON get one stream of records over both phases; the table gets a section per phase.

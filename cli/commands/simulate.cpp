@@ -20,7 +20,7 @@ int cmd_simulate(const std::vector<std::string>& args) {
     return 0;
   }
   const SimOptions opt = sim_options(vm);
-  std::vector<Device> storage;
+  std::deque<Device> storage;
   const auto points = expand(vm, Workload{}, false, storage);
   if (points.size() > 1 && (!opt.trace_out.empty() || !opt.chrome_trace.empty())) {
     throw InputError("--trace-out and --chrome-trace take one variant, not 'all'");

@@ -325,7 +325,7 @@ int cmd_submit(const std::vector<std::string>& args) {
   // The plan, exactly as every task will expand it.
   const std::string spec_path = vm["spec"].as<std::string>();
   j.spec_text = read_input_file(spec_path, "spec", 16u << 20);
-  std::vector<Device> storage;
+  std::deque<Device> storage;
   const std::vector<Point> points = expand_spec_text(j.spec_text, spec_path, storage);
   j.spec_text = with_absolute_device_files(j.spec_text);
   traces::Plan plan;

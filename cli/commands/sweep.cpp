@@ -26,7 +26,7 @@ int cmd_sweep(const std::vector<std::string>& args) {
              desc, args, vm)) {
     return 0;
   }
-  std::vector<Device> storage;
+  std::deque<Device> storage;
   if (vm.count("spec")) refuse_flags_with_spec(vm);
   const auto points = vm.count("spec") ? expand_spec(vm["spec"].as<std::string>(), storage) : expand(vm, Workload{}, true, storage);
   std::optional<SimOptions> sim;

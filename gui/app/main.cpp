@@ -108,7 +108,7 @@ int main(int argc, char** argv) {
       std::cout << "usage: attnio-gui [--screenshot FILE.png [--view V]] [--trace T.jsonl] [predict flags]\n\n" << desc << "\n";
       return 0;
     }
-    std::vector<Device> storage;
+    std::deque<Device> storage;
     const cli::Point pt = cli::expand(vm, llama_like_workload(), false, storage).front();
     session.select_device(*pt.device);
     if (const QString e = session.set_workload(pt.workload); !e.isEmpty()) throw InputError(e.toStdString());

@@ -421,9 +421,15 @@ void MainWindow::refresh_kv_heads() {
 void MainWindow::sync_inputs() {
   syncing_ = true;
   const Workload& w = s_->workload();
-  if (device_->count() != static_cast<int>(s_->devices().size())) {  // devices are only ever added
-    device_->clear();
-    for (const auto& d : s_->devices()) device_->addItem(QString::fromStdString(d.key + "  (" + d.name + ")"));
+  // Devices are only ever added; a lock renames one (KEY@<MHz>MHz), so the labels are checked too.
+  for (std::size_t i = 0; i < s_->devices().size(); ++i) {
+    const Device& d = s_->devices()[i];
+    const QString label = QString::fromStdString(d.key + "  (" + d.name + ")");
+    if (static_cast<int>(i) < device_->count()) {
+      if (device_->itemText(static_cast<int>(i)) != label) device_->setItemText(static_cast<int>(i), label);
+    } else {
+      device_->addItem(label);
+    }
   }
   device_->setCurrentIndex(s_->device_index());
   {  // the range a lock may take on this device (Device::with_locked_clock), one below it "not locked"
@@ -591,6 +597,11 @@ void MainWindow::load_settings() {
       device_file_ = dev_file;
     }
   }
+  if (st.contains("smClockMHz")) {  // the last session's locked SM clock, on the device restored
+    if (const QString e = s_->set_sm_clock_mhz(st.value("smClockMHz").toDouble()); !e.isEmpty()) {
+      pending_errors_ << tr("the last session's SM clock could not be restored (%1); not locked").arg(e);
+    }
+  }
   if (st.contains("workload/seq")) {
     Workload w = s_->workload();
     for (const auto& sp : kSpins) w.*sp.member = st.value(QString("workload/") + sp.key, qulonglong(w.*sp.member)).toULongLong();
@@ -627,9 +638,11 @@ void MainWindow::load_settings() {
 void MainWindow::save_settings() {
   QSettings st;
   st.setValue("lastDir", last_dir_);
-  st.setValue("device", QString::fromStdString(s_->device().key));
+  st.setValue("device", QString::fromStdString(s_->device().unlocked_key()));
+  if (s_->device().locked_clock_hz > 0) st.setValue("smClockMHz", s_->device().locked_clock_hz / 1e6);
+  else st.remove("smClockMHz");
   const bool builtin = std::any_of(builtin_devices().begin(), builtin_devices().end(),
-                                   [&](const Device& d) { return d.key == s_->device().key; });
+                                   [&](const Device& d) { return d.key == s_->device().unlocked_key(); });
   if (builtin || device_file_.isEmpty()) st.remove("deviceFile");
   else st.setValue("deviceFile", device_file_);
   const Workload& w = s_->workload();

@@ -72,7 +72,7 @@ QString Session::set_sm_clock_mhz(double mhz) {
   Device& d = devices_[static_cast<std::size_t>(device_index_)];
   if (mhz * 1e6 == d.locked_clock_hz) return {};
   try {
-    d = mhz == 0 ? [&] { Device u = d; u.locked_clock_hz = 0; return u; }() : d.with_locked_clock(mhz * 1e6, "SM clock");
+    d = d.with_locked_clock(mhz * 1e6, "SM clock");  // 0 unlocks it
   } catch (const InputError& e) {
     return QString::fromUtf8(e.what());
   }
@@ -197,7 +197,7 @@ void Session::recompute_published() {
   static const traces::PublishedTable table = traces::shipped_published();
   for (const traces::PublishedRow& r : table.rows) {
     const Workload& rw = r.workload;
-    if (r.gpu != device().key || rw.phase != workload_.phase || rw.pass != workload_.pass ||
+    if (r.gpu != device().unlocked_key() || rw.phase != workload_.phase || rw.pass != workload_.pass ||
         dtype_bytes(rw.dtype) != dtype_bytes(workload_.dtype)) {
       continue;
     }

@@ -390,11 +390,21 @@ Device device_from_json(std::string_view text, std::string_view origin) {
 }
 
 Device Device::with_locked_clock(double hz, std::string_view what) const {
-  check_locked_clock(hz, clock_hz, std::string(what));
+  check_locked_clock(hz, clock_hz, std::string(what) + " (" + unlocked_key() + ")");
   Device d = *this;
   d.locked_clock_hz = hz;
+  // A locked copy is another device wherever devices are told apart by key (sweeps, traces,
+  // campaigns, the GUI's list): KEY@<MHz>MHz.
+  d.key = unlocked_key();
+  if (hz > 0) {
+    std::ostringstream k;
+    k << d.key << '@' << hz / 1e6 << "MHz";
+    d.key = k.str();
+  }
   return d;
 }
+
+std::string Device::unlocked_key() const { return key.substr(0, key.find('@')); }
 
 Device load_device_file(const std::string& path) {
   return device_from_json(read_input_file(path, "device file", 16u << 20), "device file '" + path + "'");

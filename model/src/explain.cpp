@@ -86,7 +86,8 @@ std::string exec_text(const Device& dev, const Prediction& p) {
          (dev.locked_clock_hz > 0
               ? "; SM clock locked at " + fmt("%.0f", dev.locked_clock_hz / 1e6) + " MHz (" +
                     fmt("%.3f", dev.locked_clock_hz / dev.clock_hz) + " x " + fmt("%.0f", dev.clock_hz / 1e6) +
-                    "; the tensor fractions per clock, over sustained_clock_fraction)"
+                    (dev.sustained_clock_fraction > 0 ? "; the tensor fractions per clock, over sustained_clock_fraction)"
+                                                      : "; the tensor fractions as given, per clock)")
               : "; SM clock x " + src(dev.sustained_clock_fraction, "sustained_clock_fraction")) +
          "; HBM " +
          (dev.measured.hbm_bytes_per_s ? human_bytes(*dev.measured.hbm_bytes_per_s) + "/s (measured)"
@@ -151,7 +152,8 @@ std::string explain(const Device& dev, const Prediction& p) {
          human_bytes(p.sram_bytes().d()) + "\n";
   out += "arithmetic intensity: " + fmt("%.1f", p.arithmetic_intensity) + " FLOP/byte of HBM; ridge point " +
          fmt("%.0f", dev.tensor_rate(w.dtype) / dev.hbm_rate()) + " FLOP/byte for tensor math\n";
-  out += "roofline at datasheet peaks (ideal), time by ceiling:";
+  out += dev.locked_clock_hz > 0 ? "roofline at datasheet peaks, the SM's at the locked " + fmt("%.0f", dev.locked_clock_hz / 1e6) + " MHz (ideal), time by ceiling:"
+                                 : std::string("roofline at datasheet peaks (ideal), time by ceiling:");
   for (int c = 0; c < kCeilingCount; ++c) {
     if (p.ceiling_time_s[c] > 0) out += " " + std::string(to_string(static_cast<Ceiling>(c))) + " " + human_time(p.ceiling_time_s[c]);
   }

@@ -32,8 +32,11 @@ double wave_efficiency(const KernelCost& k, const Device& dev) {
 
 void apply_roofline(Prediction& pr, const Device& dev, u64 layers) {
   const Dtype dtype = pr.workload.dtype;
-  const double rates[kCeilingCount] = {dev.tensor_rate(dtype), dev.fp32_rate(), dev.sfu_rate(), dev.hbm_rate(),
-                                       dev.l2_rate(), dev.sram_bytes_per_s, dev.nvlink_bytes_per_s};
+  // A locked SM clock scales the SM's peaks (tensor, FP32, MUFU, shared memory); DRAM, L2 and the
+  // link keep theirs.
+  const double f = dev.locked_clock_hz > 0 ? dev.locked_clock_hz / dev.clock_hz : 1.0;
+  const double rates[kCeilingCount] = {dev.tensor_rate(dtype) * f, dev.fp32_rate() * f, dev.sfu_rate() * f, dev.hbm_rate(),
+                                       dev.l2_rate(), dev.sram_bytes_per_s * f, dev.nvlink_bytes_per_s};
   for (int i = 0; i < pr.kernel_count(); ++i) {
     KernelCost& k = pr.kernels[i];
     const double eff = wave_efficiency(k, dev);
@@ -103,8 +106,10 @@ double sustained_tensor_rate(const Device& device, MmaPath path, Dtype dtype) {
   // the datasheet clock (Luo et al. 2402.13499 Table VIII: random-input wgmma 665.4 against the
   // zero-input 729.3 TFLOP/s is the clock alone), run at the locked clock (docs/model.md, "A locked
   // clock").
+  // A fraction the device file does not give is 1, the datasheet rate, already per clock: no rate
+  // per clock exceeds the datasheet's.
   const double throttle = device.sustained_clock_fraction > 0 ? device.sustained_clock_fraction : 1.0;
-  return rate / throttle * (device.locked_clock_hz / device.clock_hz);
+  return std::min(device.tensor_rate(dtype), rate / throttle) * (device.locked_clock_hz / device.clock_hz);
 }
 
 // Utilization of the GEMM phase when `k` independent jobs (warps, or FA3's consumer warpgroups) each

@@ -106,9 +106,11 @@ public:
       issue(slot[i]);
     }
     const double share = 1.0 / static_cast<double>(sms);
-    const double seconds_per_unit[6] = {1 / (dev_.tensor_rate(w_.dtype) * share), 1 / (dev_.fp32_rate() * share),
-                                        1 / (dev_.sfu_rate() * share),          1 / (dev_.sram_bytes_per_s * share),
-                                        1 / (dev_.l2_rate() * share),           1 / (dev_.hbm_rate() * share)};
+    // The SM's peaks at a locked clock (Device::locked_clock_hz), as the roofline takes them.
+    const double f = dev_.locked_clock_hz > 0 ? dev_.locked_clock_hz / dev_.clock_hz : 1.0;
+    const double seconds_per_unit[6] = {1 / (dev_.tensor_rate(w_.dtype) * f * share), 1 / (dev_.fp32_rate() * f * share),
+                                        1 / (dev_.sfu_rate() * f * share),          1 / (dev_.sram_bytes_per_s * f * share),
+                                        1 / (dev_.l2_rate() * share),               1 / (dev_.hbm_rate() * share)};
     std::vector<std::pair<double, u64>> heap;  // (clock, sm), smallest first
     for (u64 m = 0; m < min_u(sms, slots); ++m) heap.emplace_back(0.0, m);
     auto later = [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second > b.second); };

@@ -372,7 +372,12 @@ ValidatedRow validate_row_cached(const PublishedRow& r, const Device& unlocked, 
   // A row that states its SM clock is predicted at it.
   std::optional<Device> locked;
   if (r.sm_clock_hz > 0) {
-    locked = unlocked.with_locked_clock(r.sm_clock_hz, "published table line " + std::to_string(r.line) + ", field 'sm_clock_mhz'");
+    try {
+      locked = unlocked.with_locked_clock(r.sm_clock_hz, "sm_clock_mhz");
+    } catch (const InputError& e) {
+      v.skipped_why = e.what();  // a clock this device cannot lock (a device file's clock_hz far from the row's)
+      return v;
+    }
   }
   const Device& dev = locked ? *locked : unlocked;
   if (const std::optional<PublishedCounter> c = published_counter(r)) {

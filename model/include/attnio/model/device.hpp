@@ -100,8 +100,9 @@ struct Device {
   double l2_rate() const { return measured.l2_bytes_per_s.value_or(l2_bytes_per_s); }
   double fp32_rate() const { return measured.fp32_flops_per_s.value_or(fp32_flops_per_s); }
   // FP32 lane-operations (an FMA is one) per second at clock_hz, for the execution model: a
-  // measured rate where `attnio ceilings` gave one, else fp32_lanes_per_sm x SMs x clock_hz, else
-  // half the datasheet FLOP rate.
+  // measured rate where `attnio ceilings` gave one (taken as at clock_hz: the benchmark does not
+  // record the clock it ran at), else fp32_lanes_per_sm x SMs x clock_hz, else half the datasheet
+  // FLOP rate.
   double fp32_lane_rate() const {
     if (measured.fp32_flops_per_s) return *measured.fp32_flops_per_s / 2;
     return fp32_lanes_per_sm > 0 ? fp32_lanes_per_sm * sm_count * clock_hz : fp32_flops_per_s / 2;
@@ -109,9 +110,12 @@ struct Device {
   double sfu_rate() const { return measured.sfu_ops_per_s.value_or(sfu_ops_per_s); }
   // Tensor-core rate for matmuls whose inputs have this dtype (fp32 inputs run as TF32).
   double tensor_rate(Dtype dtype) const;
-  // A copy of this device with its SM clock locked at `hz` (locked_clock_hz); throws InputError
-  // naming `what` when hz is outside 0.25-1.5 x clock_hz.
+  // A copy of this device with its SM clock locked at `hz` (locked_clock_hz; 0 unlocks it), keyed
+  // KEY@<MHz>MHz (e.g. h100-sxm@1815MHz) so that it is told apart from the unlocked device; throws
+  // InputError naming `what` and the device when hz is outside 0.25-1.5 x clock_hz.
   Device with_locked_clock(double hz, std::string_view what) const;
+  // The key without a lock's @<MHz>MHz suffix: the device a published row or a file names.
+  std::string unlocked_key() const;
   // The latency of a DRAM load while DRAM moves `bytes_per_s` in all, `write_share` of it writes:
   // dram_latency_s plus the queue curves' growth at that utilization of sustained_hbm_rate(),
   // interpolated linearly between the read-only (share 0) and the copy (share 1/2 and above)
