@@ -972,6 +972,10 @@ TEST(Cli, SmClockLocksTheDeviceAndNamesIt) {
   EXPECT_NE(s.out.find("h100-sxm,"), std::string::npos) << s.out;
   EXPECT_NE(s.out.find("h100-sxm@1500MHz,"), std::string::npos) << s.out;
   EXPECT_NE(s.out.find("h100-sxm@1501MHz,"), std::string::npos) << s.out;
+  const Result rep = run("report --sm-clock 1500");
+  ASSERT_EQ(rep.code, 0) << rep.err;
+  EXPECT_NE(rep.out.find("== prefill on NVIDIA H100 SXM5 80GB (SM clock locked at 1500 MHz): batch 8"), std::string::npos) << rep.out;
+  EXPECT_NE(rep.out.find("The SM clock is locked at 1500 MHz (--sm-clock)"), std::string::npos);
   const Result mc = run("validate --summary --model-clock --max-median 100 --format json");
   ASSERT_EQ(mc.code, 0) << mc.err;
   const Result own = run("validate --summary --format json");

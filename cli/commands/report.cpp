@@ -60,8 +60,9 @@ int cmd_report(const std::vector<std::string>& args) {
     const Device* dev = pt.device;
     const Workload shown = resolve(pt.workload, *dev);
     if (table) {
-      std::cout << (phase == Phase::prefill ? "" : "\n") << "== " << to_string(phase) << " on " << dev->name
-                << ": batch " << shown.batch << ", "
+      std::cout << (phase == Phase::prefill ? "" : "\n") << "== " << to_string(phase) << " on " << dev->name;
+      if (dev->locked_clock_hz > 0) std::cout << " (SM clock locked at " << dev->locked_clock_hz / 1e6 << " MHz)";
+      std::cout << ": batch " << shown.batch << ", "
                 << (phase == Phase::prefill ? std::to_string(shown.seq) + " query tokens over " : "1 new token over ")
                 << shown.kv_len << " keys, " << shown.heads << " heads (" << shown.kv_heads << " K/V) of "
                 << shown.head_dim << ", " << to_string(shown.dtype)
@@ -94,11 +95,13 @@ int cmd_report(const std::vector<std::string>& args) {
   if (!table) printer->end();
   if (table) {
     const bool measured = storage.empty() ? false : storage.front().measured != MeasuredCeilings{};
+    const double locked = storage.empty() ? 0.0 : storage.front().locked_clock_hz;
     std::cout << "\nAI = FLOPs per HBM byte. HBM counts L2 reuse; L2 = bytes crossing the SM-L2 boundary"
                  " (the papers' two-level count).\n"
               << (measured ? "Times use the device file's measured ceilings where it has them, its sourced sustained rates elsewhere."
-                           : "Times use the device file's sourced sustained rates (STREAM bandwidth, MMA-path fractions, clock).")
-              << " 'attnio explain --variant V' derives one variant's numbers and pipe times.\n";
+                           : "Times use the device file's sourced sustained rates (STREAM bandwidth, MMA-path fractions, clock).");
+    if (locked > 0) std::cout << " The SM clock is locked at " << locked / 1e6 << " MHz (--sm-clock): every SM pipe runs at it.";
+    std::cout << " 'attnio explain --variant V' derives one variant's numbers and pipe times.\n";
     // How far such times are from what kernels measured (README, "How far the numbers are checked").
     const traces::PublishedTable published = traces::shipped_published();
     std::vector<double> errors;
