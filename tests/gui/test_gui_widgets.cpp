@@ -240,6 +240,8 @@ private slots:
     auto* clock = w.findChild<QSpinBox*>("sm-clock");
     clock->setValue(1815);
     QCOMPARE(s.device().locked_clock_hz, 1815e6);
+    QCOMPARE(QString::fromStdString(s.device().key), QString("h100-sxm@1815MHz"));
+    QVERIFY(w.findChild<QComboBox*>("device")->currentText().startsWith("h100-sxm@1815MHz"));
     clock->setValue(clock->minimum());
     QCOMPARE(s.device().locked_clock_hz, 0.0);
     QCOMPARE(clock->specialValueText(), QString("SM clock: not locked"));
