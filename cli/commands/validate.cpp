@@ -105,7 +105,9 @@ int cmd_validate(const std::vector<std::string>& args) {
       rec.emplace_back("time_error_pct", v.error_pct);
       rec.emplace_back("profile", v.profile);
       rec.emplace_back("bound", v.bound);
-      rec.emplace_back("sm_clock_mhz", r.sm_clock_hz / 1e6);  // 0: the source states none
+      // The clock the row was predicted at: the one its source states; 0: the model's own (none
+      // stated, or --model-clock).
+      rec.emplace_back("sm_clock_mhz", r.sm_clock_hz / 1e6);
       rec.emplace_back("read", r.read);
       rec.emplace_back("source", r.source + ", " + r.locator);
       rows->row(rec);
