@@ -1113,17 +1113,23 @@ TEST(Exec, LoadBuffersAsReadFromEachKernel) {
   EXPECT_EQ(buffers("fa1", KernelRole::fwd, 64), 0u);
 }
 
+// FlashAttention-3 forward on two heads of 128, 1024 tokens, bf16 (the epilogue and lock tests).
+Workload fa3_small_workload() {
+  Workload w;
+  w.variant = parse_variant("flash2");
+  w.impl = &find_impl("fa3");
+  w.dtype = Dtype::bf16;
+  w.batch = 1, w.heads = w.kv_heads = 2, w.head_dim = 128, w.seq = 1024;
+  return w;
+}
+
 // FlashAttention-3's epilogue per output tile, by hand on the H100 at d = 128: O of 128 x 128 in
 // 16 bits (32768 B) through shared memory at 128 B/clk, 1.5 FP32-pipe instructions per element
 // (24576) at 128 lanes per clock, and 2 barriers of 21 + 2 x 8
 // warps cycles, at the sustained clock; charged per CTA (tile) in the fill.
 TEST(Exec, Fa3EpilogueByHand) {
   const Device& h = find_device("h100-sxm");
-  Workload w;
-  w.variant = parse_variant("flash2");
-  w.impl = &find_impl("fa3");
-  w.dtype = Dtype::bf16;
-  w.batch = 1, w.heads = w.kv_heads = 2, w.head_dim = 128, w.seq = 1024;
+  Workload w = fa3_small_workload();
   const Prediction p = predict(h, w);
   const KernelCost& k = p.kernels[0];
   EXPECT_EQ(k.epilogue_smem_bytes.v, 128u * 128 * 2);
@@ -1149,11 +1155,7 @@ TEST(Exec, Fa3EpilogueByHand) {
 TEST(Exec, LockedClockRunsTheSmAtItByHand) {
   const Device& h = find_device("h100-sxm");
   const Device locked = h.with_locked_clock(1815e6, "test");
-  Workload w;
-  w.variant = parse_variant("flash2");
-  w.impl = &find_impl("fa3");
-  w.dtype = Dtype::bf16;
-  w.batch = 1, w.heads = w.kv_heads = 2, w.head_dim = 128, w.seq = 1024;
+  Workload w = fa3_small_workload();
   const Prediction pu0 = predict(h, w);
   const KernelCost& u = pu0.kernels[0];
   const Prediction pl = predict(locked, w);

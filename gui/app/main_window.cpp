@@ -432,9 +432,10 @@ void MainWindow::sync_inputs() {
     }
   }
   device_->setCurrentIndex(s_->device_index());
-  {  // the range a lock may take on this device (Device::with_locked_clock), one below it "not locked"
+  {  // the range a lock may take on this device, one below it "not locked"
     const Device& d = s_->device();
-    const int lo = static_cast<int>(std::ceil(0.25 * d.clock_hz / 1e6)), hi = static_cast<int>(std::floor(1.5 * d.clock_hz / 1e6));
+    const auto [lo_hz, hi_hz] = d.locked_clock_range();
+    const int lo = static_cast<int>(std::ceil(lo_hz / 1e6)), hi = static_cast<int>(std::floor(hi_hz / 1e6));
     sm_clock_->setRange(lo - 1, hi);
     sm_clock_->setValue(d.locked_clock_hz > 0 ? static_cast<int>(std::lround(d.locked_clock_hz / 1e6)) : lo - 1);
   }

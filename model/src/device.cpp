@@ -59,17 +59,15 @@ constexpr NumberField kNumberFields[] = {
     {"locked_clock_hz", &Device::locked_clock_hz, false, true, 1e11, false, true},
 };
 
-// The range a locked SM clock may take, as a multiple of the datasheet clock: wide enough for a
-// base clock and a maximum boost (an H100 SXM ran flash-attention-lab's decodes at 1.98 GHz, its
-// clock_hz being 1.83 GHz), narrow enough to catch a clock given in the wrong unit.
-constexpr double kLockedClockMin = 0.25, kLockedClockMax = 1.5;
-
-void check_locked_clock(double hz, double clock_hz, const std::string& what) {
+// A locked SM clock must lie in Device::locked_clock_range (an H100 SXM ran flash-attention-lab's
+// decodes at 1.98 GHz, its clock_hz being 1.83 GHz).
+void check_locked_clock(const Device& d, double hz, const std::string& what) {
   if (hz == 0) return;
-  if (!(hz >= kLockedClockMin * clock_hz && hz <= kLockedClockMax * clock_hz)) {
+  const auto [lo, hi] = d.locked_clock_range();
+  if (!(hz >= lo && hz <= hi)) {
     std::ostringstream m;
-    m << what << ": a locked SM clock of " << hz / 1e6 << " MHz is outside " << kLockedClockMin * clock_hz / 1e6 << "-"
-      << kLockedClockMax * clock_hz / 1e6 << " MHz (0.25-1.5 x the device's " << clock_hz / 1e6 << " MHz)";
+    m << what << ": a locked SM clock of " << hz / 1e6 << " MHz is outside " << lo / 1e6 << "-" << hi / 1e6
+      << " MHz (0.25-1.5 x the device's " << d.clock_hz / 1e6 << " MHz)";
     throw InputError(m.str());
   }
 }
@@ -348,7 +346,7 @@ Device device_from_json(std::string_view text, std::string_view origin) {
     d.*f.member = x;
   }
 
-  check_locked_clock(d.locked_clock_hz, d.clock_hz, std::string(origin) + ": key 'locked_clock_hz'");
+  check_locked_clock(d, d.locked_clock_hz, std::string(origin) + ": key 'locked_clock_hz'");
   if (const auto* c = o.if_contains("dram_queue_read")) d.dram_queue_read = queue_curve(*c, origin, "dram_queue_read");
   if (const auto* c = o.if_contains("dram_queue_copy")) d.dram_queue_copy = queue_curve(*c, origin, "dram_queue_copy");
   if (d.dram_queue_read.empty() != d.dram_queue_copy.empty()) {
@@ -390,7 +388,7 @@ Device device_from_json(std::string_view text, std::string_view origin) {
 }
 
 Device Device::with_locked_clock(double hz, std::string_view what) const {
-  check_locked_clock(hz, clock_hz, std::string(what) + " (" + unlocked_key() + ")");
+  check_locked_clock(*this, hz, std::string(what) + " (" + unlocked_key() + ")");
   Device d = *this;
   d.locked_clock_hz = hz;
   // A locked copy is another device wherever devices are told apart by key (sweeps, traces,

@@ -34,7 +34,7 @@ void apply_roofline(Prediction& pr, const Device& dev, u64 layers) {
   const Dtype dtype = pr.workload.dtype;
   // A locked SM clock scales the SM's peaks (tensor, FP32, MUFU, shared memory); DRAM, L2 and the
   // link keep theirs.
-  const double f = dev.locked_clock_hz > 0 ? dev.locked_clock_hz / dev.clock_hz : 1.0;
+  const double f = dev.locked_clock_scale();
   const double rates[kCeilingCount] = {dev.tensor_rate(dtype) * f, dev.fp32_rate() * f, dev.sfu_rate() * f, dev.hbm_rate(),
                                        dev.l2_rate(), dev.sram_bytes_per_s * f, dev.nvlink_bytes_per_s};
   for (int i = 0; i < pr.kernel_count(); ++i) {
@@ -109,7 +109,7 @@ double sustained_tensor_rate(const Device& device, MmaPath path, Dtype dtype) {
   // A fraction the device file does not give is 1, the datasheet rate, already per clock: no rate
   // per clock exceeds the datasheet's.
   const double throttle = device.sustained_clock_fraction > 0 ? device.sustained_clock_fraction : 1.0;
-  return std::min(device.tensor_rate(dtype), rate / throttle) * (device.locked_clock_hz / device.clock_hz);
+  return std::min(device.tensor_rate(dtype), rate / throttle) * device.locked_clock_scale();
 }
 
 // Utilization of the GEMM phase when `k` independent jobs (warps, or FA3's consumer warpgroups) each
@@ -162,7 +162,7 @@ void exec_kernel(KernelCost& k, const Device& dev, const Workload& w) {
   // other pipes slow with it (model/devices/*.json sustained_clock_fraction; 1 where not given).
   double clock = tensor > 0 && dev.sustained_clock_fraction > 0 ? dev.sustained_clock_fraction : 1.0;
   // A locked clock replaces it for every kernel (sustained_tensor_rate scales the tensor pipe).
-  if (dev.locked_clock_hz > 0) clock = dev.locked_clock_hz / dev.clock_hz;
+  if (dev.locked_clock_hz > 0) clock = dev.locked_clock_scale();
   x.tensor_s = tensor / tensor_rate;
   x.smem_s = (k.sram_read + k.sram_write).d() / (dev.sram_bytes_per_s * clock);
   x.mufu_s = sfu / (dev.sfu_rate() * clock);

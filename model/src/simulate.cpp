@@ -107,7 +107,7 @@ public:
     }
     const double share = 1.0 / static_cast<double>(sms);
     // The SM's peaks at a locked clock (Device::locked_clock_hz), as the roofline takes them.
-    const double f = dev_.locked_clock_hz > 0 ? dev_.locked_clock_hz / dev_.clock_hz : 1.0;
+    const double f = dev_.locked_clock_scale();
     const double seconds_per_unit[6] = {1 / (dev_.tensor_rate(w_.dtype) * f * share), 1 / (dev_.fp32_rate() * f * share),
                                         1 / (dev_.sfu_rate() * f * share),          1 / (dev_.sram_bytes_per_s * f * share),
                                         1 / (dev_.l2_rate() * share),               1 / (dev_.hbm_rate() * share)};

@@ -116,6 +116,12 @@ struct Device {
   Device with_locked_clock(double hz, std::string_view what) const;
   // The key without a lock's @<MHz>MHz suffix: the device a published row or a file names.
   std::string unlocked_key() const;
+  // The SM clock over clock_hz when locked, 1 when not: what the SM's peaks (tensor, FP32, MUFU,
+  // shared memory) scale by in the roofline and the simulator.
+  double locked_clock_scale() const { return locked_clock_hz > 0 ? locked_clock_hz / clock_hz : 1.0; }
+  // The clocks this device can be locked at, in Hz: 0.25-1.5 x clock_hz (wide enough for a base
+  // clock and a maximum boost, narrow enough to catch a clock given in the wrong unit).
+  std::pair<double, double> locked_clock_range() const { return {0.25 * clock_hz, 1.5 * clock_hz}; }
   // The latency of a DRAM load while DRAM moves `bytes_per_s` in all, `write_share` of it writes:
   // dram_latency_s plus the queue curves' growth at that utilization of sustained_hbm_rate(),
   // interpolated linearly between the read-only (share 0) and the copy (share 1/2 and above)
