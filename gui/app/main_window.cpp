@@ -168,6 +168,7 @@ QWidget* MainWindow::build_inputs() {
   // CLI's --sm-clock); its lowest value stands for "not locked" (the model's sustained clock).
   sm_clock_ = new QSpinBox;
   sm_clock_->setObjectName("sm-clock");
+  sm_clock_->setPrefix(tr("SM clock locked at "));
   sm_clock_->setSuffix(tr(" MHz"));
   sm_clock_->setSpecialValueText(tr("SM clock: not locked"));
   sm_clock_->setKeyboardTracking(false);
