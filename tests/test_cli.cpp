@@ -598,6 +598,40 @@ TEST(Cli, ValidateHoldsTheRatchet) {
   expect_bad_input("validate --table /nonexistent.csv", "cannot open");
 }
 
+// The summary grouped by publication (--by source): one line per source whose rows add up to the
+// overall line, each with its rows within 10, 25 and 40 % (nested counts) and those predicted too
+// fast; the overall line's figures are the same whatever the grouping.
+TEST(Cli, ValidateSummarizesPerPublication) {
+  const Result by_impl = run("validate --summary --format json");
+  const Result by_source = run("validate --summary --by source --format json");
+  ASSERT_EQ(by_source.code, 0) << by_source.err;
+  const auto lines = boost::json::parse(by_source.out).as_array();
+  ASSERT_GE(lines.size(), 9u);  // at least 8 sources, and the overall line
+  double rows = 0;
+  bool fa2_paper = false;
+  for (std::size_t i = 0; i + 1 < lines.size(); ++i) {
+    const auto& o = lines[i].as_object();
+    const double n = o.at("rows").to_number<double>(), w10 = o.at("rows_within_10_pct").to_number<double>(),
+                 w25 = o.at("rows_within_25_pct").to_number<double>(), w40 = o.at("rows_within_40_pct").to_number<double>();
+    EXPECT_LE(w10, w25);
+    EXPECT_LE(w25, w40);
+    EXPECT_LE(w40, n);
+    EXPECT_LE(o.at("rows_too_fast").to_number<double>(), n);
+    rows += n;
+    fa2_paper |= std::string_view(o.at("source").as_string()).starts_with("Dao 2023; FlashAttention-2");
+  }
+  EXPECT_TRUE(fa2_paper);
+  const auto& all = lines.back().as_object();
+  EXPECT_EQ(all.at("source").as_string(), "all");
+  EXPECT_EQ(all.at("rows").to_number<double>(), rows);
+  const boost::json::value impl_lines = boost::json::parse(by_impl.out);
+  const auto& impl_all = impl_lines.as_array().back().as_object();
+  for (const char* key : {"rows", "median_abs_error_pct", "rows_within_40_pct", "rows_too_fast"}) {
+    EXPECT_EQ(all.at(key).to_number<double>(), impl_all.at(key).to_number<double>()) << key;
+  }
+  expect_bad_input("validate --summary --by vendor", "--by 'vendor': expected impl, gpu, pass, dtype or source");
+}
+
 // Counter rows (Nsight Compute DRAM bytes and kernel durations): not in the time summary, printed
 // after it in the table (bytes, then durations) and by --counters in CSV and JSON, one document,
 // each byte row against the closed form's bytes and, where it can replay the kernels, the

@@ -1,11 +1,13 @@
 // `attnio validate`: the model's time against every published measurement in the shipped table
 // (validation/published.csv) or a given one: each row's published and predicted time and the error,
-// then the median, p90 and max |error| per implementation and overall. Exits 1 when the overall
-// median is worse than the table's ratchet (or --max-median).
+// then per implementation (or per GPU, pass, dtype or publication: --by) and overall the median,
+// p90 and max |error|, the rows within 10, 25 and 40 % and the rows predicted too fast. Exits 1 when
+// the overall median is worse than the table's ratchet (or --max-median).
 #include "commands/commands.hpp"
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <iostream>
 #include <map>
 
@@ -39,6 +41,16 @@ Record row_shape(const traces::PublishedRow& r) {
   return rec;
 }
 
+// The key a summary line groups a row under (--by); an unknown key is an input error.
+std::function<std::string(const traces::PublishedRow&)> summary_group(const std::string& by) {
+  if (by == "impl") return [](const traces::PublishedRow& r) { return r.impl; };
+  if (by == "gpu") return [](const traces::PublishedRow& r) { return r.gpu; };
+  if (by == "pass") return [](const traces::PublishedRow& r) { return std::string(to_string(r.workload.pass)); };
+  if (by == "dtype") return [](const traces::PublishedRow& r) { return std::string(to_string(r.workload.dtype)); };
+  if (by == "source") return [](const traces::PublishedRow& r) { return r.source; };
+  throw InputError("--by '" + by + "': expected impl, gpu, pass, dtype or source");
+}
+
 }  // namespace
 
 int cmd_validate(const std::vector<std::string>& args) {
@@ -49,9 +61,10 @@ int cmd_validate(const std::vector<std::string>& args) {
       "max-median", po::value<double>(), "exit 1 when the overall median |time error| (%) exceeds this (default: the table's ratchet)")(
       "summary", "print only the summary (CSV and JSON print the rows unless this is given)")(
       "model-clock", "predict every row at the model's own SM clock, not at the clock a row states (sm_clock_mhz)")(
+      "by", po::value<std::string>()->default_value("impl"), "group the summary by impl, gpu, pass, dtype or source (the publication)")(
       "counters", "CSV and JSON: the counter rows (Nsight Compute DRAM bytes against the closed form and the simulator, kernel durations against the execution model) instead of the time rows");
   po::variables_map vm;
-  if (!parse("validate", "[--table F.csv] [--impl NAME] [--model-impl PROFILE] [--max-median PCT] [--summary] [--counters] [--model-clock]", desc, args, vm)) return 0;
+  if (!parse("validate", "[--table F.csv] [--impl NAME] [--model-impl PROFILE] [--max-median PCT] [--summary] [--by KEY] [--counters] [--model-clock]", desc, args, vm)) return 0;
   traces::PublishedTable table = vm.count("table") ? traces::read_published(vm["table"].as<std::string>())
                                                    : traces::shipped_published();
   if (vm.count("model-clock")) {
@@ -62,6 +75,8 @@ int cmd_validate(const std::vector<std::string>& args) {
   if (!forced.empty()) find_impl(forced);  // an unknown profile is an error before any row
   std::optional<double> limit = table.ratchet_median_pct;
   if (vm.count("max-median")) limit = vm["max-median"].as<double>();
+  const std::string by = vm["by"].as<std::string>();
+  const auto group_of = summary_group(by);
 
   const Format format = format_of(vm);
   const bool counters_only = vm.count("counters") && format != Format::table;
@@ -80,7 +95,7 @@ int cmd_validate(const std::vector<std::string>& args) {
                          {"source", "source", 0, Kind::text}},
                         false);
   }
-  std::map<std::string, std::vector<double>> errors;  // impl -> |error| %
+  std::map<std::string, std::vector<double>> errors;  // group (--by) -> signed error %
   std::vector<double> all;
   std::map<std::string, std::size_t> skipped;          // reason -> rows
   std::vector<traces::ValidatedRow> counter_rows;
@@ -94,8 +109,8 @@ int cmd_validate(const std::vector<std::string>& args) {
       continue;
     }
     const traces::PublishedRow& r = *v.row;
-    errors[r.impl].push_back(std::fabs(v.error_pct));
-    all.push_back(std::fabs(v.error_pct));
+    errors[group_of(r)].push_back(v.error_pct);
+    all.push_back(v.error_pct);
     if (rows) {
       Record rec = row_shape(r);
       rec.emplace_back("published_value", r.value);
@@ -118,23 +133,44 @@ int cmd_validate(const std::vector<std::string>& args) {
   // CSV and JSON print one document: the rows, or with --summary the summary.
   if (!counters_only && (format == Format::table || vm.count("summary"))) {
     if (format == Format::table && rows) std::cout << "\n";
-    auto summary = make_printer(format, std::cout,
-                                {{"impl", "impl", 16, Kind::text},           {"rows", "rows", 5, Kind::count},
-                                 {"median |err| %", "median_abs_error_pct", 15, Kind::ratio},
-                                 {"p90 |err| %", "p90_abs_error_pct", 12, Kind::ratio},
-                                 {"max |err| %", "max_abs_error_pct", 12, Kind::ratio}},
-                                false);
-    auto line = [&](const std::string& name, const std::vector<double>& v) {
-      const traces::ErrorSummary e = traces::summarize(v);
+    // The group's name first, but a publication's (long) last, so the figures line up.
+    const Column name{by, by, 16, Kind::text};
+    std::vector<Column> cols = {{"rows", "rows", 5, Kind::count},
+                                {"median |err| %", "median_abs_error_pct", 15, Kind::ratio},
+                                {"p90 |err| %", "p90_abs_error_pct", 12, Kind::ratio},
+                                {"max |err| %", "max_abs_error_pct", 12, Kind::ratio},
+                                {"<=10 %", "rows_within_10_pct", 6, Kind::count},
+                                {"<=25 %", "rows_within_25_pct", 6, Kind::count},
+                                {"<=40 %", "rows_within_40_pct", 6, Kind::count},
+                                {"too fast", "rows_too_fast", 8, Kind::count}};
+    if (by == "source") {
+      cols.push_back({by, by, 0, Kind::text});
+    } else {
+      cols.insert(cols.begin(), name);
+    }
+    auto summary = make_printer(format, std::cout, cols, false);
+    auto line = [&](const std::string& group, const std::vector<double>& signed_errors) {
+      std::vector<double> abs_errors;
+      for (const double e : signed_errors) abs_errors.push_back(std::fabs(e));
+      const traces::ErrorSummary e = traces::summarize(abs_errors);
+      const auto within = [&](double pct) {
+        return static_cast<std::uint64_t>(std::count_if(abs_errors.begin(), abs_errors.end(), [pct](double a) { return a <= pct; }));
+      };
       Record s;
-      s.emplace_back("impl", name);
+      s.emplace_back(by, group);
       s.emplace_back("rows", static_cast<std::uint64_t>(e.rows));
       s.emplace_back("median_abs_error_pct", e.median);
       s.emplace_back("p90_abs_error_pct", e.p90);
       s.emplace_back("max_abs_error_pct", e.max);
+      s.emplace_back("rows_within_10_pct", within(10));
+      s.emplace_back("rows_within_25_pct", within(25));
+      s.emplace_back("rows_within_40_pct", within(40));
+      // Predicted faster than published: a negative error.
+      s.emplace_back("rows_too_fast", static_cast<std::uint64_t>(
+                                          std::count_if(signed_errors.begin(), signed_errors.end(), [](double x) { return x < 0; })));
       summary->row(s);
     };
-    for (const auto& [impl, v] : errors) line(impl, v);
+    for (const auto& [group, v] : errors) line(group, v);
     if (!all.empty()) line("all", all);
     summary->end();
   }
@@ -274,7 +310,9 @@ int cmd_validate(const std::vector<std::string>& args) {
     std::cerr << "attnio validate: no row could be compared\n";
     return 1;
   }
-  const double median = traces::summarize(all).median;
+  std::vector<double> abs_all;
+  for (const double e : all) abs_all.push_back(std::fabs(e));
+  const double median = traces::summarize(abs_all).median;
   if (limit && median > *limit) {
     std::cerr << "attnio validate: overall median |time error| " << median << " % is worse than the ratchet " << *limit << " %\n";
     return 1;
