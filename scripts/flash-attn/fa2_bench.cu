@@ -1,0 +1,295 @@
+// A timing harness for FlashAttention-2's own kernels, without PyTorch: it fills the library's
+// Flash_fwd_params the way flash-attention's csrc/flash_attn/flash_api.cpp does (set_params_fprop,
+// set_params_splitkv, mha_fwd for prefill, mha_fwd_kvcache for decode: the query heads of a group
+// swapped into the rows, cache_seqlens read by the kernel, the split heuristic over 2 CTAs per SM)
+// and calls the library's dispatch (run_mha_fwd_, run_mha_fwd_splitkv_dispatch), so it runs the
+// kernels flash-attn runs. Built by scripts/fa2-bench/build from a flash-attention checkout; run on
+// a GPU by scripts/device-check (its output goes into attnio's validation evidence, labelled as
+// measured on that device).
+//
+// Per case it checks the output against a float64 CPU reference on sampled rows, then times the
+// call with CUDA events, median over 100 calls after 10 warm-up calls:
+//   warm: calls back to back;
+//   cold: a 256 MiB cudaMemsetAsync before each call (the L2 flushed, as flash-attention-lab's
+//         harness does with zero_()), outside the events.
+// Exits 1 when an output is further than 0.02 from the reference (the parameters would be wrong).
+// Output: one CSV line per case and mode, as each finishes:
+//   kind,dtype,batch,heads,kv_heads,seq,kv_len,head_dim,splits,mode,median_us,p10_us,p90_us,max_abs_err
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <cutlass/numeric_types.h>
+
+#include "flash.h"
+
+namespace {
+
+using flash::Flash_fwd_params;
+
+void check(cudaError_t e, const char* what) {
+  if (e != cudaSuccess) {
+    std::fprintf(stderr, "fa2_bench: %s: %s\n", what, cudaGetErrorString(e));
+    std::exit(1);
+  }
+}
+
+// Deterministic inputs in [-1, 1): a hash of the element index, converted to the element type.
+template <typename T>
+__global__ void fill(T* p, size_t n, unsigned seed) {
+  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < n; i += static_cast<size_t>(gridDim.x) * blockDim.x) {
+    unsigned x = static_cast<unsigned>(i) * 2654435761u ^ seed * 40503u;
+    x ^= x >> 13, x *= 0x5bd1e995u, x ^= x >> 15;
+    p[i] = T(static_cast<float>(x & 0xffffu) / 32768.0f - 1.0f);
+  }
+}
+
+template <typename T>
+struct Device {
+  T* p = nullptr;
+  size_t n = 0;
+  explicit Device(size_t count) : n(count) { check(cudaMalloc(&p, std::max<size_t>(count, 1) * sizeof(T)), "cudaMalloc"); }
+  ~Device() { cudaFree(p); }
+  Device(const Device&) = delete;
+  Device& operator=(const Device&) = delete;
+  std::vector<T> host() const {
+    std::vector<T> h(n);
+    check(cudaMemcpy(h.data(), p, n * sizeof(T), cudaMemcpyDeviceToHost), "cudaMemcpy");
+    return h;
+  }
+};
+
+int round_up(int x, int m) { return (x + m - 1) / m * m; }
+
+// flash_api.cpp num_splits_heuristic, as called by set_params_splitkv (2 CTAs per SM).
+int num_splits_heuristic(int batch_nheads_mblocks, int num_sms, int num_n_blocks, int max_splits) {
+  if (batch_nheads_mblocks >= 0.8f * num_sms) return 1;
+  max_splits = std::min({max_splits, num_sms, num_n_blocks});
+  auto cdiv = [](int a, int b) { return (a + b - 1) / b; };
+  auto eligible = [&](int s) { return s == 1 || cdiv(num_n_blocks, s) != cdiv(num_n_blocks, s - 1); };
+  std::vector<float> eff(max_splits + 1, 0.f);
+  float best = 0.f;
+  for (int s = 1; s <= max_splits; ++s) {
+    if (!eligible(s)) continue;
+    const float waves = float(batch_nheads_mblocks * s) / num_sms;
+    eff[s] = waves / std::ceil(waves);
+    best = std::max(best, eff[s]);
+  }
+  for (int s = 1; s <= max_splits; ++s) {
+    if (eligible(s) && eff[s] >= 0.85f * best) return s;
+  }
+  return 1;
+}
+
+struct Timing {
+  double median_us, p10_us, p90_us;
+};
+
+Timing time_call(const std::function<void()>& call, bool cold, void* flush, size_t flush_bytes) {
+  constexpr int kWarmup = 10, kIters = 100;
+  for (int i = 0; i < kWarmup; ++i) call();
+  check(cudaDeviceSynchronize(), "warm-up");
+  std::vector<cudaEvent_t> start(kIters), stop(kIters);
+  for (int i = 0; i < kIters; ++i) {
+    check(cudaEventCreate(&start[i]), "cudaEventCreate");
+    check(cudaEventCreate(&stop[i]), "cudaEventCreate");
+  }
+  for (int i = 0; i < kIters; ++i) {
+    if (cold) check(cudaMemsetAsync(flush, 0, flush_bytes), "flush");
+    check(cudaEventRecord(start[i]), "cudaEventRecord");
+    call();
+    check(cudaEventRecord(stop[i]), "cudaEventRecord");
+  }
+  check(cudaDeviceSynchronize(), "timed calls");
+  check(cudaGetLastError(), "a kernel");
+  std::vector<double> us(kIters);
+  for (int i = 0; i < kIters; ++i) {
+    float ms = 0;
+    check(cudaEventElapsedTime(&ms, start[i], stop[i]), "cudaEventElapsedTime");
+    us[i] = 1000.0 * ms;
+    cudaEventDestroy(start[i]);
+    cudaEventDestroy(stop[i]);
+  }
+  std::sort(us.begin(), us.end());
+  return {us[kIters / 2], us[kIters / 10], us[kIters * 9 / 10]};
+}
+
+// float64 attention for one query row of one head: out[d] = sum_j softmax(q.k_j * scale) v_j.
+template <typename T>
+double max_row_error(const std::vector<T>& q, const std::vector<T>& k, const std::vector<T>& v, const std::vector<T>& o,
+                     size_t q_off, size_t k_off, size_t k_row, size_t o_off, int nk, int d) {
+  std::vector<double> s(nk);
+  double m = -INFINITY;
+  for (int j = 0; j < nk; ++j) {
+    double dot = 0;
+    for (int c = 0; c < d; ++c) dot += double(float(q[q_off + c])) * double(float(k[k_off + j * k_row + c]));
+    s[j] = dot / std::sqrt(double(d));
+    m = std::max(m, s[j]);
+  }
+  double sum = 0;
+  for (double& x : s) sum += x = std::exp(x - m);
+  double err = 0;
+  for (int c = 0; c < d; ++c) {
+    double ref = 0;
+    for (int j = 0; j < nk; ++j) ref += s[j] * double(float(v[k_off + j * k_row + c]));
+    err = std::max(err, std::fabs(ref / sum - double(float(o[o_off + c]))));
+  }
+  return err;
+}
+
+void common(Flash_fwd_params& p, float scale) {
+  p.scale_softmax = scale;
+  p.scale_softmax_log2 = scale * float(M_LOG2E);
+  p.p_dropout = 1.f;  // the keep probability: no dropout
+  p.p_dropout_in_uint8_t = 255;
+  p.rp_dropout = 1.f;
+  p.scale_softmax_rp_dropout = scale;
+  p.window_size_left = p.window_size_right = -1;
+  p.is_causal = false;
+  p.softcap = 0.f;
+  p.rotary_dim = 0;
+}
+
+double worst_error = 0;
+
+void line(const char* kind, const char* dtype, int b, int h, int hk, int n, int nk, int d, int splits, const char* mode,
+          const Timing& t, double err) {
+  worst_error = std::max(worst_error, err);
+  std::printf("%s,%s,%d,%d,%d,%d,%d,%d,%d,%s,%.3f,%.3f,%.3f,%.3g\n", kind, dtype, b, h, hk, n, nk, d, splits, mode, t.median_us,
+              t.p10_us, t.p90_us, err);
+  std::fflush(stdout);
+}
+
+// mha_fwd: q, k, v (B, N, H, d) contiguous, fp16, not causal.
+template <int D>
+void prefill(int b, int h, int n, void* flush, size_t flush_bytes) {
+  using T = cutlass::half_t;
+  const size_t elems = size_t(b) * n * h * D;
+  Device<T> q(elems), k(elems), v(elems), o(elems);
+  Device<float> lse(size_t(b) * h * n);
+  fill<<<1024, 256>>>(q.p, elems, 1), fill<<<1024, 256>>>(k.p, elems, 2), fill<<<1024, 256>>>(v.p, elems, 3);
+  Flash_fwd_params p{};
+  p.q_ptr = q.p, p.k_ptr = k.p, p.v_ptr = v.p, p.o_ptr = o.p, p.softmax_lse_ptr = lse.p;
+  p.q_row_stride = p.k_row_stride = p.v_row_stride = p.o_row_stride = int64_t(h) * D;
+  p.q_head_stride = p.k_head_stride = p.v_head_stride = p.o_head_stride = D;
+  p.q_batch_stride = p.k_batch_stride = p.v_batch_stride = p.o_batch_stride = int64_t(n) * h * D;
+  p.b = b, p.h = p.h_k = h, p.h_h_k_ratio = 1;
+  p.seqlen_q = p.seqlen_k = n;
+  p.seqlen_q_rounded = p.seqlen_k_rounded = round_up(n, 128);
+  p.d = D, p.d_rounded = round_up(D, 32);
+  p.is_seqlens_k_cumulative = true;
+  p.num_splits = 1;
+  common(p, 1.f / std::sqrt(float(D)));
+  auto call = [&] { flash::run_mha_fwd_<T, D, false>(p, nullptr); };
+  call();
+  check(cudaDeviceSynchronize(), "prefill");
+  // Check a few rows of batch 0, head 0 and the last head.
+  const auto hq = q.host(), hk = k.host(), hv = v.host(), ho = o.host();
+  double err = 0;
+  for (int row : {0, n / 2, n - 1}) {
+    for (int head : {0, h - 1}) {
+      const size_t off = size_t(row) * h * D + size_t(head) * D;
+      err = std::max(err, max_row_error(hq, hk, hv, ho, off, size_t(head) * D, size_t(h) * D, off, n, D));
+    }
+  }
+  line("prefill", "fp16", b, h, h, n, n, D, 1, "warm", time_call(call, false, flush, flush_bytes), err);
+}
+
+// mha_fwd_kvcache with cache_seqlens and no new K/V: q (B, 1, H, d), caches (B, Nk, Hkv, d), bf16.
+// splits 0: the library's heuristic.
+void decode(int b, int h, int hk, int nk, int splits_given, void* flush, size_t flush_bytes, int num_sms) {
+  constexpr int D = 128;
+  using T = cutlass::bfloat16_t;
+  const size_t qn = size_t(b) * h * D, kn = size_t(b) * nk * hk * D;
+  Device<T> q(qn), k(kn), v(kn), o(qn);
+  Device<int> seqlens(b);
+  fill<<<1024, 256>>>(q.p, qn, 4), fill<<<1024, 256>>>(k.p, kn, 5), fill<<<1024, 256>>>(v.p, kn, 6);
+  std::vector<int> lens(b, nk);
+  check(cudaMemcpy(seqlens.p, lens.data(), b * sizeof(int), cudaMemcpyHostToDevice), "seqlens");
+  // seqlenq_ngroups_swapped: q viewed as (B, ngroups, Hkv, d), strides (H d, d, ngroups d).
+  const bool swapped = h > hk;
+  const int ngroups = h / hk, seqlen_q = swapped ? ngroups : 1, heads = swapped ? hk : h;
+  Flash_fwd_params p{};
+  p.q_ptr = q.p, p.k_ptr = k.p, p.v_ptr = v.p, p.o_ptr = o.p;
+  p.q_row_stride = p.o_row_stride = swapped ? D : int64_t(h) * D;
+  p.q_head_stride = p.o_head_stride = swapped ? int64_t(ngroups) * D : D;
+  p.q_batch_stride = p.o_batch_stride = int64_t(h) * D;
+  p.k_row_stride = p.v_row_stride = int64_t(hk) * D;
+  p.k_head_stride = p.v_head_stride = D;
+  p.k_batch_stride = p.v_batch_stride = int64_t(nk) * hk * D;
+  p.b = b, p.h = heads, p.h_k = hk, p.h_h_k_ratio = heads / hk;
+  p.seqlen_q = seqlen_q, p.seqlen_k = nk;
+  p.seqlen_q_rounded = round_up(seqlen_q, 128), p.seqlen_k_rounded = round_up(nk, 128);
+  p.d = D, p.d_rounded = D;
+  p.is_bf16 = true;
+  p.cu_seqlens_k = seqlens.p;
+  p.is_seqlens_k_cumulative = false;
+  common(p, 1.f / std::sqrt(float(D)));
+  Device<float> lse(size_t(b) * heads * seqlen_q);
+  p.softmax_lse_ptr = lse.p;
+  const int block_n = 128, n_blocks = (nk + block_n - 1) / block_n, m_blocks = (seqlen_q + 63) / 64;
+  p.num_splits = splits_given > 0 ? splits_given : num_splits_heuristic(b * heads * m_blocks, num_sms * 2, n_blocks, 128);
+  const size_t acc_rows = size_t(p.num_splits) * b * heads * seqlen_q;
+  Device<float> lse_accum(p.num_splits > 1 ? acc_rows : 0), o_accum(p.num_splits > 1 ? acc_rows * D : 0);
+  if (p.num_splits > 1) p.softmax_lseaccum_ptr = lse_accum.p, p.oaccum_ptr = o_accum.p;
+  // run_mha_fwd(params, stream, force_split_kernel = false): one split runs the forward kernel.
+  auto call = [&] {
+    if (p.num_splits <= 1) {
+      flash::run_mha_fwd_<T, D, false>(p, nullptr);
+    } else {
+      flash::run_mha_fwd_splitkv_dispatch<T, D, false>(p, nullptr);
+    }
+  };
+  call();
+  check(cudaDeviceSynchronize(), "decode");
+  const auto hq = q.host(), hkc = k.host(), hvc = v.host(), ho = o.host();
+  double err = 0;
+  for (int bi : {0, b - 1}) {
+    for (int head : {0, h - 1}) {
+      const size_t off = size_t(bi) * h * D + size_t(head) * D;
+      const size_t k_off = size_t(bi) * nk * hk * D + size_t(head / ngroups) * D;
+      err = std::max(err, max_row_error(hq, hkc, hvc, ho, off, k_off, size_t(hk) * D, off, nk, D));
+    }
+  }
+  for (const bool cold : {false, true}) {
+    line("decode", "bf16", b, h, hk, 1, nk, D, p.num_splits, cold ? "cold" : "warm", time_call(call, cold, flush, flush_bytes), err);
+  }
+}
+
+}  // namespace
+
+int main() {
+  int dev = 0, sms = 0;
+  check(cudaGetDevice(&dev), "cudaGetDevice");
+  check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev), "SM count");
+  cudaDeviceProp prop{};
+  check(cudaGetDeviceProperties(&prop, dev), "cudaGetDeviceProperties");
+  std::fprintf(stderr, "fa2_bench: %s, %d SMs\n", prop.name, sms);
+  const size_t flush_bytes = size_t(256) << 20;
+  void* flush = nullptr;
+  check(cudaMalloc(&flush, flush_bytes), "flush buffer");
+  std::printf("kind,dtype,batch,heads,kv_heads,seq,kv_len,head_dim,splits,mode,median_us,p10_us,p90_us,max_abs_err\n");
+  // The FlashAttention-2 paper's forward shapes (B x N = 16k tokens, H = 2048 / d), not causal.
+  for (const int n : {2048, 8192}) prefill<64>(16384 / n, 32, n, flush, flush_bytes);
+  for (const int n : {2048, 8192}) prefill<128>(16384 / n, 16, n, flush, flush_bytes);
+  // flash-attention-lab's decode shapes (H = 32, d = 128), the library's split count.
+  const int shapes[][3] = {{1, 8, 512}, {1, 32, 512}, {8, 8, 512}, {1, 8, 2048}, {4, 8, 2048}, {8, 32, 2048}, {1, 8, 32768}};
+  for (const auto& s : shapes) decode(s[0], 32, s[1], s[2], 0, flush, flush_bytes, sms);
+  // One small decode at fixed split counts: the split kernel alone (1) and with the combine.
+  for (const int splits : {1, 2, 4, 8, 16}) decode(1, 32, 8, 2048, splits, flush, flush_bytes, sms);
+  cudaFree(flush);
+  // Attention outputs of these inputs are averages of values in [-1, 1): fp16 and bf16 results
+  // agree with float64 to about 1e-3 and 4e-3. Far beyond that, the parameters are wrong and the
+  // times above are not of a correct run.
+  if (worst_error > 2e-2) {
+    std::fprintf(stderr, "fa2_bench: an output differs from the float64 reference by %.3g (limit 0.02)\n", worst_error);
+    return 1;
+  }
+  return 0;
+}
