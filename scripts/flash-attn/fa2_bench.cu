@@ -3,15 +3,21 @@
 // set_params_splitkv, mha_fwd for prefill, mha_fwd_kvcache for decode: the query heads of a group
 // swapped into the rows, cache_seqlens read by the kernel, the split heuristic over 2 CTAs per SM)
 // and calls the library's dispatch (run_mha_fwd_, run_mha_fwd_splitkv_dispatch), so it runs the
-// kernels flash-attn runs. Built by scripts/fa2-bench/build from a flash-attention checkout; run on
-// a GPU by scripts/device-check (its output goes into attnio's validation evidence, labelled as
+// kernels flash-attn runs (one split runs the forward kernel, as run_mha_fwd does without
+// force_split_kernel). Built by scripts/flash-attn/build-bench from a flash-attention checkout; run
+// on a GPU by scripts/device-check (its output goes into attnio's validation evidence, labelled as
 // measured on that device).
 //
-// Per case it checks the output against a float64 CPU reference on sampled rows, then times the
-// call with CUDA events, median over 100 calls after 10 warm-up calls:
-//   warm: calls back to back;
+// Per case it checks the output against a float64 CPU reference (sampled rows of the first and
+// last batch; every head in decode; an output the kernel did not write is NaN and fails), then
+// times the call with CUDA events, median over 100 calls after 10 warm-up calls, queued behind a
+// 20 ms spin kernel so that the host's launch work is not in the intervals:
+//   warm: calls back to back (prefill is timed warm only);
 //   cold: a 256 MiB cudaMemsetAsync before each call (the L2 flushed, as flash-attention-lab's
 //         harness does with zero_()), outside the events.
+// The query is drawn from [-8, 8) and K and V from [-1, 1), so each row's softmax is peaked and a
+// row read from the wrong head, batch or stride differs from the reference by far more than the
+// 0.02 allowed (a correct fp16 or bf16 run is within a few 1e-3).
 // Exits 1 when an output is further than 0.02 from the reference (the parameters would be wrong).
 // Output: one CSV line per case and mode, as each finishes:
 //   kind,dtype,batch,heads,kv_heads,seq,kv_len,head_dim,splits,mode,median_us,p10_us,p90_us,max_abs_err
@@ -42,12 +48,21 @@ void check(cudaError_t e, const char* what) {
 
 // Deterministic inputs in [-1, 1): a hash of the element index, converted to the element type.
 template <typename T>
-__global__ void fill(T* p, size_t n, unsigned seed) {
+__global__ void fill(T* p, size_t n, unsigned seed, float range) {
   for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < n; i += static_cast<size_t>(gridDim.x) * blockDim.x) {
     unsigned x = static_cast<unsigned>(i) * 2654435761u ^ seed * 40503u;
     x ^= x >> 13, x *= 0x5bd1e995u, x ^= x >> 15;
-    p[i] = T(static_cast<float>(x & 0xffffu) / 32768.0f - 1.0f);
+    p[i] = T(range * (static_cast<float>(x & 0xffffu) / 32768.0f - 1.0f));
   }
+}
+
+// Holds the GPU for `ns` nanoseconds, so the host queues the timed calls behind it.
+__global__ void spin(unsigned long long ns) {
+  unsigned long long t0, t;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t0));
+  do {
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+  } while (t - t0 < ns);
 }
 
 template <typename T>
@@ -73,7 +88,7 @@ int num_splits_heuristic(int batch_nheads_mblocks, int num_sms, int num_n_blocks
   max_splits = std::min({max_splits, num_sms, num_n_blocks});
   auto cdiv = [](int a, int b) { return (a + b - 1) / b; };
   auto eligible = [&](int s) { return s == 1 || cdiv(num_n_blocks, s) != cdiv(num_n_blocks, s - 1); };
-  std::vector<float> eff(max_splits + 1, 0.f);
+  std::vector<float> eff(max_splits + 1, 0.f);  // float, as the library computes it
   float best = 0.f;
   for (int s = 1; s <= max_splits; ++s) {
     if (!eligible(s)) continue;
@@ -82,7 +97,7 @@ int num_splits_heuristic(int batch_nheads_mblocks, int num_sms, int num_n_blocks
     best = std::max(best, eff[s]);
   }
   for (int s = 1; s <= max_splits; ++s) {
-    if (eligible(s) && eff[s] >= 0.85f * best) return s;
+    if (eligible(s) && eff[s] >= 0.85 * best) return s;  // compared in double, as the library does
   }
   return 1;
 }
@@ -95,6 +110,7 @@ Timing time_call(const std::function<void()>& call, bool cold, void* flush, size
   constexpr int kWarmup = 10, kIters = 100;
   for (int i = 0; i < kWarmup; ++i) call();
   check(cudaDeviceSynchronize(), "warm-up");
+  spin<<<1, 1>>>(20000000ull);
   std::vector<cudaEvent_t> start(kIters), stop(kIters);
   for (int i = 0; i < kIters; ++i) {
     check(cudaEventCreate(&start[i]), "cudaEventCreate");
@@ -138,7 +154,9 @@ double max_row_error(const std::vector<T>& q, const std::vector<T>& k, const std
   for (int c = 0; c < d; ++c) {
     double ref = 0;
     for (int j = 0; j < nk; ++j) ref += s[j] * double(float(v[k_off + j * k_row + c]));
-    err = std::max(err, std::fabs(ref / sum - double(float(o[o_off + c]))));
+    const double got = double(float(o[o_off + c]));
+    if (!std::isfinite(got)) return INFINITY;  // not written (the buffer starts as NaN), or overflowed
+    err = std::max(err, std::fabs(ref / sum - got));
   }
   return err;
 }
@@ -173,7 +191,8 @@ void prefill(int b, int h, int n, void* flush, size_t flush_bytes) {
   const size_t elems = size_t(b) * n * h * D;
   Device<T> q(elems), k(elems), v(elems), o(elems);
   Device<float> lse(size_t(b) * h * n);
-  fill<<<1024, 256>>>(q.p, elems, 1), fill<<<1024, 256>>>(k.p, elems, 2), fill<<<1024, 256>>>(v.p, elems, 3);
+  fill<<<1024, 256>>>(q.p, elems, 1, 8.f), fill<<<1024, 256>>>(k.p, elems, 2, 1.f), fill<<<1024, 256>>>(v.p, elems, 3, 1.f);
+  check(cudaMemset(o.p, 0xff, elems * sizeof(T)), "cudaMemset");  // NaN until written
   Flash_fwd_params p{};
   p.q_ptr = q.p, p.k_ptr = k.p, p.v_ptr = v.p, p.o_ptr = o.p, p.softmax_lse_ptr = lse.p;
   p.q_row_stride = p.k_row_stride = p.v_row_stride = p.o_row_stride = int64_t(h) * D;
@@ -188,14 +207,17 @@ void prefill(int b, int h, int n, void* flush, size_t flush_bytes) {
   common(p, 1.f / std::sqrt(float(D)));
   auto call = [&] { flash::run_mha_fwd_<T, D, false>(p, nullptr); };
   call();
+  check(cudaGetLastError(), "prefill launch");
   check(cudaDeviceSynchronize(), "prefill");
-  // Check a few rows of batch 0, head 0 and the last head.
+  // Rows at the start, middle and end of the first and last batch, at three heads.
   const auto hq = q.host(), hk = k.host(), hv = v.host(), ho = o.host();
   double err = 0;
-  for (int row : {0, n / 2, n - 1}) {
-    for (int head : {0, h - 1}) {
-      const size_t off = size_t(row) * h * D + size_t(head) * D;
-      err = std::max(err, max_row_error(hq, hk, hv, ho, off, size_t(head) * D, size_t(h) * D, off, n, D));
+  for (int bi : {0, b - 1}) {
+    for (int row : {0, n / 2, n - 1}) {
+      for (int head : {0, h / 2, h - 1}) {
+        const size_t base = size_t(bi) * n * h * D, off = base + size_t(row) * h * D + size_t(head) * D;
+        err = std::max(err, max_row_error(hq, hk, hv, ho, off, base + size_t(head) * D, size_t(h) * D, off, n, D));
+      }
     }
   }
   line("prefill", "fp16", b, h, h, n, n, D, 1, "warm", time_call(call, false, flush, flush_bytes), err);
@@ -209,7 +231,8 @@ void decode(int b, int h, int hk, int nk, int splits_given, void* flush, size_t 
   const size_t qn = size_t(b) * h * D, kn = size_t(b) * nk * hk * D;
   Device<T> q(qn), k(kn), v(kn), o(qn);
   Device<int> seqlens(b);
-  fill<<<1024, 256>>>(q.p, qn, 4), fill<<<1024, 256>>>(k.p, kn, 5), fill<<<1024, 256>>>(v.p, kn, 6);
+  fill<<<1024, 256>>>(q.p, qn, 4, 8.f), fill<<<1024, 256>>>(k.p, kn, 5, 1.f), fill<<<1024, 256>>>(v.p, kn, 6, 1.f);
+  check(cudaMemset(o.p, 0xff, qn * sizeof(T)), "cudaMemset");  // NaN until written
   std::vector<int> lens(b, nk);
   check(cudaMemcpy(seqlens.p, lens.data(), b * sizeof(int), cudaMemcpyHostToDevice), "seqlens");
   // seqlenq_ngroups_swapped: q viewed as (B, ngroups, Hkv, d), strides (H d, d, ngroups d).
@@ -247,11 +270,12 @@ void decode(int b, int h, int hk, int nk, int splits_given, void* flush, size_t 
     }
   };
   call();
+  check(cudaGetLastError(), "decode launch");
   check(cudaDeviceSynchronize(), "decode");
   const auto hq = q.host(), hkc = k.host(), hvc = v.host(), ho = o.host();
   double err = 0;
   for (int bi : {0, b - 1}) {
-    for (int head : {0, h - 1}) {
+    for (int head = 0; head < h; ++head) {
       const size_t off = size_t(bi) * h * D + size_t(head) * D;
       const size_t k_off = size_t(bi) * nk * hk * D + size_t(head / ngroups) * D;
       err = std::max(err, max_row_error(hq, hkc, hvc, ho, off, k_off, size_t(hk) * D, off, nk, D));
@@ -281,7 +305,8 @@ int main() {
   // flash-attention-lab's decode shapes (H = 32, d = 128), the library's split count.
   const int shapes[][3] = {{1, 8, 512}, {1, 32, 512}, {8, 8, 512}, {1, 8, 2048}, {4, 8, 2048}, {8, 32, 2048}, {1, 8, 32768}};
   for (const auto& s : shapes) decode(s[0], 32, s[1], s[2], 0, flush, flush_bytes, sms);
-  // One small decode at fixed split counts: the split kernel alone (1) and with the combine.
+  // One small decode at fixed split counts: 1 runs the forward kernel alone (as the library does
+  // with one split), more run the split-KV kernel and the combine.
   for (const int splits : {1, 2, 4, 8, 16}) decode(1, 32, 8, 2048, splits, flush, flush_bytes, sms);
   cudaFree(flush);
   // Attention outputs of these inputs are averages of values in [-1, 1): fp16 and bf16 results
