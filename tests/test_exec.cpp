@@ -572,6 +572,11 @@ TEST(Exec, Fa2DecodeSplitsLikeTheLibrary) {
   EXPECT_EQ(now.kernels[0].ctas_per_sm, 2u);
   // Its MMAs run over the whole 64-row tile: B·Hkv = 8 tiles x 64 rows x 4096 keys x 2 x (128 + 128).
   EXPECT_EQ(now.kernels[0].tensor_issue.v, 8ull * 64 * 4096 * 2 * 256);
+  // Shared-memory reads, as its compiled main loop issues them (scripts/flash-attn/ptx: 72
+  // ldmatrix.x4 of K and Q and 64 of V per thread per key block): each of the 4 warps reads the
+  // whole K and V block (8 sets x 4096 tokens x 512 B x 4 warps) and its 16 rows of the 64-row Q
+  // tile, padding included, every key block (8 tiles x 64 rows x 256 B x 32 blocks).
+  EXPECT_EQ(now.kernels[0].sram_read.v, 8ull * 4096 * 512 * 4 + 8ull * 64 * 256 * 32);
   w.impl = &find_impl("fa2-v2.0");
   const Prediction old = predict(h, w);
   EXPECT_EQ(old.kernels[0].name, "flash2_fwd");

@@ -210,6 +210,9 @@ KernelTraits fa2_traits(KernelRole role, u64 d, bool, Dtype, double smem, int) {
       t.unsplit_runs_fwd = true;
       // The combine's kBlockM follows the compiled head dim (flash_fwd_launch_template.h:140).
       t.combine_rows = t.kernel_head_dim % 128 == 0 ? 4 : t.kernel_head_dim % 64 == 0 ? 8 : 16;
+      // Flash_fwd_kernel_traits<d, 64, kBlockN, 4, Is_Q_in_regs = false> (flash_fwd_launch_template.h:191):
+      // Q is read from shared memory for every key block (docs/model.md, "FlashAttention-2 at d = 64").
+      t.splitkv_q_per_block = true;
       break;
   }
   // Forward and split-KV: one K and one V tile in shared memory (kernel_traits.h SmemLayoutKV, no

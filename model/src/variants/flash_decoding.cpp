@@ -129,6 +129,12 @@ void split_kv_decode(Evaluator& ev, std::string_view name, u64 batch, u64 sets, 
   Evaluator::read_stream(k, cache_total, ev.shared(k, cache, cache_total, row_tiles, 1, 1, 0), kFlashWarps);
   const Count q = heads * qk_dim * e * splits;  // every split reads the query rows
   Evaluator::read_stream(k, q, ev.shared(k, heads * qk_dim * e, q, splits, 1, 1, 0), 1);
+  if (traits && traits->splitkv_q_per_block) {
+    // Each CTA's warps read their rows of the whole Q tile, padding rows included, out of shared
+    // memory again for every key block: over a row tile's splits, once per key block.
+    const Count q_reads = Count(batch) * sets * row_tiles * row_tile * qk_dim * e * key_blocks;
+    if (q_reads > q) k.sram_read += q_reads - q;
+  }
   if (splits == 1) {
     Evaluator::write_direct(k, heads * v_dim * e);
     return;

@@ -113,6 +113,10 @@ struct KernelTraits {
   // not the split-KV one (run_mha_fwd: `if (params.num_splits <= 1 && !force_split_kernel)`,
   // flash_api.cpp:265 @0251105, :197 @v2.3.0), with the forward role's tiles, warps and waits.
   bool unsplit_runs_fwd = false;
+  // Split-KV role: every warp reads its rows of the whole (padded) Q tile out of shared memory again
+  // for every K/V block it visits (flash-attention's split kernel, Is_Q_in_regs false: 8 ldmatrix.x4
+  // of Q per thread per key block at d = 128 in its compiled main loop, scripts/flash-attn/ptx).
+  bool splitkv_q_per_block = false;
   // Split-KV role: the SM slots num_splits_heuristic is called with, per SM: 2 since flash-attention
   // 9eb3d099 (2024-04-07; "multiProcessorCount * 2", flash_api.cpp @0251105), 1 in the releases
   // before it (v2.2.0-v2.5.6: multiProcessorCount).
