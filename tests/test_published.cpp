@@ -30,6 +30,25 @@ std::string error_of(const std::string& text) {
 
 }  // namespace
 
+// The summary of signed errors by hand: |errors| 5, 12, 30, 45; nearest rank: median the 2nd (12),
+// p90 the ceil(3.6) = 4th (45); within 10 / 25 / 40 %: 1, 2, 3; two below zero (too fast).
+// Absolute errors give the same figures and no negatives.
+TEST(Published, SummaryOfSignedErrorsByHand) {
+  const ErrorSummary s = summarize({-5, 12, -30, 45});
+  EXPECT_EQ(s.rows, 4u);
+  EXPECT_EQ(s.median, 12);
+  EXPECT_EQ(s.p90, 45);
+  EXPECT_EQ(s.max, 45);
+  EXPECT_EQ(s.within_10, 1u);
+  EXPECT_EQ(s.within_25, 2u);
+  EXPECT_EQ(s.within_40, 3u);
+  EXPECT_EQ(s.negative, 2u);
+  const ErrorSummary a = summarize({5, 12, 30, 45});
+  EXPECT_EQ(a.median, 12);
+  EXPECT_EQ(a.within_40, 3u);
+  EXPECT_EQ(a.negative, 0u);
+}
+
 TEST(Published, FlashAttentionConventionGivesTheMeasuredTime) {
   const PublishedTable t = parse_published(
       "# ratchet: median <= 12.5\n" + kHeader +

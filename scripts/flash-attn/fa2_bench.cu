@@ -102,6 +102,22 @@ int num_splits_heuristic(int batch_nheads_mblocks, int num_sms, int num_n_blocks
   return 1;
 }
 
+// The inputs: q from [-8, 8) (a peaked softmax), K and V from [-1, 1), the output NaN until written.
+template <typename T>
+void inputs(Device<T>& q, Device<T>& k, Device<T>& v, Device<T>& o, unsigned seed) {
+  fill<<<1024, 256>>>(q.p, q.n, seed, 8.f);
+  fill<<<1024, 256>>>(k.p, k.n, seed + 1, 1.f);
+  fill<<<1024, 256>>>(v.p, v.n, seed + 2, 1.f);
+  check(cudaMemset(o.p, 0xff, o.n * sizeof(T)), "cudaMemset");
+}
+
+// The checked call: a launch error surfaces at once, a fault at the synchronize.
+void run_once(const std::function<void()>& call, const char* what) {
+  call();
+  check(cudaGetLastError(), what);
+  check(cudaDeviceSynchronize(), what);
+}
+
 struct Timing {
   double median_us, p10_us, p90_us;
 };
@@ -191,8 +207,7 @@ void prefill(int b, int h, int n, void* flush, size_t flush_bytes) {
   const size_t elems = size_t(b) * n * h * D;
   Device<T> q(elems), k(elems), v(elems), o(elems);
   Device<float> lse(size_t(b) * h * n);
-  fill<<<1024, 256>>>(q.p, elems, 1, 8.f), fill<<<1024, 256>>>(k.p, elems, 2, 1.f), fill<<<1024, 256>>>(v.p, elems, 3, 1.f);
-  check(cudaMemset(o.p, 0xff, elems * sizeof(T)), "cudaMemset");  // NaN until written
+  inputs(q, k, v, o, 1);
   Flash_fwd_params p{};
   p.q_ptr = q.p, p.k_ptr = k.p, p.v_ptr = v.p, p.o_ptr = o.p, p.softmax_lse_ptr = lse.p;
   p.q_row_stride = p.k_row_stride = p.v_row_stride = p.o_row_stride = int64_t(h) * D;
@@ -206,9 +221,7 @@ void prefill(int b, int h, int n, void* flush, size_t flush_bytes) {
   p.num_splits = 1;
   common(p, 1.f / std::sqrt(float(D)));
   auto call = [&] { flash::run_mha_fwd_<T, D, false>(p, nullptr); };
-  call();
-  check(cudaGetLastError(), "prefill launch");
-  check(cudaDeviceSynchronize(), "prefill");
+  run_once(call, "prefill");
   // Rows at the start, middle and end of the first and last batch, at three heads.
   const auto hq = q.host(), hk = k.host(), hv = v.host(), ho = o.host();
   double err = 0;
@@ -231,8 +244,7 @@ void decode(int b, int h, int hk, int nk, int splits_given, void* flush, size_t 
   const size_t qn = size_t(b) * h * D, kn = size_t(b) * nk * hk * D;
   Device<T> q(qn), k(kn), v(kn), o(qn);
   Device<int> seqlens(b);
-  fill<<<1024, 256>>>(q.p, qn, 4, 8.f), fill<<<1024, 256>>>(k.p, kn, 5, 1.f), fill<<<1024, 256>>>(v.p, kn, 6, 1.f);
-  check(cudaMemset(o.p, 0xff, qn * sizeof(T)), "cudaMemset");  // NaN until written
+  inputs(q, k, v, o, 4);
   std::vector<int> lens(b, nk);
   check(cudaMemcpy(seqlens.p, lens.data(), b * sizeof(int), cudaMemcpyHostToDevice), "seqlens");
   // seqlenq_ngroups_swapped: q viewed as (B, ngroups, Hkv, d), strides (H d, d, ngroups d).
@@ -269,9 +281,7 @@ void decode(int b, int h, int hk, int nk, int splits_given, void* flush, size_t 
       flash::run_mha_fwd_splitkv_dispatch<T, D, false>(p, nullptr);
     }
   };
-  call();
-  check(cudaGetLastError(), "decode launch");
-  check(cudaDeviceSynchronize(), "decode");
+  run_once(call, "decode");
   const auto hq = q.host(), hkc = k.host(), hvc = v.host(), ho = o.host();
   double err = 0;
   for (int bi : {0, b - 1}) {

@@ -423,12 +423,22 @@ std::vector<ValidatedRow> validate_rows(const PublishedTable& table, const std::
   return out;
 }
 
-ErrorSummary summarize(const std::vector<double>& abs_errors) {
+ErrorSummary summarize(const std::vector<double>& errors) {
   ErrorSummary s;
-  s.rows = abs_errors.size();
-  if (abs_errors.empty()) return s;
-  std::vector<double> v = abs_errors;
+  s.rows = errors.size();
+  if (errors.empty()) return s;
+  std::vector<double> v;
+  v.reserve(errors.size());
+  for (const double e : errors) {
+    v.push_back(std::fabs(e));
+    if (e < 0) ++s.negative;
+  }
   std::sort(v.begin(), v.end());
+  for (const double a : v) {
+    s.within_10 += a <= 10;
+    s.within_25 += a <= 25;
+    s.within_40 += a <= 40;
+  }
   auto rank = [&](double q) {
     const auto k = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size())));
     return v[std::min(v.size() - 1, k == 0 ? 0 : k - 1)];

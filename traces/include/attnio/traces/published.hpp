@@ -108,11 +108,14 @@ ValidatedRow validate_row(const PublishedRow& r, const Device& dev, const ImplPr
 std::vector<ValidatedRow> validate_rows(const PublishedTable& table, const std::string& only_impl = "",
                                         const std::string& force_profile = "", bool counters = true);
 
-// Median, p90 and max |time error| (%) over compared rows (nearest rank).
+// Over compared rows' errors (%, signed or already absolute): median, p90 and max |error| (nearest
+// rank), the rows within 10, 25 and 40 %, and the rows below zero (predicted too fast, for signed
+// time errors: predicted minus published).
 struct ErrorSummary {
   std::size_t rows = 0;
   double median = 0, p90 = 0, max = 0;
+  std::size_t within_10 = 0, within_25 = 0, within_40 = 0, negative = 0;
 };
-ErrorSummary summarize(const std::vector<double>& abs_errors);
+ErrorSummary summarize(const std::vector<double>& errors);
 
 }  // namespace attnio::traces
