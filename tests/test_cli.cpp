@@ -632,6 +632,40 @@ TEST(Cli, ValidateSummarizesPerPublication) {
   expect_bad_input("validate --summary --by vendor", "--by 'vendor': expected impl, gpu, pass, dtype or source");
 }
 
+// --agreement over the shipped table: the measurements two or more publications made, each row
+// carrying its group's spread and floor, which agree (floor = (a - b) / (a + b) and spread =
+// a / b - 1 give floor = spread / (2 + spread)); the table ends with the summary line, --summary
+// gives the figures alone. A table where each measurement has one source exits 1 saying so.
+TEST(Cli, ValidateAgreementBetweenPublications) {
+  const Result j = run("validate --agreement --format json");
+  ASSERT_EQ(j.code, 0) << j.err;
+  const auto rows = boost::json::parse(j.out).as_array();
+  ASSERT_GE(rows.size(), 2u);
+  for (const auto& row : rows) {
+    const auto& o = row.as_object();
+    const double spread = o.at("spread_pct").to_number<double>(), floor = o.at("floor_pct").to_number<double>();
+    EXPECT_NEAR(floor, 100 * (spread / 100) / (2 + spread / 100), 1e-6);
+    EXPECT_GE(o.at("publications").to_number<double>(), 2);
+  }
+  const Result table = run("validate --agreement");
+  ASSERT_EQ(table.code, 0) << table.err;
+  EXPECT_NE(table.out.find("measurements published by two or more sources"), std::string::npos) << table.out;
+  const Result summary = run("validate --agreement --summary --format json");
+  ASSERT_EQ(summary.code, 0) << summary.err;
+  const auto s = boost::json::parse(summary.out).as_object();
+  EXPECT_GE(s.at("groups").to_number<double>(), 1);
+  EXPECT_LE(s.at("max_floor_pct").to_number<double>(), s.at("max_spread_pct").to_number<double>());
+  const std::string lone = write_temp(
+      "agreement_lone.csv",
+      "source,locator,read,gpu,impl,variant,dtype,pass,phase,batch,heads,kv_heads,seq,kv_len,head_dim,causal,metric,value,"
+      "flop_convention,notes\n"
+      "X,a,text,a100-80gb,fa2,flash2,fp16,fwd,prefill,8,16,16,2048,2048,128,0,time_ms,1.1,time,\n"
+      "X,b,text,a100-80gb,fa2,flash2,fp16,fwd,prefill,4,16,16,2048,2048,128,0,time_ms,0.5,time,\n");
+  const Result none = run("validate --agreement --table " + lone);
+  EXPECT_EQ(none.code, 1);
+  EXPECT_NE(none.err.find("no measurement is published by two or more sources"), std::string::npos) << none.err;
+}
+
 // Counter rows (Nsight Compute DRAM bytes and kernel durations): not in the time summary, printed
 // after it in the table (bytes, then durations) and by --counters in CSV and JSON, one document,
 // each byte row against the closed form's bytes and, where it can replay the kernels, the

@@ -3,6 +3,7 @@
 // The rows here are hand-made test data, not measurements.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <string>
 
 #include "attnio/model/device.hpp"
@@ -47,6 +48,56 @@ TEST(Published, SummaryOfSignedErrorsByHand) {
   EXPECT_EQ(a.median, 12);
   EXPECT_EQ(a.within_40, 3u);
   EXPECT_EQ(a.negative, 0u);
+}
+
+// Agreement between publications, by hand. Rows 0 and 1 (sources X and Y, fp16 and bf16: one
+// measurement) have q = published / predicted 1.1 and 0.9: spread 1.1 / 0.9 - 1 = 22.2 %, floor
+// (1.1 - 0.9) / (1.1 + 0.9) = 10 %, model errors 1 / 1.1 - 1 = -9.09 % and 1 / 0.9 - 1 = +11.1 %.
+// Row 2 is X again at another batch (prefill: the per-head shape names the measurement), q = 1.0,
+// inside the range. Row 3 measured something else (causal) and row 4 only X published; row 5 is a
+// decode at batch 1 and row 6 at batch 4 (decode: the whole shape names it), so neither has a
+// second publication; row 7 is skipped and row 8 a counter row, both left out.
+TEST(Published, AgreementBetweenPublicationsByHand) {
+  const PublishedTable t = parse_published(
+      kHeader +
+          "X,a,text,a100-80gb,fa2,flash2,fp16,fwd,prefill,8,16,16,2048,2048,128,0,time_ms,1.1,time,\n"
+          "Y,b,text,a100-80gb,fa2,flash2,bf16,fwd,prefill,16,32,32,2048,2048,128,0,time_ms,3.6,time,\n"
+          "X,c,text,a100-80gb,fa2,flash2,fp16,fwd,prefill,4,16,16,2048,2048,128,0,time_ms,0.5,time,\n"
+          "Y,d,text,a100-80gb,fa2,flash2,fp16,fwd,prefill,8,16,16,2048,2048,128,1,time_ms,1,time,\n"
+          "X,e,text,a100-80gb,fa2,flash2,fp16,fwd,prefill,8,16,16,4096,4096,128,0,time_ms,1,time,\n"
+          "X,f,text,h100-sxm,fa2-splitkv,flash-decoding,fp16,fwd,decode,1,32,8,1,4096,128,0,time_us,20,time,\n"
+          "Y,g,text,h100-sxm,fa2-splitkv,flash-decoding,fp16,fwd,decode,4,32,8,1,4096,128,0,time_us,30,time,\n"
+          "Y,h,text,a100-80gb,fa2,flash2,fp16,fwd,prefill,8,16,16,2048,2048,128,0,time_ms,1,time,\n"
+          "Y,i,table,h100-sxm,fa2,flash2,bf16,fwd,prefill,4,32,32,4096,4096,128,0,dram_read_mb,400,ncu,\n",
+      "t.csv");
+  std::vector<ValidatedRow> v(t.rows.size());
+  const double predicted[] = {1e-3, 4e-3, 0.5e-3, 1e-3, 1e-3, 20e-6, 30e-6, 1e-3, 0};
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    v[i].row = &t.rows[i];
+    v[i].published_s = published_time_s(t.rows[i], nullptr).value_or(0);
+    v[i].predicted_s = predicted[i];
+    if (v[i].published_s > 0) v[i].error_pct = 100 * (v[i].predicted_s / v[i].published_s - 1);
+  }
+  v[7].skipped_why = "no time conversion";
+  v[8].counter = true;
+  const std::vector<AgreementGroup> g = agreement(v);
+  ASSERT_EQ(g.size(), 1u);
+  EXPECT_EQ(g[0].impl, "fa2");
+  EXPECT_EQ(g[0].dtype, "16-bit");
+  EXPECT_FALSE(g[0].causal);
+  ASSERT_EQ(g[0].rows.size(), 3u);
+  EXPECT_EQ(g[0].rows[0], &v[0]);
+  EXPECT_EQ(g[0].rows[1], &v[1]);
+  EXPECT_EQ(g[0].rows[2], &v[2]);
+  EXPECT_EQ(g[0].publications, 2u);
+  EXPECT_NEAR(g[0].spread_pct, 100 * (1.1 / 0.9 - 1), 1e-9);
+  EXPECT_NEAR(g[0].floor_pct, 10, 1e-9);
+  EXPECT_NEAR(g[0].min_error_pct, 100 * (1 / 1.1 - 1), 1e-9);
+  EXPECT_NEAR(g[0].max_error_pct, 100 * (1 / 0.9 - 1), 1e-9);
+  // The floor is reached: the prediction scaled by s = 2 x 1.1 x 0.9 / 2 = 0.99 is 10 % off both.
+  const double s = 2 * 1.1 * 0.9 / (1.1 + 0.9);
+  EXPECT_NEAR(std::fabs(s / 1.1 - 1), 0.10, 1e-12);
+  EXPECT_NEAR(std::fabs(s / 0.9 - 1), 0.10, 1e-12);
 }
 
 TEST(Published, FlashAttentionConventionGivesTheMeasuredTime) {

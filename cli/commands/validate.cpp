@@ -51,6 +51,118 @@ std::function<std::string(const traces::PublishedRow&)> summary_group(const std:
   throw InputError("--by '" + by + "': expected impl, gpu, pass, dtype or source");
 }
 
+// --agreement: the groups of rows two or more publications measured (traces::agreement), the
+// furthest apart first; in the table each group's figures on its first row, then a summary line.
+// CSV and JSON: one record per row with its group's figures (--summary: the summary alone).
+int print_agreement(const std::vector<traces::ValidatedRow>& validated, Format format, bool summary_only) {
+  std::vector<traces::AgreementGroup> groups = traces::agreement(validated);
+  if (groups.empty()) {
+    std::cerr << "attnio validate: no measurement is published by two or more sources in this table\n";
+    return 1;
+  }
+  std::stable_sort(groups.begin(), groups.end(),
+                   [](const traces::AgreementGroup& a, const traces::AgreementGroup& b) { return a.floor_pct > b.floor_pct; });
+  const bool table = format == Format::table;
+  if (!summary_only) {
+    auto out = make_printer(format, std::cout,
+                            {{"#", "group", 3, Kind::count},          {"impl", "impl", 12, Kind::text},
+                             {"gpu", "gpu", 9, Kind::text},           {"pass", "pass", 6, Kind::text},
+                             {"causal", "causal", 6, Kind::text},     {"dtype", "dtype", 6, Kind::text},
+                             {"N", "seq", 6, Kind::count},            {"Nk", "kv_len", 6, Kind::count},
+                             {"d", "head_dim", 4, Kind::count},       {"B", "batch", 4, Kind::count},
+                             {"H", "heads", 4, Kind::count},          {"Hkv", "kv_heads", 4, Kind::count},
+                             {"spread %", "spread_pct", 9, Kind::ratio}, {"floor %", "floor_pct", 8, Kind::ratio},
+                             {"published", "published_time_s", 10, Kind::time},
+                             {"predicted", "predicted_time_s", 10, Kind::time},
+                             {"error %", "time_error_pct", 8, Kind::ratio},
+                             {"source", "source", 0, Kind::text}},
+                            false);
+    std::uint64_t n = 0;
+    for (const traces::AgreementGroup& g : groups) {
+      ++n;
+      bool first = true;
+      for (const traces::ValidatedRow* v : g.rows) {
+        const traces::PublishedRow& r = *v->row;
+        Record rec;
+        const bool head = first || !table;  // the table names the group once
+        auto text = [&](const char* key, const std::string& value) { rec.emplace_back(key, head ? value : std::string()); };
+        if (head) {
+          rec.emplace_back("group", n);
+        } else {
+          rec.emplace_back("group", std::string());
+        }
+        text("impl", g.impl);
+        text("gpu", g.gpu);
+        text("pass", g.pass);
+        text("causal", g.causal ? "yes" : "no");
+        text("dtype", g.dtype);
+        if (head) {
+          rec.emplace_back("seq", g.shape.query_len());
+          rec.emplace_back("kv_len", g.shape.kv_len);
+          rec.emplace_back("head_dim", g.shape.head_dim);
+        } else {
+          for (const char* key : {"seq", "kv_len", "head_dim"}) rec.emplace_back(key, std::string());
+        }
+        // Batch and heads are each row's own: a prefill group's rows may differ in them.
+        rec.emplace_back("batch", r.workload.batch);
+        rec.emplace_back("heads", r.workload.heads);
+        rec.emplace_back("kv_heads", r.workload.kv_heads);
+        if (head) {
+          rec.emplace_back("spread_pct", g.spread_pct);
+          rec.emplace_back("floor_pct", g.floor_pct);
+        } else {
+          rec.emplace_back("spread_pct", std::string());
+          rec.emplace_back("floor_pct", std::string());
+        }
+        if (!table) {
+          rec.emplace_back("publications", static_cast<std::uint64_t>(g.publications));
+          rec.emplace_back("variant", g.variant);
+          rec.emplace_back("phase", g.phase);
+        }
+        rec.emplace_back("published_time_s", v->published_s);
+        rec.emplace_back("predicted_time_s", v->predicted_s);
+        rec.emplace_back("time_error_pct", v->error_pct);
+        rec.emplace_back("sm_clock_mhz", r.sm_clock_hz / 1e6);
+        rec.emplace_back("source", r.source + ", " + r.locator);
+        out->row(rec);
+        first = false;
+      }
+    }
+    out->end();
+    if (table) std::cout << "\n";
+  }
+  std::vector<double> spreads, floors;
+  std::uint64_t rows = 0, over_10 = 0;
+  for (const traces::AgreementGroup& g : groups) {
+    spreads.push_back(g.spread_pct);
+    floors.push_back(g.floor_pct);
+    rows += g.rows.size();
+    over_10 += g.floor_pct > 10;
+  }
+  const traces::ErrorSummary sp = traces::summarize(spreads), fl = traces::summarize(floors);
+  if (table) {
+    std::cout << groups.size() << " measurements published by two or more sources (" << rows
+              << " rows; published time over the model's, so batch, heads and a stated clock are divided out): spread median "
+              << std::lround(sp.median) << " %, max " << std::lround(sp.max) << " %; " << over_10
+              << " with a floor over 10 % (no prediction is within 10 % of all their rows)\n";
+    return 0;
+  }
+  if (summary_only) {
+    auto s = make_printer(format, std::cout, {}, true);
+    Record rec;
+    rec.emplace_back("groups", static_cast<std::uint64_t>(groups.size()));
+    rec.emplace_back("rows", rows);
+    rec.emplace_back("median_spread_pct", sp.median);
+    rec.emplace_back("max_spread_pct", sp.max);
+    rec.emplace_back("median_floor_pct", fl.median);
+    rec.emplace_back("max_floor_pct", fl.max);
+    rec.emplace_back("groups_floor_over_10_pct", over_10);
+    s->row(rec);
+    s->end();
+  }
+  return 0;
+}
+
 }  // namespace
 
 int cmd_validate(const std::vector<std::string>& args) {
@@ -62,9 +174,10 @@ int cmd_validate(const std::vector<std::string>& args) {
       "summary", "print only the summary (CSV and JSON print the rows unless this is given)")(
       "model-clock", "predict every row at the model's own SM clock, not at the clock a row states (sm_clock_mhz)")(
       "by", po::value<std::string>()->default_value("impl"), "group the summary by impl, gpu, pass, dtype or source (the publication)")(
-      "counters", "CSV and JSON: the counter rows (Nsight Compute DRAM bytes against the closed form and the simulator, kernel durations against the execution model) instead of the time rows");
+      "counters", "CSV and JSON: the counter rows (Nsight Compute DRAM bytes against the closed form and the simulator, kernel durations against the execution model) instead of the time rows")(
+      "agreement", "how far the publications agree with each other: the rows that measured the same thing in two or more, each group's spread and the least worst error any model could have against it");
   po::variables_map vm;
-  if (!parse("validate", "[--table F.csv] [--impl NAME] [--model-impl PROFILE] [--max-median PCT] [--summary] [--by KEY] [--counters] [--model-clock]", desc, args, vm)) return 0;
+  if (!parse("validate", "[--table F.csv] [--impl NAME] [--model-impl PROFILE] [--max-median PCT] [--summary] [--by KEY] [--counters] [--agreement] [--model-clock]", desc, args, vm)) return 0;
   traces::PublishedTable table = vm.count("table") ? traces::read_published(vm["table"].as<std::string>())
                                                    : traces::shipped_published();
   if (vm.count("model-clock")) {
@@ -79,6 +192,7 @@ int cmd_validate(const std::vector<std::string>& args) {
   const auto group_of = summary_group(by);
 
   const Format format = format_of(vm);
+  if (vm.count("agreement")) return print_agreement(traces::validate_rows(table, only, forced, false), format, vm.count("summary") > 0);
   const bool counters_only = vm.count("counters") && format != Format::table;
   std::unique_ptr<Printer> rows;
   if (!vm.count("summary") && !counters_only) {

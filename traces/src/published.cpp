@@ -449,6 +449,65 @@ ErrorSummary summarize(const std::vector<double>& errors) {
   return s;
 }
 
+std::vector<AgreementGroup> agreement(const std::vector<ValidatedRow>& rows) {
+  // The key: what was measured, with the per-head shape for prefill and the whole one for decode.
+  auto key_of = [](const ValidatedRow& v) {
+    const PublishedRow& r = *v.row;
+    const Workload& w = r.workload;
+    const bool half = w.dtype == Dtype::fp16 || w.dtype == Dtype::bf16;
+    std::ostringstream k;
+    k << r.impl << '|' << r.gpu << '|' << w.variant.name() << '|' << to_string(w.pass) << '|' << to_string(w.phase)
+      << '|' << (half ? std::string_view("16-bit") : to_string(w.dtype)) << '|' << w.causal << '|' << w.query_len()
+      << '|' << w.kv_len << '|' << w.head_dim << '|' << w.v_head_dim << '|' << w.heads / std::max<std::uint64_t>(w.kv_heads, 1);
+    if (w.phase == Phase::decode) k << '|' << w.batch << '|' << w.heads << '|' << w.kv_heads;
+    return k.str();
+  };
+  std::vector<std::string> order;
+  std::map<std::string, std::vector<const ValidatedRow*>> by_key;
+  for (const ValidatedRow& v : rows) {
+    if (v.counter || !v.skipped_why.empty() || v.row == nullptr || v.predicted_s <= 0 || v.published_s <= 0) continue;
+    const std::string k = key_of(v);
+    auto [it, fresh] = by_key.try_emplace(k);
+    if (fresh) order.push_back(k);
+    it->second.push_back(&v);
+  }
+  std::vector<AgreementGroup> out;
+  for (const std::string& k : order) {
+    const std::vector<const ValidatedRow*>& members = by_key[k];
+    std::vector<std::string> sources;
+    for (const ValidatedRow* v : members) sources.push_back(v->row->source);
+    std::sort(sources.begin(), sources.end());
+    const auto distinct = static_cast<std::size_t>(std::distance(sources.begin(), std::unique(sources.begin(), sources.end())));
+    if (distinct < 2) continue;
+    const PublishedRow& first = *members.front()->row;
+    AgreementGroup g;
+    g.impl = first.impl;
+    g.gpu = first.gpu;
+    g.variant = std::string(first.workload.variant.name());
+    g.pass = std::string(to_string(first.workload.pass));
+    g.phase = std::string(to_string(first.workload.phase));
+    const Dtype dt = first.workload.dtype;
+    g.dtype = dt == Dtype::fp16 || dt == Dtype::bf16 ? "16-bit" : std::string(to_string(dt));
+    g.causal = first.workload.causal;
+    g.shape = first.workload;
+    g.rows = members;
+    g.publications = distinct;
+    double qmin = 0, qmax = 0;
+    g.min_error_pct = g.max_error_pct = members.front()->error_pct;
+    for (const ValidatedRow* v : members) {
+      const double q = v->published_s / v->predicted_s;
+      qmin = qmin == 0 ? q : std::min(qmin, q);
+      qmax = std::max(qmax, q);
+      g.min_error_pct = std::min(g.min_error_pct, v->error_pct);
+      g.max_error_pct = std::max(g.max_error_pct, v->error_pct);
+    }
+    g.spread_pct = 100 * (qmax / qmin - 1);
+    g.floor_pct = 100 * (qmax - qmin) / (qmax + qmin);
+    out.push_back(std::move(g));
+  }
+  return out;
+}
+
 const std::string& shipped_published_csv() {
   static const std::string text(kPublishedCsv, sizeof kPublishedCsv - 1);
   return text;

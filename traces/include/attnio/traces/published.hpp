@@ -118,4 +118,29 @@ struct ErrorSummary {
 };
 ErrorSummary summarize(const std::vector<double>& errors);
 
+// How far the publications agree with each other: rows that measured the same thing (the same
+// implementation on the same GPU, variant, pass, phase, causal flag, query and key lengths, head
+// dim and query heads per K/V head; fp16 and bf16 together, the same kernels at the same tensor
+// rate; for decode the whole shape, batch and heads included, since its time is not proportional to
+// them) in two or more publications. Each row's published time is taken over the model's for that
+// row, q = published / predicted, which divides out what the model accounts for between them
+// (batch x heads, the clock a row states) and leaves the measurements' own disagreement:
+//   spread = max q / min q - 1;
+//   floor  = (max q - min q) / (max q + min q): the least worst |error| against the group that any
+//            prediction scaling its rows alike can have (the error s / q - 1 is smallest at its
+//            largest for s = 2 max q min q / (max q + min q), where it is that ratio either way).
+// A group whose floor is 10 % cannot be held within 10 % by any model, this one or another.
+struct AgreementGroup {
+  std::string impl, gpu, variant, pass, phase, dtype;  // dtype "16-bit" for fp16 and bf16
+  bool causal = false;
+  Workload shape;                         // a member's; batch and heads name it only for decode
+  std::vector<const ValidatedRow*> rows;  // in table order
+  std::size_t publications = 0;           // distinct sources among them (2 or more)
+  double spread_pct = 0, floor_pct = 0;
+  double min_error_pct = 0, max_error_pct = 0;  // the model's signed errors against the rows
+};
+// Over compared time rows (counter and skipped rows are left out); groups in table order of their
+// first row.
+std::vector<AgreementGroup> agreement(const std::vector<ValidatedRow>& rows);
+
 }  // namespace attnio::traces
