@@ -19,68 +19,24 @@
 // row read from the wrong head, batch or stride differs from the reference by far more than the
 // 0.02 allowed (a correct fp16 or bf16 run is within a few 1e-3).
 // Exits 1 when an output is further than 0.02 from the reference (the parameters would be wrong).
-// Output: one CSV line per case and mode, as each finishes:
-//   kind,dtype,batch,heads,kv_heads,seq,kv_len,head_dim,splits,mode,median_us,p10_us,p90_us,max_abs_err
+// Output: one CSV line per case and mode, as each finishes, in bench_common.cuh's columns (kernel
+// fa2, pass fwd, causal 0).
 #include <cuda_runtime.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
-#include <functional>
-#include <string>
 #include <vector>
 
 #include <cutlass/numeric_types.h>
 
+#include "bench_common.cuh"
 #include "flash.h"
 
 namespace {
 
 using flash::Flash_fwd_params;
-
-void check(cudaError_t e, const char* what) {
-  if (e != cudaSuccess) {
-    std::fprintf(stderr, "fa2_bench: %s: %s\n", what, cudaGetErrorString(e));
-    std::exit(1);
-  }
-}
-
-// Deterministic inputs in [-1, 1): a hash of the element index, converted to the element type.
-template <typename T>
-__global__ void fill(T* p, size_t n, unsigned seed, float range) {
-  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < n; i += static_cast<size_t>(gridDim.x) * blockDim.x) {
-    unsigned x = static_cast<unsigned>(i) * 2654435761u ^ seed * 40503u;
-    x ^= x >> 13, x *= 0x5bd1e995u, x ^= x >> 15;
-    p[i] = T(range * (static_cast<float>(x & 0xffffu) / 32768.0f - 1.0f));
-  }
-}
-
-// Holds the GPU for `ns` nanoseconds, so the host queues the timed calls behind it.
-__global__ void spin(unsigned long long ns) {
-  unsigned long long t0, t;
-  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t0));
-  do {
-    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
-  } while (t - t0 < ns);
-}
-
-template <typename T>
-struct Device {
-  T* p = nullptr;
-  size_t n = 0;
-  explicit Device(size_t count) : n(count) { check(cudaMalloc(&p, std::max<size_t>(count, 1) * sizeof(T)), "cudaMalloc"); }
-  ~Device() { cudaFree(p); }
-  Device(const Device&) = delete;
-  Device& operator=(const Device&) = delete;
-  std::vector<T> host() const {
-    std::vector<T> h(n);
-    check(cudaMemcpy(h.data(), p, n * sizeof(T), cudaMemcpyDeviceToHost), "cudaMemcpy");
-    return h;
-  }
-};
-
-int round_up(int x, int m) { return (x + m - 1) / m * m; }
+using namespace bench;
 
 // flash_api.cpp num_splits_heuristic, as called by set_params_splitkv (2 CTAs per SM).
 int num_splits_heuristic(int batch_nheads_mblocks, int num_sms, int num_n_blocks, int max_splits) {
@@ -102,81 +58,6 @@ int num_splits_heuristic(int batch_nheads_mblocks, int num_sms, int num_n_blocks
   return 1;
 }
 
-// The inputs: q from [-8, 8) (a peaked softmax), K and V from [-1, 1), the output NaN until written.
-template <typename T>
-void inputs(Device<T>& q, Device<T>& k, Device<T>& v, Device<T>& o, unsigned seed) {
-  fill<<<1024, 256>>>(q.p, q.n, seed, 8.f);
-  fill<<<1024, 256>>>(k.p, k.n, seed + 1, 1.f);
-  fill<<<1024, 256>>>(v.p, v.n, seed + 2, 1.f);
-  check(cudaMemset(o.p, 0xff, o.n * sizeof(T)), "cudaMemset");
-}
-
-// The checked call: a launch error surfaces at once, a fault at the synchronize.
-void run_once(const std::function<void()>& call, const char* what) {
-  call();
-  check(cudaGetLastError(), what);
-  check(cudaDeviceSynchronize(), what);
-}
-
-struct Timing {
-  double median_us, p10_us, p90_us;
-};
-
-Timing time_call(const std::function<void()>& call, bool cold, void* flush, size_t flush_bytes) {
-  constexpr int kWarmup = 10, kIters = 100;
-  for (int i = 0; i < kWarmup; ++i) call();
-  check(cudaDeviceSynchronize(), "warm-up");
-  spin<<<1, 1>>>(20000000ull);
-  std::vector<cudaEvent_t> start(kIters), stop(kIters);
-  for (int i = 0; i < kIters; ++i) {
-    check(cudaEventCreate(&start[i]), "cudaEventCreate");
-    check(cudaEventCreate(&stop[i]), "cudaEventCreate");
-  }
-  for (int i = 0; i < kIters; ++i) {
-    if (cold) check(cudaMemsetAsync(flush, 0, flush_bytes), "flush");
-    check(cudaEventRecord(start[i]), "cudaEventRecord");
-    call();
-    check(cudaEventRecord(stop[i]), "cudaEventRecord");
-  }
-  check(cudaDeviceSynchronize(), "timed calls");
-  check(cudaGetLastError(), "a kernel");
-  std::vector<double> us(kIters);
-  for (int i = 0; i < kIters; ++i) {
-    float ms = 0;
-    check(cudaEventElapsedTime(&ms, start[i], stop[i]), "cudaEventElapsedTime");
-    us[i] = 1000.0 * ms;
-    cudaEventDestroy(start[i]);
-    cudaEventDestroy(stop[i]);
-  }
-  std::sort(us.begin(), us.end());
-  return {us[kIters / 2], us[kIters / 10], us[kIters * 9 / 10]};
-}
-
-// float64 attention for one query row of one head: out[d] = sum_j softmax(q.k_j * scale) v_j.
-template <typename T>
-double max_row_error(const std::vector<T>& q, const std::vector<T>& k, const std::vector<T>& v, const std::vector<T>& o,
-                     size_t q_off, size_t k_off, size_t k_row, size_t o_off, int nk, int d) {
-  std::vector<double> s(nk);
-  double m = -INFINITY;
-  for (int j = 0; j < nk; ++j) {
-    double dot = 0;
-    for (int c = 0; c < d; ++c) dot += double(float(q[q_off + c])) * double(float(k[k_off + j * k_row + c]));
-    s[j] = dot / std::sqrt(double(d));
-    m = std::max(m, s[j]);
-  }
-  double sum = 0;
-  for (double& x : s) sum += x = std::exp(x - m);
-  double err = 0;
-  for (int c = 0; c < d; ++c) {
-    double ref = 0;
-    for (int j = 0; j < nk; ++j) ref += s[j] * double(float(v[k_off + j * k_row + c]));
-    const double got = double(float(o[o_off + c]));
-    if (!std::isfinite(got)) return INFINITY;  // not written (the buffer starts as NaN), or overflowed
-    err = std::max(err, std::fabs(ref / sum - got));
-  }
-  return err;
-}
-
 void common(Flash_fwd_params& p, float scale) {
   p.scale_softmax = scale;
   p.scale_softmax_log2 = scale * float(M_LOG2E);
@@ -188,16 +69,6 @@ void common(Flash_fwd_params& p, float scale) {
   p.is_causal = false;
   p.softcap = 0.f;
   p.rotary_dim = 0;
-}
-
-double worst_error = 0;
-
-void line(const char* kind, const char* dtype, int b, int h, int hk, int n, int nk, int d, int splits, const char* mode,
-          const Timing& t, double err) {
-  worst_error = std::max(worst_error, err);
-  std::printf("%s,%s,%d,%d,%d,%d,%d,%d,%d,%s,%.3f,%.3f,%.3f,%.3g\n", kind, dtype, b, h, hk, n, nk, d, splits, mode, t.median_us,
-              t.p10_us, t.p90_us, err);
-  std::fflush(stdout);
 }
 
 // mha_fwd: q, k, v (B, N, H, d) contiguous, fp16, not causal.
@@ -233,7 +104,7 @@ void prefill(int b, int h, int n, void* flush, size_t flush_bytes) {
       }
     }
   }
-  line("prefill", "fp16", b, h, h, n, n, D, 1, "warm", time_call(call, false, flush, flush_bytes), err);
+  line("fa2", "prefill", "fwd", false, "fp16", b, h, h, n, n, D, 1, "warm", time_call(call, false, flush, flush_bytes), err);
 }
 
 // mha_fwd_kvcache with cache_seqlens and no new K/V: q (B, 1, H, d), caches (B, Nk, Hkv, d), bf16.
@@ -292,13 +163,15 @@ void decode(int b, int h, int hk, int nk, int splits_given, void* flush, size_t 
     }
   }
   for (const bool cold : {false, true}) {
-    line("decode", "bf16", b, h, hk, 1, nk, D, p.num_splits, cold ? "cold" : "warm", time_call(call, cold, flush, flush_bytes), err);
+    line("fa2", "decode", "fwd", false, "bf16", b, h, hk, 1, nk, D, p.num_splits, cold ? "cold" : "warm",
+         time_call(call, cold, flush, flush_bytes), err);
   }
 }
 
 }  // namespace
 
 int main() {
+  program = "fa2_bench";
   int dev = 0, sms = 0;
   check(cudaGetDevice(&dev), "cudaGetDevice");
   check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev), "SM count");
@@ -308,7 +181,7 @@ int main() {
   const size_t flush_bytes = size_t(256) << 20;
   void* flush = nullptr;
   check(cudaMalloc(&flush, flush_bytes), "flush buffer");
-  std::printf("kind,dtype,batch,heads,kv_heads,seq,kv_len,head_dim,splits,mode,median_us,p10_us,p90_us,max_abs_err\n");
+  header();
   // The FlashAttention-2 paper's forward shapes (B x N = 16k tokens, H = 2048 / d), not causal.
   for (const int n : {2048, 8192}) prefill<64>(16384 / n, 32, n, flush, flush_bytes);
   for (const int n : {2048, 8192}) prefill<128>(16384 / n, 16, n, flush, flush_bytes);
@@ -319,12 +192,5 @@ int main() {
   // with one split), more run the split-KV kernel and the combine.
   for (const int splits : {1, 2, 4, 8, 16}) decode(1, 32, 8, 2048, splits, flush, flush_bytes, sms);
   cudaFree(flush);
-  // Attention outputs of these inputs are averages of values in [-1, 1): fp16 and bf16 results
-  // agree with float64 to about 1e-3 and 4e-3. Far beyond that, the parameters are wrong and the
-  // times above are not of a correct run.
-  if (worst_error > 2e-2) {
-    std::fprintf(stderr, "fa2_bench: an output differs from the float64 reference by %.3g (limit 0.02)\n", worst_error);
-    return 1;
-  }
-  return 0;
+  return verdict();
 }
