@@ -127,9 +127,10 @@ inline Timing time_call(const std::function<void()>& call, bool cold, void* flus
 
 // float64 attention for one query row of one head over its first `nk` keys (all of them, or the
 // row's causal prefix): out[c] = sum_j softmax(q.k_j / sqrt(d)) v_j[c]; the largest |out - o|.
+// lse, when given: the row's log-sum-exp of the scaled scores (what the kernels store).
 template <typename T>
 double max_row_error(const std::vector<T>& q, const std::vector<T>& k, const std::vector<T>& v, const std::vector<T>& o,
-                     size_t q_off, size_t k_off, size_t k_row, size_t o_off, int nk, int d) {
+                     size_t q_off, size_t k_off, size_t k_row, size_t o_off, int nk, int d, double* lse = nullptr) {
   std::vector<double> s(nk);
   double m = -INFINITY;
   for (int j = 0; j < nk; ++j) {
@@ -140,6 +141,7 @@ double max_row_error(const std::vector<T>& q, const std::vector<T>& k, const std
   }
   double sum = 0;
   for (double& x : s) sum += x = std::exp(x - m);
+  if (lse) *lse = m + std::log(sum);
   double err = 0;
   for (int c = 0; c < d; ++c) {
     double ref = 0;
@@ -149,6 +151,23 @@ double max_row_error(const std::vector<T>& q, const std::vector<T>& k, const std
     err = std::max(err, std::fabs(ref / sum - got));
   }
   return err;
+}
+
+// Every element finite (an output the kernel did not write is still NaN).
+template <typename T>
+bool all_finite(const std::vector<T>& x) {
+  return std::all_of(x.begin(), x.end(), [](const T& e) { return std::isfinite(float(e)); });
+}
+
+// The largest |a - b|, elementwise (INFINITY where either is not finite).
+template <typename T>
+double max_abs_diff(const std::vector<T>& a, const std::vector<T>& b) {
+  double m = 0;
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
+    const double d = std::fabs(double(float(a[i])) - double(float(b[i])));
+    m = std::max(m, std::isfinite(d) ? d : INFINITY);
+  }
+  return a.size() == b.size() ? m : INFINITY;
 }
 
 inline double worst_error = 0;

@@ -1,7 +1,7 @@
 // A timing harness for FlashAttention-3's own kernels (flash-attention's hopper/), without PyTorch:
 // it fills the library's Flash_fwd_params and Flash_bwd_params the way hopper/flash_api.cpp does
-// (set_params_fprop and mha_fwd: the causal flag as a window, the split and pack-GQA heuristics, the
-// persistent scheduler's tile-count semaphore zeroed before each call; set_params_dgrad and mha_bwd:
+// (set_params_fprop and mha_fwd: the causal flag as a window, one split as flash_attn_func asks, the
+// pack-GQA heuristic, the persistent scheduler's tile-count semaphore zeroed before each call; set_params_dgrad and mha_bwd:
 // the backward's own row rounding, dQ accumulator, softmax_d and log2-LSE buffers, dQ semaphore) and
 // calls the library's dispatch (run_mha_fwd_ through its instantiation files; the backward through
 // fa3_bwd_hdim128.cu, the two configurations its d = 128 dispatch picks on sm90). Built by
@@ -15,10 +15,11 @@
 //   backward: d = 128, H = 16 at ThunderKittens' N = 768 and 1536 (B = 16) and the FlashAttention-3
 //            paper's N = 512 (B = 32) and 1024 (B = 16), causal and not (its N = 768 rows are the
 //            table's furthest, 42-48 % above the model).
-// Checks: the forward's rows at the start, middle and end of the first and last batch at three heads
-// against a float64 reference; the backward's dQ, dK and dV of the first and the last head, whole,
-// against float64 gradients (error over each tensor's largest |reference|). Outputs start as NaN,
-// so one the kernel did not write fails. Exits 1 beyond 0.02 (the parameters would be wrong).
+// Checks: the forward's rows at the edges of the first row tiles, around the middle and at the end,
+// of the first and last batch at three heads, against a float64 reference, with their LSE; every
+// output element written (outputs start as NaN); the timed calls' output the same as the first.
+// The backward's dQ, dK and dV of three heads, whole, against float64 gradients (error over each
+// tensor's largest |reference|). Exits 1 beyond 0.02 (the parameters would be wrong).
 // Output: bench_common.cuh's CSV, kernel fa3.
 #include <cuda_runtime.h>
 
@@ -33,7 +34,6 @@
 
 #include "bench_common.cuh"
 #include "flash.h"
-#include "heuristics.h"
 #include "tile_size.h"
 
 // fa3_bwd_hdim128.cu: the library's sm90 d = 128 backward for MHA, not deterministic, not varlen.
@@ -102,16 +102,6 @@ struct Scheduler {
   }
 };
 
-// get_num_splits without FLASHATTENTION_DISABLE_SPLIT (the harness is built with splitting off):
-// what the library would choose for this shape.
-int library_splits(const Flash_fwd_params& p) {
-  const auto tile = tile_size_fwd_sm90(p.d_rounded, p.dv_rounded, p.is_causal, p.is_local, 2, false, false, false);
-  const int block_m = std::get<0>(tile), block_n = std::get<1>(tile);
-  const int n_blocks = (p.seqlen_k + block_n - 1) / block_n, m_blocks = (p.seqlen_q + block_m - 1) / block_m;
-  const int size_one_kv_head = p.seqlen_k * (p.d + p.dv) * 2;
-  return num_splits_heuristic(p.b * p.h_k * m_blocks, p.num_sm, n_blocks, m_blocks, size_one_kv_head, p.is_causal || p.is_local, 128);
-}
-
 template <int D>
 void run_forward(Flash_fwd_params& p) {
   run_mha_fwd_<90, T, D, D, false, false, false, false>(p, nullptr);
@@ -134,14 +124,10 @@ void forward(int d, int b, int n, bool causal, int arch, int num_sm) {
   inputs(q, k, v, o, 1);
   Flash_fwd_params p;
   fprop(p, b, h, n, d, round_up(n, 128), round_up(n, 128), q.p, k.p, v.p, o.p, lse.p, causal, arch, num_sm);
-  const int splits = library_splits(p);
-  if (splits > 1) {
-    std::fprintf(stderr, "fa3_bench: forward d=%d B=%d N=%d causal=%d skipped: the library would run %d splits (this build has none)\n",
-                 d, b, n, causal ? 1 : 0, splits);
-    return;
-  }
+  // flash_attn_func passes num_splits = 1 (flash_attn_interface.py), so mha_fwd does not ask
+  // get_num_splits; pack_gqa None asks get_pack_gqa, false for H = H_kv.
   p.num_splits = 1;
-  p.pack_gqa = false;  // get_pack_gqa: H = H_kv
+  p.pack_gqa = false;
   const Scheduler sched(p, p.is_causal || p.is_local);
   auto call = [&] {
     sched.zero();
@@ -149,17 +135,26 @@ void forward(int d, int b, int n, bool causal, int arch, int num_sm) {
   };
   run_once(call, "forward");
   const auto hq = q.host(), hk = k.host(), hv = v.host(), ho = o.host();
-  double err = 0;
+  const auto hl = lse.host();
+  // Rows at the edges of the first row tiles and around the middle, and the last, of the first and
+  // last batch at three heads: each against float64, with its LSE; and every output written.
+  const int block_m = std::get<0>(tile_size_fwd_sm90(d, d, causal, false, 2, false, false, false));
+  double err = all_finite(ho) ? 0.0 : INFINITY;
   for (int bi : {0, b - 1}) {
-    for (int row : {0, n / 2, n - 1}) {
+    for (int row : {0, block_m - 1, block_m, n / 2 - 1, n / 2, n - 1}) {
       for (int head : {0, h / 2, h - 1}) {
         const size_t base = size_t(bi) * n * h * d, off = base + size_t(row) * h * d + size_t(head) * d;
+        double ref_lse = 0;
         err = std::max(err, max_row_error(hq, hk, hv, ho, off, base + size_t(head) * d, size_t(h) * d, off,
-                                          causal ? row + 1 : n, d));
+                                          causal ? row + 1 : n, d, &ref_lse));
+        // softmax_lse (B, H, N): the natural log of the row's sum of exp(scaled score).
+        err = std::max(err, std::fabs(double(hl[(size_t(bi) * h + head) * n + row]) - ref_lse));
       }
     }
   }
-  line("fa3", "prefill", "fwd", causal, "fp16", b, h, h, n, n, d, 1, "warm", time_call(call, false, nullptr, 0), err);
+  const Timing t = time_call(call, false, nullptr, 0);
+  err = std::max(err, max_abs_diff(ho, o.host()));  // the timed calls wrote the same output
+  line("fa3", "prefill", "fwd", causal, "fp16", b, h, h, n, n, d, 1, "warm", t, err);
 }
 
 // float64 gradients of one head (rows `row` apart from `base`, head offset `head`), whole: P, O,
@@ -232,11 +227,7 @@ void backward(int b, int n, bool causal, int arch, int num_sm) {
   dq.poison(), dk.poison(), dv.poison();
   Flash_fwd_params f;
   fprop(f, b, h, n, D, round_up(n, 128), round_up(n, 128), q.p, k.p, v.p, o.p, lse.p, causal, arch, num_sm);
-  if (library_splits(f) > 1) {
-    std::fprintf(stderr, "fa3_bench: backward B=%d N=%d skipped: the library's forward would split (this build has none)\n", b, n);
-    return;
-  }
-  f.num_splits = 1, f.pack_gqa = false;
+  f.num_splits = 1, f.pack_gqa = false;  // as flash_attn_func's forward
   {
     const Scheduler sched(f, f.is_causal);
     run_once(
@@ -267,7 +258,9 @@ void backward(int b, int n, bool causal, int arch, int num_sm) {
   run_once(call, "backward");
   const auto hq = q.host(), hk = k.host(), hv = v.host(), hdo = dout.host(), hdq = dq.host(), hdk = dk.host(), hdv = dv.host();
   double err = 0;
-  for (const auto [bi, head] : {std::pair{0, 0}, std::pair{b - 1, h - 1}}) {
+  // Two corner heads and one inside (batch 1, head H/2), which a batch-major and a head-major
+  // layout of the per-head buffers (LSE, softmax_d, dQ accumulator) put at different addresses.
+  for (const auto [bi, head] : {std::pair{0, 0}, std::pair{b - 1, h - 1}, std::pair{1, h / 2}}) {
     err = std::max(err, head_grad_error(hq, hk, hv, hdo, hdq, hdk, hdv, size_t(bi) * n * h * D, size_t(h) * D,
                                         size_t(head) * D, n, D, causal));
   }
@@ -284,7 +277,8 @@ int main() {
   cudaDeviceProp prop{};
   check(cudaGetDeviceProperties(&prop, dev), "cudaGetDeviceProperties");
   const int arch = prop.major * 10 + prop.minor;
-  std::fprintf(stderr, "fa3_bench: %s, %d SMs, sm_%d\n", prop.name, sms, arch);
+  std::fprintf(stderr, "fa3_bench: %s, %d SMs, sm_%d; built with nvcc %d.%d.%d\n", prop.name, sms, arch, __CUDACC_VER_MAJOR__,
+               __CUDACC_VER_MINOR__, __CUDACC_VER_BUILD__);
   if (arch != 90) {
     std::fprintf(stderr, "fa3_bench: FlashAttention-3's kernels are built for sm_90a; this GPU is sm_%d\n", arch);
     return 1;
