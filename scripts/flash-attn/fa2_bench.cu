@@ -27,6 +27,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <string>
 #include <vector>
 
 #include <cutlass/numeric_types.h>
@@ -112,7 +113,8 @@ void prefill(int b, int h, int n, void* flush, size_t flush_bytes) {
 
 // mha_fwd_kvcache with cache_seqlens and no new K/V: q (B, 1, H, d), caches (B, Nk, Hkv, d), bf16.
 // splits 0: the library's heuristic.
-void decode(int b, int h, int hk, int nk, int splits_given, void* flush, size_t flush_bytes, int num_sms) {
+// once: the checked call only, no timing (for Nsight Compute to time each kernel).
+void decode(int b, int h, int hk, int nk, int splits_given, void* flush, size_t flush_bytes, int num_sms, bool once) {
   constexpr int D = 128;
   using T = cutlass::bfloat16_t;
   const size_t qn = size_t(b) * h * D, kn = size_t(b) * nk * hk * D;
@@ -165,6 +167,12 @@ void decode(int b, int h, int hk, int nk, int splits_given, void* flush, size_t 
       err = std::max(err, max_row_error(hq, hkc, hvc, ho, off, k_off, size_t(hk) * D, off, nk, D));
     }
   }
+  if (once) {
+    worst_error = std::max(worst_error, err);
+    std::fprintf(stderr, "fa2_bench: decode B=%d H=%d Hkv=%d Nk=%d, %d split(s): max |error| %.3g\n", b, h, hk, nk,
+                 p.num_splits, err);
+    return;
+  }
   for (const bool cold : {false, true}) {
     const Timing t = time_call(call, cold, flush, flush_bytes);
     line("fa2", "decode", "fwd", false, "bf16", b, h, hk, 1, nk, D, p.num_splits, cold ? "cold" : "warm", t,
@@ -174,8 +182,15 @@ void decode(int b, int h, int hk, int nk, int splits_given, void* flush, size_t 
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
   program = "fa2_bench";
+  // --decode-once: each decode case's checked call alone, no prefill and no timing, so that
+  // `ncu --cache-control all` times each kernel of each call with the caches flushed.
+  const bool once = argc > 1 && std::string(argv[1]) == "--decode-once";
+  if (argc > 2 || (argc == 2 && !once)) {
+    std::fprintf(stderr, "usage: fa2_bench [--decode-once]\n");
+    return 2;
+  }
   int dev = 0, sms = 0;
   check(cudaGetDevice(&dev), "cudaGetDevice");
   check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev), "SM count");
@@ -186,16 +201,18 @@ int main() {
   const size_t flush_bytes = size_t(256) << 20;
   void* flush = nullptr;
   check(cudaMalloc(&flush, flush_bytes), "flush buffer");
-  header();
-  // The FlashAttention-2 paper's forward shapes (B x N = 16k tokens, H = 2048 / d), not causal.
-  for (const int n : {2048, 8192}) prefill<64>(16384 / n, 32, n, flush, flush_bytes);
-  for (const int n : {2048, 8192}) prefill<128>(16384 / n, 16, n, flush, flush_bytes);
+  if (!once) {
+    header();
+    // The FlashAttention-2 paper's forward shapes (B x N = 16k tokens, H = 2048 / d), not causal.
+    for (const int n : {2048, 8192}) prefill<64>(16384 / n, 32, n, flush, flush_bytes);
+    for (const int n : {2048, 8192}) prefill<128>(16384 / n, 16, n, flush, flush_bytes);
+  }
   // flash-attention-lab's decode shapes (H = 32, d = 128), the library's split count.
   const int shapes[][3] = {{1, 8, 512}, {1, 32, 512}, {8, 8, 512}, {1, 8, 2048}, {4, 8, 2048}, {8, 32, 2048}, {1, 8, 32768}};
-  for (const auto& s : shapes) decode(s[0], 32, s[1], s[2], 0, flush, flush_bytes, sms);
+  for (const auto& s : shapes) decode(s[0], 32, s[1], s[2], 0, flush, flush_bytes, sms, once);
   // One small decode at fixed split counts: 1 runs the forward kernel alone (as the library does
   // with one split), more run the split-KV kernel and the combine.
-  for (const int splits : {1, 2, 4, 8, 16}) decode(1, 32, 8, 2048, splits, flush, flush_bytes, sms);
+  for (const int splits : {1, 2, 4, 8, 16}) decode(1, 32, 8, 2048, splits, flush, flush_bytes, sms, once);
   cudaFree(flush);
   return verdict();
 }
