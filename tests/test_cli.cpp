@@ -121,6 +121,18 @@ TEST(Cli, ReportShowsBothPhasesAndVerdicts) {
   EXPECT_NE(r.out.find("impl"), std::string::npos);
   EXPECT_NE(r.out.find("flash-decoding"), std::string::npos);
   EXPECT_NE(r.out.find("mamba-naive"), std::string::npos);
+  // The footer says which variants published measurements cover and which they do not.
+  const auto checked = r.out.find("Held against measurements (rows, median |error|): ");
+  const auto alone = r.out.find("No published measurement yet, so the model's alone: ");
+  ASSERT_NE(checked, std::string::npos) << r.out;
+  ASSERT_NE(alone, std::string::npos) << r.out;
+  const std::string checked_line = r.out.substr(checked, r.out.find('\n', checked) - checked);
+  const std::string alone_line = r.out.substr(alone, r.out.find('\n', alone) - alone);
+  EXPECT_NE(checked_line.find("flash2 ("), std::string::npos) << checked_line;
+  EXPECT_EQ(checked_line.find("mamba2"), std::string::npos) << checked_line;
+  EXPECT_NE(alone_line.find("mamba2"), std::string::npos) << alone_line;
+  EXPECT_EQ(alone_line.find("flash2,"), std::string::npos) << alone_line;
+  EXPECT_NE(r.out.find("'attnio validate --agreement'"), std::string::npos);
 }
 
 TEST(Cli, ModelImportsShippedAndUserConfigs) {

@@ -3,8 +3,10 @@
 // override it.
 #include "commands/commands.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <iostream>
+#include <map>
 #include <memory>
 
 #include "attnio/model/device.hpp"
@@ -47,6 +49,7 @@ int cmd_report(const std::vector<std::string>& args) {
   std::deque<Device> storage;
   const Format f = format_of(vm);
   const bool table = f == Format::table;
+  std::vector<std::string> shown_variants;  // printed in either phase, in registry order
   // CSV and JSON get one stream of records over both phases; the table gets a section per phase.
   std::unique_ptr<Printer> printer;
   for (Phase phase : {Phase::prefill, Phase::decode}) {
@@ -77,6 +80,8 @@ int cmd_report(const std::vector<std::string>& args) {
       }
       const Prediction p = predict(*dev, one);
       printer->row(to_record(*dev, p));
+      const std::string name(to_string(v));
+      if (std::find(shown_variants.begin(), shown_variants.end(), name) == shown_variants.end()) shown_variants.push_back(name);
       const bool chip = p.bound == Bound::l2 || p.bound == Bound::smem;
       (p.bound == Bound::launch ? launch : !p.memory_bound() ? compute : chip ? on_chip : dram).push_back(std::string(to_string(v)));
     }
@@ -104,15 +109,40 @@ int cmd_report(const std::vector<std::string>& args) {
     std::cout << " 'attnio explain --variant V' derives one variant's numbers and pipe times.\n";
     // How far such times are from what kernels measured (README, "How far the numbers are checked").
     const traces::PublishedTable published = traces::shipped_published();
+    const std::vector<traces::ValidatedRow> validated = traces::validate_rows(published, "", "", /*counters=*/false);
     std::vector<double> errors;
-    for (const traces::ValidatedRow& v : traces::validate_rows(published, "", "", /*counters=*/false)) {
-      if (v.skipped_why.empty()) errors.push_back(std::fabs(v.error_pct));
+    std::map<std::string, std::vector<double>> by_variant;  // variant -> |error| of its compared rows
+    for (const traces::ValidatedRow& v : validated) {
+      if (!v.skipped_why.empty()) continue;
+      errors.push_back(std::fabs(v.error_pct));
+      by_variant[std::string(v.row->workload.variant.name())].push_back(std::fabs(v.error_pct));
     }
     const traces::ErrorSummary e = traces::summarize(errors);
     std::cout << "Each time is the execution model's for the implementation in column impl (attnio impls; --impl to pick one):\n"
               << "against " << e.rows << " published kernel measurements, each predicted with its own implementation, the median |error| is "
               << static_cast<int>(std::lround(e.median)) << " %, p90 " << static_cast<int>(std::lround(e.p90))
               << " % ('attnio validate'; README, 'How far the numbers are checked').\n";
+    // Which of the variants above those measurements cover, and which they do not.
+    std::vector<std::string> checked, unchecked;
+    for (const std::string& name : shown_variants) {
+      const auto it = by_variant.find(name);
+      if (it == by_variant.end()) {
+        unchecked.push_back(name);
+        continue;
+      }
+      const traces::ErrorSummary ve = traces::summarize(it->second);
+      checked.push_back(name + " (" + std::to_string(ve.rows) + " rows, " + std::to_string(std::lround(ve.median)) + " %)");
+    }
+    std::cout << "Held against measurements (rows, median |error|): " << join(checked) << ".\n"
+              << "No published measurement yet, so the model's alone: " << join(unchecked) << ".\n";
+    const std::vector<traces::AgreementGroup> agree = traces::agreement(validated);
+    if (!agree.empty()) {
+      std::vector<double> spreads;
+      for (const traces::AgreementGroup& g : agree) spreads.push_back(g.spread_pct);
+      std::cout << "Where two or more publications measured the same kernel and shape (" << agree.size()
+                << " cases), they differ from each other by a median " << std::lround(traces::summarize(spreads).median)
+                << " % ('attnio validate --agreement').\n";
+    }
   }
   return 0;
 }
