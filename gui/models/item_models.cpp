@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <limits>
+#include <map>
+#include <string>
 
 #include "attnio/model/errors.hpp"
 #include "attnio/model/explain.hpp"
@@ -50,6 +52,26 @@ Qt::ItemFlags VariantListModel::flags(const QModelIndex& index) const {
   if (!index.isValid()) return Qt::NoItemFlags;
   return Qt::ItemIsEnabled | Qt::ItemIsSelectable | Qt::ItemIsUserCheckable;
 }
+
+namespace {
+
+// How far published measurements check each variant's times: the shipped table (what `attnio
+// validate` holds the model against, every GPU) compared once, |error| per variant.
+const std::map<std::string, traces::ErrorSummary>& published_coverage() {
+  static const std::map<std::string, traces::ErrorSummary> coverage = [] {
+    std::map<std::string, std::vector<double>> errors;
+    const traces::PublishedTable table = traces::shipped_published();
+    for (const traces::ValidatedRow& v : traces::validate_rows(table, "", "", /*counters=*/false)) {
+      if (v.skipped_why.empty()) errors[std::string(v.row->workload.variant.name())].push_back(std::fabs(v.error_pct));
+    }
+    std::map<std::string, traces::ErrorSummary> out;
+    for (const auto& [name, e] : errors) out[name] = traces::summarize(e);
+    return out;
+  }();
+  return coverage;
+}
+
+}  // namespace
 
 // ---- PredictionModel -------------------------------------------------------------------------
 
@@ -129,6 +151,19 @@ QVariant PredictionModel::data(const QModelIndex& index, int role) const {
     return raw ? QVariant(std::numeric_limits<double>::quiet_NaN()) : QVariant();
   }
   const Prediction& p = e.prediction;
+  if (role == Qt::ToolTipRole && index.column() == kTime) {
+    // Whether published measurements check this variant's times at all, and how closely.
+    const auto& coverage = published_coverage();
+    const auto it = coverage.find(std::string(to_string(v)));
+    if (it == coverage.end()) {
+      return QStringLiteral("%1 under %2. No published measurement of %3 is in attnio's table yet: this time is the model's alone.")
+          .arg(qs(human_time(p.predicted_time_s)), qs(p.impl ? p.impl->key : "?"), qs(to_string(v)));
+    }
+    return QStringLiteral("%1 under %2. Held against %3 published measurements of %4 (several implementations and GPUs): "
+                          "median |error| %5 %, p90 %6 % (attnio validate).")
+        .arg(qs(human_time(p.predicted_time_s)), qs(p.impl ? p.impl->key : "?"), QString::number(it->second.rows), qs(to_string(v)),
+             QString::number(it->second.median, 'f', 1), QString::number(it->second.p90, 'f', 1));
+  }
   const std::optional<traces::MeasuredPoint>& m = s_->measured(v);
   auto num = [&](double x, QString text) -> QVariant { return raw ? QVariant(x) : QVariant(text); };
   auto bytes = [&](double x) { return num(x, qs(human_bytes(x))); };

@@ -83,6 +83,13 @@ private slots:
     QCOMPARE(m.data(m.index(paged, PredictionModel::kBound), Qt::DisplayRole).toString(), QString("n/a"));
     QVERIFY(m.data(m.index(paged, PredictionModel::kParams), Qt::DisplayRole).toString().contains("decode"));
     QVERIFY(std::isnan(m.data(m.index(paged, PredictionModel::kHbmBytes), kRawRole).toDouble()));
+    // The time's tooltip says whether published measurements check the variant: flash2's are in
+    // the shipped table, Mamba-2's are not.
+    const QString checked = m.data(m.index(row, PredictionModel::kTime), Qt::ToolTipRole).toString();
+    QVERIFY2(checked.contains("published measurements of flash2") && checked.contains("median |error|"), qPrintable(checked));
+    const int ssd = m.row_of(parse_variant("mamba2"));
+    const QString alone = m.data(m.index(ssd, PredictionModel::kTime), Qt::ToolTipRole).toString();
+    QVERIFY2(alone.contains("No published measurement of mamba2") && alone.contains("model's alone"), qPrintable(alone));
   }
 
   // Issue 16: sorting by time gave 868.6 µs, 55.6 ms, 415 ms, ..., n/a, 335.3 µs: the n/a rows split
