@@ -94,6 +94,14 @@ TEST(Published, AgreementBetweenPublicationsByHand) {
   EXPECT_NEAR(g[0].floor_pct, 10, 1e-9);
   EXPECT_NEAR(g[0].min_error_pct, 100 * (1 / 1.1 - 1), 1e-9);
   EXPECT_NEAR(g[0].max_error_pct, 100 * (1 / 0.9 - 1), 1e-9);
+  // Per variant: flash2's five compared rows (errors -9.09, +11.1, 0, 0, 0 %: one too fast, the
+  // largest 11.1 %) and flash-decoding's two; the skipped and the counter row in neither.
+  const auto by = summarize_by_variant(v);
+  ASSERT_EQ(by.size(), 2u);
+  EXPECT_EQ(by.at("flash2").rows, 5u);
+  EXPECT_EQ(by.at("flash2").negative, 1u);
+  EXPECT_NEAR(by.at("flash2").max, 100 * (1 / 0.9 - 1), 1e-9);
+  EXPECT_EQ(by.at("flash-decoding").rows, 2u);
   // The floor is reached: the prediction scaled by s = 2 x 1.1 x 0.9 / 2 = 0.99 is 10 % off both.
   const double s = 2 * 1.1 * 0.9 / (1.1 + 0.9);
   EXPECT_NEAR(std::fabs(s / 1.1 - 1), 0.10, 1e-12);

@@ -111,13 +111,11 @@ int cmd_report(const std::vector<std::string>& args) {
     const traces::PublishedTable published = traces::shipped_published();
     const std::vector<traces::ValidatedRow> validated = traces::validate_rows(published, "", "", /*counters=*/false);
     std::vector<double> errors;
-    std::map<std::string, std::vector<double>> by_variant;  // variant -> |error| of its compared rows
     for (const traces::ValidatedRow& v : validated) {
-      if (!v.skipped_why.empty()) continue;
-      errors.push_back(std::fabs(v.error_pct));
-      by_variant[std::string(v.row->workload.variant.name())].push_back(std::fabs(v.error_pct));
+      if (v.skipped_why.empty()) errors.push_back(v.error_pct);
     }
     const traces::ErrorSummary e = traces::summarize(errors);
+    const std::map<std::string, traces::ErrorSummary> by_variant = traces::summarize_by_variant(validated);
     std::cout << "Each time is the execution model's for the implementation in column impl (attnio impls; --impl to pick one):\n"
               << "against " << e.rows << " published kernel measurements, each predicted with its own implementation, the median |error| is "
               << static_cast<int>(std::lround(e.median)) << " %, p90 " << static_cast<int>(std::lround(e.p90))
@@ -130,8 +128,7 @@ int cmd_report(const std::vector<std::string>& args) {
         unchecked.push_back(name);
         continue;
       }
-      const traces::ErrorSummary ve = traces::summarize(it->second);
-      checked.push_back(name + " (" + std::to_string(ve.rows) + " rows, " + std::to_string(std::lround(ve.median)) + " %)");
+      checked.push_back(name + " (" + std::to_string(it->second.rows) + " rows, " + std::to_string(std::lround(it->second.median)) + " %)");
     }
     std::cout << "Held against measurements (rows, median |error|): " << join(checked) << ".\n"
               << "No published measurement yet, so the model's alone: " << join(unchecked) << ".\n";

@@ -58,16 +58,8 @@ namespace {
 // How far published measurements check each variant's times: the shipped table (what `attnio
 // validate` holds the model against, every GPU) compared once, |error| per variant.
 const std::map<std::string, traces::ErrorSummary>& published_coverage() {
-  static const std::map<std::string, traces::ErrorSummary> coverage = [] {
-    std::map<std::string, std::vector<double>> errors;
-    const traces::PublishedTable table = traces::shipped_published();
-    for (const traces::ValidatedRow& v : traces::validate_rows(table, "", "", /*counters=*/false)) {
-      if (v.skipped_why.empty()) errors[std::string(v.row->workload.variant.name())].push_back(std::fabs(v.error_pct));
-    }
-    std::map<std::string, traces::ErrorSummary> out;
-    for (const auto& [name, e] : errors) out[name] = traces::summarize(e);
-    return out;
-  }();
+  static const std::map<std::string, traces::ErrorSummary> coverage =
+      traces::summarize_by_variant(traces::validate_rows(traces::shipped_published(), "", "", /*counters=*/false));
   return coverage;
 }
 

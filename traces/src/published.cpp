@@ -449,6 +449,17 @@ ErrorSummary summarize(const std::vector<double>& errors) {
   return s;
 }
 
+std::map<std::string, ErrorSummary> summarize_by_variant(const std::vector<ValidatedRow>& rows) {
+  std::map<std::string, std::vector<double>> errors;
+  for (const ValidatedRow& v : rows) {
+    if (v.counter || !v.skipped_why.empty() || v.row == nullptr) continue;
+    errors[std::string(v.row->workload.variant.name())].push_back(v.error_pct);
+  }
+  std::map<std::string, ErrorSummary> out;
+  for (const auto& [name, e] : errors) out[name] = summarize(e);
+  return out;
+}
+
 std::vector<AgreementGroup> agreement(const std::vector<ValidatedRow>& rows) {
   // The key: what was measured, with the per-head shape for prefill and the whole one for decode.
   auto key_of = [](const ValidatedRow& v) {

@@ -4,6 +4,7 @@
 // byte convention, so a TFLOP/s figure becomes the time the source measured.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -117,6 +118,9 @@ struct ErrorSummary {
   std::size_t within_10 = 0, within_25 = 0, within_40 = 0, negative = 0;
 };
 ErrorSummary summarize(const std::vector<double>& errors);
+// The compared time rows' errors summarized per variant (its name; counter and skipped rows left
+// out): which variants published measurements check, and how closely.
+std::map<std::string, ErrorSummary> summarize_by_variant(const std::vector<ValidatedRow>& rows);
 
 // How far the publications agree with each other: rows that measured the same thing (the same
 // implementation on the same GPU, variant, pass, phase, causal flag, query and key lengths, head
