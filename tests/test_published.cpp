@@ -129,6 +129,19 @@ TEST(Published, FlashAttentionConventionGivesTheMeasuredTime) {
   EXPECT_EQ(t.rows[2].workload.kv_heads, 8u);
 }
 
+// Bandwidth utilisation (FlashInfer's blog convention, kvq:GBPS) by hand: B = 2, H = 4, Hkv = 2,
+// Nk = 1024, d = 64, fp16 reads (2 x 2 x 1024 x 2 + 2 x 4) x 64 x 2 = 1049600 bytes; 50 % of
+// 1000 GB/s is 5e11 B/s, so 2.0992 µs.
+TEST(Published, BandwidthUtilisationGivesTheMeasuredTimeByHand) {
+  const PublishedTable t = parse_published(
+      kHeader + "test,a,plot-by-eye,h100-sxm,vllm-paged-v2,paged,fp16,fwd,decode,2,4,2,1,1024,64,0,bw_util_pct,50,kvq:1000,\n",
+      "t.csv");
+  ASSERT_EQ(t.rows.size(), 1u);
+  const std::optional<double> s = published_time_s(t.rows[0], nullptr);
+  ASSERT_TRUE(s.has_value());
+  EXPECT_NEAR(*s, 1049600.0 / 5e11, 1e-18);
+}
+
 TEST(Published, MalformedRowsNameTheLineAndField) {
   EXPECT_NE(error_of("a,b\n").find("line 1: header"), std::string::npos);
   EXPECT_NE(error_of("").find("no header line"), std::string::npos);
@@ -152,6 +165,12 @@ TEST(Published, MalformedRowsNameTheLineAndField) {
   EXPECT_NE(with("tflops,1,fa", "tflops,1,ncu").find("field 'flop_convention'"), std::string::npos);
   EXPECT_NE(with("tflops,1,fa", "dram_read_mb,1,ncu:").find("field 'flop_convention'"), std::string::npos);
   EXPECT_EQ(with("tflops,1,fa", "dram_write_mb,1,ncu:flash2_fwd"), "");
+  // Bandwidth utilisation takes kvq:GBPS (a positive bandwidth), and only it does; at most 100 %.
+  EXPECT_EQ(with("tflops,1,fa", "bw_util_pct,40,kvq:3352"), "");
+  EXPECT_NE(with("tflops,1,fa", "bw_util_pct,40,fa").find("bw_util_pct takes kvq:GBPS"), std::string::npos);
+  EXPECT_NE(with("tflops,1,fa", "bw_util_pct,40,kvq:").find("flop_convention (kvq:GB/s)"), std::string::npos);
+  EXPECT_NE(with("tflops,1,fa", "tflops,1,kvq:3352").find("bw_util_pct takes kvq:GBPS"), std::string::npos);
+  EXPECT_NE(with("tflops,1,fa", "bw_util_pct,140,kvq:3352").find("not a bandwidth utilisation"), std::string::npos);
   // A TFLOP/s figure without a convention attnio knows cannot become a time.
   const PublishedTable t = parse_published(kHeader + "s,l,text,a100-80gb,x,flash2,fp16,fwd,prefill,1,1,1,64,64,64,0,tflops,1,other,\n", "t.csv");
   std::string why;

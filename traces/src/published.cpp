@@ -77,8 +77,8 @@ double number(const std::string& s, const char* field, const Where& at) {
 }
 
 bool known_metric(const std::string& m) {
-  return m == "tflops" || m == "time_us" || m == "time_ms" || m == "time_s" || m == "gbps" || m == "dram_read_mb" ||
-         m == "dram_write_mb" || m == "duration_us";
+  return m == "tflops" || m == "time_us" || m == "time_ms" || m == "time_s" || m == "gbps" || m == "bw_util_pct" ||
+         m == "dram_read_mb" || m == "dram_write_mb" || m == "duration_us";
 }
 
 bool counter_metric(const std::string& m) { return m == "dram_read_mb" || m == "dram_write_mb" || m == "duration_us"; }
@@ -126,6 +126,24 @@ std::optional<double> published_time_s(const PublishedRow& r, std::string* why) 
     if (w.pass == Pass::bwd) flops *= 2.5;
     if (w.pass == Pass::fwdbwd) flops *= 3.5;
     return flops / (r.value * 1e12);
+  }
+  if (r.metric == "bw_util_pct" && r.flop_convention.rfind("kvq:", 0) == 0) {
+    // FlashInfer's blog ('Metrics'): bandwidth utilisation = bytes the kernel reads / its time / the
+    // hardware bandwidth, the bytes being the decode's inputs, K and V of every cached token of
+    // every K/V head and the query: (2 B Nk Hkv d + B H d) elements.
+    const double e = static_cast<double>(dtype_bytes(w.dtype));
+    const double bytes = (2.0 * static_cast<double>(w.batch) * static_cast<double>(w.kv_len) * static_cast<double>(w.kv_heads) +
+                          static_cast<double>(w.batch) * static_cast<double>(w.heads)) *
+                         static_cast<double>(w.head_dim) * e;
+    double gbps = 0;  // checked positive when the row was parsed; from_chars: no locale
+    const std::string_view text = std::string_view(r.flop_convention).substr(4);
+    std::from_chars(text.data(), text.data() + text.size(), gbps);
+    if (!(gbps > 0)) {
+      if (why) *why = "convention '" + r.flop_convention + "' names no bandwidth";
+      return std::nullopt;
+    }
+    const double bandwidth = gbps * 1e9;
+    return bytes / (r.value / 100 * bandwidth);
   }
   if (why) *why = "metric '" + r.metric + "' with convention '" + r.flop_convention + "' has no time conversion";
   return std::nullopt;
@@ -179,12 +197,20 @@ PublishedTable parse_published(const std::string& text, const std::string& path)
       at.fail("field 'read': '" + r.read + "' (known: text, table, bar-label, plot-by-eye)");
     }
     if (!known_metric(r.metric)) {
-      at.fail("field 'metric': '" + r.metric + "' (known: tflops, time_us, time_ms, time_s, gbps, dram_read_mb, dram_write_mb, duration_us)");
+      at.fail("field 'metric': '" + r.metric +
+              "' (known: tflops, time_us, time_ms, time_s, gbps, bw_util_pct, dram_read_mb, dram_write_mb, duration_us)");
     }
     const bool ncu = r.flop_convention == "ncu" || (r.flop_convention.rfind("ncu:", 0) == 0 && r.flop_convention.size() > 4);
     if (counter_metric(r.metric) != ncu) {
       at.fail("field 'flop_convention': '" + r.flop_convention + "' (a counter metric takes ncu or ncu:KERNEL, and only it)");
     }
+    // Bandwidth utilisation comes with the bandwidth the source divides by: kvq:GBPS.
+    const bool kvq = r.flop_convention.rfind("kvq:", 0) == 0;
+    if (kvq) number(r.flop_convention.substr(4), "flop_convention (kvq:GB/s)", at);
+    if ((r.metric == "bw_util_pct") != kvq) {
+      at.fail("field 'flop_convention': '" + r.flop_convention + "' (bw_util_pct takes kvq:GBPS, the bandwidth the source divides by, and only it)");
+    }
+
     Workload& w = r.workload;
     try {
       w.variant = parse_variant(f[5]);
@@ -205,6 +231,7 @@ PublishedTable parse_published(const std::string& text, const std::string& path)
     // In decode the cache length is the workload's sequence (attnio's --seq in decode).
     if (w.phase == Phase::decode) w.seq = w.kv_len;
     r.value = number(f[17], "value", at);
+    if (r.metric == "bw_util_pct" && r.value > 100) at.fail("field 'value': '" + f[17] + "' is not a bandwidth utilisation in percent (0-100]");
     if (columns == kColumns && !f[20].empty()) {
       const double mhz = number(f[20], "sm_clock_mhz", at);
       if (!(mhz >= 100 && mhz <= 5000)) at.fail("field 'sm_clock_mhz': '" + f[20] + "' is not an SM clock in MHz (100-5000)");

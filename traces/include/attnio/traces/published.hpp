@@ -36,6 +36,9 @@ struct PublishedRow {
 //   fa        FlashAttention papers and benchmarks (FlashAttention-2 §4.1): 4·B·H·N·N_kv·d for the
 //             forward pass, halved when causal, x2.5 for the backward pass, x3.5 for fwd+bwd.
 //   time      the metric is a time already (time_us, time_ms, time_s).
+//   kvq:GBPS  metric bw_util_pct: the percent of GBPS GB/s (the hardware bandwidth the source
+//             divides by) the kernel drew reading a decode's inputs, (2·B·Nk·Hkv·d + B·H·d)
+//             elements (FlashInfer's blog, 'Metrics': bytes read / latency / hardware bandwidth).
 //   ncu       a hardware counter: metric dram_read_mb or dram_write_mb (Nsight Compute's
 //             dram__bytes_read.sum / dram__bytes_write.sum in its Mbyte, 10^6 bytes), or
 //             duration_us (gpu__time_duration.sum in µs: the kernel on the GPU, replayed with every
