@@ -30,8 +30,27 @@ void paged_decode(Evaluator& ev) {
   const Count bh = Count(s.batch) * s.heads;
   const bool v1 = s.nk <= traits::kPagedV1MaxContext && (ceil_div(padded, partition) == 1 || bh.v > 512);
   const u64 parts = v1 ? 1 : ceil_div(padded, partition);
+  // Resident CTAs: what the logits' shared memory leaves room for, and at most the SM's threads
+  // over the kernel's 128.
+  const u64 by_threads = threads_per_sm(ev.dev()) / (traits::kPagedWarps * 32);
   KernelCost& k = ev.add(v1 ? "paged_attention_v1" : "paged_attention_v2", bh * parts,
-                         v1 ? ev.ctas_per_sm(logits_smem) : ev.ctas_per_sm(Count(partition) * kStatBytes));
+                         std::min(by_threads, v1 ? ev.ctas_per_sm(logits_smem) : ev.ctas_per_sm(Count(partition) * kStatBytes)));
+  // The chain each CTA waits out (vllm csrc/attention/attention_kernels.cu paged_attention_kernel,
+  // read at 00f5113a; the same loops as the 0.2.x kernels): each of its 4 warps walks pages
+  // warp, warp + 4, ..., and per page loads the page's block-table entry, then that page's keys
+  // (whose addresses need the entry) and only then computes, with no load issued a page ahead;
+  // the value loop does the same again. So per CTA, a warp's pages x 2 waited round trips for
+  // the table (L2: the sequence's few entries, read by every head's CTA) and as many for K and V
+  // (DRAM), with its warps walking their pages side by side; 9 barriers (after the query, the
+  // max, the sum, the softmax, and the output's reduction across warps: 1 + 2 x 2); v2 reads the
+  // context length before its query (its early exit needs it): one more DRAM round trip, the
+  // first being the fill's. A partition of v2 is counted whole (the last may hold fewer pages).
+  const u64 pages_per_cta = v1 ? pages : std::min<u64>(pages, partition / w.count("page_size"));
+  const u64 pages_per_warp = ceil_div(pages_per_cta, traits::kPagedWarps);
+  k.mma_warps = traits::kPagedWarps;
+  k.waits = {.barriers = 9, .l2_reads = static_cast<std::uint32_t>(2 * pages_per_warp),
+             .dram_reads = static_cast<std::uint32_t>(2 * pages_per_warp + (v1 ? 0 : 1))};
+  k.block_iters = k.ctas;
   k.tensor_flops = bh * s.nk * 2 * (s.d + s.dv);
   k.sfu_ops = bh * s.nk;
   k.fp32_flops = bh * s.nk * 4;
@@ -69,7 +88,14 @@ void paged_decode(Evaluator& ev) {
   // tmp_out in the output dtype, exp_sums and max_logits in fp32.
   const Count partial = bh * parts * (s.dv * e + 2 * kStatBytes);
   Evaluator::write_direct(k, partial);
-  KernelCost& r = rowwise(ev, "paged_attention_v2_reduce", bh * s.dv);
+  // The reduce kernel, one CTA of 4 warps per (head, sequence): the context length, then the
+  // partitions' max logits, then their sums, then their outputs, each load waiting on the one
+  // before (the last three were just written and sit in L2), with 4 barriers between.
+  KernelCost& r = ev.add("paged_attention_v2_reduce", bh, kSmallCtasPerSm);
+  r.mma_warps = traits::kPagedWarps;
+  r.waits = {.barriers = 4, .l2_reads = 3};
+  r.block_iters = r.ctas;
+  r.l2_reads_inherited = true;
   Evaluator::read_direct(r, partial);
   Evaluator::write_direct(r, bh * s.dv * e);
   r.fp32_flops = bh * parts * (s.dv * 2 + 2);

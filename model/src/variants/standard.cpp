@@ -38,13 +38,6 @@ constexpr u64 kSectorBytes = 32;
 // counts toward DRAM's bytes in flight is what each thread waits on from DRAM: `dram_bytes` per
 // element (an input that hits in L2, such as a broadcast mask that fits there, keeps nothing in
 // flight at DRAM).
-// Resident threads per SM (CUDA C++ Programming Guide, "Compute Capabilities"): 2048 on sm_80 and
-// sm_90, 1536 on sm_86 and sm_89.
-u64 threads_per_sm(const Device& dev) {
-  const int cc = dev.compute_capability;
-  return cc == 86 || cc == 89 ? 1536 : 2048;
-}
-
 void legacy_loop(const Evaluator& ev, KernelCost& c, double dram_bytes) {
   const u64 threads = threads_per_sm(ev.dev());
   // At least a byte: a cap of 0 would mean no cap at all (a thread that waits on anything from

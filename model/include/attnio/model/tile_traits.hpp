@@ -59,6 +59,9 @@ inline constexpr std::uint64_t kDecodeRowTile = 16;
 // PagedAttention v2 partition (vLLM PARTITION_SIZE) and its v1/v2 switch.
 inline constexpr std::uint64_t kPagedPartition = 512;
 inline constexpr std::uint64_t kPagedV1MaxContext = 8192;
+// Its kernels run 128 threads, 4 warps (paged_attention_v{1,2}_launcher NUM_THREADS = 128), each
+// warp walking every fourth page.
+inline constexpr std::uint64_t kPagedWarps = 4;
 
 // Memory-efficient (chunked) attention: query rows per CTA in each chunk-pair launch.
 inline constexpr std::uint64_t kChunkBandRows = 64;
