@@ -659,6 +659,47 @@ TEST(Exec, Fa2CombineWaitsOnEachSplitByHand) {
   for (int i = 0; i < own.kernel_count(); ++i) EXPECT_EQ(own.kernels[i].waits.l2_reads, 0u);
 }
 
+// vLLM's PagedAttention (attention_kernels.cu paged_attention_kernel), hand-derived for B = 1,
+// H = Hkv = 8, d = 128, 16-token pages on the H100 SXM. At 1024 tokens the 64 pages make 2
+// partitions of 512 tokens and 8 CTAs are not over 512, so v2 runs: 16 CTAs of 32 pages, each
+// warp of 4 walking 8 of them, and per page one block-table round trip (L2) then one K load round
+// trip (DRAM), the same for V: 16 L2 and 16 + 1 DRAM waits per CTA (the +1: v2 reads the context
+// length before its query), 9 barriers (21 + 2 x 4 warps = 29 cycles each). Its dot products are
+// FP32 FMAs (2 x 1024 x (128 + 128) FLOPs a head, none on the tensor cores), so the SM runs at the
+// full 1.83 GHz clock: (9 x 29 + 16 x 263) / 1.83e9 + 17 x 272.8 ns. Its reduce kernel runs
+// one CTA per (head, sequence), 8, each chaining 3 L2 loads after the context length, with 4
+// barriers. At 512 tokens one partition holds the context: v1, 32 pages, no extra round trip.
+// Resident CTAs: 2048 threads per SM over 128, 16.
+TEST(Exec, VllmPagedWaitsOnEachPageByHand) {
+  Workload w;
+  w.variant = parse_variant("paged");
+  w.impl = &find_impl("vllm-paged");
+  w.phase = Phase::decode;
+  w.batch = 1, w.heads = 8, w.kv_heads = 8, w.seq = 1024, w.kv_len = 1024, w.head_dim = 128;
+  const Device& h = find_device("h100-sxm");
+  const Prediction p = predict(h, w);
+  const KernelCost& k = kernel_named(p, "paged_attention_v2");
+  EXPECT_EQ(k.ctas.v, 16u);
+  EXPECT_EQ(k.ctas_per_sm, 16u);
+  EXPECT_EQ(k.tensor_flops.v, 0u);
+  EXPECT_EQ(k.fp32_flops.v, 8u * 1024 * (2 * 256 + 4));
+  EXPECT_EQ(k.waits.barriers, 9u);
+  EXPECT_EQ(k.waits.l2_reads, 16u);
+  EXPECT_EQ(k.waits.dram_reads, 17u);
+  EXPECT_NEAR(k.exec.iter_wait_s, (9 * 29.0 + 16 * 263.0) / 1.83e9 + 17 * 272.8e-9, 1e-15);
+  const KernelCost& r = kernel_named(p, "paged_attention_v2_reduce");
+  EXPECT_EQ(r.ctas.v, 8u);
+  EXPECT_EQ(r.waits.barriers, 4u);
+  EXPECT_EQ(r.waits.l2_reads, 3u);
+  EXPECT_EQ(r.waits.dram_reads, 0u);
+  w.seq = w.kv_len = 512;
+  const Prediction one = predict(h, w);
+  const KernelCost& v1 = kernel_named(one, "paged_attention_v1");
+  EXPECT_EQ(v1.ctas.v, 8u);
+  EXPECT_EQ(v1.waits.l2_reads, 16u);
+  EXPECT_EQ(v1.waits.dram_reads, 16u);
+}
+
 // PyTorch eager decode as xFormers' benchmark_attn_decoding.py runs it (the Flash-Decoding post's
 // "PyTorch Eager"): B = 2, H = 16, Hkv = 2, Nk = 256, d = 128, fp16. Expanded K (or V) is
 // E = 2 x 16 x 256 x 128 x 2 B = 2 MiB, the stored one E/8. The reshape of the expanded group

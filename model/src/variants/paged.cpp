@@ -54,6 +54,13 @@ void paged_decode(Evaluator& ev) {
   k.tensor_flops = bh * s.nk * 2 * (s.d + s.dv);
   k.sfu_ops = bh * s.nk;
   k.fp32_flops = bh * s.nk * 4;
+  if (w.impl != nullptr && w.impl->key == "vllm-paged") {
+    // vLLM's dot products run on the CUDA cores, not the tensor cores: Qk_dot's multiply-adds over
+    // the query and key vectors and the value loop's `accs[i] += dot(logits_vec, v_vec)` are FP32
+    // FMAs (attention_kernels.cu @00f5113a), one per element, so the kernel has no tensor work.
+    k.fp32_flops += k.tensor_flops;
+    k.tensor_flops = 0;
+  }
   // Block table: every CTA reads its sequence's entries (int32).
   const Count table = Count(s.batch) * pages * 4;
   const Count table_total = table * s.heads;
