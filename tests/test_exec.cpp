@@ -698,6 +698,15 @@ TEST(Exec, VllmPagedWaitsOnEachPageByHand) {
   EXPECT_EQ(v1.ctas.v, 8u);
   EXPECT_EQ(v1.waits.l2_reads, 16u);
   EXPECT_EQ(v1.waits.dram_reads, 16u);
+  // A benchmark that runs v2 (--paged-version 2) gets v2 where vLLM would pick v1: one partition,
+  // its extra round trip and the reduce kernel.
+  w.set("paged_version", 2);
+  const Prediction forced = predict(h, w);
+  EXPECT_EQ(kernel_named(forced, "paged_attention_v2").waits.dram_reads, 17u);
+  EXPECT_EQ(kernel_named(forced, "paged_attention_v2_reduce").ctas.v, 8u);
+  // attnio's own paged kernel keeps its own accounting: none of vLLM's waits.
+  w.impl = &find_impl("attnio");
+  for (const KernelCost& c : predict(h, w).kernels) EXPECT_FALSE(c.waits.any()) << c.name;
 }
 
 // PyTorch eager decode as xFormers' benchmark_attn_decoding.py runs it (the Flash-Decoding post's

@@ -68,7 +68,7 @@ TEST(Published, AgreementBetweenPublicationsByHand) {
           "X,f,text,h100-sxm,fa2-splitkv,flash-decoding,fp16,fwd,decode,1,32,8,1,4096,128,0,time_us,20,time,\n"
           "Y,g,text,h100-sxm,fa2-splitkv,flash-decoding,fp16,fwd,decode,4,32,8,1,4096,128,0,time_us,30,time,\n"
           "Y,h,text,a100-80gb,fa2,flash2,fp16,fwd,prefill,8,16,16,2048,2048,128,0,time_ms,1,time,\n"
-          "Y,i,table,h100-sxm,fa2,flash2,bf16,fwd,prefill,4,32,32,4096,4096,128,0,dram_read_mb,400,ncu,\n",
+          "Y,i,table,a100-80gb,fa2,flash2,bf16,fwd,prefill,8,16,16,2048,2048,128,0,dram_read_mb,400,ncu,\n",
       "t.csv");
   std::vector<ValidatedRow> v(t.rows.size());
   const double predicted[] = {1e-3, 4e-3, 0.5e-3, 1e-3, 1e-3, 20e-6, 30e-6, 1e-3, 0};
@@ -79,7 +79,10 @@ TEST(Published, AgreementBetweenPublicationsByHand) {
     if (v[i].published_s > 0) v[i].error_pct = 100 * (v[i].predicted_s / v[i].published_s - 1);
   }
   v[7].skipped_why = "no time conversion";
+  // The counter row has row 0's key and a time of its own: only its being a counter row keeps it out.
   v[8].counter = true;
+  v[8].published_s = 1e-3;
+  v[8].predicted_s = 2e-3;
   const std::vector<AgreementGroup> g = agreement(v);
   ASSERT_EQ(g.size(), 1u);
   EXPECT_EQ(g[0].impl, "fa2");
@@ -102,10 +105,12 @@ TEST(Published, AgreementBetweenPublicationsByHand) {
   EXPECT_EQ(by.at("flash2").negative, 1u);
   EXPECT_NEAR(by.at("flash2").max, 100 * (1 / 0.9 - 1), 1e-9);
   EXPECT_EQ(by.at("flash-decoding").rows, 2u);
-  // The floor is reached: the prediction scaled by s = 2 x 1.1 x 0.9 / 2 = 0.99 is 10 % off both.
-  const double s = 2 * 1.1 * 0.9 / (1.1 + 0.9);
-  EXPECT_NEAR(std::fabs(s / 1.1 - 1), 0.10, 1e-12);
-  EXPECT_NEAR(std::fabs(s / 0.9 - 1), 0.10, 1e-12);
+  // The floor is reached: from the group's own extreme errors, q = 1 / (1 + e) gives 1.1 and 0.9,
+  // and the prediction scaled by s = 2 qmax qmin / (qmax + qmin) = 0.99 is floor_pct off both.
+  const double qmax = 1 / (1 + g[0].min_error_pct / 100), qmin = 1 / (1 + g[0].max_error_pct / 100);
+  const double s = 2 * qmax * qmin / (qmax + qmin);
+  EXPECT_NEAR(100 * std::fabs(s / qmax - 1), g[0].floor_pct, 1e-9);
+  EXPECT_NEAR(100 * std::fabs(s / qmin - 1), g[0].floor_pct, 1e-9);
 }
 
 TEST(Published, FlashAttentionConventionGivesTheMeasuredTime) {
@@ -165,12 +170,16 @@ TEST(Published, MalformedRowsNameTheLineAndField) {
   EXPECT_NE(with("tflops,1,fa", "tflops,1,ncu").find("field 'flop_convention'"), std::string::npos);
   EXPECT_NE(with("tflops,1,fa", "dram_read_mb,1,ncu:").find("field 'flop_convention'"), std::string::npos);
   EXPECT_EQ(with("tflops,1,fa", "dram_write_mb,1,ncu:flash2_fwd"), "");
-  // Bandwidth utilisation takes kvq:GBPS (a positive bandwidth), and only it does; at most 100 %.
-  EXPECT_EQ(with("tflops,1,fa", "bw_util_pct,40,kvq:3352"), "");
+  // Bandwidth utilisation takes kvq:GBPS (a positive bandwidth), and only it does; at most 100 %;
+  // and only a decode's forward pass.
+  EXPECT_EQ(error_of(kHeader + "s,l,text,h100-sxm,fa2,flash2,fp16,fwd,decode,1,1,1,1,64,64,0,bw_util_pct,40,kvq:3352,\n"), "");
   EXPECT_NE(with("tflops,1,fa", "bw_util_pct,40,fa").find("bw_util_pct takes kvq:GBPS"), std::string::npos);
   EXPECT_NE(with("tflops,1,fa", "bw_util_pct,40,kvq:").find("flop_convention (kvq:GB/s)"), std::string::npos);
   EXPECT_NE(with("tflops,1,fa", "tflops,1,kvq:3352").find("bw_util_pct takes kvq:GBPS"), std::string::npos);
   EXPECT_NE(with("tflops,1,fa", "bw_util_pct,140,kvq:3352").find("not a bandwidth utilisation"), std::string::npos);
+  EXPECT_NE(error_of(kHeader + "s,l,text,a100-80gb,fa2,flash2,fp16,fwd,prefill,1,1,1,64,64,64,0,bw_util_pct,40,kvq:3352,\n")
+                .find("bw_util_pct counts a decode's bytes (one query token, forward); this row is prefill fwd"),
+            std::string::npos);
   // A TFLOP/s figure without a convention attnio knows cannot become a time.
   const PublishedTable t = parse_published(kHeader + "s,l,text,a100-80gb,x,flash2,fp16,fwd,prefill,1,1,1,64,64,64,0,tflops,1,other,\n", "t.csv");
   std::string why;

@@ -49,7 +49,7 @@ int cmd_report(const std::vector<std::string>& args) {
   std::deque<Device> storage;
   const Format f = format_of(vm);
   const bool table = f == Format::table;
-  std::vector<std::string> shown_variants;  // printed in either phase, in registry order
+  std::vector<std::string> shown_variants;  // printed in either phase, in the order the tables first print them
   // CSV and JSON get one stream of records over both phases; the table gets a section per phase.
   std::unique_ptr<Printer> printer;
   for (Phase phase : {Phase::prefill, Phase::decode}) {

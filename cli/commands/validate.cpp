@@ -192,7 +192,15 @@ int cmd_validate(const std::vector<std::string>& args) {
   const auto group_of = summary_group(by);
 
   const Format format = format_of(vm);
-  if (vm.count("agreement")) return print_agreement(traces::validate_rows(table, only, forced, false), format, vm.count("summary") > 0);
+  if (vm.count("agreement")) {
+    // The agreement report has no ratchet, counter rows or grouping of its own: a flag for those
+    // would be silently ignored.
+    for (const char* other : {"max-median", "counters"}) {
+      if (vm.count(other)) throw InputError(std::string("--agreement does not take --") + other);
+    }
+    if (!vm["by"].defaulted()) throw InputError("--agreement does not take --by (it groups by measurement)");
+    return print_agreement(traces::validate_rows(table, only, forced, false), format, vm.count("summary") > 0);
+  }
   const bool counters_only = vm.count("counters") && format != Format::table;
   std::unique_ptr<Printer> rows;
   if (!vm.count("summary") && !counters_only) {

@@ -232,6 +232,10 @@ PublishedTable parse_published(const std::string& text, const std::string& path)
     if (w.phase == Phase::decode) w.seq = w.kv_len;
     r.value = number(f[17], "value", at);
     if (r.metric == "bw_util_pct" && r.value > 100) at.fail("field 'value': '" + f[17] + "' is not a bandwidth utilisation in percent (0-100]");
+    if (r.metric == "bw_util_pct" && (w.phase != Phase::decode || w.pass != Pass::fwd)) {
+      at.fail("field 'metric': bw_util_pct counts a decode's bytes (one query token, forward); this row is " +
+              std::string(to_string(w.phase)) + " " + std::string(to_string(w.pass)));
+    }
     if (columns == kColumns && !f[20].empty()) {
       const double mhz = number(f[20], "sm_clock_mhz", at);
       if (!(mhz >= 100 && mhz <= 5000)) at.fail("field 'sm_clock_mhz': '" + f[20] + "' is not an SM clock in MHz (100-5000)");
@@ -276,6 +280,9 @@ std::optional<Prediction> predict_row(const PublishedRow& r, const Device& dev, 
   }
   const ImplProfile* profile = forced ? forced : own;
   if (impl_mismatch(*profile, w.variant.name(), dev).empty()) w.impl = profile;  // else the variant's default
+  // A row that names vLLM's kernel version measured that kernel, whatever vLLM would have chosen.
+  if (r.impl == "vllm-paged-v1") w.set("paged_version", 1);
+  if (r.impl == "vllm-paged-v2") w.set("paged_version", 2);
   try {
     return predict(dev, w);
   } catch (const InputError& e) {

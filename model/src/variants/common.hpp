@@ -29,11 +29,11 @@ extern const ParamSpec kClaShare;
 // sharing one fp16 scale and zero point (0: one scale per tensor, as fp8 caches keep it).
 extern const ParamSpec kKvBits, kKvGroup;
 
-// Resident threads per SM (CUDA C++ Programming Guide, "Compute Capabilities"): 2048 on sm_80 and
-// sm_90, 1536 on sm_86 and sm_89.
+// Resident threads per SM (CUDA C++ Programming Guide, "Compute Capabilities"): 2048 on sm_70,
+// sm_80 and sm_90, 1536 on sm_86 and sm_89, 1024 on sm_75.
 inline u64 threads_per_sm(const Device& dev) {
   const int cc = dev.compute_capability;
-  return cc == 86 || cc == 89 ? 1536 : 2048;
+  return cc == 75 ? 1024 : cc == 86 || cc == 89 ? 1536 : 2048;
 }
 
 // Bytes of one cached row of `elems` elements (a token's K, V or latent): the activation dtype, or

@@ -8,8 +8,24 @@ namespace attnio::detail {
 const ParamSpec kPageSize{
     .key = "page_size", .default_value = 16, .default_text = "16", .max = 512, .unit = "tokens",
     .help = "paged: tokens per page (default 16)", .source = "vLLM default block size 16 (vllm/config.py)"};
+// Which PagedAttention kernel runs: vLLM's own choice, or v1 or v2 as a benchmark that names one
+// runs it (vllm benchmarks/kernels/benchmark_paged_attention.py --version).
+const ParamSpec kPagedVersion{
+    .key = "paged_version", .default_value = 0, .default_text = "0 (vLLM's choice)", .min = 0, .max = 2,
+    .zero_is_auto = true, .unit = "",
+    .help = "paged: the PagedAttention kernel, 1 (v1) or 2 (v2); 0: vLLM's choice (v1 up to 8192 tokens when one partition "
+            "holds the context or more than 512 CTAs)",
+    .source = "vllm/attention/ops/paged_attn.py (the v1/v2 choice); benchmark_paged_attention.py --version"};
 
 namespace {
+
+// vLLM's v1/v2 choice (paged_attn.py: v1 up to 8192 tokens when one 512-token partition holds the
+// context or the grid has more than 512 CTAs), or the kernel paged_version names.
+bool runs_v1(const Workload& w, u64 nk, u64 pages, u64 bh) {
+  if (const u64 version = w.count("paged_version"); version != 0) return version == 1;
+  const u64 parts = ceil_div(pages * w.count("page_size"), traits::kPagedPartition);
+  return nk <= traits::kPagedV1MaxContext && (parts == 1 || bh > 512);
+}
 
 // ---- closed form --------------------------------------------------------------------------------
 
@@ -28,13 +44,16 @@ void paged_decode(Evaluator& ev) {
   const Count logits_smem = Count(padded) * kStatBytes + Count(s.d) * e;
   const u64 partition = traits::kPagedPartition;
   const Count bh = Count(s.batch) * s.heads;
-  const bool v1 = s.nk <= traits::kPagedV1MaxContext && (ceil_div(padded, partition) == 1 || bh.v > 512);
+  const bool v1 = runs_v1(w, s.nk, pages, bh.v);
+  // What vLLM's own kernels wait on (below) is counted for its profile; attnio's kernel and the
+  // roofline keep their own accounting.
+  const bool vllm = w.impl != nullptr && w.impl->key == "vllm-paged";
   const u64 parts = v1 ? 1 : ceil_div(padded, partition);
   // Resident CTAs: what the logits' shared memory leaves room for, and at most the SM's threads
   // over the kernel's 128.
+  const u64 by_smem = v1 ? ev.ctas_per_sm(logits_smem) : ev.ctas_per_sm(Count(partition) * kStatBytes);
   const u64 by_threads = threads_per_sm(ev.dev()) / (traits::kPagedWarps * 32);
-  KernelCost& k = ev.add(v1 ? "paged_attention_v1" : "paged_attention_v2", bh * parts,
-                         std::min(by_threads, v1 ? ev.ctas_per_sm(logits_smem) : ev.ctas_per_sm(Count(partition) * kStatBytes)));
+  KernelCost& k = ev.add(v1 ? "paged_attention_v1" : "paged_attention_v2", bh * parts, vllm ? std::min(by_threads, by_smem) : by_smem);
   // The chain each CTA waits out (vllm csrc/attention/attention_kernels.cu paged_attention_kernel,
   // read at 00f5113a; the same loops as the 0.2.x kernels): each of its 4 warps walks pages
   // warp, warp + 4, ..., and per page loads the page's block-table entry, then that page's keys
@@ -45,19 +64,26 @@ void paged_decode(Evaluator& ev) {
   // max, the sum, the softmax, and the output's reduction across warps: 1 + 2 x 2); v2 reads the
   // context length before its query (its early exit needs it): one more DRAM round trip, the
   // first being the fill's. A partition of v2 is counted whole (the last may hold fewer pages).
-  const u64 pages_per_cta = v1 ? pages : std::min<u64>(pages, partition / w.count("page_size"));
-  const u64 pages_per_warp = ceil_div(pages_per_cta, traits::kPagedWarps);
-  k.mma_warps = traits::kPagedWarps;
-  k.waits = {.barriers = 9, .l2_reads = static_cast<std::uint32_t>(2 * pages_per_warp),
-             .dram_reads = static_cast<std::uint32_t>(2 * pages_per_warp + (v1 ? 0 : 1))};
-  k.block_iters = k.ctas;
+  // The table entries are counted as L2 round trips though a warp's next entry may sit in the
+  // line its L1 already holds, and under GQA the K/V loads as DRAM round trips though the CTAs of
+  // a group after the first find them in L2: an upper bound on the chain (docs/model.md).
+  if (vllm) {
+    const u64 pages_per_cta = v1 ? pages : std::min<u64>(pages, partition / w.count("page_size"));
+    const u64 pages_per_warp = ceil_div(pages_per_cta, traits::kPagedWarps);
+    k.mma_warps = traits::kPagedWarps;
+    k.waits = {.barriers = 9, .l2_reads = static_cast<std::uint32_t>(2 * pages_per_warp),
+               .dram_reads = static_cast<std::uint32_t>(2 * pages_per_warp + (v1 ? 0 : 1))};
+    k.block_iters = k.ctas;
+  }
   k.tensor_flops = bh * s.nk * 2 * (s.d + s.dv);
   k.sfu_ops = bh * s.nk;
   k.fp32_flops = bh * s.nk * 4;
-  if (w.impl != nullptr && w.impl->key == "vllm-paged") {
-    // vLLM's dot products run on the CUDA cores, not the tensor cores: Qk_dot's multiply-adds over
-    // the query and key vectors and the value loop's `accs[i] += dot(logits_vec, v_vec)` are FP32
-    // FMAs (attention_kernels.cu @00f5113a), one per element, so the kernel has no tensor work.
+  if (vllm) {
+    // vLLM's dot products run on the CUDA cores, not the tensor cores (attention_kernels.cu
+    // @00f5113a): Qk_dot's multiply-adds over the query and key vectors are FP32 FMAs, and the
+    // value loop's `dot(logits_vec, v_vec)` packed half-precision multiplies and adds on the same
+    // FMA pipe, about one instruction per element either way (their conversions not counted), so
+    // the kernel has no tensor work.
     k.fp32_flops += k.tensor_flops;
     k.tensor_flops = 0;
   }
@@ -98,11 +124,16 @@ void paged_decode(Evaluator& ev) {
   // The reduce kernel, one CTA of 4 warps per (head, sequence): the context length, then the
   // partitions' max logits, then their sums, then their outputs, each load waiting on the one
   // before (the last three were just written and sit in L2), with 4 barriers between.
-  KernelCost& r = ev.add("paged_attention_v2_reduce", bh, kSmallCtasPerSm);
-  r.mma_warps = traits::kPagedWarps;
-  r.waits = {.barriers = 4, .l2_reads = 3};
-  r.block_iters = r.ctas;
-  r.l2_reads_inherited = true;
+  KernelCost& r = vllm ? ev.add("paged_attention_v2_reduce", bh, threads_per_sm(ev.dev()) / (traits::kPagedWarps * 32))
+                       : rowwise(ev, "paged_attention_v2_reduce", bh * s.dv);
+  if (vllm) {
+    // Its output loop over the partitions is one wait here, though a long context's many
+    // partitions may take several.
+    r.mma_warps = traits::kPagedWarps;
+    r.waits = {.barriers = 4, .l2_reads = 3};
+    r.block_iters = r.ctas;
+    r.l2_reads_inherited = true;
+  }
   Evaluator::read_direct(r, partial);
   Evaluator::write_direct(r, bh * s.dv * e);
   r.fp32_flops = bh * parts * (s.dv * 2 + 2);
@@ -123,7 +154,7 @@ void paged_schedule(Scheduler& sc) {
   const u64 pages = ceil_div(s.nk, P), padded = pages * P;
   const u64 pages_per_part = max_u(1, traits::kPagedPartition / P);
   const u64 bh = (Count(s.batch) * s.heads).v;
-  const bool v1 = s.nk <= traits::kPagedV1MaxContext && (ceil_div(pages, pages_per_part) == 1 || bh > 512);
+  const bool v1 = runs_v1(w, s.nk, pages, bh);
   const u64 parts = v1 ? 1 : ceil_div(pages, pages_per_part);
   const u64 slots = (Count(s.batch) * pages).v;
   u64 stride = 2654435761u % slots;
@@ -189,7 +220,7 @@ Count padded_cache(const Workload& w) {
   return kv_cache_tokens(w, ceil_div(w.kv_len, P) * P);
 }
 
-constexpr const ParamSpec* kParams[] = {&kClaShare, &kPageSize, &kKvBits, &kKvGroup};
+constexpr const ParamSpec* kParams[] = {&kClaShare, &kPageSize, &kPagedVersion, &kKvBits, &kKvGroup};
 const VariantDescriptor kDesc{
     .name = "paged",
     .summary = "decode reading K/V page by page through a block table (vLLM PagedAttention)",
