@@ -85,35 +85,29 @@ int print_agreement(const std::vector<traces::ValidatedRow>& validated, Format f
         const traces::PublishedRow& r = *v->row;
         Record rec;
         const bool head = first || !table;  // the table names the group once
-        auto text = [&](const char* key, const std::string& value) { rec.emplace_back(key, head ? value : std::string()); };
-        if (head) {
-          rec.emplace_back("group", n);
-        } else {
-          rec.emplace_back("group", std::string());
-        }
-        text("impl", g.impl);
-        text("gpu", g.gpu);
-        text("pass", g.pass);
-        text("causal", g.causal ? "yes" : "no");
-        text("dtype", g.dtype);
-        if (head) {
-          rec.emplace_back("seq", g.shape.query_len());
-          rec.emplace_back("kv_len", g.shape.kv_len);
-          rec.emplace_back("head_dim", g.shape.head_dim);
-        } else {
-          for (const char* key : {"seq", "kv_len", "head_dim"}) rec.emplace_back(key, std::string());
-        }
+        // A group's own figure on its first row; blank after it in the table.
+        auto group_cell = [&](const char* key, auto value) {
+          if (head) {
+            rec.emplace_back(key, value);
+          } else {
+            rec.emplace_back(key, std::string());
+          }
+        };
+        group_cell("group", n);
+        group_cell("impl", g.impl);
+        group_cell("gpu", g.gpu);
+        group_cell("pass", g.pass);
+        group_cell("causal", std::string(g.causal ? "yes" : "no"));
+        group_cell("dtype", g.dtype);
+        group_cell("seq", g.shape.query_len());
+        group_cell("kv_len", g.shape.kv_len);
+        group_cell("head_dim", g.shape.head_dim);
         // Batch and heads are each row's own: a prefill group's rows may differ in them.
         rec.emplace_back("batch", r.workload.batch);
         rec.emplace_back("heads", r.workload.heads);
         rec.emplace_back("kv_heads", r.workload.kv_heads);
-        if (head) {
-          rec.emplace_back("spread_pct", g.spread_pct);
-          rec.emplace_back("floor_pct", g.floor_pct);
-        } else {
-          rec.emplace_back("spread_pct", std::string());
-          rec.emplace_back("floor_pct", std::string());
-        }
+        group_cell("spread_pct", g.spread_pct);
+        group_cell("floor_pct", g.floor_pct);
         if (!table) {
           rec.emplace_back("publications", static_cast<std::uint64_t>(g.publications));
           rec.emplace_back("variant", g.variant);

@@ -127,7 +127,7 @@ std::optional<double> published_time_s(const PublishedRow& r, std::string* why) 
     if (w.pass == Pass::fwdbwd) flops *= 3.5;
     return flops / (r.value * 1e12);
   }
-  if (r.metric == "bw_util_pct" && r.flop_convention.rfind("kvq:", 0) == 0) {
+  if (r.metric == "bw_util_pct" && r.kvq_bytes_per_s > 0) {
     // FlashInfer's blog ('Metrics'): bandwidth utilisation = bytes the kernel reads / its time / the
     // hardware bandwidth, the bytes being the decode's inputs, K and V of every cached token of
     // every K/V head and the query: (2 B Nk Hkv d + B H d) elements.
@@ -135,15 +135,7 @@ std::optional<double> published_time_s(const PublishedRow& r, std::string* why) 
     const double bytes = (2.0 * static_cast<double>(w.batch) * static_cast<double>(w.kv_len) * static_cast<double>(w.kv_heads) +
                           static_cast<double>(w.batch) * static_cast<double>(w.heads)) *
                          static_cast<double>(w.head_dim) * e;
-    double gbps = 0;  // checked positive when the row was parsed; from_chars: no locale
-    const std::string_view text = std::string_view(r.flop_convention).substr(4);
-    std::from_chars(text.data(), text.data() + text.size(), gbps);
-    if (!(gbps > 0)) {
-      if (why) *why = "convention '" + r.flop_convention + "' names no bandwidth";
-      return std::nullopt;
-    }
-    const double bandwidth = gbps * 1e9;
-    return bytes / (r.value / 100 * bandwidth);
+    return bytes / (r.value / 100 * r.kvq_bytes_per_s);
   }
   if (why) *why = "metric '" + r.metric + "' with convention '" + r.flop_convention + "' has no time conversion";
   return std::nullopt;
@@ -206,7 +198,7 @@ PublishedTable parse_published(const std::string& text, const std::string& path)
     }
     // Bandwidth utilisation comes with the bandwidth the source divides by: kvq:GBPS.
     const bool kvq = r.flop_convention.rfind("kvq:", 0) == 0;
-    if (kvq) number(r.flop_convention.substr(4), "flop_convention (kvq:GB/s)", at);
+    if (kvq) r.kvq_bytes_per_s = number(r.flop_convention.substr(4), "flop_convention (kvq:GB/s)", at) * 1e9;
     if ((r.metric == "bw_util_pct") != kvq) {
       at.fail("field 'flop_convention': '" + r.flop_convention + "' (bw_util_pct takes kvq:GBPS, the bandwidth the source divides by, and only it)");
     }

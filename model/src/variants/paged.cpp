@@ -54,6 +54,14 @@ void paged_decode(Evaluator& ev) {
   const u64 by_smem = v1 ? ev.ctas_per_sm(logits_smem) : ev.ctas_per_sm(Count(partition) * kStatBytes);
   const u64 by_threads = threads_per_sm(ev.dev()) / (traits::kPagedWarps * 32);
   KernelCost& k = ev.add(v1 ? "paged_attention_v1" : "paged_attention_v2", bh * parts, vllm ? std::min(by_threads, by_smem) : by_smem);
+  // The dot products: vLLM's run on the CUDA cores, not the tensor cores (attention_kernels.cu
+  // @00f5113a): Qk_dot's multiply-adds over the query and key vectors are FP32 FMAs, and the value
+  // loop's `dot(logits_vec, v_vec)` packed half-precision multiplies and adds on the same FMA pipe,
+  // about one instruction per element either way (their conversions not counted).
+  const Count dots = bh * s.nk * 2 * (s.d + s.dv);
+  k.tensor_flops = vllm ? Count(0) : dots;
+  k.sfu_ops = bh * s.nk;
+  k.fp32_flops = bh * s.nk * 4 + (vllm ? dots : Count(0));
   // The chain each CTA waits out (vllm csrc/attention/attention_kernels.cu paged_attention_kernel,
   // read at 00f5113a; the same loops as the 0.2.x kernels): each of its 4 warps walks pages
   // warp, warp + 4, ..., and per page loads the page's block-table entry, then that page's keys
@@ -74,18 +82,6 @@ void paged_decode(Evaluator& ev) {
     k.waits = {.barriers = 9, .l2_reads = static_cast<std::uint32_t>(2 * pages_per_warp),
                .dram_reads = static_cast<std::uint32_t>(2 * pages_per_warp + (v1 ? 0 : 1))};
     k.block_iters = k.ctas;
-  }
-  k.tensor_flops = bh * s.nk * 2 * (s.d + s.dv);
-  k.sfu_ops = bh * s.nk;
-  k.fp32_flops = bh * s.nk * 4;
-  if (vllm) {
-    // vLLM's dot products run on the CUDA cores, not the tensor cores (attention_kernels.cu
-    // @00f5113a): Qk_dot's multiply-adds over the query and key vectors are FP32 FMAs, and the
-    // value loop's `dot(logits_vec, v_vec)` packed half-precision multiplies and adds on the same
-    // FMA pipe, about one instruction per element either way (their conversions not counted), so
-    // the kernel has no tensor work.
-    k.fp32_flops += k.tensor_flops;
-    k.tensor_flops = 0;
   }
   // Block table: every CTA reads its sequence's entries (int32).
   const Count table = Count(s.batch) * pages * 4;
@@ -124,7 +120,7 @@ void paged_decode(Evaluator& ev) {
   // The reduce kernel, one CTA of 4 warps per (head, sequence): the context length, then the
   // partitions' max logits, then their sums, then their outputs, each load waiting on the one
   // before (the last three were just written and sit in L2), with 4 barriers between.
-  KernelCost& r = vllm ? ev.add("paged_attention_v2_reduce", bh, threads_per_sm(ev.dev()) / (traits::kPagedWarps * 32))
+  KernelCost& r = vllm ? ev.add("paged_attention_v2_reduce", bh, by_threads)
                        : rowwise(ev, "paged_attention_v2_reduce", bh * s.dv);
   if (vllm) {
     // Its output loop over the partitions is one wait here, though a long context's many

@@ -30,6 +30,7 @@ struct PublishedRow {
   Workload workload;     // variant, dtype, pass, phase, shape, causal
   double value = 0;      // as printed, in `metric`
   double sm_clock_hz = 0;  // the SM clock the source states (sm_clock_mhz); 0: not stated
+  double kvq_bytes_per_s = 0;  // convention kvq:GBPS, parsed: the bandwidth a bw_util_pct row divides by
 };
 
 // How a source counts, named in the flop_convention column:
