@@ -20,12 +20,14 @@ std::vector<RoofCeiling> roof_ceilings(const Device& d, Dtype dtype) {
 std::vector<RoofCeiling> achievable_roofs(const Device& d, Dtype dtype, const ImplProfile* impl) {
   if (impl == nullptr || impl->ideal || d.compute_capability <= 0) return {};
   const KernelTraits t = impl->traits(KernelRole::fwd, 128, false, dtype, d.smem_bytes_per_sm, static_cast<int>(d.compute_capability));
+  const RoofCeiling hbm{"HBM sustained", true, d.sustained_hbm_rate(), Ceiling::hbm, true};
+  // A kernel whose dot products are CUDA-core FMAs is capped by the FP32 lanes (2 FLOPs an FMA, at
+  // the SM clock, as the execution model runs them), not by any MMA path.
+  if (t.cuda_core_math) return {{std::string(impl->key) + " FP32 (CUDA cores)", false, 2 * d.fp32_lane_rate(), Ceiling::fp32, true}, hbm};
   std::string path(to_string(t.mma));
   if (t.mma == MmaPath::native) path = d.compute_capability >= 90 ? "wgmma" : "mma.sync";
-  return {
-      {std::string(impl->key) + " tensor (" + path + ", sustained)", false, sustained_tensor_rate(d, t.mma, dtype), Ceiling::tensor, true},
-      {"HBM sustained", true, d.sustained_hbm_rate(), Ceiling::hbm, true},
-  };
+  return {{std::string(impl->key) + " tensor (" + path + ", sustained)", false, sustained_tensor_rate(d, t.mma, dtype), Ceiling::tensor, true},
+          hbm};
 }
 
 std::vector<RidgePoint> ridge_points(const std::vector<RoofCeiling>& ceilings) {

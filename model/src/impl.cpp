@@ -401,7 +401,9 @@ const ImplProfile kFlashMla{
 // csrc/attention/paged_attention_v{1,2}.cu: 128 threads (4 warps), one query head per CTA, CUDA-core
 // dot products (no tensor cores), __expf; v2 partitions of 512 tokens plus a reduce kernel.
 KernelTraits vllm_traits(KernelRole, u64, bool, Dtype, double, int) {
-  return {.block_m = 0, .block_n = 0, .mma_warps = 4, .mma = MmaPath::native, .overlap = OverlapRule::warps};
+  KernelTraits t{.block_m = 0, .block_n = 0, .mma_warps = 4, .mma = MmaPath::native, .overlap = OverlapRule::warps};
+  t.cuda_core_math = true;
+  return t;
 }
 constexpr std::string_view kPagedVariants[] = {"paged"};
 const ImplProfile kVllmPaged{

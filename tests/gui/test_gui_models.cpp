@@ -364,6 +364,11 @@ private slots:
     QCOMPARE(fa2[1].value, 2.97e12);
     QVERIFY(std::abs(achievable_roofs(find_device("h100-sxm"), Dtype::bf16, &find_impl("fa3"))[0].value - 989.4e12 * 0.8796) < 1e6);
     QVERIFY(achievable_roofs(find_device("h100-sxm"), Dtype::bf16, &ideal_impl()).empty());
+    // vLLM's PagedAttention does its dot products on the CUDA cores: its roof is the FP32 lanes',
+    // 128 x 132 SMs x 1.83 GHz x 2 FLOPs = 61.84 TFLOP/s, not an MMA path's.
+    const auto vllm = achievable_roofs(find_device("h100-sxm"), Dtype::bf16, &find_impl("vllm-paged"));
+    QCOMPARE(vllm[0].ceiling, Ceiling::fp32);
+    QVERIFY(std::abs(vllm[0].value - 128.0 * 132 * 1.83e9 * 2) < 1e6);
     // A point: 2 TFLOP over 1 GB of HBM in 4 ms sits at 2000 FLOP/byte and 500 TFLOP/s.
     Prediction p;
     p.tensor_flops = 2'000'000'000'000ull;

@@ -54,14 +54,17 @@ void paged_decode(Evaluator& ev) {
   const u64 by_smem = v1 ? ev.ctas_per_sm(logits_smem) : ev.ctas_per_sm(Count(partition) * kStatBytes);
   const u64 by_threads = threads_per_sm(ev.dev()) / (traits::kPagedWarps * 32);
   KernelCost& k = ev.add(v1 ? "paged_attention_v1" : "paged_attention_v2", bh * parts, vllm ? std::min(by_threads, by_smem) : by_smem);
-  // The dot products: vLLM's run on the CUDA cores, not the tensor cores (attention_kernels.cu
-  // @00f5113a): Qk_dot's multiply-adds over the query and key vectors are FP32 FMAs, and the value
-  // loop's `dot(logits_vec, v_vec)` packed half-precision multiplies and adds on the same FMA pipe,
-  // about one instruction per element either way (their conversions not counted).
+  // The dot products, on the tensor cores or, where the profile says so, the CUDA cores (vLLM's:
+  // Qk_dot's multiply-adds over the query and key vectors are FP32 FMAs, and the value loop's
+  // `dot(logits_vec, v_vec)` packed half-precision multiplies and adds on the same FMA pipe, about
+  // one instruction per element either way, their conversions not counted; attention_kernels.cu
+  // @00f5113a).
+  const auto traits = ev.traits(KernelRole::fwd, s.d);
+  const bool cuda_cores = traits && traits->cuda_core_math;
   const Count dots = bh * s.nk * 2 * (s.d + s.dv);
-  k.tensor_flops = vllm ? Count(0) : dots;
+  k.tensor_flops = cuda_cores ? Count(0) : dots;
   k.sfu_ops = bh * s.nk;
-  k.fp32_flops = bh * s.nk * 4 + (vllm ? dots : Count(0));
+  k.fp32_flops = bh * s.nk * 4 + (cuda_cores ? dots : Count(0));
   // The chain each CTA waits out (vllm csrc/attention/attention_kernels.cu paged_attention_kernel,
   // read at 00f5113a; the same loops as the 0.2.x kernels): each of its 4 warps walks pages
   // warp, warp + 4, ..., and per page loads the page's block-table entry, then that page's keys

@@ -121,6 +121,10 @@ struct KernelTraits {
   // 9eb3d099 (2024-04-07; "multiProcessorCount * 2", flash_api.cpp @0251105), 1 in the releases
   // before it (v2.2.0-v2.5.6: multiProcessorCount).
   std::uint64_t split_slots_per_sm = 2;
+  // The kernel's dot products are FP32 (and packed half) multiply-adds on the CUDA cores, not MMAs:
+  // its matmul FLOPs go to the FP32 pipe and its achievable roof is the FP32 lanes' (vLLM's
+  // PagedAttention: Qk_dot and the value loop's dot, attention_kernels.cu).
+  bool cuda_core_math = false;
   // Registers per thread from the compiler's report (attnio's kernels: kernels/resources.csv) and
   // the threads per CTA; 0 where not known. With the register file they cap the CTAs per SM.
   std::uint64_t registers = 0, threads = 0;
