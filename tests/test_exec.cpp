@@ -9,6 +9,7 @@
 #include "attnio/model/explain.hpp"
 #include "attnio/model/predict.hpp"
 #include "attnio/model/tile_traits.hpp"
+#include "../model/src/variants/flashinfer_decode.hpp"
 
 using namespace attnio;
 
@@ -1257,4 +1258,113 @@ TEST(Exec, LockedClockRunsTheSmAtItByHand) {
   // Outside 0.25-1.5 x the datasheet clock: an error naming the clock, not a silent default.
   EXPECT_THROW(h.with_locked_clock(1815.0, "test"), InputError);     // Hz given as MHz
   EXPECT_THROW(h.with_locked_clock(3000e6, "test"), InputError);
+}
+
+// FlashInfer 0.0.1's decode loop (decode.cuh @b30dad36e): the FP32-pipe instructions per token per
+// thread counted from the code (flashinfer_decode.cpp) against the PTX of every instance the library
+// dispatches (scripts/flashinfer/ptx --table: fp16, groups 1/4/8, head dims 64/128/256, batch
+// paged, single and padded kernels).
+TEST(Exec, FlashInferCountsMatchThePtx) {
+  using namespace attnio::detail;
+  ASSERT_EQ(flashinfer_kernel_rows().size(), 27u);
+  for (const FlashInferKernelRow& r : flashinfer_kernel_rows()) {
+    const std::uint64_t vec = std::max<std::uint64_t>(8, r.d / 32), bdx = r.d / vec;
+    const std::uint64_t tile = r.kernel == FlashInferKernel::padded || r.group != 1 ? 1 : r.kernel == FlashInferKernel::batch ? 4 : 8;
+    EXPECT_NEAR(flashinfer_fp32_per_token(vec, bdx, r.group * tile), r.fp32, 0.01)
+        << static_cast<int>(r.kernel) << " g" << r.group << " d" << r.d;
+  }
+}
+
+// The launch plan FlashInfer's host code computes, by hand, on an H100 SXM (132 SMs, 228 KB of
+// shared memory and 64K registers per SM), fp16, d = 128, 16-token pages.
+//  - MHA, B = 1, Nk = 1024 (the blog's Figure 6): vec 8, bdx 16, bdy 1, bdz 8, tile 4, 32 tokens per
+//    stage; shared memory 2·2·32·128·2 + max(4·128·8, 2·8·4) = 36864 B, 233472 / (36864 + 1024) = 6
+//    blocks; 64 registers: 8; so 6 per SM, a grid of 792. 32 blocks < 792: partition, at least
+//    128 / 16 = 8 pages per chunk, and 8 chunks of 8 pages (256 blocks) fit: 8 chunks of 128 tokens,
+//    4 iterations each. Per score 16 threads issue 33.25 FP32 and 16 conversions (FMA pipes on
+//    sm_90), 1.25 exponentials.
+//  - GQA 8, B = 64, Nk = 8192 (Figure 9): bdy 8, bdz 1, 8 tokens per stage; 2·2·8·128·2 + 1024 =
+//    9216 B (22 blocks), 70 registers: 2304 per warp, 9216 per block, 7 blocks: a grid of 924.
+//    256 < 924: pages 512, the fewest pages p with 64·⌈512/p⌉·4 <= 924 is 171: 3 chunks, 768 blocks.
+//  - One request, GQA 8, Nk = 16384 (Figure 8): 512 threads (bdz 4), 63 registers: 2048 per warp x 16
+//    warps = 32768, 2 blocks per SM, a grid of 264, at most 264 / 4 = 66 chunks: chunk
+//    max(⌈16384 / 66⌉, 256) = 256 tokens, 64 chunks, 256 blocks; the merge of 64 chunks by 8 per
+//    iteration: 8 iterations, 2·8 + 1 + 1 = 18 barriers.
+TEST(Exec, FlashInferLaunchPlanByHand) {
+  Workload w;
+  w.variant = parse_variant("paged");
+  w.impl = &find_impl("flashinfer-decode");
+  w.dtype = Dtype::fp16;
+  w.phase = Phase::decode;
+  w.batch = 1, w.heads = 32, w.kv_heads = 32, w.seq = 1, w.kv_len = 1024, w.head_dim = 128;
+  const Device& h = find_device("h100-sxm");
+  const Prediction p = predict(h, w);
+  const KernelCost& k = kernel_named(p, "BatchDecodeWithPagedKVCacheKernel");
+  EXPECT_EQ(k.ctas.v, 256u);
+  EXPECT_EQ(k.ctas_per_sm, 6u);
+  EXPECT_EQ(p.splits, 8u);
+  EXPECT_EQ(k.block_iters.v, 32u * 8 * 4);
+  EXPECT_EQ(k.waits.barriers, 4u);
+  EXPECT_EQ(k.load_buffers, 4u);
+  EXPECT_EQ(k.tensor_flops.v, 0u);
+  const std::uint64_t lanes = 32u * 1024 * 16;  // every score, on each of its head's 16 threads
+  EXPECT_EQ(k.fp32_instr.v, lanes * 4925 / 100);
+  EXPECT_EQ(k.sfu_issue.v, lanes * 125 / 100);
+  EXPECT_EQ(k.hbm_read.v, 2u * 32 * 1024 * 128 * 2 + 32 * 128 * 2 + 64 * 4);
+  EXPECT_EQ(k.hbm_write.v, 32u * 8 * (256 + 4));
+  const KernelCost& m = kernel_named(p, "VariableLengthMergeStatesKernel");
+  EXPECT_EQ(m.ctas.v, 32u);
+  EXPECT_EQ(m.waits.barriers, 4u);
+  EXPECT_EQ(m.waits.l2_reads, 3u);
+  EXPECT_EQ(m.hbm_read.v, 32u * 8 * (256 + 4));
+  EXPECT_EQ(m.hbm_write.v, 32u * 128 * 2);
+  // On the A100 the conversions issue beside the FP32 pipe (GA100: FP16 on the shared pipe).
+  const Prediction a = predict(find_device("a100-80gb"), w);
+  const KernelCost& ka = kernel_named(a, "BatchDecodeWithPagedKVCacheKernel");
+  EXPECT_EQ(ka.ctas_per_sm, 4u);  // 167936 / 37888
+  EXPECT_EQ(ka.fp32_instr.v, lanes * 3325 / 100);
+  EXPECT_EQ(ka.other_instr.v, static_cast<std::uint64_t>(std::llround(static_cast<double>(lanes) * (30.38 + 16))));
+
+  w.batch = 64, w.kv_heads = 4, w.kv_len = 8192;
+  const Prediction g = predict(h, w);
+  const KernelCost& kg = kernel_named(g, "BatchDecodeWithPagedKVCacheKernel");
+  EXPECT_EQ(kg.ctas_per_sm, 7u);
+  EXPECT_EQ(g.splits, 3u);
+  EXPECT_EQ(kg.ctas.v, 768u);
+  // 8192 tokens in chunks of 2736, 2736 and 2720 tokens, 8 per iteration: 342 + 342 + 340.
+  EXPECT_EQ(kg.block_iters.v, 64u * 4 * (342 + 342 + 340));
+
+  // A batch that fills the grid runs unsplit, with no merge.
+  w.kv_heads = 32, w.kv_len = 512;
+  const Prediction full = predict(h, w);
+  EXPECT_EQ(full.kernel_count(), 1);
+  EXPECT_EQ(kernel_named(full, "BatchDecodeWithPagedKVCacheKernel").ctas.v, 64u * 32);
+
+  Workload s = w;
+  s.variant = parse_variant("flash-decoding");
+  s.batch = 1, s.kv_heads = 4, s.kv_len = 16384;
+  const Prediction one = predict(h, s);
+  const KernelCost& ks = kernel_named(one, "SingleDecodeWithKVCacheKernel");
+  EXPECT_EQ(ks.ctas_per_sm, 2u);
+  EXPECT_EQ(one.splits, 64u);
+  EXPECT_EQ(ks.ctas.v, 256u);
+  EXPECT_EQ(ks.mma_warps, 16u);
+  const KernelCost& ms = kernel_named(one, "MergeStatesLargeNumIndexSetsKernel");
+  EXPECT_EQ(ms.ctas.v, 32u);
+  EXPECT_EQ(ms.waits.barriers, 18u);
+  EXPECT_EQ(ms.waits.l2_reads, 2u);
+
+  // What the library does not dispatch is refused, with the reason.
+  Workload bad = w;
+  bad.kv_heads = 16;  // group 2
+  EXPECT_THROW(predict(h, bad), InputError);
+  bad = w;
+  bad.head_dim = 96;
+  EXPECT_THROW(predict(h, bad), InputError);
+  bad = w;
+  bad.dtype = Dtype::fp32;
+  EXPECT_THROW(predict(h, bad), InputError);
+  bad = s;
+  bad.set("splits", 4);
+  EXPECT_THROW(predict(h, bad), InputError);
 }

@@ -416,6 +416,35 @@ const ImplProfile kVllmPaged{
     .variants = kPagedVariants,
     .traits = vllm_traits};
 
+// ---- flashinfer-decode: FlashInfer 0.0.1's CUDA-core decode kernels ----------------------------
+// flashinfer-ai/flashinfer @b30dad36e (2024-02-03, the code of the FlashInfer blog's 0.0.1
+// benchmarks) include/flashinfer/decode.cuh: one block per (request or chunk, K/V head), bdy = the
+// group's query heads, bdx = d / vec_size threads per head, CUDA-core dot products, K and V staged by
+// cp.async in 2 stages each, 4 block.sync per iteration; split along the keys when the batch leaves
+// the grid short (handler.cuh, BatchDecodeWithPagedKVCacheWorkEstimation), merged by cascade.cuh.
+// The launch plan depends on the group, so variants/flashinfer_decode.cpp computes it.
+KernelTraits flashinfer_traits(KernelRole, u64, bool, Dtype, double, int) {
+  KernelTraits t{.block_m = 0, .block_n = 0, .mma_warps = 4, .mma = MmaPath::native, .overlap = OverlapRule::warps};
+  t.cuda_core_math = true;
+  t.flashinfer_decode = true;
+  t.load_buffers = 4;
+  t.waits = {.barriers = 4};
+  return t;
+}
+constexpr std::string_view kFlashInferVariants[] = {"paged", "flash-decoding"};
+const ImplProfile kFlashInferDecode{
+    .key = "flashinfer-decode",
+    .name = "FlashInfer 0.0.1 decode (CUDA cores)",
+    .summary = "decode on the CUDA cores: one block per (request or key chunk, K/V head) holding the group's heads, 2-stage "
+               "cp.async K/V, split along the keys by the library's occupancy heuristic, merged by cascade.cuh",
+    .sources = "flashinfer-ai/flashinfer @b30dad36e include/flashinfer/decode.cuh (BatchDecodeWithPagedKVCacheKernel, "
+               "SingleDecodeWithKVCacheKernel, BatchDecodeWithPaddedKVCacheKernel, *WorkEstimation), cascade.cuh "
+               "(MergeStates, VariableLengthMergeStates), handler.cuh, wrapper.cuh; scripts/flashinfer/ptx (registers, "
+               "instructions per token)",
+    .min_cc = 80,
+    .variants = kFlashInferVariants,
+    .traits = flashinfer_traits};
+
 // ---- mamba-scan: selective_scan_cuda -------------------------------------------------------------
 KernelTraits mamba_traits(KernelRole, u64, bool, Dtype, double, int) {
   return {.block_m = 0, .block_n = 0, .mma_warps = 4, .mma = MmaPath::native, .overlap = OverlapRule::warps};
@@ -731,7 +760,7 @@ const ImplProfile kThunderKittens{
     .variants = kTkVariants,
     .traits = tk_traits};
 
-constexpr const ImplProfile* kImpls[] = {&kIdeal, &kAttnio, &kFa1, &kFa2, &kFa2V20, &kFa2SplitKv, &kFa2SplitKv23, &kFa3, &kFlashMla, &kVllmPaged,
+constexpr const ImplProfile* kImpls[] = {&kIdeal, &kAttnio, &kFa1, &kFa2, &kFa2V20, &kFa2SplitKv, &kFa2SplitKv23, &kFa3, &kFlashMla, &kVllmPaged, &kFlashInferDecode,
                                          &kMambaScan, &kMambaSsd, &kPytorch, &kTriton, &kXformers, &kCudnn, &kThunderKittens};
 
 int cc_of(const Device& d) { return static_cast<int>(d.compute_capability); }

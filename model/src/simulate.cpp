@@ -281,7 +281,7 @@ SimResult simulate(const Device& device, const Workload& input, const SimOptions
   const Workload& w = r.formula.workload;
   std::vector<SimKernel> kernels;
   AddressSpace as;
-  Scheduler scheduler(r.formula, as, kernels);
+  Scheduler scheduler(device, r.formula, as, kernels);
   w.variant->schedule(scheduler);
   Engine engine(device, w, options, as, r.formula.l2_bytes().v / w.layers / L2Cache::kLineBytes);
   for (const SimKernel& k : kernels) engine.run(k);

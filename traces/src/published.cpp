@@ -250,7 +250,10 @@ const ImplProfile* profile_for(const std::string& impl) {
       {"fa1", "fa1"},         {"fa2", "fa2"},           {"fa2-v2.0", "fa2-v2.0"},     {"fa2-splitkv", "fa2-splitkv-2.3"},
       {"fa3", "fa3"},         {"fa3-fp8", "fa3"},       {"cudnn", "cudnn"},       {"triton", "triton"},
       {"xformers", "xformers"}, {"pytorch", "pytorch"}, {"flashmla", "flashmla"}, {"vllm-paged-v1", "vllm-paged"},
-      {"vllm-paged-v2", "vllm-paged"}, {"thunderkittens", "thunderkittens"}};
+      {"vllm-paged-v2", "vllm-paged"}, {"thunderkittens", "thunderkittens"},
+      // FlashInfer's CUDA-core decode kernels (its blog's "FlashInfer" and "CUDA Cores" series); its
+      // "Tensor Cores" GQA series runs the prefill kernels, which no profile counts yet.
+      {"flashinfer-decode-paged", "flashinfer-decode"}, {"flashinfer-decode-cudacore", "flashinfer-decode"}};
   for (const auto& [row, key] : kMap) {
     if (row == impl) return find_impl_or_null(key);
   }

@@ -186,8 +186,9 @@ inline SimKernel elementwise(std::string name, Count elements, std::vector<Strea
 // the formula made, such as the split count), the address space and the kernels to append to.
 class Scheduler {
 public:
-  Scheduler(const Prediction& formula, AddressSpace& as, std::vector<SimKernel>& out)
-      : formula_(formula), as_(as), out_(out) {}
+  Scheduler(const Device& dev, const Prediction& formula, AddressSpace& as, std::vector<SimKernel>& out)
+      : dev_(dev), formula_(formula), as_(as), out_(out) {}
+  const Device& dev() const { return dev_; }  // for launch plans the library sizes by the chip's occupancy
   const Prediction& formula() const { return formula_; }
   const Workload& w() const { return formula_.workload; }
   u64 e() const { return dtype_bytes(w().dtype); }
@@ -196,6 +197,7 @@ public:
   std::vector<SimKernel>& out() { return out_; }
 
 private:
+  const Device& dev_;
   const Prediction& formula_;
   AddressSpace& as_;
   std::vector<SimKernel>& out_;

@@ -5,6 +5,8 @@
 // fp32 partial outputs and log-sum-exps.
 #include "split_kv.hpp"
 
+#include "flashinfer_decode.hpp"
+
 #include <algorithm>
 #include <cmath>
 
@@ -249,6 +251,7 @@ const VariantDescriptor kDesc{
     },
     .evaluate = [](Evaluator& ev) {
       const Shape s = ev.shape();
+      if (runs_flashinfer_decode(ev.w())) return flashinfer_decode(ev, false);
       split_kv_decode(ev, "flash_decoding_splitkv", s.batch, s.kv_heads, s.group(), s.nk,
                       kv_row_bytes(ev.w(), s.d) + kv_row_bytes(ev.w(), s.dv), s.d, s.dv, s.d + s.dv);
     },
@@ -263,11 +266,13 @@ const VariantDescriptor kDesc{
     },
     .schedule = [](Scheduler& sc) {
       const Shape s = sc.shape();
+      if (runs_flashinfer_decode(sc.w())) return flashinfer_schedule(sc, false);
       split_kv(sc, "flash_decoding_splitkv", s.batch, s.kv_heads, s.group(), s.nk, s.d, s.dv, true, kv_row_bytes(sc.w(), s.d),
                kv_row_bytes(sc.w(), s.dv), s.d + s.dv);
     },
     .kernel_tiles = tiles,
     .derivation = [](const Prediction& p) -> std::string {
+      if (runs_flashinfer_decode(p.workload)) return flashinfer_derivation(p, false);
       const Workload& w = p.workload;
       const u64 bits = w.count("kv_bits");
       std::string cache = bits == 0 ? "2·B·Nk·Hkv·d·e = 2·" + num(w.batch) + "·" + num(w.kv_len) + "·" + num(w.kv_heads) + "·" +

@@ -2,6 +2,7 @@
 // Serving with PagedAttention", §4; vllm/attention/ops/paged_attn.py, csrc/attention): decode reading
 // K/V page by page through a per-sequence block table.
 #include "common.hpp"
+#include "flashinfer_decode.hpp"
 
 namespace attnio::detail {
 
@@ -36,6 +37,10 @@ bool runs_v1(const Workload& w, u64 nk, u64 pages, u64 bh) {
 // partition or the grid has more than 512 CTAs (vllm/attention/ops/paged_attn.py). Whole pages are
 // read, so the empty tail of the last page costs bandwidth too.
 void paged_decode(Evaluator& ev) {
+  if (runs_flashinfer_decode(ev.w())) {
+    flashinfer_decode(ev, true);
+    return;
+  }
   const Shape s = ev.shape();
   const Workload& w = ev.w();
   const u64 e = ev.e();
@@ -145,6 +150,10 @@ void paged_decode(Evaluator& ev) {
 // vLLM PagedAttention: grid (heads, sequences, partitions). The block table maps each sequence's
 // logical pages to physical pages scattered over the cache (a fixed permutation here).
 void paged_schedule(Scheduler& sc) {
+  if (runs_flashinfer_decode(sc.w())) {
+    flashinfer_schedule(sc, true);
+    return;
+  }
   const Workload& w = sc.w();
   const Shape s = sc.shape();
   std::vector<SimKernel>& out = sc.out();
@@ -243,6 +252,7 @@ const VariantDescriptor kDesc{
     },
     .schedule = paged_schedule,
     .derivation = [](const Prediction& p) -> std::string {
+      if (runs_flashinfer_decode(p.workload)) return flashinfer_derivation(p, true);
       return "PagedAttention (vLLM §4): the cache is read page by page (" + num(p.workload.count("page_size")) +
              " tokens) through a block table; the last page of each sequence is partly empty and still read. One CTA "
              "per query head: the g heads of a group re-read the same pages, mostly from L2.\n";

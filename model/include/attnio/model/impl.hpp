@@ -125,6 +125,9 @@ struct KernelTraits {
   // its matmul FLOPs go to the FP32 pipe and its achievable roof is the FP32 lanes' (vLLM's
   // PagedAttention: Qk_dot and the value loop's dot, attention_kernels.cu).
   bool cuda_core_math = false;
+  // FlashInfer's CUDA-core decode kernels (decode.cuh): the decode variants run their own launch
+  // plan, closed form and schedule (model/src/variants/flashinfer_decode.cpp).
+  bool flashinfer_decode = false;
   // Registers per thread from the compiler's report (attnio's kernels: kernels/resources.csv) and
   // the threads per CTA; 0 where not known. With the register file they cap the CTAs per SM.
   std::uint64_t registers = 0, threads = 0;

@@ -1,0 +1,387 @@
+// FlashInfer 0.0.1's CUDA-core decode kernels, as the library launches them (flashinfer-ai/flashinfer
+// @b30dad36e include/flashinfer/decode.cuh, cascade.cuh, handler.cuh, wrapper.cuh; the FlashInfer
+// blog, "Accelerating Self-Attentions for LLM Serving with FlashInfer", 2024-02-02, benchmarked
+// this code with nvbench's cold-L2 timing). Every thread block serves one K/V head: bdy = g threads
+// along the group's query heads, bdx threads along the head dim (vec_size elements each), bdz slices
+// of tokens; K and V are staged through shared memory by cp.async, 2 stages each, and the dot
+// products run on the CUDA cores (the blog's "CUDA Cores" series; its "Tensor Cores" GQA series
+// runs the prefill kernels and is not this profile). A short batch or a single request is split
+// along the keys into chunks and merged by cascade.cuh's merge kernels.
+#include "flashinfer_decode.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace attnio::detail {
+
+namespace {
+
+// scripts/flashinfer/ptx --table at b30dad36e with nvcc 13.0 (the blog's build used CUDA 12.3.1; its
+// ptxas may allocate a few registers differently).
+constexpr FlashInferKernelRow kFlashInferKernels[] = {
+    {FlashInferKernel::batch, 1, 64, 71, 66, 32.25, 29.25},   {FlashInferKernel::batch, 1, 128, 64, 70, 33.25, 30.38},
+    {FlashInferKernel::batch, 1, 256, 64, 64, 34.25, 30.75},  {FlashInferKernel::batch, 4, 64, 60, 66, 32.25, 16.75},
+    {FlashInferKernel::batch, 4, 128, 63, 65, 33.25, 17.88},  {FlashInferKernel::batch, 4, 256, 64, 57, 34.25, 18.38},
+    {FlashInferKernel::batch, 8, 64, 64, 64, 31.125, 12.5},   {FlashInferKernel::batch, 8, 128, 70, 66, 32.125, 13.25},
+    {FlashInferKernel::batch, 8, 256, 71, 70, 33.125, 14.31}, {FlashInferKernel::single, 1, 64, 92, 80, 31.125, 21.5},
+    {FlashInferKernel::single, 1, 128, 92, 80, 32.125, 22.56}, {FlashInferKernel::single, 1, 256, 88, 80, 33.125, 23.62},
+    {FlashInferKernel::single, 4, 64, 55, 52, 32.25, 12.25},  {FlashInferKernel::single, 4, 128, 53, 52, 33.25, 13.38},
+    {FlashInferKernel::single, 4, 256, 56, 54, 34.25, 14.5},  {FlashInferKernel::single, 8, 64, 63, 62, 31.125, 10.12},
+    {FlashInferKernel::single, 8, 128, 63, 62, 32.125, 11.19}, {FlashInferKernel::single, 8, 256, 63, 62, 33.125, 12.25},
+    {FlashInferKernel::padded, 1, 64, 56, 64, 39, 23},        {FlashInferKernel::padded, 1, 128, 56, 64, 40, 24.25},
+    {FlashInferKernel::padded, 1, 256, 56, 64, 41, 25.25},    {FlashInferKernel::padded, 4, 64, 63, 60, 32.25, 11.75},
+    {FlashInferKernel::padded, 4, 128, 64, 60, 33.25, 12.81}, {FlashInferKernel::padded, 4, 256, 54, 56, 34.25, 13.81},
+    {FlashInferKernel::padded, 8, 64, 63, 64, 31.125, 9.875}, {FlashInferKernel::padded, 8, 128, 64, 64, 32.125, 10.91},
+    {FlashInferKernel::padded, 8, 256, 64, 64, 33.125, 11.91},
+};
+
+constexpr u64 kStages = 2;          // num_stages_smem = 2U (every decode dispatch in decode.cuh)
+constexpr u64 kMergeThreads = 128;  // cascade.cuh MergeStates / VariableLengthMergeStates: num_threads = 128
+constexpr u64 kMergeStages = 4;     // num_smem_stages = 4
+constexpr u64 kReservedSmemPerCta = 1024;  // CUDA C++ Programming Guide, compute capabilities 8.x/9.0: 1 KB per block
+
+const char* kernel_name(FlashInferKernel k) {
+  switch (k) {
+    case FlashInferKernel::batch: return "BatchDecodeWithPagedKVCacheKernel";
+    case FlashInferKernel::single: return "SingleDecodeWithKVCacheKernel";
+    case FlashInferKernel::padded: return "BatchDecodeWithPaddedKVCacheKernel";
+  }
+  return "?";
+}
+
+// Resident blocks per SM at most (CUDA C++ Programming Guide, "Compute Capabilities" table).
+u64 max_blocks_per_sm(int cc) { return cc == 86 ? 16 : cc == 89 ? 24 : 32; }
+
+}  // namespace
+
+std::span<const FlashInferKernelRow> flashinfer_kernel_rows() { return kFlashInferKernels; }
+
+// The FP32-pipe instructions per token per thread that the code issues (decode.cuh @b30dad36e):
+// compute_qk multiplies q by k and adds the product times sm_scale into the score, a mul and an FMA
+// per element (vec each); the bdx threads of a head sum their partial scores by log2(bdx) shuffles
+// and adds; then a max, the exponent's subtract and the running sum's add; update_local_state adds
+// the probability times v into o, an FMA per element (vec); once per iteration o's vec elements and
+// the denominator are rescaled (vec + 1 multiplies, over the thread's tokens). Equal to the PTX's
+// count for all 27 dispatched instances (tests: Exec.FlashInferCountsMatchThePtx).
+double flashinfer_fp32_per_token(u64 vec, u64 bdx, u64 thread_tokens) {
+  return 3.0 * static_cast<double>(vec) + std::log2(static_cast<double>(bdx)) + 3.0 +
+         static_cast<double>(vec + 1) / static_cast<double>(thread_tokens);
+}
+
+FlashInferPlan flashinfer_plan(const Workload& w, const Device& dev, bool paged) {
+  const Shape s = shape_of(w);
+  const u64 g = s.group(), d = s.d;
+  if (w.dtype != Dtype::fp16 && w.dtype != Dtype::bf16) {
+    throw InputError("--impl flashinfer-decode: FlashInfer 0.0.1's decode kernels are counted for fp16 and bf16 (got " +
+                     std::string(to_string(w.dtype)) + ")");
+  }
+  if (s.dv != s.d) throw InputError("--impl flashinfer-decode: FlashInfer's decode kernels take one head dim for K and V");
+  if (g != 1 && g != 4 && g != 8) {
+    throw InputError("--impl flashinfer-decode: FlashInfer 0.0.1 dispatches GQA groups 1, 4 and 8 (utils.cuh "
+                     "DISPATCH_GQA_GROUP_SIZE); --heads / --kv-heads gives " + std::to_string(g));
+  }
+  if (d != 64 && d != 128 && d != 256) {
+    throw InputError("--impl flashinfer-decode: FlashInfer 0.0.1 dispatches head dims 64, 128 and 256 (utils.cuh "
+                     "DISPATCH_HEAD_DIM); got --head-dim " + std::to_string(d));
+  }
+  // The library sizes its own split; a forced one would describe some other code.
+  if (variant_param(w.variant, "splits") != nullptr && w.count("splits") != 0) {
+    throw InputError("--splits: FlashInfer chooses its chunks from the chip's occupancy; --impl flashinfer-decode takes no --splits");
+  }
+  if (variant_param(w.variant, "paged_version") != nullptr && w.count("paged_version") != 0) {
+    throw InputError("--paged-version picks vLLM's PagedAttention kernel; --impl flashinfer-decode runs FlashInfer's");
+  }
+  if (w.count("kv_bits") != 0) {
+    throw InputError("--impl flashinfer-decode: the profile counts FlashInfer's fp16/bf16 caches, not --kv-bits");
+  }
+  FlashInferPlan p;
+  p.kernel = paged ? FlashInferKernel::batch : s.batch == 1 ? FlashInferKernel::single : FlashInferKernel::padded;
+  const u64 e = 2;
+  // The launch shape every dispatch computes (decode.cuh BatchDecodeWithPagedKVCacheDispatched,
+  // SingleDecodeWithKVCache, BatchDecodeWithPaddedKVCacheDispatched).
+  p.vec = std::max<u64>(16 / e, d / 32);
+  p.bdx = d / p.vec;
+  p.bdy = g;
+  // get_heuristic_num_threads: 512 threads for a group of 8 in the single-request kernel (256 for fp8).
+  const u64 base_threads = p.kernel == FlashInferKernel::single && g == 8 ? 512 : 128;
+  p.threads = std::max(base_threads, p.bdx * p.bdy);
+  p.bdz = p.threads / (p.bdx * p.bdy);
+  p.tile = p.kernel == FlashInferKernel::padded || g != 1 ? 1 : p.kernel == FlashInferKernel::batch ? 4 : 8;
+  p.stage_tokens = p.tile * p.bdy * p.bdz;
+  p.thread_tokens = p.bdy * p.tile;
+  const u64 kv_stage = 2 * kStages * p.stage_tokens * d * e;  // K and V, num_stages_smem each
+  const u64 md = 2 * p.bdy * p.bdz * 4;                        // smem_md: m and d per (ty, tz)
+  p.smem_bytes = p.kernel == FlashInferKernel::batch ? kv_stage + std::max(p.tile * p.threads * 8, md)  // + k_ptrs_smem
+                                                     : kv_stage + md;
+  for (const FlashInferKernelRow& r : kFlashInferKernels) {
+    if (r.kernel == p.kernel && r.group == g && r.d == d) {
+      p.registers = dev.compute_capability >= 90 ? r.regs90 : r.regs80;
+      p.other_per_token = r.other;
+    }
+  }
+  // cudaOccupancyMaxActiveBlocksPerMultiprocessor, which sizes the library's partition: shared
+  // memory (1 KB reserved per block), resident threads, registers, blocks.
+  const u64 by_smem = static_cast<u64>(dev.smem_bytes_per_sm) / (p.smem_bytes + kReservedSmemPerCta);
+  const u64 by_threads = threads_per_sm(dev) / p.threads;
+  const u64 by_regs = ctas_by_registers(p.registers, p.threads, dev.register_file_bytes_per_sm);
+  p.ctas_per_sm = std::max<u64>(1, std::min({by_smem, by_threads, by_regs == 0 ? by_threads : by_regs,
+                                             max_blocks_per_sm(dev.compute_capability)}));
+  const u64 max_grid = p.ctas_per_sm * static_cast<u64>(dev.sm_count);
+  p.chunk_tokens = s.nk;
+  p.chunks = 1;
+  if (p.kernel == FlashInferKernel::batch) {
+    // BatchDecodeWithPagedKVCacheWorkEstimation: no partition when the batch's (request, K/V head)
+    // blocks fill the grid the occupancy allows; else the fewest pages per chunk (at least
+    // 128 / page_size) whose chunks fit in it (PartitionPagedKVCacheBinarySearchMinNumPagePerBatch),
+    // and none when that leaves every request whole. Every request has the same length here.
+    const u64 page = w.count("page_size");
+    const u64 pages = ceil_div(s.nk, page);
+    if (s.batch * s.kv_heads < max_grid) {
+      u64 low = std::max<u64>(1, 128 / page), high = pages;
+      while (low < high) {
+        const u64 mid = (low + high) / 2;
+        if (s.batch * ceil_div(pages, mid) * s.kv_heads > max_grid) low = mid + 1;
+        else high = mid;
+      }
+      if (ceil_div(std::max<u64>(pages, 1), low) > 1) {
+        p.chunks = ceil_div(pages, low);
+        p.chunk_tokens = low * page;
+      }
+    }
+    p.ctas = s.batch * p.chunks * s.kv_heads;
+  } else if (p.kernel == FlashInferKernel::single) {
+    // SingleDecodeWithKVCache with a temporary buffer (the benchmark's cooperative = 1): no partition
+    // up to 256 tokens; else chunks of max(ceil(Nk / (max grid / Hkv)), 256) tokens.
+    if (s.nk > 256) {
+      const u64 max_chunks = std::max<u64>(1, max_grid / s.kv_heads);
+      p.chunk_tokens = std::max<u64>(ceil_div(s.nk, max_chunks), 256);
+      p.chunks = ceil_div(s.nk, p.chunk_tokens);
+    }
+    p.ctas = p.chunks * s.kv_heads;
+  } else {
+    p.ctas = s.batch * s.kv_heads;  // BatchDecodeWithPaddedKVCache: one block per (request, K/V head)
+  }
+  return p;
+}
+
+namespace {
+
+// Main-loop iterations of one request's K/V head over all its chunks (the last chunk may be short).
+u64 iterations_per_head(const FlashInferPlan& p, u64 nk) {
+  const u64 last = nk - (p.chunks - 1) * p.chunk_tokens;
+  return (p.chunks - 1) * ceil_div(p.chunk_tokens, p.stage_tokens) + ceil_div(last, p.stage_tokens);
+}
+
+}  // namespace
+
+void flashinfer_decode(Evaluator& ev, bool paged) {
+  const Shape s = ev.shape();
+  const Workload& w = ev.w();
+  const u64 e = ev.e();
+  const FlashInferPlan p = flashinfer_plan(w, ev.dev(), paged);
+  KernelCost& k = ev.add(kernel_name(p.kernel), Count(p.ctas), p.ctas_per_sm);
+  const Count heads = Count(s.batch) * s.heads;
+  const Count scores = heads * s.nk;
+  // Every thread of a head's bdx computes its vec elements of each token's dot products and then,
+  // redundantly, the score's softmax, for every token its stage holds: masked tail tokens included.
+  const u64 iters = iterations_per_head(p, s.nk);
+  const Count evaluated = heads * iters * p.stage_tokens;
+  const Count lanes = evaluated * p.bdx;
+  k.fp32_flops = scores * (2 * (s.d + s.dv) + 4);  // the dot products on the CUDA cores, and the softmax
+  k.sfu_ops = scores;
+  const double fp32 = flashinfer_fp32_per_token(p.vec, p.bdx, p.thread_tokens);
+  // cast_load converts each K and V element to fp32 (cvt.f32.f16, HADD2.F32 in SASS: 2 vec per
+  // token): on the FMA pipes on sm_90, on the pipe shared with the tensor cores and FP64 on GA100
+  // (NVIDIA's forum answer on the FP16 pipes of GA100, GA10x and GH100, 2024-08), so issued beside
+  // the FP32 pipe there.
+  const double cvt = 2.0 * static_cast<double>(p.vec);
+  const bool cvt_on_fma = ev.dev().compute_capability >= 90;
+  k.fp32_instr = scaled(lanes, fp32 + (cvt_on_fma ? cvt : 0.0));
+  k.other_instr = scaled(lanes, p.other_per_token + (cvt_on_fma ? 0.0 : cvt));
+  k.sfu_issue = scaled(lanes, 1.0 + 1.0 / static_cast<double>(p.thread_tokens));  // each score's exp2, and o_scale's
+  k.mma = MmaPath::native;
+  k.mma_warps = p.threads / 32;
+  k.registers = p.registers;
+  // Per iteration: 4 block.sync (around compute_qk and update_local_state), and the K and V copies
+  // of the stage just consumed issued right after it, 2 stages of each: 4 buffers refilled on their
+  // own (decode.cuh main loop: cp_async::wait_group<2 * num_stages_smem - 1>).
+  k.waits = {.barriers = 4};
+  k.block_iters = Count(s.batch) * s.kv_heads * iters;
+  k.load_buffers = 2 * kStages;
+  const u64 row = kv_row_bytes(w, s.d) + kv_row_bytes(w, s.dv);
+  k.inflight_bytes = Count(kStages) * p.stage_tokens * row;
+  // K and V: each block reads its chunk of its K/V head once, into shared memory, where each of the
+  // group's bdy heads reads every element.
+  const Count kv = Count(s.batch) * s.kv_heads * s.nk * row;
+  Evaluator::read_stream(k, kv, kv, p.bdy);
+  // q: every chunk's block reads its group's heads; DRAM once while the L2 holds them.
+  k.l2_read += heads * s.d * e * p.chunks;
+  k.hbm_read += ev.filtered(heads * s.d * e, heads * s.d * e * p.chunks, 0);
+  if (paged) {
+    // Page indices (int32): each block reads its chunk's, into k_ptrs_smem; the same for every K/V
+    // head of a request (L2 after the first).
+    const u64 page = w.count("page_size");
+    const Count indices = Count(s.batch) * ceil_div(s.nk, page) * 4;
+    k.l2_read += indices * s.kv_heads;
+    k.hbm_read += ev.filtered(indices, indices * s.kv_heads, 0);
+    k.sram_write += indices * s.kv_heads * 2;  // 8-byte pointers
+    k.sram_read += indices * s.kv_heads * 2 * p.bdx;
+    const u64 padded = ceil_div(s.nk, page) * page;
+    ev.out().extras.pages_per_seq = ceil_div(s.nk, page);
+    ev.out().extras.page_waste_bytes = Count(s.batch) * s.kv_heads * (padded - s.nk) * row * w.layers;
+  }
+  ev.out().splits = p.chunks;
+  ev.out().block_n = p.stage_tokens;
+  ev.out().block_m = p.bdy;
+  ev.out().row_tile = p.bdy;
+  if (p.chunks == 1) {
+    Evaluator::write_direct(k, heads * s.dv * e);
+    return;
+  }
+  // Partial outputs in the output dtype and their log-sum-exps in fp32 (tmp, tmp_lse).
+  const Count partial = heads * p.chunks * (s.dv * e + 4);
+  Evaluator::write_direct(k, partial);
+  ev.out().extra_memory_bytes += partial;
+  // The merge (cascade.cuh): one 128-thread block per (request, query head), bdy = 128 / bdx
+  // chunks per iteration, their partial outputs prefetched 4 stages ahead by cp.async; per
+  // iteration 2 __syncthreads, every bdx iterations one more after the LSEs are loaded (a load the
+  // block waits on), and a last one merging the bdy states. VariableLengthMergeStates (the paged
+  // batch) first reads the request's chunk range (indptr), which its loop bound waits on;
+  // MergeStatesLargeNumIndexSetsKernel (one request) does not.
+  const u64 mbdy = kMergeThreads / p.bdx;
+  const u64 merge_iters = ceil_div(p.chunks, mbdy);
+  const u64 lse_loads = ceil_div(merge_iters, p.bdx);
+  const u64 merge_smem = kMergeStages * mbdy * s.dv * e + kMergeThreads * 4;
+  const u64 merge_per_sm = std::max<u64>(1, std::min(static_cast<u64>(ev.dev().smem_bytes_per_sm) / (merge_smem + kReservedSmemPerCta),
+                                                     threads_per_sm(ev.dev()) / kMergeThreads));
+  KernelCost& r = ev.add(paged ? "VariableLengthMergeStatesKernel" : "MergeStatesLargeNumIndexSetsKernel", heads, merge_per_sm);
+  r.mma_warps = kMergeThreads / 32;
+  // The partial outputs' first stages, issued in the prologue, are waited on in the first
+  // iteration: one L2 round trip, with the LSEs' and (paged) indptr's.
+  r.waits = {.barriers = static_cast<std::uint32_t>(2 * merge_iters + lse_loads + 1),
+             .l2_reads = static_cast<std::uint32_t>(lse_loads + 1 + (paged ? 1 : 0))};
+  r.block_iters = r.ctas;
+  r.l2_reads_inherited = true;  // the partials, just written by the decode kernel
+  Evaluator::read_direct(r, partial);
+  Evaluator::write_direct(r, heads * s.dv * e);
+  // st.merge per chunk: a max, two exponentials, the denominator's FMA, and per element a multiply
+  // and an FMA after the conversion (state.cuh state_t::merge).
+  r.sfu_ops = heads * p.chunks * 2;
+  r.fp32_flops = heads * p.chunks * (s.dv * 4 + 6);
+  r.fp32_instr = heads * p.chunks * (s.dv * (cvt_on_fma ? 3 : 2) + 4);
+  if (!cvt_on_fma) r.other_instr = heads * p.chunks * s.dv;
+}
+
+bool runs_flashinfer_decode(const Workload& w) {
+  const auto t = impl_traits(w, KernelRole::splitkv, w.head_dim);
+  return t && t->flashinfer_decode;
+}
+
+std::string flashinfer_derivation(const Prediction& p, bool paged) {
+  const Workload& w = p.workload;
+  const u64 g = w.heads / w.kv_heads;
+  const u64 vec = std::max<u64>(8, w.head_dim / 32), bdx = w.head_dim / vec;
+  std::string text = "FlashInfer 0.0.1 decode (decode.cuh @b30dad36e): one thread block per (request" +
+                     std::string(p.splits > 1 ? " chunk" : "") + ", K/V head) holds the group's " + num(g) +
+                     " query head(s), " + num(bdx) + " threads per head along d (" + num(vec) +
+                     " elements each); K and V are staged through shared memory by cp.async, 2 stages of " + num(p.block_n) +
+                     " tokens each, so the cache (" + (paged ? "page by page through the index table" : "contiguous") +
+                     ") crosses DRAM once. ";
+  text += p.splits > 1 ? "The grid alone would leave SMs idle, so the library splits each request's keys into " + num(p.splits) +
+                             " chunks (its occupancy heuristic) and a merge kernel combines the partial outputs and log-sum-exps. "
+                       : "The grid fills the chip without a split. ";
+  text += "The dot products run on the CUDA cores: every one of a head's " + num(bdx) +
+          " threads issues about 5 FP32-pipe instructions per element it holds plus the score's softmax, so a group's heads "
+          "multiply the issue work per byte: memory-bound for MHA, issue-bound (fp32) for large GQA groups, which is why "
+          "FlashInfer runs GQA decode on its tensor-core prefill kernels as well (that path is not this profile).\n";
+  return text;
+}
+
+// ---- tile schedule ------------------------------------------------------------------------------
+
+// The same launch plan as a tile schedule. K/V in the layouts the blog's benchmarks allocate: the
+// paged cache as (page, K|V, token, head, d) with each request's pages in order (bench_batch_decode.cu
+// kv_indices = i * pages_per_seq + p; paged_kv_t kNHD), the contiguous one as (token, head, d)
+// (kNHD); so a block reads its head's rows at a stride of Hkv rows.
+void flashinfer_schedule(Scheduler& sc, bool paged) {
+  const Workload& w = sc.w();
+  const Shape s = sc.shape();
+  const FlashInferPlan p = flashinfer_plan(w, sc.dev(), paged);
+  std::vector<SimKernel>& out = sc.out();
+  AddressSpace& as = sc.as();
+  const u64 e = sc.e(), d = s.d;
+  const u64 rowb = d * e, P = paged ? w.count("page_size") : 1;
+  const u64 pages = ceil_div(s.nk, P);
+  const u64 heads = (Count(s.batch) * s.heads).v;
+  // The paged cache: page, then K or V, then P tokens of Hkv rows.
+  const u64 page_bytes = 2 * P * s.kv_heads * rowb;
+  const u64 cache = paged ? as.alloc(Count(s.batch) * pages * page_bytes) : as.alloc(Count(s.batch) * s.nk * s.kv_heads * rowb);
+  const u64 vcache = paged ? 0 : as.alloc(Count(s.batch) * s.nk * s.kv_heads * rowb);
+  const u64 table = paged ? as.alloc(Count(s.batch) * pages * 4) : 0;
+  const u64 q = as.alloc(Count(heads) * rowb), o = as.alloc(Count(heads) * rowb);
+  const u64 tmp = p.chunks > 1 ? as.alloc(Count(heads) * p.chunks * (rowb + 4)) : 0;
+  const u64 lse = tmp + heads * p.chunks * rowb;
+  SimKernel k;
+  k.name = kernel_name(p.kernel);
+  k.ctas = p.ctas;
+  k.smem = {{"K/V stages", p.smem_bytes}};
+  k.program = [=](u64 cta, std::vector<Step>& steps) {
+    // Grid (chunk or request, K/V head): blockIdx.x the (partitioned) request, blockIdx.y the head.
+    const u64 kvh = cta / (p.ctas / s.kv_heads), x = cta % (p.ctas / s.kv_heads);
+    const u64 b = p.kernel == FlashInferKernel::single ? 0 : x / p.chunks, chunk = p.kernel == FlashInferKernel::single ? x : x % p.chunks;
+    const u64 t0 = chunk * p.chunk_tokens, t1 = std::min(s.nk, t0 + p.chunk_tokens);
+    const u64 h0 = b * s.heads + kvh * p.bdy;  // the group's first query head
+    Step first;
+    first.read("q", q + h0 * rowb, p.bdy * rowb);
+    if (paged) first.read("page indices", table + (b * pages + t0 / P) * 4, ceil_div(t1 - t0, P) * 4);
+    steps.push_back(first);
+    const u64 span = paged ? P : p.stage_tokens;
+    for (u64 t = t0; t < t1;) {
+      const u64 next = std::min(t1, (t / span + 1) * span), n = next - t;
+      Step st;
+      if (paged) {
+        const u64 base = cache + (b * pages + t / P) * page_bytes + ((t % P) * s.kv_heads + kvh) * rowb;
+        st.read("K page", base, rowb, n, s.kv_heads * rowb);
+        st.read("V page", base + P * s.kv_heads * rowb, rowb, n, s.kv_heads * rowb);
+      } else {
+        const u64 off = ((b * s.nk + t) * s.kv_heads + kvh) * rowb;
+        st.read("K", cache + off, rowb, n, s.kv_heads * rowb);
+        st.read("V", vcache + off, rowb, n, s.kv_heads * rowb);
+      }
+      const double scores = static_cast<double>(n * p.bdy);
+      st.fp32 = static_cast<float>(scores * static_cast<double>(2 * (d + d) + 4));
+      st.sfu = static_cast<float>(scores);
+      st.sram = static_cast<float>(static_cast<double>(n * 2 * rowb * (1 + p.bdy)));
+      steps.push_back(st);
+      t = next;
+    }
+    Step last;
+    if (p.chunks == 1) {
+      last.write("o", o + h0 * rowb, p.bdy * rowb);
+    } else {
+      const u64 slot = (b * p.chunks + chunk) * s.heads + kvh * p.bdy;
+      last.write("partial o", tmp + slot * rowb, p.bdy * rowb);
+      last.write("partial lse", lse + slot * 4, p.bdy * 4);
+    }
+    steps.push_back(last);
+  };
+  out.push_back(std::move(k));
+  if (p.chunks == 1) return;
+  SimKernel r;
+  r.name = paged ? "VariableLengthMergeStatesKernel" : "MergeStatesLargeNumIndexSetsKernel";
+  r.ctas = heads;
+  r.program = [=](u64 cta, std::vector<Step>& steps) {
+    const u64 h = cta % s.heads, b = cta / s.heads;
+    const u64 slot = b * p.chunks * s.heads + h;  // chunk c of request b at slot + c * H
+    Step st;
+    st.read("partial o", tmp + slot * rowb, rowb, p.chunks, s.heads * rowb);
+    st.read("partial lse", lse + slot * 4, 4, p.chunks, s.heads * 4);
+    st.write("o", o + cta * rowb, rowb);
+    st.fp32 = static_cast<float>(p.chunks * (4 * d + 6));
+    st.sfu = static_cast<float>(2 * p.chunks);
+    steps.push_back(st);
+  };
+  out.push_back(std::move(r));
+}
+
+}  // namespace attnio::detail
