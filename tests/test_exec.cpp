@@ -1273,6 +1273,10 @@ TEST(Exec, FlashInferCountsMatchThePtx) {
     EXPECT_NEAR(flashinfer_fp32_per_token(vec, bdx, r.group * tile), r.fp32, 0.01)
         << static_cast<int>(r.kernel) << " g" << r.group << " d" << r.d;
   }
+  // The tensor-core path's prefill kernels: per warp and 64-key step, QK^T's (64 / 8) x (d / 16) and
+  // PV's (d / 8) x (64 / 16) m16n8k16, and 4 for P's row sums: d + 4 in the PTX of all 18 instances.
+  ASSERT_EQ(flashinfer_tc_rows().size(), 18u);
+  for (const FlashInferTcRow& r : flashinfer_tc_rows()) EXPECT_EQ(r.mma, r.d + 4) << "g" << r.group << " d" << r.d;
 }
 
 // The launch plan FlashInfer's host code computes, by hand, on an H100 SXM (132 SMs, 228 KB of
@@ -1323,7 +1327,7 @@ TEST(Exec, FlashInferLaunchPlanByHand) {
   const KernelCost& ka = kernel_named(a, "BatchDecodeWithPagedKVCacheKernel");
   EXPECT_EQ(ka.ctas_per_sm, 4u);  // 167936 / 37888
   EXPECT_EQ(ka.fp32_instr.v, lanes * 3325 / 100);
-  EXPECT_EQ(ka.other_instr.v, static_cast<std::uint64_t>(std::llround(static_cast<double>(lanes) * (30.38 + 16))));
+  EXPECT_EQ(ka.other_instr.v, static_cast<std::uint64_t>(std::llround(static_cast<double>(lanes) * (23.88 + 16))));
 
   w.batch = 64, w.kv_heads = 4, w.kv_len = 8192;
   const Prediction g = predict(h, w);
@@ -1353,6 +1357,44 @@ TEST(Exec, FlashInferLaunchPlanByHand) {
   EXPECT_EQ(ms.ctas.v, 32u);
   EXPECT_EQ(ms.waits.barriers, 18u);
   EXPECT_EQ(ms.waits.l2_reads, 2u);
+
+  // The tensor-core path (prefill.cuh): one request, GQA 8, Nk = 16384. Shared memory (1 x 4 + 4 x
+  // 2) x 16 x 128 x 2 = 49152 B: 233472 / 50176 = 4 blocks; 164 registers: 5248 -> 5376 a warp, 21504
+  // a block, 3 blocks: a grid of 396, min(396 / 4, 16384 / 128) = 99 chunks of ceil(16384 / 99) = 166
+  // tokens, 98 full (3 iterations of 64 keys) and one of 116 (2): 296 iterations per K/V head; the
+  // merge of 99 chunks by 8 a step: 13 steps, 2 x 13 + 1 + 1 = 28 barriers.
+  Workload t = s;
+  t.impl = &find_impl("flashinfer-decode-tc");
+  const Prediction tc = predict(h, t);
+  const KernelCost& kt = kernel_named(tc, "SinglePrefillWithKVCacheKernel");
+  EXPECT_EQ(kt.ctas_per_sm, 3u);
+  EXPECT_EQ(tc.splits, 99u);
+  EXPECT_EQ(kt.ctas.v, 396u);
+  EXPECT_EQ(kt.block_iters.v, 4u * 296);
+  EXPECT_EQ(kt.mma, MmaPath::mma_sync);
+  EXPECT_EQ(kt.tensor_issue.v, 4u * 296 * 4 * 132 * 4096);  // 4 warps x 132 mma.sync (PTX) a step
+  EXPECT_EQ(kt.tensor_flops.v, 32u * 16384 * 2 * 256);
+  EXPECT_EQ(kernel_named(tc, "MergeStatesLargeNumIndexSetsKernel").waits.barriers, 28u);
+  // A paged batch: one block per (request, K/V head), no split, an L2 round trip per step for the
+  // page indices its copies wait on.
+  Workload tp = w;
+  tp.impl = &find_impl("flashinfer-decode-tc");
+  tp.kv_heads = 4, tp.kv_len = 8192;
+  const Prediction tcp = predict(h, tp);
+  EXPECT_EQ(tcp.kernel_count(), 1);
+  const KernelCost& kp = kernel_named(tcp, "BatchPrefillWithPagedKVCacheKernel");
+  EXPECT_EQ(kp.ctas.v, 64u * 4);
+  EXPECT_EQ(kp.block_iters.v, 64u * 4 * 128);
+  EXPECT_EQ(kp.waits.barriers, 4u);
+  EXPECT_EQ(kp.waits.l2_reads, 1u);
+  // The A100's 82 KB a block leaves num_frags_z 3 at d = 256, which the library does not dispatch;
+  // and flash-decoding of a batch is not this path.
+  Workload t256 = tp;
+  t256.head_dim = 256;
+  EXPECT_THROW(predict(find_device("a100-80gb"), t256), InputError);
+  Workload tb = t;
+  tb.batch = 2;
+  EXPECT_THROW(predict(h, tb), InputError);
 
   // What the library does not dispatch is refused, with the reason.
   Workload bad = w;

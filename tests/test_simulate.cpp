@@ -515,18 +515,19 @@ TEST(Simulate, WorkEstimateIsTheFormulasTileBytes) {
 
 // FlashInfer 0.0.1's decode kernels (flashinfer_decode.cpp): the library's launch plan replayed block
 // by block, kernel for kernel with the L2 off: the paged batch kernel split into chunks with its
-// merge (MHA, one request) and unsplit (GQA 8, a full grid), the single-request kernel split, and
-// the padded batch kernel.
+// merge (MHA, one request) and unsplit (GQA 8, a full grid), the single-request kernel split, the
+// padded batch kernel, and the tensor-core path's single-request (split) and paged prefill kernels.
 TEST(Simulate, FlashInferDecodeMatchesTheClosedFormKernelForKernel) {
-  struct Case3 { const char* variant; std::uint64_t batch, kv_heads, kv_len; int kernels; };
-  const Case3 shapes[] = {{"paged", 1, 32, 1000, 2}, {"paged", 256, 4, 512, 1}, {"flash-decoding", 1, 4, 5000, 2},
-                          {"flash-decoding", 3, 4, 700, 1}};
+  struct Case3 { const char* variant; const char* impl; std::uint64_t batch, kv_heads, kv_len; int kernels; };
+  const Case3 shapes[] = {{"paged", "flashinfer-decode", 1, 32, 1000, 2}, {"paged", "flashinfer-decode", 256, 4, 512, 1},
+                          {"flash-decoding", "flashinfer-decode", 1, 4, 5000, 2}, {"flash-decoding", "flashinfer-decode", 3, 4, 700, 1},
+                          {"flash-decoding", "flashinfer-decode-tc", 1, 4, 5000, 2}, {"paged", "flashinfer-decode-tc", 5, 4, 700, 1}};
   for (const Case3& c : shapes) {
-    Workload w = l2_off(c.variant, "flashinfer-decode", Pass::fwd, c.batch, 32, c.kv_heads, 1, 128, false);
+    Workload w = l2_off(c.variant, c.impl, Pass::fwd, c.batch, 32, c.kv_heads, 1, 128, false);
     w.phase = Phase::decode;
     w.kv_len = c.kv_len;
     const auto [sim, formula] = kernel_bytes(h100(), w);
-    EXPECT_EQ(sim, formula) << c.variant << " B=" << c.batch << " Nk=" << c.kv_len;
-    EXPECT_EQ(static_cast<int>(formula.size()), c.kernels) << c.variant << " B=" << c.batch;
+    EXPECT_EQ(sim, formula) << c.impl << " " << c.variant << " B=" << c.batch << " Nk=" << c.kv_len;
+    EXPECT_EQ(static_cast<int>(formula.size()), c.kernels) << c.impl << " " << c.variant << " B=" << c.batch;
   }
 }

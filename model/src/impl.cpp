@@ -445,6 +445,32 @@ const ImplProfile kFlashInferDecode{
     .variants = kFlashInferVariants,
     .traits = flashinfer_traits};
 
+// ---- flashinfer-decode-tc: FlashInfer 0.0.1's GQA decode on its prefill kernels ------------------
+// The blog's "FlashInfer Tensor Cores" series: include/flashinfer/prefill.cuh @b30dad36e
+// SinglePrefillWithKVCacheKernel (one request, split by num_chunks and merged) and
+// BatchPrefillWithPagedKVCacheKernel (a paged batch) with one query row per request: the group's
+// heads are the rows of a 64-row tile (num_frags_x 1, 4 warps x 16 rows), 64 keys per iteration
+// (num_frags_z 4), mma.sync m16n8k16, one K and one V tile, 4 block.sync per iteration
+// (variants/flashinfer_decode.cpp flashinfer_tc_plan).
+KernelTraits flashinfer_tc_traits(KernelRole, u64, bool, Dtype, double, int) {
+  KernelTraits t{.block_m = 64, .block_n = 64, .mma_warps = 4, .mma = MmaPath::mma_sync, .overlap = OverlapRule::warps};
+  t.flashinfer_decode = true;
+  t.load_buffers = 2;
+  t.waits = {.barriers = 4};
+  return t;
+}
+const ImplProfile kFlashInferDecodeTc{
+    .key = "flashinfer-decode-tc",
+    .name = "FlashInfer 0.0.1 decode on its prefill kernels (tensor cores)",
+    .summary = "GQA decode on the tensor cores: the group's heads as rows of a 64-row mma.sync tile, 64 keys per iteration; one "
+               "request split into chunks and merged, a paged batch one block per (request, K/V head)",
+    .sources = "flashinfer-ai/flashinfer @b30dad36e include/flashinfer/prefill.cuh (SinglePrefillWithKVCacheDispatched, "
+               "BatchPrefillWithPagedKVCacheDispatched, page_produce_kv), utils.cuh split_qo_indptr, cascade.cuh MergeStates; "
+               "src/bench_single_decode.cu, bench_batch_decode.cu (*_with_prefill); scripts/flashinfer/ptx --prefill",
+    .min_cc = 80,
+    .variants = kFlashInferVariants,
+    .traits = flashinfer_tc_traits};
+
 // ---- mamba-scan: selective_scan_cuda -------------------------------------------------------------
 KernelTraits mamba_traits(KernelRole, u64, bool, Dtype, double, int) {
   return {.block_m = 0, .block_n = 0, .mma_warps = 4, .mma = MmaPath::native, .overlap = OverlapRule::warps};
@@ -760,7 +786,7 @@ const ImplProfile kThunderKittens{
     .variants = kTkVariants,
     .traits = tk_traits};
 
-constexpr const ImplProfile* kImpls[] = {&kIdeal, &kAttnio, &kFa1, &kFa2, &kFa2V20, &kFa2SplitKv, &kFa2SplitKv23, &kFa3, &kFlashMla, &kVllmPaged, &kFlashInferDecode,
+constexpr const ImplProfile* kImpls[] = {&kIdeal, &kAttnio, &kFa1, &kFa2, &kFa2V20, &kFa2SplitKv, &kFa2SplitKv23, &kFa3, &kFlashMla, &kVllmPaged, &kFlashInferDecode, &kFlashInferDecodeTc,
                                          &kMambaScan, &kMambaSsd, &kPytorch, &kTriton, &kXformers, &kCudnn, &kThunderKittens};
 
 int cc_of(const Device& d) { return static_cast<int>(d.compute_capability); }

@@ -251,9 +251,10 @@ const ImplProfile* profile_for(const std::string& impl) {
       {"fa3", "fa3"},         {"fa3-fp8", "fa3"},       {"cudnn", "cudnn"},       {"triton", "triton"},
       {"xformers", "xformers"}, {"pytorch", "pytorch"}, {"flashmla", "flashmla"}, {"vllm-paged-v1", "vllm-paged"},
       {"vllm-paged-v2", "vllm-paged"}, {"thunderkittens", "thunderkittens"},
-      // FlashInfer's CUDA-core decode kernels (its blog's "FlashInfer" and "CUDA Cores" series); its
-      // "Tensor Cores" GQA series runs the prefill kernels, which no profile counts yet.
-      {"flashinfer-decode-paged", "flashinfer-decode"}, {"flashinfer-decode-cudacore", "flashinfer-decode"}};
+      // FlashInfer's CUDA-core decode kernels (its blog's "FlashInfer" and "CUDA Cores" series) and
+      // its GQA decode on the prefill kernels ("Tensor Cores").
+      {"flashinfer-decode-paged", "flashinfer-decode"}, {"flashinfer-decode-cudacore", "flashinfer-decode"},
+      {"flashinfer-decode-tensorcore", "flashinfer-decode-tc"}};
   for (const auto& [row, key] : kMap) {
     if (row == impl) return find_impl_or_null(key);
   }

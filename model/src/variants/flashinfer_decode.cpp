@@ -19,20 +19,56 @@ namespace {
 // scripts/flashinfer/ptx --table at b30dad36e with nvcc 13.0 (the blog's build used CUDA 12.3.1; its
 // ptxas may allocate a few registers differently).
 constexpr FlashInferKernelRow kFlashInferKernels[] = {
-    {FlashInferKernel::batch, 1, 64, 71, 66, 32.25, 29.25},   {FlashInferKernel::batch, 1, 128, 64, 70, 33.25, 30.38},
-    {FlashInferKernel::batch, 1, 256, 64, 64, 34.25, 30.75},  {FlashInferKernel::batch, 4, 64, 60, 66, 32.25, 16.75},
-    {FlashInferKernel::batch, 4, 128, 63, 65, 33.25, 17.88},  {FlashInferKernel::batch, 4, 256, 64, 57, 34.25, 18.38},
-    {FlashInferKernel::batch, 8, 64, 64, 64, 31.125, 12.5},   {FlashInferKernel::batch, 8, 128, 70, 66, 32.125, 13.25},
-    {FlashInferKernel::batch, 8, 256, 71, 70, 33.125, 14.31}, {FlashInferKernel::single, 1, 64, 92, 80, 31.125, 21.5},
-    {FlashInferKernel::single, 1, 128, 92, 80, 32.125, 22.56}, {FlashInferKernel::single, 1, 256, 88, 80, 33.125, 23.62},
-    {FlashInferKernel::single, 4, 64, 55, 52, 32.25, 12.25},  {FlashInferKernel::single, 4, 128, 53, 52, 33.25, 13.38},
-    {FlashInferKernel::single, 4, 256, 56, 54, 34.25, 14.5},  {FlashInferKernel::single, 8, 64, 63, 62, 31.125, 10.12},
-    {FlashInferKernel::single, 8, 128, 63, 62, 32.125, 11.19}, {FlashInferKernel::single, 8, 256, 63, 62, 33.125, 12.25},
-    {FlashInferKernel::padded, 1, 64, 56, 64, 39, 23},        {FlashInferKernel::padded, 1, 128, 56, 64, 40, 24.25},
-    {FlashInferKernel::padded, 1, 256, 56, 64, 41, 25.25},    {FlashInferKernel::padded, 4, 64, 63, 60, 32.25, 11.75},
-    {FlashInferKernel::padded, 4, 128, 64, 60, 33.25, 12.81}, {FlashInferKernel::padded, 4, 256, 54, 56, 34.25, 13.81},
-    {FlashInferKernel::padded, 8, 64, 63, 64, 31.125, 9.875}, {FlashInferKernel::padded, 8, 128, 64, 64, 32.125, 10.91},
-    {FlashInferKernel::padded, 8, 256, 64, 64, 33.125, 11.91},
+    {FlashInferKernel::batch, 1, 64, 71, 66, 32.25, 22.75},
+    {FlashInferKernel::batch, 1, 128, 64, 70, 33.25, 23.88},
+    {FlashInferKernel::batch, 1, 256, 64, 64, 34.25, 24.25},
+    {FlashInferKernel::batch, 4, 64, 60, 66, 32.25, 15.12},
+    {FlashInferKernel::batch, 4, 128, 63, 65, 33.25, 16.25},
+    {FlashInferKernel::batch, 4, 256, 64, 57, 34.25, 15.88},
+    {FlashInferKernel::batch, 8, 64, 64, 64, 31.12, 11.69},
+    {FlashInferKernel::batch, 8, 128, 70, 66, 32.12, 12},
+    {FlashInferKernel::batch, 8, 256, 71, 70, 33.12, 13.06},
+    {FlashInferKernel::single, 1, 64, 92, 80, 31.12, 21.5},
+    {FlashInferKernel::single, 1, 128, 92, 80, 32.12, 22.56},
+    {FlashInferKernel::single, 1, 256, 88, 80, 33.12, 23.62},
+    {FlashInferKernel::single, 4, 64, 55, 52, 32.25, 12.25},
+    {FlashInferKernel::single, 4, 128, 53, 52, 33.25, 13.38},
+    {FlashInferKernel::single, 4, 256, 56, 54, 34.25, 14.5},
+    {FlashInferKernel::single, 8, 64, 63, 62, 31.12, 10.12},
+    {FlashInferKernel::single, 8, 128, 63, 62, 32.12, 11.19},
+    {FlashInferKernel::single, 8, 256, 63, 62, 33.12, 12.25},
+    {FlashInferKernel::padded, 1, 64, 56, 64, 39, 23},
+    {FlashInferKernel::padded, 1, 128, 56, 64, 40, 24.25},
+    {FlashInferKernel::padded, 1, 256, 56, 64, 41, 25.25},
+    {FlashInferKernel::padded, 4, 64, 63, 60, 32.25, 11.75},
+    {FlashInferKernel::padded, 4, 128, 64, 60, 33.25, 12.81},
+    {FlashInferKernel::padded, 4, 256, 54, 56, 34.25, 13.81},
+    {FlashInferKernel::padded, 8, 64, 63, 64, 31.12, 9.875},
+    {FlashInferKernel::padded, 8, 128, 64, 64, 32.12, 10.91},
+    {FlashInferKernel::padded, 8, 256, 64, 64, 33.12, 11.91},
+};
+
+// scripts/flashinfer/ptx --prefill --table at b30dad36e with nvcc 13.0 (sm_80 at d = 256: not
+// dispatched, see flashinfer_plan).
+constexpr FlashInferTcRow kFlashInferTcKernels[] = {
+    {FlashInferKernel::tc_single, 1, 64, 122, 124, 3.25, 6.688, 1.062, 68},
+    {FlashInferKernel::tc_single, 1, 128, 166, 168, 4.25, 8.406, 1.062, 132},
+    {FlashInferKernel::tc_single, 1, 256, 245, 0, 6.25, 18.16, 1.062, 260},
+    {FlashInferKernel::tc_single, 4, 64, 123, 123, 3.25, 6.688, 1.062, 68},
+    {FlashInferKernel::tc_single, 4, 128, 166, 166, 4.25, 8.812, 1.062, 132},
+    {FlashInferKernel::tc_single, 4, 256, 245, 0, 6.25, 18.12, 1.062, 260},
+    {FlashInferKernel::tc_single, 8, 64, 123, 125, 3.25, 6.688, 1.062, 68},
+    {FlashInferKernel::tc_single, 8, 128, 164, 164, 4.25, 8.812, 1.062, 132},
+    {FlashInferKernel::tc_single, 8, 256, 243, 0, 6.25, 18.12, 1.062, 260},
+    {FlashInferKernel::tc_paged, 1, 64, 128, 127, 3.25, 7.5, 1.062, 68},
+    {FlashInferKernel::tc_paged, 1, 128, 165, 168, 4.25, 9.719, 1.062, 132},
+    {FlashInferKernel::tc_paged, 1, 256, 248, 0, 6.25, 17.75, 1.062, 260},
+    {FlashInferKernel::tc_paged, 4, 64, 128, 127, 3.25, 7.5, 1.062, 68},
+    {FlashInferKernel::tc_paged, 4, 128, 165, 168, 4.25, 9.719, 1.062, 132},
+    {FlashInferKernel::tc_paged, 4, 256, 246, 0, 6.25, 17.72, 1.062, 260},
+    {FlashInferKernel::tc_paged, 8, 64, 128, 128, 3.25, 7.375, 1.062, 68},
+    {FlashInferKernel::tc_paged, 8, 128, 165, 168, 4.25, 9.719, 1.062, 132},
+    {FlashInferKernel::tc_paged, 8, 256, 246, 0, 6.25, 17.72, 1.062, 260},
 };
 
 constexpr u64 kStages = 2;          // num_stages_smem = 2U (every decode dispatch in decode.cuh)
@@ -45,6 +81,8 @@ const char* kernel_name(FlashInferKernel k) {
     case FlashInferKernel::batch: return "BatchDecodeWithPagedKVCacheKernel";
     case FlashInferKernel::single: return "SingleDecodeWithKVCacheKernel";
     case FlashInferKernel::padded: return "BatchDecodeWithPaddedKVCacheKernel";
+    case FlashInferKernel::tc_single: return "SinglePrefillWithKVCacheKernel";
+    case FlashInferKernel::tc_paged: return "BatchPrefillWithPagedKVCacheKernel";
   }
   return "?";
 }
@@ -55,6 +93,7 @@ u64 max_blocks_per_sm(int cc) { return cc == 86 ? 16 : cc == 89 ? 24 : 32; }
 }  // namespace
 
 std::span<const FlashInferKernelRow> flashinfer_kernel_rows() { return kFlashInferKernels; }
+std::span<const FlashInferTcRow> flashinfer_tc_rows() { return kFlashInferTcKernels; }
 
 // The FP32-pipe instructions per token per thread that the code issues (decode.cuh @b30dad36e):
 // compute_qk multiplies q by k and adds the product times sm_scale into the score, a mul and an FMA
@@ -67,6 +106,66 @@ double flashinfer_fp32_per_token(u64 vec, u64 bdx, u64 thread_tokens) {
   return 3.0 * static_cast<double>(vec) + std::log2(static_cast<double>(bdx)) + 3.0 +
          static_cast<double>(vec + 1) / static_cast<double>(thread_tokens);
 }
+
+namespace {
+
+// FlashInfer's tensor-core GQA decode (the blog's "FlashInfer Tensor Cores"): the prefill kernels
+// with one query row per request, the group's heads as the rows of a 64-row tile (num_frags_x = 1:
+// qo_len x group <= 64; 4 warps of 16 rows), 64 keys per iteration (num_frags_z =
+// min((smem per SM / 2 / (16 d e) - 4) / 2, 4), dispatched only at 4 or 2), one K and one V tile
+// (prefill.cuh SinglePrefillWithKVCacheDispatched, BatchPrefillWithPagedKVCacheDispatched;
+// utils.cuh split_qo_indptr). One request: split into min(grid / (Hkv x row tiles), Nk / 128)
+// chunks of ceil(Nk / chunks) tokens when that is more than one (bench_single_decode.cu passes its
+// tmp buffer), merged by MergeStates; a paged batch: one block per (request's row tile, K/V head),
+// no split (BatchPrefillWithPagedKVCacheWrapper passes no tmp).
+FlashInferPlan flashinfer_tc_plan(const Workload& w, const Device& dev, bool paged) {
+  const Shape s = shape_of(w);
+  const u64 g = s.group(), d = s.d, e = 2;
+  if (!paged && s.batch != 1) {
+    throw InputError("--impl flashinfer-decode-tc: flash-decoding runs one request (SinglePrefillWithKVCache); a batch "
+                     "of requests runs as --variant paged (BatchPrefillWithPagedKVCache)");
+  }
+  FlashInferPlan p;
+  p.kernel = paged ? FlashInferKernel::tc_paged : FlashInferKernel::tc_single;
+  p.threads = 128;
+  p.bdy = g;
+  p.tc_rows = 64;
+  const u64 frags_z_smem = (static_cast<u64>(dev.smem_bytes_per_sm) / 2 / (16 * d * e) - 4) / 2;
+  const u64 frags_z = std::min<u64>(frags_z_smem, 4);
+  if (frags_z != 4) {
+    throw InputError("--impl flashinfer-decode-tc: at d = " + std::to_string(d) + " this chip's shared memory gives num_frags_z " +
+                     std::to_string(frags_z) + ", which FlashInfer 0.0.1 does not dispatch (DISPATCH_NUM_FRAGS_Z: 4 or 2; "
+                     "the profile counts 4)");
+  }
+  p.stage_tokens = 16 * frags_z;
+  p.smem_bytes = (p.tc_rows / 16 + 2 * frags_z) * 16 * d * e;
+  for (const FlashInferTcRow& r : kFlashInferTcKernels) {
+    if (r.kernel == p.kernel && r.group == g && r.d == d) {
+      p.tc = &r;
+      p.registers = dev.compute_capability >= 90 ? r.regs90 : r.regs80;
+    }
+  }
+  const u64 by_smem = static_cast<u64>(dev.smem_bytes_per_sm) / (p.smem_bytes + kReservedSmemPerCta);
+  const u64 by_threads = threads_per_sm(dev) / p.threads;
+  const u64 by_regs = ctas_by_registers(p.registers, p.threads, dev.register_file_bytes_per_sm);
+  p.ctas_per_sm = std::max<u64>(1, std::min({by_smem, by_threads, by_regs == 0 ? by_threads : by_regs,
+                                             max_blocks_per_sm(dev.compute_capability)}));
+  const u64 row_tiles = ceil_div(g, p.tc_rows);
+  p.chunk_tokens = s.nk;
+  if (!paged) {
+    const u64 chunks = std::min(p.ctas_per_sm * static_cast<u64>(dev.sm_count) / (s.kv_heads * row_tiles), s.nk / 128);
+    if (chunks > 1) {
+      p.chunks = chunks;
+      p.chunk_tokens = ceil_div(s.nk, chunks);
+    }
+    p.ctas = row_tiles * p.chunks * s.kv_heads;
+  } else {
+    p.ctas = s.batch * row_tiles * s.kv_heads;
+  }
+  return p;
+}
+
+}  // namespace
 
 FlashInferPlan flashinfer_plan(const Workload& w, const Device& dev, bool paged) {
   const Shape s = shape_of(w);
@@ -95,8 +194,10 @@ FlashInferPlan flashinfer_plan(const Workload& w, const Device& dev, bool paged)
     throw InputError("--impl flashinfer-decode: the profile counts FlashInfer's fp16/bf16 caches, not --kv-bits");
   }
   FlashInferPlan p;
-  p.kernel = paged ? FlashInferKernel::batch : s.batch == 1 ? FlashInferKernel::single : FlashInferKernel::padded;
   const u64 e = 2;
+  const auto traits = impl_traits(w, KernelRole::splitkv, d);
+  if (traits && traits->mma == MmaPath::mma_sync) return flashinfer_tc_plan(w, dev, paged);
+  p.kernel = paged ? FlashInferKernel::batch : s.batch == 1 ? FlashInferKernel::single : FlashInferKernel::padded;
   // The launch shape every dispatch computes (decode.cuh BatchDecodeWithPagedKVCacheDispatched,
   // SingleDecodeWithKVCache, BatchDecodeWithPaddedKVCacheDispatched).
   p.vec = std::max<u64>(16 / e, d / 32);
@@ -167,19 +268,52 @@ FlashInferPlan flashinfer_plan(const Workload& w, const Device& dev, bool paged)
 namespace {
 
 // Main-loop iterations of one request's K/V head over all its chunks (the last chunk may be short).
+// A chunk past the context's end (the tensor-core split's ceil(Nk / chunks) tokens each can leave
+// the last ones empty) runs no iteration.
 u64 iterations_per_head(const FlashInferPlan& p, u64 nk) {
-  const u64 last = nk - (p.chunks - 1) * p.chunk_tokens;
-  return (p.chunks - 1) * ceil_div(p.chunk_tokens, p.stage_tokens) + ceil_div(last, p.stage_tokens);
+  const u64 full = std::min(p.chunks, nk / p.chunk_tokens), rest = nk - full * p.chunk_tokens;
+  return full * ceil_div(p.chunk_tokens, p.stage_tokens) + (full < p.chunks ? ceil_div(rest, p.stage_tokens) : 0);
 }
 
-}  // namespace
+// cascade.cuh's merge: one 128-thread block per (request, query head), bdy = 128 / bdx chunks per
+// iteration, their partial outputs prefetched 4 stages ahead by cp.async; per iteration 2
+// __syncthreads, every bdx iterations one more after the LSEs are loaded (a load the block waits
+// on), and a last one merging the bdy states. VariableLengthMergeStates (the paged batch) first
+// reads the request's chunk range (indptr), which its loop bound waits on;
+// MergeStatesLargeNumIndexSetsKernel (one request) does not.
+void add_merge(Evaluator& ev, Count heads, u64 chunks, Count partial, bool paged) {
+  const Shape s = ev.shape();
+  const u64 e = ev.e();
+  const u64 bdx = s.dv / std::max<u64>(16 / e, s.dv / 32);
+  const u64 mbdy = kMergeThreads / bdx;
+  const u64 merge_iters = ceil_div(chunks, mbdy);
+  const u64 lse_loads = ceil_div(merge_iters, bdx);
+  const u64 merge_smem = kMergeStages * mbdy * s.dv * e + kMergeThreads * 4;
+  const u64 merge_per_sm = std::max<u64>(1, std::min(static_cast<u64>(ev.dev().smem_bytes_per_sm) / (merge_smem + kReservedSmemPerCta),
+                                                     threads_per_sm(ev.dev()) / kMergeThreads));
+  KernelCost& r = ev.add(paged ? "VariableLengthMergeStatesKernel" : "MergeStatesLargeNumIndexSetsKernel", heads, merge_per_sm);
+  r.mma_warps = kMergeThreads / 32;
+  // The partial outputs' first stages, issued in the prologue, are waited on in the first
+  // iteration: one L2 round trip, with the LSEs' and (paged) indptr's.
+  r.waits = {.barriers = static_cast<std::uint32_t>(2 * merge_iters + lse_loads + 1),
+             .l2_reads = static_cast<std::uint32_t>(lse_loads + 1 + (paged ? 1 : 0))};
+  r.block_iters = r.ctas;
+  r.l2_reads_inherited = true;  // the partials, just written by the decode kernel
+  Evaluator::read_direct(r, partial);
+  Evaluator::write_direct(r, heads * s.dv * e);
+  // st.merge per chunk: a max, two exponentials, the denominator's FMA, and per element a multiply
+  // and an FMA after the conversion (state.cuh state_t::merge).
+  const bool cvt_on_fma = ev.dev().compute_capability >= 90;
+  r.sfu_ops = heads * chunks * 2;
+  r.fp32_flops = heads * chunks * (s.dv * 4 + 6);
+  r.fp32_instr = heads * chunks * (s.dv * (cvt_on_fma ? 3 : 2) + 4);
+  if (!cvt_on_fma) r.other_instr = heads * chunks * s.dv;
+}
 
-void flashinfer_decode(Evaluator& ev, bool paged) {
+// The CUDA-core kernels' per-score work, waits and buffers (decode.cuh).
+void cuda_core_costs(Evaluator& ev, KernelCost& k, const FlashInferPlan& p) {
   const Shape s = ev.shape();
   const Workload& w = ev.w();
-  const u64 e = ev.e();
-  const FlashInferPlan p = flashinfer_plan(w, ev.dev(), paged);
-  KernelCost& k = ev.add(kernel_name(p.kernel), Count(p.ctas), p.ctas_per_sm);
   const Count heads = Count(s.batch) * s.heads;
   const Count scores = heads * s.nk;
   // Every thread of a head's bdx computes its vec elements of each token's dot products and then,
@@ -214,6 +348,67 @@ void flashinfer_decode(Evaluator& ev, bool paged) {
   // group's bdy heads reads every element.
   const Count kv = Count(s.batch) * s.kv_heads * s.nk * row;
   Evaluator::read_stream(k, kv, kv, p.bdy);
+}
+
+// The tensor-core path's prefill kernel (prefill.cuh): every block evaluates its whole 64-row tile,
+// the rows past the group's heads included (4 warps of 16 rows; with one query row per request
+// only the first g rows are real), 64 keys per iteration with mma.sync; its softmax's and other
+// instructions per score from the PTX (kFlashInferTcKernels). Per iteration 4 block.sync (before
+// QK, after the softmax, before PV, after it) with K of the next block copied after the softmax and
+// V after PV, one tile each (cp_async::wait_group<1>): 2 buffers. The paged kernel loads each
+// page's index (__ldg) and only then issues that page's copies, once for K and once for V per
+// iteration: the first waits an L2 round trip with nothing else to run (the second finds the
+// indices in L1, not counted).
+void tc_costs(Evaluator& ev, KernelCost& k, const FlashInferPlan& p, bool paged) {
+  const Shape s = ev.shape();
+  const u64 e = ev.e();
+  const Count heads = Count(s.batch) * s.heads;
+  const u64 row_tiles = ceil_div(s.group(), p.tc_rows);
+  const Count iters = Count(s.batch) * s.kv_heads * row_tiles * iterations_per_head(p, s.nk);
+  const Count evaluated = iters * p.tc_rows * p.stage_tokens;
+  k.tensor_flops = heads * s.nk * 2 * (s.d + s.dv);
+  k.tensor_issue = evaluated * 2 * (s.d + s.dv);
+  k.sfu_ops = heads * s.nk;
+  k.fp32_flops = heads * s.nk * 4;
+  if (p.tc != nullptr) {
+    // The PTX's mma.sync m16n8k16 (4096 FLOP a warp instruction) per warp per iteration: QK^T and
+    // PV, and 4 more that sum P's rows against a ones matrix (compute_sfm_v's rowsum).
+    k.tensor_issue = iters * (p.threads / 32) * p.tc->mma * 4096;
+    k.fp32_instr = scaled(evaluated, p.tc->fp32);
+    k.other_instr = scaled(evaluated, p.tc->other);
+    k.sfu_issue = scaled(evaluated, p.tc->ex2);
+  }
+  k.mma = MmaPath::mma_sync;
+  k.mma_warps = p.threads / 32;
+  k.registers = p.registers;
+  k.waits = {.barriers = 4, .l2_reads = paged ? 1u : 0u};
+  k.block_iters = iters;
+  k.load_buffers = 2;
+  const u64 row = kv_row_bytes(ev.w(), s.d) + kv_row_bytes(ev.w(), s.dv);
+  k.inflight_bytes = Count(p.stage_tokens) * row;
+  // K and V through shared memory, each tile read by all 4 warps (ldmatrix); the Q tile's rows
+  // read by their warp every iteration (compute_qk loads its A fragments from shared memory).
+  const Count kv = Count(s.batch) * s.kv_heads * s.nk * row;
+  Evaluator::read_stream(k, kv * row_tiles, kv, p.threads / 32);
+  k.sram_write += heads * s.d * e * p.chunks;
+  k.sram_read += iters * p.tc_rows * s.d * e;
+}
+
+}  // namespace
+
+void flashinfer_decode(Evaluator& ev, bool paged) {
+  const Shape s = ev.shape();
+  const Workload& w = ev.w();
+  const u64 e = ev.e();
+  const FlashInferPlan p = flashinfer_plan(w, ev.dev(), paged);
+  KernelCost& k = ev.add(kernel_name(p.kernel), Count(p.ctas), p.ctas_per_sm);
+  const Count heads = Count(s.batch) * s.heads;
+  const u64 row = kv_row_bytes(w, s.d) + kv_row_bytes(w, s.dv);
+  if (p.tc_rows != 0) {
+    tc_costs(ev, k, p, paged);
+  } else {
+    cuda_core_costs(ev, k, p);
+  }
   // q: every chunk's block reads its group's heads; DRAM once while the L2 holds them.
   k.l2_read += heads * s.d * e * p.chunks;
   k.hbm_read += ev.filtered(heads * s.d * e, heads * s.d * e * p.chunks, 0);
@@ -224,8 +419,10 @@ void flashinfer_decode(Evaluator& ev, bool paged) {
     const Count indices = Count(s.batch) * ceil_div(s.nk, page) * 4;
     k.l2_read += indices * s.kv_heads;
     k.hbm_read += ev.filtered(indices, indices * s.kv_heads, 0);
-    k.sram_write += indices * s.kv_heads * 2;  // 8-byte pointers
-    k.sram_read += indices * s.kv_heads * 2 * p.bdx;
+    if (p.tc_rows == 0) {  // staged as 8-byte pointers in k_ptrs_smem, read by every thread of a head
+      k.sram_write += indices * s.kv_heads * 2;
+      k.sram_read += indices * s.kv_heads * 2 * p.bdx;
+    }
     const u64 padded = ceil_div(s.nk, page) * page;
     ev.out().extras.pages_per_seq = ceil_div(s.nk, page);
     ev.out().extras.page_waste_bytes = Count(s.batch) * s.kv_heads * (padded - s.nk) * row * w.layers;
@@ -242,34 +439,7 @@ void flashinfer_decode(Evaluator& ev, bool paged) {
   const Count partial = heads * p.chunks * (s.dv * e + 4);
   Evaluator::write_direct(k, partial);
   ev.out().extra_memory_bytes += partial;
-  // The merge (cascade.cuh): one 128-thread block per (request, query head), bdy = 128 / bdx
-  // chunks per iteration, their partial outputs prefetched 4 stages ahead by cp.async; per
-  // iteration 2 __syncthreads, every bdx iterations one more after the LSEs are loaded (a load the
-  // block waits on), and a last one merging the bdy states. VariableLengthMergeStates (the paged
-  // batch) first reads the request's chunk range (indptr), which its loop bound waits on;
-  // MergeStatesLargeNumIndexSetsKernel (one request) does not.
-  const u64 mbdy = kMergeThreads / p.bdx;
-  const u64 merge_iters = ceil_div(p.chunks, mbdy);
-  const u64 lse_loads = ceil_div(merge_iters, p.bdx);
-  const u64 merge_smem = kMergeStages * mbdy * s.dv * e + kMergeThreads * 4;
-  const u64 merge_per_sm = std::max<u64>(1, std::min(static_cast<u64>(ev.dev().smem_bytes_per_sm) / (merge_smem + kReservedSmemPerCta),
-                                                     threads_per_sm(ev.dev()) / kMergeThreads));
-  KernelCost& r = ev.add(paged ? "VariableLengthMergeStatesKernel" : "MergeStatesLargeNumIndexSetsKernel", heads, merge_per_sm);
-  r.mma_warps = kMergeThreads / 32;
-  // The partial outputs' first stages, issued in the prologue, are waited on in the first
-  // iteration: one L2 round trip, with the LSEs' and (paged) indptr's.
-  r.waits = {.barriers = static_cast<std::uint32_t>(2 * merge_iters + lse_loads + 1),
-             .l2_reads = static_cast<std::uint32_t>(lse_loads + 1 + (paged ? 1 : 0))};
-  r.block_iters = r.ctas;
-  r.l2_reads_inherited = true;  // the partials, just written by the decode kernel
-  Evaluator::read_direct(r, partial);
-  Evaluator::write_direct(r, heads * s.dv * e);
-  // st.merge per chunk: a max, two exponentials, the denominator's FMA, and per element a multiply
-  // and an FMA after the conversion (state.cuh state_t::merge).
-  r.sfu_ops = heads * p.chunks * 2;
-  r.fp32_flops = heads * p.chunks * (s.dv * 4 + 6);
-  r.fp32_instr = heads * p.chunks * (s.dv * (cvt_on_fma ? 3 : 2) + 4);
-  if (!cvt_on_fma) r.other_instr = heads * p.chunks * s.dv;
+  add_merge(ev, heads, p.chunks, partial, paged);
 }
 
 bool runs_flashinfer_decode(const Workload& w) {
@@ -280,6 +450,19 @@ bool runs_flashinfer_decode(const Workload& w) {
 std::string flashinfer_derivation(const Prediction& p, bool paged) {
   const Workload& w = p.workload;
   const u64 g = w.heads / w.kv_heads;
+  if (const auto t = impl_traits(w, KernelRole::splitkv, w.head_dim); t && t->mma == MmaPath::mma_sync) {
+    std::string text = "FlashInfer 0.0.1 GQA decode on its prefill kernels (prefill.cuh @b30dad36e): one block per (" +
+                       std::string(paged ? "request" : p.splits > 1 ? "key chunk" : "request") +
+                       ", K/V head) puts the group's " + num(g) +
+                       " query head(s) as rows of a 64-row tile of 4 warps and runs QK^T and PV on the tensor cores (mma.sync), " +
+                       num(p.block_n) + " keys per iteration; the other " + num(64 - std::min<u64>(g, 64)) +
+                       " rows are padding the MMAs compute all the same, so the tensor work is 64/g times the useful, "
+                       "which the tensor cores absorb where the CUDA cores could not (the CUDA-core kernel issues every "
+                       "element's multiply-add once per head). ";
+    text += p.splits > 1 ? "The keys are split into " + num(p.splits) + " chunks (min(grid / Hkv, Nk / 128)) and merged.\n"
+                         : "No split.\n";
+    return text;
+  }
   const u64 vec = std::max<u64>(8, w.head_dim / 32), bdx = w.head_dim / vec;
   std::string text = "FlashInfer 0.0.1 decode (decode.cuh @b30dad36e): one thread block per (request" +
                      std::string(p.splits > 1 ? " chunk" : "") + ", K/V head) holds the group's " + num(g) +
@@ -328,8 +511,9 @@ void flashinfer_schedule(Scheduler& sc, bool paged) {
   k.program = [=](u64 cta, std::vector<Step>& steps) {
     // Grid (chunk or request, K/V head): blockIdx.x the (partitioned) request, blockIdx.y the head.
     const u64 kvh = cta / (p.ctas / s.kv_heads), x = cta % (p.ctas / s.kv_heads);
-    const u64 b = p.kernel == FlashInferKernel::single ? 0 : x / p.chunks, chunk = p.kernel == FlashInferKernel::single ? x : x % p.chunks;
-    const u64 t0 = chunk * p.chunk_tokens, t1 = std::min(s.nk, t0 + p.chunk_tokens);
+    const bool one = p.kernel == FlashInferKernel::single || p.kernel == FlashInferKernel::tc_single;
+    const u64 b = one ? 0 : x / p.chunks, chunk = one ? x : x % p.chunks;
+    const u64 t0 = std::min(s.nk, chunk * p.chunk_tokens), t1 = std::min(s.nk, t0 + p.chunk_tokens);
     const u64 h0 = b * s.heads + kvh * p.bdy;  // the group's first query head
     Step first;
     first.read("q", q + h0 * rowb, p.bdy * rowb);

@@ -13,7 +13,34 @@
 
 namespace attnio::detail {
 
-enum class FlashInferKernel { batch, single, padded };
+// The CUDA-core decode kernels (decode.cuh), and the prefill kernels GQA decode runs on the tensor
+// cores (prefill.cuh; the `flashinfer-decode-tc` profile): one request, or a paged batch.
+enum class FlashInferKernel { batch, single, padded, tc_single, tc_paged };
+
+// Per kernel, group and head dim, for fp16: ptxas's registers per thread (sm_90, sm_80) and, from
+// the main loop's PTX, the FP32-pipe instructions and the other instructions (integer and address
+// arithmetic, compare and select, shuffles, shared-memory loads; not the K/V conversions, counted
+// apart, nor MUFU) per token per thread: `scripts/flashinfer/ptx --flashinfer DIR --table`.
+struct FlashInferKernelRow {
+  FlashInferKernel kernel;
+  u64 group, d, regs90, regs80;
+  double fp32, other;
+};
+std::span<const FlashInferKernelRow> flashinfer_kernel_rows();
+// The prefill kernels as GQA decode runs them (num_frags_x 1, num_frags_z 4: 64 rows x 64 keys of 4
+// warps): registers, and per score a thread holds (32 per iteration) the FP32-pipe and the other
+// instructions (integer, shared-memory addresses and ldmatrix, selects, packs; not mma.sync nor
+// MUFU), the exponentials, and the mma.sync per thread per iteration:
+// `scripts/flashinfer/ptx --prefill --table`.
+struct FlashInferTcRow {
+  FlashInferKernel kernel;
+  u64 group, d, regs90, regs80;
+  double fp32, other, ex2;
+  u64 mma;
+};
+std::span<const FlashInferTcRow> flashinfer_tc_rows();
+// The FP32-pipe instructions per token per thread the decode loop issues, from its code.
+double flashinfer_fp32_per_token(u64 vec, u64 bdx, u64 thread_tokens);
 
 // One decode call as the library launches it (include/flashinfer/decode.cuh, cascade.cuh @b30dad36e).
 struct FlashInferPlan {
@@ -31,20 +58,10 @@ struct FlashInferPlan {
   u64 chunk_tokens = 0;      // tokens one CTA walks: the partition's chunk, or the whole context
   u64 chunks = 1;            // chunks per request (1: the unpartitioned kernel, no merge)
   u64 ctas = 0;              // decode kernel CTAs
+  // Tensor-core path: rows per CTA (num_frags_x x 4 warps x 16) and the PTX row of its kernel.
+  u64 tc_rows = 0;
+  const FlashInferTcRow* tc = nullptr;
 };
-
-// Per kernel, group and head dim, for fp16: ptxas's registers per thread (sm_90, sm_80) and, from
-// the main loop's PTX, the FP32-pipe instructions and the other instructions (integer and address
-// arithmetic, compare and select, shuffles, shared-memory loads; not the K/V conversions, counted
-// apart, nor MUFU) per token per thread: `scripts/flashinfer/ptx --flashinfer DIR --table`.
-struct FlashInferKernelRow {
-  FlashInferKernel kernel;
-  u64 group, d, regs90, regs80;
-  double fp32, other;
-};
-std::span<const FlashInferKernelRow> flashinfer_kernel_rows();
-// The FP32-pipe instructions per token per thread the decode loop issues, from its code.
-double flashinfer_fp32_per_token(u64 vec, u64 bdx, u64 thread_tokens);
 
 // The plan for the workload on the device; throws InputError for a group or head dim the library
 // does not dispatch (groups 1, 4, 8; head dims 64, 128, 256) or a dtype other than fp16/bf16.
