@@ -132,29 +132,10 @@ void report(const char* kernel, const char* kind, int b, int h, int hk, int nk, 
   bench::line(kernel, kind, "fwd", false, "fp16", b, h, hk, 1, nk, kD, 0, "sync", time_sync(call, f.buf.p, f.bytes), err);
 }
 
-void paged_cuda_core(int b, int h, int hk, int nk, Flush& f) {
-  Paged kv(b, hk, nk);
-  bench::Device<T> q(static_cast<size_t>(b) * h * kD), o(static_cast<size_t>(b) * h * kD);
-  q.fill_with(7, 8.f);
-  o.poison();
-  bench::Device<char> ws(32u << 20);
-  BatchDecodeHandler handler;
-  bench::check(handler.BeginForward<PageStorage::kIndices, QKVLayout::kNHD, T, T, int32_t>(
-                   ws.p, ws.n, kv.indptr_h.data(), kv.last_h.data(), b, h, hk, kD, kPage, RotaryMode::kNone),
-               "BatchDecodeHandler::BeginForward");
-  auto call = [&] {
-    bench::check(BatchDecodeWithPagedKVCacheWrapper<PageStorage::kIndices, QKVLayout::kNHD, T, T, int32_t>(
-                     &handler, q.p, nullptr, kv.view(), o.p, nullptr, h, RotaryMode::kNone),
-                 "BatchDecodeWithPagedKVCacheWrapper");
-  };
-  bench::run_once(call, "flashinfer-cc paged");
-  const auto d = kv.data.host();
-  const double err = check_rows(q.host(), d, d, o.host(), b, h, hk, nk, [&](int r, int kh, int t, int w) { return kv.at(r, kh, t, w); });
-  report("flashinfer-cc", "paged", b, h, hk, nk, call, err, f);
-}
-
-void paged_tensor_core(int b, int h, int hk, int nk, Flush& f) {
-  if (h / hk != 8) {
+// A paged batch through BatchDecodeHandler and BatchDecodeWithPagedKVCacheWrapper (the CUDA-core
+// kernel, its partition and merge) or BatchPrefillHandler and the prefill kernel (tensor cores).
+void paged(bool tensor_cores, int b, int h, int hk, int nk, Flush& f) {
+  if (tensor_cores && h / hk != 8) {
     std::fprintf(stderr, "fi_bench: the tensor-core paged case is built for groups of 8\n");
     std::exit(1);
   }
@@ -167,21 +148,35 @@ void paged_tensor_core(int b, int h, int hk, int nk, Flush& f) {
   bench::Device<int32_t> qo(b + 1);
   bench::check(cudaMemcpy(qo.p, qo_h.data(), qo_h.size() * 4, cudaMemcpyHostToDevice), "cudaMemcpy");
   bench::Device<char> ws(32u << 20);
-  BatchPrefillHandler handler;
-  bench::check(handler.BeginForward(ws.p, ws.n, qo_h.data(), b, h, hk), "BatchPrefillHandler::BeginForward");
+  BatchDecodeHandler decode;
+  BatchPrefillHandler prefill;
+  if (tensor_cores) {
+    bench::check(prefill.BeginForward(ws.p, ws.n, qo_h.data(), b, h, hk), "BatchPrefillHandler::BeginForward");
+  } else {
+    bench::check(decode.BeginForward<PageStorage::kIndices, QKVLayout::kNHD, T, T, int32_t>(
+                     ws.p, ws.n, kv.indptr_h.data(), kv.last_h.data(), b, h, hk, kD, kPage, RotaryMode::kNone),
+                 "BatchDecodeHandler::BeginForward");
+  }
   auto call = [&] {
-    // At b30dad36e the public BatchPrefillWithPagedKVCacheWrapper does not pass the q_rope_position
-    // its Dispatched function gained in a389ed48 (#69), so it does not compile; its Dispatched
-    // function, called here for GQA 8, d = 128, no RoPE, not causal, is what it would call.
-    bench::check(BatchPrefillWithPagedKVCacheWrapperDispatched<PageStorage::kIndices, QKVLayout::kNHD, 8, kD, RotaryMode::kNone,
-                                                               false, false, T, T, int32_t>(
-                     &handler, q.p, qo.p, nullptr, kv.view(), o.p, nullptr, 1.f, 1e4f, nullptr),
-                 "BatchPrefillWithPagedKVCacheWrapperDispatched");
+    if (tensor_cores) {
+      // At b30dad36e the public BatchPrefillWithPagedKVCacheWrapper does not pass the q_rope_position
+      // its Dispatched function gained in a389ed48 (#69), so it does not compile; its Dispatched
+      // function, called here for GQA 8, d = 128, no RoPE, not causal, is what it would call.
+      bench::check(BatchPrefillWithPagedKVCacheWrapperDispatched<PageStorage::kIndices, QKVLayout::kNHD, 8, kD, RotaryMode::kNone,
+                                                                 false, false, T, T, int32_t>(
+                       &prefill, q.p, qo.p, nullptr, kv.view(), o.p, nullptr, 1.f, 1e4f, nullptr),
+                   "BatchPrefillWithPagedKVCacheWrapperDispatched");
+    } else {
+      bench::check(BatchDecodeWithPagedKVCacheWrapper<PageStorage::kIndices, QKVLayout::kNHD, T, T, int32_t>(
+                       &decode, q.p, nullptr, kv.view(), o.p, nullptr, h, RotaryMode::kNone),
+                   "BatchDecodeWithPagedKVCacheWrapper");
+    }
   };
-  bench::run_once(call, "flashinfer-tc paged");
+  const char* kernel = tensor_cores ? "flashinfer-tc" : "flashinfer-cc";
+  bench::run_once(call, kernel);
   const auto d = kv.data.host();
   const double err = check_rows(q.host(), d, d, o.host(), b, h, hk, nk, [&](int r, int kh, int t, int w) { return kv.at(r, kh, t, w); });
-  report("flashinfer-tc", "paged", b, h, hk, nk, call, err, f);
+  report(kernel, "paged", b, h, hk, nk, call, err, f);
 }
 
 void single(bool tensor_cores, int h, int hk, int nk, Flush& f) {
@@ -219,9 +214,9 @@ int main() {
   Flush f;
   bench::header();
   // Figure 6 (MHA, 32 heads) and Figure 9 (GQA 32 / 4, B = 64), the shapes of the table's rows.
-  for (auto [b, nk] : {std::pair{1, 1024}, {1, 32768}, {16, 1024}, {16, 4096}, {64, 32}, {64, 512}}) paged_cuda_core(b, 32, 32, nk, f);
-  for (int nk : {1024, 2048, 4096, 8192}) paged_cuda_core(64, 32, 4, nk, f);
-  for (int nk : {1024, 2048, 4096, 8192}) paged_tensor_core(64, 32, 4, nk, f);
+  for (auto [b, nk] : {std::pair{1, 1024}, {1, 32768}, {16, 1024}, {16, 4096}, {64, 32}, {64, 512}}) paged(false, b, 32, 32, nk, f);
+  for (int nk : {1024, 2048, 4096, 8192}) paged(false, 64, 32, 4, nk, f);
+  for (int nk : {1024, 2048, 4096, 8192}) paged(true, 64, 32, 4, nk, f);
   // Figure 8: one request, GQA 32 / 4.
   for (int nk : {16384, 32768, 65536}) single(false, 32, 4, nk, f);
   for (int nk : {16384, 32768, 65536}) single(true, 32, 4, nk, f);
