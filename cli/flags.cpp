@@ -61,6 +61,9 @@ void add_workload_options(po::options_description& d) {
   o("pass", po::value<std::string>(), "fwd|bwd|fwdbwd (default fwd)");
   o("causal", po::value<std::string>()->implicit_value("on"), "causal mask: --causal, or --causal on|off (default off)");
   o("l2", po::value<std::string>(), "model L2 reuse: on|off (default on)");
+  o("l2-start", po::value<std::string>(),
+    "the L2 when the call starts: clean, or dirty (full of written lines, as an L2 flush by a memset leaves it: "
+    "nvbench's cold timing, triton do_bench, zero_(); written back as the call's kernels evict them) (default clean)");
   o("impl", po::value<std::string>(),
     "kernel implementation whose time is predicted (default: what users of the device run; see attnio impls)");
   o("kv-dtype", po::value<std::string>(),
@@ -141,6 +144,11 @@ std::vector<Point> expand(const po::variables_map& vm, const Workload& base, boo
   word_axis("dtype", [](const std::string& s) { Dtype d = parse_dtype(s); return Setter([d](Workload& w) { w.dtype = d; }); });
   word_axis("causal", [](const std::string& s) { bool c = parse_switch("causal", s); return Setter([c](Workload& w) { w.causal = c; }); });
   word_axis("l2", [](const std::string& s) { bool c = parse_switch("l2", s); return Setter([c](Workload& w) { w.l2 = c; }); });
+  word_axis("l2-start", [](const std::string& s) {
+    if (s != "clean" && s != "dirty") throw InputError("--l2-start '" + s + "': expected clean or dirty");
+    const bool dirty = s == "dirty";
+    return Setter([dirty](Workload& w) { w.dirty_l2 = dirty; });
+  });
   word_axis("impl", [](const std::string& s) { const ImplProfile* p = &find_impl(s); return Setter([p](Workload& w) { w.impl = p; }); });
   for (const ShapeField& f : shape_fields()) {
     if (!vm.count(f.flag)) continue;

@@ -1072,3 +1072,22 @@ TEST(Cli, SmClockLocksTheDeviceAndNamesIt) {
   EXPECT_NE(rows.out.find(",sm_clock_mhz,"), std::string::npos);
   EXPECT_NE(rows.out.find(",1980,"), std::string::npos);  // flash-attention-lab's decode rows
 }
+
+// --l2-start dirty (the L2 flushed by a memset before the call) adds the flush's write-backs to a
+// small decode's HBM writes and time, says so in the record, and refuses anything else by name;
+// the simulator's L2 starts clean, so simulate refuses it.
+TEST(Cli, L2StartDirtyWritesBackTheFlush) {
+  const std::string shape = "predict --variant flash-decoding --phase decode --batch 1 --heads 32 --kv-heads 32 --kv-len 1024 --format json";
+  const Result clean = run(shape);
+  const Result dirty = run(shape + " --l2-start dirty");
+  ASSERT_EQ(dirty.code, 0) << dirty.err;
+  const auto c = boost::json::parse(clean.out).as_object();
+  const auto d = boost::json::parse(dirty.out).as_object();
+  EXPECT_EQ(c.at("l2_start").as_string(), "clean");
+  EXPECT_EQ(d.at("l2_start").as_string(), "dirty");
+  EXPECT_GT(d.at("hbm_write_bytes").to_number<double>(), c.at("hbm_write_bytes").to_number<double>());
+  EXPECT_GT(d.at("predicted_time_s").to_number<double>(), c.at("predicted_time_s").to_number<double>());
+  expect_bad_input("predict --l2-start warm", "--l2-start 'warm': expected clean or dirty");
+  expect_bad_input("simulate --variant flash-decoding --phase decode --l2-start dirty",
+                   "simulate: --l2-start dirty is counted by predict only; the simulated L2 starts clean");
+}

@@ -8,6 +8,7 @@
 #include "attnio/model/errors.hpp"
 #include "attnio/model/explain.hpp"
 #include "attnio/model/predict.hpp"
+#include "attnio/model/simulate.hpp"
 #include "attnio/model/tile_traits.hpp"
 #include "../model/src/variants/flashinfer_decode.hpp"
 
@@ -1409,4 +1410,46 @@ TEST(Exec, FlashInferLaunchPlanByHand) {
   bad = s;
   bad.set("splits", 4);
   EXPECT_THROW(predict(h, bad), InputError);
+}
+
+// A call that starts with the L2 full of dirty lines (--l2-start dirty: an L2 flush by a memset)
+// writes them back as its kernels allocate lines, oldest first: each kernel in launch order gets
+// min(what remains of the L2's 52428800 bytes, its own DRAM reads and writes) of extra DRAM writes.
+// Flash-Decoding at B = 1, 32 heads, 1024 tokens, d = 128 on an H100: the split kernel's DRAM bytes
+// X are under 50 MiB, so it writes back X more and the combine kernel its own bytes too; at 32768
+// tokens the split kernel alone evicts all 52428800 and the combine none. With the L2 model off
+// (--l2 off) nothing is cached, so nothing is dirty either.
+TEST(Exec, DirtyL2StartWritesBackTheFlushByHand) {
+  Workload w;
+  w.variant = parse_variant("flash-decoding");
+  w.dtype = Dtype::bf16;
+  w.phase = Phase::decode;
+  w.batch = 1, w.heads = 32, w.kv_heads = 32, w.seq = 1, w.kv_len = 1024, w.head_dim = 128;
+  const Device& h = find_device("h100-sxm");
+  const Prediction clean = predict(h, w);
+  w.dirty_l2 = true;
+  const Prediction dirty = predict(h, w);
+  ASSERT_EQ(clean.kernel_count(), 2);
+  for (int i = 0; i < 2; ++i) {
+    const KernelCost& c = clean.kernels[i];
+    const KernelCost& d = dirty.kernels[i];
+    EXPECT_EQ(d.hbm_read.v, c.hbm_read.v) << c.name;
+    EXPECT_EQ(d.hbm_write.v, c.hbm_write.v + c.hbm_read.v + c.hbm_write.v) << c.name;
+  }
+  EXPECT_GT(dirty.predicted_time_s, clean.predicted_time_s);
+  w.kv_len = 32768;
+  const Prediction big = predict(h, w);  // dirty
+  w.dirty_l2 = false;
+  const Prediction big_ref = predict(h, w);
+  EXPECT_GT(big_ref.kernels[0].hbm_read.v, 52428800u);
+  EXPECT_EQ(big.kernels[0].hbm_write.v, big_ref.kernels[0].hbm_write.v + 52428800u);
+  EXPECT_EQ(big.kernels[1].hbm_write.v, big_ref.kernels[1].hbm_write.v);
+  w.dirty_l2 = true;
+  w.l2 = false;
+  Workload off = w;
+  off.dirty_l2 = false;
+  EXPECT_EQ(predict(h, w).hbm_write_bytes.v, predict(h, off).hbm_write_bytes.v);
+  // The simulator's L2 starts clean: it refuses a dirty start rather than ignore it.
+  w.l2 = true;
+  EXPECT_THROW(simulate(h, w, {}), InputError);
 }

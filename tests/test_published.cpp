@@ -324,3 +324,21 @@ TEST(Published, RowsStatingTheirClockArePredictedAtIt) {
   ASSERT_EQ(fv.size(), 1u);
   EXPECT_EQ(fv[0].skipped_why, "sm_clock_mhz (h100-sxm): a locked SM clock of 4000 MHz is outside 457.5-2745 MHz (0.25-1.5 x the device's 1830 MHz)");
 }
+
+// A row whose source flushed the L2 by writing a buffer before each call (l2_start, the optional
+// last column: "dirty") is predicted with Workload::dirty_l2; empty or "clean" keeps a clean
+// start; anything else is an error naming the line and field.
+TEST(Published, RowsFlushedByAMemsetStartWithADirtyL2) {
+  const std::string header22 = kHeader.substr(0, kHeader.size() - 1) + ",sm_clock_mhz,l2_start\n";
+  const std::string row = "test,a,text,h100-sxm,fa2-splitkv,flash-decoding,bf16,fwd,decode,1,32,32,1,1024,128,0,time_us,20,time,,";
+  const PublishedTable t = parse_published(header22 + row + ",dirty\n" + row + ",\n" + row + ",clean\n", "t.csv");
+  ASSERT_EQ(t.rows.size(), 3u);
+  EXPECT_TRUE(t.rows[0].workload.dirty_l2);
+  EXPECT_FALSE(t.rows[1].workload.dirty_l2);
+  EXPECT_FALSE(t.rows[2].workload.dirty_l2);
+  const std::vector<ValidatedRow> v = validate_rows(t);
+  ASSERT_EQ(v.size(), 3u);
+  EXPECT_GT(v[0].predicted_s, v[1].predicted_s);  // the flush's lines written back in the call
+  EXPECT_DOUBLE_EQ(v[1].predicted_s, v[2].predicted_s);
+  EXPECT_NE(error_of(header22 + row + ",warm\n").find("line 2: field 'l2_start': 'warm' is not clean or dirty"), std::string::npos);
+}

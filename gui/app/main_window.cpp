@@ -212,11 +212,16 @@ QWidget* MainWindow::build_inputs() {
   causal_ = new QCheckBox(tr("causal mask"));
   l2_ = new QCheckBox(tr("model L2 reuse"));
   l2_->setObjectName("l2");
+  dirty_l2_ = new QCheckBox(tr("L2 dirty at start"));
+  dirty_l2_->setObjectName("l2-start");
   dtype_->setToolTip(tr("element type of Q, K, V and O; fp32 matmuls run as TF32 (bytes per element: 4, 2, 2, 1)"));
   phase_->setToolTip(tr("prefill: N query tokens at once; decode: one new token against a cache of kv-len tokens"));
   pass_->setToolTip(tr("forward, backward, or both (training); only the passes the checked variants model are offered"));
   causal_->setToolTip(tr("causal mask: a query attends to earlier keys only (a decoded token always does)"));
   l2_->setToolTip(tr("model L2 reuse: re-reads that hit in L2 do not reach HBM (off: every L2 request counts as HBM traffic)"));
+  dirty_l2_->setToolTip(tr("--l2-start dirty: the call starts with the L2 full of written lines, as an L2 flush by a memset leaves "
+                           "it (nvbench's cold timing, triton do_bench, zero_()); the kernels write them back as they evict them, "
+                           "up to the L2's size of extra HBM writes"));
   // The implementation whose time is predicted (attnio impls): by default what users of the device
   // run for each variant; a profile that does not implement a checked variant greys that variant.
   impl_ = new QComboBox;
@@ -236,6 +241,7 @@ QWidget* MainWindow::build_inputs() {
   form->addRow(tr("pass"), pass_);
   form->addRow(QString(), causal_);
   form->addRow(QString(), l2_);
+  form->addRow(QString(), dirty_l2_);
   kv_heads_ = new QComboBox;
   kv_heads_->setObjectName("kv-heads");
   kv_heads_->setToolTip(tr("K/V heads: a divisor of heads (1 = MQA, heads = MHA, between = GQA)"));
@@ -329,6 +335,7 @@ QWidget* MainWindow::build_inputs() {
   connect(dtype_, &QComboBox::activated, this, [this] { dtype_from_config_ = false; });
   connect(causal_, &QCheckBox::toggled, this, [this] { apply_inputs(); });
   connect(l2_, &QCheckBox::toggled, this, [this] { apply_inputs(); });
+  connect(dirty_l2_, &QCheckBox::toggled, this, [this] { apply_inputs(); });
 
   auto* scroll = new QScrollArea;
   scroll->setWidget(box);
@@ -447,6 +454,7 @@ void MainWindow::sync_inputs() {
   pass_->setCurrentText(qs(to_string(w.pass)));
   causal_->setChecked(w.causal);
   l2_->setChecked(w.l2);
+  dirty_l2_->setChecked(w.dirty_l2);
   // Only what applies is enabled: in decode the query is one token (the cache length is kv-len)
   // and there is no backward pass; bwd and fwdbwd need a checked variant that models them.
   const bool decode = w.phase == Phase::decode;
@@ -483,6 +491,7 @@ void MainWindow::apply_inputs() {
   w.pass = parse_pass(pass_->currentText().toStdString());
   w.causal = causal_->isChecked();
   w.l2 = l2_->isChecked();
+  w.dirty_l2 = dirty_l2_->isChecked();
   for (const auto& sp : kSpins) w.*sp.member = static_cast<std::uint64_t>(spins_[sp.key]->value());
   // Entering decode keeps the cache length on screen (kv-len takes seq's value when it was "= seq")
   // and leaves the backward passes, which decode does not have.
@@ -617,6 +626,7 @@ void MainWindow::load_settings() {
     }
     w.causal = st.value("workload/causal", false).toBool();
     w.l2 = st.value("workload/l2", true).toBool();
+    w.dirty_l2 = st.value("workload/l2_start_dirty", false).toBool();
     for (const ParamSpec* p : all_params()) {
       const QString key = QString("workload/") + qs(flag_name(*p));
       if (!st.contains(key)) continue;
@@ -655,6 +665,7 @@ void MainWindow::save_settings() {
   st.setValue("workload/pass", qs(to_string(w.pass)));
   st.setValue("workload/causal", w.causal);
   st.setValue("workload/l2", w.l2);
+  st.setValue("workload/l2_start_dirty", w.dirty_l2);
   for (const ParamSpec* p : all_params()) st.remove(QString("workload/") + qs(flag_name(*p)));
   for (const ParamSet::Entry& e : w.params.entries()) {
     const ParamSpec* p = find_param(e.key);

@@ -89,6 +89,7 @@ private:
   QComboBox* pass_;
   QCheckBox* causal_;
   QCheckBox* l2_;
+  QCheckBox* dirty_l2_;
   QSpinBox* sm_clock_;  // the current device's locked SM clock in MHz; its minimum reads "not locked"
 
   QFormLayout* params_form_;

@@ -276,6 +276,8 @@ double simulation_work(const Device& device, const Workload& input, const SimOpt
 
 SimResult simulate(const Device& device, const Workload& input, const SimOptions& options) {
   if (!input.variant->schedule) throw InputError("simulate: " + std::string(input.variant->no_schedule));
+  // The simulated L2 starts empty; a dirty start's write-backs are the closed form's (predict.cpp).
+  if (input.dirty_l2) throw InputError("simulate: --l2-start dirty is counted by predict only; the simulated L2 starts clean");
   SimResult r;
   r.formula = predict(device, with_kernel_tiles(input));
   const Workload& w = r.formula.workload;

@@ -160,10 +160,11 @@ PublishedTable parse_published(const std::string& text, const std::string& path)
     if (line.empty() || line[0] == '#') continue;
     const std::vector<std::string> f = split_csv(line, at);
     if (!header) {
-      // All the columns of traces/published.hpp, or all but the optional last (sm_clock_mhz).
-      if (f.size() != kColumns && f.size() != kColumns - 1) {
-        at.fail("header must be the " + std::to_string(kColumns) + " columns of traces/published.hpp (the last, " +
-                kPublishedColumns[kColumns - 1] + ", may be left out)");
+      // All the columns of traces/published.hpp, or all but the optional last two (sm_clock_mhz,
+      // l2_start) or last one.
+      if (f.size() != kColumns && f.size() != kColumns - 1 && f.size() != kColumns - 2) {
+        at.fail("header must be the " + std::to_string(kColumns) + " columns of traces/published.hpp (the last two, " +
+                kPublishedColumns[kColumns - 2] + " and " + kPublishedColumns[kColumns - 1] + ", may be left out)");
       }
       for (std::size_t i = 0; i < f.size(); ++i) {
         if (f[i] != kPublishedColumns[i]) at.fail("header column " + std::to_string(i + 1) + " is '" + f[i] + "', expected '" + kPublishedColumns[i] + "'");
@@ -228,10 +229,14 @@ PublishedTable parse_published(const std::string& text, const std::string& path)
       at.fail("field 'metric': bw_util_pct counts a decode's bytes (one query token, forward); this row is " +
               std::string(to_string(w.phase)) + " " + std::string(to_string(w.pass)));
     }
-    if (columns == kColumns && !f[20].empty()) {
+    if (columns > 20 && !f[20].empty()) {
       const double mhz = number(f[20], "sm_clock_mhz", at);
       if (!(mhz >= 100 && mhz <= 5000)) at.fail("field 'sm_clock_mhz': '" + f[20] + "' is not an SM clock in MHz (100-5000)");
       r.sm_clock_hz = mhz * 1e6;
+    }
+    if (columns > 21 && !f[21].empty()) {
+      if (f[21] != "clean" && f[21] != "dirty") at.fail("field 'l2_start': '" + f[21] + "' is not clean or dirty");
+      r.workload.dirty_l2 = f[21] == "dirty";
     }
     rows.push_back(std::move(r));
   }
@@ -301,7 +306,7 @@ std::string sim_key(const Device& dev, const PublishedRow& r) {
   const Workload& w = r.workload;
   k << dev.key << '|' << r.impl << '|' << w.variant.name() << '|' << static_cast<int>(w.dtype) << '|'
     << static_cast<int>(w.pass) << '|' << static_cast<int>(w.phase) << '|' << w.batch << '|' << w.heads << '|'
-    << w.kv_heads << '|' << w.seq << '|' << w.kv_len << '|' << w.head_dim << '|' << w.causal;
+    << w.kv_heads << '|' << w.seq << '|' << w.kv_len << '|' << w.head_dim << '|' << w.causal << '|' << w.dirty_l2;
   return k.str();
 }
 

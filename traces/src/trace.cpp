@@ -90,6 +90,7 @@ json::object workload_json(const Workload& w) {
   o["dtype"] = to_string(w.dtype);
   o["causal"] = w.causal;
   o["l2"] = w.l2;
+  if (w.dirty_l2) o["l2_start"] = "dirty";  // only when set: traces written before it stay as they were
   for (const auto& f : kWorkloadFields) o[f.key] = w.*f.member;
   if (w.impl != nullptr) o["impl"] = w.impl->key;  // only when chosen: profile ids stay as in version 2
   for (const ParamSpec* p : w.variant->params) {
@@ -113,6 +114,12 @@ Workload workload_from(const json::object& o, const Where& at) {
   if (!causal.is_bool()) at.fail("field 'workload.causal' must be true or false");
   w.causal = causal.get_bool();
   if (const json::value* l2 = o.if_contains("l2"); l2 && l2->is_bool()) w.l2 = l2->get_bool();
+  if (const json::value* start = o.if_contains("l2_start")) {
+    if (!start->is_string() || (start->get_string() != "clean" && start->get_string() != "dirty")) {
+      at.fail("field 'workload.l2_start' must be \"clean\" or \"dirty\"");
+    }
+    w.dirty_l2 = start->get_string() == "dirty";
+  }
   if (const json::value* impl = o.if_contains("impl")) {
     if (!impl->is_string()) at.fail("field 'workload.impl' must be a string");
     w.impl = find_impl_or_null(std::string(impl->get_string()));
@@ -124,7 +131,7 @@ Workload workload_from(const json::object& o, const Where& at) {
   for (const auto& kv : o) {
     const std::string key(kv.key());
     const bool known = key == "variant" || key == "phase" || key == "pass" || key == "dtype" || key == "causal" ||
-                       key == "l2" || key == "impl" || std::any_of(std::begin(kWorkloadFields), std::end(kWorkloadFields),
+                       key == "l2" || key == "l2_start" || key == "impl" || std::any_of(std::begin(kWorkloadFields), std::end(kWorkloadFields),
                                                    [&](const UintField& f) { return key == f.key; });
     if (known) continue;
     const ParamSpec* any = find_param(key);

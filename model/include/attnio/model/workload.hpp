@@ -50,6 +50,12 @@ struct Workload {
   std::uint64_t layers = 1;
   std::uint64_t sram_bytes = 0;  // on-chip capacity M per SM; 0: the device's shared memory per SM
   bool l2 = true;                // model L2 reuse between SM<->L2 traffic and DRAM traffic
+  // The call starts with the L2 full of dirty lines: what an L2 flush by writing a buffer at least
+  // the L2's size leaves (nvbench's cold measurement, triton.testing.do_bench, a torch zero_()
+  // before each call). The write-back L2 evicts them, oldest first, as the call's first kernels
+  // allocate lines: up to the L2's capacity of extra DRAM writes (predict.cpp). false: it starts
+  // clean (empty, or flushed and invalidated, as Nsight Compute's cache control leaves it).
+  bool dirty_l2 = false;
   // The kernel implementation whose time is predicted (impl.hpp); nullptr: the variant's default on
   // the device (default_impl), filled by resolve().
   const ImplProfile* impl = nullptr;

@@ -22,7 +22,7 @@ namespace attnio::traces {
 inline constexpr const char* kPublishedColumns[] = {
     "source", "locator", "read",    "gpu",    "impl",     "variant", "dtype", "pass",  "phase",           "batch",
     "heads",  "kv_heads", "seq",    "kv_len", "head_dim", "causal",  "metric", "value", "flop_convention", "notes",
-    "sm_clock_mhz"};
+    "sm_clock_mhz", "l2_start"};
 
 struct PublishedRow {
   std::size_t line = 0;  // in the file, for messages
@@ -30,6 +30,8 @@ struct PublishedRow {
   Workload workload;     // variant, dtype, pass, phase, shape, causal
   double value = 0;      // as printed, in `metric`
   double sm_clock_hz = 0;  // the SM clock the source states (sm_clock_mhz); 0: not stated
+  // l2_start: "dirty" where the source flushed the L2 by writing a buffer before each call
+  // (Workload::dirty_l2, set in `workload`), "clean" or empty where it did not or says nothing.
   double kvq_bytes_per_s = 0;  // convention kvq:GBPS, parsed: the bandwidth a bw_util_pct row divides by
 };
 
