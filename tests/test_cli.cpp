@@ -1090,4 +1090,9 @@ TEST(Cli, L2StartDirtyWritesBackTheFlush) {
   expect_bad_input("predict --l2-start warm", "--l2-start 'warm': expected clean or dirty");
   expect_bad_input("simulate --variant flash-decoding --phase decode --l2-start dirty",
                    "simulate: --l2-start dirty is counted by predict only; the simulated L2 starts clean");
+  // Nor is it what the profiler runs (its flush reads), a model step, or anything with --l2 off.
+  expect_bad_input("profile --runner cpu --variant flash2 --seq 256 --l2-start dirty --out " + write_temp("dirty.jsonl", ""),
+                   "--l2-start dirty is not what the profiler runs");
+  expect_bad_input("model --config llama-3-8b --l2-start dirty", "--l2-start dirty describes a single kernel call");
+  expect_bad_input("predict --l2 off --l2-start dirty", "--l2-start dirty needs the L2 model");
 }

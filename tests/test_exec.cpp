@@ -1294,7 +1294,7 @@ TEST(Exec, FlashInferCountsMatchThePtx) {
 //  - One request, GQA 8, Nk = 16384 (Figure 8): 512 threads (bdz 4), 63 registers: 2048 per warp x 16
 //    warps = 32768, 2 blocks per SM, a grid of 264, at most 264 / 4 = 66 chunks: chunk
 //    max(⌈16384 / 66⌉, 256) = 256 tokens, 64 chunks, 256 blocks; the merge of 64 chunks by 8 per
-//    iteration: 8 iterations, 2·8 + 1 + 1 = 18 barriers.
+//    iteration: 8 iterations, 2·8 + 1 (the LSEs) + 2 (after the loop) = 19 barriers.
 TEST(Exec, FlashInferLaunchPlanByHand) {
   Workload w;
   w.variant = parse_variant("paged");
@@ -1319,7 +1319,7 @@ TEST(Exec, FlashInferLaunchPlanByHand) {
   EXPECT_EQ(k.hbm_write.v, 32u * 8 * (256 + 4));
   const KernelCost& m = kernel_named(p, "VariableLengthMergeStatesKernel");
   EXPECT_EQ(m.ctas.v, 32u);
-  EXPECT_EQ(m.waits.barriers, 4u);
+  EXPECT_EQ(m.waits.barriers, 5u);  // 2 in its one step, 1 for the LSEs, 2 after the loop
   EXPECT_EQ(m.waits.l2_reads, 3u);
   EXPECT_EQ(m.hbm_read.v, 32u * 8 * (256 + 4));
   EXPECT_EQ(m.hbm_write.v, 32u * 128 * 2);
@@ -1356,14 +1356,14 @@ TEST(Exec, FlashInferLaunchPlanByHand) {
   EXPECT_EQ(ks.mma_warps, 16u);
   const KernelCost& ms = kernel_named(one, "MergeStatesLargeNumIndexSetsKernel");
   EXPECT_EQ(ms.ctas.v, 32u);
-  EXPECT_EQ(ms.waits.barriers, 18u);
+  EXPECT_EQ(ms.waits.barriers, 19u);
   EXPECT_EQ(ms.waits.l2_reads, 2u);
 
   // The tensor-core path (prefill.cuh): one request, GQA 8, Nk = 16384. Shared memory (1 x 4 + 4 x
   // 2) x 16 x 128 x 2 = 49152 B: 233472 / 50176 = 4 blocks; 164 registers: 5248 -> 5376 a warp, 21504
   // a block, 3 blocks: a grid of 396, min(396 / 4, 16384 / 128) = 99 chunks of ceil(16384 / 99) = 166
   // tokens, 98 full (3 iterations of 64 keys) and one of 116 (2): 296 iterations per K/V head; the
-  // merge of 99 chunks by 8 a step: 13 steps, 2 x 13 + 1 + 1 = 28 barriers.
+  // merge of 99 chunks by 8 a step: 13 steps, 2 x 13 + 1 + 2 = 29 barriers.
   Workload t = s;
   t.impl = &find_impl("flashinfer-decode-tc");
   const Prediction tc = predict(h, t);
@@ -1375,7 +1375,7 @@ TEST(Exec, FlashInferLaunchPlanByHand) {
   EXPECT_EQ(kt.mma, MmaPath::mma_sync);
   EXPECT_EQ(kt.tensor_issue.v, 4u * 296 * 4 * 132 * 4096);  // 4 warps x 132 mma.sync (PTX) a step
   EXPECT_EQ(kt.tensor_flops.v, 32u * 16384 * 2 * 256);
-  EXPECT_EQ(kernel_named(tc, "MergeStatesLargeNumIndexSetsKernel").waits.barriers, 28u);
+  EXPECT_EQ(kernel_named(tc, "MergeStatesLargeNumIndexSetsKernel").waits.barriers, 29u);
   // A paged batch: one block per (request, K/V head), no split, an L2 round trip per step for the
   // page indices its copies wait on.
   Workload tp = w;
@@ -1410,6 +1410,9 @@ TEST(Exec, FlashInferLaunchPlanByHand) {
   bad = s;
   bad.set("splits", 4);
   EXPECT_THROW(predict(h, bad), InputError);
+  bad = w;
+  bad.set("page_size", 256);  // 128 / 256 = 0 pages a chunk at least: the library's search divides by zero
+  EXPECT_THROW(predict(h, bad), InputError);
 }
 
 // A call that starts with the L2 full of dirty lines (--l2-start dirty: an L2 flush by a memset)
@@ -1417,8 +1420,7 @@ TEST(Exec, FlashInferLaunchPlanByHand) {
 // min(what remains of the L2's 52428800 bytes, its own DRAM reads and writes) of extra DRAM writes.
 // Flash-Decoding at B = 1, 32 heads, 1024 tokens, d = 128 on an H100: the split kernel's DRAM bytes
 // X are under 50 MiB, so it writes back X more and the combine kernel its own bytes too; at 32768
-// tokens the split kernel alone evicts all 52428800 and the combine none. With the L2 model off
-// (--l2 off) nothing is cached, so nothing is dirty either.
+// tokens the split kernel alone evicts all 52428800 and the combine none.
 TEST(Exec, DirtyL2StartWritesBackTheFlushByHand) {
   Workload w;
   w.variant = parse_variant("flash-decoding");
@@ -1444,11 +1446,10 @@ TEST(Exec, DirtyL2StartWritesBackTheFlushByHand) {
   EXPECT_GT(big_ref.kernels[0].hbm_read.v, 52428800u);
   EXPECT_EQ(big.kernels[0].hbm_write.v, big_ref.kernels[0].hbm_write.v + 52428800u);
   EXPECT_EQ(big.kernels[1].hbm_write.v, big_ref.kernels[1].hbm_write.v);
+  // With the L2 model off nothing is held in L2: a dirty start is refused, not ignored.
   w.dirty_l2 = true;
   w.l2 = false;
-  Workload off = w;
-  off.dirty_l2 = false;
-  EXPECT_EQ(predict(h, w).hbm_write_bytes.v, predict(h, off).hbm_write_bytes.v);
+  EXPECT_THROW(predict(h, w), InputError);
   // The simulator's L2 starts clean: it refuses a dirty start rather than ignore it.
   w.l2 = true;
   EXPECT_THROW(simulate(h, w, {}), InputError);

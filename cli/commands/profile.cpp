@@ -92,6 +92,11 @@ traces::Measurer cpu_reference_measurer(const Device& device) {
 }  // namespace
 
 traces::Plan profile_campaign_plan(const std::vector<Workload>& points, const Device& device, const std::string& runner) {
+  // The profiler flushes the L2 by reading a buffer (kernels/bind.cu l2_read_kernel): its runs
+  // start clean, whatever the workload says.
+  for (const Workload& w : points) {
+    if (w.dirty_l2) throw InputError("--l2-start dirty is not what the profiler runs (its L2 flush reads, leaving it clean)");
+  }
   if (runner == "cpu") {
     traces::Plan plan = traces::profile_plan(points, device, cpu_reference_measurer(device));
     // The cpu runner's time is the float64 reference's: its multiply-adds, not the GPU's time.

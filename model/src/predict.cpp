@@ -87,7 +87,7 @@ double tensor_fraction(const Device& dev, MmaPath path, Dtype dtype) {
 // capacity in all. Per layer: a call of several layers evicts them in its first, spread here over
 // its layers. No other constant: the L2's size is the device's.
 void add_dirty_l2_writebacks(Prediction& out, const Device& device, u64 layers) {
-  if (!out.workload.dirty_l2 || !out.workload.l2) return;
+  if (!out.workload.dirty_l2) return;  // validate() refuses it with --l2 off
   double remaining = device.l2_bytes;
   for (int i = 0; i < out.kernel_count() && remaining > 0; ++i) {
     KernelCost& k = out.kernels[i];

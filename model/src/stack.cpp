@@ -97,6 +97,9 @@ void add_allreduce(StackCost& out, const Device& dev, const char* name, std::uin
 }  // namespace
 
 StackCost evaluate_stack(const Device& dev, const ModelConfig& c, const Workload& input, const StackOptions& opt) {
+  // A model step runs many kernels of several mixer kinds, each predicted on its own: a dirty start
+  // (one L2's worth of write-backs per call) is a kernel benchmark's condition, not a model step's.
+  if (input.dirty_l2) throw InputError("--l2-start dirty describes a single kernel call after a flush; a model step starts as the last one left the L2");
   StackCost out;
   const std::uint64_t tp = std::max<std::uint64_t>(1, opt.tp);
   out.tp = tp;

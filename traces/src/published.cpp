@@ -497,6 +497,8 @@ std::map<std::string, ErrorSummary> summarize_by_variant(const std::vector<Valid
 
 std::vector<AgreementGroup> agreement(const std::vector<ValidatedRow>& rows) {
   // The key: what was measured, with the per-head shape for prefill and the whole one for decode.
+  // How each source timed it (a stated clock, an L2 left dirty by its flush) is not in the key:
+  // each row's own prediction accounts for it, and the ratio divides it out.
   auto key_of = [](const ValidatedRow& v) {
     const PublishedRow& r = *v.row;
     const Workload& w = r.workload;

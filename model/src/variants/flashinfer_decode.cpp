@@ -157,6 +157,7 @@ FlashInferPlan flashinfer_tc_plan(const Workload& w, const Device& dev, bool pag
     if (chunks > 1) {
       p.chunks = chunks;
       p.chunk_tokens = ceil_div(s.nk, chunks);
+      p.merge = true;
     }
     p.ctas = row_tiles * p.chunks * s.kv_heads;
   } else {
@@ -236,6 +237,9 @@ FlashInferPlan flashinfer_plan(const Workload& w, const Device& dev, bool paged)
     // 128 / page_size) whose chunks fit in it (PartitionPagedKVCacheBinarySearchMinNumPagePerBatch),
     // and none when that leaves every request whole. Every request has the same length here.
     const u64 page = w.count("page_size");
+    // 128 / page_size pages at least per chunk: 0 above 128 tokens a page, where the library's
+    // binary search can divide by zero.
+    if (page > 128) throw InputError("--impl flashinfer-decode: FlashInfer 0.0.1's partition takes pages of at most 128 tokens (--page-size " + std::to_string(page) + ")");
     const u64 pages = ceil_div(s.nk, page);
     if (s.batch * s.kv_heads < max_grid) {
       u64 low = std::max<u64>(1, 128 / page), high = pages;
@@ -247,16 +251,24 @@ FlashInferPlan flashinfer_plan(const Workload& w, const Device& dev, bool paged)
       if (ceil_div(std::max<u64>(pages, 1), low) > 1) {
         p.chunks = ceil_div(pages, low);
         p.chunk_tokens = low * page;
+        p.merge = true;
       }
     }
     p.ctas = s.batch * p.chunks * s.kv_heads;
   } else if (p.kernel == FlashInferKernel::single) {
     // SingleDecodeWithKVCache with a temporary buffer (the benchmark's cooperative = 1): no partition
     // up to 256 tokens; else chunks of max(ceil(Nk / (max grid / Hkv)), 256) tokens.
+    // The partition kernel and the merge run whenever there are more than 256 tokens, one chunk
+    // or many.
     if (s.nk > 256) {
-      const u64 max_chunks = std::max<u64>(1, max_grid / s.kv_heads);
+      const u64 max_chunks = max_grid / s.kv_heads;
+      if (max_chunks == 0) {
+        throw InputError("--impl flashinfer-decode: " + std::to_string(s.kv_heads) + " K/V heads exceed the " + std::to_string(max_grid) +
+                         " blocks the chip holds at once, where FlashInfer's chunking divides by zero");
+      }
       p.chunk_tokens = std::max<u64>(ceil_div(s.nk, max_chunks), 256);
       p.chunks = ceil_div(s.nk, p.chunk_tokens);
+      p.merge = true;
     }
     p.ctas = p.chunks * s.kv_heads;
   } else {
@@ -278,7 +290,7 @@ u64 iterations_per_head(const FlashInferPlan& p, u64 nk) {
 // cascade.cuh's merge: one 128-thread block per (request, query head), bdy = 128 / bdx chunks per
 // iteration, their partial outputs prefetched 4 stages ahead by cp.async; per iteration 2
 // __syncthreads, every bdx iterations one more after the LSEs are loaded (a load the block waits
-// on), and a last one merging the bdy states. VariableLengthMergeStates (the paged batch) first
+// on), and two more after it: the wait for the last stages, and merging the bdy states. VariableLengthMergeStates (the paged batch) first
 // reads the request's chunk range (indptr), which its loop bound waits on;
 // MergeStatesLargeNumIndexSetsKernel (one request) does not.
 void add_merge(Evaluator& ev, Count heads, u64 chunks, Count partial, bool paged) {
@@ -295,7 +307,8 @@ void add_merge(Evaluator& ev, Count heads, u64 chunks, Count partial, bool paged
   r.mma_warps = kMergeThreads / 32;
   // The partial outputs' first stages, issued in the prologue, are waited on in the first
   // iteration: one L2 round trip, with the LSEs' and (paged) indptr's.
-  r.waits = {.barriers = static_cast<std::uint32_t>(2 * merge_iters + lse_loads + 1),
+  // After the loop: the wait for the last stages and threadblock_sync_state's, 2 more barriers.
+  r.waits = {.barriers = static_cast<std::uint32_t>(2 * merge_iters + lse_loads + 2),
              .l2_reads = static_cast<std::uint32_t>(lse_loads + 1 + (paged ? 1 : 0))};
   r.block_iters = r.ctas;
   r.l2_reads_inherited = true;  // the partials, just written by the decode kernel
@@ -431,14 +444,15 @@ void flashinfer_decode(Evaluator& ev, bool paged) {
   ev.out().block_n = p.stage_tokens;
   ev.out().block_m = p.bdy;
   ev.out().row_tile = p.bdy;
-  if (p.chunks == 1) {
+  if (!p.merge) {
     Evaluator::write_direct(k, heads * s.dv * e);
     return;
   }
-  // Partial outputs in the output dtype and their log-sum-exps in fp32 (tmp, tmp_lse).
+  // Partial outputs in the output dtype and their log-sum-exps in fp32 (tmp, tmp_lse); the library
+  // sizes tmp with two floats per (chunk, head) (decode.cuh *WorkEstimation: 2 * sizeof(float)).
   const Count partial = heads * p.chunks * (s.dv * e + 4);
   Evaluator::write_direct(k, partial);
-  ev.out().extra_memory_bytes += partial;
+  ev.out().extra_memory_bytes += heads * p.chunks * (s.dv * e + 8);
   add_merge(ev, heads, p.chunks, partial, paged);
 }
 
@@ -502,7 +516,7 @@ void flashinfer_schedule(Scheduler& sc, bool paged) {
   const u64 vcache = paged ? 0 : as.alloc(Count(s.batch) * s.nk * s.kv_heads * rowb);
   const u64 table = paged ? as.alloc(Count(s.batch) * pages * 4) : 0;
   const u64 q = as.alloc(Count(heads) * rowb), o = as.alloc(Count(heads) * rowb);
-  const u64 tmp = p.chunks > 1 ? as.alloc(Count(heads) * p.chunks * (rowb + 4)) : 0;
+  const u64 tmp = p.merge ? as.alloc(Count(heads) * p.chunks * (rowb + 4)) : 0;
   const u64 lse = tmp + heads * p.chunks * rowb;
   SimKernel k;
   k.name = kernel_name(p.kernel);
@@ -540,7 +554,7 @@ void flashinfer_schedule(Scheduler& sc, bool paged) {
       t = next;
     }
     Step last;
-    if (p.chunks == 1) {
+    if (!p.merge) {
       last.write("o", o + h0 * rowb, p.bdy * rowb);
     } else {
       const u64 slot = (b * p.chunks + chunk) * s.heads + kvh * p.bdy;
@@ -550,17 +564,18 @@ void flashinfer_schedule(Scheduler& sc, bool paged) {
     steps.push_back(last);
   };
   out.push_back(std::move(k));
-  if (p.chunks == 1) return;
+  if (!p.merge) return;
   SimKernel r;
   r.name = paged ? "VariableLengthMergeStatesKernel" : "MergeStatesLargeNumIndexSetsKernel";
   r.ctas = heads;
   r.program = [=](u64 cta, std::vector<Step>& steps) {
-    const u64 h = cta % s.heads, b = cta / s.heads;
+    // Grid (requests, heads): the request fastest (cascade.cuh nblks(seq_len, num_heads)).
+    const u64 b = cta % s.batch, h = cta / s.batch;
     const u64 slot = b * p.chunks * s.heads + h;  // chunk c of request b at slot + c * H
     Step st;
     st.read("partial o", tmp + slot * rowb, rowb, p.chunks, s.heads * rowb);
     st.read("partial lse", lse + slot * 4, 4, p.chunks, s.heads * 4);
-    st.write("o", o + cta * rowb, rowb);
+    st.write("o", o + (b * s.heads + h) * rowb, rowb);
     st.fp32 = static_cast<float>(p.chunks * (4 * d + 6));
     st.sfu = static_cast<float>(2 * p.chunks);
     steps.push_back(st);

@@ -56,7 +56,8 @@ struct FlashInferPlan {
   double other_per_token = 0;  // non-FP32, non-MUFU instructions per token per thread (the same)
   u64 ctas_per_sm = 0;       // what cudaOccupancyMaxActiveBlocksPerMultiprocessor returns
   u64 chunk_tokens = 0;      // tokens one CTA walks: the partition's chunk, or the whole context
-  u64 chunks = 1;            // chunks per request (1: the unpartitioned kernel, no merge)
+  u64 chunks = 1;            // chunks per request
+  bool merge = false;        // the partition kernel ran (partial outputs written) and a merge follows
   u64 ctas = 0;              // decode kernel CTAs
   // Tensor-core path: rows per CTA (num_frags_x x 4 warps x 16) and the PTX row of its kernel.
   u64 tc_rows = 0;
