@@ -423,6 +423,9 @@ const ImplProfile kVllmPaged{
 // cp.async in 2 stages each, 4 block.sync per iteration; split along the keys when the batch leaves
 // the grid short (handler.cuh, BatchDecodeWithPagedKVCacheWorkEstimation), merged by cascade.cuh.
 // The launch plan depends on the group, so variants/flashinfer_decode.cpp computes it.
+// Per iteration: 4 block.sync (around compute_qk and update_local_state), and the K and V copies of
+// the stage just consumed issued right after it, 2 stages of each: 4 buffers refilled on their own
+// (decode.cuh main loop: cp_async::wait_group<2 * num_stages_smem - 1>).
 KernelTraits flashinfer_traits(KernelRole, u64, bool, Dtype, double, int) {
   KernelTraits t{.block_m = 0, .block_n = 0, .mma_warps = 4, .mma = MmaPath::native, .overlap = OverlapRule::warps};
   t.cuda_core_math = true;

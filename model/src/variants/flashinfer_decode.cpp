@@ -1,12 +1,13 @@
-// FlashInfer 0.0.1's CUDA-core decode kernels, as the library launches them (flashinfer-ai/flashinfer
-// @b30dad36e include/flashinfer/decode.cuh, cascade.cuh, handler.cuh, wrapper.cuh; the FlashInfer
-// blog, "Accelerating Self-Attentions for LLM Serving with FlashInfer", 2024-02-02, benchmarked
-// this code with nvbench's cold-L2 timing). Every thread block serves one K/V head: bdy = g threads
-// along the group's query heads, bdx threads along the head dim (vec_size elements each), bdz slices
-// of tokens; K and V are staged through shared memory by cp.async, 2 stages each, and the dot
-// products run on the CUDA cores (the blog's "CUDA Cores" series; its "Tensor Cores" GQA series
-// runs the prefill kernels and is not this profile). A short batch or a single request is split
-// along the keys into chunks and merged by cascade.cuh's merge kernels.
+// FlashInfer 0.0.1's decode kernels, as the library launches them (flashinfer-ai/flashinfer
+// @b30dad36e include/flashinfer/decode.cuh, prefill.cuh, cascade.cuh, handler.cuh, wrapper.cuh; the
+// FlashInfer blog, "Accelerating Self-Attentions for LLM Serving with FlashInfer", 2024-02-02,
+// benchmarked this code with nvbench's cold-L2 timing). The CUDA-core kernels (`flashinfer-decode`,
+// the blog's "CUDA Cores" series): every thread block serves one K/V head, bdy = g threads along the
+// group's query heads, bdx threads along the head dim (vec_size elements each), bdz slices of
+// tokens; K and V are staged through shared memory by cp.async, 2 stages each, and the dot products
+// run on the CUDA cores. The tensor-core path (`flashinfer-decode-tc`, "Tensor Cores"): the prefill
+// kernels with the group's heads as the rows of an mma.sync tile. A short batch or a single request
+// is split along the keys into chunks and merged by cascade.cuh's merge kernels.
 #include "flashinfer_decode.hpp"
 
 #include <algorithm>
@@ -90,6 +91,27 @@ const char* kernel_name(FlashInferKernel k) {
 // Resident blocks per SM at most (CUDA C++ Programming Guide, "Compute Capabilities" table).
 u64 max_blocks_per_sm(int cc) { return cc == 86 ? 16 : cc == 89 ? 24 : 32; }
 
+// What cudaOccupancyMaxActiveBlocksPerMultiprocessor returns, which sizes the library's splits:
+// the blocks of `threads` threads, `smem` bytes of dynamic shared memory (plus the 1 KB reserved
+// per block) and `registers` a thread (0: not known) one SM holds at once.
+u64 resident_blocks(const Device& dev, u64 smem, u64 threads, u64 registers) {
+  const u64 by_smem = static_cast<u64>(dev.smem_bytes_per_sm) / (smem + kReservedSmemPerCta);
+  const u64 by_threads = threads_per_sm(dev) / threads;
+  const u64 by_regs = ctas_by_registers(registers, threads, dev.register_file_bytes_per_sm);
+  return std::max<u64>(1, std::min({by_smem, by_threads, by_regs == 0 ? by_threads : by_regs,
+                                    max_blocks_per_sm(dev.compute_capability)}));
+}
+
+// The PTX row of a dispatched instance (every kernel, group and head dim the checks above let
+// through has one).
+template <typename Row>
+const Row& ptx_row(std::span<const Row> rows, FlashInferKernel kernel, u64 group, u64 d) {
+  for (const Row& r : rows) {
+    if (r.kernel == kernel && r.group == group && r.d == d) return r;
+  }
+  throw InputError("internal: no PTX counts for a dispatched FlashInfer kernel (a bug in attnio)");
+}
+
 }  // namespace
 
 std::span<const FlashInferKernelRow> flashinfer_kernel_rows() { return kFlashInferKernels; }
@@ -139,17 +161,9 @@ FlashInferPlan flashinfer_tc_plan(const Workload& w, const Device& dev, bool pag
   }
   p.stage_tokens = 16 * frags_z;
   p.smem_bytes = (p.tc_rows / 16 + 2 * frags_z) * 16 * d * e;
-  for (const FlashInferTcRow& r : kFlashInferTcKernels) {
-    if (r.kernel == p.kernel && r.group == g && r.d == d) {
-      p.tc = &r;
-      p.registers = dev.compute_capability >= 90 ? r.regs90 : r.regs80;
-    }
-  }
-  const u64 by_smem = static_cast<u64>(dev.smem_bytes_per_sm) / (p.smem_bytes + kReservedSmemPerCta);
-  const u64 by_threads = threads_per_sm(dev) / p.threads;
-  const u64 by_regs = ctas_by_registers(p.registers, p.threads, dev.register_file_bytes_per_sm);
-  p.ctas_per_sm = std::max<u64>(1, std::min({by_smem, by_threads, by_regs == 0 ? by_threads : by_regs,
-                                             max_blocks_per_sm(dev.compute_capability)}));
+  p.tc = &ptx_row<FlashInferTcRow>(kFlashInferTcKernels, p.kernel, g, d);
+  p.registers = dev.compute_capability >= 90 ? p.tc->regs90 : p.tc->regs80;
+  p.ctas_per_sm = resident_blocks(dev, p.smem_bytes, p.threads, p.registers);
   const u64 row_tiles = ceil_div(g, p.tc_rows);
   p.chunk_tokens = s.nk;
   if (!paged) {
@@ -171,33 +185,32 @@ FlashInferPlan flashinfer_tc_plan(const Workload& w, const Device& dev, bool pag
 FlashInferPlan flashinfer_plan(const Workload& w, const Device& dev, bool paged) {
   const Shape s = shape_of(w);
   const u64 g = s.group(), d = s.d;
+  const std::string impl = "--impl " + std::string(w.impl->key) + ": ";
   if (w.dtype != Dtype::fp16 && w.dtype != Dtype::bf16) {
-    throw InputError("--impl flashinfer-decode: FlashInfer 0.0.1's decode kernels are counted for fp16 and bf16 (got " +
+    throw InputError(impl + "FlashInfer 0.0.1's decode kernels are counted for fp16 and bf16 (got " +
                      std::string(to_string(w.dtype)) + ")");
   }
-  if (s.dv != s.d) throw InputError("--impl flashinfer-decode: FlashInfer's decode kernels take one head dim for K and V");
+  if (s.dv != s.d) throw InputError(impl + "FlashInfer's decode kernels take one head dim for K and V");
   if (g != 1 && g != 4 && g != 8) {
-    throw InputError("--impl flashinfer-decode: FlashInfer 0.0.1 dispatches GQA groups 1, 4 and 8 (utils.cuh "
-                     "DISPATCH_GQA_GROUP_SIZE); --heads / --kv-heads gives " + std::to_string(g));
+    throw InputError(impl + "FlashInfer 0.0.1 dispatches GQA groups 1, 4 and 8 (utils.cuh DISPATCH_GQA_GROUP_SIZE); "
+                     "--heads / --kv-heads gives " + std::to_string(g));
   }
   if (d != 64 && d != 128 && d != 256) {
-    throw InputError("--impl flashinfer-decode: FlashInfer 0.0.1 dispatches head dims 64, 128 and 256 (utils.cuh "
-                     "DISPATCH_HEAD_DIM); got --head-dim " + std::to_string(d));
+    throw InputError(impl + "FlashInfer 0.0.1 dispatches head dims 64, 128 and 256 (utils.cuh DISPATCH_HEAD_DIM); got "
+                     "--head-dim " + std::to_string(d));
   }
   // The library sizes its own split; a forced one would describe some other code.
   if (variant_param(w.variant, "splits") != nullptr && w.count("splits") != 0) {
-    throw InputError("--splits: FlashInfer chooses its chunks from the chip's occupancy; --impl flashinfer-decode takes no --splits");
+    throw InputError("--splits: FlashInfer chooses its chunks from the chip's occupancy; " + impl + "takes no --splits");
   }
   if (variant_param(w.variant, "paged_version") != nullptr && w.count("paged_version") != 0) {
-    throw InputError("--paged-version picks vLLM's PagedAttention kernel; --impl flashinfer-decode runs FlashInfer's");
+    throw InputError("--paged-version picks vLLM's PagedAttention kernel; " + impl + "runs FlashInfer's");
   }
-  if (w.count("kv_bits") != 0) {
-    throw InputError("--impl flashinfer-decode: the profile counts FlashInfer's fp16/bf16 caches, not --kv-bits");
-  }
+  if (w.count("kv_bits") != 0) throw InputError(impl + "the profile counts FlashInfer's fp16/bf16 caches, not --kv-bits");
+  // The profile's MMA path says which of FlashInfer's decode paths runs.
+  if (impl_traits(w, KernelRole::splitkv, d)->mma == MmaPath::mma_sync) return flashinfer_tc_plan(w, dev, paged);
   FlashInferPlan p;
   const u64 e = 2;
-  const auto traits = impl_traits(w, KernelRole::splitkv, d);
-  if (traits && traits->mma == MmaPath::mma_sync) return flashinfer_tc_plan(w, dev, paged);
   p.kernel = paged ? FlashInferKernel::batch : s.batch == 1 ? FlashInferKernel::single : FlashInferKernel::padded;
   // The launch shape every dispatch computes (decode.cuh BatchDecodeWithPagedKVCacheDispatched,
   // SingleDecodeWithKVCache, BatchDecodeWithPaddedKVCacheDispatched).
@@ -215,19 +228,10 @@ FlashInferPlan flashinfer_plan(const Workload& w, const Device& dev, bool paged)
   const u64 md = 2 * p.bdy * p.bdz * 4;                        // smem_md: m and d per (ty, tz)
   p.smem_bytes = p.kernel == FlashInferKernel::batch ? kv_stage + std::max(p.tile * p.threads * 8, md)  // + k_ptrs_smem
                                                      : kv_stage + md;
-  for (const FlashInferKernelRow& r : kFlashInferKernels) {
-    if (r.kernel == p.kernel && r.group == g && r.d == d) {
-      p.registers = dev.compute_capability >= 90 ? r.regs90 : r.regs80;
-      p.other_per_token = r.other;
-    }
-  }
-  // cudaOccupancyMaxActiveBlocksPerMultiprocessor, which sizes the library's partition: shared
-  // memory (1 KB reserved per block), resident threads, registers, blocks.
-  const u64 by_smem = static_cast<u64>(dev.smem_bytes_per_sm) / (p.smem_bytes + kReservedSmemPerCta);
-  const u64 by_threads = threads_per_sm(dev) / p.threads;
-  const u64 by_regs = ctas_by_registers(p.registers, p.threads, dev.register_file_bytes_per_sm);
-  p.ctas_per_sm = std::max<u64>(1, std::min({by_smem, by_threads, by_regs == 0 ? by_threads : by_regs,
-                                             max_blocks_per_sm(dev.compute_capability)}));
+  const FlashInferKernelRow& row = ptx_row<FlashInferKernelRow>(kFlashInferKernels, p.kernel, g, d);
+  p.registers = dev.compute_capability >= 90 ? row.regs90 : row.regs80;
+  p.other_per_token = row.other;
+  p.ctas_per_sm = resident_blocks(dev, p.smem_bytes, p.threads, p.registers);
   const u64 max_grid = p.ctas_per_sm * static_cast<u64>(dev.sm_count);
   p.chunk_tokens = s.nk;
   p.chunks = 1;
@@ -239,7 +243,7 @@ FlashInferPlan flashinfer_plan(const Workload& w, const Device& dev, bool paged)
     const u64 page = w.count("page_size");
     // 128 / page_size pages at least per chunk: 0 above 128 tokens a page, where the library's
     // binary search can divide by zero.
-    if (page > 128) throw InputError("--impl flashinfer-decode: FlashInfer 0.0.1's partition takes pages of at most 128 tokens (--page-size " + std::to_string(page) + ")");
+    if (page > 128) throw InputError(impl + "FlashInfer 0.0.1's partition takes pages of at most 128 tokens (--page-size " + std::to_string(page) + ")");
     const u64 pages = ceil_div(s.nk, page);
     if (s.batch * s.kv_heads < max_grid) {
       u64 low = std::max<u64>(1, 128 / page), high = pages;
@@ -263,7 +267,7 @@ FlashInferPlan flashinfer_plan(const Workload& w, const Device& dev, bool paged)
     if (s.nk > 256) {
       const u64 max_chunks = max_grid / s.kv_heads;
       if (max_chunks == 0) {
-        throw InputError("--impl flashinfer-decode: " + std::to_string(s.kv_heads) + " K/V heads exceed the " + std::to_string(max_grid) +
+        throw InputError(impl + std::to_string(s.kv_heads) + " K/V heads exceed the " + std::to_string(max_grid) +
                          " blocks the chip holds at once, where FlashInfer's chunking divides by zero");
       }
       p.chunk_tokens = std::max<u64>(ceil_div(s.nk, max_chunks), 256);
@@ -301,8 +305,7 @@ void add_merge(Evaluator& ev, Count heads, u64 chunks, Count partial, bool paged
   const u64 merge_iters = ceil_div(chunks, mbdy);
   const u64 lse_loads = ceil_div(merge_iters, bdx);
   const u64 merge_smem = kMergeStages * mbdy * s.dv * e + kMergeThreads * 4;
-  const u64 merge_per_sm = std::max<u64>(1, std::min(static_cast<u64>(ev.dev().smem_bytes_per_sm) / (merge_smem + kReservedSmemPerCta),
-                                                     threads_per_sm(ev.dev()) / kMergeThreads));
+  const u64 merge_per_sm = resident_blocks(ev.dev(), merge_smem, kMergeThreads, 0);
   KernelCost& r = ev.add(paged ? "VariableLengthMergeStatesKernel" : "MergeStatesLargeNumIndexSetsKernel", heads, merge_per_sm);
   r.mma_warps = kMergeThreads / 32;
   // The partial outputs' first stages, issued in the prologue, are waited on in the first
@@ -346,15 +349,7 @@ void cuda_core_costs(Evaluator& ev, KernelCost& k, const FlashInferPlan& p) {
   k.fp32_instr = scaled(lanes, fp32 + (cvt_on_fma ? cvt : 0.0));
   k.other_instr = scaled(lanes, p.other_per_token + (cvt_on_fma ? 0.0 : cvt));
   k.sfu_issue = scaled(lanes, 1.0 + 1.0 / static_cast<double>(p.thread_tokens));  // each score's exp2, and o_scale's
-  k.mma = MmaPath::native;
-  k.mma_warps = p.threads / 32;
-  k.registers = p.registers;
-  // Per iteration: 4 block.sync (around compute_qk and update_local_state), and the K and V copies
-  // of the stage just consumed issued right after it, 2 stages of each: 4 buffers refilled on their
-  // own (decode.cuh main loop: cp_async::wait_group<2 * num_stages_smem - 1>).
-  k.waits = {.barriers = 4};
   k.block_iters = Count(s.batch) * s.kv_heads * iters;
-  k.load_buffers = 2 * kStages;
   const u64 row = kv_row_bytes(w, s.d) + kv_row_bytes(w, s.dv);
   k.inflight_bytes = Count(kStages) * p.stage_tokens * row;
   // K and V: each block reads its chunk of its K/V head once, into shared memory, where each of the
@@ -380,23 +375,16 @@ void tc_costs(Evaluator& ev, KernelCost& k, const FlashInferPlan& p, bool paged)
   const Count iters = Count(s.batch) * s.kv_heads * row_tiles * iterations_per_head(p, s.nk);
   const Count evaluated = iters * p.tc_rows * p.stage_tokens;
   k.tensor_flops = heads * s.nk * 2 * (s.d + s.dv);
-  k.tensor_issue = evaluated * 2 * (s.d + s.dv);
   k.sfu_ops = heads * s.nk;
   k.fp32_flops = heads * s.nk * 4;
-  if (p.tc != nullptr) {
-    // The PTX's mma.sync m16n8k16 (4096 FLOP a warp instruction) per warp per iteration: QK^T and
-    // PV, and 4 more that sum P's rows against a ones matrix (compute_sfm_v's rowsum).
-    k.tensor_issue = iters * (p.threads / 32) * p.tc->mma * 4096;
-    k.fp32_instr = scaled(evaluated, p.tc->fp32);
-    k.other_instr = scaled(evaluated, p.tc->other);
-    k.sfu_issue = scaled(evaluated, p.tc->ex2);
-  }
-  k.mma = MmaPath::mma_sync;
-  k.mma_warps = p.threads / 32;
-  k.registers = p.registers;
-  k.waits = {.barriers = 4, .l2_reads = paged ? 1u : 0u};
+  // The PTX's mma.sync m16n8k16 (4096 FLOP a warp instruction) per warp per iteration: QK^T and PV,
+  // and 4 more that sum P's rows against a ones matrix (compute_sfm_v's rowsum).
+  k.tensor_issue = iters * (p.threads / 32) * p.tc->mma * 4096;
+  k.fp32_instr = scaled(evaluated, p.tc->fp32);
+  k.other_instr = scaled(evaluated, p.tc->other);
+  k.sfu_issue = scaled(evaluated, p.tc->ex2);
+  if (paged) k.waits.l2_reads = 1;  // the page index each step's K copy waits on
   k.block_iters = iters;
-  k.load_buffers = 2;
   const u64 row = kv_row_bytes(ev.w(), s.d) + kv_row_bytes(ev.w(), s.dv);
   k.inflight_bytes = Count(p.stage_tokens) * row;
   // K and V through shared memory, each tile read by all 4 warps (ldmatrix); the Q tile's rows
@@ -415,6 +403,11 @@ void flashinfer_decode(Evaluator& ev, bool paged) {
   const u64 e = ev.e();
   const FlashInferPlan p = flashinfer_plan(w, ev.dev(), paged);
   KernelCost& k = ev.add(kernel_name(p.kernel), Count(p.ctas), p.ctas_per_sm);
+  // The profile's MMA path, load buffers and waits per iteration (impl.cpp flashinfer_traits,
+  // flashinfer_tc_traits); the plan's threads and registers.
+  ev.attention_kernel(k, KernelRole::splitkv, s.d);
+  k.mma_warps = p.threads / 32;
+  k.registers = p.registers;
   const Count heads = Count(s.batch) * s.heads;
   const u64 row = kv_row_bytes(w, s.d) + kv_row_bytes(w, s.dv);
   if (p.tc_rows != 0) {
