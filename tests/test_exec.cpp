@@ -552,7 +552,11 @@ TEST(Exec, ProfiledKernelIsColdAndHasNoLaunchByHand) {
   const double l2_s = 263.0 / 1.83e9, dram_s = 272.8e-9;
   EXPECT_NEAR(h.l2_latency_cycles / h.clock_hz, l2_s, 1e-15);
   EXPECT_NEAR(h.dram_latency_s, dram_s, 1e-15);
-  EXPECT_NEAR(cold.time_s - (combine.exec.time_s - combine.exec.launch_s), 7 * (dram_s - l2_s), 1e-12);
+  // Each of the 7 waits goes to DRAM, at the latency the kernel's own small DRAM load gives: a few
+  // nanoseconds of queue over the unloaded 272.8 ns.
+  EXPECT_NEAR(cold.time_s - (combine.exec.time_s - combine.exec.launch_s), 7 * (cold.wait_dram_latency_s - l2_s), 1e-12);
+  EXPECT_GT(cold.wait_dram_latency_s, dram_s);
+  EXPECT_LT(cold.wait_dram_latency_s, dram_s + 5e-9);
   EXPECT_NEAR(7 * (dram_s - l2_s), 903.6e-9, 0.1e-9);
   const KernelCost& split = kernel_named(p, "flash2_fwd_splitkv");
   EXPECT_NEAR(profiled_kernel(split, h, p.workload).time_s, split.exec.time_s - h.launch_overhead_s, 1e-12);
@@ -688,7 +692,13 @@ TEST(Exec, VllmPagedWaitsOnEachPageByHand) {
   EXPECT_EQ(k.waits.barriers, 9u);
   EXPECT_EQ(k.waits.l2_reads, 16u);
   EXPECT_EQ(k.waits.dram_reads, 17u);
-  EXPECT_NEAR(k.exec.iter_wait_s, (9 * 29.0 + 16 * 263.0) / 1.83e9 + 17 * 272.8e-9, 1e-15);
+  // Each DRAM round trip at the latency the kernel's own DRAM load gives (the unloaded 272.8 ns plus
+  // the queue; Exec.WaitedDramLoadsSeeTheKernelsOwnQueueByHand).
+  const double l = k.exec.wait_dram_latency_s;
+  EXPECT_NEAR(k.exec.iter_wait_s, (9 * 29.0 + 16 * 263.0) / 1.83e9 + 17 * l, 1e-15);
+  const double bytes = (k.hbm_read + k.hbm_write).d();
+  EXPECT_GT(l, 272.8e-9);
+  EXPECT_NEAR(l, h.loaded_dram_latency_s(bytes / (k.exec.time_s - k.exec.launch_s), k.hbm_write.d() / bytes), 1e-3 * l);
   const KernelCost& r = kernel_named(p, "paged_attention_v2_reduce");
   EXPECT_EQ(r.ctas.v, 8u);
   EXPECT_EQ(r.waits.barriers, 4u);
@@ -866,6 +876,38 @@ TEST(Exec, InFlightCapRunsAtTheLoadedLatencyByHand) {
   EXPECT_NEAR(k.exec.latency_s, k.hbm_read.d() / r, 1e-9 * k.exec.latency_s);
   // Unloaded, the same copy's cap would be 2.1 x shorter: the queue is what binds it.
   EXPECT_GT(k.exec.latency_s, 2 * k.hbm_read.d() / (inflight / 330.7e-9));
+}
+
+// A load waited on where it is issued sees DRAM as loaded as the kernel keeps it (docs/model.md,
+// "Time", rule 2). One CTA per SM, 10 waited DRAM loads per iteration and nothing else: its time is
+// 10 L + L0 (the chain, then the fill's first load at the unloaded L0), and L = L0 + L1 u with u the
+// kernel's read rate over the sustained rate, u = c / (10 L + L0), c = bytes / rate = 5 µs. So
+// (L - L0)(10 L + L0) = L1 c: 10 L^2 - 9 L0 L - (L0^2 + L1 c) = 0.
+TEST(Exec, WaitedDramLoadsSeeTheKernelsOwnQueueByHand) {
+  Device h = find_device("h100-sxm");
+  h.dram_queue_read = {{0.0, 0.0}, {1.0, 1e-6}};
+  h.dram_queue_copy = {{0.0, 0.0}, {1.0, 2e-6}};
+  h.launch_overhead_s = 0;
+  Workload w;
+  w.impl = &find_impl("vllm-paged");
+  KernelCost k;
+  k.name = "chain";
+  k.ctas = h.sm_count;
+  k.block_iters = h.sm_count;
+  k.waits.dram_reads = 10;
+  const double c = 5e-6;
+  k.hbm_read = Count(static_cast<std::uint64_t>(c * h.sustained_hbm_rate()));
+  const double l0 = h.dram_latency_s, l1 = 1e-6;
+  const double cc = k.hbm_read.d() / h.sustained_hbm_rate();
+  const double l = (9 * l0 + std::sqrt(81 * l0 * l0 + 40 * (l0 * l0 + l1 * cc))) / 20;
+  EXPECT_NEAR(l, 845.7e-9, 0.1e-9);
+  const double t = detail::kernel_time_s(k, h, w);
+  EXPECT_NEAR(t, 10 * l + l0, 1e-4 * t);
+  // With no curves the chain takes the unloaded latency, 3.0 µs, and the 5 µs of DRAM time binds.
+  h.dram_queue_read.clear();
+  EXPECT_NEAR(detail::kernel_time_s(k, h, w), cc, 1e-12);
+  k.hbm_read = Count(static_cast<std::uint64_t>(1e-6 * h.sustained_hbm_rate()));
+  EXPECT_NEAR(detail::kernel_time_s(k, h, w), 11 * l0, 1e-12);
 }
 
 // HBM and L2 are the chip's, not the SMs': a grid of 16 CTAs streams at full bandwidth (wave

@@ -109,7 +109,8 @@ std::string exec_text(const Device& dev, const Prediction& p) {
             : k.live_registers != 0 ? ">= " + num(k.live_registers) + " registers (live accumulators), " : std::string()) + num(k.ctas_per_sm) + " CTA/SM]: tensor " + human_time(x.tensor_s) + ", smem " + human_time(x.smem_s) +
            ", MUFU " + human_time(x.mufu_s) + ", FP32 " + human_time(x.fp32_s) +
            (x.delay_s > 0 ? ", waits " + human_time(x.delay_s) + " (" + waits_text(k.waits) + " per iteration = " +
-                                human_time(x.iter_wait_s) + ")"
+                                human_time(x.iter_wait_s) +
+                                (x.wait_dram_latency_s > 0 ? ", each DRAM load " + human_time(x.wait_dram_latency_s) + " at the kernel's DRAM load" : std::string()) + ")"
                           : std::string()) +
            (x.wait_mem_s > 0 ? ", waited loads " + human_time(x.wait_mem_s) : std::string()) +
            "; k = " + fmt("%.0f", x.overlap_jobs) +

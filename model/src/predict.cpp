@@ -172,8 +172,12 @@ namespace {
 // Lanes an SM issues per clock: 4 partitions x one 32-thread warp instruction (see exec_kernel).
 constexpr double kIssueLanesPerSm = 4 * 32;
 
-void exec_kernel(KernelCost& k, const Device& dev, const Workload& w) {
+// One kernel's time under the execution model, its waited DRAM loads taking `wait_dram_latency_s`
+// each (exec_kernel finds the latency they see).
+void exec_kernel_at(KernelCost& k, const Device& dev, const Workload& w, double wait_dram_latency_s) {
   KernelCost::Exec& x = k.exec;
+  x = {};
+  x.wait_dram_latency_s = k.waits.dram_reads != 0 ? wait_dram_latency_s : 0.0;
   const double tensor_rate = sustained_tensor_rate(dev, k.mma, w.dtype);
   const double fp32_instr = k.fp32_instr.v != 0 ? k.fp32_instr.d() : k.fp32_flops.d() / 2;
   const double tensor = k.tensor_issue.v != 0 ? k.tensor_issue.d() : k.tensor_flops.d();
@@ -226,7 +230,7 @@ void exec_kernel(KernelCost& k, const Device& dev, const Workload& w) {
     const double barrier = dev.barrier_latency_cycles + dev.barrier_cycles_per_warp * static_cast<double>(k.mma_warps);
     x.iter_wait_s = (k.waits.barriers * barrier + k.waits.smem_reads * dev.smem_latency_cycles +
                      k.waits.l2_reads * dev.l2_latency_cycles) * cycle +
-                    k.waits.dram_reads * dev.dram_latency_s;
+                    k.waits.dram_reads * wait_dram_latency_s;
     x.delay_s = x.iter_wait_s * k.block_iters.d() / dev.sm_count;
   }
   // Loads a CTA issues and then waits on in the same iteration (not prefetched an iteration ahead)
@@ -367,6 +371,40 @@ void exec_kernel(KernelCost& k, const Device& dev, const Workload& w) {
   }
   x.time_s = top.t + x.launch_s;
   x.bound = x.launch_s > top.t ? Bound::launch : top.b;
+}
+
+// A load waited on where it is issued (IterWaits::dram_reads) sees DRAM as loaded as the kernel
+// keeps it: the unloaded latency plus the queue a streaming kernel measured at the same utilization
+// and read/write mix (Device::loaded_dram_latency_s, the curves the in-flight cap uses). The
+// utilization is the kernel's own DRAM bytes over its time, which the latency lengthens: the latency
+// L solves L = latency(DRAM bytes / time(L)), the right side falling as L rises, so one root, found
+// by bisection between the unloaded latency and the latency at full load.
+void exec_kernel(KernelCost& k, const Device& dev, const Workload& w) {
+  const double unloaded = dev.dram_latency_s;
+  const double bytes = (k.hbm_read + k.hbm_write).d();
+  const double write_share = bytes > 0 ? k.hbm_write.d() / bytes : 0.0;
+  const auto kernel_s = [&](double latency) {
+    exec_kernel_at(k, dev, w, latency);
+    return k.exec.time_s - k.exec.launch_s;
+  };
+  const auto seen = [&](double latency) {
+    const double t = kernel_s(latency);
+    return t > 0 ? dev.loaded_dram_latency_s(bytes / t, write_share) : unloaded;
+  };
+  if (k.waits.dram_reads == 0 || bytes <= 0 || dev.dram_queue_read.empty() || dev.dram_queue_copy.empty()) {
+    exec_kernel_at(k, dev, w, unloaded);
+    return;
+  }
+  double lo = unloaded, hi = dev.loaded_dram_latency_s(dev.sustained_hbm_rate(), write_share);
+  if (seen(lo) <= lo) {
+    exec_kernel_at(k, dev, w, lo);
+    return;
+  }
+  for (int it = 0; it < 40 && hi - lo > 1e-4 * lo; ++it) {
+    const double mid = 0.5 * (lo + hi);
+    (seen(mid) > mid ? lo : hi) = mid;
+  }
+  exec_kernel_at(k, dev, w, 0.5 * (lo + hi));
 }
 
 void apply_exec(Prediction& pr, const Device& dev, u64 layers) {

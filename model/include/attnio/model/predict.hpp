@@ -105,6 +105,7 @@ struct KernelCost {
     double tail_s = 0;                  // the heaviest CTA, launched last, running on alone
     double hbm_s = 0, l2_s = 0, link_s = 0, latency_s = 0, launch_s = 0;
     double inflight_latency_s = 0;      // the loaded DRAM latency the in-flight cap (latency_s) ran at
+    double wait_dram_latency_s = 0;     // the loaded DRAM latency each waited DRAM load in iter_wait_s took
     double wave_efficiency = 1;
     double time_s = 0;                  // max(compute, memory) + launch
     Bound bound = Bound::tensor;
