@@ -103,7 +103,7 @@ TEST(Cli, DevicesJsonRoundTripsAsADeviceFile) {
   const Result r = run("devices --format json");
   ASSERT_EQ(r.code, 0) << r.err;
   const auto all = boost::json::parse(r.out);
-  ASSERT_EQ(all.as_array().size(), 7u);
+  ASSERT_EQ(all.as_array().size(), 9u);
   const std::string path = write_temp("a100.json", boost::json::serialize(all.as_array()[4]));
   const Result p = run("predict --device-file " + path + " --format json");
   ASSERT_EQ(p.code, 0) << p.err;
