@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <numeric>
+#include <random>
 #include <type_traits>
 #include <vector>
 
@@ -49,6 +51,31 @@ __global__ void exp_kernel(int iters, float seed, float* sink) {
   float s = 0;
   for (int c = 0; c < kChains; ++c) s += a[c];
   if (s == 12345.678f) sink[0] = s;
+}
+
+
+// gpu-stream's kernels (RRZE-HPC/gpu-benches gpu-stream/main.cu): one 8-byte element per thread,
+// so each resident thread keeps exactly one DRAM load in flight. The dynamic shared memory the
+// launch reserves (unused) limits how many blocks an SM holds.
+__global__ void stream_read_kernel(const double* __restrict__ a, std::size_t n, double* sink) {
+  const std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x;
+  if (i < n) {
+    const double v = __ldcg(&a[i]);
+    if (v == 12345.678) sink[0] = v;
+  }
+}
+
+__global__ void stream_copy_kernel(double* __restrict__ a, const double* __restrict__ b, std::size_t n) {
+  const std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x;
+  if (i < n) a[i] = __ldcg(&b[i]) * 1.5;
+}
+
+// A single thread walking a cycle of slot indices: each load's address is the previous load's
+// value, so exactly one load is in flight.
+__global__ void chase_kernel(const std::uint64_t* __restrict__ next, int hops, std::uint64_t* sink) {
+  std::uint64_t p = 0;
+  for (int i = 0; i < hops; ++i) p = __ldcg(&next[p]);
+  sink[0] = p;
 }
 
 struct Events {
@@ -190,6 +217,87 @@ std::string measure_ceilings(const CeilingsOptions& opt, MeasuredCeilings* out,
     cublasDestroy(h);
     if (!e.empty()) return e;
   }
+  return {};
+}
+
+std::string measure_dram_queue(const CeilingsOptions& opt, DramQueue* out,
+                               const std::function<void(const std::string&, double)>& report) {
+  int device = 0, sms = 0, l2 = 0, smem_sm = 0, smem_optin = 0;
+  if (cudaGetDevice(&device) != cudaSuccess) return "no CUDA device";
+  cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+  cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, device);
+  cudaDeviceGetAttribute(&smem_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor, device);
+  cudaDeviceGetAttribute(&smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
+  if (sms <= 0 || l2 <= 0 || smem_sm <= 0 || smem_optin <= 0) return "dram queue: cannot read the SM count, L2 size and shared memory";
+  if (cudaDeviceProp prop{}; cudaGetDeviceProperties(&prop, device) == cudaSuccess) out->gpu = prop.name;
+  {  // Unloaded: the pointer chase.
+    constexpr std::size_t line = 256 / sizeof(std::uint64_t);  // one slot per 256-byte line
+    const std::size_t slots = 4 * static_cast<std::size_t>(l2) / 256;
+    std::vector<std::uint64_t> order(slots), next(slots * line, 0);
+    std::iota(order.begin(), order.end(), 0);
+    std::mt19937_64 rng(20261204);
+    for (std::size_t i = slots - 1; i > 0; --i) {  // Sattolo: one cycle through every slot
+      std::uniform_int_distribution<std::size_t> pick(0, i - 1);
+      std::swap(order[i], order[pick(rng)]);
+    }
+    for (std::size_t i = 0; i < slots; ++i) next[order[i] * line] = order[(i + 1) % slots] * line;
+    DeviceMemory chain(next.size() * sizeof(std::uint64_t)), sink(sizeof(std::uint64_t));
+    if (!chain.p || !sink.p) return "dram queue: out of device memory";
+    if (cudaMemcpy(chain.p, next.data(), next.size() * sizeof(std::uint64_t), cudaMemcpyHostToDevice) != cudaSuccess) {
+      return launch_error("dram queue: copying the chain");
+    }
+    constexpr int hops = 1 << 14;
+    double t = 0;
+    if (std::string e = best_time(opt.repeats, [&] {
+          chase_kernel<<<1, 1>>>(static_cast<const std::uint64_t*>(chain.p), hops, static_cast<std::uint64_t*>(sink.p));
+          return launch_error("chase_kernel");
+        }, &t); !e.empty()) return e;
+    out->latency_s = t / hops;
+    report("dram_latency_s", out->latency_s);
+  }
+  // Loaded: the streaming kernels at rising occupancy over 1 GiB arrays.
+  constexpr std::size_t bytes = std::size_t{1} << 30, n = bytes / sizeof(double);
+  DeviceMemory a(bytes), b(bytes), sink(sizeof(double));
+  if (!a.p || !b.p || !sink.p) return "dram queue: out of device memory";
+  cudaMemset(a.p, 0, bytes);
+  cudaMemset(b.p, 0, bytes);
+  for (const void* k : {reinterpret_cast<const void*>(stream_read_kernel), reinterpret_cast<const void*>(stream_copy_kernel)}) {
+    if (cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, smem_optin) != cudaSuccess) {
+      return launch_error("dram queue: raising the shared-memory limit");
+    }
+  }
+  struct Plan { int block; std::size_t smem; };
+  std::vector<Plan> plans;
+  for (int block = 32; block <= 1024; block += 32) plans.push_back({block, static_cast<std::size_t>(smem_optin)});
+  plans.push_back({1024, static_cast<std::size_t>(smem_sm / 2 - 2048)});  // two blocks of 1024 per SM
+  for (const Plan& plan : plans) {
+    int per_sm_read = 0, per_sm_copy = 0;
+    cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm_read, stream_read_kernel, plan.block, plan.smem);
+    cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm_copy, stream_copy_kernel, plan.block, plan.smem);
+    if (per_sm_read <= 0 || per_sm_copy <= 0) continue;
+    const unsigned grid = static_cast<unsigned>((n + plan.block - 1) / plan.block);
+    double t = 0;
+    if (std::string e = best_time(opt.repeats, [&] {
+          stream_read_kernel<<<grid, plan.block, plan.smem>>>(static_cast<const double*>(a.p), n, static_cast<double*>(sink.p));
+          return launch_error("stream_read_kernel");
+        }, &t); !e.empty()) return e;
+    const double threads_read = static_cast<double>(per_sm_read) * plan.block * sms;
+    out->read.push_back({threads_read, 8, bytes / t, bytes / t});
+    if (std::string e = best_time(opt.repeats, [&] {
+          stream_copy_kernel<<<grid, plan.block, plan.smem>>>(static_cast<double*>(a.p), static_cast<const double*>(b.p), n);
+          return launch_error("stream_copy_kernel");
+        }, &t); !e.empty()) return e;
+    const double threads_copy = static_cast<double>(per_sm_copy) * plan.block * sms;
+    out->copy.push_back({threads_copy, 8, bytes / t, 2.0 * bytes / t});
+  }
+  try {
+    out->read_curve = dram_queue_curve(out->read);
+    out->copy_curve = dram_queue_curve(out->copy);
+  } catch (const std::exception& e) {
+    return std::string("dram queue: ") + e.what();
+  }
+  report("dram_queue_read_full_s", out->read_curve.back().second);
+  report("dram_queue_copy_full_s", out->copy_curve.back().second);
   return {};
 }
 

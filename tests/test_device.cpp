@@ -256,3 +256,42 @@ TEST(Device, Fp8NeedsFp8TensorCores) {
   EXPECT_THROW(predict(find_device("a100-80gb"), w), InputError);
   EXPECT_NO_THROW(predict(find_device("h100-sxm"), w));
 }
+
+// The queue curves from streaming runs (`attnio ceilings` measures them on the GPU at hand): fed
+// RRZE-HPC/gpu-benches @1038c5d gpu-stream/a100_80.txt, dram_queue_curve gives exactly the curves
+// scripts/dram-queue-curves wrote into a100-80gb.json from that file (threads, read GB/s, scale
+// GB/s per row; scale's rate counts its load and its store, so its reads are half of it).
+TEST(Device, QueueCurveFromStreamRunsMatchesTheShippedA100Curves) {
+  const double rows[][3] = {
+      {1728, 21, 40}, {3456, 42, 80}, {5184, 63, 115}, {6912, 85, 159}, {8640, 103, 183}, {10368, 123, 223},
+      {12096, 142, 250}, {13824, 166, 303}, {17280, 199, 351}, {20736, 242, 424}, {27648, 323, 579}, {34560, 389, 662},
+      {41472, 465, 791}, {48384, 531, 885}, {55296, 615, 1025}, {62208, 669, 1088}, {69120, 740, 1195}, {76032, 801, 1276},
+      {82944, 872, 1379}, {89856, 924, 1429}, {96768, 986, 1498}, {103680, 1037, 1520}, {110592, 1119, 1577},
+      {117504, 1134, 1574}, {124416, 1198, 1609}, {131328, 1246, 1613}, {138240, 1306, 1646}, {145152, 1341, 1639},
+      {152064, 1393, 1660}, {158976, 1432, 1660}, {165888, 1491, 1682}, {172800, 1511, 1674}, {179712, 1555, 1689},
+      {186624, 1582, 1689}, {193536, 1622, 1706}, {200448, 1645, 1700}, {207360, 1687, 1711}, {214272, 1713, 1712},
+      {221184, 1776, 1737}};
+  std::vector<StreamSample> read, copy;
+  for (const auto& r : rows) {
+    read.push_back({.resident_threads = r[0], .bytes_per_thread = 8, .read_bytes_per_s = r[1] * 1e9, .total_bytes_per_s = r[1] * 1e9});
+    copy.push_back({.resident_threads = r[0], .bytes_per_thread = 8, .read_bytes_per_s = r[2] * 1e9 / 2, .total_bytes_per_s = r[2] * 1e9});
+  }
+  const Device& a = find_device("a100-80gb");
+  for (const auto& [got, want] : {std::pair{dram_queue_curve(read), a.dram_queue_read}, std::pair{dram_queue_curve(copy), a.dram_queue_copy}}) {
+    ASSERT_EQ(got.size(), want.size());
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      EXPECT_DOUBLE_EQ(got[i].first, want[i].first) << i;
+      EXPECT_NEAR(got[i].second, want[i].second, 1e-6 * want[i].second + 1e-15) << i;
+    }
+  }
+  // By hand, two runs: 1000 threads x 8 B at 10 GB/s (0.8 µs), 4000 at 20 GB/s (1.6 µs): the
+  // second waited 0.8 µs longer at full utilization.
+  const auto two = dram_queue_curve({{1000, 8, 10e9, 10e9}, {4000, 8, 20e9, 20e9}});
+  ASSERT_EQ(two.size(), 2u);
+  EXPECT_DOUBLE_EQ(two[0].first, 0.5);
+  EXPECT_DOUBLE_EQ(two[0].second, 0.0);
+  EXPECT_DOUBLE_EQ(two[1].first, 1.0);
+  EXPECT_NEAR(two[1].second, 0.8e-6, 1e-18);
+  EXPECT_THROW(dram_queue_curve({{1000, 8, 10e9, 10e9}}), InputError);
+  EXPECT_THROW(dram_queue_curve({{1000, 8, 10e9, 10e9}, {2000, 8, 0, 0}}), InputError);
+}

@@ -3,6 +3,7 @@
 
 #include "attnio/kernels/attention_kernels.hpp"
 #include "attnio/kernels/bind.hpp"
+#include "attnio/kernels/ceilings.hpp"
 #include "attnio/kernels/runner.hpp"
 
 using namespace attnio;
@@ -15,6 +16,30 @@ TEST(KernelsGpu, EveryKernelMatchesItsReference) {
   const std::string failures = kernels::run_kernels(opt, default_device(), [&](const Record&) { ++rows; });
   EXPECT_EQ(failures, "");
   EXPECT_GT(rows, 10);
+}
+
+// The DRAM latency microbenchmarks (`attnio ceilings`): a lone load's latency in the range GPU
+// pointer chases report (Luo et al. 2402.13499 Table IV: 466-479 cycles, about 270-340 ns; TLB
+// misses of the random walk may add), and queue curves that rise to full utilization.
+TEST(KernelsGpu, DramQueueIsMeasured) {
+  std::string why;
+  if (!kernels::cuda_device_available(&why)) GTEST_SKIP() << why;
+  kernels::CeilingsOptions opt;
+  opt.repeats = 1;
+  kernels::DramQueue q;
+  int reported = 0;
+  ASSERT_EQ(kernels::measure_dram_queue(opt, &q, [&](const std::string&, double) { ++reported; }), "");
+  EXPECT_EQ(reported, 3);
+  EXPECT_GT(q.latency_s, 150e-9);
+  EXPECT_LT(q.latency_s, 3e-6);
+  for (const auto* c : {&q.read_curve, &q.copy_curve}) {
+    ASSERT_GE(c->size(), 2u);
+    EXPECT_DOUBLE_EQ(c->back().first, 1.0);
+    for (std::size_t i = 1; i < c->size(); ++i) {
+      EXPECT_GT((*c)[i].first, (*c)[i - 1].first);
+      EXPECT_GE((*c)[i].second, (*c)[i - 1].second);
+    }
+  }
 }
 
 // Host side only (runs without a GPU): every kernel a variant declares is bound by kernels/bind.cu,

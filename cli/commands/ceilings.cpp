@@ -75,7 +75,48 @@ int cmd_ceilings(const std::vector<std::string>& args) {
     r.emplace_back("pct_of_datasheet", ds > 0 ? 100 * v / ds : 0.0);
     printer->row(r);
   });
+  // DRAM latency, unloaded and at full load (the device file's dram_latency_s and queue curves),
+  // printed against the device file's own figures.
+  kernels::DramQueue queue;
+  std::string queue_err;
+  if (err.empty()) {
+    const std::map<std::string, double> file = {
+        {"dram_latency_s", dev.dram_latency_s},
+        {"dram_queue_read_full_s", dev.dram_queue_read.empty() ? 0.0 : dev.dram_queue_read.back().second},
+        {"dram_queue_copy_full_s", dev.dram_queue_copy.empty() ? 0.0 : dev.dram_queue_copy.back().second}};
+    const auto ns = [](double s) {
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%.0f ns", s * 1e9);
+      return std::string(buf);
+    };
+    queue_err = kernels::measure_dram_queue(opt, &queue, [&](const std::string& key, double v) {
+      attnio::Record r;
+      r.emplace_back("ceiling", key);
+      r.emplace_back("measured", v);
+      const double f = file.count(key) ? file.at(key) : 0;
+      r.emplace_back("datasheet", f);
+      r.emplace_back("measured_text", ns(v));
+      r.emplace_back("datasheet_text", f > 0 ? ns(f) + " (file)" : std::string("-"));
+      r.emplace_back("pct_of_datasheet", f > 0 ? 100 * v / f : 0.0);
+      printer->row(r);
+    });
+  }
   printer->end();
+  // The measured latency and curves replace the device file's (borrowed from another card for
+  // the H100 SXM and H200), each with where it came from.
+  const std::string gpu_name = queue.gpu.empty() ? std::string("the CUDA device") : queue.gpu;
+  if (queue_err.empty() && err.empty() && !queue.read_curve.empty()) {
+    const std::string by = "measured by attnio ceilings on " + gpu_name + " (kernels/ceilings.cu measure_dram_queue, --repeats " +
+                           std::to_string(repeats) + ")";
+    dev.dram_latency_s = queue.latency_s;
+    dev.dram_queue_read = queue.read_curve;
+    dev.dram_queue_copy = queue.copy_curve;
+    dev.field_sources["dram_latency_s"] = by + ": a single thread's pointer chase through a random cycle over 4 x the L2, ld.global.cg";
+    dev.field_sources["dram_queue_read"] = by + ": gpu-stream's read kernel (one 8-byte load per thread) at " +
+                                           std::to_string(queue.read.size()) + " occupancies; Little's law, less the lowest occupancy's latency (model dram_queue_curve)";
+    dev.field_sources["dram_queue_copy"] = by + ": gpu-stream's scale kernel (one 8-byte load and store per thread) at " +
+                                           std::to_string(queue.copy.size()) + " occupancies; the same";
+  }
   // What was measured is kept even when a later ceiling failed.
   if (!out_path.empty()) {
     dev.sources += "; measured ceilings: attnio ceilings --repeats " + std::to_string(repeats);
@@ -85,6 +126,7 @@ int cmd_ceilings(const std::vector<std::string>& args) {
     std::cerr << "wrote " << out_path << " (use it with --device-file)\n";
   }
   if (!err.empty()) throw InputError("ceilings: " + err);
+  if (!queue_err.empty()) throw InputError("ceilings: " + queue_err);
   return 0;
 #endif
 }

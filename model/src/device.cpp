@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -221,6 +223,50 @@ struct CurveCursor {
 
 double along(const std::vector<std::pair<double, double>>& c, double u) { return CurveCursor{c}.at(u); }
 }  // namespace
+
+std::vector<std::pair<double, double>> dram_queue_curve(const std::vector<StreamSample>& samples) {
+  if (samples.size() < 2) throw InputError("dram queue curve: needs runs at 2 or more occupancies, got " + std::to_string(samples.size()));
+  struct Point { double rate, latency, threads; };
+  std::vector<Point> points;
+  for (const StreamSample& x : samples) {
+    if (!(x.read_bytes_per_s > 0) || !(x.total_bytes_per_s > 0) || !(x.resident_threads > 0) || !(x.bytes_per_thread > 0)) {
+      throw InputError("dram queue curve: a run with no resident threads or a rate <= 0");
+    }
+    points.push_back({x.total_bytes_per_s, x.resident_threads * x.bytes_per_thread / x.read_bytes_per_s, x.resident_threads});
+  }
+  // The lowest occupancy's latency is the base; the highest rate is utilization 1.
+  const double base = std::min_element(points.begin(), points.end(), [](const Point& a, const Point& b) { return a.threads < b.threads; })->latency;
+  const double top = std::max_element(points.begin(), points.end(), [](const Point& a, const Point& b) { return a.rate < b.rate; })->rate;
+  std::stable_sort(points.begin(), points.end(), [](const Point& a, const Point& b) { return a.rate < b.rate; });
+  std::vector<std::pair<double, double>> rising;
+  double run = 0;
+  for (const Point& p : points) {
+    run = std::max(run, p.latency - base);
+    rising.emplace_back(p.rate / top, run);
+  }
+  // 12 points spread over the runs, the first and last kept (Python's round: half to even, which
+  // std::nearbyint does in the default rounding mode), utilization to 3 decimals, seconds to 3
+  // significant digits, each point above the one before.
+  const std::size_t n = rising.size();
+  std::vector<std::size_t> keep{0, n - 1};
+  for (int i = 0; i < 12; ++i) keep.push_back(static_cast<std::size_t>(std::nearbyint(i * static_cast<double>(n - 1) / 11)));
+  std::sort(keep.begin(), keep.end());
+  keep.erase(std::unique(keep.begin(), keep.end()), keep.end());
+  std::vector<std::pair<double, double>> out;
+  for (const std::size_t i : keep) {
+    const double u = std::nearbyint(rising[i].first * 1000) / 1000;
+    double added = 0;
+    if (rising[i].second > 0) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.3g", rising[i].second);
+      added = std::strtod(buf, nullptr);
+    }
+    if (!out.empty() && u <= out.back().first) continue;
+    if (!out.empty()) added = std::max(added, out.back().second);
+    out.emplace_back(u, added);
+  }
+  return out;
+}
 
 double Device::loaded_dram_latency_s(double bytes_per_s, double write_share) const {
   if (dram_queue_read.empty() || dram_queue_copy.empty() || bytes_per_s <= 0) return dram_latency_s;

@@ -4,6 +4,8 @@
 
 #include <functional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "attnio/model/device.hpp"
 
@@ -24,5 +26,29 @@ struct CeilingsOptions {
 // `report` gets each figure as it is measured. Returns "" or the first error.
 std::string measure_ceilings(const CeilingsOptions& opt, MeasuredCeilings* out,
                              const std::function<void(const std::string& key, double value)>& report);
+
+// DRAM latency, unloaded and as load grows (the device file's dram_latency_s, dram_queue_read and
+// dram_queue_copy; docs/model.md "Time", rules 2 and 6):
+//  latency_s    a single thread's pointer chase through a random cycle of 8-byte slots, one per
+//               256-byte line, over 4 x the L2 (so every hop misses it), read with ld.global.cg
+//               (L1 bypassed): kernel time / hops, best of `repeats`; the latency a lone load
+//               sees, TLB misses of that random walk included
+//  read, copy   gpu-stream's method (RRZE-HPC/gpu-benches gpu-stream/main.cu): a kernel whose every
+//               thread moves one 8-byte element (read: one load; copy: A[i] = B[i] x c, one load
+//               and one store) over 1 GiB arrays, at rising occupancy (blocks of 32..1024 threads,
+//               one block per SM by a shared-memory spoiler, then two blocks of 1024), each run's
+//               rate the best of `repeats`; dram_queue_curve (model/device.hpp) turns the runs
+//               into the curves by Little's law
+struct DramQueue {
+  std::string gpu;  // the CUDA device's name
+  double latency_s = 0;
+  std::vector<StreamSample> read, copy;
+  std::vector<std::pair<double, double>> read_curve, copy_curve;
+};
+// `report` gets "dram_latency_s" and the added latency at full load of each curve
+// ("dram_queue_read_full_s", "dram_queue_copy_full_s") as they are measured. Returns "" or the
+// first error.
+std::string measure_dram_queue(const CeilingsOptions& opt, DramQueue* out,
+                               const std::function<void(const std::string& key, double value)>& report);
 
 }  // namespace attnio::kernels

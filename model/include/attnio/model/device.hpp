@@ -133,6 +133,24 @@ struct Device {
   double inflight_read_rate(double inflight_bytes, double write_per_read) const;
 };
 
+// One run of a streaming kernel whose every resident thread keeps one load of `bytes_per_thread`
+// in flight (RRZE-HPC/gpu-benches gpu-stream; `attnio ceilings`): its resident threads, the rate
+// its reads moved and the rate of all its DRAM traffic (reads plus writes).
+struct StreamSample {
+  double resident_threads = 0;
+  double bytes_per_thread = 8;
+  double read_bytes_per_s = 0;
+  double total_bytes_per_s = 0;
+};
+// A DRAM queue curve (Device::dram_queue_read / dram_queue_copy) from streaming runs at rising
+// occupancy: Little's law gives the latency each run's loads saw, resident threads x bytes per
+// thread / read rate; less the latency of the lowest-occupancy run (which holds the kernel's own
+// per-thread costs, the same at every load) it is the queue. Points are (total rate over the
+// highest total rate, added seconds) in rising utilization, made non-decreasing (a running
+// maximum over noisy points) and thinned to at most 12 points, as scripts/dram-queue-curves does
+// for gpu-stream's published files. Throws InputError on fewer than 2 samples or a rate <= 0.
+std::vector<std::pair<double, double>> dram_queue_curve(const std::vector<StreamSample>& samples);
+
 // The built-in devices, in a fixed order; the first is the default. They are data: model/devices/
 // <key>.json, embedded at build time and parsed by device_from_json.
 const std::vector<Device>& builtin_devices();
