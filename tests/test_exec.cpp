@@ -562,6 +562,37 @@ TEST(Exec, ProfiledKernelIsColdAndHasNoLaunchByHand) {
   EXPECT_NEAR(profiled_kernel(split, h, p.workload).time_s, split.exec.time_s - h.launch_overhead_s, 1e-12);
 }
 
+// Sliding-window decode over the rolling buffer (Mistral 7B §2): the buffer holds the last
+// min(Nk, W) tokens and the new token attends all of them, so with the fa2 profile the call is
+// flash-attention's decode over the buffer: the same kernels, bytes and time as flash2's decode over
+// min(Nk, W) keys. attnio's own kernel keeps its window mask over the keys.
+TEST(Exec, SlidingWindowDecodeIsTheLibrarysDecodeOverTheBuffer) {
+  const Device& h = find_device("h100-sxm");
+  const auto decode = [](std::string_view variant, std::uint64_t kv_len) {
+    Workload w;
+    w.variant = parse_variant(variant);
+    w.impl = &find_impl("fa2");
+    w.phase = Phase::decode;
+    w.dtype = Dtype::bf16;
+    w.batch = 8, w.heads = 32, w.kv_heads = 8, w.head_dim = 128, w.kv_len = kv_len;
+    if (variant == "sliding-window") w.set("window", 4096);
+    return w;
+  };
+  // A buffer of W = 4096 tokens (a 32K context), and of the 1000 tokens a shorter context leaves.
+  for (const auto& [nk, buffer] : {std::pair<std::uint64_t, std::uint64_t>{32768, 4096}, {1000, 1000}}) {
+    const Prediction pw = predict(h, decode("sliding-window", nk)), pf = predict(h, decode("flash2", buffer));
+    ASSERT_EQ(pw.kernel_count(), pf.kernel_count());
+    EXPECT_EQ(pw.kernels[0].name, "flash2_fwd_splitkv");
+    EXPECT_EQ(pw.hbm_bytes().v, pf.hbm_bytes().v);
+    EXPECT_EQ(pw.splits, pf.splits);
+    EXPECT_EQ(pw.block_m, 4u);  // the group's 4 heads packed in one 64-row tile
+    EXPECT_DOUBLE_EQ(pw.predicted_time_s, pf.predicted_time_s);
+  }
+  Workload own = decode("sliding-window", 32768);
+  own.impl = &find_impl("attnio");
+  EXPECT_NE(predict(h, own).kernels[0].name, "flash2_fwd_splitkv");
+}
+
 // flash-attention >= 2.2 decodes with the split-KV kernel and the GQA heads packed as query rows
 // (flash_api.cpp:431-437); 2.0.x ran one 128-row m-block per query head.
 TEST(Exec, Fa2DecodeSplitsLikeTheLibrary) {

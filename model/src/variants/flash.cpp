@@ -1220,11 +1220,34 @@ void flash_family(Scheduler& sc, const Shape& s, const Mask& mask, const FlashOp
 
 namespace {
 
+// Decode over the rolling buffer (Mistral 7B §2): the cache holds the last min(Nk, W) tokens and
+// the new token attends every one of them, so no mask is left: where the implementation decodes
+// through flash-attention's own decode path (library_decode_splits: split-KV, GQA heads packed),
+// the call is that decode over the buffer. The shape of it, or nk = 0 where that is not the case
+// (prefill, or an implementation with no such path: attnio's kernel runs its window mask over the
+// keys). A server that keeps the whole cache and passes the window to flash_attn_with_kvcache
+// (vLLM) loses the packing instead: flash_api.cpp checks window_size_left < 0 before it drops a
+// window as wide as the cache (0251105, lines 1319 and 1327).
+Shape rolling_decode(const Workload& w, const Shape& s) {
+  if (w.phase != Phase::decode) return Shape{};
+  Shape r = s;
+  r.nk = min_u(s.nk, w.count("window"));
+  if (!library_decode_splits(w, attention_mask(w, r.n, r.nk), {}, false)) return Shape{};
+  return r;
+}
+
 Mask window_mask(const Workload& w, const Shape& s) {
   Mask m = attention_mask(w, s.n, s.nk);
   m.kind = causal_effective(w) ? MaskKind::window_causal : MaskKind::band;
   m.window = w.count("window");
   return m;
+}
+
+// What a sliding-window call runs: the library's decode over the rolling buffer (no mask left), or
+// the window's mask over the keys.
+std::pair<Shape, Mask> window_call(const Workload& w, const Shape& s) {
+  if (const Shape r = rolling_decode(w, s); r.nk != 0) return {r, attention_mask(w, r.n, r.nk)};
+  return {s, window_mask(w, s)};
 }
 
 // LongNet §2.2: each segment of w tokens keeps every r-th token, so attention runs over N/w
@@ -1262,6 +1285,16 @@ void flash2_tiles(Workload& w) {
     return;
   }
   flash_kernel_tiles(w, d);
+}
+
+// The sliding window's: the split-KV kernel's where its decode is flash-attention's decode over the
+// rolling buffer (rolling_decode), the forward kernel's otherwise.
+void window_tiles(Workload& w) {
+  if (rolling_decode(w, shape_of(w)).nk != 0) {
+    fill_tiles(w, KernelRole::splitkv, std::max(w.head_dim, w.v_head_dim == 0 ? w.head_dim : w.v_head_dim));
+    return;
+  }
+  tiles(w);
 }
 
 std::string_view io_flash(const Workload& w) {
@@ -1351,7 +1384,10 @@ const VariantDescriptor kSlidingWindowDesc{
     .sources = "Jiang et al. 2023, Mistral 7B, §2; Beltagy et al. 2020, Longformer, §3.1 (non-causal band)",
     .params = kWindowParams, .backward = true, .cpu_reference = true, .kernel_fwd = "flash2_fwd_window", .kernel_bwd = "flash2_bwd_window",
     .check = check_flash,
-    .evaluate = [](Evaluator& ev) { flash_passes(ev, ev.shape(), window_mask(ev.w(), ev.shape()), {}, false); },
+    .evaluate = [](Evaluator& ev) {
+      const auto [s, mask] = window_call(ev.w(), ev.shape());
+      flash_passes(ev, s, mask, {}, false);
+    },
     // Rolling buffer (Mistral §2): position i is stored at slot i mod W, so the cache holds min(Nk, W).
     .cache_bytes = [](const Workload& w) {
       return causal_effective(w) ? kv_cache_tokens(w, min_u(w.kv_len, w.count("window"))) : kv_cache_bytes(w);
@@ -1362,9 +1398,18 @@ const VariantDescriptor kSlidingWindowDesc{
       put(s, "window", std::to_string(p.workload.count("window")));
       return s;
     },
-    .schedule = [](Scheduler& sc) { flash_family(sc, sc.shape(), window_mask(sc.w(), sc.shape()), {}, false); },
-    .kernel_tiles = tiles,
+    .schedule = [](Scheduler& sc) {
+      const auto [s, mask] = window_call(sc.w(), sc.shape());
+      flash_family(sc, s, mask, {}, false);
+    },
+    .kernel_tiles = window_tiles,
     .derivation = [](const Prediction& p) {
+      if (p.workload.phase == Phase::decode && rolling_decode(p.workload, shape_of(p.workload)).nk != 0) {
+        return fa2_text(p, " In decode the rolling buffer holds the last min(Nk, W) = " +
+                               num(min_u(p.workload.kv_len, p.workload.count("window"))) +
+                               " tokens and the new query attends them all, so the call is FlashAttention-2's decode over the buffer"
+                               " (the split-KV kernel, the group's heads packed as query rows; Mistral 7B §2).");
+      }
       return fa2_text(p, " The window W = " + num(p.workload.count("window")) +
                              " bounds the K/V each Q block visits (Mistral 7B §2).");
     }};
