@@ -60,22 +60,64 @@ __global__ void exp_kernel(int iters, float seed, float* sink) {
 __global__ void stream_read_kernel(const double* __restrict__ a, std::size_t n, double* sink) {
   const std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x;
   if (i < n) {
-    const double v = __ldcg(&a[i]);
+    const double v = a[i];
     if (v == 12345.678) sink[0] = v;
   }
 }
 
 __global__ void stream_copy_kernel(double* __restrict__ a, const double* __restrict__ b, std::size_t n) {
   const std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x;
-  if (i < n) a[i] = __ldcg(&b[i]) * 1.5;
+  if (i < n) a[i] = b[i] * 1.5;
 }
 
 // A single thread walking a cycle of slot indices: each load's address is the previous load's
-// value, so exactly one load is in flight.
-__global__ void chase_kernel(const std::uint64_t* __restrict__ next, int hops, std::uint64_t* sink) {
-  std::uint64_t p = 0;
+// value, so exactly one load is in flight. Each launch goes on from where the last one stopped
+// (`at`), so no launch walks lines an earlier one left in L2.
+__global__ void chase_kernel(const std::uint64_t* __restrict__ next, int hops, std::uint64_t* at) {
+  std::uint64_t p = at[0];
   for (int i = 0; i < hops; ++i) p = __ldcg(&next[p]);
-  sink[0] = p;
+  at[0] = p;
+}
+
+// The overlap probe (measure_mma_softmax_overlap): warps 0-3 run mma.sync, warps 4-7 the softmax
+// mix; `run` bit 0 lets the MMA warps run, bit 1 the softmax warps.
+__global__ void overlap_kernel(int mma_iters, int softmax_iters, int run, float* sink) {
+  const int warp = threadIdx.x / 32;
+  float total = 0;
+  if (warp < 4) {
+    if (!(run & 1)) return;
+#if __CUDA_ARCH__ >= 800
+    // A and B fragments (4 and 2 registers of two halves each) from the lane, 8 accumulators.
+    const unsigned lane = threadIdx.x % 32;
+    const unsigned a0 = 0x3c003c00u ^ lane, a1 = a0 + 1, a2 = a0 + 2, a3 = a0 + 3, b0 = 0x3c003c00u ^ (lane << 1), b1 = b0 + 1;
+    float c[8][4] = {};
+    for (int i = 0; i < mma_iters; ++i) {
+#pragma unroll
+      for (int j = 0; j < 8; ++j) {
+        asm volatile(
+            "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+            : "+f"(c[j][0]), "+f"(c[j][1]), "+f"(c[j][2]), "+f"(c[j][3])
+            : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+      }
+    }
+    for (int j = 0; j < 8; ++j) total += c[j][0] + c[j][1] + c[j][2] + c[j][3];
+#endif
+  } else {
+    if (!(run & 2)) return;
+    float x[kChains], m[kChains], l[kChains];
+    for (int c = 0; c < kChains; ++c) x[c] = -1e-3f * (c + 1 + threadIdx.x % 32), m[c] = -1.0f, l[c] = 0.0f;
+    for (int i = 0; i < softmax_iters; ++i) {
+#pragma unroll
+      for (int c = 0; c < kChains; ++c) {
+        const float p = exp2f(fmaf(x[c], 0.999f, -m[c] * 1e-3f));  // FMUL, FFMA, MUFU.EX2
+        m[c] = fmaxf(m[c], x[c]);                                   // FMNMX
+        l[c] += p;                                                  // FADD
+        x[c] = p - 1.0f;                                            // FADD
+      }
+    }
+    for (int c = 0; c < kChains; ++c) total += l[c] + m[c];
+  }
+  if (total == 12345.678f) sink[0] = total;
 }
 
 struct Events {
@@ -231,8 +273,11 @@ std::string measure_dram_queue(const CeilingsOptions& opt, DramQueue* out,
   if (sms <= 0 || l2 <= 0 || smem_sm <= 0 || smem_optin <= 0) return "dram queue: cannot read the SM count, L2 size and shared memory";
   if (cudaDeviceProp prop{}; cudaGetDeviceProperties(&prop, device) == cudaSuccess) out->gpu = prop.name;
   {  // Unloaded: the pointer chase.
-    constexpr std::size_t line = 256 / sizeof(std::uint64_t);  // one slot per 256-byte line
-    const std::size_t slots = 4 * static_cast<std::size_t>(l2) / 256;
+    // One slot per 256-byte line, over 4 x the L2 and at least twice the slots all launches walk
+    // together, so every hop is a line no launch has touched and the L2 cannot hold the walk.
+    constexpr std::size_t line = 256 / sizeof(std::uint64_t);
+    constexpr int hops = 1 << 14;
+    const std::size_t slots = std::max(4 * static_cast<std::size_t>(l2) / 256, 2 * static_cast<std::size_t>(opt.repeats + 1) * hops);
     std::vector<std::uint64_t> order(slots), next(slots * line, 0);
     std::iota(order.begin(), order.end(), 0);
     std::mt19937_64 rng(20261204);
@@ -241,22 +286,27 @@ std::string measure_dram_queue(const CeilingsOptions& opt, DramQueue* out,
       std::swap(order[i], order[pick(rng)]);
     }
     for (std::size_t i = 0; i < slots; ++i) next[order[i] * line] = order[(i + 1) % slots] * line;
-    DeviceMemory chain(next.size() * sizeof(std::uint64_t)), sink(sizeof(std::uint64_t));
-    if (!chain.p || !sink.p) return "dram queue: out of device memory";
-    if (cudaMemcpy(chain.p, next.data(), next.size() * sizeof(std::uint64_t), cudaMemcpyHostToDevice) != cudaSuccess) {
+    DeviceMemory chain(next.size() * sizeof(std::uint64_t)), at(sizeof(std::uint64_t));
+    if (!chain.p || !at.p) return "dram queue: out of device memory";
+    if (cudaMemcpy(chain.p, next.data(), next.size() * sizeof(std::uint64_t), cudaMemcpyHostToDevice) != cudaSuccess ||
+        cudaMemset(at.p, 0, sizeof(std::uint64_t)) != cudaSuccess) {
       return launch_error("dram queue: copying the chain");
     }
-    constexpr int hops = 1 << 14;
     double t = 0;
     if (std::string e = best_time(opt.repeats, [&] {
-          chase_kernel<<<1, 1>>>(static_cast<const std::uint64_t*>(chain.p), hops, static_cast<std::uint64_t*>(sink.p));
+          chase_kernel<<<1, 1>>>(static_cast<const std::uint64_t*>(chain.p), hops, static_cast<std::uint64_t*>(at.p));
           return launch_error("chase_kernel");
         }, &t); !e.empty()) return e;
     out->latency_s = t / hops;
     report("dram_latency_s", out->latency_s);
   }
-  // Loaded: the streaming kernels at rising occupancy over 1 GiB arrays.
-  constexpr std::size_t bytes = std::size_t{1} << 30, n = bytes / sizeof(double);
+  // Loaded: gpu-stream's runs (RRZE-HPC/gpu-benches @1038c5d gpu-stream/main.cu main()): blocks of
+  // 16..112 threads at one block per SM, then for 4..80 warps per SM two blocks of half of them
+  // (and 160 threads at one block), over 2 GiB arrays, each run's time the median of its timed
+  // launches after a warm-up (gpu-stream: 31; here max(repeats, 5)). The blocks per SM are set as
+  // gpu-stream sets them: the dynamic shared memory (unused) grows from 1 KiB in steps of 256 bytes
+  // until the occupancy calculator allows no more.
+  constexpr std::size_t bytes = std::size_t{2} << 30, n = bytes / sizeof(double);
   DeviceMemory a(bytes), b(bytes), sink(sizeof(double));
   if (!a.p || !b.p || !sink.p) return "dram queue: out of device memory";
   cudaMemset(a.p, 0, bytes);
@@ -266,29 +316,55 @@ std::string measure_dram_queue(const CeilingsOptions& opt, DramQueue* out,
       return launch_error("dram queue: raising the shared-memory limit");
     }
   }
-  struct Plan { int block; std::size_t smem; };
+  int max_threads_sm = 0;
+  cudaDeviceGetAttribute(&max_threads_sm, cudaDevAttrMaxThreadsPerMultiProcessor, device);
+  struct Plan { int block, per_sm; };
   std::vector<Plan> plans;
-  for (int block = 32; block <= 1024; block += 32) plans.push_back({block, static_cast<std::size_t>(smem_optin)});
-  plans.push_back({1024, static_cast<std::size_t>(smem_sm / 2 - 2048)});  // two blocks of 1024 per SM
+  for (int block = 16; block <= 112; block += 16) plans.push_back({block, 1});
+  for (int warps = 4; warps <= 80; ++warps) {
+    if (warps % 2 == 0) plans.push_back({warps * 16, 2});
+    else if (warps < 6) plans.push_back({warps * 32, 1});
+  }
+  const int timed_runs = std::max(opt.repeats, 5);
+  const auto median_time = [&](const std::function<void()>& launch, double* t) -> std::string {
+    Events ev;
+    std::vector<double> times;
+    for (int r = 0; r <= timed_runs; ++r) {
+      cudaEventRecord(ev.start);
+      launch();
+      cudaEventRecord(ev.stop);
+      if (cudaEventSynchronize(ev.stop) != cudaSuccess) return launch_error("dram queue: a streaming run");
+      float ms = 0;
+      cudaEventElapsedTime(&ms, ev.start, ev.stop);
+      if (r > 0) times.push_back(ms * 1e-3);
+    }
+    std::nth_element(times.begin(), times.begin() + times.size() / 2, times.end());
+    *t = times[times.size() / 2];
+    return *t > 0 ? std::string() : "dram queue: zero elapsed time";
+  };
   for (const Plan& plan : plans) {
-    int per_sm_read = 0, per_sm_copy = 0;
-    cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm_read, stream_read_kernel, plan.block, plan.smem);
-    cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm_copy, stream_copy_kernel, plan.block, plan.smem);
-    if (per_sm_read <= 0 || per_sm_copy <= 0) continue;
+    if (plan.block * plan.per_sm > max_threads_sm || plan.block > 1024) continue;
+    // The spoiler that leaves `per_sm` blocks on an SM, and the blocks that then fit (the same for
+    // both kernels: neither uses shared memory of its own).
+    std::size_t smem = 1024;
+    int per_sm = 0;
+    for (;; smem += 256) {
+      if (smem > static_cast<std::size_t>(smem_optin)) break;
+      cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, stream_read_kernel, plan.block, smem);
+      if (per_sm <= plan.per_sm) break;
+    }
+    if (per_sm < 1 || smem > static_cast<std::size_t>(smem_optin)) continue;
     const unsigned grid = static_cast<unsigned>((n + plan.block - 1) / plan.block);
+    const double threads = static_cast<double>(per_sm) * plan.block * sms;
     double t = 0;
-    if (std::string e = best_time(opt.repeats, [&] {
-          stream_read_kernel<<<grid, plan.block, plan.smem>>>(static_cast<const double*>(a.p), n, static_cast<double*>(sink.p));
-          return launch_error("stream_read_kernel");
+    if (std::string e = median_time([&] {
+          stream_read_kernel<<<grid, plan.block, smem>>>(static_cast<const double*>(a.p), n, static_cast<double*>(sink.p));
         }, &t); !e.empty()) return e;
-    const double threads_read = static_cast<double>(per_sm_read) * plan.block * sms;
-    out->read.push_back({threads_read, 8, bytes / t, bytes / t});
-    if (std::string e = best_time(opt.repeats, [&] {
-          stream_copy_kernel<<<grid, plan.block, plan.smem>>>(static_cast<double*>(a.p), static_cast<const double*>(b.p), n);
-          return launch_error("stream_copy_kernel");
+    out->read.push_back({threads, 8, bytes / t, bytes / t});
+    if (std::string e = median_time([&] {
+          stream_copy_kernel<<<grid, plan.block, smem>>>(static_cast<double*>(a.p), static_cast<const double*>(b.p), n);
         }, &t); !e.empty()) return e;
-    const double threads_copy = static_cast<double>(per_sm_copy) * plan.block * sms;
-    out->copy.push_back({threads_copy, 8, bytes / t, 2.0 * bytes / t});
+    out->copy.push_back({threads, 8, bytes / t, 2.0 * bytes / t});
   }
   try {
     out->read_curve = dram_queue_curve(out->read);
@@ -298,6 +374,35 @@ std::string measure_dram_queue(const CeilingsOptions& opt, DramQueue* out,
   }
   report("dram_queue_read_full_s", out->read_curve.back().second);
   report("dram_queue_copy_full_s", out->copy_curve.back().second);
+  return {};
+}
+
+std::string measure_mma_softmax_overlap(const CeilingsOptions& opt, MmaSoftmaxOverlap* out,
+                                        const std::function<void(const std::string&, double)>& report) {
+  int device = 0, sms = 0;
+  if (cudaGetDevice(&device) != cudaSuccess) return "no CUDA device";
+  cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+  if (sms <= 0) return "overlap: cannot read the SM count";
+  DeviceMemory sink(sizeof(float));
+  if (!sink.p) return "overlap: out of device memory";
+  const auto timed = [&](int mma_iters, int softmax_iters, int run, double* t) {
+    return best_time(opt.repeats, [&] {
+      overlap_kernel<<<sms, 256>>>(mma_iters, softmax_iters, run, static_cast<float*>(sink.p));
+      return launch_error("overlap_kernel");
+    }, t);
+  };
+  // Each half alone, then the softmax's count scaled so both take about as long alone.
+  constexpr int mma_iters = 1 << 14;
+  int softmax_iters = 1 << 12;
+  double probe = 0;
+  if (std::string e = timed(mma_iters, 0, 1, &out->mma_s); !e.empty()) return e;
+  if (std::string e = timed(0, softmax_iters, 2, &probe); !e.empty()) return e;
+  if (out->mma_s <= 0 || probe <= 0) return "overlap: zero time";
+  softmax_iters = std::max(1, static_cast<int>(softmax_iters * out->mma_s / probe));
+  if (std::string e = timed(0, softmax_iters, 2, &out->softmax_s); !e.empty()) return e;
+  if (std::string e = timed(mma_iters, softmax_iters, 3, &out->both_s); !e.empty()) return e;
+  out->overlap = (out->mma_s + out->softmax_s - out->both_s) / std::min(out->mma_s, out->softmax_s);
+  report("mma_softmax_overlap", out->overlap);
   return {};
 }
 

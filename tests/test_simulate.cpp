@@ -200,6 +200,24 @@ TEST(Simulate, SsdAndGauMatchTheClosedFormKernelForKernel) {
   EXPECT_EQ(checked, 3 + 2 + 3 + 1);  // mamba2: three shapes and two more; gau: three and one
 }
 
+// Sliding-window decode over the rolling buffer with the fa2 profile (flash.cpp rolling_decode):
+// the simulator replays flash-attention's decode over min(Nk, W) keys, as predict counts it, kernel
+// for kernel with the L2 off, and the same schedule as flash2's decode over that many keys.
+TEST(Simulate, SlidingWindowDecodeReplaysTheLibrarysDecodeOverTheBuffer) {
+  Workload w = l2_off("sliding-window", "fa2", Pass::fwd, 4, 16, 4, 1, 128, false);
+  w.phase = Phase::decode;
+  w.kv_len = 3000;
+  w.set("window", 2048);
+  Workload f = l2_off("flash2", "fa2", Pass::fwd, 4, 16, 4, 1, 128, false);
+  f.phase = Phase::decode;
+  f.kv_len = 2048;
+  const auto [sim, formula] = kernel_bytes(h100(), w);
+  EXPECT_EQ(sim, formula);
+  const auto [sim_flash2, formula_flash2] = kernel_bytes(h100(), f);
+  EXPECT_EQ(sim, sim_flash2);
+  EXPECT_EQ(formula, formula_flash2);
+}
+
 // FlashAttention v1.0.9's forward (flash.cpp flash1_fwd / flash1_forward): the split grid predict
 // chose and O carried in fp32 with the LSE, kernel for kernel with the L2 off; split (one head) and
 // unsplit (many heads), causal and not.

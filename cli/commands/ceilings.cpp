@@ -101,6 +101,27 @@ int cmd_ceilings(const std::vector<std::string>& args) {
       printer->row(r);
     });
   }
+  // How much softmax issue one SM sub-partition hides under another warp's mma.sync.
+  kernels::MmaSoftmaxOverlap overlap;
+  std::string overlap_err;
+  if (err.empty() && queue_err.empty()) {
+    overlap_err = kernels::measure_mma_softmax_overlap(opt, &overlap, [&](const std::string& key, double v) {
+      attnio::Record r;
+      r.emplace_back("ceiling", key);
+      r.emplace_back("measured", v);
+      r.emplace_back("datasheet", 0.0);
+      char buf[96];
+      std::snprintf(buf, sizeof buf, "%.2f (%.0f+%.0f->%.0f us)", v, overlap.mma_s * 1e6, overlap.softmax_s * 1e6, overlap.both_s * 1e6);
+      r.emplace_back("measured_text", std::string(buf));
+      // What the execution model's rule gives this probe: on Hopper an mma.sync holds the
+      // sub-partition's issue (one job at a time: nothing hidden); on Ampere the tensor and softmax
+      // pipes are separate stations, so a warp that only multiplies and one that only exponentiates
+      // never queue at the same one (all hidden).
+      r.emplace_back("datasheet_text", dev.compute_capability >= 90 ? std::string("0 (model)") : std::string("1 (model)"));
+      r.emplace_back("pct_of_datasheet", 0.0);
+      printer->row(r);
+    });
+  }
   printer->end();
   // The measured latency and curves replace the device file's (borrowed from another card for
   // the H100 SXM and H200), each with where it came from.
@@ -127,6 +148,7 @@ int cmd_ceilings(const std::vector<std::string>& args) {
   }
   if (!err.empty()) throw InputError("ceilings: " + err);
   if (!queue_err.empty()) throw InputError("ceilings: " + queue_err);
+  if (!overlap_err.empty()) throw InputError("ceilings: " + overlap_err);
   return 0;
 #endif
 }

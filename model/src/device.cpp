@@ -244,9 +244,12 @@ std::vector<std::pair<double, double>> dram_queue_curve(const std::vector<Stream
     run = std::max(run, p.latency - base);
     rising.emplace_back(p.rate / top, run);
   }
-  // 12 points spread over the runs, the first and last kept (Python's round: half to even, which
-  // std::nearbyint does in the default rounding mode), utilization to 3 decimals, seconds to 3
-  // significant digits, each point above the one before.
+  // 12 points spread over the runs, the first and last kept (the index rounded as Python's round
+  // rounds a float, half to even: std::nearbyint in the default rounding mode), utilization to 3
+  // decimals and seconds to 3 significant digits from the binary value as Python's round and "%.3g"
+  // do (printf rounds the exact binary value), each point above the one before. The runs are sorted
+  // by rate alone, stably: the same order as the script's (rate, latency) sort for runs given in
+  // rising occupancy, as both callers give them.
   const std::size_t n = rising.size();
   std::vector<std::size_t> keep{0, n - 1};
   for (int i = 0; i < 12; ++i) keep.push_back(static_cast<std::size_t>(std::nearbyint(i * static_cast<double>(n - 1) / 11)));
@@ -254,7 +257,9 @@ std::vector<std::pair<double, double>> dram_queue_curve(const std::vector<Stream
   keep.erase(std::unique(keep.begin(), keep.end()), keep.end());
   std::vector<std::pair<double, double>> out;
   for (const std::size_t i : keep) {
-    const double u = std::nearbyint(rising[i].first * 1000) / 1000;
+    char ubuf[32];
+    std::snprintf(ubuf, sizeof ubuf, "%.3f", rising[i].first);
+    const double u = std::strtod(ubuf, nullptr);
     double added = 0;
     if (rising[i].second > 0) {
       char buf[32];

@@ -91,7 +91,7 @@ std::string exec_text(const Device& dev, const Prediction& p) {
               : "; SM clock x " + src(dev.sustained_clock_fraction, "sustained_clock_fraction")) +
          "; HBM " +
          (dev.measured.hbm_bytes_per_s ? human_bytes(*dev.measured.hbm_bytes_per_s) + "/s (measured)"
-          : dev.achievable_hbm_bytes_per_s > 0 ? human_bytes(dev.achievable_hbm_bytes_per_s) + "/s (STREAM)"
+          : dev.achievable_hbm_bytes_per_s > 0 ? human_bytes(dev.achievable_hbm_bytes_per_s) + "/s (sustained, measured by a streaming benchmark)"
                                                 : human_bytes(dev.hbm_bytes_per_s) + "/s (datasheet)") +
          "; DRAM latency " + (dev.dram_latency_s > 0 ? human_time(dev.dram_latency_s) : std::string("not given")) +
          (dev.dram_latency_s > 0 ? (dev.dram_queue_read.empty() || dev.dram_queue_copy.empty() ? std::string(" (unloaded; no queue curve in the device file)")
@@ -110,7 +110,9 @@ std::string exec_text(const Device& dev, const Prediction& p) {
            ", MUFU " + human_time(x.mufu_s) + ", FP32 " + human_time(x.fp32_s) +
            (x.delay_s > 0 ? ", waits " + human_time(x.delay_s) + " (" + waits_text(k.waits) + " per iteration = " +
                                 human_time(x.iter_wait_s) +
-                                (x.wait_dram_latency_s > 0 ? ", each DRAM load " + human_time(x.wait_dram_latency_s) + " at the kernel's DRAM load" : std::string()) + ")"
+                                (x.wait_dram_latency_s > 0 ? ", each DRAM load " + human_time(x.wait_dram_latency_s) +
+                                                                 (dev.dram_queue_read.empty() || dev.dram_queue_copy.empty() ? " (unloaded: no queue curve)" : " at the kernel's DRAM load")
+                                                           : std::string()) + ")"
                           : std::string()) +
            (x.wait_mem_s > 0 ? ", waited loads " + human_time(x.wait_mem_s) : std::string()) +
            "; k = " + fmt("%.0f", x.overlap_jobs) +

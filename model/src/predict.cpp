@@ -462,6 +462,8 @@ KernelCost::Exec profiled_kernel(const KernelCost& k, const Device& dev, const W
   if (cold.l2_reads_inherited) {
     cold.waits.dram_reads += cold.waits.l2_reads;
     cold.waits.l2_reads = 0;
+    // What those waits read now comes from DRAM, and counts in the kernel's own DRAM load.
+    if (cold.sync_l2_read > cold.sync_hbm_read) cold.hbm_read += cold.sync_l2_read - cold.sync_hbm_read;
     cold.sync_hbm_read = cold.sync_l2_read;
   }
   Device no_launch = dev;  // the profiler times the kernel on the GPU, not its launch

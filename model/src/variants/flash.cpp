@@ -1392,7 +1392,9 @@ const VariantDescriptor kSlidingWindowDesc{
     .cache_bytes = [](const Workload& w) {
       return causal_effective(w) ? kv_cache_tokens(w, min_u(w.kv_len, w.count("window"))) : kv_cache_bytes(w);
     },
-    .io_complexity = [](const Workload&) -> std::string_view { return "Θ(N·W·d²/M) per head"; },
+    .io_complexity = [](const Workload& w) -> std::string_view {
+      return rolling_decode(w, shape_of(w)).nk != 0 ? "Θ(min(N_kv, W)·d) per K/V head" : "Θ(N·W·d²/M) per head";
+    },
     .params_text = [](const Prediction& p) {
       std::string s;
       put(s, "window", std::to_string(p.workload.count("window")));
