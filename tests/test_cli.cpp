@@ -368,6 +368,9 @@ TEST(Cli, BadInputIsOneLineAndExitCodeTwo) {
   expect_bad_input("predict --variant block-sparse --block-density 1.5", "--block-density must be in (0, 1]");
   expect_bad_input("predict --variant ring --seq 1000 --gpus 3", "divisible by --gpus 3");
   expect_bad_input("predict --variant ring --device rtx4090", "no NVLink");
+  // A PCIe card's NVLink bridge joins a pair: more GPUs would go over PCIe, which is not modelled.
+  expect_bad_input("predict --variant ring --device h100-pcie --gpus 4", "joins 2 GPUs by NVLink");
+  expect_bad_input("model --config llama-3-8b --device a100-80gb-pcie --tp 4", "joins 2 GPUs by NVLink");
   expect_bad_input("predict --dtype fp8 --device a100-80gb", "no FP8 tensor cores");
   expect_bad_input("predict --block-m 1024 --block-n 1024", "bytes of SRAM");
   expect_bad_input("predict --variant paged --phase decode --page-size 48", "must divide 512");
@@ -786,6 +789,9 @@ TEST(Cli, ModelStackTensorParallelAndLaser) {
   EXPECT_NE(l.out.find("MLP gate+up (LASER rank 40) U"), std::string::npos) << l.out;
   EXPECT_NE(l.out.find("116.0 M fewer weights"), std::string::npos) << l.out;
   expect_bad_input("model --config llama-3-70b --tp 3", "--tp 3 does not divide the model's attention heads (64)");
+  // A pair of PCIe cards on their NVLink bridge is fine; four is refused (BadInputIsOneLineAndExitCodeTwo).
+  const Result pair = run("model --config llama-3-8b --phase decode --device a100-80gb-pcie --tp 2");
+  EXPECT_EQ(pair.code, 0) << pair.err;
   expect_bad_input("model --config llama-3-8b --rank-fraction 1.5 --laser mlp-in", "--rank-fraction must be a number in (0, 1]");
   expect_bad_input("model --config llama-3-8b --rank-fraction 0.1", "LASER needs both");
   expect_bad_input("model --config llama-3-8b --rank-fraction 0.1 --laser mlp-mid", "unknown matrix 'mlp-mid'");

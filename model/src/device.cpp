@@ -45,6 +45,7 @@ constexpr NumberField kNumberFields[] = {
     {"fp32_flops_per_s", &Device::fp32_flops_per_s, true, false, kMaxRate, false},
     {"sfu_ops_per_s", &Device::sfu_ops_per_s, true, false, kMaxRate, false},
     {"nvlink_bytes_per_s", &Device::nvlink_bytes_per_s, false, true, kMaxRate, false},
+    {"nvlink_gpus", &Device::nvlink_gpus, false, true, 1e6, true, true},
     {"launch_overhead_s", &Device::launch_overhead_s, true, true, 1.0, false},
     {"compute_capability", &Device::compute_capability, false, true, 200, true, true},
     {"achievable_hbm_bytes_per_s", &Device::achievable_hbm_bytes_per_s, false, true, kMaxRate, false, true},

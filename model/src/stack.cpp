@@ -110,6 +110,10 @@ StackCost evaluate_stack(const Device& dev, const ModelConfig& c, const Workload
   if (tp > 1 && dev.nvlink_bytes_per_s <= 0) {
     throw InputError("--tp " + std::to_string(tp) + ": device '" + dev.key + "' has no NVLink bandwidth (nvlink_bytes_per_s) to all-reduce over");
   }
+  if (tp > 1 && dev.nvlink_gpus > 0 && static_cast<double>(tp) > dev.nvlink_gpus) {
+    throw InputError("--tp " + std::to_string(tp) + ": device '" + dev.key + "' joins " + std::to_string(static_cast<int>(dev.nvlink_gpus)) +
+                     " GPUs by NVLink (nvlink_gpus: its bridge); more would all-reduce over PCIe, which is not modelled");
+  }
   const ParamCount params = count_params(c);
   // Activations in the config's torch_dtype unless --dtype says otherwise; the linear layers in FP8
   // where the config ships FP8 weights and the chip has FP8 tensor cores (DeepSeek-V3 §3.3: FP8

@@ -52,6 +52,11 @@ const VariantDescriptor kDesc{
       check_block_tiles(w);
       const u64 gpus = w.count("gpus");
       if (device.nvlink_bytes_per_s <= 0) throw InputError("ring: device '" + device.key + "' has no NVLink bandwidth");
+      if (device.nvlink_gpus > 0 && static_cast<double>(gpus) > device.nvlink_gpus) {
+        throw InputError("ring: device '" + device.key + "' joins " + std::to_string(static_cast<int>(device.nvlink_gpus)) +
+                         " GPUs by NVLink (nvlink_gpus: its bridge); --gpus " + std::to_string(gpus) +
+                         " would pass K/V over PCIe, which is not modelled");
+      }
       if (w.seq % gpus != 0 || w.kv_len % gpus != 0) {
         throw InputError("ring: --seq and --kv-len must be divisible by --gpus " + std::to_string(gpus));
       }

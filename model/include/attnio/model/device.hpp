@@ -45,6 +45,8 @@ struct Device {
   double fp32_flops_per_s = 0;         // CUDA-core FMA rate, an FMA counted as 2
   double sfu_ops_per_s = 0;            // MUFU (exp2, rcp, tanh) results per second
   double nvlink_bytes_per_s = 0;       // per direction per GPU; 0 where absent
+  // GPUs the NVLink joins: 2 for PCIe cards' bridge (a pair), 0 where a switch joins any count.
+  double nvlink_gpus = 0;
   double launch_overhead_s = 0;        // per kernel launch
   // For the execution model (docs/model.md "Time"); 0 where no source gives the figure, and the
   // model then uses the datasheet figure and says so.
