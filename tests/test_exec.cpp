@@ -934,6 +934,21 @@ TEST(Exec, WaitedDramLoadsSeeTheKernelsOwnQueueByHand) {
   EXPECT_NEAR(l, 845.7e-9, 0.1e-9);
   const double t = detail::kernel_time_s(k, h, w);
   EXPECT_NEAR(t, 10 * l + l0, 1e-4 * t);
+  // As many bytes written as read (write share 1/2): the copy curve alone, twice as steep here, so
+  // (L - L0)(10 L + L0) = 2 L1 c over the same 5 µs of DRAM traffic.
+  KernelCost mixed = k;
+  mixed.hbm_read = Count(k.hbm_read.v / 2);
+  mixed.hbm_write = Count(k.hbm_read.v - mixed.hbm_read.v);
+  const double lm = (9 * l0 + std::sqrt(81 * l0 * l0 + 40 * (l0 * l0 + 2 * l1 * cc))) / 20;
+  EXPECT_NEAR(detail::kernel_time_s(mixed, h, w), 10 * lm + l0, 1e-4 * (10 * lm + l0));
+  // A load too light to reach the curves' first rise (no queue below 10 % here) keeps the unloaded
+  // latency: 64 kB over the 3 µs chain is far below 10 % of the sustained rate.
+  Device flat = h;
+  flat.dram_queue_read = {{0.1, 0.0}, {1.0, 1e-6}};
+  flat.dram_queue_copy = {{0.1, 0.0}, {1.0, 2e-6}};
+  KernelCost light = k;
+  light.hbm_read = Count(65536);
+  EXPECT_NEAR(detail::kernel_time_s(light, flat, w), 11 * l0, 1e-12);
   // With no curves the chain takes the unloaded latency, 3.0 µs, and the 5 µs of DRAM time binds.
   h.dram_queue_read.clear();
   EXPECT_NEAR(detail::kernel_time_s(k, h, w), cc, 1e-12);
