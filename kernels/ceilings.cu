@@ -292,6 +292,12 @@ std::string measure_dram_queue(const CeilingsOptions& opt, DramQueue* out,
         cudaMemset(at.p, 0, sizeof(std::uint64_t)) != cudaSuccess) {
       return launch_error("dram queue: copying the chain");
     }
+    {  // The copy went through L2: writing twice the L2 elsewhere evicts what it left there.
+      DeviceMemory scratch(2 * static_cast<std::size_t>(l2));
+      if (!scratch.p || cudaMemset(scratch.p, 1, 2 * static_cast<std::size_t>(l2)) != cudaSuccess || cudaDeviceSynchronize() != cudaSuccess) {
+        return launch_error("dram queue: clearing the L2");
+      }
+    }
     double t = 0;
     if (std::string e = best_time(opt.repeats, [&] {
           chase_kernel<<<1, 1>>>(static_cast<const std::uint64_t*>(chain.p), hops, static_cast<std::uint64_t*>(at.p));
@@ -326,12 +332,12 @@ std::string measure_dram_queue(const CeilingsOptions& opt, DramQueue* out,
     else if (warps < 6) plans.push_back({warps * 32, 1});
   }
   const int timed_runs = std::max(opt.repeats, 5);
-  const auto median_time = [&](const std::function<void()>& launch, double* t) -> std::string {
+  const auto median_time = [&](const std::function<std::string()>& launch, double* t) -> std::string {
     Events ev;
     std::vector<double> times;
     for (int r = 0; r <= timed_runs; ++r) {
       cudaEventRecord(ev.start);
-      launch();
+      if (std::string e = launch(); !e.empty()) return e;
       cudaEventRecord(ev.stop);
       if (cudaEventSynchronize(ev.stop) != cudaSuccess) return launch_error("dram queue: a streaming run");
       float ms = 0;
@@ -359,10 +365,12 @@ std::string measure_dram_queue(const CeilingsOptions& opt, DramQueue* out,
     double t = 0;
     if (std::string e = median_time([&] {
           stream_read_kernel<<<grid, plan.block, smem>>>(static_cast<const double*>(a.p), n, static_cast<double*>(sink.p));
+          return launch_error("stream_read_kernel");
         }, &t); !e.empty()) return e;
     out->read.push_back({threads, 8, bytes / t, bytes / t});
     if (std::string e = median_time([&] {
           stream_copy_kernel<<<grid, plan.block, smem>>>(static_cast<double*>(a.p), static_cast<const double*>(b.p), n);
+          return launch_error("stream_copy_kernel");
         }, &t); !e.empty()) return e;
     out->copy.push_back({threads, 8, bytes / t, 2.0 * bytes / t});
   }
@@ -379,15 +387,25 @@ std::string measure_dram_queue(const CeilingsOptions& opt, DramQueue* out,
 
 std::string measure_mma_softmax_overlap(const CeilingsOptions& opt, MmaSoftmaxOverlap* out,
                                         const std::function<void(const std::string&, double)>& report) {
-  int device = 0, sms = 0;
+  int device = 0, sms = 0, smem_optin = 0;
   if (cudaGetDevice(&device) != cudaSuccess) return "no CUDA device";
   cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
-  if (sms <= 0) return "overlap: cannot read the SM count";
+  cudaDeviceGetAttribute(&smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
+  if (sms <= 0 || smem_optin <= 0) return "overlap: cannot read the SM count and shared memory";
+  if (cudaDeviceProp prop{}; cudaGetDeviceProperties(&prop, device) == cudaSuccess) out->compute_capability = prop.major * 10 + prop.minor;
   DeviceMemory sink(sizeof(float));
   if (!sink.p) return "overlap: out of device memory";
+  // The largest shared memory a block may take (unused) keeps one CTA on each SM, so every
+  // sub-partition holds exactly one MMA warp and one softmax warp.
+  if (cudaFuncSetAttribute(reinterpret_cast<const void*>(overlap_kernel), cudaFuncAttributeMaxDynamicSharedMemorySize, smem_optin) != cudaSuccess) {
+    return launch_error("overlap: raising the shared-memory limit");
+  }
+  int per_sm = 0;
+  cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, overlap_kernel, 256, static_cast<std::size_t>(smem_optin));
+  if (per_sm != 1) return "overlap: cannot hold the probe to one CTA per SM";
   const auto timed = [&](int mma_iters, int softmax_iters, int run, double* t) {
     return best_time(opt.repeats, [&] {
-      overlap_kernel<<<sms, 256>>>(mma_iters, softmax_iters, run, static_cast<float*>(sink.p));
+      overlap_kernel<<<sms, 256, smem_optin>>>(mma_iters, softmax_iters, run, static_cast<float*>(sink.p));
       return launch_error("overlap_kernel");
     }, t);
   };

@@ -792,6 +792,14 @@ TEST(Cli, ModelStackTensorParallelAndLaser) {
   // A pair of PCIe cards on their NVLink bridge is fine; four is refused (BadInputIsOneLineAndExitCodeTwo).
   const Result pair = run("model --config llama-3-8b --phase decode --device a100-80gb-pcie --tp 2");
   EXPECT_EQ(pair.code, 0) << pair.err;
+  const Result ring_pair = run("predict --variant ring --device h100-pcie --gpus 2");
+  EXPECT_EQ(ring_pair.code, 0) << ring_pair.err;
+  // The report covers every variant: one the device cannot run is named with its reason.
+  const Result report = run("report --device h100-pcie");
+  ASSERT_EQ(report.code, 0) << report.err;
+  EXPECT_NE(report.out.find("not run on h100-pcie: ring (ring: device 'h100-pcie' joins 2 GPUs by NVLink"), std::string::npos) << report.out;
+  const Result bench = run("bench --device h100-pcie --seconds 0.01");
+  EXPECT_EQ(bench.code, 0) << bench.err;
   expect_bad_input("model --config llama-3-8b --rank-fraction 1.5 --laser mlp-in", "--rank-fraction must be a number in (0, 1]");
   expect_bad_input("model --config llama-3-8b --rank-fraction 0.1", "LASER needs both");
   expect_bad_input("model --config llama-3-8b --rank-fraction 0.1 --laser mlp-mid", "unknown matrix 'mlp-mid'");

@@ -52,7 +52,8 @@ TEST(KernelsGpu, MmaSoftmaxOverlapIsMeasured) {
   opt.repeats = 2;
   kernels::MmaSoftmaxOverlap o;
   ASSERT_EQ(kernels::measure_mma_softmax_overlap(opt, &o, [](const std::string&, double) {}), "");
-  EXPECT_GT(o.mma_s, 0);
+  // The MMA half does real work: 16384 x 8 mma.sync per warp take well over 50 µs on any GPU here.
+  EXPECT_GT(o.mma_s, 50e-6);
   EXPECT_NEAR(o.softmax_s / o.mma_s, 1.0, 0.5);
   EXPECT_GE(o.both_s, 0.9 * std::max(o.mma_s, o.softmax_s));
   EXPECT_GT(o.overlap, -0.2);

@@ -24,7 +24,7 @@ int cmd_ceilings(const std::vector<std::string>& args) {
   desc.add_options()("device", po::value<std::string>(), "the built-in device the GPU is: datasheet column and device-file base (default h100-sxm)");
   desc.add_options()("device-file", po::value<std::string>(), "or a device file to compare against and extend");
   desc.add_options()("out-device", po::value<std::string>(), "write the device with its measured ceilings to this JSON file");
-  desc.add_options()("repeats", po::value<int>()->default_value(5), "timed runs per ceiling (the best is kept)");
+  desc.add_options()("repeats", po::value<int>()->default_value(5), "timed runs per ceiling (the best is kept; the DRAM queue's streaming runs take the median of max(N, 5))");
   po::variables_map vm;
   if (!parse("ceilings", "[--device h100-sxm | --device-file F] [--out-device FILE.json] [--repeats N]", desc, args, vm)) return 0;
   if (vm.count("device") && vm.count("device-file")) throw InputError("give --device or --device-file, not both");
@@ -79,7 +79,7 @@ int cmd_ceilings(const std::vector<std::string>& args) {
   // printed against the device file's own figures.
   kernels::DramQueue queue;
   std::string queue_err;
-  if (err.empty()) {
+  {  // independent of the rates above: run whatever they gave
     const std::map<std::string, double> file = {
         {"dram_latency_s", dev.dram_latency_s},
         {"dram_queue_read_full_s", dev.dram_queue_read.empty() ? 0.0 : dev.dram_queue_read.back().second},
@@ -104,7 +104,7 @@ int cmd_ceilings(const std::vector<std::string>& args) {
   // How much softmax issue one SM sub-partition hides under another warp's mma.sync.
   kernels::MmaSoftmaxOverlap overlap;
   std::string overlap_err;
-  if (err.empty() && queue_err.empty()) {
+  {  // independent of both
     overlap_err = kernels::measure_mma_softmax_overlap(opt, &overlap, [&](const std::string& key, double v) {
       attnio::Record r;
       r.emplace_back("ceiling", key);
@@ -117,22 +117,25 @@ int cmd_ceilings(const std::vector<std::string>& args) {
       // sub-partition's issue (one job at a time: nothing hidden); on Ampere the tensor and softmax
       // pipes are separate stations, so a warp that only multiplies and one that only exponentiates
       // never queue at the same one (all hidden).
-      r.emplace_back("datasheet_text", dev.compute_capability >= 90 ? std::string("0 (model)") : std::string("1 (model)"));
+      r.emplace_back("datasheet_text", overlap.compute_capability >= 90 ? std::string("0 (model)") : std::string("1 (model)"));
       r.emplace_back("pct_of_datasheet", 0.0);
       printer->row(r);
     });
   }
   printer->end();
-  // The measured latency and curves replace the device file's (borrowed from another card for
-  // the H100 SXM and H200), each with where it came from.
   const std::string gpu_name = queue.gpu.empty() ? std::string("the CUDA device") : queue.gpu;
-  if (queue_err.empty() && err.empty() && !queue.read_curve.empty()) {
-    const std::string by = "measured by attnio ceilings on " + gpu_name + " (kernels/ceilings.cu measure_dram_queue, --repeats " +
-                           std::to_string(repeats) + ")";
+  // The measured latency, and the curves where they were built, replace the device file's (borrowed
+  // from another card for the H100 SXM and H200), each with where it came from; each is kept even
+  // when a later measurement failed.
+  const std::string by = "measured by attnio ceilings on " + gpu_name + " (kernels/ceilings.cu measure_dram_queue, --repeats " +
+                         std::to_string(repeats) + ")";
+  if (queue.latency_s > 0) {
     dev.dram_latency_s = queue.latency_s;
+    dev.field_sources["dram_latency_s"] = by + ": a single thread's pointer chase through a random cycle over at least 4 x the L2, ld.global.cg, each launch going on where the last stopped";
+  }
+  if (!queue.read_curve.empty() && !queue.copy_curve.empty()) {
     dev.dram_queue_read = queue.read_curve;
     dev.dram_queue_copy = queue.copy_curve;
-    dev.field_sources["dram_latency_s"] = by + ": a single thread's pointer chase through a random cycle over 4 x the L2, ld.global.cg";
     dev.field_sources["dram_queue_read"] = by + ": gpu-stream's read kernel (one 8-byte load per thread) at " +
                                            std::to_string(queue.read.size()) + " occupancies; Little's law, less the lowest occupancy's latency (model dram_queue_curve)";
     dev.field_sources["dram_queue_copy"] = by + ": gpu-stream's scale kernel (one 8-byte load and store per thread) at " +

@@ -56,7 +56,7 @@ int cmd_report(const std::vector<std::string>& args) {
     Workload phase_base = base;
     phase_base.phase = phase;
     if (!printer || table) printer = make_printer(f, std::cout, report_columns(), false);
-    std::vector<std::string> dram, on_chip, compute, launch, skipped;
+    std::vector<std::string> dram, on_chip, compute, launch, skipped, refused;
     // The flags once per phase (a --device-file is read once); each variant takes that workload.
     storage.clear();
     const Point pt = expand(vm, phase_base, false, storage).front();
@@ -78,7 +78,15 @@ int cmd_report(const std::vector<std::string>& args) {
         skipped.push_back(std::string(to_string(v)));
         continue;
       }
-      const Prediction p = predict(*dev, one);
+      // A variant this device or workload cannot run (ring over more GPUs than its NVLink joins, or
+      // with no NVLink at all) is named with its reason, not run: the report covers every variant.
+      Prediction p;
+      try {
+        p = predict(*dev, one);
+      } catch (const InputError& e) {
+        refused.push_back(std::string(to_string(v)) + " (" + e.what() + ")");
+        continue;
+      }
       printer->row(to_record(*dev, p));
       const std::string name(to_string(v));
       if (std::find(shown_variants.begin(), shown_variants.end(), name) == shown_variants.end()) shown_variants.push_back(name);
@@ -92,6 +100,7 @@ int cmd_report(const std::vector<std::string>& args) {
                 << "compute-bound (SM pipes):       " << join(compute) << "\n"
                 << (launch.empty() ? std::string() : "launch-bound (too little work):  " + join(launch) + "\n")
                 << "not applicable in " << to_string(phase) << ": " << join(skipped) << "\n"
+                << (refused.empty() ? std::string() : "not run on " + dev->key + ": " + join(refused) + "\n")
                 << "ridge point: " << static_cast<int>(dev->tensor_rate(shown.dtype) / dev->hbm_rate())
                 << " FLOP/byte (tensor " << human_flops(dev->tensor_rate(shown.dtype)) << "/s over HBM "
                 << human_bytes(dev->hbm_rate()) << "/s)\n";

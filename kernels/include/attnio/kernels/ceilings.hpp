@@ -61,11 +61,13 @@ std::string measure_dram_queue(const CeilingsOptions& opt, DramQueue* out,
 // run a softmax-like mix per element (one exp2 on the MUFU and five FP32 instructions: a scale, a
 // subtract-and-scale FMA, a running max, a running sum, the next input) on 8 independent chains,
 // close to FlashAttention-2's per-score mix (softmax.h: FFMA + exp2, max, sum); warp w sits on
-// sub-partition w % 4, so each sub-partition holds one of each. Each half is timed alone and both
+// sub-partition w % 4, and one CTA per SM (a shared-memory spoiler), so each sub-partition holds
+// one of each. Each half is timed alone and both
 // together, the softmax's count set so the halves take about as long alone:
 //   overlap = (t_mma + t_softmax - t_both) / min(t_mma, t_softmax)
 // 1: the softmax hides entirely under the MMAs; 0: the two serialize on the sub-partition.
 struct MmaSoftmaxOverlap {
+  int compute_capability = 0;  // of the GPU measured
   double mma_s = 0, softmax_s = 0, both_s = 0;
   double overlap = 0;
 };
