@@ -183,15 +183,35 @@ std::string gemm_rate(cublasHandle_t h, cudaDataType_t in, cublasComputeType_t c
   return {};
 }
 
+// The facts of the current CUDA device the measurements size themselves by; "" or why they could not
+// be read.
+struct Gpu {
+  int device = 0, sms = 0, l2 = 0, smem_optin = 0, max_threads_sm = 0, compute_capability = 0;
+  std::string name;
+};
+std::string read_gpu(Gpu* g) {
+  if (cudaGetDevice(&g->device) != cudaSuccess) return "no CUDA device";
+  cudaDeviceGetAttribute(&g->sms, cudaDevAttrMultiProcessorCount, g->device);
+  cudaDeviceGetAttribute(&g->l2, cudaDevAttrL2CacheSize, g->device);
+  cudaDeviceGetAttribute(&g->smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, g->device);
+  cudaDeviceGetAttribute(&g->max_threads_sm, cudaDevAttrMaxThreadsPerMultiProcessor, g->device);
+  if (g->sms <= 0 || g->l2 <= 0 || g->smem_optin <= 0 || g->max_threads_sm <= 0) {
+    return "cannot read the device's SM count, L2 size, shared memory and threads per SM";
+  }
+  if (cudaDeviceProp prop{}; cudaGetDeviceProperties(&prop, g->device) == cudaSuccess) {
+    g->name = prop.name;
+    g->compute_capability = prop.major * 10 + prop.minor;
+  }
+  return {};
+}
+
 }  // namespace
 
 std::string measure_ceilings(const CeilingsOptions& opt, MeasuredCeilings* out,
                              const std::function<void(const std::string&, double)>& report) {
-  int device = 0, sms = 0, l2 = 0;
-  if (cudaGetDevice(&device) != cudaSuccess) return "no CUDA device";
-  cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
-  cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, device);
-  if (sms <= 0 || l2 <= 0) return "cannot read the device's SM count and L2 size";
+  Gpu gpu;
+  if (std::string e = read_gpu(&gpu); !e.empty()) return e;
+  const int sms = gpu.sms, l2 = gpu.l2;
   DeviceMemory sink(sizeof(float));
 
   {  // HBM: a device-to-device copy far larger than L2 reads and writes every byte once.
@@ -264,14 +284,10 @@ std::string measure_ceilings(const CeilingsOptions& opt, MeasuredCeilings* out,
 
 std::string measure_dram_queue(const CeilingsOptions& opt, DramQueue* out,
                                const std::function<void(const std::string&, double)>& report) {
-  int device = 0, sms = 0, l2 = 0, smem_sm = 0, smem_optin = 0;
-  if (cudaGetDevice(&device) != cudaSuccess) return "no CUDA device";
-  cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
-  cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, device);
-  cudaDeviceGetAttribute(&smem_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor, device);
-  cudaDeviceGetAttribute(&smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
-  if (sms <= 0 || l2 <= 0 || smem_sm <= 0 || smem_optin <= 0) return "dram queue: cannot read the SM count, L2 size and shared memory";
-  if (cudaDeviceProp prop{}; cudaGetDeviceProperties(&prop, device) == cudaSuccess) out->gpu = prop.name;
+  Gpu gpu;
+  if (std::string e = read_gpu(&gpu); !e.empty()) return "dram queue: " + e;
+  const int sms = gpu.sms, l2 = gpu.l2, smem_optin = gpu.smem_optin;
+  out->gpu = gpu.name;
   {  // Unloaded: the pointer chase.
     // One slot per 256-byte line, over 4 x the L2 and at least twice the slots all launches walk
     // together, so every hop is a line no launch has touched and the L2 cannot hold the walk.
@@ -322,8 +338,6 @@ std::string measure_dram_queue(const CeilingsOptions& opt, DramQueue* out,
       return launch_error("dram queue: raising the shared-memory limit");
     }
   }
-  int max_threads_sm = 0;
-  cudaDeviceGetAttribute(&max_threads_sm, cudaDevAttrMaxThreadsPerMultiProcessor, device);
   struct Plan { int block, per_sm; };
   std::vector<Plan> plans;
   for (int block = 16; block <= 112; block += 16) plans.push_back({block, 1});
@@ -349,7 +363,7 @@ std::string measure_dram_queue(const CeilingsOptions& opt, DramQueue* out,
     return *t > 0 ? std::string() : "dram queue: zero elapsed time";
   };
   for (const Plan& plan : plans) {
-    if (plan.block * plan.per_sm > max_threads_sm || plan.block > 1024) continue;
+    if (plan.block * plan.per_sm > gpu.max_threads_sm || plan.block > 1024) continue;
     // The spoiler that leaves `per_sm` blocks on an SM, and the blocks that then fit (the same for
     // both kernels: neither uses shared memory of its own).
     std::size_t smem = 1024;
@@ -387,12 +401,10 @@ std::string measure_dram_queue(const CeilingsOptions& opt, DramQueue* out,
 
 std::string measure_mma_softmax_overlap(const CeilingsOptions& opt, MmaSoftmaxOverlap* out,
                                         const std::function<void(const std::string&, double)>& report) {
-  int device = 0, sms = 0, smem_optin = 0;
-  if (cudaGetDevice(&device) != cudaSuccess) return "no CUDA device";
-  cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
-  cudaDeviceGetAttribute(&smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
-  if (sms <= 0 || smem_optin <= 0) return "overlap: cannot read the SM count and shared memory";
-  if (cudaDeviceProp prop{}; cudaGetDeviceProperties(&prop, device) == cudaSuccess) out->compute_capability = prop.major * 10 + prop.minor;
+  Gpu gpu;
+  if (std::string e = read_gpu(&gpu); !e.empty()) return "overlap: " + e;
+  const int sms = gpu.sms, smem_optin = gpu.smem_optin;
+  out->compute_capability = gpu.compute_capability;
   DeviceMemory sink(sizeof(float));
   if (!sink.p) return "overlap: out of device memory";
   // The largest shared memory a block may take (unused) keeps one CTA on each SM, so every

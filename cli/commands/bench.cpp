@@ -66,15 +66,11 @@ int cmd_bench(const std::vector<std::string>& args) {
                                {"per second", "evaluations_per_s", 12, Kind::count}},
                               points.size() == 1);
   for (const Point& pt : points) {
-    if (pt.variant_from_all && not_applicable(resolve(pt.workload, *pt.device))) continue;
+    // --variant all leaves out a variant that does not apply, or that the device cannot run (ring
+    // without NVLink enough for its GPUs).
     if (pt.variant_from_all) {
-      // A variant the device cannot run (ring without NVLink enough for its GPUs) is left out of
-      // --variant all, as one not applicable is.
-      try {
-        (void)predict(*pt.device, pt.workload);
-      } catch (const InputError&) {
-        continue;
-      }
+      const Workload w = resolve(pt.workload, *pt.device);
+      if (not_applicable(w) || refused_on(w, *pt.device)) continue;
     }
     using clock = std::chrono::steady_clock;
     std::uint64_t n = 0;

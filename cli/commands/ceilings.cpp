@@ -62,18 +62,23 @@ int cmd_ceilings(const std::vector<std::string>& args) {
     std::snprintf(buf, sizeof buf, "%.3g %s", v / 1e12, bytes ? "TB/s" : ops ? "Tops/s" : "TFLOP/s");
     return std::string(buf);
   };
+  // One measured figure against its reference (the datasheet, the device file, or the model's rule).
+  const auto row = [&](const std::string& key, double measured, double reference, const std::string& measured_text,
+                       const std::string& reference_text) {
+    attnio::Record r;
+    r.emplace_back("ceiling", key);
+    r.emplace_back("measured", measured);
+    r.emplace_back("datasheet", reference);
+    r.emplace_back("measured_text", measured_text);
+    r.emplace_back("datasheet_text", reference_text);
+    r.emplace_back("pct_of_datasheet", reference > 0 ? 100 * measured / reference : 0.0);
+    printer->row(r);
+  };
   kernels::CeilingsOptions opt;
   opt.repeats = repeats;
   const std::string err = kernels::measure_ceilings(opt, &dev.measured, [&](const std::string& key, double v) {
-    attnio::Record r;
-    r.emplace_back("ceiling", key);
-    r.emplace_back("measured", v);
     const double ds = datasheet.count(key) ? datasheet.at(key) : 0;
-    r.emplace_back("datasheet", ds);
-    r.emplace_back("measured_text", with_unit(key, v));
-    r.emplace_back("datasheet_text", with_unit(key, ds));
-    r.emplace_back("pct_of_datasheet", ds > 0 ? 100 * v / ds : 0.0);
-    printer->row(r);
+    row(key, v, ds, with_unit(key, v), with_unit(key, ds));
   });
   // DRAM latency, unloaded and at full load (the device file's dram_latency_s and queue curves),
   // printed against the device file's own figures.
@@ -90,38 +95,22 @@ int cmd_ceilings(const std::vector<std::string>& args) {
       return std::string(buf);
     };
     queue_err = kernels::measure_dram_queue(opt, &queue, [&](const std::string& key, double v) {
-      attnio::Record r;
-      r.emplace_back("ceiling", key);
-      r.emplace_back("measured", v);
       const double f = file.count(key) ? file.at(key) : 0;
-      r.emplace_back("datasheet", f);
-      r.emplace_back("measured_text", ns(v));
-      r.emplace_back("datasheet_text", f > 0 ? ns(f) + " (file)" : std::string("-"));
-      r.emplace_back("pct_of_datasheet", f > 0 ? 100 * v / f : 0.0);
-      printer->row(r);
+      row(key, v, f, ns(v), f > 0 ? ns(f) + " (file)" : std::string("-"));
     });
   }
   // How much softmax issue one SM sub-partition hides under another warp's mma.sync.
   kernels::MmaSoftmaxOverlap overlap;
-  std::string overlap_err;
-  {  // independent of both
-    overlap_err = kernels::measure_mma_softmax_overlap(opt, &overlap, [&](const std::string& key, double v) {
-      attnio::Record r;
-      r.emplace_back("ceiling", key);
-      r.emplace_back("measured", v);
-      r.emplace_back("datasheet", 0.0);
-      char buf[96];
-      std::snprintf(buf, sizeof buf, "%.2f (%.0f+%.0f->%.0f us)", v, overlap.mma_s * 1e6, overlap.softmax_s * 1e6, overlap.both_s * 1e6);
-      r.emplace_back("measured_text", std::string(buf));
-      // What the execution model's rule gives this probe: on Hopper an mma.sync holds the
-      // sub-partition's issue (one job at a time: nothing hidden); on Ampere the tensor and softmax
-      // pipes are separate stations, so a warp that only multiplies and one that only exponentiates
-      // never queue at the same one (all hidden).
-      r.emplace_back("datasheet_text", overlap.compute_capability >= 90 ? std::string("0 (model)") : std::string("1 (model)"));
-      r.emplace_back("pct_of_datasheet", 0.0);
-      printer->row(r);
-    });
-  }
+  // It runs whatever failed before it: it needs nothing they measure.
+  const std::string overlap_err = kernels::measure_mma_softmax_overlap(opt, &overlap, [&](const std::string& key, double v) {
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "%.2f (%.0f+%.0f->%.0f us)", v, overlap.mma_s * 1e6, overlap.softmax_s * 1e6, overlap.both_s * 1e6);
+    // What the execution model's rule gives this probe: on Hopper an mma.sync holds the
+    // sub-partition's issue (one job at a time: nothing hidden); on Ampere the tensor and softmax
+    // pipes are separate stations, so a warp that only multiplies and one that only exponentiates
+    // never queue at the same one (all hidden).
+    row(key, v, 0.0, buf, overlap.compute_capability >= 90 ? "0 (model)" : "1 (model)");
+  });
   printer->end();
   const std::string gpu_name = queue.gpu.empty() ? std::string("the CUDA device") : queue.gpu;
   // The measured latency, and the curves where they were built, replace the device file's (borrowed

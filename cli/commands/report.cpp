@@ -80,13 +80,11 @@ int cmd_report(const std::vector<std::string>& args) {
       }
       // A variant this device or workload cannot run (ring over more GPUs than its NVLink joins, or
       // with no NVLink at all) is named with its reason, not run: the report covers every variant.
-      Prediction p;
-      try {
-        p = predict(*dev, one);
-      } catch (const InputError& e) {
-        refused.push_back(std::string(to_string(v)) + " (" + e.what() + ")");
+      if (auto why = refused_on(resolve(one, *dev), *dev)) {
+        refused.push_back(std::string(to_string(v)) + " (" + *why + ")");
         continue;
       }
+      const Prediction p = predict(*dev, one);
       printer->row(to_record(*dev, p));
       const std::string name(to_string(v));
       if (std::find(shown_variants.begin(), shown_variants.end(), name) == shown_variants.end()) shown_variants.push_back(name);

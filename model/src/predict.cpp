@@ -383,12 +383,10 @@ void exec_kernel(KernelCost& k, const Device& dev, const Workload& w) {
   const double unloaded = dev.dram_latency_s;
   const double bytes = (k.hbm_read + k.hbm_write).d();
   const double write_share = bytes > 0 ? k.hbm_write.d() / bytes : 0.0;
-  const auto kernel_s = [&](double latency) {
-    exec_kernel_at(k, dev, w, latency);
-    return k.exec.time_s - k.exec.launch_s;
-  };
+  // The latency the kernel's loads see when each is taken to cost `latency` (k.exec is left at it).
   const auto seen = [&](double latency) {
-    const double t = kernel_s(latency);
+    exec_kernel_at(k, dev, w, latency);
+    const double t = k.exec.time_s - k.exec.launch_s;
     return t > 0 ? dev.loaded_dram_latency_s(bytes / t, write_share) : unloaded;
   };
   if (k.waits.dram_reads == 0 || bytes <= 0 || dev.dram_queue_read.empty() || dev.dram_queue_copy.empty()) {
@@ -396,10 +394,7 @@ void exec_kernel(KernelCost& k, const Device& dev, const Workload& w) {
     return;
   }
   double lo = unloaded, hi = dev.loaded_dram_latency_s(dev.sustained_hbm_rate(), write_share);
-  if (seen(lo) <= lo) {
-    exec_kernel_at(k, dev, w, lo);
-    return;
-  }
+  if (seen(lo) <= lo) return;  // no queue at the unloaded latency: k.exec is already there
   for (int it = 0; it < 40 && hi - lo > 1e-4 * lo; ++it) {
     const double mid = 0.5 * (lo + hi);
     (seen(mid) > mid ? lo : hi) = mid;

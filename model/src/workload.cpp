@@ -224,6 +224,15 @@ void validate(const Workload& w, const Device& device) {
   if (auto why = not_applicable(w)) throw InputError(*why);
 }
 
+std::optional<std::string> refused_on(const Workload& w, const Device& device) {
+  try {
+    validate(w, device);
+  } catch (const InputError& e) {
+    return std::string(e.what());
+  }
+  return std::nullopt;
+}
+
 std::optional<std::string> not_applicable(const Workload& w) {
   const std::string name(w.variant.name());
   const bool decode = w.phase == Phase::decode;

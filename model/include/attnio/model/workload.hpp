@@ -101,5 +101,9 @@ Workload llama_like_workload();
 void validate(const Workload& w, const Device& device);
 // Why this variant does not apply to this phase/pass, or nullopt when it does.
 std::optional<std::string> not_applicable(const Workload& w);
+// Why validate() refuses this resolve()d workload on this device (ring over more GPUs than the
+// device's NVLink joins, say), or nullopt: for commands that run every variant and name the ones a
+// device cannot run instead of stopping at them.
+std::optional<std::string> refused_on(const Workload& w, const Device& device);
 
 }  // namespace attnio
