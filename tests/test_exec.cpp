@@ -1542,3 +1542,104 @@ TEST(Exec, DirtyL2StartWritesBackTheFlushByHand) {
   w.l2 = true;
   EXPECT_THROW(simulate(h, w, {}), InputError);
 }
+
+// flex in decode runs PyTorch's FlexDecoding (variants/flex.cpp flex_decode; flex_decoding.py
+// get_split_k and BLOCK_M, flex_decode.py.jinja TILE_KV), by hand. H100 (132 SMs), B = 8, 32 heads
+// over 8 K/V heads, d = 128, bf16, 4096 keys: SPLIT_KV = 132 // 64 x 2 = 4; BLOCK_M =
+// max(16, next_pow2(4)) = 16; TILE_KV = ceil(ceil(4096 / 4) / 64) x 64 = 1024 keys = 16 blocks, so
+// the 4 splits are all busy: 64 x 4 = 256 CTAs. K and V read once: 8·8·4096·(128 + 128)·2 =
+// 134,217,728 bytes; Q (8·32·128·2 = 65,536 bytes) loaded by every split, fetched once; every split
+// writes its fp32 ACC (256 rows x 4 splits x 128 x 4 = 524,288) and M and L (256 x 4 x 2 x 4 = 8,192).
+TEST(Exec, FlexDecodeIsPyTorchsFlexDecodingByHand) {
+  Workload w;
+  w.variant = parse_variant("flex");
+  w.impl = &find_impl("triton");
+  w.phase = Phase::decode;
+  w.dtype = Dtype::bf16;
+  w.batch = 8, w.heads = 32, w.kv_heads = 8, w.head_dim = 128, w.kv_len = 4096;
+  const Device& h = find_device("h100-sxm");
+  const Prediction p = predict(h, w);
+  ASSERT_EQ(p.kernel_count(), 3);
+  EXPECT_EQ(p.kernels[0].name, "flex_decoding");
+  EXPECT_EQ(p.kernels[1].name, "flex_decode_reduce_lse");
+  EXPECT_EQ(p.kernels[2].name, "flex_decode_reduce_out");
+  EXPECT_EQ(p.splits, 4u);
+  EXPECT_EQ(p.row_tile, 16u);
+  EXPECT_EQ(p.block_m, 4u);
+  EXPECT_EQ(p.block_n, 64u);
+  const KernelCost& k = p.kernels[0];
+  EXPECT_EQ(k.ctas.v, 256u);
+  EXPECT_EQ(k.block_iters.v, 64u * 64u);
+  EXPECT_EQ(k.hbm_read.v, 134217728u + 65536u);
+  EXPECT_EQ(k.l2_read.v, 134217728u + 4u * 65536u);
+  EXPECT_EQ(k.hbm_write.v, 524288u + 8192u);
+  EXPECT_EQ(k.mma, MmaPath::mma_sync);  // 2 warps: no wgmma (num_warps % 4 != 0)
+  EXPECT_EQ(k.load_buffers, 3u);       // num_stages = 3 on sm90
+  EXPECT_EQ(k.waits.dram_reads, 0u);
+  // The reduction reads every split's partials: 524,288 + 256·4·4 + 256·2·4 bytes.
+  EXPECT_EQ(p.kernels[2].hbm_read.v, 524288u + 4096u + 2048u);
+  EXPECT_EQ(p.kernels[2].hbm_write.v, 256u * 128u * 2u);
+
+  // The A100 (108 SMs): SPLIT_KV = 108 // 64 x 2 = 2, and num_stages = 1: every K/V block is
+  // waited on where it is issued, one DRAM round trip per block.
+  const Prediction a = predict(find_device("a100-80gb"), w);
+  EXPECT_EQ(a.splits, 2u);
+  EXPECT_EQ(a.kernels[0].ctas.v, 128u);
+  EXPECT_EQ(a.kernels[0].load_buffers, 0u);
+  EXPECT_EQ(a.kernels[0].waits.dram_reads, 1u);
+  EXPECT_EQ(a.kernels[0].sync_hbm_read.v, a.kernels[0].hbm_read.v);
+
+  // B = 1 with 2 K/V heads and 1024 keys on the A100: SPLIT_KV = 54 x 2 = 108, TILE_KV one block,
+  // so 16 of the 108 splits have a block; all 108 load Q and write partials.
+  Workload small = w;
+  small.batch = 1, small.heads = 16, small.kv_heads = 2, small.kv_len = 1024;
+  const Prediction s = predict(find_device("a100-80gb"), small);
+  EXPECT_EQ(s.splits, 108u);
+  EXPECT_EQ(s.kernels[0].ctas.v, 2u * 16u);
+  EXPECT_EQ(s.kernels[0].l2_read.v, 2u * 1024u * 256u * 2u + 108u * 16u * 128u * 2u);
+  EXPECT_EQ(s.kernels[0].hbm_write.v, 16u * 108u * (128u + 2u) * 4u);
+
+  // Packed documents (L = 1024: 512, 1024, 1536 repeating): the new token at position 4095 sees its
+  // document from 3584, 512 keys = 8 blocks, all in one split's tile of 16.
+  Workload doc = w;
+  doc.set("doc_len", 1024);
+  const Prediction d = predict(h, doc);
+  EXPECT_EQ(d.kernels[0].ctas.v, 64u);
+  EXPECT_EQ(d.kernels[0].hbm_read.v, 64u * 512u * 512u + 65536u);
+
+  // A group that is not a power of two falls back to the main flex_attention kernel.
+  Workload odd = w;
+  odd.heads = 24;
+  EXPECT_NE(predict(h, odd).kernels[0].name, "flex_decoding");
+}
+
+// Waited loads that miss L2 draw on the chip's DRAM, not on an even 1/SMs share of it (rule 5;
+// predict.cpp, the waited-load station), by hand. A kernel that only waits on loads from DRAM, no
+// latency, no launch cost: with 198 CTAs on the H100's 132 SMs (wave efficiency 0.75) it takes
+// the DRAM time c = bytes / sustained rate, where dividing the loads by the waves too gave c / 0.75.
+// With 13 CTAs (wave efficiency 13/132) each SM's port to L2 is the floor: bytes / L2 rate spread
+// over 13 SMs' worth of ports, (bytes / L2 rate) / (13/132).
+TEST(Exec, WaitedMissesDrawOnTheChipsDramNotAnEvenShare) {
+  Device h = find_device("h100-sxm");
+  h.launch_overhead_s = 0;
+  h.dram_latency_s = 0;
+  h.dram_queue_read.clear();
+  h.dram_queue_copy.clear();
+  Workload w;
+  w.impl = &find_impl("triton");
+  KernelCost k;
+  k.name = "waited";
+  k.ctas = 198;
+  k.ctas_per_sm = 2;
+  k.block_iters = k.ctas;
+  const std::uint64_t bytes = 100'000'000;
+  k.hbm_read = k.l2_read = k.sync_l2_read = k.sync_hbm_read = Count(bytes);
+  const double c = static_cast<double>(bytes) / h.sustained_hbm_rate();
+  ASSERT_GT(0.75 * c, static_cast<double>(bytes) / h.l2_rate());  // the DRAM demand, not the port, binds
+  EXPECT_NEAR(detail::kernel_time_s(k, h, w), c, 1e-9 * c);
+  k.ctas = 13;
+  k.block_iters = k.ctas;
+  const double port = static_cast<double>(bytes) / h.l2_rate() / (13.0 / 132.0);
+  ASSERT_GT(port, c);
+  EXPECT_NEAR(detail::kernel_time_s(k, h, w), port, 1e-9 * port);
+}

@@ -218,6 +218,23 @@ TEST(Simulate, SlidingWindowDecodeReplaysTheLibrarysDecodeOverTheBuffer) {
   EXPECT_EQ(formula, formula_flash2);
 }
 
+// FlexDecoding (flex.cpp flex_decode_schedule): every split's Q, its tile of K/V blocks and its
+// partials, and the two reduction kernels, kernel for kernel with the L2 off; splits past the
+// visible blocks (many splits, few keys) and a document mask included.
+TEST(Simulate, FlexDecodingMatchesTheClosedFormKernelForKernel) {
+  for (const std::uint64_t nk : {1000u, 4096u}) {
+    for (const std::uint64_t doc : {0u, 1024u}) {
+      Workload w = l2_off("flex", "triton", Pass::fwd, 2, 16, 2, 1, 128, false);
+      w.phase = Phase::decode;
+      w.kv_len = nk;
+      if (doc != 0) w.set("doc_len", doc);
+      const auto [sim, formula] = kernel_bytes(find_device("a100-80gb"), w);
+      EXPECT_EQ(sim, formula) << "Nk=" << nk << " doc_len=" << doc;
+      EXPECT_EQ(sim.count("flex_decoding"), 1u);
+    }
+  }
+}
+
 // FlashAttention v1.0.9's forward (flash.cpp flash1_fwd / flash1_forward): the split grid predict
 // chose and O carried in fp32 with the LSE, kernel for kernel with the L2 off; split (one head) and
 // unsplit (many heads), causal and not.

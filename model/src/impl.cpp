@@ -565,6 +565,42 @@ const ImplProfile kPytorch{
 // triton_fused_attention.py that is not in the flash-attention repository) went through the same
 // code generation; its autotuned configuration was not published, so its rows are held against
 // these traits, a stand-in (docs/model.md, "Triton on Hopper").
+// FlexAttention in decode (flex role splitkv): PyTorch's FlexDecoding template
+// (torch/_inductor/kernel/flex/flex_decoding.py and templates/flex_decode.py.jinja @0b53f857;
+// KernelTraits::flex_decoding). Its configuration is the CUDA heuristic's default
+// (torch/_inductor/template_heuristics/triton.py @00131b6b, CUDAConfigHeuristic
+// get_flex_decode_configs): BLOCK_N = 64 and 2 warps; num_stages = 3 on sm90 (fp16/bf16), 1 before.
+// BLOCK_M (16 at least) is set per workload by the group (variants/flex.cpp).
+//   MMA path  Triton lowers tl.dot to wgmma only when num_warps % 4 == 0 (AccelerateMatmul.cpp,
+//             getMMAVersionSafe): with 2 warps, mma.sync on either chip.
+//   layout    the QK^T dot feeds the PV dot, and for chained dots Triton's warpsPerTileV2 puts the
+//             warps along the larger dimension of the 16 x 64 score tile: along the keys. So each
+//             warp reads its half of the K and V tiles out of shared memory (each tile read once),
+//             holds Q in registers (loaded once, tl.load then the dot's A operand), and per
+//             iteration the row max and the row sum are reduced across the two warps through
+//             shared memory, and P is converted to the PV dot's A layout (every warp needs all its
+//             keys) through shared memory too: 3 barriers and 3 dependent shared-memory reads per
+//             key block. Read from Triton's layout rules, not from a compiled kernel.
+//   loads     num_stages = 1 (sm80): nothing is prefetched; K and V are issued at the top of the
+//             iteration (the V load depends on nothing the scores compute) and waited on there:
+//             one DRAM round trip per key block, its transfer in the cycle. num_stages = 3 (sm90):
+//             the pipeliner keeps 3 stages of K and V in flight.
+//   Not counted: the block-index loads that give each next K/V address (an L1 hit but for the
+//   first of each 128-key sparse block), and the mask evaluation of partial blocks.
+KernelTraits flex_decoding_traits(int cc) {
+  KernelTraits f{.block_m = 16, .block_n = 64, .mma_warps = 2, .mma = MmaPath::mma_sync, .overlap = OverlapRule::warps,
+                 .tile_readers = 1, .q_from_smem = false};
+  f.flex_decoding = true;
+  f.waits = {.barriers = 3, .smem_reads = 3};
+  if (cc >= 90) {
+    f.load_buffers = 3;
+  } else {
+    f.waits.dram_reads = 1;
+    f.waited = KernelTraits::kWaitAll;
+  }
+  return f;
+}
+
 KernelTraits triton_traits(KernelRole role, u64 d, bool, Dtype dtype, double, int cc) {
   if (cc >= 90 && role == KernelRole::fwd && d <= 128) {
     KernelTraits h{.block_m = d <= 64 ? 64u : 128u, .block_n = d <= 64 ? 128u : 64u, .mma_warps = d <= 64 ? 4u : 8u,
@@ -607,7 +643,7 @@ KernelTraits triton_traits(KernelRole role, u64 d, bool, Dtype dtype, double, in
   // (one async wait per iteration), so a stage's K and V cycle as one: 2 customers.
   if (role != KernelRole::bwd) t.load_buffers = 2;
   if (d > 128) t.block_m = t.block_n = 0;  // the tutorial asserts Lk in {16, 32, 64, 128}
-  if (role == KernelRole::splitkv) t.block_m = 64;
+  if (role == KernelRole::splitkv) return flex_decoding_traits(cc);
   return t;
 }
 // flex: FlexAttention's kernels are Triton code generated from the same fused-attention template.
@@ -617,13 +653,16 @@ const ImplProfile kTriton{
     .name = "Triton fused attention (tutorial kernel)",
     .summary = "sm80 (2023): 128 x 128 tiles, 4 warps (d <= 64) or 8, mma.sync; backward per (batch, head) or "
                "sequence-parallel, the faster, loads not pipelined (num_stages = 1). sm90 forward (Triton 3.x): wgmma, "
-               "128 x 64 and 8 warps at d = 128 (one CTA per SM), 64 x 128 and 4 warps at d = 64, 3 stages",
+               "128 x 64 and 8 warps at d = 128 (one CTA per SM), 64 x 128 and 4 warps at d = 64, 3 stages. flex in decode: "
+               "PyTorch's FlexDecoding (split-KV, GQA heads packed, 64-key blocks, 2 warps, mma.sync)",
     .sources = "triton-lang/triton python/tutorials/06-fused-attention.py v2.0.0 (bd5c2117) L46-47, L137-264; "
                "python/triton/ops/flash_attention.py @022ef48a (sequence_parallel backward); as benchmarked in "
                "FlashAttention-2 §4.1 (flash-attention v2.0.4 benchmarks/benchmark_flash_attention.py:112-130); "
                "sm90: lib/Dialect/TritonGPU/Transforms/AccelerateMatmul.cpp (getMMAVersionSafe); tfan2437/flash-attention-lab "
                "flash_lab/triton_attention.py @0dca073, profiling/reports/h100-80gb-hbm3/triton-ptx-s4096-d128.md, "
-               "triton-ptx-s2048-d64-causal.md @3501587e, triton-s4096-full.md @09380c57 (Triton 3.4: configs, registers, shared memory)",
+               "triton-ptx-s2048-d64-causal.md @3501587e, triton-s4096-full.md @09380c57 (Triton 3.4: configs, registers, shared memory); "
+               "FlexDecoding: pytorch/pytorch torch/_inductor/kernel/flex/flex_decoding.py @00804f38, "
+               "templates/flex_decode.py.jinja @0b53f857, template_heuristics/triton.py @00131b6b (get_flex_decode_configs)",
     .min_cc = 80,
     .variants = kTritonVariants,
     .traits = triton_traits};

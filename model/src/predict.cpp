@@ -249,12 +249,21 @@ void exec_kernel_at(KernelCost& k, const Device& dev, const Workload& w, double 
     other_dram = std::max(0.0, (k.hbm_read + k.hbm_write).d() / dev.sustained_hbm_rate() - wait_dram);
     other_l2 = std::max(0.0, (k.l2_read + k.l2_write).d() / dev.l2_rate() - k.sync_l2_read.d() / dev.l2_rate());
   }
-  double throughput = 0, wait_dram_inflated = 0;
+  // Misses are served by the chip's DRAM, not by the SM (rule 5, as the prefetch loop below): an
+  // SM that holds more CTAs than the average draws more than an even share of the DRAM rate while
+  // lighter ones draw less, so their demand is the chip's, times the wave efficiency that the
+  // cycle's time is divided by below. Each SM still draws them through its own port to L2, whose
+  // rate is the chip's L2 rate over the SMs (the L2's bandwidth is the sum of the SMs' ports): a
+  // floor. Hits are served at that port: the SM's share, quantized with the SM.
+  x.wave_efficiency = wave_efficiency(k, dev);
+  const double miss_port = std::min(k.sync_hbm_read.d(), k.sync_l2_read.d()) / dev.l2_rate();
+  double throughput = 0, dram_station = 0;
   for (int it = 0; it < 64; ++it) {
     const double t = throughput > 0 ? 1.0 / throughput : 0.0;
     const auto busy_frac = [t](double other) { return t > 0 ? std::min(0.99, other / t) : 0.0; };
-    wait_dram_inflated = wait_dram / (1 - busy_frac(other_dram));
-    x.wait_mem_s = wait_dram_inflated + wait_l2 / (1 - busy_frac(other_l2));
+    const double wait_dram_inflated = wait_dram / (1 - busy_frac(other_dram));
+    dram_station = wait_dram > 0 ? std::max(wait_dram_inflated * x.wave_efficiency, miss_port) : 0.0;
+    x.wait_mem_s = dram_station + wait_l2 / (1 - busy_frac(other_l2));
     const double demands[] = {x.gemm_s, x.softmax_s, x.wait_mem_s};
     const double next = cycle_throughput(demands, x.overlap_jobs, x.delay_s);
     const bool settled = std::abs(next - throughput) <= 1e-9 * next;
@@ -264,7 +273,6 @@ void exec_kernel_at(KernelCost& k, const Device& dev, const Workload& w, double 
   const bool smem_floor = smem_apart && x.smem_s * throughput > 1;
   if (smem_floor) throughput = 1 / x.smem_s;
   x.utilization = x.gemm_s > 0 && throughput > 0 ? std::min(1.0, throughput * x.gemm_s) : 1.0;
-  x.wave_efficiency = wave_efficiency(k, dev);
   const double busy = throughput > 0 ? 1.0 / throughput : 0.0;
   // Pipeline fill (FlashAttention-3 Alg. 2 lines 3-6, FlashAttention-2 Alg. 1 lines 4-10): each CTA
   // waits for its first tiles (the DRAM latency) and runs its first softmax with no GEMM of its own
@@ -358,7 +366,7 @@ void exec_kernel_at(KernelCost& k, const Device& dev, const Workload& w, double 
   // The loop's larger station names it: DRAM when the prefetched reads outweigh the SM's work.
   const Bound sm_pipe = x.loop_s > 0 && x.loop_dram_s > x.loop_sm_s ? Bound::hbm
                         : x.wait_mem_s > longest_pipe && x.wait_mem_s >= x.delay_s
-                            ? (2 * wait_dram_inflated >= x.wait_mem_s ? Bound::hbm : Bound::l2)
+                            ? (2 * dram_station >= x.wait_mem_s ? Bound::hbm : Bound::l2)
                         : x.delay_s > longest_pipe ? Bound::latency
                         : smem_floor ? Bound::smem
                         : x.gemm_s >= x.softmax_s ? (x.tensor_s >= x.smem_s ? Bound::tensor : Bound::smem)

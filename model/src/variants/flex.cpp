@@ -32,6 +32,200 @@ Mask flex_mask(const Workload& w, u64 n, u64 nk) {
   return m;
 }
 
+// ---- FlexDecoding --------------------------------------------------------------------------------
+// flex_attention with fewer than 128 query tokens runs PyTorch's FlexDecoding kernel
+// (torch/_inductor/kernel/flex/flex_decoding.py @00804f38, _use_flex_decoding: static batch and
+// heads, and a group size g = H/Hkv that is a power of two; otherwise the main flex_attention
+// kernel, one query head per CTA). Its traits: impl.cpp flex_decoding_traits.
+
+u64 next_pow2(u64 x) {
+  u64 p = 1;
+  while (p < x) p *= 2;
+  return p;
+}
+
+bool runs_flex_decoding(const Workload& w) {
+  if (w.phase != Phase::decode || w.kv_heads == 0) return false;
+  const u64 g = w.heads / w.kv_heads;
+  if (g == 0 || (g & (g - 1)) != 0) return false;
+  const auto t = impl_traits(w, KernelRole::splitkv, std::max(w.head_dim, w.v_head_dim));
+  return t && t->flex_decoding;
+}
+
+// How FlexDecoding lays one call out (flex_decode.py.jinja; flex_decoding.py get_split_k and the
+// BLOCK_M default). The block mask is the one create_block_mask builds (128-key sparse blocks), as
+// serving code passes it; a call with no block mask gets one sparse block covering every key, and
+// then split 0 walks them all (TILE_KV from that one block), which is not modelled.
+struct FlexSplit {
+  u64 splits = 1;       // SPLIT_KV: launched splits per (batch, K/V head)
+  u64 row_tile = 16;    // BLOCK_M
+  u64 tile_blocks = 1;  // TILE_KV / BLOCK_N: key blocks each split walks at most
+  u64 first = 0;        // first key block the query sees
+  u64 blocks = 0;       // key blocks the query sees (from `first`)
+  u64 tokens = 0;       // keys in those blocks
+  u64 busy = 1;         // splits with any block to walk
+};
+
+FlexSplit flex_split(const Workload& w, const Device& dev, u64 bn) {
+  const Shape s = shape_of(w);
+  FlexSplit p;
+  // get_split_k: "num_SM // bh * 2", at least 1, with bh = B·Hkv.
+  p.splits = std::max<u64>(1, static_cast<u64>(dev.sm_count) / max_u(1, s.batch * s.kv_heads) * 2);
+  p.row_tile = std::max<u64>(16, next_pow2(s.n * s.group()));
+  // With full blocks (create_block_mask's), TILE_KV = cdiv(cdiv(KV_LEN, SPLIT_KV), BLOCK_N) x
+  // BLOCK_N, whatever the mask leaves: splits past the visible blocks walk nothing.
+  p.tile_blocks = max_u(1, ceil_div(ceil_div(s.nk, p.splits), bn));
+  const KeyRange r = key_range(flex_mask(w, s.n, s.nk), static_cast<std::int64_t>(s.n) - 1, s.nk);
+  const u64 lo = static_cast<u64>(r.lo), hi = static_cast<u64>(r.hi);
+  p.first = lo / bn;
+  p.blocks = hi > lo ? ceil_div(hi, bn) - p.first : 0;
+  p.tokens = min_u(s.nk, (p.first + p.blocks) * bn) - p.first * bn;
+  p.busy = std::clamp<u64>(ceil_div(p.blocks, p.tile_blocks), 1, p.splits);
+  return p;
+}
+
+// The closed form. Partial blocks are dealt from split 0 and full ones from the last split
+// backwards (flex_decode.py.jinja); counted here as one run of `blocks` over the busy splits.
+void flex_decode(Evaluator& ev) {
+  const Workload& w = ev.w();
+  const Shape s = ev.shape();
+  const u64 e = ev.e(), dmax = std::max(s.d, s.dv);
+  const KernelTraits t = *ev.traits(KernelRole::splitkv, dmax);
+  const u64 bn = w.count("block_n") != 0 ? w.count("block_n") : t.block_n;
+  const FlexSplit p = flex_split(w, ev.dev(), bn);
+  const u64 rows = s.n * s.group();  // the query rows of one K/V head, packed into one CTA
+  const Count sets = Count(s.batch) * s.kv_heads;
+  const u64 stages = max_u(1, t.load_buffers);
+  // Shared memory: the K and V tiles of each stage and the P tile converted for the PV dot.
+  const Count smem = Count(bn) * (s.d + s.dv) * e * stages + Count(p.row_tile) * bn * e;
+  // Empty splits load Q and write their partials; the execution model counts the busy ones.
+  KernelCost& k = ev.add("flex_decoding", sets * p.busy, ev.ctas_per_sm(smem));
+  ev.attention_kernel(k, KernelRole::splitkv, dmax);
+  ev.out().splits = p.splits;
+  ev.out().block_n = bn;
+  ev.out().block_m = min_u(rows, p.row_tile);
+  ev.out().row_tile = p.row_tile;
+  const Count heads = sets * rows;
+  const Count visible = heads.v == 0 ? Count(0) : Count(p.tokens);
+  k.tensor_flops = heads * visible * 2 * (s.d + s.dv);
+  k.sfu_ops = heads * visible;
+  k.fp32_flops = heads * (visible * 3 + Count(p.blocks) * s.dv);
+  // Issue: every row of BLOCK_M and every key of a visited block (the padded rows and the masked
+  // keys of a partial block are computed), with the split-KV kernel's FP32 count per score.
+  const Count padded = sets * p.row_tile;
+  const Count scored = padded * p.blocks * bn;
+  k.tensor_issue = scored * 2 * (s.d + s.dv);
+  k.sfu_issue = scored;
+  k.fp32_instr = scored * 3 + Count(scored.v / 2) + padded * p.blocks * s.dv;
+  // The busy splits start together (the grid is one wave of them); a mask that leaves one split
+  // all the blocks (a document shorter than a split's tile) is not a tail the model prices.
+  k.block_iters = sets * p.blocks;
+  k.inflight_bytes = Count(min_u(bn, s.nk)) * (s.d + s.dv) * e * stages;
+  // K and V: each (batch, K/V head) reads its visible blocks once, split by split.
+  const Count kv = sets * p.tokens * (s.d + s.dv) * e;
+  Evaluator::read_stream(k, kv, kv, t.readers());
+  // P through shared memory each key block: written once, read by both warps.
+  k.sram_write += scored * e;
+  k.sram_read += scored * e * t.mma_warps;
+  // Q: every launched CTA loads its rows (one fetch from DRAM).
+  const Count q = heads * s.d * e;
+  k.l2_read += q * p.splits;
+  k.hbm_read += ev.filtered(q, q * p.splits, 0);
+  if (t.waited & KernelTraits::kWaitAll) Evaluator::all_loads_waited(k);
+  // Every launched split writes its ACC [B][SPLIT_KV][H][n][dv] and its M and L, fp32.
+  const Count acc = heads * p.splits * s.dv * kStatBytes, ml = heads * p.splits * 2 * kStatBytes;
+  Evaluator::write_direct(k, acc + ml);
+  ev.out().extra_memory_bytes += acc + ml;
+  // The reduction (flex_decoding.py, after autotune_select_algorithm): inductor ops over the split
+  // axis, two kernels by their iteration spaces. One reduces M and L per row (global max, the
+  // rescaled sum, log2 for the logsumexp it returns); the other sums ACC x exp2(M - max) over the
+  // splits per output element, divides by the sum and converts to the input dtype.
+  KernelCost& r1 = rowwise(ev, "flex_decode_reduce_lse", heads);
+  Evaluator::read_direct(r1, ml);
+  Evaluator::write_direct(r1, heads * 3 * kStatBytes);
+  r1.sfu_ops = heads * (p.splits + 1);
+  r1.fp32_flops = heads * p.splits * 3;
+  KernelCost& r2 = rowwise(ev, "flex_decode_reduce_out", heads * s.dv);
+  Evaluator::read_direct(r2, acc + heads * p.splits * kStatBytes + heads * 2 * kStatBytes);
+  Evaluator::write_direct(r2, heads * s.dv * e);
+  r2.sfu_ops = heads * s.dv * p.splits;  // alpha = exp2(M - max), per element of the fused reduction
+  r2.fp32_flops = heads * s.dv * (p.splits * 3 + 1);
+}
+
+// The tile schedule: the same launch, split by split.
+void flex_decode_schedule(Scheduler& sc) {
+  const Prediction& f = sc.formula();
+  const Workload& w = sc.w();
+  const Shape s = sc.shape();
+  const u64 e = sc.e(), bn = f.block_n;
+  const FlexSplit p = flex_split(w, sc.dev(), bn);
+  const u64 rows = s.n * s.group(), sets = s.batch * s.kv_heads;
+  AddressSpace& as = sc.as();
+  const u64 q = as.alloc(Count(sets) * rows * s.d * e);
+  const u64 kc = as.alloc(Count(sets) * s.nk * s.d * e);
+  const u64 vc = as.alloc(Count(sets) * s.nk * s.dv * e);
+  const u64 acc = as.alloc(Count(sets) * p.splits * rows * s.dv * kStatBytes);
+  const u64 ml = as.alloc(Count(sets) * p.splits * rows * 2 * kStatBytes);
+  const u64 o = as.alloc(Count(sets) * rows * s.dv * e);
+  const u64 lse = as.alloc(Count(sets) * rows * 3 * kStatBytes);
+  SimKernel k;
+  k.name = "flex_decoding";
+  k.ctas = sets * p.splits;
+  const auto t = impl_traits(w, KernelRole::splitkv, std::max(s.d, s.dv));
+  k.smem = {{"K/V stages", bn * (s.d + s.dv) * e * max_u(1, t ? t->load_buffers : 1)},
+            {"P tile", p.row_tile * bn * e}};
+  k.program = [=](u64 cta, std::vector<Step>& steps) {
+    const u64 sp = cta % p.splits, set = cta / p.splits;
+    Step first;
+    first.read("Q", q + set * rows * s.d * e, rows * s.d * e);
+    steps.push_back(first);
+    const u64 j0 = p.first + sp * p.tile_blocks, j1 = min_u(p.first + p.blocks, j0 + p.tile_blocks);
+    for (u64 j = j0; j < j1; ++j) {
+      const u64 k0 = j * bn, cols = min_u(s.nk, k0 + bn) - k0;
+      Step st;
+      st.read("K", kc + (set * s.nk + k0) * s.d * e, cols * s.d * e);
+      st.read("V", vc + (set * s.nk + k0) * s.dv * e, cols * s.dv * e);
+      const double area = static_cast<double>(rows * cols);
+      st.tensor = 2 * area * static_cast<double>(s.d + s.dv);
+      st.sfu = area;
+      st.fp32 = 3 * area;
+      st.sram = static_cast<double>(cols * (s.d + s.dv) * e * 2 + p.row_tile * bn * e * 3);
+      steps.push_back(st);
+    }
+    Step last;
+    last.write("ACC", acc + (set * p.splits + sp) * rows * s.dv * kStatBytes, rows * s.dv * kStatBytes);
+    last.write("M, L", ml + (set * p.splits + sp) * rows * 2 * kStatBytes, rows * 2 * kStatBytes);
+    steps.push_back(last);
+  };
+  sc.out().push_back(std::move(k));
+  SimKernel r1;
+  r1.name = "flex_decode_reduce_lse";
+  r1.ctas = sets;
+  r1.program = [=](u64 cta, std::vector<Step>& steps) {
+    Step st;
+    st.read("M, L", ml + cta * p.splits * rows * 2 * kStatBytes, p.splits * rows * 2 * kStatBytes);
+    st.write("max, sum, lse", lse + cta * rows * 3 * kStatBytes, rows * 3 * kStatBytes);
+    st.sfu = static_cast<double>(rows * (p.splits + 1));
+    st.fp32 = static_cast<double>(rows * p.splits * 3);
+    steps.push_back(st);
+  };
+  sc.out().push_back(std::move(r1));
+  SimKernel r2;
+  r2.name = "flex_decode_reduce_out";
+  r2.ctas = sets;
+  r2.program = [=](u64 cta, std::vector<Step>& steps) {
+    Step st;
+    st.read("ACC", acc + cta * p.splits * rows * s.dv * kStatBytes, p.splits * rows * s.dv * kStatBytes);
+    st.read("M", ml + cta * p.splits * rows * 2 * kStatBytes, p.splits * rows * kStatBytes);
+    st.read("max, sum", lse + cta * rows * 3 * kStatBytes, rows * 2 * kStatBytes);
+    st.write("O", o + cta * rows * s.dv * e, rows * s.dv * e);
+    st.sfu = static_cast<double>(rows * s.dv * p.splits);
+    st.fp32 = static_cast<double>(rows * s.dv * (p.splits * 3 + 1));
+    steps.push_back(st);
+  };
+  sc.out().push_back(std::move(r2));
+}
+
 void check_flex(const Workload& w, const Device&) {
   check_block_tiles(w);
   const u64 L = w.count("doc_len"), P = w.count("prefix");
@@ -42,7 +236,16 @@ void check_flex(const Workload& w, const Device&) {
   }
 }
 
-void tiles(Workload& w) { flash_kernel_tiles(w, std::max(w.head_dim, w.v_head_dim == 0 ? w.head_dim : w.v_head_dim)); }
+void tiles(Workload& w) {
+  const u64 d = std::max(w.head_dim, w.v_head_dim == 0 ? w.head_dim : w.v_head_dim);
+  if (runs_flex_decoding(w)) {
+    const auto t = impl_traits(w, KernelRole::splitkv, d);
+    if (w.count("block_n") == 0) w.set("block_n", t->block_n);
+    if (w.count("block_m") == 0) w.set("block_m", std::max<u64>(t->block_m, next_pow2(w.query_len() * (w.heads / w.kv_heads))));
+    return;
+  }
+  flash_kernel_tiles(w, d);
+}
 
 constexpr const ParamSpec* kParams[] = {&kBlockM, &kBlockN, &kClaShare, &kDocLen, &kPrefix};
 const VariantDescriptor kDesc{
@@ -51,8 +254,12 @@ const VariantDescriptor kDesc{
     .sources = "Dong et al. 2024, FlexAttention, §3-4 (BlockMask: empty / full / partial blocks); T5 §3.2.1 prefix LM",
     .params = kParams, .backward = true,
     .check = check_flex,
-    .evaluate = [](Evaluator& ev) { flash_passes(ev, ev.shape(), flex_mask(ev.w(), ev.shape().n, ev.shape().nk), {}, false); },
+    .evaluate = [](Evaluator& ev) {
+      if (runs_flex_decoding(ev.w())) return flex_decode(ev);
+      flash_passes(ev, ev.shape(), flex_mask(ev.w(), ev.shape().n, ev.shape().nk), {}, false);
+    },
     .io_complexity = [](const Workload& w) -> std::string_view {
+      if (w.phase == Phase::decode) return w.count("doc_len") != 0 ? "Θ(L·d) per K/V head" : "Θ(N_kv·d) per K/V head";
       return w.count("doc_len") != 0 ? "Θ(N·L·d²/M) per head (L: document length)" : "Θ(N²·d²/M) per head";
     },
     .params_text = [](const Prediction& p) {
@@ -61,7 +268,10 @@ const VariantDescriptor kDesc{
       if (const u64 P = p.workload.count("prefix"); P != 0) put(s, "prefix", num(P));
       return s;
     },
-    .schedule = [](Scheduler& sc) { flash_family(sc, sc.shape(), flex_mask(sc.w(), sc.shape().n, sc.shape().nk), {}, false); },
+    .schedule = [](Scheduler& sc) {
+      if (runs_flex_decoding(sc.w())) return flex_decode_schedule(sc);
+      flash_family(sc, sc.shape(), flex_mask(sc.w(), sc.shape().n, sc.shape().nk), {}, false);
+    },
     .kernel_tiles = tiles,
     .derivation = [](const Prediction& p) -> std::string {
       const Workload& w = p.workload;
@@ -71,6 +281,16 @@ const VariantDescriptor kDesc{
                                       "blocks of its own documents, so the work grows as N·L instead of N²/2"
                          : P != 0 ? "prefix-LM: the first " + num(P) + " tokens see each other, the rest are causal"
                                   : std::string(w.causal ? "causal" : "no mask");
+      if (runs_flex_decoding(w)) {
+        const u64 g = w.heads / w.kv_heads;
+        const std::string heads = num(g) + (g == 1 ? " query head" : " query heads");
+        return "FlexAttention (Dong et al. 2024) in decode: with fewer than 128 query tokens and " + heads +
+               " per K/V head (a power of two) flex_attention runs PyTorch's FlexDecoding kernel: the group's " + heads +
+               " packed as the rows of one " + num(p.row_tile) + "-row tile, the keys split " +
+               num(p.splits) + " ways (2 x SMs / (B·Hkv)), each split walking a fixed tile of " + num(p.block_n) +
+               "-key blocks the mask (" + rule + ") may leave empty, fp32 partials reduced over the splits by two "
+               "inductor kernels.\n";
+      }
       return "FlexAttention (Dong et al. 2024): the mask rule (" + rule + ") becomes a block mask; empty blocks are "
              "skipped, full ones run without evaluating the mask, partial ones evaluate it per score. The kernel is "
              "FlashAttention-2's loop over the visited blocks (Br = " + num(p.block_m) + ", Bc = " + num(p.block_n) + ").\n";

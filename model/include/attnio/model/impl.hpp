@@ -125,6 +125,13 @@ struct KernelTraits {
   // its matmul FLOPs go to the FP32 pipe and its achievable roof is the FP32 lanes' (vLLM's
   // PagedAttention: Qk_dot and the value loop's dot, attention_kernels.cu).
   bool cuda_core_math = false;
+  // PyTorch's FlexDecoding (torch/_inductor/kernel/flex/flex_decoding.py, templates/flex_decode.py.jinja):
+  // what flex_attention lowers to when the query is shorter than 128 tokens and the group size is a
+  // power of two. Grid (ceil(n·g / BLOCK_M), B·Hkv, SPLIT_KV) with SPLIT_KV = max(1, SMs // (B·Hkv) x 2)
+  // (get_split_k), BLOCK_M = max(16, next_pow2(n·g)), each split a fixed tile of
+  // ceil(ceil(Nk / SPLIT_KV) / BLOCK_N) key blocks whatever the mask leaves in it, fp32 partials
+  // (ACC, M, L) reduced by two inductor kernels (model/src/variants/flex.cpp).
+  bool flex_decoding = false;
   // FlashInfer's CUDA-core decode kernels (decode.cuh): the decode variants run their own launch
   // plan, closed form and schedule (model/src/variants/flashinfer_decode.cpp).
   bool flashinfer_decode = false;
