@@ -1643,3 +1643,33 @@ TEST(Exec, WaitedMissesDrawOnTheChipsDramNotAnEvenShare) {
   ASSERT_GT(port, c);
   EXPECT_NEAR(detail::kernel_time_s(k, h, w), port, 1e-9 * port);
 }
+
+// Block-sparse decode with the fa2 profile is flash-attention's decode over the kept blocks
+// (flash.cpp sparse_decode), by hand: the split-KV kernel's 128-key blocks at d = 128 cut 4096 keys
+// into 32; the new token's row of an s = 0.25 layout keeps blocks 3, 7, ..., 31 (block_sparse_keep:
+// floor((j + 1) s) > floor(j s)), 8 blocks = 1024 keys. So the call is flash2's decode over 1024
+// keys: the same kernels, bytes and time.
+TEST(Exec, BlockSparseDecodeIsTheLibrarysDecodeOverTheKeptBlocks) {
+  const Device& h = find_device("h100-sxm");
+  const auto decode = [](std::string_view variant, std::uint64_t kv_len) {
+    Workload w;
+    w.variant = parse_variant(variant);
+    w.impl = &find_impl("fa2");
+    w.phase = Phase::decode;
+    w.dtype = Dtype::bf16;
+    w.batch = 8, w.heads = 32, w.kv_heads = 8, w.head_dim = 128, w.kv_len = kv_len;
+    if (variant == "block-sparse") w.set_real("block_density", 0.25);
+    return w;
+  };
+  const Prediction ps = predict(h, decode("block-sparse", 4096)), pf = predict(h, decode("flash2", 1024));
+  ASSERT_EQ(ps.kernel_count(), pf.kernel_count());
+  EXPECT_EQ(ps.kernels[0].name, "flash2_fwd_splitkv");
+  EXPECT_EQ(ps.block_n, 128u);
+  EXPECT_EQ(ps.hbm_bytes().v, pf.hbm_bytes().v);
+  EXPECT_EQ(ps.kernels[0].hbm_read.v, pf.kernels[0].hbm_read.v);
+  EXPECT_DOUBLE_EQ(ps.predicted_time_s, pf.predicted_time_s);
+  // attnio's own kernel runs the sparse layout over the whole cache instead.
+  Workload own = decode("block-sparse", 4096);
+  own.impl = &find_impl("attnio");
+  EXPECT_NE(predict(h, own).kernels[0].name, "flash2_fwd_splitkv");
+}

@@ -218,6 +218,17 @@ TEST(Simulate, SlidingWindowDecodeReplaysTheLibrarysDecodeOverTheBuffer) {
   EXPECT_EQ(formula, formula_flash2);
 }
 
+// Block-sparse decode with fa2 (flash.cpp sparse_decode): the simulator replays flash-attention's
+// decode over the kept blocks, kernel for kernel with the L2 off.
+TEST(Simulate, BlockSparseDecodeReplaysTheLibrarysDecodeOverTheKeptBlocks) {
+  Workload w = l2_off("block-sparse", "fa2", Pass::fwd, 4, 16, 4, 1, 128, false);
+  w.phase = Phase::decode;
+  w.kv_len = 3000;
+  const auto [sim, formula] = kernel_bytes(h100(), w);
+  EXPECT_EQ(sim, formula);
+  EXPECT_EQ(sim.count("flash2_fwd_splitkv"), 1u);
+}
+
 // FlexDecoding (flex.cpp flex_decode_schedule): every split's Q, its tile of K/V blocks and its
 // partials, and the two reduction kernels, kernel for kernel with the L2 off; splits past the
 // visible blocks (many splits, few keys) and a document mask included.

@@ -1250,6 +1250,37 @@ std::pair<Shape, Mask> window_call(const Workload& w, const Shape& s) {
   return {s, window_mask(w, s)};
 }
 
+// Decode over a block-sparse layout: the new token's row of the layout (row 0,
+// traits::block_sparse_keep) keeps about s of the key blocks. Where the implementation decodes
+// through flash-attention's own decode path (library_decode_splits), the call is that decode over
+// the kept blocks: a serving stack lists the kept pages of the cache in the block table it gives
+// flash_attn_with_kvcache, and the kernel reads them as one shorter cache, the group's heads
+// packed, the keys split. The layout's blocks are the split-KV kernel's key blocks. nk = 0 where
+// that is not the case (prefill, or an implementation with no such path: the sparse mask over the
+// keys, one query head per CTA).
+Shape sparse_decode(const Workload& w, const Shape& s) {
+  if (w.phase != Phase::decode) return Shape{};
+  if (!library_decode_splits(w, attention_mask(w, s.n, s.nk), {}, false)) return Shape{};
+  const u64 d = std::max(s.d, s.dv);
+  const u64 bc = w.count("block_n") != 0 ? w.count("block_n") : impl_tiles(w, KernelRole::splitkv, d).bc;
+  if (bc == 0) return Shape{};
+  const u64 tc = ceil_div(s.nk, bc);
+  const double density = w.real("block_density");
+  u64 kept = 0;
+  for (u64 j = 0; j < tc; ++j) {
+    if (traits::block_sparse_keep(density, 0, j, tc)) kept += min_u(s.nk, (j + 1) * bc) - j * bc;
+  }
+  Shape r = s;
+  r.nk = max_u(1, kept);
+  return r;
+}
+
+// What a block-sparse call runs: the library's decode over the kept blocks, or the sparse layout.
+std::pair<Shape, FlashOptions> sparse_call(const Workload& w, const Shape& s) {
+  if (const Shape r = sparse_decode(w, s); r.nk != 0) return {r, FlashOptions{}};
+  return {s, FlashOptions{w.real("block_density"), false}};
+}
+
 // LongNet §2.2: each segment of w tokens keeps every r-th token, so attention runs over N/w
 // independent sequences of w/r tokens; heads take different offsets.
 Shape dilated_shape(const Workload& w) {
@@ -1285,6 +1316,17 @@ void flash2_tiles(Workload& w) {
     return;
   }
   flash_kernel_tiles(w, d);
+}
+
+// block-sparse's: the split-KV kernel's where its decode is flash-attention's decode over the kept
+// blocks (sparse_decode), the forward kernel's otherwise.
+void sparse_tiles(Workload& w) {
+  const Shape s = shape_of(w);
+  if (w.phase == Phase::decode && library_decode_splits(w, attention_mask(w, s.n, s.nk), {}, false)) {
+    fill_tiles(w, KernelRole::splitkv, std::max(w.head_dim, w.v_head_dim == 0 ? w.head_dim : w.v_head_dim));
+    return;
+  }
+  tiles(w);
 }
 
 // The sliding window's: the split-KV kernel's where its decode is flash-attention's decode over the
@@ -1355,23 +1397,38 @@ const VariantDescriptor kFlash2Desc{
 
 // block-sparse ---------------------------------------------------------------------------------------
 constexpr const ParamSpec* kBlockSparseParams[] = {&kBlockM, &kBlockN, &kClaShare, &kBlockDensity};
-FlashOptions sparse(const Workload& w) { return {w.real("block_density"), false}; }
 const VariantDescriptor kBlockSparseDesc{
     .name = "block-sparse",
     .summary = "flash2 visiting only a fraction s of the blocks (FlashAttention §3.3)",
     .sources = "Dao et al. 2022, FlashAttention, §3.3 and Prop. 4",
     .params = kBlockSparseParams, .backward = true, .kernel_fwd = "flash2_fwd_block_sparse",
     .check = check_flash,
-    .evaluate = [](Evaluator& ev) { flash_passes(ev, ev.shape(), attention_mask(ev.w(), ev.shape().n, ev.shape().nk), sparse(ev.w()), false); },
-    .io_complexity = [](const Workload&) -> std::string_view { return "Θ(N·d + N²·d²·s/M) per head"; },
+    .evaluate = [](Evaluator& ev) {
+      const auto [s, opt] = sparse_call(ev.w(), ev.shape());
+      flash_passes(ev, s, attention_mask(ev.w(), s.n, s.nk), opt, false);
+    },
+    .io_complexity = [](const Workload& w) -> std::string_view {
+      return sparse_decode(w, shape_of(w)).nk != 0 ? "Θ(s·N_kv·d) per K/V head" : "Θ(N·d + N²·d²·s/M) per head";
+    },
     .params_text = [](const Prediction& p) {
       std::string s;
       put(s, "block_density", std::to_string(p.workload.real("block_density")).substr(0, 6));
       return s;
     },
-    .schedule = [](Scheduler& sc) { flash_family(sc, sc.shape(), attention_mask(sc.w(), sc.shape().n, sc.shape().nk), sparse(sc.w()), false); },
-    .kernel_tiles = tiles,
+    .schedule = [](Scheduler& sc) {
+      const auto [s, opt] = sparse_call(sc.w(), sc.shape());
+      flash_family(sc, s, attention_mask(sc.w(), s.n, s.nk), opt, false);
+    },
+    .kernel_tiles = sparse_tiles,
     .derivation = [](const Prediction& p) {
+      const Shape r = sparse_decode(p.workload, shape_of(p.workload));
+      if (r.nk != 0) {
+        return fa2_text(p, " In decode the new token's row of the layout keeps " + num(r.nk) + " of the " +
+                               num(p.workload.kv_len) + " keys (s = " + fmt("%.3g", p.workload.real("block_density")) +
+                               " of the " + num(p.block_n) + "-key blocks); listed as the pages of the cache's block table, "
+                               "they are read by FlashAttention-2's decode (the split-KV kernel, the group's heads packed as "
+                               "query rows) as one shorter cache.");
+      }
       return fa2_text(p, " Only a fraction s = " + fmt("%.3g", p.workload.real("block_density")) +
                              " of the blocks is visited (FlashAttention Prop. 4).");
     }};
