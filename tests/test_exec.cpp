@@ -469,6 +469,18 @@ TEST(Exec, Fa2TraitsPerChip) {
 }
 
 // One decode step of B = 1, 32 query heads over 8 K/V heads, 4096 cached tokens, d = 128.
+// A Llama-3-8B attention layer in decode with the fa2 profile: B = 8, 32 heads over 8 K/V heads of
+// 128, bf16, `kv_len` keys.
+Workload fa2_llama_decode(std::string_view variant, std::uint64_t kv_len) {
+  Workload w;
+  w.variant = parse_variant(variant);
+  w.impl = &find_impl("fa2");
+  w.phase = Phase::decode;
+  w.dtype = Dtype::bf16;
+  w.batch = 8, w.heads = 32, w.kv_heads = 8, w.head_dim = 128, w.kv_len = kv_len;
+  return w;
+}
+
 Workload gqa_decode_4096() {
   Workload w;
   w.phase = Phase::decode;
@@ -569,12 +581,7 @@ TEST(Exec, ProfiledKernelIsColdAndHasNoLaunchByHand) {
 TEST(Exec, SlidingWindowDecodeIsTheLibrarysDecodeOverTheBuffer) {
   const Device& h = find_device("h100-sxm");
   const auto decode = [](std::string_view variant, std::uint64_t kv_len) {
-    Workload w;
-    w.variant = parse_variant(variant);
-    w.impl = &find_impl("fa2");
-    w.phase = Phase::decode;
-    w.dtype = Dtype::bf16;
-    w.batch = 8, w.heads = 32, w.kv_heads = 8, w.head_dim = 128, w.kv_len = kv_len;
+    Workload w = fa2_llama_decode(variant, kv_len);
     if (variant == "sliding-window") w.set("window", 4096);
     return w;
   };
@@ -1652,12 +1659,7 @@ TEST(Exec, WaitedMissesDrawOnTheChipsDramNotAnEvenShare) {
 TEST(Exec, BlockSparseDecodeIsTheLibrarysDecodeOverTheKeptBlocks) {
   const Device& h = find_device("h100-sxm");
   const auto decode = [](std::string_view variant, std::uint64_t kv_len) {
-    Workload w;
-    w.variant = parse_variant(variant);
-    w.impl = &find_impl("fa2");
-    w.phase = Phase::decode;
-    w.dtype = Dtype::bf16;
-    w.batch = 8, w.heads = 32, w.kv_heads = 8, w.head_dim = 128, w.kv_len = kv_len;
+    Workload w = fa2_llama_decode(variant, kv_len);
     if (variant == "block-sparse") w.set_real("block_density", 0.25);
     return w;
   };
