@@ -1675,3 +1675,23 @@ TEST(Exec, BlockSparseDecodeIsTheLibrarysDecodeOverTheKeptBlocks) {
   own.impl = &find_impl("attnio");
   EXPECT_NE(predict(h, own).kernels[0].name, "flash2_fwd_splitkv");
 }
+
+// FlashSigmoid in decode (flash.cpp sigmoid_shape; ml-sigmoid-attention flash_api.cpp mha_fwd): the
+// group's 4 heads become the query rows of one K/V head, one split: B·Hkv = 64 CTAs, each reading
+// its K/V head's 4096 keys once, 8·8·4096·256·2 = 134,217,728 bytes through L2, where one CTA per
+// query head read them 4 times. Without GQA (32 K/V heads) nothing is swapped: 256 CTAs.
+TEST(Exec, SigmoidDecodePacksTheGroupButNeverSplits) {
+  const Device& h = find_device("h100-sxm");
+  const Workload w = fa2_llama_decode("sigmoid", 4096);
+  const Prediction p = predict(h, w);
+  ASSERT_EQ(p.kernel_count(), 1);
+  EXPECT_EQ(p.kernels[0].ctas.v, 64u);
+  const std::uint64_t q = 8u * 32 * 128 * 2;
+  EXPECT_EQ(p.kernels[0].l2_read.v, 134217728u + q);
+  Workload mha = w;
+  mha.kv_heads = 32;
+  EXPECT_EQ(predict(h, mha).kernels[0].ctas.v, 256u);
+  Workload own = w;
+  own.impl = &find_impl("attnio");
+  EXPECT_EQ(predict(h, own).kernels[0].ctas.v, 256u);
+}

@@ -229,6 +229,16 @@ TEST(Simulate, BlockSparseDecodeReplaysTheLibrarysDecodeOverTheKeptBlocks) {
   EXPECT_EQ(sim.count("flash2_fwd_splitkv"), 1u);
 }
 
+// FlashSigmoid's decode (flash.cpp sigmoid_shape): the group packed as query rows, one split,
+// kernel for kernel with the L2 off.
+TEST(Simulate, SigmoidDecodeReplaysTheGroupPackedForward) {
+  Workload w = l2_off("sigmoid", "fa2", Pass::fwd, 2, 16, 4, 1, 128, false);
+  w.phase = Phase::decode;
+  w.kv_len = 3000;
+  const auto [sim, formula] = kernel_bytes(h100(), w);
+  EXPECT_EQ(sim, formula);
+}
+
 // FlexDecoding (flex.cpp flex_decode_schedule): every split's Q, its tile of K/V blocks and its
 // partials, and the two reduction kernels, kernel for kernel with the L2 off; splits past the
 // visible blocks (many splits, few keys) and a document mask included.

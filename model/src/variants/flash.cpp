@@ -1281,6 +1281,24 @@ std::pair<Shape, FlashOptions> sparse_call(const Workload& w, const Shape& s) {
   return {s, FlashOptions{w.real("block_density"), false}};
 }
 
+// FlashSigmoid in decode (apple/ml-sigmoid-attention csrc/flash_sigmoid/flash_api.cpp @533c2691,
+// mha_fwd): the fork keeps flash-attention's GQA swap (seqlenq_ngroups_swapped: one query token,
+// g > 1, no window, head dim a multiple of 8), so the group's g heads are the query rows of one
+// K/V head, but its set_params_splitkv always sets one split ("Flash sigmoid does not currently
+// support split kv attention"): the forward kernel over B·Hkv m-blocks of g rows, each walking every
+// key, no mask left (mha_fwd drops causal for one query token). Where the profile decodes through
+// the library's swap (KernelTraits::decode_splitkv: flash-attention >= 2.2, which FlashSigmoid
+// forks); the shape as given otherwise.
+Shape sigmoid_shape(const Workload& w, const Shape& s) {
+  if (w.phase != Phase::decode || s.group() <= 1 || s.d % 8 != 0) return s;
+  const auto t = impl_traits(w, KernelRole::fwd, std::max(s.d, s.dv));
+  if (!t || !t->decode_splitkv) return s;
+  return Shape{s.batch, s.kv_heads, s.kv_heads, s.group() * s.n, s.nk, s.d, s.dv};
+}
+Mask sigmoid_mask(const Workload& w, const Shape& call, const Shape& s) {
+  return call.n != s.n ? Mask{} : attention_mask(w, s.n, s.nk);
+}
+
 // LongNet §2.2: each segment of w tokens keeps every r-th token, so attention runs over N/w
 // independent sequences of w/r tokens; heads take different offsets.
 Shape dilated_shape(const Workload& w) {
@@ -1480,11 +1498,24 @@ const VariantDescriptor kSigmoidDesc{
     .sources = "Ramapuram et al. 2024, Theory, Analysis, and Best Practices for Sigmoid Self-Attention (FlashSigmoid)",
     .params = kFlashParams, .backward = true, .sigmoid_scores = true, .cpu_reference = true, .kernel_fwd = "flash2_fwd_sigmoid", .kernel_bwd = "flash2_bwd_sigmoid",
     .check = check_flash,
-    .evaluate = [](Evaluator& ev) { flash_passes(ev, ev.shape(), attention_mask(ev.w(), ev.shape().n, ev.shape().nk), {1.0, true}, false); },
+    .evaluate = [](Evaluator& ev) {
+      const Shape call = sigmoid_shape(ev.w(), ev.shape());
+      flash_passes(ev, call, sigmoid_mask(ev.w(), call, ev.shape()), {1.0, true}, false);
+    },
     .io_complexity = io_flash,
-    .schedule = [](Scheduler& sc) { flash_family(sc, sc.shape(), attention_mask(sc.w(), sc.shape().n, sc.shape().nk), {1.0, true}, false); },
+    .schedule = [](Scheduler& sc) {
+      const Shape call = sigmoid_shape(sc.w(), sc.shape());
+      flash_family(sc, call, sigmoid_mask(sc.w(), call, sc.shape()), {1.0, true}, false);
+    },
     .kernel_tiles = tiles,
     .derivation = [](const Prediction& p) {
+      const Shape s = shape_of(p.workload), call = sigmoid_shape(p.workload, s);
+      if (call.n != s.n) {
+        return fa2_text(p, " Sigmoid needs no row max or sum: no statistics written, no rescaling (FlashSigmoid). In decode "
+                           "FlashSigmoid packs the group's " + num(s.group()) + " query heads as the query rows of one K/V "
+                           "head, as flash-attention does, but never splits the keys: " + num(call.batch * call.heads) +
+                           " CTAs, each walking all " + num(s.nk) + " keys.");
+      }
       return fa2_text(p, " Sigmoid needs no row max or sum: no statistics written, no rescaling (FlashSigmoid).");
     }};
 
