@@ -218,25 +218,19 @@ TEST(Simulate, SlidingWindowDecodeReplaysTheLibrarysDecodeOverTheBuffer) {
   EXPECT_EQ(formula, formula_flash2);
 }
 
-// Block-sparse decode with fa2 (flash.cpp sparse_decode): the simulator replays flash-attention's
-// decode over the kept blocks, kernel for kernel with the L2 off.
-TEST(Simulate, BlockSparseDecodeReplaysTheLibrarysDecodeOverTheKeptBlocks) {
-  Workload w = l2_off("block-sparse", "fa2", Pass::fwd, 4, 16, 4, 1, 128, false);
-  w.phase = Phase::decode;
-  w.kv_len = 3000;
-  const auto [sim, formula] = kernel_bytes(h100(), w);
-  EXPECT_EQ(sim, formula);
-  EXPECT_EQ(sim.count("flash2_fwd_splitkv"), 1u);
-}
-
-// FlashSigmoid's decode (flash.cpp sigmoid_shape): the group packed as query rows, one split,
-// kernel for kernel with the L2 off.
-TEST(Simulate, SigmoidDecodeReplaysTheGroupPackedForward) {
-  Workload w = l2_off("sigmoid", "fa2", Pass::fwd, 2, 16, 4, 1, 128, false);
-  w.phase = Phase::decode;
-  w.kv_len = 3000;
-  const auto [sim, formula] = kernel_bytes(h100(), w);
-  EXPECT_EQ(sim, formula);
+// Decode calls the fa2 profile runs through the library's own path, kernel for kernel with the L2
+// off: block-sparse as flash-attention's decode over the kept blocks (flash.cpp sparse_decode),
+// sigmoid as FlashSigmoid's forward with the group packed as query rows and one split
+// (sigmoid_shape).
+TEST(Simulate, DecodeCallsReplayTheLibrarysPath) {
+  for (const char* variant : {"block-sparse", "sigmoid"}) {
+    Workload w = l2_off(variant, "fa2", Pass::fwd, 4, 16, 4, 1, 128, false);
+    w.phase = Phase::decode;
+    w.kv_len = 3000;
+    const auto [sim, formula] = kernel_bytes(h100(), w);
+    EXPECT_EQ(sim, formula) << variant;
+    if (std::string_view(variant) == "block-sparse") EXPECT_EQ(sim.count("flash2_fwd_splitkv"), 1u);
+  }
 }
 
 // FlexDecoding (flex.cpp flex_decode_schedule): every split's Q, its tile of K/V blocks and its
