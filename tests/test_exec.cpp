@@ -1560,7 +1560,7 @@ TEST(Exec, DirtyL2StartWritesBackTheFlushByHand) {
 TEST(Exec, FlexDecodeIsPyTorchsFlexDecodingByHand) {
   Workload w;
   w.variant = parse_variant("flex");
-  w.impl = &find_impl("triton");
+  w.impl = &find_impl("flexattn");
   w.phase = Phase::decode;
   w.dtype = Dtype::bf16;
   w.batch = 8, w.heads = 32, w.kv_heads = 8, w.head_dim = 128, w.kv_len = 4096;
@@ -1694,4 +1694,35 @@ TEST(Exec, SigmoidDecodePacksTheGroupButNeverSplits) {
   Workload own = w;
   own.impl = &find_impl("attnio");
   EXPECT_EQ(predict(h, own).kernels[0].ctas.v, 256u);
+}
+
+// The flexattn profile's forward tiles are the CUDA heuristic's defaults (impl.cpp flex_fwd_config;
+// template_heuristics/triton.py @00131b6b get_flex_attn_fwd_configs), and Triton's MMA path follows
+// from them: wgmma on sm90 only where BLOCK_M % 64 == 0 and num_warps % 4 == 0.
+TEST(Impl, FlexAttentionTakesTheHeuristicsDefaultTiles) {
+  const ImplProfile& f = find_impl("flexattn");
+  struct Case {
+    int cc;
+    std::uint64_t d;
+    Dtype dtype;
+    std::uint64_t m, n, warps;
+    MmaPath mma;
+  };
+  for (const Case& c : {Case{90, 128, Dtype::bf16, 128, 64, 8, MmaPath::wgmma}, Case{90, 64, Dtype::fp16, 128, 128, 4, MmaPath::wgmma},
+                        Case{90, 256, Dtype::bf16, 64, 32, 4, MmaPath::wgmma}, Case{90, 128, Dtype::fp32, 32, 64, 4, MmaPath::mma_sync},
+                        Case{80, 128, Dtype::fp16, 128, 64, 8, MmaPath::mma_sync}, Case{80, 256, Dtype::bf16, 32, 64, 4, MmaPath::mma_sync},
+                        Case{80, 96, Dtype::bf16, 128, 64, 4, MmaPath::mma_sync}}) {
+    const KernelTraits t = f.traits(KernelRole::fwd, c.d, false, c.dtype, 233472, c.cc);
+    EXPECT_EQ(t.block_m, c.m) << c.cc << " d=" << c.d;
+    EXPECT_EQ(t.block_n, c.n) << c.cc << " d=" << c.d;
+    EXPECT_EQ(t.mma_warps, c.warps) << c.cc << " d=" << c.d;
+    EXPECT_EQ(t.mma, c.mma) << c.cc << " d=" << c.d;
+    EXPECT_EQ(t.load_buffers, 3u);
+    // The Q tile and 3 stages of K and V: at sm90 d = 128, 2·(128·128 + 3·64·256) = 131,072 bytes.
+    if (c.cc == 90 && c.d == 128 && c.dtype == Dtype::bf16) EXPECT_EQ(t.smem_bytes, 131072u);
+  }
+  EXPECT_TRUE(f.traits(KernelRole::splitkv, 128, false, Dtype::bf16, 233472, 90).flex_decoding);
+  EXPECT_EQ(default_impl("flex", find_device("h100-sxm")).key, "flexattn");
+  EXPECT_EQ(default_impl("flex", find_device("a100-80gb")).key, "flexattn");
+  EXPECT_FALSE(find_impl("triton").implements("flex"));
 }

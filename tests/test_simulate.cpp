@@ -239,7 +239,7 @@ TEST(Simulate, DecodeCallsReplayTheLibrarysPath) {
 TEST(Simulate, FlexDecodingMatchesTheClosedFormKernelForKernel) {
   for (const std::uint64_t nk : {1000u, 4096u}) {
     for (const std::uint64_t doc : {0u, 1024u}) {
-      Workload w = l2_off("flex", "triton", Pass::fwd, 2, 16, 2, 1, 128, false);
+      Workload w = l2_off("flex", "flexattn", Pass::fwd, 2, 16, 2, 1, 128, false);
       w.phase = Phase::decode;
       w.kv_len = nk;
       if (doc != 0) w.set("doc_len", doc);

@@ -643,29 +643,90 @@ KernelTraits triton_traits(KernelRole role, u64 d, bool, Dtype dtype, double, in
   // (one async wait per iteration), so a stage's K and V cycle as one: 2 customers.
   if (role != KernelRole::bwd) t.load_buffers = 2;
   if (d > 128) t.block_m = t.block_n = 0;  // the tutorial asserts Lk in {16, 32, 64, 128}
-  if (role == KernelRole::splitkv) return flex_decoding_traits(cc);
+  if (role == KernelRole::splitkv) t.block_m = 64;
   return t;
 }
-// flex: FlexAttention's kernels are Triton code generated from the same fused-attention template.
-constexpr std::string_view kTritonVariants[] = {"flash2", "flex"};
+constexpr std::string_view kTritonVariants[] = {"flash2"};
 const ImplProfile kTriton{
     .key = "triton",
     .name = "Triton fused attention (tutorial kernel)",
     .summary = "sm80 (2023): 128 x 128 tiles, 4 warps (d <= 64) or 8, mma.sync; backward per (batch, head) or "
                "sequence-parallel, the faster, loads not pipelined (num_stages = 1). sm90 forward (Triton 3.x): wgmma, "
-               "128 x 64 and 8 warps at d = 128 (one CTA per SM), 64 x 128 and 4 warps at d = 64, 3 stages. flex in decode: "
-               "PyTorch's FlexDecoding (split-KV, GQA heads packed, 64-key blocks, 2 warps, mma.sync)",
+               "128 x 64 and 8 warps at d = 128 (one CTA per SM), 64 x 128 and 4 warps at d = 64, 3 stages",
     .sources = "triton-lang/triton python/tutorials/06-fused-attention.py v2.0.0 (bd5c2117) L46-47, L137-264; "
                "python/triton/ops/flash_attention.py @022ef48a (sequence_parallel backward); as benchmarked in "
                "FlashAttention-2 §4.1 (flash-attention v2.0.4 benchmarks/benchmark_flash_attention.py:112-130); "
                "sm90: lib/Dialect/TritonGPU/Transforms/AccelerateMatmul.cpp (getMMAVersionSafe); tfan2437/flash-attention-lab "
                "flash_lab/triton_attention.py @0dca073, profiling/reports/h100-80gb-hbm3/triton-ptx-s4096-d128.md, "
-               "triton-ptx-s2048-d64-causal.md @3501587e, triton-s4096-full.md @09380c57 (Triton 3.4: configs, registers, shared memory); "
-               "FlexDecoding: pytorch/pytorch torch/_inductor/kernel/flex/flex_decoding.py @00804f38, "
-               "templates/flex_decode.py.jinja @0b53f857, template_heuristics/triton.py @00131b6b (get_flex_decode_configs)",
+               "triton-ptx-s2048-d64-causal.md @3501587e, triton-s4096-full.md @09380c57 (Triton 3.4: configs, registers, shared memory)",
     .min_cc = 80,
     .variants = kTritonVariants,
     .traits = triton_traits};
+
+// ---- flexattention: PyTorch FlexAttention's Triton templates -----------------------------------------
+// flex_attention compiles its own templates (torch/_inductor/kernel/flex/templates/
+// flex_attention.py.jinja @0afa79a7: grid (⌈N/BLOCK_M⌉, B, H), the query block in program_id(0),
+// FlashAttention-2's loop over the block mask's partial then full K/V blocks), with the CUDA
+// heuristic's default configuration (template_heuristics/triton.py @00131b6b, CUDAConfigHeuristic
+// get_flex_attn_fwd_configs; (BLOCK_M, BLOCK_N, num_stages, num_warps), exact head dims only,
+// (128, 64, 3, 4) otherwise at 16 bits, (64, 64, 3, 4) in fp32; (64, 32, 3, 4) / (32, 16, 3, 4)
+// past head dim 256):
+//            16-bit d=64        d=128           d=256         fp32 d=64     d=128         d=256
+//   sm90     128x128, 3, 4     128x64, 3, 8    64x32, 3, 4   128x32, 3, 4  32x64, 3, 4   32x32, 3, 4
+//   sm8x     128x64, 3, 4      128x64, 3, 8    32x64, 3, 4   128x32, 3, 4  128x32, 3, 4  64x16, 3, 4
+// Triton lowers tl.dot to wgmma on sm90 when BLOCK_M % 64 == 0 and num_warps % 4 == 0
+// (AccelerateMatmul.cpp, getMMAVersionSafe), mma.sync otherwise; num_stages buffers of K and V are
+// filled ahead (the prefetch loop), a stage's K and V issued and waited on together; shared memory
+// holds the Q tile and the stages. In decode: FlexDecoding (flex_decoding_traits above). The
+// backward template (flex_backwards.py.jinja: one launch of dK/dV programs per K/V block and dQ
+// programs per Q block, seven GEMMs per pair, no atomics) is not modelled yet: the backward runs the
+// Triton tutorial's backward traits, a stand-in `explain` names.
+struct FlexConfig {
+  u64 m, n, stages, warps;
+};
+FlexConfig flex_fwd_config(u64 d, Dtype dtype, int cc) {
+  const bool fp32 = dtype == Dtype::fp32;
+  if (d > 256) return fp32 ? FlexConfig{32, 16, 3, 4} : FlexConfig{64, 32, 3, 4};
+  if (cc == 90) {
+    if (d == 64) return fp32 ? FlexConfig{128, 32, 3, 4} : FlexConfig{128, 128, 3, 4};
+    if (d == 128) return fp32 ? FlexConfig{32, 64, 3, 4} : FlexConfig{128, 64, 3, 8};
+    if (d == 256) return fp32 ? FlexConfig{32, 32, 3, 4} : FlexConfig{64, 32, 3, 4};
+  } else if (cc >= 80) {
+    if (d == 64) return fp32 ? FlexConfig{128, 32, 3, 4} : FlexConfig{128, 64, 3, 4};
+    if (d == 128) return fp32 ? FlexConfig{128, 32, 3, 4} : FlexConfig{128, 64, 3, 8};
+    if (d == 256) return fp32 ? FlexConfig{64, 16, 3, 4} : FlexConfig{32, 64, 3, 4};
+  }
+  return fp32 ? FlexConfig{64, 64, 3, 4} : FlexConfig{128, 64, 3, 4};
+}
+KernelTraits flexattention_traits(KernelRole role, u64 d, bool causal, Dtype dtype, double smem, int cc) {
+  if (role == KernelRole::splitkv) return flex_decoding_traits(cc);
+  if (role == KernelRole::bwd) return triton_traits(role, d, causal, dtype, smem, cc);
+  const FlexConfig c = flex_fwd_config(d, dtype, cc);
+  const bool wgmma = cc >= 90 && c.m % 64 == 0 && c.warps % 4 == 0;
+  KernelTraits t{.block_m = c.m, .block_n = c.n, .mma_warps = c.warps, .mma = wgmma ? MmaPath::wgmma : MmaPath::mma_sync,
+                 .overlap = OverlapRule::warps,
+                 // wgmma reads Q out of shared memory every key block; mma.sync's A operand is
+                 // converted to registers once, before the loop.
+                 .q_from_smem = wgmma};
+  t.heaviest_last = true;  // q_start = tl.program_id(0)
+  t.load_buffers = c.stages;
+  t.smem_bytes = dtype_bytes(dtype) * (c.m * d + c.stages * c.n * 2 * d);
+  return t;
+}
+constexpr std::string_view kFlexAttentionVariants[] = {"flex"};
+const ImplProfile kFlexAttention{
+    .key = "flexattn",
+    .name = "PyTorch FlexAttention (Triton templates)",
+    .summary = "torch.compile'd flex_attention: the CUDA heuristic's default tiles per chip and head dim (sm90 d = 128: "
+               "128 x 64, 8 warps, 3 stages, wgmma; sm8x: mma.sync), partial then full blocks of the block mask; decode: "
+               "FlexDecoding (split-KV, GQA heads packed, 64-key blocks, 2 warps, mma.sync); backward: the Triton "
+               "tutorial's traits stand in",
+    .sources = "pytorch/pytorch torch/_inductor/kernel/flex/templates/flex_attention.py.jinja @0afa79a7, "
+               "template_heuristics/triton.py @00131b6b (get_flex_attn_fwd_configs, get_flex_decode_configs), "
+               "kernel/flex/flex_decoding.py @00804f38, templates/flex_decode.py.jinja @0b53f857; Dong et al. 2024 §4",
+    .min_cc = 80,
+    .variants = kFlexAttentionVariants,
+    .traits = flexattention_traits};
 
 // ---- xformers: CUTLASS memory-efficient attention ---------------------------------------------------
 // facebookresearch/xformers v0.0.20 (1dc3d7a3) xformers/csrc/attention/cuda/fmha/kernel_forward.h:
@@ -829,7 +890,7 @@ const ImplProfile kThunderKittens{
     .traits = tk_traits};
 
 constexpr const ImplProfile* kImpls[] = {&kIdeal, &kAttnio, &kFa1, &kFa2, &kFa2V20, &kFa2SplitKv, &kFa2SplitKv23, &kFa3, &kFlashMla, &kVllmPaged, &kFlashInferDecode, &kFlashInferDecodeTc,
-                                         &kMambaScan, &kMambaSsd, &kPytorch, &kTriton, &kXformers, &kCudnn, &kThunderKittens};
+                                         &kMambaScan, &kMambaSsd, &kPytorch, &kTriton, &kFlexAttention, &kXformers, &kCudnn, &kThunderKittens};
 
 int cc_of(const Device& d) { return static_cast<int>(d.compute_capability); }
 
@@ -919,7 +980,7 @@ const ImplProfile& default_impl(std::string_view variant, const Device& device, 
   else if (variant == "paged") pick = &kVllmPaged;
   else if (variant == "mamba") pick = &kMambaScan;
   else if (variant == "mamba2") pick = &kMambaSsd;
-  else if (variant == "flex") pick = &kTriton;  // FlexAttention generates Triton kernels
+  else if (variant == "flex") pick = &kFlexAttention;
   else if (variant == "standard" || variant == "longconv" || variant == "clustered" || variant == "monarch" ||
            variant == "gau")
     pick = &kPytorch;  // longconv: torch.fft (cuFFT), as fftconv_ref
