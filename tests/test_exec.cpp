@@ -1726,3 +1726,42 @@ TEST(Impl, FlexAttentionTakesTheHeuristicsDefaultTiles) {
   EXPECT_EQ(default_impl("flex", find_device("a100-80gb")).key, "flexattn");
   EXPECT_FALSE(find_impl("triton").implements("flex"));
 }
+
+// FlexAttention's backward (flash.cpp flex_bwd; flex_backwards.py.jinja), by hand. H100, bf16,
+// B = 1, 2 query heads over 1 K/V head, N = Nk = 256, d = 128, no mask, the L2 off. The sm90 config
+// at d = 128 is (m1, n1, m2, n2) = (64, 128, 128, 64): 256/128 = 2 dK/dV programs and 2 query blocks
+// x 2 heads = 4 dQ programs. FLOPs: dK/dV 2·256²·2·(2·128 + 2·128) = 134,217,728 and dQ
+// 2·256²·2·(2·128 + 128) = 100,663,296. Reads: each Q row (Q, dO at 256 B each, LSE and D at 4:
+// 520 B) once per visited pair of a dK/dV program (2 key blocks x 512 rows) and once per dQ
+// program (512 rows): 798,720 B; K/V rows (512 B) once per dK/dV program (256 keys in all) and once
+// per visited pair of a dQ program (2 query blocks x 256 keys per head, 2 heads: 1024 key rows):
+// 131,072 + 524,288 = 655,360 B.
+// Writes: dK, dV (131,072 B) and dQ (131,072 B), once each.
+TEST(Exec, FlexBackwardIsTwoProgramKindsByHand) {
+  Workload w;
+  w.variant = parse_variant("flex");
+  w.impl = &find_impl("flexattn");
+  w.pass = Pass::bwd;
+  w.dtype = Dtype::bf16;
+  w.batch = 1, w.heads = 2, w.kv_heads = 1, w.seq = w.kv_len = 256, w.head_dim = 128;
+  w.l2 = false;
+  const Prediction p = predict(find_device("h100-sxm"), w);
+  ASSERT_EQ(p.kernel_count(), 2);
+  const KernelCost& d = p.kernels[0];
+  EXPECT_EQ(d.name, "flex_bwd_delta");
+  EXPECT_EQ(d.hbm_read.v, 2u * 512 * 128 * 2);
+  EXPECT_EQ(d.hbm_write.v, 512u * 4);
+  const KernelCost& k = p.kernels[1];
+  EXPECT_EQ(k.name, "flex_attention_backward");
+  EXPECT_EQ(k.ctas.v, 6u);
+  EXPECT_EQ(k.tensor_flops.v, 134217728u + 100663296u);
+  EXPECT_EQ(k.hbm_read.v, 798720u + 655360u);
+  EXPECT_EQ(k.hbm_write.v, 262144u);
+  EXPECT_EQ(k.mma, MmaPath::wgmma);
+  EXPECT_EQ(k.load_buffers, 3u);
+  // Causal: the last query block's dQ program is the heaviest and comes last (2 key blocks of 64
+  // for rows 128..255 visit 4 blocks: 0..3).
+  w.causal = true;
+  const Prediction c = predict(find_device("h100-sxm"), w);
+  EXPECT_EQ(c.kernels[1].last_cta_iters.v, 4u);
+}

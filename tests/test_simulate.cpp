@@ -218,6 +218,24 @@ TEST(Simulate, SlidingWindowDecodeReplaysTheLibrarysDecodeOverTheBuffer) {
   EXPECT_EQ(formula, formula_flash2);
 }
 
+// FlexAttention's backward (flash.cpp flex_bwd / flex_backward): dK/dV and dQ programs, kernel for
+// kernel with the L2 off; GQA, causal and a document mask, both chips' tiles.
+TEST(Simulate, FlexBackwardMatchesTheClosedFormKernelForKernel) {
+  for (const char* dev : {"h100-sxm", "a100-80gb"}) {
+    for (const int mode : {0, 1, 2}) {
+      Workload w = l2_off("flex", "flexattn", Pass::bwd, 2, 8, 2, 1000, 128, mode == 1);
+      if (mode == 2) {
+        w.causal = true;
+        w.seq = w.kv_len = 1024;
+        w.set("doc_len", 256);
+      }
+      const auto [sim, formula] = kernel_bytes(find_device(dev), w);
+      EXPECT_EQ(sim, formula) << dev << " mode " << mode;
+      EXPECT_EQ(sim.count("flex_attention_backward"), 1u);
+    }
+  }
+}
+
 // Decode calls the fa2 profile runs through the library's own path, kernel for kernel with the L2
 // off: block-sparse as flash-attention's decode over the kept blocks (flash.cpp sparse_decode),
 // sigmoid as FlashSigmoid's forward with the group packed as query rows and one split

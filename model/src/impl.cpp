@@ -677,10 +677,17 @@ const ImplProfile kTriton{
 // Triton lowers tl.dot to wgmma on sm90 when BLOCK_M % 64 == 0 and num_warps % 4 == 0
 // (AccelerateMatmul.cpp, getMMAVersionSafe), mma.sync otherwise; num_stages buffers of K and V are
 // filled ahead (the prefetch loop), a stage's K and V issued and waited on together; shared memory
-// holds the Q tile and the stages. In decode: FlexDecoding (flex_decoding_traits above). The
-// backward template (flex_backwards.py.jinja: one launch of dK/dV programs per K/V block and dQ
-// programs per Q block, seven GEMMs per pair, no atomics) is not modelled yet: the backward runs the
-// Triton tutorial's backward traits, a stand-in `explain` names.
+// holds the Q tile and the stages. In decode: FlexDecoding (flex_decoding_traits above).
+// Backward (flex_backwards.py.jinja @0e0956bd; KernelTraits::flex_bwd): the heuristic's
+// get_flex_attn_bwd_configs, (BLOCK_M1, BLOCK_N1, BLOCK_M2, BLOCK_N2, num_stages, num_warps):
+//   sm90 16-bit: d < 64 (64, 64, 64, 64, 3, 4); d <= 128 (64, 128, 128, 64, 3, 8); else (64, 64, 64, 64, 2, 4)
+//   sm8x 16-bit: d < 64 (32, 128, 128, 32, 3, 4); else (64, 64, 64, 64, 2, 4) (3 stages at d = 128 on sm86)
+//   fp32 or d > 256: (16, 16, 16, 16, 1, 4)
+// The dK/dV program holds K_j and V_j and pipelines Q_i, dO_i, LSE_i, D_i; the dQ program holds Q_i
+// and dO_i and pipelines K_j and V_j: num_stages buffers each. FP32-pipe instructions per score,
+// read from bwd_dkdv_block_mn and bwd_dq_block_mn: the SM_SCALE and RCP_LN2 multiplies (2; the
+// second contracts with the LSE subtraction into one FFMA, so 1 + 1), dP - D and the product with P
+// (2), a half pack of P^T (dK/dV only) and of dS: 5 in the dK/dV pass, 4.5 in the dQ pass.
 struct FlexConfig {
   u64 m, n, stages, warps;
 };
@@ -700,7 +707,31 @@ FlexConfig flex_fwd_config(u64 d, Dtype dtype, int cc) {
 }
 KernelTraits flexattention_traits(KernelRole role, u64 d, bool causal, Dtype dtype, double smem, int cc) {
   if (role == KernelRole::splitkv) return flex_decoding_traits(cc);
-  if (role == KernelRole::bwd) return triton_traits(role, d, causal, dtype, smem, cc);
+  if (role == KernelRole::bwd) {
+    KernelTraits::FlexBwdBlocks b{64, 64, 64, 64};
+    u64 stages = 2, warps = 4;
+    if (dtype == Dtype::fp32 || d > 256) {
+      b = {16, 16, 16, 16}, stages = 1;
+    } else if (cc == 90) {
+      if (d < 64) b = {64, 64, 64, 64}, stages = 3;
+      else if (d <= 128) b = {64, 128, 128, 64}, stages = 3, warps = 8;
+    } else if (d < 64) {
+      b = {32, 128, 128, 32}, stages = 3;
+    } else if (cc == 86 && d == 128) {
+      stages = 3;
+    }
+    // wgmma where both programs' dots have M a multiple of 64 (N1 rows of K^T Q, M2 rows of Q K^T).
+    const bool wgmma = cc >= 90 && b.n1 % 64 == 0 && b.m2 % 64 == 0 && warps % 4 == 0;
+    KernelTraits t{.block_m = b.m2, .block_n = b.n1, .mma_warps = warps, .mma = wgmma ? MmaPath::wgmma : MmaPath::mma_sync,
+                   .overlap = OverlapRule::warps};
+    t.flex_bwd = b;
+    t.load_buffers = stages;
+    t.heaviest_last = true;  // the dQ programs of the last query blocks come last in the grid
+    // K_j and V_j (or Q_i and dO_i) held, and the stages of the other pair's tiles.
+    const u64 held = std::max(b.n1, b.m2), streamed = std::max(b.m1, b.n2);
+    t.smem_bytes = dtype_bytes(dtype) * (held + stages * streamed) * 2 * d;
+    return t;
+  }
   const FlexConfig c = flex_fwd_config(d, dtype, cc);
   const bool wgmma = cc >= 90 && c.m % 64 == 0 && c.warps % 4 == 0;
   KernelTraits t{.block_m = c.m, .block_n = c.n, .mma_warps = c.warps, .mma = wgmma ? MmaPath::wgmma : MmaPath::mma_sync,
@@ -719,10 +750,11 @@ const ImplProfile kFlexAttention{
     .name = "PyTorch FlexAttention (Triton templates)",
     .summary = "torch.compile'd flex_attention: the CUDA heuristic's default tiles per chip and head dim (sm90 d = 128: "
                "128 x 64, 8 warps, 3 stages, wgmma; sm8x: mma.sync), partial then full blocks of the block mask; decode: "
-               "FlexDecoding (split-KV, GQA heads packed, 64-key blocks, 2 warps, mma.sync); backward: the Triton "
-               "tutorial's traits stand in",
+               "FlexDecoding (split-KV, GQA heads packed, 64-key blocks, 2 warps, mma.sync); backward: dK/dV and dQ "
+               "programs in one launch, seven GEMMs per block pair, no atomics",
     .sources = "pytorch/pytorch torch/_inductor/kernel/flex/templates/flex_attention.py.jinja @0afa79a7, "
-               "template_heuristics/triton.py @00131b6b (get_flex_attn_fwd_configs, get_flex_decode_configs), "
+               "flex_backwards.py.jinja @0e0956bd, "
+               "template_heuristics/triton.py @00131b6b (get_flex_attn_fwd_configs, get_flex_attn_bwd_configs, get_flex_decode_configs), "
                "kernel/flex/flex_decoding.py @00804f38, templates/flex_decode.py.jinja @0b53f857; Dong et al. 2024 §4",
     .min_cc = 80,
     .variants = kFlexAttentionVariants,

@@ -437,6 +437,64 @@ void xformers_bwd(Evaluator& ev, const Shape& s, const Plan& p, const KernelTrai
   ev.out().extra_memory_bytes += rows * (s.d + 1) * kStatBytes;  // the workspace and D
 }
 
+// FlexAttention's backward (flex_backwards.py.jinja @0e0956bd; impl.cpp flexattention_traits,
+// KernelTraits::flex_bwd): inductor first reduces D = rowsum(O o dO) in a kernel of its own, then
+// one launch holds, per (batch, K/V head) and in this grid order (program_id(0) fastest), the dK/dV
+// programs, one per K/V block of n1 keys: K_j and V_j loaded once, then for each of the group's g
+// query heads every visited query block of m1 rows (Q_i, dO_i, LSE_i, D_i), with S^T = K Q^T,
+// dV += P^T dO, dP^T = V dO^T, dK += dS^T Q (4 GEMMs); then the dQ programs, one per query block of
+// m2 rows of each query head: Q_i, dO_i, LSE_i, D_i loaded once, every visited K/V block (K_j, V_j)
+// with S = Q K^T, dP = dO V^T, dQ += dS K (3 GEMMs). dK, dV (per K/V head: no GQA reduction) and
+// dQ are written once, in the input dtype: no atomics, no accumulator to zero or convert.
+void flex_bwd(Evaluator& ev, const Shape& s, const Mask& mask, const FlashOptions& opt, const KernelTraits& t) {
+  const u64 e = ev.e();
+  const Count bh = Count(s.batch) * s.heads, sets = Count(s.batch) * s.kv_heads;
+  const Count rows = bh * s.n;
+  KernelCost& pre = rowwise(ev, "flex_bwd_delta", rows * s.dv);
+  Evaluator::read_direct(pre, rows * s.dv * e * 2);  // O, dO
+  Evaluator::write_direct(pre, rows * kStatBytes);   // D
+  pre.fp32_flops = rows * s.dv * 2;
+
+  const KernelTraits::FlexBwdBlocks b = t.flex_bwd;
+  const Plan kv = flash_plan(ev, s, mask, opt, BlockSizes{b.m1, b.n1});  // dK/dV programs' pairs
+  const Plan qp = flash_plan(ev, s, mask, opt, BlockSizes{b.m2, b.n2});  // dQ programs' pairs
+  const u64 dkv_programs = ceil_div(s.nk, b.n1), dq_programs = ceil_div(s.n, b.m2) * s.group();
+  KernelCost& k = ev.add("flex_attention_backward", sets * (dkv_programs + dq_programs), 1);
+  k.tensor_flops = bh * kv.allowed * 2 * (2 * s.d + 2 * s.dv) + bh * qp.allowed * 2 * (2 * s.d + s.dv);
+  k.sfu_ops = bh * (kv.allowed + qp.allowed);
+  k.fp32_flops = bh * (kv.allowed + qp.allowed) * 4;
+  ev.attention_kernel(k, KernelRole::bwd, std::max(s.d, s.dv));
+  // Every score of a visited block is computed, masked ones included.
+  k.tensor_issue = bh * kv.area * 2 * (2 * s.d + 2 * s.dv) + bh * qp.area * 2 * (2 * s.d + s.dv);
+  k.sfu_issue = bh * (kv.area + qp.area);
+  k.fp32_instr = bh * kv.area * 5 + Count((bh * qp.area * 9).v / 2);  // impl.cpp: 5 and 4.5 per score
+  k.block_iters = bh * (kv.pairs + qp.pairs);
+  if (t.heaviest_last && mask.kind != MaskKind::none) {  // the last query block's dQ program
+    const BlockRange last = visited_blocks(mask, (qp.tr - 1) * qp.br, s.n, s.nk, qp.bc);
+    if (!last.empty()) k.last_cta_iters = last.last - last.first + 1;
+  }
+  // What one program keeps in flight: the stages of its streamed tiles.
+  k.inflight_bytes = Count(std::max(b.m1, b.n2)) * (s.d + s.dv) * e * max_u(1, t.load_buffers);
+  const u64 q_row = (s.d + s.dv) * e + 2 * kStatBytes;  // Q, dO, LSE, D of one query row
+  const u64 kv_row = (s.d + s.dv) * e;
+  // The programs of one (batch, K/V head) run next to each other and read the set's rows again and
+  // again: Q_i, dO_i, LSE_i, D_i once per visited pair of a dK/dV program and once per dQ program;
+  // K_j, V_j once per dK/dV program and once per visited pair of a dQ program. The first touch
+  // reaches DRAM, the rest hit in L2 while the set's rows stay there.
+  const u64 programs = dkv_programs + dq_programs;
+  const double window = std::ceil(static_cast<double>(ev.resident(k)) / static_cast<double>(programs)) + 1;
+  const double q_ws = std::min(window, sets.d()) * static_cast<double>(s.group() * s.n * q_row);
+  const double kv_ws = std::min(window, sets.d()) * static_cast<double>(s.nk * kv_row);
+  const Count q_total = bh * kv.rows_sum * q_row + rows * q_row;
+  Evaluator::read_stream(k, q_total, ev.shared(k, rows * q_row, q_total, programs, programs, 1, q_ws), t.readers());
+  const Count kv_total = sets * kv.touched * kv_row + bh * qp.cols_sum * kv_row;
+  Evaluator::read_stream(k, kv_total, ev.shared(k, sets * kv.touched * kv_row, kv_total, programs, programs, 1, kv_ws),
+                         t.readers());
+  Evaluator::write_direct(k, sets * kv.touched * kv_row);  // dK_j, dV_j
+  Evaluator::write_direct(k, rows * s.d * e);              // dQ_i
+  ev.out().extra_memory_bytes += rows * kStatBytes;        // D
+}
+
 // ---- FlashAttention, FA1 loop order ---------------------------------------------------------
 
 // num_splits_heuristic_fwd (flash-attention v1.0.9 fmha_fwd_launch_template.h:21-39): the wave
@@ -715,7 +773,8 @@ void flash_passes(Evaluator& ev, const Shape& s, const Mask& mask, const FlashOp
   const BlockSizes bb = backward_blocks(ev.w(), p.br, p.bc, std::max(s.d, s.dv));
   const Plan bp = bb.br == p.br && bb.bc == p.bc ? p : flash_plan(ev, s, mask, opt, bb);
   const auto bt = ev.traits(KernelRole::bwd, std::max(s.d, s.dv));
-  if (bt && bt->cutlass_bwd && opt.density >= 1.0 && !opt.sigmoid) xformers_bwd(ev, s, bp, *bt);
+  if (bt && bt->flex_bwd.m1 != 0 && !opt.sigmoid) flex_bwd(ev, s, mask, opt, *bt);
+  else if (bt && bt->cutlass_bwd && opt.density >= 1.0 && !opt.sigmoid) xformers_bwd(ev, s, bp, *bt);
   else flash2_bwd_as_run(ev, s, bp, opt);
 }
 
@@ -848,6 +907,93 @@ void dkv_step(std::vector<Step>& steps, const FlashGeometry& g, const FlashBuffe
   g.dkv_tile(last, "dK", buf.dk_exp, buf.dk, b, h, j * g.bc, cols, g.s.d);
   g.dkv_tile(last, "dV", buf.dv_exp, buf.dv, b, h, j * g.bc, cols, g.s.dv);
   steps.push_back(last);
+}
+
+// FlexAttention's backward as a schedule (flex_bwd): D, then per (batch, K/V head) the dK/dV
+// programs (K_j, V_j; each query head's visited query blocks of m1 rows, ascending) and the dQ
+// programs (Q_i, dO_i, LSE_i, D_i; the visited K/V blocks of n2 keys, ascending), program_id(0)
+// fastest, then the batch, then the K/V head.
+void flex_backward(std::vector<SimKernel>& out, const Shape& s, const Mask& mask, const FlashOptions& opt,
+                   const KernelTraits::FlexBwdBlocks& b, const FlashBuffers& buf, u64 e) {
+  const FlashGeometry g1{s, mask, b.m1, b.n1, ceil_div(s.n, b.m1), ceil_div(s.nk, b.n1), e, opt.density, opt.sigmoid};
+  const FlashGeometry g2{s, mask, b.m2, b.n2, ceil_div(s.n, b.m2), ceil_div(s.nk, b.n2), e, opt.density, opt.sigmoid};
+  SimKernel pre;
+  pre.name = "flex_bwd_delta";
+  pre.ctas = (Count(s.batch) * s.heads * g2.tr).v;
+  pre.program = [g2, buf](u64 cta, std::vector<Step>& steps) {
+    const Shape& s = g2.s;
+    const u64 i = cta % g2.tr, bb = (cta / g2.tr) % s.batch, h = cta / (g2.tr * s.batch), rows = g2.rows(i);
+    Step st;
+    g2.q_tile(st, "dO", buf.dout, bb, h, i * g2.br, rows, s.dv, false);
+    g2.q_tile(st, "O", buf.o, bb, h, i * g2.br, rows, s.dv, false);
+    st.write("D", g2.stat_addr(buf.delta, bb, h, i * g2.br), rows * kStat);
+    steps.push_back(st);
+  };
+  out.push_back(std::move(pre));
+
+  const u64 dkv = g1.tc, dq = g2.tr * s.group(), programs = dkv + dq;
+  const BlockRange t = g1.touched();
+  SimKernel k;
+  k.name = "flex_attention_backward";
+  k.ctas = (Count(s.batch) * s.kv_heads * programs).v;
+  k.smem = g1.tiles("dO");
+  k.program = [g1, g2, buf, t, dkv, programs](u64 cta, std::vector<Step>& steps) {
+    const Shape& s = g1.s;
+    const u64 pid = cta % programs, bb = (cta / programs) % s.batch, kvh = cta / (programs * s.batch);
+    const auto q_rows = [&](Step& st, const FlashGeometry& g, u64 h, u64 i) {
+      const u64 rows = g.rows(i);
+      g.q_tile(st, "Q", buf.q, bb, h, i * g.br, rows, s.d, false);
+      g.q_tile(st, "dO", buf.dout, bb, h, i * g.br, rows, s.dv, false);
+      st.read("LSE", g.stat_addr(buf.lse, bb, h, i * g.br), rows * kStat);
+      st.read("D", g.stat_addr(buf.delta, bb, h, i * g.br), rows * kStat);
+    };
+    if (pid < dkv) {  // dK/dV of key block j
+      const u64 j = pid;
+      if (t.empty() || j < t.first || j > t.last) return;
+      const u64 cols = g1.cols(j);
+      Step first;
+      g1.kv_tile(first, "K", buf.k, bb, kvh, j * g1.bc, cols, s.d, false);
+      g1.kv_tile(first, "V", buf.v, bb, kvh, j * g1.bc, cols, s.dv, false);
+      steps.push_back(first);
+      for (u64 gq = 0; gq < s.group(); ++gq) {
+        for (u64 i = 0; i < g1.tr; ++i) {
+          if (!g1.visited(i, j)) continue;
+          Step st;
+          q_rows(st, g1, kvh * s.group() + gq, i);
+          const double area = static_cast<double>(g1.rows(i) * cols);
+          st.tensor = static_cast<float>(2 * area * static_cast<double>(2 * s.d + 2 * s.dv));
+          st.sfu = static_cast<float>(area);
+          st.fp32 = static_cast<float>(4 * area);
+          steps.push_back(st);
+        }
+      }
+      Step last;
+      g1.kv_tile(last, "dK", buf.dk, bb, kvh, j * g1.bc, cols, s.d, true);
+      g1.kv_tile(last, "dV", buf.dv, bb, kvh, j * g1.bc, cols, s.dv, true);
+      steps.push_back(last);
+      return;
+    }
+    const u64 q = pid - dkv, h = kvh * s.group() + q / g2.tr, i = q % g2.tr;  // dQ of query block i of head h
+    Step first;
+    q_rows(first, g2, h, i);
+    steps.push_back(first);
+    for (u64 j = 0; j < g2.tc; ++j) {
+      if (!g2.visited(i, j)) continue;
+      const u64 cols = g2.cols(j);
+      Step st;
+      g2.kv_tile(st, "K", buf.k, bb, kvh, j * g2.bc, cols, s.d, false);
+      g2.kv_tile(st, "V", buf.v, bb, kvh, j * g2.bc, cols, s.dv, false);
+      const double area = static_cast<double>(g2.rows(i) * cols);
+      st.tensor = static_cast<float>(2 * area * static_cast<double>(2 * s.d + s.dv));
+      st.sfu = static_cast<float>(area);
+      st.fp32 = static_cast<float>(4 * area);
+      steps.push_back(st);
+    }
+    Step last;
+    g2.q_tile(last, "dQ", buf.dq, bb, h, i * g2.br, g2.rows(i), s.d, true);
+    steps.push_back(last);
+  };
+  out.push_back(std::move(k));
 }
 
 void flash2_backward(std::vector<SimKernel>& out, const FlashGeometry& g, const FlashBuffers& buf) {
@@ -1212,7 +1358,8 @@ void flash_family(Scheduler& sc, const Shape& s, const Mask& mask, const FlashOp
   const BlockSizes bb = backward_blocks(w, bm, bn, std::max(s.d, s.dv));  // as predict chose
   const FlashGeometry gb{s, mask, bb.br, bb.bc, ceil_div(s.n, bb.br), ceil_div(s.nk, bb.bc), e, opt.density, opt.sigmoid};
   const auto bt = impl_traits(w, KernelRole::bwd, std::max(s.d, s.dv));
-  if (bt && bt->cutlass_bwd && opt.density >= 1.0 && !opt.sigmoid) xformers_backward(out, gb, buf);
+  if (bt && bt->flex_bwd.m1 != 0 && !opt.sigmoid) flex_backward(out, s, mask, opt, bt->flex_bwd, buf, e);
+  else if (bt && bt->cutlass_bwd && opt.density >= 1.0 && !opt.sigmoid) xformers_backward(out, gb, buf);
   else flash2_backward(out, gb, buf);
 }
 

@@ -132,6 +132,13 @@ struct KernelTraits {
   // ceil(ceil(Nk / SPLIT_KV) / BLOCK_N) key blocks whatever the mask leaves in it, fp32 partials
   // (ACC, M, L) reduced by two inductor kernels (model/src/variants/flex.cpp).
   bool flex_decoding = false;
+  // FlexAttention's backward (torch/_inductor/kernel/flex/templates/flex_backwards.py.jinja): one
+  // launch of dK/dV programs, one per K/V block of n1 keys walking the group's query blocks of m1
+  // rows (4 GEMMs per pair), and dQ programs, one per query block of m2 rows walking the K/V blocks
+  // of n2 keys (3 GEMMs per pair); no atomics (variants/flash.cpp flex_bwd). m1 = 0: not this kernel.
+  struct FlexBwdBlocks {
+    std::uint64_t m1 = 0, n1 = 0, m2 = 0, n2 = 0;
+  } flex_bwd;
   // FlashInfer's CUDA-core decode kernels (decode.cuh): the decode variants run their own launch
   // plan, closed form and schedule (model/src/variants/flashinfer_decode.cpp).
   bool flashinfer_decode = false;
