@@ -1198,8 +1198,11 @@ TEST(Exec, CausalTailFollowsTheLaunchOrder) {
   EXPECT_EQ(k.last_cta_iters.v, 128u);
   const double per_iter = (k.exec.gemm_s + k.exec.softmax_s) * h.sm_count / k.block_iters.d() + k.exec.iter_wait_s;
   EXPECT_GT(k.exec.iter_wait_s, 0.0);  // FA2's 2 barriers per key block
-  const double busy = k.exec.gemm_s / k.exec.utilization;
-  EXPECT_NEAR(k.exec.tail_s, 128 * per_iter - busy * 128 / k.block_iters.d(), 1e-12);
+  // Its share of the kernel's quantized compute time (the prefetch loop's here: 2 buffers per CTA),
+  // the tail added after the wave division.
+  ASSERT_GT(k.exec.loop_s, 0.0);
+  EXPECT_NEAR(k.exec.tail_s, 128 * per_iter - k.exec.loop_s * 128 / k.block_iters.d(), 1e-12);
+  EXPECT_NEAR(k.exec.compute_s, k.exec.loop_s + k.exec.fill_s / k.exec.wave_efficiency + k.exec.tail_s, 1e-12);
   EXPECT_GT(k.exec.tail_s, 0.0);
   w.impl = &find_impl("fa3");
   EXPECT_EQ(kernel_named(predict(h, w), "flash2_fwd").last_cta_iters.v, 0u);
@@ -1222,7 +1225,7 @@ TEST(Exec, PrefetchLoopLiesBetweenOverlapAndSum) {
   const Prediction pd = predict(a, w);
   const KernelCost& d = pd.kernels[0];
   ASSERT_EQ(d.load_buffers, 2u);
-  EXPECT_NEAR(d.exec.compute_s, d.exec.loop_s + (d.exec.fill_s + d.exec.tail_s) / d.exec.wave_efficiency, 1e-12);
+  EXPECT_NEAR(d.exec.compute_s, d.exec.loop_s + d.exec.fill_s / d.exec.wave_efficiency + d.exec.tail_s, 1e-12);
   const double sm = d.exec.gemm_s / d.exec.utilization / d.exec.wave_efficiency;  // the SM's side, quantized
   EXPECT_GT(d.exec.loop_s, 1.05 * std::max(d.exec.hbm_s, sm));
   EXPECT_LT(d.exec.loop_s, d.exec.hbm_s + sm);
@@ -1587,13 +1590,13 @@ TEST(Exec, FlexDecodeIsPyTorchsFlexDecodingByHand) {
   EXPECT_EQ(p.kernels[2].hbm_read.v, 524288u + 4096u + 2048u);
   EXPECT_EQ(p.kernels[2].hbm_write.v, 256u * 128u * 2u);
 
-  // The A100 (108 SMs): SPLIT_KV = 108 // 64 x 2 = 2, and num_stages = 1: every K/V block is
-  // waited on where it is issued, one DRAM round trip per block.
+  // The A100 (108 SMs): SPLIT_KV = 108 // 64 x 2 = 2, and num_stages = 1: K is loaded and waited
+  // on, then after the softmax V: two dependent DRAM round trips per block.
   const Prediction a = predict(find_device("a100-80gb"), w);
   EXPECT_EQ(a.splits, 2u);
   EXPECT_EQ(a.kernels[0].ctas.v, 128u);
   EXPECT_EQ(a.kernels[0].load_buffers, 0u);
-  EXPECT_EQ(a.kernels[0].waits.dram_reads, 1u);
+  EXPECT_EQ(a.kernels[0].waits.dram_reads, 2u);
   EXPECT_EQ(a.kernels[0].sync_hbm_read.v, a.kernels[0].hbm_read.v);
 
   // B = 1 with 2 K/V heads and 1024 keys on the A100: SPLIT_KV = 54 x 2 = 108, TILE_KV one block,
@@ -1643,19 +1646,23 @@ TEST(Exec, WaitedMissesDrawOnTheChipsDramNotAnEvenShare) {
   k.hbm_read = k.l2_read = k.sync_l2_read = k.sync_hbm_read = Count(bytes);
   const double c = static_cast<double>(bytes) / h.sustained_hbm_rate();
   ASSERT_GT(0.75 * c, static_cast<double>(bytes) / h.l2_rate());  // the DRAM demand, not the port, binds
+  // The compute term itself (the HBM roof is c too, so the time alone could not tell c from less).
+  EXPECT_NEAR(profiled_kernel(k, h, w).compute_s, c, 1e-9 * c);
   EXPECT_NEAR(detail::kernel_time_s(k, h, w), c, 1e-9 * c);
   k.ctas = 13;
   k.block_iters = k.ctas;
   const double port = static_cast<double>(bytes) / h.l2_rate() / (13.0 / 132.0);
   ASSERT_GT(port, c);
+  EXPECT_NEAR(profiled_kernel(k, h, w).compute_s, port, 1e-9 * port);
   EXPECT_NEAR(detail::kernel_time_s(k, h, w), port, 1e-9 * port);
 }
 
 // Block-sparse decode with the fa2 profile is flash-attention's decode over the kept blocks
-// (flash.cpp sparse_decode), by hand: the split-KV kernel's 128-key blocks at d = 128 cut 4096 keys
-// into 32; the new token's row of an s = 0.25 layout keeps blocks 3, 7, ..., 31 (block_sparse_keep:
-// floor((j + 1) s) > floor(j s)), 8 blocks = 1024 keys. So the call is flash2's decode over 1024
-// keys: the same kernels, bytes and time.
+// (flash.cpp sparse_decode), by hand: flash-attention's paged cache takes pages of a multiple of 256
+// keys, so the layout's blocks cut 4096 keys into 16; the new token's row of an s = 0.25 layout keeps
+// blocks 3, 7, 11, 15 (block_sparse_keep: floor((j + 1) s) > floor(j s)), 1024 keys. So the call is
+// flash2's decode over 1024 keys: the same kernels, bytes and time. A layout too sparse to keep any
+// block of the row keeps the newest: s = 0.01 reads 256 keys.
 TEST(Exec, BlockSparseDecodeIsTheLibrarysDecodeOverTheKeptBlocks) {
   const Device& h = find_device("h100-sxm");
   const auto decode = [](std::string_view variant, std::uint64_t kv_len) {
@@ -1670,6 +1677,9 @@ TEST(Exec, BlockSparseDecodeIsTheLibrarysDecodeOverTheKeptBlocks) {
   EXPECT_EQ(ps.hbm_bytes().v, pf.hbm_bytes().v);
   EXPECT_EQ(ps.kernels[0].hbm_read.v, pf.kernels[0].hbm_read.v);
   EXPECT_DOUBLE_EQ(ps.predicted_time_s, pf.predicted_time_s);
+  Workload sparse = decode("block-sparse", 4096);
+  sparse.set_real("block_density", 0.01);
+  EXPECT_EQ(predict(h, sparse).hbm_bytes().v, predict(h, decode("flash2", 256)).hbm_bytes().v);
   // attnio's own kernel runs the sparse layout over the whole cache instead.
   Workload own = decode("block-sparse", 4096);
   own.impl = &find_impl("attnio");
@@ -1711,16 +1721,38 @@ TEST(Impl, FlexAttentionTakesTheHeuristicsDefaultTiles) {
   for (const Case& c : {Case{90, 128, Dtype::bf16, 128, 64, 8, MmaPath::wgmma}, Case{90, 64, Dtype::fp16, 128, 128, 4, MmaPath::wgmma},
                         Case{90, 256, Dtype::bf16, 64, 32, 4, MmaPath::wgmma}, Case{90, 128, Dtype::fp32, 32, 64, 4, MmaPath::mma_sync},
                         Case{80, 128, Dtype::fp16, 128, 64, 8, MmaPath::mma_sync}, Case{80, 256, Dtype::bf16, 32, 64, 4, MmaPath::mma_sync},
-                        Case{80, 96, Dtype::bf16, 128, 64, 4, MmaPath::mma_sync}}) {
+                        Case{80, 96, Dtype::bf16, 128, 64, 4, MmaPath::mma_sync}, Case{89, 64, Dtype::bf16, 128, 64, 4, MmaPath::mma_sync},
+                        Case{100, 64, Dtype::bf16, 128, 128, 4, MmaPath::wgmma}, Case{120, 128, Dtype::bf16, 128, 64, 8, MmaPath::wgmma}}) {
     const KernelTraits t = f.traits(KernelRole::fwd, c.d, false, c.dtype, 233472, c.cc);
     EXPECT_EQ(t.block_m, c.m) << c.cc << " d=" << c.d;
     EXPECT_EQ(t.block_n, c.n) << c.cc << " d=" << c.d;
     EXPECT_EQ(t.mma_warps, c.warps) << c.cc << " d=" << c.d;
     EXPECT_EQ(t.mma, c.mma) << c.cc << " d=" << c.d;
-    EXPECT_EQ(t.load_buffers, 3u);
+    EXPECT_EQ(t.load_buffers, c.cc >= 120 ? 2u : 3u);  // sm_120's table has 2 stages
     // The Q tile and 3 stages of K and V: at sm90 d = 128, 2·(128·128 + 3·64·256) = 131,072 bytes.
     if (c.cc == 90 && c.d == 128 && c.dtype == Dtype::bf16) EXPECT_EQ(t.smem_bytes, 131072u);
   }
+  // Head dim 96 runs at 128 (QK_HEAD_DIM_ROUNDED): the shared memory of the padded tiles.
+  EXPECT_EQ(f.traits(KernelRole::fwd, 96, false, Dtype::bf16, 233472, 90).kernel_head_dim, 128u);
+  // Backward classes: sm90 at d <= 128 (64, 128, 128, 64), 8 warps, 3 stages; sm10x the same tiles
+  // at 4 warps; sm8x 64 x 64 everywhere at 2 stages (3 on sm86 at d = 128); fp32 16 x 16, 1 stage.
+  const auto bwd = [&](int cc, std::uint64_t d, Dtype dt) { return f.traits(KernelRole::bwd, d, false, dt, 233472, cc); };
+  EXPECT_EQ(bwd(90, 128, Dtype::bf16).flex_bwd.n1, 128u);
+  EXPECT_EQ(bwd(90, 128, Dtype::bf16).mma_warps, 8u);
+  EXPECT_EQ(bwd(100, 128, Dtype::bf16).flex_bwd.n1, 128u);
+  EXPECT_EQ(bwd(100, 128, Dtype::bf16).mma_warps, 4u);
+  EXPECT_EQ(bwd(80, 128, Dtype::bf16).flex_bwd.n1, 64u);
+  EXPECT_EQ(bwd(80, 128, Dtype::bf16).load_buffers, 2u);
+  EXPECT_EQ(bwd(86, 128, Dtype::bf16).load_buffers, 3u);
+  EXPECT_EQ(bwd(80, 32, Dtype::bf16).flex_bwd.m1, 32u);
+  EXPECT_EQ(bwd(90, 128, Dtype::fp32).flex_bwd.m1, 16u);
+  // FlexDecoding stages: 3 on 9.0, 10.0 and 10.3 but not for fp32 past head dim 128; 1 elsewhere.
+  const auto dec = [&](int cc, std::uint64_t d, Dtype dt) { return f.traits(KernelRole::splitkv, d, false, dt, 233472, cc).load_buffers; };
+  EXPECT_EQ(dec(90, 128, Dtype::bf16), 3u);
+  EXPECT_EQ(dec(100, 128, Dtype::bf16), 3u);
+  EXPECT_EQ(dec(120, 128, Dtype::bf16), 0u);
+  EXPECT_EQ(dec(90, 256, Dtype::fp32), 0u);
+  EXPECT_EQ(dec(80, 64, Dtype::bf16), 0u);
   EXPECT_TRUE(f.traits(KernelRole::splitkv, 128, false, Dtype::bf16, 233472, 90).flex_decoding);
   EXPECT_EQ(default_impl("flex", find_device("h100-sxm")).key, "flexattn");
   EXPECT_EQ(default_impl("flex", find_device("a100-80gb")).key, "flexattn");
@@ -1759,9 +1791,13 @@ TEST(Exec, FlexBackwardIsTwoProgramKindsByHand) {
   EXPECT_EQ(k.hbm_write.v, 262144u);
   EXPECT_EQ(k.mma, MmaPath::wgmma);
   EXPECT_EQ(k.load_buffers, 3u);
-  // Causal: the last query block's dQ program is the heaviest and comes last (2 key blocks of 64
-  // for rows 128..255 visit 4 blocks: 0..3).
+  // Causal: the heaviest program is the dK/dV program of key block 0, which all 4 query blocks of
+  // 64 rows of both heads visit (8 iterations; the last query block's dQ program walks 4 key
+  // blocks). It is launched first in its set, so 16 of the set's 24 iterations come after it
+  // (dK/dV: key block 0 by 4 query blocks and key block 1 by 2, dQ: query block 0 by 2 key blocks
+  // and query block 1 by 4; 12 per head, 2 heads).
   w.causal = true;
   const Prediction c = predict(find_device("h100-sxm"), w);
-  EXPECT_EQ(c.kernels[1].last_cta_iters.v, 4u);
+  EXPECT_EQ(c.kernels[1].last_cta_iters.v, 8u);
+  EXPECT_EQ(c.kernels[1].last_cta_after_iters.v, 16u);
 }

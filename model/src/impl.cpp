@@ -565,42 +565,6 @@ const ImplProfile kPytorch{
 // triton_fused_attention.py that is not in the flash-attention repository) went through the same
 // code generation; its autotuned configuration was not published, so its rows are held against
 // these traits, a stand-in (docs/model.md, "Triton on Hopper").
-// FlexAttention in decode (flex role splitkv): PyTorch's FlexDecoding template
-// (torch/_inductor/kernel/flex/flex_decoding.py and templates/flex_decode.py.jinja @0b53f857;
-// KernelTraits::flex_decoding). Its configuration is the CUDA heuristic's default
-// (torch/_inductor/template_heuristics/triton.py @00131b6b, CUDAConfigHeuristic
-// get_flex_decode_configs): BLOCK_N = 64 and 2 warps; num_stages = 3 on sm90 (fp16/bf16), 1 before.
-// BLOCK_M (16 at least) is set per workload by the group (variants/flex.cpp).
-//   MMA path  Triton lowers tl.dot to wgmma only when num_warps % 4 == 0 (AccelerateMatmul.cpp,
-//             getMMAVersionSafe): with 2 warps, mma.sync on either chip.
-//   layout    the QK^T dot feeds the PV dot, and for chained dots Triton's warpsPerTileV2 puts the
-//             warps along the larger dimension of the 16 x 64 score tile: along the keys. So each
-//             warp reads its half of the K and V tiles out of shared memory (each tile read once),
-//             holds Q in registers (loaded once, tl.load then the dot's A operand), and per
-//             iteration the row max and the row sum are reduced across the two warps through
-//             shared memory, and P is converted to the PV dot's A layout (every warp needs all its
-//             keys) through shared memory too: 3 barriers and 3 dependent shared-memory reads per
-//             key block. Read from Triton's layout rules, not from a compiled kernel.
-//   loads     num_stages = 1 (sm80): nothing is prefetched; K and V are issued at the top of the
-//             iteration (the V load depends on nothing the scores compute) and waited on there:
-//             one DRAM round trip per key block, its transfer in the cycle. num_stages = 3 (sm90):
-//             the pipeliner keeps 3 stages of K and V in flight.
-//   Not counted: the block-index loads that give each next K/V address (an L1 hit but for the
-//   first of each 128-key sparse block), and the mask evaluation of partial blocks.
-KernelTraits flex_decoding_traits(int cc) {
-  KernelTraits f{.block_m = 16, .block_n = 64, .mma_warps = 2, .mma = MmaPath::mma_sync, .overlap = OverlapRule::warps,
-                 .tile_readers = 1, .q_from_smem = false};
-  f.flex_decoding = true;
-  f.waits = {.barriers = 3, .smem_reads = 3};
-  if (cc >= 90) {
-    f.load_buffers = 3;
-  } else {
-    f.waits.dram_reads = 1;
-    f.waited = KernelTraits::kWaitAll;
-  }
-  return f;
-}
-
 KernelTraits triton_traits(KernelRole role, u64 d, bool, Dtype dtype, double, int cc) {
   if (cc >= 90 && role == KernelRole::fwd && d <= 128) {
     KernelTraits h{.block_m = d <= 64 ? 64u : 128u, .block_n = d <= 64 ? 128u : 64u, .mma_warps = d <= 64 ? 4u : 8u,
@@ -672,8 +636,12 @@ const ImplProfile kTriton{
 // (128, 64, 3, 4) otherwise at 16 bits, (64, 64, 3, 4) in fp32; (64, 32, 3, 4) / (32, 16, 3, 4)
 // past head dim 256):
 //            16-bit d=64        d=128           d=256         fp32 d=64     d=128         d=256
+//   sm120    128x64, 2, 4      128x64, 2, 8    32x64, 2, 4   128x32, 2, 4  128x32, 2, 4  64x16, 2, 4
+//   sm100    128x128, 3, 4     128x64, 3, 8    64x32, 3, 4   128x32, 3, 4  32x64, 3, 4   32x32, 3, 4
 //   sm90     128x128, 3, 4     128x64, 3, 8    64x32, 3, 4   128x32, 3, 4  32x64, 3, 4   32x32, 3, 4
 //   sm8x     128x64, 3, 4      128x64, 3, 8    32x64, 3, 4   128x32, 3, 4  128x32, 3, 4  64x16, 3, 4
+// (classes in the heuristic's order: >= 12.0, >= 10.0, == 9.0, >= 8.0). Head dims run padded to a
+// power of two (QK_HEAD_DIM_ROUNDED), and so do the tiles' shared memory and the MMAs.
 // Triton lowers tl.dot to wgmma on sm90 when BLOCK_M % 64 == 0 and num_warps % 4 == 0
 // (AccelerateMatmul.cpp, getMMAVersionSafe), mma.sync otherwise; num_stages buffers of K and V are
 // filled ahead (the prefetch loop), a stage's K and V issued and waited on together; shared memory
@@ -688,31 +656,104 @@ const ImplProfile kTriton{
 // read from bwd_dkdv_block_mn and bwd_dq_block_mn: the SM_SCALE and RCP_LN2 multiplies (2; the
 // second contracts with the LSE subtraction into one FFMA, so 1 + 1), dP - D and the product with P
 // (2), a half pack of P^T (dK/dV only) and of dS: 5 in the dK/dV pass, 4.5 in the dQ pass.
+// The heuristic's capability classes (CUDAConfigHeuristic @00131b6b): >= 12.0, >= 10.0, == 9.0,
+// >= 8.0, in that order for the forward; the backward's sm10x / sm90 / sm8x; 3 decode stages only on
+// 9.0, 10.0 and 10.3.
+enum class FlexChip { sm8x, sm90, sm100, sm120, older };
+FlexChip flex_chip(int cc) {
+  return cc >= 120 ? FlexChip::sm120 : cc >= 100 ? FlexChip::sm100 : cc == 90 ? FlexChip::sm90 : cc >= 80 ? FlexChip::sm8x : FlexChip::older;
+}
+// Triton pads a head dim to the next power of two (QK_HEAD_DIM_ROUNDED, flex/common.py
+// set_head_dim_values): the tiles and the MMAs run at it.
+u64 flex_rounded(u64 d) {
+  u64 p = 16;
+  while (p < d) p *= 2;
+  return p;
+}
+
+// FlexAttention in decode (role splitkv): PyTorch's FlexDecoding template
+// (torch/_inductor/kernel/flex/flex_decoding.py and templates/flex_decode.py.jinja @0b53f857;
+// KernelTraits::flex_decoding). Its configuration is the CUDA heuristic's default
+// (template_heuristics/triton.py @00131b6b, get_flex_decode_configs): BLOCK_N = 64 and 2 warps;
+// num_stages = 3 on compute capability 9.0, 10.0 and 10.3 except fp32 past head dim 128, 1
+// otherwise. BLOCK_M (16 at least) is set per workload by the group (variants/flex.cpp).
+//   MMA path  Triton lowers tl.dot to wgmma only when num_warps % 4 == 0 (AccelerateMatmul.cpp,
+//             getMMAVersionSafe): with 2 warps, mma.sync on either chip.
+//   layout    the QK^T dot feeds the PV dot, and for chained dots Triton's warpsPerTileV2 puts the
+//             warps along the larger dimension of the 16 x 64 score tile: along the keys. So each
+//             warp reads its half of the K and V tiles out of shared memory (each tile read once),
+//             holds Q in registers (loaded once, tl.load then the dot's A operand), and per
+//             iteration the row max and the row sum are reduced across the two warps through
+//             shared memory, and P is converted to the PV dot's A layout (every warp needs all its
+//             keys) through shared memory too: 3 barriers and 3 dependent shared-memory reads per
+//             key block. Read from Triton's layout rules, not from a compiled kernel.
+//   loads     num_stages = 1: nothing is prefetched. forward_block_mn (flex/templates/
+//             common.py.jinja) loads K, computes the scores, the mask, the row max, P, the row sum
+//             and the rescale, and only then loads V; the cross-warp reductions in between are
+//             barriers no load is moved across. So each key block waits out two dependent DRAM
+//             round trips, their transfer in the cycle. num_stages = 3: the pipeliner keeps 3
+//             stages of K and V in flight.
+//   Not counted: the block-index loads that give each next K/V address (an L1 hit but for the
+//   first of each 128-key sparse block), and the mask evaluation of partial blocks.
+KernelTraits flex_decoding_traits(u64 d, Dtype dtype, int cc) {
+  KernelTraits f{.block_m = 16, .block_n = 64, .mma_warps = 2, .mma = MmaPath::mma_sync, .overlap = OverlapRule::warps,
+                 .tile_readers = 1, .q_from_smem = false};
+  f.flex_decoding = true;
+  f.kernel_head_dim = flex_rounded(d);
+  f.waits = {.barriers = 3, .smem_reads = 3};
+  const bool staged = (cc == 90 || cc == 100 || cc == 103) && !(d > 128 && dtype == Dtype::fp32);
+  if (staged) {
+    f.load_buffers = 3;
+  } else {
+    f.waits.dram_reads = 2;
+    f.waited = KernelTraits::kWaitAll;
+  }
+  // The K and V tiles of each stage and the P tile, at the padded head dim.
+  f.smem_bytes = dtype_bytes(dtype) * (f.block_n * 2 * f.kernel_head_dim * max_u(1, f.load_buffers) + f.block_m * f.block_n);
+  return f;
+}
+
 struct FlexConfig {
   u64 m, n, stages, warps;
 };
 FlexConfig flex_fwd_config(u64 d, Dtype dtype, int cc) {
   const bool fp32 = dtype == Dtype::fp32;
   if (d > 256) return fp32 ? FlexConfig{32, 16, 3, 4} : FlexConfig{64, 32, 3, 4};
-  if (cc == 90) {
-    if (d == 64) return fp32 ? FlexConfig{128, 32, 3, 4} : FlexConfig{128, 128, 3, 4};
-    if (d == 128) return fp32 ? FlexConfig{32, 64, 3, 4} : FlexConfig{128, 64, 3, 8};
-    if (d == 256) return fp32 ? FlexConfig{32, 32, 3, 4} : FlexConfig{64, 32, 3, 4};
-  } else if (cc >= 80) {
-    if (d == 64) return fp32 ? FlexConfig{128, 32, 3, 4} : FlexConfig{128, 64, 3, 4};
-    if (d == 128) return fp32 ? FlexConfig{128, 32, 3, 4} : FlexConfig{128, 64, 3, 8};
-    if (d == 256) return fp32 ? FlexConfig{64, 16, 3, 4} : FlexConfig{32, 64, 3, 4};
+  const FlexChip chip = flex_chip(cc);
+  // (fp32, 16-bit) per head dim 64 / 128 / 256; the tables are keyed by the exact head dim.
+  struct Row {
+    FlexConfig f32, f16;
+  };
+  const auto pick = [&](Row r64, Row r128, Row r256) -> std::optional<FlexConfig> {
+    const Row* r = d == 64 ? &r64 : d == 128 ? &r128 : d == 256 ? &r256 : nullptr;
+    if (r == nullptr) return std::nullopt;
+    return fp32 ? r->f32 : r->f16;
+  };
+  std::optional<FlexConfig> c;
+  if (chip == FlexChip::sm120) {
+    c = pick({{128, 32, 2, 4}, {128, 64, 2, 4}}, {{128, 32, 2, 4}, {128, 64, 2, 8}}, {{64, 16, 2, 4}, {32, 64, 2, 4}});
+  } else if (chip == FlexChip::sm100) {
+    c = pick({{128, 32, 3, 4}, {128, 128, 3, 4}}, {{32, 64, 3, 4}, {128, 64, 3, 8}}, {{32, 32, 3, 4}, {64, 32, 3, 4}});
+  } else if (chip == FlexChip::sm90) {
+    c = pick({{128, 32, 3, 4}, {128, 128, 3, 4}}, {{32, 64, 3, 4}, {128, 64, 3, 8}}, {{32, 32, 3, 4}, {64, 32, 3, 4}});
+  } else if (chip == FlexChip::sm8x) {
+    c = pick({{128, 32, 3, 4}, {128, 64, 3, 4}}, {{128, 32, 3, 4}, {128, 64, 3, 8}}, {{64, 16, 3, 4}, {32, 64, 3, 4}});
   }
+  if (c) return *c;
   return fp32 ? FlexConfig{64, 64, 3, 4} : FlexConfig{128, 64, 3, 4};
 }
-KernelTraits flexattention_traits(KernelRole role, u64 d, bool causal, Dtype dtype, double smem, int cc) {
-  if (role == KernelRole::splitkv) return flex_decoding_traits(cc);
+KernelTraits flexattention_traits(KernelRole role, u64 d, bool, Dtype dtype, double, int cc) {
+  if (role == KernelRole::splitkv) return flex_decoding_traits(d, dtype, cc);
+  const u64 dr = flex_rounded(d), e = dtype_bytes(dtype);
+  const FlexChip chip = flex_chip(cc);
   if (role == KernelRole::bwd) {
     KernelTraits::FlexBwdBlocks b{64, 64, 64, 64};
     u64 stages = 2, warps = 4;
-    if (dtype == Dtype::fp32 || d > 256) {
+    if (dtype == Dtype::fp32 || d > 256 || chip == FlexChip::older) {
       b = {16, 16, 16, 16}, stages = 1;
-    } else if (cc == 90) {
+    } else if (chip == FlexChip::sm100 || chip == FlexChip::sm120) {
+      if (d <= 128) b = {64, 128, 128, 64}, stages = 3;
+    } else if (chip == FlexChip::sm90) {
       if (d < 64) b = {64, 64, 64, 64}, stages = 3;
       else if (d <= 128) b = {64, 128, 128, 64}, stages = 3, warps = 8;
     } else if (d < 64) {
@@ -726,10 +767,10 @@ KernelTraits flexattention_traits(KernelRole role, u64 d, bool causal, Dtype dty
                    .overlap = OverlapRule::warps};
     t.flex_bwd = b;
     t.load_buffers = stages;
-    t.heaviest_last = true;  // the dQ programs of the last query blocks come last in the grid
+    t.kernel_head_dim = dr;
     // K_j and V_j (or Q_i and dO_i) held, and the stages of the other pair's tiles.
     const u64 held = std::max(b.n1, b.m2), streamed = std::max(b.m1, b.n2);
-    t.smem_bytes = dtype_bytes(dtype) * (held + stages * streamed) * 2 * d;
+    t.smem_bytes = e * (held + stages * streamed) * 2 * dr;
     return t;
   }
   const FlexConfig c = flex_fwd_config(d, dtype, cc);
@@ -741,7 +782,8 @@ KernelTraits flexattention_traits(KernelRole role, u64 d, bool causal, Dtype dty
                  .q_from_smem = wgmma};
   t.heaviest_last = true;  // q_start = tl.program_id(0)
   t.load_buffers = c.stages;
-  t.smem_bytes = dtype_bytes(dtype) * (c.m * d + c.stages * c.n * 2 * d);
+  t.kernel_head_dim = dr;
+  t.smem_bytes = e * (c.m * dr + c.stages * c.n * 2 * dr);
   return t;
 }
 constexpr std::string_view kFlexAttentionVariants[] = {"flex"};

@@ -297,16 +297,20 @@ void exec_kernel_at(KernelCost& k, const Device& dev, const Workload& w, double 
     x.fill_s = ctas / dev.sm_count * per_cta / std::max<double>(1.0, per_sm_ctas);
   }
   // Causal tail: the last CTA launched is the heaviest. It cannot start before the work launched
-  // ahead of it has drained (the fluid time less its own share), then runs alone on its SM as one
-  // job, its GEMM and softmax phases in series: makespan = max(busy, busy - share + solo).
+  // ahead of it has drained (the fluid time less its own share and that of the CTAs launched after
+  // it), then runs alone on its SM as one job, its GEMM and softmax phases in series: makespan =
+  // max(T, T - share + solo), T being the kernel's quantized compute time (busy over the wave
+  // efficiency, or the prefetch loop's) and share its part of T; solo is already one SM's time, so
+  // the tail is added after the wave division, not divided with it.
+  double solo = 0, share_of = 0;
   if (k.last_cta_iters.v != 0 && k.block_iters.v != 0) {
     // Alone on its SM the last CTA has no other warp to fill its ldmatrix waits (rule 2).
     const double gemm_alone = smem_apart ? std::max(x.tensor_s, x.smem_s) : x.gemm_s;
     const double per_iter = (gemm_alone + x.softmax_s + x.wait_mem_s) * dev.sm_count / k.block_iters.d() + x.iter_wait_s;
-    const double solo = k.last_cta_iters.d() * per_iter;
-    const double share = busy * k.last_cta_iters.d() / k.block_iters.d();
-    x.tail_s = std::max(0.0, solo - share);
+    solo = k.last_cta_iters.d() * per_iter;
+    share_of = std::min(1.0, (k.last_cta_iters + k.last_cta_after_iters).d() / k.block_iters.d());
   }
+  const auto tail = [&](double t) { return std::max(0.0, solo - t * share_of); };
   // Prefetched tiles: each of the CTA's load buffers (impl.hpp load_buffers) is filled from DRAM
   // and then consumed by the SM, so the buffers of the SM's resident CTAs circulate between two
   // queueing stations, the SM (demand: the busy time above) and the SM's share of DRAM (demand: the
@@ -317,7 +321,8 @@ void exec_kernel_at(KernelCost& k, const Device& dev, const Workload& w, double 
   // close (short sequences, FP8).
   // The SM's side is quantized into waves, DRAM is the chip's (rule 5): the loop takes the SM's
   // demand over the wave efficiency and DRAM's as it is.
-  x.compute_s = (busy + x.fill_s + x.tail_s) / x.wave_efficiency;
+  x.tail_s = tail(busy / x.wave_efficiency);
+  x.compute_s = (busy + x.fill_s) / x.wave_efficiency + x.tail_s;
   if (k.load_buffers != 0 && k.block_iters.v != 0 && busy > 0) {
     const double sm = busy / x.wave_efficiency;
     const double reads = std::max(0.0, k.hbm_read.d() / dev.sustained_hbm_rate() - wait_dram);
@@ -335,7 +340,8 @@ void exec_kernel_at(KernelCost& k, const Device& dev, const Workload& w, double 
     x.loop_s = std::max(sm, t);
     x.loop_dram_s = dram;
     x.loop_sm_s = sm;
-    x.compute_s = x.loop_s + (x.fill_s + x.tail_s) / x.wave_efficiency;
+    x.tail_s = tail(x.loop_s);
+    x.compute_s = x.loop_s + x.fill_s / x.wave_efficiency + x.tail_s;
   }
   // Chip-wide levels at their sustained rates.
   const double hbm_rate = dev.sustained_hbm_rate();

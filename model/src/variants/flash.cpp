@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 #include <optional>
 
 namespace attnio::detail {
@@ -464,14 +465,44 @@ void flex_bwd(Evaluator& ev, const Shape& s, const Mask& mask, const FlashOption
   k.sfu_ops = bh * (kv.allowed + qp.allowed);
   k.fp32_flops = bh * (kv.allowed + qp.allowed) * 4;
   ev.attention_kernel(k, KernelRole::bwd, std::max(s.d, s.dv));
-  // Every score of a visited block is computed, masked ones included.
-  k.tensor_issue = bh * kv.area * 2 * (2 * s.d + 2 * s.dv) + bh * qp.area * 2 * (2 * s.d + s.dv);
+  // Every score of a visited block is computed, masked ones included, and Triton's MMAs run over
+  // the head dims padded to a power of two (QK_HEAD_DIM_ROUNDED, V_HEAD_DIM_ROUNDED).
+  const auto pad = [](u64 x) {
+    u64 r = 16;
+    while (r < x) r *= 2;
+    return r;
+  };
+  const u64 dr = pad(s.d), dvr = pad(s.dv);
+  k.tensor_issue = bh * kv.area * 2 * (2 * dr + 2 * dvr) + bh * qp.area * 2 * (2 * dr + dvr);
   k.sfu_issue = bh * (kv.area + qp.area);
   k.fp32_instr = bh * kv.area * 5 + Count((bh * qp.area * 9).v / 2);  // impl.cpp: 5 and 4.5 per score
   k.block_iters = bh * (kv.pairs + qp.pairs);
-  if (t.heaviest_last && mask.kind != MaskKind::none) {  // the last query block's dQ program
-    const BlockRange last = visited_blocks(mask, (qp.tr - 1) * qp.br, s.n, s.nk, qp.bc);
-    if (!last.empty()) k.last_cta_iters = last.last - last.first + 1;
+  if (mask.kind != MaskKind::none) {
+    // Under a mask the programs differ in work. The heaviest dK/dV program is the first key block
+    // any query block visits (causal: every query block of the g heads walks it); the heaviest dQ
+    // program the last query block (causal: every key block). A dK/dV program is launched before
+    // the rest of its (batch, K/V head) set, so in the last set the work after it is the set's
+    // less its own; a dQ program of the last query block is launched last.
+    u64 dq_heavy = 0, dkv_heavy = 0;
+    if (const BlockRange last = visited_blocks(mask, (qp.tr - 1) * qp.br, s.n, s.nk, qp.bc); !last.empty()) {
+      dq_heavy = last.last - last.first + 1;
+    }
+    u64 j0 = kv.tc;
+    for (u64 i = 0; i < kv.tr; ++i) {
+      const BlockRange r = visited_blocks(mask, i * kv.br, min_u(s.n, (i + 1) * kv.br), s.nk, kv.bc);
+      if (!r.empty()) j0 = std::min(j0, r.first);
+    }
+    for (u64 i = 0; j0 < kv.tc && i < kv.tr; ++i) {
+      const BlockRange r = visited_blocks(mask, i * kv.br, min_u(s.n, (i + 1) * kv.br), s.nk, kv.bc);
+      if (!r.empty() && j0 >= r.first && j0 <= r.last) dkv_heavy += s.group();
+    }
+    const Count set_iters = Count(s.group()) * (kv.pairs + qp.pairs);
+    if (dkv_heavy > dq_heavy) {
+      k.last_cta_iters = dkv_heavy;
+      k.last_cta_after_iters = set_iters.v > dkv_heavy ? set_iters - Count(dkv_heavy) : Count(0);
+    } else if (dq_heavy != 0) {
+      k.last_cta_iters = dq_heavy;
+    }
   }
   // What one program keeps in flight: the stages of its streamed tiles.
   k.inflight_bytes = Count(std::max(b.m1, b.n2)) * (s.d + s.dv) * e * max_u(1, t.load_buffers);
@@ -914,7 +945,8 @@ void dkv_step(std::vector<Step>& steps, const FlashGeometry& g, const FlashBuffe
 // programs (Q_i, dO_i, LSE_i, D_i; the visited K/V blocks of n2 keys, ascending), program_id(0)
 // fastest, then the batch, then the K/V head.
 void flex_backward(std::vector<SimKernel>& out, const Shape& s, const Mask& mask, const FlashOptions& opt,
-                   const KernelTraits::FlexBwdBlocks& b, const FlashBuffers& buf, u64 e) {
+                   const KernelTraits& traits, const FlashBuffers& buf, u64 e) {
+  const KernelTraits::FlexBwdBlocks& b = traits.flex_bwd;
   const FlashGeometry g1{s, mask, b.m1, b.n1, ceil_div(s.n, b.m1), ceil_div(s.nk, b.n1), e, opt.density, opt.sigmoid};
   const FlashGeometry g2{s, mask, b.m2, b.n2, ceil_div(s.n, b.m2), ceil_div(s.nk, b.n2), e, opt.density, opt.sigmoid};
   SimKernel pre;
@@ -936,7 +968,7 @@ void flex_backward(std::vector<SimKernel>& out, const Shape& s, const Mask& mask
   SimKernel k;
   k.name = "flex_attention_backward";
   k.ctas = (Count(s.batch) * s.kv_heads * programs).v;
-  k.smem = g1.tiles("dO");
+  k.smem = {{"held tiles and stages", traits.smem_bytes}};  // as the closed form (impl.cpp flexattention_traits)
   k.program = [g1, g2, buf, t, dkv, programs](u64 cta, std::vector<Step>& steps) {
     const Shape& s = g1.s;
     const u64 pid = cta % programs, bb = (cta / programs) % s.batch, kvh = cta / (programs * s.batch);
@@ -1358,7 +1390,7 @@ void flash_family(Scheduler& sc, const Shape& s, const Mask& mask, const FlashOp
   const BlockSizes bb = backward_blocks(w, bm, bn, std::max(s.d, s.dv));  // as predict chose
   const FlashGeometry gb{s, mask, bb.br, bb.bc, ceil_div(s.n, bb.br), ceil_div(s.nk, bb.bc), e, opt.density, opt.sigmoid};
   const auto bt = impl_traits(w, KernelRole::bwd, std::max(s.d, s.dv));
-  if (bt && bt->flex_bwd.m1 != 0 && !opt.sigmoid) flex_backward(out, s, mask, opt, bt->flex_bwd, buf, e);
+  if (bt && bt->flex_bwd.m1 != 0 && !opt.sigmoid) flex_backward(out, s, mask, opt, *bt, buf, e);
   else if (bt && bt->cutlass_bwd && opt.density >= 1.0 && !opt.sigmoid) xformers_backward(out, gb, buf);
   else flash2_backward(out, gb, buf);
 }
@@ -1402,23 +1434,31 @@ std::pair<Shape, Mask> window_call(const Workload& w, const Shape& s) {
 // through flash-attention's own decode path (library_decode_splits), the call is that decode over
 // the kept blocks: a serving stack lists the kept pages of the cache in the block table it gives
 // flash_attn_with_kvcache, and the kernel reads them as one shorter cache, the group's heads
-// packed, the keys split. The layout's blocks are the split-KV kernel's key blocks. nk = 0 where
-// that is not the case (prefill, or an implementation with no such path: the sparse mask over the
-// keys, one query head per CTA).
+// packed, the keys split. Its pages must hold a multiple of 256 keys (flash_api.cpp:1305 @0251105,
+// "Paged KV cache block size must be divisible by 256"), so the layout's blocks are 256 keys (the
+// least common multiple with the split kernel's key block). A layout that keeps none of the row's
+// blocks still keeps the newest one, where the new token's own key is. nk = 0 where that is not
+// the case (prefill, or an implementation with no such path: the sparse mask over the keys, one
+// query head per CTA).
+u64 sparse_decode_block(const Workload& w, const Shape& s) {
+  const u64 bc = w.count("block_n") != 0 ? w.count("block_n") : impl_tiles(w, KernelRole::splitkv, std::max(s.d, s.dv)).bc;
+  if (bc == 0) return 0;
+  return std::lcm(bc, u64{256});
+}
 Shape sparse_decode(const Workload& w, const Shape& s) {
   if (w.phase != Phase::decode) return Shape{};
   if (!library_decode_splits(w, attention_mask(w, s.n, s.nk), {}, false)) return Shape{};
-  const u64 d = std::max(s.d, s.dv);
-  const u64 bc = w.count("block_n") != 0 ? w.count("block_n") : impl_tiles(w, KernelRole::splitkv, d).bc;
-  if (bc == 0) return Shape{};
-  const u64 tc = ceil_div(s.nk, bc);
+  const u64 page = sparse_decode_block(w, s);
+  if (page == 0) return Shape{};
+  const u64 tc = ceil_div(s.nk, page);
   const double density = w.real("block_density");
   u64 kept = 0;
   for (u64 j = 0; j < tc; ++j) {
-    if (traits::block_sparse_keep(density, 0, j, tc)) kept += min_u(s.nk, (j + 1) * bc) - j * bc;
+    if (traits::block_sparse_keep(density, 0, j, tc)) kept += min_u(s.nk, (j + 1) * page) - j * page;
   }
+  if (kept == 0) kept = s.nk - (tc - 1) * page;  // the newest block
   Shape r = s;
-  r.nk = max_u(1, kept);
+  r.nk = kept;
   return r;
 }
 
@@ -1590,7 +1630,8 @@ const VariantDescriptor kBlockSparseDesc{
       if (r.nk != 0) {
         return fa2_text(p, " In decode the new token's row of the layout keeps " + num(r.nk) + " of the " +
                                num(p.workload.kv_len) + " keys (s = " + fmt("%.3g", p.workload.real("block_density")) +
-                               " of the " + num(p.block_n) + "-key blocks); listed as the pages of the cache's block table, "
+                               " of the " + num(sparse_decode_block(p.workload, shape_of(p.workload))) +
+                               "-key blocks, 256 keys at least: flash-attention's paged cache); listed as the pages of the cache's block table, "
                                "they are read by FlashAttention-2's decode (the split-KV kernel, the group's heads packed as "
                                "query rows) as one shorter cache.");
       }

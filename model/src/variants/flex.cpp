@@ -38,6 +38,8 @@ Mask flex_mask(const Workload& w, u64 n, u64 nk) {
 // heads, and a group size g = H/Hkv that is a power of two; otherwise the main flex_attention
 // kernel, one query head per CTA). Its traits: impl.cpp flex_decoding_traits.
 
+constexpr u64 kFlexSparseBlock = 128;  // create_block_mask's default BLOCK_SIZE
+
 u64 next_pow2(u64 x) {
   u64 p = 1;
   while (p < x) p *= 2;
@@ -75,17 +77,22 @@ FlexSplit flex_split(const Workload& w, const Device& dev, u64 bn) {
   // With full blocks (create_block_mask's), TILE_KV = cdiv(cdiv(KV_LEN, SPLIT_KV), BLOCK_N) x
   // BLOCK_N, whatever the mask leaves: splits past the visible blocks walk nothing.
   p.tile_blocks = max_u(1, ceil_div(ceil_div(s.nk, p.splits), bn));
+  // The kernel walks every BLOCK_N of each 128-key sparse block the mask lists (partial or full),
+  // up to the last valid block of the keys (block_n_last_valid).
   const KeyRange r = key_range(flex_mask(w, s.n, s.nk), static_cast<std::int64_t>(s.n) - 1, s.nk);
   const u64 lo = static_cast<u64>(r.lo), hi = static_cast<u64>(r.hi);
-  p.first = lo / bn;
-  p.blocks = hi > lo ? ceil_div(hi, bn) - p.first : 0;
-  p.tokens = min_u(s.nk, (p.first + p.blocks) * bn) - p.first * bn;
+  const u64 sparse = kFlexSparseBlock;
+  p.first = lo / sparse * sparse / bn;
+  const u64 end = std::min(ceil_div(hi, sparse) * sparse / bn, ceil_div(s.nk, bn));
+  p.blocks = hi > lo && end > p.first ? end - p.first : 0;
+  p.tokens = p.blocks == 0 ? 0 : min_u(s.nk, end * bn) - p.first * bn;
   p.busy = std::clamp<u64>(ceil_div(p.blocks, p.tile_blocks), 1, p.splits);
   return p;
 }
 
 // The closed form. Partial blocks are dealt from split 0 and full ones from the last split
-// backwards (flex_decode.py.jinja); counted here as one run of `blocks` over the busy splits.
+// backwards (flex_decode.py.jinja); counted here as one run of `blocks` over the busy splits, which
+// can be one CTA fewer than the kernel's when both lists are short.
 void flex_decode(Evaluator& ev) {
   const Workload& w = ev.w();
   const Shape s = ev.shape();
@@ -114,7 +121,8 @@ void flex_decode(Evaluator& ev) {
   // keys of a partial block are computed), with the split-KV kernel's FP32 count per score.
   const Count padded = sets * p.row_tile;
   const Count scored = padded * p.blocks * bn;
-  k.tensor_issue = scored * 2 * (s.d + s.dv);
+  // Triton's MMAs run over the head dims padded to a power of two (QK_HEAD_DIM_ROUNDED).
+  k.tensor_issue = scored * 2 * (next_pow2(std::max<u64>(s.d, 16)) + next_pow2(std::max<u64>(s.dv, 16)));
   k.sfu_issue = scored;
   k.fp32_instr = scored * 3 + Count(scored.v / 2) + padded * p.blocks * s.dv;
   // The busy splits start together (the grid is one wave of them); a mask that leaves one split
@@ -226,7 +234,39 @@ void flex_decode_schedule(Scheduler& sc) {
   sc.out().push_back(std::move(r2));
 }
 
-void check_flex(const Workload& w, const Device&) {
+// What PyTorch refuses rather than runs: a configuration whose shared memory the chip cannot give
+// one block (Triton raises OutOfResources: "Required: 131074, Hardware limit: 101376" for the
+// sm8x head-dim-128 forward on an sm89 card, pytorch/pytorch#133254), a FlexDecoding row tile
+// larger than the block mask's 128-token query block, or a key block that does not divide its
+// 128-key blocks (flex_decoding.py raise_flex_decoding_kernel_options_error).
+void check_flexattn(const Workload& w, const Device& dev) {
+  const u64 d = std::max(w.head_dim, w.v_head_dim == 0 ? w.head_dim : w.v_head_dim);
+  const auto fits = [&](KernelRole role, const char* what) {
+    const auto t = impl_traits(w, role, d);
+    if (!t || t->smem_bytes == 0 || static_cast<double>(t->smem_bytes) <= dev.smem_bytes_per_sm) return;
+    throw InputError("flex: FlexAttention's " + std::string(what) + " tiles for head dim " + num(d) + " need " +
+                     num(t->smem_bytes) + " B of shared memory per block, more than the " +
+                     num(static_cast<u64>(dev.smem_bytes_per_sm)) + " B " + dev.key +
+                     " gives (Triton raises OutOfResources; PyTorch takes other tiles only through kernel_options)");
+  };
+  if (runs_flex_decoding(w)) {
+    const u64 rows = w.query_len() * (w.heads / w.kv_heads);
+    if (rows > 128) {
+      throw InputError("flex: FlexDecoding packs the " + num(rows) + " query rows of a K/V head into one tile, which must "
+                       "divide the block mask's 128-token query blocks: at most 128 (query tokens x heads per K/V head)");
+    }
+    if (const u64 bn = w.count("block_n"); bn != 0 && 128 % bn != 0) {
+      throw InputError("flex: --block-n " + num(bn) + " must divide the block mask's 128-key blocks (FlexDecoding)");
+    }
+    fits(KernelRole::splitkv, "decode (FlexDecoding)");
+    return;
+  }
+  if (w.pass != Pass::bwd) fits(KernelRole::fwd, "forward");
+  if (w.pass != Pass::fwd) fits(KernelRole::bwd, "backward");
+}
+
+void check_flex(const Workload& w, const Device& dev) {
+  if (w.impl != nullptr && w.impl->key == "flexattn") check_flexattn(w, dev);
   check_block_tiles(w);
   const u64 L = w.count("doc_len"), P = w.count("prefix");
   if (L != 0 && P != 0) throw InputError("flex: give --doc-len or --prefix, one mask rule at a time");
@@ -291,9 +331,19 @@ const VariantDescriptor kDesc{
                "-key blocks the mask (" + rule + ") may leave empty, fp32 partials reduced over the splits by two "
                "inductor kernels.\n";
       }
+      std::string bwd;
+      if (w.pass != Pass::fwd && w.impl != nullptr && w.impl->key == "flexattn") {
+        const auto t = impl_traits(w, KernelRole::bwd, std::max(w.head_dim, w.v_head_dim));
+        if (t && t->flex_bwd.m1 != 0) {
+          bwd = " Its backward is FlexAttention's own: one launch of dK/dV programs (one per " + num(t->flex_bwd.n1) +
+                "-key block, walking the group's " + num(t->flex_bwd.m1) + "-row query blocks: 4 GEMMs per pair) and dQ "
+                "programs (one per " + num(t->flex_bwd.m2) + "-row query block, walking the " + num(t->flex_bwd.n2) +
+                "-key blocks: 3 GEMMs per pair), no atomics.";
+        }
+      }
       return "FlexAttention (Dong et al. 2024): the mask rule (" + rule + ") becomes a block mask; empty blocks are "
              "skipped, full ones run without evaluating the mask, partial ones evaluate it per score. The kernel is "
-             "FlashAttention-2's loop over the visited blocks (Br = " + num(p.block_m) + ", Bc = " + num(p.block_n) + ").\n";
+             "FlashAttention-2's loop over the visited blocks (Br = " + num(p.block_m) + ", Bc = " + num(p.block_n) + ")." + bwd + "\n";
     }};
 
 }  // namespace

@@ -71,6 +71,9 @@ struct KernelCost {
   // Iterations of the CTA launched last when it is the heaviest (causal, ascending Q blocks): it
   // runs on alone after the others finish. 0: no such tail.
   Count last_cta_iters;
+  // Iterations of the CTAs launched after the heaviest one (0: it is launched last): the heaviest
+  // starts once the work ahead of it has drained, not all but its own.
+  Count last_cta_after_iters;
   Count inflight_bytes;         // bytes one CTA keeps in flight from DRAM (its async tile stages); 0: no cap
   // A serial epilogue per CTA (impl.hpp serial_epilogue): shared-memory bytes written, FP32-pipe
   // instructions and barriers between one tile's last MMA and the next's first.
