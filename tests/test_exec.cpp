@@ -1801,3 +1801,27 @@ TEST(Exec, FlexBackwardIsTwoProgramKindsByHand) {
   EXPECT_EQ(c.kernels[1].last_cta_iters.v, 8u);
   EXPECT_EQ(c.kernels[1].last_cta_after_iters.v, 16u);
 }
+
+// What PyTorch refuses, attnio refuses with one line (flex.cpp check_flexattn): the sm8x forward's
+// 128 x 64, 3-stage tiles at head dim 128 need 2·(128·128 + 3·64·256) = 131,072 B, more than an
+// L40S block's 102,400 (Triton: "Required: 131074, Hardware limit: 101376", pytorch#133254); more
+// than 128 query rows per K/V head in decode; a BLOCK_N that does not divide 128.
+TEST(Exec, FlexRefusesWhatPyTorchRefuses) {
+  Workload w;
+  w.variant = parse_variant("flex");
+  w.dtype = Dtype::bf16;
+  w.batch = 1, w.heads = 8, w.kv_heads = 8, w.seq = 1024, w.head_dim = 128;
+  EXPECT_THROW(predict(find_device("l40s"), w), InputError);
+  EXPECT_NO_THROW(predict(find_device("a100-80gb"), w));
+  Workload small = w;
+  small.head_dim = 64;  // 2·(128·64 + 3·64·128) = 65,536 B fits
+  EXPECT_NO_THROW(predict(find_device("l40s"), small));
+  Workload dec = w;
+  dec.phase = Phase::decode;
+  dec.heads = 256, dec.kv_heads = 1;
+  EXPECT_THROW(predict(find_device("h100-sxm"), dec), InputError);
+  dec.heads = 128;
+  EXPECT_NO_THROW(predict(find_device("h100-sxm"), dec));
+  dec.set("block_n", 96);
+  EXPECT_THROW(predict(find_device("h100-sxm"), dec), InputError);
+}

@@ -640,8 +640,9 @@ const ImplProfile kTriton{
 //   sm100    128x128, 3, 4     128x64, 3, 8    64x32, 3, 4   128x32, 3, 4  32x64, 3, 4   32x32, 3, 4
 //   sm90     128x128, 3, 4     128x64, 3, 8    64x32, 3, 4   128x32, 3, 4  32x64, 3, 4   32x32, 3, 4
 //   sm8x     128x64, 3, 4      128x64, 3, 8    32x64, 3, 4   128x32, 3, 4  128x32, 3, 4  64x16, 3, 4
-// (classes in the heuristic's order: >= 12.0, >= 10.0, == 9.0, >= 8.0). Head dims run padded to a
-// power of two (QK_HEAD_DIM_ROUNDED), and so do the tiles' shared memory and the MMAs.
+// (classes in the heuristic's order: >= 12.0, >= 10.0, == 9.0, >= 8.0). The MMAs run over the head
+// dim padded to a power of two (QK_HEAD_DIM_ROUNDED); the shared memory follows the head dims
+// themselves (pytorch/pytorch#180278, below).
 // Triton lowers tl.dot to wgmma on sm90 when BLOCK_M % 64 == 0 and num_warps % 4 == 0
 // (AccelerateMatmul.cpp, getMMAVersionSafe), mma.sync otherwise; num_stages buffers of K and V are
 // filled ahead (the prefetch loop), a stage's K and V issued and waited on together; shared memory
@@ -708,8 +709,8 @@ KernelTraits flex_decoding_traits(u64 d, Dtype dtype, int cc) {
     f.waits.dram_reads = 2;
     f.waited = KernelTraits::kWaitAll;
   }
-  // The K and V tiles of each stage and the P tile, at the padded head dim.
-  f.smem_bytes = dtype_bytes(dtype) * (f.block_n * 2 * f.kernel_head_dim * max_u(1, f.load_buffers) + f.block_m * f.block_n);
+  // The K and V tiles of each stage and the P tile.
+  f.smem_bytes = dtype_bytes(dtype) * (f.block_n * 2 * d * max_u(1, f.load_buffers) + f.block_m * f.block_n);
   return f;
 }
 
@@ -770,7 +771,7 @@ KernelTraits flexattention_traits(KernelRole role, u64 d, bool, Dtype dtype, dou
     t.kernel_head_dim = dr;
     // K_j and V_j (or Q_i and dO_i) held, and the stages of the other pair's tiles.
     const u64 held = std::max(b.n1, b.m2), streamed = std::max(b.m1, b.n2);
-    t.smem_bytes = e * (held + stages * streamed) * 2 * dr;
+    t.smem_bytes = e * (held + stages * streamed) * 2 * d;
     return t;
   }
   const FlexConfig c = flex_fwd_config(d, dtype, cc);
@@ -783,7 +784,10 @@ KernelTraits flexattention_traits(KernelRole role, u64 d, bool, Dtype dtype, dou
   t.heaviest_last = true;  // q_start = tl.program_id(0)
   t.load_buffers = c.stages;
   t.kernel_head_dim = dr;
-  t.smem_bytes = e * (c.m * dr + c.stages * c.n * 2 * dr);
+  // Shared memory at the head dim itself, not the padded one: (64, 64, 3, 4) at head dims 192/128
+  // runs on an A100 and not on an sm86/sm89 block, as Q + 3 stages of K and V at 192/128 (144 KiB)
+  // says and the padded 256 (176 KiB) would not (pytorch/pytorch#180278).
+  t.smem_bytes = e * (c.m * d + c.stages * c.n * 2 * d);
   return t;
 }
 constexpr std::string_view kFlexAttentionVariants[] = {"flex"};

@@ -240,14 +240,28 @@ void flex_decode_schedule(Scheduler& sc) {
 // larger than the block mask's 128-token query block, or a key block that does not divide its
 // 128-key blocks (flex_decoding.py raise_flex_decoding_kernel_options_error).
 void check_flexattn(const Workload& w, const Device& dev) {
-  const u64 d = std::max(w.head_dim, w.v_head_dim == 0 ? w.head_dim : w.v_head_dim);
+  const u64 dq = w.head_dim, dv = w.v_head_dim == 0 ? w.head_dim : w.v_head_dim, d = std::max(dq, dv);
+  const u64 e = dtype_bytes(w.dtype);
+  // Shared memory per block at the workload's own head dims (Q + stages of K and V; the known
+  // failures reproduce it: 131,072 B for the sm8x 128 x 64, 3-stage forward at 128/128 against an
+  // sm89 block's 101,376, pytorch#133254; 147,456 B for (64, 64, 3) at 192/128, pytorch#180278).
+  const auto need = [&](KernelRole role, const KernelTraits& t) -> u64 {
+    const u64 stages = max_u(1, t.load_buffers);
+    if (role == KernelRole::splitkv) return e * (stages * t.block_n * (dq + dv) + t.block_m * t.block_n);
+    if (role == KernelRole::bwd) {
+      const u64 held = std::max(t.flex_bwd.n1, t.flex_bwd.m2), streamed = std::max(t.flex_bwd.m1, t.flex_bwd.n2);
+      return e * (held + stages * streamed) * (dq + dv);
+    }
+    return e * (t.block_m * dq + stages * t.block_n * (dq + dv));
+  };
   const auto fits = [&](KernelRole role, const char* what) {
     const auto t = impl_traits(w, role, d);
-    if (!t || t->smem_bytes == 0 || static_cast<double>(t->smem_bytes) <= dev.smem_bytes_per_sm) return;
-    throw InputError("flex: FlexAttention's " + std::string(what) + " tiles for head dim " + num(d) + " need " +
-                     num(t->smem_bytes) + " B of shared memory per block, more than the " +
-                     num(static_cast<u64>(dev.smem_bytes_per_sm)) + " B " + dev.key +
-                     " gives (Triton raises OutOfResources; PyTorch takes other tiles only through kernel_options)");
+    if (!t) return;
+    const u64 bytes = need(role, *t);
+    if (static_cast<double>(bytes) <= dev.smem_bytes_per_sm) return;
+    throw InputError("flex: FlexAttention's " + std::string(what) + " tiles for head dim " + num(d) + " need " + num(bytes) +
+                     " B of shared memory per block, more than the " + num(static_cast<u64>(dev.smem_bytes_per_sm)) +
+                     " B " + dev.key + " gives (Triton raises OutOfResources; PyTorch takes other tiles only through kernel_options)");
   };
   if (runs_flex_decoding(w)) {
     const u64 rows = w.query_len() * (w.heads / w.kv_heads);
