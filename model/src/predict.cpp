@@ -258,10 +258,13 @@ void exec_kernel_at(KernelCost& k, const Device& dev, const Workload& w, double 
   x.wave_efficiency = wave_efficiency(k, dev);
   const double miss_port = std::min(k.sync_hbm_read.d(), k.sync_l2_read.d()) / dev.l2_rate();
   double throughput = 0, dram_station = 0;
+  bool port_bound = false;
   for (int it = 0; it < 64; ++it) {
-    const double t = throughput > 0 ? 1.0 / throughput : 0.0;
+    // ρ: the other traffic's time over the kernel's, the cycle's time over the wave efficiency.
+    const double t = throughput > 0 ? 1.0 / throughput / x.wave_efficiency : 0.0;
     const auto busy_frac = [t](double other) { return t > 0 ? std::min(0.99, other / t) : 0.0; };
     const double wait_dram_inflated = wait_dram / (1 - busy_frac(other_dram));
+    port_bound = miss_port > wait_dram_inflated * x.wave_efficiency;
     dram_station = wait_dram > 0 ? std::max(wait_dram_inflated * x.wave_efficiency, miss_port) : 0.0;
     x.wait_mem_s = dram_station + wait_l2 / (1 - busy_frac(other_l2));
     const double demands[] = {x.gemm_s, x.softmax_s, x.wait_mem_s};
@@ -372,7 +375,7 @@ void exec_kernel_at(KernelCost& k, const Device& dev, const Workload& w, double 
   // The loop's larger station names it: DRAM when the prefetched reads outweigh the SM's work.
   const Bound sm_pipe = x.loop_s > 0 && x.loop_dram_s > x.loop_sm_s ? Bound::hbm
                         : x.wait_mem_s > longest_pipe && x.wait_mem_s >= x.delay_s
-                            ? (2 * dram_station >= x.wait_mem_s ? Bound::hbm : Bound::l2)
+                            ? (2 * dram_station >= x.wait_mem_s && !port_bound ? Bound::hbm : Bound::l2)
                         : x.delay_s > longest_pipe ? Bound::latency
                         : smem_floor ? Bound::smem
                         : x.gemm_s >= x.softmax_s ? (x.tensor_s >= x.smem_s ? Bound::tensor : Bound::smem)
