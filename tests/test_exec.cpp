@@ -1183,8 +1183,31 @@ TEST(Exec, Fa2BackwardSharedMemoryByHand) {
 
 // Causal tail: FlashAttention-2 launches Q blocks in ascending order, so the last CTA is the
 // heaviest: at N = 8192 with 128 x 64 tiles its row block visits 8192 / 64 = 128 K/V blocks, and it
-// runs on alone for 128 x (x1 + x2 + its waits) per iteration less its share of the fluid time.
+// runs on alone for 128 x (x1 + x2 + its waits) per iteration less its share of the kernel's quantized compute time.
 // FlashAttention-3 schedules causal tiles longest-first: no tail.
+// A grid resident at launch (one wave) starts every CTA at once: the heaviest finishes at its own
+// solo time, so a causal call is never slower than the same call without the mask (rule 4). One
+// head of 16384 tokens on an H100: 128 CTAs of 128 rows on 132 SMs.
+TEST(Exec, OneWaveCausalIsNoSlowerThanNoMask) {
+  Workload w;
+  w.seq = 16384;
+  w.heads = w.kv_heads = 1;
+  w.dtype = Dtype::bf16;
+  const Device& h = find_device("h100-sxm");
+  const double plain = predict(h, w).predicted_time_s;
+  w.causal = true;
+  const Prediction c = predict(h, w);
+  // The heaviest CTA does what each unmasked CTA does, plus its diagonal block's mask: equal
+  // within 0.1 %, where the fluid rule made it 49 % slower.
+  EXPECT_LE(c.predicted_time_s, plain * 1.001);
+  const KernelCost& k = kernel_named(c, "flash2_fwd");
+  EXPECT_GT(k.last_cta_iters.v, 0u);
+  // Four heads (512 CTAs, 2 per SM resident: 264) take two waves: the heaviest starts once the
+  // work ahead of it has drained, and its tail shows.
+  w.heads = w.kv_heads = 4;
+  EXPECT_GT(kernel_named(predict(h, w), "flash2_fwd").exec.tail_s, 0.0);
+}
+
 TEST(Exec, CausalTailFollowsTheLaunchOrder) {
   Workload w;
   w.seq = 8192;
@@ -1708,7 +1731,8 @@ TEST(Exec, SigmoidDecodePacksTheGroupButNeverSplits) {
 
 // The flexattn profile's forward tiles are the CUDA heuristic's defaults (impl.cpp flex_fwd_config;
 // template_heuristics/triton.py @00131b6b get_flex_attn_fwd_configs), and Triton's MMA path follows
-// from them: wgmma on sm90 only where BLOCK_M % 64 == 0 and num_warps % 4 == 0.
+// from them: wgmma on sm90 only where BLOCK_M % 64 == 0 and num_warps % 4 == 0 (sm100's tcgen05 is
+// not modelled and sm120 has no wgmma: mma.sync stands in).
 TEST(Impl, FlexAttentionTakesTheHeuristicsDefaultTiles) {
   const ImplProfile& f = find_impl("flexattn");
   struct Case {
@@ -1722,7 +1746,7 @@ TEST(Impl, FlexAttentionTakesTheHeuristicsDefaultTiles) {
                         Case{90, 256, Dtype::bf16, 64, 32, 4, MmaPath::wgmma}, Case{90, 128, Dtype::fp32, 32, 64, 4, MmaPath::mma_sync},
                         Case{80, 128, Dtype::fp16, 128, 64, 8, MmaPath::mma_sync}, Case{80, 256, Dtype::bf16, 32, 64, 4, MmaPath::mma_sync},
                         Case{80, 96, Dtype::bf16, 128, 64, 4, MmaPath::mma_sync}, Case{89, 64, Dtype::bf16, 128, 64, 4, MmaPath::mma_sync},
-                        Case{100, 64, Dtype::bf16, 128, 128, 4, MmaPath::wgmma}, Case{120, 128, Dtype::bf16, 128, 64, 8, MmaPath::wgmma}}) {
+                        Case{100, 64, Dtype::bf16, 128, 128, 4, MmaPath::mma_sync}, Case{120, 128, Dtype::bf16, 128, 64, 8, MmaPath::mma_sync}}) {
     const KernelTraits t = f.traits(KernelRole::fwd, c.d, false, c.dtype, 233472, c.cc);
     EXPECT_EQ(t.block_m, c.m) << c.cc << " d=" << c.d;
     EXPECT_EQ(t.block_n, c.n) << c.cc << " d=" << c.d;
@@ -1732,7 +1756,7 @@ TEST(Impl, FlexAttentionTakesTheHeuristicsDefaultTiles) {
     // The Q tile and 3 stages of K and V: at sm90 d = 128, 2·(128·128 + 3·64·256) = 131,072 bytes.
     if (c.cc == 90 && c.d == 128 && c.dtype == Dtype::bf16) EXPECT_EQ(t.smem_bytes, 131072u);
   }
-  // Head dim 96 runs at 128 (QK_HEAD_DIM_ROUNDED): the shared memory of the padded tiles.
+  // Head dim 96 runs its MMAs at 128 (QK_HEAD_DIM_ROUNDED); its shared memory stays at 96.
   EXPECT_EQ(f.traits(KernelRole::fwd, 96, false, Dtype::bf16, 233472, 90).kernel_head_dim, 128u);
   // Backward classes: sm90 at d <= 128 (64, 128, 128, 64), 8 warps, 3 stages; sm10x the same tiles
   // at 4 warps; sm8x 64 x 64 everywhere at 2 stages (3 on sm86 at d = 128); fp32 16 x 16, 1 stage.
@@ -1791,20 +1815,25 @@ TEST(Exec, FlexBackwardIsTwoProgramKindsByHand) {
   EXPECT_EQ(k.hbm_write.v, 262144u);
   EXPECT_EQ(k.mma, MmaPath::wgmma);
   EXPECT_EQ(k.load_buffers, 3u);
-  // Causal: the heaviest program is the dK/dV program of key block 0, which all 4 query blocks of
-  // 64 rows of both heads visit (8 iterations; the last query block's dQ program walks 4 key
-  // blocks). It is launched first in its set, so 16 of the set's 24 iterations come after it
-  // (dK/dV: key block 0 by 4 query blocks and key block 1 by 2, dQ: query block 0 by 2 key blocks
-  // and query block 1 by 4; 12 per head, 2 heads).
+  // Causal: two programs may finish last. The last query block's dQ program (4 key blocks of 64
+  // for rows 128..255) is launched last; the dK/dV program of key block 0, which all 4 query blocks
+  // of 64 rows of both heads visit (8 iterations), is launched first in its set, so 16 of the set's
+  // 24 iterations come after it (dK/dV: key block 0 by 4 query blocks and key block 1 by 2; dQ:
+  // query block 0 by 2 key blocks and query block 1 by 4; 12 per head, 2 heads). The execution
+  // model takes the larger tail of the two.
   w.causal = true;
   const Prediction c = predict(find_device("h100-sxm"), w);
-  EXPECT_EQ(c.kernels[1].last_cta_iters.v, 8u);
-  EXPECT_EQ(c.kernels[1].last_cta_after_iters.v, 16u);
+  EXPECT_EQ(c.kernels[1].last_cta_iters.v, 4u);
+  EXPECT_EQ(c.kernels[1].last_cta_after_iters.v, 0u);
+  EXPECT_EQ(c.kernels[1].alt_last_cta_iters.v, 8u);
+  EXPECT_EQ(c.kernels[1].alt_last_cta_after_iters.v, 16u);
 }
 
 // What PyTorch refuses, attnio refuses with one line (flex.cpp check_flexattn): the sm8x forward's
 // 128 x 64, 3-stage tiles at head dim 128 need 2·(128·128 + 3·64·256) = 131,072 B, more than an
-// L40S block's 102,400 (Triton: "Required: 131074, Hardware limit: 101376", pytorch#133254); more
+// L40S block's 101,376 (Triton: "Required: 131074, Hardware limit: 101376", pytorch#133254), but
+// 64 x 32 tiles given as --block-m/--block-n (kernel_options) need 2·(64·128 + 3·32·256) = 65,536
+// and run; 128 x 128 at head dim 64 needs 2·(128·64 + 3·128·128) = 114,688 and is refused; more
 // than 128 query rows per K/V head in decode; a BLOCK_N that does not divide 128.
 TEST(Exec, FlexRefusesWhatPyTorchRefuses) {
   Workload w;
@@ -1816,6 +1845,13 @@ TEST(Exec, FlexRefusesWhatPyTorchRefuses) {
   Workload small = w;
   small.head_dim = 64;  // 2·(128·64 + 3·64·128) = 65,536 B fits
   EXPECT_NO_THROW(predict(find_device("l40s"), small));
+  Workload tiles = w;
+  tiles.set("block_m", 64);
+  tiles.set("block_n", 32);
+  EXPECT_NO_THROW(predict(find_device("l40s"), tiles));
+  small.set("block_m", 128);
+  small.set("block_n", 128);
+  EXPECT_THROW(predict(find_device("l40s"), small), InputError);
   Workload dec = w;
   dec.phase = Phase::decode;
   dec.heads = 256, dec.kv_heads = 1;

@@ -75,7 +75,8 @@ std::string exec_text(const Device& dev, const Prediction& p) {
          "  with z = 0, U = 1 - r^k / sum_{n=0..k} r^n, r = x2/x1); mma.sync on Hopper holds the issue (k = 1), and\n"
          "  with 2+ jobs (CTAs) per SM x1 = tensor and smem is a floor on the cycle; where the loads fill buffers\n"
          "  ahead, that work and the prefetched DRAM reads circulate as a second closed queue over the buffers (loop);\n"
-         "  compute = x1/U (or the loop) + pipeline fill, over the wave efficiency; time = max(compute, HBM, L2, link,\n"
+         "  compute = x1/U (or the loop) + pipeline fill, over the wave efficiency, + the heaviest CTA's tail where it runs\n"
+         "  on alone (causal); time = max(compute, HBM, L2, link,\n"
          "  bytes in flight / latency) + launch (docs/model.md, \"Time\")\n";
   const auto src = [&](double f, const char* key) {
     return f > 0 ? fmt("%.3f", f) + " (" + key + ")" : std::string("1 (no ") + key + " in the device file: datasheet)";
@@ -121,7 +122,8 @@ std::string exec_text(const Device& dev, const Prediction& p) {
                          : std::string()) +
            ", fill " + human_time(x.fill_s) +
            (x.epilogue_s > 0 ? " (epilogue " + human_time(x.epilogue_s) + " per CTA)" : std::string()) + ", waves " +
-           fmt("%.2f", x.wave_efficiency) + " -> compute " + human_time(x.compute_s) + "; HBM " + human_time(x.hbm_s) +
+           fmt("%.2f", x.wave_efficiency) + (x.tail_s > 0 ? ", heaviest CTA's tail " + human_time(x.tail_s) : std::string()) +
+           " -> compute " + human_time(x.compute_s) + "; HBM " + human_time(x.hbm_s) +
            ", L2 " + human_time(x.l2_s) + (x.link_s > 0 ? ", link " + human_time(x.link_s) : "") +
            (x.latency_s > 0 ? ", in-flight " + human_time(x.latency_s) + " (at " + human_time(x.inflight_latency_s) + " DRAM latency)" : "") + ", launch " + human_time(x.launch_s) +
            " => " + human_time(x.time_s) + " (" + std::string(to_string(x.bound)) + ")\n";

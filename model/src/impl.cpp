@@ -762,8 +762,9 @@ KernelTraits flexattention_traits(KernelRole role, u64 d, bool, Dtype dtype, dou
     } else if (cc == 86 && d == 128) {
       stages = 3;
     }
-    // wgmma where both programs' dots have M a multiple of 64 (N1 rows of K^T Q, M2 rows of Q K^T).
-    const bool wgmma = cc >= 90 && b.n1 % 64 == 0 && b.m2 % 64 == 0 && warps % 4 == 0;
+    // wgmma (sm90 only: sm100 issues tcgen05, not modelled, and sm120 has neither, so mma.sync
+    // stands in) where both programs' dots have M a multiple of 64 (N1 rows of K^T Q, M2 of Q K^T).
+    const bool wgmma = cc == 90 && b.n1 % 64 == 0 && b.m2 % 64 == 0 && warps % 4 == 0;
     KernelTraits t{.block_m = b.m2, .block_n = b.n1, .mma_warps = warps, .mma = wgmma ? MmaPath::wgmma : MmaPath::mma_sync,
                    .overlap = OverlapRule::warps};
     t.flex_bwd = b;
@@ -775,7 +776,7 @@ KernelTraits flexattention_traits(KernelRole role, u64 d, bool, Dtype dtype, dou
     return t;
   }
   const FlexConfig c = flex_fwd_config(d, dtype, cc);
-  const bool wgmma = cc >= 90 && c.m % 64 == 0 && c.warps % 4 == 0;
+  const bool wgmma = cc == 90 && c.m % 64 == 0 && c.warps % 4 == 0;  // as the backward's
   KernelTraits t{.block_m = c.m, .block_n = c.n, .mma_warps = c.warps, .mma = wgmma ? MmaPath::wgmma : MmaPath::mma_sync,
                  .overlap = OverlapRule::warps,
                  // wgmma reads Q out of shared memory every key block; mma.sync's A operand is

@@ -299,21 +299,30 @@ void exec_kernel_at(KernelCost& k, const Device& dev, const Workload& w, double 
     const double per_cta = first_softmax + dev.dram_latency_s + x.epilogue_s;
     x.fill_s = ctas / dev.sm_count * per_cta / std::max<double>(1.0, per_sm_ctas);
   }
-  // Causal tail: the last CTA launched is the heaviest. It cannot start before the work launched
-  // ahead of it has drained (the fluid time less its own share and that of the CTAs launched after
-  // it), then runs alone on its SM as one job, its GEMM and softmax phases in series: makespan =
-  // max(T, T - share + solo), T being the kernel's quantized compute time (busy over the wave
-  // efficiency, or the prefetch loop's) and share its part of T; solo is already one SM's time, so
-  // the tail is added after the wave division, not divided with it.
-  double solo = 0, share_of = 0;
+  // Causal tail: the heaviest CTA (the last launched, under a causal mask with ascending Q blocks)
+  // cannot start before the work launched ahead of it has drained (the quantized compute time T less
+  // its own share and that of the CTAs launched after it), then runs alone on its SM as one job, its
+  // GEMM and softmax phases in series: makespan = max(T, T - share + solo); solo is already one
+  // SM's time, so the tail is added after the wave division, not divided with it. Where the whole
+  // grid is resident at launch (one wave), every CTA starts at once: the heaviest finishes at its
+  // solo time, so makespan = max(T, solo). Two candidates (alt_*): the larger tail counts.
+  const bool one_wave = k.ctas.d() <= static_cast<double>(dev.sm_count) * static_cast<double>(k.ctas_per_sm);
+  struct Tail {
+    double solo = 0, share = 0;
+    double at(double t) const { return std::max(0.0, solo - t * share); }
+  } tails[2];
   if (k.last_cta_iters.v != 0 && k.block_iters.v != 0) {
     // Alone on its SM the last CTA has no other warp to fill its ldmatrix waits (rule 2).
     const double gemm_alone = smem_apart ? std::max(x.tensor_s, x.smem_s) : x.gemm_s;
     const double per_iter = (gemm_alone + x.softmax_s + x.wait_mem_s) * dev.sm_count / k.block_iters.d() + x.iter_wait_s;
-    solo = k.last_cta_iters.d() * per_iter;
-    share_of = std::min(1.0, (k.last_cta_iters + k.last_cta_after_iters).d() / k.block_iters.d());
+    const Count iters[2] = {k.last_cta_iters, k.alt_last_cta_iters}, after[2] = {k.last_cta_after_iters, k.alt_last_cta_after_iters};
+    for (int i = 0; i < 2; ++i) {
+      if (iters[i].v == 0) continue;
+      tails[i].solo = iters[i].d() * per_iter;
+      tails[i].share = one_wave ? 1.0 : std::min(1.0, (iters[i] + after[i]).d() / k.block_iters.d());
+    }
   }
-  const auto tail = [&](double t) { return std::max(0.0, solo - t * share_of); };
+  const auto tail = [&tails](double t) { return std::max(tails[0].at(t), tails[1].at(t)); };
   // Prefetched tiles: each of the CTA's load buffers (impl.hpp load_buffers) is filled from DRAM
   // and then consumed by the SM, so the buffers of the SM's resident CTAs circulate between two
   // queueing stations, the SM (demand: the busy time above) and the SM's share of DRAM (demand: the

@@ -496,12 +496,14 @@ void flex_bwd(Evaluator& ev, const Shape& s, const Mask& mask, const FlashOption
       const BlockRange r = visited_blocks(mask, i * kv.br, min_u(s.n, (i + 1) * kv.br), s.nk, kv.bc);
       if (!r.empty() && j0 >= r.first && j0 <= r.last) dkv_heavy += s.group();
     }
+    // Both may finish last: the execution model takes the larger tail (rule 4).
     const Count set_iters = Count(s.group()) * (kv.pairs + qp.pairs);
-    if (dkv_heavy > dq_heavy) {
-      k.last_cta_iters = dkv_heavy;
-      k.last_cta_after_iters = set_iters.v > dkv_heavy ? set_iters - Count(dkv_heavy) : Count(0);
-    } else if (dq_heavy != 0) {
-      k.last_cta_iters = dq_heavy;
+    if (dq_heavy != 0) k.last_cta_iters = dq_heavy;
+    if (dkv_heavy != 0) {
+      Count& iters = dq_heavy != 0 ? k.alt_last_cta_iters : k.last_cta_iters;
+      Count& after = dq_heavy != 0 ? k.alt_last_cta_after_iters : k.last_cta_after_iters;
+      iters = dkv_heavy;
+      after = set_iters.v > dkv_heavy ? set_iters - Count(dkv_heavy) : Count(0);
     }
   }
   // What one program keeps in flight: the stages of its streamed tiles.

@@ -68,12 +68,16 @@ struct KernelCost {
   // Main-loop iterations (one Q block against one K/V block) over all CTAs; 0: not a tiled loop.
   // Each CTA's first iteration cannot overlap its softmax with a GEMM, and waits for its first tiles.
   Count block_iters;
-  // Iterations of the CTA launched last when it is the heaviest (causal, ascending Q blocks): it
-  // runs on alone after the others finish. 0: no such tail.
+  // Iterations of the heaviest CTA under a mask (causal, ascending Q blocks: the one launched
+  // last): it starts once the work launched ahead of it has drained and runs on alone after the
+  // others finish. 0: no such tail.
   Count last_cta_iters;
-  // Iterations of the CTAs launched after the heaviest one (0: it is launched last): the heaviest
-  // starts once the work ahead of it has drained, not all but its own.
+  // Iterations of the CTAs launched after the heaviest one (0: it is launched last): its share of
+  // the kernel's time includes them.
   Count last_cta_after_iters;
+  // A second candidate for the tail where two CTAs may finish last (FlexAttention's backward: the
+  // first key block's dK/dV program and the last query block's dQ program); the larger tail counts.
+  Count alt_last_cta_iters, alt_last_cta_after_iters;
   Count inflight_bytes;         // bytes one CTA keeps in flight from DRAM (its async tile stages); 0: no cap
   // A serial epilogue per CTA (impl.hpp serial_epilogue): shared-memory bytes written, FP32-pipe
   // instructions and barriers between one tile's last MMA and the next's first.
@@ -102,10 +106,10 @@ struct KernelCost {
     double utilization = 1;             // of the GEMM phase under the overlap rule
     double loop_s = 0;                  // the SM's work (over the wave efficiency) and its prefetched DRAM reads as a closed loop (0: none)
     double loop_sm_s = 0, loop_dram_s = 0;  // the loop's two demands (DRAM's inflated by the writes)
-    double compute_s = 0;               // (x1 / U + fill) over the wave efficiency, or the loop + fill over it
+    double compute_s = 0;               // (x1 / U + fill) over the wave efficiency, or the loop + fill over it; + tail
     double fill_s = 0;                  // per-CTA pipeline fill: first tiles' latency and first softmax, and a serial epilogue
     double epilogue_s = 0;              // of that, one CTA's serial epilogue
-    double tail_s = 0;                  // the heaviest CTA, launched last, running on alone
+    double tail_s = 0;                  // the heaviest CTA running on alone after the rest (rule 4)
     double hbm_s = 0, l2_s = 0, link_s = 0, latency_s = 0, launch_s = 0;
     double inflight_latency_s = 0;      // the loaded DRAM latency the in-flight cap (latency_s) ran at
     double wait_dram_latency_s = 0;     // the loaded DRAM latency each waited DRAM load in iter_wait_s took
