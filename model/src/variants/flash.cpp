@@ -949,6 +949,13 @@ void dkv_step(std::vector<Step>& steps, const FlashGeometry& g, const FlashBuffe
 void flex_backward(std::vector<SimKernel>& out, const Shape& s, const Mask& mask, const FlashOptions& opt,
                    const KernelTraits& traits, const FlashBuffers& buf, u64 e) {
   const KernelTraits::FlexBwdBlocks& b = traits.flex_bwd;
+  // The MMAs at the head dims padded to a power of two, as flex_bwd counts them.
+  const auto pad = [](u64 x) {
+    u64 r = 16;
+    while (r < x) r *= 2;
+    return r;
+  };
+  const double dr = static_cast<double>(pad(s.d)), dvr = static_cast<double>(pad(s.dv));
   const FlashGeometry g1{s, mask, b.m1, b.n1, ceil_div(s.n, b.m1), ceil_div(s.nk, b.n1), e, opt.density, opt.sigmoid};
   const FlashGeometry g2{s, mask, b.m2, b.n2, ceil_div(s.n, b.m2), ceil_div(s.nk, b.n2), e, opt.density, opt.sigmoid};
   SimKernel pre;
@@ -971,7 +978,7 @@ void flex_backward(std::vector<SimKernel>& out, const Shape& s, const Mask& mask
   k.name = "flex_attention_backward";
   k.ctas = (Count(s.batch) * s.kv_heads * programs).v;
   k.smem = {{"held tiles and stages", traits.smem_bytes}};  // as the closed form (impl.cpp flexattention_traits)
-  k.program = [g1, g2, buf, t, dkv, programs](u64 cta, std::vector<Step>& steps) {
+  k.program = [g1, g2, buf, t, dkv, programs, dr, dvr](u64 cta, std::vector<Step>& steps) {
     const Shape& s = g1.s;
     const u64 pid = cta % programs, bb = (cta / programs) % s.batch, kvh = cta / (programs * s.batch);
     const auto q_rows = [&](Step& st, const FlashGeometry& g, u64 h, u64 i) {
@@ -995,7 +1002,7 @@ void flex_backward(std::vector<SimKernel>& out, const Shape& s, const Mask& mask
           Step st;
           q_rows(st, g1, kvh * s.group() + gq, i);
           const double area = static_cast<double>(g1.rows(i) * cols);
-          st.tensor = static_cast<float>(2 * area * static_cast<double>(2 * s.d + 2 * s.dv));
+          st.tensor = static_cast<float>(2 * area * (2 * dr + 2 * dvr));
           st.sfu = static_cast<float>(area);
           st.fp32 = static_cast<float>(4 * area);
           steps.push_back(st);
@@ -1018,7 +1025,7 @@ void flex_backward(std::vector<SimKernel>& out, const Shape& s, const Mask& mask
       g2.kv_tile(st, "K", buf.k, bb, kvh, j * g2.bc, cols, s.d, false);
       g2.kv_tile(st, "V", buf.v, bb, kvh, j * g2.bc, cols, s.dv, false);
       const double area = static_cast<double>(g2.rows(i) * cols);
-      st.tensor = static_cast<float>(2 * area * static_cast<double>(2 * s.d + s.dv));
+      st.tensor = static_cast<float>(2 * area * (2 * dr + dvr));
       st.sfu = static_cast<float>(area);
       st.fp32 = static_cast<float>(4 * area);
       steps.push_back(st);
