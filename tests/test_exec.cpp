@@ -1861,3 +1861,20 @@ TEST(Exec, FlexRefusesWhatPyTorchRefuses) {
   dec.set("block_n", 96);
   EXPECT_THROW(predict(find_device("h100-sxm"), dec), InputError);
 }
+
+// PyTorch's memory-efficient SDPA runs xFormers' vendored kernels (impl.cpp kPytorchMemEff): the
+// same traits as the xformers profile, on Hopper too (the Sm80 template, mma.sync).
+TEST(Impl, PytorchMemoryEfficientIsXformersVendored) {
+  const ImplProfile& p = find_impl("pytorch-mem-efficient");
+  const ImplProfile& x = find_impl("xformers");
+  for (const std::uint64_t d : {64u, 128u}) {
+    const KernelTraits a = p.traits(KernelRole::fwd, d, false, Dtype::bf16, 233472, 90);
+    const KernelTraits b = x.traits(KernelRole::fwd, d, false, Dtype::bf16, 233472, 90);
+    EXPECT_EQ(a.block_m, b.block_m);
+    EXPECT_EQ(a.block_n, b.block_n);
+    EXPECT_EQ(a.mma_warps, b.mma_warps);
+    EXPECT_EQ(a.waits.barriers, b.waits.barriers);
+    EXPECT_EQ(a.mma, MmaPath::mma_sync);
+  }
+  EXPECT_TRUE(p.implements("flash2"));
+}

@@ -892,6 +892,30 @@ const ImplProfile kXformers{
     .variants = kXformersVariants,
     .traits = xformers_traits};
 
+// ---- pytorch-mem-efficient: PyTorch SDPA's memory-efficient backend -------------------------------------
+// PyTorch vendors xFormers' CUTLASS kernels (aten/src/ATen/native/transformers/cuda/mem_eff_attention/,
+// upstreamed from xFormers 6425fd0c by pytorch/pytorch PR #100583). Read against v0.0.20: the same
+// kernel list per dtype (kernels/cutlassF_bf16_aligned.cu: 64x64 and 64x128 in registers, 32x128
+// through global memory), the same dispatch (the first kernel whose kMaxK covers the head dim; the
+// Sm80 template on compute capability 8.0-9.x, so an H100 runs mma.sync, kernels/cutlassF.h), and
+// the same forward loop (kernel_forward.h @01b4eaef and @4f4bcdbe: Q and K loaded in the QK^T
+// prologue every key block, V preloaded under the softmax, P through shared memory, 14 / 18
+// __syncthreads per key block at d = 64 / 128). So the forward takes the xformers traits. The
+// backward was upstreamed with it (kernel_backward.h) but was not compared line by line: it takes
+// them too, a stand-in `attnio impls` names.
+constexpr std::string_view kPytorchMemEffVariants[] = {"flash2"};
+const ImplProfile kPytorchMemEff{
+    .key = "pytorch-mem-efficient",
+    .name = "PyTorch SDPA memory-efficient (xFormers' CUTLASS kernels, vendored)",
+    .summary = "torch.nn.functional.scaled_dot_product_attention's EFFICIENT_ATTENTION backend: xFormers v0.0.20's "
+               "forward kernels (64 x 64/128 tiles, mma.sync also on Hopper); backward: xFormers' traits stand in",
+    .sources = "pytorch/pytorch aten/src/ATen/native/transformers/cuda/mem_eff_attention/kernel_forward.h @01b4eaef, "
+               "@4f4bcdbe, kernels/cutlassF.h @5ef5abf4, kernels/cutlassF_bf16_aligned.cu @734153fc; PR #100583 "
+               "(upstream of xFormers 6425fd0c); compared with xformers v0.0.20 (1dc3d7a3) kernel_forward.h",
+    .min_cc = 75,
+    .variants = kPytorchMemEffVariants,
+    .traits = xformers_traits};
+
 // ---- cudnn: cuDNN fused flash attention ---------------------------------------------------------------
 // cuDNN's kernels are closed source: their tiles are not published. On sm90 they run the same
 // Hopper instructions as FA3 (wgmma, TMA); the profile takes FA3's traits there and FA2's on sm80,
@@ -969,7 +993,8 @@ const ImplProfile kThunderKittens{
     .traits = tk_traits};
 
 constexpr const ImplProfile* kImpls[] = {&kIdeal, &kAttnio, &kFa1, &kFa2, &kFa2V20, &kFa2SplitKv, &kFa2SplitKv23, &kFa3, &kFlashMla, &kVllmPaged, &kFlashInferDecode, &kFlashInferDecodeTc,
-                                         &kMambaScan, &kMambaSsd, &kPytorch, &kTriton, &kFlexAttention, &kXformers, &kCudnn, &kThunderKittens};
+                                         &kMambaScan, &kMambaSsd, &kPytorch, &kTriton, &kFlexAttention, &kXformers, &kPytorchMemEff, &kCudnn,
+                                         &kThunderKittens};
 
 int cc_of(const Device& d) { return static_cast<int>(d.compute_capability); }
 

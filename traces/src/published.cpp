@@ -256,6 +256,8 @@ const ImplProfile* profile_for(const std::string& impl) {
       {"fa3", "fa3"},         {"fa3-fp8", "fa3"},       {"cudnn", "cudnn"},       {"triton", "triton"},
       {"xformers", "xformers"}, {"pytorch", "pytorch"}, {"flashmla", "flashmla"}, {"vllm-paged-v1", "vllm-paged"},
       {"vllm-paged-v2", "vllm-paged"}, {"thunderkittens", "thunderkittens"},
+      // PyTorch SDPA's EFFICIENT_ATTENTION backend: xFormers' kernels, vendored (impl.cpp).
+      {"pytorch-mem-efficient", "pytorch-mem-efficient"},
       // FlashInfer's CUDA-core decode kernels (its blog's "FlashInfer" and "CUDA Cores" series) and
       // its GQA decode on the prefill kernels ("Tensor Cores").
       {"flashinfer-decode-paged", "flashinfer-decode"}, {"flashinfer-decode-cudacore", "flashinfer-decode"},
