@@ -664,13 +664,6 @@ enum class FlexChip { sm8x, sm90, sm100, sm120, older };
 FlexChip flex_chip(int cc) {
   return cc >= 120 ? FlexChip::sm120 : cc >= 100 ? FlexChip::sm100 : cc == 90 ? FlexChip::sm90 : cc >= 80 ? FlexChip::sm8x : FlexChip::older;
 }
-// Triton pads a head dim to the next power of two (QK_HEAD_DIM_ROUNDED, flex/common.py
-// set_head_dim_values): the tiles and the MMAs run at it.
-u64 flex_rounded(u64 d) {
-  u64 p = 16;
-  while (p < d) p *= 2;
-  return p;
-}
 
 // FlexAttention in decode (role splitkv): PyTorch's FlexDecoding template
 // (torch/_inductor/kernel/flex/flex_decoding.py and templates/flex_decode.py.jinja @0b53f857;
@@ -700,7 +693,7 @@ KernelTraits flex_decoding_traits(u64 d, Dtype dtype, int cc) {
   KernelTraits f{.block_m = 16, .block_n = 64, .mma_warps = 2, .mma = MmaPath::mma_sync, .overlap = OverlapRule::warps,
                  .tile_readers = 1, .q_from_smem = false};
   f.flex_decoding = true;
-  f.kernel_head_dim = flex_rounded(d);
+  f.kernel_head_dim = triton_padded_dim(d);
   f.waits = {.barriers = 3, .smem_reads = 3};
   const bool staged = (cc == 90 || cc == 100 || cc == 103) && !(d > 128 && dtype == Dtype::fp32);
   if (staged) {
@@ -745,7 +738,7 @@ FlexConfig flex_fwd_config(u64 d, Dtype dtype, int cc) {
 }
 KernelTraits flexattention_traits(KernelRole role, u64 d, bool, Dtype dtype, double, int cc) {
   if (role == KernelRole::splitkv) return flex_decoding_traits(d, dtype, cc);
-  const u64 dr = flex_rounded(d), e = dtype_bytes(dtype);
+  const u64 dr = triton_padded_dim(d), e = dtype_bytes(dtype);
   const FlexChip chip = flex_chip(cc);
   if (role == KernelRole::bwd) {
     KernelTraits::FlexBwdBlocks b{64, 64, 64, 64};

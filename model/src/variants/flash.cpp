@@ -467,12 +467,7 @@ void flex_bwd(Evaluator& ev, const Shape& s, const Mask& mask, const FlashOption
   ev.attention_kernel(k, KernelRole::bwd, std::max(s.d, s.dv));
   // Every score of a visited block is computed, masked ones included, and Triton's MMAs run over
   // the head dims padded to a power of two (QK_HEAD_DIM_ROUNDED, V_HEAD_DIM_ROUNDED).
-  const auto pad = [](u64 x) {
-    u64 r = 16;
-    while (r < x) r *= 2;
-    return r;
-  };
-  const u64 dr = pad(s.d), dvr = pad(s.dv);
+  const u64 dr = triton_padded_dim(s.d), dvr = triton_padded_dim(s.dv);
   k.tensor_issue = bh * kv.area * 2 * (2 * dr + 2 * dvr) + bh * qp.area * 2 * (2 * dr + dvr);
   k.sfu_issue = bh * (kv.area + qp.area);
   k.fp32_instr = bh * kv.area * 5 + Count((bh * qp.area * 9).v / 2);  // impl.cpp: 5 and 4.5 per score
@@ -487,14 +482,14 @@ void flex_bwd(Evaluator& ev, const Shape& s, const Mask& mask, const FlashOption
     if (const BlockRange last = visited_blocks(mask, (qp.tr - 1) * qp.br, s.n, s.nk, qp.bc); !last.empty()) {
       dq_heavy = last.last - last.first + 1;
     }
+    // The first visited key block j0 is every range's smallest first block, so the query blocks
+    // that visit it are those whose range starts there: one pass.
     u64 j0 = kv.tc;
     for (u64 i = 0; i < kv.tr; ++i) {
       const BlockRange r = visited_blocks(mask, i * kv.br, min_u(s.n, (i + 1) * kv.br), s.nk, kv.bc);
-      if (!r.empty()) j0 = std::min(j0, r.first);
-    }
-    for (u64 i = 0; j0 < kv.tc && i < kv.tr; ++i) {
-      const BlockRange r = visited_blocks(mask, i * kv.br, min_u(s.n, (i + 1) * kv.br), s.nk, kv.bc);
-      if (!r.empty() && j0 >= r.first && j0 <= r.last) dkv_heavy += s.group();
+      if (r.empty() || r.first > j0) continue;
+      if (r.first < j0) j0 = r.first, dkv_heavy = 0;
+      dkv_heavy += s.group();
     }
     // Both may finish last: the execution model takes the larger tail (rule 4).
     const Count set_iters = Count(s.group()) * (kv.pairs + qp.pairs);
@@ -950,12 +945,7 @@ void flex_backward(std::vector<SimKernel>& out, const Shape& s, const Mask& mask
                    const KernelTraits& traits, const FlashBuffers& buf, u64 e) {
   const KernelTraits::FlexBwdBlocks& b = traits.flex_bwd;
   // The MMAs at the head dims padded to a power of two, as flex_bwd counts them.
-  const auto pad = [](u64 x) {
-    u64 r = 16;
-    while (r < x) r *= 2;
-    return r;
-  };
-  const double dr = static_cast<double>(pad(s.d)), dvr = static_cast<double>(pad(s.dv));
+  const double dr = static_cast<double>(triton_padded_dim(s.d)), dvr = static_cast<double>(triton_padded_dim(s.dv));
   const FlashGeometry g1{s, mask, b.m1, b.n1, ceil_div(s.n, b.m1), ceil_div(s.nk, b.n1), e, opt.density, opt.sigmoid};
   const FlashGeometry g2{s, mask, b.m2, b.n2, ceil_div(s.n, b.m2), ceil_div(s.nk, b.n2), e, opt.density, opt.sigmoid};
   SimKernel pre;

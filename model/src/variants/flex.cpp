@@ -6,6 +6,8 @@
 // (document masking), and prefix-LM. engine/plan.hpp holds the masks, shared with the simulator.
 #include "flash.hpp"
 
+#include <bit>
+
 namespace attnio::detail {
 
 namespace {
@@ -40,12 +42,6 @@ Mask flex_mask(const Workload& w, u64 n, u64 nk) {
 
 constexpr u64 kFlexSparseBlock = 128;  // create_block_mask's default BLOCK_SIZE
 
-u64 next_pow2(u64 x) {
-  u64 p = 1;
-  while (p < x) p *= 2;
-  return p;
-}
-
 bool runs_flex_decoding(const Workload& w) {
   if (w.phase != Phase::decode || w.kv_heads == 0) return false;
   const u64 g = w.heads / w.kv_heads;
@@ -73,7 +69,7 @@ FlexSplit flex_split(const Workload& w, const Device& dev, u64 bn) {
   FlexSplit p;
   // get_split_k: "num_SM // bh * 2", at least 1, with bh = B·Hkv.
   p.splits = std::max<u64>(1, static_cast<u64>(dev.sm_count) / max_u(1, s.batch * s.kv_heads) * 2);
-  p.row_tile = std::max<u64>(16, next_pow2(s.n * s.group()));
+  p.row_tile = std::max<u64>(16, std::bit_ceil(s.n * s.group()));
   // With full blocks (create_block_mask's), TILE_KV = cdiv(cdiv(KV_LEN, SPLIT_KV), BLOCK_N) x
   // BLOCK_N, whatever the mask leaves: splits past the visible blocks walk nothing.
   p.tile_blocks = max_u(1, ceil_div(ceil_div(s.nk, p.splits), bn));
@@ -122,7 +118,7 @@ void flex_decode(Evaluator& ev) {
   const Count padded = sets * p.row_tile;
   const Count scored = padded * p.blocks * bn;
   // Triton's MMAs run over the head dims padded to a power of two (QK_HEAD_DIM_ROUNDED).
-  k.tensor_issue = scored * 2 * (next_pow2(std::max<u64>(s.d, 16)) + next_pow2(std::max<u64>(s.dv, 16)));
+  k.tensor_issue = scored * 2 * (triton_padded_dim(s.d) + triton_padded_dim(s.dv));
   k.sfu_issue = scored;
   k.fp32_instr = scored * 3 + Count(scored.v / 2) + padded * p.blocks * s.dv;
   // The busy splits start together (the grid is one wave of them); a mask that leaves one split
@@ -302,7 +298,7 @@ void tiles(Workload& w) {
   if (runs_flex_decoding(w)) {
     const auto t = impl_traits(w, KernelRole::splitkv, d);
     if (w.count("block_n") == 0) w.set("block_n", t->block_n);
-    if (w.count("block_m") == 0) w.set("block_m", std::max<u64>(t->block_m, next_pow2(w.query_len() * (w.heads / w.kv_heads))));
+    if (w.count("block_m") == 0) w.set("block_m", std::max<u64>(t->block_m, std::bit_ceil(w.query_len() * (w.heads / w.kv_heads))));
     return;
   }
   flash_kernel_tiles(w, d);

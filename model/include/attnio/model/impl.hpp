@@ -9,6 +9,8 @@
 // overlap, kept for teaching.
 #pragma once
 
+#include <algorithm>
+#include <bit>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -187,6 +189,10 @@ struct KernelTraits {
 };
 
 enum class KernelRole { fwd, bwd, splitkv };
+
+// Triton pads a head dim to a power of two (tl.arange; PyTorch's flex templates' QK_HEAD_DIM_ROUNDED,
+// flex/common.py set_head_dim_values), at least the MMA's k of 16: the MMAs run over it.
+inline std::uint64_t triton_padded_dim(std::uint64_t d) { return std::max<std::uint64_t>(16, std::bit_ceil(d)); }
 
 // The 32-bit registers a thread of a tiled mma.sync forward kernel needs at least to hold its live
 // accumulators: S = QK^T (block_m x block_n) and O (block_m x d) in fp32, plus Q's A-operand
