@@ -258,13 +258,11 @@ void exec_kernel_at(KernelCost& k, const Device& dev, const Workload& w, double 
   x.wave_efficiency = wave_efficiency(k, dev);
   const double miss_port = std::min(k.sync_hbm_read.d(), k.sync_l2_read.d()) / dev.l2_rate();
   double throughput = 0, dram_station = 0;
-  bool port_bound = false;
   for (int it = 0; it < 64; ++it) {
     // ρ: the other traffic's time over the kernel's, the cycle's time over the wave efficiency.
     const double t = throughput > 0 ? 1.0 / throughput / x.wave_efficiency : 0.0;
     const auto busy_frac = [t](double other) { return t > 0 ? std::min(0.99, other / t) : 0.0; };
     const double wait_dram_inflated = wait_dram / (1 - busy_frac(other_dram));
-    port_bound = miss_port > wait_dram_inflated * x.wave_efficiency;
     dram_station = wait_dram > 0 ? std::max(wait_dram_inflated * x.wave_efficiency, miss_port) : 0.0;
     x.wait_mem_s = dram_station + wait_l2 / (1 - busy_frac(other_l2));
     const double demands[] = {x.gemm_s, x.softmax_s, x.wait_mem_s};
@@ -273,6 +271,7 @@ void exec_kernel_at(KernelCost& k, const Device& dev, const Workload& w, double 
     throughput = next;
     if (settled || x.wait_mem_s == 0) break;
   }
+  const bool port_bound = dram_station > 0 && dram_station <= miss_port;  // the SM's L2 port set the station
   const bool smem_floor = smem_apart && x.smem_s * throughput > 1;
   if (smem_floor) throughput = 1 / x.smem_s;
   x.utilization = x.gemm_s > 0 && throughput > 0 ? std::min(1.0, throughput * x.gemm_s) : 1.0;
