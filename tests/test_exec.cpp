@@ -713,7 +713,13 @@ TEST(Exec, Fa2CombineWaitsOnEachSplitByHand) {
 // full 1.83 GHz clock: (9 x 29 + 16 x 263) / 1.83e9 + 17 x 272.8 ns. Its reduce kernel runs
 // one CTA per (head, sequence), 8, each chaining 3 L2 loads after the context length, with 4
 // barriers. At 512 tokens one partition holds the context: v1, 32 pages, no extra round trip.
-// Resident CTAs: 2048 threads per SM over 128, 16.
+// Resident CTAs: the compiled kernel's 96 registers a thread (bf16, d = 128, sm_90; scripts/vllm/ptx)
+// take 96 x 32 = 3072 per warp, 12,288 per CTA of 4 warps: 65,536 / 12,288 = 5 CTAs (2048 threads
+// over 128 would allow 16). Per page a warp issues the compiled 329 FP32-pipe and 237 other
+// instructions (32 lanes each) and moves 228 L1 wavefronts of 128 B; the 8 x 64 pages make
+// 8 x 1024 x 2 (the softmax) + 512 x 329 x 32 = 5,406,720 FP32 lane instructions, 512 x 237 x 32 =
+// 3,883,008 others, and 8 x 1024 x 4 B of logits + 512 x 228 x 128 B = 14,974,976 B through the
+// L1/shared-memory data path.
 TEST(Exec, VllmPagedWaitsOnEachPageByHand) {
   Workload w;
   w.variant = parse_variant("paged");
@@ -724,9 +730,13 @@ TEST(Exec, VllmPagedWaitsOnEachPageByHand) {
   const Prediction p = predict(h, w);
   const KernelCost& k = kernel_named(p, "paged_attention_v2");
   EXPECT_EQ(k.ctas.v, 16u);
-  EXPECT_EQ(k.ctas_per_sm, 16u);
+  EXPECT_EQ(k.registers, 96u);
+  EXPECT_EQ(k.ctas_per_sm, 5u);
   EXPECT_EQ(k.tensor_flops.v, 0u);
   EXPECT_EQ(k.fp32_flops.v, 8u * 1024 * (2 * 256 + 4));
+  EXPECT_EQ(k.fp32_instr.v, 5406720u);
+  EXPECT_EQ(k.other_instr.v, 3883008u);
+  EXPECT_EQ((k.sram_read + k.sram_write).v, 14974976u + 8u * 1024 * 4);
   EXPECT_EQ(k.waits.barriers, 9u);
   EXPECT_EQ(k.waits.l2_reads, 16u);
   EXPECT_EQ(k.waits.dram_reads, 17u);
@@ -754,6 +764,15 @@ TEST(Exec, VllmPagedWaitsOnEachPageByHand) {
   const Prediction forced = predict(h, w);
   EXPECT_EQ(kernel_named(forced, "paged_attention_v2").waits.dram_reads, 17u);
   EXPECT_EQ(kernel_named(forced, "paged_attention_v2_reduce").ctas.v, 8u);
+  // On an A100 the same kernel compiles to 127 registers (sm_80): 127 x 32 rounds up to 4096 a
+  // warp, 16,384 a CTA, 4 CTAs. Pages of 32 tokens are not compiled here: the dot products alone and
+  // the threads' 16 CTAs.
+  w.set("paged_version", 1);
+  EXPECT_EQ(kernel_named(predict(find_device("a100-40gb-pcie"), w), "paged_attention_v1").ctas_per_sm, 4u);
+  w.set("page_size", 32);
+  const KernelCost& other_page = kernel_named(predict(h, w), "paged_attention_v1");
+  EXPECT_EQ(other_page.ctas_per_sm, 16u);
+  EXPECT_EQ(other_page.other_instr.v, 0u);
   // attnio's own paged kernel keeps its own accounting: none of vLLM's waits.
   w.impl = &find_impl("attnio");
   for (const KernelCost& c : predict(h, w).kernels) EXPECT_FALSE(c.waits.any()) << c.name;

@@ -20,6 +20,43 @@ const ParamSpec kPagedVersion{
 
 namespace {
 
+// vLLM's PagedAttention kernels as compiled: scripts/vllm/ptx --table at vllm-project/vllm 5ed704ec
+// (2024-02-04, the code vLLM PR #2744 and the FlashInfer blog's baseline measured) with nvcc 13.0
+// (vLLM then built with CUDA 12.1; its ptxas may allocate a few registers differently). Per
+// instance (T = fp16 or bf16, HEAD_SIZE, BLOCK_SIZE = 16, 128 threads): ptxas's registers per
+// thread for v1 and v2, and what one warp issues per page of 16 tokens in the key loop and the value
+// loop together (the PTX, movs not counted): FP32-pipe instructions (FMAs, conversions to and from
+// FP32, packed half FMAs), the other instructions (integer, loads, stores, shuffles, predicates),
+// and L1 wavefronts: every key load spans two 128-B lines and every value load four (the kernel's
+// address arithmetic), and bf16's 4-byte-aligned vectors load 32 bits at a time (4 and 2 times the
+// loads of fp16's), plus the shared-memory reads of the query and logits.
+constexpr u64 kL1Wavefront = 128;  // bytes one L1 data-path cycle moves, the device files' 128 B/clk/SM
+struct VllmKernelRow {
+  Dtype dtype;
+  u64 d, sm, regs_v1, regs_v2;
+  double fp32, other, wavefronts;
+};
+constexpr VllmKernelRow kVllmKernels[] = {
+    {Dtype::fp16, 64, 80, 69, 70, 122, 118, 44},    {Dtype::fp16, 128, 80, 124, 128, 234, 210, 84},
+    {Dtype::fp16, 256, 80, 167, 164, 458, 394, 164}, {Dtype::bf16, 64, 80, 72, 72, 90, 114, 116},
+    {Dtype::bf16, 128, 80, 127, 126, 169, 205, 228}, {Dtype::bf16, 256, 80, 167, 167, 330, 393, 452},
+    {Dtype::fp16, 64, 90, 55, 62, 122, 118, 44},    {Dtype::fp16, 128, 90, 96, 96, 234, 210, 84},
+    {Dtype::fp16, 256, 90, 164, 126, 458, 394, 164}, {Dtype::bf16, 64, 90, 56, 56, 170, 130, 116},
+    {Dtype::bf16, 128, 90, 96, 96, 329, 237, 228},   {Dtype::bf16, 256, 90, 168, 168, 650, 457, 452},
+};
+
+// The compiled row for a call: the 16-token pages and head sizes the table holds, 16-bit caches
+// (an FP8 cache runs other instances); nullptr otherwise (the accounting then counts the dot
+// products alone and every CTA the threads allow).
+const VllmKernelRow* vllm_kernel_row(const Workload& w, u64 d, u64 dv, int cc) {
+  if (w.count("page_size") != 16 || d != dv || kv_dequant_instr(w) != 0) return nullptr;
+  const u64 sm = cc >= 90 ? 90 : 80;
+  for (const VllmKernelRow& r : kVllmKernels) {
+    if (r.dtype == w.dtype && r.d == d && r.sm == sm) return &r;
+  }
+  return nullptr;
+}
+
 // vLLM's v1/v2 choice (paged_attn.py: v1 up to 8192 tokens when one 512-token partition holds the
 // context or the grid has more than 512 CTAs), or the kernel paged_version names.
 bool runs_v1(const Workload& w, u64 nk, u64 pages, u64 bh) {
@@ -58,7 +95,12 @@ void paged_decode(Evaluator& ev) {
   // over the kernel's 128.
   const u64 by_smem = v1 ? ev.ctas_per_sm(logits_smem) : ev.ctas_per_sm(Count(partition) * kStatBytes);
   const u64 by_threads = threads_per_sm(ev.dev()) / (traits::kPagedWarps * 32);
-  KernelCost& k = ev.add(v1 ? "paged_attention_v1" : "paged_attention_v2", bh * parts, vllm ? std::min(by_threads, by_smem) : by_smem);
+  const VllmKernelRow* compiled = vllm ? vllm_kernel_row(w, s.d, s.dv, ev.dev().compute_capability) : nullptr;
+  const u64 regs = compiled == nullptr ? 0 : v1 ? compiled->regs_v1 : compiled->regs_v2;
+  const u64 by_regs = ctas_by_registers(regs, traits::kPagedWarps * 32, ev.dev().register_file_bytes_per_sm);
+  const u64 resident = std::min(by_threads, by_regs != 0 ? by_regs : by_threads);
+  KernelCost& k = ev.add(v1 ? "paged_attention_v1" : "paged_attention_v2", bh * parts, vllm ? std::min(resident, by_smem) : by_smem);
+  if (by_regs != 0) k.registers = regs;
   // The dot products, on the tensor cores or, where the profile says so, the CUDA cores (vLLM's:
   // Qk_dot's multiply-adds over the query and key vectors are FP32 FMAs, and the value loop's
   // `dot(logits_vec, v_vec)` packed half-precision multiplies and adds on the same FMA pipe, about
@@ -118,6 +160,17 @@ void paged_decode(Evaluator& ev) {
   // A quantized cache: each head's CTA converts every element of its pages (common.hpp): FP32-pipe
   // instructions, not FLOPs.
   if (const u64 dq = kv_dequant_instr(w); dq != 0) k.fp32_instr = Count(k.fp32_flops.v / 2) + bh * padded * (s.d + s.dv) * dq;
+  if (compiled != nullptr) {
+    // vLLM's kernels as compiled (kVllmKernels): every page a warp walks issues the row's FP32 and
+    // other instructions (32 lanes each) and moves the row's wavefronts through the SM's L1 data
+    // path, whose 128 B a clock it shares with shared memory (the same SRAM: NVIDIA A100 whitepaper,
+    // "combined L1 data cache and shared memory"); the softmax over the logits stays as counted
+    // above (4 FP32 instructions a token, halved: 2).
+    const Count page_visits = bh * pages;
+    k.fp32_instr = bh * s.nk * 2 + Count(static_cast<u64>(page_visits.d() * compiled->fp32 * 32));
+    k.other_instr = Count(static_cast<u64>(page_visits.d() * compiled->other * 32));
+    k.sram_read += Count(static_cast<u64>(page_visits.d() * compiled->wavefronts)) * kL1Wavefront;
+  }
   if (v1) {
     Evaluator::write_direct(k, bh * s.dv * e);
     return;
