@@ -770,7 +770,8 @@ TEST(Exec, VllmPagedWaitsOnEachPageByHand) {
   w.set("paged_version", 1);
   EXPECT_EQ(kernel_named(predict(find_device("a100-40gb-pcie"), w), "paged_attention_v1").ctas_per_sm, 4u);
   w.set("page_size", 32);
-  const KernelCost& other_page = kernel_named(predict(h, w), "paged_attention_v1");
+  const Prediction paged32 = predict(h, w);
+  const KernelCost& other_page = kernel_named(paged32, "paged_attention_v1");
   EXPECT_EQ(other_page.ctas_per_sm, 16u);
   EXPECT_EQ(other_page.other_instr.v, 0u);
   // attnio's own paged kernel keeps its own accounting: none of vLLM's waits.
