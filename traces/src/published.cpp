@@ -261,7 +261,9 @@ const ImplProfile* profile_for(const std::string& impl) {
       // FlashInfer's CUDA-core decode kernels (its blog's "FlashInfer" and "CUDA Cores" series) and
       // its GQA decode on the prefill kernels ("Tensor Cores").
       {"flashinfer-decode-paged", "flashinfer-decode"}, {"flashinfer-decode-cudacore", "flashinfer-decode"},
-      {"flashinfer-decode-tensorcore", "flashinfer-decode-tc"}};
+      {"flashinfer-decode-tensorcore", "flashinfer-decode-tc"},
+      // PyTorch's FlexAttention (torch.nn.attention.flex_attention under torch.compile).
+      {"flexattn", "flexattn"}};
   for (const auto& [row, key] : kMap) {
     if (row == impl) return find_impl_or_null(key);
   }
