@@ -30,7 +30,9 @@ namespace {
 // and L1 wavefronts: every key load spans two 128-B lines and every value load four (the kernel's
 // address arithmetic), and bf16's 4-byte-aligned vectors load 32 bits at a time (4 and 2 times the
 // loads of fp16's), plus the shared-memory reads of the query and logits.
-constexpr u64 kL1Wavefront = 128;  // bytes one L1 data-path cycle moves, the device files' 128 B/clk/SM
+// Bytes one L1 data-path cycle (wavefront) moves: a 128-B cache line, the device files' 128 B/clk/SM of
+// shared memory (CUDA C++ Programming Guide, compute capability 8.x/9.0: 32 banks x 4 B; 128-B L1 lines).
+constexpr u64 kL1Wavefront = 128;
 struct VllmKernelRow {
   Dtype dtype;
   u64 d, sm, regs_v1, regs_v2;
@@ -98,8 +100,9 @@ void paged_decode(Evaluator& ev) {
   const VllmKernelRow* compiled = vllm ? vllm_kernel_row(w, s.d, s.dv, ev.dev().compute_capability) : nullptr;
   const u64 regs = compiled == nullptr ? 0 : v1 ? compiled->regs_v1 : compiled->regs_v2;
   const u64 by_regs = ctas_by_registers(regs, traits::kPagedWarps * 32, ev.dev().register_file_bytes_per_sm);
-  const u64 resident = std::min(by_threads, by_regs != 0 ? by_regs : by_threads);
-  KernelCost& k = ev.add(v1 ? "paged_attention_v1" : "paged_attention_v2", bh * parts, vllm ? std::min(resident, by_smem) : by_smem);
+  u64 resident = vllm ? std::min(by_threads, by_smem) : by_smem;
+  if (by_regs != 0) resident = std::min(resident, by_regs);
+  KernelCost& k = ev.add(v1 ? "paged_attention_v1" : "paged_attention_v2", bh * parts, resident);
   if (by_regs != 0) k.registers = regs;
   // The dot products, on the tensor cores or, where the profile says so, the CUDA cores (vLLM's:
   // Qk_dot's multiply-adds over the query and key vectors are FP32 FMAs, and the value loop's
@@ -111,7 +114,8 @@ void paged_decode(Evaluator& ev) {
   const Count dots = bh * s.nk * 2 * (s.d + s.dv);
   k.tensor_flops = cuda_cores ? Count(0) : dots;
   k.sfu_ops = bh * s.nk;
-  k.fp32_flops = bh * s.nk * 4 + (cuda_cores ? dots : Count(0));
+  const Count softmax_flops = bh * s.nk * 4;
+  k.fp32_flops = softmax_flops + (cuda_cores ? dots : Count(0));
   // The chain each CTA waits out (vllm csrc/attention/attention_kernels.cu paged_attention_kernel,
   // read at 00f5113a; the same loops as the 0.2.x kernels): each of its 4 warps walks pages
   // warp, warp + 4, ..., and per page loads the page's block-table entry, then that page's keys
@@ -165,9 +169,9 @@ void paged_decode(Evaluator& ev) {
     // other instructions (32 lanes each) and moves the row's wavefronts through the SM's L1 data
     // path, whose 128 B a clock it shares with shared memory (the same SRAM: NVIDIA A100 whitepaper,
     // "combined L1 data cache and shared memory"); the softmax over the logits stays as counted
-    // above (4 FP32 instructions a token, halved: 2).
+    // above (its FLOPs over 2, as for every kernel without its own instruction count).
     const Count page_visits = bh * pages;
-    k.fp32_instr = bh * s.nk * 2 + Count(static_cast<u64>(page_visits.d() * compiled->fp32 * 32));
+    k.fp32_instr = Count(softmax_flops.v / 2) + Count(static_cast<u64>(page_visits.d() * compiled->fp32 * 32));
     k.other_instr = Count(static_cast<u64>(page_visits.d() * compiled->other * 32));
     k.sram_read += Count(static_cast<u64>(page_visits.d() * compiled->wavefronts)) * kL1Wavefront;
   }
