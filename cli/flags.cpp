@@ -64,6 +64,10 @@ void add_workload_options(po::options_description& d) {
   o("l2-start", po::value<std::string>(),
     "the L2 when the call starts: clean, or dirty (full of written lines, as an L2 flush by a memset leaves it: "
     "nvbench's cold timing, triton do_bench, zero_(); written back as the call's kernels evict them) (default clean)");
+  o("grads", po::value<std::string>(),
+    "backward: fresh (dQ, dK, dV written as new tensors), or accumulate (the timed call also adds them into .grad "
+    "tensors that already hold one, as PyTorch does for leaf inputs when a benchmark such as triton do_bench without "
+    "grad_to_none does not reset .grad) (default fresh)");
   o("impl", po::value<std::string>(),
     "kernel implementation whose time is predicted (default: what users of the device run; see attnio impls)");
   o("kv-dtype", po::value<std::string>(),
@@ -148,6 +152,11 @@ std::vector<Point> expand(const po::variables_map& vm, const Workload& base, boo
     if (s != "clean" && s != "dirty") throw InputError("--l2-start '" + s + "': expected clean or dirty");
     const bool dirty = s == "dirty";
     return Setter([dirty](Workload& w) { w.dirty_l2 = dirty; });
+  });
+  word_axis("grads", [](const std::string& s) {
+    if (s != "fresh" && s != "accumulate") throw InputError("--grads '" + s + "': expected fresh or accumulate");
+    const bool accumulate = s == "accumulate";
+    return Setter([accumulate](Workload& w) { w.accumulate_grads = accumulate; });
   });
   word_axis("impl", [](const std::string& s) { const ImplProfile* p = &find_impl(s); return Setter([p](Workload& w) { w.impl = p; }); });
   for (const ShapeField& f : shape_fields()) {

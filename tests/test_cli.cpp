@@ -1110,3 +1110,27 @@ TEST(Cli, L2StartDirtyWritesBackTheFlush) {
   expect_bad_input("model --config llama-3-8b --l2-start dirty", "--l2-start dirty describes a single kernel call");
   expect_bad_input("predict --l2 off --l2-start dirty", "--l2-start dirty needs the L2 model");
 }
+
+// --grads accumulate (the timed backward also adds dQ, dK, dV into .grad tensors holding one) adds
+// three elementwise adds to a backward, says so in the record and the trace's workload, and is
+// refused by name where it means nothing: a forward, the simulator, the profiler, a model step.
+TEST(Cli, GradsAccumulateAddsIntoHeldGrads) {
+  const std::string shape = "predict --variant flash2 --pass bwd --batch 2 --heads 8 --seq 512 --head-dim 64 --format json";
+  const Result fresh = run(shape);
+  const Result acc = run(shape + " --grads accumulate");
+  ASSERT_EQ(acc.code, 0) << acc.err;
+  const auto f = boost::json::parse(fresh.out).as_object();
+  const auto a = boost::json::parse(acc.out).as_object();
+  EXPECT_EQ(f.at("grads").as_string(), "fresh");
+  EXPECT_EQ(a.at("grads").as_string(), "accumulate");
+  // 3 inputs x 2·512·8·64 elements x (2 reads + 1 write) x 2 bytes
+  EXPECT_DOUBLE_EQ(a.at("hbm_read_bytes").to_number<double>() - f.at("hbm_read_bytes").to_number<double>(), 3.0 * 524288 * 4);
+  EXPECT_DOUBLE_EQ(a.at("hbm_write_bytes").to_number<double>() - f.at("hbm_write_bytes").to_number<double>(), 3.0 * 524288 * 2);
+  EXPECT_GT(a.at("predicted_time_s").to_number<double>(), f.at("predicted_time_s").to_number<double>());
+  expect_bad_input("predict --pass bwd --grads some", "--grads 'some': expected fresh or accumulate");
+  expect_bad_input("predict --grads accumulate", "--grads accumulate describes a timed backward; --pass fwd computes no gradients");
+  expect_bad_input("simulate --variant flash2 --pass bwd --seq 256 --grads accumulate", "simulate: --grads accumulate is counted by predict only");
+  expect_bad_input("profile --runner cpu --variant flash2 --pass bwd --seq 256 --grads accumulate --out " + write_temp("acc.jsonl", ""),
+                   "--grads accumulate is not what the profiler runs");
+  expect_bad_input("model --config llama-3-8b --grads accumulate", "--grads accumulate describes a benchmark's leaf Q, K and V");
+}

@@ -1596,6 +1596,48 @@ TEST(Exec, DirtyL2StartWritesBackTheFlushByHand) {
   EXPECT_THROW(simulate(h, w, {}), InputError);
 }
 
+// A timed backward that adds its gradients into .grad tensors already holding one (--grads
+// accumulate: PyTorch's AccumulateGrad, `variable_grad += new_grad`, for leaf Q, K, V) runs one
+// elementwise add per input after the backward's own kernels, by hand. FlashAttention-2 backward,
+// B = 2, 8 heads over 2 K/V heads, N = 256, d = 64, bf16: dQ is 2·256·8·64 = 262,144 elements,
+// dK and dV 2·256·2·64 = 65,536 each; each add reads 2 x 2 bytes and writes 2 bytes an element
+// (dQ: 1,048,576 read, 524,288 written; dK, dV: 262,144 and 131,072), one FP32 add an element,
+// in ceil(elements / 1024) CTAs (256 and 64). A forward has no gradient to add: refused.
+TEST(Exec, AccumulatedGradsAreOneAddPerInputByHand) {
+  Workload w;
+  w.variant = parse_variant("flash2");
+  w.dtype = Dtype::bf16;
+  w.pass = Pass::bwd;
+  w.batch = 2, w.heads = 8, w.kv_heads = 2, w.seq = 256, w.head_dim = 64;
+  const Device& h = find_device("h100-sxm");
+  const Prediction fresh = predict(h, w);
+  w.accumulate_grads = true;
+  const Prediction acc = predict(h, w);
+  ASSERT_EQ(acc.kernel_count(), fresh.kernel_count() + 3);
+  for (int i = 0; i < fresh.kernel_count(); ++i) {  // the backward's own kernels are untouched
+    EXPECT_EQ(acc.kernels[i].name, fresh.kernels[i].name);
+    EXPECT_EQ(acc.kernels[i].hbm_read.v, fresh.kernels[i].hbm_read.v) << fresh.kernels[i].name;
+    EXPECT_EQ(acc.kernels[i].hbm_write.v, fresh.kernels[i].hbm_write.v) << fresh.kernels[i].name;
+  }
+  const struct { const char* name; std::uint64_t elements, ctas; } adds[] = {
+      {"accumulate_grad_q", 262144, 256}, {"accumulate_grad_k", 65536, 64}, {"accumulate_grad_v", 65536, 64}};
+  for (int i = 0; i < 3; ++i) {
+    const KernelCost& k = acc.kernels[fresh.kernel_count() + i];
+    EXPECT_EQ(k.name, adds[i].name);
+    EXPECT_EQ(k.hbm_read.v, adds[i].elements * 4) << k.name;
+    EXPECT_EQ(k.l2_read.v, adds[i].elements * 4) << k.name;
+    EXPECT_EQ(k.hbm_write.v, adds[i].elements * 2) << k.name;
+    EXPECT_EQ(k.fp32_flops.v, adds[i].elements) << k.name;
+    EXPECT_EQ(k.ctas.v, adds[i].ctas) << k.name;
+  }
+  EXPECT_EQ(acc.hbm_bytes().v, fresh.hbm_bytes().v + 6u * (262144 + 2 * 65536));
+  EXPECT_GT(acc.predicted_time_s, fresh.predicted_time_s);
+  w.pass = Pass::fwd;
+  EXPECT_THROW(predict(h, w), InputError);
+  w.pass = Pass::bwd;
+  EXPECT_THROW(simulate(h, w, {}), InputError);  // the simulator runs the attention kernels alone
+}
+
 // flex in decode runs PyTorch's FlexDecoding (variants/flex.cpp flex_decode; flex_decoding.py
 // get_split_k and BLOCK_M, flex_decode.py.jinja TILE_KV), by hand. H100 (132 SMs), B = 8, 32 heads
 // over 8 K/V heads, d = 128, bf16, 4096 keys: SPLIT_KV = 132 // 64 x 2 = 4; BLOCK_M =

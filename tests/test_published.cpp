@@ -325,8 +325,29 @@ TEST(Published, RowsStatingTheirClockArePredictedAtIt) {
   EXPECT_EQ(fv[0].skipped_why, "sm_clock_mhz (h100-sxm): a locked SM clock of 4000 MHz is outside 457.5-2745 MHz (0.25-1.5 x the device's 1830 MHz)");
 }
 
+// A row whose source's timed backward also added the gradients into .grad tensors holding one
+// (grads, the optional last column: "accumulate") is predicted with Workload::accumulate_grads;
+// empty or "fresh" writes them fresh; a forward row cannot accumulate; anything else is an error.
+TEST(Published, BackwardsIntoHeldGradsAccumulate) {
+  const std::string header23 = kHeader.substr(0, kHeader.size() - 1) + ",sm_clock_mhz,l2_start,grads\n";
+  const std::string row = "test,a,text,h100-sxm,fa2,flash2,bf16,bwd,prefill,4,16,16,1024,1024,128,0,time_ms,1,time,,,";
+  const PublishedTable t = parse_published(header23 + row + ",accumulate\n" + row + ",\n" + row + ",fresh\n", "t.csv");
+  ASSERT_EQ(t.rows.size(), 3u);
+  EXPECT_TRUE(t.rows[0].workload.accumulate_grads);
+  EXPECT_FALSE(t.rows[1].workload.accumulate_grads);
+  EXPECT_FALSE(t.rows[2].workload.accumulate_grads);
+  const std::vector<ValidatedRow> v = validate_rows(t);
+  ASSERT_EQ(v.size(), 3u);
+  EXPECT_GT(v[0].predicted_s, v[1].predicted_s);  // three elementwise adds more
+  EXPECT_DOUBLE_EQ(v[1].predicted_s, v[2].predicted_s);
+  EXPECT_NE(error_of(header23 + row + ",maybe\n").find("line 2: field 'grads': 'maybe' is not fresh or accumulate"), std::string::npos);
+  std::string fwd = row;
+  fwd.replace(fwd.find(",bwd,"), 5, ",fwd,");
+  EXPECT_NE(error_of(header23 + fwd + ",accumulate\n").find("line 2: field 'grads': accumulate describes a timed backward"), std::string::npos);
+}
+
 // A row whose source flushed the L2 by writing a buffer before each call (l2_start, the optional
-// last column: "dirty") is predicted with Workload::dirty_l2; empty or "clean" keeps a clean
+// column after sm_clock_mhz: "dirty") is predicted with Workload::dirty_l2; empty or "clean" keeps a clean
 // start; anything else is an error naming the line and field.
 TEST(Published, RowsFlushedByAMemsetStartWithADirtyL2) {
   const std::string header22 = kHeader.substr(0, kHeader.size() - 1) + ",sm_clock_mhz,l2_start\n";

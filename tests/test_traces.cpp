@@ -126,6 +126,29 @@ TEST(Traces, WriteReadRoundTrip) {
   EXPECT_EQ(base64_decode(t.records[0].counter_data), (std::vector<std::uint8_t>{1, 2, 3, 250}));
   EXPECT_DOUBLE_EQ(*t.records[0].metric("gpu__time_duration.sum"), 1e5);
   EXPECT_EQ(t.records[0].launch.at("grid_x"), 64);
+  EXPECT_FALSE(t.records[0].workload.accumulate_grads);
+}
+
+// A workload's --grads accumulate travels in the record (as "grads", written only when set, so
+// records without it keep their ids); anything but fresh or accumulate names the field.
+TEST(Traces, AccumulatedGradsRoundTrip) {
+  const std::string h = good_header_line(), r = good_record_line();
+  const std::string with = replace(r, "\"variant\":\"flash2\"", "\"variant\":\"flash2\",\"grads\":\"accumulate\"");
+  const Trace t = parse_trace(h + "\n" + with + "\n", "t.jsonl");
+  ASSERT_EQ(t.records.size(), 1u);
+  EXPECT_TRUE(t.records[0].workload.accumulate_grads);
+  const std::string path = temp("grads.jsonl");
+  std::remove(path.c_str());
+  traces::Record rec = t.records[0];
+  rec.line.clear();  // written from its fields, not copied as read
+  {
+    Writer w(path, t.header, false);
+    w.append(rec);
+  }
+  EXPECT_TRUE(read_trace(path).records.at(0).workload.accumulate_grads);
+  EXPECT_NE(error_of(h + "\n" + replace(r, "\"variant\":\"flash2\"", "\"variant\":\"flash2\",\"grads\":\"some\"") + "\n")
+                .find("field 'workload.grads' must be \"fresh\" or \"accumulate\""),
+            std::string::npos);
 }
 
 // Records are flushed as they are appended: a reader sees them while the writer is still open,

@@ -96,6 +96,7 @@ traces::Plan profile_campaign_plan(const std::vector<Workload>& points, const De
   // start clean, whatever the workload says.
   for (const Workload& w : points) {
     if (w.dirty_l2) throw InputError("--l2-start dirty is not what the profiler runs (its L2 flush reads, leaving it clean)");
+    if (w.accumulate_grads) throw InputError("--grads accumulate is not what the profiler runs (it times the attention kernels alone)");
   }
   if (runner == "cpu") {
     traces::Plan plan = traces::profile_plan(points, device, cpu_reference_measurer(device));

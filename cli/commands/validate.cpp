@@ -136,7 +136,7 @@ int print_agreement(const std::vector<traces::ValidatedRow>& validated, Format f
   const traces::ErrorSummary sp = traces::summarize(spreads), fl = traces::summarize(floors);
   if (table) {
     std::cout << groups.size() << " measurements published by two or more sources (" << rows
-              << " rows; published time over the model's, so batch, heads, a stated clock and a dirty L2 start are divided out): spread median "
+              << " rows; published time over the model's, so batch, heads, a stated clock, a dirty L2 start and accumulated gradients are divided out): spread median "
               << std::lround(sp.median) << " %, max " << std::lround(sp.max) << " %; " << over_10
               << " with a floor over 10 % (no prediction is within 10 % of all their rows)\n";
     return 0;

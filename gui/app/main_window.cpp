@@ -214,6 +214,8 @@ QWidget* MainWindow::build_inputs() {
   l2_->setObjectName("l2");
   dirty_l2_ = new QCheckBox(tr("L2 dirty at start"));
   dirty_l2_->setObjectName("l2-start");
+  accumulate_grads_ = new QCheckBox(tr("backward adds into existing .grad"));
+  accumulate_grads_->setObjectName("grads");
   dtype_->setToolTip(tr("element type of Q, K, V and O; fp32 matmuls run as TF32 (bytes per element: 4, 2, 2, 1)"));
   phase_->setToolTip(tr("prefill: N query tokens at once; decode: one new token against a cache of kv-len tokens"));
   pass_->setToolTip(tr("forward, backward, or both (training); only the passes the checked variants model are offered"));
@@ -222,6 +224,9 @@ QWidget* MainWindow::build_inputs() {
   dirty_l2_->setToolTip(tr("--l2-start dirty: the call starts with the L2 full of written lines, as an L2 flush by a memset leaves "
                            "it (nvbench's cold timing, triton do_bench, zero_()); the kernels write them back as they evict them, "
                            "up to the L2's size of extra HBM writes"));
+  accumulate_grads_->setToolTip(tr("--grads accumulate: the timed backward also adds dQ, dK and dV into .grad tensors that already hold "
+                                   "one (PyTorch's AccumulateGrad for leaf inputs, when a benchmark such as triton do_bench without "
+                                   "grad_to_none does not reset .grad): one elementwise add per input, read twice and written once"));
   // The implementation whose time is predicted (attnio impls): by default what users of the device
   // run for each variant; a profile that does not implement a checked variant greys that variant.
   impl_ = new QComboBox;
@@ -242,6 +247,7 @@ QWidget* MainWindow::build_inputs() {
   form->addRow(QString(), causal_);
   form->addRow(QString(), l2_);
   form->addRow(QString(), dirty_l2_);
+  form->addRow(QString(), accumulate_grads_);
   kv_heads_ = new QComboBox;
   kv_heads_->setObjectName("kv-heads");
   kv_heads_->setToolTip(tr("K/V heads: a divisor of heads (1 = MQA, heads = MHA, between = GQA)"));
@@ -336,6 +342,7 @@ QWidget* MainWindow::build_inputs() {
   connect(causal_, &QCheckBox::toggled, this, [this] { apply_inputs(); });
   connect(l2_, &QCheckBox::toggled, this, [this] { apply_inputs(); });
   connect(dirty_l2_, &QCheckBox::toggled, this, [this] { apply_inputs(); });
+  connect(accumulate_grads_, &QCheckBox::toggled, this, [this] { apply_inputs(); });
 
   auto* scroll = new QScrollArea;
   scroll->setWidget(box);
@@ -455,6 +462,8 @@ void MainWindow::sync_inputs() {
   causal_->setChecked(w.causal);
   l2_->setChecked(w.l2);
   dirty_l2_->setChecked(w.dirty_l2);
+  if (w.pass != Pass::fwd) accumulate_grads_->setChecked(w.accumulate_grads);  // a forward keeps the tick for the next backward
+  accumulate_grads_->setEnabled(w.pass != Pass::fwd);
   // Only what applies is enabled: in decode the query is one token (the cache length is kv-len)
   // and there is no backward pass; bwd and fwdbwd need a checked variant that models them.
   const bool decode = w.phase == Phase::decode;
@@ -497,6 +506,8 @@ void MainWindow::apply_inputs() {
   // and leaves the backward passes, which decode does not have.
   if (w.phase == Phase::decode && before == Phase::prefill && w.kv_len == 0) w.kv_len = w.seq;
   if (w.phase == Phase::decode) w.pass = Pass::fwd;
+  // Gradients are accumulated by a backward only; the box keeps its tick for the next backward.
+  w.accumulate_grads = accumulate_grads_->isChecked() && w.pass != Pass::fwd;
   for (const auto& [p, box] : param_boxes_) {
     if (auto* real = qobject_cast<QDoubleSpinBox*>(box)) {
       if (real->value() == p->default_value) w.params.erase(p->key);
@@ -627,6 +638,7 @@ void MainWindow::load_settings() {
     w.causal = st.value("workload/causal", false).toBool();
     w.l2 = st.value("workload/l2", true).toBool();
     w.dirty_l2 = st.value("workload/l2_start_dirty", false).toBool();
+    w.accumulate_grads = st.value("workload/grads_accumulate", false).toBool() && w.pass != Pass::fwd;
     for (const ParamSpec* p : all_params()) {
       const QString key = QString("workload/") + qs(flag_name(*p));
       if (!st.contains(key)) continue;
@@ -666,6 +678,7 @@ void MainWindow::save_settings() {
   st.setValue("workload/causal", w.causal);
   st.setValue("workload/l2", w.l2);
   st.setValue("workload/l2_start_dirty", w.dirty_l2);
+  st.setValue("workload/grads_accumulate", w.accumulate_grads);
   for (const ParamSpec* p : all_params()) st.remove(QString("workload/") + qs(flag_name(*p)));
   for (const ParamSet::Entry& e : w.params.entries()) {
     const ParamSpec* p = find_param(e.key);

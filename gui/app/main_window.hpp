@@ -90,6 +90,7 @@ private:
   QCheckBox* causal_;
   QCheckBox* l2_;
   QCheckBox* dirty_l2_;
+  QCheckBox* accumulate_grads_;  // --grads accumulate; enabled for the backward passes only
   QSpinBox* sm_clock_;  // the current device's locked SM clock in MHz; its minimum reads "not locked"
 
   QFormLayout* params_form_;

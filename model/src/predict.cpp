@@ -97,6 +97,32 @@ void add_dirty_l2_writebacks(Prediction& out, const Device& device, u64 layers) 
   }
 }
 
+// A timed backward that also adds its input gradients into .grad tensors already holding one
+// (Workload::accumulate_grads). PyTorch's AccumulateGrad node, for a leaf whose .grad is defined
+// with grad mode off (the default backward), runs `variable_grad += new_grad` in place
+// (torch/csrc/autograd/functions/accumulate_grad.h, accumulateGrad); a benchmark that repeats
+// o.backward(do, retain_graph=True) without resetting .grad times it (triton.testing.do_bench
+// resets only the tensors in its grad_to_none argument; flash-attention's benchmark_backward sets
+// .grad = None "to avoid extra operation of gradient accumulation",
+// flash_attn/utils/benchmark.py:55). One elementwise add for each of Q, K and V after the
+// backward's own kernels: it reads the held gradient and the new one and writes the sum, each the
+// size of its input (dK and dV at the K/V heads: an MQA/GQA backward has reduced them already),
+// one FP32 add an element; every byte through DRAM (the L2 reuse of the gradient the backward
+// has just written is not counted).
+void add_grad_accumulation(Evaluator& ev, const Workload& w) {
+  if (!w.accumulate_grads) return;  // validate() refuses it with --pass fwd
+  const u64 e = dtype_bytes(w.dtype);
+  const Count q = Count(w.batch) * w.query_len() * w.heads, kv = Count(w.batch) * w.kv_len * w.kv_heads;
+  const std::pair<std::string_view, Count> grads[] = {
+      {"accumulate_grad_q", q * w.head_dim}, {"accumulate_grad_k", kv * w.head_dim}, {"accumulate_grad_v", kv * w.v_head_dim}};
+  for (const auto& [name, elements] : grads) {
+    KernelCost& k = rowwise(ev, name, elements);
+    Evaluator::read_direct(k, elements * e * 2);
+    Evaluator::write_direct(k, elements * e);
+    k.fp32_flops = elements;
+  }
+}
+
 void add_kernel_totals(Prediction& out, u64 layers) {
   const Count n = layers;
   for (int i = 0; i < out.kernel_count(); ++i) {
@@ -615,6 +641,7 @@ Prediction predict(const Device& device, const Workload& input) {
   out.workload = w;
   Evaluator ev(device, out.workload, out);
   w.variant->evaluate(ev);
+  add_grad_accumulation(ev, w);
   add_dirty_l2_writebacks(out, device, w.layers);
 
   add_kernel_totals(out, w.layers);

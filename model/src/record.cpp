@@ -62,6 +62,7 @@ Record to_record(const Device& device, const Prediction& p) {
   put("sram_capacity_bytes", w.sram_bytes);
   put("l2_model", w.l2);
   put("l2_start", std::string(w.dirty_l2 ? "dirty" : "clean"));
+  put("grads", std::string(w.accumulate_grads ? "accumulate" : "fresh"));
   put("params", params_text(p));
   put("io_complexity", std::string(p.io_complexity));
   return r;

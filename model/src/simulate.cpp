@@ -278,6 +278,7 @@ SimResult simulate(const Device& device, const Workload& input, const SimOptions
   if (!input.variant->schedule) throw InputError("simulate: " + std::string(input.variant->no_schedule));
   // The simulated L2 starts empty; a dirty start's write-backs are the closed form's (predict.cpp).
   if (input.dirty_l2) throw InputError("simulate: --l2-start dirty is counted by predict only; the simulated L2 starts clean");
+  if (input.accumulate_grads) throw InputError("simulate: --grads accumulate is counted by predict only; the simulator runs the attention kernels alone");
   SimResult r;
   r.formula = predict(device, with_kernel_tiles(input));
   const Workload& w = r.formula.workload;

@@ -100,6 +100,8 @@ StackCost evaluate_stack(const Device& dev, const ModelConfig& c, const Workload
   // A model step runs many kernels of several mixer kinds, each predicted on its own: a dirty start
   // (one L2's worth of write-backs per call) is a kernel benchmark's condition, not a model step's.
   if (input.dirty_l2) throw InputError("--l2-start dirty describes a single kernel call after a flush; a model step starts as the last one left the L2");
+  // Inside a model Q, K and V are activations, not leaves: no .grad of theirs is ever accumulated.
+  if (input.accumulate_grads) throw InputError("--grads accumulate describes a benchmark's leaf Q, K and V; a model's are activations, with no .grad to add into");
   StackCost out;
   const std::uint64_t tp = std::max<std::uint64_t>(1, opt.tp);
   out.tp = tp;

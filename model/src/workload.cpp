@@ -181,6 +181,9 @@ void validate(const Workload& w, const Device& device) {
   require(!w.dirty_l2 || w.l2, [&] {
     return std::string("--l2-start dirty needs the L2 model: with --l2 off nothing is held in L2, so nothing is written back");
   });
+  require(!w.accumulate_grads || w.pass != Pass::fwd, [&] {
+    return std::string("--grads accumulate describes a timed backward; --pass fwd computes no gradients");
+  });
   require(w.heads % w.kv_heads == 0, [&] { return std::string("--heads " + std::to_string(w.heads) +
                                          " is not divisible by --kv-heads " + std::to_string(w.kv_heads)); });
   // Wide enough for the widest heads of the designs modeled: GAU's value width e = 2·d_model (Hua

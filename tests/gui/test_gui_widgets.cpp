@@ -226,7 +226,7 @@ private slots:
         QVERIFY(w.findChild<QSpinBox*>("kv-bits") && w.findChild<QSpinBox*>("kv-group"));
         continue;
       }
-      if (name == "causal" || name == "l2" || name == "l2-start") {
+      if (name == "causal" || name == "l2" || name == "l2-start" || name == "grads") {
         QVERIFY2(w.findChild<QCheckBox*>(name) || name == "causal", qPrintable(name));
       } else if (const ParamSpec* p = find_param(QString(name).replace('-', '_').toStdString()); p && p->type == ParamType::real) {
         QVERIFY2(w.findChild<QDoubleSpinBox*>(name), qPrintable("no double spin box for --" + name));

@@ -160,11 +160,12 @@ PublishedTable parse_published(const std::string& text, const std::string& path)
     if (line.empty() || line[0] == '#') continue;
     const std::vector<std::string> f = split_csv(line, at);
     if (!header) {
-      // All the columns of traces/published.hpp, or all but the optional last two (sm_clock_mhz,
-      // l2_start) or last one.
-      if (f.size() != kColumns && f.size() != kColumns - 1 && f.size() != kColumns - 2) {
-        at.fail("header must be the " + std::to_string(kColumns) + " columns of traces/published.hpp (the last two, " +
-                kPublishedColumns[kColumns - 2] + " and " + kPublishedColumns[kColumns - 1] + ", may be left out)");
+      // All the columns of traces/published.hpp, or all but the optional last three (sm_clock_mhz,
+      // l2_start, grads), last two or last one.
+      if (f.size() > kColumns || f.size() + 3 < kColumns) {
+        at.fail("header must be the " + std::to_string(kColumns) + " columns of traces/published.hpp (the last three, " +
+                kPublishedColumns[kColumns - 3] + ", " + kPublishedColumns[kColumns - 2] + " and " +
+                kPublishedColumns[kColumns - 1] + ", may be left out from the end)");
       }
       for (std::size_t i = 0; i < f.size(); ++i) {
         if (f[i] != kPublishedColumns[i]) at.fail("header column " + std::to_string(i + 1) + " is '" + f[i] + "', expected '" + kPublishedColumns[i] + "'");
@@ -238,6 +239,11 @@ PublishedTable parse_published(const std::string& text, const std::string& path)
       if (f[21] != "clean" && f[21] != "dirty") at.fail("field 'l2_start': '" + f[21] + "' is not clean or dirty");
       r.workload.dirty_l2 = f[21] == "dirty";
     }
+    if (columns > 22 && !f[22].empty()) {
+      if (f[22] != "fresh" && f[22] != "accumulate") at.fail("field 'grads': '" + f[22] + "' is not fresh or accumulate");
+      if (f[22] == "accumulate" && r.workload.pass == Pass::fwd) at.fail("field 'grads': accumulate describes a timed backward; this row is fwd");
+      r.workload.accumulate_grads = f[22] == "accumulate";
+    }
     rows.push_back(std::move(r));
   }
   if (!header) throw InputError("published table '" + path + "': no header line");
@@ -310,7 +316,7 @@ std::string sim_key(const Device& dev, const PublishedRow& r) {
   const Workload& w = r.workload;
   k << dev.key << '|' << r.impl << '|' << w.variant.name() << '|' << static_cast<int>(w.dtype) << '|'
     << static_cast<int>(w.pass) << '|' << static_cast<int>(w.phase) << '|' << w.batch << '|' << w.heads << '|'
-    << w.kv_heads << '|' << w.seq << '|' << w.kv_len << '|' << w.head_dim << '|' << w.causal << '|' << w.dirty_l2;
+    << w.kv_heads << '|' << w.seq << '|' << w.kv_len << '|' << w.head_dim << '|' << w.causal << '|' << w.dirty_l2 << '|' << w.accumulate_grads;
   return k.str();
 }
 
@@ -501,7 +507,8 @@ std::map<std::string, ErrorSummary> summarize_by_variant(const std::vector<Valid
 
 std::vector<AgreementGroup> agreement(const std::vector<ValidatedRow>& rows) {
   // The key: what was measured, with the per-head shape for prefill and the whole one for decode.
-  // How each source timed it (a stated clock, an L2 left dirty by its flush) is not in the key:
+  // How each source timed it (a stated clock, an L2 left dirty by its flush, gradients added into
+  // held .grad tensors) is not in the key:
   // each row's own prediction accounts for it, and the ratio divides it out.
   auto key_of = [](const ValidatedRow& v) {
     const PublishedRow& r = *v.row;

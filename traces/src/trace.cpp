@@ -91,6 +91,7 @@ json::object workload_json(const Workload& w) {
   o["causal"] = w.causal;
   o["l2"] = w.l2;
   if (w.dirty_l2) o["l2_start"] = "dirty";  // only when set: traces written before it stay as they were
+  if (w.accumulate_grads) o["grads"] = "accumulate";  // likewise
   for (const auto& f : kWorkloadFields) o[f.key] = w.*f.member;
   if (w.impl != nullptr) o["impl"] = w.impl->key;  // only when chosen: profile ids stay as in version 2
   for (const ParamSpec* p : w.variant->params) {
@@ -120,6 +121,12 @@ Workload workload_from(const json::object& o, const Where& at) {
     }
     w.dirty_l2 = start->get_string() == "dirty";
   }
+  if (const json::value* grads = o.if_contains("grads")) {
+    if (!grads->is_string() || (grads->get_string() != "fresh" && grads->get_string() != "accumulate")) {
+      at.fail("field 'workload.grads' must be \"fresh\" or \"accumulate\"");
+    }
+    w.accumulate_grads = grads->get_string() == "accumulate";
+  }
   if (const json::value* impl = o.if_contains("impl")) {
     if (!impl->is_string()) at.fail("field 'workload.impl' must be a string");
     w.impl = find_impl_or_null(std::string(impl->get_string()));
@@ -131,7 +138,7 @@ Workload workload_from(const json::object& o, const Where& at) {
   for (const auto& kv : o) {
     const std::string key(kv.key());
     const bool known = key == "variant" || key == "phase" || key == "pass" || key == "dtype" || key == "causal" ||
-                       key == "l2" || key == "l2_start" || key == "impl" || std::any_of(std::begin(kWorkloadFields), std::end(kWorkloadFields),
+                       key == "l2" || key == "l2_start" || key == "grads" || key == "impl" || std::any_of(std::begin(kWorkloadFields), std::end(kWorkloadFields),
                                                    [&](const UintField& f) { return key == f.key; });
     if (known) continue;
     const ParamSpec* any = find_param(key);

@@ -56,6 +56,14 @@ struct Workload {
   // allocate lines: up to the L2's capacity of extra DRAM writes (predict.cpp). false: it starts
   // clean (empty, or flushed and invalidated, as Nsight Compute's cache control leaves it).
   bool dirty_l2 = false;
+  // The timed backward also adds dQ, dK and dV into .grad tensors that already hold a gradient:
+  // PyTorch's AccumulateGrad runs `variable_grad += new_grad` for each leaf input whose .grad is
+  // set (torch/csrc/autograd/functions/accumulate_grad.h), which a benchmark that repeats
+  // o.backward(do, retain_graph=True) without resetting .grad times (triton.testing.do_bench
+  // without grad_to_none). One elementwise add per input after the backward's kernels
+  // (predict.cpp). false: the gradients are written fresh (.grad reset between calls, as
+  // flash-attention's benchmark_backward does, or a kernel called directly).
+  bool accumulate_grads = false;
   // The kernel implementation whose time is predicted (impl.hpp); nullptr: the variant's default on
   // the device (default_impl), filled by resolve().
   const ImplProfile* impl = nullptr;

@@ -15,14 +15,15 @@
 
 namespace attnio::traces {
 
-// The columns, in file order (the header line must be exactly these, comma-separated). The last,
-// sm_clock_mhz, may be left out of a table's header; a row that gives it (a clock the source states
+// The columns, in file order (the header line must be exactly these, comma-separated). The last
+// three, sm_clock_mhz, l2_start and grads, may be left out of a table's header (the last, the last
+// two or all three); a row that gives sm_clock_mhz (a clock the source states
 // its kernels ran at: locked by the profiler, or sampled while the timed loop ran) is predicted with
 // the device's SM clock locked there (Device::locked_clock_hz); empty: the model's own clock.
 inline constexpr const char* kPublishedColumns[] = {
     "source", "locator", "read",    "gpu",    "impl",     "variant", "dtype", "pass",  "phase",           "batch",
     "heads",  "kv_heads", "seq",    "kv_len", "head_dim", "causal",  "metric", "value", "flop_convention", "notes",
-    "sm_clock_mhz", "l2_start"};
+    "sm_clock_mhz", "l2_start", "grads"};
 
 struct PublishedRow {
   std::size_t line = 0;  // in the file, for messages
@@ -32,6 +33,9 @@ struct PublishedRow {
   double sm_clock_hz = 0;  // the SM clock the source states (sm_clock_mhz); 0: not stated
   // l2_start: "dirty" where the source flushed the L2 by writing a buffer before each call
   // (Workload::dirty_l2, set in `workload`), "clean" or empty where it did not or says nothing.
+  // grads: "accumulate" where the source's timed backward also added dQ, dK, dV into .grad tensors
+  // that already held one (Workload::accumulate_grads: leaf inputs whose .grad its harness did not
+  // reset), "fresh" or empty where it reset them, called the kernels directly, or says nothing.
   double kvq_bytes_per_s = 0;  // convention kvq:GBPS, parsed: the bandwidth a bw_util_pct row divides by
 };
 
