@@ -1278,9 +1278,14 @@ TEST(Exec, PrefetchLoopLiesBetweenOverlapAndSum) {
   w.batch = 1, w.kv_heads = 16, w.seq = 16384;
   const Prediction pf = predict(a, w);
   const KernelCost& f = pf.kernels[0];
-  const double busy = f.exec.gemm_s / f.exec.utilization;
-  EXPECT_GE(f.exec.loop_s, busy);
-  EXPECT_LT(f.exec.loop_s, busy * 1.01);
+  // The SM's side: the cycle's time, quantized in residency waves (2048 CTAs, 2 an SM, on 108 SMs:
+  // 19 on the busiest, the last alone; rule 5).
+  const double busy = f.exec.gemm_s / f.exec.utilization, avg = f.ctas.d() / a.sm_count;
+  ASSERT_EQ(f.exec.last_wave_ctas, 1.0);
+  const double sm_f = (std::ceil(avg) - 1) * busy / avg + f.exec.last_wave_s;
+  EXPECT_GT(sm_f, busy / f.exec.wave_efficiency);
+  EXPECT_GE(f.exec.loop_s, sm_f);
+  EXPECT_LT(f.exec.loop_s, sm_f * 1.01);
   w.impl = &find_impl("xformers");  // waited loads, no buffers read: no loop
   EXPECT_EQ(predict(a, w).kernels[0].exec.loop_s, 0.0);
 }
@@ -1740,6 +1745,48 @@ TEST(Exec, WaitedMissesDrawOnTheChipsDramNotAnEvenShare) {
   ASSERT_GT(port, c);
   EXPECT_NEAR(profiled_kernel(k, h, w).compute_s, port, 1e-9 * port);
   EXPECT_NEAR(detail::kernel_time_s(k, h, w), port, 1e-9 * port);
+}
+
+// Residency waves (rule 5), by hand. A kernel whose CTAs only wait (one barrier, 21 + 2 x 4 cycles,
+// per CTA) at 4 CTAs per SM on an H100 (132 SMs): 528 CTAs fill one residency wave, every SM
+// running its 4 together, so the kernel takes one CTA's wait W. 660 CTAs put 5 on each SM: its
+// 4 together (W), then the fifth alone (W): 2 W, where dividing the cycle by the wave efficiency
+// (5 CTAs an SM against 5 on average: 1) would give 5 W / 4. A kernel bound by a pipe instead
+// (FP32 work only) runs its fifth CTA no faster alone: 5 CTAs' work, as before.
+TEST(Exec, TheLastResidencyWaveOverlapsOnlyItselfByHand) {
+  Device h = find_device("h100-sxm");
+  h.launch_overhead_s = 0;
+  h.dram_latency_s = 0;
+  Workload w;
+  w.impl = &find_impl("fa2");
+  KernelCost k;
+  k.name = "waits";
+  k.ctas_per_sm = 4;
+  k.mma_warps = 4;
+  k.waits.barriers = 1;
+  const double wait = (h.barrier_latency_cycles + 4 * h.barrier_cycles_per_warp) / h.clock_hz;
+  k.ctas = 528;
+  k.block_iters = k.ctas;
+  const KernelCost::Exec one = profiled_kernel(k, h, w);
+  EXPECT_NEAR(one.iter_wait_s, wait, 1e-12 * wait);
+  EXPECT_NEAR(one.compute_s, wait, 1e-9 * wait);
+  EXPECT_EQ(one.last_wave_s, 0.0);
+  k.ctas = 660;
+  k.block_iters = k.ctas;
+  const KernelCost::Exec two = profiled_kernel(k, h, w);
+  EXPECT_EQ(two.last_wave_ctas, 1.0);
+  EXPECT_NEAR(two.last_wave_s, wait, 1e-9 * wait);
+  EXPECT_NEAR(two.compute_s, 2 * wait, 1e-9 * wait);
+  // FP32 work only: 660 x 1024 lane instructions over 132 SMs x 128 lanes a clock.
+  KernelCost f;
+  f.name = "pipe";
+  f.ctas_per_sm = 4;
+  f.ctas = 660;
+  f.block_iters = f.ctas;
+  f.fp32_instr = 660 * 1024;
+  const double pipe = 660.0 * 1024 / h.fp32_lane_rate();
+  const KernelCost::Exec p = profiled_kernel(f, h, w);
+  EXPECT_NEAR(p.compute_s, pipe, 1e-9 * pipe);
 }
 
 // Block-sparse decode with the fa2 profile is flash-attention's decode over the kept blocks

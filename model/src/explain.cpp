@@ -122,7 +122,11 @@ std::string exec_text(const Device& dev, const Prediction& p) {
                          : std::string()) +
            ", fill " + human_time(x.fill_s) +
            (x.epilogue_s > 0 ? " (epilogue " + human_time(x.epilogue_s) + " per CTA)" : std::string()) + ", waves " +
-           fmt("%.2f", x.wave_efficiency) + (x.tail_s > 0 ? ", heaviest CTA's tail " + human_time(x.tail_s) : std::string()) +
+           fmt("%.2f", x.wave_efficiency) +
+           (x.last_wave_s > 0 ? " (last residency wave " + fmt("%.0f", x.last_wave_ctas) + " of " + num(k.ctas_per_sm) +
+                                    " CTAs, " + human_time(x.last_wave_s) + ")"
+                              : std::string()) +
+           (x.tail_s > 0 ? ", heaviest CTA's tail " + human_time(x.tail_s) : std::string()) +
            " -> compute " + human_time(x.compute_s) + "; HBM " + human_time(x.hbm_s) +
            ", L2 " + human_time(x.l2_s) + (x.link_s > 0 ? ", link " + human_time(x.link_s) : "") +
            (x.latency_s > 0 ? ", in-flight " + human_time(x.latency_s) + " (at " + human_time(x.inflight_latency_s) + " DRAM latency)" : "") + ", launch " + human_time(x.launch_s) +

@@ -302,6 +302,38 @@ void exec_kernel_at(KernelCost& k, const Device& dev, const Workload& w, double 
   if (smem_floor) throughput = 1 / x.smem_s;
   x.utilization = x.gemm_s > 0 && throughput > 0 ? std::min(1.0, throughput * x.gemm_s) : 1.0;
   const double busy = throughput > 0 ? 1.0 / throughput : 0.0;
+  // Residency waves. The busiest SM holds n = ceil(CTAs / SMs) CTAs, r = ctas_per_sm at a time. The
+  // cycle above overlaps r CTAs' jobs throughout; where n > r and m = n mod r > 0, the CTAs of its
+  // last residency wave start when the full waves have drained (equal CTAs finish together) and
+  // overlap only each other: m CTAs' jobs, X(m) (a CTA alone runs its GEMM, softmax and waits in
+  // series). Per CTA the full waves take busy / avg, avg = CTAs / SMs being the CTAs the cycle's
+  // totals describe, and the last wave's m CTAs busy_m / avg, busy_m = 1 / X(m): the SM's time is
+  // ((n - m) busy + m busy_m) / avg, which is busy / wave efficiency when X(m) = X(r) (a kernel
+  // bound by a pipe) and up to (n - m + r) / n times it when the waits bind (X(m) = m / cycle).
+  // The dynamic block scheduler gives the same quantization: after the full waves the remaining
+  // CTAs land one per SM with free slots first. A grid resident at launch (n <= r) is the cycle
+  // above as it is (its jobs are min(r, n) CTAs').
+  double sm_busy = x.wave_efficiency > 0 ? busy / x.wave_efficiency : 0.0;
+  {
+    const double avg = k.ctas.d() / static_cast<double>(k.launches) / dev.sm_count;
+    const double n = std::ceil(avg), r = static_cast<double>(k.ctas_per_sm);
+    const double m = r >= 1 && n > r ? n - r * std::floor(n / r) : 0.0;
+    if (m > 0 && busy > 0) {
+      const double jobs = m * static_cast<double>(k.jobs_per_cta);
+      // An issue-held mma.sync keeps one job; with one job per sub-partition nothing fills its
+      // ldmatrix waits (the GEMM phase max(tensor, smem)), with two the shared-memory pipe runs apart.
+      const bool apart = issue_held && jobs >= 2;
+      const double gemm = issue_held && !apart ? std::max(x.tensor_s, x.smem_s) : x.gemm_s;
+      const double demands[] = {gemm, x.softmax_s, x.wait_mem_s};
+      double last = cycle_throughput(demands, issue_held ? 1.0 : std::max(1.0, jobs), x.delay_s);
+      if (apart && x.smem_s * last > 1) last = 1 / x.smem_s;
+      if (last > 0) {
+        x.last_wave_ctas = m;
+        x.last_wave_s = m / last / avg;
+        sm_busy = (n - m) * busy / avg + x.last_wave_s;
+      }
+    }
+  }
   // Pipeline fill (FlashAttention-3 Alg. 2 lines 3-6, FlashAttention-2 Alg. 1 lines 4-10): each CTA
   // waits for its first tiles (the DRAM latency) and runs its first softmax with no GEMM of its own
   // to overlap; the other CTAs resident on the SM run meanwhile, so an SM pays it per CTA over its
@@ -358,10 +390,10 @@ void exec_kernel_at(KernelCost& k, const Device& dev, const Workload& w, double 
   // close (short sequences, FP8).
   // The SM's side is quantized into waves, DRAM is the chip's (rule 5): the loop takes the SM's
   // demand over the wave efficiency and DRAM's as it is.
-  x.tail_s = tail(busy / x.wave_efficiency);
-  x.compute_s = (busy + x.fill_s) / x.wave_efficiency + x.tail_s;
+  x.tail_s = tail(sm_busy);
+  x.compute_s = sm_busy + x.fill_s / x.wave_efficiency + x.tail_s;
   if (k.load_buffers != 0 && k.block_iters.v != 0 && busy > 0) {
-    const double sm = busy / x.wave_efficiency;
+    const double sm = sm_busy;
     const double reads = std::max(0.0, k.hbm_read.d() / dev.sustained_hbm_rate() - wait_dram);
     const double writes = k.hbm_write.d() / dev.sustained_hbm_rate();
     const double buffers = std::max(1.0, per_sm_ctas * static_cast<double>(k.load_buffers));

@@ -114,6 +114,9 @@ struct KernelCost {
     double inflight_latency_s = 0;      // the loaded DRAM latency the in-flight cap (latency_s) ran at
     double wait_dram_latency_s = 0;     // the loaded DRAM latency each waited DRAM load in iter_wait_s took
     double wave_efficiency = 1;
+    // The busiest SM's last residency wave (rule 5): m = ceil(CTAs / SMs) mod CTAs/SM CTAs run
+    // after its full waves with only each other to overlap, taking last_wave_s (0: none).
+    double last_wave_ctas = 0, last_wave_s = 0;
     double time_s = 0;                  // max(compute, memory) + launch
     Bound bound = Bound::tensor;
   } exec;
