@@ -1747,6 +1747,40 @@ TEST(Exec, WaitedMissesDrawOnTheChipsDramNotAnEvenShare) {
   EXPECT_NEAR(detail::kernel_time_s(k, h, w), port, 1e-9 * port);
 }
 
+// FlashAttention-3's TMA multicast, by hand: clusters of 2 CTAs along the query blocks share each
+// K/V tile (hopper/flash_fwd_launch_template.h:212-218: 16-bit head dim >= 128, no mask, Q tiles
+// even). H100, bf16, B = 1, 2 heads of 128, non-causal: 128 x 176 tiles. At N = 512 the 4 Q tiles
+// pair up: K/V requests 2·4·512·256·2 / 2 = 1,048,576 bytes, plus Q 2·512·128·2 = 262,144. At
+// N = 384 the 3 tiles cannot: 2·3·384·256·2 = 1,179,648 plus Q 196,608. Causal launches no
+// cluster. Each CTA still stages and reads the whole tiles in shared memory, and the simulator
+// replays the same requests (L2 off: its DRAM bytes are the closed form's).
+TEST(Exec, Fa3MulticastsKvToItsClusterByHand) {
+  const Device& h = find_device("h100-sxm");
+  Workload w;
+  w.variant = parse_variant("flash2");
+  w.impl = &find_impl("fa3");
+  w.dtype = Dtype::bf16;
+  w.batch = 1, w.heads = 2, w.kv_heads = 2, w.head_dim = 128, w.seq = 512;
+  const Prediction pp = predict(h, w);
+  const KernelCost& pair = kernel_named(pp, "flash2_fwd");
+  EXPECT_EQ(pair.l2_read.v, 1048576u + 262144u);
+  EXPECT_GE(pair.sram_write.v, 2097152u + 262144u);  // every CTA stages the whole tiles
+  w.seq = 384;
+  const Prediction po = predict(h, w);
+  EXPECT_EQ(kernel_named(po, "flash2_fwd").l2_read.v, 1179648u + 196608u);
+  w.seq = 512;
+  w.causal = true;  // no cluster: each CTA requests its own (visited) tiles
+  const Prediction pc = predict(h, w);
+  const KernelCost& causal = kernel_named(pc, "flash2_fwd");
+  EXPECT_EQ(causal.l2_read.v - 262144u, causal.sram_write.v - 262144u - (pair.sram_write.v - 2097152u - 262144u));
+  w.causal = false;
+  w.l2 = false;
+  const SimResult r = simulate(h, w, {});
+  EXPECT_EQ(r.hbm_read_bytes.v, r.formula.hbm_read_bytes.v);
+  EXPECT_EQ(r.l2_read_bytes.v, r.formula.l2_read_bytes.v);
+  EXPECT_EQ(r.formula.l2_read_bytes.v, pp.l2_read_bytes.v);
+}
+
 // Residency waves (rule 5), by hand. A kernel whose CTAs only wait (one barrier, 21 + 2 x 4 cycles,
 // per CTA) at 4 CTAs per SM on an H100 (132 SMs): 528 CTAs fill one residency wave, every SM
 // running its 4 together, so the kernel takes one CTA's wait W. 660 CTAs put 5 on each SM: its

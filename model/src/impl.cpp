@@ -352,6 +352,11 @@ KernelTraits fa3_traits(KernelRole role, u64 d, bool causal, Dtype dtype, double
   // consumer loop runs mma(t), then the epilogue of t, then mma(t + 1); the epilogue's bar.sync
   // spans every consumer warpgroup (249), so no ping-pong hides it.
   if (role == KernelRole::fwd) t.serial_epilogue = true;
+  // Clusters of 2 CTAs along M share K and V by TMA multicast for 16-bit head dims >= 128 and FP8
+  // 192, not causal, not local, not split, when the Q tiles are even
+  // (flash_fwd_launch_template.h:212-218; the first release too: kClusterM = !Is_causal ? 2 : 1
+  // at head dims 128 and 256, @7f67966c flash_fwd_launch_template.h:95,103).
+  if (role == KernelRole::fwd && (fp8 ? t.kernel_head_dim == 192 : t.kernel_head_dim >= 128)) t.kv_cluster = 2;
   // K and V come through separate TMA pipelines of kStages = 2 buffers each (flash_fwd_launch_template.h:47;
   // mainloop_fwd_sm90_tma_gmma_ws.hpp pipeline_k, pipeline_v); the first FA3 release had the same
   // 2 stages (@7f67966c).

@@ -78,6 +78,14 @@ Count per_score_instr(const KernelTraits* t, Count scores, Count fallback) {
   return t != nullptr && t->fp32_per_score > 0 ? scaled(scores, t->fp32_per_score) : fallback;
 }
 
+// The CTAs that share each K/V tile read by TMA multicast (KernelTraits::kv_cluster): the library
+// launches its cluster only without a mask and when the Q tiles are a multiple of it (FlashAttention-3
+// flash_fwd_launch_template.h:212-218 @0251105: !Is_causal && !Is_local, tiles along seqlen_q even).
+u64 kv_multicast(const std::optional<KernelTraits>& t, const Mask& mask, u64 q_tiles) {
+  if (!t || t->kv_cluster <= 1 || mask.kind != MaskKind::none) return 1;
+  return q_tiles % t->kv_cluster == 0 ? t->kv_cluster : 1;
+}
+
 // FlashAttention-2 §3.1 forward: each CTA owns one Q block of one head, reads Q once, loops over the
 // K/V blocks it needs, writes O and the log-sum-exp once. K and V cross L2 once per Q block.
 void flash2_fwd(Evaluator& ev, const Shape& s, const Plan& p, const FlashOptions& opt, const Mask& mask) {
@@ -141,8 +149,16 @@ void flash2_fwd(Evaluator& ev, const Shape& s, const Plan& p, const FlashOptions
   }
   const Count kv_total = bh * p.cols_sum * (s.d + s.dv) * e;
   const Count kv_unique = kv_heads_bytes(s, p.touched, e);
-  const Count kv_hbm = ev.shared(k, kv_unique, kv_total, p.tr, s.batch * p.tr, s.group(), kv_between(p, s, e));
-  Evaluator::read_stream(k, kv_total, kv_hbm, ev.tile_readers(KernelRole::fwd, dmax));
+  // With TMA multicast one L2 read of a tile fills the shared memory of every CTA of the cluster:
+  // the L2 requests are kv_total / cluster; each CTA still stages and reads the whole tile. DRAM
+  // fetches are at most the requests.
+  const u64 cluster = kv_multicast(traits, mask, p.tr);
+  const Count kv_l2 = Count(kv_total.v / cluster);
+  const Count kv_hbm = std::min(kv_l2, ev.shared(k, kv_unique, kv_total, p.tr, s.batch * p.tr, s.group(), kv_between(p, s, e)));
+  const u64 readers = ev.tile_readers(KernelRole::fwd, dmax);
+  Evaluator::read_stream(k, kv_l2, kv_hbm, readers);
+  k.sram_write += kv_total - kv_l2;
+  k.sram_read += (kv_total - kv_l2) * readers;
   if (traits && traits->waited != 0) {
     // Tiles loaded and waited on in the same key block (impl.hpp KernelTraits::waited): xFormers'
     // Q_i and K_j, FlashAttention-2's V_j (issued at the top of the block, waited after QK^T).
@@ -152,11 +168,11 @@ void flash2_fwd(Evaluator& ev, const Shape& s, const Plan& p, const FlashOptions
       k.sync_hbm_read += q;
     }
     if (traits->waited & (KernelTraits::kWaitK | KernelTraits::kWaitAll)) {
-      k.sync_l2_read += scaled(kv_total, k_share);
+      k.sync_l2_read += scaled(kv_l2, k_share);
       k.sync_hbm_read += scaled(kv_hbm, k_share);
     }
     if (traits->waited & (KernelTraits::kWaitV | KernelTraits::kWaitAll)) {
-      k.sync_l2_read += kv_total - scaled(kv_total, k_share);
+      k.sync_l2_read += kv_l2 - scaled(kv_l2, k_share);
       k.sync_hbm_read += kv_hbm - scaled(kv_hbm, k_share);
     }
   }
@@ -856,13 +872,17 @@ void flash2_forward(std::vector<SimKernel>& out, const FlashGeometry& g, const F
     const BlockRange r = visited_blocks(g.mask, i * g.br, i * g.br + rows, s.nk, g.bc);
     // flash-attention walks the K/V blocks from the last down ("we iterate over the blocks in
     // reverse order"), so the masked diagonal block comes first.
+    // Under TMA multicast the first CTA of each cluster reads the K/V tiles for all of them.
+    const bool multicast_receiver = g.kv_cluster > 1 && i % g.kv_cluster != 0;
     for (u64 jj = r.last + 1; !r.empty() && jj > r.first; --jj) {
       const u64 j = jj - 1;
       if (!traits::block_sparse_keep(g.density, i, j, g.tc)) continue;
       const u64 cols = g.cols(j);
       Step st;
-      g.kv_tile(st, "K", buf.k, b, kvh, j * g.bc, cols, s.d, false);
-      g.kv_tile(st, "V", buf.v, b, kvh, j * g.bc, cols, s.dv, false);
+      if (!multicast_receiver) {
+        g.kv_tile(st, "K", buf.k, b, kvh, j * g.bc, cols, s.d, false);
+        g.kv_tile(st, "V", buf.v, b, kvh, j * g.bc, cols, s.dv, false);
+      }
       const double area = static_cast<double>(rows * cols);
       st.tensor = 2 * area * static_cast<double>(s.d + s.dv);
       st.sfu = area;
@@ -1376,7 +1396,10 @@ void flash_family(Scheduler& sc, const Shape& s, const Mask& mask, const FlashOp
     const KernelCost* fk = v1 ? formula_kernel(sc, "flash1_fwd") : nullptr;
     flash1_forward(out, g, buf, fk ? std::max<u64>(1, fk->ctas.v / (Count(s.batch) * s.heads).v) : 1, v1);
   }
-  if (w.pass != Pass::bwd && !fa1) flash2_forward(out, g, buf);
+  if (w.pass != Pass::bwd && !fa1) {
+    g.kv_cluster = kv_multicast(impl_traits(w, KernelRole::fwd, std::max(s.d, s.dv)), mask, g.tr);  // as flash2_fwd
+    flash2_forward(out, g, buf);
+  }
   if (w.pass == Pass::fwd) return;
   if (fa1) {
     // v1.0.9's grids where the profile runs its kernel, as predict chose (fa1_bwd's kernel names).

@@ -34,6 +34,7 @@ struct FlashGeometry {
   double density;
   bool sigmoid;
   bool gate = false;  // FlashOptions::gate
+  u64 kv_cluster = 1;  // forward: CTAs along M sharing each K/V tile by TMA multicast (flash.cpp kv_multicast)
   u64 rows(u64 i) const { return min_u(s.n, (i + 1) * br) - i * br; }
   u64 cols(u64 j) const { return min_u(s.nk, (j + 1) * bc) - j * bc; }
   bool visited(u64 i, u64 j) const {

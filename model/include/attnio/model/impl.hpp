@@ -169,6 +169,11 @@ struct KernelTraits {
   // customers per CTA (predict.cpp; docs/model.md "Time", the prefetch loop). 0: not read from the
   // kernel's code; no loop.
   std::uint64_t load_buffers = 0;
+  // CTAs of a thread-block cluster along the query blocks that share each K/V tile by TMA multicast
+  // (FlashAttention-3's ClusterShape: one L2 read lands in every CTA's shared memory). Applied only
+  // where the library launches the cluster: no mask, the Q tiles a multiple of it (flash.cpp
+  // kv_multicast). 1: every CTA reads its own.
+  std::uint64_t kv_cluster = 1;
   // The forward's epilogue runs between one output tile's last MMA and the next tile's first with
   // no MMA to overlap it: every consumer warpgroup normalizes O, converts it, writes it to shared
   // memory and meets the others at named barriers (FlashAttention-3's persistent kernel,
