@@ -65,6 +65,14 @@ TEST(Exec, OverlapRuleWithADelayByHand) {
   EXPECT_NEAR(cycle_throughput(three, 2, 0), 0.5, 1e-15);
   const double one[] = {2};
   EXPECT_NEAR(cycle_throughput(one, 1, 0), 0.5, 1e-15);  // one job: 1 / (x1 + z)
+  // A deterministic station (cv² = 0) beside an exponential one, both of demand 1, 2 jobs. n = 1:
+  // R = 1 + 1, X = 1/2, Q = U = 1/2 at each. n = 2: the exponential R1 = 1 (1 + 1/2) = 1.5; the
+  // deterministic R2 = 1 (1 + 1/2) - 1 x 1/2 / 2 = 1.25 (half the service in progress left on
+  // average): X = 2 / 2.75. All exponential, 2 / 3; cv² = 1 everywhere is the plain form.
+  const double two[] = {1, 1}, exp_det[] = {1, 0}, exp_exp[] = {1, 1};
+  EXPECT_NEAR(cycle_throughput(two, exp_det, 2, 0), 2 / 2.75, 1e-15);
+  EXPECT_NEAR(cycle_throughput(two, exp_exp, 2, 0), 2.0 / 3, 1e-15);
+  EXPECT_EQ(cycle_throughput(three, exp_exp, 2, 0), cycle_throughput(three, 2, 0));
 }
 
 // One fa2 forward kernel worked through by hand. A100 (cc 8.0, 164 KiB of shared memory) with round
@@ -1288,6 +1296,41 @@ TEST(Exec, PrefetchLoopLiesBetweenOverlapAndSum) {
   EXPECT_LT(f.exec.loop_s, sm_f * 1.01);
   w.impl = &find_impl("xformers");  // waited loads, no buffers read: no loop
   EXPECT_EQ(predict(a, w).kernels[0].exec.loop_s, 0.0);
+}
+
+// The prefetch loop's L2 station: tiles that hit in L2 (FlashAttention-3's K/V re-reads) circulate
+// through it at the L2's rate with deterministic service, misses through DRAM. FA3 on an H100,
+// d = 256, B = 2, 8 heads, 8192 tokens: causal, each CTA requests its own tiles and the hits take
+// 82 % of the SM's time; without the mask the cluster's multicast halves them. Split-KV decode
+// reads each K/V tile once: its hits are only the Q tile its splits share.
+TEST(Exec, PrefetchLoopWaitsOnTheL2ForItsHits) {
+  const Device& h = find_device("h100-sxm");
+  Workload w;
+  w.variant = parse_variant("flash2");
+  w.impl = &find_impl("fa3");
+  w.dtype = Dtype::fp16;
+  w.batch = 2, w.heads = 8, w.kv_heads = 8, w.head_dim = 256, w.seq = 8192;
+  w.causal = true;
+  const Prediction pc = predict(h, w);
+  const KernelCost& c = kernel_named(pc, "flash2_fwd");
+  const double hits = ((c.l2_read - c.sync_l2_read).d() - (c.hbm_read - c.sync_hbm_read).d()) / h.l2_rate();
+  EXPECT_NEAR(c.exec.loop_l2_s, hits / (1 - c.l2_write.d() / h.l2_rate() / c.exec.loop_s), 1e-6 * hits);
+  EXPECT_GT(c.exec.loop_l2_s, 0.75 * c.exec.loop_sm_s);
+  EXPECT_GT(c.exec.loop_s, 1.05 * std::max({c.exec.loop_sm_s, c.exec.loop_dram_s, c.exec.loop_l2_s}));
+  // Deterministic L2 service charges less than exponential would: the loop with cv² = 1 there.
+  const double d[] = {c.exec.loop_sm_s, c.exec.loop_dram_s, c.exec.loop_l2_s}, all_exp[] = {1, 1, 1};
+  EXPECT_LT(c.exec.loop_s, 1 / cycle_throughput(d, all_exp, 4, 0));
+  w.causal = false;
+  const Prediction pn = predict(h, w);
+  EXPECT_LT(kernel_named(pn, "flash2_fwd").exec.loop_l2_s, 0.5 * kernel_named(pn, "flash2_fwd").exec.loop_sm_s);
+  Workload dec = w;
+  dec.variant = parse_variant("flash-decoding");
+  dec.impl = &find_impl("fa2-splitkv");
+  dec.phase = Phase::decode;
+  dec.head_dim = 128;
+  const Prediction pd = predict(h, dec);
+  EXPECT_LT(pd.kernels[0].exec.loop_l2_s, 1e-3 * pd.kernels[0].exec.loop_dram_s);  // only the splits' shared Q tile
+  EXPECT_GT(pd.kernels[0].exec.loop_dram_s, 0.0);
 }
 
 // The load buffers each profile's kernels refill independently, as read from their code

@@ -118,7 +118,7 @@ std::string exec_text(const Device& dev, const Prediction& p) {
            (x.wait_mem_s > 0 ? ", waited loads " + human_time(x.wait_mem_s) : std::string()) +
            "; k = " + fmt("%.0f", x.overlap_jobs) +
            ", U = " + fmt("%.2f", x.utilization) +
-           (x.loop_s > 0 ? ", loop with DRAM " + human_time(x.loop_s) + " (" + num(k.load_buffers) + " buffers per CTA)"
+           (x.loop_s > 0 ? (x.loop_l2_s > 0 ? ", loop with DRAM and L2 hits " : ", loop with DRAM ") + human_time(x.loop_s) + " (" + num(k.load_buffers) + " buffers per CTA)"
                          : std::string()) +
            ", fill " + human_time(x.fill_s) +
            (x.epilogue_s > 0 ? " (epilogue " + human_time(x.epilogue_s) + " per CTA)" : std::string()) + ", waves " +

@@ -172,16 +172,30 @@ double sustained_tensor_rate(const Device& device, MmaPath path, Dtype dtype) {
 // cycle_throughput returns X(k) for up to four queueing stations (GEMM, softmax, and the memory a
 // job waits on); overlap_utilization is X(k) x1 for the first two.
 double cycle_throughput(std::span<const double> demands, double k, double z) {
+  static constexpr double kExponential[4] = {1, 1, 1, 1};
+  return cycle_throughput(demands, kExponential, k, z);
+}
+
+// Station i's service may be less variable than exponential: its squared coefficient of variation
+// cv2[i] (1: exponential, 0: deterministic). An arrival waits out the jobs queued ahead and the
+// residual of the one in service, (1 + cv2) / 2 of a service on average (the mean residual life
+// E[S²] / 2E[S], Kleinrock, Queueing Systems Vol. 1, 1975, §5.2 and the Pollaczek-Khinchine mean
+// value), so R_i(n) = D_i (1 + Q_i(n-1)) + D_i U_i(n-1) (cv2_i - 1) / 2, U_i = X D_i: the usual
+// approximate MVA for FCFS stations with general service (Lazowska et al. 1984, §10.3).
+double cycle_throughput(std::span<const double> demands, std::span<const double> cv2, double k, double z) {
   const int jobs = std::max(1, static_cast<int>(std::floor(k)));
-  double q[4] = {}, r[4] = {};
+  double q[4] = {}, r[4] = {}, u[4] = {};
   const std::size_t m = std::min<std::size_t>(demands.size(), 4);
   double x = 0;
   for (int n = 1; n <= jobs; ++n) {
     double cycle = z;
-    for (std::size_t i = 0; i < m; ++i) cycle += r[i] = demands[i] * (1 + q[i]);
+    for (std::size_t i = 0; i < m; ++i) {
+      const double c = i < cv2.size() ? cv2[i] : 1.0;
+      cycle += r[i] = demands[i] * (1 + q[i]) + demands[i] * u[i] * (c - 1) / 2;
+    }
     if (cycle <= 0) return 0;
     x = n / cycle;
-    for (std::size_t i = 0; i < m; ++i) q[i] = x * r[i];
+    for (std::size_t i = 0; i < m; ++i) q[i] = x * r[i], u[i] = std::min(1.0, x * demands[i]);
   }
   return x;
 }
@@ -380,34 +394,45 @@ void exec_kernel_at(KernelCost& k, const Device& dev, const Workload& w, double 
     }
   }
   const auto tail = [&tails](double t) { return std::max(tails[0].at(t), tails[1].at(t)); };
-  // Prefetched tiles: each of the CTA's load buffers (impl.hpp load_buffers) is filled from DRAM
-  // and then consumed by the SM, so the buffers of the SM's resident CTAs circulate between two
-  // queueing stations, the SM (demand: the busy time above) and the SM's share of DRAM (demand: the
-  // prefetched reads, those not already waited on in the cycle), while the writes are an open
-  // class at the DRAM server that leaves the reads 1 - ρ of it (Lazowska et al. 1984 §7.4, as for
-  // the waited loads). Mean value analysis again; with many buffers it tends to max(SM, DRAM), the
-  // fluid bound below, and with few it charges what double buffering cannot hide when the two are
-  // close (short sequences, FP8).
-  // The SM's side is quantized into waves, DRAM is the chip's (rule 5): the loop takes the SM's
-  // demand over the wave efficiency and DRAM's as it is.
+  // Prefetched tiles: each of the CTA's load buffers (impl.hpp load_buffers) is filled and then
+  // consumed by the SM, so the buffers of the SM's resident CTAs circulate between the SM (demand:
+  // the busy time above) and the memory that fills them: the SM's share of DRAM for the prefetched
+  // misses (those not already waited on in the cycle) and the SM's share of the L2 for the
+  // prefetched hits (tiles another CTA brought in: FlashAttention's K/V re-reads), each with the
+  // writes at that level as an open class that leaves the reads 1 - ρ of it (Lazowska et al. 1984
+  // §7.4, as for the waited loads). A miss is served at DRAM, whose pipelined L2 pass it hides; a
+  // hit at the L2 alone. Mean value analysis again; with many buffers it tends to the fluid bound
+  // max(SM, DRAM, L2), and with few it charges what double buffering cannot hide when they are
+  // close (short sequences, FP8, FlashAttention-3's causal d = 256, which draws about 80 % of the
+  // L2's rate). DRAM's service is taken as exponential (refresh, bank and row conflicts; the
+  // deterministic form was tried on 2026-12-04 and not kept, docs/model.md rule 2); an L2 hit's is
+  // a tile's bytes at a fixed rate, deterministic (cv² = 0: an arrival waits half the tile in
+  // service, cycle_throughput).
+  // The SM's side is quantized into waves, DRAM and the L2 are the chip's (rule 5): the loop takes
+  // the SM's demand over the wave efficiency and theirs as they are.
   x.tail_s = tail(sm_busy);
   x.compute_s = sm_busy + x.fill_s / x.wave_efficiency + x.tail_s;
   if (k.load_buffers != 0 && k.block_iters.v != 0 && busy > 0) {
     const double sm = sm_busy;
     const double reads = std::max(0.0, k.hbm_read.d() / dev.sustained_hbm_rate() - wait_dram);
     const double writes = k.hbm_write.d() / dev.sustained_hbm_rate();
+    const double hits = std::max(0.0, ((k.l2_read - k.sync_l2_read).d() - std::max(0.0, (k.hbm_read.d() - k.sync_hbm_read.d()))) / dev.l2_rate());
+    const double l2_writes = k.l2_write.d() / dev.l2_rate();
     const double buffers = std::max(1.0, per_sm_ctas * static_cast<double>(k.load_buffers));
-    double t = std::max(sm, reads + writes), dram = reads;
-    for (int it = 0; it < 64 && reads > 0; ++it) {
+    static constexpr double kLoopServiceCv2[] = {1.0, 1.0, 0.0};  // SM, DRAM (exponential); L2 hits (deterministic)
+    double t = std::max(sm, reads + writes), dram = reads, l2 = hits;
+    for (int it = 0; it < 64 && (reads > 0 || hits > 0); ++it) {
       dram = reads / (1 - std::min(0.99, writes / t));
-      const double d[] = {sm, dram};
-      const double next = 1.0 / cycle_throughput(d, buffers, 0);
+      l2 = hits / (1 - std::min(0.99, l2_writes / t));
+      const double d[] = {sm, dram, l2};
+      const double next = 1.0 / cycle_throughput(d, kLoopServiceCv2, buffers, 0);
       const bool settled = std::abs(next - t) <= 1e-9 * next;
       t = next;
       if (settled) break;
     }
     x.loop_s = std::max(sm, t);
     x.loop_dram_s = dram;
+    x.loop_l2_s = l2;
     x.loop_sm_s = sm;
     x.tail_s = tail(x.loop_s);
     x.compute_s = x.loop_s + x.fill_s / x.wave_efficiency + x.tail_s;
@@ -439,7 +464,8 @@ void exec_kernel_at(KernelCost& k, const Device& dev, const Workload& w, double 
   // The waits name the time when they are the longest station: latency, not a pipe.
   const double longest_pipe = std::max(x.gemm_s, x.softmax_s);
   // The loop's larger station names it: DRAM when the prefetched reads outweigh the SM's work.
-  const Bound sm_pipe = x.loop_s > 0 && x.loop_dram_s > x.loop_sm_s ? Bound::hbm
+  const Bound sm_pipe = x.loop_s > 0 && x.loop_l2_s > std::max(x.loop_sm_s, x.loop_dram_s) ? Bound::l2
+                        : x.loop_s > 0 && x.loop_dram_s > x.loop_sm_s ? Bound::hbm
                         : x.wait_mem_s > longest_pipe && x.wait_mem_s >= x.delay_s
                             ? (2 * dram_station >= x.wait_mem_s && !port_bound ? Bound::hbm : Bound::l2)
                         : x.delay_s > longest_pipe ? Bound::latency

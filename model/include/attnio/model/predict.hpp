@@ -105,7 +105,8 @@ struct KernelCost {
     double wait_mem_s = 0;              // x3: the waited-on loads at the SM's share of L2 and DRAM
     double utilization = 1;             // of the GEMM phase under the overlap rule
     double loop_s = 0;                  // the SM's work (over the wave efficiency) and its prefetched DRAM reads as a closed loop (0: none)
-    double loop_sm_s = 0, loop_dram_s = 0;  // the loop's two demands (DRAM's inflated by the writes)
+    double loop_sm_s = 0, loop_dram_s = 0;  // the loop's SM and DRAM demands (DRAM's inflated by the writes)
+    double loop_l2_s = 0;               // its L2 station: the prefetched tiles that hit in L2 (inflated by the L2 writes)
     double compute_s = 0;               // (x1 / U + fill) over the wave efficiency, or the loop + fill over it; + tail
     double fill_s = 0;                  // per-CTA pipeline fill: first tiles' latency and first softmax, and a serial epilogue
     double epilogue_s = 0;              // of that, one CTA's serial epilogue
@@ -204,6 +205,9 @@ double overlap_utilization(double x1, double x2, double k, double z = 0);
 // The same network's throughput X(k) (cycles of the whole work per second) for up to four queueing
 // stations with total demands `demands`, k jobs and a delay z: the work takes 1 / X(k).
 double cycle_throughput(std::span<const double> demands, double k, double z);
+// The same with each station's squared coefficient of variation of service (1: exponential, as
+// above; 0: deterministic, an arrival waiting half the service in progress).
+double cycle_throughput(std::span<const double> demands, std::span<const double> cv2, double k, double z);
 
 // One kernel as Nsight Compute replays it (its default --cache-control all flushes every cache
 // before each pass; gpu__time_duration spans the kernel on the GPU, not its launch from the host):
