@@ -239,7 +239,6 @@ void exec_kernel_at(KernelCost& k, const Device& dev, const Workload& w, double 
     const double issue_rate = static_cast<double>(dev.sm_count) * kIssueLanesPerSm * dev.clock_hz * clock;
     x.fp32_s = std::max(x.fp32_s, (fp32_instr + k.other_instr.d()) / issue_rate);
   }
-  x.gemm_s = std::max(x.tensor_s, x.smem_s);
   x.softmax_s = x.mufu_s + x.fp32_s;
   // Independent jobs per SM sub-partition: a CTA's warps are spread over the 4 sub-partitions, and
   // those that meet at a barrier every iteration move in step, so each resident CTA brings
@@ -258,8 +257,12 @@ void exec_kernel_at(KernelCost& k, const Device& dev, const Workload& w, double 
   // the SM's busy time at least the shared-memory time (below). One job per sub-partition has no
   // other to fill its ldmatrix waits: the GEMM phase stays max(tensor, smem).
   const bool issue_held = k.mma == MmaPath::mma_sync && dev.compute_capability >= 90;
-  const bool smem_apart = issue_held && x.overlap_jobs >= 2;
-  if (smem_apart) x.gemm_s = x.tensor_s;
+  // The GEMM phase with `jobs` independent jobs per sub-partition (the full waves', the last
+  // residency wave's, a CTA alone).
+  const auto apart_with = [issue_held](double jobs) { return issue_held && jobs >= 2; };
+  const auto gemm_with = [&](double jobs) { return apart_with(jobs) ? x.tensor_s : std::max(x.tensor_s, x.smem_s); };
+  const bool smem_apart = apart_with(x.overlap_jobs);
+  x.gemm_s = gemm_with(x.overlap_jobs);
   if (issue_held) x.overlap_jobs = 1;
   // The delay station: what a CTA waits out per iteration with nothing of its own to run (barriers,
   // dependent shared-memory reads, loads issued and waited on in the same iteration; impl.hpp
@@ -276,7 +279,7 @@ void exec_kernel_at(KernelCost& k, const Device& dev, const Workload& w, double 
   // Loads a CTA issues and then waits on in the same iteration (not prefetched an iteration ahead)
   // put the memory in the job's cycle: a third queueing station, served at the SM's share of the
   // level's rate (L2 hits at the L2 rate, misses at the sustained DRAM rate). Prefetched tiles stay
-  // outside the cycle, bounded by the chip-wide HBM and L2 terms below.
+  // outside the cycle: the prefetch loop below waits on them.
   // The rest of the level's traffic (writes, prefetched tiles) is an open class at the same server:
   // it leaves the waited loads 1 - ρ of it, so their demand grows by 1 / (1 - ρ) (mixed networks,
   // Lazowska et al. 1984 §7.4), ρ being that traffic's time over the kernel's; a fixed point, as ρ
@@ -335,12 +338,10 @@ void exec_kernel_at(KernelCost& k, const Device& dev, const Workload& w, double 
     if (m > 0 && busy > 0) {
       const double jobs = m * static_cast<double>(k.jobs_per_cta);
       // An issue-held mma.sync keeps one job; with one job per sub-partition nothing fills its
-      // ldmatrix waits (the GEMM phase max(tensor, smem)), with two the shared-memory pipe runs apart.
-      const bool apart = issue_held && jobs >= 2;
-      const double gemm = issue_held && !apart ? std::max(x.tensor_s, x.smem_s) : x.gemm_s;
-      const double demands[] = {gemm, x.softmax_s, x.wait_mem_s};
+      // ldmatrix waits, with two the shared-memory pipe runs apart (its floor as above).
+      const double demands[] = {gemm_with(jobs), x.softmax_s, x.wait_mem_s};
       double last = cycle_throughput(demands, issue_held ? 1.0 : std::max(1.0, jobs), x.delay_s);
-      if (apart && x.smem_s * last > 1) last = 1 / x.smem_s;
+      if (apart_with(jobs) && x.smem_s * last > 1) last = 1 / x.smem_s;
       if (last > 0) {
         x.last_wave_ctas = m;
         x.last_wave_s = m / last / avg;
@@ -384,8 +385,7 @@ void exec_kernel_at(KernelCost& k, const Device& dev, const Workload& w, double 
   } tails[2];
   if (k.last_cta_iters.v != 0 && k.block_iters.v != 0) {
     // Alone on its SM the last CTA has no other warp to fill its ldmatrix waits (rule 2).
-    const double gemm_alone = smem_apart ? std::max(x.tensor_s, x.smem_s) : x.gemm_s;
-    const double per_iter = (gemm_alone + x.softmax_s + x.wait_mem_s) * dev.sm_count / k.block_iters.d() + x.iter_wait_s;
+    const double per_iter = (gemm_with(1) + x.softmax_s + x.wait_mem_s) * dev.sm_count / k.block_iters.d() + x.iter_wait_s;
     const Count iters[2] = {k.last_cta_iters, k.alt_last_cta_iters}, after[2] = {k.last_cta_after_iters, k.alt_last_cta_after_iters};
     for (int i = 0; i < 2; ++i) {
       if (iters[i].v == 0) continue;
@@ -416,7 +416,8 @@ void exec_kernel_at(KernelCost& k, const Device& dev, const Workload& w, double 
     const double sm = sm_busy;
     const double reads = std::max(0.0, k.hbm_read.d() / dev.sustained_hbm_rate() - wait_dram);
     const double writes = k.hbm_write.d() / dev.sustained_hbm_rate();
-    const double hits = std::max(0.0, ((k.l2_read - k.sync_l2_read).d() - std::max(0.0, (k.hbm_read.d() - k.sync_hbm_read.d()))) / dev.l2_rate());
+    const double prefetched_l2 = k.l2_read.d() - k.sync_l2_read.d(), prefetched_dram = k.hbm_read.d() - k.sync_hbm_read.d();
+    const double hits = std::max(0.0, prefetched_l2 - std::max(0.0, prefetched_dram)) / dev.l2_rate();
     const double l2_writes = k.l2_write.d() / dev.l2_rate();
     const double buffers = std::max(1.0, per_sm_ctas * static_cast<double>(k.load_buffers));
     static constexpr double kLoopServiceCv2[] = {1.0, 1.0, 0.0};  // SM, DRAM (exponential); L2 hits (deterministic)
