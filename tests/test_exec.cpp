@@ -132,26 +132,29 @@ TEST(Exec, Fa2ForwardByHand) {
   EXPECT_NEAR(x.smem_s, 16.384e-6, 1e-15);
   // MUFU: 65536 exponentials at 1e10 x 0.5: 13.1072 µs.
   EXPECT_NEAR(x.mufu_s, 13.1072e-6, 1e-15);
-  // FP32: per score 3.5 instructions (229376), per visited block row 64 (512 x 64) and the final
-  // 1/l (256 x 64): 278528 lane instructions at 1e11 / 2 x 0.5: 11.14112 µs.
-  EXPECT_EQ(k.fp32_instr.v, 278528u);
-  EXPECT_NEAR(x.fp32_s, 11.14112e-6, 1e-15);
+  // FP32 (the FMA pipe): per score the FFMA and the row-sum add (131072), per visited block row 64
+  // (512 x 64) and the final 1/l (256 x 64): 180224 lane instructions at 1e11 / 2 x 0.5: 7.20896 µs.
+  // Beside it on the ALU, the max and half a pack per score: 98304, which only take issue slots
+  // (4 x 32 lanes at 1.41 GHz x 0.5: (180224 + 98304) / 9.024e10 = 3.09 µs, under the FMA pipe's).
+  EXPECT_EQ(k.fp32_instr.v, 180224u);
+  EXPECT_EQ(k.other_instr.v, 98304u);
+  EXPECT_NEAR(x.fp32_s, 7.20896e-6, 1e-15);
   // Waits: 2 barriers per key block of (40 + 5 x 4 warps) cycles at 1.41 GHz x 0.5: 120 cycles =
   // 170.2127... ns per iteration; z = 4 iterations on the one SM = 680.851... ns.
   const double z = 4 * 120 / (1.41e9 * 0.5);
   EXPECT_NEAR(x.iter_wait_s, 120 / (1.41e9 * 0.5), 1e-18);
   EXPECT_NEAR(x.delay_s, z, 1e-18);
-  // x1 = 33.554432 µs, x2 = 24.24832 µs; k = 2 resident CTAs x 1 job each. Mean value analysis by
+  // x1 = 33.554432 µs, x2 = 20.31616 µs; k = 2 resident CTAs x 1 job each. Mean value analysis by
   // hand: one job X1 = 1 / (z + x1 + x2), queues Q_i = X1 x_i; two jobs R_i = x_i (1 + Q_i),
   // X2 = 2 / (z + R1 + R2), U = X2 x1.
   EXPECT_DOUBLE_EQ(x.overlap_jobs, 2.0);
-  const double x1 = 33.554432e-6, x2 = 24.24832e-6;
+  const double x1 = 33.554432e-6, x2 = 20.31616e-6;
   const double X1 = 1 / (z + x1 + x2);
   const double X2 = 2 / (z + x1 * (1 + X1 * x1) + x2 * (1 + X1 * x2));
   const double u = X2 * x1;
   EXPECT_NEAR(x.utilization, u, 1e-12);
-  // Fill: (x2 / 4 iterations + 1 µs latency) per CTA, 2 CTAs over 2 resident: 7.06208 µs.
-  EXPECT_NEAR(x.fill_s, 7.06208e-6, 1e-15);
+  // Fill: (x2 / 4 iterations + 1 µs latency) per CTA, 2 CTAs over 2 resident: 6.07904 µs.
+  EXPECT_NEAR(x.fill_s, 6.07904e-6, 1e-15);
   // The prefetch loop: 2 CTAs x 2 buffers (K and V) = 4 customers between the SM (demand busy =
   // x1 / U) and DRAM (the reads, Q 32768 + K/V 131072 B at 1e10: 16.384 µs, over 1 - ρ for the
   // writes, O and LSE 33792 B: 3.3792 µs, ρ = 3.3792 µs / t): mean value analysis by hand, then
@@ -172,13 +175,13 @@ TEST(Exec, Fa2ForwardByHand) {
   EXPECT_GT(t, busy);  // DRAM at half the SM's demand still costs the 4 buffers a few per cent
   EXPECT_LT(t, busy * 1.05);
   EXPECT_NEAR(x.loop_s, t, 1e-12);
-  EXPECT_NEAR(x.compute_s, t + 7.06208e-6, 1e-12);
+  EXPECT_NEAR(x.compute_s, t + 6.07904e-6, 1e-12);
   // HBM: Q 32768 + K/V 131072 + O 32768 + LSE 1024 = 197632 B at 1e10: 19.7632 µs. In flight:
   // 2 CTAs x one 128 x 128 x 2 B K/V tile over 1 µs = 6.5536e10 B/s, for the reads only (Q and
   // K/V, 163840 B; stores are posted, nothing waits on them): 2.5 µs.
   EXPECT_NEAR(x.hbm_s, 19.7632e-6, 1e-15);
   EXPECT_NEAR(x.latency_s, 2.5e-6, 1e-15);
-  EXPECT_NEAR(x.time_s, t + 7.06208e-6 + 1e-6, 1e-12);
+  EXPECT_NEAR(x.time_s, t + 6.07904e-6 + 1e-6, 1e-12);
   EXPECT_EQ(x.bound, Bound::tensor);
   EXPECT_EQ(p.bound, Bound::tensor);
   EXPECT_FALSE(p.memory_bound());
@@ -1164,24 +1167,54 @@ TEST(Exec, LiveAccumulatorsCapTheCtasPerSm) {
   EXPECT_EQ(kernel_named(predict(a, w), "flash2_fwd").live_registers, 0u);
 }
 
-// FP32-pipe instructions per score as each kernel's code issues them (KernelTraits::fp32_per_score).
-// xFormers' forward, B = H = 1, N = 256, d = 64, 64 x 64 tiles: 65536 scores at 6.5, then O's 64
-// columns rescaled per visited block row (4 x 4 blocks of 64 rows: 1024 rows) and scaled once per
-// row (256): 425984 + 65536 + 16384 = 507904. FlashAttention-2 (128 x 128): 3.5 per score, 2 x 2
-// blocks of 128 rows (512 rows): 229376 + 32768 + 16384 = 278528.
+// Instructions per score as each kernel's code issues them, on the FMA pipe and beside it on the
+// ALU (KernelTraits::fp32_per_score, alu_per_score). xFormers' forward, B = H = 1, N = 256, d = 64,
+// 64 x 64 tiles: 65536 scores at 4 + 2.5, then O's 64 columns rescaled per visited block row (4 x 4
+// blocks of 64 rows: 1024 rows) and scaled once per row (256): 262144 + 65536 + 16384 = 344064 on
+// the FMA pipe, 163840 on the ALU. FlashAttention-2 (128 x 128): 2 + 1.5 per score, 2 x 2 blocks
+// of 128 rows (512 rows): 131072 + 32768 + 16384 = 180224, and 98304.
 TEST(Exec, Fp32InstructionsPerScoreByHand) {
   const Device& a = find_device("a100-80gb");
   Workload w;
   w.dtype = Dtype::fp16;
   w.batch = 1, w.heads = w.kv_heads = 1, w.seq = 256, w.head_dim = 64;
   w.impl = &find_impl("xformers");
-  EXPECT_EQ(kernel_named(predict(a, w), "flash2_fwd").fp32_instr.v, 507904u);
+  EXPECT_EQ(kernel_named(predict(a, w), "flash2_fwd").fp32_instr.v, 344064u);
+  EXPECT_EQ(kernel_named(predict(a, w), "flash2_fwd").other_instr.v, 163840u);
   w.impl = &find_impl("fa2");
-  EXPECT_EQ(kernel_named(predict(a, w), "flash2_fwd").fp32_instr.v, 278528u);
-  // Triton's backward: 6 per score over the 65536 scores, whichever grid it runs.
-  w.impl = &find_impl("triton");
+  EXPECT_EQ(kernel_named(predict(a, w), "flash2_fwd").fp32_instr.v, 180224u);
+  EXPECT_EQ(kernel_named(predict(a, w), "flash2_fwd").other_instr.v, 98304u);
+  // FlashAttention-2's backward: 3 + 1 per score.
   w.pass = Pass::bwd;
-  EXPECT_EQ(kernel_named(predict(a, w), "flash2_bwd").fp32_instr.v, 6u * 65536);
+  EXPECT_EQ(kernel_named(predict(a, w), "flash2_bwd").fp32_instr.v, 3u * 65536);
+  EXPECT_EQ(kernel_named(predict(a, w), "flash2_bwd").other_instr.v, 65536u);
+  // Triton's backward: 5 + 1 per score over the 65536 scores, whichever grid it runs.
+  w.impl = &find_impl("triton");
+  EXPECT_EQ(kernel_named(predict(a, w), "flash2_bwd").fp32_instr.v, 5u * 65536);
+  EXPECT_EQ(kernel_named(predict(a, w), "flash2_bwd").other_instr.v, 65536u);
+}
+
+// Where the ALU's instructions go. On the A100 the FMA pipe is 16 lanes a partition and the issue
+// 32, so FlashAttention-2's forward softmax (B = H = 1, N = 256, d = 64) costs its 180224 FMA-pipe
+// instructions at 64 lanes per SM (108 SMs, 1.41 GHz x 0.8258 sustained): 22.39 ns; its 98304 ALU
+// ones ride in their shadow. On the H100 the FMA pipe is as wide as the issue (128 lanes per SM,
+// 132 SMs, 1.83 GHz x 0.9124), so both take issue slots: (180224 + 98304) / 2.821e13 = 9.87 ns.
+TEST(Exec, SoftmaxAluInstructionsIssueBesideTheFmaPipeByHand) {
+  Workload w;
+  w.dtype = Dtype::fp16;
+  w.batch = 1, w.heads = w.kv_heads = 1, w.seq = 256, w.head_dim = 64;
+  w.impl = &find_impl("fa2");
+  const Device& a = find_device("a100-80gb");
+  ASSERT_DOUBLE_EQ(a.fp32_lanes_per_sm, 64);
+  ASSERT_DOUBLE_EQ(a.sm_count, 108);
+  const KernelCost ka = kernel_named(predict(a, w), "flash2_fwd");
+  EXPECT_NEAR(ka.exec.fp32_s, 180224 / (64 * 108 * a.clock_hz * a.sustained_clock_fraction), 1e-15);
+  const Device& h = find_device("h100-sxm");
+  ASSERT_DOUBLE_EQ(h.fp32_lanes_per_sm, 128);
+  const KernelCost kh = kernel_named(predict(h, w), "flash2_fwd");
+  EXPECT_EQ(kh.fp32_instr.v, 180224u);
+  EXPECT_EQ(kh.other_instr.v, 98304u);
+  EXPECT_NEAR(kh.exec.fp32_s, (180224 + 98304) / (128 * 132 * h.clock_hz * h.sustained_clock_fraction), 1e-15);
 }
 
 // flash-attention 2's backward at d = 128 on an A100 by hand: its own 64 x 128 tiles (the forward

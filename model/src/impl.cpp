@@ -599,12 +599,13 @@ KernelTraits triton_traits(KernelRole role, u64 d, bool, Dtype dtype, double, in
     // another DotOp, return {numWarps, 1}") puts all warps along M: each warp reads the whole B
     // operand out of shared memory. In FlashAttention-2's layout terms all three atoms are W.
     t.atom_msdp = t.atom_ndkv = t.atom_mdq = t.mma_warps;
-    // FP32-pipe instructions per score (_bwd_kernel_one_col_block, triton.ops flash_attention.py
-    // 2023): the scale multiply of QK^T, the LSE subtraction ahead of exp2, half a pack of P for
-    // dV, dP - D, the product with P, the multiply by sm_scale and half a pack of dS: 6. The older
-    // tutorial (v2.0.0: exp(qk * sm_scale - m), ds = p * dp * sm_scale with dp initialized to -D)
-    // issues the same 6.
-    t.fp32_per_score = 6;
+    // Instructions per score (_bwd_kernel_one_col_block, triton.ops flash_attention.py 2023): the
+    // scale multiply of QK^T, the LSE subtraction ahead of exp2, dP - D, the product with P and the
+    // multiply by sm_scale on the FMA pipe (5); half a pack of P for dV and half a pack of dS on
+    // the ALU (1). The older tutorial (v2.0.0: exp(qk * sm_scale - m), ds = p * dp * sm_scale with
+    // dp initialized to -D) issues the same.
+    t.fp32_per_score = 5;
+    t.alu_per_score = 1;
   }
   t.heaviest_last = true;  // start_m = tl.program_id(0), grid (cdiv(N, BLOCK_M), B·H)
   // The forward's num_stages = 2: Triton's software pipeliner gives each pipelined load (K and V)
@@ -658,10 +659,11 @@ const ImplProfile kTriton{
 //   sm8x 16-bit: d < 64 (32, 128, 128, 32, 3, 4); else (64, 64, 64, 64, 2, 4) (3 stages at d = 128 on sm86)
 //   fp32 or d > 256: (16, 16, 16, 16, 1, 4)
 // The dK/dV program holds K_j and V_j and pipelines Q_i, dO_i, LSE_i, D_i; the dQ program holds Q_i
-// and dO_i and pipelines K_j and V_j: num_stages buffers each. FP32-pipe instructions per score,
-// read from bwd_dkdv_block_mn and bwd_dq_block_mn: the SM_SCALE and RCP_LN2 multiplies (2; the
-// second contracts with the LSE subtraction into one FFMA, so 1 + 1), dP - D and the product with P
-// (2), a half pack of P^T (dK/dV only) and of dS: 5 in the dK/dV pass, 4.5 in the dQ pass.
+// and dO_i and pipelines K_j and V_j: num_stages buffers each. Instructions per score, read from
+// bwd_dkdv_block_mn and bwd_dq_block_mn: the SM_SCALE and RCP_LN2 multiplies (2; the second
+// contracts with the LSE subtraction into one FFMA, so 1 + 1), dP - D and the product with P (2) on
+// the FMA pipe, and a half pack of P^T (dK/dV only) and of dS on the ALU: 4 + 1 in the dK/dV pass,
+// 4 + 0.5 in the dQ pass.
 // The heuristic's capability classes (CUDAConfigHeuristic @00131b6b): >= 12.0, >= 10.0, == 9.0,
 // >= 8.0, in that order for the forward; the backward's sm10x / sm90 / sm8x; 3 decode stages only on
 // 9.0, 10.0 and 10.3.
@@ -837,12 +839,13 @@ KernelTraits xformers_traits(KernelRole role, u64 d, bool, Dtype, double, int) {
   if (role == KernelRole::fwd) {
     t.waits = {.barriers = d <= 64 ? 14u : 18u, .smem_reads = 4, .l2_reads = 1};
     t.waited = KernelTraits::kWaitQ | KernelTraits::kWaitK;
-    // FP32-pipe instructions per score (kernel_forward.h @v0.0.20): the multiply by p.scale,
-    // compiled in because every instance supports a bias (770-771), the multiply by scale x log2e
-    // (1142), the masked max (1155-1158), the subtraction and the mask's select around exp2f
-    // (1212-1213), the row-sum add (1219) and half a pack of P to 16 bits (accumToSmem, 861): 6.5,
-    // where FlashAttention-2's fused code issues 3.5.
-    t.fp32_per_score = 6.5;
+    // Instructions per score (kernel_forward.h @v0.0.20): the multiply by p.scale, compiled in
+    // because every instance supports a bias (770-771), the multiply by scale x log2e (1142), the
+    // subtraction ahead of exp2f (1212) and the row-sum add (1219) on the FMA pipe (4); the masked
+    // max (1155-1158), the mask's select around exp2f (1213) and half a pack of P to 16 bits
+    // (accumToSmem, 861) on the ALU (2.5): 6.5 in all, where FlashAttention-2's fused code issues 3.5.
+    t.fp32_per_score = 4;
+    t.alu_per_score = 2.5;
   }
   if (role == KernelRole::bwd && d <= 128) {
     // The backward (kernel_backward.h, autogen/cutlassB.h:317-335 @v0.0.20): on sm80 at 16 bits
@@ -868,12 +871,15 @@ KernelTraits xformers_traits(KernelRole role, u64 d, bool, Dtype, double, int) {
     // IteratorAccumulatorLSE). Every load is waited on in the pair (xformers_bwd).
     t.waits = {.barriers = d <= 64 ? 30u : 40u, .smem_reads = 3, .l2_reads = 7};
     t.waited = KernelTraits::kWaitAll;
-    // FP32-pipe instructions per score: P = exp(scale·S - LSE) as a multiply by the scale (1576),
-    // the subtraction and the multiply by log2e ahead of MUFU (epilogue_thread_apply_logsumexp.h:
+    // Instructions per score: P = exp(scale·S - LSE) as a multiply by the scale (1576), the
+    // subtraction and the multiply by log2e ahead of MUFU (epilogue_thread_apply_logsumexp.h:
     // 157-160) and half a pack to 16 bits; dS = (dP - D) o P with P read back from shared memory
     // one 16-bit element at a time and converted (1917-1918), the subtraction and the product, the
-    // multiply by the scale (1951) and half a pack (1972): 8.
-    t.fp32_per_score = 8;
+    // multiply by the scale (1951) and half a pack (1972): 8, of which the 6 multiplies and
+    // subtractions are the FMA pipe's and the two half packs and the 16-to-32-bit conversion
+    // (HADD2.F32, the FP16 pipe on sm_80) issue beside it (2).
+    t.fp32_per_score = 6;
+    t.alu_per_score = 2;
   }
   return t;
 }
@@ -954,12 +960,13 @@ KernelTraits tk_traits(KernelRole role, u64 d, bool, Dtype, double, int) {
     // 10 GEMM units), then computes dQ from both warpgroups' dS in shared memory (610-611), waits
     // for the previous step's dQ reduce-add to complete in global memory (qg_ready, 614; the
     // producer's cp.async.bulk.wait_group 0, 575-581) and syncs its own warps after storing dQ
-    // (group<4>::sync, 619). Q, dO, L and D are loaded a step ahead (556-571). Per score, 5 FP32-pipe
+    // (group<4>::sync, 619). Q, dO, L and D are loaded a step ahead (556-571). Per score, 5
     // instructions: the scale x log2e multiply (425; the LSE is preloaded into the accumulator,
-    // 414), half a pack of P (432), dP - D and the product with P (433-434), the multiply by the
-    // scale (436) and half a pack of dS (442).
+    // 414), dP - D and the product with P (433-434) and the multiply by the scale (436) on the FMA
+    // pipe (4); half a pack of P (432) and of dS (442) (1).
     t.waits = {.barriers = 2, .smem_reads = 1, .l2_reads = 1};
-    t.fp32_per_score = 5;
+    t.fp32_per_score = 4;
+    t.alu_per_score = 1;
     // q_smem, og_smem, l_smem, d_smem in 2 stages (500-505), each stage refilled as one after
     // warpgroup 0 arrives on its compute_done (529, 570, 621): 2 buffers.
     t.load_buffers = 2;
@@ -969,8 +976,10 @@ KernelTraits tk_traits(KernelRole role, u64 d, bool, Dtype, double, int) {
   t.block_m = 192, t.block_n = 128, t.mma_warps = 12;
   // Per score (178-197): the row max, scale x log2e and the max subtraction (one FFMA once
   // contracted; built with --use_fast_math, so exp2 is one MUFU op), the row sum, an add of 0.f
-  // that IEEE signed zeros keep (195), and half a pack to bf16: 4.5 FP32-pipe instructions.
-  t.fp32_per_score = 4.5;
+  // that IEEE signed zeros keep (195), and half a pack to bf16: 4.5 instructions, the max and the
+  // pack (1.5) beside the FMA pipe's 3.
+  t.fp32_per_score = 3;
+  t.alu_per_score = 1.5;
   t.jobs_per_cta = 3;  // the consumer warpgroups
   // K and V in `stages` TMA stages, 4 at head dim 64 and 2 at 128 (17-26, 68-69): the producer
   // loads a stage's K and V together once the consumers release it (one compute_done semaphore

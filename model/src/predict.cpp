@@ -234,7 +234,10 @@ void exec_kernel_at(KernelCost& k, const Device& dev, const Workload& w, double 
   // Every instruction takes an issue slot: an SM's 4 schedulers each dispatch one warp instruction
   // (32 lanes) per clock (NVIDIA A100 and H100 whitepapers, "SM partition": "warp scheduler (32
   // thread/clk)"). Where the FP32 pipe is half as wide (sm_80: 16 lanes per partition) the other
-  // instructions issue in its shadow; where it is as wide (sm_90: 32) they add to it.
+  // instructions issue in its shadow; where it is as wide (sm_90: 32) they add to it. The softmax's
+  // FMNMX and F2FP packs are such instructions (flash.cpp per_score_instr): the ALU pipe runs them,
+  // 16 lanes per partition on sm_80 and sm_90 alike, which would bind only where a kernel issued
+  // more of them than FMA-pipe instructions; none of the counted softmaxes does.
   if (k.other_instr.v != 0) {
     const double issue_rate = static_cast<double>(dev.sm_count) * kIssueLanesPerSm * dev.clock_hz * clock;
     x.fp32_s = std::max(x.fp32_s, (fp32_instr + k.other_instr.d()) / issue_rate);

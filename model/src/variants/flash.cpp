@@ -72,10 +72,20 @@ double kv_between(const Plan& p, const Shape& s, u64 e) {
   return sets * p.touched.d() * static_cast<double>((s.d + s.dv) * e);
 }
 
-// FP32-pipe instructions for `scores` at the implementation's own count per score where its traits
-// give one (KernelTraits::fp32_per_score), else the closed form's `fallback`.
-Count per_score_instr(const KernelTraits* t, Count scores, Count fallback) {
-  return t != nullptr && t->fp32_per_score > 0 ? scaled(scores, t->fp32_per_score) : fallback;
+// Instructions for `scores`: on the FMA pipe (FADD, FMUL, FFMA) and beside it (FMNMX, selects and
+// the F2FP packs, which sm_80 and sm_89 run on the ALU pipe: NVIDIA's register scheduling classes
+// for Ampere and Ada, Mesa src/nouveau/compiler/nak/sm80_instr_latencies.rs @00fe8e45 op_category:
+// FFma, FAdd, FMul => CoupledFMA; FMnMx, FSet, FSetP, Sel, F2FP => CoupledAlu; the Nsight Compute
+// Profiling Guide, "Pipelines": the FMA pipe "processes most FP32 arithmetic (FADD, FMUL, FMAD)", the
+// ALU on Ampere "performs fast FP32-to-FP16 conversion"). The implementation's own counts per score
+// where its traits give them (KernelTraits::fp32_per_score, alu_per_score), else the closed form's.
+// The ALU part goes to KernelCost::other_instr: it takes issue slots, not the FMA pipe's lanes.
+struct ScoreInstr {
+  Count fma, alu;
+};
+ScoreInstr per_score_instr(const KernelTraits* t, Count scores, double fma, double alu) {
+  if (t != nullptr && t->fp32_per_score > 0) return {scaled(scores, t->fp32_per_score), scaled(scores, t->alu_per_score)};
+  return {scaled(scores, fma), scaled(scores, alu)};
 }
 
 // The CTAs that share each K/V tile read by TMA multicast (KernelTraits::kv_cluster): the library
@@ -115,16 +125,19 @@ void flash2_fwd(Evaluator& ev, const Shape& s, const Plan& p, const FlashOptions
   if (opt.sigmoid) {
     // sigma(x) = (1 + tanh(x/2)) / 2 with MUFU.TANH: scale+bias FFMA (2) and the affine FFMA (2).
     k.fp32_flops = bh * p.allowed * 4;
-    k.fp32_instr = Count(scores.v / 2) + scores * 2;  // two FFMA, half a pack to 16 bits
+    k.fp32_instr = scores * 2;  // two FFMA
+    k.other_instr += Count(scores.v / 2);  // half a pack to 16 bits (ALU)
   } else {
     // Online softmax (FlashAttention-2 §3.1.1): FFMA for scale and max (2) and the row-sum add (1)
     // per score, a rescale of O per visited block row, and the final 1/l scaling.
     k.fp32_flops = bh * (p.allowed * 3 + p.rows_sum * s.dv + Count(s.n) * s.dv);
-    // Issued instructions (flash-attention softmax.h:137-165, @0251105): per score a max
-    // (reduce_max), an FFMA of scale and max (scale_apply_exp2), an add (reduce_sum) and half a
-    // pack to 16 bits (convert_type); per visited block row a multiply of O's dv columns.
-    k.fp32_instr = per_score_instr(traits ? &*traits : nullptr, scores, Count(scores.v / 2) + scores * 3) +
-                   bh * (p.rows_sum * s.dv + Count(s.n) * s.dv);
+    // Issued instructions (flash-attention softmax.h:137-165, @0251105): per score an FFMA of scale
+    // and max (scale_apply_exp2) and an add (reduce_sum) on the FMA pipe, a max (reduce_max, FMNMX)
+    // and half a pack to 16 bits (convert_type, F2FP) beside it; per visited block row a multiply
+    // of O's dv columns.
+    const ScoreInstr per = per_score_instr(traits ? &*traits : nullptr, scores, 2, 1.5);
+    k.fp32_instr = per.fma + bh * (p.rows_sum * s.dv + Count(s.n) * s.dv);
+    k.other_instr += per.alu;
   }
   // cp.async (FA2) or TMA (FA3) keeps one K/V tile in flight per CTA.
   k.inflight_bytes = Count(min_u(p.bc, s.nk)) * (s.d + s.dv) * e;
@@ -269,9 +282,11 @@ void flash2_bwd(Evaluator& ev, const Shape& s, const Plan& p, const FlashOptions
   k.sfu_ops = bh * p.allowed;
   k.fp32_flops = bh * p.allowed * 4;  // P recompute FFMA (2), dS = P o (dP - D): sub + mul (2)
   ev.attention_kernel(k, KernelRole::bwd, std::max(s.d, s.dv));
-  // Per evaluated score: FFMA (P recompute), FSUB and FMUL (dS), a pack of P and of dS to 16 bits
-  // (or the implementation's own count, KernelTraits::fp32_per_score).
-  k.fp32_instr = per_score_instr(bwd_traits ? &*bwd_traits : nullptr, bh * p.area, bh * p.area * 4);
+  // Per evaluated score: FFMA (P recompute), FSUB and FMUL (dS) on the FMA pipe, half a pack of P
+  // and of dS to 16 bits beside it (or the implementation's own counts, KernelTraits::fp32_per_score).
+  const ScoreInstr per = per_score_instr(bwd_traits ? &*bwd_traits : nullptr, bh * p.area, 3, 1);
+  k.fp32_instr = per.fma;
+  k.other_instr += per.alu;
   k.block_iters = bh * p.pairs;
   k.inflight_bytes = Count(min_u(p.br, s.n)) * (s.d + s.dv) * e;  // the next Q_i, dO_i tiles
   const Count kv = bh * p.touched * (s.d + s.dv) * e;
@@ -404,7 +419,9 @@ void xformers_bwd(Evaluator& ev, const Shape& s, const Plan& p, const KernelTrai
   // Per score: the P recompute FFMA, dS = P o (dP - D) (2); D: a multiply-add per O element per CTA.
   k.fp32_flops = bh * p.allowed * 4 + ctas * s.n * s.dv * 2;
   ev.attention_kernel(k, KernelRole::bwd, std::max(s.d, s.dv));
-  k.fp32_instr = per_score_instr(&t, scores, scores * 4) + ctas * s.n * s.dv;
+  const ScoreInstr per = per_score_instr(&t, scores, 3, 1);
+  k.fp32_instr = per.fma + ctas * s.n * s.dv;
+  k.other_instr += per.alu;
   k.block_iters = bh * p.pairs;
   k.inflight_bytes = Count(min_u(p.br, s.n)) * (s.d + s.dv) * e;  // the next GEMMs' prologues
   // A head's rows (Q, dO, O, LSE, D and the dQ workspace) are read by its `splits` CTAs, consecutive
@@ -486,7 +503,9 @@ void flex_bwd(Evaluator& ev, const Shape& s, const Mask& mask, const FlashOption
   const u64 dr = triton_padded_dim(s.d), dvr = triton_padded_dim(s.dv);
   k.tensor_issue = bh * kv.area * 2 * (2 * dr + 2 * dvr) + bh * qp.area * 2 * (2 * dr + dvr);
   k.sfu_issue = bh * (kv.area + qp.area);
-  k.fp32_instr = bh * kv.area * 5 + Count((bh * qp.area * 9).v / 2);  // impl.cpp: 5 and 4.5 per score
+  // impl.cpp: 4 + 1 per score in the dK/dV pass, 4 + 0.5 in the dQ pass (FMA pipe + ALU).
+  k.fp32_instr = bh * (kv.area + qp.area) * 4;
+  k.other_instr += bh * kv.area + Count((bh * qp.area).v / 2);
   k.block_iters = bh * (kv.pairs + qp.pairs);
   if (mask.kind != MaskKind::none) {
     // Under a mask the programs differ in work. The heaviest dK/dV program is the first key block
@@ -676,7 +695,8 @@ void fa1_bwd(Evaluator& ev, const Shape& s, const Plan& p, const KernelTraits& t
   k.sfu_ops = bh * p.allowed;
   k.fp32_flops = bh * p.allowed * 4 + (parallel ? Count(0) : rows * s.dv * 2);  // + D in the first block
   ev.attention_kernel(k, KernelRole::bwd, std::max(s.d, s.dv));
-  k.fp32_instr = bh * p.area * 4;  // per score: FFMA (P), FSUB and FMUL (dS), packs of P and dS
+  k.fp32_instr = bh * p.area * 3;  // per score: FFMA (P), FSUB and FMUL (dS)
+  k.other_instr += bh * p.area;    // and half a pack of P and of dS (ALU)
   k.block_iters = bh * p.pairs;
   k.inflight_bytes = Count(min_u(p.br, s.n)) * (s.d + s.dv) * e;  // the next step's Q and dO rows
   // K_j, V_j once per CTA; the g heads of a group are B CTAs apart in the grid.

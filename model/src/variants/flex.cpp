@@ -120,7 +120,8 @@ void flex_decode(Evaluator& ev) {
   // Triton's MMAs run over the head dims padded to a power of two (QK_HEAD_DIM_ROUNDED).
   k.tensor_issue = scored * 2 * (triton_padded_dim(s.d) + triton_padded_dim(s.dv));
   k.sfu_issue = scored;
-  k.fp32_instr = scored * 3 + Count(scored.v / 2) + padded * p.blocks * s.dv;
+  k.fp32_instr = scored * 2 + padded * p.blocks * s.dv;  // FMA pipe; the max and half a pack beside it
+  k.other_instr += scored + Count(scored.v / 2);
   // The busy splits start together (the grid is one wave of them); a mask that leaves one split
   // all the blocks (a document shorter than a split's tile) is not a tail the model prices.
   k.block_iters = sets * p.blocks;

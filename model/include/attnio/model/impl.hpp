@@ -186,10 +186,14 @@ struct KernelTraits {
   // load of the kernel (fire-and-forget atomics aside).
   std::uint8_t waited = 0;
   static constexpr std::uint8_t kWaitQ = 1, kWaitK = 2, kWaitV = 4, kWaitAll = 8;
-  // FP32-pipe instructions the softmax (forward) or the P/dS recompute (backward) issues per score,
-  // counted from the kernel's code the way the closed forms count FlashAttention-2's (flash.cpp:
-  // 3.5 forward, 4 backward). 0: the closed form's own count.
+  // Instructions the softmax (forward) or the P/dS recompute (backward) issues per score, counted
+  // from the kernel's code the way the closed forms count FlashAttention-2's (flash.cpp), in two
+  // parts by the pipe that executes them (docs/model.md rule 1, "FMA and ALU"):
+  // fp32_per_score: FADD, FMUL, FFMA, the FMA pipe (2 forward, 3 backward in FlashAttention-2);
+  // alu_per_score: FMNMX, SEL/FSEL and the F2FP packs to 16 bits, which sm_80 and sm_89 execute on
+  // the ALU pipe beside it (1.5 forward, 1 backward). fp32_per_score 0: the closed form's counts.
   double fp32_per_score = 0;
+  double alu_per_score = 0;
   std::uint64_t readers() const { return tile_readers != 0 ? tile_readers : mma == MmaPath::wgmma ? mma_warps / 4 : mma_warps; }
 };
 
