@@ -21,6 +21,13 @@ std::string scaled_unit(double x, const char* const units[], int count, double s
 
 std::string num(std::uint64_t v) { return std::to_string(v); }
 
+std::string instr_count(double n) {
+  static const char* const units[] = {"", "k", "M", "G", "T", "P"};
+  std::string t = scaled_unit(n, units, 6, 1000.0);
+  std::erase(t, ' ');  // "6.44G", "512"
+  return t;
+}
+
 std::string fmt(const char* f, double x) {
   char buf[64];
   std::snprintf(buf, sizeof buf, f, x);
@@ -109,6 +116,9 @@ std::string exec_text(const Device& dev, const Prediction& p) {
            (k.registers != 0 ? num(k.registers) + " registers (compiler report), "
             : k.live_registers != 0 ? ">= " + num(k.live_registers) + " registers (live accumulators), " : std::string()) + num(k.ctas_per_sm) + " CTA/SM]: tensor " + human_time(x.tensor_s) + ", smem " + human_time(x.smem_s) +
            ", MUFU " + human_time(x.mufu_s) + ", FP32 " + human_time(x.fp32_s) +
+           // Instructions issued beside the FMA pipe (the softmax's max and packs on the ALU,
+           // conversions, integer, loads): they take issue slots, not its lanes (docs/model.md rule 1).
+           (k.other_instr.v != 0 ? " (" + instr_count(k.other_instr.d()) + " ALU and other lane instructions issue beside the FMA pipe)" : std::string()) +
            (x.delay_s > 0 ? ", waits " + human_time(x.delay_s) + " (" + waits_text(k.waits) + " per iteration = " +
                                 human_time(x.iter_wait_s) +
                                 (x.wait_dram_latency_s > 0 ? ", each DRAM load " + human_time(x.wait_dram_latency_s) +
