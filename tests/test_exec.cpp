@@ -10,6 +10,7 @@
 #include "attnio/model/predict.hpp"
 #include "attnio/model/simulate.hpp"
 #include "attnio/model/tile_traits.hpp"
+#include "../model/src/engine/plan.hpp"
 #include "../model/src/variants/flashinfer_decode.hpp"
 
 using namespace attnio;
@@ -1215,6 +1216,50 @@ TEST(Exec, SoftmaxAluInstructionsIssueBesideTheFmaPipeByHand) {
   EXPECT_EQ(kh.fp32_instr.v, 180224u);
   EXPECT_EQ(kh.other_instr.v, 98304u);
   EXPECT_NEAR(kh.exec.fp32_s, (180224 + 98304) / (128 * 132 * h.clock_hz * h.sustained_clock_fraction), 1e-15);
+}
+
+// The mask's own instructions by hand (KernelTraits::mask_blocks): an ISETP and an FSEL per score
+// of the blocks a causal mask cuts (flash-attention mask.h). FlashAttention-2 forward, B = H = 1,
+// N = 256, d = 64, 128 x 128 tiles: Q block 0 visits key block 0, cut by the diagonal (128 x 128);
+// Q block 1 visits key blocks 0 (whole: every row >= 128 sees keys 0..127) and 1 (cut): 32768 cut
+// scores of 49152 computed. ALU: 1.5 x 49152 for the softmax, 2 x 32768 for the mask.
+// Under a window (Is_local) the library masks every visited block, both ends of the range: W = 64
+// keeps the same two block rows of 1 and 2 blocks (rows 128..255 see keys 65..255), 49152 scores at
+// 1.5 + 3. The 2023 Triton kernel wheres every visited block of its causal loop: 2 x 49152.
+TEST(Exec, MaskInstructionsByHand) {
+  Workload w;
+  w.dtype = Dtype::fp16;
+  w.batch = 1, w.heads = w.kv_heads = 1, w.seq = 256, w.head_dim = 64;
+  w.impl = &find_impl("fa2");
+  const Device& h = find_device("h100-sxm");
+  EXPECT_EQ(kernel_named(predict(h, w), "flash2_fwd").other_instr.v, 98304u);  // no mask: 1.5 x 65536
+  w.causal = true;
+  EXPECT_EQ(kernel_named(predict(h, w), "flash2_fwd").other_instr.v, 73728u + 65536u);
+  Workload sw = w;
+  sw.variant = parse_variant("sliding-window");
+  sw.set("window", 64);
+  EXPECT_EQ(kernel_named(predict(h, sw), "flash2_fwd").other_instr.v, 73728u + 147456u);
+  w.impl = &find_impl("triton");
+  EXPECT_EQ(kernel_named(predict(find_device("a100-80gb"), w), "flash2_fwd").other_instr.v, 73728u + 98304u);
+}
+
+// The blocks a mask cuts, by hand (detail::make_plan's partial_area): causal, N = Nk = 256, 128 x
+// 64 blocks. Rows 0..127 visit key blocks 0 and 1, both cut (row 0 sees key 0 only); rows 128..255
+// visit blocks 0..3, of which 0 and 1 are whole (row 128 sees keys 0..128): 128 x 128 + 128 x 128
+// cut of 128 x 128 + 128 x 256. Queries the last 64 of 320 keys (offset 256): the one row block
+// sees keys 0..256 at its first row, so key blocks 0..3 are whole and block 4 (keys 256..319) is
+// cut: 64 x 64 of 64 x 320.
+TEST(Exec, PartialBlocksByHand) {
+  detail::Mask causal{.kind = detail::MaskKind::causal};
+  const detail::Plan p = detail::make_plan(256, 256, 128, 64, causal);
+  EXPECT_EQ(p.area.v, 49152u);
+  EXPECT_EQ(p.partial_area.v, 32768u);
+  causal.offset = 256;
+  const detail::Plan q = detail::make_plan(64, 320, 64, 64, causal);
+  EXPECT_EQ(q.area.v, 64u * 320);
+  EXPECT_EQ(q.partial_area.v, 64u * 64);
+  const detail::Plan none = detail::make_plan(256, 256, 128, 64, detail::Mask{});
+  EXPECT_EQ(none.partial_area.v, 0u);
 }
 
 // flash-attention 2's backward at d = 128 on an A100 by hand: its own 64 x 128 tiles (the forward

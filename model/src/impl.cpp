@@ -187,6 +187,10 @@ KernelTraits fa2_traits(KernelRole role, u64 d, bool, Dtype, double smem, int) {
       // V_j is copied asynchronously (cp.async) at the top of the block and waited on after QK^T,
       // K_{j+1} during the softmax and PV: software pipelining over an MMA phase, not in the cycle.
       t.waits = {.barriers = 2};
+      // Under a window (Is_local) every key block is masked, not only the cut ones: the loop after
+      // the n_masking_steps calls apply_mask with Causal_mask = false, which still masks where
+      // Is_local (flash_fwd_kernel.h:305-307, 410; mask.h:137 Need_masking).
+      t.mask_blocks = KernelTraits::kMaskAllWindow;
       if (d <= 64) t.block_m = 128, t.block_n = 128;
       else if (d <= 128) t.block_m = 128, t.block_n = 64;
       else if (smem >= 196608) t.block_m = 64, t.block_n = 64;
@@ -608,6 +612,12 @@ KernelTraits triton_traits(KernelRole role, u64 d, bool, Dtype dtype, double, in
     t.alu_per_score = 1;
   }
   t.heaviest_last = true;  // start_m = tl.program_id(0), grid (cdiv(N, BLOCK_M), B·H)
+  // A causal mask by tl.where on every block the causal loop visits, not only the diagonal one:
+  // forward `if IS_CAUSAL: qk = tl.where(offs_m[:, None] >= (start_n + offs_n[None, :]), qk,
+  // float("-inf"))` in the loop up to (start_m + 1)·BLOCK_M, backward the same where in the pair
+  // loop (triton.ops flash_attention.py @022ef48a _fwd_kernel, _bwd_kernel_one_col_block; the
+  // tutorial v2.0.0 L73 likewise).
+  t.mask_blocks = KernelTraits::kMaskAll;
   // The forward's num_stages = 2: Triton's software pipeliner gives each pipelined load (K and V)
   // num_stages shared-memory buffers and issues an iteration's loads together, waited on together
   // (one async wait per iteration), so a stage's K and V cycle as one: 2 customers.

@@ -124,7 +124,29 @@ struct Plan {
   Count touched;   // keys in at least one visited block
   Count allowed;   // allowed (query, key) pairs
   Count area;      // Σ rows x cols over visited pairs: scores the kernel computes (incl. masked)
+  Count partial_area;  // the part of area in pairs the mask cuts (some pairs allowed, not all)
+  MaskKind mask = MaskKind::none;
 };
+
+// Of the K/V blocks [jlo, jhi] that Q rows [r0, r1) visit, the run of whole ones [first, first +
+// count): every key of the block allowed for every row. Every mask here has key ranges whose ends
+// do not decrease with the row (key_range: causal, windows, documents, prefix-LM), so a block is
+// whole where its first key is at or after the last row's lo and its last key is before the first
+// row's hi; those blocks are contiguous.
+struct WholeBlocks {
+  u64 first = 0, count = 0;
+};
+inline WholeBlocks whole_blocks(const Mask& m, u64 r0, u64 r1, u64 nk, u64 bc, u64 jlo, u64 jhi) {
+  if (m.kind == MaskKind::none) return {jlo, jhi - jlo + 1};
+  const std::int64_t lo = std::max<std::int64_t>(0, key_range(m, static_cast<std::int64_t>(r1 - 1), nk).lo);
+  const std::int64_t hi = key_range(m, static_cast<std::int64_t>(r0), nk).hi;
+  const u64 first = std::max<u64>(jlo, (static_cast<u64>(lo) + bc - 1) / bc);
+  // The last block ending at or before hi: the ragged last block ends at nk.
+  if (hi <= 0) return {first, 0};
+  const u64 h = static_cast<u64>(hi);
+  const u64 end = h >= nk ? jhi + 1 : min_u(jhi + 1, h / bc);  // one past the last whole block
+  return {first, end > first ? end - first : 0};
+}
 
 inline Plan make_plan(u64 n, u64 nk, u64 br, u64 bc, const Mask& m) {
   Plan p;
@@ -133,6 +155,7 @@ inline Plan make_plan(u64 n, u64 nk, u64 br, u64 bc, const Mask& m) {
   p.tr = ceil_div(n, br);
   p.tc = ceil_div(nk, bc);
   p.allowed = allowed_pairs(m, n, nk);
+  p.mask = m.kind;
   if (m.kind == MaskKind::none) {  // every block pair: closed form
     p.pairs = Count(p.tr) * p.tc;
     p.rows_sum = Count(n) * p.tc;
@@ -158,6 +181,11 @@ inline Plan make_plan(u64 n, u64 nk, u64 br, u64 bc, const Mask& m) {
     p.rows_sum += Count(count) * (r1 - r0);
     p.cols_sum += cols;
     p.area += Count(r1 - r0) * cols;
+    // The cut blocks' area: the visited area less the whole blocks' (bc keys wide each, the
+    // ragged last one excepted).
+    const WholeBlocks whole = whole_blocks(m, r0, r1, nk, bc, jlo, jhi);
+    const u64 whole_cols = whole.count == 0 ? 0 : min_u(nk, (whole.first + whole.count) * bc) - whole.first * bc;
+    p.partial_area += Count(r1 - r0) * (cols - whole_cols);
     if (first < 0) first = static_cast<std::int64_t>(jlo * bc);
     last = static_cast<std::int64_t>(min_u(nk, (jhi + 1) * bc));
   }

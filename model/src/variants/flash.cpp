@@ -54,6 +54,7 @@ Plan flash_plan(const Evaluator& ev, const Shape& s, const Mask& mask, const Fla
     p.cols_sum = scaled(p.cols_sum, opt.density);
     p.allowed = scaled(p.allowed, opt.density);
     p.area = scaled(p.area, opt.density);
+    p.partial_area = scaled(p.partial_area, opt.density);
     // A key block is touched by one of the Tr Q blocks with probability 1 - (1 - s)^Tr.
     p.touched = scaled(p.touched, 1.0 - std::pow(1.0 - opt.density, static_cast<double>(p.tr)));
   }
@@ -86,6 +87,18 @@ struct ScoreInstr {
 ScoreInstr per_score_instr(const KernelTraits* t, Count scores, double fma, double alu) {
   if (t != nullptr && t->fp32_per_score > 0) return {scaled(scores, t->fp32_per_score), scaled(scores, t->alu_per_score)};
   return {scaled(scores, fma), scaled(scores, alu)};
+}
+
+// The mask's ALU instructions over `bh` heads of plan `p` (KernelTraits::mask_blocks): ISETP and
+// FSEL per score of the blocks the kernel masks, 2 under a causal mask, 3 under the others (ISETP is
+// CoupledAlu in the same Mesa table). Without traits, the blocks the mask cuts. `row_scale`: the
+// rows a kernel computes per row of the plan (a Q block of Br rows where N < Br).
+Count mask_instr(const KernelTraits* t, Count bh, const Plan& p, double row_scale = 1.0) {
+  if (p.mask == MaskKind::none) return Count(0);
+  const std::uint8_t which = t != nullptr ? t->mask_blocks : KernelTraits::kMaskCut;
+  const bool every = which == KernelTraits::kMaskAll || (which == KernelTraits::kMaskAllWindow && p.mask != MaskKind::causal);
+  const Count scores = scaled(bh * (every ? p.area : p.partial_area), row_scale);
+  return scores * (p.mask == MaskKind::causal ? 2u : 3u);
 }
 
 // The CTAs that share each K/V tile read by TMA multicast (KernelTraits::kv_cluster): the library
@@ -139,6 +152,7 @@ void flash2_fwd(Evaluator& ev, const Shape& s, const Plan& p, const FlashOptions
     k.fp32_instr = per.fma + bh * (p.rows_sum * s.dv + Count(s.n) * s.dv);
     k.other_instr += per.alu;
   }
+  k.other_instr += mask_instr(traits ? &*traits : nullptr, bh, p, static_cast<double>(p.tr * p.br) / static_cast<double>(s.n));
   // cp.async (FA2) or TMA (FA3) keeps one K/V tile in flight per CTA.
   k.inflight_bytes = Count(min_u(p.bc, s.nk)) * (s.d + s.dv) * e;
   const Count q = bh * s.n * s.d * e;
@@ -286,7 +300,7 @@ void flash2_bwd(Evaluator& ev, const Shape& s, const Plan& p, const FlashOptions
   // and of dS to 16 bits beside it (or the implementation's own counts, KernelTraits::fp32_per_score).
   const ScoreInstr per = per_score_instr(bwd_traits ? &*bwd_traits : nullptr, bh * p.area, 3, 1);
   k.fp32_instr = per.fma;
-  k.other_instr += per.alu;
+  k.other_instr += per.alu + mask_instr(bwd_traits ? &*bwd_traits : nullptr, bh, p);
   k.block_iters = bh * p.pairs;
   k.inflight_bytes = Count(min_u(p.br, s.n)) * (s.d + s.dv) * e;  // the next Q_i, dO_i tiles
   const Count kv = bh * p.touched * (s.d + s.dv) * e;
@@ -421,7 +435,7 @@ void xformers_bwd(Evaluator& ev, const Shape& s, const Plan& p, const KernelTrai
   ev.attention_kernel(k, KernelRole::bwd, std::max(s.d, s.dv));
   const ScoreInstr per = per_score_instr(&t, scores, 3, 1);
   k.fp32_instr = per.fma + ctas * s.n * s.dv;
-  k.other_instr += per.alu;
+  k.other_instr += per.alu + mask_instr(&t, bh, p);
   k.block_iters = bh * p.pairs;
   k.inflight_bytes = Count(min_u(p.br, s.n)) * (s.d + s.dv) * e;  // the next GEMMs' prologues
   // A head's rows (Q, dO, O, LSE, D and the dQ workspace) are read by its `splits` CTAs, consecutive
@@ -696,7 +710,7 @@ void fa1_bwd(Evaluator& ev, const Shape& s, const Plan& p, const KernelTraits& t
   k.fp32_flops = bh * p.allowed * 4 + (parallel ? Count(0) : rows * s.dv * 2);  // + D in the first block
   ev.attention_kernel(k, KernelRole::bwd, std::max(s.d, s.dv));
   k.fp32_instr = bh * p.area * 3;  // per score: FFMA (P), FSUB and FMUL (dS)
-  k.other_instr += bh * p.area;    // and half a pack of P and of dS (ALU)
+  k.other_instr += bh * p.area + mask_instr(&t, bh, p);  // and half a pack of P and of dS (ALU), the mask
   k.block_iters = bh * p.pairs;
   k.inflight_bytes = Count(min_u(p.br, s.n)) * (s.d + s.dv) * e;  // the next step's Q and dO rows
   // K_j, V_j once per CTA; the g heads of a group are B CTAs apart in the grid.

@@ -194,6 +194,16 @@ struct KernelTraits {
   // the ALU pipe beside it (1.5 forward, 1 backward). fp32_per_score 0: the closed form's counts.
   double fp32_per_score = 0;
   double alu_per_score = 0;
+  // Which visited blocks the kernel masks, at 2 ALU instructions per score of them under a causal
+  // mask (an ISETP of the key index against the row's limit and an FSEL of -inf: flash-attention
+  // mask.h Mask::apply_mask and hopper/mask.h @0251105) and 3 under the other masks (both ends of
+  // the row's key range). kMaskCut: only the blocks the mask cuts (FlashAttention-2's
+  // n_masking_steps, FlashAttention-3's n_block_min_causal_local_mask); kMaskAll: every visited
+  // block (the 2023 Triton kernels' tl.where in the causal loop); kMaskAllWindow: every visited block
+  // under a window mask, the cut ones under a causal one (FlashAttention-2 with Is_local,
+  // flash_fwd_kernel.h:410).
+  std::uint8_t mask_blocks = kMaskCut;
+  static constexpr std::uint8_t kMaskCut = 0, kMaskAll = 1, kMaskAllWindow = 2;
   std::uint64_t readers() const { return tile_readers != 0 ? tile_readers : mma == MmaPath::wgmma ? mma_warps / 4 : mma_warps; }
 };
 
