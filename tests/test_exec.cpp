@@ -1240,7 +1240,15 @@ TEST(Exec, MaskInstructionsByHand) {
   sw.set("window", 64);
   EXPECT_EQ(kernel_named(predict(h, sw), "flash2_fwd").other_instr.v, 73728u + 147456u);
   w.impl = &find_impl("triton");
-  EXPECT_EQ(kernel_named(predict(find_device("a100-80gb"), w), "flash2_fwd").other_instr.v, 73728u + 98304u);
+  const Device& a = find_device("a100-80gb");
+  const KernelCost t = kernel_named(predict(a, w), "flash2_fwd");
+  EXPECT_EQ(t.other_instr.v, 73728u + 98304u);
+  // There the ALU pipe binds: 3.5 ALU instructions a score against 2 on the FMA pipe (98304, and
+  // 64 per visited block row to rescale O, 384 rows, and per query row to normalize it: 139264),
+  // both 16 lanes a partition on the A100: 172032 lanes at 64 per SM.
+  EXPECT_EQ(t.fp32_instr.v, 139264u);
+  EXPECT_EQ(t.alu_instr.v, 172032u);
+  EXPECT_NEAR(t.exec.fp32_s, 172032 / (64 * 108 * a.clock_hz * a.sustained_clock_fraction), 1e-15);
 }
 
 // The blocks a mask cuts, by hand (detail::make_plan's partial_area): causal, N = Nk = 256, 128 x

@@ -616,8 +616,9 @@ KernelTraits triton_traits(KernelRole role, u64 d, bool, Dtype dtype, double, in
   // forward `if IS_CAUSAL: qk = tl.where(offs_m[:, None] >= (start_n + offs_n[None, :]), qk,
   // float("-inf"))` in the loop up to (start_m + 1)·BLOCK_M, backward the same where in the pair
   // loop (triton.ops flash_attention.py @022ef48a _fwd_kernel, _bwd_kernel_one_col_block; the
-  // tutorial v2.0.0 L73 likewise).
-  t.mask_blocks = KernelTraits::kMaskAll;
+  // tutorial v2.0.0 L73 likewise). What the Hopper rows ran, the 2024 tutorial, masks only the
+  // diagonal block (its STAGE 2 pass; STAGE 1 walks the blocks below it unmasked).
+  if (cc < 90) t.mask_blocks = KernelTraits::kMaskAll;
   // The forward's num_stages = 2: Triton's software pipeliner gives each pipelined load (K and V)
   // num_stages shared-memory buffers and issues an iteration's loads together, waited on together
   // (one async wait per iteration), so a stage's K and V cycle as one: 2 customers.

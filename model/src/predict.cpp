@@ -211,6 +211,11 @@ namespace {
 
 // Lanes an SM issues per clock: 4 partitions x one 32-thread warp instruction (see exec_kernel).
 constexpr double kIssueLanesPerSm = 4 * 32;
+// Lanes the ALU pipe runs per clock per SM: 16 a partition on sm_80 to sm_90 (the INT32 units of the
+// A100 and H100 whitepapers' SM diagrams, 16 per partition, which the Nsight Compute Profiling
+// Guide's "alu" pipe is: integer, logic and compare instructions, and on Ampere the FP32-to-FP16
+// conversion).
+constexpr double kAluLanesPerSm = 4 * 16;
 
 // One kernel's time under the execution model, its waited DRAM loads taking `wait_dram_latency_s`
 // each (exec_kernel finds the latency they see).
@@ -235,12 +240,16 @@ void exec_kernel_at(KernelCost& k, const Device& dev, const Workload& w, double 
   // (32 lanes) per clock (NVIDIA A100 and H100 whitepapers, "SM partition": "warp scheduler (32
   // thread/clk)"). Where the FP32 pipe is half as wide (sm_80: 16 lanes per partition) the other
   // instructions issue in its shadow; where it is as wide (sm_90: 32) they add to it. The softmax's
-  // FMNMX and F2FP packs are such instructions (flash.cpp per_score_instr): the ALU pipe runs them,
-  // 16 lanes per partition on sm_80 and sm_90 alike, which would bind only where a kernel issued
-  // more of them than FMA-pipe instructions; none of the counted softmaxes does.
+  // FMNMX and F2FP packs are such instructions (flash.cpp per_score_instr), and a mask's ISETP and
+  // FSEL (flash.cpp mask_instr): the ALU pipe runs them, 16 lanes per partition on sm_80 and sm_90
+  // alike, a floor of its own where a kernel issues more of them than FMA-pipe instructions (the
+  // 2023 Triton forward under a causal mask: 2 FMA-pipe and 3.5 ALU instructions per score).
   if (k.other_instr.v != 0) {
     const double issue_rate = static_cast<double>(dev.sm_count) * kIssueLanesPerSm * dev.clock_hz * clock;
     x.fp32_s = std::max(x.fp32_s, (fp32_instr + k.other_instr.d()) / issue_rate);
+  }
+  if (k.alu_instr.v != 0) {
+    x.fp32_s = std::max(x.fp32_s, k.alu_instr.d() / (static_cast<double>(dev.sm_count) * kAluLanesPerSm * dev.clock_hz * clock));
   }
   x.softmax_s = x.mufu_s + x.fp32_s;
   // Independent jobs per SM sub-partition: a CTA's warps are spread over the 4 sub-partitions, and

@@ -101,6 +101,12 @@ Count mask_instr(const KernelTraits* t, Count bh, const Plan& p, double row_scal
   return scores * (p.mask == MaskKind::causal ? 2u : 3u);
 }
 
+// ALU instructions: issue slots beside the FMA pipe (other_instr) and the ALU pipe's own lanes.
+void add_alu(KernelCost& k, Count n) {
+  k.other_instr += n;
+  k.alu_instr += n;
+}
+
 // The CTAs that share each K/V tile read by TMA multicast (KernelTraits::kv_cluster): the library
 // launches its cluster only without a mask and when the Q tiles are a multiple of it (FlashAttention-3
 // flash_fwd_launch_template.h:212-218 @0251105: !Is_causal && !Is_local, tiles along seqlen_q even).
@@ -139,7 +145,7 @@ void flash2_fwd(Evaluator& ev, const Shape& s, const Plan& p, const FlashOptions
     // sigma(x) = (1 + tanh(x/2)) / 2 with MUFU.TANH: scale+bias FFMA (2) and the affine FFMA (2).
     k.fp32_flops = bh * p.allowed * 4;
     k.fp32_instr = scores * 2;  // two FFMA
-    k.other_instr += Count(scores.v / 2);  // half a pack to 16 bits (ALU)
+    add_alu(k, Count(scores.v / 2));  // half a pack to 16 bits (ALU)
   } else {
     // Online softmax (FlashAttention-2 §3.1.1): FFMA for scale and max (2) and the row-sum add (1)
     // per score, a rescale of O per visited block row, and the final 1/l scaling.
@@ -150,9 +156,9 @@ void flash2_fwd(Evaluator& ev, const Shape& s, const Plan& p, const FlashOptions
     // of O's dv columns.
     const ScoreInstr per = per_score_instr(traits ? &*traits : nullptr, scores, 2, 1.5);
     k.fp32_instr = per.fma + bh * (p.rows_sum * s.dv + Count(s.n) * s.dv);
-    k.other_instr += per.alu;
+    add_alu(k, per.alu);
   }
-  k.other_instr += mask_instr(traits ? &*traits : nullptr, bh, p, static_cast<double>(p.tr * p.br) / static_cast<double>(s.n));
+  add_alu(k, mask_instr(traits ? &*traits : nullptr, bh, p, static_cast<double>(p.tr * p.br) / static_cast<double>(s.n)));
   // cp.async (FA2) or TMA (FA3) keeps one K/V tile in flight per CTA.
   k.inflight_bytes = Count(min_u(p.bc, s.nk)) * (s.d + s.dv) * e;
   const Count q = bh * s.n * s.d * e;
@@ -300,7 +306,7 @@ void flash2_bwd(Evaluator& ev, const Shape& s, const Plan& p, const FlashOptions
   // and of dS to 16 bits beside it (or the implementation's own counts, KernelTraits::fp32_per_score).
   const ScoreInstr per = per_score_instr(bwd_traits ? &*bwd_traits : nullptr, bh * p.area, 3, 1);
   k.fp32_instr = per.fma;
-  k.other_instr += per.alu + mask_instr(bwd_traits ? &*bwd_traits : nullptr, bh, p);
+  add_alu(k, per.alu + mask_instr(bwd_traits ? &*bwd_traits : nullptr, bh, p));
   k.block_iters = bh * p.pairs;
   k.inflight_bytes = Count(min_u(p.br, s.n)) * (s.d + s.dv) * e;  // the next Q_i, dO_i tiles
   const Count kv = bh * p.touched * (s.d + s.dv) * e;
@@ -435,7 +441,7 @@ void xformers_bwd(Evaluator& ev, const Shape& s, const Plan& p, const KernelTrai
   ev.attention_kernel(k, KernelRole::bwd, std::max(s.d, s.dv));
   const ScoreInstr per = per_score_instr(&t, scores, 3, 1);
   k.fp32_instr = per.fma + ctas * s.n * s.dv;
-  k.other_instr += per.alu + mask_instr(&t, bh, p);
+  add_alu(k, per.alu + mask_instr(&t, bh, p));
   k.block_iters = bh * p.pairs;
   k.inflight_bytes = Count(min_u(p.br, s.n)) * (s.d + s.dv) * e;  // the next GEMMs' prologues
   // A head's rows (Q, dO, O, LSE, D and the dQ workspace) are read by its `splits` CTAs, consecutive
@@ -519,7 +525,7 @@ void flex_bwd(Evaluator& ev, const Shape& s, const Mask& mask, const FlashOption
   k.sfu_issue = bh * (kv.area + qp.area);
   // impl.cpp: 4 + 1 per score in the dK/dV pass, 4 + 0.5 in the dQ pass (FMA pipe + ALU).
   k.fp32_instr = bh * (kv.area + qp.area) * 4;
-  k.other_instr += bh * kv.area + Count((bh * qp.area).v / 2);
+  add_alu(k, bh * kv.area + Count((bh * qp.area).v / 2));
   k.block_iters = bh * (kv.pairs + qp.pairs);
   if (mask.kind != MaskKind::none) {
     // Under a mask the programs differ in work. The heaviest dK/dV program is the first key block
@@ -710,7 +716,7 @@ void fa1_bwd(Evaluator& ev, const Shape& s, const Plan& p, const KernelTraits& t
   k.fp32_flops = bh * p.allowed * 4 + (parallel ? Count(0) : rows * s.dv * 2);  // + D in the first block
   ev.attention_kernel(k, KernelRole::bwd, std::max(s.d, s.dv));
   k.fp32_instr = bh * p.area * 3;  // per score: FFMA (P), FSUB and FMUL (dS)
-  k.other_instr += bh * p.area + mask_instr(&t, bh, p);  // and half a pack of P and of dS (ALU), the mask
+  add_alu(k, bh * p.area + mask_instr(&t, bh, p));  // and half a pack of P and of dS (ALU), the mask
   k.block_iters = bh * p.pairs;
   k.inflight_bytes = Count(min_u(p.br, s.n)) * (s.d + s.dv) * e;  // the next step's Q and dO rows
   // K_j, V_j once per CTA; the g heads of a group are B CTAs apart in the grid.

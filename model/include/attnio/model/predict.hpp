@@ -62,6 +62,9 @@ struct KernelCost {
   // Lane instructions issued besides the FP32 pipe's and MUFU's (conversions, integer, compare,
   // loads and stores), where a kernel's count is known: they take issue slots beside the FP32 pipe's.
   Count other_instr;
+  // The part of other_instr the ALU pipe runs (FMNMX, ISETP, SEL/FSEL, the F2FP packs: the
+  // softmaxes' and masks' counts, flash.cpp): 16 lanes a partition, a floor of its own.
+  Count alu_instr;
   // Work the pipes issue, padding and masked scores included (an MMA tile computes every row and
   // column of its block); 0: the useful counts tensor_flops and sfu_ops.
   Count tensor_issue, sfu_issue;
