@@ -1235,6 +1235,7 @@ TEST(Exec, MaskInstructionsByHand) {
   EXPECT_EQ(kernel_named(predict(h, w), "flash2_fwd").other_instr.v, 98304u);  // no mask: 1.5 x 65536
   w.causal = true;
   EXPECT_EQ(kernel_named(predict(h, w), "flash2_fwd").other_instr.v, 73728u + 65536u);
+  EXPECT_EQ(kernel_named(predict(h, w), "flash2_fwd").mask_instr.v, 65536u);  // what explain names
   Workload sw = w;
   sw.variant = parse_variant("sliding-window");
   sw.set("window", 64);

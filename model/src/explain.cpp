@@ -118,7 +118,10 @@ std::string exec_text(const Device& dev, const Prediction& p) {
            ", MUFU " + human_time(x.mufu_s) + ", FP32 " + human_time(x.fp32_s) +
            // Instructions issued beside the FMA pipe (the softmax's max and packs on the ALU,
            // conversions, integer, loads): they take issue slots, not its lanes (docs/model.md rule 1).
-           (k.other_instr.v != 0 ? " (" + instr_count(k.other_instr.d()) + " ALU and other lane instructions issue beside the FMA pipe)" : std::string()) +
+           (k.other_instr.v != 0 ? " (" + instr_count(k.other_instr.d()) + " ALU and other lane instructions issue beside the FMA pipe" +
+                                       (k.mask_instr.v != 0 ? ", " + instr_count(k.mask_instr.d()) + " of them the mask's compares and selects" : std::string()) +
+                                       (x.alu_s > 0 && x.alu_s >= x.fp32_s ? "; the ALU pipe, 16 lanes a partition, sets FP32" : std::string()) + ")"
+                                 : std::string()) +
            (x.delay_s > 0 ? ", waits " + human_time(x.delay_s) + " (" + waits_text(k.waits) + " per iteration = " +
                                 human_time(x.iter_wait_s) +
                                 (x.wait_dram_latency_s > 0 ? ", each DRAM load " + human_time(x.wait_dram_latency_s) +

@@ -249,7 +249,8 @@ void exec_kernel_at(KernelCost& k, const Device& dev, const Workload& w, double 
     x.fp32_s = std::max(x.fp32_s, (fp32_instr + k.other_instr.d()) / issue_rate);
   }
   if (k.alu_instr.v != 0) {
-    x.fp32_s = std::max(x.fp32_s, k.alu_instr.d() / (static_cast<double>(dev.sm_count) * kAluLanesPerSm * dev.clock_hz * clock));
+    x.alu_s = k.alu_instr.d() / (static_cast<double>(dev.sm_count) * kAluLanesPerSm * dev.clock_hz * clock);
+    x.fp32_s = std::max(x.fp32_s, x.alu_s);
   }
   x.softmax_s = x.mufu_s + x.fp32_s;
   // Independent jobs per SM sub-partition: a CTA's warps are spread over the 4 sub-partitions, and

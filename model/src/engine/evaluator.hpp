@@ -36,7 +36,7 @@ inline Count scaled(Count c, double s) {
 // `times` identical launches of a kernel.
 inline void scale_kernel(KernelCost& k, u64 times) {
   for (Count* c : {&k.tensor_flops, &k.fp32_flops, &k.sfu_ops, &k.hbm_read, &k.hbm_write, &k.l2_read, &k.l2_write,
-                   &k.sram_read, &k.sram_write, &k.link_bytes, &k.ctas, &k.fp32_instr, &k.other_instr, &k.alu_instr, &k.tensor_issue,
+                   &k.sram_read, &k.sram_write, &k.link_bytes, &k.ctas, &k.fp32_instr, &k.other_instr, &k.alu_instr, &k.mask_instr, &k.tensor_issue,
                    &k.sfu_issue, &k.block_iters, &k.sync_l2_read, &k.sync_hbm_read}) {
     *c = *c * times;
   }

@@ -106,6 +106,11 @@ void add_alu(KernelCost& k, Count n) {
   k.other_instr += n;
   k.alu_instr += n;
 }
+// The same for a mask's instructions, which explain names apart.
+void add_mask(KernelCost& k, Count n) {
+  add_alu(k, n);
+  k.mask_instr += n;
+}
 
 // The CTAs that share each K/V tile read by TMA multicast (KernelTraits::kv_cluster): the library
 // launches its cluster only without a mask and when the Q tiles are a multiple of it (FlashAttention-3
@@ -158,7 +163,7 @@ void flash2_fwd(Evaluator& ev, const Shape& s, const Plan& p, const FlashOptions
     k.fp32_instr = per.fma + bh * (p.rows_sum * s.dv + Count(s.n) * s.dv);
     add_alu(k, per.alu);
   }
-  add_alu(k, mask_instr(traits ? &*traits : nullptr, bh, p, static_cast<double>(p.tr * p.br) / static_cast<double>(s.n)));
+  add_mask(k, mask_instr(traits ? &*traits : nullptr, bh, p, static_cast<double>(p.tr * p.br) / static_cast<double>(s.n)));
   // cp.async (FA2) or TMA (FA3) keeps one K/V tile in flight per CTA.
   k.inflight_bytes = Count(min_u(p.bc, s.nk)) * (s.d + s.dv) * e;
   const Count q = bh * s.n * s.d * e;
@@ -306,7 +311,8 @@ void flash2_bwd(Evaluator& ev, const Shape& s, const Plan& p, const FlashOptions
   // and of dS to 16 bits beside it (or the implementation's own counts, KernelTraits::fp32_per_score).
   const ScoreInstr per = per_score_instr(bwd_traits ? &*bwd_traits : nullptr, bh * p.area, 3, 1);
   k.fp32_instr = per.fma;
-  add_alu(k, per.alu + mask_instr(bwd_traits ? &*bwd_traits : nullptr, bh, p));
+  add_alu(k, per.alu);
+  add_mask(k, mask_instr(bwd_traits ? &*bwd_traits : nullptr, bh, p));
   k.block_iters = bh * p.pairs;
   k.inflight_bytes = Count(min_u(p.br, s.n)) * (s.d + s.dv) * e;  // the next Q_i, dO_i tiles
   const Count kv = bh * p.touched * (s.d + s.dv) * e;
@@ -441,7 +447,8 @@ void xformers_bwd(Evaluator& ev, const Shape& s, const Plan& p, const KernelTrai
   ev.attention_kernel(k, KernelRole::bwd, std::max(s.d, s.dv));
   const ScoreInstr per = per_score_instr(&t, scores, 3, 1);
   k.fp32_instr = per.fma + ctas * s.n * s.dv;
-  add_alu(k, per.alu + mask_instr(&t, bh, p));
+  add_alu(k, per.alu);
+  add_mask(k, mask_instr(&t, bh, p));
   k.block_iters = bh * p.pairs;
   k.inflight_bytes = Count(min_u(p.br, s.n)) * (s.d + s.dv) * e;  // the next GEMMs' prologues
   // A head's rows (Q, dO, O, LSE, D and the dQ workspace) are read by its `splits` CTAs, consecutive
@@ -716,7 +723,8 @@ void fa1_bwd(Evaluator& ev, const Shape& s, const Plan& p, const KernelTraits& t
   k.fp32_flops = bh * p.allowed * 4 + (parallel ? Count(0) : rows * s.dv * 2);  // + D in the first block
   ev.attention_kernel(k, KernelRole::bwd, std::max(s.d, s.dv));
   k.fp32_instr = bh * p.area * 3;  // per score: FFMA (P), FSUB and FMUL (dS)
-  add_alu(k, bh * p.area + mask_instr(&t, bh, p));  // and half a pack of P and of dS (ALU), the mask
+  add_alu(k, bh * p.area);  // and half a pack of P and of dS (ALU)
+  add_mask(k, mask_instr(&t, bh, p));
   k.block_iters = bh * p.pairs;
   k.inflight_bytes = Count(min_u(p.br, s.n)) * (s.d + s.dv) * e;  // the next step's Q and dO rows
   // K_j, V_j once per CTA; the g heads of a group are B CTAs apart in the grid.

@@ -65,6 +65,7 @@ struct KernelCost {
   // The part of other_instr the ALU pipe runs (FMNMX, ISETP, SEL/FSEL, the F2FP packs: the
   // softmaxes' and masks' counts, flash.cpp): 16 lanes a partition, a floor of its own.
   Count alu_instr;
+  Count mask_instr;  // the part of alu_instr a mask's compare and select make (flash.cpp mask_instr)
   // Work the pipes issue, padding and masked scores included (an MMA tile computes every row and
   // column of its block); 0: the useful counts tensor_flops and sfu_ops.
   Count tensor_issue, sfu_issue;
@@ -101,6 +102,7 @@ struct KernelCost {
   // Results of the execution model, per launch set and layer.
   struct Exec {
     double tensor_s = 0, smem_s = 0, mufu_s = 0, fp32_s = 0;  // per-SM pipe busy times
+    double alu_s = 0;  // the ALU pipe's (alu_instr over its 16 lanes a partition), a floor on fp32_s
     double gemm_s = 0, softmax_s = 0;   // x1 = max(tensor, smem), x2 = mufu + fp32
     double overlap_jobs = 1;            // independent warps per SM sub-partition (k)
     double iter_wait_s = 0;             // latency one CTA waits out per iteration (barriers, reads)
