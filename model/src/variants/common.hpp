@@ -14,6 +14,13 @@
 
 namespace attnio::detail {
 
+// ALU instructions (FMNMX, ISETP, SEL/FSEL, the F2FP packs; flash.cpp per_score_instr): issue
+// slots beside the FMA pipe (KernelCost::other_instr) and the ALU pipe's own lanes (alu_instr).
+inline void add_alu(KernelCost& k, Count n) {
+  k.other_instr += n;
+  k.alu_instr += n;
+}
+
 // FFTs on CUDA cores (fnet, longconv). FLOPs by FFTW's benchFFT convention: 5 n log2 n per complex
 // transform of length n, half that for a real one. Passes over the data: one when a signal of `len`
 // complex fp32 values fits in half an SM's shared memory, else two (the four-step FFT, Bailey 1990):

@@ -101,12 +101,7 @@ Count mask_instr(const KernelTraits* t, Count bh, const Plan& p, double row_scal
   return scores * (p.mask == MaskKind::causal ? 2u : 3u);
 }
 
-// ALU instructions: issue slots beside the FMA pipe (other_instr) and the ALU pipe's own lanes.
-void add_alu(KernelCost& k, Count n) {
-  k.other_instr += n;
-  k.alu_instr += n;
-}
-// The same for a mask's instructions, which explain names apart.
+// A mask's instructions are ALU instructions (add_alu, common.hpp) that explain names apart.
 void add_mask(KernelCost& k, Count n) {
   add_alu(k, n);
   k.mask_instr += n;
@@ -132,7 +127,8 @@ void flash2_fwd(Evaluator& ev, const Shape& s, const Plan& p, const FlashOptions
   ev.attention_kernel(k, KernelRole::fwd, std::max(s.d, s.dv));
   // The warps evaluate every score of a visited block, masked or not (area, not allowed), and every
   // row of the Q block: a block of Br rows computes Br rows even where N < Br (decode: N = 1).
-  const Count scores = scaled(bh * p.area, static_cast<double>(p.tr * p.br) / static_cast<double>(s.n));
+  const double row_scale = static_cast<double>(p.tr * p.br) / static_cast<double>(s.n);
+  const Count scores = scaled(bh * p.area, row_scale);
   // The MMAs run over the kernel's head dim where the library pads d up to its next instantiation
   // (impl.hpp kernel_head_dim; d = dv only). The padded columns are zero-filled in shared memory,
   // not loaded: L2 and DRAM bytes stay at d, and the shared-memory count here does not pad them.
@@ -163,7 +159,7 @@ void flash2_fwd(Evaluator& ev, const Shape& s, const Plan& p, const FlashOptions
     k.fp32_instr = per.fma + bh * (p.rows_sum * s.dv + Count(s.n) * s.dv);
     add_alu(k, per.alu);
   }
-  add_mask(k, mask_instr(traits ? &*traits : nullptr, bh, p, static_cast<double>(p.tr * p.br) / static_cast<double>(s.n)));
+  add_mask(k, mask_instr(traits ? &*traits : nullptr, bh, p, row_scale));
   // cp.async (FA2) or TMA (FA3) keeps one K/V tile in flight per CTA.
   k.inflight_bytes = Count(min_u(p.bc, s.nk)) * (s.d + s.dv) * e;
   const Count q = bh * s.n * s.d * e;

@@ -120,8 +120,7 @@ void split_kv_decode(Evaluator& ev, std::string_view name, u64 batch, u64 sets, 
   // Per score the FFMA and the row-sum add (FMA pipe), the max and half a pack (ALU, flash.cpp
   // per_score_instr); per key block the rescale of O.
   k.fp32_instr = rows_evaluated * nk * 2 + heads * Count(key_blocks) * v_dim;
-  k.other_instr += rows_evaluated * nk + Count((rows_evaluated * nk).v / 2);
-  k.alu_instr += rows_evaluated * nk + Count((rows_evaluated * nk).v / 2);
+  add_alu(k, rows_evaluated * nk + Count((rows_evaluated * nk).v / 2));
   // A quantized cache: every row tile's CTA converts the elements it reads (common.hpp): FP32-pipe
   // instructions, not FLOPs.
   k.fp32_instr += Count(batch) * sets * row_tiles * nk * token_elems * kv_dequant_instr(ev.w());

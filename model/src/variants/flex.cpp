@@ -121,8 +121,7 @@ void flex_decode(Evaluator& ev) {
   k.tensor_issue = scored * 2 * (triton_padded_dim(s.d) + triton_padded_dim(s.dv));
   k.sfu_issue = scored;
   k.fp32_instr = scored * 2 + padded * p.blocks * s.dv;  // FMA pipe; the max and half a pack beside it
-  k.other_instr += scored + Count(scored.v / 2);
-  k.alu_instr += scored + Count(scored.v / 2);
+  add_alu(k, scored + Count(scored.v / 2));
   // The busy splits start together (the grid is one wave of them); a mask that leaves one split
   // all the blocks (a document shorter than a split's tile) is not a tail the model prices.
   k.block_iters = sets * p.blocks;
