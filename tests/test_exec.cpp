@@ -35,6 +35,17 @@ Workload fp16_backward(std::string_view variant, std::string_view impl, std::uin
   return w;
 }
 
+Workload shaped(std::string_view variant, std::string_view impl, Dtype dtype, std::uint64_t batch, std::uint64_t heads,
+                 std::uint64_t head_dim, std::uint64_t seq) {
+  Workload w;
+  w.variant = parse_variant(variant);
+  w.impl = &find_impl(impl);
+  w.dtype = dtype;
+  w.batch = batch, w.heads = w.kv_heads = heads, w.head_dim = head_dim, w.seq = seq;
+  w.l2 = true;
+  return w;
+}
+
 }  // namespace
 
 // U = 1 - r^k / Σ_{n=0..k} r^n, r = x2 / x1 (z = 0: mean value analysis gives the product form).
@@ -1064,6 +1075,70 @@ TEST(Exec, OtherProfilesByHand) {
   EXPECT_EQ(fm.impl, &find_impl("flashmla"));
   EXPECT_EQ(fm.block_n, 64u);
   EXPECT_EQ(fm.splits, 2u);  // 132 SMs / (32 sequences x 2 row tiles of 64 heads)
+}
+
+// mamba-scan (selective_scan_cuda) on an A100, B = 1, L = 2048, D = 16 x 64 = 1024 channels, N = 16,
+// fp16. One CTA per (batch, channel): 1024 CTAs. Per (l, d, n) 6 FP32 FLOPs (3 FFMA-pipe
+// instructions) and one exp (Mamba App. D). L2: x and delta 2 x 2048 x 1024 x 2 = 8,388,608; every
+// channel's CTA reads its batch entry's B and C, 1024 x 2 x 2048 x 16 x 2 = 134,217,728; A's rows
+// 1024 x 16 x 4 = 65,536; y written 4,194,304: 146,866,176 bytes at 4.8 TB/s = 30.5971 µs. The pipes:
+// MUFU 33,554,432 / 2.43648e12 = 13.7717 µs, FP32 100,663,296 / (108 x 64 x 1.41e9) = 10.3287 µs,
+// at the full clock (no tensor work). DRAM: x, delta, B and C once, A, y: 12,779,520 bytes at 1.7
+// TB/s = 7.52 µs. The L2 sets the time: 30.5971 + 1.503 (launch) = 32.1001 µs.
+TEST(Exec, MambaScanProfileByHand) {
+  const Prediction p = predict(find_device("a100-80gb"), shaped("mamba", "mamba-scan", Dtype::fp16, 1, 16, 64, 2048));
+  ASSERT_EQ(p.kernel_count(), 1);
+  const KernelCost& k = kernel_named(p, "selective_scan_fused");
+  EXPECT_EQ(k.ctas.v, 1024u);
+  EXPECT_EQ((k.l2_read + k.l2_write).v, 146866176u);
+  EXPECT_EQ((k.hbm_read + k.hbm_write).v, 12779520u);
+  EXPECT_NEAR(k.exec.mufu_s, 13.7717e-6, 1e-10);
+  EXPECT_NEAR(k.exec.fp32_s, 10.3287e-6, 1e-10);
+  EXPECT_NEAR(k.exec.l2_s, 30.5971e-6, 1e-10);
+  EXPECT_LT(k.exec.compute_s, k.exec.l2_s);
+  EXPECT_NEAR(p.predicted_time_s, 32.1001e-6, 1e-10);
+  EXPECT_EQ(p.bound, Bound::l2);
+}
+
+// mamba-ssd (mamba_ssm's five Triton kernels) on an H100, B = 4, H = 32, P = 64, N = 128, L = 4096,
+// chunks of 256: 16 chunks. _state_passing_fwd runs P·N / 2048 = 4 programs per (b, head): 512 CTAs.
+// It reads the fp32 chunk states, 4 x 16 x 32 x 64 x 128 x 4 = 67,108,864 bytes, and each chunk's
+// dA_cumsum[Q - 1], 4 x 32 x 16 x 4 = 8,192 from DRAM (4 programs read it, 32,768 through L2); it
+// writes the states entering each chunk in bf16, 33,554,432, and the final states in fp32,
+// 4,194,304. DRAM 104,865,792 bytes at 2.97 TB/s = 35.3083 µs, far above its 0.6 µs of FP32 and
+// MUFU work: 35.3083 + 2.1 (launch) = 37.4083 µs.
+TEST(Exec, MambaSsdProfileByHand) {
+  const Prediction p = predict(find_device("h100-sxm"), shaped("mamba2", "mamba-ssd", Dtype::bf16, 4, 32, 64, 4096));
+  ASSERT_EQ(p.kernel_count(), 5);
+  const KernelCost& k = kernel_named(p, "ssd_state_passing");
+  EXPECT_EQ(k.ctas.v, 512u);
+  EXPECT_EQ(k.hbm_read.v, 67108864u + 8192u);
+  EXPECT_EQ(k.hbm_write.v, 33554432u + 4194304u);
+  EXPECT_NEAR(k.exec.hbm_s, 35.3083e-6, 1e-10);
+  EXPECT_NEAR(k.exec.time_s, 37.4083e-6, 1e-10);
+}
+
+// cudnn: closed source, so the profile is an assumption it states: FA3's traits on sm90 and FA2's
+// on sm80. The same workload under cudnn and under the profile it stands on gives the same
+// kernels, bytes and time, forward and backward.
+TEST(Exec, CudnnProfileIsTheAssumptionItStates) {
+  for (const Pass pass : {Pass::fwd, Pass::bwd}) {
+    for (const auto& [chip, stand_in] : {std::pair{"h100-sxm", "fa3"}, std::pair{"a100-80gb", "fa2"}}) {
+      Workload w = fp16_backward("flash2", "cudnn", 128);
+      w.pass = pass;
+      w.causal = true;
+      w.seq = 2048;
+      const Prediction c = predict(find_device(chip), w);
+      w.impl = &find_impl(stand_in);
+      const Prediction s = predict(find_device(chip), w);
+      ASSERT_EQ(c.kernel_count(), s.kernel_count()) << chip;
+      EXPECT_EQ(c.block_m, s.block_m) << chip;
+      EXPECT_EQ(c.block_n, s.block_n) << chip;
+      EXPECT_EQ(c.hbm_bytes().v, s.hbm_bytes().v) << chip;
+      EXPECT_EQ(c.l2_bytes().v, s.l2_bytes().v) << chip;
+      EXPECT_DOUBLE_EQ(c.predicted_time_s, s.predicted_time_s) << chip;
+    }
+  }
 }
 
 // Triton's forward on Hopper (impl.cpp triton_traits): wgmma, and the occupancy its compiled kernel
