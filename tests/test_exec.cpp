@@ -1078,26 +1078,55 @@ TEST(Exec, OtherProfilesByHand) {
 }
 
 // mamba-scan (selective_scan_cuda) on an A100, B = 1, L = 2048, D = 16 x 64 = 1024 channels, N = 16,
-// fp16. One CTA per (batch, channel): 1024 CTAs. Per (l, d, n) 6 FP32 FLOPs (3 FFMA-pipe
-// instructions) and one exp (Mamba App. D). L2: x and delta 2 x 2048 x 1024 x 2 = 8,388,608; every
-// channel's CTA reads its batch entry's B and C, 1024 x 2 x 2048 x 16 x 2 = 134,217,728; A's rows
-// 1024 x 16 x 4 = 65,536; y written 4,194,304: 146,866,176 bytes at 4.8 TB/s = 30.5971 µs. The pipes:
-// MUFU 33,554,432 / 2.43648e12 = 13.7717 µs, FP32 100,663,296 / (108 x 64 x 1.41e9) = 10.3287 µs,
-// at the full clock (no tensor work). DRAM: x, delta, B and C once, A, y: 12,779,520 bytes at 1.7
-// TB/s = 7.52 µs. The L2 sets the time: 30.5971 + 1.503 (launch) = 32.1001 µs.
+// fp16: the 128-thread, 16-item kernel, one CTA per (batch, channel), one chunk of 2048 tokens.
+// Bytes: x and delta 2 x 2048 x 1024 x 2 = 8,388,608; every channel's CTA reads its batch entry's B
+// and C, 1024 x 2 x 2048 x 16 x 2 = 134,217,728 through L2 (131,072 from DRAM); A's rows 1024 x 16 x
+// 4 = 65,536; y 4,194,304: L2 146,866,176 bytes, DRAM 12,779,520. As compiled (mamba.cpp
+// scan_launch): per state iteration a thread issues 116 FMA-pipe, 16 MUFU and 158 other instructions
+// over its 16 items, so over the B·L·D·N = 33,554,432 element-states 7.25, 1 and 9.875 each, plus 3
+// and 3 per element (2,097,152): FP32 249,561,088, other 337,641,472, MUFU 33,554,432. At the full
+// clock (no tensor work): the FMA pipe 249,561,088 / (108 x 64 x 1.41e9) = 25.607 µs, the issue
+// (249,561,088 + 337,641,472) / (108 x 128 x 1.41e9) = 30.125 µs, which sets FP32; MUFU 33,554,432
+// / 2.43648e12 = 13.772 µs. 128 registers: 65,536 / (128 x 128) = 4 CTAs an SM. Each of the 1024 x
+// 16 state iterations waits 2 barriers (21 + 2 x 4 cycles), 8 shared-memory latencies (29) and one
+// L2 round trip (261.5): 551.5 cycles, 391.13 ns; over an SM's 16,384 / 108 iterations 59.34 µs.
+// With 1-warp CTAs (L = 512: 32 threads x 16 items, 125 registers, 16 CTAs an SM) a CTA holds one
+// sub-partition: 16 CTAs are 4 jobs, and each waits on its own sub-partition (a quarter of the SM's
+// iterations).
 TEST(Exec, MambaScanProfileByHand) {
-  const Prediction p = predict(find_device("a100-80gb"), shaped("mamba", "mamba-scan", Dtype::fp16, 1, 16, 64, 2048));
+  const Device& a = find_device("a100-80gb");
+  const Prediction p = predict(a, shaped("mamba", "mamba-scan", Dtype::fp16, 1, 16, 64, 2048));
   ASSERT_EQ(p.kernel_count(), 1);
   const KernelCost& k = kernel_named(p, "selective_scan_fused");
   EXPECT_EQ(k.ctas.v, 1024u);
   EXPECT_EQ((k.l2_read + k.l2_write).v, 146866176u);
   EXPECT_EQ((k.hbm_read + k.hbm_write).v, 12779520u);
-  EXPECT_NEAR(k.exec.mufu_s, 13.7717e-6, 1e-10);
-  EXPECT_NEAR(k.exec.fp32_s, 10.3287e-6, 1e-10);
-  EXPECT_NEAR(k.exec.l2_s, 30.5971e-6, 1e-10);
-  EXPECT_LT(k.exec.compute_s, k.exec.l2_s);
-  EXPECT_NEAR(p.predicted_time_s, 32.1001e-6, 1e-10);
-  EXPECT_EQ(p.bound, Bound::l2);
+  EXPECT_EQ(k.mma_warps, 4u);
+  EXPECT_EQ(k.ctas_per_sm, 4u);
+  EXPECT_EQ(k.fp32_instr.v, 249561088u);
+  EXPECT_EQ(k.other_instr.v, 337641472u);
+  EXPECT_EQ(k.sfu_issue.v, 33554432u);
+  EXPECT_EQ(k.block_iters.v, 16384u);
+  EXPECT_NEAR(k.exec.fp32_s, 30.125e-6, 1e-9);
+  EXPECT_NEAR(k.exec.mufu_s, 13.772e-6, 1e-9);
+  EXPECT_NEAR(k.exec.iter_wait_s, 551.5 / 1.41e9, 1e-12);
+  EXPECT_NEAR(k.exec.delay_s, 551.5 / 1.41e9 * 16384 / 108, 1e-10);
+  EXPECT_DOUBLE_EQ(k.exec.overlap_jobs, 4.0);
+  // One warp a CTA.
+  const Prediction one = predict(a, shaped("mamba", "mamba-scan", Dtype::fp16, 4, 16, 64, 512));
+  const KernelCost& w1 = kernel_named(one, "selective_scan_fused");
+  EXPECT_EQ(w1.mma_warps, 1u);
+  EXPECT_EQ(w1.ctas_per_sm, 16u);
+  EXPECT_DOUBLE_EQ(w1.exec.overlap_jobs, 4.0);
+  EXPECT_NEAR(w1.exec.delay_s, w1.exec.iter_wait_s * w1.block_iters.d() / 108 / 4, 1e-12);
+  // The gate: z read and out·silu(z) written beside out, 2 x 4,194,304 more DRAM bytes; attnio's
+  // own kernel has no gate and refuses it.
+  Workload g = shaped("mamba", "mamba-scan", Dtype::fp16, 1, 16, 64, 2048);
+  g.set("gate", 1);
+  const KernelCost& gated = kernel_named(predict(a, g), "selective_scan_fused");
+  EXPECT_EQ((gated.hbm_read + gated.hbm_write).v, 12779520u + 2 * 4194304u);
+  g.impl = &find_impl("attnio");
+  EXPECT_THROW(predict(a, g), InputError);
 }
 
 // mamba-ssd (mamba_ssm's five Triton kernels) on an H100, B = 4, H = 32, P = 64, N = 128, L = 4096,

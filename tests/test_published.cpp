@@ -363,3 +363,29 @@ TEST(Published, RowsFlushedByAMemsetStartWithADirtyL2) {
   EXPECT_DOUBLE_EQ(v[1].predicted_s, v[2].predicted_s);
   EXPECT_NE(error_of(header22 + row + ",warm\n").find("line 2: field 'l2_start': 'warm' is not clean or dirty"), std::string::npos);
 }
+
+// The optional params column sets the row's variant parameters (key=value joined by ';'): a Mamba
+// scan's channels, state and gate. Each key must be one the row's variant declares, given once,
+// with a value in its range; the row is predicted with them, and validate's records carry them.
+TEST(Published, RowsSetTheirVariantsParameters) {
+  const std::string header24 = kHeader.substr(0, kHeader.size() - 1) + ",sm_clock_mhz,l2_start,grads,params\n";
+  const std::string row = "test,a,table,h100-sxm,mamba-scan,mamba,bf16,fwd,prefill,8,1,1,8192,8192,64,0,time_ms,11,time,,,dirty,,";
+  const PublishedTable t = parse_published(header24 + row + "d_inner=8192;state_dim=16;gate=1\n" + row + "\n", "t.csv");
+  ASSERT_EQ(t.rows.size(), 2u);
+  EXPECT_EQ(t.rows[0].workload.count("d_inner"), 8192u);
+  EXPECT_EQ(t.rows[0].workload.count("gate"), 1u);
+  EXPECT_EQ(params_text(t.rows[0].workload), "d_inner=8192;gate=1;state_dim=16");
+  EXPECT_EQ(params_text(t.rows[1].workload), "");
+  const std::vector<ValidatedRow> v = validate_rows(t);
+  ASSERT_EQ(v.size(), 2u);
+  Workload w = t.rows[0].workload;
+  w.impl = &find_impl("mamba-scan");
+  EXPECT_DOUBLE_EQ(v[0].predicted_s, predict(find_device("h100-sxm"), w).predicted_time_s);
+  EXPECT_NE(v[0].predicted_s, v[1].predicted_s);  // 8192 channels, not heads x head_dim = 64
+  EXPECT_NE(error_of(header24 + row + "window=64\n").find("line 2: field 'params': 'window' is not a parameter of variant mamba"),
+            std::string::npos);
+  EXPECT_NE(error_of(header24 + row + "gate=2\n").find("line 2: field 'params': gate='2' is not a value of --gate"), std::string::npos);
+  EXPECT_NE(error_of(header24 + row + "d_inner=1.5\n").find("d_inner='1.5' is not a value of --d-inner"), std::string::npos);
+  EXPECT_NE(error_of(header24 + row + "gate=1;gate=0\n").find("'gate' is given twice"), std::string::npos);
+  EXPECT_NE(error_of(header24 + row + "gate\n").find("field 'params': 'gate' is not key=value"), std::string::npos);
+}

@@ -38,6 +38,8 @@ Record row_shape(const traces::PublishedRow& r) {
   rec.emplace_back("seq", r.workload.query_len());
   rec.emplace_back("kv_len", r.workload.kv_len);
   rec.emplace_back("head_dim", r.workload.head_dim);
+  // The variant's own parameters the row sets (its params column): empty for most rows.
+  rec.emplace_back("params", traces::params_text(r.workload));
   return rec;
 }
 

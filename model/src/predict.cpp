@@ -261,7 +261,10 @@ void exec_kernel_at(KernelCost& k, const Device& dev, const Workload& w, double 
   // other warp's softmax fills that time (one job).
   const double per_sm_ctas = std::min(static_cast<double>(k.ctas_per_sm),
                                       std::ceil(k.ctas.d() / static_cast<double>(k.launches) / dev.sm_count));
-  x.overlap_jobs = std::max(1.0, per_sm_ctas * static_cast<double>(k.jobs_per_cta));
+  // A CTA of fewer than 4 warps holds only some of the sub-partitions (warp w on sub-partition w % 4):
+  // 4 / warps such CTAs together are one job across the SM.
+  const double sub_share = std::min(1.0, static_cast<double>(k.mma_warps) / 4.0);
+  x.overlap_jobs = std::max(1.0, per_sm_ctas * static_cast<double>(k.jobs_per_cta) * sub_share);
   // What an issue-held mma.sync does not hold: the shared-memory pipe. ldmatrix data comes back
   // through the SM's MIO/LSU pipe at its own rate (128 B/clk), whoever issued it; where two or more
   // independent jobs (resident CTAs) share each sub-partition, one's tensor and softmax issue runs while another's
@@ -287,7 +290,9 @@ void exec_kernel_at(KernelCost& k, const Device& dev, const Workload& w, double 
     x.iter_wait_s = (k.waits.barriers * barrier + k.waits.smem_reads * dev.smem_latency_cycles +
                      k.waits.l2_reads * dev.l2_latency_cycles) * cycle +
                     k.waits.dram_reads * wait_dram_latency_s;
-    x.delay_s = x.iter_wait_s * k.block_iters.d() / dev.sm_count;
+    // Per sub-partition, where a CTA holds fewer than 4 of them: its iterations wait on the
+    // sub-partitions it holds only (sub_share above).
+    x.delay_s = x.iter_wait_s * k.block_iters.d() / dev.sm_count * sub_share;
   }
   // Loads a CTA issues and then waits on in the same iteration (not prefetched an iteration ahead)
   // put the memory in the job's cycle: a third queueing station, served at the SM's share of the
@@ -349,7 +354,7 @@ void exec_kernel_at(KernelCost& k, const Device& dev, const Workload& w, double 
     const double n = std::ceil(avg), r = static_cast<double>(k.ctas_per_sm);
     const double m = r >= 1 && n > r ? n - r * std::floor(n / r) : 0.0;
     if (m > 0 && busy > 0) {
-      const double jobs = m * static_cast<double>(k.jobs_per_cta);
+      const double jobs = m * static_cast<double>(k.jobs_per_cta) * sub_share;
       // An issue-held mma.sync keeps one job; with one job per sub-partition nothing fills its
       // ldmatrix waits, with two the shared-memory pipe runs apart (its floor as above).
       const double demands[] = {gemm_with(jobs), x.softmax_s, x.wait_mem_s};

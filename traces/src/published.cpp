@@ -12,6 +12,7 @@
 #include "attnio/model/files.hpp"
 #include "attnio/model/predict.hpp"
 #include "attnio/model/simulate.hpp"
+#include "attnio/model/variant.hpp"
 
 namespace attnio::traces {
 
@@ -65,6 +66,34 @@ std::uint64_t whole(const std::string& s, const char* field, const Where& at) {
   const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (s.empty() || ec != std::errc() || ptr != s.data() + s.size()) at.fail("field '" + std::string(field) + "': '" + s + "' is not a whole number");
   return v;
+}
+
+// The params field: key=value pairs joined by ';', each a parameter the row's variant declares,
+// within its declared range (whole numbers for count parameters).
+void set_params(Workload& w, const std::string& field, const Where& at) {
+  std::size_t begin = 0;
+  while (begin <= field.size()) {
+    const std::size_t end = std::min(field.find(';', begin), field.size());
+    const std::string pair = field.substr(begin, end - begin);
+    const std::size_t eq = pair.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == pair.size()) {
+      at.fail("field 'params': '" + pair + "' is not key=value");
+    }
+    const std::string key = pair.substr(0, eq), value = pair.substr(eq + 1);
+    const ParamSpec* p = variant_param(w.variant, key);
+    if (p == nullptr) at.fail("field 'params': '" + key + "' is not a parameter of variant " + std::string(w.variant.name()));
+    if (w.params.has(key)) at.fail("field 'params': '" + key + "' is given twice");
+    double v = 0;
+    const auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+    const bool whole_number = p->type == ParamType::real || v == std::floor(v);
+    const bool in_range = (p->min_exclusive ? v > p->min : v >= p->min) && v <= p->max;
+    if (ec != std::errc() || ptr != value.data() + value.size() || !std::isfinite(v) || !whole_number || !in_range) {
+      at.fail("field 'params': " + key + "='" + value + "' is not a value of --" + flag_name(*p));
+    }
+    if (p->type == ParamType::real) w.params.set_real(*p, v);
+    else w.params.set_count(*p, static_cast<std::uint64_t>(v));
+    begin = end + 1;
+  }
 }
 
 double number(const std::string& s, const char* field, const Where& at) {
@@ -160,12 +189,12 @@ PublishedTable parse_published(const std::string& text, const std::string& path)
     if (line.empty() || line[0] == '#') continue;
     const std::vector<std::string> f = split_csv(line, at);
     if (!header) {
-      // All the columns of traces/published.hpp, or all but the optional last three (sm_clock_mhz,
-      // l2_start, grads), last two or last one.
-      if (f.size() > kColumns || f.size() + 3 < kColumns) {
-        at.fail("header must be the " + std::to_string(kColumns) + " columns of traces/published.hpp (the last three, " +
-                kPublishedColumns[kColumns - 3] + ", " + kPublishedColumns[kColumns - 2] + " and " +
-                kPublishedColumns[kColumns - 1] + ", may be left out from the end)");
+      // All the columns of traces/published.hpp, or all but the optional last four (sm_clock_mhz,
+      // l2_start, grads, params), last three, two or one.
+      if (f.size() > kColumns || f.size() + 4 < kColumns) {
+        at.fail("header must be the " + std::to_string(kColumns) + " columns of traces/published.hpp (the last four, " +
+                kPublishedColumns[kColumns - 4] + ", " + kPublishedColumns[kColumns - 3] + ", " + kPublishedColumns[kColumns - 2] +
+                " and " + kPublishedColumns[kColumns - 1] + ", may be left out from the end)");
       }
       for (std::size_t i = 0; i < f.size(); ++i) {
         if (f[i] != kPublishedColumns[i]) at.fail("header column " + std::to_string(i + 1) + " is '" + f[i] + "', expected '" + kPublishedColumns[i] + "'");
@@ -244,6 +273,7 @@ PublishedTable parse_published(const std::string& text, const std::string& path)
       if (f[22] == "accumulate" && r.workload.pass == Pass::fwd) at.fail("field 'grads': accumulate describes a timed backward; this row is fwd");
       r.workload.accumulate_grads = f[22] == "accumulate";
     }
+    if (columns > 23 && !f[23].empty()) set_params(r.workload, f[23], at);
     rows.push_back(std::move(r));
   }
   if (!header) throw InputError("published table '" + path + "': no header line");
@@ -269,7 +299,9 @@ const ImplProfile* profile_for(const std::string& impl) {
       {"flashinfer-decode-paged", "flashinfer-decode"}, {"flashinfer-decode-cudacore", "flashinfer-decode"},
       {"flashinfer-decode-tensorcore", "flashinfer-decode-tc"},
       // PyTorch's FlexAttention (torch.nn.attention.flex_attention under torch.compile).
-      {"flexattn", "flexattn"}};
+      {"flexattn", "flexattn"},
+      // Mamba's fused selective scan (selective_scan_cuda) and Mamba-2's SSD Triton kernels.
+      {"mamba-scan", "mamba-scan"}, {"mamba-ssd", "mamba-ssd"}};
   for (const auto& [row, key] : kMap) {
     if (row == impl) return find_impl_or_null(key);
   }
@@ -304,19 +336,33 @@ std::optional<Prediction> predict_row(const PublishedRow& r, const Device& dev, 
 
 }  // namespace
 
+std::string params_text(const Workload& w) {
+  std::string out;
+  for (const ParamSet::Entry& e : w.params.entries()) {
+    const ParamSpec* p = variant_param(w.variant, e.key);
+    if (!out.empty()) out += ';';
+    std::ostringstream v;
+    if (p != nullptr && p->type == ParamType::real) v << e.real;
+    else v << e.count;
+    out += std::string(e.key) + "=" + v.str();
+  }
+  return out;
+}
+
 namespace {
 
 // Simulations by workload, so that a workload's read and write counter rows share one run.
 using SimCache = std::map<std::string, std::optional<SimResult>>;
 
-// The row's own fields fix its workload (the table has no variant parameters beyond the shape), so
-// two rows that differ only in their counter share a key.
+// The row's own fields and its params fix its workload, so two rows that differ only in their
+// counter share a key.
 std::string sim_key(const Device& dev, const PublishedRow& r) {
   std::ostringstream k;
   const Workload& w = r.workload;
   k << dev.key << '|' << r.impl << '|' << w.variant.name() << '|' << static_cast<int>(w.dtype) << '|'
     << static_cast<int>(w.pass) << '|' << static_cast<int>(w.phase) << '|' << w.batch << '|' << w.heads << '|'
-    << w.kv_heads << '|' << w.seq << '|' << w.kv_len << '|' << w.head_dim << '|' << w.causal << '|' << w.dirty_l2 << '|' << w.accumulate_grads;
+    << w.kv_heads << '|' << w.seq << '|' << w.kv_len << '|' << w.head_dim << '|' << w.causal << '|' << w.dirty_l2 << '|' << w.accumulate_grads
+    << '|' << params_text(w);
   return k.str();
 }
 
@@ -519,6 +565,7 @@ std::vector<AgreementGroup> agreement(const std::vector<ValidatedRow>& rows) {
       << '|' << (half ? std::string_view("16-bit") : to_string(w.dtype)) << '|' << w.causal << '|' << w.query_len()
       << '|' << w.kv_len << '|' << w.head_dim << '|' << w.v_head_dim << '|' << w.heads / std::max<std::uint64_t>(w.kv_heads, 1);
     if (w.phase == Phase::decode) k << '|' << w.batch << '|' << w.heads << '|' << w.kv_heads;
+    k << '|' << params_text(w);
     return k.str();
   };
   std::vector<std::string> order;

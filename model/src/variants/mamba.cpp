@@ -1,6 +1,10 @@
 // Mamba's selective scan (Gu & Dao 2023, "Mamba: Linear-Time Sequence Modeling with Selective State
 // Spaces", §3.3.2 and App. D): the fused kernel keeps the (B, L, D, N) state on chip; the naive one
 // materializes the discretized tensors and the states in HBM (20-40x slower in the paper).
+#include <algorithm>
+#include <cmath>
+
+#include "attnio/model/impl.hpp"
 #include "common.hpp"
 
 namespace attnio::detail {
@@ -15,6 +19,14 @@ const ParamSpec kDInner{
       constexpr std::uint64_t kMax = std::uint64_t{1} << 40;  // larger shapes are refused by validate()
       return w.heads <= kMax && w.head_dim <= kMax ? static_cast<double>(w.heads * w.head_dim) : 0.0;
     }};
+// The Mamba block calls the scan with its gate z (mamba_simple.py: mamba_inner_fn passes z to
+// selective_scan_cuda.fwd), which then loads z and writes out·silu(z) beside out
+// (selective_scan_fwd_kernel.cuh:297-312 @e9594ce). 0: the scan alone, as attnio's kernel runs it.
+const ParamSpec kGate{
+    .key = "gate", .default_value = 0, .default_text = "0", .min = 0, .max = 1, .unit = "flag",
+    .help = "mamba: 1 = the scan also gates its output by silu(z), reading z and writing out·silu(z) beside out "
+            "(as the Mamba block calls it); 0 = the scan alone (default)",
+    .source = "state-spaces/mamba mamba_simple.py mamba_inner_fn; selective_scan_fwd_kernel.cuh:297-312 @e9594ce"};
 
 namespace {
 
@@ -24,6 +36,64 @@ namespace {
 // Gu & Dao 2023 §3.3.2 and App. D. Per (b, l, d, n): A_bar = exp(delta·A) (1 mul, 1 exp),
 // B_bar·x (1 mul), h = A_bar h + B_bar x (FFMA, 2), y += C h (FFMA, 2): 6 FP32 FLOPs and one exp.
 constexpr u64 kScanFlopsPerState = 6;
+
+// ---- mamba-scan: selective_scan_fwd as compiled ---------------------------------------------------
+// selective_scan_fwd_cuda picks the CTA by sequence length (selective_scan_fwd_kernel.cuh:357-372
+// @e9594ce): 32 threads x 4 items (L <= 128), 32 x 8 (<= 256), 32 x 16 (<= 512), 64 x 16 (<= 1024),
+// 128 x 16 beyond; one CTA per (batch, channel) walks its sequence in chunks of threads x items
+// tokens, and per chunk each of the N states in turn (lines 136-290): it loads that state's B and C
+// for the chunk (cub BlockLoad, warp-transposed through shared memory), computes
+// (exp2(delta·A), B·delta·u) per item, scans them across the CTA (cub BlockScan WARP_SCANS with the
+// running prefix) and adds y·C into the output. What one state iteration issues per thread was read
+// from the kernel's PTX, compiled here as mamba's setup.py builds it (nvcc 13.0, sm_90, -O3
+// --use_fast_math; bf16 inputs, fp32 weights, variable B and C, z, even length), counting the state
+// loop's instructions: FMA-pipe (mul, fma) / MUFU (ex2.approx) / the rest issued (loads, stores,
+// shuffles, conversions, integer and predicate work; not counted: ld.param, which becomes a
+// constant-bank operand, and register moves, which the register allocator removes):
+//   32 x 4: 36 / 4 / 103;  32 x 8: 60 / 8 / 106;  32 x 16: 108 / 16 / 140;  64 x 16: 112 / 16 / 151;
+//   128 x 16: 116 / 16 / 158 per thread, its items being the iteration's elements. Per iteration a
+// CTA also waits out: B's and C's loads (one L2 round trip: issued at the state's start, used at
+// once), the warp transpose (a dependent shared-memory read), the warp scan's 6 rounds of
+// shfl.sync.up (counted at the shared-memory latency: SHFL runs on the same MIO path), and the
+// block scan's 2 bar.sync around its read of the warp aggregates (one more shared-memory read).
+// Registers (ptxas -v, the same build): 61, 84, 125, 128, 128. Per element outside the state loop
+// (the chunk's loads, conversions, delta·u and D·u; with z its load, silu and the second store): 3
+// FMA-pipe and 3 other instructions, with z 4 and 2 more FMA-pipe and other and 2 MUFU (ex2, rcp).
+struct ScanLaunch {
+  u64 threads, items, registers;
+  double fma, mufu, other;  // per thread per state iteration
+};
+const ScanLaunch& scan_launch(u64 L) {
+  static const ScanLaunch k[] = {{32, 4, 61, 36, 4, 103},
+                                 {32, 8, 84, 60, 8, 106},
+                                 {32, 16, 125, 108, 16, 140},
+                                 {64, 16, 128, 112, 16, 151},
+                                 {128, 16, 128, 116, 16, 158}};
+  return L <= 128 ? k[0] : L <= 256 ? k[1] : L <= 512 ? k[2] : L <= 1024 ? k[3] : k[4];
+}
+// Resident CTAs: the registers' limit, the SM's threads and its 32 blocks (CUDA C++ Programming
+// Guide, "Compute Capabilities": 32 resident blocks per SM from sm_80 on, 16 on sm_75).
+u64 scan_ctas_per_sm(const ScanLaunch& l, const Device& dev) {
+  const u64 blocks = dev.compute_capability >= 80 ? 32 : 16;
+  const u64 by_regs = ctas_by_registers(l.registers, l.threads, dev.register_file_bytes_per_sm);
+  return std::min({blocks, threads_per_sm(dev) / l.threads, by_regs == 0 ? blocks : by_regs});
+}
+void scan_as_compiled(KernelCost& k, const ScanLaunch& l, Count bld, Count blds, bool gate, Count bc_l2, Count bc_hbm) {
+  const double per_state = 1.0 / static_cast<double>(l.items);  // a thread's iteration covers `items` elements
+  const auto times = [](Count n, double f) { return Count(static_cast<u64>(std::llround(n.d() * f))); };
+  k.mma_warps = l.threads / 32;
+  k.registers = l.registers;
+  k.fp32_instr = times(blds, l.fma * per_state) + bld * (gate ? 7 : 3);
+  k.other_instr = times(blds, l.other * per_state) + bld * (gate ? 5 : 3);
+  k.sfu_issue = times(blds, l.mufu * per_state) + (gate ? bld * 2 : Count(0));
+  // State iterations over all CTAs: per CTA, chunks x N.
+  const u64 chunk = l.threads * l.items;
+  const u64 N = blds.v / bld.v;
+  k.block_iters = Count(k.ctas.v * N) * ceil_div(bld.v / k.ctas.v, chunk);
+  k.waits = {.barriers = 2, .smem_reads = 1 + 6 + 1, .l2_reads = 1};
+  k.sync_l2_read = bc_l2;
+  k.sync_hbm_read = bc_hbm;
+}
 
 // Fused kernel: reads x, delta (B·L·D), B, C (B·L·N), A (D·N) and writes y (B·L·D); the state stays
 // in registers (App. D). Grid (batch, D), batch fastest, one channel per CTA (mamba
@@ -50,20 +120,42 @@ void mamba_fused(Evaluator& ev) {
     const Count a = Count(D) * N * kStatBytes, a_total = a * w.batch;
     Evaluator::read_stream(k, a_total, ev.shared(k, a, a_total, 1, tiles, w.batch, a.d()), 1);
     Evaluator::write_direct(k, Count(w.batch) * D * e);
+    if (w.count("gate") != 0) {  // z in, y·silu(z) out beside y
+      k.fp32_flops += Count(w.batch) * D * 3;
+      k.sfu_ops += Count(w.batch) * D * 2;
+      Evaluator::read_direct(k, Count(w.batch) * D * e);
+      Evaluator::write_direct(k, Count(w.batch) * D * e);
+    }
     return;
   }
-  KernelCost& k = ev.add("selective_scan_fused", Count(w.batch) * ceil_div(D, traits::kScanChannelsPerCta), kSmallCtasPerSm);
+  const bool gate = w.count("gate") != 0;
+  const Count bld = Count(w.batch) * L * D;
+  const ScanLaunch* launch = w.impl != nullptr && w.impl->key == "mamba-scan" ? &scan_launch(L) : nullptr;
+  const u64 resident = launch ? scan_ctas_per_sm(*launch, ev.dev()) : kSmallCtasPerSm;
+  KernelCost& k = ev.add("selective_scan_fused", Count(w.batch) * ceil_div(D, traits::kScanChannelsPerCta), resident);
   k.fp32_flops = blds * kScanFlopsPerState;
   k.sfu_ops = blds;
-  const Count x_delta = Count(w.batch) * L * D * e * 2;
+  if (gate) {
+    // out·silu(z) = out·z / (1 + exp(-z)): an exp and a reciprocal (--use_fast_math: ex2.approx,
+    // div.approx), the add and two multiplies.
+    k.fp32_flops += bld * 3;
+    k.sfu_ops += bld * 2;
+  }
+  const Count x_delta = bld * e * 2;
   Evaluator::read_stream(k, x_delta, x_delta, 1);
   const Count bc = Count(w.batch) * L * N * e * 2;
   const Count bc_total = bc * D;
-  Evaluator::read_stream(k, bc_total, ev.shared(k, bc, bc_total, 1, w.batch, D, 2.0 * static_cast<double>(w.batch * L * N * e * 2)), 1);
+  const Count bc_hbm = ev.shared(k, bc, bc_total, 1, w.batch, D, 2.0 * static_cast<double>(w.batch * L * N * e * 2));
+  Evaluator::read_stream(k, bc_total, bc_hbm, 1);
   // Each channel's CTA reads its row of A; the batch entries share it.
   const Count a = Count(D) * N * kStatBytes, a_total = a * w.batch;
   Evaluator::read_stream(k, a_total, ev.shared(k, a, a_total, w.batch, 1, 1, a.d()), 1);
-  Evaluator::write_direct(k, Count(w.batch) * L * D * e);
+  Evaluator::write_direct(k, bld * e);
+  if (gate) {  // z in, out·silu(z) out (out itself is written too: the backward reads it)
+    Evaluator::read_stream(k, bld * e, bld * e, 1);
+    Evaluator::write_direct(k, bld * e);
+  }
+  if (launch) scan_as_compiled(k, *launch, bld, blds, gate, bc_total, bc_hbm);
 }
 
 // The same math with the discretized (B,L,D,N) tensors in HBM (App. D, "standard implementation"):
@@ -115,6 +207,8 @@ void mamba_schedule(Scheduler& sc) {
   const u64 x = as.alloc(Count(B) * D * L * e), dt = as.alloc(Count(B) * D * L * e);
   const u64 bm = as.alloc(Count(B) * N * L * e), cm = as.alloc(Count(B) * N * L * e);
   const u64 a = as.alloc(Count(D) * N * kStat), y = as.alloc(Count(B) * D * L * e);
+  const bool gate = w.count("gate") != 0;
+  const u64 z = gate ? as.alloc(Count(B) * D * L * e) : 0, yz = gate ? as.alloc(Count(B) * D * L * e) : 0;
   if (decode) {
     const u64 h = as.alloc(Count(B) * D * N * kStat);
     const u64 tile = traits::kScanStepChannelsPerCta, tiles = ceil_div(D, tile);
@@ -132,6 +226,10 @@ void mamba_schedule(Scheduler& sc) {
       st.read("A", a + d0 * N * kStat, nd * N * kStat);
       st.write("h", h + (b * D + d0) * N * kStat, nd * N * kStat);
       st.write("y", y + (b * D + d0) * e, nd * e);
+      if (gate) {
+        st.read("z", z + (b * D + d0) * e, nd * e);
+        st.write("y_gated", yz + (b * D + d0) * e, nd * e);
+      }
       st.fp32 = 6.0 * static_cast<double>(nd * N);
       st.sfu = static_cast<double>(nd * N);
       steps.push_back(st);
@@ -155,6 +253,10 @@ void mamba_schedule(Scheduler& sc) {
       st.read("B", bm + (b * N * L + l0) * e, len * e, N, L * e);
       st.read("C", cm + (b * N * L + l0) * e, len * e, N, L * e);
       st.write("y", y + ((b * D + d) * L + l0) * e, len * e);
+      if (gate) {
+        st.read("z", z + ((b * D + d) * L + l0) * e, len * e);
+        st.write("y_gated", yz + ((b * D + d) * L + l0) * e, len * e);
+      }
       st.fp32 = 6.0 * static_cast<double>(len * N);
       st.sfu = static_cast<double>(len * N);
       steps.push_back(st);
@@ -238,12 +340,18 @@ std::string mamba_text(const Prediction& p) {
   return s;
 }
 
-constexpr const ParamSpec* kParams[] = {&kStateDim, &kDInner};
+constexpr const ParamSpec* kParams[] = {&kStateDim, &kDInner, &kGate};
+constexpr const ParamSpec* kNaiveParams[] = {&kStateDim, &kDInner};
 const VariantDescriptor kMambaDesc{
     .name = "mamba",
     .summary = "fused selective scan, state kept on chip (Mamba App. D)",
     .sources = "Gu & Dao 2023, Mamba, §3.3.2 and App. D; mamba selective_scan_fwd",
     .params = kParams, .self_only = true, .kernel_fwd = "selective_scan",
+    .check = [](const Workload& w, const Device&) {
+      if (w.count("gate") != 0 && w.impl != nullptr && w.impl->key == "attnio") {
+        throw InputError("--gate 1: attnio's own selective-scan kernel has no gate; --impl mamba-scan runs mamba's, which has");
+      }
+    },
     .evaluate = mamba_fused,
     .cache_bytes = state_bytes,
     .io_complexity = [](const Workload&) -> std::string_view { return "Θ(B·L·(D+N) + D·N)"; },
@@ -259,7 +367,7 @@ const VariantDescriptor kMambaNaiveDesc{
     .name = "mamba-naive",
     .summary = "selective scan with the (B,L,D,N) tensors materialized in HBM (Mamba App. D)",
     .sources = "Gu & Dao 2023, Mamba, App. D (standard implementation)",
-    .params = kParams, .self_only = true, .kernel_fwd = "selective_scan_naive",
+    .params = kNaiveParams, .self_only = true, .kernel_fwd = "selective_scan_naive",
     .evaluate = mamba_naive,
     .cache_bytes = state_bytes,
     .io_complexity = [](const Workload&) -> std::string_view { return "Θ(B·L·D·N)"; },

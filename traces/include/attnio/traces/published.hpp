@@ -16,14 +16,16 @@
 namespace attnio::traces {
 
 // The columns, in file order (the header line must be exactly these, comma-separated). The last
-// three, sm_clock_mhz, l2_start and grads, may be left out of a table's header (the last, the last
-// two or all three); a row that gives sm_clock_mhz (a clock the source states
+// four, sm_clock_mhz, l2_start, grads and params, may be left out of a table's header (from the end:
+// the last, the last two, three or all four); params sets the variant's own parameters the row's
+// shape needs beyond the columns above, as key=value pairs joined by ';' (`d_inner=8192;state_dim=16`,
+// the keys of `attnio variants`, each one the row's variant declares); a row that gives sm_clock_mhz (a clock the source states
 // its kernels ran at: locked by the profiler, or sampled while the timed loop ran) is predicted with
 // the device's SM clock locked there (Device::locked_clock_hz); empty: the model's own clock.
 inline constexpr const char* kPublishedColumns[] = {
     "source", "locator", "read",    "gpu",    "impl",     "variant", "dtype", "pass",  "phase",           "batch",
     "heads",  "kv_heads", "seq",    "kv_len", "head_dim", "causal",  "metric", "value", "flop_convention", "notes",
-    "sm_clock_mhz", "l2_start", "grads"};
+    "sm_clock_mhz", "l2_start", "grads", "params"};
 
 struct PublishedRow {
   std::size_t line = 0;  // in the file, for messages
@@ -68,6 +70,10 @@ struct PublishedCounter {
 };
 // nullopt when the row is not a counter row.
 std::optional<PublishedCounter> published_counter(const PublishedRow& r);
+
+// A row's variant parameters as the params column states them (key=value joined by ';', in key
+// order); empty where it sets none.
+std::string params_text(const Workload& w);
 
 struct PublishedTable {
   std::vector<PublishedRow> rows;
