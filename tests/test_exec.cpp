@@ -1123,7 +1123,8 @@ TEST(Exec, MambaScanProfileByHand) {
   // own kernel has no gate and refuses it.
   Workload g = shaped("mamba", "mamba-scan", Dtype::fp16, 1, 16, 64, 2048);
   g.set("gate", 1);
-  const KernelCost& gated = kernel_named(predict(a, g), "selective_scan_fused");
+  const Prediction gp = predict(a, g);
+  const KernelCost& gated = kernel_named(gp, "selective_scan_fused");
   EXPECT_EQ((gated.hbm_read + gated.hbm_write).v, 12779520u + 2 * 4194304u);
   g.impl = &find_impl("attnio");
   EXPECT_THROW(predict(a, g), InputError);

@@ -106,6 +106,10 @@ Workload ModelConfig::mixer_workload(Workload w, Mixer m) const {
     w = for_variant(w, parse_variant("mamba"));
     w.set("d_inner", d_inner);
     w.set("state_dim", state_dim);
+    // A Mamba layer hands the scan its gate z: mamba_simple.py's mamba_inner_fn calls
+    // selective_scan_cuda.fwd(..., D, z, delta_bias, delta_softplus=True), and transformers'
+    // JambaMambaMixer selective_scan_fn(..., D, gate, ...) (state-spaces/mamba @e9594ce).
+    w.set("gate", 1);
     w.heads = heads;
     w.kv_heads = kv_heads;
     w.head_dim = head_dim;

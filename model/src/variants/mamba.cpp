@@ -21,11 +21,12 @@ const ParamSpec kDInner{
     }};
 // The Mamba block calls the scan with its gate z (mamba_simple.py: mamba_inner_fn passes z to
 // selective_scan_cuda.fwd), which then loads z and writes out·silu(z) beside out
-// (selective_scan_fwd_kernel.cuh:297-312 @e9594ce). 0: the scan alone, as attnio's kernel runs it.
+// (selective_scan_fwd_kernel.cuh:297-312 @e9594ce); its decode step, selective_state_update(...,
+// z=z), stores y·silu(z) as its one output. 0: the scan alone, as attnio's kernel runs it.
 const ParamSpec kGate{
     .key = "gate", .default_value = 0, .default_text = "0", .min = 0, .max = 1, .unit = "flag",
-    .help = "mamba: 1 = the scan also gates its output by silu(z), reading z and writing out·silu(z) beside out "
-            "(as the Mamba block calls it); 0 = the scan alone (default)",
+    .help = "mamba: 1 = the scan gates its output by silu(z) as a Mamba layer calls it (prefill: reads z, writes "
+            "out·silu(z) beside out; decode: the step stores y·silu(z)); 0 = the scan alone (default)",
     .source = "state-spaces/mamba mamba_simple.py mamba_inner_fn; selective_scan_fwd_kernel.cuh:297-312 @e9594ce"};
 
 namespace {
@@ -120,11 +121,10 @@ void mamba_fused(Evaluator& ev) {
     const Count a = Count(D) * N * kStatBytes, a_total = a * w.batch;
     Evaluator::read_stream(k, a_total, ev.shared(k, a, a_total, 1, tiles, w.batch, a.d()), 1);
     Evaluator::write_direct(k, Count(w.batch) * D * e);
-    if (w.count("gate") != 0) {  // z in, y·silu(z) out beside y
+    if (w.count("gate") != 0) {  // z in; the step stores y·silu(z) in y's place (selective_state_update)
       k.fp32_flops += Count(w.batch) * D * 3;
       k.sfu_ops += Count(w.batch) * D * 2;
       Evaluator::read_direct(k, Count(w.batch) * D * e);
-      Evaluator::write_direct(k, Count(w.batch) * D * e);
     }
     return;
   }
@@ -226,10 +226,7 @@ void mamba_schedule(Scheduler& sc) {
       st.read("A", a + d0 * N * kStat, nd * N * kStat);
       st.write("h", h + (b * D + d0) * N * kStat, nd * N * kStat);
       st.write("y", y + (b * D + d0) * e, nd * e);
-      if (gate) {
-        st.read("z", z + (b * D + d0) * e, nd * e);
-        st.write("y_gated", yz + (b * D + d0) * e, nd * e);
-      }
+      if (gate) st.read("z", z + (b * D + d0) * e, nd * e);
       st.fp32 = 6.0 * static_cast<double>(nd * N);
       st.sfu = static_cast<double>(nd * N);
       steps.push_back(st);
