@@ -117,6 +117,9 @@ TEST(Cli, ReportShowsBothPhasesAndVerdicts) {
   EXPECT_NE(r.out.find("== decode on"), std::string::npos);
   EXPECT_NE(r.out.find("memory-bound on HBM:"), std::string::npos);
   EXPECT_NE(r.out.find("compute-bound (SM pipes):"), std::string::npos);
+  // Kernels held up by their own waits are named apart from those a bandwidth limits: the
+  // default prefill's PyTorch eager and Mamba's scan.
+  EXPECT_NE(r.out.find("latency-bound (waits):           standard, mamba\n"), std::string::npos);
   EXPECT_NE(r.out.find("limited by"), std::string::npos);  // the execution model names what sets each time
   EXPECT_NE(r.out.find("impl"), std::string::npos);
   EXPECT_NE(r.out.find("flash-decoding"), std::string::npos);

@@ -56,7 +56,7 @@ int cmd_report(const std::vector<std::string>& args) {
     Workload phase_base = base;
     phase_base.phase = phase;
     if (!printer || table) printer = make_printer(f, std::cout, report_columns(), false);
-    std::vector<std::string> dram, on_chip, compute, launch, skipped, refused;
+    std::vector<std::string> dram, on_chip, latency, compute, launch, skipped, refused;
     // The flags once per phase (a --device-file is read once); each variant takes that workload.
     storage.clear();
     const Point pt = expand(vm, phase_base, false, storage).front();
@@ -89,12 +89,20 @@ int cmd_report(const std::vector<std::string>& args) {
       const std::string name(to_string(v));
       if (std::find(shown_variants.begin(), shown_variants.end(), name) == shown_variants.end()) shown_variants.push_back(name);
       const bool chip = p.bound == Bound::l2 || p.bound == Bound::smem;
-      (p.bound == Bound::launch ? launch : !p.memory_bound() ? compute : chip ? on_chip : dram).push_back(std::string(to_string(v)));
+      // Latency: the waits in each CTA's own chain (loads waited on where issued, barriers,
+      // dependent reads) or the bytes the SMs keep in flight set the time, not a level's bandwidth.
+      (p.bound == Bound::launch    ? launch
+       : p.bound == Bound::latency ? latency
+       : !p.memory_bound()         ? compute
+       : chip                      ? on_chip
+                                   : dram)
+          .push_back(std::string(to_string(v)));
     }
     if (table) {
       printer->end();
       std::cout << "memory-bound on HBM:             " << join(dram) << "\n"
                 << "memory-bound on chip (L2/SMEM): " << join(on_chip) << "\n"
+                << (latency.empty() ? std::string() : "latency-bound (waits):           " + join(latency) + "\n")
                 << "compute-bound (SM pipes):       " << join(compute) << "\n"
                 << (launch.empty() ? std::string() : "launch-bound (too little work):  " + join(launch) + "\n")
                 << "not applicable in " << to_string(phase) << ": " << join(skipped) << "\n"
