@@ -1081,7 +1081,8 @@ TEST(Exec, OtherProfilesByHand) {
 // fp16: the 128-thread, 16-item kernel, one CTA per (batch, channel), one chunk of 2048 tokens.
 // Bytes: x and delta 2 x 2048 x 1024 x 2 = 8,388,608; every channel's CTA reads its batch entry's B
 // and C, 1024 x 2 x 2048 x 16 x 2 = 134,217,728 through L2 (131,072 from DRAM); A's rows 1024 x 16 x
-// 4 = 65,536; y 4,194,304: L2 146,866,176 bytes, DRAM 12,779,520. As compiled (mamba.cpp
+// 4 = 65,536; y 4,194,304; each chunk's running prefix per state, 1024 x 16 x 8 = 131,072: L2
+// 146,997,248 bytes, DRAM 12,910,592. As compiled (mamba.cpp
 // scan_launch): per state iteration a thread issues 116 FMA-pipe, 16 MUFU and 158 other instructions
 // over its 16 items, so over the B·L·D·N = 33,554,432 element-states 7.25, 1 and 9.875 each, plus 3
 // and 3 per element (2,097,152): FP32 249,561,088, other 337,641,472, MUFU 33,554,432. At the full
@@ -1099,8 +1100,8 @@ TEST(Exec, MambaScanProfileByHand) {
   ASSERT_EQ(p.kernel_count(), 1);
   const KernelCost& k = kernel_named(p, "selective_scan_fused");
   EXPECT_EQ(k.ctas.v, 1024u);
-  EXPECT_EQ((k.l2_read + k.l2_write).v, 146866176u);
-  EXPECT_EQ((k.hbm_read + k.hbm_write).v, 12779520u);
+  EXPECT_EQ((k.l2_read + k.l2_write).v, 146997248u);
+  EXPECT_EQ((k.hbm_read + k.hbm_write).v, 12910592u);
   EXPECT_EQ(k.mma_warps, 4u);
   EXPECT_EQ(k.ctas_per_sm, 4u);
   EXPECT_EQ(k.fp32_instr.v, 249561088u);
@@ -1125,7 +1126,7 @@ TEST(Exec, MambaScanProfileByHand) {
   g.set("gate", 1);
   const Prediction gp = predict(a, g);
   const KernelCost& gated = kernel_named(gp, "selective_scan_fused");
-  EXPECT_EQ((gated.hbm_read + gated.hbm_write).v, 12779520u + 2 * 4194304u);
+  EXPECT_EQ((gated.hbm_read + gated.hbm_write).v, 12910592u + 2 * 4194304u);
   g.impl = &find_impl("attnio");
   EXPECT_THROW(predict(a, g), InputError);
 }

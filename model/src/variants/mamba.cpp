@@ -60,6 +60,7 @@ constexpr u64 kScanFlopsPerState = 6;
 // Registers (ptxas -v, the same build): 61, 84, 125, 128, 128. Per element outside the state loop
 // (the chunk's loads, conversions, delta·u and D·u; with z its load, silu and the second store): 3
 // FMA-pipe and 3 other instructions, with z 4 and 2 more FMA-pipe and other and 2 MUFU (ex2, rcp).
+constexpr u64 kScanPrefixBytes = 8;  // a state's running prefix: float2
 struct ScanLaunch {
   u64 threads, items, registers;
   double fma, mufu, other;  // per thread per state iteration
@@ -94,6 +95,9 @@ void scan_as_compiled(KernelCost& k, const ScanLaunch& l, Count bld, Count blds,
   k.waits = {.barriers = 2, .smem_reads = 1 + 6 + 1, .l2_reads = 1};
   k.sync_l2_read = bc_l2;
   k.sync_hbm_read = bc_hbm;
+  // Thread 0 stores each chunk's running prefix per state, (A-product, h) as float2, for the
+  // backward (line 258; x is (batch, dim, n_chunks, 2N) fp32, selective_scan.cpp:307-313).
+  Evaluator::write_direct(k, Count(k.ctas.v * N) * ceil_div(bld.v / k.ctas.v, chunk) * kScanPrefixBytes);
 }
 
 // Fused kernel: reads x, delta (B·L·D), B, C (B·L·N), A (D·N) and writes y (B·L·D); the state stays
@@ -234,8 +238,11 @@ void mamba_schedule(Scheduler& sc) {
     out.push_back(std::move(k));
     return;
   }
-  // The fused scan walks the sequence in chunks of 2048 tokens (mamba kChunkSize).
+  // The fused scan walks the sequence in chunks of 2048 tokens (mamba kChunkSize); mamba's own kernel
+  // also stores each chunk's running prefix per state (mamba_fused, scan_as_compiled).
   const u64 chunk = 2048;
+  const bool prefixes = w.impl != nullptr && w.impl->key == "mamba-scan";
+  const u64 xs = prefixes ? as.alloc(Count(B) * D * ceil_div(L, chunk) * N * kScanPrefixBytes) : 0;
   SimKernel k;
   k.name = "selective_scan_fused";
   k.ctas = (Count(B) * D).v;
@@ -253,6 +260,10 @@ void mamba_schedule(Scheduler& sc) {
       if (gate) {
         st.read("z", z + ((b * D + d) * L + l0) * e, len * e);
         st.write("y_gated", yz + ((b * D + d) * L + l0) * e, len * e);
+      }
+      if (prefixes) {
+        const u64 c = l0 / chunk, chunks = ceil_div(L, chunk);
+        st.write("prefixes", xs + ((b * D + d) * chunks + c) * N * kScanPrefixBytes, N * kScanPrefixBytes);
       }
       st.fp32 = 6.0 * static_cast<double>(len * N);
       st.sfu = static_cast<double>(len * N);
