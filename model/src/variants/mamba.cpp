@@ -345,6 +345,7 @@ std::string mamba_text(const Prediction& p) {
   std::string s;
   put(s, "state_dim", std::to_string(p.workload.count("state_dim")));
   put(s, "d_inner", std::to_string(p.workload.count("d_inner")));
+  if (p.workload.params.has("gate") && p.workload.count("gate") != 0) put(s, "gate", "1");
   return s;
 }
 
@@ -366,9 +367,17 @@ const VariantDescriptor kMambaDesc{
     .params_text = mamba_text,
     .schedule = mamba_schedule,
     .derivation = [](const Prediction& p) -> std::string {
-      return "Mamba App. D: the fused scan reads x, Δ (B·L·D), B, C (B·L·N) and A (D·N) once and writes y once; "
-             "the (B,L,D,N) state never leaves the chip. D = " + num(p.workload.count("d_inner")) + ", N = " +
-             num(p.workload.count("state_dim")) + ".\n";
+      const bool gate = p.workload.count("gate") != 0;
+      const bool mambas = p.impl != nullptr && p.impl->key == "mamba-scan";
+      std::string s = "Mamba App. D: the fused scan reads x, Δ (B·L·D), B, C (B·L·N) and A (D·N) once and writes y once; "
+                      "the (B,L,D,N) state never leaves the chip. D = " + num(p.workload.count("d_inner")) + ", N = " +
+                      num(p.workload.count("state_dim")) + ".";
+      if (gate) s += " With the gate it also reads z (B·L·D) and writes y·silu(z) beside y.";
+      if (mambas && p.workload.phase == Phase::prefill) {
+        s += " mamba's kernel walks the N states one after another per chunk, each loading its B and C and scanning "
+             "across the CTA before the next, and stores each chunk's running prefix per state (8 bytes) for the backward.";
+      }
+      return s + "\n";
     }};
 
 const VariantDescriptor kMambaNaiveDesc{
