@@ -1307,10 +1307,7 @@ TEST(Exec, Fp32InstructionsPerScoreByHand) {
 // ones ride in their shadow. On the H100 the FMA pipe is as wide as the issue (128 lanes per SM,
 // 132 SMs, 1.83 GHz x 0.9124), so both take issue slots: (180224 + 98304) / 2.821e13 = 9.87 ns.
 TEST(Exec, SoftmaxAluInstructionsIssueBesideTheFmaPipeByHand) {
-  Workload w;
-  w.dtype = Dtype::fp16;
-  w.batch = 1, w.heads = w.kv_heads = 1, w.seq = 256, w.head_dim = 64;
-  w.impl = &find_impl("fa2");
+  Workload w = shaped("flash2", "fa2", Dtype::fp16, 1, 1, 64, 256);
   const Device& a = find_device("a100-80gb");
   ASSERT_DOUBLE_EQ(a.fp32_lanes_per_sm, 64);
   ASSERT_DOUBLE_EQ(a.sm_count, 108);
@@ -1333,10 +1330,7 @@ TEST(Exec, SoftmaxAluInstructionsIssueBesideTheFmaPipeByHand) {
 // keeps the same two block rows of 1 and 2 blocks (rows 128..255 see keys 65..255), 49152 scores at
 // 1.5 + 3. The 2023 Triton kernel wheres every visited block of its causal loop: 2 x 49152.
 TEST(Exec, MaskInstructionsByHand) {
-  Workload w;
-  w.dtype = Dtype::fp16;
-  w.batch = 1, w.heads = w.kv_heads = 1, w.seq = 256, w.head_dim = 64;
-  w.impl = &find_impl("fa2");
+  Workload w = shaped("flash2", "fa2", Dtype::fp16, 1, 1, 64, 256);
   const Device& h = find_device("h100-sxm");
   EXPECT_EQ(kernel_named(predict(h, w), "flash2_fwd").other_instr.v, 98304u);  // no mask: 1.5 x 65536
   w.causal = true;

@@ -168,6 +168,22 @@ Workload resolve(Workload w, const Device& device) {
   return w;
 }
 
+void check_param(const ParamSpec& p, const ParamSet::Entry& e) {
+  const auto flag = [&] { return "--" + flag_name(p); };  // built only for a message
+  if (p.type == ParamType::real) {
+    const bool ok = std::isfinite(e.real) && (p.min_exclusive ? e.real > p.min : e.real >= p.min) && e.real <= p.max;
+    require(ok, [&] { return flag() + " must be in " + (p.min_exclusive ? "(" : "[") + fmt_bound(p.min) + ", " + fmt_bound(p.max) + "]"; });
+    return;
+  }
+  if (e.count == 0 && p.zero_is_auto) return;
+  require(static_cast<double>(e.count) >= p.min, [&] { return flag() + " must be at least " + fmt_bound(p.min); });
+  if (p.max == static_cast<double>(kMaxDim)) {
+    require(e.count <= kMaxDim, [&] { return flag() + " " + std::to_string(e.count) + " is larger than 2^40"; });
+  } else {
+    require(static_cast<double>(e.count) <= p.max, [&] { return flag() + " must be at most " + fmt_bound(p.max); });
+  }
+}
+
 void validate(const Workload& w, const Device& device) {
   check_size("batch", w.batch);
   check_size("seq", w.seq);
@@ -197,22 +213,8 @@ void validate(const Workload& w, const Device& device) {
   // Each parameter against its declaration; one the variant does not declare is refused.
   for (const ParamSet::Entry& e : w.params.entries()) {
     const ParamSpec* p = variant_param(w.variant, e.key);
-    const auto flag = [&] { return "--" + flag_name(*find_param(e.key)); };  // built only for a message
-    require(p != nullptr, [&] { return flag() + " does not apply to " + std::string(w.variant.name()); });
-    if (p->type == ParamType::real) {
-      const bool ok = std::isfinite(e.real) && (p->min_exclusive ? e.real > p->min : e.real >= p->min) && e.real <= p->max;
-      require(ok, [&] {
-        return flag() + " must be in " + (p->min_exclusive ? "(" : "[") + fmt_bound(p->min) + ", " + fmt_bound(p->max) + "]";
-      });
-      continue;
-    }
-    if (e.count == 0 && p->zero_is_auto) continue;
-    require(static_cast<double>(e.count) >= p->min, [&] { return flag() + " must be at least " + fmt_bound(p->min); });
-    if (p->max == static_cast<double>(kMaxDim)) {
-      require(e.count <= kMaxDim, [&] { return flag() + " " + std::to_string(e.count) + " is larger than 2^40"; });
-    } else {
-      require(static_cast<double>(e.count) <= p->max, [&] { return flag() + " must be at most " + fmt_bound(p->max); });
-    }
+    require(p != nullptr, [&] { return "--" + flag_name(*find_param(e.key)) + " does not apply to " + std::string(w.variant.name()); });
+    check_param(*p, e);
   }
   if (w.variant->check) w.variant->check(w, device);
 

@@ -85,13 +85,17 @@ void set_params(Workload& w, const std::string& field, const Where& at) {
     if (w.params.has(key)) at.fail("field 'params': '" + key + "' is given twice");
     double v = 0;
     const auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
-    const bool whole_number = p->type == ParamType::real || v == std::floor(v);
-    const bool in_range = (p->min_exclusive ? v > p->min : v >= p->min) && v <= p->max;
-    if (ec != std::errc() || ptr != value.data() + value.size() || !std::isfinite(v) || !whole_number || !in_range) {
+    const bool whole_number = p->type == ParamType::real || (v >= 0 && v == std::floor(v) && v < 0x1p63);
+    if (ec != std::errc() || ptr != value.data() + value.size() || !std::isfinite(v) || !whole_number) {
       at.fail("field 'params': " + key + "='" + value + "' is not a value of --" + flag_name(*p));
     }
     if (p->type == ParamType::real) w.params.set_real(*p, v);
     else w.params.set_count(*p, static_cast<std::uint64_t>(v));
+    try {
+      check_param(*p, *w.params.find(key));  // its declared range, as the CLI checks it
+    } catch (const InputError& e) {
+      at.fail("field 'params': " + std::string(e.what()));
+    }
     begin = end + 1;
   }
 }

@@ -88,16 +88,16 @@ void scan_as_compiled(KernelCost& k, const ScanLaunch& l, Count bld, Count blds,
   k.fp32_instr = times(blds, l.fma * per_state) + bld * (gate ? 7 : 3);
   k.other_instr = times(blds, l.other * per_state) + bld * (gate ? 5 : 3);
   k.sfu_issue = times(blds, l.mufu * per_state) + (gate ? bld * 2 : Count(0));
-  // State iterations over all CTAs: per CTA, chunks x N.
-  const u64 chunk = l.threads * l.items;
-  const u64 N = blds.v / bld.v;
-  k.block_iters = Count(k.ctas.v * N) * ceil_div(bld.v / k.ctas.v, chunk);
+  // State iterations over all CTAs: per CTA (one channel of one sequence), chunks x N.
+  const u64 N = blds.v / bld.v, L = bld.v / k.ctas.v;
+  const Count state_steps = Count(k.ctas.v * N) * ceil_div(L, l.threads * l.items);
+  k.block_iters = state_steps;
   k.waits = {.barriers = 2, .smem_reads = 1 + 6 + 1, .l2_reads = 1};
   k.sync_l2_read = bc_l2;
   k.sync_hbm_read = bc_hbm;
   // Thread 0 stores each chunk's running prefix per state, (A-product, h) as float2, for the
   // backward (line 258; x is (batch, dim, n_chunks, 2N) fp32, selective_scan.cpp:307-313).
-  Evaluator::write_direct(k, Count(k.ctas.v * N) * ceil_div(bld.v / k.ctas.v, chunk) * kScanPrefixBytes);
+  Evaluator::write_direct(k, state_steps * kScanPrefixBytes);
 }
 
 // Fused kernel: reads x, delta (B·L·D), B, C (B·L·N), A (D·N) and writes y (B·L·D); the state stays

@@ -106,6 +106,9 @@ Workload llama_like_workload();
 // Throws InputError for shapes and parameters the model cannot evaluate: the shape, each parameter
 // against its declared range, parameters the variant does not declare, and the variant's own
 // cross-parameter rules. Expects resolve()d input.
+// One parameter's value against its declaration (range; 0 where it means the model's choice):
+// throws InputError naming its flag. validate() checks every parameter a workload sets with it.
+void check_param(const ParamSpec& p, const ParamSet::Entry& e);
 void validate(const Workload& w, const Device& device);
 // Why this variant does not apply to this phase/pass, or nullopt when it does.
 std::optional<std::string> not_applicable(const Workload& w);
