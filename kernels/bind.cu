@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "attnio/kernels/attention_kernels.hpp"
+#include "attnio/kernels/cublas_lazy.hpp"
 #include "attnio/kernels/subquadratic_kernels.hpp"
 #include "cuda/common.cuh"
 #include "attnio/model/predict.hpp"
@@ -20,6 +21,12 @@
 namespace attnio::kernels {
 
 namespace {
+
+// ": <why>" when cuBLAS, opened on first use (cublas_lazy.cpp), could not be loaded; else "".
+std::string cublas_reason() {
+  const std::string why = cublas_load_error();
+  return why.empty() ? std::string() : ": " + why;
+}
 
 // Device memory owned by the bound launch; freed when the last copy of BoundKernel goes.
 struct Buffers {
@@ -365,7 +372,7 @@ std::string bind_attention(const Workload& w, const Device& device, std::string_
       if (std::string err = fill(x, static_cast<std::size_t>(tokens) * dm, e, 31); !err.empty()) return err;
       if (std::string err = fill(wt, static_cast<std::size_t>(dm) * width, e, 37); !err.empty()) return err;
       cublasHandle_t handle = nullptr;
-      if (cublasCreate(&handle) != CUBLAS_STATUS_SUCCESS) return "cublasCreate failed";
+      if (cublasCreate(&handle) != CUBLAS_STATUS_SUCCESS) return "cublasCreate failed" + cublas_reason();
       bufs.cleanups.push_back([handle] { cublasDestroy(handle); });
       p.gate = g;
       const cudaDataType_t type = e == Elem::bf16 ? CUDA_R_16BF : CUDA_R_16F;

@@ -1,4 +1,5 @@
 #include "attnio/kernels/ceilings.hpp"
+#include "attnio/kernels/cublas_lazy.hpp"
 
 #include <cublas_v2.h>
 #include <cuda_bf16.h>
@@ -259,7 +260,10 @@ std::string measure_ceilings(const CeilingsOptions& opt, MeasuredCeilings* out,
   }
   {  // Tensor cores through cuBLAS.
     cublasHandle_t h;
-    if (cublasCreate(&h) != CUBLAS_STATUS_SUCCESS) return "cublasCreate failed";
+    if (cublasCreate(&h) != CUBLAS_STATUS_SUCCESS) {
+      const std::string why = cublas_load_error();  // cuBLAS is opened on first use (cublas_lazy.cpp)
+      return "cublasCreate failed" + (why.empty() ? std::string() : ": " + why);
+    }
     double rate = 0;
     std::string e = gemm_rate(h, CUDA_R_16BF, CUBLAS_COMPUTE_32F, opt.repeats, &rate);
     if (e.empty()) {

@@ -6,6 +6,8 @@
 // and a query head reads its K/V head in place (GQA without copies).
 #include <cublas_v2.h>
 
+#include "attnio/kernels/cublas_lazy.hpp"
+
 #include <cmath>
 #include <vector>
 
@@ -46,7 +48,8 @@ __global__ void softmax_kernel(const T* S, T* P, int n, int nk, int lds, bool ca
 }
 
 std::string cublas_error(const char* what, cublasStatus_t st) {
-  return std::string(what) + ": cuBLAS status " + std::to_string(static_cast<int>(st));
+  const std::string why = cublas_load_error();  // cuBLAS is opened on first use (cublas_lazy.cpp)
+  return std::string(what) + ": " + (why.empty() ? "cuBLAS status " + std::to_string(static_cast<int>(st)) : why);
 }
 
 }  // namespace

@@ -99,6 +99,17 @@ TEST(Cli, SweepRangesMakeTheCrossProductAsCsv) {
   EXPECT_EQ(rows, 2 * 4);
 }
 
+// A command that runs no GEMM does not load cuBLAS (kernels/cublas_lazy.cpp): loading it took
+// 0.3 s of every attnio process. glibc's loader lists every library it opens under LD_DEBUG=files.
+TEST(Cli, ModelCommandsDoNotLoadCublas) {
+  const std::string err = ::testing::TempDir() + "attnio_cli_ld_debug.err";
+  const std::string cmd = "LD_DEBUG=files " + std::string(ATTNIO_CLI) + " predict --variant flash2 >/dev/null 2>" + err;
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  const std::string log = slurp(err);
+  EXPECT_NE(log.find("file=libboost"), std::string::npos) << "LD_DEBUG=files listed nothing:\n" << log.substr(0, 400);
+  EXPECT_EQ(log.find("libcublas"), std::string::npos) << log.substr(0, 400);
+}
+
 TEST(Cli, DevicesJsonRoundTripsAsADeviceFile) {
   const Result r = run("devices --format json");
   ASSERT_EQ(r.code, 0) << r.err;

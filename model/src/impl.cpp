@@ -1065,7 +1065,7 @@ std::optional<KernelTraits> impl_traits(const Workload& w, KernelRole role, std:
 }
 
 bool ImplProfile::implements(std::string_view variant) const {
-  return std::find(variants.begin(), variants.end(), variant) != variants.end();
+  return std::any_of(variants.begin(), variants.end(), [variant](std::string_view v) { return same_key(v, variant); });
 }
 
 std::span<const ImplProfile* const> all_impls() { return kImpls; }

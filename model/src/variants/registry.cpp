@@ -96,14 +96,14 @@ std::span<const ParamSpec* const> all_params() { return params(); }
 
 const ParamSpec* find_param(std::string_view key) {
   for (const ParamSpec* p : params()) {
-    if (p->key == key) return p;
+    if (same_key(p->key, key)) return p;
   }
   return nullptr;
 }
 
 const ParamSpec* variant_param(Variant v, std::string_view key) {
   for (const ParamSpec* p : v->params) {
-    if (p->key == key) return p;
+    if (same_key(p->key, key)) return p;
   }
   return nullptr;
 }
@@ -118,8 +118,7 @@ std::string flag_name(const ParamSpec& p) {
 
 const ParamSet::Entry* ParamSet::find(std::string_view key) const {
   for (int i = 0; i < size_; ++i) {
-    // Keys view the declarations' strings, so the same pointer usually means the same key.
-    if (entries_[i].key.data() == key.data() || entries_[i].key == key) return &entries_[i];
+    if (same_key(entries_[i].key, key)) return &entries_[i];
   }
   return nullptr;
 }
@@ -133,7 +132,7 @@ ParamSet::Entry& ParamSet::slot(std::string_view key) {
 ParamSet::Entry& ParamSet::slot(const ParamSpec& p) {
   const ParamSpec* spec = &p;
   for (int i = 0; i < size_; ++i) {
-    if (entries_[i].key == spec->key) return entries_[i];
+    if (same_key(entries_[i].key, spec->key)) return entries_[i];
   }
   if (size_ == kCapacity) throw InputError("internal: too many variant parameters (a bug in attnio)");
   // Keep the entries sorted by key so that equal sets compare equal.
@@ -169,7 +168,7 @@ void ParamSet::set_real(const ParamSpec& p, double v) {
 }
 void ParamSet::erase(std::string_view key) {
   for (int i = 0; i < size_; ++i) {
-    if (entries_[i].key != key) continue;
+    if (!same_key(entries_[i].key, key)) continue;
     for (int j = i + 1; j < size_; ++j) entries_[j - 1] = entries_[j];
     entries_[--size_] = Entry{};
     return;

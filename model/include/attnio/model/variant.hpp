@@ -47,6 +47,16 @@ struct ParamSpec {
 };
 std::string flag_name(const ParamSpec& p);  // "block_m" -> "block-m"
 
+// Key equality for the parameter and name lookups every evaluation makes: the same characters (most
+// keys view one declaration's string, so the pointers match), or else equal lengths and first
+// characters before the full comparison, which spares the library call for almost every key that
+// differs.
+inline bool same_key(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  if (a.data() == b.data() || a.empty()) return true;
+  return a.front() == b.front() && a == b;
+}
+
 // The values of the parameters a workload sets, by key. Small and copyable (no allocation): a
 // workload is copied for every sweep point.
 class ParamSet {
