@@ -251,6 +251,21 @@ TEST(Simulate, DecodeCallsReplayTheLibrarysPath) {
   }
 }
 
+// FlashAttention's paged KV cache (paged.cpp): Flash-Decoding's kernels with each CTA's block-table
+// entries and its K/V blocks in scattered pages, kernel for kernel with the L2 off; split
+// boundaries inside a page (3000 keys, 256-token pages, 128-key splits) and the last, part-filled
+// page included.
+TEST(Simulate, FlashPagedMatchesTheClosedFormKernelForKernel) {
+  for (const std::uint64_t batch : {1u, 2u, 64u}) {  // 24 splits of one 128-key block, two to a page; then 1
+    Workload w = l2_off("paged", "fa2", Pass::fwd, batch, 16, 4, 1, 128, false);
+    w.phase = Phase::decode;
+    w.kv_len = 3000;
+    const auto [sim, formula] = kernel_bytes(h100(), w);
+    EXPECT_EQ(sim, formula) << "batch " << batch;
+    EXPECT_EQ(sim.count("flash2_fwd_splitkv"), 1u);
+  }
+}
+
 // FlexDecoding (flex.cpp flex_decode_schedule): every split's Q, its tile of K/V blocks and its
 // partials, and the two reduction kernels, kernel for kernel with the L2 off; splits past the
 // visible blocks (many splits, few keys) and a document mask included.

@@ -25,6 +25,17 @@ Workload small(Variant v) {
   return w;
 }
 
+// A decode step of `small`'s kind: 2 sequences, 8 query heads over 2 K/V heads (g = 4), `kv_len` keys.
+Workload small_decode(std::string_view variant, std::uint64_t kv_len) {
+  Workload w = small(parse_variant(variant));
+  w.phase = Phase::decode;
+  w.batch = 2;
+  w.heads = 8;
+  w.kv_heads = 2;
+  w.kv_len = kv_len;
+  return w;
+}
+
 std::uint64_t kernel_count_named(const Prediction& p, std::string_view name) {
   std::uint64_t n = 0;
   for (int i = 0; i < p.kernel_count(); ++i) n += p.kernels[i].name == name;
@@ -127,12 +138,7 @@ TEST(Standard, BackwardFollowsAlgorithm3) {
 }
 
 TEST(FlashDecoding, SplitKvReadsTheCacheOncePerGroup) {
-  Workload w = small(parse_variant("flash-decoding"));
-  w.phase = Phase::decode;
-  w.batch = 2;
-  w.heads = 8;
-  w.kv_heads = 2;
-  w.kv_len = 1000;
+  Workload w = small_decode("flash-decoding", 1000);
   w.set("splits", 2);
   const Prediction p = predict(h100(), w);
   EXPECT_EQ(p.splits, 2u);
@@ -147,12 +153,7 @@ TEST(FlashDecoding, SplitKvReadsTheCacheOncePerGroup) {
 }
 
 TEST(Paged, V1ReadsWholePagesAndTheBlockTable) {
-  Workload w = small(parse_variant("paged"));
-  w.phase = Phase::decode;
-  w.batch = 2;
-  w.heads = 8;
-  w.kv_heads = 2;
-  w.kv_len = 500;
+  Workload w = small_decode("paged", 500);
   const Prediction p = predict(h100(), w);
   EXPECT_EQ(kernel_count_named(p, "paged_attention_v1"), 1u);  // one 512-token partition
   // 32 pages of 16 = 512 tokens per sequence. Table 32·4 = 128 bytes per CTA, 16 CTAs: 2048.
@@ -165,13 +166,70 @@ TEST(Paged, V1ReadsWholePagesAndTheBlockTable) {
   EXPECT_EQ(predict(h100(), w).hbm_read_bytes.v, 256u + 524288u + 2048u);
 }
 
-TEST(Paged, V2SplitsLongContextsIntoPartitions) {
+// FlashAttention's paged KV cache (flash-attn >= 2.5): Flash-Decoding's kernels, each key block
+// found through the block table. By hand against Flash-Decoding on the same shape: the same
+// kernels and bytes, plus the table. 1000 keys in 4 pages of 256 (the default page under the
+// library's profiles); Alg. 1 tiles at this M, 64 keys a block, 16 blocks. 4 CTAs (2 sequences x 2
+// K/V heads) on 264 slots: the split heuristic takes the fewest splits within 85 % of the best
+// wave efficiency, 16 (1 block each), so every page is read by 4 splits: 16 entries of 4 bytes per
+// (sequence, K/V head), 2·2·64 = 256 bytes with the L2 off, and once per sequence, 2·4·4 = 32
+// bytes, with it on.
+TEST(Paged, FlashAttentionReadsItsBlocksThroughTheTable) {
+  Workload w = small_decode("paged", 1000);
+  w.impl = &find_impl("fa2-splitkv");
+  Workload fd = w;
+  fd.variant = parse_variant("flash-decoding");
+  for (const bool l2 : {false, true}) {
+    w.l2 = fd.l2 = l2;
+    const Prediction p = predict(h100(), w), contiguous = predict(h100(), fd);
+    EXPECT_EQ(p.workload.count("page_size"), 256u);
+    EXPECT_EQ(p.splits, 16u);
+    EXPECT_EQ(contiguous.splits, 16u);
+    EXPECT_EQ(p.block_n, 64u);
+    EXPECT_EQ(kernel_count_named(p, "flash2_fwd_splitkv"), 1u);
+    EXPECT_EQ(kernel_count_named(p, "combine_splits"), 1u);
+    EXPECT_EQ(p.tensor_flops.v, contiguous.tensor_flops.v);
+    EXPECT_EQ(p.hbm_read_bytes.v, contiguous.hbm_read_bytes.v + (l2 ? 32u : 256u)) << "l2 " << l2;
+    EXPECT_EQ(p.hbm_write_bytes.v, contiguous.hbm_write_bytes.v);
+    EXPECT_EQ(p.kv_cache_bytes.v, 2u * 2 * 1024 * 128 * 2);  // whole pages held, 24 tokens of them empty
+    EXPECT_NE(params_text(p).find("page_waste_bytes=24576"), std::string::npos);  // 2·2·24·256
+  }
+  // One split: the library still runs its split kernel (only it reads a block table), with no
+  // combine, where contiguous decode runs the forward kernel.
+  w.batch = fd.batch = 128;
+  const Prediction one = predict(h100(), w);
+  EXPECT_EQ(one.splits, 1u);
+  EXPECT_EQ(kernel_count_named(one, "flash2_fwd_splitkv"), 1u);
+  EXPECT_EQ(kernel_count_named(one, "combine_splits"), 0u);
+}
+
+TEST(Paged, EachImplementationTakesItsOwnPages) {
   Workload w = small(parse_variant("paged"));
   w.phase = Phase::decode;
-  w.batch = 2;
-  w.heads = 8;
-  w.kv_heads = 2;
   w.kv_len = 1000;
+  w.impl = &find_impl("fa2");
+  auto refused = [&](const std::string& needle) {
+    try {
+      predict(h100(), w);
+    } catch (const InputError& e) {
+      return std::string(e.what()).find(needle) != std::string::npos;
+    }
+    return false;
+  };
+  EXPECT_EQ(predict(h100(), w).workload.count("page_size"), 256u);
+  w.set("page_size", 16);  // vLLM's pages
+  EXPECT_TRUE(refused("multiple of 256"));
+  w.set("page_size", 512);
+  EXPECT_NO_THROW(predict(h100(), w));
+  w.set("paged_version", 2);
+  EXPECT_TRUE(refused("--paged-version"));
+  w.impl = &find_impl("vllm-paged");
+  w.params = {};
+  EXPECT_EQ(predict(h100(), w).workload.count("page_size"), 16u);
+}
+
+TEST(Paged, V2SplitsLongContextsIntoPartitions) {
+  Workload w = small_decode("paged", 1000);
   const Prediction p = predict(h100(), w);
   // 1008 tokens = 2 partitions and only 16 (b, h) pairs: vLLM picks v2.
   EXPECT_EQ(kernel_count_named(p, "paged_attention_v2"), 1u);

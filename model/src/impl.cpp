@@ -231,7 +231,7 @@ KernelTraits fa2_traits(KernelRole role, u64 d, bool, Dtype, double smem, int) {
   return t;
 }
 constexpr std::string_view kFa2Variants[] = {"flash2", "block-sparse", "sliding-window", "sigmoid", "dilated",
-                                             "flash-decoding", "gated", "ring", "mla"};
+                                             "flash-decoding", "paged", "gated", "ring", "mla"};
 const ImplProfile kFa2{
     .key = "fa2",
     .name = "FlashAttention-2 (flash-attn 2.x)",
@@ -268,7 +268,8 @@ const ImplProfile kFa2V20{
 // the num_splits heuristic (flash_api.cpp:281-335); see Flash-Decoding (PyTorch blog, 2023-10-13).
 // shared-prefix: both of its phases are this kernel (the prefix phase with every request's rows);
 // FlashInfer's cascade and vLLM's prefix caching run the same split-KV decode twice and merge.
-constexpr std::string_view kSplitKvVariants[] = {"flash-decoding", "mla", "selective", "shared-prefix"};
+// paged: the same kernel reading its K/V blocks through a block table (flash-attn >= 2.5.0).
+constexpr std::string_view kSplitKvVariants[] = {"flash-decoding", "paged", "mla", "selective", "shared-prefix"};
 const ImplProfile kFa2SplitKv{
     .key = "fa2-splitkv",
     .name = "Flash-Decoding (flash-attn 2.x split-KV)",

@@ -305,7 +305,10 @@ const ImplProfile* profile_for(const std::string& impl) {
       // PyTorch's FlexAttention (torch.nn.attention.flex_attention under torch.compile).
       {"flexattn", "flexattn"},
       // Mamba's fused selective scan (selective_scan_cuda) and Mamba-2's SSD Triton kernels.
-      {"mamba-scan", "mamba-scan"}, {"mamba-ssd", "mamba-ssd"}};
+      {"mamba-scan", "mamba-scan"}, {"mamba-ssd", "mamba-ssd"},
+      // flash_attn_with_kvcache with a block table (flash-attn 2.5.x in vLLM PR #2744, 2024-02): the
+      // split-KV kernel and heuristic of those releases.
+      {"fa2-paged", "fa2-splitkv-2.3"}};
   for (const auto& [row, key] : kMap) {
     if (row == impl) return find_impl_or_null(key);
   }

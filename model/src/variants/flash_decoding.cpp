@@ -56,12 +56,15 @@ u64 decode_row_tile(const Workload& w) {
 }
 
 void split_kv_decode(Evaluator& ev, std::string_view name, u64 batch, u64 sets, u64 rows, u64 nk,
-                     u64 token_bytes, u64 qk_dim, u64 v_dim, u64 token_elems) {
+                     u64 token_bytes, u64 qk_dim, u64 v_dim, u64 token_elems, bool force_split_kernel) {
   const u64 e = ev.e();
   const u64 dmax = std::max(qk_dim, v_dim);
-  BlockSizes bs = blocks_for(ev, dmax);
+  // A variant without tile parameters (paged: the library's paged path, which takes none) runs the
+  // implementation's own tiles.
+  const bool tiles_given = variant_param(ev.w().variant, "block_n") != nullptr;
+  BlockSizes bs = tiles_given ? blocks_for(ev, dmax) : impl_tiles(ev.w(), KernelRole::splitkv, dmax);
   u64 key_blocks = ceil_div(nk, bs.bc);
-  u64 row_tile = decode_row_tile(ev.w());
+  u64 row_tile = tiles_given ? decode_row_tile(ev.w()) : bs.br;
   u64 row_tiles = ceil_div(rows, row_tile);
   Count base_ctas = Count(batch) * sets * row_tiles;
   const auto traits = ev.traits(KernelRole::splitkv, dmax);
@@ -82,7 +85,8 @@ void split_kv_decode(Evaluator& ev, std::string_view name, u64 batch, u64 sets, 
   // is the forward kernel's. Only where the workload's tiles are the library's (no --block-n) and
   // the forward's fit its on-chip memory (impl_tiles returns them then).
   KernelRole role = KernelRole::splitkv;
-  if (splits == 1 && traits && traits->unsplit_runs_fwd && ev.w().count("block_n") == traits->block_n) {
+  if (!force_split_kernel && tiles_given && splits == 1 && traits && traits->unsplit_runs_fwd &&
+      ev.w().count("block_n") == traits->block_n) {
     const auto fwd = ev.traits(KernelRole::fwd, dmax);
     const BlockSizes fits = impl_tiles(ev.w(), KernelRole::fwd, dmax);
     if (fwd && fwd->block_m != 0 && fits.br == fwd->block_m && fits.bc == fwd->block_n) {
@@ -172,7 +176,8 @@ void split_kv_decode(Evaluator& ev, std::string_view name, u64 batch, u64 sets, 
 // then (batch, set)). `separate_v`: K and V are separate arrays (flash-decoding); otherwise one
 // cache row per token holds both (MLA's latent + rope, values = the latent part).
 void split_kv(Scheduler& sc, std::string name, u64 batch, u64 sets,
-              u64 rows, u64 nk, u64 qk, u64 vd, bool separate_v, u64 k_row, u64 v_row, u64, u64 splits_given) {
+              u64 rows, u64 nk, u64 qk, u64 vd, bool separate_v, u64 k_row, u64 v_row, u64, u64 splits_given,
+              u64 page_tokens) {
   const Prediction& f = sc.formula();
   std::vector<SimKernel>& out = sc.out();
   AddressSpace& as = sc.as();
@@ -183,8 +188,28 @@ void split_kv(Scheduler& sc, std::string name, u64 batch, u64 sets,
   const u64 row_tiles = ceil_div(rows, rtile);
   const u64 token = separate_v ? k_row + v_row : k_row;
   const u64 q = as.alloc(Count(batch) * sets * rows * qk * e);
-  const u64 kc = as.alloc(Count(batch) * sets * nk * k_row);
-  const u64 vc = separate_v ? as.alloc(Count(batch) * sets * nk * v_row) : 0;
+  // Paged: pages of page_tokens tokens (all sets of a token in one page, as the library's
+  // [pages, page, heads, d] cache), each sequence's logical pages mapped to physical ones by a fixed
+  // permutation (as vLLM's schedule in paged.cpp), and its table of int32 entries.
+  const u64 pages = page_tokens != 0 ? ceil_div(nk, page_tokens) : 0;
+  const u64 slots = (Count(batch) * pages).v;
+  u64 stride = 1;
+  if (slots > 1) {
+    stride = 2654435761u % slots;
+    auto gcd = [](u64 a, u64 b) { while (b) { a %= b; std::swap(a, b); } return a; };
+    if (stride == 0) stride = 1;
+    while (gcd(stride, slots) != 1) ++stride;
+  }
+  const u64 table = page_tokens != 0 ? as.alloc(Count(slots) * 4) : 0;
+  const u64 cache_tokens = page_tokens != 0 ? slots * page_tokens : batch * nk;
+  const u64 kc = as.alloc(Count(cache_tokens) * sets * k_row);
+  const u64 vc = separate_v ? as.alloc(Count(cache_tokens) * sets * v_row) : 0;
+  // Where token t of (sequence b, set h) lives, in rows of one set.
+  const auto row_of = [=](u64 b, u64 h, u64 t) -> u64 {
+    if (page_tokens == 0) return (b * sets + h) * nk + t;
+    const u64 phys = ((b * pages + t / page_tokens) * stride) % slots;
+    return (phys * sets + h) * page_tokens + t % page_tokens;
+  };
   const u64 part = as.alloc(Count(batch) * sets * splits * rows * (vd + 1) * kStat);
   const u64 o = as.alloc(Count(batch) * sets * rows * vd * e);
   SimKernel k;
@@ -196,15 +221,21 @@ void split_kv(Scheduler& sc, std::string name, u64 batch, u64 sets,
     const u64 r0 = rt * rtile, nr = min_u(rows, r0 + rtile) - r0;
     Step first;
     first.read("Q", q + (bs * rows + r0) * qk * e, nr * qk * e);
+    const u64 j0 = sp * per_split, j1 = min_u(key_blocks, (sp + 1) * per_split);
+    if (page_tokens != 0 && j1 > j0) {
+      const u64 b = bs / sets, p0 = j0 * bc / page_tokens, p1 = (min_u(nk, j1 * bc) - 1) / page_tokens;
+      first.read("block table", table + (b * pages + p0) * 4, (p1 - p0 + 1) * 4);
+    }
     steps.push_back(first);
-    for (u64 j = sp * per_split; j < min_u(key_blocks, (sp + 1) * per_split); ++j) {
+    for (u64 j = j0; j < j1; ++j) {
       const u64 k0 = j * bc, cols = min_u(nk, k0 + bc) - k0;
+      const u64 at = row_of(bs / sets, bs % sets, k0);
       Step st;
       if (separate_v) {
-        st.read("K", kc + (bs * nk + k0) * k_row, cols * k_row);
-        st.read("V", vc + (bs * nk + k0) * v_row, cols * v_row);
+        st.read("K", kc + at * k_row, cols * k_row);
+        st.read("V", vc + at * v_row, cols * v_row);
       } else {
-        st.read("latent", kc + (bs * nk + k0) * k_row, cols * k_row);
+        st.read("latent", kc + at * k_row, cols * k_row);
       }
       const double area = static_cast<double>(nr * cols);
       st.tensor = 2 * area * static_cast<double>(qk + vd);

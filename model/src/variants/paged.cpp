@@ -3,12 +3,19 @@
 // K/V page by page through a per-sequence block table.
 #include "common.hpp"
 #include "flashinfer_decode.hpp"
+#include "split_kv.hpp"
 
 namespace attnio::detail {
 
+namespace {
+bool runs_flash_paged(const Workload& w);
+}  // namespace
+
 const ParamSpec kPageSize{
-    .key = "page_size", .default_value = 16, .default_text = "16", .max = 512, .unit = "tokens",
-    .help = "paged: tokens per page (default 16)", .source = "vLLM default block size 16 (vllm/config.py)"};
+    .key = "page_size", .default_value = 16, .default_text = "16; 256 for FlashAttention's (--impl fa2)", .max = 512,
+    .unit = "tokens", .help = "paged: tokens per page (default 16, vLLM's; 256 under FlashAttention's paged cache)",
+    .source = "vLLM default block size 16 (vllm/config.py); flash-attention flash_api.cpp: pages a multiple of 256",
+    .default_rule = [](const Workload& w) -> double { return runs_flash_paged(w) ? 256 : 16; }};
 // Which PagedAttention kernel runs: vLLM's own choice, or v1 or v2 as a benchmark that names one
 // runs it (vllm benchmarks/kernels/benchmark_paged_attention.py --version).
 const ParamSpec kPagedVersion{
@@ -67,7 +74,61 @@ bool runs_v1(const Workload& w, u64 nk, u64 pages, u64 bh) {
   return nk <= traits::kPagedV1MaxContext && (parts == 1 || bh > 512);
 }
 
+// FlashAttention's paged KV cache (flash-attn >= 2.5.0, `flash_attn_with_kvcache(..., block_table=)`,
+// csrc/flash_attn/flash_api.cpp mha_fwd_kvcache; the kernel vLLM PR #2744 put behind its decode in
+// 2024-02 and its FLASH_ATTN backend runs since): the split-KV kernel of Flash-Decoding, its GQA
+// heads packed and its keys split by the same heuristic, each key block's K and V tiles found
+// through the block table (flash_fwd_kernel.h compute_attn_1rowblock_splitkv: before each K and V
+// copy, block_table[n_block * kBlockN / page_block_size] moves the tile pointer to that block's
+// page). The library takes pages of a multiple of 256 tokens ("Paged KV cache block size must be
+// divisible by 256", flash_api.cpp, 2.5.0 through 2.8.3), so a key block never straddles two pages
+// (kBlockN is 64, 128 or 256). Runs under every profile whose decode is the library's split-KV
+// kernel (KernelTraits::decode_splitkv).
+bool runs_flash_paged(const Workload& w) {
+  const auto t = impl_traits(w, KernelRole::splitkv, std::max(w.head_dim, w.v_head_dim));
+  return t && t->decode_splitkv;
+}
+
 // ---- closed form --------------------------------------------------------------------------------
+
+// FlashAttention's paged decode: Flash-Decoding's kernels (split_kv.hpp) plus the block table, read
+// by every CTA for the key blocks of its split: one int32 entry per page it visits, from L2 after
+// the first CTA of a sequence. The lookups (two per key block, before the V and the K copy, L1 hits
+// after the first) are not counted as waits, as the split kernel's own barriers are not (impl.cpp
+// fa2_traits, split-KV role): the model takes that loop's latencies as hidden. Pages are read only
+// as far as the context (actual_seqlen_k masks the rest), so the last page's empty tail costs
+// nothing here, unlike vLLM's kernels, which read whole pages.
+void flash_paged_decode(Evaluator& ev) {
+  const Shape s = ev.shape();
+  const Workload& w = ev.w();
+  const std::size_t first = ev.out().kernels.size();
+  // The split kernel even for one split: only it reads a block table (flash_api.cpp mha_fwd_kvcache,
+  // run_mha_fwd(..., force_split_kernel = ... || paged_KV)).
+  split_kv_decode(ev, "flash2_fwd_splitkv", s.batch, s.kv_heads, s.group(), s.nk,
+                  kv_row_bytes(w, s.d) + kv_row_bytes(w, s.dv), s.d, s.dv, s.d + s.dv, /*force_split_kernel=*/true);
+  const u64 pages = ceil_div(s.nk, w.count("page_size"));
+  const Prediction& p = ev.out();
+  KernelCost& k = ev.out().kernels[first];
+  const u64 row_tiles = ceil_div(s.group(), p.row_tile != 0 ? p.row_tile : 1);
+  const u64 splits = std::max<u64>(1, p.splits);
+  const u64 key_blocks = ceil_div(s.nk, p.block_n), per_split = ceil_div(key_blocks, splits);
+  // Each split reads the entries of the pages its key blocks fall in: over the splits of one
+  // (sequence, K/V head, row tile) every page once, and a page cut by a split boundary twice.
+  u64 visits = 0;
+  for (u64 sp = 0; sp < splits; ++sp) {
+    const u64 j0 = sp * per_split, j1 = std::min(key_blocks, (sp + 1) * per_split);
+    if (j1 <= j0) continue;
+    visits += (std::min(s.nk, j1 * p.block_n) - 1) / w.count("page_size") - j0 * p.block_n / w.count("page_size") + 1;
+  }
+  const Count table = Count(s.batch) * pages * 4;
+  const Count table_total = Count(s.batch) * s.kv_heads * row_tiles * visits * 4;
+  k.l2_read += table_total;
+  k.hbm_read += ev.shared(k, table, table_total, s.kv_heads * row_tiles * splits, 1, 1, 0);
+  ev.out().extras.pages_per_seq = pages;
+  ev.out().extras.page_waste_bytes = Count(s.batch) * s.kv_heads * (pages * w.count("page_size") - s.nk) *
+                                     (kv_row_bytes(w, s.d) + kv_row_bytes(w, s.dv)) * w.layers;
+}
+
 
 // vLLM PagedAttention (Kwon et al. 2023 §4): K/V live in pages of `page_size` tokens reached
 // through a per-sequence block table. Kernel v1 runs one CTA per (query head, sequence) and holds the
@@ -78,6 +139,10 @@ bool runs_v1(const Workload& w, u64 nk, u64 pages, u64 bh) {
 void paged_decode(Evaluator& ev) {
   if (runs_flashinfer_decode(ev.w())) {
     flashinfer_decode(ev, true);
+    return;
+  }
+  if (runs_flash_paged(ev.w())) {
+    flash_paged_decode(ev);
     return;
   }
   const Shape s = ev.shape();
@@ -211,6 +276,12 @@ void paged_schedule(Scheduler& sc) {
     flashinfer_schedule(sc, true);
     return;
   }
+  if (runs_flash_paged(sc.w())) {
+    const Shape s = sc.shape();
+    split_kv(sc, "flash2_fwd_splitkv", s.batch, s.kv_heads, s.group(), s.nk, s.d, s.dv, true, kv_row_bytes(sc.w(), s.d),
+             kv_row_bytes(sc.w(), s.dv), s.d + s.dv, 0, sc.w().count("page_size"));
+    return;
+  }
   const Workload& w = sc.w();
   const Shape s = sc.shape();
   std::vector<SimKernel>& out = sc.out();
@@ -288,13 +359,23 @@ Count padded_cache(const Workload& w) {
 constexpr const ParamSpec* kParams[] = {&kClaShare, &kPageSize, &kPagedVersion, &kKvBits, &kKvGroup};
 const VariantDescriptor kDesc{
     .name = "paged",
-    .summary = "decode reading K/V page by page through a block table (vLLM PagedAttention)",
-    .sources = "Kwon et al. 2023, PagedAttention (vLLM) §4; vllm paged_attn.py (v1/v2 choice, 512-token partitions)",
+    .summary = "decode reading K/V page by page through a block table (vLLM PagedAttention; FlashAttention's paged cache)",
+    .sources = "Kwon et al. 2023, PagedAttention (vLLM) §4; vllm paged_attn.py (v1/v2 choice, 512-token partitions); "
+               "flash-attention flash_api.cpp mha_fwd_kvcache (block_table, pages of a multiple of 256)",
     .params = kParams, .prefill = false, .cpu_reference = true, .kernel_decode = "paged_attention",
     .check = [](const Workload& w, const Device&) {
-      // vLLM splits long contexts into 512-token partitions of whole pages.
       const u64 P = w.count("page_size");
-      if (512 % P != 0) throw InputError("--page-size " + std::to_string(P) + " must divide 512 (vLLM's partition size)");
+      if (runs_flash_paged(w)) {
+        if (P % 256 != 0) {
+          throw InputError("--page-size " + std::to_string(P) + ": FlashAttention's paged KV cache takes pages of a multiple of "
+                           "256 tokens (flash_api.cpp: 'Paged KV cache block size must be divisible by 256'; vLLM's own "
+                           "fork of it takes 16)");
+        }
+        if (w.count("paged_version") != 0) throw InputError("--paged-version picks vLLM's PagedAttention kernel (--impl vllm-paged)");
+      } else {
+        // vLLM splits long contexts into 512-token partitions of whole pages.
+        if (512 % P != 0) throw InputError("--page-size " + std::to_string(P) + " must divide 512 (vLLM's partition size)");
+      }
       check_kv_format(w);
     },
     .evaluate = paged_decode,
@@ -303,6 +384,7 @@ const VariantDescriptor kDesc{
     .params_text = [](const Prediction& p) {
       std::string s;
       put(s, "page_size", std::to_string(p.workload.count("page_size")));
+      if (runs_flash_paged(p.workload) && p.splits != 0) put(s, "splits", std::to_string(p.splits));
       put(s, "pages_per_seq", std::to_string(p.extras.pages_per_seq));
       put(s, "page_waste_bytes", std::to_string(p.extras.page_waste_bytes.v));
       return s;
@@ -310,6 +392,15 @@ const VariantDescriptor kDesc{
     .schedule = paged_schedule,
     .derivation = [](const Prediction& p) -> std::string {
       if (runs_flashinfer_decode(p.workload)) return flashinfer_derivation(p, true);
+      if (runs_flash_paged(p.workload)) {
+        const Workload& w = p.workload;
+        return "FlashAttention's paged KV cache (flash_attn_with_kvcache with a block table, flash-attn >= 2.5): "
+               "Flash-Decoding's split-KV kernel, the " + num(w.heads / w.kv_heads) + " query heads of a group packed as "
+               "the rows of one tile and the keys split " + num(p.splits) + " ways, each " + num(p.block_n) +
+               "-key block found through the block table in its page of " + num(w.count("page_size")) +
+               " tokens (a multiple of 256, so no block straddles two pages). Pages are read only up to the context "
+               "length, and the table adds one int32 per page a CTA visits: the cache costs what a contiguous one does.\n";
+      }
       return "PagedAttention (vLLM §4): the cache is read page by page (" + num(p.workload.count("page_size")) +
              " tokens) through a block table; the last page of each sequence is partly empty and still read. One CTA "
              "per query head: the g heads of a group re-read the same pages, mostly from L2.\n";
