@@ -129,7 +129,6 @@ void flash_paged_decode(Evaluator& ev) {
                                      (kv_row_bytes(w, s.d) + kv_row_bytes(w, s.dv)) * w.layers;
 }
 
-
 // vLLM PagedAttention (Kwon et al. 2023 §4): K/V live in pages of `page_size` tokens reached
 // through a per-sequence block table. Kernel v1 runs one CTA per (query head, sequence) and holds the
 // logits of the whole context in shared memory; v2 splits the context into 512-token partitions
