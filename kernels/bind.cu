@@ -22,12 +22,6 @@ namespace attnio::kernels {
 
 namespace {
 
-// ": <why>" when cuBLAS, opened on first use (cublas_lazy.cpp), could not be loaded; else "".
-std::string cublas_reason() {
-  const std::string why = cublas_load_error();
-  return why.empty() ? std::string() : ": " + why;
-}
-
 // Device memory owned by the bound launch; freed when the last copy of BoundKernel goes.
 struct Buffers {
   std::vector<void*> ptrs;

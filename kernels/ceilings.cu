@@ -260,10 +260,7 @@ std::string measure_ceilings(const CeilingsOptions& opt, MeasuredCeilings* out,
   }
   {  // Tensor cores through cuBLAS.
     cublasHandle_t h;
-    if (cublasCreate(&h) != CUBLAS_STATUS_SUCCESS) {
-      const std::string why = cublas_load_error();  // cuBLAS is opened on first use (cublas_lazy.cpp)
-      return "cublasCreate failed" + (why.empty() ? std::string() : ": " + why);
-    }
+    if (cublasCreate(&h) != CUBLAS_STATUS_SUCCESS) return "cublasCreate failed" + cublas_reason();
     double rate = 0;
     std::string e = gemm_rate(h, CUDA_R_16BF, CUBLAS_COMPUTE_32F, opt.repeats, &rate);
     if (e.empty()) {

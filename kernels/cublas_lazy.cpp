@@ -54,6 +54,11 @@ namespace attnio::kernels {
 
 std::string cublas_load_error() { return library().error; }
 
+std::string cublas_reason() {
+  const std::string& why = library().error;
+  return why.empty() ? std::string() : ": " + why;
+}
+
 bool cublas_loaded() { return dlopen(kLibrary, RTLD_NOW | RTLD_NOLOAD) != nullptr; }
 
 }  // namespace attnio::kernels

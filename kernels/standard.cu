@@ -48,8 +48,9 @@ __global__ void softmax_kernel(const T* S, T* P, int n, int nk, int lds, bool ca
 }
 
 std::string cublas_error(const char* what, cublasStatus_t st) {
-  const std::string why = cublas_load_error();  // cuBLAS is opened on first use (cublas_lazy.cpp)
-  return std::string(what) + ": " + (why.empty() ? "cuBLAS status " + std::to_string(static_cast<int>(st)) : why);
+  // cuBLAS is opened on first use (cublas_lazy.cpp): a library that did not load says why.
+  const std::string why = cublas_reason();
+  return std::string(what) + (why.empty() ? ": cuBLAS status " + std::to_string(static_cast<int>(st)) : why);
 }
 
 }  // namespace

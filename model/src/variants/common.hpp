@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <string>
+#include <utility>
 
 #include "attnio/model/variant.hpp"
 #include "attnio/model/workload.hpp"
@@ -74,6 +75,26 @@ inline Count attended_kv_bytes(const Workload& w) {
   return kv_heads_bytes(s, s.nk, dtype_bytes(w.dtype)) * w.layers;
 }
 Count kv_cache_tokens(const Workload& w, u64 tokens);
+
+// Paged caches (variants/paged.cpp): the schedules place a sequence's logical page p at physical
+// page (b·pages + p)·stride mod slots, a fixed permutation of the `slots` pages (stride coprime to
+// slots, from a multiplicative hash), so that pages scatter as an allocator's do.
+inline u64 page_permutation_stride(u64 slots) {
+  if (slots <= 1) return 1;
+  u64 stride = 2654435761u % slots;
+  if (stride == 0) stride = 1;
+  auto gcd = [](u64 a, u64 b) { while (b) { a %= b; std::swap(a, b); } return a; };
+  while (gcd(stride, slots) != 1) ++stride;
+  return stride;
+}
+// A paged decode's pages per sequence and the bytes of its last pages' empty tails (over all layers).
+inline void set_page_extras(Evaluator& ev, u64 pages) {
+  const Workload& w = ev.w();
+  const Shape s = ev.shape();
+  ev.out().extras.pages_per_seq = pages;
+  ev.out().extras.page_waste_bytes = Count(s.batch) * s.kv_heads * (pages * w.count("page_size") - s.nk) *
+                                     (kv_row_bytes(w, s.d) + kv_row_bytes(w, s.dv)) * w.layers;
+}
 
 // "key=value" words of params_text.
 inline void put(std::string& s, const std::string& key, const std::string& value) {

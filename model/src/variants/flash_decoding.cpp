@@ -192,14 +192,7 @@ void split_kv(Scheduler& sc, std::string name, u64 batch, u64 sets,
   // [pages, page, heads, d] cache), each sequence's logical pages mapped to physical ones by a fixed
   // permutation (as vLLM's schedule in paged.cpp), and its table of int32 entries.
   const u64 pages = page_tokens != 0 ? ceil_div(nk, page_tokens) : 0;
-  const u64 slots = (Count(batch) * pages).v;
-  u64 stride = 1;
-  if (slots > 1) {
-    stride = 2654435761u % slots;
-    auto gcd = [](u64 a, u64 b) { while (b) { a %= b; std::swap(a, b); } return a; };
-    if (stride == 0) stride = 1;
-    while (gcd(stride, slots) != 1) ++stride;
-  }
+  const u64 slots = (Count(batch) * pages).v, stride = page_permutation_stride(slots);
   const u64 table = page_tokens != 0 ? as.alloc(Count(slots) * 4) : 0;
   const u64 cache_tokens = page_tokens != 0 ? slots * page_tokens : batch * nk;
   const u64 kc = as.alloc(Count(cache_tokens) * sets * k_row);

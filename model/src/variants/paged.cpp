@@ -106,7 +106,7 @@ void flash_paged_decode(Evaluator& ev) {
   // run_mha_fwd(..., force_split_kernel = ... || paged_KV)).
   split_kv_decode(ev, "flash2_fwd_splitkv", s.batch, s.kv_heads, s.group(), s.nk,
                   kv_row_bytes(w, s.d) + kv_row_bytes(w, s.dv), s.d, s.dv, s.d + s.dv, /*force_split_kernel=*/true);
-  const u64 pages = ceil_div(s.nk, w.count("page_size"));
+  const u64 P = w.count("page_size"), pages = ceil_div(s.nk, P);
   const Prediction& p = ev.out();
   KernelCost& k = ev.out().kernels[first];
   const u64 row_tiles = ceil_div(s.group(), p.row_tile != 0 ? p.row_tile : 1);
@@ -118,15 +118,13 @@ void flash_paged_decode(Evaluator& ev) {
   for (u64 sp = 0; sp < splits; ++sp) {
     const u64 j0 = sp * per_split, j1 = std::min(key_blocks, (sp + 1) * per_split);
     if (j1 <= j0) continue;
-    visits += (std::min(s.nk, j1 * p.block_n) - 1) / w.count("page_size") - j0 * p.block_n / w.count("page_size") + 1;
+    visits += (std::min(s.nk, j1 * p.block_n) - 1) / P - j0 * p.block_n / P + 1;
   }
   const Count table = Count(s.batch) * pages * 4;
   const Count table_total = Count(s.batch) * s.kv_heads * row_tiles * visits * 4;
   k.l2_read += table_total;
   k.hbm_read += ev.shared(k, table, table_total, s.kv_heads * row_tiles * splits, 1, 1, 0);
-  ev.out().extras.pages_per_seq = pages;
-  ev.out().extras.page_waste_bytes = Count(s.batch) * s.kv_heads * (pages * w.count("page_size") - s.nk) *
-                                     (kv_row_bytes(w, s.d) + kv_row_bytes(w, s.dv)) * w.layers;
+  set_page_extras(ev, pages);
 }
 
 // vLLM PagedAttention (Kwon et al. 2023 §4): K/V live in pages of `page_size` tokens reached
@@ -223,8 +221,7 @@ void paged_decode(Evaluator& ev) {
   (void)logits_smem;
   ev.out().block_n = w.count("page_size");
   ev.out().splits = parts;
-  ev.out().extras.pages_per_seq = pages;
-  ev.out().extras.page_waste_bytes = Count(s.batch) * s.kv_heads * (padded - s.nk) * row * w.layers;
+  set_page_extras(ev, pages);
   // A quantized cache: each head's CTA converts every element of its pages (common.hpp): FP32-pipe
   // instructions, not FLOPs.
   if (const u64 dq = kv_dequant_instr(w); dq != 0) k.fp32_instr = Count(k.fp32_flops.v / 2) + bh * padded * (s.d + s.dv) * dq;
@@ -291,11 +288,7 @@ void paged_schedule(Scheduler& sc) {
   const u64 bh = (Count(s.batch) * s.heads).v;
   const bool v1 = runs_v1(w, s.nk, pages, bh);
   const u64 parts = v1 ? 1 : ceil_div(pages, pages_per_part);
-  const u64 slots = (Count(s.batch) * pages).v;
-  u64 stride = 2654435761u % slots;
-  auto gcd = [](u64 a, u64 b) { while (b) { a %= b; std::swap(a, b); } return a; };
-  if (stride == 0) stride = 1;
-  while (gcd(stride, slots) != 1) ++stride;
+  const u64 slots = (Count(s.batch) * pages).v, stride = page_permutation_stride(slots);
   const u64 table = as.alloc(Count(slots) * 4);
   const u64 kr = kv_row_bytes(w, s.d), vr = kv_row_bytes(w, s.dv);
   const u64 kc = as.alloc(Count(slots) * s.kv_heads * P * kr), vc = as.alloc(Count(slots) * s.kv_heads * P * vr);
